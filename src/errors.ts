@@ -1,0 +1,144 @@
+/**
+ * Typed errors. Every error Cask throws on purpose is a {@link CaskError} with a
+ * stable machine-readable `code`, so callers can branch without parsing messages.
+ * @module
+ */
+
+/** Machine-readable error codes. */
+export type CaskErrorCode =
+  | "CORRUPTION"
+  | "LOCKED"
+  | "CLOSED"
+  | "INVALID_ARGUMENT"
+  | "IO";
+
+/**
+ * Base class of every error thrown by Cask.
+ *
+ * @example
+ * ```ts
+ * import { CaskError, open } from "@cask/cask";
+ * try {
+ *   await open("./data");
+ * } catch (e) {
+ *   if (e instanceof CaskError) console.error(e.code, e.message);
+ * }
+ * ```
+ */
+export class CaskError extends Error {
+  /** Stable code naming the kind of failure. */
+  readonly code: CaskErrorCode;
+  /** Builds an error with a code, a message and an optional underlying cause. */
+  constructor(code: CaskErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * Stored bytes failed their checksum or structure checks.
+ *
+ * @example
+ * ```ts
+ * import { CorruptionError, open } from "@cask/cask";
+ * const db = await open("./data");
+ * try {
+ *   await db.get("k");
+ * } catch (e) {
+ *   if (e instanceof CorruptionError) console.error(e.file, e.offset);
+ * }
+ * await db.close();
+ * ```
+ */
+export class CorruptionError extends CaskError {
+  /** The file holding the damaged bytes, when known. */
+  readonly file?: string;
+  /** Byte offset of the damaged record in that file, when known. */
+  readonly offset?: number;
+  /** Builds the error; `file` and `offset` locate the damage. */
+  constructor(message: string, file?: string, offset?: number, options?: ErrorOptions) {
+    super("CORRUPTION", message, options);
+    this.file = file;
+    this.offset = offset;
+  }
+}
+
+/**
+ * Another store (in this process or another one) holds the directory's lock.
+ *
+ * @example
+ * ```ts
+ * import { LockedError, open } from "@cask/cask";
+ * const a = await open("./data");
+ * try {
+ *   await open("./data");
+ * } catch (e) {
+ *   console.log(e instanceof LockedError); // true
+ * }
+ * await a.close();
+ * ```
+ */
+export class LockedError extends CaskError {
+  /** Builds the error for the locked directory `dir`. */
+  constructor(readonly dir: string, options?: ErrorOptions) {
+    super("LOCKED", `cask directory is locked by another writer: ${dir}`, options);
+  }
+}
+
+/**
+ * The store was closed; no further calls are accepted.
+ *
+ * @example
+ * ```ts
+ * import { ClosedError, open } from "@cask/cask";
+ * const db = await open("./data");
+ * await db.close();
+ * await db.get("k").catch((e) => console.log(e instanceof ClosedError)); // true
+ * ```
+ */
+export class ClosedError extends CaskError {
+  /** Builds the error. */
+  constructor(message = "cask store is closed", options?: ErrorOptions) {
+    super("CLOSED", message, options);
+  }
+}
+
+/**
+ * An argument had the wrong type, size or value. Nothing was written.
+ *
+ * @example
+ * ```ts
+ * import { InvalidArgumentError, open } from "@cask/cask";
+ * const db = await open("./data");
+ * await db.set("", "v").catch((e) => console.log(e instanceof InvalidArgumentError)); // true
+ * await db.close();
+ * ```
+ */
+export class InvalidArgumentError extends CaskError {
+  /** Builds the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super("INVALID_ARGUMENT", message, options);
+  }
+}
+
+/**
+ * A file-system operation failed (disk full, permission denied, fsync failure...).
+ * The operation that hit it was not acknowledged.
+ *
+ * @example
+ * ```ts
+ * import { IOError, open } from "@cask/cask";
+ * const db = await open("./data");
+ * await db.set("k", "v").catch((e) => {
+ *   if (e instanceof IOError) console.error("disk trouble", e.cause);
+ * });
+ * await db.close();
+ * ```
+ */
+export class IOError extends CaskError {
+  /** Builds the error; `cause` is the underlying file-system error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super("IO", message, options);
+  }
+}

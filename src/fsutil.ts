@@ -1,0 +1,65 @@
+/**
+ * Small file-system helpers shared by the file layer: names of store files,
+ * directory fsync, and full positional reads/writes.
+ * @module
+ */
+
+import { join } from "node:path";
+import { IOError } from "./errors.ts";
+
+/** Path of data file `id` in `dir`. */
+export function dataPath(dir: string, id: number): string {
+  return join(dir, `data.${id}`);
+}
+
+/** Path of the hint file for data file `id` in `dir`. */
+export function hintPath(dir: string, id: number): string {
+  return join(dir, `hint.${id}`);
+}
+
+/** The ids of files named `<prefix>.<id>` in dir, ascending. */
+export async function listIds(dir: string, prefix: string): Promise<number[]> {
+  const ids: number[] = [];
+  const re = new RegExp(`^${prefix}\\.(0|[1-9][0-9]{0,15})$`);
+  for await (const e of Deno.readDir(dir)) {
+    const m = e.isFile ? re.exec(e.name) : null;
+    if (m) ids.push(Number(m[1]));
+  }
+  return ids.sort((a, b) => a - b);
+}
+
+/**
+ * fsync a directory so that files created, renamed or removed in it survive a
+ * power cut: without it the file's data may be durable while its name is not.
+ */
+export async function syncDir(dir: string): Promise<void> {
+  let d: Deno.FsFile | undefined;
+  try {
+    d = await Deno.open(dir, { read: true });
+    await d.sync();
+  } catch (e) {
+    throw new IOError(`fsync of directory ${dir} failed`, { cause: e });
+  } finally {
+    d?.close();
+  }
+}
+
+/** Reads exactly buf.length bytes at `offset`; returns how many were there (short at EOF). */
+export function readFullAt(file: Deno.FsFile, offset: number, buf: Uint8Array): number {
+  // seek + read run back to back on the JS thread, so no other call can move the
+  // file position in between: together they act as one pread.
+  file.seekSync(offset, Deno.SeekMode.Start);
+  let got = 0;
+  while (got < buf.length) {
+    const n = file.readSync(buf.subarray(got));
+    if (n === null || n === 0) break;
+    got += n;
+  }
+  return got;
+}
+
+/** Writes all of `data` at the file's current position (write() may write less than asked). */
+export async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
+  let done = 0;
+  while (done < data.length) done += await file.write(data.subarray(done));
+}

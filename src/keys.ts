@@ -1,0 +1,67 @@
+/**
+ * Key and value conversion. The index holds keys as "binary strings" (one char
+ * per byte, codes 0..255) because V8 stores them compactly and compares them in
+ * unsigned byte order, which is exactly the order scans promise.
+ * @module
+ */
+
+import { InvalidArgumentError } from "./errors.ts";
+
+/** A key or value: raw bytes, or a string stored as its UTF-8 encoding. */
+export type Bytes = Uint8Array | string;
+
+const utf8 = new TextEncoder();
+// ASCII strings are their own binary-string form, which spares common keys an encode.
+// deno-lint-ignore no-control-regex -- control bytes are valid key bytes
+const ASCII = /^[\x00-\x7f]*$/;
+// String.fromCharCode.apply has an argument-count limit; stay well below it.
+const APPLY_CHUNK = 8192;
+
+/** UTF-8 bytes of `x`, or `x` itself when it already is bytes; `what` names it in errors. */
+export function toBytes(x: unknown, what: string): Uint8Array {
+  if (x instanceof Uint8Array) return x;
+  if (typeof x === "string") return utf8.encode(x);
+  throw new InvalidArgumentError(
+    `${what} must be a Uint8Array or a string, got ${x === null ? "null" : typeof x}`,
+  );
+}
+
+/** The binary string of bytes [start, end) of `b`. */
+export function bytesToKey(b: Uint8Array, start = 0, end = b.length): string {
+  if (end - start <= APPLY_CHUNK) {
+    return String.fromCharCode.apply(null, b.subarray(start, end) as unknown as number[]);
+  }
+  let s = "";
+  for (let i = start; i < end; i += APPLY_CHUNK) {
+    s += String.fromCharCode.apply(
+      null,
+      b.subarray(i, Math.min(end, i + APPLY_CHUNK)) as unknown as number[],
+    );
+  }
+  return s;
+}
+
+/** The bytes of a binary string. */
+export function keyToBytes(k: string): Uint8Array {
+  const b = new Uint8Array(k.length);
+  for (let i = 0; i < k.length; i++) b[i] = k.charCodeAt(i);
+  return b;
+}
+
+/** Whether `s` is plain ASCII, and so already its own binary string. */
+export function isAscii(s: string): boolean {
+  return ASCII.test(s);
+}
+
+/** Whether bytes b[at, at + k.length) equal binary string `k`. */
+export function keyEquals(b: Uint8Array, at: number, k: string): boolean {
+  if (at + k.length > b.length) return false;
+  for (let i = 0; i < k.length; i++) if (b[at + i] !== k.charCodeAt(i)) return false;
+  return true;
+}
+
+/** The index form of a user key, validated; throws InvalidArgumentError for bad input. */
+export function indexKey(key: unknown): string {
+  if (typeof key === "string" && ASCII.test(key)) return key;
+  return bytesToKey(toBytes(key, "key"));
+}

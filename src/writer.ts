@@ -1,0 +1,308 @@
+/**
+ * The write path: appends records to the active data file through an in-memory
+ * buffer, rotates files at the size limit, and makes writes durable.
+ *
+ * Appends are synchronous and only touch memory, so a record or a whole batch is
+ * always contiguous and ordered. One background flusher does all file I/O, in
+ * order. Under `sync: "always"` every writer waits for the fsync that covers its
+ * record; writes that arrive while an fsync runs are written and synced together
+ * by the next one (group commit). Under "never" and the interval mode a write is
+ * applied at once and the buffer is written a moment later in large writes.
+ * @module
+ */
+
+import { DataFile, fileHeader } from "./datafile.ts";
+import { ClosedError, IOError } from "./errors.ts";
+import { FILE_HEADER_SIZE, KIND_DATA } from "./format.ts";
+import { syncDir, writeAll } from "./fsutil.ts";
+
+/** How much durability writes pay for. */
+export type SyncMode = "always" | "never" | { intervalMs: number };
+
+// Chunk size for buffered appends: large enough for efficient writes, small
+// enough that a group commit of one record does not allocate much.
+const CHUNK_SIZE = 256 * 1024;
+// Under "never" a flush starts at once past this many buffered bytes...
+const FLUSH_BYTES = 1024 * 1024;
+// ...and writers wait for the disk past this many, so memory stays bounded.
+const MAX_BUFFERED = 16 * 1024 * 1024;
+
+interface Chunk {
+  file: DataFile;
+  start: number; // file offset of bytes[0]
+  bytes: Uint8Array;
+  used: number;
+}
+
+interface Waiter {
+  pos: number;
+  apply: () => unknown;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+}
+
+/** Where an append landed. */
+export interface Placement {
+  file: DataFile;
+  offset: number;
+}
+
+/** Options of a Writer. */
+export interface WriterOptions {
+  sync: SyncMode;
+  maxFileSize: number;
+  /** Called when rotation starts a new data file, before anything can be read from it. */
+  onNewFile: (file: DataFile) => void;
+  /** Called once when the first I/O error makes the writer refuse further writes. */
+  onFailure?: (error: IOError) => void;
+}
+
+/** Appends to the active data file; see the module doc. */
+export class Writer {
+  /** The file receiving appends. */
+  active: DataFile;
+  /** Id the next rotation gives its new file; compaction raises it to reserve ids. */
+  nextId: number;
+  #end: number; // logical size of `active`, buffered bytes included
+  #chunks: Chunk[] = []; // appended and not yet written, oldest first
+  #open?: Chunk; // the chunk appends go to; the flusher closes it when it takes it
+  #buffered = 0;
+  #appended = 0; // bytes appended since open, over all files
+  #durable = 0; // of those, bytes known fsynced
+  #waiters: Waiter[] = [];
+  #flushing?: Promise<void>;
+  #timer?: number;
+  #interval?: number;
+  #handle?: Deno.FsFile;
+  #handleFile?: DataFile;
+  #failure?: IOError;
+  #closed = false;
+
+  /**
+   * `active` is the newest data file: `active.size` bytes of it exist on disk
+   * (0: not created yet, the Writer creates it).
+   */
+  constructor(readonly dir: string, active: DataFile, readonly options: WriterOptions) {
+    this.active = active;
+    this.nextId = active.id + 1;
+    this.#end = active.size;
+    if (active.size === 0) this.#startFile(active);
+    const s = options.sync;
+    if (typeof s === "object") {
+      this.#interval = setInterval(() => this.sync().catch(() => {}), s.intervalMs);
+      // A forgotten close() must not keep the process alive; close() syncs anyway.
+      Deno.unrefTimer(this.#interval);
+    }
+  }
+
+  /** Logical size of the active file, buffered bytes included. */
+  get end(): number {
+    return this.#end;
+  }
+
+  /** The error that stopped the writer, if any. */
+  get failure(): IOError | undefined {
+    return this.#failure;
+  }
+
+  /** Whether writes are appended but not yet applied (waiting for their fsync). */
+  get busy(): boolean {
+    return this.#waiters.length > 0;
+  }
+
+  /**
+   * Reserves `size` contiguous bytes at the end of the active file (rotating first
+   * when they would cross the size limit) and lets `fill` encode into them.
+   */
+  append(size: number, fill: (buf: Uint8Array, at: number) => void): Placement {
+    this.#check();
+    if (this.#end + size > this.options.maxFileSize && this.#end > FILE_HEADER_SIZE) {
+      this.#rotate();
+    }
+    const file = this.active;
+    const offset = this.#end;
+    const c = this.#room(file, size);
+    fill(c.bytes, c.used);
+    c.used += size;
+    this.#end += size;
+    this.#buffered += size;
+    this.#appended += size;
+    return { file, offset };
+  }
+
+  /**
+   * Makes everything appended so far count. Under "always" `apply` runs (in append
+   * order) once the bytes are fsynced and the promise then resolves with its result;
+   * otherwise `apply` runs now.
+   */
+  commit<T>(apply: () => T): Promise<T> {
+    if (this.options.sync !== "always") {
+      const result = apply();
+      if (this.#buffered >= FLUSH_BYTES) this.#kick();
+      else this.#schedule();
+      if (this.#buffered < MAX_BUFFERED) return Promise.resolve(result);
+      return this.#flushing!.then(() => result);
+    }
+    const p = this.#wait(apply) as Promise<T>;
+    this.#kick();
+    return p;
+  }
+
+  /** Copies bytes [offset, offset + buf.length) of `file` from the buffer; false when they are on disk. */
+  readBuffered(file: DataFile, offset: number, buf: Uint8Array): boolean {
+    if (offset + buf.length <= file.size) return false;
+    for (const c of this.#chunks) {
+      if (c.file === file && offset >= c.start && offset + buf.length <= c.start + c.used) {
+        buf.set(c.bytes.subarray(offset - c.start, offset - c.start + buf.length));
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Writes out the buffer and fsyncs; resolves once everything appended before the call is durable. */
+  sync(): Promise<void> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (this.#durable >= this.#appended) return Promise.resolve();
+    const p = this.#wait(() => undefined) as Promise<void>;
+    this.#kick();
+    return p;
+  }
+
+  /** Flushes, fsyncs and closes the file; later appends throw ClosedError. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    clearInterval(this.#interval);
+    clearTimeout(this.#timer);
+    try {
+      await this.sync();
+    } finally {
+      this.#closed = true;
+      this.#handle?.close();
+      this.#handle = undefined;
+    }
+  }
+
+  #check(): void {
+    if (this.#closed) throw new ClosedError();
+    if (this.#failure) throw this.#failure;
+  }
+
+  #rotate(): void {
+    const file = new DataFile(this.dir, this.nextId++, 0);
+    this.active = file;
+    this.options.onNewFile(file);
+    this.#startFile(file);
+  }
+
+  #startFile(file: DataFile): void {
+    this.#end = 0;
+    const header = fileHeader(KIND_DATA);
+    const c = this.#room(file, header.length);
+    c.bytes.set(header, c.used);
+    c.used += header.length;
+    this.#end = header.length;
+    this.#buffered += header.length;
+    this.#appended += header.length;
+  }
+
+  #room(file: DataFile, size: number): Chunk {
+    const c = this.#open;
+    if (c && c.file === file && c.bytes.length - c.used >= size) return c;
+    const fresh = {
+      file,
+      start: this.#end,
+      bytes: new Uint8Array(Math.max(CHUNK_SIZE, size)),
+      used: 0,
+    };
+    this.#chunks.push(fresh);
+    this.#open = fresh;
+    return fresh;
+  }
+
+  #wait(apply: () => unknown): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.#waiters.push({ pos: this.#appended, apply, resolve, reject });
+    });
+  }
+
+  #schedule(): void {
+    if (this.#timer !== undefined || this.#flushing) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#kick();
+    }, 0);
+  }
+
+  #kick(): void {
+    if (this.#flushing) return;
+    this.#flushing = this.#flushLoop().finally(() => {
+      this.#flushing = undefined;
+    });
+  }
+
+  async #flushLoop(): Promise<void> {
+    while ((this.#chunks.length > 0 || this.#waiters.length > 0) && !this.#failure) {
+      const taken = this.#chunks.length;
+      this.#open = undefined;
+      const upTo = this.#appended;
+      const mustSync = this.#waiters.length > 0;
+      try {
+        for (let i = 0; i < taken; i++) await this.#write(this.#chunks[i]);
+        if (mustSync) await this.#handle?.syncData();
+      } catch (e) {
+        this.#fail(e);
+        return;
+      }
+      const done = this.#chunks.splice(0, taken);
+      for (const c of done) this.#buffered -= c.used;
+      if (mustSync) this.#durable = upTo;
+      this.#release();
+    }
+  }
+
+  async #write(c: Chunk): Promise<void> {
+    if (c.file !== this.#handleFile) await this.#switchTo(c.file);
+    await writeAll(this.#handle!, c.bytes.subarray(0, c.used));
+    c.file.size = c.start + c.used;
+  }
+
+  // Seal the previous file (fsync: older files are immutable and compaction trusts
+  // them) and open the next one, creating it durably when it is new.
+  async #switchTo(file: DataFile): Promise<void> {
+    if (this.#handle) {
+      await this.#handle.syncData();
+      this.#handle.close();
+      this.#handle = undefined;
+    }
+    const fresh = file.size === 0;
+    this.#handle = await Deno.open(file.path, { append: true, createNew: fresh });
+    this.#handleFile = file;
+    if (fresh) await syncDir(this.dir);
+  }
+
+  #release(): void {
+    let n = 0;
+    const w = this.#waiters;
+    while (n < w.length && w[n].pos <= this.#durable) n++;
+    for (const x of w.splice(0, n)) {
+      try {
+        x.resolve(x.apply());
+      } catch (e) {
+        x.reject(e);
+      }
+    }
+  }
+
+  // After a failed write or fsync the file's tail and the page cache can no longer
+  // be trusted, so the writer stops for good: nothing more is acknowledged, and a
+  // reopen recovers exactly what reached the disk intact.
+  #fail(e: unknown): void {
+    this.#failure = e instanceof IOError ? e : new IOError(
+      `write to ${this.#handleFile?.path ?? this.dir} failed: ${(e as Error)?.message ?? e}`,
+      { cause: e },
+    );
+    for (const w of this.#waiters.splice(0)) w.reject(this.#failure);
+    this.options.onFailure?.(this.#failure);
+  }
+}
