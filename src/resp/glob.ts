@@ -1,0 +1,104 @@
+/**
+ * Redis-style glob patterns over raw key bytes (`*`, `?`, `[a-z]`, `[^x]`,
+ * `\` escapes), plus the literal prefix a pattern starts with, so `KEYS user:*`
+ * becomes a prefix scan instead of a walk over every key.
+ * @module
+ */
+
+const STAR = 0x2a;
+const QUESTION = 0x3f;
+const OPEN = 0x5b;
+const CLOSE = 0x5d;
+const CARET = 0x5e;
+const DASH = 0x2d;
+const BACKSLASH = 0x5c;
+
+/** A compiled pattern: what every match starts with, and the full test. */
+export interface Glob {
+  /** Bytes every matching key begins with; empty when the pattern starts with a wildcard. */
+  prefix: Uint8Array;
+  /** True when `prefix` alone decides a match (the pattern is `<literal>*`). */
+  prefixOnly: boolean;
+  /** Whether `key` matches the whole pattern. */
+  matches(key: Uint8Array): boolean;
+}
+
+/** Compiles `pattern`. */
+export function compileGlob(pattern: Uint8Array): Glob {
+  const prefix: number[] = [];
+  let i = 0;
+  for (; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === STAR || c === QUESTION || c === OPEN) break;
+    if (c === BACKSLASH && i + 1 < pattern.length) i++;
+    prefix.push(pattern[i]);
+  }
+  let rest = i;
+  while (rest < pattern.length && pattern[rest] === STAR) rest++;
+  return {
+    prefix: Uint8Array.from(prefix),
+    prefixOnly: rest > i && rest === pattern.length,
+    matches: (key) => globMatch(pattern, key),
+  };
+}
+
+/** Whether `text` matches `pattern` entirely (Redis `stringmatchlen` semantics). */
+export function globMatch(pattern: Uint8Array, text: Uint8Array): boolean {
+  let p = 0;
+  let t = 0;
+  // Position after the last `*` seen and the text position it was tried at:
+  // on a mismatch the star swallows one more byte. One star of backtracking
+  // suffices for glob patterns, which keeps matching O(pattern * text).
+  let starP = -1;
+  let starT = 0;
+  while (t < text.length) {
+    if (p < pattern.length && pattern[p] === STAR) {
+      while (p < pattern.length && pattern[p] === STAR) p++;
+      starP = p;
+      starT = t;
+      continue;
+    }
+    const step = p < pattern.length ? matchOne(pattern, p, text[t]) : 0;
+    if (step > 0) {
+      p += step;
+      t++;
+    } else if (starP >= 0) {
+      p = starP;
+      t = ++starT;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.length && pattern[p] === STAR) p++;
+  return p === pattern.length;
+}
+
+// Tests one byte against the pattern element at `p`; returns that element's
+// length in the pattern when it matches, 0 when it does not.
+function matchOne(pattern: Uint8Array, p: number, c: number): number {
+  const head = pattern[p];
+  if (head === QUESTION) return 1;
+  if (head === BACKSLASH && p + 1 < pattern.length) return pattern[p + 1] === c ? 2 : 0;
+  if (head !== OPEN) return head === c ? 1 : 0;
+  let i = p + 1;
+  const negate = pattern[i] === CARET;
+  if (negate) i++;
+  let hit = false;
+  // An unterminated class runs to the end of the pattern, as in Redis.
+  while (i < pattern.length && pattern[i] !== CLOSE) {
+    if (pattern[i] === BACKSLASH && i + 1 < pattern.length) {
+      if (pattern[i + 1] === c) hit = true;
+      i += 2;
+    } else if (i + 2 < pattern.length && pattern[i + 1] === DASH && pattern[i + 2] !== CLOSE) {
+      const lo = Math.min(pattern[i], pattern[i + 2]);
+      const hi = Math.max(pattern[i], pattern[i + 2]);
+      if (c >= lo && c <= hi) hit = true;
+      i += 3;
+    } else {
+      if (pattern[i] === c) hit = true;
+      i++;
+    }
+  }
+  const length = Math.min(i + 1, pattern.length) - p;
+  return hit !== negate ? length : 0;
+}

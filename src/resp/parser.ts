@@ -1,0 +1,223 @@
+/**
+ * Incremental RESP2 request parser. Bytes arrive in arbitrary TCP-sized pieces
+ * (a frame may be split at any byte); {@link RespParser.next} hands out each
+ * command once it is complete. Work is linear in the input: finished arguments
+ * are never re-parsed, and the buffer is compacted only when that frees at
+ * least as many bytes as it moves.
+ * @module
+ */
+
+import { splitInline } from "./inline.ts";
+
+/** A client broke the protocol; the connection cannot be resynchronised. */
+export class ProtocolError extends Error {
+  /** Builds the error; `message` becomes the text after `-ERR Protocol error: `. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ProtocolError";
+  }
+}
+
+/** Bounds that keep one client from exhausting the server's memory. */
+export interface RespLimits {
+  /** Largest `$<n>` bulk argument accepted. */
+  maxBulkLength: number;
+  /** Largest `*<n>` argument count accepted. */
+  maxMultibulkLength: number;
+  /** Longest line (inline command or frame header) accepted. */
+  maxLineLength: number;
+}
+
+/** Redis' own limits: 512 MiB bulks, 64 KiB inline commands. */
+export const DEFAULT_LIMITS: RespLimits = {
+  maxBulkLength: 512 * 1024 * 1024,
+  maxMultibulkLength: 1024 * 1024,
+  maxLineLength: 64 * 1024,
+};
+
+const CR = 0x0d;
+const LF = 0x0a;
+const STAR = 0x2a;
+const DOLLAR = 0x24;
+const INITIAL_CAPACITY = 16 * 1024;
+// A buffer that grew for one big request is given back once drained, so idle
+// connections do not each pin the largest frame they ever saw.
+const SHRINK_ABOVE = 1024 * 1024;
+
+/** One parsed command: its name and arguments, as sent. */
+export type RespCommand = Uint8Array[];
+
+/** Turns a byte stream into commands; one instance per connection. */
+export class RespParser {
+  readonly #limits: RespLimits;
+  #buf = new Uint8Array(INITIAL_CAPACITY);
+  #start = 0;
+  #end = 0;
+  // Bytes after #start already searched for a line feed, so a long line that
+  // trickles in is scanned once, not once per read.
+  #scanned = 0;
+  // Multibulk in progress: arguments so far, how many are still due, and the
+  // length of the bulk whose header was read but whose body has not arrived.
+  #args: Uint8Array[] | undefined;
+  #remaining = 0;
+  #bulkLength = -1;
+
+  /** Builds a parser enforcing `limits`. */
+  constructor(limits: RespLimits = DEFAULT_LIMITS) {
+    this.#limits = limits;
+  }
+
+  /** Appends received bytes; `chunk` may be reused by the caller afterwards. */
+  push(chunk: Uint8Array): void {
+    this.#reserve(chunk.length);
+    this.#buf.set(chunk, this.#end);
+    this.#end += chunk.length;
+  }
+
+  /**
+   * Returns the next complete command, or `undefined` when more bytes are
+   * needed. Throws {@link ProtocolError} on malformed input; the parser is then
+   * unusable, as Redis closes such connections.
+   */
+  next(): RespCommand | undefined {
+    for (;;) {
+      if (this.#args === undefined) {
+        if (this.#start === this.#end) return undefined;
+        if (this.#buf[this.#start] !== STAR) {
+          const inline = this.#inline();
+          if (inline === undefined) return undefined;
+          if (inline.length === 0) continue; // blank lines are keep-alives
+          return inline;
+        }
+        const header = this.#line(true);
+        if (header === undefined) return undefined;
+        const count = parseLength(this.#buf, header[0] + 1, header[1]);
+        if (count === undefined || count > this.#limits.maxMultibulkLength) {
+          throw new ProtocolError("invalid multibulk length");
+        }
+        if (count <= 0) continue; // `*0` and `*-1` are ignored, as Redis does
+        this.#args = [];
+        this.#remaining = count;
+      }
+      const done = this.#bulks();
+      if (done === undefined) return undefined;
+      this.#args = undefined;
+      return done;
+    }
+  }
+
+  #bulks(): RespCommand | undefined {
+    const args = this.#args!;
+    while (this.#remaining > 0) {
+      if (this.#bulkLength < 0) {
+        if (this.#start === this.#end) return undefined;
+        const first = this.#buf[this.#start];
+        if (first !== DOLLAR) {
+          throw new ProtocolError(`expected '$', got '${printable(first)}'`);
+        }
+        const header = this.#line(true);
+        if (header === undefined) return undefined;
+        const length = parseLength(this.#buf, header[0] + 1, header[1]);
+        if (length === undefined || length < 0 || length > this.#limits.maxBulkLength) {
+          throw new ProtocolError("invalid bulk length");
+        }
+        this.#bulkLength = length;
+      }
+      const length = this.#bulkLength;
+      if (this.#end - this.#start < length + 2) return undefined;
+      const at = this.#start + length;
+      if (this.#buf[at] !== CR || this.#buf[at + 1] !== LF) {
+        throw new ProtocolError("expected CRLF after bulk data");
+      }
+      args.push(this.#buf.slice(this.#start, at));
+      this.#bulkLength = -1;
+      this.#consume(length + 2);
+      this.#remaining--;
+    }
+    return args;
+  }
+
+  #inline(): RespCommand | undefined {
+    const line = this.#line(false);
+    if (line === undefined) return undefined;
+    const args = splitInline(this.#buf.subarray(line[0], line[1]));
+    if (args === undefined) throw new ProtocolError("unbalanced quotes in request");
+    return args;
+  }
+
+  /**
+   * Finds the next line and consumes it, returning its [start, end) without
+   * the terminator; `undefined` when it has not fully arrived. Frame headers
+   * must end in CRLF; inline commands may end in a bare LF.
+   */
+  #line(strict: boolean): [number, number] | undefined {
+    const from = this.#start + this.#scanned;
+    const lf = this.#buf.subarray(from, this.#end).indexOf(LF);
+    if (lf < 0) {
+      this.#scanned = this.#end - this.#start;
+      if (this.#scanned > this.#limits.maxLineLength) {
+        throw new ProtocolError(strict ? "too big header line" : "too big inline request");
+      }
+      return undefined;
+    }
+    const start = this.#start;
+    const newline = from + lf;
+    let end = newline;
+    if (end > start && this.#buf[end - 1] === CR) end--;
+    else if (strict) throw new ProtocolError("expected CRLF at end of header");
+    if (end - start > this.#limits.maxLineLength) {
+      throw new ProtocolError(strict ? "too big header line" : "too big inline request");
+    }
+    this.#consume(newline + 1 - start);
+    return [start, end];
+  }
+
+  #consume(n: number): void {
+    this.#start += n;
+    this.#scanned = 0;
+    if (this.#start === this.#end) {
+      this.#start = this.#end = 0;
+      if (this.#buf.length > SHRINK_ABOVE) {
+        this.#buf = new Uint8Array(INITIAL_CAPACITY);
+      }
+    }
+  }
+
+  // Makes room for `extra` more bytes after #end. Compacting moves the live
+  // bytes only when at least half the buffer is already consumed, so each byte
+  // is moved a bounded number of times however the input is split.
+  #reserve(extra: number): void {
+    const capacity = this.#buf.length;
+    if (this.#end + extra <= capacity) return;
+    const live = this.#end - this.#start;
+    if (live + extra <= capacity && this.#start >= capacity / 2) {
+      this.#buf.copyWithin(0, this.#start, this.#end);
+    } else {
+      const next = new Uint8Array(Math.max(capacity * 2, live + extra));
+      next.set(this.#buf.subarray(this.#start, this.#end));
+      this.#buf = next;
+    }
+    this.#start = 0;
+    this.#end = live;
+  }
+}
+
+/** Parses a signed decimal in buf[from, to); `undefined` when it is not one. */
+function parseLength(buf: Uint8Array, from: number, to: number): number | undefined {
+  let i = from;
+  const negative = buf[i] === 0x2d;
+  if (negative) i++;
+  // 15 digits stay exact in a double and exceed every limit we enforce.
+  if (i === to || to - i > 15) return undefined;
+  let n = 0;
+  for (; i < to; i++) {
+    const digit = buf[i] - 0x30;
+    if (digit < 0 || digit > 9) return undefined;
+    n = n * 10 + digit;
+  }
+  return negative ? -n : n;
+}
+
+function printable(c: number): string {
+  return c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, "0")}`;
+}
