@@ -51,23 +51,25 @@ export class DataFile {
   }
 }
 
-/** The 16-byte header that starts every file of kind `kind`. */
-export function fileHeader(kind: number): Uint8Array {
+/** The 16-byte header that starts every file of kind `kind`, with file flags `flags`. */
+export function fileHeader(kind: number, flags = 0): Uint8Array {
   const b = new Uint8Array(FILE_HEADER_SIZE);
   const v = new DataView(b.buffer);
   v.setUint32(0, FILE_MAGIC, true);
   v.setUint16(4, FORMAT_VERSION, true);
   v.setUint16(6, kind, true);
+  v.setUint32(8, flags, true);
   v.setUint32(12, crc32(b.subarray(0, 12)), true);
   return b;
 }
 
-/** Whether `b` starts with a valid header of kind `kind` in the current format. */
-export function isFileHeader(b: Uint8Array, kind: number): boolean {
-  if (b.length < FILE_HEADER_SIZE) return false;
+/** The file flags of a valid header of kind `kind` at the start of `b`, or -1 when it is not one. */
+export function readFileHeader(b: Uint8Array, kind: number): number {
+  if (b.length < FILE_HEADER_SIZE) return -1;
   const v = new DataView(b.buffer, b.byteOffset, FILE_HEADER_SIZE);
-  return v.getUint32(0, true) === FILE_MAGIC &&
+  const ok = v.getUint32(0, true) === FILE_MAGIC &&
     v.getUint16(4, true) === FORMAT_VERSION &&
     v.getUint16(6, true) === kind &&
     v.getUint32(12, true) === crc32(b.subarray(0, 12));
+  return ok ? v.getUint32(8, true) : -1;
 }

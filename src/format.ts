@@ -34,8 +34,13 @@ export const FLAG_COMMIT = 4;
 /** Every flag bit a valid record may carry. */
 export const FLAG_MASK = FLAG_TOMBSTONE | FLAG_BATCH | FLAG_COMMIT;
 
-/** Bytes in a file header: magic "CASK", u16 version, u16 kind, u32 reserved, u32 CRC of [0, 12). */
+/** Bytes in a file header: magic "CASK", u16 version, u16 kind, u32 file flags, u32 CRC of [0, 12). */
 export const FILE_HEADER_SIZE = 16;
+/**
+ * File flag of a data file written by compaction: every record in it is
+ * committed, so batch flags copied along with the records are ignored.
+ */
+export const FILE_FLAG_COMPACTED = 1;
 /** ASCII "CASK". */
 export const FILE_MAGIC = 0x4b534143;
 /** Current on-disk format version. */
@@ -43,8 +48,3 @@ export const FORMAT_VERSION = 1;
 /** File kinds stored in the file header. */
 export const KIND_DATA = 1;
 export const KIND_HINT = 2;
-
-/** Largest key length the format can carry. */
-export const MAX_KEY_SIZE = 0xffff_ffff;
-/** Largest value length the format can carry. */
-export const MAX_VALUE_SIZE = 0xffff_ffff;

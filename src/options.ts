@@ -37,10 +37,26 @@ export interface OpenOptions {
   onWarning?: (warning: RecoveryWarning) => void;
   /** Milliseconds since the epoch, for timestamps and expiry; injectable for tests. Default `Date.now`. */
   clock?: () => number;
+  /**
+   * Start a compaction by itself when a data file fills up and the dead bytes
+   * exceed both thresholds. Default `false` (compact only when `compact()` is
+   * called); `true` uses `{ minDeadRatio: 0.5, minDeadBytes: 64 MiB }`.
+   */
+  autoCompact?: boolean | AutoCompact;
+}
+
+/** Thresholds of automatic compaction; both must be exceeded. */
+export interface AutoCompact {
+  /** Dead bytes / all bytes of the store. Default 0.5. */
+  minDeadRatio?: number;
+  /** Dead bytes of the store. Default 64 MiB. */
+  minDeadBytes?: number;
 }
 
 /** Options with every default filled in. */
-export type ResolvedOptions = Required<OpenOptions>;
+export type ResolvedOptions = Required<Omit<OpenOptions, "autoCompact">> & {
+  autoCompact: Required<AutoCompact> | false;
+};
 
 const MiB = 1024 * 1024;
 
@@ -57,6 +73,7 @@ export function resolveOptions(o: OpenOptions = {}): ResolvedOptions {
     strict: o.strict ?? false,
     onWarning: o.onWarning ?? ((w) => console.warn(`cask: ${w.message}`)),
     clock: o.clock ?? Date.now,
+    autoCompact: resolveAutoCompact(o.autoCompact),
   };
   const s = r.sync;
   if (
@@ -75,6 +92,24 @@ export function resolveOptions(o: OpenOptions = {}): ResolvedOptions {
     throw new InvalidArgumentError("onWarning must be a function");
   }
   if (typeof r.clock !== "function") throw new InvalidArgumentError("clock must be a function");
+  return r;
+}
+
+function resolveAutoCompact(a: OpenOptions["autoCompact"]): ResolvedOptions["autoCompact"] {
+  if (a === undefined || a === false) return false;
+  const o = a === true ? {} : a;
+  if (typeof o !== "object" || o === null) {
+    throw new InvalidArgumentError(
+      "autoCompact must be a boolean or { minDeadRatio, minDeadBytes }",
+    );
+  }
+  const r = { minDeadRatio: o.minDeadRatio ?? 0.5, minDeadBytes: o.minDeadBytes ?? 64 * MiB };
+  if (!(typeof r.minDeadRatio === "number" && r.minDeadRatio >= 0 && r.minDeadRatio <= 1)) {
+    throw new InvalidArgumentError(
+      `autoCompact.minDeadRatio must be in 0..1, got ${r.minDeadRatio}`,
+    );
+  }
+  intOption("autoCompact.minDeadBytes", r.minDeadBytes, 0, Number.MAX_SAFE_INTEGER);
   return r;
 }
 

@@ -9,24 +9,26 @@
  * @module
  */
 
-import {
-  readHeader,
-  type RecordHeader,
-  recordSize,
-  scanRecords,
-  scratch,
-  verifyRecord,
-} from "./codec.ts";
-import { type DataFile, isFileHeader } from "./datafile.ts";
+import { type RecordHeader, recordSize } from "./codec.ts";
+import { type DataFile, readFileHeader } from "./datafile.ts";
 import { CorruptionError, IOError } from "./errors.ts";
-import { FILE_HEADER_SIZE, FLAG_BATCH, FLAG_COMMIT, HEADER_SIZE, KIND_DATA } from "./format.ts";
-import { readFullAt } from "./fsutil.ts";
+import {
+  FILE_FLAG_COMPACTED,
+  FILE_HEADER_SIZE,
+  FLAG_BATCH,
+  FLAG_COMMIT,
+  HEADER_SIZE,
+  KIND_DATA,
+} from "./format.ts";
+import { hintPath, readFullAt } from "./fsutil.ts";
+import { readHint } from "./hint.ts";
+import { walkLog } from "./logscan.ts";
 import { bytesToKey } from "./keys.ts";
 
-/** Something recovery found and handled, reported through the `onWarning` option. */
+/** Something recovery (or compaction) found and handled, reported through the `onWarning` option. */
 export interface RecoveryWarning {
   /** What was found. */
-  kind: "torn-tail" | "damaged" | "incomplete-batch" | "bad-file-header";
+  kind: "torn-tail" | "damaged" | "incomplete-batch" | "bad-file-header" | "compaction-failed";
   /** Path of the file. */
   file: string;
   /** Byte offset where the problem starts. */
@@ -48,8 +50,6 @@ export interface RecoveryOptions {
   strict: boolean;
   onWarning: (w: RecoveryWarning) => void;
 }
-
-const CHUNK = 4 * 1024 * 1024;
 
 interface Pending {
   key: string;
@@ -75,7 +75,16 @@ export async function recoverFile(
     throw new IOError(`cannot open ${file.path}`, { cause: e });
   }
   try {
-    await replay(fh, file, last, sink, opts);
+    const size = (await fh.stat()).size;
+    // Only compaction writes hints, and never for the newest file.
+    const hinted = !last &&
+      await readHint(
+        hintPath(file.dir, file.id),
+        size,
+        (key, offset, h) => sink.record(key, file.id, offset, h),
+      );
+    if (hinted) file.size = size;
+    else await replay(fh, size, file, last, sink, opts);
   } finally {
     fh.close();
   }
@@ -83,22 +92,39 @@ export async function recoverFile(
 
 async function replay(
   fh: Deno.FsFile,
+  size: number,
   file: DataFile,
   last: boolean,
   sink: RecoverySink,
   opts: RecoveryOptions,
 ): Promise<void> {
-  const size = (await fh.stat()).size;
   const warn = (kind: RecoveryWarning["kind"], offset: number, bytes: number, message: string) =>
-    opts.onWarning({ kind, file: file.path, offset, bytes, message });
+    opts.onWarning({ kind, file: file.path, offset, bytes, message: `${file.path}: ${message}` });
 
+  if (size < FILE_HEADER_SIZE) {
+    // A crash right after the file was created: nothing in it was ever acknowledged.
+    if (!last) {
+      if (opts.strict) {
+        throw new CorruptionError(`${file.path} is shorter than its header`, file.path, 0);
+      }
+      warn("damaged", 0, size, `skipped a file shorter than its header`);
+      file.size = size;
+      return;
+    }
+    warn("torn-tail", 0, size, `removed a data file cut short at creation`);
+    file.size = 0;
+    await Deno.remove(file.path);
+    return;
+  }
   const head = new Uint8Array(FILE_HEADER_SIZE);
   readFullAt(fh, 0, head);
-  if (!isFileHeader(head, KIND_DATA)) {
-    if (opts.strict && size > FILE_HEADER_SIZE) {
+  const fileFlags = readFileHeader(head, KIND_DATA);
+  const compacted = fileFlags >= 0 && (fileFlags & FILE_FLAG_COMPACTED) !== 0;
+  if (fileFlags < 0) {
+    if (opts.strict) {
       throw new CorruptionError(`${file.path} has no valid file header`, file.path, 0);
     }
-    warn("bad-file-header", 0, FILE_HEADER_SIZE, `${file.path}: file header is damaged`);
+    warn("bad-file-header", 0, FILE_HEADER_SIZE, `file header is damaged`);
   }
 
   let pending: Pending[] = [];
@@ -111,89 +137,57 @@ async function replay(
       "incomplete-batch",
       batchStart,
       bytes,
-      `${file.path}: dropped a batch of ${pending.length} records (${why})`,
+      `dropped a batch of ${pending.length} records (${why})`,
     );
     pending = [];
     batchStart = -1;
   };
 
-  let pos = FILE_HEADER_SIZE;
-  let want = CHUNK;
-  while (pos < size) {
-    const len = Math.min(want, size - pos);
-    const buf = len <= CHUNK ? scratch(len).subarray(0, len) : new Uint8Array(len);
-    readFullAt(fh, pos, buf);
-    const base = pos;
-    const res = scanRecords(buf, 0, (at, h) => {
-      const offset = base + at;
-      const key = bytesToKey(buf, at + HEADER_SIZE, at + HEADER_SIZE + h.keyLen);
-      if (h.flags & FLAG_COMMIT) {
-        const count = new DataView(buf.buffer, buf.byteOffset + at + HEADER_SIZE + h.keyLen, 4)
-          .getUint32(0, true);
-        if (count === pending.length) {
-          for (const p of pending) sink.record(p.key, file.id, p.offset, p.h);
-          pending = [];
-          batchStart = -1;
-        } else dropBatch(`commit says ${count} records`);
-      } else if (h.flags & FLAG_BATCH) {
-        if (pending.length === 0) batchStart = offset;
-        pending.push({ key, offset, h: { ...h } });
-      } else {
-        dropBatch("no commit record");
-        sink.record(key, file.id, offset, h);
-      }
-    });
-    pos = base + res.end;
-    want = CHUNK;
-    if (res.status === "end") continue;
-    if (res.status === "partial" && pos + res.need <= size) {
-      // The record is whole on disk but did not fit this read: read it alone.
-      want = Math.max(res.need, CHUNK);
-      continue;
+  const visit = (offset: number, h: RecordHeader, buf: Uint8Array, at: number) => {
+    const key = bytesToKey(buf, at + HEADER_SIZE, at + HEADER_SIZE + h.keyLen);
+    if (h.flags & FLAG_COMMIT) {
+      const count = h.valueLen === 4
+        ? new DataView(buf.buffer, buf.byteOffset + at + HEADER_SIZE + h.keyLen, 4).getUint32(
+          0,
+          true,
+        )
+        : -1;
+      if (count === pending.length) {
+        for (const p of pending) sink.record(p.key, file.id, p.offset, p.h);
+        pending = [];
+        batchStart = -1;
+      } else dropBatch(`its commit record counts ${count}`);
+    } else if (h.flags & FLAG_BATCH && !compacted) {
+      if (pending.length === 0) batchStart = offset;
+      pending.push({ key, offset, h: { ...h } });
+    } else {
+      dropBatch("no commit record");
+      sink.record(key, file.id, offset, h);
     }
-    const next = findNextRecord(fh, pos + 1, size);
-    if (next < 0) {
-      if (last) {
-        const cut = batchStart >= 0 ? batchStart : pos;
-        dropBatch("cut off by a crash");
-        warn(
-          "torn-tail",
-          cut,
-          size - cut,
-          `${file.path}: cut ${size - cut} bytes of torn tail at ${cut}`,
-        );
-        await truncate(fh, file, cut);
-        return;
-      }
-      if (opts.strict) {
-        throw new CorruptionError(`${file.path}: damaged records at ${pos}`, file.path, pos);
-      }
-      dropBatch("damaged tail");
-      warn(
-        "damaged",
-        pos,
-        size - pos,
-        `${file.path}: skipped ${size - pos} damaged bytes at ${pos}`,
-      );
-      pos = size;
-      break;
+  };
+
+  let cut = -1;
+  const onDamage = (offset: number, next: number) => {
+    if (next < 0 && last) {
+      // Nothing valid follows: the tail of an interrupted write, never acknowledged.
+      cut = offset;
+      return false;
     }
     if (opts.strict) {
-      throw new CorruptionError(`${file.path}: damaged records at ${pos}`, file.path, pos);
+      throw new CorruptionError(`${file.path}: damaged records at ${offset}`, file.path, offset);
     }
-    warn("damaged", pos, next - pos, `${file.path}: skipped ${next - pos} damaged bytes at ${pos}`);
-    pos = next;
-  }
-  if (pending.length > 0) {
-    if (last) {
-      const cut = batchStart;
-      dropBatch("cut off by a crash");
-      await truncate(fh, file, cut);
-      return;
-    }
-    dropBatch("no commit record");
-  }
-  file.size = pos;
+    const bytes = (next < 0 ? size : next) - offset;
+    warn("damaged", offset, bytes, `skipped ${bytes} damaged bytes at ${offset}`);
+    return true;
+  };
+
+  await walkLog(fh, size, visit, onDamage);
+  if (pending.length > 0 && last) cut = batchStart;
+  dropBatch(last ? "cut off by a crash" : "no commit record");
+  if (cut >= 0) {
+    warn("torn-tail", cut, size - cut, `cut ${size - cut} bytes of torn tail at ${cut}`);
+    await truncate(fh, file, cut);
+  } else file.size = size;
 }
 
 async function truncate(fh: Deno.FsFile, file: DataFile, at: number): Promise<void> {
@@ -204,23 +198,4 @@ async function truncate(fh: Deno.FsFile, file: DataFile, at: number): Promise<vo
     throw new IOError(`cannot truncate the torn tail of ${file.path}`, { cause: e });
   }
   file.size = at;
-}
-
-// Returns the offset of the first valid record at or after `from`, or -1.
-function findNextRecord(fh: Deno.FsFile, from: number, size: number): number {
-  const h: RecordHeader = { flags: 0, keyLen: 0, valueLen: 0, timestamp: 0, expireAt: 0 };
-  for (let base = from; base < size; base += CHUNK) {
-    const buf = new Uint8Array(Math.min(CHUNK + HEADER_SIZE, size - base));
-    readFullAt(fh, base, buf);
-    const stop = Math.min(CHUNK, buf.length);
-    for (let at = 0; at < stop; at++) {
-      if (!readHeader(buf, at, h)) continue;
-      const n = recordSize(h.keyLen, h.valueLen);
-      if (base + at + n > size) continue;
-      const rec = new Uint8Array(n);
-      readFullAt(fh, base + at, rec);
-      if (verifyRecord(rec, 0, h)) return base + at;
-    }
-  }
-  return -1;
 }

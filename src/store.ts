@@ -7,7 +7,8 @@ import { encodeRecord, readHeader, recordSize, scratch, verifyRecord } from "./c
 import { DataFile } from "./datafile.ts";
 import { ClosedError, CorruptionError, InvalidArgumentError } from "./errors.ts";
 import { FLAG_BATCH, FLAG_COMMIT, FLAG_TOMBSTONE, HEADER_SIZE } from "./format.ts";
-import { listIds } from "./fsutil.ts";
+import { hintPath, listIds } from "./fsutil.ts";
+import { readHint } from "./hint.ts";
 import {
   type Bytes,
   bytesToKey,
@@ -20,6 +21,14 @@ import {
 import { type Entry, KeyDir } from "./keydir.ts";
 import { acquireLock, releaseLock } from "./lock.ts";
 import { type OpenOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
+import {
+  cleanupMerge,
+  type CompactProgress,
+  installMerged,
+  type MergeOutput,
+  removeInputs,
+  writeMerged,
+} from "./merge.ts";
 import { recoverFile, type RecoverySink } from "./recovery.ts";
 import { Writer } from "./writer.ts";
 
@@ -74,6 +83,30 @@ export interface Stats {
   deadBytes: number;
   /** Per-file figures, by ascending id. */
   files: FileStats[];
+  /** The last compaction of this open store, if any. */
+  lastCompaction?: CompactResult;
+}
+
+/** Options of {@link Cask.compact}. */
+export interface CompactOptions {
+  /** Called as the compaction advances (e.g. to draw a progress bar). */
+  onProgress?: (progress: CompactProgress) => void;
+}
+
+/** What a compaction did. */
+export interface CompactResult {
+  /** When it finished, ms since the epoch. */
+  finishedAt: number;
+  /** How long it took in ms. */
+  durationMs: number;
+  /** Data files merged. */
+  filesIn: number;
+  /** Data files written. */
+  filesOut: number;
+  /** Bytes of the merged files. */
+  bytesIn: number;
+  /** Bytes of the files written. */
+  bytesOut: number;
 }
 
 const utf8 = new TextDecoder();
@@ -100,6 +133,8 @@ export class Cask {
   #writer!: Writer;
   #lock?: Deno.FsFile;
   #closing?: Promise<void>;
+  #compacting?: Promise<CompactResult>;
+  #lastCompaction?: CompactResult;
 
   private constructor(dir: string, opts: ResolvedOptions) {
     this.#dir = dir;
@@ -115,6 +150,7 @@ export class Cask {
     await Deno.mkdir(dir, { recursive: true });
     db.#lock = await acquireLock(dir);
     try {
+      await cleanupMerge(dir);
       await db.#recover();
     } catch (e) {
       db.#closeFiles();
@@ -155,7 +191,11 @@ export class Cask {
     this.#writer = new Writer(this.#dir, active, {
       sync: this.#opts.sync,
       maxFileSize: this.#opts.maxFileSize,
-      onNewFile: (f) => this.#files.set(f.id, f),
+      onNewFile: (f) => {
+        this.#files.set(f.id, f);
+        // Not from inside the append (or the seal of a compaction) that rotated.
+        queueMicrotask(() => this.#maybeAutoCompact());
+      },
     });
   }
 
@@ -412,6 +452,146 @@ export class Cask {
   }
 
   /**
+   * Merges the data files: live records are copied into new files (with hint
+   * files for a fast open), and overwritten, deleted and expired records are
+   * dropped. Reads and writes go on meanwhile; a crash at any point leaves the
+   * data as it was. A call while a compaction runs joins it.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using db = await open("./data");
+   * const r = await db.compact({
+   *   onProgress: (p) => console.log(p.phase, p.bytesDone, "/", p.bytesTotal),
+   * });
+   * console.log(`${r.bytesIn} -> ${r.bytesOut} bytes`);
+   * ```
+   */
+  compact(options: CompactOptions = {}): Promise<CompactResult> {
+    try {
+      this.#checkOpen();
+      if (this.#writer.failure) throw this.#writer.failure;
+      this.#compacting ??= this.#compact(options.onProgress ?? (() => {})).finally(() => {
+        this.#compacting = undefined;
+      });
+      return this.#compacting;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  async #compact(onProgress: (p: CompactProgress) => void): Promise<CompactResult> {
+    const t0 = performance.now();
+    const inputs = [...this.#files.values()].sort((a, b) => a.id - b.id);
+    const inputIds = new Set(inputs.map((f) => f.id));
+    const firstId = this.#writer.nextId;
+    // Outputs never outnumber inputs by more than one; the last output grows
+    // past maxFileSize rather than run out of ids.
+    const lastId = firstId + inputs.length;
+    this.#writer.seal(inputs.length + 1);
+    await this.#writer.sync();
+    const bytesIn = inputs.reduce((n, f) => n + f.size, 0);
+    let damaged = false;
+    const outputs = await writeMerged({
+      dir: this.#dir,
+      inputs,
+      firstId,
+      lastId,
+      maxFileSize: this.#opts.maxFileSize,
+      isLive: (key, fileId, offset) => {
+        const e = this.#index.get(key);
+        if (!e || e.fileId !== fileId || e.offset !== offset) return false;
+        if (e.expireAt === 0 || e.expireAt > this.#opts.clock()) return true;
+        this.#unindex(key);
+        return false;
+      },
+      onDamage: (file, offset, bytes) => {
+        damaged = true;
+        this.#opts.onWarning({
+          kind: "damaged",
+          file,
+          offset,
+          bytes,
+          message: `${file}: compaction skipped ${bytes} damaged bytes at ${offset}`,
+        });
+      },
+      checkAbort: () => this.#checkOpen(),
+      onProgress,
+    });
+    const progress = (phase: CompactProgress["phase"]) => () =>
+      onProgress({ phase, bytesDone: bytesIn, bytesTotal: bytesIn });
+    await installMerged(this.#dir, outputs, progress("install"));
+    for (const out of outputs) await this.#adopt(out, inputIds);
+    if (damaged) this.#dropEntriesIn(inputIds);
+    for (const f of inputs) {
+      this.#files.delete(f.id);
+      this.#live.delete(f.id);
+      f.close();
+    }
+    await removeInputs(this.#dir, inputs, progress("cleanup"));
+    this.#lastCompaction = {
+      finishedAt: this.#opts.clock(),
+      durationMs: performance.now() - t0,
+      filesIn: inputs.length,
+      filesOut: outputs.length,
+      bytesIn,
+      bytesOut: outputs.reduce((n, o) => n + o.size, 0),
+    };
+    return this.#lastCompaction;
+  }
+
+  // Points the index at a merged file for every key still served by an input:
+  // such a key was not written since it was copied (new writes go to files
+  // after the outputs), so the copy is its current value.
+  async #adopt(out: MergeOutput, inputIds: Set<number>): Promise<void> {
+    const file = new DataFile(this.#dir, out.id, out.size);
+    this.#files.set(out.id, file);
+    await readHint(hintPath(this.#dir, out.id), out.size, (key, offset, h) => {
+      const e = this.#index.get(key);
+      if (!e || !inputIds.has(e.fileId)) return;
+      this.#indexEntry(key, {
+        fileId: out.id,
+        offset,
+        size: recordSize(h.keyLen, h.valueLen),
+        timestamp: h.timestamp,
+        expireAt: h.expireAt,
+      });
+    });
+  }
+
+  // Keys whose records sat in damaged input regions were not copied; they are
+  // gone with the inputs, so they leave the index rather than point nowhere.
+  #dropEntriesIn(fileIds: Set<number>): void {
+    for (const [k, e] of this.#index.range()) if (fileIds.has(e.fileId)) this.#unindex(k);
+  }
+
+  // Bytes of `f`, buffered appends included.
+  #fileSize(f: DataFile): number {
+    return f === this.#writer.active ? this.#writer.end : f.size;
+  }
+
+  #maybeAutoCompact(): void {
+    const a = this.#opts.autoCompact;
+    if (!a || this.#compacting || this.#closing) return;
+    let total = 0, live = 0;
+    for (const f of this.#files.values()) {
+      total += this.#fileSize(f);
+      live += this.#live.get(f.id) ?? 0;
+    }
+    const dead = total - live;
+    if (dead < a.minDeadBytes || dead < a.minDeadRatio * total) return;
+    this.compact().catch((e) =>
+      this.#opts.onWarning({
+        kind: "compaction-failed",
+        file: this.#dir,
+        offset: 0,
+        bytes: 0,
+        message: `automatic compaction failed: ${e?.message ?? e}`,
+      })
+    );
+  }
+
+  /**
    * Writes out buffered appends and fsyncs them; resolves once every write made
    * before the call is durable.
    *
@@ -448,7 +628,7 @@ export class Cask {
     const files: FileStats[] = [];
     let liveBytes = 0, deadBytes = 0;
     for (const f of [...this.#files.values()].sort((a, b) => a.id - b.id)) {
-      const size = f === this.#writer.active ? this.#writer.end : f.size;
+      const size = this.#fileSize(f);
       const live = this.#live.get(f.id) ?? 0;
       const dead = Math.max(0, size - live);
       files.push({
@@ -461,7 +641,13 @@ export class Cask {
       liveBytes += live;
       deadBytes += dead;
     }
-    return { keys: this.#index.size, liveBytes, deadBytes, files };
+    return {
+      keys: this.#index.size,
+      liveBytes,
+      deadBytes,
+      files,
+      lastCompaction: this.#lastCompaction,
+    };
   }
 
   /**
@@ -478,6 +664,8 @@ export class Cask {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       try {
+        // A running compaction stops at its next chunk and removes its temporary files.
+        await this.#compacting?.catch(() => {});
         await this.#writer.close();
       } finally {
         this.#closeFiles();

@@ -71,8 +71,8 @@ export class Writer {
   #durable = 0; // of those, bytes known fsynced
   #waiters: Waiter[] = [];
   #flushing?: Promise<void>;
-  #timer?: number;
-  #interval?: number;
+  #timer?: ReturnType<typeof setTimeout>;
+  #interval?: ReturnType<typeof setInterval>;
   #handle?: Deno.FsFile;
   #handleFile?: DataFile;
   #failure?: IOError;
@@ -89,9 +89,10 @@ export class Writer {
     if (active.size === 0) this.#startFile(active);
     const s = options.sync;
     if (typeof s === "object") {
-      this.#interval = setInterval(() => this.sync().catch(() => {}), s.intervalMs);
+      const timer = setInterval(() => this.sync().catch(() => {}), s.intervalMs);
       // A forgotten close() must not keep the process alive; close() syncs anyway.
-      Deno.unrefTimer(this.#interval);
+      Deno.unrefTimer(timer);
+      this.#interval = timer;
     }
   }
 
@@ -183,6 +184,16 @@ export class Writer {
     }
   }
 
+  /**
+   * Closes the active file to appends and starts a new one, leaving `gap` ids
+   * free below it (compaction writes its output there).
+   */
+  seal(gap: number): void {
+    this.#check();
+    this.nextId += gap;
+    this.#rotate();
+  }
+
   #check(): void {
     if (this.#closed) throw new ClosedError();
     if (this.#failure) throw this.#failure;
@@ -235,29 +246,35 @@ export class Writer {
   }
 
   #kick(): void {
-    if (this.#flushing) return;
-    this.#flushing = this.#flushLoop().finally(() => {
-      this.#flushing = undefined;
-    });
+    if (!this.#flushing) this.#flushing = this.#flushLoop();
   }
 
   async #flushLoop(): Promise<void> {
-    while ((this.#chunks.length > 0 || this.#waiters.length > 0) && !this.#failure) {
-      const taken = this.#chunks.length;
-      this.#open = undefined;
-      const upTo = this.#appended;
-      const mustSync = this.#waiters.length > 0;
-      try {
-        for (let i = 0; i < taken; i++) await this.#write(this.#chunks[i]);
-        if (mustSync) await this.#handle?.syncData();
-      } catch (e) {
-        this.#fail(e);
-        return;
+    // Start after the caller's tick: #flushing is set by then, and appends made
+    // in the same tick join this round.
+    await Promise.resolve();
+    try {
+      while ((this.#chunks.length > 0 || this.#waiters.length > 0) && !this.#failure) {
+        const taken = this.#chunks.length;
+        this.#open = undefined;
+        const upTo = this.#appended;
+        const mustSync = this.#waiters.length > 0;
+        try {
+          for (let i = 0; i < taken; i++) await this.#write(this.#chunks[i]);
+          if (mustSync) await this.#handle?.syncData();
+        } catch (e) {
+          this.#fail(e);
+          return;
+        }
+        const done = this.#chunks.splice(0, taken);
+        for (const c of done) this.#buffered -= c.used;
+        if (mustSync) this.#durable = upTo;
+        this.#release();
       }
-      const done = this.#chunks.splice(0, taken);
-      for (const c of done) this.#buffered -= c.used;
-      if (mustSync) this.#durable = upTo;
-      this.#release();
+    } finally {
+      // Cleared in the same tick as the loop's last check, so no append can fall
+      // between "nothing left to write" and "no flusher running".
+      this.#flushing = undefined;
     }
   }
 

@@ -1,0 +1,89 @@
+/**
+ * Walks the records of a data file in order, in large chunks through the wasm
+ * bulk scanner. Recovery, compaction and verification all read logs this way and
+ * differ only in what they do with records and with damage.
+ * @module
+ */
+
+import {
+  readHeader,
+  type RecordHeader,
+  recordSize,
+  scanRecords,
+  scratch,
+  verifyRecord,
+} from "./codec.ts";
+import { FILE_HEADER_SIZE, HEADER_SIZE } from "./format.ts";
+import { readFullAt } from "./fsutil.ts";
+
+const CHUNK = 4 * 1024 * 1024;
+
+/**
+ * Called for each valid record at file offset `offset`. Its bytes are
+ * buf[at, at + recordSize): valid only during the call.
+ */
+export type RecordVisitor = (offset: number, h: RecordHeader, buf: Uint8Array, at: number) => void;
+
+/**
+ * Called where records stop being valid at `offset`; `next` is the offset of the
+ * next valid record after it, or -1 when nothing valid follows (a torn tail in
+ * the newest file). Return true to continue at `next`, false to stop there.
+ */
+export type DamageHandler = (offset: number, next: number) => boolean | Promise<boolean>;
+
+/**
+ * Walks the records of `fh` (`size` bytes) after the file header; returns where
+ * the walk ended. `afterChunk` runs between chunks, outside any visit: the place
+ * for I/O and for codec calls, which would clobber the chunk during a visit.
+ */
+export async function walkLog(
+  fh: Deno.FsFile,
+  size: number,
+  visit: RecordVisitor,
+  onDamage: DamageHandler,
+  afterChunk?: (pos: number) => Promise<void>,
+): Promise<number> {
+  let pos = FILE_HEADER_SIZE;
+  let want = CHUNK;
+  while (pos < size) {
+    const len = Math.min(want, size - pos);
+    const buf = len <= CHUNK ? scratch(len).subarray(0, len) : new Uint8Array(len);
+    readFullAt(fh, pos, buf);
+    const base = pos;
+    const res = scanRecords(buf, 0, (at, h) => visit(base + at, h, buf, at));
+    pos = base + res.end;
+    await afterChunk?.(pos);
+    want = CHUNK;
+    if (res.status === "end") continue;
+    if (res.status === "partial" && pos + res.need <= size) {
+      // The record is whole on disk but did not fit this read: read it alone.
+      want = Math.max(res.need, CHUNK);
+      continue;
+    }
+    const next = findNextRecord(fh, pos + 1, size);
+    if (!(await onDamage(pos, next)) || next < 0) return pos;
+    pos = next;
+  }
+  return pos;
+}
+
+// The offset of the first valid record at or after `from`, or -1. Slow, but it
+// only runs where a log is damaged, and it is what tells damage in the middle
+// of a log (valid records follow) from a torn tail (nothing valid follows).
+function findNextRecord(fh: Deno.FsFile, from: number, size: number): number {
+  const h: RecordHeader = { flags: 0, keyLen: 0, valueLen: 0, timestamp: 0, expireAt: 0 };
+  for (let base = from; base < size; base += CHUNK) {
+    const buf = new Uint8Array(Math.min(CHUNK + HEADER_SIZE, size - base));
+    readFullAt(fh, base, buf);
+    const stop = Math.min(CHUNK, buf.length);
+    for (let at = 0; at < stop; at++) {
+      if (!readHeader(buf, at, h)) continue;
+      const n = recordSize(h.keyLen, h.valueLen);
+      if (base + at + n > size) continue;
+      const rec = new Uint8Array(n);
+      readFullAt(fh, base + at, rec);
+      if (verifyRecord(rec, 0, h)) return base + at;
+    }
+  }
+  return -1;
+}

@@ -1,0 +1,230 @@
+import assert from "node:assert/strict";
+import { type Cask, open } from "../mod.ts";
+import { openQuiet, prng, randomBytes, text, withDir } from "./helpers.ts";
+
+const small = { maxFileSize: 4096, onWarning: () => {} };
+
+/** Fills a store with overwrites and deletes; returns the expected contents. */
+async function churn(db: Cask, seed: number, keys = 200, rounds = 3): Promise<Map<string, string>> {
+  const rand = prng(seed);
+  const model = new Map<string, string>();
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < keys; i++) {
+      const v = `v${r}-${i}-${"x".repeat((rand() * 60) | 0)}`;
+      await db.set(`key${i}`, v);
+      model.set(`key${i}`, v);
+    }
+  }
+  for (let i = 0; i < keys; i += 2) {
+    await db.delete(`key${i}`);
+    model.delete(`key${i}`);
+  }
+  await db.atomic([{ type: "set", key: "batched", value: "yes" }, { type: "delete", key: "key1" }]);
+  model.set("batched", "yes");
+  model.delete("key1");
+  return model;
+}
+
+async function assertContents(db: Cask, model: Map<string, string>): Promise<void> {
+  assert.equal(db.size, model.size);
+  for (const [k, v] of model) assert.equal(await db.getString(k), v, k);
+  const keys: string[] = [];
+  for await (const k of db.keys()) keys.push(text(k)!);
+  assert.deepEqual(keys, [...model.keys()].sort());
+}
+
+async function dirBytes(dir: string): Promise<number> {
+  let n = 0;
+  for await (const e of Deno.readDir(dir)) {
+    if (e.name.startsWith("data.")) n += (await Deno.stat(`${dir}/${e.name}`)).size;
+  }
+  return n;
+}
+
+async function names(dir: string): Promise<string[]> {
+  const out = [];
+  for await (const e of Deno.readDir(dir)) out.push(e.name);
+  return out.sort();
+}
+
+Deno.test("compaction reclaims dead space and keeps every live value", () =>
+  withDir(async (dir) => {
+    let model: Map<string, string>;
+    {
+      await using db = await open(dir, small);
+      model = await churn(db, 1);
+      const before = db.stats();
+      assert.ok(before.deadBytes > before.liveBytes, "the churn left more dead than live bytes");
+      const r = await db.compact();
+      assert.ok(r.filesIn > 1 && r.filesOut >= 1, JSON.stringify(r));
+      await assertContents(db, model);
+      const after = db.stats();
+      assert.equal(after.lastCompaction, r);
+      // Everything left is live, but for the file headers and the fresh active file.
+      assert.ok(after.deadBytes <= 16 * (after.files.length + 1), `dead ${after.deadBytes}`);
+      assert.ok(r.bytesOut < r.bytesIn / 2, `${r.bytesIn} -> ${r.bytesOut}`);
+      await db.set("after", "compaction");
+      model.set("after", "compaction");
+    }
+    const files = await names(dir);
+    assert.ok(files.some((f) => f.startsWith("hint.")), "hint files written");
+    assert.ok(!files.some((f) => f.endsWith(".merging")), "no temporary files left");
+    const live = [...model].reduce((n, [k, v]) => n + 36 + k.length + v.length, 0);
+    assert.ok(await dirBytes(dir) < live * 1.2, "files shrink to about the live size");
+    await using db = await open(dir, small);
+    await assertContents(db, model);
+  }));
+
+Deno.test("deleted keys stay deleted through compaction and reopen", () =>
+  withDir(async (dir) => {
+    {
+      await using db = await open(dir, small);
+      await db.set("gone", "old value");
+      for (let i = 0; i < 100; i++) await db.set(`filler${i}`, "x".repeat(100));
+      await db.delete("gone");
+      await db.compact();
+      assert.equal(await db.has("gone"), false);
+      await db.compact();
+    }
+    await using db = await open(dir, small);
+    assert.equal(await db.has("gone"), false);
+    assert.equal(db.size, 100);
+  }));
+
+Deno.test("a damaged hint file falls back to scanning its data file", () =>
+  withDir(async (dir) => {
+    let model: Map<string, string>;
+    {
+      await using db = await open(dir, small);
+      model = await churn(db, 2);
+      await db.compact();
+    }
+    const hints = (await names(dir)).filter((f) => f.startsWith("hint."));
+    const b = await Deno.readFile(`${dir}/${hints[0]}`);
+    b[b.length >> 1] ^= 1;
+    await Deno.writeFile(`${dir}/${hints[0]}`, b);
+    await Deno.truncate(`${dir}/${hints[hints.length - 1]}`, 30);
+    const { db, warnings } = await openQuiet(dir, small);
+    assert.deepEqual(warnings, []);
+    await assertContents(db, model);
+    await db.close();
+  }));
+
+Deno.test("compaction concurrent with writes never loses or resurrects a key", () =>
+  withDir(async (dir) => {
+    const db = await open(dir, small);
+    const model = await churn(db, 3);
+    const rand = prng(9);
+    const compaction = db.compact();
+    const writes = [];
+    for (let i = 0; i < 300; i++) {
+      const k = `key${(rand() * 200) | 0}`;
+      if (rand() < 0.3) {
+        writes.push(db.delete(k));
+        model.delete(k);
+      } else {
+        const v = `during-${i}`;
+        writes.push(db.set(k, v));
+        model.set(k, v);
+      }
+      if (i % 50 === 0) await new Promise((r) => setTimeout(r, 0));
+      assert.equal(await db.getString("batched"), "yes");
+    }
+    await Promise.all([compaction, ...writes]);
+    await assertContents(db, model);
+    await db.compact();
+    await assertContents(db, model);
+    await db.close();
+    await using again = await open(dir, small);
+    await assertContents(again, model);
+  }));
+
+Deno.test("expired keys are dropped by compaction and stay expired", () =>
+  withDir(async (dir) => {
+    let now = 1_000_000;
+    const clock = () => now;
+    {
+      await using db = await open(dir, { ...small, clock });
+      await db.set("short", "x", { ttl: 100 });
+      await db.set("long", "y", { ttl: 10_000 });
+      await db.set("forever", "z");
+      now += 500;
+      await db.compact();
+      assert.equal(await db.has("short"), false);
+      assert.equal(await db.getString("long"), "y");
+    }
+    {
+      await using db = await open(dir, { ...small, clock });
+      assert.equal(await db.has("short"), false);
+      assert.equal(await db.getString("long"), "y");
+      now += 20_000;
+      assert.equal(await db.has("long"), false);
+      assert.equal(await db.getString("forever"), "z");
+    }
+  }));
+
+Deno.test("automatic compaction starts when dead bytes pass the thresholds", () =>
+  withDir(async (dir) => {
+    await using db = await open(dir, {
+      ...small,
+      autoCompact: { minDeadRatio: 0.5, minDeadBytes: 8192 },
+    });
+    const v = randomBytes(prng(4), 500);
+    for (let i = 0; i < 400; i++) await db.set(`k${i % 10}`, v);
+    await db.sync();
+    for (let i = 0; i < 50 && !db.stats().lastCompaction; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.ok(db.stats().lastCompaction, "a compaction ran by itself");
+    assert.ok(db.stats().files.length < 10);
+    for (let i = 0; i < 10; i++) assert.deepEqual(await db.get(`k${i}`), v);
+  }));
+
+Deno.test("a compaction killed at any step leaves the data exactly as it was", () =>
+  withDir(async (root) => {
+    const base = `${root}/base`;
+    let model: Map<string, string>;
+    {
+      await using db = await open(base, small);
+      model = await churn(db, 5, 120, 2);
+    }
+    const child = (dir: string, n: number) =>
+      new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          new URL("./children/compact_crash.ts", import.meta.url).pathname,
+          dir,
+          String(n),
+        ],
+        stdout: "piped",
+        stderr: "inherit",
+      }).output();
+    const copy = async (to: string) => {
+      await Deno.mkdir(to);
+      for await (const e of Deno.readDir(base)) {
+        await Deno.copyFile(`${base}/${e.name}`, `${to}/${e.name}`);
+      }
+    };
+    await copy(`${root}/full`);
+    const full = await child(`${root}/full`, 0);
+    assert.equal(full.code, 0);
+    const steps = Number(new TextDecoder().decode(full.stdout).trim());
+    assert.ok(steps >= 6, `only ${steps} progress events`);
+    for (let k = 1; k <= steps; k++) {
+      const dir = `${root}/crash${k}`;
+      await copy(dir);
+      const out = await child(dir, k);
+      assert.equal(out.code, 137, `child should die at step ${k}`);
+      const { db, warnings } = await openQuiet(dir, small);
+      assert.deepEqual(warnings, [], `step ${k}`);
+      await assertContents(db, model);
+      await db.compact();
+      await assertContents(db, model);
+      await db.close();
+      assert.ok(
+        !(await names(dir)).some((f) => f.endsWith(".merging")),
+        `temp files left at step ${k}`,
+      );
+    }
+  }));

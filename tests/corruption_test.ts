@@ -1,0 +1,131 @@
+import assert from "node:assert/strict";
+import { CorruptionError, open } from "../mod.ts";
+import { HEADER_SIZE } from "../src/format.ts";
+import { dataFiles, openQuiet, withDir } from "./helpers.ts";
+
+const N = 10;
+const value = (i: number) => `value-${i}-`.padEnd(40, "x");
+const RECORD = HEADER_SIZE + 2 + value(0).length; // keys are "k0".."k9"
+
+async function writeRecords(dir: string): Promise<string> {
+  await using db = await open(dir);
+  for (let i = 0; i < N; i++) await db.set(`k${i}`, value(i));
+  return (await dataFiles(dir))[0];
+}
+
+async function flipByte(path: string, at: number): Promise<void> {
+  const b = await Deno.readFile(path);
+  b[at] ^= 0x40;
+  await Deno.writeFile(path, b);
+}
+
+Deno.test("a flipped byte in a stored value is detected by get, never returned", () =>
+  withDir(async (dir) => {
+    const file = await writeRecords(dir);
+    const size = (await Deno.stat(file)).size;
+    await using db = await open(dir);
+    await flipByte(file, size - RECORD * 5 + HEADER_SIZE + 5);
+    const err = await db.get("k5").catch((e) => e);
+    assert.ok(err instanceof CorruptionError, String(err));
+    assert.equal(err.code, "CORRUPTION");
+    assert.equal(err.file, file);
+    assert.equal(err.offset, size - RECORD * 5);
+    assert.equal(await db.getString("k4"), value(4));
+  }));
+
+Deno.test("damage in the middle of the log: skipped and reported, or fatal in strict mode", () =>
+  withDir(async (dir) => {
+    const file = await writeRecords(dir);
+    const size = (await Deno.stat(file)).size;
+    const damagedAt = size - RECORD * 5;
+    await flipByte(file, damagedAt + HEADER_SIZE + 10);
+
+    const err = await open(dir, { strict: true }).catch((e) => e);
+    assert.ok(err instanceof CorruptionError, String(err));
+    assert.equal(err.offset, damagedAt);
+
+    const { db, warnings } = await openQuiet(dir);
+    assert.deepEqual(warnings, ["damaged"]);
+    for (let i = 0; i < N; i++) {
+      assert.equal(await db.getString(`k${i}`), i === 5 ? undefined : value(i), `k${i}`);
+    }
+    await db.close();
+    assert.equal((await Deno.stat(file)).size, size, "a damaged older region is never truncated");
+  }));
+
+Deno.test("a damaged record header (length field) is skipped, not followed", () =>
+  withDir(async (dir) => {
+    const file = await writeRecords(dir);
+    const size = (await Deno.stat(file)).size;
+    await flipByte(file, size - RECORD * 3 + 17); // high byte area of valueLen
+    const { db, warnings } = await openQuiet(dir);
+    assert.deepEqual(warnings, ["damaged"]);
+    assert.equal(db.size, N - 1);
+    assert.equal(await db.getString("k9"), value(9));
+    await db.close();
+  }));
+
+Deno.test("torn tail: truncating the last record at every offset keeps every earlier record", () =>
+  withDir(async (dir) => {
+    const file = await writeRecords(dir);
+    const original = await Deno.readFile(file);
+    const lastStart = original.length - RECORD;
+    for (let cut = lastStart; cut < original.length; cut++) {
+      await Deno.writeFile(file, original.subarray(0, cut));
+      const { db, warnings } = await openQuiet(dir);
+      assert.deepEqual(warnings, cut === lastStart ? [] : ["torn-tail"], `cut at ${cut}`);
+      assert.equal(db.size, N - 1, `cut at ${cut}`);
+      for (let i = 0; i < N - 1; i++) assert.equal(await db.getString(`k${i}`), value(i));
+      assert.equal(await db.get(`k${N - 1}`), undefined);
+      // The tail was cut off the file, so new appends are found again on reopen.
+      await db.set("after", "crash");
+      await db.close();
+      assert.equal((await Deno.stat(file)).size, lastStart + HEADER_SIZE + 5 + 5);
+      const { db: again, warnings: w2 } = await openQuiet(dir);
+      assert.deepEqual(w2, []);
+      assert.equal(await again.getString("after"), "crash");
+      await again.delete("after");
+      await again.close();
+    }
+  }));
+
+Deno.test("a batch cut short by a crash is dropped whole", () =>
+  withDir(async (dir) => {
+    {
+      await using db = await open(dir);
+      await db.set("before", "1");
+      await db.atomic([
+        { type: "set", key: "b1", value: "x".repeat(100) },
+        { type: "set", key: "b2", value: "y".repeat(100) },
+        { type: "delete", key: "before" },
+      ]);
+    }
+    const file = (await dataFiles(dir))[0];
+    const full = await Deno.readFile(file);
+    const batchStart = 16 + HEADER_SIZE + 6 + 1;
+    for (let cut = batchStart + 1; cut < full.length; cut += 7) {
+      await Deno.writeFile(file, full.subarray(0, cut));
+      const { db, warnings } = await openQuiet(dir);
+      assert.ok(warnings.length > 0, `cut at ${cut}`);
+      assert.equal(await db.getString("before"), "1", `cut at ${cut}`);
+      assert.equal(await db.has("b1"), false, `cut at ${cut}`);
+      assert.equal(await db.has("b2"), false, `cut at ${cut}`);
+      await db.close();
+      assert.equal((await Deno.stat(file)).size, batchStart, "the partial batch is cut off");
+    }
+    await Deno.writeFile(file, full);
+    await using db = await open(dir);
+    assert.equal(await db.has("before"), false);
+    assert.equal(await db.has("b1"), true);
+  }));
+
+Deno.test("a file with a damaged header is reported; its records are still recovered", () =>
+  withDir(async (dir) => {
+    const file = await writeRecords(dir);
+    await flipByte(file, 2);
+    await assert.rejects(() => open(dir, { strict: true }), CorruptionError);
+    const { db, warnings } = await openQuiet(dir);
+    assert.deepEqual(warnings, ["bad-file-header"]);
+    assert.equal(db.size, N);
+    await db.close();
+  }));

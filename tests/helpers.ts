@@ -1,0 +1,62 @@
+/** Shared test helpers: temp dirs, byte helpers, a seeded PRNG. */
+
+import { open, type OpenOptions } from "../mod.ts";
+import type { Cask } from "../mod.ts";
+
+/** A fresh temp dir (the caller removes it). */
+export async function tempDir(): Promise<string> {
+  return await Deno.makeTempDir({ prefix: "cask-test-" });
+}
+
+/** Runs `fn` with a fresh temp dir and removes it afterwards. */
+export async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await tempDir();
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Opens a store with warnings collected instead of printed. */
+export async function openQuiet(
+  dir: string,
+  options: OpenOptions = {},
+): Promise<{ db: Cask; warnings: string[] }> {
+  const warnings: string[] = [];
+  const db = await open(dir, { onWarning: (w) => warnings.push(w.kind), ...options });
+  return { db, warnings };
+}
+
+/** UTF-8 decode. */
+export const text = (b: Uint8Array | undefined): string | undefined =>
+  b === undefined ? undefined : new TextDecoder().decode(b);
+
+/** Deterministic PRNG (mulberry32): same seed, same sequence. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `n` pseudo-random bytes from `rand`. */
+export function randomBytes(rand: () => number, n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = (rand() * 256) | 0;
+  return b;
+}
+
+/** Paths of the data files in `dir`, ascending by id. */
+export async function dataFiles(dir: string): Promise<string[]> {
+  const ids: number[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    const m = /^data\.(\d+)$/.exec(e.name);
+    if (m) ids.push(Number(m[1]));
+  }
+  return ids.sort((a, b) => a - b).map((id) => `${dir}/data.${id}`);
+}

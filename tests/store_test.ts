@@ -1,0 +1,309 @@
+import assert from "node:assert/strict";
+import { CaskError, ClosedError, InvalidArgumentError, LockedError, open } from "../mod.ts";
+import { openQuiet, prng, randomBytes, text, withDir } from "./helpers.ts";
+
+Deno.test("set, get, has, delete round trip", () =>
+  withDir(async (dir) => {
+    await using db = await open(dir);
+    assert.equal(await db.get("missing"), undefined);
+    await db.set("a", "1");
+    await db.set("b", new Uint8Array([1, 2, 3]));
+    assert.equal(text(await db.get("a")), "1");
+    assert.equal(await db.getString("a"), "1");
+    assert.deepEqual(await db.get("b"), new Uint8Array([1, 2, 3]));
+    assert.equal(await db.has("a"), true);
+    assert.equal(await db.has("zz"), false);
+    await db.set("a", "2");
+    assert.equal(await db.getString("a"), "2");
+    assert.equal(db.size, 2);
+    assert.equal(await db.delete("a"), true);
+    assert.equal(await db.delete("a"), false);
+    assert.equal(await db.get("a"), undefined);
+    assert.equal(await db.has("a"), false);
+    assert.equal(db.size, 1);
+    await db.set("empty", "");
+    assert.deepEqual(await db.get("empty"), new Uint8Array(0));
+  }));
+
+Deno.test("string and byte keys are the same key (UTF-8)", () =>
+  withDir(async (dir) => {
+    await using db = await open(dir);
+    await db.set("ключ-🔑", "v");
+    assert.equal(await db.getString(new TextEncoder().encode("ключ-🔑")), "v");
+    await db.set(new TextEncoder().encode("plain"), "w");
+    assert.equal(await db.getString("plain"), "w");
+  }));
+
+Deno.test("binary keys and values: every byte value survives a restart", () =>
+  withDir(async (dir) => {
+    const all = new Uint8Array(256).map((_, i) => i);
+    {
+      await using db = await open(dir);
+      for (let i = 0; i < 256; i++) await db.set(new Uint8Array([i]), all.subarray(i));
+      await db.set(all, all);
+    }
+    await using db = await open(dir);
+    assert.equal(db.size, 257);
+    for (let i = 0; i < 256; i++) {
+      assert.deepEqual(await db.get(new Uint8Array([i])), all.subarray(i), `key ${i}`);
+    }
+    assert.deepEqual(await db.get(all), all);
+  }));
+
+for (const sync of ["always", "never", { intervalMs: 20 }] as const) {
+  Deno.test(`data survives close and reopen (sync ${JSON.stringify(sync)})`, () =>
+    withDir(async (dir) => {
+      {
+        await using db = await open(dir, { sync });
+        for (let i = 0; i < 500; i++) await db.set(`k${i}`, `v${i}`);
+        for (let i = 0; i < 500; i += 3) await db.delete(`k${i}`);
+        await db.set("k1", "changed");
+      }
+      await using db = await open(dir, { sync });
+      for (let i = 0; i < 500; i++) {
+        const want = i === 1 ? "changed" : i % 3 === 0 ? undefined : `v${i}`;
+        assert.equal(await db.getString(`k${i}`), want, `k${i}`);
+      }
+    }));
+}
+
+Deno.test("files rotate at maxFileSize and every key stays readable", () =>
+  withDir(async (dir) => {
+    const value = "x".repeat(300);
+    {
+      await using db = await open(dir, { maxFileSize: 4096, sync: "never" });
+      for (let i = 0; i < 200; i++) await db.set(`key-${i}`, value + i);
+      assert.ok(db.stats().files.length > 10, "expected many files");
+      for (const f of db.stats().files) assert.ok(f.size <= 4096, `file ${f.id} is ${f.size}`);
+    }
+    await using db = await open(dir, { maxFileSize: 4096 });
+    for (let i = 0; i < 200; i++) assert.equal(await db.getString(`key-${i}`), value + i);
+  }));
+
+Deno.test("large values (8 MiB) set, get and survive a restart", () =>
+  withDir(async (dir) => {
+    const big = randomBytes(prng(7), 8 << 20);
+    {
+      await using db = await open(dir);
+      await db.set("big", big);
+      await db.set("small", "after");
+      assert.deepEqual(await db.get("big"), big);
+    }
+    await using db = await open(dir);
+    assert.deepEqual(await db.get("big"), big);
+    assert.equal(await db.getString("small"), "after");
+  }));
+
+Deno.test("bad input is rejected with InvalidArgumentError and writes nothing", () =>
+  withDir(async (dir) => {
+    {
+      await using db = await open(dir, { maxKeySize: 8, maxValueSize: 16 });
+      await db.set("ok", "fine");
+      const bad: Array<[string, () => Promise<unknown>]> = [
+        ["empty key", () => db.set("", "v")],
+        ["empty byte key", () => db.set(new Uint8Array(0), "v")],
+        ["key too long", () => db.set("123456789", "v")],
+        ["value too long", () => db.set("k", "x".repeat(17))],
+        ["number key", () => db.set(42 as unknown as string, "v")],
+        ["null value", () => db.set("k", null as unknown as string)],
+        ["object value", () => db.set("k", {} as unknown as string)],
+        ["negative ttl", () => db.set("k", "v", { ttl: -1 })],
+        ["NaN ttl", () => db.set("k", "v", { ttl: NaN })],
+        ["ttl and expireAt", () => db.set("k", "v", { ttl: 5, expireAt: 5 })],
+        ["get number", () => db.get(1 as unknown as string)],
+        ["delete undefined", () => db.delete(undefined as unknown as string)],
+        ["has object", () => db.has({} as unknown as string)],
+        ["batch with a bad op", () =>
+          db.atomic([
+            { type: "set", key: "b1", value: "v" },
+            { type: "set", key: "", value: "v" },
+          ])],
+        [
+          "batch bad type",
+          () => db.atomic([{ type: "nope" } as unknown as { type: "delete"; key: string }]),
+        ],
+        ["atomic not array", () => db.atomic("x" as unknown as [])],
+        ["scan bad limit", () => db.keys({ limit: -1 }).next()],
+      ];
+      for (const [name, call] of bad) {
+        await assert.rejects(call, InvalidArgumentError, name);
+      }
+      assert.equal(await db.get("b1"), undefined, "no part of a rejected batch was applied");
+      assert.equal(db.size, 1);
+      await db.set("after", "still works");
+    }
+    const { db, warnings } = await openQuiet(dir);
+    assert.deepEqual(warnings, []);
+    assert.equal(db.size, 2);
+    assert.equal(await db.getString("ok"), "fine");
+    assert.equal(await db.getString("after"), "still works");
+    await db.close();
+  }));
+
+Deno.test("bad options are rejected with InvalidArgumentError", () =>
+  withDir(async (dir) => {
+    for (
+      const o of [
+        { sync: "sometimes" },
+        { sync: { intervalMs: 0 } },
+        { maxFileSize: 10 },
+        { maxKeySize: 0 },
+        { maxValueSize: -1 },
+        { strict: "yes" },
+      ]
+    ) {
+      await assert.rejects(() => open(dir, o as never), InvalidArgumentError, JSON.stringify(o));
+    }
+    // A failed open leaves the directory unlocked.
+    await (await open(dir)).close();
+  }));
+
+Deno.test("use after close is rejected with ClosedError; close is idempotent", () =>
+  withDir(async (dir) => {
+    const db = await open(dir);
+    await db.set("k", "v");
+    await db.close();
+    await db.close();
+    await assert.rejects(() => db.get("k"), ClosedError);
+    await assert.rejects(() => db.set("k", "v"), ClosedError);
+    await assert.rejects(() => db.delete("k"), ClosedError);
+    await assert.rejects(() => db.has("k"), ClosedError);
+    await assert.rejects(() => db.keys().next(), ClosedError);
+    await assert.rejects(() => db.sync(), ClosedError);
+    assert.throws(() => db.stats(), ClosedError);
+    const again = await open(dir);
+    assert.equal(await again.getString("k"), "v");
+    await again.close();
+  }));
+
+Deno.test("writes issued before close() all land", () =>
+  withDir(async (dir) => {
+    const db = await open(dir, { sync: "always" });
+    const writes = Array.from({ length: 100 }, (_, i) => db.set(`k${i}`, `v${i}`));
+    await db.close();
+    await Promise.all(writes);
+    await using again = await open(dir);
+    assert.equal(again.size, 100);
+  }));
+
+Deno.test("a second open of the same directory in this process gets LockedError", () =>
+  withDir(async (dir) => {
+    const db = await open(dir);
+    const err = await open(dir).catch((e) => e);
+    assert.ok(err instanceof LockedError);
+    assert.ok(err instanceof CaskError);
+    assert.equal(err.code, "LOCKED");
+    await db.close();
+    await (await open(dir)).close();
+  }));
+
+Deno.test("the lock holds across processes", () =>
+  withDir(async (dir) => {
+    const db = await open(dir);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `import { open } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};
+         try { await open(${JSON.stringify(dir)}); console.log("opened"); }
+         catch (e) { console.log(e.code); }`,
+      ],
+      stdout: "piped",
+      stderr: "inherit",
+    });
+    const out = await child.output();
+    assert.equal(new TextDecoder().decode(out.stdout).trim(), "LOCKED");
+    await db.close();
+    const again = await child.output();
+    assert.equal(new TextDecoder().decode(again.stdout).trim(), "opened");
+  }));
+
+Deno.test("many concurrent writers and readers see consistent values", () =>
+  withDir(async (dir) => {
+    await using db = await open(dir, { sync: "always" });
+    const rand = prng(3);
+    const writers = Array.from({ length: 32 }, async (_, w) => {
+      for (let i = 0; i < 30; i++) {
+        await db.set(`w${w}:k${i % 7}`, `w${w}:v${i}`);
+        if (rand() < 0.2) await db.delete(`w${w}:k${(i + 3) % 7}`);
+      }
+    });
+    const readers = Array.from({ length: 16 }, async () => {
+      for (let i = 0; i < 200; i++) {
+        const w = (rand() * 32) | 0;
+        const v = await db.getString(`w${w}:k${(rand() * 7) | 0}`);
+        if (v !== undefined) assert.match(v, new RegExp(`^w${w}:v\\d+$`));
+      }
+    });
+    const batches = Array.from({ length: 8 }, (_, b) =>
+      db.atomic([
+        { type: "set", key: `batch${b}:x`, value: `${b}` },
+        { type: "set", key: `batch${b}:y`, value: `${b}` },
+      ]));
+    await Promise.all([...writers, ...readers, ...batches]);
+    for (let b = 0; b < 8; b++) {
+      assert.equal(await db.getString(`batch${b}:x`), `${b}`);
+      assert.equal(await db.getString(`batch${b}:y`), `${b}`);
+    }
+  }));
+
+Deno.test("unawaited writes to one key apply in call order", () =>
+  withDir(async (dir) => {
+    for (const sync of ["always", "never"] as const) {
+      await using db = await open(`${dir}/${sync}`, { sync });
+      const ps = [];
+      for (let i = 0; i < 50; i++) ps.push(db.set("k", `${i}`));
+      ps.push(db.delete("k"));
+      ps.push(db.set("k", "last"));
+      await Promise.all(ps);
+      assert.equal(await db.getString("k"), "last");
+    }
+  }));
+
+Deno.test("atomic batches and batch() builder", () =>
+  withDir(async (dir) => {
+    {
+      await using db = await open(dir);
+      await db.set("gone", "x");
+      await db.atomic([
+        { type: "set", key: "a", value: "1" },
+        { type: "set", key: "b", value: "2", ttl: 60_000 },
+        { type: "delete", key: "gone" },
+        { type: "set", key: "a", value: "3" },
+      ]);
+      assert.equal(await db.getString("a"), "3");
+      assert.equal(await db.has("gone"), false);
+      const b = db.batch().set("c", "4").delete("b");
+      assert.equal(b.length, 2);
+      await b.commit();
+      await db.atomic([]);
+    }
+    await using db = await open(dir);
+    assert.equal(await db.getString("a"), "3");
+    assert.equal(await db.has("b"), false);
+    assert.equal(await db.getString("c"), "4");
+    assert.equal(await db.has("gone"), false);
+  }));
+
+Deno.test("read-your-writes under sync never, before the buffer is flushed", () =>
+  withDir(async (dir) => {
+    await using db = await open(dir, { sync: "never" });
+    for (let i = 0; i < 1000; i++) {
+      await db.set(`k${i}`, `v${i}`);
+      assert.equal(await db.getString(`k${i}`), `v${i}`);
+    }
+    const keys = [];
+    for await (const k of db.keys({ prefix: "k99" })) keys.push(text(k));
+    assert.deepEqual(keys, [
+      "k99",
+      "k990",
+      "k991",
+      "k992",
+      "k993",
+      "k994",
+      "k995",
+      "k996",
+      "k997",
+      "k998",
+      "k999",
+    ]);
+  }));
