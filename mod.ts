@@ -23,8 +23,18 @@ import type { OpenOptions } from "./src/options.ts";
 import { Cask } from "./src/store.ts";
 
 export { Batch, Cask } from "./src/store.ts";
-export type { BatchOp, FileStats, ScanOptions, SetOptions, Stats } from "./src/store.ts";
-export type { OpenOptions } from "./src/options.ts";
+export type {
+  BatchOp,
+  CompactOptions,
+  CompactResult,
+  FileStats,
+  ScanOptions,
+  SetOptions,
+  Stats,
+} from "./src/store.ts";
+export type { CompactProgress } from "./src/merge.ts";
+export type { AutoCompact, OpenOptions } from "./src/options.ts";
+export { verify, type VerifyIssue, type VerifyReport } from "./src/verify.ts";
 export type { SyncMode } from "./src/writer.ts";
 export type { RecoveryWarning } from "./src/recovery.ts";
 export type { Bytes } from "./src/keys.ts";

@@ -1,0 +1,34 @@
+import assert from "node:assert/strict";
+import { open, verify } from "../mod.ts";
+import { dataFiles, withDir } from "./helpers.ts";
+
+Deno.test("verify reports an intact store as clean, and finds flipped bytes and torn tails", () =>
+  withDir(async (dir) => {
+    {
+      await using db = await open(dir, { maxFileSize: 2048 });
+      for (let i = 0; i < 60; i++) await db.set(`k${i}`, "v".repeat(50));
+      await db.compact();
+      await db.set("tail", "x".repeat(100));
+    }
+    const clean = await verify(dir);
+    assert.deepEqual(clean.issues, []);
+    assert.equal(clean.records, 61);
+    assert.ok(clean.files >= 2);
+
+    const files = await dataFiles(dir);
+    const first = await Deno.readFile(files[0]);
+    first[200] ^= 0xff;
+    await Deno.writeFile(files[0], first);
+    const last = files[files.length - 1];
+    await Deno.truncate(last, (await Deno.stat(last)).size - 10);
+    const hint = files[0].replace("data.", "hint.");
+    await Deno.writeTextFile(hint, "garbage");
+
+    const r = await verify(dir);
+    const kinds = r.issues.map((i) => `${i.kind}@${i.file.slice(dir.length + 1)}`).sort();
+    assert.deepEqual(kinds, [
+      `bad-hint@${hint.slice(dir.length + 1)}`,
+      `damaged@${files[0].slice(dir.length + 1)}`,
+      `torn-tail@${last.slice(dir.length + 1)}`,
+    ]);
+  }));
