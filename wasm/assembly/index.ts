@@ -1,0 +1,23 @@
+// Module exports: everything src/codec.ts calls or reads.
+
+export { crc32 } from "./crc32";
+export { encodeHeader, encodeRecord, readHeader } from "./record";
+export {
+  scan,
+  SCAN_CORRUPT,
+  SCAN_END,
+  SCAN_FULL,
+  SCAN_PARTIAL,
+  scanEnd,
+  scanNeed,
+  scanStatus,
+} from "./scan";
+export {
+  DESC_MAX,
+  DESC_PTR,
+  DESC_SIZE,
+  reserveScratch,
+  SCRATCH_PTR,
+  STAGE_PTR,
+  STAGE_SIZE,
+} from "./layout";
