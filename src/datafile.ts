@@ -5,6 +5,7 @@
  * @module
  */
 
+import { closeSync, openSync } from "node:fs";
 import { crc32 } from "./codec.ts";
 import { CorruptionError, IOError } from "./errors.ts";
 import { FILE_HEADER_SIZE, FILE_MAGIC, FORMAT_VERSION } from "./format.ts";
@@ -14,7 +15,7 @@ import { dataPath, readFullAt } from "./fsutil.ts";
 export class DataFile {
   /** Bytes of the file known to be written to the OS (buffered appends come after). */
   size: number;
-  #reader?: Deno.FsFile;
+  #reader?: number;
 
   /** `size`: bytes already on disk (0 for a file not created yet). */
   constructor(readonly dir: string, readonly id: number, size: number) {
@@ -30,7 +31,7 @@ export class DataFile {
   read(offset: number, buf: Uint8Array): void {
     let got: number;
     try {
-      this.#reader ??= Deno.openSync(this.path, { read: true });
+      this.#reader ??= openSync(this.path, "r");
       got = readFullAt(this.#reader, offset, buf);
     } catch (e) {
       throw new IOError(`read of ${this.path} at ${offset} failed`, { cause: e });
@@ -46,7 +47,7 @@ export class DataFile {
 
   /** Closes the read handle (reopened on demand). */
   close(): void {
-    this.#reader?.close();
+    if (this.#reader !== undefined) closeSync(this.#reader);
     this.#reader = undefined;
   }
 }

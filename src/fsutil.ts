@@ -4,6 +4,7 @@
  * @module
  */
 
+import { readSync } from "node:fs";
 import { join } from "node:path";
 import { IOError } from "./errors.ts";
 
@@ -44,15 +45,17 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** Reads exactly buf.length bytes at `offset`; returns how many were there (short at EOF). */
-export function readFullAt(file: Deno.FsFile, offset: number, buf: Uint8Array): number {
-  // seek + read run back to back on the JS thread, so no other call can move the
-  // file position in between: together they act as one pread.
-  file.seekSync(offset, Deno.SeekMode.Start);
+/**
+ * Reads exactly buf.length bytes at `offset` of file descriptor `fd` (from
+ * node:fs, whose positional read is a real pread: one syscall, and no shared
+ * file position for concurrent readers to race on). Returns how many bytes were
+ * there (short at end of file).
+ */
+export function readFullAt(fd: number, offset: number, buf: Uint8Array): number {
   let got = 0;
   while (got < buf.length) {
-    const n = file.readSync(buf.subarray(got));
-    if (n === null || n === 0) break;
+    const n = readSync(fd, buf, got, buf.length - got, offset + got);
+    if (n === 0) break;
     got += n;
   }
   return got;

@@ -20,7 +20,10 @@ const APPLY_CHUNK = 8192;
 /** UTF-8 bytes of `x`, or `x` itself when it already is bytes; `what` names it in errors. */
 export function toBytes(x: unknown, what: string): Uint8Array {
   if (x instanceof Uint8Array) return x;
-  if (typeof x === "string") return utf8.encode(x);
+  // TextEncoder costs a runtime call; short ASCII strings (most keys) convert faster in JS.
+  if (typeof x === "string") {
+    return x.length <= 64 && ASCII.test(x) ? keyToBytes(x) : utf8.encode(x);
+  }
   throw new InvalidArgumentError(
     `${what} must be a Uint8Array or a string, got ${x === null ? "null" : typeof x}`,
   );

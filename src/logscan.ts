@@ -32,12 +32,12 @@ export type RecordVisitor = (offset: number, h: RecordHeader, buf: Uint8Array, a
 export type DamageHandler = (offset: number, next: number) => boolean | Promise<boolean>;
 
 /**
- * Walks the records of `fh` (`size` bytes) after the file header; returns where
+ * Walks the records of file descriptor `fd` (`size` bytes) after the file header; returns where
  * the walk ended. `afterChunk` runs between chunks, outside any visit: the place
  * for I/O and for codec calls, which would clobber the chunk during a visit.
  */
 export async function walkLog(
-  fh: Deno.FsFile,
+  fd: number,
   size: number,
   visit: RecordVisitor,
   onDamage: DamageHandler,
@@ -48,7 +48,7 @@ export async function walkLog(
   while (pos < size) {
     const len = Math.min(want, size - pos);
     const buf = len <= CHUNK ? scratch(len).subarray(0, len) : new Uint8Array(len);
-    readFullAt(fh, pos, buf);
+    readFullAt(fd, pos, buf);
     const base = pos;
     const res = scanRecords(buf, 0, (at, h) => visit(base + at, h, buf, at));
     pos = base + res.end;
@@ -60,7 +60,7 @@ export async function walkLog(
       want = Math.max(res.need, CHUNK);
       continue;
     }
-    const next = findNextRecord(fh, pos + 1, size);
+    const next = findNextRecord(fd, pos + 1, size);
     if (!(await onDamage(pos, next)) || next < 0) return pos;
     pos = next;
   }
@@ -70,18 +70,18 @@ export async function walkLog(
 // The offset of the first valid record at or after `from`, or -1. Slow, but it
 // only runs where a log is damaged, and it is what tells damage in the middle
 // of a log (valid records follow) from a torn tail (nothing valid follows).
-function findNextRecord(fh: Deno.FsFile, from: number, size: number): number {
+function findNextRecord(fd: number, from: number, size: number): number {
   const h: RecordHeader = { flags: 0, keyLen: 0, valueLen: 0, timestamp: 0, expireAt: 0 };
   for (let base = from; base < size; base += CHUNK) {
     const buf = new Uint8Array(Math.min(CHUNK + HEADER_SIZE, size - base));
-    readFullAt(fh, base, buf);
+    readFullAt(fd, base, buf);
     const stop = Math.min(CHUNK, buf.length);
     for (let at = 0; at < stop; at++) {
       if (!readHeader(buf, at, h)) continue;
       const n = recordSize(h.keyLen, h.valueLen);
       if (base + at + n > size) continue;
       const rec = new Uint8Array(n);
-      readFullAt(fh, base + at, rec);
+      readFullAt(fd, base + at, rec);
       if (verifyRecord(rec, 0, h)) return base + at;
     }
   }

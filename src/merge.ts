@@ -13,6 +13,7 @@
  * @module
  */
 
+import { closeSync, openSync } from "node:fs";
 import { type RecordHeader, recordSize } from "./codec.ts";
 import { type DataFile, fileHeader } from "./datafile.ts";
 import {
@@ -99,10 +100,10 @@ export async function writeMerged(plan: MergePlan): Promise<MergeOutput[]> {
   let before = 0;
   try {
     for (const input of plan.inputs) {
-      const fh = await Deno.open(input.path, { read: true });
+      const fd = openSync(input.path, "r");
       try {
         await walkLog(
-          fh,
+          fd,
           input.size,
           (offset, h, buf, at) => copyIfLive(input, offset, h, buf, at),
           (offset, next) => {
@@ -116,7 +117,7 @@ export async function writeMerged(plan: MergePlan): Promise<MergeOutput[]> {
           },
         );
       } finally {
-        fh.close();
+        closeSync(fd);
       }
       before += input.size;
     }

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync } from "node:fs";
 import { type RecordHeader, recordSize } from "./codec.ts";
 import { type DataFile, readFileHeader } from "./datafile.ts";
 import { CorruptionError, IOError } from "./errors.ts";
@@ -68,14 +69,14 @@ export async function recoverFile(
   sink: RecoverySink,
   opts: RecoveryOptions,
 ): Promise<void> {
-  let fh: Deno.FsFile;
+  let fd: number;
   try {
-    fh = await Deno.open(file.path, { read: true, write: last });
+    fd = openSync(file.path, last ? "r+" : "r");
   } catch (e) {
     throw new IOError(`cannot open ${file.path}`, { cause: e });
   }
   try {
-    const size = (await fh.stat()).size;
+    const size = fstatSync(fd).size;
     // Only compaction writes hints, and never for the newest file.
     const hinted = !last &&
       await readHint(
@@ -84,14 +85,14 @@ export async function recoverFile(
         (key, offset, h) => sink.record(key, file.id, offset, h),
       );
     if (hinted) file.size = size;
-    else await replay(fh, size, file, last, sink, opts);
+    else await replay(fd, size, file, last, sink, opts);
   } finally {
-    fh.close();
+    closeSync(fd);
   }
 }
 
 async function replay(
-  fh: Deno.FsFile,
+  fd: number,
   size: number,
   file: DataFile,
   last: boolean,
@@ -117,7 +118,7 @@ async function replay(
     return;
   }
   const head = new Uint8Array(FILE_HEADER_SIZE);
-  readFullAt(fh, 0, head);
+  readFullAt(fd, 0, head);
   const fileFlags = readFileHeader(head, KIND_DATA);
   const compacted = fileFlags >= 0 && (fileFlags & FILE_FLAG_COMPACTED) !== 0;
   if (fileFlags < 0) {
@@ -181,19 +182,19 @@ async function replay(
     return true;
   };
 
-  await walkLog(fh, size, visit, onDamage);
+  await walkLog(fd, size, visit, onDamage);
   if (pending.length > 0 && last) cut = batchStart;
   dropBatch(last ? "cut off by a crash" : "no commit record");
   if (cut >= 0) {
     warn("torn-tail", cut, size - cut, `cut ${size - cut} bytes of torn tail at ${cut}`);
-    await truncate(fh, file, cut);
+    truncate(fd, file, cut);
   } else file.size = size;
 }
 
-async function truncate(fh: Deno.FsFile, file: DataFile, at: number): Promise<void> {
+function truncate(fd: number, file: DataFile, at: number): void {
   try {
-    await fh.truncate(at);
-    await fh.syncData();
+    ftruncateSync(fd, at);
+    fdatasyncSync(fd);
   } catch (e) {
     throw new IOError(`cannot truncate the torn tail of ${file.path}`, { cause: e });
   }

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { closeSync, fstatSync, openSync } from "node:fs";
 import { readFileHeader } from "./datafile.ts";
 import { IOError } from "./errors.ts";
 import { FILE_HEADER_SIZE, KIND_DATA } from "./format.ts";
@@ -55,18 +56,18 @@ export async function verify(dir: string): Promise<VerifyReport> {
   const report: VerifyReport = { files: 0, records: 0, bytes: 0, issues: [] };
   for (const id of await listIds(dir, "data")) {
     const path = dataPath(dir, id);
-    let fh: Deno.FsFile;
+    let fd: number;
     try {
-      fh = await Deno.open(path, { read: true });
+      fd = openSync(path, "r");
     } catch (e) {
       throw new IOError(`cannot open ${path}`, { cause: e });
     }
     try {
-      const size = (await fh.stat()).size;
+      const size = fstatSync(fd).size;
       report.files++;
       report.bytes += size;
       const head = new Uint8Array(FILE_HEADER_SIZE);
-      if (readFullAt(fh, 0, head) < FILE_HEADER_SIZE || readFileHeader(head, KIND_DATA) < 0) {
+      if (readFullAt(fd, 0, head) < FILE_HEADER_SIZE || readFileHeader(head, KIND_DATA) < 0) {
         report.issues.push({
           kind: "bad-file-header",
           file: path,
@@ -74,7 +75,7 @@ export async function verify(dir: string): Promise<VerifyReport> {
           bytes: FILE_HEADER_SIZE,
         });
       }
-      await walkLog(fh, size, () => report.records++, (offset, next) => {
+      await walkLog(fd, size, () => report.records++, (offset, next) => {
         const kind = next < 0 ? "torn-tail" : "damaged";
         report.issues.push({ kind, file: path, offset, bytes: (next < 0 ? size : next) - offset });
         return true;
@@ -85,7 +86,7 @@ export async function verify(dir: string): Promise<VerifyReport> {
         report.issues.push({ kind: "bad-hint", file: hint, offset: 0, bytes: 0 });
       }
     } finally {
-      fh.close();
+      closeSync(fd);
     }
   }
   return report;
