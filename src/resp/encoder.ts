@@ -1,8 +1,25 @@
 /**
- * RESP2 reply encoder. Replies to a pipeline accumulate in one growable
- * buffer so they reach the socket in a single write.
+ * RESP2 replies: a plain-data {@link Reply} that command handlers return, and
+ * the encoder that turns a pipeline's replies into one buffer for one write.
  * @module
  */
+
+/**
+ * A reply: a number is an integer, a string or bytes a bulk string, `null`
+ * the null bulk, an array a multi-bulk; the two objects are the one-line
+ * status (`+OK`) and error (`-ERR ...`) replies.
+ */
+export type Reply =
+  | number
+  | string
+  | Uint8Array
+  | null
+  | readonly Reply[]
+  | { readonly status: string }
+  | { readonly error: string };
+
+/** The `+OK` reply. */
+export const OK: Reply = { status: "OK" };
 
 const CRLF = [0x0d, 0x0a];
 const INITIAL_CAPACITY = 16 * 1024;
@@ -19,51 +36,28 @@ export class ReplyBuffer {
     return this.#length;
   }
 
-  /** `+OK`-style status line; CR/LF in `text` would end the frame, so they become spaces. */
-  simple(text: string): void {
-    this.#byte(0x2b);
-    this.#text(oneLine(text));
-    this.#crlf();
-  }
-
-  /** `-ERR ...` line; `message` should start with an error code such as `ERR`. */
-  error(message: string): void {
-    this.#byte(0x2d);
-    this.#text(oneLine(message));
-    this.#crlf();
-  }
-
-  /** `:<n>` integer. */
-  integer(n: number): void {
-    this.#byte(0x3a);
-    this.#text(String(n));
-    this.#crlf();
-  }
-
-  /** `$<len>` bulk string, or the null bulk `$-1` for `undefined`. */
-  bulk(value: Uint8Array | string | undefined): void {
-    if (value === undefined) {
-      this.#text("$-1");
-      this.#crlf();
-      return;
+  /** Appends the encoding of `reply`. */
+  reply(reply: Reply): void {
+    if (typeof reply === "number") {
+      this.#line(0x3a, String(reply));
+    } else if (typeof reply === "string") {
+      this.#bulk(encoder.encode(reply));
+    } else if (reply instanceof Uint8Array) {
+      this.#bulk(reply);
+    } else if (reply === null) {
+      this.#line(0x24, "-1");
+    } else if (Array.isArray(reply)) {
+      this.#line(0x2a, String(reply.length));
+      for (const item of reply) this.reply(item);
+    } else if ("status" in reply) {
+      this.#line(0x2b, oneLine(reply.status));
+    } else {
+      this.#line(0x2d, oneLine((reply as { error: string }).error));
     }
-    const bytes = typeof value === "string" ? encoder.encode(value) : value;
-    this.#byte(0x24);
-    this.#text(String(bytes.length));
-    this.#crlf();
-    this.#bytes(bytes);
-    this.#crlf();
-  }
-
-  /** `*<n>` header; the caller then encodes `n` elements. */
-  array(n: number): void {
-    this.#byte(0x2a);
-    this.#text(String(n));
-    this.#crlf();
   }
 
   /**
-   * Returns the encoded bytes and empties the buffer. The view aliases the
+   * Returns the encoded bytes and empties the buffer. The view may alias the
    * internal storage: write it out before encoding the next reply.
    */
   drain(): Uint8Array {
@@ -82,30 +76,26 @@ export class ReplyBuffer {
     this.#buf = next;
   }
 
-  #byte(b: number): void {
-    this.#reserve(1);
-    this.#buf[this.#length++] = b;
-  }
-
-  #crlf(): void {
-    this.#reserve(2);
+  // `<type><text>\r\n`; `text` is ASCII here, but encodeInto keeps it safe if not.
+  #line(type: number, text: string): void {
+    // UTF-8 never needs more than 3 bytes per UTF-16 code unit.
+    this.#reserve(1 + text.length * 3 + 2);
+    this.#buf[this.#length++] = type;
+    this.#length += encoder.encodeInto(text, this.#buf.subarray(this.#length)).written;
     this.#buf.set(CRLF, this.#length);
     this.#length += 2;
   }
 
-  #bytes(bytes: Uint8Array): void {
-    this.#reserve(bytes.length);
+  #bulk(bytes: Uint8Array): void {
+    this.#line(0x24, String(bytes.length));
+    this.#reserve(bytes.length + 2);
     this.#buf.set(bytes, this.#length);
-    this.#length += bytes.length;
-  }
-
-  #text(text: string): void {
-    // UTF-8 never needs more than 3 bytes per UTF-16 code unit.
-    this.#reserve(text.length * 3);
-    this.#length += encoder.encodeInto(text, this.#buf.subarray(this.#length)).written;
+    this.#buf.set(CRLF, this.#length + bytes.length);
+    this.#length += bytes.length + 2;
   }
 }
 
+// CR or LF inside a one-line reply would end the frame early.
 function oneLine(text: string): string {
   return text.replace(/[\r\n]+/g, " ");
 }

@@ -1,0 +1,39 @@
+/**
+ * `cask compact`: rewrites live records into fresh files and drops the dead
+ * ones, with a progress bar when a person is watching.
+ * @module
+ */
+
+import { expectPositionals } from "./args.ts";
+import type { Command } from "./command.ts";
+import { EXIT_OK } from "./exit_codes.ts";
+import { formatBytes } from "./human.ts";
+import { ProgressBar } from "./progress.ts";
+import { openStore, STORE_FLAGS } from "./store.ts";
+
+/** `cask compact` */
+export const compactCommand: Command = {
+  name: "compact",
+  synopsis: "",
+  summary: "reclaim the space of overwritten, deleted and expired records",
+  details: "Shows a progress bar when stderr is a terminal; prints one summary line.",
+  flags: STORE_FLAGS,
+  async run(args) {
+    expectPositionals(args, 0, 0, "no arguments");
+    await using db = await openStore(args);
+    const bar = Deno.stderr.isTerminal() ? new ProgressBar("compacting") : undefined;
+    let result;
+    try {
+      result = await db.compact({
+        onProgress: bar && (({ bytesDone, bytesTotal }) => bar.update(bytesDone, bytesTotal)),
+      });
+    } finally {
+      bar?.finish();
+    }
+    console.log(
+      `compacted ${result.filesIn} files (${formatBytes(result.bytesIn)}) into ` +
+        `${result.filesOut} (${formatBytes(result.bytesOut)}) in ${result.durationMs} ms`,
+    );
+    return EXIT_OK;
+  },
+};

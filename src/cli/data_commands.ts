@@ -1,0 +1,143 @@
+/**
+ * get, set, del, has and scan: single-key operations and ordered listing.
+ * @module
+ */
+
+import {
+  booleanFlag,
+  expectPositionals,
+  integerFlag,
+  type ParsedArgs,
+  stringFlag,
+} from "./args.ts";
+import type { Command } from "./command.ts";
+import { decodeArg, encodeOutput, type Encoding, ENCODING_FLAGS, encodingOf } from "./encoding.ts";
+import { EXIT_NOT_FOUND, EXIT_OK } from "./exit_codes.ts";
+import { Output } from "./output.ts";
+import { openStore, STORE_FLAGS } from "./store.ts";
+
+const DATA_FLAGS = { ...STORE_FLAGS, ...ENCODING_FLAGS };
+
+function keyArg(args: ParsedArgs, encoding: Encoding): Uint8Array {
+  return decodeArg(args.positionals[0], encoding, "key");
+}
+
+/** `cask get <key>` */
+export const getCommand: Command = {
+  name: "get",
+  synopsis: "<key>",
+  summary: "print the value of a key (exit 1 if absent)",
+  flags: DATA_FLAGS,
+  async run(args) {
+    expectPositionals(args, 1, 1, "<key>");
+    const encoding = encodingOf(args);
+    await using db = await openStore(args);
+    const value = await db.get(keyArg(args, encoding));
+    if (value === undefined) {
+      console.error(`not found: ${args.positionals[0]}`);
+      return EXIT_NOT_FOUND;
+    }
+    const out = new Output();
+    await out.line(encodeOutput(value, encoding));
+    await out.flush();
+    return EXIT_OK;
+  },
+};
+
+/** `cask set <key> [value] [--ttl ms]` */
+export const setCommand: Command = {
+  name: "set",
+  synopsis: "<key> [value]",
+  summary: "store a value (read from stdin when not given)",
+  details: "Without [value] the raw bytes of stdin are stored, which suits binary data.",
+  flags: {
+    ...DATA_FLAGS,
+    ttl: { type: "string", value: "ms", description: "expire the key after this many ms" },
+  },
+  async run(args) {
+    expectPositionals(args, 1, 2, "<key> [value]");
+    const encoding = encodingOf(args);
+    const ttl = integerFlag(args, "ttl", 1);
+    const key = keyArg(args, encoding);
+    const given = args.positionals[1];
+    const value = given === undefined
+      ? await new Response(Deno.stdin.readable).bytes()
+      : decodeArg(given, encoding, "value");
+    await using db = await openStore(args);
+    await db.set(key, value, ttl === undefined ? {} : { ttl });
+    return EXIT_OK;
+  },
+};
+
+/** `cask del <key>` */
+export const delCommand: Command = {
+  name: "del",
+  synopsis: "<key>",
+  summary: "delete a key; prints true if it existed, false if not",
+  flags: DATA_FLAGS,
+  async run(args) {
+    expectPositionals(args, 1, 1, "<key>");
+    await using db = await openStore(args);
+    console.log(await db.delete(keyArg(args, encodingOf(args))));
+    return EXIT_OK;
+  },
+};
+
+/** `cask has <key>` */
+export const hasCommand: Command = {
+  name: "has",
+  synopsis: "<key>",
+  summary: "print whether a key exists (exit 1 if not)",
+  flags: DATA_FLAGS,
+  async run(args) {
+    expectPositionals(args, 1, 1, "<key>");
+    await using db = await openStore(args);
+    const found = await db.has(keyArg(args, encodingOf(args)));
+    console.log(found);
+    return found ? EXIT_OK : EXIT_NOT_FOUND;
+  },
+};
+
+/** `cask scan [--prefix P] [--start S] [--end E] [--reverse] [--limit N] [--keys-only]` */
+export const scanCommand: Command = {
+  name: "scan",
+  synopsis: "",
+  summary: "list keys (and values) in key order",
+  details: "Each line is <key><TAB><value>, or <key> with --keys-only. Keys or values\n" +
+    "holding tabs, newlines or binary data are best listed with --hex or --base64.",
+  flags: {
+    ...DATA_FLAGS,
+    prefix: { type: "string", value: "P", description: "only keys starting with P" },
+    start: { type: "string", value: "S", description: "first key to list (inclusive)" },
+    end: { type: "string", value: "E", description: "stop before this key (exclusive)" },
+    reverse: { type: "boolean", description: "descending key order" },
+    limit: { type: "string", value: "N", description: "list at most N keys" },
+    "keys-only": { type: "boolean", description: "print keys without values" },
+  },
+  async run(args) {
+    expectPositionals(args, 0, 0, "no arguments");
+    const encoding = encodingOf(args);
+    const bound = (name: string) => {
+      const text = stringFlag(args, name);
+      return text === undefined ? undefined : decodeArg(text, encoding, `--${name}`);
+    };
+    const options = {
+      prefix: bound("prefix"),
+      start: bound("start"),
+      end: bound("end"),
+      reverse: booleanFlag(args, "reverse"),
+      limit: integerFlag(args, "limit", 0),
+    };
+    await using db = await openStore(args);
+    const out = new Output();
+    if (booleanFlag(args, "keys-only")) {
+      for await (const key of db.keys(options)) await out.line(encodeOutput(key, encoding));
+    } else {
+      for await (const [key, value] of db.scan(options)) {
+        await out.line(encodeOutput(key, encoding), "\t", encodeOutput(value, encoding));
+      }
+    }
+    await out.flush();
+    return EXIT_OK;
+  },
+};

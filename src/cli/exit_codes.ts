@@ -1,0 +1,39 @@
+/**
+ * Exit codes of `cask` and which failure gets which, so scripts can tell a
+ * missing key from a typo from a damaged store.
+ * @module
+ */
+
+import { CaskError, CorruptionError } from "../../mod.ts";
+import { UsageError } from "./args.ts";
+import { DumpFormatError } from "./dump_format.ts";
+
+/** Success. */
+export const EXIT_OK = 0;
+/** The key asked for (get, has) does not exist. */
+export const EXIT_NOT_FOUND = 1;
+/** The command line was wrong, or the store refused an argument (key too long...). */
+export const EXIT_USAGE = 2;
+/** Corruption, I/O failure, locked store or unreadable input. */
+export const EXIT_FAILURE = 3;
+
+/** The exit code for an error that ended a command. */
+export function exitCodeFor(e: unknown): number {
+  if (e instanceof UsageError) return EXIT_USAGE;
+  if (e instanceof CaskError && e.code === "INVALID_ARGUMENT") return EXIT_USAGE;
+  return EXIT_FAILURE;
+}
+
+/** One line for stderr; unexpected errors keep their stack, since they are bugs. */
+export function describeError(e: unknown): string {
+  if (e instanceof CorruptionError && e.file !== undefined) {
+    return `${e.message} (${e.file}${e.offset === undefined ? "" : ` at offset ${e.offset}`})`;
+  }
+  if (
+    e instanceof UsageError || e instanceof CaskError || e instanceof DumpFormatError ||
+    e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied
+  ) {
+    return e.message;
+  }
+  return e instanceof Error ? (e.stack ?? e.message) : String(e);
+}

@@ -1,0 +1,64 @@
+/**
+ * The `cask` command line: picks the subcommand, handles `--help` and
+ * `--version`, and turns failures into a message and an exit code.
+ * @module
+ */
+
+import { parseArgs, UsageError } from "./args.ts";
+import type { Command } from "./command.ts";
+import { compactCommand } from "./compact_command.ts";
+import { delCommand, getCommand, hasCommand, scanCommand, setCommand } from "./data_commands.ts";
+import { dumpCommand, loadCommand } from "./dump_commands.ts";
+import { describeError, EXIT_OK, EXIT_USAGE, exitCodeFor } from "./exit_codes.ts";
+import { commandHelp, HELP_FLAGS, mainHelp } from "./help.ts";
+import { serveCommand } from "./serve_command.ts";
+import { statsCommand } from "./stats_command.ts";
+import { VERSION } from "./version.ts";
+
+const COMMANDS: readonly Command[] = [
+  getCommand,
+  setCommand,
+  delCommand,
+  hasCommand,
+  scanCommand,
+  compactCommand,
+  statsCommand,
+  dumpCommand,
+  loadCommand,
+  serveCommand,
+];
+
+/** Runs `cask` with `argv` (the words after the program name); resolves to the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === "--help" || (name === "help" && rest.length === 0)) {
+    console.log(mainHelp(COMMANDS));
+    return EXIT_OK;
+  }
+  if (name === "--version") {
+    console.log(`cask ${VERSION}`);
+    return EXIT_OK;
+  }
+  const command = COMMANDS.find((c) => c.name === (name === "help" ? rest[0] : name));
+  if (command === undefined) {
+    console.error(
+      name === undefined ? mainHelp(COMMANDS) : `cask: unknown command '${name}' (see cask --help)`,
+    );
+    return EXIT_USAGE;
+  }
+  // --help wins over whatever else is on the line, even mistakes.
+  const flagWords = rest.includes("--") ? rest.slice(0, rest.indexOf("--")) : rest;
+  if (name === "help" || flagWords.includes("--help")) {
+    console.log(commandHelp(command));
+    return EXIT_OK;
+  }
+  try {
+    return await command.run(parseArgs(rest, { ...command.flags, ...HELP_FLAGS }));
+  } catch (e) {
+    // `cask scan | head` closing the pipe early is not a failure of cask.
+    if (e instanceof Deno.errors.BrokenPipe) return EXIT_OK;
+    console.error(`cask ${command.name}: ${describeError(e)}`);
+    if (e instanceof UsageError) console.error(`(see cask ${command.name} --help)`);
+    return exitCodeFor(e);
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * Reading command arguments: names and options are ASCII words, numbers are
+ * decimal integers, everything else stays bytes.
+ * @module
+ */
+
+import { CommandError } from "./context.ts";
+
+const latin1 = new TextDecoder("latin1");
+
+/**
+ * An argument as text, one character per byte: distinct byte strings stay
+ * distinct, so it also serves as a map key for binary keys.
+ */
+export function byteString(arg: Uint8Array): string {
+  return latin1.decode(arg);
+}
+
+/** An option or command name, upper-cased for comparison. */
+export function asciiUpper(arg: Uint8Array): string {
+  return latin1.decode(arg).toUpperCase();
+}
+
+/**
+ * A decimal integer argument no smaller than `min`; anything else fails the
+ * command with `error` (Redis words it differently per command).
+ */
+export function parseInteger(arg: Uint8Array, error: string, min: number): number {
+  const text = latin1.decode(arg);
+  const n = /^-?\d{1,16}$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(n) || n < min) throw new CommandError(error);
+  return n;
+}

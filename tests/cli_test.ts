@@ -1,0 +1,356 @@
+import assert from "node:assert/strict";
+import { open } from "../mod.ts";
+import { text, withDir } from "./helpers.ts";
+
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
+const dec = new TextDecoder();
+
+interface Run {
+  code: number;
+  stdout: string;
+  stdoutBytes: Uint8Array;
+  stderr: string;
+}
+
+/** Runs `cask <args>` as a real subprocess, the way a user would. */
+async function cask(args: string[], stdin?: Uint8Array | string): Promise<Run> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CLI, ...args],
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  if (stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(typeof stdin === "string" ? new TextEncoder().encode(stdin) : stdin);
+    await writer.close();
+  }
+  const out = await child.output();
+  return {
+    code: out.code,
+    stdout: dec.decode(out.stdout),
+    stdoutBytes: out.stdout,
+    stderr: dec.decode(out.stderr),
+  };
+}
+
+function ok(run: Run, what: string): Run {
+  assert.equal(run.code, 0, `${what}: exit ${run.code}, stderr: ${run.stderr}`);
+  return run;
+}
+
+Deno.test("cli: --version, --help and every command's --help", async () => {
+  assert.match(ok(await cask(["--version"]), "version").stdout, /^cask \d+\.\d+\.\d+\n$/);
+  const help = ok(await cask(["--help"]), "help").stdout;
+  const names = ["get", "set", "del", "has", "scan", "compact", "stats", "dump", "load", "serve"];
+  for (const name of names) {
+    assert.match(help, new RegExp(`^  ${name} `, "m"));
+    const sub = ok(await cask([name, "--help"]), `${name} --help`).stdout;
+    assert.match(sub, new RegExp(`^Usage: cask ${name}`));
+    assert.match(sub, /--dir <path>/);
+  }
+  assert.equal(
+    ok(await cask(["help", "get"]), "help get").stdout.split("\n")[0],
+    "Usage: cask get <key> [options]",
+  );
+});
+
+Deno.test("cli: set, get, has, del with exit codes", async () => {
+  await withDir(async (dir) => {
+    const d = ["--dir", dir];
+    assert.equal(ok(await cask(["set", "greeting", "hello world", ...d]), "set").stdout, "");
+    assert.equal(ok(await cask(["get", "greeting", ...d]), "get").stdout, "hello world\n");
+    assert.equal(ok(await cask(["has", "greeting", ...d]), "has").stdout, "true\n");
+    const missing = await cask(["get", "nope", ...d]);
+    assert.equal(missing.code, 1);
+    assert.equal(missing.stdout, "");
+    assert.match(missing.stderr, /not found: nope/);
+    const hasMissing = await cask(["has", "nope", ...d]);
+    assert.deepEqual([hasMissing.code, hasMissing.stdout], [1, "false\n"]);
+    assert.equal(ok(await cask(["del", "greeting", ...d]), "del").stdout, "true\n");
+    assert.equal(ok(await cask(["del", "greeting", ...d]), "del again").stdout, "false\n");
+    assert.equal((await cask(["get", "greeting", ...d])).code, 1);
+    // Values that look like options are still values.
+    ok(await cask(["set", "temp", "-5", ...d]), "negative value");
+    assert.equal(ok(await cask(["get", "temp", ...d]), "get").stdout, "-5\n");
+  });
+});
+
+Deno.test("cli: binary keys and values through --hex, --base64 and stdin", async () => {
+  await withDir(async (dir) => {
+    const d = ["--dir", dir];
+    const value = Uint8Array.from({ length: 256 }, (_, i) => 255 - i);
+    ok(await cask(["set", "--hex", "00ff0a", ...d], value), "set from stdin");
+    const hex = ok(await cask(["get", "--hex", "00ff0a", ...d]), "get --hex").stdout;
+    assert.equal(hex, value.toHex() + "\n");
+    const b64 = ok(await cask(["get", "--base64", "AP8K", ...d]), "get --base64").stdout;
+    assert.equal(b64, value.toBase64() + "\n");
+    const raw = ok(await cask(["get", "--hex", "00ff0a", ...d]), "get").stdoutBytes;
+    assert.equal(raw.length, 256 * 2 + 1);
+    ok(await cask(["set", "--base64", "a2V5", "dmFsdWU=", ...d]), "set --base64");
+    assert.equal(ok(await cask(["get", "key", ...d]), "get").stdout, "value\n");
+    const db = await open(dir);
+    try {
+      assert.deepEqual(await db.get(Uint8Array.fromHex("00ff0a")), value);
+    } finally {
+      await db.close();
+    }
+  });
+});
+
+Deno.test("cli: scan with prefix, bounds, reverse, limit and keys-only", async () => {
+  await withDir(async (dir) => {
+    const d = ["--dir", dir];
+    const db = await open(dir);
+    try {
+      for (const k of ["a:1", "a:2", "a:3", "b:1", "c:1"]) await db.set(k, `v-${k}`);
+    } finally {
+      await db.close();
+    }
+    assert.equal(
+      ok(await cask(["scan", ...d]), "scan").stdout,
+      "a:1\tv-a:1\na:2\tv-a:2\na:3\tv-a:3\nb:1\tv-b:1\nc:1\tv-c:1\n",
+    );
+    assert.equal(
+      ok(await cask(["scan", "--prefix", "a:", "--keys-only", ...d]), "prefix").stdout,
+      "a:1\na:2\na:3\n",
+    );
+    assert.equal(
+      ok(await cask(["scan", "--start", "a:2", "--end", "b:2", "--keys-only", ...d]), "range")
+        .stdout,
+      "a:2\na:3\nb:1\n",
+    );
+    assert.equal(
+      ok(await cask(["scan", "--reverse", "--limit", "2", "--keys-only", ...d]), "reverse").stdout,
+      "c:1\nb:1\n",
+    );
+    assert.equal(
+      ok(await cask(["scan", "--prefix", "62", "--hex", ...d]), "hex").stdout,
+      "623a31\t762d623a31\n",
+    );
+  });
+});
+
+Deno.test("cli: stats as text and JSON", async () => {
+  await withDir(async (dir) => {
+    const d = ["--dir", dir];
+    ok(await cask(["set", "k", "v1", ...d]), "set");
+    ok(await cask(["set", "k", "v2", ...d]), "set");
+    const stats = JSON.parse(ok(await cask(["stats", "--json", ...d]), "stats --json").stdout);
+    assert.equal(stats.keys, 1);
+    assert.ok(stats.deadBytes > 0 && stats.liveBytes > 0);
+    assert.ok(Array.isArray(stats.files) && stats.files.length >= 1);
+    const human = ok(await cask(["stats", ...d]), "stats").stdout;
+    assert.match(human, /^keys +1$/m);
+    assert.match(human, /^dead bytes +\d/m);
+    assert.match(human, /^ {2}data\.\d+ /m);
+  });
+});
+
+Deno.test("cli: compact keeps the data and prints no progress when not on a terminal", async () => {
+  await withDir(async (dir) => {
+    const d = ["--dir", dir, "--sync", "never"];
+    const db = await open(dir, { maxFileSize: 4096, sync: "never" });
+    try {
+      for (let round = 0; round < 5; round++) {
+        for (let i = 0; i < 50; i++) await db.set(`k${i}`, `round ${round} ${"x".repeat(40)}`);
+      }
+    } finally {
+      await db.close();
+    }
+    const run = ok(await cask(["compact", ...d]), "compact");
+    assert.match(run.stdout, /^compacted /);
+    assert.ok(!run.stderr.includes("\r") && !run.stderr.includes("\x1b"), run.stderr);
+    assert.match(ok(await cask(["get", "k49", ...d]), "get").stdout, /^round 4 x+\n$/);
+    const stats = JSON.parse(ok(await cask(["stats", "--json", ...d]), "stats").stdout);
+    assert.equal(stats.keys, 50);
+  });
+});
+
+Deno.test("cli: dump then load round-trips binary data and expiry", async () => {
+  await withDir(async (src) => {
+    await withDir(async (dst) => {
+      const db = await open(src);
+      const binaryKey = Uint8Array.from([0, 1, 2, 255, 10, 13]);
+      const binaryValue = Uint8Array.from({ length: 1000 }, (_, i) => (i * 7) & 255);
+      const hour = Date.now() + 3_600_000;
+      try {
+        await db.set(binaryKey, binaryValue);
+        await db.set("text", "héllo\nworld\t!");
+        await db.set("empty", "");
+        await db.set("expiring", "soon", { ttl: 3_600_000 });
+      } finally {
+        await db.close();
+      }
+      const dump = ok(await cask(["dump", "--dir", src]), "dump").stdout;
+      const lines = dump.trimEnd().split("\n").map((l) => JSON.parse(l));
+      assert.equal(lines.length, 4);
+      const expiring = lines.find((l) => l.key === btoa("expiring"));
+      assert.ok(Math.abs(expiring.expireAt - hour) < 60_000, "expireAt is kept");
+      assert.ok(lines.filter((l) => "expireAt" in l).length === 1);
+
+      const loaded = ok(await cask(["load", "--dir", dst], dump), "load").stdout;
+      assert.equal(loaded, "loaded 4 keys\n");
+      const copy = await open(dst);
+      try {
+        assert.deepEqual(await copy.get(binaryKey), binaryValue);
+        assert.equal(text(await copy.get("text")), "héllo\nworld\t!");
+        assert.equal(text(await copy.get("empty")), "");
+        const ttl = await copy.ttl("expiring");
+        assert.ok(ttl !== undefined && ttl > 3_000_000 && ttl <= 3_600_000, `ttl ${ttl}`);
+      } finally {
+        await copy.close();
+      }
+      // Loading from a file gives the same store; keys already expired are skipped.
+      const file = `${dst}.jsonl`;
+      await Deno.writeTextFile(
+        file,
+        dump + JSON.stringify({ key: btoa("old"), value: "", expireAt: 1000 }) + "\n",
+      );
+      try {
+        const again = ok(await cask(["load", file, "--dir", dst, "--batch", "2"]), "load file");
+        assert.equal(again.stdout, "loaded 4 keys (1 already expired, skipped)\n");
+      } finally {
+        await Deno.remove(file);
+      }
+      assert.equal(
+        ok(await cask(["dump", "--dir", dst]), "dump copy").stdout.split("\n").length,
+        5,
+      );
+    });
+  });
+});
+
+Deno.test("cli: load refuses a malformed dump line with its number (exit 3)", async () => {
+  await withDir(async (dir) => {
+    const good = JSON.stringify({ key: btoa("a"), value: btoa("1") });
+    for (
+      const [bad, message] of [
+        ["{not json", /line 2: not valid JSON/],
+        [JSON.stringify({ key: "%%%", value: "" }), /line 2: 'key' is not valid base64/],
+        [JSON.stringify({ key: btoa("k"), value: "", extra: 1 }), /line 2: unknown field 'extra'/],
+        [JSON.stringify({ key: btoa("k"), value: "", expireAt: -1 }), /line 2: expireAt/],
+        [JSON.stringify({ value: "" }), /line 2: missing base64 string 'key'/],
+      ] as const
+    ) {
+      const run = await cask(["load", "--dir", dir], `${good}\n${bad}\n`);
+      assert.equal(run.code, 3, run.stderr);
+      assert.match(run.stderr, message);
+    }
+  });
+});
+
+Deno.test("cli: usage errors exit 2 and say what is wrong", async () => {
+  await withDir(async (dir) => {
+    const d = ["--dir", dir];
+    const cases: [string[], RegExp][] = [
+      [[], /Usage: cask <command>/],
+      [["frobnicate"], /unknown command 'frobnicate'/],
+      [["get", ...d], /missing argument: expected <key>/],
+      [["get", "a", "b", ...d], /unexpected argument 'b'/],
+      [["get", "k", "--bogus", ...d], /unknown option '--bogus'/],
+      [["set", "k", "v", "--ttl", "soon", ...d], /--ttl must be an integer >= 1/],
+      [["set", "k", "v", "--ttl", "0", ...d], /--ttl must be an integer >= 1/],
+      [["get", "k", "--hex", "--base64", ...d], /--base64 and --hex exclude each other/],
+      [["get", "zz", "--hex", ...d], /key is not valid hex/],
+      [["scan", "--limit", "-1", ...d], /--limit must be an integer >= 0/],
+      [["get", "k", "--sync", "sometimes", ...d], /--sync must be always, never or a number/],
+      [["get", "k", "--dir"], /option '--dir' needs a value/],
+      [["set", "", "v", ...d], /key must not be empty/],
+      [["serve", "--port", "70000", ...d], /--port must be an integer in \[0, 65535\]/],
+    ];
+    for (const [args, message] of cases) {
+      const run = await cask(args);
+      assert.equal(run.code, 2, `${args.join(" ")}: exit ${run.code}, stderr ${run.stderr}`);
+      assert.match(run.stderr, message, args.join(" "));
+    }
+  });
+});
+
+Deno.test("cli: a store locked by another process fails with exit 3", async () => {
+  await withDir(async (dir) => {
+    const db = await open(dir);
+    try {
+      const run = await cask(["get", "k", "--dir", dir]);
+      assert.equal(run.code, 3, run.stderr);
+      assert.match(run.stderr, /locked/);
+    } finally {
+      await db.close();
+    }
+  });
+});
+
+Deno.test("cli: serve answers over TCP and exits 0 on SIGTERM with writes durable", async () => {
+  await withDir(async (dir) => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", CLI, "serve", "--port", "0", "--dir", dir],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const stderr = new Response(child.stderr).text();
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let banner = "";
+    while (!banner.includes("\n")) {
+      const { value, done } = await lines.read();
+      if (done) break;
+      banner += value;
+    }
+    const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(banner)?.[1]);
+    assert.ok(port > 0, `banner: ${banner}`);
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      const request = "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$7\r\nserved!\r\nGET k\r\n";
+      await conn.write(new TextEncoder().encode(request));
+      let reply = "";
+      const buf = new Uint8Array(1024);
+      while (reply.length < "+OK\r\n$7\r\nserved!\r\n".length) {
+        const n = await conn.read(buf);
+        if (n === null) break;
+        reply += dec.decode(buf.subarray(0, n));
+      }
+      assert.equal(reply, "+OK\r\n$7\r\nserved!\r\n");
+    } finally {
+      conn.close();
+    }
+    child.kill("SIGTERM");
+    const status = await child.status;
+    await lines.cancel();
+    assert.equal(status.code, 0, await stderr);
+    assert.match(await stderr, /SIGTERM, shutting down/);
+    const db = await open(dir);
+    try {
+      assert.equal(text(await db.get("k")), "served!");
+    } finally {
+      await db.close();
+    }
+  });
+});
+
+// deno compile fetches a `denort` runtime from the network unless DENORT_BIN
+// points at a local one; this machine has neither, so the test needs opting in.
+const denort = Deno.env.get("DENORT_BIN");
+Deno.test({
+  name: "cli: deno task compile builds a working single binary (needs DENORT_BIN)",
+  ignore: denort === undefined,
+  async fn() {
+    await withDir(async (dir) => {
+      const binary = `${dir}/cask`;
+      const root = new URL("..", import.meta.url).pathname;
+      const build = await new Deno.Command(Deno.execPath(), {
+        args: ["compile", "-A", "--include", "src/", "-o", binary, "cli.ts"],
+        cwd: root,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(build.code, 0, dec.decode(build.stderr));
+      const data = `${dir}/data`;
+      const set = await new Deno.Command(binary, { args: ["set", "k", "v", "--dir", data] })
+        .output();
+      assert.equal(set.code, 0, dec.decode(set.stderr));
+      const get = await new Deno.Command(binary, { args: ["get", "k", "--dir", data] }).output();
+      assert.equal(dec.decode(get.stdout), "v\n");
+    });
+  },
+});

@@ -1,0 +1,691 @@
+import assert from "node:assert/strict";
+import { type Cask, open, type SyncMode } from "../mod.ts";
+import { RespServer } from "../src/resp/server.ts";
+import { text, withDir } from "./helpers.ts";
+import { ReplyBuffer } from "../src/resp/encoder.ts";
+import { compileGlob, globMatch } from "../src/resp/glob.ts";
+import { splitInline } from "../src/resp/inline.ts";
+import { ProtocolError, type RespLimits, RespParser } from "../src/resp/parser.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const bytes = (s: string) => enc.encode(s);
+const texts = (cmd: Uint8Array[] | undefined) => cmd?.map((a) => dec.decode(a));
+
+function frame(...args: (string | Uint8Array)[]): Uint8Array {
+  const parts: Uint8Array[] = [bytes(`*${args.length}\r\n`)];
+  for (const a of args) {
+    const b = typeof a === "string" ? bytes(a) : a;
+    parts.push(bytes(`$${b.length}\r\n`), b, bytes("\r\n"));
+  }
+  return concat(parts);
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function drain(p: RespParser): Uint8Array[][] {
+  const out: Uint8Array[][] = [];
+  for (let c = p.next(); c !== undefined; c = p.next()) out.push(c);
+  return out;
+}
+
+function parseAll(input: Uint8Array, limits?: RespLimits): Uint8Array[][] {
+  const p = new RespParser(limits);
+  p.push(input);
+  return drain(p);
+}
+
+function protocolError(input: Uint8Array | string, pattern: RegExp, limits?: RespLimits) {
+  const p = new RespParser(limits);
+  p.push(typeof input === "string" ? bytes(input) : input);
+  assert.throws(() => drain(p), (e) => e instanceof ProtocolError && pattern.test(e.message));
+}
+
+const binary = Uint8Array.from({ length: 256 }, (_, i) => i);
+const MIXED = concat([
+  frame("SET", "key", "a\r\nb"),
+  bytes("PING\r\n"),
+  frame("SET", binary, ""),
+  bytes("\r\n"), // blank inline line: ignored
+  bytes("*0\r\n"), // empty multibulk: ignored
+  bytes('ECHO "x y"\n'),
+  frame("GET", "key"),
+]);
+const MIXED_EXPECTED = [
+  [bytes("SET"), bytes("key"), bytes("a\r\nb")],
+  [bytes("PING")],
+  [bytes("SET"), binary, new Uint8Array(0)],
+  [bytes("ECHO"), bytes("x y")],
+  [bytes("GET"), bytes("key")],
+];
+
+Deno.test("parser: one multibulk command", () => {
+  assert.deepEqual(parseAll(frame("SET", "k", "v")).map(texts), [["SET", "k", "v"]]);
+});
+
+Deno.test("parser: a pipeline in one read yields every command in order", () => {
+  assert.deepEqual(parseAll(MIXED), MIXED_EXPECTED);
+});
+
+Deno.test("parser: input split at every byte position gives the same commands", () => {
+  for (let cut = 0; cut <= MIXED.length; cut++) {
+    const p = new RespParser();
+    p.push(MIXED.subarray(0, cut));
+    const got = drain(p);
+    p.push(MIXED.subarray(cut));
+    got.push(...drain(p));
+    assert.deepEqual(got, MIXED_EXPECTED, `split at ${cut}`);
+  }
+});
+
+Deno.test("parser: input fed one byte at a time gives the same commands", () => {
+  const p = new RespParser();
+  const got: Uint8Array[][] = [];
+  for (let i = 0; i < MIXED.length; i++) {
+    p.push(MIXED.subarray(i, i + 1));
+    got.push(...drain(p));
+  }
+  assert.deepEqual(got, MIXED_EXPECTED);
+});
+
+Deno.test("parser: incomplete frames wait for more bytes", () => {
+  const p = new RespParser();
+  p.push(bytes("*2\r\n$3\r\nGET\r\n$5\r\nab"));
+  assert.equal(p.next(), undefined);
+  assert.equal(p.next(), undefined);
+  p.push(bytes("cde\r"));
+  assert.equal(p.next(), undefined);
+  p.push(bytes("\n"));
+  assert.deepEqual(texts(p.next()), ["GET", "abcde"]);
+  assert.equal(p.next(), undefined);
+});
+
+Deno.test("inline: splitting follows Redis quoting rules", () => {
+  const split = (s: string) => splitInline(bytes(s))?.map((a) => dec.decode(a));
+  assert.deepEqual(split("  SET  k   v "), ["SET", "k", "v"]);
+  assert.deepEqual(split('SET k "a b\\tc\\x41\\"" '), ["SET", "k", 'a b\tcA"']);
+  assert.deepEqual(split("SET k 'it\\'s \\n'"), ["SET", "k", "it's \\n"]);
+  assert.deepEqual(split('SET k ""'), ["SET", "k", ""]);
+  assert.equal(split('SET k "open'), undefined);
+  assert.equal(split('SET k "a"b'), undefined);
+  assert.deepEqual(split(""), []);
+});
+
+Deno.test("parser: inline commands end at LF or CRLF; unbalanced quotes are an error", () => {
+  assert.deepEqual(parseAll(bytes("PING\nECHO hi\r\n")).map(texts), [["PING"], ["ECHO", "hi"]]);
+  protocolError('SET k "oops\r\n', /unbalanced quotes/);
+});
+
+Deno.test("parser: *0, *-1 and blank lines are ignored", () => {
+  assert.deepEqual(parseAll(bytes("*0\r\n*-1\r\n\r\n\n  \r\nPING\r\n")).map(texts), [["PING"]]);
+});
+
+Deno.test("parser: malformed frames are protocol errors", () => {
+  protocolError("*abc\r\n", /invalid multibulk length/);
+  protocolError("*1x\r\n", /invalid multibulk length/);
+  protocolError("*\r\n", /invalid multibulk length/);
+  protocolError("*1\r\nfoo\r\n", /expected '\$', got 'f'/);
+  protocolError("*1\r\n\x00\r\n", /expected '\$', got '\\x00'/);
+  protocolError("*1\r\n$-1\r\n", /invalid bulk length/);
+  protocolError("*1\r\n$x\r\n", /invalid bulk length/);
+  protocolError("*1\r\n$3\r\nabcXY", /expected CRLF after bulk data/);
+  protocolError("*1\n", /expected CRLF/);
+});
+
+Deno.test("parser: commands before a malformed frame are still handed out", () => {
+  const p = new RespParser();
+  p.push(concat([frame("PING"), bytes("*1\r\n!oops\r\n")]));
+  assert.deepEqual(texts(p.next()), ["PING"]);
+  assert.throws(() => p.next(), ProtocolError);
+});
+
+Deno.test("parser: huge declared lengths are refused before any allocation", () => {
+  protocolError("*1048577\r\n", /invalid multibulk length/);
+  protocolError("*99999999999999999999\r\n", /invalid multibulk length/);
+  protocolError("*1\r\n$536870913\r\n", /invalid bulk length/);
+  protocolError("*1\r\n$9999999999999999999999\r\n", /invalid bulk length/);
+  const small: RespLimits = { maxBulkLength: 10, maxMultibulkLength: 3, maxLineLength: 32 };
+  protocolError(frame("SET", "k", "0123456789x"), /invalid bulk length/, small);
+  protocolError(frame("A", "B", "C", "D"), /invalid multibulk length/, small);
+  assert.equal(parseAll(frame("SET", "k", "0123456789"), small).length, 1);
+});
+
+Deno.test("parser: an endless line is refused once it passes the line limit", () => {
+  const limits: RespLimits = { maxBulkLength: 1024, maxMultibulkLength: 8, maxLineLength: 100 };
+  const p = new RespParser(limits);
+  for (let i = 0; i < 10; i++) {
+    p.push(bytes("x".repeat(10)));
+    assert.equal(p.next(), undefined);
+  }
+  p.push(bytes("x"));
+  assert.throws(() => p.next(), /too big inline request/);
+  protocolError(`*${"1".repeat(200)}`, /too big header line/, limits);
+});
+
+Deno.test("parser: big pipelines and big values are not copied quadratically", () => {
+  // Counts every byte the parser moves, which is deterministic, unlike time.
+  const proto = Uint8Array.prototype;
+  const { set, copyWithin, slice } = proto;
+  let moved = 0;
+  proto.set = function (this: Uint8Array, src: ArrayLike<number>, offset?: number) {
+    moved += src.length;
+    return set.call(this, src, offset);
+  };
+  proto.copyWithin = function (this: Uint8Array, target: number, start: number, end?: number) {
+    moved += (end ?? this.length) - start;
+    return copyWithin.call(this, target, start, end);
+  };
+  proto.slice = function (this: Uint8Array, start?: number, end?: number) {
+    const out = slice.call(this, start, end);
+    moved += out.length;
+    return out;
+  };
+  let input: Uint8Array;
+  let commands = 0;
+  try {
+    const big = new Uint8Array(4 * 1024 * 1024).fill(7);
+    const pipeline = Array.from({ length: 20_000 }, (_, i) => frame("SET", `key:${i}`, "value"));
+    input = concat([...pipeline, frame("SET", "big", big)]);
+    moved = 0;
+    const p = new RespParser();
+    for (let at = 0; at < input.length; at += 1000) {
+      p.push(input.subarray(at, at + 1000));
+      commands += drain(p).length;
+    }
+  } finally {
+    proto.set = set;
+    proto.copyWithin = copyWithin;
+    proto.slice = slice;
+  }
+  assert.equal(commands, 20_001);
+  assert.ok(moved < 6 * input.length, `moved ${moved} bytes for ${input.length} of input`);
+});
+
+Deno.test("encoder: every reply type in RESP2 form", () => {
+  const out = new ReplyBuffer();
+  out.reply({ status: "OK" });
+  out.reply({ error: "ERR bad\r\nthing" });
+  out.reply(-42);
+  out.reply("héllo");
+  out.reply(null);
+  out.reply(new Uint8Array([0, 13, 10]));
+  out.reply(["a", 1, []]);
+  assert.equal(
+    dec.decode(out.drain()),
+    "+OK\r\n-ERR bad thing\r\n:-42\r\n$6\r\nhéllo\r\n$-1\r\n$3\r\n\x00\r\n\r\n" +
+      "*3\r\n$1\r\na\r\n:1\r\n*0\r\n",
+  );
+  assert.equal(out.length, 0);
+  out.reply(new Uint8Array(100_000));
+  assert.equal(out.drain().length, "$100000\r\n".length + 100_000 + 2);
+});
+
+Deno.test("glob: Redis pattern semantics over bytes", () => {
+  const m = (p: string, s: string) => globMatch(bytes(p), bytes(s));
+  assert.ok(m("*", ""));
+  assert.ok(m("user:*", "user:1"));
+  assert.ok(!m("user:*", "users"));
+  assert.ok(m("h?llo", "hello"));
+  assert.ok(!m("h?llo", "hllo"));
+  assert.ok(m("h[ae]llo", "hallo"));
+  assert.ok(!m("h[^e]llo", "hello"));
+  assert.ok(m("h[a-c]llo", "hbllo"));
+  assert.ok(m("h[c-a]llo", "hbllo"));
+  assert.ok(m("a*b*c", "aXXbYYbc"));
+  assert.ok(!m("a*b*c", "aXXbYYb"));
+  assert.ok(m("\\*x", "*x"));
+  assert.ok(!m("\\*x", "ax"));
+  assert.ok(m("*[\\]]", "a]"));
+  assert.ok(globMatch(bytes("\xff*"), new Uint8Array([0xc3, 0xbf, 1])));
+  assert.ok(m("a".repeat(30) + "*b", "a".repeat(60)) === false);
+});
+
+Deno.test("glob: literal prefixes become prefix scans", () => {
+  const g = (p: string) => {
+    const c = compileGlob(bytes(p));
+    return [dec.decode(c.prefix), c.prefixOnly];
+  };
+  assert.deepEqual(g("user:*"), ["user:", true]);
+  assert.deepEqual(g("user:**"), ["user:", true]);
+  assert.deepEqual(g("*"), ["", true]);
+  assert.deepEqual(g("user:*:name"), ["user:", false]);
+  assert.deepEqual(g("user:?"), ["user:", false]);
+  assert.deepEqual(g("exact"), ["exact", false]);
+  assert.deepEqual(g("a\\*b*"), ["a*b", true]);
+  assert.deepEqual(g("[ab]*"), ["", false]);
+});
+
+// ---- The server, over real TCP sockets on 127.0.0.1 ----
+
+type Reply = string | number | null | { err: string } | Reply[];
+
+/** A minimal RESP2 client: enough to send frames and read typed replies. */
+class Client {
+  readonly #conn: Deno.TcpConn;
+  #buf: Uint8Array = new Uint8Array(0);
+
+  private constructor(conn: Deno.TcpConn) {
+    this.#conn = conn;
+  }
+
+  static async connect(port: number): Promise<Client> {
+    return new Client(await Deno.connect({ hostname: "127.0.0.1", port }));
+  }
+
+  async write(data: Uint8Array | string): Promise<void> {
+    const b = typeof data === "string" ? bytes(data) : data;
+    for (let at = 0; at < b.length;) at += await this.#conn.write(b.subarray(at));
+  }
+
+  send(...commands: (string | Uint8Array)[][]): Promise<void> {
+    return this.write(concat(commands.map((c) => frame(...c))));
+  }
+
+  async call(...args: (string | Uint8Array)[]): Promise<Reply> {
+    await this.send(args);
+    return await this.reply();
+  }
+
+  async reply(): Promise<Reply> {
+    for (;;) {
+      const parsed = parseReply(this.#buf, 0);
+      if (parsed !== undefined) {
+        this.#buf = this.#buf.subarray(parsed[1]);
+        return parsed[0];
+      }
+      if (!(await this.#fill())) throw new Error("connection closed before a full reply");
+    }
+  }
+
+  /** Resolves true once the server closed the connection with nothing more to read. */
+  async closedByServer(): Promise<boolean> {
+    while (this.#buf.length === 0) {
+      if (!(await this.#fill())) return true;
+    }
+    return false;
+  }
+
+  close(): void {
+    try {
+      this.#conn.close();
+    } catch {
+      // already closed by the test
+    }
+  }
+
+  async #fill(): Promise<boolean> {
+    const chunk = new Uint8Array(64 * 1024);
+    let n: number | null;
+    try {
+      n = await this.#conn.read(chunk);
+    } catch (e) {
+      if (e instanceof Deno.errors.ConnectionReset) return false;
+      throw e;
+    }
+    if (n === null) return false;
+    this.#buf = concat([this.#buf, chunk.subarray(0, n)]);
+    return true;
+  }
+}
+
+function parseReply(b: Uint8Array, at: number): [Reply, number] | undefined {
+  const lf = b.indexOf(0x0a, at);
+  if (lf < 0) return undefined;
+  const line = dec.decode(b.subarray(at + 1, lf - 1));
+  const next = lf + 1;
+  switch (b[at]) {
+    case 0x2b: // +
+      return [line, next];
+    case 0x2d: // -
+      return [{ err: line }, next];
+    case 0x3a: // :
+      return [Number(line), next];
+    case 0x24: { // $
+      const n = Number(line);
+      if (n < 0) return [null, next];
+      if (b.length < next + n + 2) return undefined;
+      return [dec.decode(b.subarray(next, next + n)), next + n + 2];
+    }
+    case 0x2a: { // *
+      const n = Number(line);
+      if (n < 0) return [null, next];
+      const items: Reply[] = [];
+      let pos = next;
+      for (let i = 0; i < n; i++) {
+        const item = parseReply(b, pos);
+        if (item === undefined) return undefined;
+        items.push(item[0]);
+        pos = item[1];
+      }
+      return [items, pos];
+    }
+  }
+  throw new Error(`bad reply byte ${b[at]}`);
+}
+
+async function withServer(
+  fn: (port: number, db: Cask, server: RespServer) => Promise<void>,
+  limits?: RespLimits,
+  sync: SyncMode = "never",
+): Promise<void> {
+  await withDir(async (dir) => {
+    const db = await open(dir, { sync });
+    const server = new RespServer(db, { port: 0, version: "test", limits });
+    try {
+      await fn(server.addr.port, db, server);
+    } finally {
+      await server.shutdown();
+      await db.close();
+    }
+  });
+}
+
+Deno.test("server: basic commands answer as Redis does", async () => {
+  await withServer(async (port) => {
+    const c = await Client.connect(port);
+    try {
+      assert.equal(await c.call("PING"), "PONG");
+      assert.equal(await c.call("ping", "hi"), "hi");
+      assert.equal(await c.call("ECHO", "a\r\nb"), "a\r\nb");
+      assert.equal(await c.call("GET", "k"), null);
+      assert.equal(await c.call("SET", "k", "v"), "OK");
+      assert.equal(await c.call("GET", "k"), "v");
+      assert.equal(await c.call("EXISTS", "k", "k", "nope"), 2);
+      assert.equal(await c.call("MSET", "a", "1", "b", "2"), "OK");
+      assert.deepEqual(await c.call("MGET", "a", "nope", "b"), ["1", null, "2"]);
+      assert.equal(await c.call("DBSIZE"), 3);
+      assert.equal(await c.call("DEL", "a", "a", "b", "nope"), 2);
+      assert.equal(await c.call("DEL", "a"), 0);
+      assert.equal(await c.call("TTL", "k"), -1);
+      assert.equal(await c.call("TTL", "nope"), -2);
+      assert.equal(await c.call("PTTL", "nope"), -2);
+      assert.equal(await c.call("SET", "t", "v", "EX", "100"), "OK");
+      const ttl = await c.call("TTL", "t");
+      assert.ok(typeof ttl === "number" && ttl > 90 && ttl <= 100, `TTL ${ttl}`);
+      const pttl = await c.call("PTTL", "t");
+      assert.ok(typeof pttl === "number" && pttl > 90_000 && pttl <= 100_000, `PTTL ${pttl}`);
+      assert.equal(await c.call("SET", "p", "v", "PX", "100000"), "OK");
+      assert.ok(((await c.call("PTTL", "p")) as number) > 90_000);
+      assert.deepEqual(await c.call("SET", "t", "v", "EX", "0"), {
+        err: "ERR invalid expire time in 'set' command",
+      });
+      assert.deepEqual(await c.call("SET", "t", "v", "EX", "x"), {
+        err: "ERR value is not an integer or out of range",
+      });
+      assert.deepEqual(await c.call("SET", "t", "v", "BOGUS"), { err: "ERR syntax error" });
+      assert.equal(await c.call("SELECT", "0"), "OK");
+      assert.deepEqual(await c.call("SELECT", "1"), { err: "ERR DB index is out of range" });
+      assert.deepEqual(await c.call("COMMAND"), []);
+      assert.deepEqual(await c.call("COMMAND", "DOCS"), []);
+      assert.deepEqual(await c.call("CONFIG", "GET", "save"), ["save", ""]);
+      const info = await c.call("INFO");
+      assert.ok(typeof info === "string" && info.includes("redis_version:"), String(info));
+      assert.ok(info.includes("connected_clients:1"));
+      assert.deepEqual(await c.call("GET"), {
+        err: "ERR wrong number of arguments for 'get' command",
+      });
+      assert.deepEqual(await c.call("FLUSHALL", "x"), {
+        err: "ERR unknown command 'FLUSHALL', with args beginning with: 'x'",
+      });
+      assert.equal(await c.call("QUIT"), "OK");
+      assert.ok(await c.closedByServer());
+    } finally {
+      c.close();
+    }
+  });
+});
+
+Deno.test("server: SET NX and XX only write when the key is absent / present", async () => {
+  await withServer(async (port) => {
+    const c = await Client.connect(port);
+    try {
+      assert.equal(await c.call("SET", "k", "1", "XX"), null);
+      assert.equal(await c.call("GET", "k"), null);
+      assert.equal(await c.call("SET", "k", "1", "NX"), "OK");
+      assert.equal(await c.call("SET", "k", "2", "NX"), null);
+      assert.equal(await c.call("GET", "k"), "1");
+      assert.equal(await c.call("SET", "k", "3", "XX", "PX", "100000"), "OK");
+      assert.equal(await c.call("GET", "k"), "3");
+      assert.deepEqual(await c.call("SET", "k", "4", "NX", "XX"), { err: "ERR syntax error" });
+    } finally {
+      c.close();
+    }
+  });
+});
+
+Deno.test("server: binary keys and values, and store limits reported as errors", async () => {
+  await withServer(async (port) => {
+    const c = await Client.connect(port);
+    try {
+      const key = Uint8Array.from([0, 255, 13, 10]);
+      assert.equal(await c.call("SET", key, binary), "OK");
+      await c.send(["GET", key]);
+      assert.equal(await c.reply(), dec.decode(binary));
+      assert.deepEqual(await c.call("SET", "", "v"), { err: "ERR key must not be empty" });
+      assert.equal(await c.call("PING"), "PONG", "the connection survives a refused write");
+    } finally {
+      c.close();
+    }
+  });
+});
+
+Deno.test("server: a pipeline of many commands in one write is answered in order", async () => {
+  await withServer(async (port) => {
+    const c = await Client.connect(port);
+    try {
+      const n = 2000;
+      const commands: string[][] = [];
+      for (let i = 0; i < n; i++) {
+        commands.push(["SET", `key:${i}`, `value:${i}`], ["GET", `key:${i}`]);
+      }
+      await c.send(...commands);
+      for (let i = 0; i < n; i++) {
+        assert.equal(await c.reply(), "OK");
+        assert.equal(await c.reply(), `value:${i}`);
+      }
+      assert.equal(await c.call("DBSIZE"), n);
+    } finally {
+      c.close();
+    }
+  });
+});
+
+Deno.test("server: pipelined writes overlap but keep their order, and reads see them", async () => {
+  // sync "always": each write is only applied at its fsync, so overlapping
+  // writes are really in flight together when the later commands start.
+  await withServer(
+    async (port) => {
+      const c = await Client.connect(port);
+      try {
+        await c.send(
+          ["SET", "k", "1"],
+          ["SET", "k", "2"],
+          ["SET", "k", "3", "NX"],
+          ["MSET", "k", "4", "other", "x"],
+          ["DEL", "other", "k", "nope"],
+          ["SET", "k", "5", "XX"],
+          ["SET", "k", "6", "NX"],
+          ["GET", "k"],
+          ["SET", "", "refused"],
+          ["SET", "last", "write"],
+        );
+        await c.write("GET last\r\nEXISTS k other\r\n");
+        const replies = [];
+        for (let i = 0; i < 12; i++) replies.push(await c.reply());
+        assert.deepEqual(replies, [
+          "OK",
+          "OK",
+          null,
+          "OK",
+          2,
+          null,
+          "OK",
+          "6",
+          { err: "ERR key must not be empty" },
+          "OK",
+          "write",
+          1,
+        ]);
+      } finally {
+        c.close();
+      }
+    },
+    undefined,
+    "always",
+  );
+});
+
+Deno.test("server: frames split into single-byte writes still parse", async () => {
+  await withServer(async (port) => {
+    const c = await Client.connect(port);
+    try {
+      const data = concat([frame("SET", "split", "a\r\nb"), bytes("GET split\r\n")]);
+      for (let i = 0; i < data.length; i++) await c.write(data.subarray(i, i + 1));
+      assert.equal(await c.reply(), "OK");
+      assert.equal(await c.reply(), "a\r\nb");
+    } finally {
+      c.close();
+    }
+  });
+});
+
+Deno.test("server: many concurrent clients each see their own writes", async () => {
+  await withServer(async (port) => {
+    const clients = await Promise.all(Array.from({ length: 25 }, () => Client.connect(port)));
+    try {
+      await Promise.all(clients.map(async (c, id) => {
+        for (let i = 0; i < 40; i++) {
+          assert.equal(await c.call("SET", `c${id}:${i}`, `${id}/${i}`), "OK");
+          assert.equal(await c.call("GET", `c${id}:${i}`), `${id}/${i}`);
+        }
+      }));
+      assert.equal(await clients[0].call("DBSIZE"), 25 * 40);
+    } finally {
+      for (const c of clients) c.close();
+    }
+  });
+});
+
+Deno.test("server: a garbage client is disconnected while another keeps working", async () => {
+  await withServer(async (port) => {
+    const good = await Client.connect(port);
+    const bad = await Client.connect(port);
+    try {
+      assert.equal(await good.call("SET", "safe", "1"), "OK");
+      await bad.send(["SET", "before", "ok"]);
+      await bad.write("*2\r\n$3\r\nGET\r\n!garbage\r\n");
+      assert.equal(await bad.reply(), "OK", "commands before the garbage still run");
+      assert.deepEqual(await bad.reply(), { err: "ERR Protocol error: expected '$', got '!'" });
+      assert.ok(await bad.closedByServer());
+      assert.equal(await good.call("GET", "safe"), "1");
+      assert.equal(await good.call("GET", "before"), "ok");
+      assert.equal(await good.call("SET", "after", "2"), "OK");
+    } finally {
+      good.close();
+      bad.close();
+    }
+  });
+});
+
+Deno.test("server: oversized lengths get a protocol error and a disconnect", async () => {
+  const limits: RespLimits = { maxBulkLength: 1024, maxMultibulkLength: 1000, maxLineLength: 4096 };
+  await withServer(async (port) => {
+    for (
+      const attack of ["*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1025\r\n", "*1001\r\n", "*1\r\n$-5\r\n"]
+    ) {
+      const c = await Client.connect(port);
+      try {
+        await c.write(attack);
+        const reply = await c.reply();
+        assert.ok(
+          typeof reply === "object" && reply !== null && "err" in reply &&
+            reply.err.startsWith("ERR Protocol error: invalid"),
+          JSON.stringify(reply),
+        );
+        assert.ok(await c.closedByServer());
+      } finally {
+        c.close();
+      }
+    }
+    const c = await Client.connect(port);
+    try {
+      assert.equal(await c.call("SET", "k", "x".repeat(1024)), "OK");
+    } finally {
+      c.close();
+    }
+  }, limits);
+});
+
+Deno.test("server: KEYS and SCAN walk the keyspace, prefix patterns included", async () => {
+  await withServer(async (port, db) => {
+    const ops = [];
+    for (let i = 0; i < 150; i++) ops.push({ type: "set" as const, key: `user:${i}`, value: "u" });
+    for (let i = 0; i < 50; i++) ops.push({ type: "set" as const, key: `order:${i}`, value: "o" });
+    await db.atomic(ops);
+    const c = await Client.connect(port);
+    try {
+      const users = (await c.call("KEYS", "user:*")) as string[];
+      assert.equal(users.length, 150);
+      assert.ok(users.every((k) => k.startsWith("user:")));
+      assert.deepEqual(
+        ((await c.call("KEYS", "*:1?")) as string[]).sort(),
+        [
+          ...Array.from({ length: 10 }, (_, i) => `order:1${i}`),
+          ...Array.from({ length: 10 }, (_, i) => `user:1${i}`),
+        ].sort(),
+      );
+      assert.deepEqual(await c.call("KEYS", "user:7"), ["user:7"]);
+      for (const [pattern, expected] of [["*", 200], ["user:*", 150], ["*:4*", 22]] as const) {
+        const seen = new Set<string>();
+        let cursor = "0";
+        for (let rounds = 0; rounds < 1000; rounds++) {
+          const [next, found] = (await c.call("SCAN", cursor, "MATCH", pattern, "COUNT", "17")) as [
+            string,
+            string[],
+          ];
+          for (const k of found) {
+            assert.ok(!seen.has(k), `${k} returned twice`);
+            seen.add(k);
+          }
+          cursor = next;
+          if (cursor === "0") break;
+        }
+        assert.equal(cursor, "0");
+        assert.equal(seen.size, expected, pattern);
+      }
+      assert.deepEqual(await c.call("SCAN", "424242"), { err: "ERR invalid cursor" });
+      assert.deepEqual(await c.call("SCAN", "x"), { err: "ERR invalid cursor" });
+    } finally {
+      c.close();
+    }
+  });
+});
+
+Deno.test("server: shutdown closes idle clients, keeps data, refuses new ones", async () => {
+  await withDir(async (dir) => {
+    const db = await open(dir);
+    const server = new RespServer(db, { port: 0, version: "test" });
+    const port = server.addr.port;
+    const c = await Client.connect(port);
+    try {
+      assert.equal(await c.call("SET", "durable", "yes"), "OK");
+      await server.shutdown();
+      assert.ok(await c.closedByServer());
+      await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port }));
+    } finally {
+      c.close();
+      await db.close();
+    }
+    const again = await open(dir);
+    assert.equal(text(await again.get("durable")), "yes");
+    await again.close();
+  });
+});
