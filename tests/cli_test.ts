@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { open } from "../mod.ts";
-import { text, withDir } from "./helpers.ts";
+import { dataFiles, text, withDir } from "./helpers.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const dec = new TextDecoder();
@@ -43,7 +43,19 @@ function ok(run: Run, what: string): Run {
 Deno.test("cli: --version, --help and every command's --help", async () => {
   assert.match(ok(await cask(["--version"]), "version").stdout, /^cask \d+\.\d+\.\d+\n$/);
   const help = ok(await cask(["--help"]), "help").stdout;
-  const names = ["get", "set", "del", "has", "scan", "compact", "stats", "dump", "load", "serve"];
+  const names = [
+    "get",
+    "set",
+    "del",
+    "has",
+    "scan",
+    "compact",
+    "stats",
+    "verify",
+    "dump",
+    "load",
+    "serve",
+  ];
   for (const name of names) {
     assert.match(help, new RegExp(`^  ${name} `, "m"));
     const sub = ok(await cask([name, "--help"]), `${name} --help`).stdout;
@@ -165,6 +177,41 @@ Deno.test("cli: compact keeps the data and prints no progress when not on a term
     assert.match(ok(await cask(["get", "k49", ...d]), "get").stdout, /^round 4 x+\n$/);
     const stats = JSON.parse(ok(await cask(["stats", "--json", ...d]), "stats").stdout);
     assert.equal(stats.keys, 50);
+  });
+});
+
+Deno.test("cli: verify passes a clean store and reports damage by file and offset (exit 3)", async () => {
+  await withDir(async (dir) => {
+    const db = await open(dir, { maxFileSize: 2048 });
+    try {
+      for (let i = 0; i < 60; i++) await db.set(`k${i}`, "v".repeat(50));
+    } finally {
+      await db.close();
+    }
+    const clean = ok(await cask(["verify", "--dir", dir]), "verify clean");
+    assert.match(clean.stdout, /^checked \d+ data files, 60 records, .*: no problems\n$/);
+
+    const [first] = await dataFiles(dir);
+    const bytes = await Deno.readFile(first);
+    bytes[300] ^= 0xff;
+    await Deno.writeFile(first, bytes);
+    const damaged = await cask(["verify", "--dir", dir]);
+    assert.equal(damaged.code, 3, damaged.stderr);
+    assert.match(damaged.stdout, /1 problem\(s\)/);
+    const line = damaged.stdout.split("\n")[1];
+    assert.match(line, /^damaged (.+) at offset (\d+) \(\d+ bytes\)$/);
+    assert.ok(line.includes(first), line);
+    const offset = Number(/at offset (\d+)/.exec(line)![1]);
+    assert.ok(offset > 0 && offset <= 300, line);
+
+    const json = await cask(["verify", "--json", "--dir", dir]);
+    assert.equal(json.code, 3);
+    const report = JSON.parse(json.stdout);
+    assert.deepEqual(report.issues.map((i: { kind: string }) => i.kind), ["damaged"]);
+
+    const missing = await cask(["verify", "--dir", `${dir}/nope`]);
+    assert.equal(missing.code, 3);
+    assert.match(missing.stderr, /No such file or directory/);
   });
 });
 

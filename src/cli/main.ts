@@ -13,6 +13,7 @@ import { describeError, EXIT_OK, EXIT_USAGE, exitCodeFor } from "./exit_codes.ts
 import { commandHelp, HELP_FLAGS, mainHelp } from "./help.ts";
 import { serveCommand } from "./serve_command.ts";
 import { statsCommand } from "./stats_command.ts";
+import { verifyCommand } from "./verify_command.ts";
 import { VERSION } from "./version.ts";
 
 const COMMANDS: readonly Command[] = [
@@ -23,6 +24,7 @@ const COMMANDS: readonly Command[] = [
   scanCommand,
   compactCommand,
   statsCommand,
+  verifyCommand,
   dumpCommand,
   loadCommand,
   serveCommand,

@@ -1,0 +1,41 @@
+/**
+ * `cask verify`: checks every record and hint file without opening the store
+ * (no lock, nothing repaired), so it can also run beside a live server.
+ * @module
+ */
+
+import { verify, type VerifyReport } from "../../mod.ts";
+import { booleanFlag, expectPositionals, stringFlag } from "./args.ts";
+import type { Command } from "./command.ts";
+import { EXIT_FAILURE, EXIT_OK } from "./exit_codes.ts";
+import { formatBytes } from "./human.ts";
+import { DEFAULT_DIR } from "./store.ts";
+
+/** `cask verify [--json]` */
+export const verifyCommand: Command = {
+  name: "verify",
+  synopsis: "",
+  summary: "check every record's checksum; exit 3 and list the damage if any",
+  details: "Reads only: nothing is repaired or truncated and the store is not locked.\n" +
+    "Each problem is printed as <kind> <file> at offset <n> (<bytes> bytes). A torn tail\n" +
+    "of the newest file is what an interrupted write leaves; open() cuts it off.",
+  flags: {
+    dir: { type: "string", value: "path", description: `store directory (default ${DEFAULT_DIR})` },
+    json: { type: "boolean", description: "print the report as one JSON object" },
+  },
+  async run(args) {
+    expectPositionals(args, 0, 0, "no arguments");
+    const report = await verify(stringFlag(args, "dir", DEFAULT_DIR));
+    console.log(booleanFlag(args, "json") ? JSON.stringify(report) : formatReport(report));
+    return report.issues.length === 0 ? EXIT_OK : EXIT_FAILURE;
+  },
+};
+
+function formatReport(r: VerifyReport): string {
+  const summary = `checked ${r.files} data files, ${r.records} records, ${formatBytes(r.bytes)}: ` +
+    (r.issues.length === 0 ? "no problems" : `${r.issues.length} problem(s)`);
+  return [
+    summary,
+    ...r.issues.map((i) => `${i.kind} ${i.file} at offset ${i.offset} (${i.bytes} bytes)`),
+  ].join("\n");
+}
