@@ -710,7 +710,10 @@ export class Cask {
       const after = prefixEnd(p);
       if (after !== undefined && (end === undefined || end > after)) end = after;
     }
-    const limit = o.limit ?? Infinity;
+    if (o.reverse !== undefined && typeof o.reverse !== "boolean") {
+      throw new InvalidArgumentError(`reverse must be a boolean, got ${o.reverse}`);
+    }
+    const limit = o.limit === undefined ? Infinity : o.limit;
     if (limit !== Infinity && !(Number.isInteger(limit) && limit >= 0)) {
       throw new InvalidArgumentError(`limit must be a non-negative integer, got ${limit}`);
     }
