@@ -276,9 +276,11 @@ export class Cask {
   ttl(key: Bytes): Promise<number | undefined> {
     try {
       this.#checkOpen();
-      const e = this.#lookup(indexKey(key));
+      // One clock read: a second could find no time left for a key judged present.
+      const now = this.#opts.clock();
+      const e = this.#lookup(indexKey(key), now);
       if (!e) return Promise.resolve(undefined);
-      return Promise.resolve(e.expireAt === 0 ? Infinity : e.expireAt - this.#opts.clock());
+      return Promise.resolve(e.expireAt === 0 ? Infinity : e.expireAt - now);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -690,9 +692,9 @@ export class Cask {
 
   // The index entry of `k` when present and not expired; an expired key is
   // dropped from the index on sight (its record stays dead until a merge).
-  #lookup(k: string): Entry | undefined {
+  #lookup(k: string, now?: number): Entry | undefined {
     const e = this.#index.get(k);
-    if (!e || e.expireAt === 0 || e.expireAt > this.#opts.clock()) return e;
+    if (!e || e.expireAt === 0 || e.expireAt > (now ?? this.#opts.clock())) return e;
     this.#unindex(k);
     return undefined;
   }
