@@ -814,7 +814,11 @@ export class Cask {
           `ttl must be a positive number of milliseconds, got ${o.ttl}`,
         );
       }
-      return Math.ceil(this.#opts.clock() + o.ttl);
+      const at = Math.ceil(this.#opts.clock() + o.ttl);
+      if (!Number.isSafeInteger(at)) {
+        throw new InvalidArgumentError(`ttl ${o.ttl} puts the expiry past the largest timestamp`);
+      }
+      return at;
     }
     if (o.expireAt !== undefined) {
       if (!Number.isSafeInteger(o.expireAt) || o.expireAt <= 0) {
