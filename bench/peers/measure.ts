@@ -1,0 +1,60 @@
+// Result records and the few measurements every workload shares.
+
+export const MiB = 1 << 20;
+
+export interface Result {
+  workload: string;
+  /** null when the engine has no equivalent; `detail` then says why. */
+  value: number | null;
+  unit: string;
+  /**
+   * Which direction is better, so ratios can always read ">1 = Cask better"; absent
+   * where no direction is (an engine without dead space has nothing to reclaim).
+   */
+  better?: "higher" | "lower";
+  detail?: string;
+}
+
+export async function elapsedMs(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
+export function opsPerSec(workload: string, ops: number, ms: number): Result {
+  return { workload, value: ops / (ms / 1000), unit: "ops/s", better: "higher" };
+}
+
+export function mibPerSec(workload: string, bytes: number, ms: number): Result {
+  return { workload, value: bytes / MiB / (ms / 1000), unit: "MiB/s", better: "higher" };
+}
+
+export function unsupported(workload: string, unit: string, why: string): Result {
+  return { workload, value: null, unit, detail: why };
+}
+
+/** RSS after a full GC when the child runs with --expose-gc, so garbage does not count. */
+export function settledRss(): number {
+  (globalThis as { gc?: () => void }).gc?.();
+  return Deno.memoryUsage().rss;
+}
+
+/** Bytes of all files under `dir` (apparent size, as the user would see in `du -b`). */
+export function dirBytes(dir: string): number {
+  let total = 0;
+  for (const e of Deno.readDirSync(dir)) {
+    const p = `${dir}/${e.name}`;
+    if (e.isDirectory) total += dirBytes(p);
+    else if (e.isFile) total += Deno.statSync(p).size;
+  }
+  return total;
+}
+
+/**
+ * System-wide sync(1) between groups: on ext4 an fsync also pushes out other files' dirty
+ * pages in the same journal transaction, so durable workloads would otherwise pay for
+ * the writeback of whatever the previous group left behind.
+ */
+export async function flushDirtyPages(): Promise<void> {
+  await new Deno.Command("sync").output();
+}
