@@ -179,6 +179,9 @@ async function replay(
     }
     const bytes = (next < 0 ? size : next) - offset;
     warn("damaged", offset, bytes, `skipped ${bytes} damaged bytes at ${offset}`);
+    // A batch open at the damage lost a record or its commit: it is void, and
+    // must not absorb the records of an intact batch after the damage.
+    dropBatch("damaged");
     return true;
   };
 
