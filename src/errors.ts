@@ -4,7 +4,20 @@
  * @module
  */
 
-/** Machine-readable error codes. */
+/**
+ * Machine-readable error codes.
+ *
+ * @example
+ * ```ts
+ * import { CaskError, type CaskErrorCode, open } from "@cask/cask";
+ * const retryable: CaskErrorCode[] = ["LOCKED"];
+ * try {
+ *   await open("./data");
+ * } catch (e) {
+ *   if (e instanceof CaskError && retryable.includes(e.code)) console.log("try again later");
+ * }
+ * ```
+ */
 export type CaskErrorCode =
   | "CORRUPTION"
   | "LOCKED"

@@ -7,7 +7,18 @@
 
 import { InvalidArgumentError } from "./errors.ts";
 
-/** A key or value: raw bytes, or a string stored as its UTF-8 encoding. */
+/**
+ * A key or value: raw bytes, or a string stored as its UTF-8 encoding.
+ *
+ * @example
+ * ```ts
+ * import { type Bytes, open } from "@cask/cask";
+ * const key: Bytes = new Uint8Array([0x00, 0xff]);
+ * const value: Bytes = "text is stored as UTF-8";
+ * await using db = await open("./data");
+ * await db.set(key, value);
+ * ```
+ */
 export type Bytes = Uint8Array | string;
 
 const utf8 = new TextEncoder();

@@ -29,7 +29,18 @@ import { HintWriter } from "./hint.ts";
 import { bytesToKey } from "./keys.ts";
 import { walkLog } from "./logscan.ts";
 
-/** Where a compaction is; reported through `onProgress`. */
+/**
+ * Where a compaction is; reported through `onProgress`.
+ *
+ * @example
+ * ```ts
+ * import { type CompactProgress, open } from "@cask/cask";
+ * await using db = await open("./data");
+ * const show = (p: CompactProgress) =>
+ *   console.log(`${p.phase} ${Math.round((100 * p.bytesDone) / (p.bytesTotal || 1))}%`);
+ * await db.compact({ onProgress: show });
+ * ```
+ */
 export interface CompactProgress {
   /** "copy": live records are being copied; "sync": new files are fsynced;
    * "install": new files are renamed into place; "cleanup": old files are removed. */

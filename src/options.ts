@@ -7,7 +7,21 @@ import { InvalidArgumentError } from "./errors.ts";
 import type { RecoveryWarning } from "./recovery.ts";
 import type { SyncMode } from "./writer.ts";
 
-/** Options of {@link open}. */
+/**
+ * Options of {@link open}.
+ *
+ * @example
+ * ```ts
+ * import { open, type OpenOptions } from "@cask/cask";
+ * const options: OpenOptions = {
+ *   sync: { intervalMs: 100 },
+ *   maxFileSize: 128 << 20,
+ *   autoCompact: true,
+ *   onWarning: (w) => console.warn(w.kind, w.file, w.offset),
+ * };
+ * await using db = await open("./data", options);
+ * ```
+ */
 export interface OpenOptions {
   /**
    * Durability of `set`/`delete`/`atomic`:
@@ -45,7 +59,17 @@ export interface OpenOptions {
   autoCompact?: boolean | AutoCompact;
 }
 
-/** Thresholds of automatic compaction; both must be exceeded. */
+/**
+ * Thresholds of automatic compaction; both must be exceeded.
+ *
+ * @example
+ * ```ts
+ * import { open } from "@cask/cask";
+ * await using db = await open("./data", {
+ *   autoCompact: { minDeadRatio: 0.4, minDeadBytes: 256 << 20 },
+ * });
+ * ```
+ */
 export interface AutoCompact {
   /** Dead bytes / all bytes of the store. Default 0.5. */
   minDeadRatio?: number;

@@ -14,7 +14,16 @@ import { dataPath, hintPath, listIds, readFullAt } from "./fsutil.ts";
 import { readHint } from "./hint.ts";
 import { walkLog } from "./logscan.ts";
 
-/** One problem found by {@link verify}. */
+/**
+ * One problem found by {@link verify}.
+ *
+ * @example
+ * ```ts
+ * import { verify, type VerifyIssue } from "@cask/cask";
+ * const describe = (i: VerifyIssue) => `${i.kind}: ${i.bytes} bytes at ${i.file}:${i.offset}`;
+ * (await verify("./data")).issues.forEach((i) => console.error(describe(i)));
+ * ```
+ */
 export interface VerifyIssue {
   /** "damaged": records fail their checks with valid records after them;
    * "torn-tail": the file ends in an incomplete or invalid record;
@@ -29,7 +38,16 @@ export interface VerifyIssue {
   bytes: number;
 }
 
-/** What {@link verify} found. */
+/**
+ * What {@link verify} found.
+ *
+ * @example
+ * ```ts
+ * import { verify } from "@cask/cask";
+ * const r = await verify("./data");
+ * console.log(`${r.records} records in ${r.files} files, ${r.issues.length} problems`);
+ * ```
+ */
 export interface VerifyReport {
   /** Data files checked. */
   files: number;

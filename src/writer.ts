@@ -16,7 +16,16 @@ import { ClosedError, IOError } from "./errors.ts";
 import { FILE_HEADER_SIZE, KIND_DATA } from "./format.ts";
 import { syncDir, writeAll } from "./fsutil.ts";
 
-/** How much durability writes pay for. */
+/**
+ * How much durability writes pay for: the `sync` option of `open()`.
+ *
+ * @example
+ * ```ts
+ * import { open, type SyncMode } from "@cask/cask";
+ * const sync: SyncMode = Deno.env.get("FAST") ? { intervalMs: 50 } : "always";
+ * await using db = await open("./data", { sync });
+ * ```
+ */
 export type SyncMode = "always" | "never" | { intervalMs: number };
 
 // Chunk size for buffered appends: large enough for efficient writes, small
