@@ -4,6 +4,7 @@ import { RespServer } from "../src/resp/server.ts";
 import { text, withDir } from "./helpers.ts";
 import { ReplyBuffer } from "../src/resp/encoder.ts";
 import { compileGlob, globMatch } from "../src/resp/glob.ts";
+import { KeyLocks } from "../src/resp/key_locks.ts";
 import { splitInline } from "../src/resp/inline.ts";
 import { ProtocolError, type RespLimits, RespParser } from "../src/resp/parser.ts";
 
@@ -263,6 +264,60 @@ Deno.test("glob: literal prefixes become prefix scans", () => {
   assert.deepEqual(g("[ab]*"), ["", false]);
 });
 
+Deno.test("key locks: blind writes overlap, read-modify-writes wait their turn", async () => {
+  const locks = new KeyLocks();
+  const k = [bytes("k")];
+  const log: string[] = [];
+  // A write the test completes by hand, standing in for a store write awaiting fsync.
+  const pending = (name: string) => {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    return {
+      finish: resolve,
+      fn: () => {
+        log.push(`start ${name}`);
+        return promise.then(() => log.push(`end ${name}`));
+      },
+    };
+  };
+  const w1 = pending("w1");
+  const w2 = pending("w2");
+  const e = pending("e");
+  const w3 = pending("w3");
+  const runs = [
+    locks.write(k, w1.fn),
+    locks.write(k, w2.fn),
+    locks.exclusive(k, e.fn),
+    locks.write(k, w3.fn),
+    locks.write(k, () => Promise.reject(new Error("refused at once"))).catch(() => "refused"),
+  ];
+  assert.deepEqual(log, ["start w1", "start w2"], "blind writes start synchronously");
+  w2.finish();
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(log, ["start w1", "start w2", "end w2"], "e waits for w1 as well");
+  w1.finish();
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(log.slice(3), ["end w1", "start e"]);
+  e.finish();
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(log.slice(5), ["end e", "start w3"], "writes after e wait for it");
+  w3.finish();
+  await Promise.all(runs);
+});
+
+Deno.test("key locks: multi-key commands in opposite key orders cannot deadlock", async () => {
+  const locks = new KeyLocks();
+  const [a, b, c] = ["a", "b", "c"].map(bytes);
+  const order: number[] = [];
+  const step = (n: number) => () => Promise.resolve().then(() => order.push(n));
+  await Promise.all([
+    locks.exclusive([a, b], step(1)),
+    locks.exclusive([b, a], step(2)),
+    locks.write([c, b], step(3)),
+    locks.exclusive([c, a], step(4)),
+  ]);
+  assert.deepEqual(order, [1, 2, 3, 4]);
+});
+
 // ---- The server, over real TCP sockets on 127.0.0.1 ----
 
 type Reply = string | number | null | { err: string } | Reply[];
@@ -429,6 +484,10 @@ Deno.test("server: basic commands answer as Redis does", async () => {
       const info = await c.call("INFO");
       assert.ok(typeof info === "string" && info.includes("redis_version:"), String(info));
       assert.ok(info.includes("connected_clients:1"));
+      assert.equal(
+        await c.call("INFO", "keyspace"),
+        "# Keyspace\r\ndb0:keys=3,expires=0,avg_ttl=0\r\n",
+      );
       assert.deepEqual(await c.call("GET"), {
         err: "ERR wrong number of arguments for 'get' command",
       });

@@ -32,7 +32,9 @@ export const compactCommand: Command = {
     }
     console.log(
       `compacted ${result.filesIn} files (${formatBytes(result.bytesIn)}) into ` +
-        `${result.filesOut} (${formatBytes(result.bytesOut)}) in ${result.durationMs} ms`,
+        `${result.filesOut} (${formatBytes(result.bytesOut)}) in ${
+          Math.round(result.durationMs)
+        } ms`,
     );
     return EXIT_OK;
   },

@@ -29,11 +29,12 @@ export function describeError(e: unknown): string {
   if (e instanceof CorruptionError && e.file !== undefined) {
     return `${e.message} (${e.file}${e.offset === undefined ? "" : ` at offset ${e.offset}`})`;
   }
+  // Operating-system errors (missing file, port in use...) explain themselves.
+  const osError = Object.values(Deno.errors).some((kind) => e instanceof kind);
   if (
-    e instanceof UsageError || e instanceof CaskError || e instanceof DumpFormatError ||
-    e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied
+    e instanceof UsageError || e instanceof CaskError || e instanceof DumpFormatError || osError
   ) {
-    return e.message;
+    return (e as Error).message;
   }
   return e instanceof Error ? (e.stack ?? e.message) : String(e);
 }

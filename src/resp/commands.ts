@@ -126,8 +126,11 @@ function set(s: Session, args: Uint8Array[]): Promise<Reply> {
     }
   }
   const db = s.server.db;
-  return s.server.locks.run([key], async () => {
-    if (condition !== undefined && (await db.has(key)) !== (condition === "XX")) return null;
+  if (condition === undefined) {
+    return s.server.locks.write([key], () => db.set(key, value, expiry).then(() => OK));
+  }
+  return s.server.locks.exclusive([key], async () => {
+    if ((await db.has(key)) !== (condition === "XX")) return null;
     await db.set(key, value, expiry);
     return OK;
   });
@@ -137,7 +140,7 @@ function del(s: Session, args: Uint8Array[]): Promise<Reply> {
   const db = s.server.db;
   const unique = [...new Map(args.slice(1).map((k) => [byteString(k), k])).values()];
   // One atomic write for all keys: one fsync, and an exact count under the locks.
-  return s.server.locks.run(unique, async () => {
+  return s.server.locks.exclusive(unique, async () => {
     const present: Uint8Array[] = [];
     for (const key of unique) if (await db.has(key)) present.push(key);
     await db.atomic(present.map((key) => ({ type: "delete", key })));
@@ -164,7 +167,10 @@ function mset(s: Session, args: Uint8Array[]): Promise<Reply> {
   for (let i = 1; i < args.length; i += 2) {
     ops.push({ type: "set", key: args[i], value: args[i + 1] });
   }
-  return s.server.locks.run(ops.map((op) => op.key), () => s.server.db.atomic(ops).then(() => OK));
+  return s.server.locks.write(
+    ops.map((op) => op.key),
+    () => s.server.db.atomic(ops).then(() => OK),
+  );
 }
 
 /** TTL and PTTL: -2 absent, -1 no expiry, else the remaining time in `unit` ms. */
@@ -176,35 +182,36 @@ async function ttl(s: Session, args: Uint8Array[], unit: number): Promise<Reply>
   return Math.floor((Math.max(ms, 0) + unit / 2) / unit);
 }
 
-function info(s: Session): Reply {
+/** INFO [section ...]: Redis' layout, with the figures Cask has. */
+function info(s: Session, args: Uint8Array[]): Reply {
   const st = s.server;
   const stats = st.db.stats();
-  return utf8.encode(
-    [
-      "# Server",
+  const sections: [string, string[]][] = [
+    ["Server", [
       "redis_version:7.0.0",
       `cask_version:${st.version}`,
       "redis_mode:standalone",
       `process_id:${Deno.pid}`,
       `tcp_port:${st.port}`,
       `uptime_in_seconds:${Math.floor((Date.now() - st.startedAt) / 1000)}`,
-      "",
-      "# Clients",
-      `connected_clients:${st.connectedClients}`,
-      "",
-      "# Stats",
+    ]],
+    ["Clients", [`connected_clients:${st.connectedClients}`]],
+    ["Stats", [
       `total_connections_received:${st.totalConnections}`,
       `total_commands_processed:${st.totalCommands}`,
-      "",
-      "# Cask",
+    ]],
+    ["Cask", [
       `live_bytes:${stats.liveBytes}`,
       `dead_bytes:${stats.deadBytes}`,
       `data_files:${stats.files.length}`,
-      "",
-      "# Keyspace",
-      `db0:keys=${stats.keys},expires=0,avg_ttl=0`,
-      "",
-    ].join("\r\n"),
+    ]],
+    ["Keyspace", [`db0:keys=${stats.keys},expires=0,avg_ttl=0`]],
+  ];
+  const wanted = new Set(args.slice(1).map((a) => asciiUpper(a)));
+  const all = wanted.size === 0 || ["ALL", "EVERYTHING", "DEFAULT"].some((w) => wanted.has(w));
+  const chosen = sections.filter(([name]) => all || wanted.has(name.toUpperCase()));
+  return utf8.encode(
+    chosen.map(([name, lines]) => [`# ${name}`, ...lines, ""].join("\r\n")).join("\r\n"),
   );
 }
 

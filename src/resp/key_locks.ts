@@ -1,40 +1,104 @@
 /**
- * Per-key mutual exclusion for the server's writes. Redis runs each command
- * atomically; here a command awaits the store between its steps, so
- * read-modify-write commands (SET NX/XX, DEL and its count) would otherwise
- * interleave with another write to the same key.
+ * Per-key ordering of the server's writes. Redis runs each command
+ * atomically; here a command awaits the store between its steps, so a
+ * read-modify-write (SET NX/XX, DEL and its count) could otherwise interleave
+ * with another write to the same key.
+ *
+ * Blind writes (plain SET, MSET) need no such care among themselves: the
+ * store appends writes in call order, so they only have to be *issued* after
+ * the writes queued before them, and many can share one fsync, even on one
+ * hot key. A read-modify-write instead waits until every earlier write to its
+ * keys has *completed*, so its read sees them, and later writes wait for it.
  * @module
  */
 
 import { byteString } from "./words.ts";
 
-/** Runs write commands so that two never touch the same key at once. */
+// One queued command's progress on a key. Promises are made only when some
+// later command actually has to wait.
+class Turn {
+  issued = false;
+  done = false;
+  #issued?: PromiseWithResolvers<void>;
+  #done?: PromiseWithResolvers<void>;
+
+  whenIssued(): Promise<void> | undefined {
+    return this.issued ? undefined : (this.#issued ??= Promise.withResolvers()).promise;
+  }
+
+  whenDone(): Promise<void> | undefined {
+    return this.done ? undefined : (this.#done ??= Promise.withResolvers()).promise;
+  }
+
+  markIssued(): void {
+    this.issued = true;
+    this.#issued?.resolve();
+  }
+
+  markDone(): void {
+    this.markIssued();
+    this.done = true;
+    this.#done?.resolve();
+  }
+}
+
+/** Orders the writes of all clients per key; see the module doc. */
 export class KeyLocks {
-  // Per key, the release of the last command that queued for it.
-  readonly #tails = new Map<string, Promise<void>>();
+  // Per key, the last command queued on it.
+  readonly #tails = new Map<string, Turn>();
 
   /**
-   * Runs `fn` holding every key of `keys`. A command queues on all its keys
-   * the moment it is called, so each key is granted in call order (a
-   * pipeline's writes to one key apply in the order sent), and since every
-   * command waits only for commands queued before it, none can deadlock.
-   * With no key taken, `fn` starts synchronously, before `run` returns.
+   * Runs a blind write. `fn` must hand its write to the store before its
+   * first await; it is called synchronously when no earlier write to these
+   * keys is still waiting to be issued.
    */
-  async run<T>(keys: readonly Uint8Array[], fn: () => Promise<T>): Promise<T> {
-    const ids = new Set(keys.map(byteString));
-    const { promise, resolve } = Promise.withResolvers<void>();
-    const earlier: Promise<void>[] = [];
-    for (const id of ids) {
-      const tail = this.#tails.get(id);
-      if (tail !== undefined) earlier.push(tail);
-      this.#tails.set(id, promise);
-    }
+  async write<T>(keys: readonly Uint8Array[], fn: () => Promise<T>): Promise<T> {
+    const turn = new Turn();
+    const queued = this.#queue(keys, turn);
     try {
-      if (earlier.length > 0) await Promise.all(earlier);
+      const waits = queued.earlier.flatMap((t) => t.whenIssued() ?? []);
+      if (waits.length > 0) await Promise.all(waits);
+      const result = fn();
+      turn.markIssued();
+      return await result;
+    } finally {
+      // "Done" promises that every earlier write to these keys is applied too
+      // (a write refused at once finishes before the ones ahead of it), which
+      // is what a later read-modify-write relies on.
+      const ahead = queued.earlier.flatMap((t) => t.whenDone() ?? []);
+      if (ahead.length > 0) await Promise.all(ahead);
+      this.#finish(queued.ids, turn);
+    }
+  }
+
+  /** Runs a read-modify-write alone on `keys`, after every earlier write to them completed. */
+  async exclusive<T>(keys: readonly Uint8Array[], fn: () => Promise<T>): Promise<T> {
+    const turn = new Turn();
+    const queued = this.#queue(keys, turn);
+    try {
+      const waits = queued.earlier.flatMap((t) => t.whenDone() ?? []);
+      if (waits.length > 0) await Promise.all(waits);
       return await fn();
     } finally {
-      for (const id of ids) if (this.#tails.get(id) === promise) this.#tails.delete(id);
-      resolve();
+      this.#finish(queued.ids, turn);
     }
+  }
+
+  // Puts `turn` last on each of its keys and returns the turns queued before
+  // it. Commands wait only for commands queued earlier, so none can deadlock.
+  #queue(keys: readonly Uint8Array[], turn: Turn): { ids: Set<string>; earlier: Turn[] } {
+    const ids = new Set(keys.map(byteString));
+    const earlier: Turn[] = [];
+    for (const id of ids) {
+      const last = this.#tails.get(id);
+      if (last !== undefined) earlier.push(last);
+      this.#tails.set(id, turn);
+    }
+    return { ids, earlier };
+  }
+
+  #finish(ids: Set<string>, turn: Turn): void {
+    turn.markDone();
+    for (const id of ids) if (this.#tails.get(id) === turn) this.#tails.delete(id);
   }
 }
