@@ -102,8 +102,13 @@ async function replay(
   const warn = (kind: RecoveryWarning["kind"], offset: number, bytes: number, message: string) =>
     opts.onWarning({ kind, file: file.path, offset, bytes, message: `${file.path}: ${message}` });
 
-  if (size < FILE_HEADER_SIZE) {
-    // A crash right after the file was created: nothing in it was ever acknowledged.
+  const head = new Uint8Array(FILE_HEADER_SIZE);
+  readFullAt(fd, 0, head);
+  const fileFlags = readFileHeader(head, KIND_DATA);
+  // A crash right after the file was created: nothing in it was ever acknowledged.
+  // The file is short or, where unwritten blocks read as zeros, has neither a
+  // valid header nor a valid record.
+  if (size < FILE_HEADER_SIZE || (last && fileFlags < 0 && !(await hasRecords(fd, size)))) {
     if (!last) {
       if (opts.strict) {
         throw new CorruptionError(`${file.path} is shorter than its header`, file.path, 0);
@@ -117,9 +122,6 @@ async function replay(
     await Deno.remove(file.path);
     return;
   }
-  const head = new Uint8Array(FILE_HEADER_SIZE);
-  readFullAt(fd, 0, head);
-  const fileFlags = readFileHeader(head, KIND_DATA);
   const compacted = fileFlags >= 0 && (fileFlags & FILE_FLAG_COMPACTED) !== 0;
   if (fileFlags < 0) {
     if (opts.strict) {
@@ -192,6 +194,18 @@ async function replay(
     warn("torn-tail", cut, size - cut, `cut ${size - cut} bytes of torn tail at ${cut}`);
     truncate(fd, file, cut);
   } else file.size = size;
+}
+
+// Whether the log in `fd` holds any valid record after its file header.
+async function hasRecords(fd: number, size: number): Promise<boolean> {
+  let found = false;
+  await walkLog(fd, size, () => {
+    found = true;
+  }, (_, next) => {
+    found ||= next >= 0;
+    return false;
+  });
+  return found;
 }
 
 function truncate(fd: number, file: DataFile, at: number): void {
