@@ -10,6 +10,8 @@ import { IOError, LockedError } from "./errors.ts";
 
 /** Name of the lock file inside a store directory. */
 export const LOCK_FILE = "LOCK";
+// Total wait is about twice this before a held lock is reported.
+const LOCK_PATIENCE_MS = 256;
 
 /** Takes the directory's lock or throws LockedError; returns the held file. */
 export async function acquireLock(dir: string): Promise<Deno.FsFile> {
@@ -21,14 +23,22 @@ export async function acquireLock(dir: string): Promise<Deno.FsFile> {
   }
   // flock locks belong to the open file description, so a second open() in this
   // same process conflicts too, which is what a second store on the dir needs.
-  let locked = false;
+  // The flip side: a child process forked by this one holds a copy of the
+  // descriptor until it execs, which in a large process can take milliseconds,
+  // and keeps a just-released lock held meanwhile. So a conflict is retried for
+  // a moment before it counts; a real second writer holds the lock for longer.
   try {
-    locked = await file.tryLock(true);
-  } finally {
-    if (!locked) file.close();
+    for (let wait = 1; wait <= LOCK_PATIENCE_MS; wait *= 2) {
+      if (await file.tryLock(true)) return file;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+    if (await file.tryLock(true)) return file;
+  } catch (e) {
+    file.close();
+    throw new IOError(`cannot lock ${join(dir, LOCK_FILE)}`, { cause: e });
   }
-  if (!locked) throw new LockedError(dir);
-  return file;
+  file.close();
+  throw new LockedError(dir);
 }
 
 /** Releases a lock taken by acquireLock. */
