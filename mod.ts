@@ -22,7 +22,8 @@
 import type { OpenOptions } from "./src/options.ts";
 import { Cask } from "./src/store.ts";
 
-export { Batch, Cask } from "./src/store.ts";
+export { Cask } from "./src/store.ts";
+export { Batch } from "./src/batch.ts";
 export type {
   BatchOp,
   CompactOptions,
@@ -31,7 +32,7 @@ export type {
   ScanOptions,
   SetOptions,
   Stats,
-} from "./src/store.ts";
+} from "./src/types.ts";
 export type { CompactProgress } from "./src/merge.ts";
 export type { AutoCompact, OpenOptions } from "./src/options.ts";
 export { verify, type VerifyIssue, type VerifyReport } from "./src/verify.ts";

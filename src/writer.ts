@@ -105,9 +105,9 @@ export class Writer {
     }
   }
 
-  /** Logical size of the active file, buffered bytes included. */
-  get end(): number {
-    return this.#end;
+  /** Bytes of `file`, buffered appends included. */
+  sizeOf(file: DataFile): number {
+    return file === this.active ? this.#end : file.size;
   }
 
   /** The error that stopped the writer, if any. */

@@ -1,0 +1,52 @@
+/**
+ * The batch builder returned by `batch()`.
+ * @module
+ */
+
+import type { Bytes } from "./keys.ts";
+import type { BatchOp, SetOptions } from "./types.ts";
+
+/**
+ * Operations collected for one atomic commit. Get one from `batch()`.
+ *
+ * @example
+ * ```ts
+ * import { open } from "@cask/cask";
+ * await using db = await open("./data");
+ * const b = db.batch();
+ * b.set("a", "1");
+ * b.delete("b");
+ * await b.commit();
+ * ```
+ */
+export class Batch {
+  readonly #ops: BatchOp[] = [];
+  readonly #apply: (ops: readonly BatchOp[]) => Promise<void>;
+
+  /** @internal Use `batch()` of a store. */
+  constructor(apply: (ops: readonly BatchOp[]) => Promise<void>) {
+    this.#apply = apply;
+  }
+
+  /** Adds a set; returns the batch for chaining. */
+  set(key: Bytes, value: Bytes, options?: SetOptions): this {
+    this.#ops.push({ type: "set", key, value, ...options });
+    return this;
+  }
+
+  /** Adds a delete; returns the batch for chaining. */
+  delete(key: Bytes): this {
+    this.#ops.push({ type: "delete", key });
+    return this;
+  }
+
+  /** Number of operations collected. */
+  get length(): number {
+    return this.#ops.length;
+  }
+
+  /** Applies the operations atomically, like `atomic()`. */
+  commit(): Promise<void> {
+    return this.#apply(this.#ops);
+  }
+}

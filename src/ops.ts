@@ -1,0 +1,124 @@
+/**
+ * Validation of write operations and scan bounds: everything user input must
+ * pass before a byte is written. Each failure is an InvalidArgumentError.
+ * @module
+ */
+
+import { recordSize } from "./codec.ts";
+import { InvalidArgumentError } from "./errors.ts";
+import { bytesToKey, indexKey, isAscii, toBytes } from "./keys.ts";
+import type { BatchOp, ScanOptions } from "./types.ts";
+
+/** A validated write, ready to encode. */
+export interface Prepared {
+  /** Index form of the key. */
+  k: string;
+  kb: Uint8Array;
+  vb: Uint8Array;
+  /** Record size. */
+  size: number;
+  expireAt: number;
+  tombstone: boolean;
+}
+
+/** Size limits a write must respect. */
+export interface Limits {
+  maxKeySize: number;
+  maxValueSize: number;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Validates `op` and sizes its record; `now` dates a `ttl`. */
+export function prepareOp(op: BatchOp, limits: Limits, now: () => number): Prepared {
+  if (typeof op !== "object" || op === null) {
+    throw new InvalidArgumentError("operation must be an object");
+  }
+  const kb = toBytes(op.key, "key");
+  if (kb.length === 0) throw new InvalidArgumentError("key must not be empty");
+  if (kb.length > limits.maxKeySize) {
+    throw new InvalidArgumentError(`key is ${kb.length} bytes; maxKeySize is ${limits.maxKeySize}`);
+  }
+  const k = typeof op.key === "string" && isAscii(op.key) ? op.key : bytesToKey(kb);
+  if (op.type === "delete") {
+    return { k, kb, vb: EMPTY, size: recordSize(kb.length, 0), expireAt: 0, tombstone: true };
+  }
+  if (op.type !== "set") {
+    throw new InvalidArgumentError(
+      `unknown operation type ${JSON.stringify((op as BatchOp).type)}`,
+    );
+  }
+  const vb = toBytes(op.value, "value");
+  if (vb.length > limits.maxValueSize) {
+    throw new InvalidArgumentError(
+      `value is ${vb.length} bytes; maxValueSize is ${limits.maxValueSize}`,
+    );
+  }
+  const expireAt = expiry(op, now);
+  return { k, kb, vb, size: recordSize(kb.length, vb.length), expireAt, tombstone: false };
+}
+
+function expiry(o: { ttl?: number; expireAt?: number }, now: () => number): number {
+  if (o.ttl !== undefined && o.expireAt !== undefined) {
+    throw new InvalidArgumentError("give ttl or expireAt, not both");
+  }
+  if (o.ttl !== undefined) {
+    if (typeof o.ttl !== "number" || !Number.isFinite(o.ttl) || o.ttl <= 0) {
+      throw new InvalidArgumentError(`ttl must be a positive number of milliseconds, got ${o.ttl}`);
+    }
+    const at = Math.ceil(now() + o.ttl);
+    if (!Number.isSafeInteger(at)) {
+      throw new InvalidArgumentError(`ttl ${o.ttl} puts the expiry past the largest timestamp`);
+    }
+    return at;
+  }
+  if (o.expireAt !== undefined) {
+    if (!Number.isSafeInteger(o.expireAt) || o.expireAt <= 0) {
+      throw new InvalidArgumentError(
+        `expireAt must be a positive integer ms timestamp, got ${o.expireAt}`,
+      );
+    }
+    return o.expireAt;
+  }
+  return 0;
+}
+
+/** Scan bounds in index form; undefined when the range is empty. */
+export interface Range {
+  start?: string;
+  end?: string;
+  reverse: boolean;
+  limit: number;
+}
+
+/** Validates scan options and folds `prefix` into the start/end bounds. */
+export function resolveRange(o: ScanOptions): Range | undefined {
+  if (typeof o !== "object" || o === null) {
+    throw new InvalidArgumentError("scan options must be an object");
+  }
+  let start = o.start === undefined ? undefined : indexKey(o.start);
+  let end = o.end === undefined ? undefined : indexKey(o.end);
+  if (o.prefix !== undefined) {
+    const p = indexKey(o.prefix);
+    if (start === undefined || start < p) start = p;
+    const after = prefixEnd(p);
+    if (after !== undefined && (end === undefined || end > after)) end = after;
+  }
+  if (o.reverse !== undefined && typeof o.reverse !== "boolean") {
+    throw new InvalidArgumentError(`reverse must be a boolean, got ${o.reverse}`);
+  }
+  const limit = o.limit === undefined ? Infinity : o.limit;
+  if (limit !== Infinity && !(Number.isInteger(limit) && limit >= 0)) {
+    throw new InvalidArgumentError(`limit must be a non-negative integer, got ${limit}`);
+  }
+  if (limit === 0 || (start !== undefined && end !== undefined && start >= end)) return undefined;
+  return { start, end, reverse: o.reverse === true, limit };
+}
+
+// The smallest key greater than every key starting with `p`, or undefined if none exists.
+function prefixEnd(p: string): string | undefined {
+  let i = p.length;
+  while (i > 0 && p.charCodeAt(i - 1) === 0xff) i--;
+  if (i === 0) return undefined;
+  return p.slice(0, i - 1) + String.fromCharCode(p.charCodeAt(i - 1) + 1);
+}
