@@ -6,7 +6,8 @@
  */
 
 import { CaskError } from "../../mod.ts";
-import { CommandError, type Session } from "./context.ts";
+import { CommandError } from "./command_error.ts";
+import type { Session } from "./context.ts";
 import { OK, type Reply } from "./encoder.ts";
 import { globMatch } from "./glob.ts";
 import { keys, scan } from "./scan.ts";

@@ -6,7 +6,7 @@
 
 import type { Cask } from "../../mod.ts";
 import type { KeyLocks } from "./key_locks.ts";
-import type { ScanCursors } from "./scan.ts";
+import type { ScanCursors } from "./scan_cursors.ts";
 
 /** Shared by every connection of one server. */
 export interface ServerState {
@@ -28,13 +28,4 @@ export interface Session {
   readonly server: ServerState;
   /** Set by QUIT: reply, flush, then close. */
   quit: boolean;
-}
-
-/** A command's reply is a usage mistake of the client (`-ERR ...`); the connection goes on. */
-export class CommandError extends Error {
-  /** Builds the error; `message` is sent after `-`, so it should start with a code like `ERR`. */
-  constructor(message: string) {
-    super(message);
-    this.name = "CommandError";
-  }
 }

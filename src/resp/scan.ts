@@ -1,43 +1,18 @@
 /**
  * KEYS and SCAN. A pattern's literal prefix narrows the walk to a prefix scan
  * of the ordered index; the rest of the pattern filters what that yields.
- * SCAN cursors must be numbers (redis-cli parses them as such), so each one
- * names a server-side entry holding the key to resume at.
+ * SCAN resumes where the previous call stopped, through scan_cursors.ts.
  * @module
  */
 
-import { CommandError, type Session } from "./context.ts";
+import { CommandError } from "./command_error.ts";
+import type { Session } from "./context.ts";
 import type { Reply } from "./encoder.ts";
 import { compileGlob, type Glob } from "./glob.ts";
 import { asciiUpper, parseInteger } from "./words.ts";
 
-// Cursors a client abandoned mid-scan are forgotten oldest first past this many.
-const MAX_CURSORS = 10_000;
 const DEFAULT_COUNT = 10;
 const MATCH_ALL = compileGlob(new TextEncoder().encode("*"));
-
-/** Resume points of SCAN iterations in progress, shared by all clients. */
-export class ScanCursors {
-  readonly #resumeAt = new Map<number, Uint8Array>();
-  #nextId = 1;
-
-  /** Stores the key a later SCAN resumes at and returns its cursor number. */
-  save(key: Uint8Array): number {
-    const id = this.#nextId++;
-    this.#resumeAt.set(id, key);
-    if (this.#resumeAt.size > MAX_CURSORS) {
-      this.#resumeAt.delete(this.#resumeAt.keys().next().value!);
-    }
-    return id;
-  }
-
-  /** Takes (and forgets) the resume key of cursor `id`; `undefined` when unknown. */
-  take(id: number): Uint8Array | undefined {
-    const key = this.#resumeAt.get(id);
-    this.#resumeAt.delete(id);
-    return key;
-  }
-}
 
 /** KEYS pattern: every matching key at once, as in Redis. */
 export async function keys(s: Session, args: Uint8Array[]): Promise<Reply> {

@@ -12,7 +12,7 @@ import { prepare } from "./commands.ts";
 import { type Reply, ReplyBuffer } from "./encoder.ts";
 import { KeyLocks } from "./key_locks.ts";
 import { DEFAULT_LIMITS, ProtocolError, type RespLimits, RespParser } from "./parser.ts";
-import { ScanCursors } from "./scan.ts";
+import { ScanCursors } from "./scan_cursors.ts";
 
 /** How to run a {@link RespServer}. */
 export interface RespServerOptions {

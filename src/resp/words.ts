@@ -4,7 +4,7 @@
  * @module
  */
 
-import { CommandError } from "./context.ts";
+import { CommandError } from "./command_error.ts";
 
 const latin1 = new TextDecoder("latin1");
 
