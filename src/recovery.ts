@@ -26,7 +26,18 @@ import { readHint } from "./hint.ts";
 import { walkLog } from "./logscan.ts";
 import { bytesToKey } from "./keys.ts";
 
-/** Something recovery (or compaction) found and handled, reported through the `onWarning` option. */
+/**
+ * Something recovery (or compaction) found and handled, reported through the
+ * `onWarning` option.
+ *
+ * @example
+ * ```ts
+ * import { open, type RecoveryWarning } from "@cask/cask";
+ * const seen: RecoveryWarning[] = [];
+ * await using db = await open("./data", { onWarning: (w) => seen.push(w) });
+ * for (const w of seen) console.warn(`${w.kind}: ${w.bytes} bytes at ${w.file}:${w.offset}`);
+ * ```
+ */
 export interface RecoveryWarning {
   /** What was found. */
   kind: "torn-tail" | "damaged" | "incomplete-batch" | "bad-file-header" | "compaction-failed";
