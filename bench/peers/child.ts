@@ -21,6 +21,8 @@ export interface ChildReport {
   n: number;
   notes: string[];
   results: Result[];
+  /** 1-minute load average before → after the run, filled in by the parent. */
+  load?: string;
   error?: string;
 }
 

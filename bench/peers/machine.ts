@@ -27,6 +27,18 @@ function fsType(path: string): string {
   }
 }
 
+/**
+ * 1-minute load average: the machine is shared, and a reader needs to know whether an
+ * engine's run competed with other work.
+ */
+export function loadAverage(): string {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ")[0];
+  } catch {
+    return "?";
+  }
+}
+
 export function describeMachine(tempDir: string): string {
   const gib = (Deno.systemMemoryInfo().total / 2 ** 30).toFixed(0);
   return [

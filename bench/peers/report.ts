@@ -48,7 +48,8 @@ function cell(r: Result | undefined): string {
 function ratio(cask: Result | undefined, peer: Result | undefined): string {
   if (!cask?.value || !peer?.value || !cask.better) return "–";
   const x = cask.better === "higher" ? cask.value / peer.value : peer.value / cask.value;
-  return `${x.toFixed(2)}×`;
+  // Significant digits below 1, so a 1000× gap does not print as "0.00×".
+  return `${x >= 1 ? x.toFixed(2) : x.toPrecision(2)}×`;
 }
 
 function table(header: string[], rows: string[][]): string {
@@ -72,6 +73,10 @@ export function renderReport(
     `# Cask vs peers (${date})`,
     "",
     `Machine: ${machine}.`,
+    "",
+    `1-minute load average before → after each engine (2 cores; the benchmark itself accounts for about 1, the rest is other work on the machine): ${
+      reports.map((r) => `${r.engine} ${r.load ?? "?"}`).join(", ")
+    }.`,
     "",
     `n = ${opts.n.toLocaleString("en-US")} keys; 16-byte keys, 100-byte values; ` +
     "same deterministic (mulberry32) keys, values and orders for every engine; each engine in its own process on a fresh directory.",

@@ -2,7 +2,7 @@
 // cores do not leave room for running them side by side), then writes the report.
 
 import type { ChildReport } from "./child.ts";
-import { describeMachine } from "./machine.ts";
+import { describeMachine, loadAverage } from "./machine.ts";
 import { type EngineName, parseOptions } from "./options.ts";
 import { renderReport } from "./report.ts";
 
@@ -34,7 +34,9 @@ const machine = describeMachine(Deno.env.get("TMPDIR") ?? "/tmp");
 const reports: ChildReport[] = [];
 for (const engine of opts.engines) {
   console.error(`== ${engine}`);
-  reports.push(await runChild(engine, opts.n, Deno.args));
+  const before = loadAverage();
+  const report = await runChild(engine, opts.n, Deno.args);
+  reports.push({ ...report, load: `${before} → ${loadAverage()}` });
 }
 
 const date = new Date().toISOString().slice(0, 10);
