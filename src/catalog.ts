@@ -41,6 +41,15 @@ export class Catalog {
     this.#addLive(e.fileId, e.size);
   }
 
+  /** Points `k`, whose entry is `e`, at the same record copied to `offset` of file `fileId`. */
+  move(k: string, e: Entry, fileId: number, offset: number): void {
+    this.#addLive(e.fileId, -e.size);
+    e.fileId = fileId;
+    e.offset = offset;
+    this.index.set(k, e);
+    this.#addLive(fileId, e.size);
+  }
+
   /** Drops `k`; true when it was present and not expired. */
   remove(k: string): boolean {
     const old = this.index.get(k);

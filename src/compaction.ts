@@ -6,10 +6,7 @@
  */
 
 import type { Catalog } from "./catalog.ts";
-import { recordSize } from "./codec.ts";
 import { DataFile } from "./datafile.ts";
-import { hintPath } from "./fsutil.ts";
-import { readHint } from "./hint.ts";
 import {
   type CompactProgress,
   installMerged,
@@ -71,7 +68,7 @@ export async function runCompaction(
   const progress = (phase: CompactProgress["phase"]) => () =>
     onProgress({ phase, bytesDone: bytesIn, bytesTotal: bytesIn });
   await installMerged(ctx.dir, outputs, progress("install"));
-  for (const out of outputs) await adopt(ctx, out, inputIds);
+  for (const out of outputs) adopt(catalog, new DataFile(ctx.dir, out.id, out.size), out, inputIds);
   if (damaged) dropEntriesIn(catalog, inputIds);
   catalog.dropFiles(inputs);
   await removeInputs(ctx.dir, inputs, progress("cleanup"));
@@ -99,20 +96,12 @@ export function wantsCompaction(ctx: CompactionContext, a: Required<AutoCompact>
 // Points the index at a merged file for every key still served by an input:
 // such a key was not written since it was copied (new writes go to files after
 // the outputs), so the copy is its current value.
-async function adopt(ctx: CompactionContext, out: MergeOutput, inputIds: Set<number>) {
-  const { catalog } = ctx;
-  catalog.files.set(out.id, new DataFile(ctx.dir, out.id, out.size));
-  await readHint(hintPath(ctx.dir, out.id), out.size, (key, offset, h) => {
-    const e = catalog.index.get(key);
-    if (!e || !inputIds.has(e.fileId)) return;
-    catalog.put(key, {
-      fileId: out.id,
-      offset,
-      size: recordSize(h.keyLen, h.valueLen),
-      timestamp: h.timestamp,
-      expireAt: h.expireAt,
-    });
-  });
+function adopt(catalog: Catalog, file: DataFile, out: MergeOutput, inputIds: Set<number>): void {
+  catalog.files.set(file.id, file);
+  for (let i = 0; i < out.keys.length; i++) {
+    const e = catalog.index.get(out.keys[i]);
+    if (e && inputIds.has(e.fileId)) catalog.move(out.keys[i], e, file.id, out.offsets[i]);
+  }
 }
 
 // Keys whose records sat in damaged input regions were not copied; they are

@@ -69,10 +69,12 @@ export interface MergePlan {
   onProgress(p: CompactProgress): void;
 }
 
-/** A data file written by a merge. */
+/** A data file written by a merge, with the key and offset of every record in it. */
 export interface MergeOutput {
   id: number;
   size: number;
+  keys: string[];
+  offsets: number[];
 }
 
 const TEMP = ".merging";
@@ -82,6 +84,8 @@ class Output {
   buf = new Uint8Array(4 * 1024 * 1024);
   used = 0;
   hint = new HintWriter();
+  keys: string[] = [];
+  offsets: number[] = [];
   constructor(readonly id: number, readonly data: Deno.FsFile, readonly hintFile: Deno.FsFile) {
     this.push(fileHeader(KIND_DATA, FILE_FLAG_COMPACTED));
   }
@@ -145,7 +149,7 @@ export async function writeMerged(plan: MergePlan): Promise<MergeOutput[]> {
     throw e;
   }
   for (const o of outs) closeOutput(o);
-  return outs.map((o) => ({ id: o.id, size: o.size }));
+  return outs.map((o) => ({ id: o.id, size: o.size, keys: o.keys, offsets: o.offsets }));
 
   // A visit: copies the record when it is the live one for its key. The bytes
   // were verified by the scanner and are copied unchanged; batch flags inside
@@ -159,7 +163,8 @@ export async function writeMerged(plan: MergePlan): Promise<MergeOutput[]> {
   ): void {
     if (h.flags & (FLAG_TOMBSTONE | FLAG_COMMIT)) return;
     const kb = buf.subarray(at + HEADER_SIZE, at + HEADER_SIZE + h.keyLen);
-    if (!plan.isLive(bytesToKey(kb), input.id, offset)) return;
+    const key = bytesToKey(kb);
+    if (!plan.isLive(key, input.id, offset)) return;
     const n = recordSize(h.keyLen, h.valueLen);
     let o = outs[outs.length - 1];
     if (!o || (o.size + n > plan.maxFileSize && o.size > FILE_HEADER_SIZE && o.id < plan.lastId)) {
@@ -167,6 +172,8 @@ export async function writeMerged(plan: MergePlan): Promise<MergeOutput[]> {
       outs.push(o);
     }
     o.hint.add(kb, h, o.size);
+    o.keys.push(key);
+    o.offsets.push(o.size);
     o.push(buf.subarray(at, at + n));
   }
 }
