@@ -1,0 +1,576 @@
+/**
+ * The keydir: an in-memory ordered index from every live key to where its latest
+ * record lives.
+ *
+ * Keys are binary strings (one char per byte, codes 0..255), so JS string order is
+ * unsigned byte order. The index is a B+tree built for memory first: a node keeps its
+ * keys in a plain array and everything else (entry fields, search prefixes) in blocks
+ * carved from shared typed-array slabs, so a key costs its string, a pointer and about
+ * 40 bytes of numbers rather than a JS object per entry.
+ * @module
+ */
+
+/**
+ * Where a key's latest record lives. Integer fields are kept exactly up to 2^53, except
+ * `size`, which is stored in 32 bits.
+ */
+export interface Entry {
+  /** Data file id. */
+  fileId: number;
+  /** Byte offset of the record in that file. */
+  offset: number;
+  /** Total record size in bytes (< 2^32). */
+  size: number;
+  /** Write time, ms since the Unix epoch. */
+  timestamp: number;
+  /** Expiry time, ms since the Unix epoch; 0 = never. */
+  expireAt: number;
+}
+
+// A node holds at most MAX slots. Its storage grows and shrinks in STEP-slot increments
+// so it stays close to the slots in use: B+tree nodes average ~70% full under random
+// inserts, and with ~48 bytes per slot that slack would dominate memory.
+const MAX = 128;
+const STEP = 16;
+// A non-root node that drops below MIN slots borrows from or merges with a sibling,
+// which bounds the per-node overhead a key can carry after mass deletes.
+const MIN = MAX / 4;
+
+/** Smallest allowed capacity holding `n` slots. */
+function fit(n: number): number {
+  return Math.min(MAX, Math.max(STEP, Math.ceil(n / STEP) * STEP));
+}
+
+/**
+ * Chars d..d+3 of `k`, one byte each, as a big-endian u32 (missing chars count as 0).
+ * For keys sharing their first d chars, a < b implies pack(a) <= pack(b), so unequal
+ * packs order two keys without touching either string. A char >= 255 ends the packing
+ * (as 255): that keeps the implication true even for codes above 255, which are not
+ * valid key bytes but must not corrupt the tree.
+ */
+function pack(k: string, d: number): number {
+  const end = Math.min(k.length, d + 4);
+  let v = 0;
+  for (let j = d, shift = 24; j < end; j++, shift -= 8) {
+    const c = k.charCodeAt(j);
+    if (c >= 255) return (v | (255 << shift)) >>> 0;
+    v |= c << shift;
+  }
+  return v >>> 0;
+}
+
+/** Length of the common prefix of `a` and `b`. */
+function commonPrefix(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  return i;
+}
+
+/** Copies `count` items between arrays or within one, overlapping ranges included. */
+function copy<T>(src: T[], from: number, dst: T[], to: number, count: number): void {
+  if (src === dst && to > from) {
+    for (let j = count - 1; j >= 0; j--) dst[to + j] = src[from + j];
+  } else {
+    for (let j = 0; j < count; j++) dst[to + j] = src[from + j];
+  }
+}
+
+/** `copy` for typed arrays. */
+function copyTyped<T extends Uint32Array | Float64Array>(
+  src: T,
+  from: number,
+  dst: T,
+  to: number,
+  count: number,
+): void {
+  if (src === dst) dst.copyWithin(to, from, from + count);
+  else dst.set(src.subarray(from, from + count), to);
+}
+
+// Slabs start small so an empty KeyDir stays cheap, then double up to SLAB_BYTES.
+const SLAB_BYTES = 1 << 20;
+const FIRST_SLAB_BYTES = 1 << 12;
+
+/**
+ * Node storage: key arrays, and blocks carved out of a few large buffers. Node storage
+ * tracks node size, so nodes reallocate often; giving each its own ArrayBuffer and
+ * letting old key arrays die churned malloc and the old generation enough to roughly
+ * double resident memory. Freed storage of each capacity is kept for reuse instead.
+ *
+ * A block for `cap` slots holds `rowBytes` per slot (entry fields, leaves only), then
+ * a u32 pair per slot: key prefix, and record size (leaves only).
+ */
+class NodeStore {
+  readonly f: Float64Array[] = [];
+  readonly u: Uint32Array[] = [];
+  readonly rowBytes: number;
+  #top = 0;
+  #end = 0;
+  // Indexed by capacity / STEP. A block id is slab index * SLAB_BYTES + byte offset.
+  readonly #freeBlocks: number[][] = Array.from({ length: MAX / STEP + 1 }, () => []);
+  readonly #freeKeys: string[][][] = Array.from({ length: MAX / STEP + 1 }, () => []);
+
+  constructor(rowBytes: number) {
+    this.rowBytes = rowBytes;
+  }
+
+  /** Id of a block for `cap` slots. */
+  alloc(cap: number): number {
+    const free = this.#freeBlocks[cap / STEP];
+    if (free.length !== 0) return free.pop()!;
+    const bytes = cap * (this.rowBytes + 8);
+    if (this.#top + bytes > this.#end) {
+      this.#end = Math.min(SLAB_BYTES, Math.max(FIRST_SLAB_BYTES, 2 * this.#end));
+      const slab = new ArrayBuffer(this.#end);
+      this.f.push(new Float64Array(slab));
+      this.u.push(new Uint32Array(slab));
+      this.#top = 0;
+    }
+    this.#top += bytes;
+    return (this.f.length - 1) * SLAB_BYTES + this.#top - bytes;
+  }
+
+  /** A key array of length `cap` holding only "". */
+  keys(cap: number): string[] {
+    return this.#freeKeys[cap / STEP].pop() ?? new Array<string>(cap).fill("");
+  }
+
+  /** Takes back a node's storage. */
+  free(block: number, keys: string[]): void {
+    this.#freeBlocks[keys.length / STEP].push(block);
+    this.#freeKeys[keys.length / STEP].push(keys.fill(""));
+  }
+}
+
+/**
+ * Sorted slots shared by both node kinds. Slot i holds keys[i], its prefix pack
+ * u[uo + 2i] = pack(keys[i], d) and a value kept by the subclass. Every key in the node
+ * starts with `p` (length d), so packs skip the bytes that cannot tell its keys apart.
+ */
+abstract class Node<V> {
+  n = 0;
+  d = 0;
+  p = "";
+  readonly store: NodeStore;
+  cap: number;
+  keys: string[];
+  block: number;
+  u: Uint32Array;
+  uo: number;
+  /** Leaves: fileId, offset, timestamp, expireAt of slot i at fo + 4i..fo + 4i + 3. */
+  f: Float64Array;
+  fo: number;
+
+  constructor(cap: number, store: NodeStore) {
+    const block = store.alloc(cap);
+    const slab = Math.floor(block / SLAB_BYTES), at = block % SLAB_BYTES;
+    this.store = store;
+    this.cap = cap;
+    this.keys = store.keys(cap);
+    this.block = block;
+    this.u = store.u[slab];
+    this.uo = (at + cap * store.rowBytes) / 4;
+    this.f = store.f[slab];
+    this.fo = at / 8;
+  }
+
+  /** An empty node of the same kind. */
+  protected abstract alloc(cap: number): this;
+  abstract setValue(i: number, v: V): void;
+
+  /** Copies slots from `src` (possibly this node, ranges may overlap). */
+  protected copySlots(src: this, from: number, to: number, count: number): void {
+    copy(src.keys, from, this.keys, to, count);
+    copyTyped(src.u, src.uo + from * 2, this.u, this.uo + to * 2, count * 2);
+  }
+
+  /** Takes over the storage of `t`, a resized copy of this node. */
+  protected adopt(t: this): void {
+    this.store.free(this.block, this.keys);
+    this.cap = t.cap;
+    this.keys = t.keys;
+    this.block = t.block;
+    this.u = t.u;
+    this.uo = t.uo;
+    this.f = t.f;
+    this.fo = t.fo;
+  }
+
+  /** Drops references held by slots [from, to), which are no longer in use. */
+  protected clearSlots(from: number, to: number): void {
+    this.keys.fill("", from, to);
+  }
+
+  /** Index of `k` if present, else ~(index of the first key greater than `k`). */
+  find(k: string): number {
+    const d = this.d, n = this.n;
+    if (d !== 0 && !k.startsWith(this.p)) return k < this.p ? -1 : ~n;
+    const pk = pack(k, d), u = this.u, o = this.uo, keys = this.keys;
+    let lo = 0, hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1, q = u[o + mid * 2];
+      if (q < pk || (q === pk && keys[mid] < k)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < n && u[o + lo * 2] === pk && keys[lo] === k ? lo : ~lo;
+  }
+
+  /** Stores key `k` in slot i, first shortening the shared prefix if `k` lacks it. */
+  setKey(i: number, k: string): void {
+    if (this.d !== 0 && !k.startsWith(this.p)) this.repack(commonPrefix(k, this.p));
+    this.keys[i] = k;
+    this.u[this.uo + i * 2] = pack(k, this.d);
+  }
+
+  /** Recomputes the shared prefix after slots moved in from another node. */
+  private reprefix(): void {
+    const n = this.n;
+    this.repack(n === 0 ? 0 : commonPrefix(this.keys[0], this.keys[n - 1]));
+  }
+
+  private repack(d: number): void {
+    const keys = this.keys;
+    this.d = d;
+    this.p = this.n === 0 ? "" : keys[0].slice(0, d);
+    for (let i = 0; i < this.n; i++) this.u[this.uo + i * 2] = pack(keys[i], d);
+  }
+
+  private resize(cap: number): void {
+    if (cap === this.cap) return;
+    const t = this.alloc(cap);
+    t.copySlots(this, 0, 0, this.n);
+    this.adopt(t);
+  }
+
+  /** Inserts (k, v) at slot i, splitting a full node first; returns the new right sibling. */
+  insert(i: number, k: string, v: V): this | undefined {
+    if (this.n < this.cap || this.cap < MAX) {
+      if (this.n === this.cap) this.resize(this.cap + STEP);
+      this.put(i, k, v);
+      return undefined;
+    }
+    const right = this.split(i);
+    if (i < this.n) this.put(i, k, v);
+    else right.put(i - this.n, k, v);
+    return right;
+  }
+
+  private put(i: number, k: string, v: V): void {
+    this.copySlots(this, i, i + 1, this.n - i);
+    this.n++;
+    this.setKey(i, k);
+    this.setValue(i, v);
+  }
+
+  /** Moves the upper slots to a new right sibling, choosing the cut for an insert at i. */
+  protected split(i: number): this {
+    const n = this.n;
+    // Appending ascending keys (recovery replays them in write order) would otherwise
+    // leave every node half full: keep the old node nearly full instead.
+    const m = i === n ? n - STEP + 1 : i === 0 ? STEP - 1 : n >>> 1;
+    const right = this.alloc(fit(n - m + 1));
+    right.copySlots(this, m, 0, n - m);
+    right.n = n - m;
+    this.clearSlots(m, n);
+    this.n = m;
+    this.resize(fit(m + 1));
+    this.reprefix();
+    right.reprefix();
+    return right;
+  }
+
+  remove(i: number): void {
+    const n = this.n - 1;
+    this.copySlots(this, i + 1, i, n - i);
+    this.clearSlots(n, n + 1);
+    this.n = n;
+    // Shrink with a STEP of hysteresis so alternating set/delete never reallocates.
+    if (this.cap - n > 2 * STEP) this.resize(fit(n + STEP));
+  }
+
+  /** Appends every slot of the right sibling `b` (which must fit), which is then dropped. */
+  absorb(b: this): void {
+    this.resize(fit(this.n + b.n));
+    this.copySlots(b, 0, this.n, b.n);
+    this.n += b.n;
+    this.reprefix();
+    this.store.free(b.block, b.keys);
+  }
+
+  /** Evens out the slot counts of this node and its right sibling `b`. */
+  balance(b: this): void {
+    const half = (this.n + b.n) >>> 1;
+    if (this.n > half) {
+      const t = this.n - half;
+      b.resize(fit(b.n + t));
+      b.copySlots(b, 0, t, b.n);
+      b.copySlots(this, half, 0, t);
+      b.n += t;
+      this.clearSlots(half, this.n);
+      this.n = half;
+      this.resize(fit(half));
+    } else {
+      const t = half - this.n;
+      this.resize(fit(half));
+      this.copySlots(b, 0, this.n, t);
+      this.n = half;
+      b.copySlots(b, t, 0, b.n - t);
+      b.clearSlots(b.n - t, b.n);
+      b.n -= t;
+      b.resize(fit(b.n));
+    }
+    this.reprefix();
+    b.reprefix();
+  }
+}
+
+/** Leaf: slot i maps keys[i] to an entry; leaves form a doubly linked list in key order. */
+class Leaf extends Node<Entry> {
+  prev: Leaf | undefined;
+  next: Leaf | undefined;
+
+  protected alloc(cap: number): this {
+    return new Leaf(cap, this.store) as this;
+  }
+
+  protected override copySlots(src: this, from: number, to: number, count: number): void {
+    super.copySlots(src, from, to, count);
+    copyTyped(src.f, src.fo + from * 4, this.f, this.fo + to * 4, count * 4);
+  }
+
+  setValue(i: number, e: Entry): void {
+    const f = this.f, b = this.fo + i * 4;
+    f[b] = e.fileId;
+    f[b + 1] = e.offset;
+    f[b + 2] = e.timestamp;
+    f[b + 3] = e.expireAt;
+    this.u[this.uo + i * 2 + 1] = e.size;
+  }
+
+  entry(i: number): Entry {
+    const f = this.f, b = this.fo + i * 4;
+    return {
+      fileId: f[b],
+      offset: f[b + 1],
+      size: this.u[this.uo + i * 2 + 1],
+      timestamp: f[b + 2],
+      expireAt: f[b + 3],
+    };
+  }
+
+  protected override split(i: number): this {
+    const right = super.split(i);
+    right.prev = this;
+    right.next = this.next;
+    if (this.next) this.next.prev = right;
+    this.next = right;
+    return right;
+  }
+
+  override absorb(b: this): void {
+    super.absorb(b);
+    this.next = b.next;
+    if (b.next) b.next.prev = this;
+  }
+}
+
+/**
+ * Inner node: slot i holds child kids[i] and keys[i], a lower bound of every key routed
+ * to that child. keys[0] is the node's own lower bound (the separator its parent holds
+ * for it, "" down the leftmost spine), which lets slots move between siblings unchanged.
+ */
+class Inner extends Node<Leaf | Inner> {
+  // Unused slots are holes until cleared to VACANT.
+  kids: (Leaf | Inner)[] = new Array<Leaf | Inner>(this.cap);
+
+  protected alloc(cap: number): this {
+    return new Inner(cap, this.store) as this;
+  }
+
+  protected override copySlots(src: this, from: number, to: number, count: number): void {
+    super.copySlots(src, from, to, count);
+    copy(src.kids, from, this.kids, to, count);
+  }
+
+  protected override adopt(t: this): void {
+    super.adopt(t);
+    this.kids = t.kids;
+  }
+
+  protected override clearSlots(from: number, to: number): void {
+    super.clearSlots(from, to);
+    this.kids.fill(VACANT, from, to);
+  }
+
+  setValue(i: number, child: Leaf | Inner): void {
+    this.kids[i] = child;
+  }
+
+  /** Index of the child whose key range holds `k`. */
+  route(k: string): number {
+    const r = this.find(k);
+    return r >= 0 ? r : ~r - 1;
+  }
+
+  /** Restores the minimum size of child c by merging it with, or borrowing from, a sibling. */
+  fix(c: number): void {
+    const j = c > 0 ? c - 1 : 0;
+    // Siblings always share a kind; the casts only tell the compiler so.
+    const a = this.kids[j] as Inner, b = this.kids[j + 1] as Inner;
+    if (a.n + b.n <= MAX) {
+      a.absorb(b);
+      this.remove(j + 1);
+    } else {
+      a.balance(b);
+      this.setKey(j + 1, b.keys[0]);
+    }
+  }
+}
+
+/** Filler for cleared child slots, so they hold no detached subtree alive. */
+const VACANT = new Inner(STEP, new NodeStore(0));
+
+/**
+ * Ordered map from binary-string keys to {@link Entry}.
+ *
+ * @example
+ * ```ts
+ * const dir = new KeyDir();
+ * dir.set("a", { fileId: 1, offset: 16, size: 40, timestamp: Date.now(), expireAt: 0 });
+ * for (const [key, entry] of dir.range("a", "b")) console.log(key, entry.offset);
+ * ```
+ */
+export class KeyDir {
+  #inners = new NodeStore(0);
+  #root: Leaf | Inner = new Leaf(STEP, new NodeStore(32));
+  #size = 0;
+  // Bumped whenever keys are added or removed, which is what invalidates the position
+  // of a live `range` iterator.
+  #version = 0;
+
+  /** Number of keys. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** The entry of `key` as a fresh object the caller may keep, or undefined. */
+  get(key: string): Entry | undefined {
+    const leaf = this.#leafFor(key);
+    const i = leaf.find(key);
+    return i >= 0 ? leaf.entry(i) : undefined;
+  }
+
+  /** Inserts or replaces the entry of `key` (the fields are copied). */
+  set(key: string, e: Entry): void {
+    const right = this.#insert(this.#root, key, e);
+    if (right) {
+      const root = new Inner(STEP, this.#inners);
+      root.insert(0, "", this.#root);
+      root.insert(1, right.keys[0], right);
+      this.#root = root;
+    }
+  }
+
+  /** Removes `key`; true if it was present. */
+  delete(key: string): boolean {
+    if (!this.#remove(this.#root, key)) return false;
+    const root = this.#root;
+    if (root instanceof Inner && root.n === 1) {
+      this.#root = root.kids[0];
+      this.#inners.free(root.block, root.keys);
+    }
+    return true;
+  }
+
+  /**
+   * Entries in key order from `start` (inclusive) to `end` (exclusive), either bound
+   * optional, descending if `reverse`. The KeyDir may change between steps: the iterator
+   * then resumes after the last key it yielded, so it never repeats or skips a key that
+   * stays present and keeps strict order; keys added or removed meanwhile may or may not
+   * be seen.
+   */
+  *range(start?: string, end?: string, reverse = false): Generator<[string, Entry]> {
+    let leaf!: Leaf;
+    let i = 0;
+    let version = -1;
+    let last: string | undefined;
+    for (;;) {
+      if (version !== this.#version) {
+        version = this.#version;
+        const from = last ?? (reverse ? end : start);
+        if (from === undefined) {
+          leaf = this.#edgeLeaf(reverse);
+          i = reverse ? leaf.n - 1 : 0;
+        } else {
+          leaf = this.#leafFor(from);
+          const r = leaf.find(from);
+          if (reverse) i = (r >= 0 ? r : ~r) - 1;
+          else i = r < 0 ? ~r : last === undefined ? r : r + 1;
+        }
+      }
+      if (reverse) {
+        while (i < 0) {
+          if (!leaf.prev) return;
+          leaf = leaf.prev;
+          i = leaf.n - 1;
+        }
+      } else {
+        while (i >= leaf.n) {
+          if (!leaf.next) return;
+          leaf = leaf.next;
+          i = 0;
+        }
+      }
+      const key = leaf.keys[i];
+      if (reverse ? start !== undefined && key < start : end !== undefined && key >= end) return;
+      last = key;
+      yield [key, leaf.entry(i)];
+      i += reverse ? -1 : 1;
+    }
+  }
+
+  #leafFor(key: string): Leaf {
+    let node = this.#root;
+    while (node instanceof Inner) node = node.kids[node.route(key)];
+    return node;
+  }
+
+  #edgeLeaf(last: boolean): Leaf {
+    let node = this.#root;
+    while (node instanceof Inner) node = node.kids[last ? node.n - 1 : 0];
+    return node;
+  }
+
+  /** Inserts below `node`; returns the new right sibling if `node` split. */
+  #insert(node: Leaf | Inner, key: string, e: Entry): Leaf | Inner | undefined {
+    if (node instanceof Leaf) {
+      const r = node.find(key);
+      if (r >= 0) {
+        node.setValue(r, e);
+        return undefined;
+      }
+      this.#size++;
+      this.#version++;
+      return node.insert(~r, key, e);
+    }
+    const c = node.route(key);
+    const right = this.#insert(node.kids[c], key, e);
+    return right && node.insert(c + 1, right.keys[0], right);
+  }
+
+  #remove(node: Leaf | Inner, key: string): boolean {
+    if (node instanceof Leaf) {
+      const r = node.find(key);
+      if (r < 0) return false;
+      node.remove(r);
+      this.#size--;
+      this.#version++;
+      return true;
+    }
+    const c = node.route(key);
+    if (!this.#remove(node.kids[c], key)) return false;
+    if (node.kids[c].n < MIN) node.fix(c);
+    return true;
+  }
+}

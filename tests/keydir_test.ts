@@ -1,0 +1,267 @@
+import assert from "node:assert/strict";
+import { type Entry, KeyDir } from "../src/keydir.ts";
+
+/** Deterministic PRNG (mulberry32) so a failure reproduces from the seed in its message. */
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function int(rand: () => number, n: number): number {
+  return Math.floor(rand() * n);
+}
+
+// Byte values at the edges of the order, plus prefixes that make keys share long heads
+// (which moves the compared bytes deep into the keys).
+const ALPHABET = ["\x00", "\x01", "a", "b", "\x7f", "\x80", "\xfe", "\xff"];
+const HEADS = ["", "", "user:", "\xff\xff\xff\xff\xff", "\x00\x00\x00\x00\x00\x00", "ab"];
+
+/** A random key; sometimes "" (the engine rejects it, the KeyDir must just not break). */
+function randomKey(rand: () => number, alphabet = ALPHABET): string {
+  let k = HEADS[int(rand, HEADS.length)];
+  const len = int(rand, 6);
+  for (let i = 0; i < len; i++) k += alphabet[int(rand, alphabet.length)];
+  return k;
+}
+
+function randomEntry(rand: () => number): Entry {
+  return {
+    fileId: int(rand, 2 ** 40),
+    offset: int(rand, 2 ** 34),
+    size: int(rand, 2 ** 32),
+    timestamp: int(rand, 2 ** 53),
+    expireAt: rand() < 0.5 ? 0 : int(rand, 2 ** 53),
+  };
+}
+
+/** The reference: a Map, ordered by sorting its keys (default sort = code unit order). */
+function modelRange(
+  model: Map<string, Entry>,
+  start?: string,
+  end?: string,
+  reverse = false,
+): [string, Entry][] {
+  const keys = [...model.keys()]
+    .filter((k) => (start === undefined || k >= start) && (end === undefined || k < end))
+    .sort();
+  if (reverse) keys.reverse();
+  return keys.map((k) => [k, model.get(k)!]);
+}
+
+function assertSame(dir: KeyDir, model: Map<string, Entry>, msg: string): void {
+  assert.equal(dir.size, model.size, msg);
+  assert.deepEqual([...dir.range()], modelRange(model), msg);
+}
+
+/** Applies one random set/delete/get to both and checks the results agree. */
+function randomOp(
+  dir: KeyDir,
+  model: Map<string, Entry>,
+  rand: () => number,
+  key: string,
+  msg: string,
+): void {
+  const op = rand();
+  if (op < 0.5) {
+    const e = randomEntry(rand);
+    dir.set(key, e);
+    model.set(key, e);
+  } else if (op < 0.8) {
+    assert.equal(dir.delete(key), model.delete(key), msg);
+  } else {
+    assert.deepEqual(dir.get(key), model.get(key), msg);
+  }
+}
+
+Deno.test("keydir: random set/delete/get match a sorted Map", () => {
+  for (const seed of [1, 2, 3]) {
+    const rand = rng(seed);
+    const dir = new KeyDir();
+    const model = new Map<string, Entry>();
+    for (let step = 0; step < 30_000; step++) {
+      const msg = `seed ${seed} step ${step}`;
+      randomOp(dir, model, rand, randomKey(rand), msg);
+      if (step % 5000 === 0) assertSame(dir, model, msg);
+    }
+    assertSame(dir, model, `seed ${seed} end`);
+  }
+});
+
+Deno.test("keydir: char codes above 255 do not break ordering", () => {
+  const rand = rng(7);
+  const dir = new KeyDir();
+  const model = new Map<string, Entry>();
+  const alphabet = [...ALPHABET, "\u0100", "\u00ff\u0101", "\uffff"];
+  for (let step = 0; step < 20_000; step++) {
+    randomOp(dir, model, rand, randomKey(rand, alphabet), `step ${step}`);
+  }
+  assertSame(dir, model, "end");
+});
+
+Deno.test("keydir: range with random bounds and direction", () => {
+  const rand = rng(11);
+  const dir = new KeyDir();
+  const model = new Map<string, Entry>();
+  for (let i = 0; i < 5000; i++) {
+    const k = randomKey(rand), e = randomEntry(rand);
+    dir.set(k, e);
+    model.set(k, e);
+  }
+  for (let q = 0; q < 2000; q++) {
+    // Bounds are mostly absent keys, sometimes present ones, sometimes omitted;
+    // start > end happens about half the time.
+    const start = rand() < 0.2 ? undefined : randomKey(rand);
+    const end = rand() < 0.2 ? undefined : randomKey(rand);
+    const reverse = rand() < 0.5;
+    assert.deepEqual(
+      [...dir.range(start, end, reverse)],
+      modelRange(model, start, end, reverse),
+      `query ${q}: ${JSON.stringify([start, end, reverse])}`,
+    );
+  }
+  assert.deepEqual([...new KeyDir().range()], []);
+  assert.deepEqual([...new KeyDir().range(undefined, undefined, true)], []);
+});
+
+Deno.test("keydir: mutation between iterator steps keeps the range guarantees", () => {
+  const rand = rng(23);
+  for (let round = 0; round < 300; round++) {
+    const dir = new KeyDir();
+    const model = new Map<string, Entry>();
+    const n = int(rand, 3000);
+    for (let i = 0; i < n; i++) {
+      const k = randomKey(rand), e = randomEntry(rand);
+      dir.set(k, e);
+      model.set(k, e);
+    }
+    const start = rand() < 0.3 ? undefined : randomKey(rand);
+    const end = rand() < 0.3 ? undefined : randomKey(rand);
+    const reverse = rand() < 0.5;
+    const inRange = (k: string) =>
+      (start === undefined || k >= start) && (end === undefined || k < end);
+    // Keys in range for the whole iteration must all be seen; start with all of them
+    // and drop any the mutations touch.
+    const stable = new Set([...model.keys()].filter(inRange));
+    const churn = rand() * 40;
+    // Keys inserted just ahead of a forward iterator may be seen and extended again, so
+    // the total number of mutations is capped to keep the round finite.
+    let budget = 2000;
+    const seen: string[] = [];
+    const msg = () => `round ${round}: ${JSON.stringify([start, end, reverse, seen.length])}`;
+    for (const [k, e] of dir.range(start, end, reverse)) {
+      assert.ok(inRange(k), msg());
+      assert.deepEqual(e, model.get(k), msg());
+      const prev = seen.at(-1);
+      if (prev !== undefined) assert.ok(reverse ? k < prev : k > prev, msg());
+      seen.push(k);
+      for (let m = int(rand, churn); m > 0 && budget > 0; m--, budget--) {
+        // Bias mutations toward the iterator's neighbourhood, where they can hurt.
+        const key = rand() < 0.5 ? k + ALPHABET[int(rand, ALPHABET.length)] : randomKey(rand);
+        stable.delete(key);
+        if (rand() < 0.5) {
+          const e2 = randomEntry(rand);
+          dir.set(key, e2);
+          model.set(key, e2);
+        } else {
+          dir.delete(key);
+          model.delete(key);
+        }
+        if (rand() < 0.1) {
+          dir.delete(k);
+          model.delete(k);
+        }
+      }
+    }
+    const yielded = new Set(seen);
+    for (const k of stable) assert.ok(yielded.has(k), `${msg()}: missed ${JSON.stringify(k)}`);
+    assertSame(dir, model, msg());
+  }
+});
+
+Deno.test("keydir: splits and merges at 100k keys", () => {
+  const rand = rng(5);
+  const bytes = (n: number) => {
+    let s = "";
+    for (let i = 0; i < n; i++) s += String.fromCharCode(int(rand, 256));
+    return s;
+  };
+  const orders: [string, (keys: string[]) => string[]][] = [
+    ["random", (keys) => keys],
+    ["ascending", (keys) => [...keys].sort()],
+    ["descending", (keys) => [...keys].sort().reverse()],
+  ];
+  for (const [name, order] of orders) {
+    const dir = new KeyDir();
+    const model = new Map<string, Entry>();
+    const keys = Array.from({ length: 100_000 }, () => bytes(1 + int(rand, 12)));
+    for (const k of order(keys)) {
+      const e = randomEntry(rand);
+      dir.set(k, e);
+      model.set(k, e);
+    }
+    assertSame(dir, model, `${name}: filled`);
+    // Delete ~95% in random order so nodes underflow everywhere and the tree shrinks.
+    for (const k of keys) {
+      if (rand() < 0.95) assert.equal(dir.delete(k), model.delete(k), `${name}: delete`);
+    }
+    assertSame(dir, model, `${name}: thinned`);
+    for (const k of keys) dir.delete(k);
+    assert.equal(dir.size, 0);
+    assert.deepEqual([...dir.range()], []);
+    assert.equal(dir.get(keys[0]), undefined);
+    const e = randomEntry(rand);
+    dir.set(keys[0], e);
+    assert.deepEqual([...dir.range()], [[keys[0], e]], `${name}: reused`);
+  }
+});
+
+Deno.test("keydir: entries round-trip exactly and are copies", () => {
+  const dir = new KeyDir();
+  const extremes: Entry[] = [
+    { fileId: 0, offset: 0, size: 0, timestamp: 0, expireAt: 0 },
+    {
+      fileId: 2 ** 32 + 5,
+      offset: 2 ** 33 + 7,
+      size: 2 ** 32 - 1,
+      timestamp: 2 ** 52 + 1,
+      expireAt: 2 ** 53 - 1,
+    },
+    { fileId: 2 ** 53 - 1, offset: 1, size: 36, timestamp: Date.now(), expireAt: 0 },
+  ];
+  extremes.forEach((e, i) => dir.set(`k${i}`, e));
+  extremes.forEach((e, i) => assert.deepEqual(dir.get(`k${i}`), e));
+
+  const input = { ...extremes[1] };
+  dir.set("copy", input);
+  input.offset = 1;
+  const out = dir.get("copy")!;
+  assert.deepEqual(out, extremes[1], "set copies the fields");
+  out.size = 2;
+  assert.deepEqual(dir.get("copy"), extremes[1], "get returns a fresh object");
+
+  dir.set("copy", extremes[0]);
+  assert.deepEqual(dir.get("copy"), extremes[0], "replace");
+  assert.equal(dir.size, extremes.length + 1);
+});
+
+Deno.test("keydir: empty key and prefixes order like bytes", () => {
+  const dir = new KeyDir();
+  const e: Entry = { fileId: 1, offset: 2, size: 3, timestamp: 4, expireAt: 0 };
+  for (const k of ["a\x00", "a", "", "\xff", "a\x00\x00", "\x00", "ab", "a\xff"]) dir.set(k, e);
+  assert.deepEqual(
+    [...dir.range()].map(([k]) => k),
+    ["", "\x00", "a", "a\x00", "a\x00\x00", "ab", "a\xff", "\xff"],
+  );
+  assert.deepEqual([...dir.range("a", "ab", true)].map(([k]) => k), [
+    "a\x00\x00",
+    "a\x00",
+    "a",
+  ]);
+  assert.equal(dir.delete(""), true);
+  assert.equal(dir.delete(""), false);
+  assert.equal(dir.get(""), undefined);
+});
