@@ -35,9 +35,8 @@ export class Catalog {
 
   /** Points `k` at `e`. */
   put(k: string, e: Entry): void {
-    const old = this.index.get(k);
+    const old = this.index.set(k, e);
     if (old) this.#addLive(old.fileId, -old.size);
-    this.index.set(k, e);
     this.#addLive(e.fileId, e.size);
   }
 
@@ -52,9 +51,8 @@ export class Catalog {
 
   /** Drops `k`; true when it was present and not expired. */
   remove(k: string): boolean {
-    const old = this.index.get(k);
+    const old = this.index.delete(k);
     if (!old) return false;
-    this.index.delete(k);
     this.#addLive(old.fileId, -old.size);
     return old.expireAt === 0 || old.expireAt > this.clock();
   }

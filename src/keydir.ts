@@ -448,6 +448,8 @@ export class KeyDir {
   // Bumped whenever keys are added or removed, which is what invalidates the position
   // of a live `range` iterator.
   #version = 0;
+  // The entry a set replaced or a delete removed, carried out of the recursion.
+  #old: Entry | undefined;
 
   /** Number of keys. */
   get size(): number {
@@ -461,8 +463,12 @@ export class KeyDir {
     return i >= 0 ? leaf.entry(i) : undefined;
   }
 
-  /** Inserts or replaces the entry of `key` (the fields are copied). */
-  set(key: string, e: Entry): void {
+  /**
+   * Inserts or replaces the entry of `key` (the fields are copied); returns the
+   * entry it replaced, so callers need no lookup of their own first.
+   */
+  set(key: string, e: Entry): Entry | undefined {
+    this.#old = undefined;
     const right = this.#insert(this.#root, key, e);
     if (right) {
       const root = new Inner(STEP, this.#inners);
@@ -470,17 +476,19 @@ export class KeyDir {
       root.insert(1, right.keys[0], right);
       this.#root = root;
     }
+    return this.#old;
   }
 
-  /** Removes `key`; true if it was present. */
-  delete(key: string): boolean {
-    if (!this.#remove(this.#root, key)) return false;
+  /** Removes `key`; returns its entry, or undefined if it was not present. */
+  delete(key: string): Entry | undefined {
+    this.#old = undefined;
+    if (!this.#remove(this.#root, key)) return undefined;
     const root = this.#root;
     if (root instanceof Inner && root.n === 1) {
       this.#root = root.kids[0];
       this.#inners.free(root.block, root.keys);
     }
-    return true;
+    return this.#old;
   }
 
   /**
@@ -547,6 +555,7 @@ export class KeyDir {
     if (node instanceof Leaf) {
       const r = node.find(key);
       if (r >= 0) {
+        this.#old = node.entry(r);
         node.setValue(r, e);
         return undefined;
       }
@@ -563,6 +572,7 @@ export class KeyDir {
     if (node instanceof Leaf) {
       const r = node.find(key);
       if (r < 0) return false;
+      this.#old = node.entry(r);
       node.remove(r);
       this.#size--;
       this.#version++;
