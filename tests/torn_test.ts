@@ -2,11 +2,11 @@
  * Torn writes and damage, simulated on the files of a closed store: cuts of the
  * newest file at every offset of its last records, zero-filled tails, short
  * files, and bit flips anywhere (compacted files, indexed from their hints,
- * included). Every op of the store is known with the byte
- * range of each of its records, so each reopen is checked against the exact
- * state the damage should leave: every op whose records are intact and
- * reachable is there, an op with a damaged record is gone whole (a batch
- * included), and no value is one never written for its key.
+ * included). Every op of the store is known with the byte range of each of its
+ * records, so each reopen is checked against the exact state the damage should
+ * leave: every op whose records are intact and reachable is there, an op with a
+ * damaged record is gone whole (a batch included), and no value is one never
+ * written for its key.
  */
 import assert from "node:assert/strict";
 import { type Cask, CorruptionError, open } from "../mod.ts";
