@@ -6,6 +6,7 @@
  */
 
 import type { Catalog } from "./catalog.ts";
+import type { Entry } from "./keydir.ts";
 import { DataFile } from "./datafile.ts";
 import {
   type CompactProgress,
@@ -49,17 +50,15 @@ export async function runCompaction(
   let damaged = false;
   const outputs = await writeMerged({
     dir: ctx.dir,
-    inputs,
+    live: liveIn(catalog, inputIds),
+    inputs: new Map(inputs.map((f) => [f.id, f])),
+    bytesTotal: inputs.reduce((n, f) => n + catalog.liveBytes(f.id), 0),
     firstId,
     lastId,
     maxFileSize: ctx.maxFileSize,
-    isLive: (key, fileId, offset) => {
-      const e = catalog.lookup(key);
-      return e !== undefined && e.fileId === fileId && e.offset === offset;
-    },
     onDamage: (file, offset, bytes) => {
       damaged = true;
-      const message = `${file}: compaction skipped ${bytes} damaged bytes at ${offset}`;
+      const message = `${file}: compaction dropped a damaged record of ${bytes} bytes at ${offset}`;
       ctx.onWarning({ kind: "damaged", file, offset, bytes, message });
     },
     checkAbort: ctx.checkOpen,
@@ -93,6 +92,16 @@ export function wantsCompaction(ctx: CompactionContext, a: Required<AutoCompact>
   return dead >= a.minDeadBytes && dead >= a.minDeadRatio * total;
 }
 
+// The entries served by `inputIds`, in key order; expired ones leave the index.
+function* liveIn(catalog: Catalog, inputIds: Set<number>): Generator<[string, Entry]> {
+  const now = catalog.clock();
+  for (const [k, e] of catalog.index.range()) {
+    if (!inputIds.has(e.fileId)) continue;
+    if (e.expireAt !== 0 && e.expireAt <= now) catalog.remove(k);
+    else yield [k, e];
+  }
+}
+
 // Points the index at a merged file for every key still served by an input:
 // such a key was not written since it was copied (new writes go to files after
 // the outputs), so the copy is its current value.
@@ -104,8 +113,8 @@ function adopt(catalog: Catalog, file: DataFile, out: MergeOutput, inputIds: Set
   }
 }
 
-// Keys whose records sat in damaged input regions were not copied; they are
-// gone with the inputs, so they leave the index rather than point nowhere.
+// Keys whose records were damaged were not copied; they are gone with the
+// inputs, so they leave the index rather than point nowhere.
 function dropEntriesIn(catalog: Catalog, fileIds: Set<number>): void {
   for (const [k, e] of catalog.index.range()) if (fileIds.has(e.fileId)) catalog.remove(k);
 }

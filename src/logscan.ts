@@ -1,6 +1,6 @@
 /**
  * Walks the records of a data file in order, in large chunks through the wasm
- * bulk scanner. Recovery, compaction and verification all read logs this way and
+ * bulk scanner. Recovery and verification both read logs this way and
  * differ only in what they do with records and with damage.
  * @module
  */
@@ -31,17 +31,12 @@ export type RecordVisitor = (offset: number, h: RecordHeader, buf: Uint8Array, a
  */
 export type DamageHandler = (offset: number, next: number) => boolean | Promise<boolean>;
 
-/**
- * Walks the records of file descriptor `fd` (`size` bytes) after the file header; returns where
- * the walk ended. `afterChunk` runs between chunks, outside any visit: the place
- * for I/O and for codec calls, which would clobber the chunk during a visit.
- */
+/** Walks the records of file descriptor `fd` (`size` bytes) after the file header; returns where the walk ended. */
 export async function walkLog(
   fd: number,
   size: number,
   visit: RecordVisitor,
   onDamage: DamageHandler,
-  afterChunk?: (pos: number) => Promise<void>,
 ): Promise<number> {
   let pos = FILE_HEADER_SIZE;
   let want = CHUNK;
@@ -52,7 +47,6 @@ export async function walkLog(
     const base = pos;
     const res = scanRecords(buf, 0, (at, h) => visit(base + at, h, buf, at));
     pos = base + res.end;
-    await afterChunk?.(pos);
     want = CHUNK;
     if (res.status === "end") continue;
     if (res.status === "partial" && pos + res.need <= size) {

@@ -13,21 +13,12 @@
  * @module
  */
 
-import { closeSync, openSync } from "node:fs";
-import { type RecordHeader, recordSize } from "./codec.ts";
+import { readHeader, type RecordHeader, verifyRecord } from "./codec.ts";
 import { type DataFile, fileHeader } from "./datafile.ts";
-import {
-  FILE_FLAG_COMPACTED,
-  FILE_HEADER_SIZE,
-  FLAG_COMMIT,
-  FLAG_TOMBSTONE,
-  HEADER_SIZE,
-  KIND_DATA,
-} from "./format.ts";
+import { FILE_FLAG_COMPACTED, FILE_HEADER_SIZE, HEADER_SIZE, KIND_DATA } from "./format.ts";
 import { dataPath, hintPath, syncDir, writeAll } from "./fsutil.ts";
 import { HintWriter } from "./hint.ts";
-import { bytesToKey } from "./keys.ts";
-import { walkLog } from "./logscan.ts";
+import { keyEquals } from "./keys.ts";
 
 /**
  * Where a compaction is; reported through `onProgress`.
@@ -54,17 +45,22 @@ export interface CompactProgress {
 /** What a compaction is asked to do. */
 export interface MergePlan {
   dir: string;
-  /** Immutable data files, ascending id, fully written and fsynced. */
-  inputs: DataFile[];
+  /**
+   * The records to keep, in key order: every live key whose current record is in
+   * an input file. Iterated while the store runs, so it must tolerate changes.
+   */
+  live: Iterable<[string, { fileId: number; offset: number; size: number }]>;
+  /** Input data files by id: immutable, fully written and fsynced. */
+  inputs: Map<number, DataFile>;
+  /** Bytes to copy, for progress. */
+  bytesTotal: number;
   /** Ids reserved for the output files: firstId..lastId. */
   firstId: number;
   lastId: number;
   maxFileSize: number;
-  /** Whether the index still points at this record (and it has not expired). */
-  isLive(key: string, fileId: number, offset: number): boolean;
-  /** Called with damage found in an input (its records there are lost already). */
+  /** Called for a record that fails its checks; it is not copied. */
   onDamage(file: string, offset: number, bytes: number): void;
-  /** Throws to abort between chunks (the store is closing). */
+  /** Throws to abort between flushes (the store is closing). */
   checkAbort(): void;
   onProgress(p: CompactProgress): void;
 }
@@ -91,14 +87,29 @@ class Output {
   }
 
   push(bytes: Uint8Array): void {
-    if (this.used + bytes.length > this.buf.length) {
-      const bigger = new Uint8Array(Math.max(this.buf.length * 2, this.used + bytes.length));
+    this.room(bytes.length).set(bytes);
+    this.used += bytes.length;
+    this.size += bytes.length;
+  }
+
+  /** A view of the next `n` bytes of the buffer (growing it), to be filled and then kept by `keep`. */
+  room(n: number): Uint8Array {
+    if (this.used + n > this.buf.length) {
+      const bigger = new Uint8Array(Math.max(this.buf.length * 2, this.used + n));
       bigger.set(this.buf.subarray(0, this.used));
       this.buf = bigger;
     }
-    this.buf.set(bytes, this.used);
-    this.used += bytes.length;
-    this.size += bytes.length;
+    return this.buf.subarray(this.used, this.used + n);
+  }
+
+  /** Keeps the record just read into `room(n)` for `key`, with its validated header. */
+  keep(key: string, h: RecordHeader, n: number): void {
+    const at = this.used;
+    this.hint.add(this.buf.subarray(at + HEADER_SIZE, at + HEADER_SIZE + h.keyLen), h, this.size);
+    this.keys.push(key);
+    this.offsets.push(this.size);
+    this.used += n;
+    this.size += n;
   }
 
   async flush(): Promise<void> {
@@ -108,40 +119,49 @@ class Output {
   }
 }
 
-/** Writes the live records of the plan's inputs into fsynced temporary files. */
+// Output is written out in pieces of about this size.
+const FLUSH_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Copies the plan's live records, in key order, into fsynced temporary files.
+ * Key order makes the hint files sorted, so an open loads them as ascending
+ * inserts, and it lays each output out in scan order. Each record is read
+ * straight into the output buffer and verified there; its bytes are kept as they
+ * are (batch flags inside are void by the output's COMPACTED file flag).
+ */
 export async function writeMerged(plan: MergePlan): Promise<MergeOutput[]> {
   const outs: Output[] = [];
-  const bytesTotal = plan.inputs.reduce((n, f) => n + f.size, 0);
-  let before = 0;
+  const h: RecordHeader = { flags: 0, keyLen: 0, valueLen: 0, timestamp: 0, expireAt: 0 };
+  let done = 0;
   try {
-    for (const input of plan.inputs) {
-      const fd = openSync(input.path, "r");
-      try {
-        await walkLog(
-          fd,
-          input.size,
-          (offset, h, buf, at) => copyIfLive(input, offset, h, buf, at),
-          (offset, next) => {
-            plan.onDamage(input.path, offset, (next < 0 ? input.size : next) - offset);
-            return true;
-          },
-          async (pos) => {
-            plan.checkAbort();
-            for (const o of outs) if (o.used > 0) await o.flush();
-            plan.onProgress({ phase: "copy", bytesDone: before + pos, bytesTotal });
-          },
-        );
-      } finally {
-        closeSync(fd);
+    for (const [key, e] of plan.live) {
+      let o = outs[outs.length - 1];
+      if (
+        !o ||
+        (o.size + e.size > plan.maxFileSize && o.size > FILE_HEADER_SIZE && o.id < plan.lastId)
+      ) {
+        o = openOutput(plan.dir, o ? o.id + 1 : plan.firstId);
+        outs.push(o);
       }
-      before += input.size;
+      const input = plan.inputs.get(e.fileId)!;
+      const rec = o.room(e.size);
+      input.read(e.offset, rec);
+      if (readHeader(rec, 0, h) && keyEquals(rec, HEADER_SIZE, key) && verifyRecord(rec, 0, h)) {
+        o.keep(key, h, e.size);
+      } else plan.onDamage(input.path, e.offset, e.size);
+      done += e.size;
+      if (o.used >= FLUSH_BYTES) {
+        plan.checkAbort();
+        await o.flush();
+        plan.onProgress({ phase: "copy", bytesDone: done, bytesTotal: plan.bytesTotal });
+      }
     }
     for (const o of outs) {
       await o.flush();
       await writeAll(o.hintFile, o.hint.finish());
       await o.data.syncData();
       await o.hintFile.syncData();
-      plan.onProgress({ phase: "sync", bytesDone: bytesTotal, bytesTotal });
+      plan.onProgress({ phase: "sync", bytesDone: done, bytesTotal: plan.bytesTotal });
     }
   } catch (e) {
     for (const o of outs) closeOutput(o);
@@ -150,32 +170,6 @@ export async function writeMerged(plan: MergePlan): Promise<MergeOutput[]> {
   }
   for (const o of outs) closeOutput(o);
   return outs.map((o) => ({ id: o.id, size: o.size, keys: o.keys, offsets: o.offsets }));
-
-  // A visit: copies the record when it is the live one for its key. The bytes
-  // were verified by the scanner and are copied unchanged; batch flags inside
-  // are void by the output's COMPACTED file flag.
-  function copyIfLive(
-    input: DataFile,
-    offset: number,
-    h: RecordHeader,
-    buf: Uint8Array,
-    at: number,
-  ): void {
-    if (h.flags & (FLAG_TOMBSTONE | FLAG_COMMIT)) return;
-    const kb = buf.subarray(at + HEADER_SIZE, at + HEADER_SIZE + h.keyLen);
-    const key = bytesToKey(kb);
-    if (!plan.isLive(key, input.id, offset)) return;
-    const n = recordSize(h.keyLen, h.valueLen);
-    let o = outs[outs.length - 1];
-    if (!o || (o.size + n > plan.maxFileSize && o.size > FILE_HEADER_SIZE && o.id < plan.lastId)) {
-      o = openOutput(plan.dir, o ? o.id + 1 : plan.firstId);
-      outs.push(o);
-    }
-    o.hint.add(kb, h, o.size);
-    o.keys.push(key);
-    o.offsets.push(o.size);
-    o.push(buf.subarray(at, at + n));
-  }
 }
 
 function openOutput(dir: string, id: number): Output {
