@@ -1,19 +1,15 @@
 // Deterministic key/value material shared by every engine, so each child writes and
 // reads exactly the same bytes in the same order.
 
+import { prng } from "../../tests/helpers.ts";
+
 export const KEY_SIZE = 16;
 export const VALUE_SIZE = 100;
 
-/** mulberry32: tiny and seedable; statistical quality is irrelevant here, determinism is not. */
+/** mulberry32 as 32-bit integers: the tests' seeded PRNG, scaled back to whole words. */
 export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
+  const next = prng(seed);
+  return () => (next() * 0x1_0000_0000) >>> 0;
 }
 
 export function randomBytes(size: number, seed: number): Uint8Array {
