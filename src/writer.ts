@@ -35,6 +35,7 @@ const CHUNK_SIZE = 256 * 1024;
 const FLUSH_BYTES = 1024 * 1024;
 // ...and writers wait for the disk past this many, so memory stays bounded.
 const MAX_BUFFERED = 16 * 1024 * 1024;
+const MAX_SPARE = 8;
 
 interface Chunk {
   file: DataFile;
@@ -74,6 +75,9 @@ export class Writer {
   nextId: number;
   #end: number; // logical size of `active`, buffered bytes included
   #chunks: Chunk[] = []; // appended and not yet written, oldest first
+  // Written chunk buffers kept for reuse: allocating a fresh one per flush makes
+  // the allocator hold on to far more memory than is ever in use at once.
+  #spare: Uint8Array[] = [];
   #open?: Chunk; // the chunk appends go to; the flusher closes it when it takes it
   #buffered = 0;
   #appended = 0; // bytes appended since open, over all files
@@ -232,7 +236,7 @@ export class Writer {
     const fresh = {
       file,
       start: this.#end,
-      bytes: new Uint8Array(Math.max(CHUNK_SIZE, size)),
+      bytes: size <= CHUNK_SIZE && this.#spare.pop() || new Uint8Array(Math.max(CHUNK_SIZE, size)),
       used: 0,
     };
     this.#chunks.push(fresh);
@@ -275,8 +279,12 @@ export class Writer {
           this.#fail(e);
           return;
         }
-        const done = this.#chunks.splice(0, taken);
-        for (const c of done) this.#buffered -= c.used;
+        for (const c of this.#chunks.splice(0, taken)) {
+          this.#buffered -= c.used;
+          if (c.bytes.length === CHUNK_SIZE && this.#spare.length < MAX_SPARE) {
+            this.#spare.push(c.bytes);
+          }
+        }
         if (mustSync) this.#durable = upTo;
         this.#release();
       }
