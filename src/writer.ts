@@ -14,7 +14,7 @@
 import { DataFile, fileHeader } from "./datafile.ts";
 import { ClosedError, IOError } from "./errors.ts";
 import { FILE_HEADER_SIZE, KIND_DATA } from "./format.ts";
-import { syncDir, writeAll } from "./fsutil.ts";
+import { syncDir, writeAllSync } from "./fsutil.ts";
 
 /**
  * How much durability writes pay for: the `sync` option of `open()`.
@@ -297,7 +297,7 @@ export class Writer {
 
   async #write(c: Chunk): Promise<void> {
     if (c.file !== this.#handleFile) await this.#switchTo(c.file);
-    await writeAll(this.#handle!, c.bytes.subarray(0, c.used));
+    writeAllSync(this.#handle!, c.bytes.subarray(0, c.used));
     c.file.size = c.start + c.used;
   }
 
