@@ -16,6 +16,7 @@ import type { Entry } from "./keydir.ts";
 import { acquireLock, releaseLock } from "./lock.ts";
 import { cleanupMerge, type CompactProgress } from "./merge.ts";
 import { type Prepared, prepareOp, resolveRange } from "./ops.ts";
+import { ReadAhead } from "./readahead.ts";
 import { type OpenOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { recoverFile } from "./recovery.ts";
 import type {
@@ -30,7 +31,8 @@ import type {
 import { Writer } from "./writer.ts";
 
 const utf8 = new TextDecoder();
-// Records up to this size are read straight into wasm memory and checked in place.
+// Records up to this size are read straight into wasm memory and checked in place;
+// bigger ones get a buffer of their own that becomes the returned value.
 const SCRATCH_READ = 1024 * 1024;
 
 /**
@@ -338,8 +340,9 @@ export class Cask {
    * ```
    */
   async *scan(options: ScanOptions = {}): AsyncGenerator<[Uint8Array, Uint8Array]> {
+    const ahead = new ReadAhead(options?.reverse === true);
     for (const [k, e] of this.#range(options)) {
-      yield [keyToBytes(k), this.#readValue(k, e)];
+      yield [keyToBytes(k), this.#readValue(k, e, ahead)];
     }
   }
 
@@ -524,12 +527,16 @@ export class Cask {
   }
 
   // Reads and verifies the record of `k` at `e` with one positional read.
-  #readValue(k: string, e: Entry): Uint8Array {
+  // A scan passes its read-ahead window, which may hold the record already.
+  #readValue(k: string, e: Entry, ahead?: ReadAhead): Uint8Array {
     const file = this.#catalog.files.get(e.fileId);
     if (!file) throw new CorruptionError(`index points at missing data file ${e.fileId}`);
-    const inScratch = e.size <= SCRATCH_READ;
-    const buf = inScratch ? scratch(e.size).subarray(0, e.size) : new Uint8Array(e.size);
-    if (!this.#writer.readBuffered(file, e.offset, buf)) file.read(e.offset, buf);
+    let buf = ahead?.view(file, e.offset, e.size);
+    const shared = buf !== undefined || e.size <= SCRATCH_READ;
+    if (!buf) {
+      buf = shared ? scratch(e.size).subarray(0, e.size) : new Uint8Array(e.size);
+      if (!this.#writer.readBuffered(file, e.offset, buf)) file.read(e.offset, buf);
+    }
     const h = readHeader(buf, 0);
     if (
       !h || h.keyLen !== k.length || recordSize(h.keyLen, h.valueLen) !== e.size ||
@@ -542,7 +549,7 @@ export class Cask {
       );
     }
     const start = HEADER_SIZE + h.keyLen;
-    return inScratch ? buf.slice(start) : buf.subarray(start);
+    return shared ? buf.slice(start) : buf.subarray(start);
   }
 
   #prepare(op: BatchOp): Prepared {

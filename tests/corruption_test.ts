@@ -129,3 +129,20 @@ Deno.test("a file with a damaged header is reported; its records are still recov
     assert.equal(db.size, N);
     await db.close();
   }));
+
+Deno.test("a scan detects a flipped byte too, forward and reverse, whatever it read ahead", () =>
+  withDir(async (dir) => {
+    const file = await writeRecords(dir);
+    const size = (await Deno.stat(file)).size;
+    await using db = await open(dir);
+    await flipByte(file, size - RECORD * 3 + HEADER_SIZE + 8);
+    for (const reverse of [false, true]) {
+      const seen: string[] = [];
+      const err = await (async () => {
+        for await (const [k] of db.scan({ reverse })) seen.push(new TextDecoder().decode(k));
+      })().catch((e) => e);
+      assert.ok(err instanceof CorruptionError, `reverse=${reverse}: ${err}`);
+      assert.equal(err.offset, size - RECORD * 3);
+      assert.ok(!seen.includes("k7"), "the damaged value was never yielded");
+    }
+  }));

@@ -17,6 +17,7 @@ const LAYERS: Record<string, number> = {
   "writer.ts": 2,
   "lock.ts": 2,
   "verify.ts": 2,
+  "readahead.ts": 2,
   "keydir.ts": 3,
   "catalog.ts": 3,
   "options.ts": 4,
