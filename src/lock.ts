@@ -8,8 +8,8 @@
 import { join } from "node:path";
 import { IOError, LockedError } from "./errors.ts";
 
-/** Name of the lock file inside a store directory. */
-export const LOCK_FILE = "LOCK";
+// Name of the lock file inside a store directory.
+const LOCK_FILE = "LOCK";
 // Total wait is about twice this before a held lock is reported.
 const LOCK_PATIENCE_MS = 256;
 
