@@ -155,3 +155,12 @@ export class IOError extends CaskError {
     super("IO", message, options);
   }
 }
+
+/**
+ * `e` as a CaskError: itself when it already is one, else an IOError saying
+ * what was being done (file-system calls throw the runtime's own error types).
+ */
+export function asCaskError(e: unknown, doing: string): CaskError {
+  if (e instanceof CaskError) return e;
+  return new IOError(`${doing}: ${(e as Error)?.message ?? e}`, { cause: e });
+}

@@ -62,9 +62,11 @@ export function keyToBytes(k: string): Uint8Array {
   return b;
 }
 
-/** Whether `s` is plain ASCII, and so already its own binary string. */
-export function isAscii(s: string): boolean {
-  return ASCII.test(s);
+/** A user key's index form and bytes, validated, with one ASCII check for string keys. */
+export function keyForms(key: unknown): { k: string; kb: Uint8Array } {
+  if (typeof key === "string" && ASCII.test(key)) return { k: key, kb: keyToBytes(key) };
+  const kb = toBytes(key, "key");
+  return { k: bytesToKey(kb), kb };
 }
 
 /** Whether bytes b[at, at + k.length) equal binary string `k`. */

@@ -6,7 +6,7 @@
 
 import { recordSize } from "./codec.ts";
 import { InvalidArgumentError } from "./errors.ts";
-import { bytesToKey, indexKey, isAscii, toBytes } from "./keys.ts";
+import { indexKey, keyForms, toBytes } from "./keys.ts";
 import type { BatchOp, ScanOptions } from "./types.ts";
 
 /** A validated write, ready to encode. */
@@ -34,12 +34,11 @@ export function prepareOp(op: BatchOp, limits: Limits, now: () => number): Prepa
   if (typeof op !== "object" || op === null) {
     throw new InvalidArgumentError("operation must be an object");
   }
-  const kb = toBytes(op.key, "key");
+  const { k, kb } = keyForms(op.key);
   if (kb.length === 0) throw new InvalidArgumentError("key must not be empty");
   if (kb.length > limits.maxKeySize) {
     throw new InvalidArgumentError(`key is ${kb.length} bytes; maxKeySize is ${limits.maxKeySize}`);
   }
-  const k = typeof op.key === "string" && isAscii(op.key) ? op.key : bytesToKey(kb);
   if (op.type === "delete") {
     return { k, kb, vb: EMPTY, size: recordSize(kb.length, 0), expireAt: 0, tombstone: true };
   }

@@ -8,7 +8,7 @@ import { Catalog } from "./catalog.ts";
 import { encodeRecord, readHeader, recordSize, scratch, verifyRecord } from "./codec.ts";
 import { type CompactionContext, runCompaction, wantsCompaction } from "./compaction.ts";
 import { DataFile } from "./datafile.ts";
-import { ClosedError, CorruptionError, InvalidArgumentError } from "./errors.ts";
+import { asCaskError, ClosedError, CorruptionError, InvalidArgumentError } from "./errors.ts";
 import { FLAG_BATCH, FLAG_COMMIT, FLAG_TOMBSTONE, HEADER_SIZE } from "./format.ts";
 import { listIds } from "./fsutil.ts";
 import { type Bytes, indexKey, keyEquals, keyToBytes } from "./keys.ts";
@@ -68,7 +68,11 @@ export class Cask {
       throw new InvalidArgumentError("dir must be a non-empty string");
     }
     const db = new Cask(dir, resolveOptions(options));
-    await Deno.mkdir(dir, { recursive: true });
+    try {
+      await Deno.mkdir(dir, { recursive: true });
+    } catch (e) {
+      throw asCaskError(e, `cannot create ${dir}`);
+    }
     db.#lock = await acquireLock(dir);
     try {
       await cleanupMerge(dir);
@@ -76,7 +80,7 @@ export class Cask {
     } catch (e) {
       db.#catalog.dropFiles([...db.#catalog.files.values()]);
       releaseLock(db.#lock);
-      throw e;
+      throw asCaskError(e, `cannot open the store in ${dir}`);
     }
     return db;
   }
@@ -401,7 +405,11 @@ export class Cask {
   }
 
   async #compact(onProgress: (p: CompactProgress) => void): Promise<CompactResult> {
-    this.#lastCompaction = await runCompaction(this.#compaction, onProgress);
+    try {
+      this.#lastCompaction = await runCompaction(this.#compaction, onProgress);
+    } catch (e) {
+      throw asCaskError(e, "compaction failed");
+    }
     return this.#lastCompaction;
   }
 

@@ -8,7 +8,7 @@
 
 import { closeSync, fstatSync, openSync } from "node:fs";
 import { readFileHeader } from "./datafile.ts";
-import { IOError } from "./errors.ts";
+import { asCaskError, IOError } from "./errors.ts";
 import { FILE_HEADER_SIZE, KIND_DATA } from "./format.ts";
 import { dataPath, hintPath, listIds, readFullAt } from "./fsutil.ts";
 import { readHint } from "./hint.ts";
@@ -71,6 +71,14 @@ export interface VerifyReport {
  * ```
  */
 export async function verify(dir: string): Promise<VerifyReport> {
+  try {
+    return await walkStore(dir);
+  } catch (e) {
+    throw asCaskError(e, `cannot verify ${dir}`);
+  }
+}
+
+async function walkStore(dir: string): Promise<VerifyReport> {
   const report: VerifyReport = { files: 0, records: 0, bytes: 0, issues: [] };
   for (const id of await listIds(dir, "data")) {
     const path = dataPath(dir, id);

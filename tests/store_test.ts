@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { CaskError, ClosedError, InvalidArgumentError, LockedError, open } from "../mod.ts";
+import {
+  CaskError,
+  ClosedError,
+  InvalidArgumentError,
+  IOError,
+  LockedError,
+  open,
+  verify,
+} from "../mod.ts";
 import { openQuiet, prng, randomBytes, text, withDir } from "./helpers.ts";
 
 Deno.test("set, get, has, delete round trip", () =>
@@ -306,4 +314,14 @@ Deno.test("read-your-writes under sync never, before the buffer is flushed", () 
       "k998",
       "k999",
     ]);
+  }));
+
+Deno.test("file-system failures on open are typed IOErrors", () =>
+  withDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/not-a-dir`, "x");
+    const err = await open(`${dir}/not-a-dir`).catch((e) => e);
+    assert.ok(err instanceof IOError, String(err));
+    assert.equal(err.code, "IO");
+    const v = await verify(`${dir}/missing`).catch((e) => e);
+    assert.ok(v instanceof IOError, String(v));
   }));
