@@ -45,7 +45,9 @@ interface Built {
 
 /**
  * Writes a store of a dozen files with sets, deletes and batches; the last
- * ops have small values, so cutting at every offset of them stays quick.
+ * ops have small values, so cutting at every offset of them stays quick, and
+ * go on until the newest file holds a few of them (a rotation may have just
+ * left it with one).
  */
 async function build(dir: string, rand: () => number): Promise<Built> {
   const steps: Step[] = [];
@@ -53,7 +55,8 @@ async function build(dir: string, rand: () => number): Promise<Built> {
   const present = new Set<string>();
   const pick = () => `t${(rand() * 30) | 0}`;
   const db = await open(dir, OPTS);
-  for (let i = 0; i < 160; i++) {
+  const inNewest = () => steps.filter((s) => s.path === steps.at(-1)!.path).length;
+  for (let i = 0; i < 160 || inNewest() < 4; i++) {
     const value = () => randomBytes(rand, (rand() * (i < 150 ? 600 : 24)) | 0);
     const r = rand();
     const atomic = r < 0.25;
