@@ -40,13 +40,19 @@ export class Catalog {
     this.#addLive(e.fileId, e.size);
   }
 
-  /** Points `k`, whose entry is `e`, at the same record copied to `offset` of file `fileId`. */
-  move(k: string, e: Entry, fileId: number, offset: number): void {
-    this.#addLive(e.fileId, -e.size);
-    e.fileId = fileId;
-    e.offset = offset;
-    this.index.set(k, e);
-    this.#addLive(fileId, e.size);
+  /**
+   * Points each of `keys` (ascending) whose record is still in a file of
+   * `from` at the same record copied to `offsets[i]` of file `fileId`.
+   */
+  moveAll(keys: string[], offsets: number[], fileId: number, from: Set<number>): void {
+    let moved = 0;
+    this.index.relocate(keys, offsets, fileId, (id, size) => {
+      if (!from.has(id)) return false;
+      this.#addLive(id, -size);
+      moved += size;
+      return true;
+    });
+    this.#addLive(fileId, moved);
   }
 
   /** Drops `k`; true when it was present and not expired. */

@@ -107,10 +107,7 @@ function* liveIn(catalog: Catalog, inputIds: Set<number>): Generator<[string, En
 // the outputs), so the copy is its current value.
 function adopt(catalog: Catalog, file: DataFile, out: MergeOutput, inputIds: Set<number>): void {
   catalog.files.set(file.id, file);
-  for (let i = 0; i < out.keys.length; i++) {
-    const e = catalog.index.get(out.keys[i]);
-    if (e && inputIds.has(e.fileId)) catalog.move(out.keys[i], e, file.id, out.offsets[i]);
-  }
+  catalog.moveAll(out.keys, out.offsets, file.id, inputIds);
 }
 
 // Keys whose records were damaged were not copied; they are gone with the

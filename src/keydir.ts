@@ -479,6 +479,36 @@ export class KeyDir {
     return this.#old;
   }
 
+  /**
+   * Points keys at copies of their records: for each `keys[i]` (ascending) that
+   * is present and for which `take(fileId, size)` of its entry says yes, the
+   * entry moves to offset `offsets[i]` of file `fileId`. One walk along the
+   * leaves serves all keys, rather than a descent from the root per key.
+   */
+  relocate(
+    keys: readonly string[],
+    offsets: readonly number[],
+    fileId: number,
+    take: (fileId: number, size: number) => boolean,
+  ): void {
+    if (keys.length === 0) return;
+    let leaf = this.#leafFor(keys[0]), i = 0;
+    for (let j = 0; j < keys.length; j++) {
+      const k = keys[j];
+      while (leaf.n === 0 || leaf.keys[leaf.n - 1] < k) {
+        if (!leaf.next) return;
+        leaf = leaf.next;
+        i = 0;
+      }
+      while (leaf.keys[i] < k) i++;
+      if (leaf.keys[i] !== k) continue;
+      const b = leaf.fo + i * 4;
+      if (!take(leaf.f[b], leaf.u[leaf.uo + i * 2 + 1])) continue;
+      leaf.f[b] = fileId;
+      leaf.f[b + 1] = offsets[j];
+    }
+  }
+
   /** Removes `key`; returns its entry, or undefined if it was not present. */
   delete(key: string): Entry | undefined {
     this.#old = undefined;

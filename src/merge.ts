@@ -13,10 +13,18 @@
  * @module
  */
 
-import { readHeader, type RecordHeader, verifyRecord } from "./codec.ts";
+import {
+  readHeader,
+  type RecordHeader,
+  recordSize,
+  scanRecords,
+  scratch,
+  verifyRecord,
+} from "./codec.ts";
 import { type DataFile, fileHeader } from "./datafile.ts";
 import { FILE_FLAG_COMPACTED, FILE_HEADER_SIZE, HEADER_SIZE, KIND_DATA } from "./format.ts";
 import { dataPath, hintPath, syncDir, writeAll } from "./fsutil.ts";
+import { Gatherer } from "./gather.ts";
 import { HintWriter } from "./hint.ts";
 import { keyEquals } from "./keys.ts";
 
@@ -78,6 +86,8 @@ const TEMP = ".merging";
 class Output {
   size = 0;
   buf = new Uint8Array(4 * 1024 * 1024);
+  #spare = new Uint8Array(4 * 1024 * 1024);
+  #writing: Promise<void> = Promise.resolve();
   used = 0;
   hint = new HintWriter();
   keys: string[] = [];
@@ -87,89 +97,170 @@ class Output {
   }
 
   push(bytes: Uint8Array): void {
-    this.room(bytes.length).set(bytes);
+    if (this.used + bytes.length > this.buf.length) {
+      const bigger = new Uint8Array(Math.max(this.buf.length * 2, this.used + bytes.length));
+      bigger.set(this.buf.subarray(0, this.used));
+      this.buf = bigger;
+    }
+    this.buf.set(bytes, this.used);
     this.used += bytes.length;
     this.size += bytes.length;
   }
 
-  /** A view of the next `n` bytes of the buffer (growing it), to be filled and then kept by `keep`. */
-  room(n: number): Uint8Array {
-    if (this.used + n > this.buf.length) {
-      const bigger = new Uint8Array(Math.max(this.buf.length * 2, this.used + n));
-      bigger.set(this.buf.subarray(0, this.used));
-      this.buf = bigger;
-    }
-    return this.buf.subarray(this.used, this.used + n);
-  }
-
-  /** Keeps the record just read into `room(n)` for `key`, with its validated header. */
-  keep(key: string, h: RecordHeader, n: number): void {
-    const at = this.used;
-    this.hint.add(this.buf.subarray(at + HEADER_SIZE, at + HEADER_SIZE + h.keyLen), h, this.size);
+  /** Appends record `rec`, whose header `h` was validated, as the record of `key`. */
+  keep(key: string, h: RecordHeader, rec: Uint8Array): void {
+    this.hint.add(rec.subarray(HEADER_SIZE, HEADER_SIZE + h.keyLen), h, this.size);
     this.keys.push(key);
     this.offsets.push(this.size);
-    this.used += n;
-    this.size += n;
+    this.push(rec);
   }
 
+  /**
+   * Starts writing out what the buffer holds and swaps in the spare buffer, so
+   * the next segment is gathered while this one is written; waits for the
+   * write before that, whose buffer becomes the spare.
+   */
   async flush(): Promise<void> {
-    await writeAll(this.data, this.buf.subarray(0, this.used));
+    await this.#writing;
+    const data = this.buf.subarray(0, this.used), hint = this.hint.take();
+    [this.buf, this.#spare] = [this.#spare, this.buf];
     this.used = 0;
-    await writeAll(this.hintFile, this.hint.take());
+    this.#writing = writeAll(this.data, data).then(() => writeAll(this.hintFile, hint));
+    // A failed write is thrown by the next flush or drain; until then it is not unhandled.
+    this.#writing.catch(() => {});
+  }
+
+  /** Waits for the last flush. */
+  drain(): Promise<void> {
+    return this.#writing;
   }
 }
 
-// Output is written out in pieces of about this size.
-const FLUSH_BYTES = 4 * 1024 * 1024;
+// Records are copied a segment of up to this much output at a time: the bigger
+// a segment, the denser its records lie in the inputs and the fewer reads
+// gather them (see gather.ts), but a segment lives in wasm memory.
+const SEGMENT_BYTES = 8 * 1024 * 1024;
+
+/** Live records picked for the next segment, in key order. */
+class Segment {
+  keys: string[] = [];
+  fileIds: number[] = [];
+  offsets: number[] = [];
+  sizes: number[] = [];
+  bytes = 0;
+
+  add(key: string, e: { fileId: number; offset: number; size: number }): void {
+    this.keys.push(key);
+    this.fileIds.push(e.fileId);
+    this.offsets.push(e.offset);
+    this.sizes.push(e.size);
+    this.bytes += e.size;
+  }
+
+  clear(): void {
+    this.keys = [];
+    this.fileIds = [];
+    this.offsets = [];
+    this.sizes = [];
+    this.bytes = 0;
+  }
+}
 
 /**
  * Copies the plan's live records, in key order, into fsynced temporary files.
  * Key order makes the hint files sorted, so an open loads them as ascending
- * inserts, and it lays each output out in scan order. Each record is read
- * straight into the output buffer and verified there; its bytes are kept as they
- * are (batch flags inside are void by the output's COMPACTED file flag).
+ * inserts, and it lays each output out in scan order. Records are gathered a
+ * segment at a time straight into the output buffer and verified there; their
+ * bytes are kept as they are (batch flags inside are void by the output's
+ * COMPACTED file flag).
  */
 export async function writeMerged(plan: MergePlan): Promise<MergeOutput[]> {
   const outs: Output[] = [];
-  const h: RecordHeader = { flags: 0, keyLen: 0, valueLen: 0, timestamp: 0, expireAt: 0 };
+  const seg = new Segment();
+  const gather = new Gatherer();
   let done = 0;
+  const copy = async (o: Output) => {
+    done += seg.bytes;
+    copySegment(plan, o, seg, gather);
+    seg.clear();
+    plan.checkAbort();
+    await o.flush();
+    plan.onProgress({ phase: "copy", bytesDone: done, bytesTotal: plan.bytesTotal });
+  };
   try {
     for (const [key, e] of plan.live) {
       let o = outs[outs.length - 1];
+      const size = o ? o.size + seg.bytes : 0;
       if (
-        !o ||
-        (o.size + e.size > plan.maxFileSize && o.size > FILE_HEADER_SIZE && o.id < plan.lastId)
+        !o || (size + e.size > plan.maxFileSize && size > FILE_HEADER_SIZE && o.id < plan.lastId)
       ) {
+        if (o) await copy(o);
         o = openOutput(plan.dir, o ? o.id + 1 : plan.firstId);
         outs.push(o);
-      }
-      const input = plan.inputs.get(e.fileId)!;
-      const rec = o.room(e.size);
-      input.read(e.offset, rec);
-      if (readHeader(rec, 0, h) && keyEquals(rec, HEADER_SIZE, key) && verifyRecord(rec, 0, h)) {
-        o.keep(key, h, e.size);
-      } else plan.onDamage(input.path, e.offset, e.size);
-      done += e.size;
-      if (o.used >= FLUSH_BYTES) {
-        plan.checkAbort();
-        await o.flush();
-        plan.onProgress({ phase: "copy", bytesDone: done, bytesTotal: plan.bytesTotal });
-      }
+      } else if (seg.bytes > 0 && seg.bytes + e.size > SEGMENT_BYTES) await copy(o);
+      seg.add(key, e);
     }
+    if (seg.bytes > 0) await copy(outs[outs.length - 1]);
     for (const o of outs) {
-      await o.flush();
+      await o.drain();
       await writeAll(o.hintFile, o.hint.finish());
       await o.data.syncData();
       await o.hintFile.syncData();
       plan.onProgress({ phase: "sync", bytesDone: done, bytesTotal: plan.bytesTotal });
     }
   } catch (e) {
-    for (const o of outs) closeOutput(o);
+    for (const o of outs) {
+      await o.drain().catch(() => {});
+      closeOutput(o);
+    }
     await cleanupMerge(plan.dir);
     throw e;
   }
   for (const o of outs) closeOutput(o);
   return outs.map((o) => ({ id: o.id, size: o.size, keys: o.keys, offsets: o.offsets }));
+}
+
+/**
+ * Gathers the segment's records in key order into wasm memory, where one bulk
+ * scan verifies them all, and keeps each whose key and place are the ones the
+ * index gave. From the first record that fails, the rest are checked one by
+ * one, so a damaged record is reported and dropped alone.
+ */
+function copySegment(plan: MergePlan, o: Output, seg: Segment, gather: Gatherer): void {
+  const n = seg.keys.length;
+  const at = new Uint32Array(n);
+  const byFile = new Map<number, number[]>();
+  for (let i = 0, pos = 0; i < n; pos += seg.sizes[i++]) {
+    at[i] = pos;
+    const list = byFile.get(seg.fileIds[i]);
+    if (list) list.push(i);
+    else byFile.set(seg.fileIds[i], [i]);
+  }
+  // Only a segment of one large record outgrows SEGMENT_BYTES; it stays out of
+  // wasm memory, which never shrinks.
+  const buf = seg.bytes <= SEGMENT_BYTES
+    ? scratch(seg.bytes).subarray(0, seg.bytes)
+    : new Uint8Array(seg.bytes);
+  for (const [id, which] of byFile) {
+    gather.read(plan.inputs.get(id)!, which, seg.offsets, seg.sizes, buf, at);
+  }
+  const matches = (i: number, h: RecordHeader) =>
+    recordSize(h.keyLen, h.valueLen) === seg.sizes[i] &&
+    keyEquals(buf, at[i] + HEADER_SIZE, seg.keys[i]);
+  let next = 0, broken = false;
+  scanRecords(buf, 0, (pos, h) => {
+    broken ||= pos !== at[next] || !matches(next, h);
+    if (broken) return;
+    o.keep(seg.keys[next], h, buf.subarray(pos, pos + seg.sizes[next]));
+    next++;
+  });
+  const h: RecordHeader = { flags: 0, keyLen: 0, valueLen: 0, timestamp: 0, expireAt: 0 };
+  for (let i = next; i < n; i++) {
+    const rec = buf.subarray(at[i], at[i] + seg.sizes[i]);
+    if (readHeader(rec, 0, h) && matches(i, h) && verifyRecord(rec, 0, h)) {
+      o.keep(seg.keys[i], h, rec);
+    } else plan.onDamage(plan.inputs.get(seg.fileIds[i])!.path, seg.offsets[i], seg.sizes[i]);
+  }
 }
 
 function openOutput(dir: string, id: number): Output {

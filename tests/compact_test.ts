@@ -228,3 +228,31 @@ Deno.test("a compaction killed at any step leaves the data exactly as it was", (
       );
     }
   }));
+
+Deno.test("a record damaged after open is dropped by compaction, its neighbours kept", () =>
+  withDir(async (dir) => {
+    const warnings: string[] = [];
+    await using db = await open(dir, {
+      maxFileSize: 64 * 1024,
+      onWarning: (w) => warnings.push(`${w.kind} ${w.file} ${w.offset}`),
+    });
+    const model = new Map<string, string>();
+    for (let i = 0; i < 3000; i++) {
+      const k = `key${String((i * 7919) % 3000).padStart(5, "0")}`;
+      model.set(k, `value-${i}-${"y".repeat(40)}`);
+      await db.set(k, model.get(k)!);
+    }
+    const victim = db.stats().files[1];
+    const path = `${dir}/data.${victim.id}`;
+    // A record in the middle of an immutable file: find it by its bytes.
+    const bytes = await Deno.readFile(path);
+    const at = new TextDecoder("latin1").decode(bytes).indexOf("value-", victim.size >> 1);
+    const key = new TextDecoder().decode(bytes.subarray(at - 8, at));
+    assert.match(key, /^key\d{5}$/);
+    await Deno.writeFile(path, bytes.with(at + 12, bytes[at + 12] ^ 0x10));
+    await db.compact();
+    const dropped = warnings.filter((w) => w.startsWith(`damaged ${path} `));
+    assert.equal(dropped.length, 1, warnings.join("; "));
+    model.delete(key);
+    await assertContents(db, model);
+  }));

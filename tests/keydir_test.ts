@@ -268,3 +268,38 @@ Deno.test("keydir: empty key and prefixes order like bytes", () => {
   assert.equal(dir.delete(""), undefined);
   assert.equal(dir.get(""), undefined);
 });
+
+Deno.test("keydir: relocate moves exactly the present keys that take accepts", () => {
+  const rand = rng(77);
+  const dir = new KeyDir();
+  const model = new Map<string, Entry>();
+  for (let i = 0; i < 20_000; i++) {
+    const k = `k${int(rand, 1e9)}`;
+    const e = { ...randomEntry(rand), fileId: int(rand, 4) };
+    dir.set(k, e);
+    model.set(k, e);
+  }
+  const present = [...model.keys()];
+  // Some present keys, some absent ones, including before the first and after the last.
+  const pick = new Set<string>(["", "\xff\xff"]);
+  for (let i = 0; i < 8_000; i++) pick.add(present[int(rand, present.length)]);
+  for (let i = 0; i < 500; i++) pick.add(`k${int(rand, 1e9)}x`);
+  const keys = [...pick].sort();
+  const offsets = keys.map((_, i) => i * 10);
+  const taken: [number, number][] = [];
+  dir.relocate(keys, offsets, 9, (fileId, size) => {
+    const yes = fileId === 1 || fileId === 2;
+    if (yes) taken.push([fileId, size]);
+    return yes;
+  });
+  const want: [number, number][] = [];
+  keys.forEach((k, i) => {
+    const e = model.get(k);
+    if (!e || (e.fileId !== 1 && e.fileId !== 2)) return;
+    want.push([e.fileId, e.size]);
+    model.set(k, { ...e, fileId: 9, offset: offsets[i] });
+  });
+  assert.ok(want.length > 1000, "the test moves many keys");
+  assert.deepEqual(taken, want);
+  assertSame(dir, model, "after relocate");
+});

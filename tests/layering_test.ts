@@ -13,6 +13,7 @@ const LAYERS: Record<string, number> = {
   "logscan.ts": 2,
   "hint.ts": 2,
   "recovery.ts": 2,
+  "gather.ts": 2,
   "merge.ts": 2,
   "writer.ts": 2,
   "lock.ts": 2,
