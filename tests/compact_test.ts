@@ -256,3 +256,26 @@ Deno.test("a record damaged after open is dropped by compaction, its neighbours 
     model.delete(key);
     await assertContents(db, model);
   }));
+
+Deno.test("values larger than a merge segment are compacted whole among small ones", () =>
+  withDir(async (dir) => {
+    const rand = prng(21);
+    const model = new Map<string, Uint8Array>();
+    {
+      await using db = await open(dir, { maxFileSize: 4 << 20, onWarning: () => {} });
+      const sizes = [10, 9 << 20, 300, 20 << 20, 5, 8 << 20, 1 << 20, 0];
+      for (let round = 0; round < 2; round++) {
+        for (let i = 0; i < 40; i++) {
+          const v = randomBytes(rand, sizes[(i + round) % sizes.length] >> (i % 3 === 0 ? 0 : 10));
+          await db.set(`k${i}`, v);
+          model.set(`k${i}`, v);
+        }
+      }
+      const r = await db.compact();
+      assert.ok(r.filesOut > 1, JSON.stringify(r));
+      for (const [k, v] of model) assert.deepEqual(await db.get(k), v, k);
+    }
+    await using db = await open(dir);
+    for (const [k, v] of model) assert.deepEqual(await db.get(k), v, `${k} after reopen`);
+    assert.equal(db.size, model.size);
+  }));

@@ -3,8 +3,9 @@ import { type Cask, open } from "../mod.ts";
 import { bytesToKey } from "../src/keys.ts";
 import { prng, randomBytes, withDir } from "./helpers.ts";
 
-// Random operations checked against a plain Map, with reopens in between so
-// that recovery, rotation and batches are exercised together.
+// Random operations checked against a plain Map, with reopens and compactions
+// (some running concurrently with the operations after them) in between, so
+// that recovery, rotation, batches and merges are exercised together.
 const ROUNDS = Number(Deno.env.get("CASK_MODEL_OPS") ?? 4000);
 
 function randomKey(rand: () => number): Uint8Array {
@@ -57,6 +58,7 @@ for (const seed of [1, 2, 3]) {
       const model = new Map<string, Uint8Array>();
       const syncs = ["always", "never", { intervalMs: 5 }] as const;
       let db = await open(dir, { maxFileSize: 2048, sync: syncs[seed % 3], onWarning: () => {} });
+      const compactions: Promise<unknown>[] = [];
       try {
         for (let i = 0; i < ROUNDS; i++) {
           const r = rand();
@@ -84,7 +86,13 @@ for (const seed of [1, 2, 3]) {
           } else if (r < 0.95) {
             assert.deepEqual(await db.get(key), model.get(k));
             assert.equal(await db.has(key), model.has(k));
+          } else if (r < 0.965) {
+            // Half the compactions run on while the next operations go ahead.
+            const done = db.compact();
+            if (rand() < 0.5) await done;
+            else compactions.push(done);
           } else if (r < 0.99) {
+            await Promise.all(compactions.splice(0));
             await db.close();
             db = await open(dir, {
               maxFileSize: 2048,
@@ -96,6 +104,7 @@ for (const seed of [1, 2, 3]) {
             await checkAll(db, model, rand);
           }
         }
+        await Promise.all(compactions);
         await checkAll(db, model, rand);
       } finally {
         await db.close();
