@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { type Cask, open } from "../mod.ts";
+import { type Cask, CorruptionError, open } from "../mod.ts";
+import { HEADER_SIZE } from "../src/format.ts";
 import { openQuiet, prng, randomBytes, text, withDir } from "./helpers.ts";
 
 const small = { maxFileSize: 4096, onWarning: () => {} };
@@ -278,4 +279,38 @@ Deno.test("values larger than a merge segment are compacted whole among small on
     await using db = await open(dir);
     for (const [k, v] of model) assert.deepEqual(await db.get(k), v, `${k} after reopen`);
     assert.equal(db.size, model.size);
+  }));
+
+Deno.test("records swapped on disk, each intact, are not copied under the wrong key", () =>
+  withDir(async (dir) => {
+    const warnings: string[] = [];
+    await using db = await open(dir, {
+      maxFileSize: 64 * 1024,
+      onWarning: (w) => warnings.push(`${w.kind} ${w.offset}`),
+    });
+    const model = new Map<string, string>();
+    for (let i = 0; i < 2000; i++) {
+      const k = `key${String(i).padStart(5, "0")}`;
+      model.set(k, `value-${String(i).padStart(5, "0")}`);
+      await db.set(k, model.get(k)!);
+    }
+    const victim = db.stats().files[1];
+    const path = `${dir}/data.${victim.id}`;
+    const bytes = await Deno.readFile(path);
+    const latin1 = new TextDecoder("latin1").decode(bytes);
+    const a = latin1.indexOf("key", victim.size >> 2) - HEADER_SIZE;
+    const b = latin1.indexOf("key", a + HEADER_SIZE + 20) - HEADER_SIZE;
+    const size = b - a;
+    const keyAt = (at: number) => latin1.slice(at + HEADER_SIZE, at + HEADER_SIZE + 8);
+    const [ka, kb] = [keyAt(a), keyAt(b)];
+    const swapped = bytes.slice();
+    swapped.set(bytes.subarray(b, b + size), a);
+    swapped.set(bytes.subarray(a, a + size), b);
+    await Deno.writeFile(path, swapped);
+    await assert.rejects(db.get(ka), CorruptionError);
+    await db.compact();
+    assert.deepEqual(warnings.sort(), [`damaged ${a}`, `damaged ${b}`].sort(), `${ka} ${kb}`);
+    model.delete(ka);
+    model.delete(kb);
+    await assertContents(db, model);
   }));
