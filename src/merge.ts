@@ -169,10 +169,10 @@ class Segment {
 /**
  * Copies the plan's live records, in key order, into fsynced temporary files.
  * Key order makes the hint files sorted, so an open loads them as ascending
- * inserts, and it lays each output out in scan order. Records are gathered a
- * segment at a time straight into the output buffer and verified there; their
- * bytes are kept as they are (batch flags inside are void by the output's
- * COMPACTED file flag).
+ * inserts, and it lays each output out in scan order. Records are gathered and
+ * verified a segment at a time (see copySegment); their bytes are kept as they
+ * are (batch flags inside are void by the output's COMPACTED file flag). Each
+ * segment is written out while the next one is gathered.
  */
 export async function writeMerged(plan: MergePlan): Promise<MergeOutput[]> {
   const outs: Output[] = [];
