@@ -165,6 +165,21 @@ function synced(ev: FileEvents, path: string, after: number, before: number): bo
   return ev.syncs.some((s) => s.path === path && s.start > after && s.end < before);
 }
 
+/** Asserts that the write holding `key`, and its file's creation, were synced before line `at`. */
+function assertDurable(ev: FileEvents, dir: string, key: string, at: number): void {
+  const w = ev.writes.find((w) => w.data.includes(key));
+  assert.ok(w, `no write holds ${key}`);
+  assert.ok(w.end < at, `${key} acknowledged before it was written`);
+  assert.ok(synced(ev, w.path, w.end, at), `${key} acknowledged before an fdatasync of ${w.path}`);
+  const born = ev.created.get(w.path);
+  if (born !== undefined) {
+    assert.ok(
+      synced(ev, dir, born, at),
+      `${key} acknowledged before ${w.path}'s directory entry was synced`,
+    );
+  }
+}
+
 async function traced(dir: string, mode: string): Promise<FileEvents> {
   const trace = `${dir}.trace`;
   const out = await new Deno.Command("strace", {
@@ -208,22 +223,25 @@ Deno.test({
         ev.created.size >= 4,
         `${ev.created.size} data files created: rotation is exercised`,
       );
-      for (const { line, at } of acks) {
-        const key = line.slice(4).replace("\\n", "");
-        const w = ev.writes.find((w) => w.data.includes(key));
-        assert.ok(w, `no write holds ${key}`);
-        assert.ok(w.end < at, `${key} acknowledged before it was written`);
-        assert.ok(
-          synced(ev, w.path, w.end, at),
-          `${key} acknowledged before an fdatasync of ${w.path}`,
-        );
-        const born = ev.created.get(w.path);
-        if (born !== undefined) {
-          assert.ok(
-            synced(ev, dir, born, at),
-            `${key} acknowledged before ${w.path}'s directory entry was synced`,
-          );
-        }
+      for (const { line, at } of acks) assertDurable(ev, dir, line.slice(4).replace("\\n", ""), at);
+    }),
+});
+
+Deno.test({
+  name: 'sync() under sync "never" resolves after every earlier write and new file is durable',
+  ignore: !hasStrace,
+  fn: () =>
+    withDir(async (dir) => {
+      const ev = await traced(dir, "sync");
+      const rounds = ev.said.filter((s) => s.line.startsWith("synced "));
+      assert.equal(rounds.length, 6, "sync() calls seen");
+      assert.ok(
+        ev.created.size >= 4,
+        `${ev.created.size} data files created: rotation is exercised`,
+      );
+      for (const [round, { at }] of rounds.entries()) {
+        // The value's first byte follows the key, so ns-0-1 is not found inside ns-0-10.
+        for (let i = 0; i < 25; i++) assertDurable(ev, dir, `ns-${round}-${i}n`, at);
       }
     }),
 });

@@ -1,7 +1,8 @@
 // Child process of the fsync-order test, run under strace. "acks": durable
 // writes (concurrent ones share fsyncs; small files rotate often), printing
-// "ack <key>" once each resolved. "compact": a churned store is compacted,
-// then "compacted" is printed. Each line is one write(2) to stdout.
+// "ack <key>" once each resolved. "sync": rounds of writes under sync "never",
+// printing "synced <round>" once the round's sync() resolved. "compact": a
+// churned store is compacted, then "compacted" is printed. Each line is one write(2) to stdout.
 import { open } from "../../mod.ts";
 
 const [dir, mode] = Deno.args;
@@ -18,6 +19,15 @@ if (mode === "acks") {
     const batch = [`db-${round}-a`, `db-${round}-b`];
     await db.atomic(batch.map((key) => ({ type: "set" as const, key, value: "w".repeat(60) })));
     say(`ack ${batch[1]}`);
+  }
+  await db.close();
+} else if (mode === "sync") {
+  // Writes under "never", each round made durable by one sync().
+  const db = await open(dir, { sync: "never", maxFileSize: 2048 });
+  for (let round = 0; round < 6; round++) {
+    for (let i = 0; i < 25; i++) await db.set(`ns-${round}-${i}`, "n".repeat(70));
+    await db.sync();
+    say(`synced ${round}`);
   }
   await db.close();
 } else {
