@@ -16,7 +16,9 @@ const CALLS = "openat,close,dup,dup2,dup3,fcntl,write,fsync,fdatasync,rename,ren
 
 async function straceWorks(): Promise<boolean> {
   try {
-    const out = await new Deno.Command("strace", { args: ["-o", "/dev/null", "true"] }).output();
+    const out = await new Deno.Command("strace", {
+      args: ["-f", "-qq", "-e", `trace=${CALLS}`, "-o", "/dev/null", "true"],
+    }).output();
     return out.success;
   } catch {
     return false;
