@@ -19,26 +19,30 @@
  * @module
  */
 
-import type { OpenOptions } from "./src/options.ts";
-import { Cask } from "./src/store.ts";
+import type { OpenOptions } from "./src/base/types.ts";
+import { Cask } from "./src/api/store.ts";
 
-export { Cask } from "./src/store.ts";
-export { Batch } from "./src/batch.ts";
+export { Cask } from "./src/api/store.ts";
+export { Batch } from "./src/api/batch.ts";
 export type {
+  AutoCompact,
   BatchOp,
   CompactOptions,
+  CompactProgress,
   CompactResult,
   FileStats,
+  OpenOptions,
+  ProblemKind,
+  RecoveryWarning,
   ScanOptions,
   SetOptions,
   Stats,
-} from "./src/types.ts";
-export type { CompactProgress } from "./src/merge.ts";
-export type { AutoCompact, OpenOptions } from "./src/options.ts";
-export { verify, type VerifyIssue, type VerifyReport } from "./src/verify.ts";
-export type { SyncMode } from "./src/writer.ts";
-export type { RecoveryWarning } from "./src/recovery.ts";
-export type { Bytes } from "./src/keys.ts";
+  SyncMode,
+  VerifyIssue,
+  VerifyReport,
+} from "./src/base/types.ts";
+export { verify } from "./src/log/verify.ts";
+export type { Bytes } from "./src/base/keys.ts";
 export {
   CaskError,
   type CaskErrorCode,
@@ -47,7 +51,7 @@ export {
   InvalidArgumentError,
   IOError,
   LockedError,
-} from "./src/errors.ts";
+} from "./src/base/errors.ts";
 
 /**
  * Opens (creating if needed) the store in directory `dir`, rebuilding its index
