@@ -25,8 +25,12 @@ import { Cask } from "./src/api/store.ts";
 export { Cask } from "./src/api/store.ts";
 export { Batch } from "./src/api/batch.ts";
 export type {
+  AtomicCheck,
+  AtomicOptions,
+  AtomicResult,
   AutoCompact,
   BatchOp,
+  Change,
   CompactOptions,
   CompactProgress,
   CompactResult,
@@ -40,6 +44,8 @@ export type {
   SyncMode,
   VerifyIssue,
   VerifyReport,
+  VersionedEntry,
+  WatchOptions,
 } from "./src/base/types.ts";
 export { verify } from "./src/log/verify.ts";
 export type { Bytes } from "./src/base/keys.ts";
@@ -51,6 +57,8 @@ export {
   InvalidArgumentError,
   IOError,
   LockedError,
+  ReadOnlyError,
+  WatchOverflowError,
 } from "./src/base/errors.ts";
 
 /**

@@ -128,6 +128,11 @@ export class Writer {
     return this.#failure;
   }
 
+  /** Whether commit() applies writes only after their fsync (sync "always"). */
+  get deferred(): boolean {
+    return this.options.sync === "always";
+  }
+
   /** Whether writes are appended but not yet applied (waiting for their fsync). */
   get busy(): boolean {
     return this.#waiters.length > 0;
