@@ -113,6 +113,7 @@ export class Catalog {
       append: log.append,
       nextId: log.nextId,
       follows: log.follows,
+      onDropFile: (f) => this.#files.delete(f.id),
       onNewFile: (f) => {
         this.#files.set(f.id, f);
         // Not from inside the append (or the seal of a compaction) that rotated.
@@ -229,7 +230,7 @@ export class Catalog {
     onSeq?.(seq);
     const deferred = this.#writer.deferred;
     if (deferred) { for (const o of ops) this.#inflight.set(o.k, o.tombstone ? -seq : seq); }
-    return this.#writer.commit(() => {
+    const done = this.#writer.commit(() => {
       let at = offset, present = false;
       for (const o of ops) {
         const size = headerSize + o.kb.length + o.vb.length;
@@ -252,6 +253,15 @@ export class Catalog {
       }
       return present;
     });
+    // A write rejected (its write failed) never happened: it no longer decides checks.
+    if (deferred) {
+      done.catch(() => {
+        for (const o of ops) {
+          if (Math.abs(this.#inflight.get(o.k) ?? 0) === seq) this.#inflight.delete(o.k);
+        }
+      });
+    }
+    return done;
   }
 
   #notify(changes: KeyChange[]): void {
