@@ -21,9 +21,10 @@ import { acquireLock, releaseLock } from "../log/lock.ts";
 import { cleanupMerge } from "../log/merge_files.ts";
 import { ReadAhead } from "../log/readahead.ts";
 import { type ReadRecord, readRecord } from "../log/reader.ts";
-import { recoverLog, type RecoveryOptions, type RecoverySink } from "../log/recovery.ts";
+import { recoverLog, type RecoveryOptions } from "../log/recovery.ts";
 import { Writer, type WriterOptions } from "../log/writer.ts";
 import { type CompactionContext, runCompaction, wantsCompaction } from "./compactor.ts";
+import { BulkLoader } from "./bulk_load.ts";
 import { type Entry, KeyDir } from "./keydir.ts";
 
 /** What a catalog is opened with (validated by the API layer). */
@@ -101,7 +102,25 @@ export class Catalog {
   }
 
   async #recover(): Promise<void> {
-    const log = await recoverLog(this.#dir, this.#sink, this.#opts);
+    const loader = new BulkLoader({
+      put: (key, fileId, offset, size, timestamp, expireAt) =>
+        this.#put(key, { fileId, offset, size, timestamp, expireAt }),
+      remove: (key) => this.#remove(key),
+    });
+    const now = this.#opts.clock();
+    const log = await recoverLog(this.#dir, {
+      record: (key, fileId, offset, size, tombstone, timestamp, expireAt) =>
+        loader.add(
+          key,
+          fileId,
+          offset,
+          size,
+          tombstone || (expireAt !== 0 && expireAt <= now),
+          timestamp,
+          expireAt,
+        ),
+    }, this.#opts);
+    loader.flush();
     for (const f of log.files) this.#files.set(f.id, f);
     this.#storeId = log.storeId;
     this.#seq = log.seq;
@@ -395,15 +414,4 @@ export class Catalog {
   #addLive(id: number, bytes: number): void {
     this.#live.set(id, (this.#live.get(id) ?? 0) + bytes);
   }
-
-  // Applies the records recovery replays: the last record of a key wins.
-  readonly #sink: RecoverySink = {
-    record: (key, fileId, offset, size, tombstone, timestamp, expireAt) => {
-      if (tombstone || (expireAt !== 0 && expireAt <= this.#opts.clock())) {
-        this.#remove(key);
-        return;
-      }
-      this.#put(key, { fileId, offset, size, timestamp, expireAt });
-    },
-  };
 }
