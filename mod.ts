@@ -54,6 +54,7 @@ export {
   type CaskErrorCode,
   ClosedError,
   CorruptionError,
+  IndexFullError,
   InvalidArgumentError,
   IOError,
   LockedError,

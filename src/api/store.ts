@@ -25,6 +25,7 @@ import type { Entry } from "../index/keydir.ts";
 import { Batch } from "./batch.ts";
 import { resolveOptions } from "./options.ts";
 import {
+  checkRangeOnly,
   checkSetOptions,
   lookupKey,
   prepareChecks,
@@ -351,6 +352,77 @@ export class Cask {
     );
     this.#watches.add(w);
     return w;
+  }
+
+  /**
+   * How many live keys lie within the bounds (start/end/prefix; all keys when
+   * omitted), counted in the index without reading a value. Expired keys are
+   * not counted.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using db = await open("./data");
+   * console.log(await db.count({ prefix: "user:" }));
+   * ```
+   */
+  count(range?: Pick<ScanOptions, "start" | "end" | "prefix">): Promise<number> {
+    return attempt(() => {
+      this.#checkOpen();
+      if (range !== undefined) checkRangeOnly(range);
+      const r = resolveRange(range ?? {});
+      return r ? this.#catalog.count(r.start, r.end) : 0;
+    });
+  }
+
+  /**
+   * The values of `keys`, in the order given (undefined where absent). The
+   * records are read in the order they lie on disk, so a batch of gets is one
+   * pass over the files.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using db = await open("./data");
+   * const [a, b] = await db.getMany(["a", "b"]);
+   * ```
+   */
+  getMany(keys: readonly Bytes[]): Promise<(Uint8Array | undefined)[]> {
+    return attempt(() => {
+      this.#checkOpen();
+      if (!Array.isArray(keys)) throw new InvalidArgumentError("getMany() takes an array of keys");
+      return this.#catalog.getMany(keys.map(lookupKey));
+    });
+  }
+
+  /**
+   * Deletes every key in a range (`{ start, end }`, end excluded) or with a
+   * prefix (`{ prefix }`) atomically, as one record in the log rather than a
+   * tombstone per key; durable like a `set` under the store's sync mode.
+   * Resolves to how many live keys it deleted.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using db = await open("./data");
+   * const n = await db.deleteRange({ prefix: "session:" });
+   * console.log(`${n} sessions removed`);
+   * ```
+   */
+  deleteRange(range: { start: Bytes; end: Bytes } | { prefix: Bytes }): Promise<number> {
+    return attempt(() => {
+      this.#checkOpen();
+      if (typeof range !== "object" || range === null) {
+        throw new InvalidArgumentError("deleteRange() takes { start, end } or { prefix }");
+      }
+      checkRangeOnly(range);
+      if (!("prefix" in range) && !("start" in range && "end" in range)) {
+        throw new InvalidArgumentError("deleteRange() takes { start, end } or { prefix }");
+      }
+      const r = resolveRange(range);
+      if (!r) return 0;
+      return this.#catalog.deleteRange(r.start ?? "", r.end);
+    });
   }
 
   /**

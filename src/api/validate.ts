@@ -173,6 +173,11 @@ export function prepareChecks(o: AtomicOptions | undefined): KeyedCheck[] {
   });
 }
 
+/** Rejects range options other than start, end and prefix. */
+export function checkRangeOnly(o: object): void {
+  rejectUnknown(o, ["start", "end", "prefix"], "range option");
+}
+
 /** Validates `watch()` options; returns which index keys it follows. */
 export function watchMatcher(o: WatchOptions): (k: string) => boolean {
   if (typeof o !== "object" || o === null) {

@@ -25,7 +25,8 @@ export type CaskErrorCode =
   | "INVALID_ARGUMENT"
   | "IO"
   | "READ_ONLY"
-  | "WATCH_OVERFLOW";
+  | "WATCH_OVERFLOW"
+  | "INDEX_FULL";
 
 /**
  * Base class of every error thrown by Cask.
@@ -211,5 +212,25 @@ export class WatchOverflowError extends CaskError {
       options,
     );
     this.resumeFrom = resumeFrom;
+  }
+}
+
+/**
+ * A write of a new key was refused because the index has reached the
+ * `maxIndexBytes` budget of `open()`. Overwrites and deletes still work.
+ *
+ * @example
+ * ```ts
+ * import { IndexFullError, open } from "@cask/cask";
+ * await using db = await open("./data", { maxIndexBytes: 64 << 20 });
+ * await db.set("k", "v").catch((e) => {
+ *   if (e instanceof IndexFullError) console.log("index budget reached");
+ * });
+ * ```
+ */
+export class IndexFullError extends CaskError {
+  /** Builds the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super("INDEX_FULL", message, options);
   }
 }

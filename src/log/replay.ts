@@ -14,7 +14,7 @@ import { CorruptionError, IOError } from "../base/errors.ts";
 import { bytesToKey } from "../base/keys.ts";
 import type { ProblemKind, RecoveryWarning } from "../base/types.ts";
 import { type RecordHeader, recordSize } from "../codec/codec.ts";
-import { FLAG_BATCH, FLAG_COMMIT, FLAG_TOMBSTONE } from "../codec/format.ts";
+import { FLAG_BATCH, FLAG_COMMIT, FLAG_RANGE, FLAG_TOMBSTONE } from "../codec/format.ts";
 import { commitCount } from "../codec/framing.ts";
 import type { DataFile } from "./datafile.ts";
 import { walkLog } from "./logscan.ts";
@@ -31,6 +31,8 @@ export interface RecoverySink {
     timestamp: number,
     expireAt: number,
   ): void;
+  /** A range delete: every key in [start, end) is gone (`end` undefined: no end). */
+  range(start: string, end: string | undefined): void;
 }
 
 /** How recovery treats damage and where it reports it. */
@@ -144,7 +146,8 @@ class Replay {
       this.#pending.push({ key, offset, h: { ...h } });
     } else {
       this.#dropBatch("no commit record");
-      this.#count(key, offset, h);
+      const v = at + fmt.headerSize + h.keyLen;
+      this.#count(key, offset, h, h.flags & FLAG_RANGE ? bytesToKey(buf, v, v + h.valueLen) : "");
     }
   }
 
@@ -177,8 +180,9 @@ class Replay {
     return this.#cut;
   }
 
-  #count(key: string, offset: number, h: RecordHeader): void {
-    emit(this.sink, this.file.id, this.file.fmt.headerSize, key, offset, h);
+  #count(key: string, offset: number, h: RecordHeader, end?: string): void {
+    if (h.flags & FLAG_RANGE) this.sink.range(key, end === "" ? undefined : end);
+    else emit(this.sink, this.file.id, this.file.fmt.headerSize, key, offset, h);
     if (h.seq > this.lastSeq) this.lastSeq = h.seq;
   }
 
