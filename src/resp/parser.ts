@@ -59,12 +59,21 @@ export class RespParser {
   // Multibulk in progress: arguments so far, how many are still due, and the
   // length of the bulk whose header was read but whose body has not arrived.
   #args: Uint8Array[] | undefined;
+  #argBytes = 0;
   #remaining = 0;
   #bulkLength = -1;
 
   /** Builds a parser enforcing `limits`. */
   constructor(limits: RespLimits = DEFAULT_LIMITS) {
     this.#limits = limits;
+  }
+
+  /**
+   * Request bytes this parser holds: received but not yet handed out, the
+   * finished arguments of a command still arriving included.
+   */
+  get buffered(): number {
+    return this.#end - this.#start + this.#argBytes;
   }
 
   /** Appends received bytes; `chunk` may be reused by the caller afterwards. */
@@ -102,6 +111,7 @@ export class RespParser {
       const done = this.#bulks();
       if (done === undefined) return undefined;
       this.#args = undefined;
+      this.#argBytes = 0;
       return done;
     }
   }
@@ -130,6 +140,7 @@ export class RespParser {
         throw new ProtocolError("expected CRLF after bulk data");
       }
       args.push(this.#buf.slice(this.#start, at));
+      this.#argBytes += length;
       this.#bulkLength = -1;
       this.#consume(length + 2);
       this.#remaining--;

@@ -1,0 +1,261 @@
+/**
+ * Every supported command, by upper-case name: arity, key positions, flags,
+ * help line and handler.
+ * @module
+ */
+
+import type {
+  CommandSpec,
+  KeyHandler,
+  ReadSpec,
+  ServerSpec,
+  SessionHandler,
+  WriteSpec,
+} from "./command_spec.ts";
+import { commandReply } from "./command_info.ts";
+import { auth, client, echo, hello, ping, quit, select } from "./connection_commands.ts";
+import { expire, persist, ttl } from "./expire_commands.ts";
+import { del, exists, flush, rename, type } from "./key_commands.ts";
+import { keys, scan } from "./scan.ts";
+import { bgrewriteaof, config, dbsize, info } from "./server_commands.ts";
+import {
+  append,
+  blindSet,
+  blindSetex,
+  get,
+  getdel,
+  getex,
+  getset,
+  incrBy,
+  incrByFloat,
+  mget,
+  mset,
+  msetnx,
+  msetOps,
+  set,
+  setex,
+  setnx,
+  strlen,
+} from "./string_commands.ts";
+import { discard, exec, multi, unwatch, watch } from "./transaction_commands.ts";
+
+type Keys = readonly [number, number, number];
+const NONE: Keys = [0, 0, 0];
+const ONE: Keys = [1, 1, 1];
+const ALL: Keys = [1, -1, 1];
+const PAIRS: Keys = [1, -1, 2];
+const TWO: Keys = [1, 2, 1];
+
+function read(
+  arity: number,
+  keys: Keys,
+  group: string,
+  summary: string,
+  run: KeyHandler,
+): ReadSpec {
+  return { kind: "read", arity, keys, flags: ["readonly", "fast"], group, summary, run };
+}
+
+function write(
+  arity: number,
+  keys: Keys,
+  group: string,
+  summary: string,
+  run: KeyHandler,
+  blind?: WriteSpec["blind"],
+): WriteSpec {
+  return { kind: "write", arity, keys, flags: ["write"], group, summary, run, blind };
+}
+
+function server(
+  arity: number,
+  flags: string[],
+  group: string,
+  summary: string,
+  run: SessionHandler,
+): ServerSpec {
+  return { kind: "server", arity, keys: NONE, flags, group, summary, run };
+}
+
+const S = "string";
+const G = "generic";
+const C = "connection";
+const T = "transactions";
+const A = "server";
+
+/** The command table. */
+export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map<string, CommandSpec>([
+  ["GET", read(2, ONE, S, "Returns the string value of a key.", get)],
+  ["MGET", read(-2, ALL, S, "Atomically returns the string values of one or more keys.", mget)],
+  ["STRLEN", read(2, ONE, S, "Returns the length of a string value.", strlen)],
+  ["SET", write(-3, ONE, S, "Sets the string value of a key.", set, blindSet)],
+  [
+    "SETNX",
+    write(3, ONE, S, "Set the string value of a key only when the key doesn't exist.", setnx),
+  ],
+  [
+    "SETEX",
+    write(
+      4,
+      ONE,
+      S,
+      "Sets the value and expiration time (s) of a key.",
+      setex(1000, "setex"),
+      blindSetex(1000, "setex"),
+    ),
+  ],
+  [
+    "PSETEX",
+    write(
+      4,
+      ONE,
+      S,
+      "Sets the value and expiration time (ms) of a key.",
+      setex(1, "psetex"),
+      blindSetex(1, "psetex"),
+    ),
+  ],
+  ["GETSET", write(3, ONE, S, "Returns the previous value of a key after setting it.", getset)],
+  ["GETDEL", write(2, ONE, S, "Returns the value of a key after deleting it.", getdel)],
+  [
+    "GETEX",
+    write(-2, ONE, S, "Returns the value of a key after setting its expiration time.", getex),
+  ],
+  ["MSET", write(-3, PAIRS, S, "Atomically sets the values of one or more keys.", mset, msetOps)],
+  ["MSETNX", write(-3, PAIRS, S, "Sets several keys only when none of them exists.", msetnx)],
+  ["APPEND", write(3, ONE, S, "Appends a string to the value of a key.", append)],
+  ["INCR", write(2, ONE, S, "Increments the integer value of a key by one.", incrBy(1n, 0))],
+  ["DECR", write(2, ONE, S, "Decrements the integer value of a key by one.", incrBy(-1n, 0))],
+  ["INCRBY", write(3, ONE, S, "Increments the integer value of a key by a number.", incrBy(1n, 2))],
+  [
+    "DECRBY",
+    write(3, ONE, S, "Decrements the integer value of a key by a number.", incrBy(-1n, 2)),
+  ],
+  [
+    "INCRBYFLOAT",
+    write(3, ONE, S, "Increments the float value of a key by a number.", incrByFloat),
+  ],
+  ["DEL", write(-2, ALL, G, "Deletes one or more keys.", del)],
+  ["UNLINK", write(-2, ALL, G, "Deletes one or more keys.", del)],
+  ["EXISTS", read(-2, ALL, G, "Determines whether one or more keys exist.", exists)],
+  ["TYPE", read(2, ONE, G, "Determines the type of value stored at a key.", type)],
+  ["RENAME", write(3, TWO, G, "Renames a key and overwrites the destination.", rename(false))],
+  [
+    "RENAMENX",
+    write(3, TWO, G, "Renames a key only when the target key name doesn't exist.", rename(true)),
+  ],
+  [
+    "EXPIRE",
+    write(
+      -3,
+      ONE,
+      G,
+      "Sets the expiration time of a key in seconds.",
+      expire("expire", 1000, false),
+    ),
+  ],
+  [
+    "PEXPIRE",
+    write(
+      -3,
+      ONE,
+      G,
+      "Sets the expiration time of a key in milliseconds.",
+      expire("pexpire", 1, false),
+    ),
+  ],
+  [
+    "EXPIREAT",
+    write(
+      -3,
+      ONE,
+      G,
+      "Sets the expiration time of a key to a Unix timestamp.",
+      expire("expireat", 1000, true),
+    ),
+  ],
+  [
+    "PEXPIREAT",
+    write(
+      -3,
+      ONE,
+      G,
+      "Sets the expiration time of a key to a Unix ms timestamp.",
+      expire("pexpireat", 1, true),
+    ),
+  ],
+  ["PERSIST", write(2, ONE, G, "Removes the expiration time of a key.", persist)],
+  ["TTL", read(2, ONE, G, "Returns the expiration time in seconds of a key.", ttl(1000, false))],
+  ["PTTL", read(2, ONE, G, "Returns the expiration time in milliseconds of a key.", ttl(1, false))],
+  [
+    "EXPIRETIME",
+    read(2, ONE, G, "Returns the expiration time of a key as a Unix timestamp.", ttl(1000, true)),
+  ],
+  [
+    "PEXPIRETIME",
+    read(2, ONE, G, "Returns the expiration time of a key as a Unix ms timestamp.", ttl(1, true)),
+  ],
+  ["FLUSHDB", write(-1, NONE, A, "Removes all keys from the current database.", flush)],
+  ["FLUSHALL", write(-1, NONE, A, "Removes all keys from all databases.", flush)],
+  ["KEYS", server(2, ["readonly"], G, "Returns all key names that match a pattern.", keys)],
+  ["SCAN", server(-2, ["readonly"], G, "Iterates over the key names in the database.", scan)],
+  [
+    "DBSIZE",
+    server(1, ["readonly", "fast"], A, "Returns the number of keys in the database.", dbsize),
+  ],
+  [
+    "INFO",
+    server(
+      -1,
+      ["loading", "stale"],
+      A,
+      "Returns information and statistics about the server.",
+      info,
+    ),
+  ],
+  [
+    "CONFIG",
+    server(-2, ["admin"], A, "Returns the effective values of configuration parameters.", config),
+  ],
+  [
+    "BGREWRITEAOF",
+    server(1, ["admin", "noscript"], A, "Compacts the data files in the background.", bgrewriteaof),
+  ],
+  [
+    "COMMAND",
+    server(
+      -1,
+      ["loading", "stale"],
+      A,
+      "Returns detailed information about all commands.",
+      (_, a) => commandReply(COMMANDS, a),
+    ),
+  ],
+  ["PING", server(-1, ["fast", "noauth"], C, "Returns the server's liveliness response.", ping)],
+  ["ECHO", server(2, ["fast"], C, "Returns the given string.", echo)],
+  ["QUIT", server(-1, ["fast", "noauth"], C, "Closes the connection.", quit)],
+  ["SELECT", server(2, ["fast"], C, "Changes the selected database (only 0 exists).", select)],
+  ["AUTH", server(-2, ["fast", "noauth", "no-multi"], C, "Authenticates the connection.", auth)],
+  ["HELLO", server(-1, ["fast", "noauth", "no-multi"], C, "Handshakes with the server.", hello)],
+  [
+    "CLIENT",
+    server(-2, ["admin"], C, "Client connection commands (ID, GETNAME, SETNAME).", client),
+  ],
+  ["MULTI", server(1, ["fast", "no-multi"], T, "Starts a transaction.", multi)],
+  ["EXEC", server(1, ["no-multi"], T, "Executes all commands in a transaction.", exec)],
+  ["DISCARD", server(1, ["fast", "no-multi"], T, "Discards a transaction.", discard)],
+  [
+    "WATCH",
+    server(
+      -2,
+      ["fast", "no-multi"],
+      T,
+      "Monitors changes to keys to determine the execution of a transaction.",
+      watch,
+    ),
+  ],
+  [
+    "UNWATCH",
+    server(1, ["fast", "no-multi"], T, "Forgets about watched keys of a transaction.", unwatch),
+  ],
+]);
