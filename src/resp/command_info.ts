@@ -4,10 +4,9 @@
  * @module
  */
 
-import { CommandError } from "./command_error.ts";
 import type { CommandSpec } from "./command_spec.ts";
 import type { Reply } from "./encoder.ts";
-import { asciiUpper, byteString } from "./words.ts";
+import { asciiUpper, subcommandError } from "./words.ts";
 
 /** COMMAND [COUNT | LIST | INFO name ... | DOCS [name ...]] over `table`. */
 export function commandReply(table: ReadonlyMap<string, CommandSpec>, args: Uint8Array[]): Reply {
@@ -33,10 +32,7 @@ export function commandReply(table: ReadonlyMap<string, CommandSpec>, args: Uint
     }
     return { map: docs };
   }
-  throw new CommandError(
-    `ERR unknown subcommand or wrong number of arguments for '${byteString(args[1])}'. ` +
-      "Try COMMAND HELP.",
-  );
+  throw subcommandError("COMMAND", args, ["COUNT", "LIST", "INFO", "DOCS"]);
 }
 
 function describe(name: string, spec: CommandSpec): Reply {

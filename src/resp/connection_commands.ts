@@ -7,7 +7,7 @@ import { CommandError } from "./command_error.ts";
 import type { Session } from "./context.ts";
 import { OK, type Reply } from "./encoder.ts";
 import { NOT_INTEGER } from "./numbers.ts";
-import { asciiUpper, byteString, parseInteger } from "./words.ts";
+import { asciiUpper, byteString, parseInteger, subcommandError } from "./words.ts";
 
 const WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled.";
 
@@ -39,7 +39,7 @@ export function select(_: Session, args: Uint8Array[]): Reply {
 /** AUTH [username] password; the only user is `default`. */
 export function auth(s: Session, args: Uint8Array[]): Reply {
   if (args.length > 3) throw new CommandError("ERR syntax error");
-  if (s.server.password === undefined) {
+  if (s.server.password === undefined && args.length === 2) {
     throw new CommandError(
       "ERR AUTH <password> called without any password configured for the default user. " +
         "Are you sure your configuration is correct?",
@@ -50,8 +50,10 @@ export function auth(s: Session, args: Uint8Array[]): Reply {
 }
 
 function authenticate(s: Session, user: Uint8Array | undefined, password: Uint8Array): void {
+  // Without a password the default user takes any (Redis' `nopass`).
+  const expected = s.server.password;
   const ok = (user === undefined || byteString(user) === "default") &&
-    s.server.password !== undefined && sameBytes(password, s.server.password);
+    (expected === undefined || sameBytes(password, expected));
   if (!ok) throw new CommandError(WRONGPASS);
   s.authenticated = true;
 }
@@ -127,10 +129,7 @@ export function client(s: Session, args: Uint8Array[]): Reply {
   if (sub === "INFO" && args.length === 2) {
     return `id=${s.id} name=${s.name ?? ""} db=0 resp=${s.protocol}\n`;
   }
-  throw new CommandError(
-    `ERR unknown subcommand or wrong number of arguments for '${byteString(args[1])}'. ` +
-      "Try CLIENT HELP.",
-  );
+  throw subcommandError("CLIENT", args, ["ID", "GETNAME", "SETNAME", "SETINFO", "INFO"]);
 }
 
 function clientName(arg: Uint8Array): string {

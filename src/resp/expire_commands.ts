@@ -8,8 +8,8 @@
 import { CommandError } from "./command_error.ts";
 import type { Reply } from "./encoder.ts";
 import type { KeyView } from "./keyspace.ts";
-import { NOT_INTEGER } from "./numbers.ts";
-import { asciiUpper, parseInteger } from "./words.ts";
+import { parseInt64 } from "./numbers.ts";
+import { asciiUpper } from "./words.ts";
 
 /**
  * EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT key time [NX|XX|GT|LT]: `unit` is 1000
@@ -17,7 +17,7 @@ import { asciiUpper, parseInteger } from "./words.ts";
  */
 export function expire(name: string, unit: number, absolute: boolean) {
   return async (v: KeyView, args: Uint8Array[]): Promise<Reply> => {
-    const n = parseInteger(args[2], NOT_INTEGER, Number.MIN_SAFE_INTEGER);
+    const n = Number(parseInt64(args[2]));
     const flags = new Set(args.slice(3).map(asciiUpper));
     for (const f of flags) {
       if (!["NX", "XX", "GT", "LT"].includes(f)) {

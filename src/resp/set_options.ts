@@ -5,8 +5,8 @@
  */
 
 import { CommandError } from "./command_error.ts";
-import { NOT_INTEGER } from "./numbers.ts";
-import { asciiUpper, parseInteger } from "./words.ts";
+import { parseInt64 } from "./numbers.ts";
+import { asciiUpper } from "./words.ts";
 
 /** An expiry as given: relative (`ttl`) or absolute (`at`), in ms. */
 export type Expiry = { ttl: number } | { at: number };
@@ -23,7 +23,7 @@ const EXPIRY_WORDS = new Set(["EX", "PX", "EXAT", "PXAT"]);
 
 /** Reads the expiry option `word` with its number `arg`; `command` names it in errors. */
 export function parseExpiry(word: string, arg: Uint8Array, command: string): Expiry {
-  const n = parseInteger(arg, NOT_INTEGER, Number.MIN_SAFE_INTEGER);
+  const n = Number(parseInt64(arg));
   const ms = word === "EX" || word === "EXAT" ? n * 1000 : n;
   if (n <= 0 || !Number.isSafeInteger(ms)) {
     throw new CommandError(`ERR invalid expire time in '${command}' command`);

@@ -31,3 +31,20 @@ export function parseInteger(arg: Uint8Array, error: string, min: number): numbe
   if (!Number.isSafeInteger(n) || n < min) throw new CommandError(error);
   return n;
 }
+
+/**
+ * The error for sub-command `args[1]` of `command`: wrong arity when it is
+ * one of `known`, else unknown, in Redis' words.
+ */
+export function subcommandError(
+  command: string,
+  args: Uint8Array[],
+  known: string[],
+): CommandError {
+  const sub = asciiUpper(args[1]);
+  return new CommandError(
+    known.includes(sub)
+      ? `ERR wrong number of arguments for '${command.toLowerCase()}|${sub.toLowerCase()}' command`
+      : `ERR unknown subcommand '${byteString(args[1])}'. Try ${command} HELP.`,
+  );
+}
