@@ -153,3 +153,36 @@ export async function withServer(
     }
   });
 }
+
+type DocMap = Record<string, Reply>;
+
+/** A flat RESP2 map reply as an object. */
+export function toMap(r: Reply): DocMap {
+  const items = r as Reply[];
+  const m: DocMap = {};
+  for (let i = 0; i < items.length; i += 2) m[items[i] as string] = items[i + 1];
+  return m;
+}
+
+/**
+ * Renders COMMAND DOCS `arguments` the way redis-cli turns them into a hint:
+ * `key value [NX|XX] [EX seconds|PX milliseconds]`.
+ */
+export function renderArguments(args: Reply): string {
+  return ((args as Reply[] | undefined) ?? []).map((a) => renderArgument(toMap(a))).join(" ");
+}
+
+function renderArgument(a: DocMap): string {
+  const flags = (a.flags as string[] | undefined) ?? [];
+  const sub = ((a.arguments as Reply[] | undefined) ?? []).map((x) => renderArgument(toMap(x)));
+  let base = a.type === "oneof"
+    ? sub.join("|")
+    : a.type === "block"
+    ? sub.join(" ")
+    : a.type === "pure-token"
+    ? String(a.token)
+    : (a.token ? `${a.token} ` : "") + String(a.name);
+  if (a.type === "block" && a.token) base = `${a.token} ${base}`;
+  if (flags.includes("multiple")) base = `${base} [${base} ...]`;
+  return flags.includes("optional") ? `[${base}]` : base;
+}

@@ -2,7 +2,7 @@
 // (package redis-server) and against cask's RESP server; every reply must be
 // identical, error texts included. Skips when redis-server is not installed.
 import assert from "node:assert/strict";
-import { Client, type Reply, withServer } from "./resp_client.ts";
+import { Client, renderArguments, type Reply, toMap, withServer } from "./resp_client.ts";
 
 async function installed(tool: string): Promise<boolean> {
   try {
@@ -271,6 +271,41 @@ Deno.test({
       for (let i = 0; i < SCRIPT.length; i++) {
         assert.deepEqual(got[i], expected[i], `reply ${i} to ${SCRIPT[i].join(" ")}`);
       }
+    });
+  },
+});
+
+// What redis-cli shows as the hint after a command name comes from COMMAND
+// DOCS; for the commands both servers have, the hints must read the same.
+const OWN_SYNTAX = new Set(["scan", "config", "command", "client"]);
+
+async function hints(port: number): Promise<Map<string, string>> {
+  const c = await Client.connect(port);
+  try {
+    const names = (await c.call("COMMAND", "LIST") as string[]).filter((n) => !OWN_SYNTAX.has(n));
+    const docs = await c.call("COMMAND", "DOCS", ...names) as Reply[];
+    const out = new Map<string, string>();
+    for (let i = 0; i < docs.length; i += 2) {
+      out.set(docs[i] as string, renderArguments(toMap(docs[i + 1]).arguments));
+    }
+    return out;
+  } finally {
+    c.close();
+  }
+}
+
+Deno.test({
+  name: "redis-server vs cask: COMMAND DOCS gives redis-cli the same hints",
+  ignore: !hasRedis,
+  async fn() {
+    let ours = new Map<string, string>();
+    await withServer(async (port) => {
+      ours = await hints(port);
+    });
+    assert.ok(ours.size >= 45, `only ${ours.size} commands documented`);
+    await withRedis(async (port) => {
+      const theirs = await hints(port);
+      for (const [name, hint] of ours) assert.equal(hint, theirs.get(name), name);
     });
   },
 });

@@ -5,6 +5,7 @@
  */
 
 import type { CommandSpec } from "./command_spec.ts";
+import { syntaxArguments } from "./command_syntax.ts";
 import type { Reply } from "./encoder.ts";
 import { asciiUpper, subcommandError } from "./words.ts";
 
@@ -27,7 +28,12 @@ export function commandReply(table: ReadonlyMap<string, CommandSpec>, args: Uint
       const spec = table.get(name);
       if (spec === undefined) continue;
       docs.push([name.toLowerCase(), {
-        map: [["summary", spec.summary], ["since", "1.0.0"], ["group", spec.group]],
+        map: [
+          ["summary", spec.summary],
+          ["since", "1.0.0"],
+          ["group", spec.group],
+          ["arguments", syntaxArguments(spec.syntax)],
+        ],
       }]);
     }
     return { map: docs };

@@ -23,6 +23,8 @@ interface Common {
   flags: readonly string[];
   /** One line for COMMAND DOCS. */
   summary: string;
+  /** The arguments after the name as Redis' docs write them: `key [key ...]`, `[NX|XX]`. */
+  syntax: string;
   /** Redis command group for COMMAND DOCS. */
   group: string;
 }
