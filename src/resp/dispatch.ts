@@ -60,7 +60,8 @@ export function prepare(s: Session, args: Uint8Array[]): PreparedCommand | undef
     return failed(s, `ERR wrong number of arguments for '${name.toLowerCase()}' command`);
   }
   if (s.transaction !== undefined && !spec.flags.includes("no-multi")) {
-    s.transaction.commands.push({ spec, args });
+    // Copied: the parser's views would pin its buffers until EXEC.
+    s.transaction.commands.push({ spec, args: args.map((a) => a.slice()) });
     return QUEUED;
   }
   return { overlap: spec.kind === "write", run: () => runCommand(spec, s, args) };

@@ -293,7 +293,7 @@ export class RespServer {
       for (let args = parser.next(); args !== undefined; args = parser.next()) {
         const command = prepare(session, args);
         if (command === undefined) break;
-        if (!command.overlap) await settle();
+        if (!command.overlap && inFlight.length > 0) await settle();
         inFlight.push(command.run());
         if (session.quit) break;
         if (out.length >= FLUSH_AT) await this.#flush(c, out);

@@ -33,7 +33,9 @@ export function watch(s: Session, args: Uint8Array[]): Reply {
   if (s.transaction !== undefined) throw new CommandError("ERR WATCH inside MULTI is not allowed");
   for (const key of args.slice(1)) {
     const id = byteString(key);
-    if (!s.watched.has(id)) s.watched.set(id, { key, version: s.server.watches.watch(id) });
+    if (!s.watched.has(id)) {
+      s.watched.set(id, { key: key.slice(), version: s.server.watches.watch(id) });
+    }
   }
   return OK;
 }
