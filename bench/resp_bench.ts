@@ -4,6 +4,9 @@
 //   no fsync:           cask --sync never   vs  redis appendonly yes, appendfsync no
 // Workloads: SET and GET with 16-deep pipelines (-P 16, 50 clients), and
 // unpipelined with 50 clients (-c 50). Each cell is the median of RUNS runs.
+// Besides requests per second, the server's own CPU time per request (from
+// /proc/<pid>/stat) is reported: on a shared machine it is steadier than
+// throughput, which also depends on how much CPU redis-benchmark gets.
 //
 //   node_modules/deno/deno run -A bench/resp_bench.ts [--runs 3] [--requests 100000]
 //
@@ -24,6 +27,7 @@ const CLI = new URL("../cli.ts", import.meta.url).pathname;
 interface Server {
   name: string;
   port: number;
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -52,6 +56,7 @@ async function start(name: string, cmd: string, args: string[], dir: string, por
   return {
     name,
     port,
+    pid: child.pid,
     async stop() {
       child.kill("SIGTERM");
       await child.status;
@@ -120,15 +125,29 @@ const WORKLOADS: Workload[] = [
   { name: "-c 50 GET", args: ["-t", "get", "-c", "50"] },
 ];
 
-async function rps(port: number, w: Workload): Promise<number> {
+interface Result {
+  rps: number;
+  /** Server CPU (user + system) per request, in microseconds. */
+  cpuUs: number;
+}
+
+// utime + stime of `pid`, in seconds.
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+async function run(server: Server, w: Workload): Promise<Result> {
   // Unpipelined runs do a fifth of the requests: same wall time, roughly.
   const n = w.args.includes("-P") ? REQUESTS : REQUESTS / 5;
+  const before = await cpuSeconds(server.pid);
   const out = await new Deno.Command("redis-benchmark", {
     args: [
       "-h",
       "127.0.0.1",
       "-p",
-      String(port),
+      String(server.port),
       "-n",
       String(n),
       "-r",
@@ -144,28 +163,26 @@ async function rps(port: number, w: Workload): Promise<number> {
   if (!out.success || line === undefined) {
     throw new Error(`redis-benchmark failed: ${new TextDecoder().decode(out.stderr)}${text}`);
   }
-  return Number(JSON.parse(`[${line}]`)[1]);
+  const cpu = await cpuSeconds(server.pid) - before;
+  return { rps: Number(JSON.parse(`[${line}]`)[1]), cpuUs: (cpu * 1e6) / n };
 }
 
 const median = (xs: number[]) => xs.toSorted((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function measure(server: Server): Promise<Map<string, number[]>> {
-  const results = new Map<string, number[]>();
+async function measure(server: Server): Promise<Map<string, Result[]>> {
+  const results = new Map<string, Result[]>();
   try {
+    // An unmeasured first run warms the JIT and fills the keyspace, so GETs
+    // find their keys.
+    await run(server, WORKLOADS[0]);
     for (const w of WORKLOADS) {
-      // A first unmeasured run fills the keyspace so GETs find their keys.
-      if (w.name.includes("GET") && !results.has("warm")) {
-        await rps(server.port, WORKLOADS[0]);
-        results.set("warm", []);
-      }
-      const runs: number[] = [];
-      for (let i = 0; i < RUNS; i++) runs.push(await rps(server.port, w));
+      const runs: Result[] = [];
+      for (let i = 0; i < RUNS; i++) runs.push(await run(server, w));
       results.set(w.name, runs);
     }
   } finally {
     await server.stop();
   }
-  results.delete("warm");
   return results;
 }
 
@@ -177,14 +194,15 @@ for (const [sync, fsync] of pairs) {
   const c = await measure(await cask(sync));
   const r = await measure(await redis(fsync));
   for (const w of WORKLOADS) {
-    const cm = median(c.get(w.name)!);
-    const rm = median(r.get(w.name)!);
+    const cr = c.get(w.name)!;
+    const rr = r.get(w.name)!;
+    const rps = [median(cr.map((x) => x.rps)), median(rr.map((x) => x.rps))];
+    const cpu = [median(cr.map((x) => x.cpuUs)), median(rr.map((x) => x.cpuUs))];
     rows.push(
-      `| ${w.name} | cask --sync ${sync} vs redis appendfsync ${fsync} | ${fmt(cm)} | ${
-        fmt(rm)
-      } | ` +
-        `${(cm / rm).toFixed(2)}x | ${c.get(w.name)!.map(fmt).join(" / ")} | ` +
-        `${r.get(w.name)!.map(fmt).join(" / ")} |`,
+      `| ${w.name} | --sync ${sync} / appendfsync ${fsync} | ${fmt(rps[0])} | ${fmt(rps[1])} | ` +
+        `${(rps[0] / rps[1]).toFixed(2)}x | ${cpu[0].toFixed(1)} | ${cpu[1].toFixed(1)} | ` +
+        `${(cpu[1] / cpu[0]).toFixed(2)}x | ${cr.map((x) => fmt(x.rps)).join(" / ")} | ` +
+        `${rr.map((x) => fmt(x.rps)).join(" / ")} |`,
     );
   }
 }
@@ -194,8 +212,11 @@ console.log(
     `-r 10000, 3-byte values, median of ${RUNS}; ${navigator.hardwareConcurrency} cores, ` +
     `1-min load ${load} at the end; ${(await redisVersion()).trim()}\n`,
 );
-console.log("| test | durability | cask req/s | redis req/s | ratio | cask runs | redis runs |");
-console.log("| --- | --- | --- | --- | --- | --- | --- |");
+console.log(
+  "| test | durability (cask / redis) | cask req/s | redis req/s | ratio | cask CPU us/req | " +
+    "redis CPU us/req | CPU ratio (redis/cask) | cask runs | redis runs |",
+);
+console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
 for (const row of rows) console.log(row);
 
 async function redisVersion(): Promise<string> {
