@@ -5,9 +5,9 @@
  */
 
 import type { Cask } from "../../mod.ts";
-import type { CommandSpec } from "./command_spec.ts";
 import type { KeyLocks } from "./key_locks.ts";
-import type { StoreView } from "./keyspace.ts";
+import type { Reply } from "./encoder.ts";
+import type { KeyView, StoreView } from "./keyspace.ts";
 import type { ScanCursors } from "./scan_cursors.ts";
 import type { Watches } from "./watches.ts";
 
@@ -51,8 +51,10 @@ export interface ServerState {
 
 /** A command queued between MULTI and EXEC. */
 export interface QueuedCommand {
-  spec: CommandSpec;
-  args: Uint8Array[];
+  /** The keys EXEC must lock for it. */
+  keys(): Promise<Uint8Array[]>;
+  /** Runs it on the transaction's view; resolves to its reply, errors included. */
+  run(view: KeyView): Promise<Reply>;
 }
 
 /** One client connection. */

@@ -8,7 +8,7 @@
 import { COMMANDS } from "./command_table.ts";
 import type { Session } from "./context.ts";
 import type { Reply } from "./encoder.ts";
-import { runCommand } from "./execute.ts";
+import { lockKeys, runCommand, runInView } from "./execute.ts";
 import { asciiUpper, byteString } from "./words.ts";
 
 /** A command looked up and checked, ready to start. */
@@ -61,7 +61,11 @@ export function prepare(s: Session, args: Uint8Array[]): PreparedCommand | undef
   }
   if (s.transaction !== undefined && !spec.flags.includes("no-multi")) {
     // Copied: the parser's views would pin its buffers until EXEC.
-    s.transaction.commands.push({ spec, args: args.map((a) => a.slice()) });
+    const copy = args.map((a) => a.slice());
+    s.transaction.commands.push({
+      keys: () => lockKeys(s.server, spec, copy),
+      run: (view) => runInView(spec, view, s, copy),
+    });
     return QUEUED;
   }
   return { overlap: spec.kind === "write", run: () => runCommand(spec, s, args) };

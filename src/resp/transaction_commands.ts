@@ -9,7 +9,7 @@
 import { CommandError } from "./command_error.ts";
 import type { Session } from "./context.ts";
 import { NULL_ARRAY, OK, type Reply } from "./encoder.ts";
-import { commit, errorReply, lockKeys, runInView } from "./execute.ts";
+import { commit, errorReply } from "./execute.ts";
 import { Overlay } from "./keyspace.ts";
 import { byteString } from "./words.ts";
 
@@ -63,12 +63,12 @@ export async function exec(s: Session): Promise<Reply> {
       throw new CommandError("EXECABORT Transaction discarded because of previous errors.");
     }
     const keys = [...s.watched.values()].map((w) => w.key);
-    for (const c of tx.commands) keys.push(...await lockKeys(st, c.spec, c.args));
+    for (const c of tx.commands) keys.push(...await c.keys());
     return await st.locks.exclusive(keys, async () => {
       for (const [id, w] of s.watched) if (st.watches.version(id) !== w.version) return NULL_ARRAY;
       const view = new Overlay(st.db);
       const replies: Reply[] = [];
-      for (const c of tx.commands) replies.push(await runInView(c.spec, view, s, c.args));
+      for (const c of tx.commands) replies.push(await c.run(view));
       try {
         await commit(st, view);
       } catch (e) {
