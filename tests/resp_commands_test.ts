@@ -229,3 +229,44 @@ Deno.test("commands: INFO reports true counts", async () => {
     }
   });
 });
+
+async function serveInfo(flags: string[]): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "cask-serve-" });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../cli.ts", import.meta.url).pathname,
+      "serve",
+      "--port",
+      "0",
+      "--dir",
+      dir,
+      ...flags,
+    ],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  try {
+    const reader = child.stdout.getReader();
+    const line = new TextDecoder().decode((await reader.read()).value);
+    reader.releaseLock();
+    const port = Number(/listening on [^:]+:(\d+)/.exec(line)![1]);
+    const c = await Client.connect(port);
+    const info = String(await c.call("INFO", "persistence"));
+    c.close();
+    return info;
+  } finally {
+    child.kill("SIGTERM");
+    await child.stdout.cancel();
+    await child.status;
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("commands: cask serve compacts by itself unless --no-auto-compact", async () => {
+  const [on, off] = await Promise.all([serveInfo([]), serveInfo(["--no-auto-compact"])]);
+  assert.match(on, /cask_auto_compact:1\r\n/);
+  assert.match(off, /cask_auto_compact:0\r\n/);
+  assert.match(on, /cask_sync:always\r\n/);
+});

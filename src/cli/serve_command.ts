@@ -99,16 +99,15 @@ export const serveCommand: Command = {
     const clientBuffer = integerFlag(args, "client-query-buffer-limit", MiB) ??
       Math.max(DEFAULT_CLIENT_BUFFER, maxBulk + MiB);
     const sync = stringFlag(args, "sync", "always");
-    await using db = await openStore(args, {
-      maxValueSize,
-      autoCompact: !booleanFlag(args, "no-auto-compact"),
-    });
+    const autoCompact = !booleanFlag(args, "no-auto-compact");
+    await using db = await openStore(args, { maxValueSize, autoCompact });
     const server = new RespServer(db, {
       hostname,
       port,
       version: VERSION,
       password,
       sync,
+      autoCompact,
       maxClients: integerFlag(args, "maxclients", 1) ?? DEFAULT_MAX_CLIENTS,
       idleTimeoutMs: (integerFlag(args, "timeout", 0, 100 * 365 * 86400) ?? 0) * 1000,
       clientQueryBufferLimit: clientBuffer,

@@ -39,6 +39,8 @@ export interface ServerState {
   readonly port: number;
   /** The store's `--sync` mode, shown by INFO. */
   readonly sync: string;
+  /** Whether the store compacts by itself, shown by INFO. */
+  readonly autoCompact: boolean;
   readonly maxClients: number;
   /** Password AUTH must present; undefined: none required. */
   readonly password?: Uint8Array;

@@ -43,6 +43,8 @@ export interface RespServerOptions {
   totalQueryBufferLimit?: number;
   /** The store's sync mode, reported by INFO and CONFIG GET appendfsync. */
   sync?: string;
+  /** Whether the store was opened with autoCompact, reported by INFO. */
+  autoCompact?: boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -99,6 +101,7 @@ export class RespServer {
       version: options.version,
       port: this.#listener.addr.port,
       sync: options.sync ?? "always",
+      autoCompact: options.autoCompact ?? false,
       maxClients: options.maxClients ?? 10_000,
       password: options.password === undefined ? undefined : encoder.encode(options.password),
       startedAt: Date.now(),

@@ -97,6 +97,7 @@ const SECTIONS: Record<string, (st: ServerState) => string[] | Promise<string[]>
       "aof_enabled:1",
       `aof_rewrite_in_progress:${st.compaction === undefined ? 0 : 1}`,
       `cask_sync:${st.sync}`,
+      `cask_auto_compact:${st.autoCompact ? 1 : 0}`,
       `cask_data_files:${stats.files.length}`,
       `cask_live_bytes:${stats.liveBytes}`,
       `cask_dead_bytes:${stats.deadBytes}`,
