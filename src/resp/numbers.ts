@@ -9,8 +9,8 @@ import { CommandError } from "./command_error.ts";
 
 /** Redis' reply when an integer argument or value does not parse. */
 export const NOT_INTEGER = "ERR value is not an integer or out of range";
-/** Redis' reply when a float argument or value does not parse. */
-export const NOT_FLOAT = "ERR value is not a valid float";
+// Redis' reply when a float argument or value does not parse.
+const NOT_FLOAT = "ERR value is not a valid float";
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
