@@ -616,3 +616,18 @@ Deno.test("server: shutdown closes idle clients, keeps data, refuses new ones", 
     await again.close();
   });
 });
+
+Deno.test("server: a pipelined write never shows in a read sent before it", async () => {
+  // sync "never" applies writes at once, so a write started while an earlier
+  // read is still walking its keys would be seen by that read's later keys.
+  await withServer(async (port) => {
+    const c = await Client.connect(port);
+    try {
+      const keys = Array.from({ length: 20 }, (_, i) => `k${i}`);
+      await c.send(["EXISTS", ...keys, "late"], ["SET", "late", "1"], ["EXISTS", "late"]);
+      assert.deepEqual([await c.reply(), await c.reply(), await c.reply()], [0, "OK", 1]);
+    } finally {
+      c.close();
+    }
+  });
+});

@@ -11,19 +11,22 @@ import type { Reply } from "./encoder.ts";
 import { lockKeys, runCommand, runInView } from "./execute.ts";
 import { asciiUpper, byteString } from "./words.ts";
 
+/**
+ * What may still be in flight when a command starts: a "read" may overlap
+ * earlier reads, a "write" earlier writes (the key locks order those), and a
+ * "barrier" starts only once everything before it has finished.
+ */
+export type Overlap = "read" | "write" | "barrier";
+
 /** A command looked up and checked, ready to start. */
 export interface PreparedCommand {
-  /**
-   * Whether it may start while earlier writes of the same client are still in
-   * flight. Anything else must wait for them, or it could miss their effects.
-   */
-  overlap: boolean;
+  overlap: Overlap;
   /** Starts the command; resolves to its reply, errors included (it never rejects). */
   run(): Promise<Reply>;
 }
 
 const QUEUED: PreparedCommand = {
-  overlap: false,
+  overlap: "barrier",
   run: () => Promise.resolve({ status: "QUEUED" }),
 };
 const NOAUTH = "NOAUTH Authentication required.";
@@ -68,7 +71,8 @@ export function prepare(s: Session, args: Uint8Array[]): PreparedCommand | undef
     });
     return QUEUED;
   }
-  return { overlap: spec.kind === "write", run: () => runCommand(spec, s, args) };
+  const overlap = spec.kind === "server" ? "barrier" : spec.kind;
+  return { overlap, run: () => runCommand(spec, s, args) };
 }
 
 // Redis drops clients that send `POST` or `Host:` as a command: that is a
@@ -81,5 +85,5 @@ function looksLikeHttp(name: string, args: Uint8Array[], first: boolean): boolea
 // A command refused before it ran; inside MULTI it also dooms the EXEC.
 function failed(s: Session, error: string): PreparedCommand {
   if (s.transaction !== undefined) s.transaction.aborted = true;
-  return { overlap: false, run: () => Promise.resolve({ error }) };
+  return { overlap: "barrier", run: () => Promise.resolve({ error }) };
 }

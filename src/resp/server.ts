@@ -12,7 +12,7 @@
 
 import type { Cask } from "../../mod.ts";
 import type { ServerState, Session } from "./context.ts";
-import { prepare } from "./dispatch.ts";
+import { type Overlap, prepare } from "./dispatch.ts";
 import { type Reply, ReplyBuffer } from "./encoder.ts";
 import { KeyLocks } from "./key_locks.ts";
 import { StoreView } from "./keyspace.ts";
@@ -271,11 +271,13 @@ export class RespServer {
   // Runs every complete command buffered in `parser` and writes the replies;
   // false when the connection must close (protocol error, QUIT, attack).
   //
-  // Consecutive writes are started without waiting for each other: the store
-  // appends them in call order and one fsync acknowledges them all (group
-  // commit), which is what makes a pipelined mass insert fast. Any other
-  // command first waits for those writes, so it sees their effects. Replies
-  // are encoded strictly in request order.
+  // Commands run in request order as Redis' would, but they need not wait for
+  // each other to finish: consecutive reads overlap (each reads at its start),
+  // and consecutive writes overlap too, since the store appends them in call
+  // order and one fsync acknowledges them all (group commit), which is what
+  // makes a pipelined mass insert fast. A read waits for the writes before it
+  // and a write for the reads before it; anything else waits for everything.
+  // Replies are encoded strictly in request order.
   async #runPipeline(
     c: Connection,
     parser: RespParser,
@@ -283,6 +285,7 @@ export class RespServer {
     out: ReplyBuffer,
   ): Promise<boolean> {
     const inFlight: Promise<Reply>[] = [];
+    let flying: Overlap | undefined;
     const settle = async () => {
       for (const reply of inFlight) {
         const r = await reply;
@@ -291,12 +294,16 @@ export class RespServer {
         out.reply(r);
       }
       inFlight.length = 0;
+      flying = undefined;
     };
     try {
       for (let args = parser.next(); args !== undefined; args = parser.next()) {
         const command = prepare(session, args);
         if (command === undefined) break;
-        if (!command.overlap && inFlight.length > 0) await settle();
+        if (flying !== undefined && (command.overlap === "barrier" || command.overlap !== flying)) {
+          await settle();
+        }
+        flying = command.overlap;
         inFlight.push(command.run());
         if (session.quit) break;
         if (out.length >= FLUSH_AT) await this.#flush(c, out);
