@@ -55,6 +55,9 @@ const FLUSH_AT = MiB;
 // A failing accept (out of file descriptors) is retried after this pause
 // rather than in a tight loop.
 const ACCEPT_RETRY_MS = 100;
+// How long a client that is being dropped with an error may go on sending
+// before the socket is closed under it; see lingerClose().
+const LINGER_MS = 1000;
 const encoder = new TextEncoder();
 
 interface Connection {
@@ -65,6 +68,8 @@ interface Connection {
   lastActive: number;
   /** This connection's share of ServerStats.bufferedBytes. */
   buffered: number;
+  /** Closed because of an error the client must be able to read. */
+  linger: boolean;
 }
 
 /** Serves one open store over RESP until {@link RespServer.shutdown}. */
@@ -187,7 +192,14 @@ export class RespServer {
 
   async #serve(conn: Deno.TcpConn): Promise<void> {
     const st = this.#state;
-    const c: Connection = { conn, busy: false, closed: false, lastActive: Date.now(), buffered: 0 };
+    const c: Connection = {
+      conn,
+      busy: false,
+      closed: false,
+      lastActive: Date.now(),
+      buffered: 0,
+      linger: false,
+    };
     const session: Session = {
       server: st,
       id: st.nextClientId++,
@@ -217,6 +229,7 @@ export class RespServer {
         if (over !== undefined) {
           console.error(`cask serve: client ${session.id}: ${over}`);
           await this.#send(c, out, { error: `ERR ${over}` });
+          c.linger = true;
           break;
         }
         c.busy = true;
@@ -232,9 +245,12 @@ export class RespServer {
         console.error(`cask serve: connection failed: ${describe(e)}`);
       }
     } finally {
+      // What the client had buffered is given back before any lingering.
+      st.stats.bufferedBytes -= c.buffered;
+      c.buffered = 0;
+      if (c.linger && !c.closed) await lingerClose(c, input);
       close(c);
       unwatchAll(session);
-      st.stats.bufferedBytes -= c.buffered;
       this.#connections.delete(c);
       st.stats.connectedClients--;
     }
@@ -313,6 +329,7 @@ export class RespServer {
       await settle();
       out.reply({ error: `ERR Protocol error: ${e.message}` });
       session.quit = true;
+      c.linger = true;
     }
     await settle();
     if (session.drop) return false;
@@ -323,6 +340,24 @@ export class RespServer {
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
+}
+
+// Closing a socket with unread input makes the kernel answer with a reset,
+// which can destroy the error reply before the client reads it. So the write
+// side is shut first and the client's further bytes are read and dropped
+// until it closes too, or for LINGER_MS at most.
+async function lingerClose(c: Connection, scratch: Uint8Array): Promise<void> {
+  const timer = setTimeout(() => close(c), LINGER_MS);
+  try {
+    await c.conn.closeWrite();
+    while (!c.closed && (await c.conn.read(scratch)) !== null) {
+      // dropped
+    }
+  } catch {
+    // the client went away first, or the timer closed the socket
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function close(c: Connection): void {
