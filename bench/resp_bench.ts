@@ -123,6 +123,8 @@ const WORKLOADS: Workload[] = [
   { name: "-P 16 GET", args: ["-t", "get", "-P", "16", "-c", "50"] },
   { name: "-c 50 SET", args: ["-t", "set", "-c", "50"] },
   { name: "-c 50 GET", args: ["-t", "get", "-c", "50"] },
+  // No store work at all: what one request costs in the network and dispatch paths.
+  { name: "-c 50 PING", args: ["-t", "ping_mbulk", "-c", "50"] },
 ];
 
 interface Result {
@@ -159,7 +161,7 @@ async function run(server: Server, w: Workload): Promise<Result> {
     stderr: "piped",
   }).output();
   const text = new TextDecoder().decode(out.stdout);
-  const line = text.split("\n").find((l) => /^"(SET|GET)"/.test(l));
+  const line = text.split("\n").find((l) => /^"(SET|GET|PING_MBULK)"/.test(l));
   if (!out.success || line === undefined) {
     throw new Error(`redis-benchmark failed: ${new TextDecoder().decode(out.stderr)}${text}`);
   }
