@@ -16,6 +16,7 @@ import { type Overlap, prepare } from "./dispatch.ts";
 import { type Reply, ReplyBuffer } from "./encoder.ts";
 import { KeyLocks } from "./key_locks.ts";
 import { StoreView } from "./keyspace.ts";
+import { close, type Connection, isDisconnect, lingerClose, writeAll } from "./client_socket.ts";
 import { DEFAULT_LIMITS, ProtocolError, type RespLimits, RespParser } from "./parser.ts";
 import { ScanCursors } from "./scan_cursors.ts";
 import { unwatchAll } from "./transaction_commands.ts";
@@ -55,22 +56,7 @@ const FLUSH_AT = MiB;
 // A failing accept (out of file descriptors) is retried after this pause
 // rather than in a tight loop.
 const ACCEPT_RETRY_MS = 100;
-// How long a client that is being dropped with an error may go on sending
-// before the socket is closed under it; see lingerClose().
-const LINGER_MS = 1000;
 const encoder = new TextEncoder();
-
-interface Connection {
-  readonly conn: Deno.TcpConn;
-  /** True while commands of this connection are running. */
-  busy: boolean;
-  closed: boolean;
-  lastActive: number;
-  /** This connection's share of ServerStats.bufferedBytes. */
-  buffered: number;
-  /** Closed because of an error the client must be able to read. */
-  linger: boolean;
-}
 
 /** Serves one open store over RESP until {@link RespServer.shutdown}. */
 export class RespServer {
@@ -336,40 +322,6 @@ export class RespServer {
     if (out.length > 0) await this.#flush(c, out);
     return !session.quit;
   }
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
-}
-
-// Closing a socket with unread input makes the kernel answer with a reset,
-// which can destroy the error reply before the client reads it. So the write
-// side is shut first and the client's further bytes are read and dropped
-// until it closes too, or for LINGER_MS at most.
-async function lingerClose(c: Connection, scratch: Uint8Array): Promise<void> {
-  const timer = setTimeout(() => close(c), LINGER_MS);
-  try {
-    await c.conn.closeWrite();
-    while (!c.closed && (await c.conn.read(scratch)) !== null) {
-      // dropped
-    }
-  } catch {
-    // the client went away first, or the timer closed the socket
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function close(c: Connection): void {
-  if (c.closed) return;
-  c.closed = true;
-  c.conn.close();
-}
-
-function isDisconnect(e: unknown): boolean {
-  return e instanceof Deno.errors.ConnectionReset || e instanceof Deno.errors.BrokenPipe ||
-    e instanceof Deno.errors.ConnectionAborted || e instanceof Deno.errors.BadResource ||
-    e instanceof Deno.errors.Interrupted;
 }
 
 function describe(e: unknown): string {
