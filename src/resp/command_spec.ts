@@ -7,8 +7,14 @@
 import type { BatchOp } from "../../mod.ts";
 import type { Session } from "./context.ts";
 import type { Reply } from "./encoder.ts";
-import type { KeyView } from "./keyspace.ts";
+import type { KeyView, ReadView } from "./keyspace.ts";
 
+/** A command that only reads the keyspace, through `view`. */
+export type ReadHandler = (
+  view: ReadView,
+  args: Uint8Array[],
+  s: Session,
+) => Reply | Promise<Reply>;
 /** A keyspace command: reads and writes through `view` (its writes are committed by the caller). */
 export type KeyHandler = (view: KeyView, args: Uint8Array[], s: Session) => Reply | Promise<Reply>;
 /** A command about the connection or the server, not the keyspace. */
@@ -32,7 +38,7 @@ interface Common {
 /** A command that reads the keyspace and never writes. */
 export interface ReadSpec extends Common {
   kind: "read";
-  run: KeyHandler;
+  run: ReadHandler;
 }
 
 /** A command that may write the keyspace. */

@@ -7,6 +7,7 @@
 import type {
   CommandSpec,
   KeyHandler,
+  ReadHandler,
   ReadSpec,
   ServerSpec,
   SessionHandler,
@@ -52,7 +53,7 @@ function read(
   group: string,
   syntax: string,
   summary: string,
-  run: KeyHandler,
+  run: ReadHandler,
 ): ReadSpec {
   return { kind: "read", arity, keys, flags: ["readonly", "fast"], group, syntax, summary, run };
 }

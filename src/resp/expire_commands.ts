@@ -7,7 +7,7 @@
 
 import { CommandError } from "./command_error.ts";
 import type { Reply } from "./encoder.ts";
-import type { KeyView } from "./keyspace.ts";
+import type { KeyView, ReadView } from "./keyspace.ts";
 import { parseInt64 } from "./numbers.ts";
 import { asciiUpper } from "./words.ts";
 
@@ -58,7 +58,7 @@ export async function persist(v: KeyView, args: Uint8Array[]): Promise<Reply> {
 
 /** TTL/PTTL (`absolute` false) and EXPIRETIME/PEXPIRETIME: -2 absent, -1 no expiry. */
 export function ttl(unit: number, absolute: boolean) {
-  return async (v: KeyView, args: Uint8Array[]): Promise<Reply> => {
+  return async (v: ReadView, args: Uint8Array[]): Promise<Reply> => {
     const e = await v.entry(args[1]);
     if (e === undefined) return -2;
     if (e.expireAt === undefined) return -1;

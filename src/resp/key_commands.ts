@@ -6,7 +6,7 @@
 
 import { CommandError } from "./command_error.ts";
 import { OK, type Reply } from "./encoder.ts";
-import type { KeyView } from "./keyspace.ts";
+import type { KeyView, ReadView } from "./keyspace.ts";
 import { byteString } from "./words.ts";
 
 /** DEL/UNLINK key [key ...]: how many existed. */
@@ -26,14 +26,14 @@ export async function del(v: KeyView, args: Uint8Array[]): Promise<Reply> {
 }
 
 /** EXISTS key [key ...]: repeated keys count each time, as in Redis. */
-export async function exists(v: KeyView, args: Uint8Array[]): Promise<Reply> {
+export async function exists(v: ReadView, args: Uint8Array[]): Promise<Reply> {
   let n = 0;
   for (const key of args.slice(1)) if (await v.has(key)) n++;
   return n;
 }
 
 /** TYPE key: every value is a string. */
-export async function type(v: KeyView, args: Uint8Array[]): Promise<Reply> {
+export async function type(v: ReadView, args: Uint8Array[]): Promise<Reply> {
   return { status: (await v.has(args[1])) ? "string" : "none" };
 }
 

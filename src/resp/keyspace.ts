@@ -15,14 +15,18 @@ export interface Entry {
   expireAt?: number;
 }
 
-/** Reads and buffered writes of one command or transaction. */
-export interface KeyView {
+/** The reads a command may make. */
+export interface ReadView {
   /** The clock expiries are computed against. */
   now(): number;
   get(key: Uint8Array): Promise<Uint8Array | undefined>;
   has(key: Uint8Array): Promise<boolean>;
   /** Value and expiry together, read at one instant. */
   entry(key: Uint8Array): Promise<Entry | undefined>;
+}
+
+/** Reads and buffered writes of one command or transaction. */
+export interface KeyView extends ReadView {
   put(key: Uint8Array, entry: Entry): void;
   remove(key: Uint8Array): void;
   /** Removes every key (FLUSHDB inside the view). */
@@ -54,7 +58,7 @@ async function readEntry(db: Cask, key: Uint8Array): Promise<Entry | undefined> 
 }
 
 /** Reads straight from the store; for commands that only read. */
-export class StoreView implements KeyView {
+export class StoreView implements ReadView {
   readonly #db: Cask;
   constructor(db: Cask) {
     this.#db = db;
@@ -70,15 +74,6 @@ export class StoreView implements KeyView {
   }
   entry(key: Uint8Array): Promise<Entry | undefined> {
     return readEntry(this.#db, key);
-  }
-  put(): void {
-    throw new Error("StoreView is read-only");
-  }
-  remove(): void {
-    throw new Error("StoreView is read-only");
-  }
-  clear(): Promise<void> {
-    return Promise.reject(new Error("StoreView is read-only"));
   }
 }
 

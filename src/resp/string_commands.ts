@@ -10,21 +10,21 @@ import type { BatchOp } from "../../mod.ts";
 import { CommandError } from "./command_error.ts";
 import type { Session } from "./context.ts";
 import { OK, type Reply } from "./encoder.ts";
-import type { KeyView } from "./keyspace.ts";
+import type { KeyView, ReadView } from "./keyspace.ts";
 import { addInt64, formatFloat, parseFloat64, parseInt64 } from "./numbers.ts";
 import { expireAt, parseExpiry, parseGetExOptions, parseSetOptions } from "./set_options.ts";
 
 const utf8 = new TextEncoder();
 
 /** GET key */
-export async function get(v: KeyView, args: Uint8Array[], s: Session): Promise<Reply> {
+export async function get(v: ReadView, args: Uint8Array[], s: Session): Promise<Reply> {
   const value = await v.get(args[1]);
   count(s, value);
   return value ?? null;
 }
 
 /** MGET key [key ...] */
-export async function mget(v: KeyView, args: Uint8Array[], s: Session): Promise<Reply> {
+export async function mget(v: ReadView, args: Uint8Array[], s: Session): Promise<Reply> {
   const values = await Promise.all(args.slice(1).map((key) => v.get(key)));
   for (const value of values) count(s, value);
   return values.map((value) => value ?? null);
@@ -37,7 +37,7 @@ function count(s: Session, value: Uint8Array | undefined): void {
 }
 
 /** STRLEN key */
-export async function strlen(v: KeyView, args: Uint8Array[]): Promise<Reply> {
+export async function strlen(v: ReadView, args: Uint8Array[]): Promise<Reply> {
   return (await v.get(args[1]))?.length ?? 0;
 }
 
