@@ -286,6 +286,27 @@ Deno.test("key locks: blind writes overlap, read-modify-writes wait their turn",
   await Promise.all(runs);
 });
 
+Deno.test("key locks: a read-modify-write waits for blind writes issued before it, any key", async () => {
+  const locks = new KeyLocks();
+  const log: string[] = [];
+  const manual = () => Promise.withResolvers<void>();
+  const before = manual();
+  const after = manual();
+  const w1 = locks.write([bytes("a")], () => before.promise.then(() => log.push("end w1")));
+  const e = locks.exclusive([bytes("b")], () => Promise.resolve(log.push("e")));
+  const w2 = locks.write([bytes("c")], () => after.promise.then(() => log.push("end w2")));
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(log, [], "e waits for w1, issued before it");
+  before.resolve();
+  await e;
+  assert.deepEqual(log, ["end w1", "e"], "but not for w2, issued after it");
+  after.resolve();
+  await Promise.all([w1, w2]);
+  // A blind write refused at once counts as settled too.
+  await assert.rejects(locks.write([bytes("a")], () => Promise.reject(new Error("refused"))));
+  await locks.exclusive([bytes("a")], () => Promise.resolve());
+});
+
 Deno.test("key locks: multi-key commands in opposite key orders cannot deadlock", async () => {
   const locks = new KeyLocks();
   const [a, b, c] = ["a", "b", "c"].map(bytes);
