@@ -28,6 +28,7 @@ export const OK: Reply = { status: "OK" };
 export const NULL_ARRAY: Reply = { nullArray: true };
 
 const CRLF = [0x0d, 0x0a];
+const OK_BYTES = new TextEncoder().encode("+OK\r\n");
 const INITIAL_CAPACITY = 16 * 1024;
 const SHRINK_ABOVE = 1024 * 1024;
 const encoder = new TextEncoder();
@@ -58,6 +59,11 @@ export class ReplyBuffer {
     } else if (Array.isArray(reply)) {
       this.#line(0x2a, String(reply.length));
       for (const item of reply) this.reply(item);
+    } else if (reply === OK) {
+      // The most frequent reply, copied rather than encoded.
+      this.#reserve(OK_BYTES.length);
+      this.#buf.set(OK_BYTES, this.#length);
+      this.#length += OK_BYTES.length;
     } else if ("status" in reply) {
       this.#line(0x2b, oneLine(reply.status));
     } else if ("error" in reply) {

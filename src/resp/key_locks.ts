@@ -98,6 +98,7 @@ class UnqueuedWrites {
 
   #settled(seq: number): void {
     this.#running.delete(seq);
+    if (this.#waiters.length === 0) return;
     const oldest = this.#running.values().next().value ?? Infinity;
     // Waiters were added with non-decreasing upTo, so the ready ones lead.
     while (this.#waiters.length > 0 && this.#waiters[0].upTo < oldest) {
