@@ -47,7 +47,10 @@ for (const sync of ["never", "always"]) {
         }
       });
       // Let transactions flow, then kill the server mid-stream.
-      while (acknowledged < 300) await new Promise((r) => setTimeout(r, 5));
+      let ended = 0;
+      for (const stream of streams) stream.finally(() => ended++);
+      while (acknowledged < 300 && ended === 0) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(ended, 0, "a client stopped before the server was killed");
       child.kill("SIGKILL");
       await child.status;
       await child.stdout.cancel();
