@@ -167,9 +167,10 @@ Deno.test("security: all clients' query buffers together are capped too", async 
       // Each stays under its own cap; together they pass the total one.
       await a.write(`*3\r\n$3\r\nSET\r\n$1\r\na\r\n$${MiB}\r\n`);
       await a.write(new Uint8Array(900 * 1024));
-      for (;;) {
+      for (let tries = 0;; tries++) {
         const info = String(await watcher.call("INFO", "clients"));
         if (Number(/client_query_buffers_bytes:(\d+)/.exec(info)![1]) >= 900 * 1024) break;
+        assert.ok(tries < 1000, "the server never buffered the first client's bytes");
         await sleep(5);
       }
       await b.write(`*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$${MiB}\r\n`);
@@ -225,11 +226,12 @@ Deno.test("security: past maxclients, new clients are refused with Redis' error"
       assert.ok(await c.closedByServer());
       a.close();
       // The freed slot is taken by the next client.
-      for (;;) {
+      for (let tries = 0;; tries++) {
         const d = await Client.connect(port);
         const reply = await d.call("PING").catch(() => undefined);
         d.close();
         if (reply === "PONG") break;
+        assert.ok(tries < 500, "the freed slot was never given to a new client");
         await sleep(10);
       }
       const info = String(await b.call("INFO", "stats"));
