@@ -169,9 +169,13 @@ export class RespParser {
    */
   #line(strict: boolean): [number, number] | undefined {
     const from = this.#start + this.#scanned;
-    // Past #end the buffer holds zeros only, so a hit there means "not yet".
-    const found = this.#buf.indexOf(LF, from);
-    const lf = found < 0 || found >= this.#end ? -1 : found - from;
+    // A plain loop: lines are short, and indexOf() would either allocate a
+    // view per call or search the whole free tail of a buffer a big value grew.
+    const buf = this.#buf;
+    const limit = this.#end;
+    let at = from;
+    while (at < limit && buf[at] !== LF) at++;
+    const lf = at < limit ? at - from : -1;
     if (lf < 0) {
       this.#scanned = this.#end - this.#start;
       if (this.#scanned > this.#limits.maxLineLength) {
