@@ -54,6 +54,7 @@ export {
   type CaskErrorCode,
   ClosedError,
   CorruptionError,
+  HistoryGoneError,
   IndexFullError,
   InvalidArgumentError,
   IOError,

@@ -31,7 +31,7 @@ import {
   prepareChecks,
   prepareOp,
   resolveRange,
-  watchMatcher,
+  watchFilter,
 } from "./validate.ts";
 import { Watch } from "./watch.ts";
 
@@ -330,6 +330,13 @@ export class Cask {
    * never waits for it. Stop with `break` (or `return()`); closing the store
    * ends every watch.
    *
+   * With `since`, the feed first replays from the log every change committed
+   * after that sequence number (a range delete arrives there as one change
+   * with `range` set), then goes on live, with no gap and no repeat: a
+   * consumer that stores the last `sequence` it handled resumes across a
+   * restart. History a compaction merged is gone: such a `since` is refused
+   * with HistoryGoneError.
+   *
    * @example
    * ```ts
    * import { open } from "@cask/cask";
@@ -344,11 +351,13 @@ export class Cask {
    */
   watch(options: WatchOptions): AsyncIterableIterator<Change> {
     this.#checkOpen();
+    const { filter, since } = watchFilter(options);
     const w = new Watch(
       (l) => this.#catalog.listen(l),
-      watchMatcher(options),
+      filter,
       this.#catalog.sequence,
       (ended) => this.#watches.delete(ended),
+      since === undefined ? undefined : (upTo) => this.#catalog.history(since, upTo),
     );
     this.#watches.add(w);
     return w;

@@ -464,9 +464,15 @@ export interface VersionedEntry {
  * ```
  */
 export type WatchOptions =
-  | { keys: readonly Bytes[] }
-  | { prefix: Bytes }
-  | { start: Bytes; end: Bytes };
+  & ({ keys: readonly Bytes[] } | { prefix: Bytes } | { start: Bytes; end: Bytes })
+  & {
+    /**
+     * Resume: first deliver, from the log, every change committed after this
+     * sequence number. Refused with HistoryGoneError when a compaction has
+     * merged commits after it.
+     */
+    since?: number;
+  };
 
 /**
  * One change `watch()` reports: `value` is undefined when the key was deleted
@@ -489,4 +495,10 @@ export interface Change {
   value: Uint8Array | undefined;
   /** Sequence number of the commit (for an expiry: the last commit when it was noticed). */
   sequence: number;
+  /**
+   * Only in changes replayed from the log (`since`): this change is a range
+   * delete of every key from `key` up to `end` (excluded; undefined: no end).
+   * Live changes list each deleted key instead.
+   */
+  range?: { end: Uint8Array | undefined };
 }

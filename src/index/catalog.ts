@@ -7,7 +7,13 @@
  * @module
  */
 
-import { asCaskError, ClosedError, CorruptionError, IndexFullError } from "../base/errors.ts";
+import {
+  asCaskError,
+  ClosedError,
+  CorruptionError,
+  HistoryGoneError,
+  IndexFullError,
+} from "../base/errors.ts";
 import { bytesToKey, keyToBytes } from "../base/keys.ts";
 import type {
   AutoCompact,
@@ -21,7 +27,8 @@ import type { DataFile } from "../log/datafile.ts";
 import { acquireLock, releaseLock } from "../log/lock.ts";
 import { cleanupMerge } from "../log/merge_files.ts";
 import { ReadAhead } from "../log/readahead.ts";
-import { type ReadRecord, readRecord } from "../log/reader.ts";
+import { type ReadRecord, readRecord, readValue } from "../log/reader.ts";
+import { historyStart, readHistory } from "../log/history.ts";
 import { recoverLog, type RecoveryOptions } from "../log/recovery.ts";
 import { Writer, type WriterOptions } from "../log/writer.ts";
 import { type CompactionContext, runCompaction, wantsCompaction } from "./compactor.ts";
@@ -183,6 +190,30 @@ export class Catalog {
     if (pending !== undefined) return pending > 0 ? pending : null;
     const e = this.lookup(k);
     return e ? this.readRecord(k, e).seq : null;
+  }
+
+  /**
+   * The changes committed after `since` up to `upTo`, from the log, in commit
+   * order (values read as they are reached).
+   * @throws {HistoryGoneError} a compaction merged commits after `since`.
+   */
+  async *history(
+    since: number,
+    upTo: number,
+  ): AsyncGenerator<KeyChange & { rangeEnd?: string; isRange?: boolean }> {
+    const oldest = historyStart([...this.#files.values()]);
+    if (since < oldest) throw new HistoryGoneError(since, oldest);
+    // Everything committed up to now must be on disk to be read back.
+    await this.#writer.sync();
+    const files = [...this.#files.values()].sort((a, b) => a.id - b.id);
+    for await (const c of readHistory(files, since, upTo)) {
+      if (c.range) {
+        yield { k: c.k, value: undefined, seq: c.seq, rangeEnd: c.range.end, isRange: true };
+      } else {
+        const value = c.at ? readValue(c.at.file, c.at, c.k, this.#writer) : undefined;
+        yield { k: c.k, value, seq: c.seq };
+      }
+    }
   }
 
   /** Calls `listener` with the changes of every commit as it is applied, until the returned function is called. */

@@ -30,9 +30,10 @@ export interface RecoverySink {
     tombstone: boolean,
     timestamp: number,
     expireAt: number,
+    seq: number,
   ): void;
-  /** A range delete: every key in [start, end) is gone (`end` undefined: no end). */
-  range(start: string, end: string | undefined): void;
+  /** A range delete of commit `seq`: every key in [start, end) is gone (`end` undefined: no end). */
+  range(start: string, end: string | undefined, seq: number): void;
 }
 
 /** How recovery treats damage and where it reports it. */
@@ -59,7 +60,8 @@ export function emit(
   h: RecordHeader,
 ): void {
   const size = fmtHeaderSize + h.keyLen + h.valueLen;
-  sink.record(key, fileId, offset, size, (h.flags & FLAG_TOMBSTONE) !== 0, h.timestamp, h.expireAt);
+  const tombstone = (h.flags & FLAG_TOMBSTONE) !== 0;
+  sink.record(key, fileId, offset, size, tombstone, h.timestamp, h.expireAt, h.seq);
 }
 
 interface Pending {
@@ -181,7 +183,7 @@ class Replay {
   }
 
   #count(key: string, offset: number, h: RecordHeader, end?: string): void {
-    if (h.flags & FLAG_RANGE) this.sink.range(key, end === "" ? undefined : end);
+    if (h.flags & FLAG_RANGE) this.sink.range(key, end === "" ? undefined : end, h.seq);
     else emit(this.sink, this.file.id, this.file.fmt.headerSize, key, offset, h);
     if (h.seq > this.lastSeq) this.lastSeq = h.seq;
   }
