@@ -47,7 +47,7 @@ export async function* readHistory(
 ): AsyncGenerator<LoggedChange> {
   const logs = files.filter((f) => f.header?.version === 2 && !f.compacted);
   for (let i = 0; i < logs.length; i++) {
-    const next = logs[i + 1]?.header!.baseSeq ?? Infinity;
+    const next = logs[i + 1]?.header?.baseSeq ?? Infinity;
     if (next <= since || logs[i].header!.baseSeq >= upTo) continue;
     const out: LoggedChange[] = [];
     const f = logs[i];
