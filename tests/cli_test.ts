@@ -151,38 +151,53 @@ const hasScript = await new Deno.Command("script", { args: ["--version"], stdout
   .output().then((o) => o.success, () => false);
 if (!hasScript) console.log("script (util-linux) not on PATH: skipping the terminal test");
 
+/**
+ * Runs `cask <args>` on a pseudo-terminal; once the screen shows `prompt`,
+ * types `input`. Returns what the screen showed before the typing, and the exit code.
+ */
+async function atTerminal(
+  args: string[],
+  prompt: string,
+  input: string,
+): Promise<{ screen: string; code: number }> {
+  const command = [Deno.execPath(), "run", "-A", CLI, ...args].map((w) => `'${w}'`).join(" ");
+  const child = new Deno.Command("script", {
+    args: ["-qec", command, "/dev/null"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  // Without the prompt cask would wait for input for ever: give up after a while.
+  const giveUp = setTimeout(() => child.kill(), 10_000);
+  const keyboard = child.stdin.getWriter();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    let screen = "";
+    while (!screen.includes(prompt)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      screen += value;
+    }
+    await keyboard.write(new TextEncoder().encode(input)).catch(() => {});
+    await keyboard.close().catch(() => {});
+    // Read the screen to its end: a closed pipe would kill `script` with SIGPIPE.
+    while (!(await reader.read()).done);
+    return { screen, code: (await child.status).code };
+  } finally {
+    clearTimeout(giveUp);
+  }
+}
+
 Deno.test({
   name: "cli: set without a value says on a terminal that it reads stdin, and not when piped",
   ignore: !hasScript,
   async fn() {
     await withDir(async (dir) => {
-      const command = [Deno.execPath(), "run", "-A", CLI, "set", "k", "--dir", dir]
-        .map((word) => `'${word}'`).join(" ");
-      const child = new Deno.Command("script", {
-        args: ["-qec", command, "/dev/null"],
-        stdin: "piped",
-        stdout: "piped",
-        stderr: "piped",
-        env: { NO_COLOR: "1" },
-      }).spawn();
-      // The notice must come while cask waits for input, before any is typed;
-      // without it cask would wait for ever, so give up after a while.
-      const giveUp = setTimeout(() => child.kill(), 10_000);
-      const screen = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-      let seen = "";
-      while (!seen.includes("Ctrl-D")) {
-        const { value, done } = await screen.read();
-        if (done) break;
-        seen += value;
-      }
-      assert.match(seen, /cask set: reading the value from stdin; end it with Ctrl-D/);
-      const keyboard = child.stdin.getWriter();
-      await keyboard.write(new TextEncoder().encode("typed value\n\x04"));
-      await keyboard.close();
-      await screen.cancel();
-      const status = await child.status;
-      clearTimeout(giveUp);
-      assert.equal(status.code, 0, await new Response(child.stderr).text());
+      const run = await atTerminal(["set", "k", "--dir", dir], "Ctrl-D", "typed value\n\x04");
+      // The notice comes while cask waits for input, before any is typed.
+      assert.match(run.screen, /cask set: reading the value from stdin; end it with Ctrl-D/);
+      assert.equal(run.code, 0);
       await using db = await open(dir);
       assert.equal(await db.getString("k"), "typed value\n");
     });
