@@ -13,7 +13,7 @@ import { LoadError } from "./load_error.ts";
 export const EXIT_OK = 0;
 /** The key asked for (get, has) does not exist. */
 export const EXIT_NOT_FOUND = 1;
-/** The command line or a dump to load was wrong, or the store refused an argument (key too long...). */
+/** Bad command line or dump to load, or an argument the store refuses (key too long...). */
 export const EXIT_USAGE = 2;
 /** Corruption, I/O failure, locked store or an input file that cannot be read. */
 export const EXIT_FAILURE = 3;

@@ -23,7 +23,7 @@ const SHARED_FLAGS: FlagDefs = { ...STORE_FLAGS, ...ENCODING_FLAGS };
 const EXIT_CODES = `Exit codes:
   ${EXIT_OK}  success
   ${EXIT_NOT_FOUND}  key not found (get, has)
-  ${EXIT_USAGE}  usage error (bad arguments, a key/value the store refuses, a malformed dump to load)
+  ${EXIT_USAGE}  usage error (bad arguments, a key/value the store refuses, a malformed dump)
   ${EXIT_FAILURE}  corruption, I/O error, store locked by another process`;
 
 /** The overview printed by `cask --help`. */

@@ -14,7 +14,7 @@ import {
   UsageError,
 } from "./args.ts";
 
-/** Store directory when neither `--dir` nor `CASK_DIR` names one, relative to the working directory. */
+/** Store directory when neither `--dir` nor `CASK_DIR` names one (relative to the working dir). */
 export const DEFAULT_DIR = "./cask-data";
 
 /** The environment variable that sets the store directory when `--dir` is absent. */
