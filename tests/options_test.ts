@@ -234,3 +234,22 @@ Deno.test("automatic compaction stays off until dead bytes pass both thresholds"
       assert.equal(await compacted(db), true, "no compaction above both thresholds");
     }
   }));
+
+Deno.test({
+  // The thresholds are judged when a file fills up, from Writer.sizeOf, which
+  // counts buffered bytes for the active file only: files sealed while their
+  // bytes still sit in the write buffer count as (nearly) empty, so under
+  // "never" or { intervalMs } with small files the dead bytes never seem to pass.
+  name: "automatic compaction also starts under sync never (ignored: buffered files undercounted)",
+  ignore: true,
+  fn: () =>
+    withDir(async (dir) => {
+      await using db = await open(dir, {
+        maxFileSize: 1024,
+        sync: "never",
+        autoCompact: { minDeadRatio: 0.1, minDeadBytes: 2048 },
+      });
+      await fill(db, 60, 20);
+      assert.equal(await compacted(db), true);
+    }),
+});
