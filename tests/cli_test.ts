@@ -44,9 +44,19 @@ function ok(run: Run, what: string): Run {
   return run;
 }
 
-Deno.test("cli: --version, --help and every command's --help", async () => {
-  assert.match(ok(await cask(["--version"]), "version").stdout, /^cask \d+\.\d+\.\d+\n$/);
+Deno.test("cli: --version, --help, -V, -h and every command's --help", async () => {
+  const version = ok(await cask(["--version"]), "version").stdout;
+  assert.match(version, /^cask \d+\.\d+\.\d+\n$/);
+  assert.equal(ok(await cask(["-V"]), "-V").stdout, version);
   const help = ok(await cask(["--help"]), "help").stdout;
+  assert.equal(ok(await cask(["-h"]), "-h").stdout, help);
+  // The overview names the options several commands share, and which take them.
+  for (const flag of ["--dir <path>", "--sync <always|never|<ms>>", "--base64", "--hex"]) {
+    assert.ok(help.includes(`\n  ${flag} `), `cask --help lists ${flag}:\n${help}`);
+  }
+  assert.match(help, /^Options of get, set, del, has, scan:\n {2}--base64 /m);
+  assert.match(help, /^ {2}CASK_DIR /m);
+  assert.match(help, /^ {2}-V, --version /m);
   const names = [
     "get",
     "set",
@@ -70,21 +80,6 @@ Deno.test("cli: --version, --help and every command's --help", async () => {
     ok(await cask(["help", "get"]), "help get").stdout.split("\n")[0],
     "Usage: cask get <key> [options]",
   );
-});
-
-Deno.test("cli: -h and -V are --help and --version; the overview lists the shared options", async () => {
-  const help = ok(await cask(["--help"]), "--help").stdout;
-  assert.equal(ok(await cask(["-h"]), "-h").stdout, help);
-  assert.equal(
-    ok(await cask(["-V"]), "-V").stdout,
-    ok(await cask(["--version"]), "--version").stdout,
-  );
-  for (const flag of ["--dir <path>", "--sync <always|never|<ms>>", "--base64", "--hex"]) {
-    assert.ok(help.includes(`\n  ${flag} `), `cask --help lists ${flag}:\n${help}`);
-  }
-  assert.match(help, /^Options of get, set, del, has, scan:\n {2}--base64 /m);
-  assert.match(help, /^ {2}CASK_DIR /m);
-  assert.match(help, /^ {2}-V, --version /m);
 });
 
 Deno.test("cli: CASK_DIR names the store when --dir is absent; --dir wins", async () => {
