@@ -69,9 +69,11 @@ function sharedFlagHelp(commands: readonly Command[]): string[] {
     const heading = takers(commands, (c) => name in c.flags);
     blocks.set(heading, { ...blocks.get(heading), [name]: def });
   }
-  return [...blocks].flatMap((
-    [heading, flags],
-  ) => [`Options of ${heading}:`, ...flagLines(flags), ""]);
+  const lines: string[] = [];
+  for (const [heading, flags] of blocks) {
+    lines.push(`Options of ${heading}:`, ...flagLines(flags), "");
+  }
+  return lines;
 }
 
 // "every command", "every command but verify" or "get, set, del".

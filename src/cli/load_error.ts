@@ -4,14 +4,10 @@
  * @module
  */
 
-/** `cask load` failed after storing `loaded` keys (none in `--atomic` mode). */
+/** `cask load` failed after storing `loaded` keys (none in `--atomic` mode); `cause` says why. */
 export class LoadError extends Error {
   /** Wraps `cause`, the failure that stopped the load. */
-  constructor(
-    override readonly cause: unknown,
-    readonly loaded: number,
-    readonly atomic: boolean,
-  ) {
+  constructor(cause: unknown, loaded: number, atomic: boolean) {
     super(atomic ? "nothing loaded (--atomic)" : `stopped after loading ${loaded} keys`, { cause });
     this.name = "LoadError";
   }
