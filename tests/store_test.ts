@@ -228,7 +228,7 @@ Deno.test("the lock holds across processes", () =>
 
 Deno.test("many concurrent writers and readers see consistent values", () =>
   withDir(async (dir) => {
-    const db = await open(dir, { sync: "always" });
+    await using db = await open(dir, { sync: "always" });
     const rand = prng(3);
     // Each writer owns its keys, so what it last wrote to each (or deleted) is
     // what the store must hold at the end: a lost or reordered write fails.
@@ -271,7 +271,7 @@ Deno.test("many concurrent writers and readers see consistent values", () =>
       assert.equal(store.size, live + 16, `key count ${when}`);
     };
     await check(db, "before close");
-    await db.close();
+    await db.close(); // idempotent: the `await using` close later is a no-op
     await using again = await open(dir);
     await check(again, "after reopen");
   }));
