@@ -60,14 +60,20 @@ export const setCommand: Command = {
     const ttl = integerFlag(args, "ttl", 1);
     const key = keyArg(args, encoding);
     const given = args.positionals[1];
-    const value = given === undefined
-      ? await new Response(Deno.stdin.readable).bytes()
-      : decodeArg(given, encoding, "value");
+    const value = given === undefined ? await readStdin() : decodeArg(given, encoding, "value");
     await using db = await openStore(args);
     await db.set(key, value, ttl === undefined ? {} : { ttl });
     return EXIT_OK;
   },
 };
+
+// Someone who typed `cask set k` at a terminal would otherwise face a silent wait.
+function readStdin(): Promise<Uint8Array> {
+  if (Deno.stdin.isTerminal()) {
+    console.error("cask set: reading the value from stdin; end it with Ctrl-D");
+  }
+  return new Response(Deno.stdin.readable).bytes();
+}
 
 /** `cask del <key>` */
 export const delCommand: Command = {
