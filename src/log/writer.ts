@@ -114,6 +114,7 @@ export class Writer {
   #closed = false;
 
   #seq: number;
+  readonly #sealedEnds = new WeakMap<DataFile, number>();
 
   /** Appends to `options.append`, or starts a new file following `options.follows`. */
   constructor(readonly dir: string, readonly options: WriterOptions) {
@@ -134,7 +135,8 @@ export class Writer {
 
   /** Bytes of `file`, buffered appends included. */
   sizeOf(file: DataFile): number {
-    return file === this.active ? this.#end : file.size;
+    if (file === this.active) return this.#end;
+    return Math.max(file.size, this.#sealedEnds.get(file) ?? 0);
   }
 
   /** The sequence number of the last append. */
@@ -321,6 +323,8 @@ export class Writer {
   }
 
   #rotate(): void {
+    // A sealed file's bytes may still be buffered: its size counts them.
+    this.#sealedEnds.set(this.active, this.#end);
     this.active = this.#newFile(this.active.id);
   }
 
