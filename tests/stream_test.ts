@@ -125,3 +125,28 @@ Deno.test("a setStream cut short by a crash leaves no trace", () =>
     assert.deepEqual(names, [], "the temporary file is removed on open");
     assert.equal((await verify(dir)).issues.length, 0);
   }));
+
+Deno.test("cask set streams stdin in and cask get streams the value out", () =>
+  withDir(async (dir) => {
+    const value = randomBytes(prng(3), 3 * 1024 * 1024 + 5);
+    const cli = new URL("../cli.ts", import.meta.url).pathname;
+    const set = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", cli, "set", "--dir", dir, "blob"],
+      stdin: "piped",
+      stdout: "null",
+      stderr: "inherit",
+    }).spawn();
+    const w = set.stdin.getWriter();
+    await w.write(value);
+    await w.close();
+    assert.equal((await set.status).code, 0);
+    const get = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", cli, "get", "--dir", dir, "blob"],
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    assert.equal(get.code, 0);
+    // The value, then the line feed every `get` ends with.
+    assert.deepEqual(get.stdout.subarray(0, value.length), value);
+    assert.equal(get.stdout.length, value.length + 1);
+  }));

@@ -67,6 +67,9 @@ export interface KeyChange {
   seq: number;
 }
 
+// Streamed values up to this size are written like any other value.
+const SMALL_STREAM = 1024 * 1024;
+
 /** Index, files, writer and reads of one open store. */
 export class Catalog {
   readonly #index = new KeyDir();
@@ -290,6 +293,18 @@ export class Catalog {
     size?: number,
   ): Promise<void> {
     const v = await spoolValue(this.#dir, op.kb.length, source, size);
+    if (v.length <= SMALL_STREAM) {
+      // A file of its own would cost more than it saves: write it like any value.
+      let value: Uint8Array;
+      try {
+        value = (await Deno.readFile(v.tmp)).subarray(v.offset);
+      } finally {
+        await Deno.remove(v.tmp).catch(() => {});
+      }
+      await this.write({ ...op, vb: value });
+      await this.#writer.sync();
+      return;
+    }
     try {
       if (this.#opts.maxIndexBytes !== Infinity) this.#checkBudget([op]);
     } catch (e) {

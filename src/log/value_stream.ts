@@ -23,6 +23,8 @@ const CHUNK = 1024 * 1024;
 /** A value written to a temporary file, with what sealing its record needs. */
 export interface SpooledValue {
   tmp: string;
+  /** Where the value starts in the file (after room for the heads). */
+  offset: number;
   length: number;
   crc: number;
 }
@@ -41,8 +43,9 @@ export async function spoolValue(
   const tmp = `${dir}/blob.${crypto.randomUUID()}.merging`;
   const file = await Deno.open(tmp, { write: true, createNew: true });
   let length = 0, crc = 0;
+  const offset = FILE_HEADER_SIZE + HEADER_SIZE + keyLen;
   try {
-    await file.write(new Uint8Array(FILE_HEADER_SIZE + HEADER_SIZE + keyLen));
+    await file.write(new Uint8Array(offset));
     for await (const chunk of source) {
       if (!(chunk instanceof Uint8Array)) {
         throw new InvalidArgumentError("a value stream must yield Uint8Array chunks");
@@ -66,7 +69,7 @@ export async function spoolValue(
     throw e;
   }
   file.close();
-  return { tmp, length, crc };
+  return { tmp, offset, length, crc };
 }
 
 /**
