@@ -9,6 +9,8 @@
  * @module
  */
 
+import type { RecoverySink } from "../log/recovery.ts";
+
 /** Where recovery's records go, applied in log order per key. */
 export interface LoadTarget {
   /** The record of `key` is its current value. */
@@ -87,6 +89,25 @@ export class BulkLoader {
     }
     this.#n = 0;
   }
+}
+
+/**
+ * A recovery sink feeding `loader`: a tombstone, or a record already expired
+ * at `now`, deletes its key.
+ */
+export function loadingSink(loader: BulkLoader, now: number): RecoverySink {
+  return {
+    record: (key, fileId, offset, size, tombstone, timestamp, expireAt) =>
+      loader.add(
+        key,
+        fileId,
+        offset,
+        size,
+        tombstone || (expireAt !== 0 && expireAt <= now),
+        timestamp,
+        expireAt,
+      ),
+  };
 }
 
 // The two bytes of `k` after its first `d` (0 past the end).

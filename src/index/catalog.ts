@@ -7,24 +7,28 @@
  * @module
  */
 
-import { asCaskError, ClosedError, CorruptionError } from "../base/errors.ts";
+import { asCaskError, ClosedError, CorruptionError, ReadOnlyError } from "../base/errors.ts";
 import type {
   AutoCompact,
+  BackupResult,
   CompactProgress,
   CompactResult,
   FileStats,
   Stats,
   WriteOp,
 } from "../base/types.ts";
+import { writeBackup } from "../log/backup.ts";
 import type { DataFile } from "../log/datafile.ts";
 import { acquireLock, releaseLock } from "../log/lock.ts";
 import { cleanupMerge } from "../log/merge_files.ts";
 import { ReadAhead } from "../log/readahead.ts";
 import { type ReadRecord, readRecord } from "../log/reader.ts";
 import { recoverLog, type RecoveryOptions } from "../log/recovery.ts";
+import { isGone } from "../log/tail.ts";
 import { Writer, type WriterOptions } from "../log/writer.ts";
 import { type CompactionContext, runCompaction, wantsCompaction } from "./compactor.ts";
-import { BulkLoader } from "./bulk_load.ts";
+import { BulkLoader, loadingSink } from "./bulk_load.ts";
+import { Follower, type FollowTarget } from "./follower.ts";
 import { type Entry, KeyDir } from "./keydir.ts";
 
 /** What a catalog is opened with (validated by the API layer). */
@@ -33,9 +37,15 @@ export interface CatalogOptions extends RecoveryOptions {
   maxFileSize: number;
   clock: () => number;
   autoCompact: Required<AutoCompact> | false;
-  /** Receives failures of work the store started by itself (automatic compaction). */
+  /** Receives failures of work the store started by itself (automatic compaction, following). */
   onBackgroundError: (e: Error) => void;
+  /** With `readOnly`: refresh every this many ms (0: only when asked). */
+  followMs?: number;
 }
+
+// A backup whose files a compaction removed while it linked them starts over
+// this many times.
+const BACKUP_ATTEMPTS = 5;
 
 /** A write already validated, with its key in index form. */
 export interface KeyedOp extends WriteOp {
@@ -63,8 +73,10 @@ export class Catalog {
   readonly #live = new Map<number, number>();
   readonly #dir: string;
   readonly #opts: CatalogOptions;
-  readonly #lock: Deno.FsFile;
+  // Neither in a read-only store, which has a follower instead.
+  readonly #lock?: Deno.FsFile;
   #writer!: Writer;
+  #follower?: Follower;
   #storeId = "";
   #seq = 0;
   // Keys with a write appended but not yet applied (under sync "always" a write
@@ -76,7 +88,7 @@ export class Catalog {
   #lastCompaction?: CompactResult;
   #closing = false;
 
-  private constructor(dir: string, opts: CatalogOptions, lock: Deno.FsFile) {
+  private constructor(dir: string, opts: CatalogOptions, lock?: Deno.FsFile) {
     this.#dir = dir;
     this.#opts = opts;
     this.#lock = lock;
@@ -84,6 +96,7 @@ export class Catalog {
 
   /** Locks `dir`, removes what an interrupted compaction left, and rebuilds the index from the files. */
   static async open(dir: string, opts: CatalogOptions): Promise<Catalog> {
+    if (opts.readOnly) return await Catalog.#openReadOnly(dir, opts);
     try {
       await Deno.mkdir(dir, { recursive: true });
     } catch (e) {
@@ -95,10 +108,81 @@ export class Catalog {
       await c.#recover();
     } catch (e) {
       c.#dropFiles([...c.#files.values()]);
-      releaseLock(c.#lock);
+      releaseLock(c.#lock!);
       throw asCaskError(e, `cannot open the store in ${dir}`);
     }
     return c;
+  }
+
+  // Read-only: no lock, no writer, nothing created or changed (see follower.ts).
+  static async #openReadOnly(dir: string, opts: CatalogOptions): Promise<Catalog> {
+    const c = new Catalog(dir, opts);
+    const follower = new Follower(c.#followTarget());
+    try {
+      await follower.start();
+    } catch (e) {
+      c.#dropFiles([...c.#files.values()]);
+      throw asCaskError(e, `cannot open the store in ${dir} read-only`);
+    }
+    c.#follower = follower;
+    if (opts.followMs) follower.follow(opts.followMs, opts.onBackgroundError);
+    return c;
+  }
+
+  #followTarget(): FollowTarget {
+    return {
+      dir: this.#dir,
+      options: this.#opts,
+      clock: this.#opts.clock,
+      files: this.#files,
+      sequence: () => this.#seq,
+      setSequence: (seq) => this.#seq = seq,
+      get: (k) => this.#index.get(k),
+      keys: () => [...this.#index.range()].map(([k]) => k),
+      put: (k, e) => this.#put(k, e),
+      remove: (k) => this.#remove(k),
+      liveBytes: (id) => this.liveBytes(id),
+      dropFiles: (files) => this.#dropFiles(files),
+    };
+  }
+
+  /** Whether the store was opened read-only. */
+  get readOnly(): boolean {
+    return this.#follower !== undefined;
+  }
+
+  /** A read-only store catches up with the writer's log; a writable one is always current. */
+  refresh(): Promise<void> {
+    return this.#follower?.refresh() ?? Promise.resolve();
+  }
+
+  /**
+   * Writes a snapshot of the store at one sequence number into `target`: the
+   * files the index points into, the open one up to what is written of it.
+   */
+  async backup(target: string): Promise<BackupResult> {
+    for (let attempt = 1;; attempt++) {
+      // A compaction running now would remove files while they are linked.
+      await this.#compacting?.catch(() => {});
+      await this.#writer?.sync();
+      const open = this.#writer?.active ?? this.#follower?.tail;
+      const seq = this.#seq;
+      const files = [...this.#files.values()].sort((a, b) => a.id - b.id)
+        .map((file) => ({ file, size: file.size, sealed: file !== open }));
+      try {
+        const { openSeq, ...counts } = await writeBackup(this.#dir, target, files);
+        // A writer's open file may hold commits past the last one applied.
+        return { sequence: this.#follower ? seq : Math.max(seq, openSeq), ...counts };
+      } catch (e) {
+        if (!isGone(e) || attempt === BACKUP_ATTEMPTS) {
+          throw asCaskError(e, `backup of ${this.#dir} into ${target} failed`);
+        }
+      }
+    }
+  }
+
+  #writable(): void {
+    if (this.#follower) throw new ReadOnlyError();
   }
 
   async #recover(): Promise<void> {
@@ -107,19 +191,7 @@ export class Catalog {
         this.#put(key, { fileId, offset, size, timestamp, expireAt }),
       remove: (key) => this.#remove(key),
     });
-    const now = this.#opts.clock();
-    const log = await recoverLog(this.#dir, {
-      record: (key, fileId, offset, size, tombstone, timestamp, expireAt) =>
-        loader.add(
-          key,
-          fileId,
-          offset,
-          size,
-          tombstone || (expireAt !== 0 && expireAt <= now),
-          timestamp,
-          expireAt,
-        ),
-    }, this.#opts);
+    const log = await recoverLog(this.#dir, loadingSink(loader, this.#opts.clock()), this.#opts);
     loader.flush();
     for (const f of log.files) this.#files.set(f.id, f);
     this.#storeId = log.storeId;
@@ -178,6 +250,7 @@ export class Catalog {
 
   /** Calls `listener` with the changes of every commit as it is applied, until the returned function is called. */
   listen(listener: (changes: KeyChange[]) => void): () => void {
+    if (this.#follower) throw new ReadOnlyError("watch() needs a writable store");
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
@@ -213,6 +286,7 @@ export class Catalog {
 
   /** Writes one set or delete; resolves to whether a deleted key was present. */
   write(op: KeyedOp): Promise<boolean> {
+    this.#writable();
     // Nothing to delete and no write in flight that could create it: skip the tombstone.
     if (op.tombstone && !this.#index.get(op.k) && !this.#writer.busy) {
       return Promise.resolve(false);
@@ -227,6 +301,7 @@ export class Catalog {
    * resolves to the newest sequence number.
    */
   atomic(ops: readonly KeyedOp[], checks: readonly KeyedCheck[] = []): Promise<number | null> {
+    this.#writable();
     for (const c of checks) {
       if (this.seqOf(c.k) === c.seq) continue;
       // Lost to a write still waiting for its fsync: answer once it is applied,
@@ -244,6 +319,7 @@ export class Catalog {
     batch: boolean,
     onSeq?: (seq: number) => void,
   ): Promise<boolean> {
+    this.#writable();
     const ts = this.#opts.clock();
     const { file, offset, seq, headerSize } = this.#writer.appendOps(ops, ts, batch);
     onSeq?.(seq);
@@ -289,11 +365,13 @@ export class Catalog {
 
   /** Resolves once every write made before the call is durable. */
   sync(): Promise<void> {
+    if (this.#follower) return Promise.resolve();
     return this.#writer.sync();
   }
 
   /** Compacts, or joins the compaction already running. */
   compact(onProgress: (p: CompactProgress) => void): Promise<CompactResult> {
+    this.#writable();
     if (this.#writer.failure) return Promise.reject(this.#writer.failure);
     this.#compacting ??= runCompaction(this.#compaction, onProgress)
       .then((r) => this.#lastCompaction = r, (e) => {
@@ -339,7 +417,7 @@ export class Catalog {
     const files: FileStats[] = [];
     let liveBytes = 0, deadBytes = 0;
     for (const f of [...this.#files.values()].sort((a, b) => a.id - b.id)) {
-      const size = this.#writer.sizeOf(f);
+      const size = this.#writer?.sizeOf(f) ?? f.size;
       const live = this.liveBytes(f.id);
       // The file header is overhead every file has, not reclaimable dead space.
       const body = Math.max(0, size - f.headerSize);
@@ -369,10 +447,11 @@ export class Catalog {
     try {
       // A running compaction stops at its next chunk and removes its temporary files.
       await this.#compacting?.catch(() => {});
-      await this.#writer.close();
+      await this.#follower?.close();
+      await this.#writer?.close();
     } finally {
       this.#dropFiles([...this.#files.values()]);
-      releaseLock(this.#lock);
+      if (this.#lock) releaseLock(this.#lock);
     }
   }
 
