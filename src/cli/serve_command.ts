@@ -6,6 +6,7 @@
 
 import { DEFAULT_LIMITS } from "../resp/parser.ts";
 import { RespServer } from "../resp/server.ts";
+import { IOError } from "../../mod.ts";
 import { expectPositionals, integerFlag, stringFlag } from "./args.ts";
 import type { Command } from "./command.ts";
 import { EXIT_FAILURE, EXIT_OK } from "./exit_codes.ts";
@@ -46,6 +47,7 @@ export const serveCommand: Command = {
     const port = integerFlag(args, "port", 0, 65535) ?? DEFAULT_PORT;
     const maxValueSize = integerFlag(args, "max-value-size", 0, 1024 * 1024 * 1024) ??
       DEFAULT_MAX_VALUE;
+    checkPortFree(hostname, port);
     await using db = await openStore(args, { maxValueSize });
     const server = new RespServer(db, {
       hostname,
@@ -81,3 +83,15 @@ export const serveCommand: Command = {
     return EXIT_OK;
   },
 };
+
+// Binding comes after the open (the server needs the store), so a busy port is
+// found out first: failing then leaves no new store behind at a fresh --dir.
+function checkPortFree(hostname: string, port: number): void {
+  try {
+    Deno.listen({ hostname, port, transport: "tcp" }).close();
+  } catch (e) {
+    throw new IOError(`cannot listen on ${hostname}:${port}: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+}

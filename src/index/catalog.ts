@@ -171,8 +171,10 @@ export class Catalog {
         .map((file) => ({ file, size: file.size, sealed: file !== open }));
       try {
         const { openSeq, ...counts } = await writeBackup(this.#dir, target, files);
-        // A writer's open file may hold commits past the last one applied.
-        return { sequence: this.#follower ? seq : Math.max(seq, openSeq), ...counts };
+        // What the copy of the open file holds, not what is applied: a writer
+        // applies writes still in its buffer (sync "never"), and the copy may
+        // hold writes not yet applied (waiting for their fsync).
+        return { sequence: open ? openSeq : seq, ...counts };
       } catch (e) {
         if (!isGone(e) || attempt === BACKUP_ATTEMPTS) {
           throw asCaskError(e, `backup of ${this.#dir} into ${target} failed`);
