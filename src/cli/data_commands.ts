@@ -31,8 +31,9 @@ export const getCommand: Command = {
   async run(args) {
     expectPositionals(args, 1, 1, "<key>");
     const encoding = encodingOf(args);
+    const key = keyArg(args, encoding);
     await using db = await openForReading(args);
-    const value = await db.get(keyArg(args, encoding));
+    const value = await db.get(key);
     if (value === undefined) {
       console.error(`not found: ${args.positionals[0]}`);
       return EXIT_NOT_FOUND;
@@ -91,8 +92,9 @@ export const hasCommand: Command = {
   flags: DATA_FLAGS,
   async run(args) {
     expectPositionals(args, 1, 1, "<key>");
+    const key = keyArg(args, encodingOf(args));
     await using db = await openForReading(args);
-    const found = await db.has(keyArg(args, encodingOf(args)));
+    const found = await db.has(key);
     console.log(found);
     return found ? EXIT_OK : EXIT_NOT_FOUND;
   },

@@ -38,11 +38,12 @@ export function parseSync(text: string): SyncMode {
 
 /** Opens the store the command line names; `options` adds command-specific settings. */
 export function openStore(args: ParsedArgs, options: OpenOptions = {}): Promise<Cask> {
+  return open(stringFlag(args, "dir", DEFAULT_DIR), storeOptions(args, options));
+}
+
+function storeOptions(args: ParsedArgs, options: OpenOptions): OpenOptions {
   const sync = stringFlag(args, "sync");
-  return open(stringFlag(args, "dir", DEFAULT_DIR), {
-    ...options,
-    ...(sync === undefined ? {} : { sync: parseSync(sync) }),
-  });
+  return { ...options, ...(sync === undefined ? {} : { sync: parseSync(sync) }) };
 }
 
 /**
@@ -53,9 +54,10 @@ export function openStore(args: ParsedArgs, options: OpenOptions = {}): Promise<
  */
 export async function openForReading(args: ParsedArgs): Promise<Cask> {
   const dir = stringFlag(args, "dir", DEFAULT_DIR);
+  const options = storeOptions(args, {});
   if (!(await holdsStore(dir))) throw new InvalidArgumentError(`no Cask store at ${dir}`);
   try {
-    return await openStore(args);
+    return await open(dir, options);
   } catch (e) {
     if (!(e instanceof LockedError)) throw e;
   }

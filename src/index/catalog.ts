@@ -85,6 +85,8 @@ export class Catalog {
   readonly #inflight = new Map<string, number>();
   readonly #listeners = new Set<(changes: KeyChange[]) => void>();
   #compacting?: Promise<CompactResult>;
+  // Set while a backup links files: a compaction waits for it, since it would remove them.
+  #pinned?: Promise<void>;
   #lastCompaction?: CompactResult;
   #closing = false;
 
@@ -162,25 +164,36 @@ export class Catalog {
    */
   async backup(target: string): Promise<BackupResult> {
     for (let attempt = 1;; attempt++) {
-      // A compaction running now would remove files while they are linked.
-      await this.#compacting?.catch(() => {});
-      await this.#writer?.sync();
-      const open = this.#writer?.active ?? this.#follower?.tail;
-      const seq = this.#seq;
-      const files = [...this.#files.values()].sort((a, b) => a.id - b.id)
-        .map((file) => ({ file, size: file.size, sealed: file !== open }));
+      // A compaction would remove files while they are linked: let a running
+      // one finish, and hold off new ones (this store's; a reader's writer is
+      // another process, whose removals the held descriptors and a retry cover).
+      while (this.#compacting) await this.#compacting.catch(() => {});
+      const pin = Promise.withResolvers<void>();
+      this.#pinned = pin.promise;
       try {
-        const { openSeq, ...counts } = await writeBackup(this.#dir, target, files);
-        // What the copy of the open file holds, not what is applied: a writer
-        // applies writes still in its buffer (sync "never"), and the copy may
-        // hold writes not yet applied (waiting for their fsync).
-        return { sequence: open ? openSeq : seq, ...counts };
+        return await this.#backupOnce(target);
       } catch (e) {
         if (!isGone(e) || attempt === BACKUP_ATTEMPTS) {
           throw asCaskError(e, `backup of ${this.#dir} into ${target} failed`);
         }
+      } finally {
+        this.#pinned = undefined;
+        pin.resolve();
       }
     }
+  }
+
+  async #backupOnce(target: string): Promise<BackupResult> {
+    await this.#writer?.sync();
+    const open = this.#writer?.active ?? this.#follower?.tail;
+    const seq = this.#seq;
+    const files = [...this.#files.values()].sort((a, b) => a.id - b.id)
+      .map((file) => ({ file, size: file.size, sealed: file !== open }));
+    const { openSeq, ...counts } = await writeBackup(this.#dir, target, files);
+    // What the copy of the open file holds, not what is applied: a writer
+    // applies writes still in its buffer (sync "never"), and the copy may
+    // hold writes not yet applied (waiting for their fsync).
+    return { sequence: open ? openSeq : seq, ...counts };
   }
 
   #writable(): void {
@@ -375,7 +388,8 @@ export class Catalog {
   compact(onProgress: (p: CompactProgress) => void): Promise<CompactResult> {
     this.#writable();
     if (this.#writer.failure) return Promise.reject(this.#writer.failure);
-    this.#compacting ??= runCompaction(this.#compaction, onProgress)
+    this.#compacting ??= (this.#pinned ?? Promise.resolve())
+      .then(() => runCompaction(this.#compaction, onProgress))
       .then((r) => this.#lastCompaction = r, (e) => {
         throw asCaskError(e, "compaction failed");
       })

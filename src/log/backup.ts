@@ -108,8 +108,8 @@ async function placeSealed(
   c: BackupCounts,
   copy: () => Promise<void>,
 ): Promise<void> {
-  const [src, dst] = [await Deno.stat(from), await statOrUndefined(to)];
-  if (dst && (dst.ino === src.ino || (dst.size === size && await sameHead(from, to)))) {
+  const [src, dst] = [await statOrUndefined(from), await statOrUndefined(to)];
+  if (dst && (dst.ino === src?.ino || (dst.size === size && await sameHead(from, to)))) {
     c.filesKept++;
     return;
   }
@@ -119,9 +119,9 @@ async function placeSealed(
     c.filesLinked++;
     await fsync(to);
     return;
-  } catch (e) {
-    if (isGone(e)) throw e;
-    // Another file system (EXDEV), or links not allowed: copy instead.
+  } catch {
+    // Another file system (EXDEV), links not allowed, or the file unlinked by
+    // a compaction (a reader still holds it open): copy instead.
   }
   await copy();
 }
