@@ -38,9 +38,8 @@ export interface FollowTarget {
   /** The sequence number of the last commit applied. */
   sequence(): number;
   setSequence(seq: number): void;
-  get(k: string): Entry | undefined;
-  /** Every key in the index. */
-  keys(): Iterable<string>;
+  /** Every index entry in key order. */
+  entries(): Iterable<[string, Entry]>;
   put(k: string, e: Entry): void;
   remove(k: string): void;
   liveBytes(id: number): number;
@@ -81,7 +80,7 @@ export class Follower {
   async start(): Promise<void> {
     const t = this.#t;
     const loaded = await this.#load(() => {
-      for (const k of [...t.keys()]) t.remove(k);
+      for (const [k] of [...t.entries()]) t.remove(k);
       return { put: (k, ...e) => t.put(k, entry(...e)), remove: (k) => t.remove(k) };
     });
     for (const f of loaded.files) t.files.set(f.id, f);
@@ -162,6 +161,7 @@ export class Follower {
         if (f === "unknown") return false;
         t.files.set(id, f);
         this.#seen.add(id);
+        this.#storeId ||= f.header!.storeId;
         this.#tail = f;
         seq = await replayAppended(f, seq, sink, t.options);
       }
@@ -201,13 +201,9 @@ export class Follower {
         f.close();
       }
     }
-    for (const [k, e] of index.range()) {
-      const old = t.get(k);
-      if (!old || old.fileId !== e.fileId || old.offset !== e.offset) t.put(k, e);
-    }
-    const stale = [];
-    for (const k of t.keys()) if (!index.get(k)) stale.push(k);
-    for (const k of stale) t.remove(k);
+    const { puts, removes } = differences(t.entries(), index.range());
+    for (const [k, e] of puts) t.put(k, e);
+    for (const k of removes) t.remove(k);
     t.dropFiles([...t.files.values()].filter((f) => !keep.has(f.id)));
     this.#adopt({ ...loaded, files: loaded.files.map((f) => t.files.get(f.id)!) });
   }
@@ -215,7 +211,8 @@ export class Follower {
   #adopt(loaded: Loaded): void {
     const logs = loaded.files.filter((f) => !f.compacted);
     this.#tail = logs[logs.length - 1];
-    this.#storeId = loaded.storeId;
+    // A store without files yet has no id: its writer's first file gives it.
+    this.#storeId = loaded.files.length > 0 ? loaded.storeId : "";
     this.#seen = loaded.seen;
     this.#t.setSequence(loaded.seq);
   }
@@ -271,6 +268,32 @@ export class Follower {
       o.onWarning(w);
     }
   }
+}
+
+// What turns index `from` into index `to` (both walked in key order at once):
+// the entries to put (new or moved) and the keys to remove.
+function differences(
+  from: Iterable<[string, Entry]>,
+  to: Iterable<[string, Entry]>,
+): { puts: [string, Entry][]; removes: string[] } {
+  const puts: [string, Entry][] = [], removes: string[] = [];
+  const a = from[Symbol.iterator](), b = to[Symbol.iterator]();
+  let x = a.next(), y = b.next();
+  while (!x.done || !y.done) {
+    if (y.done || (!x.done && x.value[0] < y.value[0])) {
+      removes.push(x.value[0]);
+      x = a.next();
+    } else if (x.done || y.value[0] < x.value[0]) {
+      puts.push(y.value);
+      y = b.next();
+    } else {
+      const [e, f] = [x.value[1], y.value[1]];
+      if (e.fileId !== f.fileId || e.offset !== f.offset) puts.push(y.value);
+      x = a.next();
+      y = b.next();
+    }
+  }
+  return { puts, removes };
 }
 
 function entry(

@@ -26,8 +26,9 @@ export function isGone(e: unknown): boolean {
 /**
  * Data file `id`, new in a followed store, held open with its header read;
  * "pending" while the writer has not finished writing its header, "unknown"
- * when it is no log file of store `storeId` (a merge output, a foreign or
- * damaged file, or one already removed): full recovery has to judge it.
+ * when it is no log file of store `storeId` ("" while the store has no file
+ * yet: any) (a merge output, a foreign or damaged file, or one already
+ * removed): full recovery has to judge it.
  */
 export function openNewFile(
   dir: string,
@@ -45,7 +46,7 @@ export function openNewFile(
   const head = new Uint8Array(FILE_HEADER_SIZE);
   const got = readFullAt(fd, 0, head);
   const h = decodeFileHeader(head.subarray(0, got), KIND_DATA);
-  if (h?.version === 2 && h.storeId === storeId && h.fileId === id) {
+  if (h?.version === 2 && (storeId === "" || h.storeId === storeId) && h.fileId === id) {
     f.header = h;
     f.fmt = recordFormat(h);
     f.size = f.headerSize;
