@@ -44,7 +44,10 @@ async function dirBytes(d: string): Promise<number> {
 const targets: string[] = [];
 try {
   const w = await open(dir, { sync: "never" });
+  // Two readers on the empty store: each catch-up is measured twice, in turn
+  // with a fresh open, and the better of each pair reported (the machine is shared).
   const reader = await open(dir, { readOnly: true });
+  const second = await open(dir, { readOnly: true });
   const value = new Uint8Array(100).fill(0x2a);
   const key = (i: number) => `key${String(i).padStart(13, "0")}`;
   let i = 0;
@@ -64,12 +67,15 @@ try {
     await w.sync();
   });
   const records = N + Math.floor(N / 30); // batches add a commit record each
-  // The same replay work first, so neither side pays for the JIT warming up.
-  await (await open(dir, { readOnly: true })).close();
-  const [, refreshMs] = await timed(() => reader.refresh());
-  if (reader.size !== N) throw new Error(`reader has ${reader.size} keys, not ${N}`);
-  const [fresh, openMs] = await timed(() => open(dir, { readOnly: true }));
-  await fresh.close();
+  let refreshMs = Infinity, openMs = Infinity;
+  for (const r of [reader, second]) {
+    const [fresh, o] = await timed(() => open(dir, { readOnly: true }));
+    await fresh.close();
+    const [, c] = await timed(() => r.refresh());
+    if (r.size !== N) throw new Error(`reader has ${r.size} keys, not ${N}`);
+    [openMs, refreshMs] = [Math.min(openMs, o), Math.min(refreshMs, c)];
+  }
+  await second.close();
   row(
     "writer: N writes (sync never) + sync",
     `${fmt(writeMs)} ms`,
