@@ -21,11 +21,14 @@ Deno.test("readers: a following reader beside a writer child with 4 writers and 
     let running = true;
     writer.finished.finally(() => running = false);
     let backup: { seq: number; dir: string } | undefined;
+    // The oldest file the reader holds: it moves up as the reader follows compactions.
+    const oldest = new Set<number>();
     while (running) {
       const seq = r.sequence;
       const data = await contents(r);
       // A refresh applied between the start and the end of the scan: not one state.
       if (r.sequence === seq) snapshots.push({ seq, data });
+      oldest.add(r.stats().files[0]?.id ?? -1);
       if (!backup && snapshots.length > 50) {
         const b = await r.backup(`${dir}.reader-backup`);
         backup = { seq: b.sequence, dir: `${dir}.reader-backup` };
@@ -34,10 +37,16 @@ Deno.test("readers: a following reader beside a writer child with 4 writers and 
     }
     const { ops, acked } = await writer.finished;
     try {
+      console.log(
+        `${ops.length} ops, ${snapshots.length} snapshots, last sequence ${ops.at(-1)!.seq}, ${
+          oldest.size - 1
+        } compactions followed`,
+      );
       assert.ok(ops.length > 1000, `the writer issued ${ops.length} ops`);
       assert.ok(snapshots.length > 20, `${snapshots.length} snapshots`);
       const seqs = snapshots.map((s) => s.seq);
       assert.ok(new Set(seqs).size > 10, "the reader followed the writer through many states");
+      assert.ok(oldest.size > 5, `the reader followed ${oldest.size - 1} compactions`);
       checkSnapshots(ops, snapshots);
       assert.deepEqual(warnings, []);
       assert.deepEqual(errors, []);
@@ -189,8 +198,13 @@ Deno.test("readers: a reader holds files a compaction removed until a refresh mo
       assert.ok(now.filter((n) => n.startsWith("data.")).length < old);
       // Not refreshed: the index still points into unlinked files, readable through held descriptors.
       for (let i = 150; i < 200; i++) assert.equal(text(await r.get(`k${i % 50}`)), `v${i}`);
+      assert.ok(
+        deletedHeld(dir) > 0,
+        "the removed files are held open (their space not yet freed)",
+      );
       await r.refresh();
       for (let i = 150; i < 200; i++) assert.equal(text(await r.get(`k${i % 50}`)), `v${i}`);
+      assert.equal(deletedHeld(dir), 0, "the refresh moved past them and closed them");
       assert.deepEqual(r.stats().files.map((f) => f.id), w.stats().files.map((f) => f.id));
     } finally {
       await r.close();
@@ -198,6 +212,20 @@ Deno.test("readers: a reader holds files a compaction removed until a refresh mo
     }
   });
 });
+
+// Files of `dir` this process holds open although they were removed (Linux /proc).
+function deletedHeld(dir: string): number {
+  let n = 0;
+  for (const e of Deno.readDirSync("/proc/self/fd")) {
+    try {
+      const target = Deno.readLinkSync(`/proc/self/fd/${e.name}`);
+      if (target.startsWith(`${dir}/`) && target.endsWith(" (deleted)")) n++;
+    } catch {
+      // Closed while listed.
+    }
+  }
+  return n;
+}
 
 Deno.test("readers: read-only open works with --allow-read alone", async () => {
   await withDir(async (dir) => {
