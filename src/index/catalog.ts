@@ -387,8 +387,8 @@ export class Catalog {
   compact(onProgress: (p: CompactProgress) => void): Promise<CompactResult> {
     this.#writable();
     if (this.#writer.failure) return Promise.reject(this.#writer.failure);
-    this.#compacting ??= (this.#pinned ?? Promise.resolve())
-      .then(() => runCompaction(this.#compaction, onProgress))
+    const run = () => runCompaction(this.#compaction, onProgress);
+    this.#compacting ??= (this.#pinned ? this.#pinned.then(run) : run())
       .then((r) => this.#lastCompaction = r, (e) => {
         throw asCaskError(e, "compaction failed");
       })
