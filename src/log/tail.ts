@@ -6,8 +6,7 @@
  */
 
 import { fstatSync } from "node:fs";
-import { recordFormat } from "../codec/file_header.ts";
-import { decodeFileHeader } from "../codec/file_header.ts";
+import { decodeFileHeader, recordFormat } from "../codec/file_header.ts";
 import { FILE_HEADER_SIZE, KIND_DATA } from "../codec/format.ts";
 import { DataFile } from "./datafile.ts";
 import { readFullAt } from "./fsutil.ts";
