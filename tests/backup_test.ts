@@ -142,3 +142,32 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name:
+    "backup: a compaction asked for while a backup runs waits for it (needs /dev/shm on another device)",
+  ignore: !shm,
+  async fn() {
+    await withDir(async (dir) => {
+      const target = await Deno.makeTempDir({ dir: "/dev/shm", prefix: "cask-backup-" });
+      try {
+        await using db = await open(dir, { maxFileSize: 1024 * 1024, sync: "never" });
+        const value = "x".repeat(1000);
+        for (let i = 0; i < 30_000; i++) await db.set(`k${i % 10_000}`, value);
+        let backedUp = false, early = 0;
+        const backup = db.backup(target).then((r) => {
+          backedUp = true;
+          return r;
+        });
+        const compaction = db.compact({ onProgress: () => backedUp || early++ });
+        const [r] = await Promise.all([backup, compaction]);
+        assert.equal(early, 0, "no compaction progress before the backup finished");
+        assert.ok(r.bytesCopied > 10 * 1024 * 1024);
+        await using b = await open(target);
+        assert.deepEqual(await contents(b), await contents(db));
+      } finally {
+        await Deno.remove(target, { recursive: true });
+      }
+    });
+  },
+});
