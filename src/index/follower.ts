@@ -62,6 +62,8 @@ interface Loaded {
 /** Loads and follows a store that another process may be writing; see the module doc. */
 export class Follower {
   readonly #t: FollowTarget;
+  // Kept across refreshes: its buffers are megabytes, and a follower polls often.
+  readonly #loader: BulkLoader;
   #tail?: DataFile;
   #storeId = "";
   #seen = new Set<number>();
@@ -74,6 +76,10 @@ export class Follower {
 
   constructor(target: FollowTarget) {
     this.#t = target;
+    this.#loader = new BulkLoader({
+      put: (k, ...e) => target.put(k, entry(...e)),
+      remove: (k) => target.remove(k),
+    });
   }
 
   /** Loads the store into the (empty) target. */
@@ -141,10 +147,7 @@ export class Follower {
   // can judge (a merge output, a file of another store, a file cut back).
   async #advance(fresh: number[]): Promise<boolean> {
     const t = this.#t;
-    const loader = new BulkLoader({
-      put: (k, ...e) => t.put(k, entry(...e)),
-      remove: (k) => t.remove(k),
-    });
+    const loader = this.#loader;
     const sink = loadingSink(loader, t.clock());
     let seq = t.sequence();
     try {
