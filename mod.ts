@@ -21,6 +21,8 @@
 
 import type { OpenOptions } from "./src/options.ts";
 import { Cask } from "./src/store.ts";
+import { Kv } from "./src/kv/kv.ts";
+import { legacyEngine } from "./src/kv/legacy_engine.ts";
 
 export { Cask } from "./src/store.ts";
 export { Batch } from "./src/batch.ts";
@@ -64,4 +66,35 @@ export {
  */
 export function open(dir: string, options?: OpenOptions): Promise<Cask> {
   return Cask.open(dir, options);
+}
+
+export { Kv, type KvConsistencyLevel, type KvListOptions } from "./src/kv/kv.ts";
+export { AtomicOperation } from "./src/kv/atomic.ts";
+export { KvListIterator } from "./src/kv/list_iterator.ts";
+export { KvU64 } from "./src/kv/u64.ts";
+export type { KvKey, KvKeyPart } from "./src/kv/key_codec.ts";
+export type { KvListSelector } from "./src/kv/selector.ts";
+export type { KvCommitError, KvCommitResult, KvEntry, KvEntryMaybe } from "./src/kv/entry.ts";
+export type { AtomicCheck, EnqueueOptions, KvMutation } from "./src/kv/mutation.ts";
+
+/**
+ * Opens (creating if needed) a Deno KV-compatible database on the Cask store
+ * in directory `path`: the same calls as `Deno.openKv(path)`, so switching is
+ * a one-line change. `options` are the store's {@link OpenOptions}; the
+ * default `sync: "always"` makes each commit durable before it resolves, as
+ * in Deno KV.
+ *
+ * @example
+ * ```ts
+ * import { openKv } from "@cask/cask";
+ * // was: const kv = await Deno.openKv("./kv.sqlite3");
+ * const kv = await openKv("./kv-data");
+ * await kv.set(["users", "ada"], { name: "Ada" });
+ * console.log((await kv.get(["users", "ada"])).value);
+ * await kv.close();
+ * ```
+ */
+export async function openKv(path: string, options?: OpenOptions): Promise<Kv> {
+  const db = await Cask.open(path, options);
+  return new Kv(await legacyEngine(db));
 }

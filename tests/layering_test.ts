@@ -28,13 +28,13 @@ const LAYERS: Record<string, number> = {
   "compaction.ts": 4,
   "store.ts": 4,
 };
-const API_TOP = 5; // mod.ts, cli.ts, src/cli/*, src/resp/*
+const API_TOP = 5; // mod.ts, cli.ts, src/cli/*, src/resp/*, src/kv/*
 
 function layerOf(specifier: string): number | undefined {
   const path = new URL(specifier).pathname;
   const name = path.slice(path.lastIndexOf("/") + 1);
   if (/\/src\/[a-z_]+\.ts$/.test(path)) return LAYERS[name];
-  if (/\/(mod|cli)\.ts$/.test(path) || /\/src\/(cli|resp)\//.test(path)) return API_TOP;
+  if (/\/(mod|cli)\.ts$/.test(path) || /\/src\/(cli|resp|kv)\//.test(path)) return API_TOP;
   return undefined;
 }
 

@@ -1,0 +1,56 @@
+/**
+ * `Kv.watch`: a stream of the watched keys' entries, first as they are, then
+ * after each commit that changed one of them.
+ * @module
+ */
+
+import type { EngineChange, KvEngine } from "./engine.ts";
+import type { KvEntryMaybe } from "./entry.ts";
+import { encodeKey, type KvKey } from "./key_codec.ts";
+
+/** Reads the current entries of keys (one consistent read). */
+export type ReadMany = (keys: readonly KvKey[]) => Promise<KvEntryMaybe<unknown>[]>;
+
+/**
+ * The stream of `keys`. Without `raw`, an array is emitted only when some
+ * versionstamp differs from the last array emitted. `closed` ends the stream.
+ */
+export function watchStream(
+  engine: KvEngine,
+  keys: readonly KvKey[],
+  raw: boolean,
+  readMany: ReadMany,
+  closed: Promise<void>,
+): ReadableStream<KvEntryMaybe<unknown>[]> {
+  const encoded = keys.map((k) => encodeKey(k));
+  // Subscribe before the first read, so no commit falls between the two.
+  const changes: AsyncIterator<EngineChange> = engine.watch({ keys: encoded })
+    [Symbol.asyncIterator]();
+  const ended = closed.then(() => ({ done: true as const, value: undefined }));
+  let last: (string | null)[] | undefined;
+  return new ReadableStream({
+    async pull(controller) {
+      for (;;) {
+        if (last !== undefined) {
+          const change = await Promise.race([changes.next(), ended]);
+          if (change.done) {
+            void changes.return?.();
+            controller.close();
+            return;
+          }
+        }
+        const entries = await readMany(keys);
+        const stamps = entries.map((e) => e.versionstamp);
+        const changed = last === undefined || stamps.some((s, i) => s !== last![i]);
+        last = stamps;
+        if (changed || raw) {
+          controller.enqueue(entries);
+          return;
+        }
+      }
+    },
+    cancel() {
+      void changes.return?.();
+    },
+  });
+}
