@@ -85,7 +85,14 @@ export class Committer {
         key,
         sequence: read.get(id)?.sequence ?? null,
       }));
-      const ops = [...this.#writes(keyed, read, now), ...enqueueOps];
+      let ops: EngineOp[];
+      try {
+        ops = [...this.#writes(keyed, read, now), ...enqueueOps];
+      } catch (e) {
+        // Deno KV evaluates checks first: a failed check wins over a mutation error.
+        if (!(await this.#holds(checks))) return { ok: false };
+        throw e;
+      }
       const result = await this.#engine.atomic(ops, { checks: [...checks, ...readChecks] });
       if (result.ok || !(await this.#holds(checks))) return result;
       // Only a key we read changed since: read again.
