@@ -19,28 +19,31 @@
  * @module
  */
 
-import type { OpenOptions } from "./src/options.ts";
-import { Cask } from "./src/store.ts";
-import { Kv } from "./src/kv/kv.ts";
-import { legacyEngine } from "./src/kv/legacy_engine.ts";
+import type { OpenOptions } from "./src/base/types.ts";
+import { Cask } from "./src/api/store.ts";
+import { Kv, legacyEngine } from "./src/kv/mod.ts";
 
-export { Cask } from "./src/store.ts";
-export { Batch } from "./src/batch.ts";
+export { Cask } from "./src/api/store.ts";
+export { Batch } from "./src/api/batch.ts";
 export type {
+  AutoCompact,
   BatchOp,
   CompactOptions,
+  CompactProgress,
   CompactResult,
   FileStats,
+  OpenOptions,
+  ProblemKind,
+  RecoveryWarning,
   ScanOptions,
   SetOptions,
   Stats,
-} from "./src/types.ts";
-export type { CompactProgress } from "./src/merge.ts";
-export type { AutoCompact, OpenOptions } from "./src/options.ts";
-export { verify, type VerifyIssue, type VerifyReport } from "./src/verify.ts";
-export type { SyncMode } from "./src/writer.ts";
-export type { RecoveryWarning } from "./src/recovery.ts";
-export type { Bytes } from "./src/keys.ts";
+  SyncMode,
+  VerifyIssue,
+  VerifyReport,
+} from "./src/base/types.ts";
+export { verify } from "./src/log/verify.ts";
+export type { Bytes } from "./src/base/keys.ts";
 export {
   CaskError,
   type CaskErrorCode,
@@ -49,7 +52,7 @@ export {
   InvalidArgumentError,
   IOError,
   LockedError,
-} from "./src/errors.ts";
+} from "./src/base/errors.ts";
 
 /**
  * Opens (creating if needed) the store in directory `dir`, rebuilding its index
@@ -68,14 +71,24 @@ export function open(dir: string, options?: OpenOptions): Promise<Cask> {
   return Cask.open(dir, options);
 }
 
-export { Kv, type KvConsistencyLevel, type KvListOptions } from "./src/kv/kv.ts";
-export { AtomicOperation } from "./src/kv/atomic.ts";
-export { KvListIterator } from "./src/kv/list_iterator.ts";
-export { KvU64 } from "./src/kv/u64.ts";
-export type { KvKey, KvKeyPart } from "./src/kv/key_codec.ts";
-export type { KvListSelector } from "./src/kv/selector.ts";
-export type { KvCommitError, KvCommitResult, KvEntry, KvEntryMaybe } from "./src/kv/entry.ts";
-export type { AtomicCheck, EnqueueOptions, KvMutation } from "./src/kv/mutation.ts";
+export {
+  type AtomicCheck,
+  AtomicOperation,
+  type EnqueueOptions,
+  Kv,
+  type KvCommitError,
+  type KvCommitResult,
+  type KvConsistencyLevel,
+  type KvEntry,
+  type KvEntryMaybe,
+  type KvKey,
+  type KvKeyPart,
+  KvListIterator,
+  type KvListOptions,
+  type KvListSelector,
+  type KvMutation,
+  KvU64,
+} from "./src/kv/mod.ts";
 
 /**
  * Opens (creating if needed) a Deno KV-compatible database on the Cask store

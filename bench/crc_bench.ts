@@ -14,7 +14,7 @@ import {
   scanRecords,
   scratch,
   verifyRecord,
-} from "../src/codec.ts";
+} from "../src/codec/codec.ts";
 
 const hasher = await createCRC32();
 

@@ -9,7 +9,7 @@
  * the same string objects in every pass, so their hashes are cached.
  * @module
  */
-import { type Entry, KeyDir } from "../src/keydir.ts";
+import { type Entry, KeyDir } from "../src/index/keydir.ts";
 
 const N = 1_000_000;
 const KEY_BYTES = 16;

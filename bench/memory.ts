@@ -10,7 +10,7 @@
  * large structure is built, a fixed cost that would read as tens of bytes per key.
  * @module
  */
-import { type Entry, KeyDir } from "../src/keydir.ts";
+import { type Entry, KeyDir } from "../src/index/keydir.ts";
 
 const KEYS = 1_000_000;
 const KEY_BYTES = 16;

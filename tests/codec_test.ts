@@ -9,9 +9,9 @@ import {
   scanRecords,
   scratch,
   verifyRecord,
-} from "../src/codec.ts";
-import { InvalidArgumentError } from "../src/errors.ts";
-import { FLAG_BATCH, FLAG_COMMIT, FLAG_TOMBSTONE, HEADER_SIZE } from "../src/format.ts";
+} from "../src/codec/codec.ts";
+import { InvalidArgumentError } from "../src/base/errors.ts";
+import { FLAG_BATCH, FLAG_COMMIT, FLAG_TOMBSTONE, HEADER_SIZE } from "../src/codec/format.ts";
 
 // Deterministic pseudo-random bytes (mulberry32), so a failure reproduces.
 function rng(seed: number): () => number {

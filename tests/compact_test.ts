@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type Cask, CorruptionError, open } from "../mod.ts";
-import { HEADER_SIZE } from "../src/format.ts";
+import { HEADER_SIZE } from "../src/codec/format.ts";
 import { openQuiet, prng, randomBytes, text, withDir } from "./helpers.ts";
 
 const small = { maxFileSize: 4096, onWarning: () => {} };

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { CorruptionError, open } from "../mod.ts";
-import { HEADER_SIZE } from "../src/format.ts";
+import { HEADER_SIZE } from "../src/codec/format.ts";
 import { dataFiles, openQuiet, withDir } from "./helpers.ts";
 
 const N = 10;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { DataFile } from "../src/datafile.ts";
-import { Gatherer } from "../src/gather.ts";
+import { DataFile } from "../src/log/datafile.ts";
+import { Gatherer } from "../src/log/gather.ts";
 import { prng, randomBytes, withDir } from "./helpers.ts";
 
 const MiB = 1024 * 1024;

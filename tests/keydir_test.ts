@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { isDeepStrictEqual } from "node:util";
-import { type Entry, KeyDir } from "../src/keydir.ts";
+import { type Entry, KeyDir } from "../src/index/keydir.ts";
 
 /** Deterministic PRNG (mulberry32) so a failure reproduces from the seed in its message. */
 function rng(seed: number): () => number {

@@ -1,44 +1,45 @@
 import assert from "node:assert/strict";
 
-// Data flows one way: API -> index -> files -> codec. A module may import only
-// modules of its own layer or below, and the graph has no cycles.
+// Data flows one way: API -> index -> files (log) -> codec. The layer of a
+// module is its folder. A module may import its own layer and the layer just
+// below, never one further down (no skipping), plus src/base/ (errors, keys and
+// the public types), which every layer shares. The applications (the CLI, the
+// RESP server, the Deno KV API) sit on top and reach the store through mod.ts.
 const LAYERS: Record<string, number> = {
-  "errors.ts": 0,
-  "format.ts": 0,
-  "codec_wasm.ts": 0,
-  "codec.ts": 1,
-  "keys.ts": 1,
-  "fsutil.ts": 1,
-  "datafile.ts": 2,
-  "logscan.ts": 2,
-  "hint.ts": 2,
-  "recovery.ts": 2,
-  "gather.ts": 2,
-  "merge.ts": 2,
-  "writer.ts": 2,
-  "lock.ts": 2,
-  "verify.ts": 2,
-  "readahead.ts": 2,
-  "keydir.ts": 3,
-  "catalog.ts": 3,
-  "options.ts": 4,
-  "types.ts": 4,
-  "ops.ts": 4,
-  "batch.ts": 4,
-  "compaction.ts": 4,
-  "store.ts": 4,
+  "src/codec": 1,
+  "src/log": 2,
+  "src/index": 3,
+  "src/api": 4,
 };
-const API_TOP = 5; // mod.ts, cli.ts, src/cli/*, src/resp/*, src/kv/*
+const BASE = 0;
+const APP = 5;
+// Documented exceptions to "no skipping", each worth it:
+const EXCEPTIONS = new Set([
+  // verify() reads the files of a store that is not open: there is no index to go through.
+  "mod.ts -> src/log/verify.ts",
+  // openKv and its types are part of the public API (issue 12). The KV layer never imports
+  // mod.ts back (it takes the store as a structural KvEngine), so this adds no cycle.
+  "mod.ts -> src/kv/mod.ts",
+]);
 
-function layerOf(specifier: string): number | undefined {
-  const path = new URL(specifier).pathname;
-  const name = path.slice(path.lastIndexOf("/") + 1);
-  if (/\/src\/[a-z_]+\.ts$/.test(path)) return LAYERS[name];
-  if (/\/(mod|cli)\.ts$/.test(path) || /\/src\/(cli|resp|kv)\//.test(path)) return API_TOP;
-  return undefined;
+const ROOT = new URL("../", import.meta.url).href;
+const rel = (specifier: string) => specifier.slice(ROOT.length);
+
+function layerOf(path: string): number | undefined {
+  if (path.startsWith("src/base/")) return BASE;
+  if (path === "mod.ts") return LAYERS["src/api"];
+  if (path === "cli.ts" || /^src\/(cli|resp|kv|workers)\//.test(path)) return APP;
+  const folder = path.slice(0, path.lastIndexOf("/"));
+  return LAYERS[folder];
 }
 
-Deno.test("modules import only their own layer or lower, with no cycles", async () => {
+function allowed(from: string, to: string): boolean {
+  const lf = layerOf(from)!, lt = layerOf(to)!;
+  if (lt === BASE || lf === lt || EXCEPTIONS.has(`${from} -> ${to}`)) return true;
+  return lf === APP ? to === "mod.ts" || lt === APP : lt === lf - 1;
+}
+
+async function importGraph(): Promise<Map<string, string[]>> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["info", "--json", new URL("../cli.ts", import.meta.url).href],
     stdout: "piped",
@@ -46,20 +47,29 @@ Deno.test("modules import only their own layer or lower, with no cycles", async 
   const info = JSON.parse(new TextDecoder().decode(out.stdout));
   const graph = new Map<string, string[]>();
   for (const m of info.modules) {
-    if (!m.specifier.startsWith("file:") || !m.specifier.endsWith(".ts")) continue;
+    if (!m.specifier.startsWith(ROOT) || !m.specifier.endsWith(".ts")) continue;
     const deps = (m.dependencies ?? [])
       .map((d: { code?: { specifier: string }; type?: { specifier: string } }) =>
         d.code?.specifier ?? d.type?.specifier
       )
-      .filter((s: string | undefined): s is string => /^file:.*\.ts$/.test(s ?? ""));
-    graph.set(m.specifier, deps);
+      .filter((s: string | undefined): s is string => (s ?? "").startsWith(ROOT))
+      .filter((s: string) => s.endsWith(".ts") && !s.endsWith("deno.json"))
+      .map(rel);
+    graph.set(rel(m.specifier), deps);
   }
-  assert.ok(graph.size > 20, "the graph covers the library and the CLI");
+  return graph;
+}
+
+Deno.test("each module imports its own layer, the one below, or src/base; no cycles", async () => {
+  const graph = await importGraph();
+  assert.ok(graph.size > 40, "the graph covers the library and the CLI");
   for (const [from, deps] of graph) {
-    const lf = layerOf(from);
-    assert.notEqual(lf, undefined, `${from} has no layer: add it to LAYERS`);
+    assert.notEqual(layerOf(from), undefined, `${from} is in no layer's folder`);
     for (const to of deps) {
-      assert.ok(layerOf(to)! <= lf!, `${from} (layer ${lf}) imports ${to} (layer ${layerOf(to)})`);
+      assert.ok(
+        allowed(from, to),
+        `${from} (layer ${layerOf(from)}) imports ${to} (layer ${layerOf(to)})`,
+      );
     }
   }
   const state = new Map<string, "open" | "done">();
@@ -72,4 +82,12 @@ Deno.test("modules import only their own layer or lower, with no cycles", async 
     state.set(m, "done");
   };
   for (const m of graph.keys()) if (!state.has(m)) visit(m, []);
+});
+
+Deno.test("the layering rule rejects a skip and accepts the layer below", () => {
+  assert.equal(allowed("src/api/store.ts", "src/log/writer.ts"), false);
+  assert.equal(allowed("src/api/store.ts", "src/index/catalog.ts"), true);
+  assert.equal(allowed("src/log/writer.ts", "src/index/catalog.ts"), false);
+  assert.equal(allowed("src/cli/main.ts", "src/api/store.ts"), false);
+  assert.equal(allowed("src/codec/codec.ts", "src/base/errors.ts"), true);
 });

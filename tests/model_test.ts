@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type Cask, open } from "../mod.ts";
-import { bytesToKey } from "../src/keys.ts";
+import { bytesToKey } from "../src/base/keys.ts";
 import { prng, randomBytes, withDir } from "./helpers.ts";
 
 // Random operations checked against a plain Map, with reopens and compactions

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type Cask, ClosedError, InvalidArgumentError, open, type ScanOptions } from "../mod.ts";
-import { bytesToKey, keyToBytes } from "../src/keys.ts";
+import { bytesToKey, keyToBytes } from "../src/base/keys.ts";
 import { dataFiles, prng, randomBytes, withDir } from "./helpers.ts";
 
 // The model holds keys as binary strings (one char per byte), whose default JS

@@ -10,9 +10,9 @@
  */
 import assert from "node:assert/strict";
 import { type Cask, CorruptionError, open } from "../mod.ts";
-import { recordSize } from "../src/codec.ts";
-import { FILE_HEADER_SIZE, HEADER_SIZE } from "../src/format.ts";
-import { bytesToKey } from "../src/keys.ts";
+import { recordSize } from "../src/codec/codec.ts";
+import { FILE_HEADER_SIZE, HEADER_SIZE } from "../src/codec/format.ts";
+import { bytesToKey } from "../src/base/keys.ts";
 import { dataFiles, openQuiet, prng, randomBytes, withDir } from "./helpers.ts";
 
 const OPTS = { maxFileSize: 4096 };

@@ -1,4 +1,4 @@
-// Module exports: everything src/codec.ts calls or reads.
+// Module exports: everything src/codec/codec.ts calls or reads.
 
 export { crc32 } from "./crc32";
 export { encodeHeader, encodeRecord, readHeader } from "./record";

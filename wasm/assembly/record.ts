@@ -1,4 +1,4 @@
-// Record header encoding and validation; the layout comes from src/format.ts.
+// Record header encoding and validation; the layout comes from src/codec/format.ts.
 
 import {
   FLAG_MASK,
@@ -10,7 +10,7 @@ import {
   OFF_KEY_LEN,
   OFF_TIMESTAMP,
   OFF_VALUE_LEN,
-} from "../../src/format";
+} from "../../src/codec/format";
 import { crc32 } from "./crc32";
 
 /** Writes every header field and the header CRC at `at`; the record CRC is left to the caller. */
@@ -63,7 +63,7 @@ export function recordValid(at: usize, size: usize): bool {
 }
 
 /**
- * Descriptor, DESC_SIZE bytes, read by src/codec.ts:
+ * Descriptor, DESC_SIZE bytes, read by src/codec/codec.ts:
  *   u32 offset, u32 flags, u32 keyLen, u32 valueLen, f64 timestamp, f64 expireAt.
  * Timestamps leave as f64 because JS numbers are what the caller wants.
  */

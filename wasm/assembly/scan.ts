@@ -1,7 +1,7 @@
 // Bulk scanner: validates consecutive records in one call so JS pays one
 // boundary crossing per batch instead of per record.
 
-import { HEADER_SIZE } from "../../src/format";
+import { HEADER_SIZE } from "../../src/codec/format";
 import { DESC_SIZE } from "./layout";
 import { headerValid, recordSize, recordValid, writeDescriptor } from "./record";
 

@@ -12,8 +12,8 @@ import {
   scanRecords,
   scratch,
   verifyRecord,
-} from "./codec.ts";
-import { FILE_HEADER_SIZE, HEADER_SIZE } from "./format.ts";
+} from "../codec/codec.ts";
+import { FILE_HEADER_SIZE, HEADER_SIZE } from "../codec/format.ts";
 import { readFullAt } from "./fsutil.ts";
 
 const CHUNK = 4 * 1024 * 1024;

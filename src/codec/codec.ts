@@ -8,7 +8,7 @@
  */
 
 import { WASM_BYTES } from "./codec_wasm.ts";
-import { InvalidArgumentError } from "./errors.ts";
+import { InvalidArgumentError } from "../base/errors.ts";
 import { FLAG_MASK, HEADER_SIZE, OFF_CRC, OFF_HCRC } from "./format.ts";
 
 /** The decoded fields of a record header. */

@@ -3,79 +3,21 @@
  * @module
  */
 
-import { InvalidArgumentError } from "./errors.ts";
-import type { RecoveryWarning } from "./recovery.ts";
-import type { SyncMode } from "./writer.ts";
+import { InvalidArgumentError } from "../base/errors.ts";
+import type { AutoCompact, OpenOptions } from "../base/types.ts";
+import { rejectUnknown } from "./validate.ts";
 
-/**
- * Options of {@link open}.
- *
- * @example
- * ```ts
- * import { open, type OpenOptions } from "@cask/cask";
- * const options: OpenOptions = {
- *   sync: { intervalMs: 100 },
- *   maxFileSize: 128 << 20,
- *   autoCompact: true,
- *   onWarning: (w) => console.warn(w.kind, w.file, w.offset),
- * };
- * await using db = await open("./data", options);
- * ```
- */
-export interface OpenOptions {
-  /**
-   * Durability of `set`/`delete`/`atomic`:
-   * - `"always"` (default): the promise resolves only after the record is fsynced;
-   *   concurrent writes share fsyncs (group commit).
-   * - `{ intervalMs }`: writes are acknowledged at once and fsynced in the background
-   *   every `intervalMs`; a power cut can lose that much acknowledged data.
-   * - `"never"`: the OS decides when data reaches the disk; `sync()` and `close()`
-   *   still flush and fsync. A crash of the process itself can lose writes of the
-   *   last few milliseconds (still in Cask's write buffer).
-   */
-  sync?: SyncMode;
-  /** Size at which the active data file is closed and a new one started. Default 64 MiB. */
-  maxFileSize?: number;
-  /** Largest key in bytes. Default 64 KiB. */
-  maxKeySize?: number;
-  /** Largest value in bytes. Default 64 MiB. */
-  maxValueSize?: number;
-  /**
-   * How damage found on open in the middle of the log is handled. `false` (default):
-   * the damaged bytes are skipped and reported through `onWarning`, everything
-   * else is kept. `true`: open fails with a CorruptionError. A torn tail of the
-   * newest file (an interrupted write) is cut off in both modes.
-   */
-  strict?: boolean;
-  /** Receives what recovery found and handled. Default: `console.warn`. */
-  onWarning?: (warning: RecoveryWarning) => void;
-  /** Milliseconds since the epoch, for timestamps and expiry; injectable for tests. Default `Date.now`. */
-  clock?: () => number;
-  /**
-   * Start a compaction by itself when a data file fills up and the dead bytes
-   * exceed both thresholds. Default `false` (compact only when `compact()` is
-   * called); `true` uses `{ minDeadRatio: 0.5, minDeadBytes: 64 MiB }`.
-   */
-  autoCompact?: boolean | AutoCompact;
-}
-
-/**
- * Thresholds of automatic compaction; both must be exceeded.
- *
- * @example
- * ```ts
- * import { open } from "@cask/cask";
- * await using db = await open("./data", {
- *   autoCompact: { minDeadRatio: 0.4, minDeadBytes: 256 << 20 },
- * });
- * ```
- */
-export interface AutoCompact {
-  /** Dead bytes / all bytes of the store. Default 0.5. */
-  minDeadRatio?: number;
-  /** Dead bytes of the store. Default 64 MiB. */
-  minDeadBytes?: number;
-}
+const OPEN_OPTIONS = [
+  "sync",
+  "maxFileSize",
+  "maxKeySize",
+  "maxValueSize",
+  "strict",
+  "onWarning",
+  "onBackgroundError",
+  "clock",
+  "autoCompact",
+] as const;
 
 /** Options with every default filled in. */
 export type ResolvedOptions = Required<Omit<OpenOptions, "autoCompact">> & {
@@ -89,6 +31,7 @@ export function resolveOptions(o: OpenOptions = {}): ResolvedOptions {
   if (typeof o !== "object" || o === null) {
     throw new InvalidArgumentError("options must be an object");
   }
+  rejectUnknown(o, OPEN_OPTIONS, "open option");
   const r: ResolvedOptions = {
     sync: o.sync ?? "always",
     maxFileSize: o.maxFileSize ?? 64 * MiB,
@@ -96,6 +39,8 @@ export function resolveOptions(o: OpenOptions = {}): ResolvedOptions {
     maxValueSize: o.maxValueSize ?? 64 * MiB,
     strict: o.strict ?? false,
     onWarning: o.onWarning ?? ((w) => console.warn(`cask: ${w.message}`)),
+    onBackgroundError: o.onBackgroundError ??
+      ((e) => console.error(`cask: background work failed: ${e.message}`)),
     clock: o.clock ?? Date.now,
     autoCompact: resolveAutoCompact(o.autoCompact),
   };
@@ -114,6 +59,9 @@ export function resolveOptions(o: OpenOptions = {}): ResolvedOptions {
   if (typeof r.strict !== "boolean") throw new InvalidArgumentError("strict must be a boolean");
   if (typeof r.onWarning !== "function") {
     throw new InvalidArgumentError("onWarning must be a function");
+  }
+  if (typeof r.onBackgroundError !== "function") {
+    throw new InvalidArgumentError("onBackgroundError must be a function");
   }
   if (typeof r.clock !== "function") throw new InvalidArgumentError("clock must be a function");
   return r;

@@ -4,22 +4,10 @@
  * @module
  */
 
-import { recordSize } from "./codec.ts";
-import { InvalidArgumentError } from "./errors.ts";
-import { indexKey, keyForms, toBytes } from "./keys.ts";
-import type { BatchOp, ScanOptions } from "./types.ts";
-
-/** A validated write, ready to encode. */
-export interface Prepared {
-  /** Index form of the key. */
-  k: string;
-  kb: Uint8Array;
-  vb: Uint8Array;
-  /** Record size. */
-  size: number;
-  expireAt: number;
-  tombstone: boolean;
-}
+import { InvalidArgumentError } from "../base/errors.ts";
+import { indexKey, keyForms, toBytes } from "../base/keys.ts";
+import type { BatchOp, ScanOptions } from "../base/types.ts";
+import type { KeyedOp } from "../index/catalog.ts";
 
 /** Size limits a write must respect. */
 export interface Limits {
@@ -30,7 +18,7 @@ export interface Limits {
 const EMPTY = new Uint8Array(0);
 
 /** Validates `op` and sizes its record; `now` dates a `ttl`. */
-export function prepareOp(op: BatchOp, limits: Limits, now: () => number): Prepared {
+export function prepareOp(op: BatchOp, limits: Limits, now: () => number): KeyedOp {
   if (typeof op !== "object" || op === null) {
     throw new InvalidArgumentError("operation must be an object");
   }
@@ -40,13 +28,15 @@ export function prepareOp(op: BatchOp, limits: Limits, now: () => number): Prepa
     throw new InvalidArgumentError(`key is ${kb.length} bytes; maxKeySize is ${limits.maxKeySize}`);
   }
   if (op.type === "delete") {
-    return { k, kb, vb: EMPTY, size: recordSize(kb.length, 0), expireAt: 0, tombstone: true };
+    rejectUnknown(op, DELETE_FIELDS, "delete operation field");
+    return { k, kb, vb: EMPTY, expireAt: 0, tombstone: true };
   }
   if (op.type !== "set") {
     throw new InvalidArgumentError(
       `unknown operation type ${JSON.stringify((op as BatchOp).type)}`,
     );
   }
+  rejectUnknown(op, SET_FIELDS, "set operation field");
   const vb = toBytes(op.value, "value");
   if (vb.length > limits.maxValueSize) {
     throw new InvalidArgumentError(
@@ -54,7 +44,37 @@ export function prepareOp(op: BatchOp, limits: Limits, now: () => number): Prepa
     );
   }
   const expireAt = expiry(op, now);
-  return { k, kb, vb, size: recordSize(kb.length, vb.length), expireAt, tombstone: false };
+  return { k, kb, vb, expireAt, tombstone: false };
+}
+
+const SET_FIELDS = ["type", "key", "value", "ttl", "expireAt"] as const;
+const DELETE_FIELDS = ["type", "key"] as const;
+/** The fields `set()`'s options may have. */
+export const SET_OPTIONS = ["ttl", "expireAt"] as const;
+
+/**
+ * Throws InvalidArgumentError when `o` has a key outside `allowed`: a misspelt
+ * option (say `expireIn`) must not be silently ignored.
+ */
+export function rejectUnknown(o: object, allowed: readonly string[], what: string): void {
+  for (const k of Object.keys(o)) {
+    if (!allowed.includes(k)) {
+      throw new InvalidArgumentError(
+        `unknown ${what} ${JSON.stringify(k)}; expected one of ${allowed.join(", ")}`,
+      );
+    }
+  }
+}
+
+/** Validates the optional options object of `set()`. */
+export function checkSetOptions(o: unknown): void {
+  if (o === undefined) return;
+  if (typeof o !== "object" || o === null || Array.isArray(o)) {
+    throw new InvalidArgumentError(
+      `set options must be an object, got ${o === null ? "null" : typeof o}`,
+    );
+  }
+  rejectUnknown(o, SET_OPTIONS, "set option");
 }
 
 function expiry(o: { ttl?: number; expireAt?: number }, now: () => number): number {
@@ -80,6 +100,13 @@ function expiry(o: { ttl?: number; expireAt?: number }, now: () => number): numb
     return o.expireAt;
   }
   return 0;
+}
+
+/** The index form of a key to look up; like writes, an empty key is an error. */
+export function lookupKey(key: unknown): string {
+  const k = indexKey(key);
+  if (k === "") throw new InvalidArgumentError("key must not be empty");
+  return k;
 }
 
 /** Scan bounds in index form; undefined when the range is empty. */

@@ -11,10 +11,10 @@
  * @module
  */
 
-import { crc32, type RecordHeader, recordSize } from "./codec.ts";
+import { crc32, type RecordHeader, recordSize } from "../codec/codec.ts";
 import { fileHeader, readFileHeader } from "./datafile.ts";
-import { FILE_HEADER_SIZE, KIND_HINT } from "./format.ts";
-import { bytesToKey } from "./keys.ts";
+import { FILE_HEADER_SIZE, KIND_HINT } from "../codec/format.ts";
+import { bytesToKey } from "../base/keys.ts";
 
 const ENTRY = 32;
 const TRAILER = 8;

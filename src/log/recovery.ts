@@ -10,51 +10,42 @@
  */
 
 import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync } from "node:fs";
-import { type RecordHeader, recordSize } from "./codec.ts";
+import { type RecordHeader, recordSize } from "../codec/codec.ts";
+import { commitCount } from "../codec/framing.ts";
 import { type DataFile, readFileHeader } from "./datafile.ts";
-import { CorruptionError, IOError } from "./errors.ts";
+import { CorruptionError, IOError } from "../base/errors.ts";
 import {
   FILE_FLAG_COMPACTED,
   FILE_HEADER_SIZE,
   FLAG_BATCH,
   FLAG_COMMIT,
+  FLAG_TOMBSTONE,
   HEADER_SIZE,
   KIND_DATA,
-} from "./format.ts";
+} from "../codec/format.ts";
 import { hintPath, readFullAt } from "./fsutil.ts";
 import { readHint } from "./hint.ts";
 import { walkLog } from "./logscan.ts";
-import { bytesToKey } from "./keys.ts";
-
-/**
- * Something recovery (or compaction) found and handled, reported through the
- * `onWarning` option.
- *
- * @example
- * ```ts
- * import { open, type RecoveryWarning } from "@cask/cask";
- * const seen: RecoveryWarning[] = [];
- * await using db = await open("./data", { onWarning: (w) => seen.push(w) });
- * for (const w of seen) console.warn(`${w.kind}: ${w.bytes} bytes at ${w.file}:${w.offset}`);
- * ```
- */
-export interface RecoveryWarning {
-  /** What was found. */
-  kind: "torn-tail" | "damaged" | "incomplete-batch" | "bad-file-header" | "compaction-failed";
-  /** Path of the file. */
-  file: string;
-  /** Byte offset where the problem starts. */
-  offset: number;
-  /** Bytes cut off or skipped. */
-  bytes: number;
-  /** Human-readable description. */
-  message: string;
-}
+import { bytesToKey } from "../base/keys.ts";
+import type { RecoveryWarning } from "../base/types.ts";
 
 /** Receives the records recovery finds, in log order. */
 export interface RecoverySink {
-  /** A record that counts (batches only once committed): a value, or a tombstone by its flags. */
-  record(key: string, fileId: number, offset: number, h: RecordHeader): void;
+  /** A record that counts (batches only once committed): a value, or a tombstone. */
+  record(
+    key: string,
+    fileId: number,
+    offset: number,
+    size: number,
+    tombstone: boolean,
+    timestamp: number,
+    expireAt: number,
+  ): void;
+}
+
+function emit(sink: RecoverySink, key: string, fileId: number, offset: number, h: RecordHeader) {
+  const size = recordSize(h.keyLen, h.valueLen);
+  sink.record(key, fileId, offset, size, (h.flags & FLAG_TOMBSTONE) !== 0, h.timestamp, h.expireAt);
 }
 
 /** Recovery options. */
@@ -93,7 +84,7 @@ export async function recoverFile(
       await readHint(
         hintPath(file.dir, file.id),
         size,
-        (key, offset, h) => sink.record(key, file.id, offset, h),
+        (key, offset, h) => emit(sink, key, file.id, offset, h),
       );
     if (hinted) file.size = size;
     else await replay(fd, size, file, last, sink, opts);
@@ -160,14 +151,9 @@ async function replay(
   const visit = (offset: number, h: RecordHeader, buf: Uint8Array, at: number) => {
     const key = bytesToKey(buf, at + HEADER_SIZE, at + HEADER_SIZE + h.keyLen);
     if (h.flags & FLAG_COMMIT) {
-      const count = h.valueLen === 4
-        ? new DataView(buf.buffer, buf.byteOffset + at + HEADER_SIZE + h.keyLen, 4).getUint32(
-          0,
-          true,
-        )
-        : -1;
+      const count = commitCount(buf, at, h);
       if (count === pending.length) {
-        for (const p of pending) sink.record(p.key, file.id, p.offset, p.h);
+        for (const p of pending) emit(sink, p.key, file.id, p.offset, p.h);
         pending = [];
         batchStart = -1;
       } else dropBatch(`its commit record counts ${count}`);
@@ -176,7 +162,7 @@ async function replay(
       pending.push({ key, offset, h: { ...h } });
     } else {
       dropBatch("no commit record");
-      sink.record(key, file.id, offset, h);
+      emit(sink, key, file.id, offset, h);
     }
   };
 

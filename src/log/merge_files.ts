@@ -20,35 +20,14 @@ import {
   scanRecords,
   scratch,
   verifyRecord,
-} from "./codec.ts";
+} from "../codec/codec.ts";
 import { type DataFile, fileHeader } from "./datafile.ts";
-import { FILE_FLAG_COMPACTED, FILE_HEADER_SIZE, HEADER_SIZE, KIND_DATA } from "./format.ts";
+import { FILE_FLAG_COMPACTED, FILE_HEADER_SIZE, HEADER_SIZE, KIND_DATA } from "../codec/format.ts";
 import { dataPath, hintPath, syncDir, writeAll } from "./fsutil.ts";
 import { Gatherer } from "./gather.ts";
 import { HintWriter } from "./hint.ts";
-import { keyEquals } from "./keys.ts";
-
-/**
- * Where a compaction is; reported through `onProgress`.
- *
- * @example
- * ```ts
- * import { type CompactProgress, open } from "@cask/cask";
- * await using db = await open("./data");
- * const show = (p: CompactProgress) =>
- *   console.log(`${p.phase} ${Math.round((100 * p.bytesDone) / (p.bytesTotal || 1))}%`);
- * await db.compact({ onProgress: show });
- * ```
- */
-export interface CompactProgress {
-  /** "copy": live records are being copied; "sync": new files are fsynced;
-   * "install": new files are renamed into place; "cleanup": old files are removed. */
-  phase: "copy" | "sync" | "install" | "cleanup";
-  /** Input bytes processed so far. */
-  bytesDone: number;
-  /** Input bytes in all. */
-  bytesTotal: number;
-}
+import { keyEquals } from "../base/keys.ts";
+import type { CompactProgress } from "../base/types.ts";
 
 /** What a compaction is asked to do. */
 export interface MergePlan {

@@ -6,9 +6,9 @@
  */
 
 import { closeSync, openSync } from "node:fs";
-import { crc32 } from "./codec.ts";
-import { CorruptionError, IOError } from "./errors.ts";
-import { FILE_HEADER_SIZE, FILE_MAGIC, FORMAT_VERSION } from "./format.ts";
+import { crc32 } from "../codec/codec.ts";
+import { CorruptionError, IOError } from "../base/errors.ts";
+import { FILE_HEADER_SIZE, FILE_MAGIC, FORMAT_VERSION } from "../codec/format.ts";
 import { dataPath, readFullAt } from "./fsutil.ts";
 
 /** A data file of a store. */

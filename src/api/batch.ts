@@ -3,8 +3,8 @@
  * @module
  */
 
-import type { Bytes } from "./keys.ts";
-import type { BatchOp, SetOptions } from "./types.ts";
+import type { Bytes } from "../base/keys.ts";
+import type { BatchOp, SetOptions } from "../base/types.ts";
 
 /**
  * Operations collected for one atomic commit. Get one from `batch()`.

@@ -11,22 +11,12 @@
  * @module
  */
 
+import { encodeOps, framedSize } from "../codec/framing.ts";
 import { DataFile, fileHeader } from "./datafile.ts";
-import { ClosedError, IOError } from "./errors.ts";
-import { FILE_HEADER_SIZE, KIND_DATA } from "./format.ts";
+import { ClosedError, IOError } from "../base/errors.ts";
+import type { SyncMode, WriteOp } from "../base/types.ts";
+import { FILE_HEADER_SIZE, HEADER_SIZE, KIND_DATA } from "../codec/format.ts";
 import { syncDir, writeAllSync } from "./fsutil.ts";
-
-/**
- * How much durability writes pay for: the `sync` option of `open()`.
- *
- * @example
- * ```ts
- * import { open, type SyncMode } from "@cask/cask";
- * const sync: SyncMode = Deno.env.get("FAST") ? { intervalMs: 50 } : "always";
- * await using db = await open("./data", { sync });
- * ```
- */
-export type SyncMode = "always" | "never" | { intervalMs: number };
 
 // Chunk size for buffered appends: large enough for efficient writes, small
 // enough that a group commit of one record does not allocate much.
@@ -63,8 +53,6 @@ export interface WriterOptions {
   maxFileSize: number;
   /** Called when rotation starts a new data file, before anything can be read from it. */
   onNewFile: (file: DataFile) => void;
-  /** Called once when the first I/O error makes the writer refuse further writes. */
-  onFailure?: (error: IOError) => void;
 }
 
 /** Appends to the active data file; see the module doc. */
@@ -114,6 +102,16 @@ export class Writer {
     return file === this.active ? this.#end : file.size;
   }
 
+  /** Bytes of a record header in the files this writer writes. */
+  get headerSize(): number {
+    return HEADER_SIZE;
+  }
+
+  /** Bytes of the file header of the files this writer writes. */
+  get fileHeaderSize(): number {
+    return FILE_HEADER_SIZE;
+  }
+
   /** The error that stopped the writer, if any. */
   get failure(): IOError | undefined {
     return this.#failure;
@@ -125,10 +123,21 @@ export class Writer {
   }
 
   /**
+   * Appends the records of `ops`, framed as one batch when `batch` (see
+   * framing.ts), contiguously; returns where the first one starts.
+   */
+  appendOps(ops: readonly WriteOp[], timestamp: number, batch: boolean): Placement {
+    return this.#append(
+      framedSize(ops, batch),
+      (buf, at) => encodeOps(buf, at, ops, timestamp, batch),
+    );
+  }
+
+  /**
    * Reserves `size` contiguous bytes at the end of the active file (rotating first
    * when they would cross the size limit) and lets `fill` encode into them.
    */
-  append(size: number, fill: (buf: Uint8Array, at: number) => void): Placement {
+  #append(size: number, fill: (buf: Uint8Array, at: number) => void): Placement {
     this.#check();
     if (this.#end + size > this.options.maxFileSize && this.#end > FILE_HEADER_SIZE) {
       this.#rotate();
@@ -337,6 +346,5 @@ export class Writer {
       { cause: e },
     );
     for (const w of this.#waiters.splice(0)) w.reject(this.#failure);
-    this.options.onFailure?.(this.#failure);
   }
 }

@@ -8,56 +8,12 @@
 
 import { closeSync, fstatSync, openSync } from "node:fs";
 import { readFileHeader } from "./datafile.ts";
-import { asCaskError, IOError } from "./errors.ts";
-import { FILE_HEADER_SIZE, KIND_DATA } from "./format.ts";
+import { asCaskError, IOError } from "../base/errors.ts";
+import type { VerifyReport } from "../base/types.ts";
+import { FILE_HEADER_SIZE, KIND_DATA } from "../codec/format.ts";
 import { dataPath, hintPath, listIds, readFullAt } from "./fsutil.ts";
 import { readHint } from "./hint.ts";
 import { walkLog } from "./logscan.ts";
-
-/**
- * One problem found by {@link verify}.
- *
- * @example
- * ```ts
- * import { verify, type VerifyIssue } from "@cask/cask";
- * const describe = (i: VerifyIssue) => `${i.kind}: ${i.bytes} bytes at ${i.file}:${i.offset}`;
- * (await verify("./data")).issues.forEach((i) => console.error(describe(i)));
- * ```
- */
-export interface VerifyIssue {
-  /** "damaged": records fail their checks with valid records after them;
-   * "torn-tail": the file ends in an incomplete or invalid record;
-   * "bad-file-header": the file header is invalid;
-   * "bad-hint": a hint file is damaged or disagrees with its data file (open falls back to a scan). */
-  kind: "damaged" | "torn-tail" | "bad-file-header" | "bad-hint";
-  /** Path of the file. */
-  file: string;
-  /** Byte offset where the problem starts. */
-  offset: number;
-  /** Bytes affected. */
-  bytes: number;
-}
-
-/**
- * What {@link verify} found.
- *
- * @example
- * ```ts
- * import { verify } from "@cask/cask";
- * const r = await verify("./data");
- * console.log(`${r.records} records in ${r.files} files, ${r.issues.length} problems`);
- * ```
- */
-export interface VerifyReport {
-  /** Data files checked. */
-  files: number;
-  /** Valid records seen. */
-  records: number;
-  /** Bytes of data files checked. */
-  bytes: number;
-  /** Problems found; empty when the store is intact. */
-  issues: VerifyIssue[];
-}
 
 /**
  * Checks every data and hint file of the store in `dir`.
@@ -99,17 +55,23 @@ async function walkStore(dir: string): Promise<VerifyReport> {
           file: path,
           offset: 0,
           bytes: FILE_HEADER_SIZE,
+          message: `${path}: file header is damaged`,
         });
       }
       await walkLog(fd, size, () => report.records++, (offset, next) => {
         const kind = next < 0 ? "torn-tail" : "damaged";
-        report.issues.push({ kind, file: path, offset, bytes: (next < 0 ? size : next) - offset });
+        const bytes = (next < 0 ? size : next) - offset;
+        const message = `${path}: ${bytes} ${
+          kind === "damaged" ? "damaged" : "torn"
+        } bytes at ${offset}`;
+        report.issues.push({ kind, file: path, offset, bytes, message });
         return true;
       });
       const hint = hintPath(dir, id);
       const hasHint = await Deno.stat(hint).then(() => true, () => false);
       if (hasHint && !(await readHint(hint, size, () => {}))) {
-        report.issues.push({ kind: "bad-hint", file: hint, offset: 0, bytes: 0 });
+        const message = `${hint}: hint is damaged or disagrees with its data file`;
+        report.issues.push({ kind: "bad-hint", file: hint, offset: 0, bytes: 0, message });
       }
     } finally {
       closeSync(fd);

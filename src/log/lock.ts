@@ -6,7 +6,7 @@
  */
 
 import { join } from "node:path";
-import { IOError, LockedError } from "./errors.ts";
+import { IOError, LockedError } from "../base/errors.ts";
 
 // Name of the lock file inside a store directory.
 const LOCK_FILE = "LOCK";

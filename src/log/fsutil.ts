@@ -6,7 +6,7 @@
 
 import { readSync } from "node:fs";
 import { join } from "node:path";
-import { IOError } from "./errors.ts";
+import { IOError } from "../base/errors.ts";
 
 /** Path of data file `id` in `dir`. */
 export function dataPath(dir: string, id: number): string {

@@ -1,0 +1,365 @@
+/**
+ * The store: the public API. It validates input and hands the work to the
+ * catalog (index layer), which owns the index, the files, reads and writes.
+ * @module
+ */
+
+import { ClosedError, InvalidArgumentError } from "../base/errors.ts";
+import { type Bytes, keyToBytes } from "../base/keys.ts";
+import type {
+  BatchOp,
+  CompactOptions,
+  CompactResult,
+  OpenOptions,
+  ScanOptions,
+  SetOptions,
+  Stats,
+} from "../base/types.ts";
+import { Catalog, type KeyedOp } from "../index/catalog.ts";
+import type { Entry } from "../index/keydir.ts";
+import { Batch } from "./batch.ts";
+import { resolveOptions } from "./options.ts";
+import { checkSetOptions, lookupKey, prepareOp, resolveRange } from "./validate.ts";
+
+const utf8 = new TextDecoder();
+
+/**
+ * An open store. Get one with {@link open}.
+ *
+ * @example
+ * ```ts
+ * import { open } from "@cask/cask";
+ * await using db = await open("./data");
+ * await db.set("greeting", "hello");
+ * console.log(await db.getString("greeting")); // "hello"
+ * ```
+ */
+export class Cask {
+  readonly #catalog: Catalog;
+  readonly #limits: { maxKeySize: number; maxValueSize: number };
+  readonly #clock: () => number;
+  #closing?: Promise<void>;
+
+  /** @ignore Use {@link open}. */
+  private constructor(
+    catalog: Catalog,
+    limits: { maxKeySize: number; maxValueSize: number },
+    clock: () => number,
+  ) {
+    this.#catalog = catalog;
+    this.#limits = limits;
+    this.#clock = clock;
+  }
+
+  /** @ignore Use {@link open}. */
+  static async open(dir: string, options?: OpenOptions): Promise<Cask> {
+    if (typeof dir !== "string" || dir === "") {
+      throw new InvalidArgumentError("dir must be a non-empty string");
+    }
+    const o = resolveOptions(options);
+    return new Cask(await Catalog.open(dir, o), o, o.clock);
+  }
+
+  /** Number of keys in the store (keys expired but not yet noticed included). */
+  get size(): number {
+    return this.#catalog.size;
+  }
+
+  /**
+   * The value of `key`, or undefined when it is absent or expired. The record's
+   * checksum is verified on every read.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using db = await open("./data");
+   * const v: Uint8Array | undefined = await db.get("k");
+   * ```
+   */
+  get(key: Bytes): Promise<Uint8Array | undefined> {
+    return attempt(() => {
+      this.#checkOpen();
+      const k = lookupKey(key);
+      const e = this.#catalog.lookup(k);
+      return e && this.#catalog.read(k, e);
+    });
+  }
+
+  /**
+   * The value of `key` decoded as UTF-8, or undefined when absent.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using db = await open("./data");
+   * await db.set("name", "Ada");
+   * console.log(await db.getString("name")); // "Ada"
+   * ```
+   */
+  async getString(key: Bytes): Promise<string | undefined> {
+    const v = await this.get(key);
+    return v && utf8.decode(v);
+  }
+
+  /**
+   * Whether `key` is present (and not expired). Reads only the index.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using db = await open("./data");
+   * console.log(await db.has("k"));
+   * ```
+   */
+  has(key: Bytes): Promise<boolean> {
+    return attempt(() => {
+      this.#checkOpen();
+      return this.#catalog.lookup(lookupKey(key)) !== undefined;
+    });
+  }
+
+  /**
+   * Remaining time to live of `key` in ms: Infinity when it never expires,
+   * undefined when it is absent.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using db = await open("./data");
+   * await db.set("session", "x", { ttl: 60_000 });
+   * console.log(await db.ttl("session")); // about 60000
+   * ```
+   */
+  ttl(key: Bytes): Promise<number | undefined> {
+    return attempt(() => {
+      this.#checkOpen();
+      // One clock read: a second could find no time left for a key judged present.
+      const now = this.#clock();
+      const e = this.#catalog.lookup(lookupKey(key), now);
+      if (!e) return undefined;
+      return e.expireAt === 0 ? Infinity : e.expireAt - now;
+    });
+  }
+
+  /**
+   * Stores `value` under `key`, replacing any previous value. With `sync: "always"`
+   * the promise resolves once the write is on disk.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using db = await open("./data");
+   * await db.set("user:1", JSON.stringify({ name: "Ada" }));
+   * await db.set(new Uint8Array([0, 255]), new Uint8Array([1, 2, 3]), { ttl: 60_000 });
+   * ```
+   */
+  set(key: Bytes, value: Bytes, options?: SetOptions): Promise<void> {
+    return attempt(async () => {
+      checkSetOptions(options);
+      await this.#catalog.write(this.#prepare({ type: "set", key, value, ...options }));
+    });
+  }
+
+  /**
+   * Deletes `key`; resolves to whether it was present.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using db = await open("./data");
+   * await db.set("k", "v");
+   * console.log(await db.delete("k")); // true
+   * ```
+   */
+  delete(key: Bytes): Promise<boolean> {
+    return attempt(() => this.#catalog.write(this.#prepare({ type: "delete", key })));
+  }
+
+  /**
+   * Applies several sets and deletes as one: they become visible together and,
+   * after a crash, are all present or none is. Invalid input rejects the whole
+   * batch before anything is written.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using db = await open("./data");
+   * await db.atomic([
+   *   { type: "set", key: "account:a", value: "90" },
+   *   { type: "set", key: "account:b", value: "110" },
+   *   { type: "delete", key: "pending:transfer" },
+   * ]);
+   * ```
+   */
+  atomic(ops: readonly BatchOp[]): Promise<void> {
+    return attempt(() => {
+      if (!Array.isArray(ops)) {
+        throw new InvalidArgumentError("atomic() takes an array of operations");
+      }
+      return this.#catalog.atomic(ops.map((o) => this.#prepare(o)));
+    });
+  }
+
+  /**
+   * Collects operations to apply atomically with {@link Batch.commit}.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using db = await open("./data");
+   * await db.batch().set("a", "1").set("b", "2").delete("c").commit();
+   * ```
+   */
+  batch(): Batch {
+    return new Batch((ops) => this.atomic(ops));
+  }
+
+  /**
+   * Entries in key order (unsigned bytes) within the bounds, as `[key, value]`.
+   *
+   * Not a snapshot: the scan walks the live index, and every value is the latest
+   * at the moment it is yielded. A key present for the whole scan is yielded
+   * exactly once; keys written or deleted meanwhile may or may not appear. Values
+   * are checksum-verified like `get`.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using db = await open("./data");
+   * for await (const [key, value] of db.scan({ prefix: "user:", limit: 10 })) {
+   *   console.log(new TextDecoder().decode(key), value.length);
+   * }
+   * ```
+   */
+  async *scan(options?: ScanOptions): AsyncGenerator<[Uint8Array, Uint8Array]> {
+    const ahead = this.#catalog.readAhead(options?.reverse === true);
+    for (const [k, e] of this.#range(options)) {
+      yield [keyToBytes(k), this.#catalog.read(k, e, ahead)];
+    }
+  }
+
+  /**
+   * Keys in order within the bounds, without reading values.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using db = await open("./data");
+   * for await (const key of db.keys({ prefix: "user:" })) console.log(key);
+   * ```
+   */
+  async *keys(options?: ScanOptions): AsyncGenerator<Uint8Array> {
+    for (const [k] of this.#range(options)) yield keyToBytes(k);
+  }
+
+  /**
+   * Merges the data files: live records are copied into new files (with hint
+   * files for a fast open), and overwritten, deleted and expired records are
+   * dropped. Reads and writes go on meanwhile; a crash at any point leaves the
+   * data as it was. A call while a compaction runs joins it.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using db = await open("./data");
+   * const r = await db.compact({
+   *   onProgress: (p) => console.log(p.phase, p.bytesDone, "/", p.bytesTotal),
+   * });
+   * console.log(`${r.bytesIn} -> ${r.bytesOut} bytes`);
+   * ```
+   */
+  compact(options?: CompactOptions): Promise<CompactResult> {
+    return attempt(() => {
+      this.#checkOpen();
+      return this.#catalog.compact(options?.onProgress ?? (() => {}));
+    });
+  }
+
+  /**
+   * Writes out buffered appends and fsyncs them; resolves once every write made
+   * before the call is durable.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using db = await open("./data", { sync: "never" });
+   * await db.set("k", "v");
+   * await db.sync();
+   * ```
+   */
+  sync(): Promise<void> {
+    return attempt(() => {
+      this.#checkOpen();
+      return this.#catalog.sync();
+    });
+  }
+
+  /**
+   * Space use: live and dead bytes overall and per data file. File headers
+   * count as neither.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using db = await open("./data");
+   * const s = db.stats();
+   * console.log(s.keys, s.liveBytes, s.deadBytes);
+   * ```
+   */
+  stats(): Stats {
+    this.#checkOpen();
+    return this.#catalog.stats();
+  }
+
+  /**
+   * Flushes and fsyncs pending writes, closes the files and releases the lock.
+   * Later calls reject with ClosedError. Calling it again is harmless.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * const db = await open("./data");
+   * await db.close();
+   * ```
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#catalog.close();
+    return this.#closing;
+  }
+
+  /** Closes the store at the end of an `await using` block. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #checkOpen(): void {
+    if (this.#closing) throw new ClosedError();
+  }
+
+  *#range(o: ScanOptions = {}): Generator<[string, Entry]> {
+    this.#checkOpen();
+    const r = resolveRange(o);
+    if (!r) return;
+    let n = 0;
+    for (const kv of this.#catalog.range(r.start, r.end, r.reverse)) {
+      this.#checkOpen();
+      yield kv;
+      if (++n >= r.limit) return;
+    }
+  }
+
+  #prepare(op: BatchOp): KeyedOp {
+    this.#checkOpen();
+    return prepareOp(op, this.#limits, this.#clock);
+  }
+}
+
+// Runs `f`, turning a throw into a rejection, so every method reports bad input
+// the same way; a promise `f` returns is passed on as it is, without another hop.
+function attempt<T>(f: () => T | Promise<T>): Promise<T> {
+  try {
+    return Promise.resolve(f());
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}

@@ -1,0 +1,324 @@
+/**
+ * The catalog: everything one open store knows, behind the API layer. It holds
+ * the keydir, the data files it points into with how many live bytes each
+ * holds, and the writer; it serves reads, applies writes to the log and then the
+ * keydir, and runs compactions. Every change of the keydir goes through here,
+ * so the per-file accounting behind stats and compaction stays exact.
+ * @module
+ */
+
+import { asCaskError, ClosedError, CorruptionError } from "../base/errors.ts";
+import type {
+  AutoCompact,
+  CompactProgress,
+  CompactResult,
+  FileStats,
+  Stats,
+  WriteOp,
+} from "../base/types.ts";
+import { DataFile } from "../log/datafile.ts";
+import { listIds } from "../log/fsutil.ts";
+import { acquireLock, releaseLock } from "../log/lock.ts";
+import { cleanupMerge } from "../log/merge_files.ts";
+import { ReadAhead } from "../log/readahead.ts";
+import { readValue } from "../log/reader.ts";
+import { recoverFile, type RecoveryOptions, type RecoverySink } from "../log/recovery.ts";
+import { Writer, type WriterOptions } from "../log/writer.ts";
+import { type CompactionContext, runCompaction, wantsCompaction } from "./compactor.ts";
+import { type Entry, KeyDir } from "./keydir.ts";
+
+/** What a catalog is opened with (validated by the API layer). */
+export interface CatalogOptions extends RecoveryOptions {
+  sync: WriterOptions["sync"];
+  maxFileSize: number;
+  clock: () => number;
+  autoCompact: Required<AutoCompact> | false;
+  /** Receives failures of work the store started by itself (automatic compaction). */
+  onBackgroundError: (e: Error) => void;
+}
+
+/** A write already validated, with its key in index form. */
+export interface KeyedOp extends WriteOp {
+  /** Index form of the key. */
+  k: string;
+}
+
+/** Index, files, writer and reads of one open store. */
+export class Catalog {
+  readonly #index = new KeyDir();
+  readonly #files = new Map<number, DataFile>();
+  readonly #live = new Map<number, number>();
+  readonly #dir: string;
+  readonly #opts: CatalogOptions;
+  readonly #lock: Deno.FsFile;
+  #writer!: Writer;
+  #compacting?: Promise<CompactResult>;
+  #lastCompaction?: CompactResult;
+  #closing = false;
+
+  private constructor(dir: string, opts: CatalogOptions, lock: Deno.FsFile) {
+    this.#dir = dir;
+    this.#opts = opts;
+    this.#lock = lock;
+  }
+
+  /** Locks `dir`, removes what an interrupted compaction left, and rebuilds the index from the files. */
+  static async open(dir: string, opts: CatalogOptions): Promise<Catalog> {
+    try {
+      await Deno.mkdir(dir, { recursive: true });
+    } catch (e) {
+      throw asCaskError(e, `cannot create ${dir}`);
+    }
+    const c = new Catalog(dir, opts, await acquireLock(dir));
+    try {
+      await cleanupMerge(dir);
+      await c.#recover();
+    } catch (e) {
+      c.#dropFiles([...c.#files.values()]);
+      releaseLock(c.#lock);
+      throw asCaskError(e, `cannot open the store in ${dir}`);
+    }
+    return c;
+  }
+
+  async #recover(): Promise<void> {
+    const ids = await listIds(this.#dir, "data");
+    for (let i = 0; i < ids.length; i++) {
+      const file = new DataFile(this.#dir, ids[i], 0);
+      this.#files.set(file.id, file);
+      await recoverFile(file, i === ids.length - 1, this.#sink, this.#opts);
+    }
+    let active = this.#files.get(ids[ids.length - 1]);
+    if (!active) {
+      active = new DataFile(this.#dir, 0, 0);
+      this.#files.set(0, active);
+    }
+    this.#writer = new Writer(this.#dir, active, {
+      sync: this.#opts.sync,
+      maxFileSize: this.#opts.maxFileSize,
+      onNewFile: (f) => {
+        this.#files.set(f.id, f);
+        // Not from inside the append (or the seal of a compaction) that rotated.
+        queueMicrotask(() => this.#maybeAutoCompact());
+      },
+    });
+  }
+
+  /** Keys in the index (expired keys not yet noticed included). */
+  get size(): number {
+    return this.#index.size;
+  }
+
+  /** Whether the store is closing or closed. */
+  get closing(): boolean {
+    return this.#closing;
+  }
+
+  /**
+   * The entry of `k` when present and not expired. An expired key is dropped
+   * from the index on sight; its record stays on disk, dead, until a compaction.
+   */
+  lookup(k: string, now: number = this.#opts.clock()): Entry | undefined {
+    const e = this.#index.get(k);
+    if (!e || e.expireAt === 0 || e.expireAt > now) return e;
+    this.#remove(k);
+    return undefined;
+  }
+
+  /** The verified value of `k`, whose entry is `e`; `ahead` is a scan's read-ahead. */
+  read(k: string, e: Entry, ahead?: ReadAhead): Uint8Array {
+    const file = this.#files.get(e.fileId);
+    if (!file) throw new CorruptionError(`index points at missing data file ${e.fileId}`);
+    return readValue(file, e, k, this.#writer, ahead);
+  }
+
+  /** A read-ahead window for a scan in the given direction. */
+  readAhead(reverse: boolean): ReadAhead {
+    return new ReadAhead(reverse);
+  }
+
+  /**
+   * Live entries in key order within [start, end). Expiry is judged as each
+   * entry is reached, so a key that expires while a slow consumer scans is not
+   * yielded after that.
+   */
+  *range(start?: string, end?: string, reverse = false): Generator<[string, Entry]> {
+    const clock = this.#opts.clock;
+    for (const [k, e] of this.#index.range(start, end, reverse)) {
+      if (e.expireAt === 0 || e.expireAt > clock()) yield [k, e];
+    }
+  }
+
+  /** Writes one set or delete; resolves to whether a deleted key was present. */
+  write(op: KeyedOp): Promise<boolean> {
+    // Nothing to delete and no write in flight that could create it: skip the tombstone.
+    if (op.tombstone && !this.#index.get(op.k) && !this.#writer.busy) {
+      return Promise.resolve(false);
+    }
+    return this.#append([op], false);
+  }
+
+  /** Writes `ops` as one atomic batch. */
+  async atomic(ops: readonly KeyedOp[]): Promise<void> {
+    if (ops.length > 0) await this.#append(ops, true);
+  }
+
+  #append(ops: readonly KeyedOp[], batch: boolean): Promise<boolean> {
+    const ts = this.#opts.clock();
+    const { file, offset } = this.#writer.appendOps(ops, ts, batch);
+    return this.#writer.commit(() => {
+      let at = offset, present = false;
+      for (const o of ops) {
+        const size = o.kb.length + o.vb.length + this.#writer.headerSize;
+        if (o.tombstone) present = this.#remove(o.k);
+        else {this.#put(o.k, {
+            fileId: file.id,
+            offset: at,
+            size,
+            timestamp: ts,
+            expireAt: o.expireAt,
+          });}
+        at += size;
+      }
+      return present;
+    });
+  }
+
+  /** Resolves once every write made before the call is durable. */
+  sync(): Promise<void> {
+    return this.#writer.sync();
+  }
+
+  /** Compacts, or joins the compaction already running. */
+  compact(onProgress: (p: CompactProgress) => void): Promise<CompactResult> {
+    if (this.#writer.failure) return Promise.reject(this.#writer.failure);
+    this.#compacting ??= runCompaction(this.#compaction, onProgress)
+      .then((r) => this.#lastCompaction = r, (e) => {
+        throw asCaskError(e, "compaction failed");
+      })
+      .finally(() => this.#compacting = undefined);
+    return this.#compacting;
+  }
+
+  #maybeAutoCompact(): void {
+    const a = this.#opts.autoCompact;
+    if (!a || this.#compacting || this.#closing || !wantsCompaction(this.#compaction, a)) return;
+    this.compact(() => {}).catch(this.#opts.onBackgroundError);
+  }
+
+  get #compaction(): CompactionContext {
+    return {
+      dir: this.#dir,
+      writer: this.#writer,
+      files: this.#files,
+      clock: this.#opts.clock,
+      maxFileSize: this.#opts.maxFileSize,
+      onWarning: this.#opts.onWarning,
+      liveBytes: (id) => this.liveBytes(id),
+      entries: () => this.#index.range(),
+      remove: (k) => this.#remove(k),
+      moveAll: (keys, offsets, fileId, from) => this.#moveAll(keys, offsets, fileId, from),
+      dropFiles: (files) => this.#dropFiles(files),
+      checkOpen: () => {
+        if (this.#closing) throw new ClosedError();
+      },
+    };
+  }
+
+  /** Bytes of live records in file `id`. */
+  liveBytes(id: number): number {
+    return this.#live.get(id) ?? 0;
+  }
+
+  /** Space use per file and overall. */
+  stats(): Stats {
+    const files: FileStats[] = [];
+    let liveBytes = 0, deadBytes = 0;
+    for (const f of [...this.#files.values()].sort((a, b) => a.id - b.id)) {
+      const size = this.#writer.sizeOf(f);
+      const live = this.liveBytes(f.id);
+      // The file header is overhead every file has, not reclaimable dead space.
+      const body = Math.max(0, size - this.#writer.fileHeaderSize);
+      const dead = Math.max(0, body - live);
+      files.push({
+        id: f.id,
+        size,
+        liveBytes: live,
+        deadBytes: dead,
+        deadRatio: body ? dead / body : 0,
+      });
+      liveBytes += live;
+      deadBytes += dead;
+    }
+    return {
+      keys: this.#index.size,
+      liveBytes,
+      deadBytes,
+      files,
+      lastCompaction: this.#lastCompaction,
+    };
+  }
+
+  /** Flushes and fsyncs pending writes, closes the files and releases the lock. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    try {
+      // A running compaction stops at its next chunk and removes its temporary files.
+      await this.#compacting?.catch(() => {});
+      await this.#writer.close();
+    } finally {
+      this.#dropFiles([...this.#files.values()]);
+      releaseLock(this.#lock);
+    }
+  }
+
+  #put(k: string, e: Entry): void {
+    const old = this.#index.set(k, e);
+    if (old) this.#addLive(old.fileId, -old.size);
+    this.#addLive(e.fileId, e.size);
+  }
+
+  // Drops `k`; true when it was present and not expired.
+  #remove(k: string): boolean {
+    const old = this.#index.delete(k);
+    if (!old) return false;
+    this.#addLive(old.fileId, -old.size);
+    return old.expireAt === 0 || old.expireAt > this.#opts.clock();
+  }
+
+  // Points each of `keys` (ascending) whose record is still in a file of `from`
+  // at the same record copied to `offsets[i]` of file `fileId`.
+  #moveAll(keys: string[], offsets: number[], fileId: number, from: Set<number>): void {
+    let moved = 0;
+    this.#index.relocate(keys, offsets, fileId, (id, size) => {
+      if (!from.has(id)) return false;
+      this.#addLive(id, -size);
+      moved += size;
+      return true;
+    });
+    this.#addLive(fileId, moved);
+  }
+
+  #dropFiles(files: DataFile[]): void {
+    for (const f of files) {
+      this.#files.delete(f.id);
+      this.#live.delete(f.id);
+      f.close();
+    }
+  }
+
+  #addLive(id: number, bytes: number): void {
+    this.#live.set(id, (this.#live.get(id) ?? 0) + bytes);
+  }
+
+  // Applies the records recovery replays: the last record of a key wins.
+  readonly #sink: RecoverySink = {
+    record: (key, fileId, offset, size, tombstone, timestamp, expireAt) => {
+      if (tombstone || (expireAt !== 0 && expireAt <= this.#opts.clock())) {
+        this.#remove(key);
+        return;
+      }
+      this.#put(key, { fileId, offset, size, timestamp, expireAt });
+    },
+  };
+}

@@ -1,0 +1,120 @@
+/**
+ * Runs a compaction of a live store: seals the active file, merges every older
+ * file (merge_files.ts does the file work and explains why each step is
+ * crash-safe), then moves the index over to the merged files and drops the old
+ * ones.
+ * @module
+ */
+
+import type {
+  AutoCompact,
+  CompactProgress,
+  CompactResult,
+  RecoveryWarning,
+} from "../base/types.ts";
+import { DataFile } from "../log/datafile.ts";
+import { installMerged, removeInputs, writeMerged } from "../log/merge_files.ts";
+import type { Writer } from "../log/writer.ts";
+import type { Entry } from "./keydir.ts";
+
+/** What a compaction works on: the catalog's parts it reads and the changes it makes. */
+export interface CompactionContext {
+  dir: string;
+  writer: Writer;
+  /** Data files by id; outputs are added here. */
+  files: Map<number, DataFile>;
+  clock: () => number;
+  maxFileSize: number;
+  onWarning: (w: RecoveryWarning) => void;
+  liveBytes(id: number): number;
+  /** Every index entry in key order; tolerates changes while iterated. */
+  entries(): Iterable<[string, Entry]>;
+  remove(k: string): void;
+  /** Points each of `keys` still served by a file in `from` at its copy in `fileId`. */
+  moveAll(keys: string[], offsets: number[], fileId: number, from: Set<number>): void;
+  /** Forgets and closes `files`. */
+  dropFiles(files: DataFile[]): void;
+  /** Throws once the store is closing, which aborts the compaction between chunks. */
+  checkOpen: () => void;
+}
+
+/** Compacts every data file but the one the writer starts now. */
+export async function runCompaction(
+  ctx: CompactionContext,
+  onProgress: (p: CompactProgress) => void,
+): Promise<CompactResult> {
+  const { writer } = ctx;
+  const t0 = performance.now();
+  const inputs = [...ctx.files.values()].sort((a, b) => a.id - b.id);
+  const inputIds = new Set(inputs.map((f) => f.id));
+  const firstId = writer.nextId;
+  // Outputs never outnumber inputs by more than one; the last output grows past
+  // maxFileSize rather than run out of ids.
+  const lastId = firstId + inputs.length;
+  writer.seal(inputs.length + 1);
+  await writer.sync();
+  const bytesIn = inputs.reduce((n, f) => n + f.size, 0);
+  const bytesLive = inputs.reduce((n, f) => n + ctx.liveBytes(f.id), 0);
+  let damaged = false;
+  const outputs = await writeMerged({
+    dir: ctx.dir,
+    live: liveIn(ctx, inputIds),
+    inputs: new Map(inputs.map((f) => [f.id, f])),
+    bytesTotal: bytesLive,
+    firstId,
+    lastId,
+    maxFileSize: ctx.maxFileSize,
+    onDamage: (file, offset, bytes) => {
+      damaged = true;
+      const message = `${file}: compaction dropped a damaged record of ${bytes} bytes at ${offset}`;
+      ctx.onWarning({ kind: "damaged", file, offset, bytes, message });
+    },
+    checkAbort: ctx.checkOpen,
+    onProgress,
+  });
+  // Every later phase reports against the same total as the copy, so a progress
+  // bar never jumps back.
+  const progress = (phase: CompactProgress["phase"]) => () =>
+    onProgress({ phase, bytesDone: bytesLive, bytesTotal: bytesLive });
+  await installMerged(ctx.dir, outputs, progress("install"));
+  for (const out of outputs) {
+    ctx.files.set(out.id, new DataFile(ctx.dir, out.id, out.size));
+    // A key still served by an input was not written since it was copied (new
+    // writes go to files after the outputs), so the copy is its current value.
+    ctx.moveAll(out.keys, out.offsets, out.id, inputIds);
+  }
+  // Keys whose records were damaged were not copied; they are gone with the
+  // inputs, so they leave the index rather than point nowhere.
+  if (damaged) { for (const [k, e] of ctx.entries()) if (inputIds.has(e.fileId)) ctx.remove(k); }
+  ctx.dropFiles(inputs);
+  await removeInputs(ctx.dir, inputs, progress("cleanup"));
+  return {
+    finishedAt: ctx.clock(),
+    durationMs: performance.now() - t0,
+    filesIn: inputs.length,
+    filesOut: outputs.length,
+    bytesIn,
+    bytesOut: outputs.reduce((n, o) => n + o.size, 0),
+  };
+}
+
+/** Whether dead bytes exceed both thresholds of automatic compaction. */
+export function wantsCompaction(ctx: CompactionContext, a: Required<AutoCompact>): boolean {
+  let total = 0, live = 0;
+  for (const f of ctx.files.values()) {
+    total += ctx.writer.sizeOf(f) - ctx.writer.fileHeaderSize;
+    live += ctx.liveBytes(f.id);
+  }
+  const dead = total - live;
+  return dead >= a.minDeadBytes && dead >= a.minDeadRatio * total;
+}
+
+// The entries served by `inputIds`, in key order; expired ones leave the index.
+function* liveIn(ctx: CompactionContext, inputIds: Set<number>): Generator<[string, Entry]> {
+  const now = ctx.clock();
+  for (const [k, e] of ctx.entries()) {
+    if (!inputIds.has(e.fileId)) continue;
+    if (e.expireAt !== 0 && e.expireAt <= now) ctx.remove(k);
+    else yield [k, e];
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * Reading one record back: one positional read (or a copy from the writer's
+ * buffer, or from a scan's read-ahead window), then the checks that make a
+ * returned value trustworthy: a valid header, the expected size and key, and the
+ * record's checksum.
+ * @module
+ */
+
+import { CorruptionError } from "../base/errors.ts";
+import { keyEquals } from "../base/keys.ts";
+import { readHeader, recordSize, scratch, verifyRecord } from "../codec/codec.ts";
+import { HEADER_SIZE } from "../codec/format.ts";
+import type { DataFile } from "./datafile.ts";
+import type { ReadAhead } from "./readahead.ts";
+import type { Writer } from "./writer.ts";
+
+// Records up to this size are read straight into wasm memory and checked in place;
+// bigger ones get a buffer of their own that becomes the returned value.
+const SCRATCH_READ = 1024 * 1024;
+
+/** Where a record is, as the index has it. */
+export interface RecordPlace {
+  offset: number;
+  size: number;
+}
+
+/**
+ * The value of the record of key `k` at `at` in `file`, verified. `ahead` is a
+ * scan's read-ahead window, which may hold the record already.
+ * @throws {CorruptionError} the bytes there are not that key's intact record.
+ */
+export function readValue(
+  file: DataFile,
+  at: RecordPlace,
+  k: string,
+  writer: Writer,
+  ahead?: ReadAhead,
+): Uint8Array {
+  let buf = ahead?.view(file, at.offset, at.size);
+  const shared = buf !== undefined || at.size <= SCRATCH_READ;
+  if (!buf) {
+    buf = shared ? scratch(at.size).subarray(0, at.size) : new Uint8Array(at.size);
+    if (!writer.readBuffered(file, at.offset, buf)) file.read(at.offset, buf);
+  }
+  const h = readHeader(buf, 0);
+  if (
+    !h || h.keyLen !== k.length || recordSize(h.keyLen, h.valueLen) !== at.size ||
+    !keyEquals(buf, HEADER_SIZE, k) || !verifyRecord(buf, 0, h)
+  ) {
+    throw new CorruptionError(
+      `record at ${file.path}:${at.offset} fails its checksum`,
+      file.path,
+      at.offset,
+    );
+  }
+  const start = HEADER_SIZE + h.keyLen;
+  return shared ? buf.slice(start) : buf.subarray(start);
+}
