@@ -101,7 +101,8 @@ export class AtomicOperation {
   /** Throws: an operation is not a promise (catches a forgotten `commit()`). */
   then(): never {
     throw new TypeError(
-      "'AtomicOperation' is not a promise: did you forget to call 'commit()'",
+      // Deno KV's exact words, so code matching on them keeps working.
+      "'Deno.AtomicOperation' is not a promise: did you forget to call 'commit()'",
     );
   }
 

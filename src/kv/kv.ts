@@ -196,7 +196,7 @@ export class Kv {
     this.#closed = true;
     this.#signalClosed();
     this.#wakeup.wake();
-    this.#closing = this.#engine.close();
+    this.#closing = this.#queue.settle().then(() => this.#engine.close());
     return this.#closing;
   }
 

@@ -6,7 +6,14 @@
  */
 
 import type { EngineOp, KvEngine } from "./engine.ts";
-import { QUEUE_END, QUEUE_PREFIX, queueWrite, readQueueRecord, readyAtOf } from "./queue_record.ts";
+import {
+  QUEUE_END,
+  QUEUE_PREFIX,
+  type QueueRecord,
+  queueWrite,
+  readQueueRecord,
+  readyAtOf,
+} from "./queue_record.ts";
 import { decodeValue } from "./value_codec.ts";
 
 /** Messages looked at per scan of the queue range. */
@@ -48,6 +55,8 @@ export class QueueDispatcher {
   /** Hex ids of messages handed to a handler and not yet finished. */
   readonly #inFlight = new Set<string>();
   readonly #finishing = new Set<Promise<void>>();
+  /** Deliveries whose handler returned and whose outcome is being written. */
+  readonly #recording = new Set<Promise<void>>();
 
   /** `isClosed` tells the loop to stop. */
   constructor(engine: KvEngine, wakeup: Wakeup, isClosed: () => boolean) {
@@ -103,7 +112,24 @@ export class QueueDispatcher {
     } catch {
       // A throwing handler means "not delivered": the message is retried below.
     }
-    if (this.#isClosed()) return; // still stored: delivered again after reopen
+    const recorded = this.#record(ok, key, record);
+    this.#recording.add(recorded);
+    await recorded;
+    this.#recording.delete(recorded);
+  }
+
+  /**
+   * Waits for the outcomes of handlers that already returned to be written,
+   * so closing right after a handler finished does not deliver it again.
+   * Handlers still running are not waited for: their messages stay stored.
+   */
+  async settle(): Promise<void> {
+    // Lets handlers that just returned reach #record first.
+    await new Promise((r) => setTimeout(r, 0));
+    await Promise.allSettled([...this.#recording]);
+  }
+
+  async #record(ok: boolean, key: Uint8Array, record: QueueRecord): Promise<void> {
     const ops: EngineOp[] = [{ type: "delete", key }];
     if (!ok && record.failures < record.backoff.length) {
       const delay = record.backoff[record.failures];

@@ -30,6 +30,7 @@ export interface QueueRecord {
 }
 
 let counter = 0;
+const RUN_ID = (Math.random() * 2 ** 32) >>> 0;
 
 /** A queue key deliverable at `readyAt` (ms since the epoch), unique within and across runs. */
 export function queueKey(readyAt: number): Uint8Array {
@@ -37,9 +38,10 @@ export function queueKey(readyAt: number): Uint8Array {
   key.set(QUEUE_PREFIX);
   const view = new DataView(key.buffer);
   view.setBigUint64(2, BigInt(Math.max(0, Math.floor(readyAt))));
-  // Random high bits keep keys of different runs apart; the counter orders one run's sends.
-  view.setUint32(10, (Math.random() * 2 ** 32) >>> 0);
-  view.setUint32(14, counter = (counter + 1) >>> 0);
+  // The counter keeps one run's messages of the same millisecond in send order; the run's
+  // random id keeps them apart from another run's.
+  view.setUint32(10, counter = (counter + 1) >>> 0);
+  view.setUint32(14, RUN_ID);
   return key;
 }
 

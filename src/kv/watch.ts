@@ -28,6 +28,8 @@ export function watchStream(
     [Symbol.asyncIterator]();
   const ended = closed.then(() => ({ done: true as const, value: undefined }));
   let last: (string | null)[] | undefined;
+  // Changes up to this sequence are already in the last read; one commit can report several keys.
+  let readAt = -1;
   return new ReadableStream({
     async pull(controller) {
       for (;;) {
@@ -38,7 +40,9 @@ export function watchStream(
             controller.close();
             return;
           }
+          if (change.value.sequence <= readAt) continue;
         }
+        readAt = engine.sequence;
         const entries = await readMany(keys);
         const stamps = entries.map((e) => e.versionstamp);
         const changed = last === undefined || stamps.some((s, i) => s !== last![i]);
