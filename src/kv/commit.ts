@@ -26,7 +26,9 @@ export interface CommitPlan {
 
 type Write = { type: "set"; value: Uint8Array; expireAt?: number } | { type: "delete" };
 
-const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+// A single-byte decoding maps distinct byte strings to distinct strings: a map key for bytes.
+const singleByte = new TextDecoder("latin1");
+const idOf = (b: Uint8Array) => singleByte.decode(b);
 
 /** Commits plans against one engine. */
 export class Committer {
@@ -76,7 +78,7 @@ export class Committer {
   ): Promise<{ ok: true; sequence: number } | { ok: false }> {
     const readKeys = new Map<string, Uint8Array>();
     for (const { m, key } of keyed) {
-      if (m.type !== "set" && m.type !== "delete") readKeys.set(hex(key), key);
+      if (m.type !== "set" && m.type !== "delete") readKeys.set(idOf(key), key);
     }
     for (;;) {
       const read = new Map<string, EngineEntry | undefined>();
@@ -115,7 +117,7 @@ export class Committer {
   ): EngineOp[] {
     const state = new Map<string, { key: Uint8Array; write: Write }>();
     for (const { m, key } of keyed) {
-      const id = hex(key);
+      const id = idOf(key);
       let write: Write;
       if (m.type === "set") {
         write = {

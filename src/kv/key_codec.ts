@@ -161,6 +161,9 @@ export function encodeWriteKey(key: KvKey): Uint8Array {
 
 /** Reads an escaped, 0x00-terminated run from `at`; returns the data and the index past it. */
 function readEscaped(b: Uint8Array, at: number): [Uint8Array, number] {
+  const end = b.indexOf(0, at);
+  // Common case: no escaped zero inside, so the run is one slice.
+  if (end >= 0 && b[end + 1] !== 0xff) return [b.slice(at, end), end + 1];
   const out: number[] = [];
   for (let i = at; i < b.length; i++) {
     if (b[i] !== 0) out.push(b[i]);

@@ -45,6 +45,8 @@ export class KvListIterator<T> implements AsyncIterableIterator<KvEntry<T>> {
   #range: ByteRange | undefined;
   #buffer: { entry: KvEntry<T>; key: Uint8Array }[] = [];
   #cursor: string | undefined;
+  /** Encoded key of the last entry returned; its cursor is built only when asked for. */
+  #lastKey: Uint8Array | undefined;
   #lastBatch = false;
   #done = false;
   #count = 0;
@@ -57,6 +59,10 @@ export class KvListIterator<T> implements AsyncIterableIterator<KvEntry<T>> {
 
   /** The cursor after the last entry returned; throws before the first `next()`. */
   get cursor(): string {
+    if (this.#lastKey !== undefined) {
+      this.#cursor = encodeCursor(this.#range!, this.#lastKey);
+      this.#lastKey = undefined;
+    }
     if (this.#cursor === undefined) throw new Error("Cannot get cursor before first iteration");
     return this.#cursor;
   }
@@ -68,26 +74,29 @@ export class KvListIterator<T> implements AsyncIterableIterator<KvEntry<T>> {
       return { done: true, value: undefined };
     }
     if (this.#buffer.length === 0 && !this.#lastBatch) {
-      this.#buffer = await this.#pull();
+      this.#buffer = await this.#pull(this.#cursorOrUndefined());
       this.#lastBatch = this.#buffer.length < plan.batchSize;
     }
     const next = this.#buffer.shift();
     if (next === undefined) {
       this.#done = true;
       this.#cursor = "";
+      this.#lastKey = undefined;
       return { done: true, value: undefined };
     }
-    this.#cursor = encodeCursor(this.#range!, next.key);
+    this.#lastKey = next.key;
     this.#count++;
     return { done: false, value: next.entry };
   }
 
-  async #pull(): Promise<{ entry: KvEntry<T>; key: Uint8Array }[]> {
+  #cursorOrUndefined(): string | undefined {
+    return this.#lastKey === undefined && this.#cursor === undefined ? undefined : this.cursor;
+  }
+
+  async #pull(cursor: string | undefined): Promise<{ entry: KvEntry<T>; key: Uint8Array }[]> {
     const { engine, reverse, batchSize } = this.#plan;
     this.#range ??= byteRange(this.#plan.parts);
-    const range = this.#cursor === undefined
-      ? this.#range
-      : resumeRange(this.#range, this.#cursor, reverse);
+    const range = cursor === undefined ? this.#range : resumeRange(this.#range, cursor, reverse);
     const batch: { entry: KvEntry<T>; key: Uint8Array }[] = [];
     const scan = engine.scanEntries({
       start: range.start,
