@@ -12,5 +12,4 @@ export type { KvKey, KvKeyPart } from "./key_codec.ts";
 export type { KvListSelector } from "./selector.ts";
 export type { KvCommitError, KvCommitResult, KvEntry, KvEntryMaybe } from "./entry.ts";
 export type { AtomicCheck, EnqueueOptions, KvMutation } from "./mutation.ts";
-export type { KvEngine } from "./engine.ts";
 export { legacyEngine } from "./legacy_engine.ts";
