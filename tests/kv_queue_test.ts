@@ -118,3 +118,33 @@ Deno.test("list() never shows queued messages", async () => {
     await kv.close();
   });
 });
+
+Deno.test("a process killed inside its queue handler gets the message again after reopen", async () => {
+  await withDir(async (dir) => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("./children/kv_queue_crash.ts", import.meta.url).pathname,
+        dir,
+        "m1",
+        "m2",
+      ],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let out = "";
+    while (!out.includes("got m1") || !out.includes("got m2")) {
+      const { value, done } = await lines.read();
+      assert.equal(done, false, `child ended early: ${out}`);
+      out += value;
+    }
+    child.kill("SIGKILL");
+    await child.status;
+    await lines.cancel();
+
+    const kv = await openKv(dir);
+    assert.deepEqual((await collect(kv, 2)).sort(), ["m1", "m2"]);
+  });
+});
