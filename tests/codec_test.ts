@@ -3,6 +3,7 @@ import { createCRC32 } from "hash-wasm";
 import {
   crc32,
   encodeRecord,
+  formatV2,
   readHeader,
   type RecordHeader,
   recordSize,
@@ -10,6 +11,9 @@ import {
   scratch,
   verifyRecord,
 } from "../src/codec/codec.ts";
+
+// A version-2 record format with a fixed salt.
+const F = formatV2(0x5eed_cafe);
 import { InvalidArgumentError } from "../src/base/errors.ts";
 import { FLAG_BATCH, FLAG_COMMIT, FLAG_TOMBSTONE, HEADER_SIZE } from "../src/codec/format.ts";
 
@@ -115,16 +119,17 @@ interface Spec {
   flags: number;
   timestamp: number;
   expireAt: number;
+  seq?: number;
   key: Uint8Array;
   value: Uint8Array;
 }
 
 function encode(specs: Spec[], out?: Uint8Array): Uint8Array {
-  const total = specs.reduce((n, s) => n + recordSize(s.key.length, s.value.length), 0);
+  const total = specs.reduce((n, s) => n + recordSize(F, s.key.length, s.value.length), 0);
   out ??= new Uint8Array(total);
   let at = 0;
   for (const s of specs) {
-    at = encodeRecord(out, at, s.flags, s.timestamp, s.expireAt, s.key, s.value);
+    at = encodeRecord(F, out, at, s.flags, s.timestamp, s.expireAt, s.seq ?? 0, s.key, s.value);
   }
   assert.equal(at, total);
   return out;
@@ -137,6 +142,7 @@ function headerOf(s: Spec): RecordHeader {
     valueLen: s.value.length,
     timestamp: s.timestamp,
     expireAt: s.expireAt,
+    seq: s.seq ?? 0,
   };
 }
 
@@ -146,6 +152,7 @@ function randomSpec(rand: () => number, maxValue = 300): Spec {
     flags: flagChoices[Math.floor(rand() * flagChoices.length)],
     timestamp: Math.floor(rand() * 2 ** 53),
     expireAt: rand() < 0.5 ? 0 : Math.floor(rand() * 2 ** 53),
+    seq: Math.floor(rand() * 2 ** 53),
     key: randomBytes(Math.floor(rand() * 40), rand),
     value: randomBytes(Math.floor(rand() * maxValue), rand),
   };
@@ -186,14 +193,14 @@ Deno.test("encodeRecord -> readHeader -> verifyRecord round trips", () => {
     },
   ];
   for (const s of specs) {
-    const size = recordSize(s.key.length, s.value.length);
+    const size = recordSize(F, s.key.length, s.value.length);
     const plain = encode([s]);
     const inWasm = encode([s], scratch(size));
     assert.deepEqual(inWasm, plain, "in-place encoding equals staged/streamed encoding");
     for (const buf of [plain, inWasm]) {
-      const h = readHeader(buf, 0);
+      const h = readHeader(F, buf, 0);
       assert.deepEqual(h, headerOf(s));
-      assert.ok(verifyRecord(buf, 0, h!));
+      assert.ok(verifyRecord(F, buf, 0, h!));
       assert.deepEqual(buf.subarray(HEADER_SIZE, HEADER_SIZE + s.key.length), s.key);
       assert.deepEqual(buf.subarray(HEADER_SIZE + s.key.length), s.value);
     }
@@ -203,10 +210,12 @@ Deno.test("encodeRecord -> readHeader -> verifyRecord round trips", () => {
 Deno.test("readHeader: short buffers, `into` reuse, reserved and flag bits", () => {
   const s = randomSpec(rng(4));
   const buf = encode([s]);
-  for (let n = 0; n < HEADER_SIZE; n++) assert.equal(readHeader(buf.subarray(0, n), 0), undefined);
-  assert.equal(readHeader(buf, buf.length - HEADER_SIZE + 1), undefined);
-  const into = { flags: 9, keyLen: 9, valueLen: 9, timestamp: 9, expireAt: 9 };
-  assert.equal(readHeader(buf, 0, into), into);
+  for (let n = 0; n < HEADER_SIZE; n++) {
+    assert.equal(readHeader(F, buf.subarray(0, n), 0), undefined);
+  }
+  assert.equal(readHeader(F, buf, buf.length - HEADER_SIZE + 1), undefined);
+  const into = { flags: 9, keyLen: 9, valueLen: 9, timestamp: 9, expireAt: 9, seq: 9 };
+  assert.equal(readHeader(F, buf, 0, into), into);
   assert.deepEqual(into, headerOf(s));
   // An undefined flag bit or a reserved byte fails even with a matching hcrc.
   for (const [at, byte] of [[8, 0x08], [8, 0x80], [9, 1], [11, 0x80]]) {
@@ -214,7 +223,7 @@ Deno.test("readHeader: short buffers, `into` reuse, reserved and flag bits", () 
     bad[at] |= byte;
     const hcrc = crc32(bad.subarray(8, HEADER_SIZE));
     new DataView(bad.buffer).setUint32(4, hcrc, true);
-    assert.equal(readHeader(bad, 0), undefined, `byte ${at} |= ${byte}`);
+    assert.equal(readHeader(F, bad, 0), undefined, `byte ${at} |= ${byte}`);
   }
 });
 
@@ -225,8 +234,8 @@ Deno.test("a flipped bit anywhere in a record is detected", () => {
     for (let bit = 0; bit < good.length * 8; bit++) {
       const buf = good.slice();
       buf[bit >> 3] ^= 1 << (bit & 7);
-      const h = readHeader(buf, 0);
-      assert.ok(!h || !verifyRecord(buf, 0, h), `bit ${bit} of ${good.length * 8}`);
+      const h = readHeader(F, buf, 0);
+      assert.ok(!h || !verifyRecord(F, buf, 0, h), `bit ${bit} of ${good.length * 8}`);
     }
   }
 });
@@ -234,7 +243,7 @@ Deno.test("a flipped bit anywhere in a record is detected", () => {
 Deno.test("encodeRecord rejects bad arguments with InvalidArgumentError", () => {
   const key = new Uint8Array(3);
   const value = new Uint8Array(5);
-  const out = new Uint8Array(recordSize(3, 5));
+  const out = new Uint8Array(recordSize(F, 3, 5));
   const bad: [number, number, number, number][] = [
     [0, 8, 1, 0], // undefined flag
     [0, -1, 1, 0], // negative flags
@@ -246,14 +255,17 @@ Deno.test("encodeRecord rejects bad arguments with InvalidArgumentError", () => 
     [-1, 0, 1, 0], // negative offset
   ];
   for (const [at, flags, ts, exp] of bad) {
-    assert.throws(() => encodeRecord(out, at, flags, ts, exp, key, value), InvalidArgumentError);
+    assert.throws(
+      () => encodeRecord(F, out, at, flags, ts, exp, 7, key, value),
+      InvalidArgumentError,
+    );
   }
-  assert.equal(encodeRecord(out, 0, FLAG_COMMIT, 0, 0, key, value), out.length);
+  assert.equal(encodeRecord(F, out, 0, FLAG_COMMIT, 0, 0, 7, key, value), out.length);
 });
 
 function scanAll(buf: Uint8Array, start = 0) {
   const seen: [number, RecordHeader][] = [];
-  const res = scanRecords(buf, start, (at, h) => seen.push([at, { ...h }]));
+  const res = scanRecords(F, buf, start, (at, h) => seen.push([at, { ...h }]));
   return { res, seen };
 }
 
@@ -262,7 +274,7 @@ function offsets(specs: Spec[]): number[] {
   let at = 0;
   for (const s of specs) {
     out.push(at);
-    at += recordSize(s.key.length, s.value.length);
+    at += recordSize(F, s.key.length, s.value.length);
   }
   return out;
 }
@@ -299,7 +311,7 @@ Deno.test("scanRecords visits every record in order, in bulk and across windows"
       need: 0,
     });
   }
-  assert.throws(() => scanRecords(bytes, bytes.length + 1, () => {}), InvalidArgumentError);
+  assert.throws(() => scanRecords(F, bytes, bytes.length + 1, () => {}), InvalidArgumentError);
 });
 
 Deno.test("scanRecords: a truncated last record is partial at every cut", () => {
@@ -324,7 +336,7 @@ Deno.test("scanRecords: a truncated last record is partial at every cut", () => 
   }
   // A record larger than the staging window, cut short, is partial too.
   const big = encode([specs[0], { ...specs[1], value: randomBytes(600_000, rand) }]);
-  const at = offsets([specs[0]])[0] + recordSize(specs[0].key.length, specs[0].value.length);
+  const at = offsets([specs[0]])[0] + recordSize(F, specs[0].key.length, specs[0].value.length);
   for (const [mode, get] of bothModes(big.subarray(0, big.length - 1))) {
     const { res, seen } = scanAll(get());
     assert.deepEqual(res, { end: at, status: "partial", need: big.length - at }, mode);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { CorruptionError, open } from "../mod.ts";
-import { HEADER_SIZE } from "../src/codec/format.ts";
+import { FILE_HEADER_SIZE, HEADER_SIZE } from "../src/codec/format.ts";
 import { dataFiles, openQuiet, withDir } from "./helpers.ts";
 
 const N = 10;
@@ -102,7 +102,7 @@ Deno.test("a batch cut short by a crash is dropped whole", () =>
     }
     const file = (await dataFiles(dir))[0];
     const full = await Deno.readFile(file);
-    const batchStart = 16 + HEADER_SIZE + 6 + 1;
+    const batchStart = FILE_HEADER_SIZE + HEADER_SIZE + 6 + 1;
     for (let cut = batchStart + 1; cut < full.length; cut += 7) {
       await Deno.writeFile(file, full.subarray(0, cut));
       const { db, warnings } = await openQuiet(dir);

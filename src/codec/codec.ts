@@ -9,7 +9,28 @@
 
 import { WASM_BYTES } from "./codec_wasm.ts";
 import { InvalidArgumentError } from "../base/errors.ts";
-import { FLAG_MASK, HEADER_SIZE, OFF_CRC, OFF_HCRC } from "./format.ts";
+import { FLAG_MASK, HEADER_SIZE, HEADER_SIZE_V1, OFF_CRC, OFF_HCRC } from "./format.ts";
+
+/**
+ * How the records of one file are laid out and sealed: its format version's
+ * header size, and the salt every checksum of the file starts from.
+ */
+export interface RecordFormat {
+  /** Format version: 1 (read only) or 2. */
+  readonly version: 1 | 2;
+  /** Bytes in a record header. */
+  readonly headerSize: number;
+  /** Seed of every CRC in the file; 0 in version 1. */
+  readonly salt: number;
+}
+
+/** The record format of version-1 files: no salt, no sequence numbers. */
+export const FORMAT_V1: RecordFormat = { version: 1, headerSize: HEADER_SIZE_V1, salt: 0 };
+
+/** The record format of a version-2 file with salt `salt`. */
+export function formatV2(salt: number): RecordFormat {
+  return { version: 2, headerSize: HEADER_SIZE, salt: salt >>> 0 };
+}
 
 /** The decoded fields of a record header. */
 export interface RecordHeader {
@@ -23,6 +44,8 @@ export interface RecordHeader {
   timestamp: number;
   /** Milliseconds since the Unix epoch when the record expires; 0 = never. */
   expireAt: number;
+  /** Store-wide sequence number of the record's commit; 0 in version 1. */
+  seq: number;
 }
 
 /** Why {@link scanRecords} stopped. */
@@ -48,6 +71,9 @@ interface CodecExports {
     valueLen: number,
     timestamp: number,
     expireAt: number,
+    seq: number,
+    hsize: number,
+    salt: number,
   ): void;
   encodeRecord(
     at: number,
@@ -56,9 +82,20 @@ interface CodecExports {
     valueLen: number,
     timestamp: number,
     expireAt: number,
+    seq: number,
+    hsize: number,
+    salt: number,
   ): void;
-  readHeader(at: number, desc: number): number;
-  scan(ptr: number, len: number, desc: number, maxDesc: number): number;
+  resealRecord(at: number, hsize: number, salt: number, clearFlags: number): void;
+  readHeader(at: number, desc: number, hsize: number, salt: number): number;
+  scan(
+    ptr: number,
+    len: number,
+    desc: number,
+    maxDesc: number,
+    hsize: number,
+    salt: number,
+  ): number;
   reserveScratch(size: number): number;
   scanStatus: WebAssembly.Global;
   scanEnd: WebAssembly.Global;
@@ -80,7 +117,7 @@ const wasm = new WebAssembly.Instance(new WebAssembly.Module(WASM_BYTES))
 
 const DESC_PTR: number = wasm.DESC_PTR.value;
 const DESC_MAX: number = wasm.DESC_MAX.value;
-// Descriptors are u32 offset, flags, keyLen, valueLen then f64 timestamp, expireAt.
+// Descriptors are u32 offset, flags, keyLen, valueLen then f64 timestamp, expireAt, seq.
 const DESC_WORDS: number = wasm.DESC_SIZE.value / 4;
 // The slot after the scan descriptors belongs to readHeader, so a visit may call it.
 const HEADER_SLOT = DESC_MAX;
@@ -117,101 +154,141 @@ export function crc32(data: Uint8Array, seed = 0): number {
   return crcRange(data, 0, data.length, seed);
 }
 
-/** HEADER_SIZE + keyLen + valueLen */
-export function recordSize(keyLen: number, valueLen: number): number {
-  return HEADER_SIZE + keyLen + valueLen;
+/** Bytes of a record of `fmt` with these key and value lengths. */
+export function recordSize(fmt: RecordFormat, keyLen: number, valueLen: number): number {
+  return fmt.headerSize + keyLen + valueLen;
 }
 
 /**
- * Writes a complete record (header with both CRCs, key, value) into out[at ...];
- * returns at + recordSize. out must have room. Works for values of any size
- * (e.g. 64 MiB) by streaming the CRC.
- * @throws {InvalidArgumentError} flags outside FLAG_MASK, a timestamp that is
- * not a non-negative safe integer, or no room in `out`; nothing is written.
+ * Writes a complete record of `fmt` (header with both CRCs, key, value) into
+ * out[at ...]; returns at + recordSize. out must have room. Works for values of
+ * any size (e.g. 64 MiB) by streaming the CRC.
+ * @throws {InvalidArgumentError} flags outside FLAG_MASK, a timestamp or
+ * sequence number that is not a non-negative safe integer, or no room in `out`;
+ * nothing is written.
  */
 export function encodeRecord(
+  fmt: RecordFormat,
   out: Uint8Array,
   at: number,
   flags: number,
   timestamp: number,
   expireAt: number,
+  seq: number,
   key: Uint8Array,
   value: Uint8Array,
 ): number {
   const keyLen = key.length;
   const valueLen = value.length;
-  const size = recordSize(keyLen, valueLen);
+  const hs = fmt.headerSize;
+  const size = recordSize(fmt, keyLen, valueLen);
   const end = at + size;
   if (
-    (flags & FLAG_MASK) !== flags || !isTime(timestamp) || !isTime(expireAt) ||
+    (flags & FLAG_MASK) !== flags || !isTime(timestamp) || !isTime(expireAt) || !isTime(seq) ||
     keyLen > MAX_LEN || valueLen > MAX_LEN || !(at >= 0 && end <= out.length)
   ) {
     throw new InvalidArgumentError(
       `cannot encode record: flags ${flags}, timestamp ${timestamp}, expireAt ${expireAt}, ` +
-        `${size} bytes at ${at} of ${out.length}`,
+        `seq ${seq}, ${size} bytes at ${at} of ${out.length}`,
     );
   }
   const inPlace = out.buffer === memory;
   if (inPlace || size <= STAGE_SIZE) {
     const dst = inPlace ? out : stage;
     const d = inPlace ? at : 0;
-    dst.set(key, d + HEADER_SIZE);
-    dst.set(value, d + HEADER_SIZE + keyLen);
-    wasm.encodeRecord(dst.byteOffset + d, flags, keyLen, valueLen, timestamp, expireAt);
+    dst.set(key, d + hs);
+    dst.set(value, d + hs + keyLen);
+    wasm.encodeRecord(
+      dst.byteOffset + d,
+      flags,
+      keyLen,
+      valueLen,
+      timestamp,
+      expireAt,
+      seq,
+      hs,
+      fmt.salt,
+    );
     if (!inPlace) out.set(stage.subarray(0, size), at);
     return end;
   }
   // Too big to stage whole: write the body in place and stream its CRC.
-  out.set(key, at + HEADER_SIZE);
-  out.set(value, at + HEADER_SIZE + keyLen);
-  wasm.encodeHeader(STAGE_PTR, flags, keyLen, valueLen, timestamp, expireAt);
-  out.set(stage.subarray(0, HEADER_SIZE), at);
-  const crc = crcRange(out, at + OFF_HCRC, end, 0);
+  out.set(key, at + hs);
+  out.set(value, at + hs + keyLen);
+  wasm.encodeHeader(STAGE_PTR, flags, keyLen, valueLen, timestamp, expireAt, seq, hs, fmt.salt);
+  out.set(stage.subarray(0, hs), at);
+  const crc = crcRange(out, at + OFF_HCRC, end, fmt.salt);
   for (let i = 0; i < 4; i++) out[at + OFF_CRC + i] = crc >>> (8 * i);
   return end;
 }
 
 /**
- * Parses and validates the header at buf[at]: undefined if fewer than
- * HEADER_SIZE bytes remain, hcrc mismatches, or flag/reserved bits are invalid.
- * `into` is reused when given.
+ * Re-seals in place the valid record at buf[at] for a file of format `to`
+ * (same header size), clearing `clearFlags`. Only buffers in wasm memory (see
+ * {@link scratch}) are re-sealed in place; false for any other, which the
+ * caller encodes afresh.
+ */
+export function resealRecord(
+  buf: Uint8Array,
+  at: number,
+  to: RecordFormat,
+  clearFlags: number,
+): boolean {
+  if (buf.buffer !== memory) return false;
+  wasm.resealRecord(buf.byteOffset + at, to.headerSize, to.salt, clearFlags);
+  return true;
+}
+
+/** A header object to pass to the functions that fill one. */
+export function emptyHeader(): RecordHeader {
+  return { flags: 0, keyLen: 0, valueLen: 0, timestamp: 0, expireAt: 0, seq: 0 };
+}
+
+/**
+ * Parses and validates the header of format `fmt` at buf[at]: undefined if too
+ * few bytes remain, hcrc mismatches, or flag/reserved bits are invalid. `into`
+ * is reused when given.
  */
 export function readHeader(
+  fmt: RecordFormat,
   buf: Uint8Array,
   at: number,
   into?: RecordHeader,
 ): RecordHeader | undefined {
-  if (!(at >= 0 && buf.length - at >= HEADER_SIZE)) return undefined;
+  const hs = fmt.headerSize;
+  if (!(at >= 0 && buf.length - at >= hs)) return undefined;
   let ptr = STAGE_PTR;
   if (buf.buffer === memory) ptr = buf.byteOffset + at;
-  else stage.set(buf.subarray(at, at + HEADER_SIZE));
-  if (!wasm.readHeader(ptr, HEADER_DESC)) return undefined;
-  return decode(
-    HEADER_SLOT,
-    into ?? { flags: 0, keyLen: 0, valueLen: 0, timestamp: 0, expireAt: 0 },
-  );
+  else stage.set(buf.subarray(at, at + hs));
+  if (!wasm.readHeader(ptr, HEADER_DESC, hs, fmt.salt)) return undefined;
+  return decode(HEADER_SLOT, into ?? emptyHeader());
 }
 
 /**
- * Full CRC check of the record at buf[at] whose validated header is `h` (buf
- * must hold the whole record; false if it does not).
+ * Full CRC check of the record of format `fmt` at buf[at] whose validated
+ * header is `h` (buf must hold the whole record; false if it does not).
  */
-export function verifyRecord(buf: Uint8Array, at: number, h: RecordHeader): boolean {
-  const end = at + recordSize(h.keyLen, h.valueLen);
+export function verifyRecord(
+  fmt: RecordFormat,
+  buf: Uint8Array,
+  at: number,
+  h: RecordHeader,
+): boolean {
+  const end = at + recordSize(fmt, h.keyLen, h.valueLen);
   if (!(at >= 0 && end <= buf.length)) return false;
   const c = at + OFF_CRC;
   const stored = (buf[c] | buf[c + 1] << 8 | buf[c + 2] << 16 | buf[c + 3] << 24) >>> 0;
-  return crcRange(buf, at + OFF_HCRC, end, 0) === stored;
+  return crcRange(buf, at + OFF_HCRC, end, fmt.salt) === stored;
 }
 
 /**
- * Walks consecutive records in buf from `start`; calls visit(at, header) for
+ * Walks consecutive records of format `fmt` in buf from `start`; calls visit(at, header) for
  * each complete, valid record, in order (the header object is reused between
  * calls: copy what you keep). Stops with:
  *  "end": the last record ended exactly at buf.length (end === buf.length);
- *  "partial": the bytes left hold an incomplete record: fewer than HEADER_SIZE
+ *  "partial": the bytes left hold an incomplete record: fewer than a header's
  *    bytes, or a VALID header whose body runs past buf.length; need = that
- *    record's full size when its header was valid, else HEADER_SIZE; end = where
+ *    record's full size when its header was valid, else the header size; end = where
  *    that record starts;
  *  "corrupt": a full header that fails validation, or a record whose CRC
  *    mismatches; end = where it starts.
@@ -220,6 +297,7 @@ export function verifyRecord(buf: Uint8Array, at: number, h: RecordHeader): bool
  * @throws {InvalidArgumentError} `start` outside [0, buf.length].
  */
 export function scanRecords(
+  fmt: RecordFormat,
   buf: Uint8Array,
   start: number,
   visit: (at: number, h: RecordHeader) => void,
@@ -232,12 +310,20 @@ export function scanRecords(
   }
   const inPlace = buf.buffer === memory;
   const base = buf.byteOffset;
-  const h: RecordHeader = { flags: 0, keyLen: 0, valueLen: 0, timestamp: 0, expireAt: 0 };
+  const h = emptyHeader();
+  const { headerSize, salt } = fmt;
   let pos = start;
   for (;;) {
     const len = inPlace ? length - pos : Math.min(length - pos, STAGE_SIZE);
     if (!inPlace) stage.set(buf.subarray(pos, pos + len));
-    const n = wasm.scan(inPlace ? base + pos : STAGE_PTR, len, DESC_PTR, DESC_MAX);
+    const n = wasm.scan(
+      inPlace ? base + pos : STAGE_PTR,
+      len,
+      DESC_PTR,
+      DESC_MAX,
+      headerSize,
+      salt,
+    );
     const code: number = wasm.scanStatus.value;
     const stop: number = wasm.scanEnd.value;
     for (let i = 0; i < n; i++) visit(pos + descU32[i * DESC_WORDS], decode(i, h));
@@ -251,8 +337,8 @@ export function scanRecords(
     if (pos + need > length) return { end: pos, status: "partial", need };
     // The record is whole in buf but not in the window.
     if (need <= STAGE_SIZE) continue;
-    readHeader(buf, pos, h);
-    if (!verifyRecord(buf, pos, h)) return { end: pos, status: "corrupt", need: 0 };
+    readHeader(fmt, buf, pos, h);
+    if (!verifyRecord(fmt, buf, pos, h)) return { end: pos, status: "corrupt", need: 0 };
     visit(pos, h);
     pos += need;
   }
@@ -291,6 +377,7 @@ function decode(slot: number, h: RecordHeader): RecordHeader {
   h.valueLen = descU32[u + 3];
   h.timestamp = descF64[u / 2 + 2];
   h.expireAt = descF64[u / 2 + 3];
+  h.seq = descF64[u / 2 + 4];
   return h;
 }
 

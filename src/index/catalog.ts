@@ -16,13 +16,12 @@ import type {
   Stats,
   WriteOp,
 } from "../base/types.ts";
-import { DataFile } from "../log/datafile.ts";
-import { listIds } from "../log/fsutil.ts";
+import type { DataFile } from "../log/datafile.ts";
 import { acquireLock, releaseLock } from "../log/lock.ts";
 import { cleanupMerge } from "../log/merge_files.ts";
 import { ReadAhead } from "../log/readahead.ts";
-import { readValue } from "../log/reader.ts";
-import { recoverFile, type RecoveryOptions, type RecoverySink } from "../log/recovery.ts";
+import { type ReadRecord, readRecord } from "../log/reader.ts";
+import { recoverLog, type RecoveryOptions, type RecoverySink } from "../log/recovery.ts";
 import { Writer, type WriterOptions } from "../log/writer.ts";
 import { type CompactionContext, runCompaction, wantsCompaction } from "./compactor.ts";
 import { type Entry, KeyDir } from "./keydir.ts";
@@ -52,6 +51,8 @@ export class Catalog {
   readonly #opts: CatalogOptions;
   readonly #lock: Deno.FsFile;
   #writer!: Writer;
+  #storeId = "";
+  #seq = 0;
   #compacting?: Promise<CompactResult>;
   #lastCompaction?: CompactResult;
   #closing = false;
@@ -82,26 +83,29 @@ export class Catalog {
   }
 
   async #recover(): Promise<void> {
-    const ids = await listIds(this.#dir, "data");
-    for (let i = 0; i < ids.length; i++) {
-      const file = new DataFile(this.#dir, ids[i], 0);
-      this.#files.set(file.id, file);
-      await recoverFile(file, i === ids.length - 1, this.#sink, this.#opts);
-    }
-    let active = this.#files.get(ids[ids.length - 1]);
-    if (!active) {
-      active = new DataFile(this.#dir, 0, 0);
-      this.#files.set(0, active);
-    }
-    this.#writer = new Writer(this.#dir, active, {
+    const log = await recoverLog(this.#dir, this.#sink, this.#opts);
+    for (const f of log.files) this.#files.set(f.id, f);
+    this.#storeId = log.storeId;
+    this.#seq = log.seq;
+    this.#writer = new Writer(this.#dir, {
       sync: this.#opts.sync,
       maxFileSize: this.#opts.maxFileSize,
+      storeId: log.storeId,
+      seq: log.seq,
+      append: log.append,
+      nextId: log.nextId,
+      follows: log.follows,
       onNewFile: (f) => {
         this.#files.set(f.id, f);
         // Not from inside the append (or the seal of a compaction) that rotated.
         queueMicrotask(() => this.#maybeAutoCompact());
       },
     });
+  }
+
+  /** The sequence number of the last commit that is visible (applied to the index). */
+  get sequence(): number {
+    return this.#seq;
   }
 
   /** Keys in the index (expired keys not yet noticed included). */
@@ -127,9 +131,14 @@ export class Catalog {
 
   /** The verified value of `k`, whose entry is `e`; `ahead` is a scan's read-ahead. */
   read(k: string, e: Entry, ahead?: ReadAhead): Uint8Array {
+    return this.readRecord(k, e, ahead).value;
+  }
+
+  /** Like {@link read}, with the sequence number the record carries. */
+  readRecord(k: string, e: Entry, ahead?: ReadAhead): ReadRecord {
     const file = this.#files.get(e.fileId);
     if (!file) throw new CorruptionError(`index points at missing data file ${e.fileId}`);
-    return readValue(file, e, k, this.#writer, ahead);
+    return readRecord(file, e, k, this.#writer, ahead);
   }
 
   /** A read-ahead window for a scan in the given direction. */
@@ -165,21 +174,24 @@ export class Catalog {
 
   #append(ops: readonly KeyedOp[], batch: boolean): Promise<boolean> {
     const ts = this.#opts.clock();
-    const { file, offset } = this.#writer.appendOps(ops, ts, batch);
+    const { file, offset, seq, headerSize } = this.#writer.appendOps(ops, ts, batch);
     return this.#writer.commit(() => {
       let at = offset, present = false;
       for (const o of ops) {
-        const size = o.kb.length + o.vb.length + this.#writer.headerSize;
+        const size = headerSize + o.kb.length + o.vb.length;
         if (o.tombstone) present = this.#remove(o.k);
-        else {this.#put(o.k, {
+        else {
+          this.#put(o.k, {
             fileId: file.id,
             offset: at,
             size,
             timestamp: ts,
             expireAt: o.expireAt,
-          });}
+          });
+        }
         at += size;
       }
+      this.#seq = seq;
       return present;
     });
   }
@@ -209,6 +221,7 @@ export class Catalog {
   get #compaction(): CompactionContext {
     return {
       dir: this.#dir,
+      storeId: this.#storeId,
       writer: this.#writer,
       files: this.#files,
       clock: this.#opts.clock,
@@ -238,7 +251,7 @@ export class Catalog {
       const size = this.#writer.sizeOf(f);
       const live = this.liveBytes(f.id);
       // The file header is overhead every file has, not reclaimable dead space.
-      const body = Math.max(0, size - this.#writer.fileHeaderSize);
+      const body = Math.max(0, size - f.headerSize);
       const dead = Math.max(0, body - live);
       files.push({
         id: f.id,

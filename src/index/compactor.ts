@@ -20,6 +20,7 @@ import type { Entry } from "./keydir.ts";
 /** What a compaction works on: the catalog's parts it reads and the changes it makes. */
 export interface CompactionContext {
   dir: string;
+  storeId: string;
   writer: Writer;
   /** Data files by id; outputs are added here. */
   files: Map<number, DataFile>;
@@ -51,6 +52,7 @@ export async function runCompaction(
   // Outputs never outnumber inputs by more than one; the last output grows past
   // maxFileSize rather than run out of ids.
   const lastId = firstId + inputs.length;
+  const throughId = writer.active.id, throughSeq = writer.seq;
   writer.seal(inputs.length + 1);
   await writer.sync();
   const bytesIn = inputs.reduce((n, f) => n + f.size, 0);
@@ -63,6 +65,9 @@ export async function runCompaction(
     bytesTotal: bytesLive,
     firstId,
     lastId,
+    storeId: ctx.storeId,
+    throughId,
+    throughSeq,
     maxFileSize: ctx.maxFileSize,
     onDamage: (file, offset, bytes) => {
       damaged = true;
@@ -78,7 +83,7 @@ export async function runCompaction(
     onProgress({ phase, bytesDone: bytesLive, bytesTotal: bytesLive });
   await installMerged(ctx.dir, outputs, progress("install"));
   for (const out of outputs) {
-    ctx.files.set(out.id, new DataFile(ctx.dir, out.id, out.size));
+    ctx.files.set(out.id, new DataFile(ctx.dir, out.id, out.size, out.header));
     // A key still served by an input was not written since it was copied (new
     // writes go to files after the outputs), so the copy is its current value.
     ctx.moveAll(out.keys, out.offsets, out.id, inputIds);
@@ -102,7 +107,7 @@ export async function runCompaction(
 export function wantsCompaction(ctx: CompactionContext, a: Required<AutoCompact>): boolean {
   let total = 0, live = 0;
   for (const f of ctx.files.values()) {
-    total += ctx.writer.sizeOf(f) - ctx.writer.fileHeaderSize;
+    total += ctx.writer.sizeOf(f) - f.headerSize;
     live += ctx.liveBytes(f.id);
   }
   const dead = total - live;

@@ -18,15 +18,26 @@ export function hintPath(dir: string, id: number): string {
   return join(dir, `hint.${id}`);
 }
 
-/** The ids of files named `<prefix>.<id>` in dir, ascending. */
-export async function listIds(dir: string, prefix: string): Promise<number[]> {
+/**
+ * The ids of files named `<prefix>.<id>` in dir, ascending, and the names that
+ * look like one but whose number is not an exact id (above 2^53, or with
+ * leading zeros), which would otherwise round onto another file's name.
+ */
+export async function listIds(
+  dir: string,
+  prefix: string,
+): Promise<{ ids: number[]; strays: string[] }> {
   const ids: number[] = [];
-  const re = new RegExp(`^${prefix}\\.(0|[1-9][0-9]{0,15})$`);
+  const strays: string[] = [];
+  const re = new RegExp(`^${prefix}\\.([0-9]+)$`);
   for await (const e of Deno.readDir(dir)) {
     const m = e.isFile ? re.exec(e.name) : null;
-    if (m) ids.push(Number(m[1]));
+    if (!m) continue;
+    const id = Number(m[1]);
+    if (Number.isSafeInteger(id) && String(id) === m[1]) ids.push(id);
+    else strays.push(e.name);
   }
-  return ids.sort((a, b) => a - b);
+  return { ids: ids.sort((a, b) => a - b), strays: strays.sort() };
 }
 
 /**

@@ -1,34 +1,51 @@
 /**
- * Hint files: for each data file written by compaction, `hint.<id>` lists every
- * record's key and position, so open can rebuild the index without reading the
- * values. A hint is only a shortcut: when it is missing, damaged or disagrees
- * with its data file, recovery scans the data file instead.
+ * Hint files: for a data file, `hint.<id>` lists every record's key and
+ * position, so open can rebuild the index without reading the values. A hint
+ * is only a shortcut: when it is missing, damaged or disagrees with its data
+ * file, recovery scans the data file instead.
  *
- * Layout after the 16-byte file header (kind 2), per entry: u32 keyLen,
- * u32 valueLen, u64 offset, u64 timestamp, u64 expireAt, key bytes; then a
- * trailer: u32 entry count, u32 CRC-32 of everything from the end of the file
- * header up to the CRC.
+ * Layout after the file header (kind 2; in version 2 a copy of its data file's
+ * header but for the kind, so a hint binds to one data file and its salt), per
+ * entry: u32 keyLen, u32 valueLen, u64 offset, u64 timestamp, u64 expireAt, then
+ * in version 2 u64 seq and u32 flags; then the key bytes. A trailer closes the
+ * file: u32 entry count, u32 CRC-32 (from the salt) of everything from the end
+ * of the file header up to the CRC.
  * @module
  */
 
-import { crc32, type RecordHeader, recordSize } from "../codec/codec.ts";
-import { fileHeader, readFileHeader } from "./datafile.ts";
-import { FILE_HEADER_SIZE, KIND_HINT } from "../codec/format.ts";
+import { crc32, emptyHeader, type RecordHeader, recordSize } from "../codec/codec.ts";
+import {
+  decodeFileHeader,
+  encodeFileHeader,
+  type FileHeader,
+  fileHeaderSize,
+  getU64,
+  setU64,
+} from "../codec/file_header.ts";
+import { KIND_HINT } from "../codec/format.ts";
 import { bytesToKey } from "../base/keys.ts";
+import type { DataFile } from "./datafile.ts";
 
-const ENTRY = 32;
+const ENTRY_V1 = 32;
+const ENTRY = 44;
 const TRAILER = 8;
 
-/** Builds a hint file incrementally; its bytes are taken out in pieces as they are written. */
+/** Builds the hint of one version-2 data file incrementally; its bytes are taken out in pieces. */
 export class HintWriter {
   #buf = new Uint8Array(64 * 1024);
   #view = new DataView(this.#buf.buffer);
   #used = 0;
   #count = 0;
-  #crc = 0;
-  #started = false;
+  #crc: number;
+  #header?: Uint8Array;
 
-  /** Adds the entry of a record at `offset` whose key is `key`. */
+  /** `data`: the header of the data file the hint describes. */
+  constructor(readonly data: FileHeader) {
+    this.#crc = data.salt;
+    this.#header = encodeFileHeader({ ...data, kind: KIND_HINT });
+  }
+
+  /** Adds the entry of the record at `offset` whose key is `key`. */
   add(key: Uint8Array, h: RecordHeader, offset: number): void {
     const need = ENTRY + key.length;
     if (this.#used + need > this.#buf.length) {
@@ -43,6 +60,8 @@ export class HintWriter {
     setU64(v, at + 8, offset);
     setU64(v, at + 16, h.timestamp);
     setU64(v, at + 24, h.expireAt);
+    setU64(v, at + 32, h.seq);
+    v.setUint32(at + 40, h.flags, true);
     this.#buf.set(key, at + ENTRY);
     this.#used += need;
     this.#count++;
@@ -53,11 +72,12 @@ export class HintWriter {
     const body = this.#buf.slice(0, this.#used);
     this.#crc = crc32(body, this.#crc);
     this.#used = 0;
-    if (this.#started) return body;
-    this.#started = true;
-    const out = new Uint8Array(FILE_HEADER_SIZE + body.length);
-    out.set(fileHeader(KIND_HINT));
-    out.set(body, FILE_HEADER_SIZE);
+    const head = this.#header;
+    if (!head) return body;
+    this.#header = undefined;
+    const out = new Uint8Array(head.length + body.length);
+    out.set(head);
+    out.set(body, head.length);
     return out;
   }
 
@@ -75,55 +95,61 @@ export class HintWriter {
   }
 }
 
+/** Receives a hint entry: the record's key, offset and header fields (flags and seq 0 in version 1). */
+export type HintVisitor = (key: string, offset: number, h: RecordHeader) => void;
+
 /**
- * Reads hint file `path` for a data file of `dataSize` bytes and calls `visit`
- * for each entry, in file order. Returns false, having called nothing, when the
- * hint is missing, damaged or points outside its data file.
+ * Reads hint file `path` of data file `data` and calls `visit` for each entry,
+ * in file order. Returns false, having called nothing, when the hint is
+ * missing, damaged, belongs to another file or points outside its data file.
  */
-export async function readHint(
-  path: string,
-  dataSize: number,
-  visit: (key: string, offset: number, h: RecordHeader) => void,
-): Promise<boolean> {
+export async function readHint(path: string, data: DataFile, visit: HintVisitor): Promise<boolean> {
   let b: Uint8Array;
   try {
     b = await Deno.readFile(path);
   } catch {
     return false;
   }
-  if (b.length < FILE_HEADER_SIZE + TRAILER || readFileHeader(b, KIND_HINT) < 0) return false;
+  const dh = data.header;
+  const hh = decodeFileHeader(b, KIND_HINT);
+  if (!dh || !hh || !sameFile(hh, dh)) return false;
+  const start = fileHeaderSize(hh.version);
+  const entry = hh.version === 1 ? ENTRY_V1 : ENTRY;
+  if (b.length < start + TRAILER) return false;
   const v = new DataView(b.buffer, b.byteOffset, b.length);
   const end = b.length - TRAILER;
   const count = v.getUint32(end, true);
-  if (crc32(b.subarray(FILE_HEADER_SIZE, end + 4)) !== v.getUint32(end + 4, true)) return false;
+  if (crc32(b.subarray(start, end + 4), hh.salt) !== v.getUint32(end + 4, true)) return false;
   // Check every entry before applying any, so a bad hint changes nothing.
-  let n = 0, at = FILE_HEADER_SIZE;
-  for (; at + ENTRY <= end; n++) {
+  let n = 0, at = start;
+  for (; at + entry <= end; n++) {
     const keyLen = v.getUint32(at, true);
-    const size = recordSize(keyLen, v.getUint32(at + 4, true));
-    if (getU64(v, at + 8) + size > dataSize) return false;
-    at += ENTRY + keyLen;
+    const size = recordSize(data.fmt, keyLen, v.getUint32(at + 4, true));
+    if (getU64(v, at + 8) + size > data.size) return false;
+    at += entry + keyLen;
   }
   if (at !== end || n !== count) return false;
-  const h: RecordHeader = { flags: 0, keyLen: 0, valueLen: 0, timestamp: 0, expireAt: 0 };
-  for (at = FILE_HEADER_SIZE; at < end;) {
+  const h = emptyHeader();
+  for (at = start; at < end;) {
     h.keyLen = v.getUint32(at, true);
     h.valueLen = v.getUint32(at + 4, true);
     h.timestamp = getU64(v, at + 16);
     h.expireAt = getU64(v, at + 24);
+    if (entry === ENTRY) {
+      h.seq = getU64(v, at + 32);
+      h.flags = v.getUint32(at + 40, true);
+    }
     const offset = getU64(v, at + 8);
-    visit(bytesToKey(b, at + ENTRY, at + ENTRY + h.keyLen), offset, h);
-    at += ENTRY + h.keyLen;
+    visit(bytesToKey(b, at + entry, at + entry + h.keyLen), offset, h);
+    at += entry + h.keyLen;
   }
   return true;
 }
 
-// u64 fields hold integers below 2^53; two u32 halves avoid BigInt on a hot path.
-function setU64(v: DataView, at: number, x: number): void {
-  v.setUint32(at, x >>> 0, true);
-  v.setUint32(at + 4, Math.floor(x / 0x1_0000_0000), true);
-}
-
-function getU64(v: DataView, at: number): number {
-  return v.getUint32(at, true) + v.getUint32(at + 4, true) * 0x1_0000_0000;
+// A hint describes exactly one data file: same version, and in version 2 the
+// same salt, store, id and place in the log.
+function sameFile(hint: FileHeader, data: FileHeader): boolean {
+  return hint.version === data.version && hint.salt === data.salt &&
+    hint.storeId === data.storeId && hint.fileId === data.fileId &&
+    hint.follows === data.follows && hint.baseSeq === data.baseSeq;
 }

@@ -6,14 +6,15 @@
  */
 
 import {
+  emptyHeader,
   readHeader,
+  type RecordFormat,
   type RecordHeader,
   recordSize,
   scanRecords,
   scratch,
   verifyRecord,
 } from "../codec/codec.ts";
-import { FILE_HEADER_SIZE, HEADER_SIZE } from "../codec/format.ts";
 import { readFullAt } from "./fsutil.ts";
 
 const CHUNK = 4 * 1024 * 1024;
@@ -26,26 +27,41 @@ export type RecordVisitor = (offset: number, h: RecordHeader, buf: Uint8Array, a
 
 /**
  * Called where records stop being valid at `offset`; `next` is the offset of the
- * next valid record after it, or -1 when nothing valid follows (a torn tail in
- * the newest file). Return true to continue at `next`, false to stop there.
+ * next record the walk can prove is the file's own, or -1 when there is none (a
+ * torn tail in the newest file). Return true to continue at `next`, false to
+ * stop there.
  */
 export type DamageHandler = (offset: number, next: number) => boolean | Promise<boolean>;
 
-/** Walks the records of file descriptor `fd` (`size` bytes) after the file header; returns where the walk ended. */
+/** Where a log is walked: the file, its size, its record format and where records start. */
+export interface LogFile {
+  fd: number;
+  size: number;
+  fmt: RecordFormat;
+  start: number;
+  /**
+   * Whether a record found past damage can be the file's own: a checksum that
+   * holds under the file's salt is necessary, and this can ask more (for
+   * example, a sequence number that continues the log).
+   */
+  resyncOnto?: (h: RecordHeader) => boolean;
+}
+
+/** Walks the records of `log`; returns where the walk ended. */
 export async function walkLog(
-  fd: number,
-  size: number,
+  log: LogFile,
   visit: RecordVisitor,
   onDamage: DamageHandler,
 ): Promise<number> {
-  let pos = FILE_HEADER_SIZE;
+  const { fd, size, fmt } = log;
+  let pos = log.start;
   let want = CHUNK;
   while (pos < size) {
     const len = Math.min(want, size - pos);
     const buf = len <= CHUNK ? scratch(len).subarray(0, len) : new Uint8Array(len);
     readFullAt(fd, pos, buf);
     const base = pos;
-    const res = scanRecords(buf, 0, (at, h) => visit(base + at, h, buf, at));
+    const res = scanRecords(fmt, buf, 0, (at, h) => visit(base + at, h, buf, at));
     pos = base + res.end;
     want = CHUNK;
     if (res.status === "end") continue;
@@ -54,29 +70,32 @@ export async function walkLog(
       want = Math.max(res.need, CHUNK);
       continue;
     }
-    const next = findNextRecord(fd, pos + 1, size);
+    const next = findNextRecord(log, pos + 1);
     if (!(await onDamage(pos, next)) || next < 0) return pos;
     pos = next;
   }
   return pos;
 }
 
-// The offset of the first valid record at or after `from`, or -1. Slow, but it
-// only runs where a log is damaged, and it is what tells damage in the middle
-// of a log (valid records follow) from a torn tail (nothing valid follows).
-function findNextRecord(fd: number, from: number, size: number): number {
-  const h: RecordHeader = { flags: 0, keyLen: 0, valueLen: 0, timestamp: 0, expireAt: 0 };
+// The offset of the first record at or after `from` that the log accepts as its
+// own, or -1. Slow, but it only runs where a log is damaged, and it is what
+// tells damage in the middle of a log (records of the file follow) from a torn
+// tail (nothing of the file follows).
+function findNextRecord(log: LogFile, from: number): number {
+  const { fd, size, fmt } = log;
+  const hs = fmt.headerSize;
+  const h = emptyHeader();
   for (let base = from; base < size; base += CHUNK) {
-    const buf = new Uint8Array(Math.min(CHUNK + HEADER_SIZE, size - base));
+    const buf = new Uint8Array(Math.min(CHUNK + hs, size - base));
     readFullAt(fd, base, buf);
     const stop = Math.min(CHUNK, buf.length);
     for (let at = 0; at < stop; at++) {
-      if (!readHeader(buf, at, h)) continue;
-      const n = recordSize(h.keyLen, h.valueLen);
-      if (base + at + n > size) continue;
+      if (!readHeader(fmt, buf, at, h)) continue;
+      const n = recordSize(fmt, h.keyLen, h.valueLen);
+      if (base + at + n > size || (log.resyncOnto && !log.resyncOnto(h))) continue;
       const rec = new Uint8Array(n);
       readFullAt(fd, base + at, rec);
-      if (verifyRecord(rec, 0, h)) return base + at;
+      if (verifyRecord(fmt, rec, 0, h)) return base + at;
     }
   }
   return -1;

@@ -14,15 +14,21 @@
  */
 
 import {
+  emptyHeader,
+  encodeRecord,
+  formatV2,
   readHeader,
+  type RecordFormat,
   type RecordHeader,
   recordSize,
+  resealRecord,
   scanRecords,
   scratch,
   verifyRecord,
 } from "../codec/codec.ts";
-import { type DataFile, fileHeader } from "./datafile.ts";
-import { FILE_FLAG_COMPACTED, FILE_HEADER_SIZE, HEADER_SIZE, KIND_DATA } from "../codec/format.ts";
+import { encodeFileHeader, type FileHeader, newSalt } from "../codec/file_header.ts";
+import { FILE_FLAG_COMPACTED, FLAG_BATCH, KIND_DATA } from "../codec/format.ts";
+import type { DataFile } from "./datafile.ts";
 import { dataPath, hintPath, syncDir, writeAll } from "./fsutil.ts";
 import { Gatherer } from "./gather.ts";
 import { HintWriter } from "./hint.ts";
@@ -44,6 +50,11 @@ export interface MergePlan {
   /** Ids reserved for the output files: firstId..lastId. */
   firstId: number;
   lastId: number;
+  /** The store's id, for the outputs' headers. */
+  storeId: string;
+  /** The newest log file merged, and the last sequence number in it: what the outputs cover. */
+  throughId: number;
+  throughSeq: number;
   maxFileSize: number;
   /** Called for a record that fails its checks; it is not copied. */
   onDamage(file: string, offset: number, bytes: number): void;
@@ -56,6 +67,7 @@ export interface MergePlan {
 export interface MergeOutput {
   id: number;
   size: number;
+  header: FileHeader;
   keys: string[];
   offsets: number[];
 }
@@ -68,11 +80,32 @@ class Output {
   #spare = new Uint8Array(4 * 1024 * 1024);
   #writing: Promise<void> = Promise.resolve();
   used = 0;
-  hint = new HintWriter();
+  readonly header: FileHeader;
+  readonly fmt: RecordFormat;
+  readonly hint: HintWriter;
   keys: string[] = [];
   offsets: number[] = [];
-  constructor(readonly id: number, readonly data: Deno.FsFile, readonly hintFile: Deno.FsFile) {
-    this.push(fileHeader(KIND_DATA, FILE_FLAG_COMPACTED));
+  constructor(
+    plan: MergePlan,
+    readonly id: number,
+    readonly data: Deno.FsFile,
+    readonly hintFile: Deno.FsFile,
+  ) {
+    this.header = {
+      version: 2,
+      kind: KIND_DATA,
+      flags: FILE_FLAG_COMPACTED,
+      salt: newSalt(),
+      storeId: plan.storeId,
+      fileId: id,
+      follows: plan.throughId,
+      baseSeq: plan.throughSeq,
+      part: id - plan.firstId + 1,
+      parts: 0,
+    };
+    this.fmt = formatV2(this.header.salt);
+    this.hint = new HintWriter(this.header);
+    this.push(encodeFileHeader(this.header));
   }
 
   push(bytes: Uint8Array): void {
@@ -86,12 +119,32 @@ class Output {
     this.size += bytes.length;
   }
 
-  /** Appends record `rec`, whose header `h` was validated, as the record of `key`. */
-  keep(key: string, h: RecordHeader, rec: Uint8Array): void {
-    this.hint.add(rec.subarray(HEADER_SIZE, HEADER_SIZE + h.keyLen), h, this.size);
+  /**
+   * Appends record `rec` of format `from`, whose header `h` was validated, as the
+   * record of `key`, sealed for this file: under its salt, and no longer a batch
+   * member (every record of a merge output is committed).
+   */
+  keep(key: string, h: RecordHeader, rec: Uint8Array, from: RecordFormat): void {
+    const hs = from.headerSize;
+    const keyBytes = rec.subarray(hs, hs + h.keyLen);
+    h.flags &= ~FLAG_BATCH;
+    this.hint.add(keyBytes, h, this.size);
     this.keys.push(key);
     this.offsets.push(this.size);
-    this.push(rec);
+    if (hs === this.fmt.headerSize && resealRecord(rec, 0, this.fmt, FLAG_BATCH)) {
+      this.push(rec);
+      return;
+    }
+    const out = new Uint8Array(recordSize(this.fmt, h.keyLen, h.valueLen));
+    const value = rec.subarray(hs + h.keyLen, hs + h.keyLen + h.valueLen);
+    encodeRecord(this.fmt, out, 0, h.flags, h.timestamp, h.expireAt, h.seq, keyBytes, value);
+    this.push(out);
+  }
+
+  /** Writes the header again, now that the merge knows how many outputs it has. */
+  async seal(parts: number): Promise<void> {
+    await this.data.seek(0, Deno.SeekMode.Start);
+    await writeAll(this.data, encodeFileHeader({ ...this.header, parts }));
   }
 
   /**
@@ -167,14 +220,18 @@ export async function writeMerged(plan: MergePlan): Promise<MergeOutput[]> {
     plan.onProgress({ phase: "copy", bytesDone: done, bytesTotal: plan.bytesTotal });
   };
   try {
+    // Even a merge that keeps nothing writes one (empty) output: its header is
+    // what says the merged log files are gone on purpose, not missing.
+    outs.push(openOutput(plan, plan.firstId));
     for (const [key, e] of plan.live) {
       let o = outs[outs.length - 1];
-      const size = o ? o.size + seg.bytes : 0;
+      const size = o.size + seg.bytes;
       if (
-        !o || (size + e.size > plan.maxFileSize && size > FILE_HEADER_SIZE && o.id < plan.lastId)
+        size + e.size > plan.maxFileSize && o.keys.length + seg.keys.length > 0 &&
+        o.id < plan.lastId
       ) {
-        if (o) await copy(o);
-        o = openOutput(plan.dir, o ? o.id + 1 : plan.firstId);
+        await copy(o);
+        o = openOutput(plan, o.id + 1);
         outs.push(o);
       } else if (seg.bytes > 0 && seg.bytes + e.size > SEGMENT_BYTES) await copy(o);
       seg.add(key, e);
@@ -183,6 +240,7 @@ export async function writeMerged(plan: MergePlan): Promise<MergeOutput[]> {
     for (const o of outs) {
       await o.drain();
       await writeAll(o.hintFile, o.hint.finish());
+      await o.seal(outs.length);
       await o.data.syncData();
       await o.hintFile.syncData();
       plan.onProgress({ phase: "sync", bytesDone: done, bytesTotal: plan.bytesTotal });
@@ -196,7 +254,13 @@ export async function writeMerged(plan: MergePlan): Promise<MergeOutput[]> {
     throw e;
   }
   for (const o of outs) closeOutput(o);
-  return outs.map((o) => ({ id: o.id, size: o.size, keys: o.keys, offsets: o.offsets }));
+  return outs.map((o) => ({
+    id: o.id,
+    size: o.size,
+    header: { ...o.header, parts: outs.length },
+    keys: o.keys,
+    offsets: o.offsets,
+  }));
 }
 
 /**
@@ -223,30 +287,38 @@ function copySegment(plan: MergePlan, o: Output, seg: Segment, gather: Gatherer)
   for (const [id, which] of byFile) {
     gather.read(plan.inputs.get(id)!, which, seg.offsets, seg.sizes, buf, at);
   }
-  const matches = (i: number, h: RecordHeader) =>
-    recordSize(h.keyLen, h.valueLen) === seg.sizes[i] &&
-    keyEquals(buf, at[i] + HEADER_SIZE, seg.keys[i]);
-  let next = 0, broken = false;
-  scanRecords(buf, 0, (pos, h) => {
-    broken ||= pos !== at[next] || !matches(next, h);
-    if (broken) return;
-    o.keep(seg.keys[next], h, buf.subarray(pos, pos + seg.sizes[next]));
-    next++;
-  });
-  const h: RecordHeader = { flags: 0, keyLen: 0, valueLen: 0, timestamp: 0, expireAt: 0 };
+  const fmtOf = (i: number) => plan.inputs.get(seg.fileIds[i])!.fmt;
+  const matches = (i: number, h: RecordHeader, fmt: RecordFormat) =>
+    recordSize(fmt, h.keyLen, h.valueLen) === seg.sizes[i] &&
+    keyEquals(buf, at[i] + fmt.headerSize, seg.keys[i]);
+  let next = 0;
+  // Records of one salt verify in one bulk scan; a segment mixing files (their
+  // salts differ) is checked record by record.
+  if (byFile.size === 1) {
+    const fmt = fmtOf(0);
+    let broken = false;
+    scanRecords(fmt, buf, 0, (pos, h) => {
+      broken ||= pos !== at[next] || !matches(next, h, fmt);
+      if (broken) return;
+      o.keep(seg.keys[next], h, buf.subarray(pos, pos + seg.sizes[next]), fmt);
+      next++;
+    });
+  }
+  const h = emptyHeader();
   for (let i = next; i < n; i++) {
     const rec = buf.subarray(at[i], at[i] + seg.sizes[i]);
-    if (readHeader(rec, 0, h) && matches(i, h) && verifyRecord(rec, 0, h)) {
-      o.keep(seg.keys[i], h, rec);
+    const fmt = fmtOf(i);
+    if (readHeader(fmt, rec, 0, h) && matches(i, h, fmt) && verifyRecord(fmt, rec, 0, h)) {
+      o.keep(seg.keys[i], h, rec, fmt);
     } else plan.onDamage(plan.inputs.get(seg.fileIds[i])!.path, seg.offsets[i], seg.sizes[i]);
   }
 }
 
-function openOutput(dir: string, id: number): Output {
+function openOutput(plan: MergePlan, id: number): Output {
   const opts = { write: true, create: true, truncate: true };
-  const data = Deno.openSync(dataPath(dir, id) + TEMP, opts);
+  const data = Deno.openSync(dataPath(plan.dir, id) + TEMP, opts);
   try {
-    return new Output(id, data, Deno.openSync(hintPath(dir, id) + TEMP, opts));
+    return new Output(plan, id, data, Deno.openSync(hintPath(plan.dir, id) + TEMP, opts));
   } catch (e) {
     data.close();
     throw e;

@@ -8,8 +8,14 @@
 
 import { CorruptionError } from "../base/errors.ts";
 import { keyEquals } from "../base/keys.ts";
-import { readHeader, recordSize, scratch, verifyRecord } from "../codec/codec.ts";
-import { HEADER_SIZE } from "../codec/format.ts";
+import {
+  emptyHeader,
+  readHeader,
+  type RecordHeader,
+  recordSize,
+  scratch,
+  verifyRecord,
+} from "../codec/codec.ts";
 import type { DataFile } from "./datafile.ts";
 import type { ReadAhead } from "./readahead.ts";
 import type { Writer } from "./writer.ts";
@@ -24,6 +30,12 @@ export interface RecordPlace {
   size: number;
 }
 
+/** A verified record read back: its value and the sequence number it carries. */
+export interface ReadRecord {
+  value: Uint8Array;
+  seq: number;
+}
+
 /**
  * The value of the record of key `k` at `at` in `file`, verified. `ahead` is a
  * scan's read-ahead window, which may hold the record already.
@@ -36,16 +48,28 @@ export function readValue(
   writer: Writer,
   ahead?: ReadAhead,
 ): Uint8Array {
+  return readRecord(file, at, k, writer, ahead).value;
+}
+
+/** Like {@link readValue}, with the record's sequence number. */
+export function readRecord(
+  file: DataFile,
+  at: RecordPlace,
+  k: string,
+  writer: Writer,
+  ahead?: ReadAhead,
+): ReadRecord {
   let buf = ahead?.view(file, at.offset, at.size);
   const shared = buf !== undefined || at.size <= SCRATCH_READ;
   if (!buf) {
     buf = shared ? scratch(at.size).subarray(0, at.size) : new Uint8Array(at.size);
     if (!writer.readBuffered(file, at.offset, buf)) file.read(at.offset, buf);
   }
-  const h = readHeader(buf, 0);
+  const fmt = file.fmt;
+  const h = readHeader(fmt, buf, 0, header);
   if (
-    !h || h.keyLen !== k.length || recordSize(h.keyLen, h.valueLen) !== at.size ||
-    !keyEquals(buf, HEADER_SIZE, k) || !verifyRecord(buf, 0, h)
+    !h || h.keyLen !== k.length || recordSize(fmt, h.keyLen, h.valueLen) !== at.size ||
+    !keyEquals(buf, fmt.headerSize, k) || !verifyRecord(fmt, buf, 0, h)
   ) {
     throw new CorruptionError(
       `record at ${file.path}:${at.offset} fails its checksum`,
@@ -53,6 +77,9 @@ export function readValue(
       at.offset,
     );
   }
-  const start = HEADER_SIZE + h.keyLen;
-  return shared ? buf.slice(start) : buf.subarray(start);
+  const start = fmt.headerSize + h.keyLen;
+  return { value: shared ? buf.slice(start) : buf.subarray(start), seq: h.seq };
 }
+
+// Reused: the header's fields are read before the next call.
+const header: RecordHeader = emptyHeader();

@@ -1,216 +1,235 @@
 /**
- * Crash recovery: rebuilds the index from the data files on open.
+ * Crash recovery: finds the store's files in a directory and replays them.
  *
- * Each file is scanned in large chunks by the wasm bulk scanner. Damage is told
- * apart from a torn tail by looking for any valid record after it: when none
- * follows in the newest file, the bytes are a write the crash cut short and are
- * truncated away; otherwise they are damage in the middle of the log, which is
- * skipped (and reported) or, in strict mode, fails the open.
+ * Before a byte is replayed, each file's header says whether the file is this
+ * store's own: same store id, the id its name says (a copy under another name
+ * is stale), a salt its records validate with. Files that are not are skipped
+ * and reported. After the replay the chain of headers tells whether a file is
+ * missing (see chain.ts). In strict mode any of this fails the open with a
+ * CorruptionError; otherwise it is reported through `onWarning` and the rest of
+ * the store opens.
  * @module
  */
 
-import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync } from "node:fs";
-import { type RecordHeader, recordSize } from "../codec/codec.ts";
-import { commitCount } from "../codec/framing.ts";
-import { type DataFile, readFileHeader } from "./datafile.ts";
+import { closeSync, fstatSync, openSync } from "node:fs";
 import { CorruptionError, IOError } from "../base/errors.ts";
+import type { ProblemKind } from "../base/types.ts";
+import { FORMAT_V1, formatV2, type RecordFormat } from "../codec/codec.ts";
 import {
-  FILE_FLAG_COMPACTED,
-  FILE_HEADER_SIZE,
-  FLAG_BATCH,
-  FLAG_COMMIT,
-  FLAG_TOMBSTONE,
-  HEADER_SIZE,
-  KIND_DATA,
-} from "../codec/format.ts";
-import { hintPath, readFullAt } from "./fsutil.ts";
+  decodeFileHeader,
+  type FileHeader,
+  fileHeaderSize,
+  newStoreId,
+  saltOfDamaged,
+} from "../codec/file_header.ts";
+import { FILE_HEADER_SIZE, FILE_MAGIC, KIND_DATA } from "../codec/format.ts";
+import { checkChain } from "./chain.ts";
+import { DataFile } from "./datafile.ts";
+import { dataPath, hintPath, listIds, readFullAt, syncDir } from "./fsutil.ts";
 import { readHint } from "./hint.ts";
 import { walkLog } from "./logscan.ts";
-import { bytesToKey } from "../base/keys.ts";
-import type { RecoveryWarning } from "../base/types.ts";
+import { emit, type RecoveryOptions, type RecoverySink, replayFile } from "./replay.ts";
 
-/** Receives the records recovery finds, in log order. */
-export interface RecoverySink {
-  /** A record that counts (batches only once committed): a value, or a tombstone. */
-  record(
-    key: string,
-    fileId: number,
-    offset: number,
-    size: number,
-    tombstone: boolean,
-    timestamp: number,
-    expireAt: number,
-  ): void;
+export type { RecoveryOptions, RecoverySink } from "./replay.ts";
+
+/** What recovery leaves for the writer and the catalog. */
+export interface RecoveredLog {
+  /** The trusted data files, ascending, with their sizes. */
+  files: DataFile[];
+  /** The store's id (new for a store without version-2 files). */
+  storeId: string;
+  /** The last sequence number in the log. */
+  seq: number;
+  /** The newest log file when appends can go on in it. */
+  append?: DataFile;
+  /** An id above every data-file name in the directory. */
+  nextId: number;
+  /** Id of the newest log file, which a new file continues; -1 for none. */
+  follows: number;
 }
 
-function emit(sink: RecoverySink, key: string, fileId: number, offset: number, h: RecordHeader) {
-  const size = recordSize(h.keyLen, h.valueLen);
-  sink.record(key, fileId, offset, size, (h.flags & FLAG_TOMBSTONE) !== 0, h.timestamp, h.expireAt);
+interface Probe {
+  id: number;
+  fd: number;
+  size: number;
+  head: Uint8Array;
+  header?: FileHeader;
 }
 
-/** Recovery options. */
-export interface RecoveryOptions {
-  strict: boolean;
-  onWarning: (w: RecoveryWarning) => void;
-}
-
-interface Pending {
-  key: string;
-  offset: number;
-  h: RecordHeader;
-}
-
-/**
- * Replays data file `file` into `sink`. For the newest file (`last`) a torn tail
- * or an unfinished batch is truncated off the file; `file.size` ends as the size
- * of the valid log.
- */
-export async function recoverFile(
-  file: DataFile,
-  last: boolean,
+/** Finds, checks and replays the data files in `dir` into `sink`. */
+export async function recoverLog(
+  dir: string,
   sink: RecoverySink,
   opts: RecoveryOptions,
-): Promise<void> {
+): Promise<RecoveredLog> {
+  const report = (kind: ProblemKind, file: string, bytes: number, message: string) => {
+    if (opts.strict) throw new CorruptionError(`${file}: ${message}`, file, 0);
+    opts.onWarning({ kind, file, offset: 0, bytes, message: `${file}: ${message}` });
+  };
+  const { ids, strays } = await listIds(dir, "data");
+  for (const name of strays) report("foreign-file", `${dir}/${name}`, 0, "not a data file id");
+  const probes: Probe[] = [];
+  try {
+    for (const id of ids) probes.push(probe(dir, id, opts.readOnly === true));
+    const storeId = pickStoreId(probes);
+    const files: DataFile[] = [];
+    for (let i = 0; i < probes.length; i++) {
+      const p = probes[i];
+      const path = dataPath(dir, p.id);
+      const h = p.header;
+      if (h?.version === 2 && (h.storeId !== storeId || h.fileId !== p.id)) {
+        const whose = h.storeId !== storeId ? `store ${h.storeId}` : `data.${h.fileId}`;
+        report("foreign-file", path, p.size, `skipped: its header says it is ${whose}`);
+        continue;
+      }
+      if (h) {
+        files.push(new DataFile(dir, p.id, p.size, h));
+        continue;
+      }
+      const newest = i === probes.length - 1;
+      if (newest && cutAtCreation(p)) {
+        // A crash right after the file was created: nothing in it was ever acknowledged.
+        const what = opts.readOnly
+          ? "a data file cut short at creation"
+          : "removed a data file cut short at creation";
+        opts.onWarning({
+          kind: "torn-tail",
+          file: path,
+          offset: 0,
+          bytes: p.size,
+          message: `${path}: ${what}`,
+        });
+        if (!opts.readOnly) {
+          closeSync(p.fd);
+          p.fd = -1;
+          await Deno.remove(path);
+          await syncDir(dir);
+        }
+        continue;
+      }
+      const fmt = await formatOfDamaged(p);
+      if (!fmt) {
+        report("foreign-file", path, p.size, "skipped: not a Cask data file");
+        continue;
+      }
+      report("bad-file-header", path, FILE_HEADER_SIZE, "file header is damaged");
+      const f = new DataFile(dir, p.id, p.size);
+      f.fmt = fmt;
+      files.push(f);
+    }
+    const links = [];
+    let seq = 0;
+    for (let i = 0; i < files.length; i++) {
+      const f = files[i];
+      const p = probes.find((x) => x.id === f.id)!;
+      const last = i === files.length - 1 && !f.compacted;
+      const lastSeq = await replayOne(f, p, last, sink, opts);
+      links.push({ id: f.id, header: f.header, lastSeq, compacted: f.compacted });
+      seq = Math.max(seq, lastSeq, f.header?.baseSeq ?? 0);
+    }
+    for (const b of checkChain(links)) {
+      const path = dataPath(dir, b.id);
+      if (opts.strict) throw new CorruptionError(`${path}: ${b.message}`, path, 0);
+      opts.onWarning({ kind: "missing-file", file: path, offset: 0, bytes: 0, message: b.message });
+    }
+    const logs = files.filter((f) => !f.compacted);
+    const newest = logs[logs.length - 1];
+    const top = ids[ids.length - 1];
+    const appendable = newest && newest.header?.version === 2 && newest.id === top;
+    return {
+      files,
+      storeId,
+      seq,
+      append: appendable ? newest : undefined,
+      nextId: top === undefined ? 0 : top + 1,
+      follows: newest?.id ?? -1,
+    };
+  } finally {
+    for (const p of probes) if (p.fd >= 0) closeSync(p.fd);
+  }
+}
+
+// Opens data file `id`, read-write unless `readOnly` (a torn tail may be cut),
+// and reads its header.
+function probe(dir: string, id: number, readOnly: boolean): Probe {
+  const path = dataPath(dir, id);
   let fd: number;
   try {
-    fd = openSync(file.path, last ? "r+" : "r");
+    fd = openSync(path, readOnly ? "r" : "r+");
   } catch (e) {
-    throw new IOError(`cannot open ${file.path}`, { cause: e });
+    throw new IOError(`cannot open ${path}`, { cause: e });
   }
-  try {
-    const size = fstatSync(fd).size;
-    // Only compaction writes hints, and never for the newest file.
-    const hinted = !last &&
-      await readHint(
-        hintPath(file.dir, file.id),
-        size,
-        (key, offset, h) => emit(sink, key, file.id, offset, h),
-      );
-    if (hinted) file.size = size;
-    else await replay(fd, size, file, last, sink, opts);
-  } finally {
-    closeSync(fd);
-  }
+  const size = fstatSync(fd).size;
+  const head = new Uint8Array(Math.min(FILE_HEADER_SIZE, size));
+  readFullAt(fd, 0, head);
+  return { id, fd, size, head, header: decodeFileHeader(head, KIND_DATA) };
 }
 
-async function replay(
-  fd: number,
-  size: number,
-  file: DataFile,
+// The store's id: the one most version-2 files that sit under their own name
+// carry (ties go to the oldest file's), or a new one for a store without any.
+function pickStoreId(probes: Probe[]): string {
+  const votes = new Map<string, number>();
+  for (const p of probes) {
+    const h = p.header;
+    if (h?.version === 2 && h.fileId === p.id) {
+      votes.set(h.storeId, (votes.get(h.storeId) ?? 0) + 1);
+    }
+  }
+  let best = "", most = 0;
+  for (const [id, n] of votes) {
+    if (n > most) [best, most] = [id, n];
+  }
+  return best || newStoreId();
+}
+
+// Whether a newest file without a valid header is one the writer created and a
+// crash cut short: empty, all zeros (unwritten blocks), or the start of a header.
+function cutAtCreation(p: Probe): boolean {
+  if (p.size >= FILE_HEADER_SIZE) {
+    const all = new Uint8Array(p.size);
+    readFullAt(p.fd, 0, all);
+    return all.every((b) => b === 0);
+  }
+  const magic = new Uint8Array(4);
+  new DataView(magic.buffer).setUint32(0, FILE_MAGIC, true);
+  return p.head.every((b, i) => i >= 4 ? true : b === magic[i]) || p.head.every((b) => b === 0);
+}
+
+// A file whose header fails its checks is still the store's if records validate
+// under the salt its header holds (or, for version 1, with no salt).
+async function formatOfDamaged(p: Probe): Promise<RecordFormat | undefined> {
+  const salt = saltOfDamaged(p.head);
+  const candidates = salt === undefined ? [FORMAT_V1] : [formatV2(salt), FORMAT_V1];
+  for (const fmt of candidates) {
+    let found = false;
+    const start = fileHeaderSize(fmt.version);
+    await walkLog({ fd: p.fd, size: p.size, fmt, start }, () => {
+      found = true;
+    }, (_, next) => {
+      found ||= next >= 0;
+      return false;
+    });
+    if (found) return fmt;
+  }
+  return undefined;
+}
+
+async function replayOne(
+  f: DataFile,
+  p: Probe,
   last: boolean,
   sink: RecoverySink,
   opts: RecoveryOptions,
-): Promise<void> {
-  const warn = (kind: RecoveryWarning["kind"], offset: number, bytes: number, message: string) =>
-    opts.onWarning({ kind, file: file.path, offset, bytes, message: `${file.path}: ${message}` });
-
-  const head = new Uint8Array(FILE_HEADER_SIZE);
-  readFullAt(fd, 0, head);
-  const fileFlags = readFileHeader(head, KIND_DATA);
-  // A crash right after the file was created: nothing in it was ever acknowledged.
-  // The file is short or, where unwritten blocks read as zeros, has neither a
-  // valid header nor a valid record.
-  if (size < FILE_HEADER_SIZE || (last && fileFlags < 0 && !(await hasRecords(fd, size)))) {
-    if (!last) {
-      if (opts.strict) {
-        throw new CorruptionError(`${file.path} is shorter than its header`, file.path, 0);
-      }
-      warn("damaged", 0, size, `skipped a file shorter than its header`);
-      file.size = size;
-      return;
-    }
-    warn("torn-tail", 0, size, `removed a data file cut short at creation`);
-    file.size = 0;
-    await Deno.remove(file.path);
-    return;
+): Promise<number> {
+  // A hint stands in for its data file's scan; the newest file never has one.
+  if (!last && f.header && opts.useHints !== false) {
+    let lastSeq = f.header.baseSeq;
+    const hs = f.fmt.headerSize;
+    const hinted = await readHint(hintPath(f.dir, f.id), f, (key, offset, h) => {
+      emit(sink, f.id, hs, key, offset, h);
+      if (!f.compacted && h.seq > lastSeq) lastSeq = h.seq;
+    });
+    if (hinted) return lastSeq;
   }
-  const compacted = fileFlags >= 0 && (fileFlags & FILE_FLAG_COMPACTED) !== 0;
-  if (fileFlags < 0) {
-    if (opts.strict) {
-      throw new CorruptionError(`${file.path} has no valid file header`, file.path, 0);
-    }
-    warn("bad-file-header", 0, FILE_HEADER_SIZE, `file header is damaged`);
-  }
-
-  let pending: Pending[] = [];
-  let batchStart = -1;
-  const dropBatch = (why: string) => {
-    if (pending.length === 0) return;
-    const end = pending[pending.length - 1];
-    const bytes = end.offset + recordSize(end.h.keyLen, end.h.valueLen) - batchStart;
-    warn(
-      "incomplete-batch",
-      batchStart,
-      bytes,
-      `dropped a batch of ${pending.length} records (${why})`,
-    );
-    pending = [];
-    batchStart = -1;
-  };
-
-  const visit = (offset: number, h: RecordHeader, buf: Uint8Array, at: number) => {
-    const key = bytesToKey(buf, at + HEADER_SIZE, at + HEADER_SIZE + h.keyLen);
-    if (h.flags & FLAG_COMMIT) {
-      const count = commitCount(buf, at, h);
-      if (count === pending.length) {
-        for (const p of pending) emit(sink, p.key, file.id, p.offset, p.h);
-        pending = [];
-        batchStart = -1;
-      } else dropBatch(`its commit record counts ${count}`);
-    } else if (h.flags & FLAG_BATCH && !compacted) {
-      if (pending.length === 0) batchStart = offset;
-      pending.push({ key, offset, h: { ...h } });
-    } else {
-      dropBatch("no commit record");
-      emit(sink, key, file.id, offset, h);
-    }
-  };
-
-  let cut = -1;
-  const onDamage = (offset: number, next: number) => {
-    if (next < 0 && last) {
-      // Nothing valid follows: the tail of an interrupted write, never acknowledged.
-      cut = offset;
-      return false;
-    }
-    if (opts.strict) {
-      throw new CorruptionError(`${file.path}: damaged records at ${offset}`, file.path, offset);
-    }
-    const bytes = (next < 0 ? size : next) - offset;
-    warn("damaged", offset, bytes, `skipped ${bytes} damaged bytes at ${offset}`);
-    // A batch open at the damage lost a record or its commit: it is void, and
-    // must not absorb the records of an intact batch after the damage.
-    dropBatch("damaged");
-    return true;
-  };
-
-  await walkLog(fd, size, visit, onDamage);
-  if (pending.length > 0 && last) cut = batchStart;
-  dropBatch(last ? "cut off by a crash" : "no commit record");
-  if (cut >= 0) {
-    warn("torn-tail", cut, size - cut, `cut ${size - cut} bytes of torn tail at ${cut}`);
-    truncate(fd, file, cut);
-  } else file.size = size;
-}
-
-// Whether the log in `fd` holds any valid record after its file header.
-async function hasRecords(fd: number, size: number): Promise<boolean> {
-  let found = false;
-  await walkLog(fd, size, () => {
-    found = true;
-  }, (_, next) => {
-    found ||= next >= 0;
-    return false;
-  });
-  return found;
-}
-
-function truncate(fd: number, file: DataFile, at: number): void {
-  try {
-    ftruncateSync(fd, at);
-    fdatasyncSync(fd);
-  } catch (e) {
-    throw new IOError(`cannot truncate the torn tail of ${file.path}`, { cause: e });
-  }
-  file.size = at;
+  return await replayFile(f, p.fd, p.size, last, sink, opts);
 }

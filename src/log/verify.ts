@@ -1,22 +1,24 @@
 /**
- * Offline integrity check: walks every record of every data file and every hint
- * file of a store directory and reports damage with its location. It reads
- * only, and takes no lock, so it can run beside a live store (whose newest file
- * may then show a tail still being written).
+ * Offline integrity check of a store directory: every data file is scanned the
+ * way recovery reads it, but read only (nothing is cut or removed), with every
+ * finding reported in recovery's vocabulary; then every hint entry is checked
+ * against the record it points at. It takes no lock, so it can run beside a
+ * live store (whose newest file may then show a tail still being written).
  * @module
  */
 
-import { closeSync, fstatSync, openSync } from "node:fs";
-import { readFileHeader } from "./datafile.ts";
-import { asCaskError, IOError } from "../base/errors.ts";
+import { asCaskError } from "../base/errors.ts";
+import { keyToBytes } from "../base/keys.ts";
 import type { VerifyReport } from "../base/types.ts";
-import { FILE_HEADER_SIZE, KIND_DATA } from "../codec/format.ts";
-import { dataPath, hintPath, listIds, readFullAt } from "./fsutil.ts";
+import { emptyHeader, readHeader, recordSize, verifyRecord } from "../codec/codec.ts";
+import type { DataFile } from "./datafile.ts";
+import { hintPath } from "./fsutil.ts";
 import { readHint } from "./hint.ts";
-import { walkLog } from "./logscan.ts";
+import { recoverLog } from "./recovery.ts";
 
 /**
- * Checks every data and hint file of the store in `dir`.
+ * Checks every data and hint file of the store in `dir`: damage, torn tails,
+ * missing and foreign files, and hint entries that disagree with their records.
  *
  * @example
  * ```ts
@@ -36,46 +38,49 @@ export async function verify(dir: string): Promise<VerifyReport> {
 
 async function walkStore(dir: string): Promise<VerifyReport> {
   const report: VerifyReport = { files: 0, records: 0, bytes: 0, issues: [] };
-  for (const id of await listIds(dir, "data")) {
-    const path = dataPath(dir, id);
-    let fd: number;
-    try {
-      fd = openSync(path, "r");
-    } catch (e) {
-      throw new IOError(`cannot open ${path}`, { cause: e });
-    }
-    try {
-      const size = fstatSync(fd).size;
-      report.files++;
-      report.bytes += size;
-      const head = new Uint8Array(FILE_HEADER_SIZE);
-      if (readFullAt(fd, 0, head) < FILE_HEADER_SIZE || readFileHeader(head, KIND_DATA) < 0) {
-        report.issues.push({
-          kind: "bad-file-header",
-          file: path,
-          offset: 0,
-          bytes: FILE_HEADER_SIZE,
-          message: `${path}: file header is damaged`,
-        });
-      }
-      await walkLog(fd, size, () => report.records++, (offset, next) => {
-        const kind = next < 0 ? "torn-tail" : "damaged";
-        const bytes = (next < 0 ? size : next) - offset;
-        const message = `${path}: ${bytes} ${
-          kind === "damaged" ? "damaged" : "torn"
-        } bytes at ${offset}`;
-        report.issues.push({ kind, file: path, offset, bytes, message });
-        return true;
-      });
-      const hint = hintPath(dir, id);
-      const hasHint = await Deno.stat(hint).then(() => true, () => false);
-      if (hasHint && !(await readHint(hint, size, () => {}))) {
-        const message = `${hint}: hint is damaged or disagrees with its data file`;
-        report.issues.push({ kind: "bad-hint", file: hint, offset: 0, bytes: 0, message });
-      }
-    } finally {
-      closeSync(fd);
-    }
+  const log = await recoverLog(dir, { record: () => report.records++ }, {
+    strict: false,
+    readOnly: true,
+    useHints: false,
+    onWarning: (w) => report.issues.push(w),
+  });
+  for (const f of log.files) {
+    report.files++;
+    report.bytes += f.size;
+    await checkHint(f, report);
+    f.close();
   }
   return report;
+}
+
+// A hint must read whole, and each entry must point at an intact record with
+// the entry's key, lengths, times and sequence number.
+async function checkHint(f: DataFile, report: VerifyReport): Promise<void> {
+  const path = hintPath(f.dir, f.id);
+  if (!(await Deno.stat(path).then(() => true, () => false))) return;
+  const bad = (offset: number, bytes: number, why: string) =>
+    report.issues.push({ kind: "bad-hint", file: path, offset, bytes, message: `${path}: ${why}` });
+  const entries: { key: string; offset: number; h: ReturnType<typeof emptyHeader> }[] = [];
+  if (!(await readHint(path, f, (key, offset, h) => entries.push({ key, offset, h: { ...h } })))) {
+    bad(0, 0, "hint is damaged or belongs to another file");
+    return;
+  }
+  const got = emptyHeader();
+  for (const { key, offset, h } of entries) {
+    const size = recordSize(f.fmt, h.keyLen, h.valueLen);
+    const rec = new Uint8Array(size);
+    let ok = false;
+    try {
+      f.read(offset, rec);
+      const kb = keyToBytes(key);
+      ok = readHeader(f.fmt, rec, 0, got) !== undefined && verifyRecord(f.fmt, rec, 0, got) &&
+        got.keyLen === h.keyLen && got.valueLen === h.valueLen &&
+        got.timestamp === h.timestamp && got.expireAt === h.expireAt &&
+        (f.fmt.version === 1 || (got.seq === h.seq && got.flags === h.flags)) &&
+        kb.every((b, i) => rec[f.fmt.headerSize + i] === b);
+    } catch {
+      ok = false;
+    }
+    if (!ok) bad(offset, size, `entry for data.${f.id} at ${offset} does not match its record`);
+  }
 }

@@ -11,11 +11,12 @@
  * @module
  */
 
-import { encodeOps, framedSize } from "../codec/framing.ts";
-import { DataFile, fileHeader } from "./datafile.ts";
 import { ClosedError, IOError } from "../base/errors.ts";
 import type { SyncMode, WriteOp } from "../base/types.ts";
-import { FILE_HEADER_SIZE, HEADER_SIZE, KIND_DATA } from "../codec/format.ts";
+import { encodeFileHeader, newSalt } from "../codec/file_header.ts";
+import { KIND_DATA } from "../codec/format.ts";
+import { encodeOps, framedSize } from "../codec/framing.ts";
+import { DataFile } from "./datafile.ts";
 import { syncDir, writeAllSync } from "./fsutil.ts";
 
 // Chunk size for buffered appends: large enough for efficient writes, small
@@ -45,14 +46,28 @@ interface Waiter {
 export interface Placement {
   file: DataFile;
   offset: number;
+  /** The sequence number of the commit. */
+  seq: number;
+  /** Bytes of each record's header in `file`. */
+  headerSize: number;
 }
 
 /** Options of a Writer. */
 export interface WriterOptions {
   sync: SyncMode;
   maxFileSize: number;
-  /** Called when rotation starts a new data file, before anything can be read from it. */
+  /** Called when the writer starts a new data file, before anything can be read from it. */
   onNewFile: (file: DataFile) => void;
+  /** The store's id, written into every file header. */
+  storeId: string;
+  /** The last sequence number the log holds; appends continue after it. */
+  seq: number;
+  /** The newest log file, to append to; undefined to start a new file. */
+  append?: DataFile;
+  /** Id of the next new file (above every file of the store). */
+  nextId: number;
+  /** Id of the log file a new first file follows; -1 for none. */
+  follows: number;
 }
 
 /** Appends to the active data file; see the module doc. */
@@ -61,7 +76,7 @@ export class Writer {
   active: DataFile;
   /** Id the next rotation gives its new file; compaction raises it to reserve ids. */
   nextId: number;
-  #end: number; // logical size of `active`, buffered bytes included
+  #end = 0; // logical size of `active`, buffered bytes included
   #chunks: Chunk[] = []; // appended and not yet written, oldest first
   // Written chunk buffers kept for reuse: allocating a fresh one per flush makes
   // the allocator hold on to far more memory than is ever in use at once.
@@ -79,15 +94,16 @@ export class Writer {
   #failure?: IOError;
   #closed = false;
 
-  /**
-   * `active` is the newest data file: `active.size` bytes of it exist on disk
-   * (0: not created yet, the Writer creates it).
-   */
-  constructor(readonly dir: string, active: DataFile, readonly options: WriterOptions) {
-    this.active = active;
-    this.nextId = active.id + 1;
-    this.#end = active.size;
-    if (active.size === 0) this.#startFile(active);
+  #seq: number;
+
+  /** Appends to `options.append`, or starts a new file following `options.follows`. */
+  constructor(readonly dir: string, readonly options: WriterOptions) {
+    this.nextId = options.nextId;
+    this.#seq = options.seq;
+    if (options.append) {
+      this.active = options.append;
+      this.#end = options.append.size;
+    } else this.active = this.#newFile(options.follows);
     const s = options.sync;
     if (typeof s === "object") {
       const timer = setInterval(() => this.sync().catch(() => {}), s.intervalMs);
@@ -102,14 +118,9 @@ export class Writer {
     return file === this.active ? this.#end : file.size;
   }
 
-  /** Bytes of a record header in the files this writer writes. */
-  get headerSize(): number {
-    return HEADER_SIZE;
-  }
-
-  /** Bytes of the file header of the files this writer writes. */
-  get fileHeaderSize(): number {
-    return FILE_HEADER_SIZE;
+  /** The sequence number of the last append. */
+  get seq(): number {
+    return this.#seq;
   }
 
   /** The error that stopped the writer, if any. */
@@ -127,30 +138,34 @@ export class Writer {
    * framing.ts), contiguously; returns where the first one starts.
    */
   appendOps(ops: readonly WriteOp[], timestamp: number, batch: boolean): Placement {
-    return this.#append(
-      framedSize(ops, batch),
-      (buf, at) => encodeOps(buf, at, ops, timestamp, batch),
-    );
-  }
-
-  /**
-   * Reserves `size` contiguous bytes at the end of the active file (rotating first
-   * when they would cross the size limit) and lets `fill` encode into them.
-   */
-  #append(size: number, fill: (buf: Uint8Array, at: number) => void): Placement {
     this.#check();
-    if (this.#end + size > this.options.maxFileSize && this.#end > FILE_HEADER_SIZE) {
+    const fmt = this.active.fmt;
+    const seq = this.#seq + 1;
+    const size = framedSize(fmt, ops, batch);
+    if (this.#end + size > this.options.maxFileSize && this.#end > this.active.headerSize) {
       this.#rotate();
     }
     const file = this.active;
+    const offset = this.#append(
+      size,
+      (buf, at) => encodeOps(file.fmt, buf, at, ops, timestamp, seq, batch),
+    );
+    // Counted only once encoded: a write that fails to encode takes no number.
+    this.#seq = seq;
+    return { file, offset, seq, headerSize: file.fmt.headerSize };
+  }
+
+  // Reserves `size` contiguous bytes at the end of the active file, lets `fill`
+  // encode into them, and returns their offset.
+  #append(size: number, fill: (buf: Uint8Array, at: number) => void): number {
     const offset = this.#end;
-    const c = this.#room(file, size);
+    const c = this.#room(this.active, size);
     fill(c.bytes, c.used);
     c.used += size;
     this.#end += size;
     this.#buffered += size;
     this.#appended += size;
-    return { file, offset };
+    return offset;
   }
 
   /**
@@ -222,21 +237,28 @@ export class Writer {
   }
 
   #rotate(): void {
-    const file = new DataFile(this.dir, this.nextId++, 0);
-    this.active = file;
-    this.options.onNewFile(file);
-    this.#startFile(file);
+    this.active = this.#newFile(this.active.id);
   }
 
-  #startFile(file: DataFile): void {
+  // Starts the next data file, continuing the log after file `follows`.
+  #newFile(follows: number): DataFile {
+    const header = {
+      kind: KIND_DATA,
+      flags: 0,
+      salt: newSalt(),
+      storeId: this.options.storeId,
+      fileId: this.nextId++,
+      follows,
+      baseSeq: this.#seq,
+      part: 0,
+      parts: 0,
+    };
+    const file = new DataFile(this.dir, header.fileId, 0, { version: 2, ...header });
+    this.active = file;
+    this.options.onNewFile(file);
     this.#end = 0;
-    const header = fileHeader(KIND_DATA);
-    const c = this.#room(file, header.length);
-    c.bytes.set(header, c.used);
-    c.used += header.length;
-    this.#end = header.length;
-    this.#buffered += header.length;
-    this.#appended += header.length;
+    this.#append(file.headerSize, (buf, at) => buf.set(encodeFileHeader(header), at));
+    return file;
   }
 
   #room(file: DataFile, size: number): Chunk {

@@ -1,7 +1,7 @@
 // Module exports: everything src/codec/codec.ts calls or reads.
 
 export { crc32 } from "./crc32";
-export { encodeHeader, encodeRecord, readHeader } from "./record";
+export { encodeHeader, encodeRecord, readHeader, resealRecord } from "./record";
 export {
   scan,
   SCAN_CORRUPT,

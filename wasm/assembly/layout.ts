@@ -2,7 +2,7 @@
 // wrapper never hard-codes an address.
 
 /** Bytes per record descriptor (see record.ts writeDescriptor). */
-export const DESC_SIZE: u32 = 32;
+export const DESC_SIZE: u32 = 40;
 /** Descriptors one scan call may write; one more slot follows for readHeader. */
 export const DESC_MAX: u32 = 2048;
 export const DESC_PTR: usize = memory.data(<i32> ((DESC_MAX + 1) * DESC_SIZE), 16);

@@ -1,0 +1,89 @@
+/**
+ * The log's chain of files. Every version-2 log file's header names the log file
+ * it continues and the last sequence number before it; every merge output names
+ * the log file and sequence number its merge covers, and its place among the
+ * merge's outputs. From the headers and what replay found, this tells whether a
+ * file of the chain is missing. Pure: it reads nothing.
+ * @module
+ */
+
+import type { FileHeader } from "../codec/file_header.ts";
+
+/** One trusted file of the store, as the chain check sees it. */
+export interface ChainLink {
+  id: number;
+  /** The header; undefined when it was damaged (the file is trusted for its records only). */
+  header?: FileHeader;
+  /** The highest sequence number replay counted in the file (version 1: 0). */
+  lastSeq: number;
+  /** Whether compaction wrote it. */
+  compacted: boolean;
+}
+
+/** A break in the chain, with the file after it. */
+export interface ChainBreak {
+  /** Id of the file whose predecessor is missing or short. */
+  id: number;
+  /** The sequence numbers missing: (from, to]. */
+  from: number;
+  to: number;
+  message: string;
+}
+
+/** The breaks in the chain of `links` (ascending ids). */
+export function checkChain(links: readonly ChainLink[]): ChainBreak[] {
+  const breaks: ChainBreak[] = [];
+  const logs = new Map<number, ChainLink>();
+  const merges = new Map<string, ChainLink[]>();
+  for (const l of links) {
+    if (!l.compacted) logs.set(l.id, l);
+    else if (l.header?.version === 2) {
+      const h = l.header;
+      const group = `${h.follows}:${h.baseSeq}:${h.parts}`;
+      merges.set(group, [...(merges.get(group) ?? []), l]);
+    }
+  }
+  for (const outs of merges.values()) {
+    const { parts, baseSeq } = outs[0].header!;
+    const have = new Set(outs.map((o) => o.header!.part));
+    for (let part = 1; part <= parts; part++) {
+      if (have.has(part)) continue;
+      const id = outs[0].id - outs[0].header!.part + part;
+      breaks.push({
+        id,
+        from: 0,
+        to: baseSeq,
+        message: `output ${part} of ${parts} of a merge (data.${id}) is missing`,
+      });
+    }
+  }
+  const covered = (id: number, seq: number) =>
+    [...merges.values()].some(([o]) => o.header!.follows >= id && o.header!.baseSeq >= seq);
+  let known = 0;
+  for (const l of links) {
+    const h = l.header;
+    if (h?.version === 2 && !l.compacted && h.follows >= 0) {
+      const prev = logs.get(h.follows);
+      const prevSeq = prev?.header?.version === 2 ? prev.lastSeq : prev ? 0 : undefined;
+      if (prev && prevSeq !== undefined && prevSeq < h.baseSeq && prev.header) {
+        breaks.push({
+          id: l.id,
+          from: prevSeq,
+          to: h.baseSeq,
+          message: `data.${prev.id} ends at sequence ${prevSeq} but data.${l.id} continues ` +
+            `from ${h.baseSeq}: sequences ${prevSeq + 1}..${h.baseSeq} are missing`,
+        });
+      } else if (!prev && !covered(h.follows, h.baseSeq)) {
+        breaks.push({
+          id: l.id,
+          from: known,
+          to: h.baseSeq,
+          message: `data.${l.id} continues data.${h.follows} (through sequence ${h.baseSeq}), ` +
+            `which is missing: sequences ${known + 1}..${h.baseSeq} are lost`,
+        });
+      }
+    }
+    known = Math.max(known, l.lastSeq, h?.baseSeq ?? 0);
+  }
+  return breaks;
+}

@@ -1,0 +1,211 @@
+/**
+ * Replays the records of one data file into a sink, in log order. Batches count
+ * only once their commit record follows. Damage is told apart from a torn tail
+ * by looking for a record after it that the file can prove is its own (its
+ * salted checksums hold and, in a log file, its sequence number continues the
+ * log): when none follows in the newest file, the bytes are a write a crash cut
+ * short, and they are truncated away; otherwise they are damage in the middle
+ * of the log, skipped and reported, or in strict mode fatal.
+ * @module
+ */
+
+import { fdatasyncSync, ftruncateSync } from "node:fs";
+import { CorruptionError, IOError } from "../base/errors.ts";
+import { bytesToKey } from "../base/keys.ts";
+import type { ProblemKind, RecoveryWarning } from "../base/types.ts";
+import { type RecordHeader, recordSize } from "../codec/codec.ts";
+import { FLAG_BATCH, FLAG_COMMIT, FLAG_TOMBSTONE } from "../codec/format.ts";
+import { commitCount } from "../codec/framing.ts";
+import type { DataFile } from "./datafile.ts";
+import { walkLog } from "./logscan.ts";
+
+/** Receives the records recovery finds, in log order. */
+export interface RecoverySink {
+  /** A record that counts (batches only once committed): a value, or a tombstone. */
+  record(
+    key: string,
+    fileId: number,
+    offset: number,
+    size: number,
+    tombstone: boolean,
+    timestamp: number,
+    expireAt: number,
+  ): void;
+}
+
+/** How recovery treats damage and where it reports it. */
+export interface RecoveryOptions {
+  strict: boolean;
+  onWarning: (w: RecoveryWarning) => void;
+  /**
+   * Change nothing on disk: a torn tail is left in place (the file ends, for the
+   * reader, where its valid records end) and nothing is removed. For readers
+   * and `verify`.
+   */
+  readOnly?: boolean;
+  /** Whether hint files may stand in for scans of their data files (default true). */
+  useHints?: boolean;
+}
+
+/** Passes the record with header `h` of file `fileId` to `sink`. */
+export function emit(
+  sink: RecoverySink,
+  fileId: number,
+  fmtHeaderSize: number,
+  key: string,
+  offset: number,
+  h: RecordHeader,
+): void {
+  const size = fmtHeaderSize + h.keyLen + h.valueLen;
+  sink.record(key, fileId, offset, size, (h.flags & FLAG_TOMBSTONE) !== 0, h.timestamp, h.expireAt);
+}
+
+interface Pending {
+  key: string;
+  offset: number;
+  h: RecordHeader;
+}
+
+/**
+ * Replays `file` (open as `fd`, `size` bytes) into `sink`; returns the highest
+ * sequence number it counted (the file's base sequence number when none). For
+ * the newest file (`last`) a torn tail or an unfinished batch is truncated off;
+ * `file.size` ends as the size of the valid log.
+ */
+export async function replayFile(
+  file: DataFile,
+  fd: number,
+  size: number,
+  last: boolean,
+  sink: RecoverySink,
+  opts: RecoveryOptions,
+): Promise<number> {
+  const r = new Replay(file, size, last, sink, opts);
+  const log = file.header?.version === 2 && !file.compacted;
+  await walkLog(
+    {
+      fd,
+      size,
+      fmt: file.fmt,
+      start: file.headerSize,
+      // In a log file sequence numbers only grow: an older one past damage is a
+      // copy of an earlier record (inside a value, say), not the log going on.
+      resyncOnto: log ? (h) => h.seq > r.lastSeq : undefined,
+    },
+    (offset, h, buf, at) => r.visit(offset, h, buf, at),
+    (offset, next) => r.damage(offset, next),
+  );
+  const cut = r.finish();
+  if (cut < 0) file.size = size;
+  else if (opts.readOnly) {
+    r.warn("torn-tail", cut, size - cut, `${size - cut} bytes of torn tail at ${cut}`);
+    file.size = cut;
+  } else {
+    r.warn("torn-tail", cut, size - cut, `cut ${size - cut} bytes of torn tail at ${cut}`);
+    truncate(fd, file, cut);
+  }
+  return r.lastSeq;
+}
+
+class Replay {
+  lastSeq: number;
+  #pending: Pending[] = [];
+  #batchStart = -1;
+  #cut = -1;
+
+  constructor(
+    readonly file: DataFile,
+    readonly size: number,
+    readonly last: boolean,
+    readonly sink: RecoverySink,
+    readonly opts: RecoveryOptions,
+  ) {
+    this.lastSeq = file.header?.baseSeq ?? 0;
+  }
+
+  warn(kind: ProblemKind, offset: number, bytes: number, message: string): void {
+    const file = this.file.path;
+    this.opts.onWarning({ kind, file, offset, bytes, message: `${file}: ${message}` });
+  }
+
+  visit(offset: number, h: RecordHeader, buf: Uint8Array, at: number): void {
+    const fmt = this.file.fmt;
+    const key = bytesToKey(buf, at + fmt.headerSize, at + fmt.headerSize + h.keyLen);
+    if (h.flags & FLAG_COMMIT) {
+      const count = commitCount(fmt, buf, at, h);
+      if (count === this.#pending.length) {
+        for (const p of this.#pending) this.#count(p.key, p.offset, p.h);
+        this.#pending = [];
+        this.#batchStart = -1;
+        if (h.seq > this.lastSeq) this.lastSeq = h.seq;
+      } else this.#dropBatch(`its commit record counts ${count}`);
+    } else if (h.flags & FLAG_BATCH && !this.file.compacted) {
+      if (this.#pending.length === 0) this.#batchStart = offset;
+      this.#pending.push({ key, offset, h: { ...h } });
+    } else {
+      this.#dropBatch("no commit record");
+      this.#count(key, offset, h);
+    }
+  }
+
+  // Returns whether the walk goes on past the damage.
+  damage(offset: number, next: number): boolean {
+    if (next < 0 && this.last) {
+      // Nothing of the file's own follows: the tail of an interrupted write, never acknowledged.
+      this.#cut = offset;
+      return false;
+    }
+    const bytes = (next < 0 ? this.size : next) - offset;
+    if (this.opts.strict) {
+      throw new CorruptionError(
+        `${this.file.path}: ${bytes} damaged bytes at ${offset}`,
+        this.file.path,
+        offset,
+      );
+    }
+    this.warn("damaged", offset, bytes, `skipped ${bytes} damaged bytes at ${offset}`);
+    // A batch open at the damage lost a record or its commit: it is void, and
+    // must not absorb the records of an intact batch after the damage.
+    this.#dropBatch("damaged");
+    return true;
+  }
+
+  // Ends the replay; returns where to truncate the newest file, or -1.
+  finish(): number {
+    if (this.#pending.length > 0 && this.last) this.#cut = this.#batchStart;
+    this.#dropBatch(this.last ? "cut off by a crash" : "no commit record");
+    return this.#cut;
+  }
+
+  #count(key: string, offset: number, h: RecordHeader): void {
+    emit(this.sink, this.file.id, this.file.fmt.headerSize, key, offset, h);
+    if (h.seq > this.lastSeq) this.lastSeq = h.seq;
+  }
+
+  #dropBatch(why: string): void {
+    const pending = this.#pending;
+    if (pending.length === 0) return;
+    const end = pending[pending.length - 1];
+    const bytes = end.offset + recordSize(this.file.fmt, end.h.keyLen, end.h.valueLen) -
+      this.#batchStart;
+    const n = pending.length;
+    this.warn(
+      "incomplete-batch",
+      this.#batchStart,
+      bytes,
+      `dropped a batch of ${n} records (${why})`,
+    );
+    this.#pending = [];
+    this.#batchStart = -1;
+  }
+}
+
+function truncate(fd: number, file: DataFile, at: number): void {
+  try {
+    ftruncateSync(fd, at);
+    fdatasyncSync(fd);
+  } catch (e) {
+    throw new IOError(`cannot truncate the torn tail of ${file.path}`, { cause: e });
+  }
+  file.size = at;
+}
