@@ -33,6 +33,7 @@ export function watchStream(
   return new ReadableStream({
     async pull(controller) {
       for (;;) {
+        let stale = false;
         if (last !== undefined) {
           const change = await Promise.race([changes.next(), ended]);
           if (change.done) {
@@ -40,14 +41,17 @@ export function watchStream(
             controller.close();
             return;
           }
-          if (change.value.sequence <= readAt) continue;
+          // A change the last read already saw: skip it. An expiry is reported with the
+          // sequence current when it was noticed, so a removal is read again to be sure.
+          stale = change.value.sequence <= readAt;
+          if (stale && change.value.value !== undefined) continue;
         }
         readAt = engine.sequence;
         const entries = await readMany(keys);
         const stamps = entries.map((e) => e.versionstamp);
         const changed = last === undefined || stamps.some((s, i) => s !== last![i]);
         last = stamps;
-        if (changed || raw) {
+        if (changed || (raw && !stale)) {
           controller.enqueue(entries);
           return;
         }
