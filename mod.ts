@@ -26,8 +26,12 @@ import { Kv, legacyEngine } from "./src/kv/mod.ts";
 export { Cask } from "./src/api/store.ts";
 export { Batch } from "./src/api/batch.ts";
 export type {
+  AtomicCheck,
+  AtomicOptions,
+  AtomicResult,
   AutoCompact,
   BatchOp,
+  Change,
   CompactOptions,
   CompactProgress,
   CompactResult,
@@ -41,6 +45,8 @@ export type {
   SyncMode,
   VerifyIssue,
   VerifyReport,
+  VersionedEntry,
+  WatchOptions,
 } from "./src/base/types.ts";
 export { verify } from "./src/log/verify.ts";
 export type { Bytes } from "./src/base/keys.ts";
@@ -52,6 +58,8 @@ export {
   InvalidArgumentError,
   IOError,
   LockedError,
+  ReadOnlyError,
+  WatchOverflowError,
 } from "./src/base/errors.ts";
 
 /**

@@ -4,7 +4,7 @@
  */
 
 import type { Bytes } from "../base/keys.ts";
-import type { BatchOp, SetOptions } from "../base/types.ts";
+import type { AtomicResult, BatchOp, SetOptions } from "../base/types.ts";
 
 /**
  * Operations collected for one atomic commit. Get one from `batch()`.
@@ -21,10 +21,10 @@ import type { BatchOp, SetOptions } from "../base/types.ts";
  */
 export class Batch {
   readonly #ops: BatchOp[] = [];
-  readonly #apply: (ops: readonly BatchOp[]) => Promise<void>;
+  readonly #apply: (ops: readonly BatchOp[]) => Promise<AtomicResult>;
 
-  /** @internal Use `batch()` of a store. */
-  constructor(apply: (ops: readonly BatchOp[]) => Promise<void>) {
+  /** @ignore Use `batch()` of a store. */
+  constructor(apply: (ops: readonly BatchOp[]) => Promise<AtomicResult>) {
     this.#apply = apply;
   }
 
@@ -46,7 +46,7 @@ export class Batch {
   }
 
   /** Applies the operations atomically, like `atomic()`. */
-  commit(): Promise<void> {
+  commit(): Promise<AtomicResult> {
     return this.#apply(this.#ops);
   }
 }

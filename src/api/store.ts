@@ -7,19 +7,32 @@
 import { ClosedError, InvalidArgumentError } from "../base/errors.ts";
 import { type Bytes, keyToBytes } from "../base/keys.ts";
 import type {
+  AtomicOptions,
+  AtomicResult,
   BatchOp,
+  Change,
   CompactOptions,
   CompactResult,
   OpenOptions,
   ScanOptions,
   SetOptions,
   Stats,
+  VersionedEntry,
+  WatchOptions,
 } from "../base/types.ts";
 import { Catalog, type KeyedOp } from "../index/catalog.ts";
 import type { Entry } from "../index/keydir.ts";
 import { Batch } from "./batch.ts";
 import { resolveOptions } from "./options.ts";
-import { checkSetOptions, lookupKey, prepareOp, resolveRange } from "./validate.ts";
+import {
+  checkSetOptions,
+  lookupKey,
+  prepareChecks,
+  prepareOp,
+  resolveRange,
+  watchMatcher,
+} from "./validate.ts";
+import { Watch } from "./watch.ts";
 
 const utf8 = new TextDecoder();
 
@@ -39,6 +52,7 @@ export class Cask {
   readonly #limits: { maxKeySize: number; maxValueSize: number };
   readonly #clock: () => number;
   #closing?: Promise<void>;
+  readonly #watches = new Set<Watch>();
 
   /** @ignore Use {@link open}. */
   private constructor(
@@ -66,6 +80,24 @@ export class Cask {
   }
 
   /**
+   * The sequence number of the last commit visible to reads. Every commit (a
+   * `set`, a `delete` that deletes, an `atomic` batch) takes the next number,
+   * store-wide, and numbers keep growing across restarts and compactions.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using db = await open("./data");
+   * const before = db.sequence;
+   * await db.set("k", "v");
+   * console.log(db.sequence > before); // true
+   * ```
+   */
+  get sequence(): number {
+    return this.#catalog.sequence;
+  }
+
+  /**
    * The value of `key`, or undefined when it is absent or expired. The record's
    * checksum is verified on every read.
    *
@@ -82,6 +114,30 @@ export class Cask {
       const k = lookupKey(key);
       const e = this.#catalog.lookup(k);
       return e && this.#catalog.read(k, e);
+    });
+  }
+
+  /**
+   * The value of `key` with the sequence number of the commit that wrote it, or
+   * undefined when it is absent or expired. Checked like `get`.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using db = await open("./data");
+   * await db.set("k", "v");
+   * const e = await db.getEntry("k");
+   * console.log(e?.sequence, e?.expireAt);
+   * ```
+   */
+  getEntry(key: Bytes): Promise<VersionedEntry | undefined> {
+    return attempt(() => {
+      this.#checkOpen();
+      const k = lookupKey(key);
+      const e = this.#catalog.lookup(k);
+      if (!e) return undefined;
+      const r = this.#catalog.readRecord(k, e);
+      return { key: keyToBytes(k), value: r.value, sequence: r.seq, expireAt: e.expireAt };
     });
   }
 
@@ -178,7 +234,13 @@ export class Cask {
   /**
    * Applies several sets and deletes as one: they become visible together and,
    * after a crash, are all present or none is. Invalid input rejects the whole
-   * batch before anything is written.
+   * batch before anything is written. All of them share one sequence number.
+   *
+   * With `checks`, the batch is written only if, at commit time, each checked
+   * key's current record carries the given sequence number (or, for `null`,
+   * the key is absent); otherwise it resolves `{ ok: false }` and writes
+   * nothing. A key's "current record" includes a write still waiting for its
+   * fsync, so two checked commits on one key can never both succeed.
    *
    * @example
    * ```ts
@@ -191,12 +253,14 @@ export class Cask {
    * ]);
    * ```
    */
-  atomic(ops: readonly BatchOp[]): Promise<void> {
-    return attempt(() => {
+  atomic(ops: readonly BatchOp[], options?: AtomicOptions): Promise<AtomicResult> {
+    return attempt(async () => {
       if (!Array.isArray(ops)) {
         throw new InvalidArgumentError("atomic() takes an array of operations");
       }
-      return this.#catalog.atomic(ops.map((o) => this.#prepare(o)));
+      const prepared = ops.map((o) => this.#prepare(o));
+      const seq = await this.#catalog.atomic(prepared, prepareChecks(options));
+      return seq === null ? { ok: false } : { ok: true, sequence: seq };
     });
   }
 
@@ -236,6 +300,57 @@ export class Cask {
     for (const [k, e] of this.#range(options)) {
       yield [keyToBytes(k), this.#catalog.read(k, e, ahead)];
     }
+  }
+
+  /**
+   * Like {@link scan}, yielding each entry with its sequence number and expiry.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using db = await open("./data");
+   * for await (const e of db.scanEntries({ prefix: "user:" })) console.log(e.sequence);
+   * ```
+   */
+  async *scanEntries(options?: ScanOptions): AsyncGenerator<VersionedEntry> {
+    const ahead = this.#catalog.readAhead(options?.reverse === true);
+    for (const [k, e] of this.#range(options)) {
+      const r = this.#catalog.readRecord(k, e, ahead);
+      yield { key: keyToBytes(k), value: r.value, sequence: r.seq, expireAt: e.expireAt };
+    }
+  }
+
+  /**
+   * Follows the changes to some keys: an async iterator of {@link Change}s, in
+   * commit order, from the commits after the call (an atomic batch's changes
+   * arrive together). A delete, and an expiry once the store notices it, arrive
+   * with `value: undefined`. A consumer that falls more than 10,000 changes or
+   * 64 MiB of values behind is ended with a `WatchOverflowError`; the writer
+   * never waits for it. Stop with `break` (or `return()`); closing the store
+   * ends every watch.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using db = await open("./data");
+   * const feed = db.watch({ prefix: "order:" });
+   * await db.set("order:1", "new");
+   * for await (const c of feed) {
+   *   console.log(new TextDecoder().decode(c.key), c.sequence);
+   *   break;
+   * }
+   * ```
+   */
+  watch(options: WatchOptions): AsyncIterableIterator<Change> {
+    this.#checkOpen();
+    const w = new Watch(
+      (l) => this.#catalog.listen(l),
+      watchMatcher(options),
+      this.#catalog.sequence,
+      (ended) => this.#watches.delete(ended),
+    );
+    this.#watches.add(w);
+    return w;
   }
 
   /**
@@ -323,7 +438,10 @@ export class Cask {
    * ```
    */
   close(): Promise<void> {
-    this.#closing ??= this.#catalog.close();
+    if (!this.#closing) {
+      for (const w of this.#watches) w.end();
+      this.#closing = this.#catalog.close();
+    }
     return this.#closing;
   }
 

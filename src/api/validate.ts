@@ -6,8 +6,8 @@
 
 import { InvalidArgumentError } from "../base/errors.ts";
 import { indexKey, keyForms, toBytes } from "../base/keys.ts";
-import type { BatchOp, ScanOptions } from "../base/types.ts";
-import type { KeyedOp } from "../index/catalog.ts";
+import type { AtomicOptions, BatchOp, ScanOptions, WatchOptions } from "../base/types.ts";
+import type { KeyedCheck, KeyedOp } from "../index/catalog.ts";
 
 /** Size limits a write must respect. */
 export interface Limits {
@@ -147,4 +147,48 @@ function prefixEnd(p: string): string | undefined {
   while (i > 0 && p.charCodeAt(i - 1) === 0xff) i--;
   if (i === 0) return undefined;
   return p.slice(0, i - 1) + String.fromCharCode(p.charCodeAt(i - 1) + 1);
+}
+
+/** Validates the options of `atomic()`; returns its checks in index form. */
+export function prepareChecks(o: AtomicOptions | undefined): KeyedCheck[] {
+  if (o === undefined) return [];
+  if (typeof o !== "object" || o === null) {
+    throw new InvalidArgumentError("atomic options must be an object");
+  }
+  rejectUnknown(o, ["checks"], "atomic option");
+  if (o.checks === undefined) return [];
+  if (!Array.isArray(o.checks)) throw new InvalidArgumentError("checks must be an array");
+  return o.checks.map((c) => {
+    if (typeof c !== "object" || c === null) {
+      throw new InvalidArgumentError("a check must be an object");
+    }
+    rejectUnknown(c, ["key", "sequence"], "check field");
+    const seq = c.sequence;
+    if (seq !== null && !(Number.isSafeInteger(seq) && seq >= 0)) {
+      throw new InvalidArgumentError(
+        `a check's sequence must be a sequence number or null, got ${seq}`,
+      );
+    }
+    return { k: lookupKey(c.key), seq };
+  });
+}
+
+/** Validates `watch()` options; returns which index keys it follows. */
+export function watchMatcher(o: WatchOptions): (k: string) => boolean {
+  if (typeof o !== "object" || o === null) {
+    throw new InvalidArgumentError("watch options must be an object");
+  }
+  if ("keys" in o) {
+    rejectUnknown(o, ["keys"], "watch option");
+    if (!Array.isArray(o.keys)) throw new InvalidArgumentError("keys must be an array");
+    const keys = new Set(o.keys.map(lookupKey));
+    return (k) => keys.has(k);
+  }
+  rejectUnknown(o, ["prefix", "start", "end"], "watch option");
+  if (!("prefix" in o) && !("start" in o && "end" in o)) {
+    throw new InvalidArgumentError("watch takes { keys }, { prefix } or { start, end }");
+  }
+  const r = resolveRange(o);
+  if (!r) return () => false;
+  return (k) => (r.start === undefined || k >= r.start) && (r.end === undefined || k < r.end);
 }

@@ -23,7 +23,9 @@ export type CaskErrorCode =
   | "LOCKED"
   | "CLOSED"
   | "INVALID_ARGUMENT"
-  | "IO";
+  | "IO"
+  | "READ_ONLY"
+  | "WATCH_OVERFLOW";
 
 /**
  * Base class of every error thrown by Cask.
@@ -163,4 +165,51 @@ export class IOError extends CaskError {
 export function asCaskError(e: unknown, doing: string): CaskError {
   if (e instanceof CaskError) return e;
   return new IOError(`${doing}: ${(e as Error)?.message ?? e}`, { cause: e });
+}
+
+/**
+ * A write was attempted on a store opened with `readOnly: true`.
+ *
+ * @example
+ * ```ts
+ * import { open, ReadOnlyError } from "@cask/cask";
+ * await using db = await open("./data", { readOnly: true });
+ * await db.set("k", "v").catch((e) => console.log(e instanceof ReadOnlyError)); // true
+ * ```
+ */
+export class ReadOnlyError extends CaskError {
+  /** Builds the error. */
+  constructor(message = "the store is open read-only", options?: ErrorOptions) {
+    super("READ_ONLY", message, options);
+  }
+}
+
+/**
+ * A `watch()` consumer fell too far behind: its buffer of undelivered changes
+ * is bounded, so it is ended with this error rather than let memory grow.
+ * Resume with `watch({ ..., since: error.resumeFrom })`.
+ *
+ * @example
+ * ```ts
+ * import { open, WatchOverflowError } from "@cask/cask";
+ * await using db = await open("./data");
+ * try {
+ *   for await (const c of db.watch({ prefix: "" })) await new Promise((r) => setTimeout(r, 10));
+ * } catch (e) {
+ *   if (e instanceof WatchOverflowError) console.log("resume after", e.resumeFrom);
+ * }
+ * ```
+ */
+export class WatchOverflowError extends CaskError {
+  /** The sequence number of the last change delivered: resume after it. */
+  readonly resumeFrom: number;
+  /** Builds the error. */
+  constructor(resumeFrom: number, options?: ErrorOptions) {
+    super(
+      "WATCH_OVERFLOW",
+      `the watcher fell too far behind; resume with since: ${resumeFrom}`,
+      options,
+    );
+    this.resumeFrom = resumeFrom;
+  }
 }

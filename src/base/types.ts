@@ -364,3 +364,114 @@ export interface OpenOptions {
    */
   autoCompact?: boolean | AutoCompact;
 }
+
+/**
+ * A condition of a checked `atomic()` commit: the key's current record must
+ * carry `sequence`, or with `null` the key must be absent.
+ *
+ * @example
+ * ```ts
+ * import { type AtomicCheck, open } from "@cask/cask";
+ * await using db = await open("./data");
+ * const check: AtomicCheck = { key: "counter", sequence: null };
+ * await db.atomic([{ type: "set", key: "counter", value: "1" }], { checks: [check] });
+ * ```
+ */
+export interface AtomicCheck {
+  /** The key to check. */
+  key: Bytes;
+  /** The sequence number its current record must carry, or null for "absent". */
+  sequence: number | null;
+}
+
+/**
+ * Options of `atomic()`.
+ *
+ * @example
+ * ```ts
+ * import { type AtomicOptions, open } from "@cask/cask";
+ * await using db = await open("./data");
+ * const e = await db.getEntry("k");
+ * const options: AtomicOptions = { checks: [{ key: "k", sequence: e?.sequence ?? null }] };
+ * await db.atomic([{ type: "set", key: "k", value: "next" }], options);
+ * ```
+ */
+export interface AtomicOptions {
+  /** Conditions judged at commit time; when one fails nothing is written. */
+  checks?: readonly AtomicCheck[];
+}
+
+/**
+ * What `atomic()` did: `ok` with the commit's sequence number, or not ok when a
+ * check failed (and nothing was written).
+ *
+ * @example
+ * ```ts
+ * import { type AtomicResult, open } from "@cask/cask";
+ * await using db = await open("./data");
+ * const r: AtomicResult = await db.atomic([{ type: "set", key: "k", value: "v" }]);
+ * if (r.ok) console.log("committed as", r.sequence);
+ * ```
+ */
+export type AtomicResult = { ok: true; sequence: number } | { ok: false };
+
+/**
+ * A key's current value with the sequence number of the commit that wrote it.
+ *
+ * @example
+ * ```ts
+ * import { open, type VersionedEntry } from "@cask/cask";
+ * await using db = await open("./data");
+ * const e: VersionedEntry | undefined = await db.getEntry("k");
+ * if (e) console.log(e.sequence, e.value.length, e.expireAt);
+ * ```
+ */
+export interface VersionedEntry {
+  /** The key's bytes. */
+  key: Uint8Array;
+  /** The value. */
+  value: Uint8Array;
+  /** Sequence number of the commit that wrote it (0 for a record of a version-1 file). */
+  sequence: number;
+  /** Expiry, ms since the epoch; 0 = never. */
+  expireAt: number;
+}
+
+/**
+ * Which keys `watch()` follows: a list of keys, a prefix, or a range.
+ *
+ * @example
+ * ```ts
+ * import { open, type WatchOptions } from "@cask/cask";
+ * await using db = await open("./data");
+ * const options: WatchOptions = { prefix: "user:" };
+ * const changes = db.watch(options);
+ * ```
+ */
+export type WatchOptions =
+  | { keys: readonly Bytes[] }
+  | { prefix: Bytes }
+  | { start: Bytes; end: Bytes };
+
+/**
+ * One change `watch()` reports: `value` is undefined when the key was deleted
+ * or expired.
+ *
+ * @example
+ * ```ts
+ * import { type Change, open } from "@cask/cask";
+ * await using db = await open("./data");
+ * for await (const c of db.watch({ keys: ["k"] }) as AsyncIterable<Change>) {
+ *   console.log(c.sequence, c.value === undefined ? "gone" : "set");
+ *   break;
+ * }
+ * ```
+ */
+export interface Change {
+  /** The key's bytes. */
+  key: Uint8Array;
+  /** The new value; undefined for a delete or an expiry. */
+  value: Uint8Array | undefined;
+  /** Sequence number of the commit (for an expiry: the last commit when it was noticed). */
+  sequence: number;
+}

@@ -21,9 +21,10 @@ import { acquireLock, releaseLock } from "../log/lock.ts";
 import { cleanupMerge } from "../log/merge_files.ts";
 import { ReadAhead } from "../log/readahead.ts";
 import { type ReadRecord, readRecord } from "../log/reader.ts";
-import { recoverLog, type RecoveryOptions, type RecoverySink } from "../log/recovery.ts";
+import { recoverLog, type RecoveryOptions } from "../log/recovery.ts";
 import { Writer, type WriterOptions } from "../log/writer.ts";
 import { type CompactionContext, runCompaction, wantsCompaction } from "./compactor.ts";
+import { BulkLoader } from "./bulk_load.ts";
 import { type Entry, KeyDir } from "./keydir.ts";
 
 /** What a catalog is opened with (validated by the API layer). */
@@ -42,6 +43,19 @@ export interface KeyedOp extends WriteOp {
   k: string;
 }
 
+/** A condition of a checked commit: the key's current record carries `seq`, or (null) the key is absent. */
+export interface KeyedCheck {
+  k: string;
+  seq: number | null;
+}
+
+/** One key's change as a commit applies it; `value` undefined for a delete or an expiry. */
+export interface KeyChange {
+  k: string;
+  value: Uint8Array | undefined;
+  seq: number;
+}
+
 /** Index, files, writer and reads of one open store. */
 export class Catalog {
   readonly #index = new KeyDir();
@@ -53,6 +67,11 @@ export class Catalog {
   #writer!: Writer;
   #storeId = "";
   #seq = 0;
+  // Keys with a write appended but not yet applied (under sync "always" a write
+  // is applied after its fsync), with that write's sequence number, negated for
+  // a delete: a checked commit judges a key by its newest write, applied or not.
+  readonly #inflight = new Map<string, number>();
+  readonly #listeners = new Set<(changes: KeyChange[]) => void>();
   #compacting?: Promise<CompactResult>;
   #lastCompaction?: CompactResult;
   #closing = false;
@@ -83,7 +102,25 @@ export class Catalog {
   }
 
   async #recover(): Promise<void> {
-    const log = await recoverLog(this.#dir, this.#sink, this.#opts);
+    const loader = new BulkLoader({
+      put: (key, fileId, offset, size, timestamp, expireAt) =>
+        this.#put(key, { fileId, offset, size, timestamp, expireAt }),
+      remove: (key) => this.#remove(key),
+    });
+    const now = this.#opts.clock();
+    const log = await recoverLog(this.#dir, {
+      record: (key, fileId, offset, size, tombstone, timestamp, expireAt) =>
+        loader.add(
+          key,
+          fileId,
+          offset,
+          size,
+          tombstone || (expireAt !== 0 && expireAt <= now),
+          timestamp,
+          expireAt,
+        ),
+    }, this.#opts);
+    loader.flush();
     for (const f of log.files) this.#files.set(f.id, f);
     this.#storeId = log.storeId;
     this.#seq = log.seq;
@@ -95,6 +132,7 @@ export class Catalog {
       append: log.append,
       nextId: log.nextId,
       follows: log.follows,
+      onDropFile: (f) => this.#files.delete(f.id),
       onNewFile: (f) => {
         this.#files.set(f.id, f);
         // Not from inside the append (or the seal of a compaction) that rotated.
@@ -126,7 +164,22 @@ export class Catalog {
     const e = this.#index.get(k);
     if (!e || e.expireAt === 0 || e.expireAt > now) return e;
     this.#remove(k);
+    this.#notify([{ k, value: undefined, seq: this.#seq }]);
     return undefined;
+  }
+
+  /** The sequence number of `k`'s newest write, applied or in flight; null when absent. */
+  seqOf(k: string): number | null {
+    const pending = this.#inflight.get(k);
+    if (pending !== undefined) return pending > 0 ? pending : null;
+    const e = this.lookup(k);
+    return e ? this.readRecord(k, e).seq : null;
+  }
+
+  /** Calls `listener` with the changes of every commit as it is applied, until the returned function is called. */
+  listen(listener: (changes: KeyChange[]) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   /** The verified value of `k`, whose entry is `e`; `ahead` is a scan's read-ahead. */
@@ -167,15 +220,36 @@ export class Catalog {
     return this.#append([op], false);
   }
 
-  /** Writes `ops` as one atomic batch. */
-  async atomic(ops: readonly KeyedOp[]): Promise<void> {
-    if (ops.length > 0) await this.#append(ops, true);
+  /**
+   * Writes `ops` as one atomic batch when every check holds, judged now against
+   * each key's newest write; resolves to the commit's sequence number, or null
+   * (nothing written) when a check fails. With no ops it writes nothing and
+   * resolves to the newest sequence number.
+   */
+  atomic(ops: readonly KeyedOp[], checks: readonly KeyedCheck[] = []): Promise<number | null> {
+    for (const c of checks) {
+      if (this.seqOf(c.k) === c.seq) continue;
+      // Lost to a write still waiting for its fsync: answer once it is applied,
+      // so a caller that reads and retries sees it rather than spin.
+      if (this.#inflight.has(c.k)) return this.#writer.sync().then(() => null);
+      return Promise.resolve(null);
+    }
+    if (ops.length === 0) return Promise.resolve(this.#writer.seq);
+    let seq = 0;
+    return this.#append(ops, true, (s) => seq = s).then(() => seq);
   }
 
-  #append(ops: readonly KeyedOp[], batch: boolean): Promise<boolean> {
+  #append(
+    ops: readonly KeyedOp[],
+    batch: boolean,
+    onSeq?: (seq: number) => void,
+  ): Promise<boolean> {
     const ts = this.#opts.clock();
     const { file, offset, seq, headerSize } = this.#writer.appendOps(ops, ts, batch);
-    return this.#writer.commit(() => {
+    onSeq?.(seq);
+    const deferred = this.#writer.deferred;
+    if (deferred) { for (const o of ops) this.#inflight.set(o.k, o.tombstone ? -seq : seq); }
+    const done = this.#writer.commit(() => {
       let at = offset, present = false;
       for (const o of ops) {
         const size = headerSize + o.kb.length + o.vb.length;
@@ -189,11 +263,28 @@ export class Catalog {
             expireAt: o.expireAt,
           });
         }
+        if (deferred && Math.abs(this.#inflight.get(o.k)!) === seq) this.#inflight.delete(o.k);
         at += size;
       }
       this.#seq = seq;
+      if (this.#listeners.size > 0) {
+        this.#notify(ops.map((o) => ({ k: o.k, value: o.tombstone ? undefined : o.vb, seq })));
+      }
       return present;
     });
+    // A write rejected (its write failed) never happened: it no longer decides checks.
+    if (deferred) {
+      done.catch(() => {
+        for (const o of ops) {
+          if (Math.abs(this.#inflight.get(o.k) ?? 0) === seq) this.#inflight.delete(o.k);
+        }
+      });
+    }
+    return done;
+  }
+
+  #notify(changes: KeyChange[]): void {
+    for (const l of this.#listeners) l(changes);
   }
 
   /** Resolves once every write made before the call is durable. */
@@ -323,15 +414,4 @@ export class Catalog {
   #addLive(id: number, bytes: number): void {
     this.#live.set(id, (this.#live.get(id) ?? 0) + bytes);
   }
-
-  // Applies the records recovery replays: the last record of a key wins.
-  readonly #sink: RecoverySink = {
-    record: (key, fileId, offset, size, tombstone, timestamp, expireAt) => {
-      if (tombstone || (expireAt !== 0 && expireAt <= this.#opts.clock())) {
-        this.#remove(key);
-        return;
-      }
-      this.#put(key, { fileId, offset, size, timestamp, expireAt });
-    },
-  };
 }

@@ -101,9 +101,19 @@ export type HintVisitor = (key: string, offset: number, h: RecordHeader) => void
 /**
  * Reads hint file `path` of data file `data` and calls `visit` for each entry,
  * in file order. Returns false, having called nothing, when the hint is
- * missing, damaged, belongs to another file or points outside its data file.
+ * missing, damaged, belongs to another file or points outside its data file;
+ * with `whole` (recovery's reading), also when its entries do not tile the data
+ * file: a merge writes one entry per record, in order, so an entry whose offset
+ * was rewritten, even under a recomputed checksum, shows as a gap or an overlap
+ * and the data file is scanned instead. `verify` reads without `whole`, to
+ * check each entry against its record and say which ones are wrong.
  */
-export async function readHint(path: string, data: DataFile, visit: HintVisitor): Promise<boolean> {
+export async function readHint(
+  path: string,
+  data: DataFile,
+  visit: HintVisitor,
+  whole = true,
+): Promise<boolean> {
   let b: Uint8Array;
   try {
     b = await Deno.readFile(path);
@@ -121,14 +131,17 @@ export async function readHint(path: string, data: DataFile, visit: HintVisitor)
   const count = v.getUint32(end, true);
   if (crc32(b.subarray(start, end + 4), hh.salt) !== v.getUint32(end + 4, true)) return false;
   // Check every entry before applying any, so a bad hint changes nothing.
-  let n = 0, at = start;
+  let n = 0, at = start, next = data.headerSize, tiles = true;
   for (; at + entry <= end; n++) {
     const keyLen = v.getUint32(at, true);
     const size = recordSize(data.fmt, keyLen, v.getUint32(at + 4, true));
-    if (getU64(v, at + 8) + size > data.size) return false;
+    const offset = getU64(v, at + 8);
+    if (offset + size > data.size) return false;
+    tiles &&= offset === next;
+    next = offset + size;
     at += entry + keyLen;
   }
-  if (at !== end || n !== count) return false;
+  if (at !== end || n !== count || (whole && !(tiles && next === data.size))) return false;
   const h = emptyHeader();
   for (at = start; at < end;) {
     h.keyLen = v.getUint32(at, true);

@@ -10,7 +10,13 @@
 import { asCaskError } from "../base/errors.ts";
 import { keyToBytes } from "../base/keys.ts";
 import type { VerifyReport } from "../base/types.ts";
-import { emptyHeader, readHeader, recordSize, verifyRecord } from "../codec/codec.ts";
+import {
+  emptyHeader,
+  readHeader,
+  type RecordHeader,
+  recordSize,
+  verifyRecord,
+} from "../codec/codec.ts";
 import type { DataFile } from "./datafile.ts";
 import { hintPath } from "./fsutil.ts";
 import { readHint } from "./hint.ts";
@@ -53,19 +59,23 @@ async function walkStore(dir: string): Promise<VerifyReport> {
   return report;
 }
 
-// A hint must read whole, and each entry must point at an intact record with
-// the entry's key, lengths, times and sequence number.
+// A hint must read whole, each entry must point at an intact record with the
+// entry's key, lengths, times and sequence number, and the entries must list
+// every record of the data file in order (what recovery relies on).
 async function checkHint(f: DataFile, report: VerifyReport): Promise<void> {
   const path = hintPath(f.dir, f.id);
   if (!(await Deno.stat(path).then(() => true, () => false))) return;
   const bad = (offset: number, bytes: number, why: string) =>
     report.issues.push({ kind: "bad-hint", file: path, offset, bytes, message: `${path}: ${why}` });
-  const entries: { key: string; offset: number; h: ReturnType<typeof emptyHeader> }[] = [];
-  if (!(await readHint(path, f, (key, offset, h) => entries.push({ key, offset, h: { ...h } })))) {
+  const entries: { key: string; offset: number; h: RecordHeader }[] = [];
+  const visit = (key: string, offset: number, h: RecordHeader) =>
+    entries.push({ key, offset, h: { ...h } });
+  if (!(await readHint(path, f, visit, false))) {
     bad(0, 0, "hint is damaged or belongs to another file");
     return;
   }
   const got = emptyHeader();
+  const before = report.issues.length;
   for (const { key, offset, h } of entries) {
     const size = recordSize(f.fmt, h.keyLen, h.valueLen);
     const rec = new Uint8Array(size);
@@ -82,5 +92,9 @@ async function checkHint(f: DataFile, report: VerifyReport): Promise<void> {
       ok = false;
     }
     if (!ok) bad(offset, size, `entry for data.${f.id} at ${offset} does not match its record`);
+  }
+  // Entries that each match a record but skip or repeat some: recovery scans instead.
+  if (report.issues.length === before && !(await readHint(path, f, () => {}))) {
+    bad(0, 0, `entries do not list every record of data.${f.id} in order`);
   }
 }

@@ -17,6 +17,7 @@ import { encodeFileHeader, newSalt } from "../codec/file_header.ts";
 import { KIND_DATA } from "../codec/format.ts";
 import { encodeOps, framedSize } from "../codec/framing.ts";
 import { DataFile } from "./datafile.ts";
+import { faults } from "./faults.ts";
 import { syncDir, writeAllSync } from "./fsutil.ts";
 
 // Chunk size for buffered appends: large enough for efficient writes, small
@@ -31,9 +32,17 @@ const MAX_SPARE = 8;
 interface Chunk {
   file: DataFile;
   start: number; // file offset of bytes[0]
+  pos0: number; // the writer's append position (#appended) at bytes[0]
   bytes: Uint8Array;
   used: number;
 }
+
+// A write that failed can be cut off and tried again; an fsync that failed
+// cannot (the page cache may have dropped the data), so it is told apart.
+class SyncFailure extends Error {}
+
+// Under "never" and the interval mode, how soon a failed write is tried again.
+const RETRY_MS = 1000;
 
 interface Waiter {
   pos: number;
@@ -58,6 +67,8 @@ export interface WriterOptions {
   maxFileSize: number;
   /** Called when the writer starts a new data file, before anything can be read from it. */
   onNewFile: (file: DataFile) => void;
+  /** Called when a failed write drops a new file before it was created. */
+  onDropFile: (file: DataFile) => void;
   /** The store's id, written into every file header. */
   storeId: string;
   /** The last sequence number the log holds; appends continue after it. */
@@ -92,6 +103,10 @@ export class Writer {
   #handle?: Deno.FsFile;
   #handleFile?: DataFile;
   #failure?: IOError;
+  // Under "never" and the interval mode: a failed write whose acknowledged bytes
+  // wait in the buffer for a retry; appends are refused meanwhile.
+  #stall?: IOError;
+  #retryTimer?: ReturnType<typeof setTimeout>;
   #closed = false;
 
   #seq: number;
@@ -126,6 +141,11 @@ export class Writer {
   /** The error that stopped the writer, if any. */
   get failure(): IOError | undefined {
     return this.#failure;
+  }
+
+  /** Whether commit() applies writes only after their fsync (sync "always"). */
+  get deferred(): boolean {
+    return this.options.sync === "always";
   }
 
   /** Whether writes are appended but not yet applied (waiting for their fsync). */
@@ -198,7 +218,10 @@ export class Writer {
     return false;
   }
 
-  /** Writes out the buffer and fsyncs; resolves once everything appended before the call is durable. */
+  /**
+   * Writes out the buffer and fsyncs; resolves once everything appended before
+   * the call is durable. After a failed write it tries again at once.
+   */
   sync(): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure);
     if (this.#durable >= this.#appended) return Promise.resolve();
@@ -212,6 +235,7 @@ export class Writer {
     if (this.#closed) return;
     clearInterval(this.#interval);
     clearTimeout(this.#timer);
+    clearTimeout(this.#retryTimer);
     try {
       await this.sync();
     } finally {
@@ -234,6 +258,7 @@ export class Writer {
   #check(): void {
     if (this.#closed) throw new ClosedError();
     if (this.#failure) throw this.#failure;
+    if (this.#stall) throw this.#stall;
   }
 
   #rotate(): void {
@@ -267,6 +292,7 @@ export class Writer {
     const fresh = {
       file,
       start: this.#end,
+      pos0: this.#appended,
       bytes: size <= CHUNK_SIZE && this.#spare.pop() || new Uint8Array(Math.max(CHUNK_SIZE, size)),
       used: 0,
     };
@@ -303,19 +329,17 @@ export class Writer {
         this.#open = undefined;
         const upTo = this.#appended;
         const mustSync = this.#waiters.length > 0;
+        let written = 0;
         try {
-          for (let i = 0; i < taken; i++) await this.#write(this.#chunks[i]);
-          if (mustSync) await this.#handle?.syncData();
+          for (; written < taken; written++) await this.#write(this.#chunks[written]);
+          if (mustSync && this.#handle) await this.#fsync(this.#handle, this.#handleFile!);
         } catch (e) {
-          this.#fail(e);
+          if (e instanceof SyncFailure) this.#fail(e.cause);
+          else await this.#writeFailed(written, e);
           return;
         }
-        for (const c of this.#chunks.splice(0, taken)) {
-          this.#buffered -= c.used;
-          if (c.bytes.length === CHUNK_SIZE && this.#spare.length < MAX_SPARE) {
-            this.#spare.push(c.bytes);
-          }
-        }
+        this.#stall = undefined;
+        this.#recycle(taken);
         if (mustSync) this.#durable = upTo;
         this.#release();
       }
@@ -326,24 +350,99 @@ export class Writer {
     }
   }
 
+  // Drops the first `n` chunks, written, keeping their buffers for reuse.
+  #recycle(n: number): void {
+    for (const c of this.#chunks.splice(0, n)) {
+      this.#buffered -= c.used;
+      if (c.bytes.length === CHUNK_SIZE && this.#spare.length < MAX_SPARE) {
+        this.#spare.push(c.bytes);
+      }
+    }
+  }
+
   async #write(c: Chunk): Promise<void> {
     if (c.file !== this.#handleFile) await this.#switchTo(c.file);
+    faults.beforeWrite?.(c.file.path);
     writeAllSync(this.#handle!, c.bytes.subarray(0, c.used));
     c.file.size = c.start + c.used;
+  }
+
+  async #fsync(handle: Deno.FsFile, file: DataFile): Promise<void> {
+    try {
+      faults.beforeSync?.(file.path);
+      await handle.syncData();
+    } catch (e) {
+      throw new SyncFailure("fsync failed", { cause: e });
+    }
   }
 
   // Seal the previous file (fsync: older files are immutable and compaction trusts
   // them) and open the next one, creating it durably when it is new.
   async #switchTo(file: DataFile): Promise<void> {
     if (this.#handle) {
-      await this.#handle.syncData();
+      await this.#fsync(this.#handle, this.#handleFile!);
       this.#handle.close();
       this.#handle = undefined;
+      this.#handleFile = undefined;
     }
     const fresh = file.size === 0;
     this.#handle = await Deno.open(file.path, { append: true, createNew: fresh });
     this.#handleFile = file;
-    if (fresh) await syncDir(this.dir);
+    if (fresh) {
+      try {
+        await syncDir(this.dir);
+      } catch (e) {
+        throw new SyncFailure("directory fsync failed", { cause: e });
+      }
+    }
+  }
+
+  // A write (not an fsync) failed, say on a full disk, at chunk `i` of the round:
+  // the file is cut back to where that chunk starts, so no partial record stays.
+  // Under "always" nothing past that point was acknowledged: the written chunks
+  // before it are made durable and acknowledged, everything after is rejected
+  // and dropped, and writing goes on. Otherwise the writes were acknowledged
+  // already: they stay buffered and are tried again, and appends are refused
+  // until a retry succeeds.
+  async #writeFailed(i: number, e: unknown): Promise<void> {
+    const c = this.#chunks[i];
+    const err = new IOError(
+      `write to ${c.file.path} failed: ${(e as Error)?.message ?? e}`,
+      { cause: e },
+    );
+    try {
+      if (this.#handleFile === c.file) this.#handle!.truncateSync(c.start);
+      c.file.size = c.start;
+      this.#recycle(i);
+      if (this.options.sync !== "always") {
+        this.#stall = err;
+        for (const w of this.#waiters.splice(0)) w.reject(err);
+        clearTimeout(this.#retryTimer);
+        this.#retryTimer = setTimeout(() => this.#kick(), RETRY_MS);
+        Deno.unrefTimer(this.#retryTimer);
+        return;
+      }
+      if (this.#handle) await this.#fsync(this.#handle, this.#handleFile!);
+    } catch (t) {
+      this.#fail(t instanceof SyncFailure ? t.cause : t);
+      return;
+    }
+    this.#durable = c.pos0;
+    this.#release();
+    const dropped = this.#chunks.splice(0);
+    for (const d of dropped) this.#buffered -= d.used;
+    for (const w of this.#waiters.splice(0)) w.reject(err);
+    for (const f of new Set(dropped.map((d) => d.file))) {
+      if (f !== c.file) this.options.onDropFile(f);
+    }
+    this.#open = undefined;
+    this.#appended = c.pos0;
+    this.active = c.file;
+    this.#end = c.start;
+    // The file's header was in the dropped bytes: it goes first again.
+    if (c.start === 0) {
+      this.#append(c.file.headerSize, (buf, at) => buf.set(encodeFileHeader(c.file.header!), at));
+    }
   }
 
   #release(): void {
@@ -359,9 +458,9 @@ export class Writer {
     }
   }
 
-  // After a failed write or fsync the file's tail and the page cache can no longer
-  // be trusted, so the writer stops for good: nothing more is acknowledged, and a
-  // reopen recovers exactly what reached the disk intact.
+  // After a failed fsync the page cache can no longer be trusted (it may have
+  // dropped the data), so the writer stops for good: nothing more is
+  // acknowledged, and a reopen recovers exactly what reached the disk intact.
   #fail(e: unknown): void {
     this.#failure = e instanceof IOError ? e : new IOError(
       `write to ${this.#handleFile?.path ?? this.dir} failed: ${(e as Error)?.message ?? e}`,

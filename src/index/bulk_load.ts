@@ -1,0 +1,104 @@
+/**
+ * Loading the keydir from a replayed log. Inserting a million random keys one
+ * by one into a B+tree is bound by cache misses: each insert lands in a
+ * different leaf. So records are gathered in windows, and each window is
+ * applied in the order of its keys' leading bytes (a stable counting sort, so
+ * records of one key keep their log order and the last one still wins). A
+ * window's inserts then walk the tree from left to right. Windows are small
+ * enough that gathering costs little memory next to the keydir itself.
+ * @module
+ */
+
+/** Where recovery's records go, applied in log order per key. */
+export interface LoadTarget {
+  /** The record of `key` is its current value. */
+  put(
+    key: string,
+    fileId: number,
+    offset: number,
+    size: number,
+    timestamp: number,
+    expireAt: number,
+  ): void;
+  /** The key is deleted (a tombstone, or a record already expired). */
+  remove(key: string): void;
+}
+
+const WINDOW = 1 << 17;
+const BUCKET_BITS = 16;
+
+/** Gathers records and applies them window by window; see the module doc. */
+export class BulkLoader {
+  #keys: string[] = [];
+  #num = new Float64Array(WINDOW * 5);
+  #dead = new Uint8Array(WINDOW);
+  #order = new Uint32Array(WINDOW);
+  #counts = new Uint32Array((1 << BUCKET_BITS) + 1);
+  #n = 0;
+  // Bytes every key seen so far shares; buckets are taken from the bytes after it.
+  #prefix?: string;
+
+  constructor(readonly target: LoadTarget) {}
+
+  /** Adds a record in log order. */
+  add(
+    key: string,
+    fileId: number,
+    offset: number,
+    size: number,
+    dead: boolean,
+    timestamp: number,
+    expireAt: number,
+  ): void {
+    const i = this.#n++;
+    this.#keys[i] = key;
+    const f = this.#num, o = i * 5;
+    f[o] = fileId;
+    f[o + 1] = offset;
+    f[o + 2] = size;
+    f[o + 3] = timestamp;
+    f[o + 4] = expireAt;
+    this.#dead[i] = dead ? 1 : 0;
+    if (this.#n === WINDOW) this.flush();
+  }
+
+  /** Applies every gathered record. */
+  flush(): void {
+    const n = this.#n;
+    if (n === 0) return;
+    const keys = this.#keys;
+    let p = this.#prefix ?? keys[0];
+    for (let i = 0; i < n && p.length > 0; i++) {
+      if (!keys[i].startsWith(p)) p = p.slice(0, commonPrefix(p, keys[i]));
+    }
+    this.#prefix = p;
+    const d = p.length;
+    const counts = this.#counts.fill(0);
+    for (let i = 0; i < n; i++) counts[bucket(keys[i], d) + 1]++;
+    for (let b = 1; b < counts.length; b++) counts[b] += counts[b - 1];
+    const order = this.#order;
+    for (let i = 0; i < n; i++) order[counts[bucket(keys[i], d)]++] = i;
+    const f = this.#num, t = this.target;
+    for (let j = 0; j < n; j++) {
+      const i = order[j], o = i * 5;
+      if (this.#dead[i]) t.remove(keys[i]);
+      else t.put(keys[i], f[o], f[o + 1], f[o + 2], f[o + 3], f[o + 4]);
+      keys[i] = "";
+    }
+    this.#n = 0;
+  }
+}
+
+// The two bytes of `k` after its first `d` (0 past the end).
+function bucket(k: string, d: number): number {
+  const a = d < k.length ? k.charCodeAt(d) & 0xff : 0;
+  const b = d + 1 < k.length ? k.charCodeAt(d + 1) & 0xff : 0;
+  return (a << 8) | b;
+}
+
+function commonPrefix(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  return i;
+}

@@ -1,0 +1,140 @@
+import assert from "node:assert/strict";
+import { InvalidArgumentError, open, type SyncMode, WatchOverflowError } from "../mod.ts";
+import { text, withDir } from "./helpers.ts";
+
+const te = new TextEncoder();
+
+Deno.test("every commit takes the next sequence number; numbers survive restart and compaction", () =>
+  withDir(async (dir) => {
+    let last: number;
+    {
+      await using db = await open(dir, { maxFileSize: 4096 });
+      assert.equal(db.sequence, 0);
+      await db.set("a", "1");
+      assert.equal(db.sequence, 1);
+      assert.equal(await db.delete("missing"), false);
+      assert.equal(db.sequence, 1, "a delete of nothing writes nothing");
+      const r = await db.atomic([{ type: "set", key: "b", value: "2" }, {
+        type: "delete",
+        key: "a",
+      }]);
+      assert.deepEqual(r, { ok: true, sequence: 2 });
+      for (let i = 0; i < 200; i++) await db.set(`k${i}`, "x".repeat(50));
+      assert.equal(db.sequence, 202);
+      assert.equal((await db.getEntry("k7"))?.sequence, 10);
+      await db.compact();
+      assert.equal(db.sequence, 202);
+      assert.equal((await db.getEntry("k7"))?.sequence, 10, "compaction keeps a record's number");
+      last = db.sequence;
+    }
+    await using db = await open(dir);
+    assert.equal(db.sequence, last);
+    await db.set("c", "3");
+    assert.equal(db.sequence, last + 1);
+    assert.equal((await db.getEntry("b"))?.sequence, 2);
+  }));
+
+for (const sync of ["always", "never"] as SyncMode[]) {
+  Deno.test(`checked atomics (sync ${sync}): one of two racing compare-and-sets wins`, () =>
+    withDir(async (dir) => {
+      await using db = await open(dir, { sync });
+      const absent = await db.atomic([{ type: "set", key: "n", value: "0" }], {
+        checks: [{ key: "n", sequence: null }],
+      });
+      assert.equal(absent.ok, true);
+      const again = await db.atomic([{ type: "set", key: "n", value: "x" }], {
+        checks: [{ key: "n", sequence: null }],
+      });
+      assert.deepEqual(again, { ok: false });
+      assert.equal(text(await db.get("n")), "0", "a failed check writes nothing");
+      // Increment 100 times from 20 concurrent clients, each retrying on conflict.
+      const client = async () => {
+        for (let done = 0; done < 5;) {
+          const e = (await db.getEntry("n"))!;
+          const next = String(Number(text(e.value)) + 1);
+          const r = await db.atomic([{ type: "set", key: "n", value: next }], {
+            checks: [{ key: "n", sequence: e.sequence }],
+          });
+          if (r.ok) done++;
+        }
+      };
+      await Promise.all(Array.from({ length: 20 }, client));
+      assert.equal(text(await db.get("n")), "100", "no increment is lost");
+      const e = (await db.getEntry("n"))!;
+      assert.deepEqual(await db.atomic([], { checks: [{ key: "n", sequence: e.sequence }] }), {
+        ok: true,
+        sequence: db.sequence,
+      });
+      await assert.rejects(
+        db.atomic([], { checks: [{ key: "n", sequence: -1 }] }),
+        InvalidArgumentError,
+      );
+      await assert.rejects(
+        db.atomic([], { checks: [{ key: "n", seq: 1 } as never] }),
+        InvalidArgumentError,
+      );
+    }));
+}
+
+Deno.test("scanEntries yields values with their sequence numbers and expiry", () =>
+  withDir(async (dir) => {
+    await using db = await open(dir);
+    await db.set("p:a", "1");
+    await db.set("p:b", "2", { expireAt: 4_000_000_000_000 });
+    await db.set("q", "3");
+    const got = [];
+    for await (const e of db.scanEntries({ prefix: "p:" })) {
+      got.push([text(e.key), text(e.value), e.sequence, e.expireAt]);
+    }
+    assert.deepEqual(got, [["p:a", "1", 1, 0], ["p:b", "2", 2, 4_000_000_000_000]]);
+  }));
+
+Deno.test("watch: changes of matching keys in commit order, batches whole, expiry noticed", () =>
+  withDir(async (dir) => {
+    let now = 1_000;
+    await using db = await open(dir, { clock: () => now });
+    const byPrefix = db.watch({ prefix: "u:" });
+    const byKeys = db.watch({ keys: ["solo"] });
+    const byRange = db.watch({ start: "m", end: "n" });
+    await db.set("u:1", "a");
+    await db.set("other", "x");
+    await db.atomic([{ type: "set", key: "u:2", value: "b" }, { type: "delete", key: "u:1" }]);
+    await db.set("solo", "s", { ttl: 10 });
+    await db.set("mango", "m");
+    now += 100;
+    assert.equal(await db.get("solo"), undefined);
+    const take = async (
+      it: AsyncIterableIterator<{ key: Uint8Array; value?: Uint8Array; sequence: number }>,
+      n: number,
+    ) => {
+      const out = [];
+      for (let i = 0; i < n; i++) {
+        const { value: c } = await it.next();
+        out.push([text(c!.key), text(c!.value), c!.sequence]);
+      }
+      return out;
+    };
+    assert.deepEqual(await take(byPrefix, 3), [["u:1", "a", 1], ["u:2", "b", 3], [
+      "u:1",
+      undefined,
+      3,
+    ]]);
+    assert.deepEqual(await take(byKeys, 2), [["solo", "s", 4], ["solo", undefined, 5]]);
+    assert.deepEqual(await take(byRange, 1), [["mango", "m", 5]]);
+    await byKeys.return!();
+    await db.close();
+    assert.deepEqual(await byPrefix.next(), { value: undefined, done: true }, "close ends a watch");
+  }));
+
+Deno.test("watch: a consumer that falls too far behind ends with WatchOverflowError", () =>
+  withDir(async (dir) => {
+    await using db = await open(dir, { sync: "never" });
+    const feed = db.watch({ prefix: "k" });
+    await db.set("k0", "first");
+    assert.equal(text((await feed.next()).value!.value), "first");
+    for (let i = 0; i < 10_001; i++) db.set(`k${i}`, te.encode("v"));
+    await db.sync();
+    const e = await feed.next().catch((e) => e);
+    assert.ok(e instanceof WatchOverflowError, `got ${e}`);
+    assert.equal(e.resumeFrom, 1, "resume after the last change delivered");
+  }));
