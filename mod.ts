@@ -21,7 +21,7 @@
 
 import type { OpenOptions } from "./src/base/types.ts";
 import { Cask } from "./src/api/store.ts";
-import { Kv, legacyEngine } from "./src/kv/mod.ts";
+import { Kv } from "./src/kv/mod.ts";
 
 export { Cask } from "./src/api/store.ts";
 export { Batch } from "./src/api/batch.ts";
@@ -80,10 +80,10 @@ export function open(dir: string, options?: OpenOptions): Promise<Cask> {
 }
 
 export {
-  type AtomicCheck,
   AtomicOperation,
   type EnqueueOptions,
   Kv,
+  type KvAtomicCheck,
   type KvCommitError,
   type KvCommitResult,
   type KvConsistencyLevel,
@@ -116,6 +116,5 @@ export {
  * ```
  */
 export async function openKv(path: string, options?: OpenOptions): Promise<Kv> {
-  const db = await Cask.open(path, options);
-  return new Kv(await legacyEngine(db));
+  return new Kv(await Cask.open(path, options));
 }

@@ -7,9 +7,9 @@ import type { CommitPlan, Committer } from "./commit.ts";
 import type { KvCommitError, KvCommitResult } from "./entry.ts";
 import type { KvKey } from "./key_codec.ts";
 import {
-  type AtomicCheck,
   checkExpireIn,
   type EnqueueOptions,
+  type KvAtomicCheck,
   type KvMutation,
   pendingEnqueue,
   pendingMutation,
@@ -48,7 +48,7 @@ export class AtomicOperation {
   }
 
   /** Requires each key to have the given versionstamp (null: to be absent) at commit. */
-  check(...checks: AtomicCheck[]): this {
+  check(...checks: KvAtomicCheck[]): this {
     for (const c of checks) this.#plan.checks.push({ key: c.key, versionstamp: c.versionstamp });
     return this;
   }

@@ -10,7 +10,7 @@
 import type { EngineCheck, EngineEntry, EngineOp, KvEngine } from "./engine.ts";
 import type { KvCommitError, KvCommitResult } from "./entry.ts";
 import { encodeWriteKey } from "./key_codec.ts";
-import type { AtomicCheck, PendingEnqueue, PendingMutation } from "./mutation.ts";
+import type { KvAtomicCheck, PendingEnqueue, PendingMutation } from "./mutation.ts";
 import { Mutex } from "./mutex.ts";
 import { DEFAULT_BACKOFF, queueWrite } from "./queue_record.ts";
 import { applyU64 } from "./u64.ts";
@@ -19,7 +19,7 @@ import { sequenceOf, versionstampOf } from "./versionstamp.ts";
 
 /** Everything one `commit()` applies. */
 export interface CommitPlan {
-  checks: AtomicCheck[];
+  checks: KvAtomicCheck[];
   mutations: PendingMutation[];
   enqueues: PendingEnqueue[];
 }

@@ -11,5 +11,4 @@ export { KvU64 } from "./u64.ts";
 export type { KvKey, KvKeyPart } from "./key_codec.ts";
 export type { KvListSelector } from "./selector.ts";
 export type { KvCommitError, KvCommitResult, KvEntry, KvEntryMaybe } from "./entry.ts";
-export type { AtomicCheck, EnqueueOptions, KvMutation } from "./mutation.ts";
-export { legacyEngine } from "./legacy_engine.ts";
+export type { EnqueueOptions, KvAtomicCheck, KvMutation } from "./mutation.ts";

@@ -14,15 +14,15 @@ import type { KvU64 } from "./u64.ts";
  *
  * @example
  * ```ts
- * import { type AtomicCheck, openKv } from "@cask/cask";
+ * import { type KvAtomicCheck, openKv } from "@cask/cask";
  * const kv = await openKv("./kv-data");
  * const seen = await kv.get(["balance"]);
- * const check: AtomicCheck = { key: ["balance"], versionstamp: seen.versionstamp };
+ * const check: KvAtomicCheck = { key: ["balance"], versionstamp: seen.versionstamp };
  * await kv.atomic().check(check).set(["balance"], 10).commit();
  * await kv.close();
  * ```
  */
-export interface AtomicCheck {
+export interface KvAtomicCheck {
   /** The key to check. */
   key: KvKey;
   /** The versionstamp it must have, or null for "absent". */

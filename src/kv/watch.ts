@@ -24,8 +24,8 @@ export function watchStream(
 ): ReadableStream<KvEntryMaybe<unknown>[]> {
   const encoded = keys.map((k) => encodeKey(k));
   // Subscribe before the first read, so no commit falls between the two.
-  const changes: AsyncIterator<EngineChange> = engine.watch({ keys: encoded })
-    [Symbol.asyncIterator]();
+  const subscribe = () => engine.watch({ keys: encoded })[Symbol.asyncIterator]();
+  let changes: AsyncIterator<EngineChange> = subscribe();
   const ended = closed.then(() => ({ done: true as const, value: undefined }));
   let last: (string | null)[] | undefined;
   // Changes up to this sequence are already in the last read; one commit can report several keys.
@@ -35,7 +35,17 @@ export function watchStream(
       for (;;) {
         let stale = false;
         if (last !== undefined) {
-          const change = await Promise.race([changes.next(), ended]);
+          let change: IteratorResult<EngineChange>;
+          try {
+            change = await Promise.race([changes.next(), ended]);
+          } catch (e) {
+            // The store ends a feed that fell too far behind (nobody read the stream):
+            // subscribe again and read the keys afresh, which covers what was missed.
+            if ((e as { code?: string }).code !== "WATCH_OVERFLOW") throw e;
+            changes = subscribe();
+            readAt = -1;
+            continue;
+          }
           if (change.done) {
             void changes.return?.();
             controller.close();
