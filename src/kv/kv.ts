@@ -11,6 +11,7 @@ import { encodeKey, type KvKey } from "./key_codec.ts";
 import { KvListIterator } from "./list_iterator.ts";
 import type { EnqueueOptions } from "./mutation.ts";
 import { QueueDispatcher, Wakeup } from "./queue.ts";
+import { readAtOnce } from "./read.ts";
 import { type KvListSelector, selectorParts } from "./selector.ts";
 import { watchStream } from "./watch.ts";
 
@@ -53,9 +54,6 @@ export interface KvListOptions {
   /** Entries read per batch (each batch is one consistent read). */
   batchSize?: number;
 }
-
-/** How often a multi-key read is retried when commits keep landing during it. */
-const CONSISTENT_READ_TRIES = 8;
 
 function positiveInteger(name: string, n: number | undefined): void {
   if (n !== undefined && !(Number.isInteger(n) && n > 0)) {
@@ -173,7 +171,6 @@ export class Kv {
       this.#engine,
       keys,
       options?.raw ?? false,
-      (k) => this.#readMany(k),
       this.#closedSignal,
     ) as unknown as ReadableStream<{ [K in keyof T]: KvEntryMaybe<T[K]> }>;
   }
@@ -211,15 +208,7 @@ export class Kv {
   }
 
   async #readMany(keys: readonly KvKey[]): Promise<KvEntryMaybe<unknown>[]> {
-    const encoded = keys.map((k) => encodeKey(k));
-    let entries: KvEntryMaybe<unknown>[] = [];
-    // Retry while commits land mid-read, so the entries are of one point in time.
-    for (let i = 0; i < CONSISTENT_READ_TRIES; i++) {
-      const before = this.#engine.sequence;
-      const records = await Promise.all(encoded.map((k) => this.#engine.getEntry(k)));
-      entries = records.map((r, j) => r === undefined ? absentEntry(keys[j]) : entryOf(keys[j], r));
-      if (this.#engine.sequence === before) break;
-    }
-    return entries;
+    const records = await readAtOnce(this.#engine, keys.map((k) => encodeKey(k)));
+    return records.map((r, i) => r === undefined ? absentEntry(keys[i]) : entryOf(keys[i], r));
   }
 }
