@@ -55,6 +55,9 @@ export interface KvListOptions {
   batchSize?: number;
 }
 
+/** Entries per list batch when `batchSize` is not given. */
+const DEFAULT_BATCH = 500;
+
 function positiveInteger(name: string, n: number | undefined): void {
   if (n !== undefined && !(Number.isInteger(n) && n > 0)) {
     throw new Error(`${name} must be a positive integer: received ${n}`);
@@ -127,9 +130,9 @@ export class Kv {
   list<T = unknown>(selector: KvListSelector, options: KvListOptions = {}): KvListIterator<T> {
     positiveInteger("Limit", options.limit);
     positiveInteger("batchSize", options.batchSize);
-    let batchSize = options.batchSize ?? options.limit ?? 100;
-    // Deno KV's default batch cap: a huge limit must not mean one huge read.
-    if (options.batchSize === undefined) batchSize = Math.min(batchSize, 500);
+    // Deno KV reads 100 per batch by default. Each Cask scan has a fixed setup cost (its
+    // read-ahead buffer), so 500 serves long lists better; batches stay consistent either way.
+    const batchSize = options.batchSize ?? Math.min(options.limit ?? DEFAULT_BATCH, DEFAULT_BATCH);
     return new KvListIterator<T>({
       engine: this.#engine,
       parts: selectorParts(selector),
