@@ -197,6 +197,19 @@ function readDouble(b: Uint8Array, at: number): [number, number] {
   return [f64.getFloat64(0), at + 8];
 }
 
+/** UTF-8 text of `data`; short ASCII (most key parts) skips the decoder's runtime call. */
+function decodeUtf8(data: Uint8Array): string {
+  if (data.length <= 32) {
+    let s = "";
+    for (const b of data) {
+      if (b >= 0x80) return utf8Strict.decode(data);
+      s += String.fromCharCode(b);
+    }
+    return s;
+  }
+  return utf8Strict.decode(data);
+}
+
 /** The key tuple encoded in `bytes`; throws RangeError for bytes no key encodes to. */
 export function decodeKey(bytes: Uint8Array): KvKeyPart[] {
   const key: KvKeyPart[] = [];
@@ -208,7 +221,7 @@ export function decodeKey(bytes: Uint8Array): KvKeyPart[] {
       key.push(data), at = next;
     } else if (tag === STRING) {
       const [data, next] = readEscaped(bytes, at);
-      key.push(utf8Strict.decode(data)), at = next;
+      key.push(decodeUtf8(data)), at = next;
     } else if (tag >= NEG_INT_LONG && tag <= POS_INT_LONG) {
       const [n, next] = readBigInt(bytes, at, tag);
       key.push(n), at = next;
