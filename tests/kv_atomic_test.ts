@@ -9,6 +9,8 @@ import { withDir } from "./helpers.ts";
 
 type Kv = Awaited<ReturnType<typeof openKv>>;
 
+const plainValue = (v: unknown) => v instanceof KvU64 ? v.value : v;
+
 /** Compare-and-set increment of a KvU64, retried until its check passes. */
 async function casIncrement(kv: Kv, key: string[]): Promise<number> {
   for (let tries = 1;; tries++) {
@@ -80,6 +82,12 @@ Deno.test("a commit that throws on a non-U64 value writes none of its mutations"
       // Within one commit, later mutations see earlier ones: set then sum.
       await kv.atomic().set(["u"], new KvU64(5n)).sum(["u"], 3n).max(["u"], 2n).commit();
       assert.equal((await kv.get<KvU64>(["u"])).value!.value, 8n);
+      // A key written twice in one commit ends with its last write.
+      await kv.atomic().set(["x"], 1).delete(["x"]).delete(["y"]).set(["y"], 2).commit();
+      await kv.atomic().sum(["z"], 1n).delete(["z"]).sum(["z"], 4n).commit();
+      const twice = async () =>
+        (await kv.getMany([["x"], ["y"], ["z"]])).map((e) => plainValue(e.value));
+      assert.deepEqual(await twice(), [null, 2, 4n]);
       await kv.atomic().sum(["u"], 2n ** 64n - 1n).commit(); // wraps modulo 2^64
       assert.equal((await kv.get<KvU64>(["u"])).value!.value, 7n);
     } finally {

@@ -24,8 +24,6 @@ export interface CommitPlan {
   enqueues: PendingEnqueue[];
 }
 
-type Write = { type: "set"; value: Uint8Array; expireAt?: number } | { type: "delete" };
-
 // A single-byte decoding maps distinct byte strings to distinct strings: a map key for bytes.
 const singleByte = new TextDecoder("latin1");
 const idOf = (b: Uint8Array) => singleByte.decode(b);
@@ -87,9 +85,10 @@ export class Committer {
         key,
         sequence: read.get(id)?.sequence ?? null,
       }));
+      const current = new Map([...read].map(([id, e]) => [id, e?.value]));
       let ops: EngineOp[];
       try {
-        ops = [...this.#writes(keyed, read, now), ...enqueueOps];
+        ops = [...this.#writes(keyed, current, now), ...enqueueOps];
       } catch (e) {
         // Deno KV evaluates checks first: a failed check wins over a mutation error.
         if (!(await this.#holds(checks))) return { ok: false };
@@ -109,35 +108,33 @@ export class Committer {
     return true;
   }
 
-  /** The final write per key, applying mutations in order over the `read` values. */
+  /**
+   * The engine ops of the mutations, in order (the engine applies a commit's ops in order,
+   * so a key written twice ends with its last write). `current` holds the values of the
+   * keys sum/min/max read; it follows the writes to them, so later ones see earlier ones.
+   */
   #writes(
     keyed: { m: PendingMutation; key: Uint8Array }[],
-    read: Map<string, EngineEntry | undefined>,
+    current: Map<string, Uint8Array | undefined>,
     now: number,
   ): EngineOp[] {
-    const state = new Map<string, { key: Uint8Array; write: Write }>();
-    for (const { m, key } of keyed) {
-      const id = idOf(key);
-      let write: Write;
-      if (m.type === "set") {
-        write = {
-          type: "set",
-          value: m.value,
-          expireAt: m.expireIn === undefined ? undefined : now + m.expireIn,
-        };
-      } else if (m.type === "delete") write = { type: "delete" };
-      else {
+    return keyed.map(({ m, key }): EngineOp => {
+      const id = current.size > 0 ? idOf(key) : "";
+      if (m.type === "delete") {
+        if (current.has(id)) current.set(id, undefined);
+        return { type: "delete", key };
+      }
+      let value = m.value;
+      const expireAt = m.type === "set" && m.expireIn !== undefined ? now + m.expireIn : undefined;
+      if (m.type !== "set") {
         const operand = storedU64(m.value);
         if (operand === undefined) {
           throw new TypeError(`Failed to perform '${m.type}' mutation on a non-U64 operand`);
         }
-        const prior = state.get(id)?.write;
-        const current = prior
-          ? (prior.type === "set" ? prior.value : undefined)
-          : read.get(id)?.value;
+        const stored = current.get(id);
         let next = operand;
-        if (current !== undefined) {
-          const n = storedU64(current);
+        if (stored !== undefined) {
+          const n = storedU64(stored);
           if (n === undefined) {
             throw new TypeError(
               `Failed to perform '${m.type}' mutation on a non-U64 value in the database`,
@@ -145,11 +142,10 @@ export class Committer {
           }
           next = applyU64(m.type, n, operand);
         }
-        write = { type: "set", value: encodeU64(next) };
+        value = encodeU64(next);
       }
-      state.delete(id); // re-insert, so ops keep the order of each key's last write
-      state.set(id, { key, write });
-    }
-    return [...state.values()].map(({ key, write }) => ({ key, ...write }));
+      if (current.has(id)) current.set(id, value);
+      return { type: "set", key, value, expireAt };
+    });
   }
 }
