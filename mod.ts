@@ -55,6 +55,8 @@ export {
   type CaskErrorCode,
   ClosedError,
   CorruptionError,
+  HistoryGoneError,
+  IndexFullError,
   InvalidArgumentError,
   IOError,
   LockedError,

@@ -245,7 +245,7 @@ Deno.test("encodeRecord rejects bad arguments with InvalidArgumentError", () => 
   const value = new Uint8Array(5);
   const out = new Uint8Array(recordSize(F, 3, 5));
   const bad: [number, number, number, number][] = [
-    [0, 8, 1, 0], // undefined flag
+    [0, 16, 1, 0], // undefined flag
     [0, -1, 1, 0], // negative flags
     [0, 0, -1, 0], // negative timestamp
     [0, 0, 1.5, 0], // fractional timestamp

@@ -19,10 +19,13 @@ const hasRedisCli = await installed("redis-cli");
 const hasBenchmark = await installed("redis-benchmark");
 if (!hasRedisCli) console.log("redis-cli not on PATH (apt-get install redis-tools): skipping");
 
-async function withServer(fn: (port: number) => Promise<void>): Promise<void> {
+async function withServer(
+  fn: (port: number) => Promise<void>,
+  password?: string,
+): Promise<void> {
   await withDir(async (dir) => {
     const db = await open(dir);
-    const server = new RespServer(db, { port: 0, version: "test" });
+    const server = new RespServer(db, { port: 0, version: "test", password });
     try {
       await fn(server.addr.port);
     } finally {
@@ -32,9 +35,15 @@ async function withServer(fn: (port: number) => Promise<void>): Promise<void> {
   });
 }
 
-async function redisCli(port: number, args: string[], stdin?: string): Promise<string> {
+async function redisCli(
+  port: number,
+  args: string[],
+  stdin?: string,
+  env: Record<string, string> = {},
+): Promise<string> {
   const child = new Deno.Command("redis-cli", {
     args: ["-h", "127.0.0.1", "-p", String(port), ...args],
+    env,
     stdin: stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
@@ -76,6 +85,53 @@ Deno.test({
       const piped = await redisCli(port, [], "SET piped 1\nGET piped\nDEL piped\n");
       assert.equal(piped, "OK\n1\n1\n");
     });
+  },
+});
+
+Deno.test({
+  name: "redis-cli: counters, expiries, renames and MULTI/EXEC",
+  ignore: !hasRedisCli,
+  async fn() {
+    await withServer(async (port) => {
+      const cli = (...args: string[]) => redisCli(port, args);
+      assert.equal(await cli("INCR", "hits"), "1\n");
+      assert.equal(await cli("INCRBY", "hits", "41"), "42\n");
+      assert.equal(await cli("INCRBYFLOAT", "hits", "0.5"), "42.5\n");
+      assert.match(await cli("INCR", "hits"), /ERR value is not an integer or out of range/);
+      assert.equal(await cli("APPEND", "log", "a"), "1\n");
+      assert.equal(await cli("SETEX", "s", "100", "v"), "OK\n");
+      assert.equal(await cli("EXPIRE", "s", "50", "GT"), "0\n");
+      assert.equal(await cli("PERSIST", "s"), "1\n");
+      assert.equal(await cli("TTL", "s"), "-1\n");
+      assert.equal(await cli("RENAME", "s", "t"), "OK\n");
+      assert.equal(await cli("TYPE", "t"), "string\n");
+      assert.equal(await cli("EXPIREAT", "t", "4102444800"), "1\n");
+      assert.equal(await cli("EXPIRETIME", "t"), "4102444800\n");
+      // One connection: the transaction's commands are queued, then run together.
+      const tx = await redisCli(port, [], "MULTI\nSET a 1\nINCR a\nGET a\nEXEC\n");
+      assert.equal(tx, "OK\nQUEUED\nQUEUED\nQUEUED\nOK\n2\n2\n");
+      assert.equal(await cli("FLUSHALL"), "OK\n");
+      assert.equal(await cli("DBSIZE"), "0\n");
+    });
+  },
+});
+
+Deno.test({
+  name: "redis-cli: -a and REDISCLI_AUTH authenticate; without them commands are refused",
+  ignore: !hasRedisCli,
+  async fn() {
+    await withServer(async (port) => {
+      assert.match(await redisCli(port, ["SET", "k", "v"]), /NOAUTH Authentication required/);
+      assert.equal(
+        await redisCli(port, ["--no-auth-warning", "-a", "pw", "SET", "k", "v"]),
+        "OK\n",
+      );
+      assert.equal(await redisCli(port, ["GET", "k"], undefined, { REDISCLI_AUTH: "pw" }), "v\n");
+      assert.match(
+        await redisCli(port, ["--no-auth-warning", "-a", "wrong", "GET", "k"]),
+        /WRONGPASS|NOAUTH/,
+      );
+    }, "pw");
   },
 });
 

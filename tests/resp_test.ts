@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { type Cask, open, type SyncMode } from "../mod.ts";
+import { open } from "../mod.ts";
 import { RespServer } from "../src/resp/server.ts";
+import { Client, concat, frame, type Reply, withServer } from "./resp_client.ts";
 import { text, withDir } from "./helpers.ts";
 import { ReplyBuffer } from "../src/resp/encoder.ts";
 import { compileGlob, globMatch } from "../src/resp/glob.ts";
@@ -12,25 +13,6 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 const bytes = (s: string) => enc.encode(s);
 const texts = (cmd: Uint8Array[] | undefined) => cmd?.map((a) => dec.decode(a));
-
-function frame(...args: (string | Uint8Array)[]): Uint8Array {
-  const parts: Uint8Array[] = [bytes(`*${args.length}\r\n`)];
-  for (const a of args) {
-    const b = typeof a === "string" ? bytes(a) : a;
-    parts.push(bytes(`$${b.length}\r\n`), b, bytes("\r\n"));
-  }
-  return concat(parts);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 function drain(p: RespParser): Uint8Array[][] {
   const out: Uint8Array[][] = [];
@@ -304,6 +286,27 @@ Deno.test("key locks: blind writes overlap, read-modify-writes wait their turn",
   await Promise.all(runs);
 });
 
+Deno.test("key locks: a read-modify-write waits for blind writes issued before it, any key", async () => {
+  const locks = new KeyLocks();
+  const log: string[] = [];
+  const manual = () => Promise.withResolvers<void>();
+  const before = manual();
+  const after = manual();
+  const w1 = locks.write([bytes("a")], () => before.promise.then(() => log.push("end w1")));
+  const e = locks.exclusive([bytes("b")], () => Promise.resolve(log.push("e")));
+  const w2 = locks.write([bytes("c")], () => after.promise.then(() => log.push("end w2")));
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(log, [], "e waits for w1, issued before it");
+  before.resolve();
+  await e;
+  assert.deepEqual(log, ["end w1", "e"], "but not for w2, issued after it");
+  after.resolve();
+  await Promise.all([w1, w2]);
+  // A blind write refused at once counts as settled too.
+  await assert.rejects(locks.write([bytes("a")], () => Promise.reject(new Error("refused"))));
+  await locks.exclusive([bytes("a")], () => Promise.resolve());
+});
+
 Deno.test("key locks: multi-key commands in opposite key orders cannot deadlock", async () => {
   const locks = new KeyLocks();
   const [a, b, c] = ["a", "b", "c"].map(bytes);
@@ -319,129 +322,6 @@ Deno.test("key locks: multi-key commands in opposite key orders cannot deadlock"
 });
 
 // ---- The server, over real TCP sockets on 127.0.0.1 ----
-
-type Reply = string | number | null | { err: string } | Reply[];
-
-/** A minimal RESP2 client: enough to send frames and read typed replies. */
-class Client {
-  readonly #conn: Deno.TcpConn;
-  #buf: Uint8Array = new Uint8Array(0);
-
-  private constructor(conn: Deno.TcpConn) {
-    this.#conn = conn;
-  }
-
-  static async connect(port: number): Promise<Client> {
-    return new Client(await Deno.connect({ hostname: "127.0.0.1", port }));
-  }
-
-  async write(data: Uint8Array | string): Promise<void> {
-    const b = typeof data === "string" ? bytes(data) : data;
-    for (let at = 0; at < b.length;) at += await this.#conn.write(b.subarray(at));
-  }
-
-  send(...commands: (string | Uint8Array)[][]): Promise<void> {
-    return this.write(concat(commands.map((c) => frame(...c))));
-  }
-
-  async call(...args: (string | Uint8Array)[]): Promise<Reply> {
-    await this.send(args);
-    return await this.reply();
-  }
-
-  async reply(): Promise<Reply> {
-    for (;;) {
-      const parsed = parseReply(this.#buf, 0);
-      if (parsed !== undefined) {
-        this.#buf = this.#buf.subarray(parsed[1]);
-        return parsed[0];
-      }
-      if (!(await this.#fill())) throw new Error("connection closed before a full reply");
-    }
-  }
-
-  /** Resolves true once the server closed the connection with nothing more to read. */
-  async closedByServer(): Promise<boolean> {
-    while (this.#buf.length === 0) {
-      if (!(await this.#fill())) return true;
-    }
-    return false;
-  }
-
-  close(): void {
-    try {
-      this.#conn.close();
-    } catch {
-      // already closed by the test
-    }
-  }
-
-  async #fill(): Promise<boolean> {
-    const chunk = new Uint8Array(64 * 1024);
-    let n: number | null;
-    try {
-      n = await this.#conn.read(chunk);
-    } catch (e) {
-      if (e instanceof Deno.errors.ConnectionReset) return false;
-      throw e;
-    }
-    if (n === null) return false;
-    this.#buf = concat([this.#buf, chunk.subarray(0, n)]);
-    return true;
-  }
-}
-
-function parseReply(b: Uint8Array, at: number): [Reply, number] | undefined {
-  const lf = b.indexOf(0x0a, at);
-  if (lf < 0) return undefined;
-  const line = dec.decode(b.subarray(at + 1, lf - 1));
-  const next = lf + 1;
-  switch (b[at]) {
-    case 0x2b: // +
-      return [line, next];
-    case 0x2d: // -
-      return [{ err: line }, next];
-    case 0x3a: // :
-      return [Number(line), next];
-    case 0x24: { // $
-      const n = Number(line);
-      if (n < 0) return [null, next];
-      if (b.length < next + n + 2) return undefined;
-      return [dec.decode(b.subarray(next, next + n)), next + n + 2];
-    }
-    case 0x2a: { // *
-      const n = Number(line);
-      if (n < 0) return [null, next];
-      const items: Reply[] = [];
-      let pos = next;
-      for (let i = 0; i < n; i++) {
-        const item = parseReply(b, pos);
-        if (item === undefined) return undefined;
-        items.push(item[0]);
-        pos = item[1];
-      }
-      return [items, pos];
-    }
-  }
-  throw new Error(`bad reply byte ${b[at]}`);
-}
-
-async function withServer(
-  fn: (port: number, db: Cask, server: RespServer) => Promise<void>,
-  limits?: RespLimits,
-  sync: SyncMode = "never",
-): Promise<void> {
-  await withDir(async (dir) => {
-    const db = await open(dir, { sync });
-    const server = new RespServer(db, { port: 0, version: "test", limits });
-    try {
-      await fn(server.addr.port, db, server);
-    } finally {
-      await server.shutdown();
-      await db.close();
-    }
-  });
-}
 
 Deno.test("server: basic commands answer as Redis does", async () => {
   await withServer(async (port) => {
@@ -478,21 +358,30 @@ Deno.test("server: basic commands answer as Redis does", async () => {
       assert.deepEqual(await c.call("SET", "t", "v", "BOGUS"), { err: "ERR syntax error" });
       assert.equal(await c.call("SELECT", "0"), "OK");
       assert.deepEqual(await c.call("SELECT", "1"), { err: "ERR DB index is out of range" });
-      assert.deepEqual(await c.call("COMMAND"), []);
-      assert.deepEqual(await c.call("COMMAND", "DOCS"), []);
+      const table = await c.call("COMMAND") as Reply[][];
+      assert.deepEqual(table.find((row) => row[0] === "mset"), ["mset", -3, ["write"], 1, -1, 2]);
+      assert.equal(await c.call("COMMAND", "COUNT"), table.length);
+      const docs = await c.call("COMMAND", "DOCS", "incr", "nosuch") as Reply[];
+      assert.equal(docs[0], "incr");
+      assert.deepEqual((docs[1] as Reply[]).slice(0, 2), [
+        "summary",
+        "Increments the integer value of a key by one.",
+      ]);
+      assert.equal(docs.length, 2);
       assert.deepEqual(await c.call("CONFIG", "GET", "save"), ["save", ""]);
       const info = await c.call("INFO");
       assert.ok(typeof info === "string" && info.includes("redis_version:"), String(info));
       assert.ok(info.includes("connected_clients:1"));
-      assert.equal(
-        await c.call("INFO", "keyspace"),
-        "# Keyspace\r\ndb0:keys=3,expires=0,avg_ttl=0\r\n",
+      // k never expires, t and p have 100 s to live; what the average says depends on elapsed ms.
+      assert.match(
+        String(await c.call("INFO", "keyspace")),
+        /^# Keyspace\r\ndb0:keys=3,expires=2,avg_ttl=(99\d\d\d|100000)\r\n$/,
       );
       assert.deepEqual(await c.call("GET"), {
         err: "ERR wrong number of arguments for 'get' command",
       });
-      assert.deepEqual(await c.call("FLUSHALL", "x"), {
-        err: "ERR unknown command 'FLUSHALL', with args beginning with: 'x'",
+      assert.deepEqual(await c.call("FLUSHEVERYTHING", "x"), {
+        err: "ERR unknown command 'FLUSHEVERYTHING', with args beginning with: 'x'",
       });
       assert.equal(await c.call("QUIT"), "OK");
       assert.ok(await c.closedByServer());
@@ -680,7 +569,7 @@ Deno.test("server: oversized lengths get a protocol error and a disconnect", asy
     } finally {
       c.close();
     }
-  }, limits);
+  }, { limits });
 });
 
 Deno.test("server: KEYS and SCAN walk the keyspace, prefix patterns included", async () => {
@@ -746,5 +635,20 @@ Deno.test("server: shutdown closes idle clients, keeps data, refuses new ones", 
     const again = await open(dir);
     assert.equal(text(await again.get("durable")), "yes");
     await again.close();
+  });
+});
+
+Deno.test("server: a pipelined write never shows in a read sent before it", async () => {
+  // sync "never" applies writes at once, so a write started while an earlier
+  // read is still walking its keys would be seen by that read's later keys.
+  await withServer(async (port) => {
+    const c = await Client.connect(port);
+    try {
+      const keys = Array.from({ length: 20 }, (_, i) => `k${i}`);
+      await c.send(["EXISTS", ...keys, "late"], ["SET", "late", "1"], ["EXISTS", "late"]);
+      assert.deepEqual([await c.reply(), await c.reply(), await c.reply()], [0, "OK", 1]);
+    } finally {
+      c.close();
+    }
   });
 });

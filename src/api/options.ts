@@ -17,6 +17,7 @@ const OPEN_OPTIONS = [
   "onBackgroundError",
   "clock",
   "autoCompact",
+  "maxIndexBytes",
 ] as const;
 
 /** Options with every default filled in. */
@@ -42,6 +43,7 @@ export function resolveOptions(o: OpenOptions = {}): ResolvedOptions {
     onBackgroundError: o.onBackgroundError ??
       ((e) => console.error(`cask: background work failed: ${e.message}`)),
     clock: o.clock ?? Date.now,
+    maxIndexBytes: o.maxIndexBytes ?? Infinity,
     autoCompact: resolveAutoCompact(o.autoCompact),
   };
   const s = r.sync;
@@ -56,6 +58,9 @@ export function resolveOptions(o: OpenOptions = {}): ResolvedOptions {
   intOption("maxFileSize", r.maxFileSize, 1024, 2 ** 32);
   intOption("maxKeySize", r.maxKeySize, 1, 16 * MiB);
   intOption("maxValueSize", r.maxValueSize, 0, 1024 * MiB);
+  if (r.maxIndexBytes !== Infinity) {
+    intOption("maxIndexBytes", r.maxIndexBytes, 0, Number.MAX_SAFE_INTEGER);
+  }
   if (typeof r.strict !== "boolean") throw new InvalidArgumentError("strict must be a boolean");
   if (typeof r.onWarning !== "function") {
     throw new InvalidArgumentError("onWarning must be a function");

@@ -25,12 +25,13 @@ import type { Entry } from "../index/keydir.ts";
 import { Batch } from "./batch.ts";
 import { resolveOptions } from "./options.ts";
 import {
+  checkRangeOnly,
   checkSetOptions,
   lookupKey,
   prepareChecks,
   prepareOp,
   resolveRange,
-  watchMatcher,
+  watchFilter,
 } from "./validate.ts";
 import { Watch } from "./watch.ts";
 
@@ -329,6 +330,13 @@ export class Cask {
    * never waits for it. Stop with `break` (or `return()`); closing the store
    * ends every watch.
    *
+   * With `since`, the feed first replays from the log every change committed
+   * after that sequence number (a range delete arrives there as one change
+   * with `range` set), then goes on live, with no gap and no repeat: a
+   * consumer that stores the last `sequence` it handled resumes across a
+   * restart. History a compaction merged is gone: such a `since` is refused
+   * with HistoryGoneError.
+   *
    * @example
    * ```ts
    * import { open } from "@cask/cask";
@@ -343,14 +351,87 @@ export class Cask {
    */
   watch(options: WatchOptions): AsyncIterableIterator<Change> {
     this.#checkOpen();
+    const { filter, since } = watchFilter(options);
     const w = new Watch(
       (l) => this.#catalog.listen(l),
-      watchMatcher(options),
+      filter,
       this.#catalog.sequence,
       (ended) => this.#watches.delete(ended),
+      since === undefined ? undefined : (upTo) => this.#catalog.history(since, upTo),
     );
     this.#watches.add(w);
     return w;
+  }
+
+  /**
+   * How many live keys lie within the bounds (start/end/prefix; all keys when
+   * omitted), counted in the index without reading a value. Expired keys are
+   * not counted.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using db = await open("./data");
+   * console.log(await db.count({ prefix: "user:" }));
+   * ```
+   */
+  count(range?: Pick<ScanOptions, "start" | "end" | "prefix">): Promise<number> {
+    return attempt(() => {
+      this.#checkOpen();
+      if (range !== undefined) checkRangeOnly(range);
+      const r = resolveRange(range ?? {});
+      return r ? this.#catalog.count(r.start, r.end) : 0;
+    });
+  }
+
+  /**
+   * The values of `keys`, in the order given (undefined where absent). The
+   * records are read in the order they lie on disk, so a batch of gets is one
+   * pass over the files.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using db = await open("./data");
+   * const [a, b] = await db.getMany(["a", "b"]);
+   * ```
+   */
+  getMany(keys: readonly Bytes[]): Promise<(Uint8Array | undefined)[]> {
+    return attempt(() => {
+      this.#checkOpen();
+      if (!Array.isArray(keys)) throw new InvalidArgumentError("getMany() takes an array of keys");
+      return this.#catalog.getMany(keys.map(lookupKey));
+    });
+  }
+
+  /**
+   * Deletes every key in a range (`{ start, end }`, end excluded) or with a
+   * prefix (`{ prefix }`) atomically, as one record in the log rather than a
+   * tombstone per key; durable like a `set` under the store's sync mode.
+   * Resolves to how many live keys it deleted.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using db = await open("./data");
+   * const n = await db.deleteRange({ prefix: "session:" });
+   * console.log(`${n} sessions removed`);
+   * ```
+   */
+  deleteRange(range: { start: Bytes; end: Bytes } | { prefix: Bytes }): Promise<number> {
+    return attempt(() => {
+      this.#checkOpen();
+      if (typeof range !== "object" || range === null) {
+        throw new InvalidArgumentError("deleteRange() takes { start, end } or { prefix }");
+      }
+      checkRangeOnly(range);
+      if (!("prefix" in range) && !("start" in range && "end" in range)) {
+        throw new InvalidArgumentError("deleteRange() takes { start, end } or { prefix }");
+      }
+      const r = resolveRange(range);
+      if (!r) return 0;
+      return this.#catalog.deleteRange(r.start ?? "", r.end);
+    });
   }
 
   /**

@@ -25,7 +25,9 @@ export type CaskErrorCode =
   | "INVALID_ARGUMENT"
   | "IO"
   | "READ_ONLY"
-  | "WATCH_OVERFLOW";
+  | "WATCH_OVERFLOW"
+  | "HISTORY_GONE"
+  | "INDEX_FULL";
 
 /**
  * Base class of every error thrown by Cask.
@@ -211,5 +213,54 @@ export class WatchOverflowError extends CaskError {
       options,
     );
     this.resumeFrom = resumeFrom;
+  }
+}
+
+/**
+ * A write of a new key was refused because the index has reached the
+ * `maxIndexBytes` budget of `open()`. Overwrites and deletes still work.
+ *
+ * @example
+ * ```ts
+ * import { IndexFullError, open } from "@cask/cask";
+ * await using db = await open("./data", { maxIndexBytes: 64 << 20 });
+ * await db.set("k", "v").catch((e) => {
+ *   if (e instanceof IndexFullError) console.log("index budget reached");
+ * });
+ * ```
+ */
+export class IndexFullError extends CaskError {
+  /** Builds the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super("INDEX_FULL", message, options);
+  }
+}
+
+/**
+ * A `watch({ since })` asked for history the log no longer holds: a compaction
+ * merged commits after `since`. `oldest` is the earliest resume point left.
+ *
+ * @example
+ * ```ts
+ * import { HistoryGoneError, open } from "@cask/cask";
+ * await using db = await open("./data");
+ * try {
+ *   for await (const c of db.watch({ prefix: "", since: 0 })) break;
+ * } catch (e) {
+ *   if (e instanceof HistoryGoneError) console.log("resync from a scan; oldest", e.oldest);
+ * }
+ * ```
+ */
+export class HistoryGoneError extends CaskError {
+  /** The smallest `since` the log can still serve. */
+  readonly oldest: number;
+  /** Builds the error. */
+  constructor(since: number, oldest: number, options?: ErrorOptions) {
+    super(
+      "HISTORY_GONE",
+      `the log no longer holds the changes after sequence ${since}; the oldest resume point is ${oldest}`,
+      options,
+    );
+    this.oldest = oldest;
   }
 }

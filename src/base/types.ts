@@ -113,6 +113,13 @@ export interface Stats {
   files: FileStats[];
   /** The last compaction of this open store, if any. */
   lastCompaction?: CompactResult;
+  /** Memory of the in-memory index (an estimate; see `maxIndexBytes`). */
+  index: {
+    /** Bytes in use. */
+    bytes: number;
+    /** Bytes per key (0 when empty). */
+    bytesPerKey: number;
+  };
 }
 
 /**
@@ -288,6 +295,8 @@ export interface WriteOp {
   expireAt: number;
   /** Deletes the key. */
   tombstone: boolean;
+  /** Deletes every key from `kb` up to `vb` (excluded; empty: no end). */
+  range?: boolean;
 }
 
 /**
@@ -355,6 +364,12 @@ export interface OpenOptions {
    * compaction); the store stays usable. Default: `console.error`.
    */
   onBackgroundError?: (error: Error) => void;
+  /**
+   * Budget for the in-memory index in bytes (see `stats().index`): past it, a
+   * write that would add a key rejects with IndexFullError, while overwrites
+   * and deletes still work. Default: no budget.
+   */
+  maxIndexBytes?: number;
   /** Milliseconds since the epoch, for timestamps and expiry; injectable for tests. Default `Date.now`. */
   clock?: () => number;
   /**
@@ -449,9 +464,15 @@ export interface VersionedEntry {
  * ```
  */
 export type WatchOptions =
-  | { keys: readonly Bytes[] }
-  | { prefix: Bytes }
-  | { start: Bytes; end: Bytes };
+  & ({ keys: readonly Bytes[] } | { prefix: Bytes } | { start: Bytes; end: Bytes })
+  & {
+    /**
+     * Resume: first deliver, from the log, every change committed after this
+     * sequence number. Refused with HistoryGoneError when a compaction has
+     * merged commits after it.
+     */
+    since?: number;
+  };
 
 /**
  * One change `watch()` reports: `value` is undefined when the key was deleted
@@ -474,4 +495,10 @@ export interface Change {
   value: Uint8Array | undefined;
   /** Sequence number of the commit (for an expiry: the last commit when it was noticed). */
   sequence: number;
+  /**
+   * Only in changes replayed from the log (`since`): this change is a range
+   * delete of every key from `key` up to `end` (excluded; undefined: no end).
+   * Live changes list each deleted key instead.
+   */
+  range?: { end: Uint8Array | undefined };
 }

@@ -1,31 +1,38 @@
 /**
- * `cask serve`: the store behind a Redis-protocol (RESP2) TCP server, shut
- * down cleanly on SIGINT/SIGTERM so every acknowledged write is on disk.
+ * `cask serve`: the store behind a Redis-protocol (RESP2/RESP3) TCP server,
+ * shut down cleanly on SIGINT/SIGTERM so every acknowledged write is on disk.
  * @module
  */
 
 import { DEFAULT_LIMITS } from "../resp/parser.ts";
 import { RespServer } from "../resp/server.ts";
-import { expectPositionals, integerFlag, stringFlag } from "./args.ts";
+import { booleanFlag, expectPositionals, integerFlag, stringFlag, UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
 import { EXIT_FAILURE, EXIT_OK } from "./exit_codes.ts";
 import { openStore, STORE_FLAGS } from "./store.ts";
 import { VERSION } from "./version.ts";
 
 const DEFAULT_PORT = 6380;
-const DEFAULT_MAX_VALUE = 64 * 1024 * 1024;
+const MiB = 1024 * 1024;
+const DEFAULT_MAX_VALUE = 64 * MiB;
+const DEFAULT_CLIENT_BUFFER = 128 * MiB;
+const DEFAULT_TOTAL_BUFFER = 1024 * MiB;
+const DEFAULT_MAX_CLIENTS = 10_000;
 // Keys travel as bulks too; the store's default maxKeySize is 64 KiB.
 const KEY_ROOM = 64 * 1024;
 const SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+const PASSWORD_ENV = "CASK_PASSWORD";
 
-/** `cask serve [--host H] [--port P]` */
+/** `cask serve [--host H] [--port P] [--requirepass PW] ...` */
 export const serveCommand: Command = {
   name: "serve",
   synopsis: "",
-  summary: "serve the store over the Redis protocol (RESP2)",
-  details: "Supports PING ECHO GET SET(EX/PX/EXAT/PXAT/NX/XX) DEL EXISTS MGET MSET KEYS SCAN\n" +
-    "TTL PTTL DBSIZE INFO COMMAND CONFIG-GET SELECT-0 QUIT. Prints `listening on host:port`\n" +
-    "once ready. SIGINT/SIGTERM: stop accepting, finish running commands, close the store.",
+  summary: "serve the store over the Redis protocol (RESP2/RESP3)",
+  details: "Strings, counters, expiries, MULTI/EXEC/WATCH, SCAN and more: see COMMAND.\n" +
+    `The password comes from --requirepass or $${PASSWORD_ENV}; a --host other than a\n` +
+    "loopback address is refused without one unless --insecure is given. Prints\n" +
+    "`listening on host:port` once ready. SIGINT/SIGTERM: stop accepting, finish running\n" +
+    "commands, close the store.",
   flags: {
     ...STORE_FLAGS,
     host: { type: "string", value: "H", description: "address to bind (default 127.0.0.1)" },
@@ -34,29 +41,81 @@ export const serveCommand: Command = {
       value: "P",
       description: `port to listen on, 0 for any free one (default ${DEFAULT_PORT})`,
     },
+    requirepass: {
+      type: "string",
+      value: "password",
+      description: `password clients must AUTH with (or set $${PASSWORD_ENV})`,
+    },
+    insecure: {
+      type: "boolean",
+      description: "allow a non-loopback --host without a password",
+    },
+    maxclients: {
+      type: "string",
+      value: "n",
+      description: `most clients at once (default ${DEFAULT_MAX_CLIENTS})`,
+    },
+    timeout: {
+      type: "string",
+      value: "s",
+      description: "disconnect clients idle this many seconds (default 0: never)",
+    },
+    "client-query-buffer-limit": {
+      type: "string",
+      value: "bytes",
+      description: "most request bytes one client may have buffered (default 128 MiB)",
+    },
+    "total-query-buffer-limit": {
+      type: "string",
+      value: "bytes",
+      description: "most request bytes all clients may have buffered (default 1 GiB)",
+    },
     "max-value-size": {
       type: "string",
       value: "bytes",
       description: `largest value accepted (default ${DEFAULT_MAX_VALUE})`,
+    },
+    "no-auto-compact": {
+      type: "boolean",
+      description: "do not compact in the background (BGREWRITEAOF still does)",
     },
   },
   async run(args) {
     expectPositionals(args, 0, 0, "no arguments");
     const hostname = stringFlag(args, "host", "127.0.0.1");
     const port = integerFlag(args, "port", 0, 65535) ?? DEFAULT_PORT;
-    const maxValueSize = integerFlag(args, "max-value-size", 0, 1024 * 1024 * 1024) ??
-      DEFAULT_MAX_VALUE;
-    await using db = await openStore(args, { maxValueSize });
+    const password = stringFlag(args, "requirepass") ?? (Deno.env.get(PASSWORD_ENV) || undefined);
+    if (password === "") throw new UsageError("--requirepass must not be empty");
+    if (!isLoopback(hostname) && password === undefined && !booleanFlag(args, "insecure")) {
+      throw new UsageError(
+        `refusing to listen on ${hostname} without a password: anyone who can reach it could ` +
+          `read and write the store. Set --requirepass or $${PASSWORD_ENV}, bind 127.0.0.1, ` +
+          "or pass --insecure if a firewall guards the port",
+      );
+    }
+    const maxValueSize = integerFlag(args, "max-value-size", 0, 1024 * MiB) ?? DEFAULT_MAX_VALUE;
+    const maxBulk = Math.min(Math.max(maxValueSize, KEY_ROOM), DEFAULT_LIMITS.maxBulkLength);
+    // One client must be able to send the largest value the store accepts.
+    const clientBuffer = integerFlag(args, "client-query-buffer-limit", MiB) ??
+      Math.max(DEFAULT_CLIENT_BUFFER, maxBulk + MiB);
+    const sync = stringFlag(args, "sync", "always");
+    const autoCompact = !booleanFlag(args, "no-auto-compact");
+    await using db = await openStore(args, { maxValueSize, autoCompact });
     const server = new RespServer(db, {
       hostname,
       port,
       version: VERSION,
+      password,
+      sync,
+      autoCompact,
+      maxClients: integerFlag(args, "maxclients", 1) ?? DEFAULT_MAX_CLIENTS,
+      idleTimeoutMs: (integerFlag(args, "timeout", 0, 100 * 365 * 86400) ?? 0) * 1000,
+      clientQueryBufferLimit: clientBuffer,
+      totalQueryBufferLimit: integerFlag(args, "total-query-buffer-limit", MiB) ??
+        Math.max(DEFAULT_TOTAL_BUFFER, clientBuffer),
       // A request argument larger than any value the store accepts is refused
       // while its length is read, before its bytes are buffered.
-      limits: {
-        ...DEFAULT_LIMITS,
-        maxBulkLength: Math.min(Math.max(maxValueSize, KEY_ROOM), DEFAULT_LIMITS.maxBulkLength),
-      },
+      limits: { ...DEFAULT_LIMITS, maxBulkLength: maxBulk },
     });
     const stop = Promise.withResolvers<Deno.Signal>();
     let stopping = false;
@@ -81,3 +140,7 @@ export const serveCommand: Command = {
     return EXIT_OK;
   },
 };
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}

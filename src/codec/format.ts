@@ -39,8 +39,13 @@ export const FLAG_TOMBSTONE = 1;
 export const FLAG_BATCH = 2;
 /** Commit record closing a batch: empty key, value = u32 count of the batch's records. */
 export const FLAG_COMMIT = 4;
+/**
+ * (v2) The record deletes every key in a range: its key is the first key of
+ * the range, its value the first key past it (empty: no end).
+ */
+export const FLAG_RANGE = 8;
 /** Every flag bit a valid record may carry. */
-export const FLAG_MASK = FLAG_TOMBSTONE | FLAG_BATCH | FLAG_COMMIT;
+export const FLAG_MASK = FLAG_TOMBSTONE | FLAG_BATCH | FLAG_COMMIT | FLAG_RANGE;
 
 /** Bytes in a file header of format version 1: magic "CASK", u16 version, u16 kind, u32 file flags, u32 CRC of [0, 12). */
 export const FILE_HEADER_SIZE_V1 = 16;

@@ -10,7 +10,7 @@
 
 import type { WriteOp } from "../base/types.ts";
 import { encodeRecord, type RecordFormat, type RecordHeader, recordSize } from "./codec.ts";
-import { FLAG_BATCH, FLAG_COMMIT, FLAG_TOMBSTONE } from "./format.ts";
+import { FLAG_BATCH, FLAG_COMMIT, FLAG_RANGE, FLAG_TOMBSTONE } from "./format.ts";
 
 const EMPTY = new Uint8Array(0);
 const COMMIT_VALUE = 4;
@@ -38,7 +38,7 @@ export function encodeOps(
 ): number {
   const member = batch ? FLAG_BATCH : 0;
   for (const o of ops) {
-    const flags = member | (o.tombstone ? FLAG_TOMBSTONE : 0);
+    const flags = member | (o.tombstone ? FLAG_TOMBSTONE : 0) | (o.range ? FLAG_RANGE : 0);
     at = encodeRecord(fmt, out, at, flags, timestamp, o.expireAt, seq, o.kb, o.vb);
   }
   if (!batch) return at;

@@ -78,6 +78,12 @@ export class BulkLoader {
     for (let b = 1; b < counts.length; b++) counts[b] += counts[b - 1];
     const order = this.#order;
     for (let i = 0; i < n; i++) order[counts[bucket(keys[i], d)]++] = i;
+    // Finish the sort inside each bucket, stably (records of one key keep log order).
+    for (let b = 0, from = 0; b < counts.length - 1; b++) {
+      const to = counts[b];
+      if (to - from > 1) sortRun(order, keys, from, to);
+      from = to;
+    }
     const f = this.#num, t = this.target;
     for (let j = 0; j < n; j++) {
       const i = order[j], o = i * 5;
@@ -87,6 +93,25 @@ export class BulkLoader {
     }
     this.#n = 0;
   }
+}
+
+// Sorts order[from, to) by key, stably.
+function sortRun(order: Uint32Array, keys: string[], from: number, to: number): void {
+  if (to - from <= 16) {
+    for (let i = from + 1; i < to; i++) {
+      const x = order[i], k = keys[x];
+      let j = i - 1;
+      while (j >= from && keys[order[j]] > k) {
+        order[j + 1] = order[j];
+        j--;
+      }
+      order[j + 1] = x;
+    }
+    return;
+  }
+  const run = Array.from(order.subarray(from, to));
+  run.sort((a, b) => keys[a] < keys[b] ? -1 : keys[a] > keys[b] ? 1 : a - b);
+  order.set(run, from);
 }
 
 // The two bytes of `k` after its first `d` (0 past the end).

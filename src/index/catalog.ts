@@ -7,7 +7,14 @@
  * @module
  */
 
-import { asCaskError, ClosedError, CorruptionError } from "../base/errors.ts";
+import {
+  asCaskError,
+  ClosedError,
+  CorruptionError,
+  HistoryGoneError,
+  IndexFullError,
+} from "../base/errors.ts";
+import { bytesToKey, keyToBytes } from "../base/keys.ts";
 import type {
   AutoCompact,
   CompactProgress,
@@ -20,7 +27,8 @@ import type { DataFile } from "../log/datafile.ts";
 import { acquireLock, releaseLock } from "../log/lock.ts";
 import { cleanupMerge } from "../log/merge_files.ts";
 import { ReadAhead } from "../log/readahead.ts";
-import { type ReadRecord, readRecord } from "../log/reader.ts";
+import { type ReadRecord, readRecord, readValue } from "../log/reader.ts";
+import { historyStart, readHistory } from "../log/history.ts";
 import { recoverLog, type RecoveryOptions } from "../log/recovery.ts";
 import { Writer, type WriterOptions } from "../log/writer.ts";
 import { type CompactionContext, runCompaction, wantsCompaction } from "./compactor.ts";
@@ -35,6 +43,8 @@ export interface CatalogOptions extends RecoveryOptions {
   autoCompact: Required<AutoCompact> | false;
   /** Receives failures of work the store started by itself (automatic compaction). */
   onBackgroundError: (e: Error) => void;
+  /** Index bytes past which a write may not add a key (Infinity: no budget). */
+  maxIndexBytes: number;
 }
 
 /** A write already validated, with its key in index form. */
@@ -71,6 +81,7 @@ export class Catalog {
   // is applied after its fsync), with that write's sequence number, negated for
   // a delete: a checked commit judges a key by its newest write, applied or not.
   readonly #inflight = new Map<string, number>();
+  readonly #inflightRanges = new Set<{ start: string; end: string | undefined }>();
   readonly #listeners = new Set<(changes: KeyChange[]) => void>();
   #compacting?: Promise<CompactResult>;
   #lastCompaction?: CompactResult;
@@ -119,6 +130,11 @@ export class Catalog {
           timestamp,
           expireAt,
         ),
+      // Applied in log order: what the loader gathered so far goes first.
+      range: (start, end) => {
+        loader.flush();
+        this.#removeRange(start, end);
+      },
     }, this.#opts);
     loader.flush();
     for (const f of log.files) this.#files.set(f.id, f);
@@ -176,6 +192,30 @@ export class Catalog {
     return e ? this.readRecord(k, e).seq : null;
   }
 
+  /**
+   * The changes committed after `since` up to `upTo`, from the log, in commit
+   * order (values read as they are reached).
+   * @throws {HistoryGoneError} a compaction merged commits after `since`.
+   */
+  async *history(
+    since: number,
+    upTo: number,
+  ): AsyncGenerator<KeyChange & { rangeEnd?: string; isRange?: boolean }> {
+    const oldest = historyStart([...this.#files.values()]);
+    if (since < oldest) throw new HistoryGoneError(since, oldest);
+    // Everything committed up to now must be on disk to be read back.
+    await this.#writer.sync();
+    const files = [...this.#files.values()].sort((a, b) => a.id - b.id);
+    for await (const c of readHistory(files, since, upTo)) {
+      if (c.range) {
+        yield { k: c.k, value: undefined, seq: c.seq, rangeEnd: c.range.end, isRange: true };
+      } else {
+        const value = c.at ? readValue(c.at.file, c.at, c.k, this.#writer) : undefined;
+        yield { k: c.k, value, seq: c.seq };
+      }
+    }
+  }
+
   /** Calls `listener` with the changes of every commit as it is applied, until the returned function is called. */
   listen(listener: (changes: KeyChange[]) => void): () => void {
     this.#listeners.add(listener);
@@ -217,7 +257,32 @@ export class Catalog {
     if (op.tombstone && !this.#index.get(op.k) && !this.#writer.busy) {
       return Promise.resolve(false);
     }
-    return this.#append([op], false);
+    return this.#append([op], false, (n) => n > 0);
+  }
+
+  /**
+   * Deletes every key in [start, end) (`end` undefined: no end) with one range
+   * record in the log; resolves to how many live keys it deleted.
+   */
+  deleteRange(start: string, end: string | undefined): Promise<number> {
+    const op: KeyedOp = {
+      k: start,
+      kb: keyToBytes(start),
+      vb: end === undefined ? new Uint8Array(0) : keyToBytes(end),
+      expireAt: 0,
+      tombstone: false,
+      range: true,
+    };
+    const range = { start, end };
+    this.#inflightRanges.add(range);
+    return this.#append([op], false, (n) => n).finally(() => this.#inflightRanges.delete(range));
+  }
+
+  /** How many live keys lie in [start, end). */
+  count(start?: string, end?: string): number {
+    let n = 0;
+    for (const _ of this.range(start, end)) n++;
+    return n;
   }
 
   /**
@@ -228,32 +293,49 @@ export class Catalog {
    */
   atomic(ops: readonly KeyedOp[], checks: readonly KeyedCheck[] = []): Promise<number | null> {
     for (const c of checks) {
-      if (this.seqOf(c.k) === c.seq) continue;
+      const pending = this.#inflight.has(c.k) || this.#inRangeInFlight(c.k);
+      if (!pending && this.seqOf(c.k) === c.seq) continue;
       // Lost to a write still waiting for its fsync: answer once it is applied,
       // so a caller that reads and retries sees it rather than spin.
-      if (this.#inflight.has(c.k)) return this.#writer.sync().then(() => null);
+      if (pending) return this.#writer.sync().then(() => null);
       return Promise.resolve(null);
     }
     if (ops.length === 0) return Promise.resolve(this.#writer.seq);
-    let seq = 0;
-    return this.#append(ops, true, (s) => seq = s).then(() => seq);
+    return this.#append(ops, true, (_, seq) => seq);
   }
 
-  #append(
+  #inRangeInFlight(k: string): boolean {
+    for (const r of this.#inflightRanges) {
+      if (k >= r.start && (r.end === undefined || k < r.end)) return true;
+    }
+    return false;
+  }
+
+  // Appends `ops` and applies them once committed; resolves to what `result`
+  // makes of how many live keys they deleted and of their sequence number.
+  #append<T>(
     ops: readonly KeyedOp[],
     batch: boolean,
-    onSeq?: (seq: number) => void,
-  ): Promise<boolean> {
+    result: (deleted: number, seq: number) => T,
+  ): Promise<T> {
+    if (this.#opts.maxIndexBytes !== Infinity) this.#checkBudget(ops);
     const ts = this.#opts.clock();
     const { file, offset, seq, headerSize } = this.#writer.appendOps(ops, ts, batch);
-    onSeq?.(seq);
     const deferred = this.#writer.deferred;
     if (deferred) { for (const o of ops) this.#inflight.set(o.k, o.tombstone ? -seq : seq); }
     const done = this.#writer.commit(() => {
-      let at = offset, present = false;
+      let at = offset, deleted = 0;
+      const changes: KeyChange[] = [];
       for (const o of ops) {
         const size = headerSize + o.kb.length + o.vb.length;
-        if (o.tombstone) present = this.#remove(o.k);
+        if (o.range) {
+          deleted += this.#removeRange(
+            o.k,
+            o.vb.length ? bytesToKey(o.vb) : undefined,
+            seq,
+            changes,
+          );
+        } else if (o.tombstone) deleted += this.#remove(o.k) ? 1 : 0;
         else {
           this.#put(o.k, {
             fileId: file.id,
@@ -268,9 +350,12 @@ export class Catalog {
       }
       this.#seq = seq;
       if (this.#listeners.size > 0) {
-        this.#notify(ops.map((o) => ({ k: o.k, value: o.tombstone ? undefined : o.vb, seq })));
+        for (const o of ops) {
+          if (!o.range) changes.push({ k: o.k, value: o.tombstone ? undefined : o.vb, seq });
+        }
+        this.#notify(changes);
       }
-      return present;
+      return result(deleted, seq);
     });
     // A write rejected (its write failed) never happened: it no longer decides checks.
     if (deferred) {
@@ -281,6 +366,38 @@ export class Catalog {
       });
     }
     return done;
+  }
+
+  // A write that adds a key must fit the index budget; overwrites and deletes always may.
+  #checkBudget(ops: readonly KeyedOp[]): void {
+    const used = this.#index.memoryBytes();
+    if (used < this.#opts.maxIndexBytes) return;
+    for (const o of ops) {
+      if (o.tombstone || o.range || this.#index.get(o.k) || this.#inflight.has(o.k)) continue;
+      throw new IndexFullError(
+        `the index uses ${
+          Math.round(used)
+        } bytes of its ${this.#opts.maxIndexBytes}-byte budget; ` +
+          "new keys are refused (overwrites and deletes still work)",
+      );
+    }
+  }
+
+  /**
+   * The verified values of `ks`, in their order (undefined where absent). The
+   * records are read in file and offset order, so the disk is read in one pass.
+   */
+  getMany(ks: readonly string[]): (Uint8Array | undefined)[] {
+    const now = this.#opts.clock();
+    const entries = ks.map((k) => this.lookup(k, now));
+    const order = [...entries.keys()].filter((i) => entries[i] !== undefined);
+    order.sort((a, b) =>
+      entries[a]!.fileId - entries[b]!.fileId || entries[a]!.offset - entries[b]!.offset
+    );
+    const out: (Uint8Array | undefined)[] = new Array(ks.length).fill(undefined);
+    const ahead = new ReadAhead(false);
+    for (const i of order) out[i] = this.read(ks[i], entries[i]!, ahead);
+    return out;
   }
 
   #notify(changes: KeyChange[]): void {
@@ -360,6 +477,10 @@ export class Catalog {
       deadBytes,
       files,
       lastCompaction: this.#lastCompaction,
+      index: {
+        bytes: Math.round(this.#index.memoryBytes()),
+        bytesPerKey: this.#index.size ? this.#index.memoryBytes() / this.#index.size : 0,
+      },
     };
   }
 
@@ -401,6 +522,19 @@ export class Catalog {
       return true;
     });
     this.#addLive(fileId, moved);
+  }
+
+  // Drops every key in [start, end); returns how many were live. With `changes`,
+  // records each dropped key as a change of commit `seq`.
+  #removeRange(start: string, end: string | undefined, seq = 0, changes?: KeyChange[]): number {
+    const keys: string[] = [];
+    for (const [k] of this.#index.range(start, end)) keys.push(k);
+    let live = 0;
+    for (const k of keys) {
+      if (this.#remove(k)) live++;
+      changes?.push({ k, value: undefined, seq });
+    }
+    return live;
   }
 
   #dropFiles(files: DataFile[]): void {

@@ -14,7 +14,7 @@ import { CorruptionError, IOError } from "../base/errors.ts";
 import { bytesToKey } from "../base/keys.ts";
 import type { ProblemKind, RecoveryWarning } from "../base/types.ts";
 import { type RecordHeader, recordSize } from "../codec/codec.ts";
-import { FLAG_BATCH, FLAG_COMMIT, FLAG_TOMBSTONE } from "../codec/format.ts";
+import { FLAG_BATCH, FLAG_COMMIT, FLAG_RANGE, FLAG_TOMBSTONE } from "../codec/format.ts";
 import { commitCount } from "../codec/framing.ts";
 import type { DataFile } from "./datafile.ts";
 import { walkLog } from "./logscan.ts";
@@ -30,7 +30,10 @@ export interface RecoverySink {
     tombstone: boolean,
     timestamp: number,
     expireAt: number,
+    seq: number,
   ): void;
+  /** A range delete of commit `seq`: every key in [start, end) is gone (`end` undefined: no end). */
+  range(start: string, end: string | undefined, seq: number): void;
 }
 
 /** How recovery treats damage and where it reports it. */
@@ -57,7 +60,8 @@ export function emit(
   h: RecordHeader,
 ): void {
   const size = fmtHeaderSize + h.keyLen + h.valueLen;
-  sink.record(key, fileId, offset, size, (h.flags & FLAG_TOMBSTONE) !== 0, h.timestamp, h.expireAt);
+  const tombstone = (h.flags & FLAG_TOMBSTONE) !== 0;
+  sink.record(key, fileId, offset, size, tombstone, h.timestamp, h.expireAt, h.seq);
 }
 
 interface Pending {
@@ -144,7 +148,8 @@ class Replay {
       this.#pending.push({ key, offset, h: { ...h } });
     } else {
       this.#dropBatch("no commit record");
-      this.#count(key, offset, h);
+      const v = at + fmt.headerSize + h.keyLen;
+      this.#count(key, offset, h, h.flags & FLAG_RANGE ? bytesToKey(buf, v, v + h.valueLen) : "");
     }
   }
 
@@ -177,8 +182,9 @@ class Replay {
     return this.#cut;
   }
 
-  #count(key: string, offset: number, h: RecordHeader): void {
-    emit(this.sink, this.file.id, this.file.fmt.headerSize, key, offset, h);
+  #count(key: string, offset: number, h: RecordHeader, end?: string): void {
+    if (h.flags & FLAG_RANGE) this.sink.range(key, end === "" ? undefined : end, h.seq);
+    else emit(this.sink, this.file.id, this.file.fmt.headerSize, key, offset, h);
     if (h.seq > this.lastSeq) this.lastSeq = h.seq;
   }
 

@@ -44,7 +44,8 @@ export async function verify(dir: string): Promise<VerifyReport> {
 
 async function walkStore(dir: string): Promise<VerifyReport> {
   const report: VerifyReport = { files: 0, records: 0, bytes: 0, issues: [] };
-  const log = await recoverLog(dir, { record: () => report.records++ }, {
+  const counted = () => report.records++;
+  const log = await recoverLog(dir, { record: counted, range: counted }, {
     strict: false,
     readOnly: true,
     useHints: false,

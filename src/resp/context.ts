@@ -6,26 +6,75 @@
 
 import type { Cask } from "../../mod.ts";
 import type { KeyLocks } from "./key_locks.ts";
+import type { Reply } from "./encoder.ts";
+import type { KeyView, StoreView } from "./keyspace.ts";
 import type { ScanCursors } from "./scan_cursors.ts";
+import type { Watches } from "./watches.ts";
+
+/** Counters INFO reports. */
+export interface ServerStats {
+  connectedClients: number;
+  totalConnections: number;
+  rejectedConnections: number;
+  totalCommands: number;
+  netInputBytes: number;
+  netOutputBytes: number;
+  keyspaceHits: number;
+  keyspaceMisses: number;
+  /** Request bytes buffered by all clients right now. */
+  bufferedBytes: number;
+}
 
 /** Shared by every connection of one server. */
 export interface ServerState {
   readonly db: Cask;
+  /** Read-only view of the store for commands that only read. */
+  readonly reader: StoreView;
   readonly locks: KeyLocks;
+  readonly watches: Watches;
   readonly cursors: ScanCursors;
   /** Cask's version, shown by INFO. */
   readonly version: string;
   /** Port the server listens on, shown by INFO. */
   readonly port: number;
+  /** The store's `--sync` mode, shown by INFO. */
+  readonly sync: string;
+  /** Whether the store compacts by itself, shown by INFO. */
+  readonly autoCompact: boolean;
+  readonly maxClients: number;
+  /** Password AUTH must present; undefined: none required. */
+  readonly password?: Uint8Array;
   readonly startedAt: number;
-  connectedClients: number;
-  totalConnections: number;
-  totalCommands: number;
+  readonly stats: ServerStats;
+  /** The BGREWRITEAOF compaction running, if any. */
+  compaction?: Promise<void>;
+  nextClientId: number;
+}
+
+/** A command queued between MULTI and EXEC. */
+export interface QueuedCommand {
+  /** The keys EXEC must lock for it. */
+  keys(): Promise<Uint8Array[]>;
+  /** Runs it on the transaction's view; resolves to its reply, errors included. */
+  run(view: KeyView): Promise<Reply>;
 }
 
 /** One client connection. */
 export interface Session {
   readonly server: ServerState;
+  readonly id: number;
+  name?: string;
+  /** Protocol version chosen with HELLO. */
+  protocol: 2 | 3;
+  authenticated: boolean;
   /** Set by QUIT: reply, flush, then close. */
   quit: boolean;
+  /** Commands received so far. */
+  commands: number;
+  /** Set when the client must be dropped without a reply (a cross-protocol attack). */
+  drop: boolean;
+  /** Commands queued since MULTI; `aborted` once one failed to queue. */
+  transaction?: { commands: QueuedCommand[]; aborted: boolean };
+  /** Watched keys (by byteString) with their version at WATCH time. */
+  watched: Map<string, { key: Uint8Array; version: number }>;
 }

@@ -6,8 +6,9 @@
 
 /**
  * A reply: a number is an integer, a string or bytes a bulk string, `null`
- * the null bulk, an array a multi-bulk; the two objects are the one-line
- * status (`+OK`) and error (`-ERR ...`) replies.
+ * the null bulk, an array a multi-bulk; the objects are the one-line status
+ * (`+OK`) and error (`-ERR ...`) replies, an integer too big for a double,
+ * a map (a flat array in RESP2) and the null array (EXEC's "aborted").
  */
 export type Reply =
   | number
@@ -16,12 +17,18 @@ export type Reply =
   | null
   | readonly Reply[]
   | { readonly status: string }
-  | { readonly error: string };
+  | { readonly error: string }
+  | { readonly integer: string }
+  | { readonly map: readonly (readonly [Reply, Reply])[] }
+  | { readonly nullArray: true };
 
 /** The `+OK` reply. */
 export const OK: Reply = { status: "OK" };
+/** The null array (`*-1`), EXEC's reply when a watched key changed. */
+export const NULL_ARRAY: Reply = { nullArray: true };
 
 const CRLF = [0x0d, 0x0a];
+const OK_BYTES = new TextEncoder().encode("+OK\r\n");
 const INITIAL_CAPACITY = 16 * 1024;
 const SHRINK_ABOVE = 1024 * 1024;
 const encoder = new TextEncoder();
@@ -30,6 +37,8 @@ const encoder = new TextEncoder();
 export class ReplyBuffer {
   #buf = new Uint8Array(INITIAL_CAPACITY);
   #length = 0;
+  /** RESP version the client chose with HELLO; 3 adds maps and a distinct null. */
+  protocol: 2 | 3 = 2;
 
   /** Bytes waiting to be written. */
   get length(): number {
@@ -45,14 +54,33 @@ export class ReplyBuffer {
     } else if (reply instanceof Uint8Array) {
       this.#bulk(reply);
     } else if (reply === null) {
-      this.#line(0x24, "-1");
+      if (this.protocol === 3) this.#line(0x5f, "");
+      else this.#line(0x24, "-1");
     } else if (Array.isArray(reply)) {
       this.#line(0x2a, String(reply.length));
       for (const item of reply) this.reply(item);
+    } else if (reply === OK) {
+      // The most frequent reply, copied rather than encoded.
+      this.#reserve(OK_BYTES.length);
+      this.#buf.set(OK_BYTES, this.#length);
+      this.#length += OK_BYTES.length;
     } else if ("status" in reply) {
       this.#line(0x2b, oneLine(reply.status));
+    } else if ("error" in reply) {
+      this.#line(0x2d, oneLine(reply.error));
+    } else if ("integer" in reply) {
+      this.#line(0x3a, reply.integer);
+    } else if ("map" in reply) {
+      const pairs = (reply as { map: readonly (readonly [Reply, Reply])[] }).map;
+      if (this.protocol === 3) this.#line(0x25, String(pairs.length));
+      else this.#line(0x2a, String(pairs.length * 2));
+      for (const [key, value] of pairs) {
+        this.reply(key);
+        this.reply(value);
+      }
     } else {
-      this.#line(0x2d, oneLine((reply as { error: string }).error));
+      if (this.protocol === 3) this.#line(0x5f, "");
+      else this.#line(0x2a, "-1");
     }
   }
 

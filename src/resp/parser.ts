@@ -2,8 +2,14 @@
  * Incremental RESP2 request parser. Bytes arrive in arbitrary TCP-sized pieces
  * (a frame may be split at any byte); {@link RespParser.next} hands out each
  * command once it is complete. Work is linear in the input: finished arguments
- * are never re-parsed, and the buffer is compacted only when that frees at
- * least as many bytes as it moves.
+ * are never re-parsed, and a full buffer is replaced by one at least twice
+ * the size of what it still holds.
+ *
+ * Arguments are views into the buffer, not copies (one allocation per
+ * argument was the parser's main cost): bytes once handed out are never
+ * written again, since the buffer only grows at its end and a full one is
+ * replaced rather than compacted. A view keeps its buffer alive, so
+ * whoever keeps arguments longer than a command (MULTI, WATCH) copies them.
  * @module
  */
 
@@ -59,12 +65,21 @@ export class RespParser {
   // Multibulk in progress: arguments so far, how many are still due, and the
   // length of the bulk whose header was read but whose body has not arrived.
   #args: Uint8Array[] | undefined;
+  #argBytes = 0;
   #remaining = 0;
   #bulkLength = -1;
 
   /** Builds a parser enforcing `limits`. */
   constructor(limits: RespLimits = DEFAULT_LIMITS) {
     this.#limits = limits;
+  }
+
+  /**
+   * Request bytes this parser holds: received but not yet handed out, the
+   * finished arguments of a command still arriving included.
+   */
+  get buffered(): number {
+    return this.#end - this.#start + this.#argBytes;
   }
 
   /** Appends received bytes; `chunk` may be reused by the caller afterwards. */
@@ -102,6 +117,7 @@ export class RespParser {
       const done = this.#bulks();
       if (done === undefined) return undefined;
       this.#args = undefined;
+      this.#argBytes = 0;
       return done;
     }
   }
@@ -129,7 +145,8 @@ export class RespParser {
       if (this.#buf[at] !== CR || this.#buf[at + 1] !== LF) {
         throw new ProtocolError("expected CRLF after bulk data");
       }
-      args.push(this.#buf.slice(this.#start, at));
+      args.push(this.#buf.subarray(this.#start, at));
+      this.#argBytes += length;
       this.#bulkLength = -1;
       this.#consume(length + 2);
       this.#remaining--;
@@ -152,7 +169,13 @@ export class RespParser {
    */
   #line(strict: boolean): [number, number] | undefined {
     const from = this.#start + this.#scanned;
-    const lf = this.#buf.subarray(from, this.#end).indexOf(LF);
+    // A plain loop: lines are short, and indexOf() would either allocate a
+    // view per call or search the whole free tail of a buffer a big value grew.
+    const buf = this.#buf;
+    const limit = this.#end;
+    let at = from;
+    while (at < limit && buf[at] !== LF) at++;
+    const lf = at < limit ? at - from : -1;
     if (lf < 0) {
       this.#scanned = this.#end - this.#start;
       if (this.#scanned > this.#limits.maxLineLength) {
@@ -175,28 +198,21 @@ export class RespParser {
   #consume(n: number): void {
     this.#start += n;
     this.#scanned = 0;
-    if (this.#start === this.#end) {
+    if (this.#start === this.#end && this.#buf.length > SHRINK_ABOVE) {
+      this.#buf = new Uint8Array(INITIAL_CAPACITY);
       this.#start = this.#end = 0;
-      if (this.#buf.length > SHRINK_ABOVE) {
-        this.#buf = new Uint8Array(INITIAL_CAPACITY);
-      }
     }
   }
 
-  // Makes room for `extra` more bytes after #end. Compacting moves the live
-  // bytes only when at least half the buffer is already consumed, so each byte
-  // is moved a bounded number of times however the input is split.
+  // Makes room for `extra` more bytes after #end. A new buffer has at least
+  // twice the room the unconsumed bytes need, so each byte is moved a bounded
+  // number of times however the input is split.
   #reserve(extra: number): void {
-    const capacity = this.#buf.length;
-    if (this.#end + extra <= capacity) return;
+    if (this.#end + extra <= this.#buf.length) return;
     const live = this.#end - this.#start;
-    if (live + extra <= capacity && this.#start >= capacity / 2) {
-      this.#buf.copyWithin(0, this.#start, this.#end);
-    } else {
-      const next = new Uint8Array(Math.max(capacity * 2, live + extra));
-      next.set(this.#buf.subarray(this.#start, this.#end));
-      this.#buf = next;
-    }
+    const next = new Uint8Array(Math.max(INITIAL_CAPACITY, 2 * (live + extra)));
+    next.set(this.#buf.subarray(this.#start, this.#end));
+    this.#buf = next;
     this.#start = 0;
     this.#end = live;
   }

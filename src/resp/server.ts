@@ -1,54 +1,75 @@
 /**
- * The RESP2 TCP server. Each connection reads, parses every complete command
+ * The RESP TCP server. Each connection reads, parses every complete command
  * of what arrived (pipelining), runs them in order and answers them in one
  * write. A protocol violation gets `-ERR Protocol error: ...` and that
  * connection alone is closed.
+ *
+ * Exposure limits: a password (AUTH), a cap on clients, an idle timeout, and
+ * caps on the request bytes one client and all clients together may have
+ * buffered; a client passing a cap is told why and disconnected.
  * @module
  */
 
 import type { Cask } from "../../mod.ts";
 import type { ServerState, Session } from "./context.ts";
-import { prepare } from "./commands.ts";
+import { type Overlap, prepare } from "./dispatch.ts";
 import { type Reply, ReplyBuffer } from "./encoder.ts";
 import { KeyLocks } from "./key_locks.ts";
+import { StoreView } from "./keyspace.ts";
+import { close, type Connection, isDisconnect, lingerClose, writeAll } from "./client_socket.ts";
 import { DEFAULT_LIMITS, ProtocolError, type RespLimits, RespParser } from "./parser.ts";
 import { ScanCursors } from "./scan_cursors.ts";
+import { unwatchAll } from "./transaction_commands.ts";
+import { Watches } from "./watches.ts";
 
 /** How to run a {@link RespServer}. */
 export interface RespServerOptions {
   /** Address to bind; default 127.0.0.1. */
   hostname?: string;
-  /** Port to bind; 0 picks a free one (see {@link RespServer.port}). */
+  /** Port to bind; 0 picks a free one (see {@link RespServer.addr}). */
   port: number;
   /** Cask's version, reported by INFO. */
   version: string;
   /** Per-client protocol limits. */
   limits?: RespLimits;
+  /** Password clients must AUTH with before other commands; none by default. */
+  password?: string;
+  /** Most clients connected at once; default 10000. */
+  maxClients?: number;
+  /** Idle clients are disconnected after this many ms; 0 (default) never. */
+  idleTimeoutMs?: number;
+  /** Most request bytes one client may have buffered; default 128 MiB. */
+  clientQueryBufferLimit?: number;
+  /** Most request bytes all clients together may have buffered; default 1 GiB. */
+  totalQueryBufferLimit?: number;
+  /** The store's sync mode, reported by INFO and CONFIG GET appendfsync. */
+  sync?: string;
+  /** Whether the store was opened with autoCompact, reported by INFO. */
+  autoCompact?: boolean;
 }
 
+const MiB = 1024 * 1024;
 const READ_SIZE = 64 * 1024;
 // Replies of a long pipeline go out once this many bytes are pending, so a
 // client pipelining big MGETs cannot make the server buffer without bound.
-const FLUSH_AT = 1024 * 1024;
+const FLUSH_AT = MiB;
 // A failing accept (out of file descriptors) is retried after this pause
 // rather than in a tight loop.
 const ACCEPT_RETRY_MS = 100;
+const encoder = new TextEncoder();
 
-interface Connection {
-  readonly conn: Deno.TcpConn;
-  /** True while commands of this connection are running. */
-  busy: boolean;
-  closed: boolean;
-}
-
-/** Serves one open store over RESP2 until {@link RespServer.shutdown}. */
+/** Serves one open store over RESP until {@link RespServer.shutdown}. */
 export class RespServer {
   readonly #listener: Deno.TcpListener;
   readonly #state: ServerState;
   readonly #limits: RespLimits;
+  readonly #clientLimit: number;
+  readonly #totalLimit: number;
+  readonly #idleTimeoutMs: number;
   readonly #connections = new Set<Connection>();
   readonly #handlers = new Set<Promise<void>>();
   readonly #accepting: Promise<void>;
+  readonly #sweeper?: ReturnType<typeof setInterval>;
   #closing = false;
 
   /** Binds the port and starts accepting clients. */
@@ -59,17 +80,39 @@ export class RespServer {
       transport: "tcp",
     });
     this.#limits = options.limits ?? DEFAULT_LIMITS;
+    this.#clientLimit = options.clientQueryBufferLimit ?? 128 * MiB;
+    this.#totalLimit = options.totalQueryBufferLimit ?? 1024 * MiB;
+    this.#idleTimeoutMs = options.idleTimeoutMs ?? 0;
     this.#state = {
       db,
+      reader: new StoreView(db),
       locks: new KeyLocks(),
+      watches: new Watches(),
       cursors: new ScanCursors(),
       version: options.version,
       port: this.#listener.addr.port,
+      sync: options.sync ?? "always",
+      autoCompact: options.autoCompact ?? false,
+      maxClients: options.maxClients ?? 10_000,
+      password: options.password === undefined ? undefined : encoder.encode(options.password),
       startedAt: Date.now(),
-      connectedClients: 0,
-      totalConnections: 0,
-      totalCommands: 0,
+      stats: {
+        connectedClients: 0,
+        totalConnections: 0,
+        rejectedConnections: 0,
+        totalCommands: 0,
+        netInputBytes: 0,
+        netOutputBytes: 0,
+        keyspaceHits: 0,
+        keyspaceMisses: 0,
+        bufferedBytes: 0,
+      },
+      nextClientId: 1,
     };
+    if (this.#idleTimeoutMs > 0) {
+      const every = Math.min(1000, Math.max(10, this.#idleTimeoutMs / 4));
+      this.#sweeper = setInterval(() => this.#closeIdle(), every);
+    }
     this.#accepting = this.#accept();
   }
 
@@ -86,6 +129,7 @@ export class RespServer {
   async shutdown(): Promise<void> {
     if (!this.#closing) {
       this.#closing = true;
+      clearInterval(this.#sweeper);
       this.#listener.close();
       // Idle connections are parked in read(): closing them wakes their loop.
       // Busy ones notice #closing once their current commands are answered.
@@ -93,6 +137,7 @@ export class RespServer {
     }
     await this.#accepting;
     while (this.#handlers.size > 0) await Promise.all(this.#handlers);
+    await this.#state.compaction;
   }
 
   async #accept(): Promise<void> {
@@ -106,29 +151,78 @@ export class RespServer {
         await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
         continue;
       }
+      if (this.#connections.size >= this.#state.maxClients) {
+        this.#state.stats.rejectedConnections++;
+        this.#refuse(conn, "ERR max number of clients reached");
+        continue;
+      }
       const handler = this.#serve(conn).finally(() => this.#handlers.delete(handler));
       this.#handlers.add(handler);
     }
   }
 
+  // Tells a client why it is turned away, then closes; a client that does not
+  // read cannot hold up the accept loop.
+  #refuse(conn: Deno.TcpConn, error: string): void {
+    const done = writeAll(conn, encoder.encode(`-${error}\r\n`)).catch(() => {}).finally(() => {
+      conn.close();
+      this.#handlers.delete(done);
+    });
+    this.#handlers.add(done);
+  }
+
+  #closeIdle(): void {
+    const cutoff = Date.now() - this.#idleTimeoutMs;
+    for (const c of this.#connections) if (!c.busy && c.lastActive < cutoff) close(c);
+  }
+
   async #serve(conn: Deno.TcpConn): Promise<void> {
-    const c: Connection = { conn, busy: false, closed: false };
-    const session: Session = { server: this.#state, quit: false };
+    const st = this.#state;
+    const c: Connection = {
+      conn,
+      busy: false,
+      closed: false,
+      lastActive: Date.now(),
+      buffered: 0,
+      linger: false,
+    };
+    const session: Session = {
+      server: st,
+      id: st.nextClientId++,
+      protocol: 2,
+      authenticated: st.password === undefined,
+      quit: false,
+      drop: false,
+      commands: 0,
+      watched: new Map(),
+    };
     const out = new ReplyBuffer();
     const parser = new RespParser(this.#limits);
     const input = new Uint8Array(READ_SIZE);
     this.#connections.add(c);
-    this.#state.connectedClients++;
-    this.#state.totalConnections++;
+    st.stats.connectedClients++;
+    st.stats.totalConnections++;
     try {
       conn.setNoDelay(true);
       while (!this.#closing && !session.quit) {
         const n = await conn.read(input);
         if (n === null) break;
+        c.lastActive = Date.now();
+        st.stats.netInputBytes += n;
         parser.push(input.subarray(0, n));
+        this.#account(c, parser);
+        const over = this.#overLimit(c);
+        if (over !== undefined) {
+          console.error(`cask serve: client ${session.id}: ${over}`);
+          await this.#send(c, out, { error: `ERR ${over}` });
+          c.linger = true;
+          break;
+        }
         c.busy = true;
         const healthy = await this.#runPipeline(c, parser, session, out);
+        this.#account(c, parser);
         c.busy = false;
+        c.lastActive = Date.now();
         if (!healthy) break;
       }
     } catch (e) {
@@ -137,20 +231,55 @@ export class RespServer {
         console.error(`cask serve: connection failed: ${describe(e)}`);
       }
     } finally {
+      // What the client had buffered is given back before any lingering.
+      st.stats.bufferedBytes -= c.buffered;
+      c.buffered = 0;
+      if (c.linger && !c.closed) await lingerClose(c, input);
       close(c);
+      unwatchAll(session);
       this.#connections.delete(c);
-      this.#state.connectedClients--;
+      st.stats.connectedClients--;
     }
   }
 
+  #account(c: Connection, parser: RespParser): void {
+    const now = parser.buffered;
+    this.#state.stats.bufferedBytes += now - c.buffered;
+    c.buffered = now;
+  }
+
+  #overLimit(c: Connection): string | undefined {
+    if (c.buffered > this.#clientLimit) {
+      return `client query buffer exceeds its limit of ${this.#clientLimit} bytes; closing the connection`;
+    }
+    if (this.#state.stats.bufferedBytes > this.#totalLimit) {
+      return `query buffers of all clients exceed their limit of ${this.#totalLimit} bytes; ` +
+        "closing the connection";
+    }
+    return undefined;
+  }
+
+  async #send(c: Connection, out: ReplyBuffer, reply: Reply): Promise<void> {
+    out.reply(reply);
+    await this.#flush(c, out);
+  }
+
+  async #flush(c: Connection, out: ReplyBuffer): Promise<void> {
+    const bytes = out.drain();
+    this.#state.stats.netOutputBytes += bytes.length;
+    await writeAll(c.conn, bytes);
+  }
+
   // Runs every complete command buffered in `parser` and writes the replies;
-  // false when the connection must close (protocol error or QUIT).
+  // false when the connection must close (protocol error, QUIT, attack).
   //
-  // Consecutive writes are started without waiting for each other: the store
-  // appends them in call order and one fsync acknowledges them all (group
-  // commit), which is what makes a pipelined mass insert fast. Any other
-  // command first waits for those writes, so it sees their effects. Replies
-  // are encoded strictly in request order.
+  // Commands run in request order as Redis' would, but they need not wait for
+  // each other to finish: consecutive reads overlap (each reads at its start),
+  // and consecutive writes overlap too, since the store appends them in call
+  // order and one fsync acknowledges them all (group commit), which is what
+  // makes a pipelined mass insert fast. A read waits for the writes before it
+  // and a write for the reads before it; anything else waits for everything.
+  // Replies are encoded strictly in request order.
   async #runPipeline(
     c: Connection,
     parser: RespParser,
@@ -158,44 +287,41 @@ export class RespServer {
     out: ReplyBuffer,
   ): Promise<boolean> {
     const inFlight: Promise<Reply>[] = [];
+    let flying: Overlap | undefined;
     const settle = async () => {
-      for (const reply of inFlight) out.reply(await reply);
+      for (const reply of inFlight) {
+        const r = await reply;
+        // HELLO 3 answers, and everything after it is, in RESP3.
+        out.protocol = session.protocol;
+        out.reply(r);
+      }
       inFlight.length = 0;
+      flying = undefined;
     };
     try {
       for (let args = parser.next(); args !== undefined; args = parser.next()) {
-        const command = prepare(args);
-        if (!command.write) await settle();
-        inFlight.push(command.run(session));
+        const command = prepare(session, args);
+        if (command === undefined) break;
+        if (flying !== undefined && (command.overlap === "barrier" || command.overlap !== flying)) {
+          await settle();
+        }
+        flying = command.overlap;
+        inFlight.push(command.run());
         if (session.quit) break;
-        if (out.length >= FLUSH_AT) await writeAll(c.conn, out.drain());
+        if (out.length >= FLUSH_AT) await this.#flush(c, out);
       }
     } catch (e) {
       if (!(e instanceof ProtocolError)) throw e;
       await settle();
       out.reply({ error: `ERR Protocol error: ${e.message}` });
       session.quit = true;
+      c.linger = true;
     }
     await settle();
-    if (out.length > 0) await writeAll(c.conn, out.drain());
+    if (session.drop) return false;
+    if (out.length > 0) await this.#flush(c, out);
     return !session.quit;
   }
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
-}
-
-function close(c: Connection): void {
-  if (c.closed) return;
-  c.closed = true;
-  c.conn.close();
-}
-
-function isDisconnect(e: unknown): boolean {
-  return e instanceof Deno.errors.ConnectionReset || e instanceof Deno.errors.BrokenPipe ||
-    e instanceof Deno.errors.ConnectionAborted || e instanceof Deno.errors.BadResource ||
-    e instanceof Deno.errors.Interrupted;
 }
 
 function describe(e: unknown): string {

@@ -1,0 +1,228 @@
+// redis-benchmark against `cask serve` and Debian's redis-server in the same
+// run, with the same durability on both sides:
+//   fsync every write:  cask --sync always  vs  redis appendonly yes, appendfsync always
+//   no fsync:           cask --sync never   vs  redis appendonly yes, appendfsync no
+// Workloads: SET and GET with 16-deep pipelines (-P 16, 50 clients), and
+// unpipelined with 50 clients (-c 50). Each cell is the median of RUNS runs.
+// Besides requests per second, the server's own CPU time per request (from
+// /proc/<pid>/stat) is reported: on a shared machine it is steadier than
+// throughput, which also depends on how much CPU redis-benchmark gets.
+//
+//   node_modules/deno/deno run -A bench/resp_bench.ts [--runs 3] [--requests 100000]
+//
+// Needs redis-server and redis-benchmark (apt-get install redis-server redis-tools).
+import { parseArgs } from "node:util";
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: "string", default: "3" },
+    requests: { type: "string", default: "100000" },
+    only: { type: "string" },
+  },
+});
+const RUNS = Number(values.runs);
+const REQUESTS = Number(values.requests);
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
+
+interface Server {
+  name: string;
+  port: number;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = l.addr.port;
+  l.close();
+  return port;
+}
+
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+async function start(name: string, cmd: string, args: string[], dir: string, port: number) {
+  const child = new Deno.Command(cmd, { args, stdout: "null", stderr: "inherit" }).spawn();
+  await waitForPort(port);
+  return {
+    name,
+    port,
+    pid: child.pid,
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+async function cask(sync: "always" | "never"): Promise<Server> {
+  const dir = await Deno.makeTempDir({ prefix: "resp-bench-cask-" });
+  const port = freePort();
+  return await start(
+    `cask --sync ${sync}`,
+    Deno.execPath(),
+    [
+      "run",
+      "-A",
+      CLI,
+      "serve",
+      "--port",
+      String(port),
+      "--dir",
+      dir,
+      "--sync",
+      sync,
+    ],
+    dir,
+    port,
+  );
+}
+
+async function redis(fsync: "always" | "no"): Promise<Server> {
+  const dir = await Deno.makeTempDir({ prefix: "resp-bench-redis-" });
+  const port = freePort();
+  return await start(
+    `redis AOF appendfsync ${fsync}`,
+    "redis-server",
+    [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--dir",
+      dir,
+      "--save",
+      "",
+      "--appendonly",
+      "yes",
+      "--appendfsync",
+      fsync,
+    ],
+    dir,
+    port,
+  );
+}
+
+interface Workload {
+  name: string;
+  args: string[];
+}
+
+const WORKLOADS: Workload[] = [
+  { name: "-P 16 SET", args: ["-t", "set", "-P", "16", "-c", "50"] },
+  { name: "-P 16 GET", args: ["-t", "get", "-P", "16", "-c", "50"] },
+  { name: "-c 50 SET", args: ["-t", "set", "-c", "50"] },
+  { name: "-c 50 GET", args: ["-t", "get", "-c", "50"] },
+  // No store work at all: what one request costs in the network and dispatch paths.
+  { name: "-c 50 PING", args: ["-t", "ping_mbulk", "-c", "50"] },
+];
+
+interface Result {
+  rps: number;
+  /** Server CPU (user + system) per request, in microseconds. */
+  cpuUs: number;
+}
+
+// utime + stime of `pid`, in seconds.
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+async function run(server: Server, w: Workload): Promise<Result> {
+  // Unpipelined runs do a fifth of the requests: same wall time, roughly.
+  const n = w.args.includes("-P") ? REQUESTS : REQUESTS / 5;
+  const before = await cpuSeconds(server.pid);
+  const out = await new Deno.Command("redis-benchmark", {
+    args: [
+      "-h",
+      "127.0.0.1",
+      "-p",
+      String(server.port),
+      "-n",
+      String(n),
+      "-r",
+      "10000",
+      "--csv",
+      ...w.args,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  const line = text.split("\n").find((l) => /^"(SET|GET|PING_MBULK)"/.test(l));
+  if (!out.success || line === undefined) {
+    throw new Error(`redis-benchmark failed: ${new TextDecoder().decode(out.stderr)}${text}`);
+  }
+  const cpu = await cpuSeconds(server.pid) - before;
+  return { rps: Number(JSON.parse(`[${line}]`)[1]), cpuUs: (cpu * 1e6) / n };
+}
+
+const median = (xs: number[]) => xs.toSorted((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function measure(server: Server): Promise<Map<string, Result[]>> {
+  const results = new Map<string, Result[]>();
+  try {
+    // An unmeasured first run warms the JIT and fills the keyspace, so GETs
+    // find their keys.
+    await run(server, WORKLOADS[0]);
+    for (const w of WORKLOADS) {
+      const runs: Result[] = [];
+      for (let i = 0; i < RUNS; i++) runs.push(await run(server, w));
+      results.set(w.name, runs);
+    }
+  } finally {
+    await server.stop();
+  }
+  return results;
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+const pairs: ["always" | "never", "always" | "no"][] = [["always", "always"], ["never", "no"]];
+const rows: string[] = [];
+for (const [sync, fsync] of pairs) {
+  if (values.only !== undefined && values.only !== sync) continue;
+  const c = await measure(await cask(sync));
+  const r = await measure(await redis(fsync));
+  for (const w of WORKLOADS) {
+    const cr = c.get(w.name)!;
+    const rr = r.get(w.name)!;
+    const rps = [median(cr.map((x) => x.rps)), median(rr.map((x) => x.rps))];
+    const cpu = [median(cr.map((x) => x.cpuUs)), median(rr.map((x) => x.cpuUs))];
+    rows.push(
+      `| ${w.name} | --sync ${sync} / appendfsync ${fsync} | ${fmt(rps[0])} | ${fmt(rps[1])} | ` +
+        `${(rps[0] / rps[1]).toFixed(2)}x | ${cpu[0].toFixed(1)} | ${cpu[1].toFixed(1)} | ` +
+        `${(cpu[1] / cpu[0]).toFixed(2)}x | ${cr.map((x) => fmt(x.rps)).join(" / ")} | ` +
+        `${rr.map((x) => fmt(x.rps)).join(" / ")} |`,
+    );
+  }
+}
+const load = (await Deno.readTextFile("/proc/loadavg").catch(() => "?")).split(" ")[0];
+console.log(
+  `redis-benchmark, ${REQUESTS} requests pipelined (${REQUESTS / 5} unpipelined), ` +
+    `-r 10000, 3-byte values, median of ${RUNS}; ${navigator.hardwareConcurrency} cores, ` +
+    `1-min load ${load} at the end; ${(await redisVersion()).trim()}\n`,
+);
+console.log(
+  "| test | durability (cask / redis) | cask req/s | redis req/s | ratio | cask CPU us/req | " +
+    "redis CPU us/req | CPU ratio (redis/cask) | cask runs | redis runs |",
+);
+console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+for (const row of rows) console.log(row);
+
+async function redisVersion(): Promise<string> {
+  const out = await new Deno.Command("redis-server", { args: ["--version"], stdout: "piped" })
+    .output();
+  return new TextDecoder().decode(out.stdout);
+}

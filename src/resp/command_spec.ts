@@ -1,0 +1,73 @@
+/**
+ * How a command is described: arity, key positions and flags (what COMMAND
+ * reports and what locking uses), and one of three kinds of handler.
+ * @module
+ */
+
+import type { BatchOp } from "../../mod.ts";
+import type { Session } from "./context.ts";
+import type { Reply } from "./encoder.ts";
+import type { KeyView, ReadView } from "./keyspace.ts";
+
+/** A command that only reads the keyspace, through `view`. */
+export type ReadHandler = (
+  view: ReadView,
+  args: Uint8Array[],
+  s: Session,
+) => Reply | Promise<Reply>;
+/** A keyspace command: reads and writes through `view` (its writes are committed by the caller). */
+export type KeyHandler = (view: KeyView, args: Uint8Array[], s: Session) => Reply | Promise<Reply>;
+/** A command about the connection or the server, not the keyspace. */
+export type SessionHandler = (s: Session, args: Uint8Array[]) => Reply | Promise<Reply>;
+
+interface Common {
+  /** Redis convention: N means exactly N words (name included), -N at least N. */
+  arity: number;
+  /** First key, last key (-1: the last argument) and step; [0, 0, 0] for none. */
+  keys: readonly [number, number, number];
+  /** Redis command flags, as COMMAND lists them (`noauth`, `fast`, ...). */
+  flags: readonly string[];
+  /** One line for COMMAND DOCS. */
+  summary: string;
+  /** The arguments after the name as Redis' docs write them: `key [key ...]`, `[NX|XX]`. */
+  syntax: string;
+  /** Redis command group for COMMAND DOCS. */
+  group: string;
+}
+
+/** A command that reads the keyspace and never writes. */
+export interface ReadSpec extends Common {
+  kind: "read";
+  run: ReadHandler;
+}
+
+/** A command that may write the keyspace. */
+export interface WriteSpec extends Common {
+  kind: "write";
+  run: KeyHandler;
+  /**
+   * The writes of a command that reads nothing (SET without conditions, MSET),
+   * or undefined when these arguments need `run`. Blind writes of one client
+   * overlap in flight and share fsyncs; their reply is `+OK`.
+   */
+  blind?: (args: Uint8Array[]) => BatchOp[] | undefined;
+}
+
+/** A command about the connection or the server. */
+export interface ServerSpec extends Common {
+  kind: "server";
+  run: SessionHandler;
+}
+
+/** Any command. */
+export type CommandSpec = ReadSpec | WriteSpec | ServerSpec;
+
+/** The keys `args` names according to `spec.keys`. */
+export function keysOf(spec: CommandSpec, args: Uint8Array[]): Uint8Array[] {
+  const [first, last, step] = spec.keys;
+  if (first === 0) return [];
+  const end = last < 0 ? args.length + last : last;
+  const keys: Uint8Array[] = [];
+  for (let i = first; i <= end && i < args.length; i += step) keys.push(args[i]);
+  return keys;
+}

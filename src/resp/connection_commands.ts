@@ -1,0 +1,142 @@
+/**
+ * Connection commands: PING, ECHO, QUIT, SELECT, AUTH, HELLO and CLIENT.
+ * @module
+ */
+
+import { CommandError } from "./command_error.ts";
+import type { Session } from "./context.ts";
+import { OK, type Reply } from "./encoder.ts";
+import { NOT_INTEGER } from "./numbers.ts";
+import { asciiUpper, byteString, parseInteger, subcommandError } from "./words.ts";
+
+const WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled.";
+
+/** PING [message] */
+export function ping(_: Session, args: Uint8Array[]): Reply {
+  if (args.length > 2) throw new CommandError("ERR wrong number of arguments for 'ping' command");
+  return args.length === 2 ? args[1] : { status: "PONG" };
+}
+
+/** ECHO message */
+export function echo(_: Session, args: Uint8Array[]): Reply {
+  return args[1];
+}
+
+/** QUIT: reply, then close. */
+export function quit(s: Session): Reply {
+  s.quit = true;
+  return OK;
+}
+
+/** SELECT 0: there is one database. */
+export function select(_: Session, args: Uint8Array[]): Reply {
+  if (parseInteger(args[1], NOT_INTEGER, Number.MIN_SAFE_INTEGER) !== 0) {
+    throw new CommandError("ERR DB index is out of range");
+  }
+  return OK;
+}
+
+/** AUTH [username] password; the only user is `default`. */
+export function auth(s: Session, args: Uint8Array[]): Reply {
+  if (args.length > 3) throw new CommandError("ERR syntax error");
+  if (s.server.password === undefined && args.length === 2) {
+    throw new CommandError(
+      "ERR AUTH <password> called without any password configured for the default user. " +
+        "Are you sure your configuration is correct?",
+    );
+  }
+  authenticate(s, args.length === 3 ? args[1] : undefined, args[args.length - 1]);
+  return OK;
+}
+
+function authenticate(s: Session, user: Uint8Array | undefined, password: Uint8Array): void {
+  // Without a password the default user takes any (Redis' `nopass`).
+  const expected = s.server.password;
+  const ok = (user === undefined || byteString(user) === "default") &&
+    (expected === undefined || sameBytes(password, expected));
+  if (!ok) throw new CommandError(WRONGPASS);
+  s.authenticated = true;
+}
+
+// Compares every byte whatever the first difference, so the reply time does
+// not tell how much of a guessed password was right.
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < b.length; i++) diff |= (a[i] ?? 0) ^ b[i];
+  return diff === 0;
+}
+
+/** HELLO [protover [AUTH username password] [SETNAME name]] */
+export function hello(s: Session, args: Uint8Array[]): Reply {
+  let protocol = s.protocol;
+  if (args.length > 1) {
+    const version = parseInteger(
+      args[1],
+      "ERR Protocol version is not an integer or out of range",
+      0,
+    );
+    if (version !== 2 && version !== 3) {
+      throw new CommandError("NOPROTO unsupported protocol version");
+    }
+    protocol = version;
+  }
+  let name: string | undefined;
+  for (let i = 2; i < args.length; i++) {
+    const word = asciiUpper(args[i]);
+    if (word === "AUTH" && i + 2 < args.length) {
+      authenticate(s, args[i + 1], args[i + 2]);
+      i += 2;
+    } else if (word === "SETNAME" && i + 1 < args.length) {
+      name = clientName(args[++i]);
+    } else {
+      throw new CommandError(`ERR Syntax error in HELLO option '${byteString(args[i])}'`);
+    }
+  }
+  if (s.server.password !== undefined && !s.authenticated) {
+    throw new CommandError(
+      "NOAUTH HELLO must be called with the client already authenticated, " +
+        "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client " +
+        "and select the RESP protocol version at the same time",
+    );
+  }
+  s.protocol = protocol;
+  if (name !== undefined) s.name = name;
+  return {
+    map: [
+      ["server", "redis"],
+      ["version", "7.0.0"],
+      ["proto", protocol],
+      ["id", s.id],
+      ["mode", "standalone"],
+      ["role", "master"],
+      ["modules", []],
+    ],
+  };
+}
+
+/** CLIENT ID | GETNAME | SETNAME name | SETINFO attr value | INFO */
+export function client(s: Session, args: Uint8Array[]): Reply {
+  const sub = asciiUpper(args[1]);
+  if (sub === "ID" && args.length === 2) return s.id;
+  if (sub === "GETNAME" && args.length === 2) return s.name ?? null;
+  if (sub === "SETNAME" && args.length === 3) {
+    const name = clientName(args[2]);
+    s.name = name === "" ? undefined : name;
+    return OK;
+  }
+  // Sent by newer client libraries on connect; the attributes are not kept.
+  if (sub === "SETINFO" && args.length === 4) return OK;
+  if (sub === "INFO" && args.length === 2) {
+    return `id=${s.id} name=${s.name ?? ""} db=0 resp=${s.protocol}\n`;
+  }
+  throw subcommandError("CLIENT", args, ["ID", "GETNAME", "SETNAME", "SETINFO", "INFO"]);
+}
+
+function clientName(arg: Uint8Array): string {
+  if (arg.some((c) => c <= 0x20 || c > 0x7e)) {
+    throw new CommandError(
+      "ERR Client names cannot contain spaces, newlines or special characters.",
+    );
+  }
+  return byteString(arg);
+}

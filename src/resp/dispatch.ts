@@ -1,0 +1,89 @@
+/**
+ * From parsed words to a command ready to run: cross-protocol attacks,
+ * authentication, lookup and arity, and queueing inside MULTI are decided
+ * here, in that order.
+ * @module
+ */
+
+import { COMMANDS } from "./command_table.ts";
+import type { Session } from "./context.ts";
+import type { Reply } from "./encoder.ts";
+import { lockKeys, runCommand, runInView } from "./execute.ts";
+import { asciiUpper, byteString } from "./words.ts";
+
+/**
+ * What may still be in flight when a command starts: a "read" may overlap
+ * earlier reads, a "write" earlier writes (the key locks order those), and a
+ * "barrier" starts only once everything before it has finished.
+ */
+export type Overlap = "read" | "write" | "barrier";
+
+/** A command looked up and checked, ready to start. */
+export interface PreparedCommand {
+  overlap: Overlap;
+  /** Starts the command; resolves to its reply, errors included (it never rejects). */
+  run(): Promise<Reply>;
+}
+
+const QUEUED: PreparedCommand = {
+  overlap: "barrier",
+  run: () => Promise.resolve({ status: "QUEUED" }),
+};
+const NOAUTH = "NOAUTH Authentication required.";
+
+/**
+ * Prepares `args` for the client of `s`; undefined when the client must be
+ * dropped without a reply (`s.drop` is then set).
+ */
+export function prepare(s: Session, args: Uint8Array[]): PreparedCommand | undefined {
+  const first = s.commands++ === 0;
+  const name = asciiUpper(args[0]);
+  if (looksLikeHttp(name, args, first)) {
+    console.error(
+      "cask serve: possible security attack: a client sent HTTP (POST, Host: or " +
+        "GET / HTTP) to the Redis port; connection closed",
+    );
+    s.drop = true;
+    return undefined;
+  }
+  const spec = COMMANDS.get(name);
+  if (s.server.password !== undefined && !s.authenticated && !spec?.flags.includes("noauth")) {
+    return failed(s, NOAUTH);
+  }
+  if (spec === undefined) {
+    const rest = args.slice(1, 4).map((a) => `'${byteString(a).slice(0, 128)}'`).join(" ");
+    return failed(
+      s,
+      `ERR unknown command '${
+        byteString(args[0]).slice(0, 128)
+      }', with args beginning with: ${rest}`,
+    );
+  }
+  if (spec.arity > 0 ? args.length !== spec.arity : args.length < -spec.arity) {
+    return failed(s, `ERR wrong number of arguments for '${name.toLowerCase()}' command`);
+  }
+  if (s.transaction !== undefined && !spec.flags.includes("no-multi")) {
+    // Copied: the parser's views would pin its buffers until EXEC.
+    const copy = args.map((a) => a.slice());
+    s.transaction.commands.push({
+      keys: () => lockKeys(s.server, spec, copy),
+      run: (view) => runInView(spec, view, s, copy),
+    });
+    return QUEUED;
+  }
+  const overlap = spec.kind === "server" ? "barrier" : spec.kind;
+  return { overlap, run: () => runCommand(spec, s, args) };
+}
+
+// Redis drops clients that send `POST` or `Host:` as a command: that is a
+// browser or proxy talking HTTP to the port, possibly on a web page's behalf.
+function looksLikeHttp(name: string, args: Uint8Array[], first: boolean): boolean {
+  if (name === "POST" || name === "HOST:") return true;
+  return first && args.length === 3 && byteString(args[2]).startsWith("HTTP/");
+}
+
+// A command refused before it ran; inside MULTI it also dooms the EXEC.
+function failed(s: Session, error: string): PreparedCommand {
+  if (s.transaction !== undefined) s.transaction.aborted = true;
+  return { overlap: "barrier", run: () => Promise.resolve({ error }) };
+}

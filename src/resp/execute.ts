@@ -1,0 +1,105 @@
+/**
+ * Running one command: read-only ones read the store directly, blind writes
+ * go straight to the store in call order, and read-modify-writes run under
+ * their keys' locks on an {@link Overlay} whose writes are committed as one
+ * atomic batch. Every write touches the WATCH counters of its keys.
+ * @module
+ */
+
+import { type BatchOp, CaskError } from "../../mod.ts";
+import { CommandError } from "./command_error.ts";
+import { type CommandSpec, keysOf, type WriteSpec } from "./command_spec.ts";
+import type { ServerState, Session } from "./context.ts";
+import { OK, type Reply } from "./encoder.ts";
+import { type KeyView, Overlay } from "./keyspace.ts";
+
+/** Runs `spec` for the client of `s`; resolves to its reply, errors included (never rejects). */
+export async function runCommand(
+  spec: CommandSpec,
+  s: Session,
+  args: Uint8Array[],
+): Promise<Reply> {
+  s.server.stats.totalCommands++;
+  try {
+    if (spec.kind === "server") return await spec.run(s, args);
+    if (spec.kind === "read") return await spec.run(s.server.reader, args, s);
+    const ops = spec.blind?.(args);
+    return ops === undefined ? await lockedWrite(spec, s, args) : await blindWrite(s.server, ops);
+  } catch (e) {
+    return errorReply(e);
+  }
+}
+
+/** Runs `spec` inside a transaction on `view`; resolves to its reply, errors included. */
+export async function runInView(
+  spec: CommandSpec,
+  view: KeyView,
+  s: Session,
+  args: Uint8Array[],
+): Promise<Reply> {
+  s.server.stats.totalCommands++;
+  try {
+    return spec.kind === "server" ? await spec.run(s, args) : await spec.run(view, args, s);
+  } catch (e) {
+    return errorReply(e);
+  }
+}
+
+/** The keys a write of `spec` must lock: FLUSHDB (no key positions) locks every key. */
+export async function lockKeys(
+  st: ServerState,
+  spec: CommandSpec,
+  args: Uint8Array[],
+): Promise<Uint8Array[]> {
+  if (spec.kind === "write" && spec.keys[0] === 0) return await Array.fromAsync(st.db.keys());
+  return keysOf(spec, args);
+}
+
+/** Writes what `view` buffered as one atomic batch and touches the WATCH counters. */
+export async function commit(st: ServerState, view: Overlay): Promise<void> {
+  const ops = view.ops();
+  if (ops.length === 0) return;
+  await st.db.atomic(ops);
+  st.watches.touch(view.written());
+}
+
+/** The reply for a failed command. */
+export function errorReply(e: unknown): Reply {
+  if (e instanceof CommandError) return { error: e.message };
+  // The store refused or failed this one operation; the client may go on.
+  if (e instanceof CaskError) return { error: `ERR ${e.message}` };
+  // A bug: say so in the log, but keep serving this client and the others.
+  console.error("cask serve: command failed:", e);
+  return { error: "ERR internal error" };
+}
+
+async function lockedWrite(spec: WriteSpec, s: Session, args: Uint8Array[]): Promise<Reply> {
+  const st = s.server;
+  return await st.locks.exclusive(await lockKeys(st, spec, args), async () => {
+    const view = new Overlay(st.db);
+    const reply = await spec.run(view, args, s);
+    await commit(st, view);
+    return reply;
+  });
+}
+
+// The store appends in call order, so a blind write only has to be issued
+// after the writes queued before it on its keys; it need not wait for them.
+function blindWrite(st: ServerState, ops: BatchOp[]): Promise<Reply> {
+  const keys = ops.map((op) => op.key as Uint8Array);
+  return st.locks.write(keys, () => {
+    st.watches.touch(keys);
+    const op = ops[0];
+    const done = ops.length === 1 && op.type === "set"
+      ? st.db.set(
+        op.key,
+        op.value,
+        op.ttl === undefined && op.expireAt === undefined ? undefined : {
+          ttl: op.ttl,
+          expireAt: op.expireAt,
+        },
+      )
+      : st.db.atomic(ops);
+    return done.then(() => OK);
+  });
+}

@@ -1,0 +1,69 @@
+/**
+ * Expiry commands: EXPIRE and its variants with NX/XX/GT/LT, PERSIST, and the
+ * TTL / EXPIRETIME readers. Changing an expiry rewrites the value (a log
+ * record carries both), under the key's lock like any read-modify-write.
+ * @module
+ */
+
+import { CommandError } from "./command_error.ts";
+import type { Reply } from "./encoder.ts";
+import type { KeyView, ReadView } from "./keyspace.ts";
+import { parseInt64 } from "./numbers.ts";
+import { asciiUpper } from "./words.ts";
+
+/**
+ * EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT key time [NX|XX|GT|LT]: `unit` is 1000
+ * for seconds, `absolute` for the AT forms.
+ */
+export function expire(name: string, unit: number, absolute: boolean) {
+  return async (v: KeyView, args: Uint8Array[]): Promise<Reply> => {
+    const n = Number(parseInt64(args[2]));
+    const flags = new Set(args.slice(3).map(asciiUpper));
+    for (const f of flags) {
+      if (!["NX", "XX", "GT", "LT"].includes(f)) {
+        throw new CommandError(`ERR Unsupported option ${f}`);
+      }
+    }
+    if (flags.has("NX") && (flags.has("XX") || flags.has("GT") || flags.has("LT"))) {
+      throw new CommandError("ERR NX and XX, GT or LT options at the same time are not compatible");
+    }
+    if (flags.has("GT") && flags.has("LT")) {
+      throw new CommandError("ERR GT and LT options at the same time are not compatible");
+    }
+    const now = v.now();
+    const at = n * unit + (absolute ? 0 : now);
+    if (!Number.isSafeInteger(n * unit) || !Number.isSafeInteger(at)) {
+      throw new CommandError(`ERR invalid expire time in '${name}' command`);
+    }
+    const old = await v.entry(args[1]);
+    if (old === undefined) return 0;
+    // No expiry counts as an infinite one for GT and LT, as in Redis.
+    const current = old.expireAt ?? Infinity;
+    if (flags.has("NX") && old.expireAt !== undefined) return 0;
+    if (flags.has("XX") && old.expireAt === undefined) return 0;
+    if (flags.has("GT") && !(at > current)) return 0;
+    if (flags.has("LT") && !(at < current)) return 0;
+    v.put(args[1], { value: old.value, expireAt: at });
+    return 1;
+  };
+}
+
+/** PERSIST key: 1 when an expiry was removed. */
+export async function persist(v: KeyView, args: Uint8Array[]): Promise<Reply> {
+  const old = await v.entry(args[1]);
+  if (old?.expireAt === undefined) return 0;
+  v.put(args[1], { value: old.value });
+  return 1;
+}
+
+/** TTL/PTTL (`absolute` false) and EXPIRETIME/PEXPIRETIME: -2 absent, -1 no expiry. */
+export function ttl(unit: number, absolute: boolean) {
+  return async (v: ReadView, args: Uint8Array[]): Promise<Reply> => {
+    const e = await v.entry(args[1]);
+    if (e === undefined) return -2;
+    if (e.expireAt === undefined) return -1;
+    const ms = absolute ? e.expireAt : Math.max(e.expireAt - v.now(), 0);
+    // Redis rounds seconds to the nearest one.
+    return Math.floor((ms + (unit > 1 ? unit / 2 : 0)) / unit);
+  };
+}

@@ -1,0 +1,63 @@
+/**
+ * Commands on keys whatever their value: DEL/UNLINK, EXISTS, TYPE, RENAME,
+ * FLUSHDB.
+ * @module
+ */
+
+import { CommandError } from "./command_error.ts";
+import { OK, type Reply } from "./encoder.ts";
+import type { KeyView, ReadView } from "./keyspace.ts";
+import { byteString } from "./words.ts";
+
+/** DEL/UNLINK key [key ...]: how many existed. */
+export async function del(v: KeyView, args: Uint8Array[]): Promise<Reply> {
+  let n = 0;
+  const seen = new Set<string>();
+  for (const key of args.slice(1)) {
+    const id = byteString(key);
+    if (seen.has(id)) continue;
+    seen.add(id);
+    if (await v.has(key)) {
+      v.remove(key);
+      n++;
+    }
+  }
+  return n;
+}
+
+/** EXISTS key [key ...]: repeated keys count each time, as in Redis. */
+export async function exists(v: ReadView, args: Uint8Array[]): Promise<Reply> {
+  let n = 0;
+  for (const key of args.slice(1)) if (await v.has(key)) n++;
+  return n;
+}
+
+/** TYPE key: every value is a string. */
+export async function type(v: ReadView, args: Uint8Array[]): Promise<Reply> {
+  return { status: (await v.has(args[1])) ? "string" : "none" };
+}
+
+/** RENAME key newkey (`nx` false) and RENAMENX key newkey; the expiry moves along. */
+export function rename(nx: boolean) {
+  return async (v: KeyView, args: Uint8Array[]): Promise<Reply> => {
+    const [, from, to] = args;
+    const entry = await v.entry(from);
+    if (entry === undefined) throw new CommandError("ERR no such key");
+    if (nx && await v.has(to)) return 0;
+    if (byteString(from) !== byteString(to)) {
+      v.remove(from);
+      v.put(to, entry);
+    }
+    return nx ? 1 : OK;
+  };
+}
+
+/** FLUSHDB/FLUSHALL [ASYNC|SYNC] */
+export async function flush(v: KeyView, args: Uint8Array[]): Promise<Reply> {
+  const mode = args[1] === undefined ? "SYNC" : new TextDecoder().decode(args[1]).toUpperCase();
+  if (args.length > 2 || (mode !== "SYNC" && mode !== "ASYNC")) {
+    throw new CommandError("ERR syntax error");
+  }
+  await v.clear();
+  return OK;
+}

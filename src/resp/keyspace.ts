@@ -1,0 +1,147 @@
+/**
+ * The keyspace as command handlers see it. A handler reads through a
+ * {@link KeyView} and records its writes there; the runner then commits them
+ * in one `db.atomic()` call. One view serves one command, or every command of
+ * a MULTI/EXEC, which is what makes EXEC all-or-nothing across a crash.
+ * @module
+ */
+
+import type { BatchOp, Cask } from "../../mod.ts";
+import { byteString } from "./words.ts";
+
+/** A key's value and its absolute expiry (ms since the epoch; undefined: none). */
+export interface Entry {
+  value: Uint8Array;
+  expireAt?: number;
+}
+
+/** The reads a command may make. */
+export interface ReadView {
+  /** The clock expiries are computed against. */
+  now(): number;
+  get(key: Uint8Array): Promise<Uint8Array | undefined>;
+  has(key: Uint8Array): Promise<boolean>;
+  /** Value and expiry together, read at one instant. */
+  entry(key: Uint8Array): Promise<Entry | undefined>;
+}
+
+/** Reads and buffered writes of one command or transaction. */
+export interface KeyView extends ReadView {
+  put(key: Uint8Array, entry: Entry): void;
+  remove(key: Uint8Array): void;
+  /** Removes every key (FLUSHDB inside the view). */
+  clear(): Promise<void>;
+}
+
+/**
+ * The store's absolute expiry of `key`: undefined when absent, Infinity when
+ * it never expires. `db.ttl()` is relative to a clock read inside it; reading
+ * ours on both sides and retrying across a millisecond tick makes the sum exact.
+ */
+export async function expiryOf(db: Cask, key: Uint8Array): Promise<number | undefined> {
+  for (;;) {
+    const before = Date.now();
+    const pending = db.ttl(key);
+    const after = Date.now();
+    const ttl = await pending;
+    if (before === after) return ttl === undefined ? undefined : before + ttl;
+  }
+}
+
+async function readEntry(db: Cask, key: Uint8Array): Promise<Entry | undefined> {
+  const value = await db.get(key);
+  if (value === undefined) return undefined;
+  const at = await expiryOf(db, key);
+  // Expired between the two reads: absent, as a later read would say.
+  if (at === undefined) return undefined;
+  return at === Infinity ? { value } : { value, expireAt: at };
+}
+
+/** Reads straight from the store; for commands that only read. */
+export class StoreView implements ReadView {
+  readonly #db: Cask;
+  constructor(db: Cask) {
+    this.#db = db;
+  }
+  now(): number {
+    return Date.now();
+  }
+  get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.#db.get(key);
+  }
+  has(key: Uint8Array): Promise<boolean> {
+    return this.#db.has(key);
+  }
+  entry(key: Uint8Array): Promise<Entry | undefined> {
+    return readEntry(this.#db, key);
+  }
+}
+
+/** Buffers writes over the store; later reads of the same view see them. */
+export class Overlay implements KeyView {
+  readonly #db: Cask;
+  // By byteString(key): the pending entry, or null for a pending delete.
+  readonly #changes = new Map<string, { key: Uint8Array; entry: Entry | null }>();
+
+  constructor(db: Cask) {
+    this.#db = db;
+  }
+
+  now(): number {
+    return Date.now();
+  }
+
+  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    const change = this.#changes.get(byteString(key));
+    if (change === undefined) return await this.#db.get(key);
+    return this.#live(change.entry)?.value;
+  }
+
+  async has(key: Uint8Array): Promise<boolean> {
+    const change = this.#changes.get(byteString(key));
+    if (change === undefined) return await this.#db.has(key);
+    return this.#live(change.entry) !== undefined;
+  }
+
+  async entry(key: Uint8Array): Promise<Entry | undefined> {
+    const change = this.#changes.get(byteString(key));
+    if (change === undefined) return await readEntry(this.#db, key);
+    return this.#live(change.entry);
+  }
+
+  put(key: Uint8Array, entry: Entry): void {
+    // An expiry already past is a delete, as in Redis (EXPIRE k -1, PEXPIREAT k 1).
+    const live = entry.expireAt === undefined || entry.expireAt > this.now();
+    this.#changes.set(byteString(key), { key, entry: live ? entry : null });
+  }
+
+  remove(key: Uint8Array): void {
+    this.#changes.set(byteString(key), { key, entry: null });
+  }
+
+  async clear(): Promise<void> {
+    for (const change of this.#changes.values()) change.entry = null;
+    for await (const key of this.#db.keys()) this.remove(key);
+  }
+
+  /** Keys this view wrote or deleted. */
+  written(): Uint8Array[] {
+    return [...this.#changes.values()].map((c) => c.key);
+  }
+
+  /** The buffered writes as one atomic batch. */
+  ops(): BatchOp[] {
+    const ops: BatchOp[] = [];
+    for (const { key, entry } of this.#changes.values()) {
+      if (entry === null) ops.push({ type: "delete", key });
+      else if (entry.expireAt === undefined) ops.push({ type: "set", key, value: entry.value });
+      else ops.push({ type: "set", key, value: entry.value, expireAt: entry.expireAt });
+    }
+    return ops;
+  }
+
+  #live(entry: Entry | null): Entry | undefined {
+    if (entry === null) return undefined;
+    return entry.expireAt !== undefined && entry.expireAt <= this.now() ? undefined : entry;
+  }
+}

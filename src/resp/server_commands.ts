@@ -1,0 +1,135 @@
+/**
+ * Server commands: INFO, DBSIZE, CONFIG GET and BGREWRITEAOF.
+ * @module
+ */
+
+import { CommandError } from "./command_error.ts";
+import type { ServerState, Session } from "./context.ts";
+import type { Reply } from "./encoder.ts";
+import { globMatch } from "./glob.ts";
+import { expiryOf } from "./keyspace.ts";
+import { asciiUpper } from "./words.ts";
+import { formatBytes } from "../cli/human.ts";
+
+const utf8 = new TextEncoder();
+
+/** DBSIZE */
+export function dbsize(s: Session): Reply {
+  return s.server.db.size;
+}
+
+/** CONFIG GET pattern: the few settings clients (redis-benchmark) ask for. */
+export function config(s: Session, args: Uint8Array[]): Reply {
+  if (asciiUpper(args[1]) !== "GET" || args.length !== 3) {
+    throw new CommandError("ERR only CONFIG GET <parameter> is supported");
+  }
+  const st = s.server;
+  const settings: [string, string][] = [
+    ["save", ""],
+    ["appendonly", "yes"],
+    ["appendfsync", st.sync === "always" ? "always" : st.sync === "never" ? "no" : "everysec"],
+    ["maxclients", String(st.maxClients)],
+    ["databases", "1"],
+    ["port", String(st.port)],
+  ];
+  return { map: settings.filter(([name]) => globMatch(args[2], utf8.encode(name))) };
+}
+
+/** BGREWRITEAOF: a compaction in the background. */
+export function bgrewriteaof(s: Session): Reply {
+  const st = s.server;
+  if (st.compaction !== undefined) {
+    throw new CommandError("ERR Background append only file rewriting already in progress");
+  }
+  st.compaction = st.db.compact().then(
+    () => {},
+    (e) => console.error(`cask serve: compaction failed: ${e instanceof Error ? e.message : e}`),
+  ).finally(() => st.compaction = undefined);
+  return { status: "Background append only file rewriting started" };
+}
+
+/** INFO [section ...]: Redis' layout, with Cask's own figures. */
+export async function info(s: Session, args: Uint8Array[]): Promise<Reply> {
+  const wanted = new Set(args.slice(1).map((a) => asciiUpper(a)));
+  const all = wanted.size === 0 || ["ALL", "EVERYTHING", "DEFAULT"].some((w) => wanted.has(w));
+  const sections: string[] = [];
+  for (const [name, lines] of Object.entries(SECTIONS)) {
+    if (all || wanted.has(name.toUpperCase())) {
+      sections.push([`# ${name}`, ...await lines(s.server)].join("\r\n") + "\r\n");
+    }
+  }
+  return utf8.encode(sections.join("\r\n"));
+}
+
+const SECTIONS: Record<string, (st: ServerState) => string[] | Promise<string[]>> = {
+  Server: (st) => {
+    const uptime = Math.floor((Date.now() - st.startedAt) / 1000);
+    return [
+      "redis_version:7.0.0",
+      `cask_version:${st.version}`,
+      "redis_mode:standalone",
+      `os:${Deno.build.os} ${Deno.build.arch}`,
+      `process_id:${Deno.pid}`,
+      `tcp_port:${st.port}`,
+      `uptime_in_seconds:${uptime}`,
+      `uptime_in_days:${Math.floor(uptime / 86400)}`,
+    ];
+  },
+  Clients: (st) => [
+    `connected_clients:${st.stats.connectedClients}`,
+    `maxclients:${st.maxClients}`,
+    `client_query_buffers_bytes:${st.stats.bufferedBytes}`,
+  ],
+  Memory: () => {
+    const m = Deno.memoryUsage();
+    return [
+      `used_memory:${m.heapUsed + m.external}`,
+      `used_memory_human:${formatBytes(m.heapUsed + m.external)}`,
+      `used_memory_rss:${m.rss}`,
+      `used_memory_rss_human:${formatBytes(m.rss)}`,
+    ];
+  },
+  Persistence: (st) => {
+    const stats = st.db.stats();
+    const last = stats.lastCompaction;
+    return [
+      "loading:0",
+      "aof_enabled:1",
+      `aof_rewrite_in_progress:${st.compaction === undefined ? 0 : 1}`,
+      `cask_sync:${st.sync}`,
+      `cask_auto_compact:${st.autoCompact ? 1 : 0}`,
+      `cask_data_files:${stats.files.length}`,
+      `cask_live_bytes:${stats.liveBytes}`,
+      `cask_dead_bytes:${stats.deadBytes}`,
+      ...(last === undefined ? [] : [`cask_last_compaction:${JSON.stringify(last)}`]),
+    ];
+  },
+  Stats: (st) => [
+    `total_connections_received:${st.stats.totalConnections}`,
+    `total_commands_processed:${st.stats.totalCommands}`,
+    `total_net_input_bytes:${st.stats.netInputBytes}`,
+    `total_net_output_bytes:${st.stats.netOutputBytes}`,
+    `rejected_connections:${st.stats.rejectedConnections}`,
+    `keyspace_hits:${st.stats.keyspaceHits}`,
+    `keyspace_misses:${st.stats.keyspaceMisses}`,
+  ],
+  Keyspace: async (st) => {
+    // Expiries live in the index only, so counting them walks every key.
+    let keys = 0;
+    let expires = 0;
+    let ttlSum = 0;
+    const now = Date.now();
+    for await (const key of st.db.keys()) {
+      const at = await expiryOf(st.db, key);
+      if (at === undefined) continue;
+      keys++;
+      if (at !== Infinity) {
+        expires++;
+        ttlSum += Math.max(at - now, 0);
+      }
+    }
+    if (keys === 0) return [];
+    const avg = expires === 0 ? 0 : Math.round(ttlSum / expires);
+    return [`db0:keys=${keys},expires=${expires},avg_ttl=${avg}`];
+  },
+};

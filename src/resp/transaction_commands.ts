@@ -1,0 +1,83 @@
+/**
+ * MULTI/EXEC/DISCARD and WATCH/UNWATCH. EXEC runs the queued commands on one
+ * overlay under the locks of every key involved and commits their writes in
+ * one atomic batch: all or nothing, even across a crash. WATCH is optimistic:
+ * EXEC answers nil when a watched key was written since.
+ * @module
+ */
+
+import { CommandError } from "./command_error.ts";
+import type { Session } from "./context.ts";
+import { NULL_ARRAY, OK, type Reply } from "./encoder.ts";
+import { commit, errorReply } from "./execute.ts";
+import { Overlay } from "./keyspace.ts";
+import { byteString } from "./words.ts";
+
+/** MULTI */
+export function multi(s: Session): Reply {
+  if (s.transaction !== undefined) throw new CommandError("ERR MULTI calls can not be nested");
+  s.transaction = { commands: [], aborted: false };
+  return OK;
+}
+
+/** DISCARD */
+export function discard(s: Session): Reply {
+  if (s.transaction === undefined) throw new CommandError("ERR DISCARD without MULTI");
+  s.transaction = undefined;
+  unwatchAll(s);
+  return OK;
+}
+
+/** WATCH key [key ...] */
+export function watch(s: Session, args: Uint8Array[]): Reply {
+  if (s.transaction !== undefined) throw new CommandError("ERR WATCH inside MULTI is not allowed");
+  for (const key of args.slice(1)) {
+    const id = byteString(key);
+    if (!s.watched.has(id)) {
+      s.watched.set(id, { key: key.slice(), version: s.server.watches.watch(id) });
+    }
+  }
+  return OK;
+}
+
+/** UNWATCH */
+export function unwatch(s: Session): Reply {
+  unwatchAll(s);
+  return OK;
+}
+
+/** Forgets every key `s` watches (also when its connection closes). */
+export function unwatchAll(s: Session): void {
+  for (const id of s.watched.keys()) s.server.watches.unwatch(id);
+  s.watched.clear();
+}
+
+/** EXEC */
+export async function exec(s: Session): Promise<Reply> {
+  const tx = s.transaction;
+  if (tx === undefined) throw new CommandError("ERR EXEC without MULTI");
+  s.transaction = undefined;
+  const st = s.server;
+  try {
+    if (tx.aborted) {
+      throw new CommandError("EXECABORT Transaction discarded because of previous errors.");
+    }
+    const keys = [...s.watched.values()].map((w) => w.key);
+    for (const c of tx.commands) keys.push(...await c.keys());
+    return await st.locks.exclusive(keys, async () => {
+      for (const [id, w] of s.watched) if (st.watches.version(id) !== w.version) return NULL_ARRAY;
+      const view = new Overlay(st.db);
+      const replies: Reply[] = [];
+      for (const c of tx.commands) replies.push(await c.run(view));
+      try {
+        await commit(st, view);
+      } catch (e) {
+        const reply = errorReply(e) as { error: string };
+        return { error: `EXECABORT Transaction discarded: ${reply.error}` };
+      }
+      return replies;
+    });
+  } finally {
+    unwatchAll(s);
+  }
+}

@@ -1,0 +1,199 @@
+// Scale-out behind twemproxy (Debian package nutcracker): three `cask serve`
+// processes behind one proxy with ketama hashing. redis-cli and
+// redis-benchmark go through the proxy; keys must spread over the nodes; a
+// node killed with SIGKILL and restarted must come back with its data, while
+// the other nodes keep serving. Skips when nutcracker or redis-tools is missing.
+import assert from "node:assert/strict";
+import { withDir } from "./helpers.ts";
+import { Client } from "./resp_client.ts";
+
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
+const PASSWORD = "proxy-secret";
+const dec = new TextDecoder();
+
+async function installed(tool: string, flag = "--version"): Promise<boolean> {
+  try {
+    await new Deno.Command(tool, { args: [flag], stdout: "null", stderr: "null" }).output();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const missing = [];
+for (const tool of ["nutcracker", "redis-cli", "redis-benchmark"]) {
+  if (!await installed(tool)) missing.push(tool);
+}
+if (missing.length > 0) {
+  console.log(
+    `${missing.join(", ")} not on PATH (apt-get install nutcracker redis-tools): skipping`,
+  );
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = l.addr.port;
+  l.close();
+  return port;
+}
+
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+class Node {
+  child?: Deno.ChildProcess;
+  constructor(readonly name: string, readonly port: number, readonly dir: string) {}
+
+  async start(): Promise<void> {
+    this.child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", CLI, "serve", "--port", String(this.port), "--dir", this.dir],
+      env: { CASK_PASSWORD: PASSWORD },
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    await waitForPort(this.port);
+  }
+
+  async stop(signal: Deno.Signal): Promise<void> {
+    if (this.child === undefined) return;
+    this.child.kill(signal);
+    await this.child.status;
+    this.child = undefined;
+  }
+
+  /** A direct client to this node, authenticated. */
+  async client(): Promise<Client> {
+    const c = await Client.connect(this.port);
+    assert.equal(await c.call("AUTH", PASSWORD), "OK");
+    return c;
+  }
+}
+
+async function cli(port: number, ...args: string[]): Promise<string> {
+  const out = await new Deno.Command("redis-cli", {
+    args: ["-h", "127.0.0.1", "-p", String(port), "--no-auth-warning", "-a", PASSWORD, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, dec.decode(out.stderr));
+  return dec.decode(out.stdout);
+}
+
+Deno.test({
+  name: "nutcracker: three cask nodes behind twemproxy, one killed and restarted",
+  ignore: missing.length > 0,
+  async fn() {
+    await withDir(async (dir) => {
+      const nodes = [1, 2, 3].map((i) => new Node(`cask-${i}`, freePort(), `${dir}/node${i}`));
+      const proxyPort = freePort();
+      const conf = `${dir}/nutcracker.yml`;
+      // The shipped example, pointed at this test's ports and password.
+      const example = await Deno.readTextFile(
+        new URL("../examples/nutcracker.yml", import.meta.url),
+      );
+      await Deno.writeTextFile(
+        conf,
+        example
+          .replace("127.0.0.1:6380", `127.0.0.1:${proxyPort}`)
+          .replace("redis_auth: change-me", `redis_auth: ${PASSWORD}`)
+          .replace(/127\.0\.0\.1:638(\d):1 cask-\d/g, (_, i) => {
+            const node = nodes[Number(i) - 1];
+            return `127.0.0.1:${node.port}:1 ${node.name}`;
+          }),
+      );
+      await Promise.all(nodes.map((n) => n.start()));
+      const proxy = new Deno.Command("nutcracker", {
+        args: ["-c", conf, "-s", String(freePort()), "-a", "127.0.0.1", "-o", `${dir}/proxy.log`],
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      try {
+        await waitForPort(proxyPort);
+
+        // redis-cli through the proxy.
+        assert.equal(await cli(proxyPort, "SET", "greeting", "hello"), "OK\n");
+        assert.equal(await cli(proxyPort, "GET", "greeting"), "hello\n");
+        assert.equal(await cli(proxyPort, "INCRBY", "counter", "5"), "5\n");
+        assert.equal(await cli(proxyPort, "MSET", "a", "1", "b", "2", "c", "3"), "OK\n");
+        assert.equal(await cli(proxyPort, "MGET", "a", "b", "c", "nope"), "1\n2\n3\n\n");
+
+        // A pipelined client through the proxy writes 600 keys.
+        const c = await Client.connect(proxyPort);
+        assert.equal(await c.call("AUTH", PASSWORD), "OK");
+        const keys = Array.from({ length: 600 }, (_, i) => `user:${i}`);
+        await c.send(...keys.map((k) => ["SET", k, `value of ${k}`]));
+        for (const _ of keys) assert.equal(await c.reply(), "OK");
+        c.close();
+
+        // redis-benchmark through the proxy (it warns that CONFIG is not proxied).
+        const bench = await new Deno.Command("redis-benchmark", {
+          args: ["-p", String(proxyPort), "-a", PASSWORD, "-t", "set,get", "-n", "2000", "-q"],
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const report = dec.decode(bench.stdout);
+        assert.equal(bench.code, 0, dec.decode(bench.stderr));
+        assert.match(report, /SET: [\d.]+ requests per second/);
+        assert.match(report, /GET: [\d.]+ requests per second/);
+
+        // Every node holds a fair share of the user keys.
+        const owner = new Map<string, Node>();
+        for (const node of nodes) {
+          const direct = await node.client();
+          const held = (await direct.call("KEYS", "user:*")) as string[];
+          direct.close();
+          assert.ok(held.length > 100, `${node.name} holds only ${held.length} of 600 keys`);
+          for (const key of held) owner.set(key, node);
+        }
+        assert.equal(owner.size, 600, "every key lives on exactly one node");
+
+        // Kill node 2 outright: its acknowledged writes are on disk (--sync always).
+        const [n1, n2, n3] = nodes;
+        await n2.stop("SIGKILL");
+        const p = await Client.connect(proxyPort);
+        assert.equal(await p.call("AUTH", PASSWORD), "OK");
+        for (const key of keys.slice(0, 60)) {
+          const reply = await p.call("GET", key);
+          if (owner.get(key) === n2) {
+            assert.ok(typeof reply === "object" && reply !== null && "err" in reply, key);
+          } else {
+            assert.equal(reply, `value of ${key}`, `${key} on ${owner.get(key)!.name}`);
+          }
+        }
+        p.close();
+        for (const node of [n1, n3]) {
+          const direct = await node.client();
+          assert.equal(await direct.call("PING"), "PONG");
+          direct.close();
+        }
+
+        // Restart it on the same directory and port: its keys are back.
+        await n2.start();
+        const q = await Client.connect(proxyPort);
+        assert.equal(await q.call("AUTH", PASSWORD), "OK");
+        // The proxy reconnects to the node on the first request for it.
+        for (let i = 0;; i++) {
+          const probe = keys.find((k) => owner.get(k) === n2)!;
+          if ((await q.call("GET", probe)) === `value of ${probe}`) break;
+          assert.ok(i < 100, "the proxy never reached the restarted node");
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        for (const key of keys) assert.equal(await q.call("GET", key), `value of ${key}`, key);
+        q.close();
+      } finally {
+        proxy.kill("SIGTERM");
+        await proxy.status;
+        await Promise.all(nodes.map((n) => n.stop("SIGTERM")));
+      }
+    });
+  },
+});

@@ -1,0 +1,188 @@
+/** A minimal RESP client and a server fixture for the RESP server tests. */
+
+import { type Cask, open, type SyncMode } from "../mod.ts";
+import { RespServer, type RespServerOptions } from "../src/resp/server.ts";
+import { withDir } from "./helpers.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const bytes = (s: string) => enc.encode(s);
+
+/** One command as a RESP multibulk frame. */
+export function frame(...args: (string | Uint8Array)[]): Uint8Array {
+  const parts: Uint8Array[] = [bytes(`*${args.length}\r\n`)];
+  for (const a of args) {
+    const b = typeof a === "string" ? bytes(a) : a;
+    parts.push(bytes(`$${b.length}\r\n`), b, bytes("\r\n"));
+  }
+  return concat(parts);
+}
+
+/** Joins byte arrays. */
+export function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** A decoded reply; errors become `{ err }`. */
+export type Reply = string | number | null | { err: string } | Reply[];
+
+/** A minimal RESP2 client: enough to send frames and read typed replies. */
+export class Client {
+  readonly #conn: Deno.TcpConn;
+  #buf: Uint8Array = new Uint8Array(0);
+
+  private constructor(conn: Deno.TcpConn) {
+    this.#conn = conn;
+  }
+
+  static async connect(port: number): Promise<Client> {
+    return new Client(await Deno.connect({ hostname: "127.0.0.1", port }));
+  }
+
+  async write(data: Uint8Array | string): Promise<void> {
+    const b = typeof data === "string" ? bytes(data) : data;
+    for (let at = 0; at < b.length;) at += await this.#conn.write(b.subarray(at));
+  }
+
+  send(...commands: (string | Uint8Array)[][]): Promise<void> {
+    return this.write(concat(commands.map((c) => frame(...c))));
+  }
+
+  async call(...args: (string | Uint8Array)[]): Promise<Reply> {
+    await this.send(args);
+    return await this.reply();
+  }
+
+  async reply(): Promise<Reply> {
+    for (;;) {
+      const parsed = parseReply(this.#buf, 0);
+      if (parsed !== undefined) {
+        this.#buf = this.#buf.subarray(parsed[1]);
+        return parsed[0];
+      }
+      if (!(await this.#fill())) throw new Error("connection closed before a full reply");
+    }
+  }
+
+  /** Resolves true once the server closed the connection with nothing more to read. */
+  async closedByServer(): Promise<boolean> {
+    while (this.#buf.length === 0) {
+      if (!(await this.#fill())) return true;
+    }
+    return false;
+  }
+
+  close(): void {
+    try {
+      this.#conn.close();
+    } catch {
+      // already closed by the test
+    }
+  }
+
+  async #fill(): Promise<boolean> {
+    const chunk = new Uint8Array(64 * 1024);
+    let n: number | null;
+    try {
+      n = await this.#conn.read(chunk);
+    } catch (e) {
+      if (e instanceof Deno.errors.ConnectionReset) return false;
+      throw e;
+    }
+    if (n === null) return false;
+    this.#buf = concat([this.#buf, chunk.subarray(0, n)]);
+    return true;
+  }
+}
+
+function parseReply(b: Uint8Array, at: number): [Reply, number] | undefined {
+  const lf = b.indexOf(0x0a, at);
+  if (lf < 0) return undefined;
+  const line = dec.decode(b.subarray(at + 1, lf - 1));
+  const next = lf + 1;
+  switch (b[at]) {
+    case 0x2b: // +
+      return [line, next];
+    case 0x2d: // -
+      return [{ err: line }, next];
+    case 0x3a: // :
+      return [Number(line), next];
+    case 0x24: { // $
+      const n = Number(line);
+      if (n < 0) return [null, next];
+      if (b.length < next + n + 2) return undefined;
+      return [dec.decode(b.subarray(next, next + n)), next + n + 2];
+    }
+    case 0x2a: { // *
+      const n = Number(line);
+      if (n < 0) return [null, next];
+      const items: Reply[] = [];
+      let pos = next;
+      for (let i = 0; i < n; i++) {
+        const item = parseReply(b, pos);
+        if (item === undefined) return undefined;
+        items.push(item[0]);
+        pos = item[1];
+      }
+      return [items, pos];
+    }
+  }
+  throw new Error(`bad reply byte ${b[at]}`);
+}
+
+/** Runs `fn` against a server on a fresh store (sync "never" unless said). */
+export async function withServer(
+  fn: (port: number, db: Cask, server: RespServer) => Promise<void>,
+  options: Partial<RespServerOptions> = {},
+  sync: SyncMode = "never",
+): Promise<void> {
+  await withDir(async (dir) => {
+    const db = await open(dir, { sync });
+    const server = new RespServer(db, { port: 0, version: "test", ...options });
+    try {
+      await fn(server.addr.port, db, server);
+    } finally {
+      await server.shutdown();
+      await db.close();
+    }
+  });
+}
+
+type DocMap = Record<string, Reply>;
+
+/** A flat RESP2 map reply as an object. */
+export function toMap(r: Reply): DocMap {
+  const items = r as Reply[];
+  const m: DocMap = {};
+  for (let i = 0; i < items.length; i += 2) m[items[i] as string] = items[i + 1];
+  return m;
+}
+
+/**
+ * Renders COMMAND DOCS `arguments` the way redis-cli turns them into a hint:
+ * `key value [NX|XX] [EX seconds|PX milliseconds]`.
+ */
+export function renderArguments(args: Reply): string {
+  return ((args as Reply[] | undefined) ?? []).map((a) => renderArgument(toMap(a))).join(" ");
+}
+
+function renderArgument(a: DocMap): string {
+  const flags = (a.flags as string[] | undefined) ?? [];
+  const sub = ((a.arguments as Reply[] | undefined) ?? []).map((x) => renderArgument(toMap(x)));
+  let base = a.type === "oneof"
+    ? sub.join("|")
+    : a.type === "block"
+    ? sub.join(" ")
+    : a.type === "pure-token"
+    ? String(a.token)
+    : (a.token ? `${a.token} ` : "") + String(a.name);
+  if (a.type === "block" && a.token) base = `${a.token} ${base}`;
+  if (flags.includes("multiple")) base = `${base} [${base} ...]`;
+  return flags.includes("optional") ? `[${base}]` : base;
+}

@@ -1,0 +1,273 @@
+// Server behaviour beyond single replies: atomic read-modify-writes under
+// concurrent clients, WATCH across connections, EXEC as one atomic batch,
+// RESP3, BGREWRITEAOF and INFO's figures.
+import assert from "node:assert/strict";
+import { Client, type Reply, withServer } from "./resp_client.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+Deno.test("commands: INCR and APPEND from many clients lose no update", async () => {
+  await withServer(
+    async (port) => {
+      const clients = await Promise.all(Array.from({ length: 10 }, () => Client.connect(port)));
+      try {
+        await Promise.all(clients.map(async (c, i) => {
+          // Pipelined, so each client has many read-modify-writes in flight at once.
+          const batch: string[][] = [];
+          for (let j = 0; j < 50; j++) {
+            batch.push(["INCR", "n"], ["APPEND", "log", String(i % 10)], [
+              "INCRBYFLOAT",
+              "f",
+              "0.5",
+            ]);
+          }
+          await c.send(...batch);
+          for (let j = 0; j < batch.length; j++) {
+            const reply = await c.reply();
+            assert.ok(typeof reply === "number" || typeof reply === "string", String(reply));
+          }
+        }));
+        const [c] = clients;
+        assert.equal(await c.call("GET", "n"), "500");
+        assert.equal(await c.call("STRLEN", "log"), 500);
+        assert.equal(await c.call("GET", "f"), "250");
+      } finally {
+        for (const c of clients) c.close();
+      }
+    },
+    {},
+    "always",
+  );
+});
+
+Deno.test("commands: WATCH makes EXEC fail after another client's write, not otherwise", async () => {
+  await withServer(async (port) => {
+    const a = await Client.connect(port);
+    const b = await Client.connect(port);
+    try {
+      assert.equal(await a.call("WATCH", "k"), "OK");
+      assert.equal(await b.call("SET", "k", "b"), "OK");
+      assert.equal(await a.call("MULTI"), "OK");
+      assert.equal(await a.call("SET", "k", "a"), "QUEUED");
+      assert.equal(await a.call("EXEC"), null);
+      assert.equal(await a.call("GET", "k"), "b");
+      // A write to another key, or a watch released by EXEC, does not count.
+      assert.equal(await a.call("WATCH", "k"), "OK");
+      assert.equal(await b.call("SET", "other", "x"), "OK");
+      assert.equal(await a.call("MULTI"), "OK");
+      assert.equal(await a.call("SET", "k", "a"), "QUEUED");
+      assert.deepEqual(await a.call("EXEC"), ["OK"]);
+      assert.equal(await b.call("SET", "k", "b2"), "OK");
+      assert.equal(await a.call("MULTI"), "OK");
+      assert.equal(await a.call("INCR", "counter"), "QUEUED");
+      assert.deepEqual(await a.call("EXEC"), [1]);
+      // Every kind of write counts: DEL, INCR, EXPIRE, RENAME onto the key, FLUSHALL.
+      for (
+        const write of [["DEL", "k"], ["INCR", "k"], ["PEXPIRE", "other", "100000"], [
+          "RENAME",
+          "other",
+          "k",
+        ], ["FLUSHALL"]]
+      ) {
+        await b.call("SET", "other", "o");
+        await b.call("SET", "k", "1");
+        const watched = write[0] === "PEXPIRE" ? "other" : "k";
+        assert.equal(await a.call("WATCH", watched), "OK");
+        assert.notEqual(typeof await b.call(...write), "object", write.join(" "));
+        assert.equal(await a.call("MULTI"), "OK");
+        assert.equal(await a.call("SET", "k", "a"), "QUEUED");
+        assert.equal(await a.call("EXEC"), null, write.join(" "));
+      }
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+});
+
+Deno.test("commands: optimistic increments with WATCH/MULTI/EXEC from many clients add up", async () => {
+  await withServer(
+    async (port) => {
+      const clients = await Promise.all(Array.from({ length: 6 }, () => Client.connect(port)));
+      let retries = 0;
+      try {
+        await Promise.all(clients.map(async (c) => {
+          for (let done = 0; done < 15;) {
+            await c.call("WATCH", "balance");
+            const balance = Number(await c.call("GET", "balance") ?? "0");
+            await c.call("MULTI");
+            await c.call("SET", "balance", String(balance + 1));
+            if ((await c.call("EXEC")) === null) retries++;
+            else done++;
+          }
+        }));
+        assert.equal(await clients[0].call("GET", "balance"), "90");
+        // The clients really raced: some EXECs had to be retried.
+        assert.ok(retries > 0, "no EXEC failed; the test did not exercise WATCH");
+      } finally {
+        for (const c of clients) c.close();
+      }
+    },
+    {},
+    "always",
+  );
+});
+
+Deno.test("commands: EXEC is one atomic batch; a store refusal discards all of it", async () => {
+  await withServer(async (port, db) => {
+    const c = await Client.connect(port);
+    try {
+      await c.call("SET", "kept", "old");
+      assert.equal(await c.call("MULTI"), "OK");
+      assert.equal(await c.call("SET", "kept", "new"), "QUEUED");
+      assert.equal(await c.call("INCR", "n"), "QUEUED");
+      // The store's key limit is 64 KiB: this set is refused at commit.
+      assert.equal(await c.call("SET", "k".repeat(70_000), "v"), "QUEUED");
+      const reply = await c.call("EXEC") as { err: string };
+      assert.match(reply.err, /^EXECABORT Transaction discarded: ERR .*key/);
+      assert.equal(await c.call("GET", "kept"), "old");
+      assert.equal(await db.has("n"), false);
+      // Runtime errors of single commands do not stop the others, as in Redis.
+      await c.call("MULTI");
+      await c.call("SET", "s", "text");
+      await c.call("INCR", "s");
+      await c.call("SET", "t", "1");
+      assert.deepEqual(await c.call("EXEC"), [
+        "OK",
+        { err: "ERR value is not an integer or out of range" },
+        "OK",
+      ]);
+    } finally {
+      c.close();
+    }
+  });
+});
+
+async function rawExchange(conn: Deno.TcpConn, request: string, expectBytes: number) {
+  await conn.write(new TextEncoder().encode(request));
+  let got = "";
+  const buf = new Uint8Array(4096);
+  while (got.length < expectBytes) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    got += new TextDecoder().decode(buf.subarray(0, n));
+  }
+  return got;
+}
+
+Deno.test("commands: HELLO 3 switches to RESP3 maps and nulls; HELLO 2 back", async () => {
+  await withServer(async (port) => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      const hello = await rawExchange(conn, "HELLO 3\r\n", 90);
+      assert.ok(hello.startsWith("%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n"), hello);
+      assert.ok(hello.includes("$5\r\nproto\r\n:3\r\n"), hello);
+      assert.equal(await rawExchange(conn, "GET nope\r\n", 3), "_\r\n");
+      assert.equal(
+        await rawExchange(conn, "CONFIG GET databases\r\n", 26),
+        "%1\r\n$9\r\ndatabases\r\n$1\r\n1\r\n",
+      );
+      const back = await rawExchange(conn, "HELLO 2\r\n", 90);
+      assert.ok(back.startsWith("*14\r\n"), back);
+      assert.equal(await rawExchange(conn, "GET nope\r\n", 5), "$-1\r\n");
+    } finally {
+      conn.close();
+    }
+  });
+});
+
+Deno.test("commands: BGREWRITEAOF compacts in the background", async () => {
+  await withServer(async (port, db) => {
+    const c = await Client.connect(port);
+    try {
+      const writes: string[][] = [];
+      for (let i = 0; i < 2000; i++) writes.push(["SET", `k${i % 20}`, "x".repeat(100)]);
+      await c.send(...writes);
+      for (const _ of writes) await c.reply();
+      assert.ok(db.stats().deadBytes > 100_000);
+      assert.equal(await c.call("BGREWRITEAOF"), "Background append only file rewriting started");
+      for (let tries = 0;; tries++) {
+        assert.ok(tries < 1000, "the compaction never finished");
+        const info = String(await c.call("INFO", "persistence"));
+        if (info.includes("aof_rewrite_in_progress:0")) {
+          // From over 100 kB of overwritten values to a few bytes of file overhead.
+          assert.ok(Number(/cask_dead_bytes:(\d+)/.exec(info)![1]) < 1024, info);
+          break;
+        }
+        await sleep(10);
+      }
+      assert.equal(await c.call("DBSIZE"), 20);
+      assert.equal(await c.call("GET", "k7"), "x".repeat(100));
+    } finally {
+      c.close();
+    }
+  });
+});
+
+Deno.test("commands: INFO reports true counts", async () => {
+  await withServer(async (port) => {
+    const c = await Client.connect(port);
+    try {
+      await c.call("MSET", "a", "1", "b", "2", "c", "3");
+      await c.call("EXPIRE", "a", "100");
+      await c.call("GET", "a");
+      await c.call("GET", "a");
+      await c.call("GET", "zz");
+      const info = String(await c.call("INFO"));
+      for (const section of ["Server", "Clients", "Memory", "Persistence", "Stats", "Keyspace"]) {
+        assert.ok(info.includes(`# ${section}\r\n`), section);
+      }
+      assert.match(info, /db0:keys=3,expires=1,avg_ttl=\d+/);
+      assert.match(info, /keyspace_hits:2\r\n/);
+      assert.match(info, /keyspace_misses:1\r\n/);
+      assert.match(info, /total_commands_processed:[5-9]\r\n/);
+      assert.match(info, /used_memory_rss:[1-9]\d+\r\n/);
+      assert.match(info, /total_net_input_bytes:[1-9]\d+\r\n/);
+      const reply: Reply = await c.call("INFO", "keyspace", "stats");
+      assert.ok(String(reply).startsWith("# Stats\r\n"), String(reply));
+    } finally {
+      c.close();
+    }
+  });
+});
+
+async function serveInfo(flags: string[]): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "cask-serve-" });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../cli.ts", import.meta.url).pathname,
+      "serve",
+      "--port",
+      "0",
+      "--dir",
+      dir,
+      ...flags,
+    ],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  try {
+    const reader = child.stdout.getReader();
+    const line = new TextDecoder().decode((await reader.read()).value);
+    reader.releaseLock();
+    const port = Number(/listening on [^:]+:(\d+)/.exec(line)![1]);
+    const c = await Client.connect(port);
+    const info = String(await c.call("INFO", "persistence"));
+    c.close();
+    return info;
+  } finally {
+    child.kill("SIGTERM");
+    await child.stdout.cancel();
+    await child.status;
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("commands: cask serve compacts by itself unless --no-auto-compact", async () => {
+  const [on, off] = await Promise.all([serveInfo([]), serveInfo(["--no-auto-compact"])]);
+  assert.match(on, /cask_auto_compact:1\r\n/);
+  assert.match(off, /cask_auto_compact:0\r\n/);
+  assert.match(on, /cask_sync:always\r\n/);
+});

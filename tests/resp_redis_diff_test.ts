@@ -1,0 +1,311 @@
+// Differential test: the same command script against Debian's redis-server
+// (package redis-server) and against cask's RESP server; every reply must be
+// identical, error texts included. Skips when redis-server is not installed.
+import assert from "node:assert/strict";
+import { Client, renderArguments, type Reply, toMap, withServer } from "./resp_client.ts";
+
+async function installed(tool: string): Promise<boolean> {
+  try {
+    return (await new Deno.Command(tool, { args: ["--version"], stdout: "null" }).output()).success;
+  } catch {
+    return false;
+  }
+}
+
+const hasRedis = await installed("redis-server");
+if (!hasRedis) console.log("redis-server not on PATH (apt-get install redis-server): skipping");
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = l.addr.port;
+  l.close();
+  return port;
+}
+
+async function withRedis(fn: (port: number) => Promise<void>): Promise<void> {
+  const port = freePort();
+  const dir = await Deno.makeTempDir({ prefix: "cask-redis-" });
+  const child = new Deno.Command("redis-server", {
+    args: [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--dir",
+      dir,
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    for (let i = 0;; i++) {
+      try {
+        (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+        break;
+      } catch (e) {
+        if (i > 200) throw e;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    }
+    await fn(port);
+  } finally {
+    child.kill("SIGKILL");
+    await child.status;
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+// Commands whose replies do not depend on time or server identity.
+const SCRIPT: string[][] = [
+  ["SET", "s", "hello"],
+  ["APPEND", "s", " world"],
+  ["APPEND", "new", "x"],
+  ["STRLEN", "s"],
+  ["STRLEN", "nope"],
+  ["GETSET", "s", "v2"],
+  ["GETSET", "nope2", "v"],
+  ["GETDEL", "nope2"],
+  ["GETDEL", "nope2"],
+  ["SETNX", "s", "x"],
+  ["SETNX", "n1", "x"],
+  ["MSETNX", "a", "1", "s", "2"],
+  ["MSETNX", "a", "1", "b", "2"],
+  ["MGET", "a", "b", "zz"],
+  ["MSET", "a"],
+  ["MSETNX", "a", "1", "b"],
+  ["INCR", "c"],
+  ["INCRBY", "c", "41"],
+  ["DECR", "c"],
+  ["DECRBY", "c", "-10"],
+  ["INCRBY", "c", "1.5"],
+  ["INCR", "s"],
+  ["SET", "big", "9223372036854775806"],
+  ["INCR", "big"],
+  ["INCR", "big"],
+  ["DECRBY", "c", "-9223372036854775808"],
+  ["SET", "neg", "-9223372036854775808"],
+  ["DECR", "neg"],
+  ["INCRBY", "neg", "9223372036854775807"],
+  ["SET", "lead", "007"],
+  ["INCR", "lead"],
+  ["SET", "sp", " 1"],
+  ["INCR", "sp"],
+  ["INCRBYFLOAT", "f", "10.5"],
+  ["INCRBYFLOAT", "f", "0.1"],
+  ["INCRBYFLOAT", "f", "-5"],
+  ["SET", "e", "5.0e3"],
+  ["INCRBYFLOAT", "e", "2.0e2"],
+  ["INCRBYFLOAT", "e", "abc"],
+  ["INCRBYFLOAT", "s", "1"],
+  ["SETEX", "t", "0", "v"],
+  ["SETEX", "t", "-1", "v"],
+  ["SETEX", "t", "x", "v"],
+  ["PSETEX", "t", "0", "v"],
+  ["SETEX", "t", "100", "v"],
+  ["TTL", "t"],
+  ["PERSIST", "t"],
+  ["PERSIST", "t"],
+  ["TTL", "t"],
+  ["EXPIRE", "t", "100", "XX"],
+  ["EXPIRE", "t", "100", "NX"],
+  ["EXPIRE", "t", "100", "NX"],
+  ["EXPIRE", "t", "50", "GT"],
+  ["EXPIRE", "t", "200", "GT"],
+  ["EXPIRE", "t", "300", "LT"],
+  ["EXPIRE", "t", "100", "LT"],
+  ["TTL", "t"],
+  ["EXPIRE", "t", "10", "NX", "XX"],
+  ["EXPIRE", "t", "10", "GT", "LT"],
+  ["EXPIRE", "t", "10", "NX", "GT"],
+  ["EXPIRE", "t", "10", "FOO"],
+  ["EXPIRE", "t", "abc"],
+  ["EXPIRE", "nope", "10"],
+  ["PERSIST", "s"],
+  ["EXPIRE", "s", "100", "LT"],
+  ["PERSIST", "s"],
+  ["EXPIRE", "s", "100", "GT"],
+  ["EXPIREAT", "s", "4102444800"],
+  ["EXPIRETIME", "s"],
+  ["PEXPIREAT", "s", "4102444800123"],
+  ["PEXPIRETIME", "s"],
+  ["EXPIRETIME", "s"],
+  ["EXPIRETIME", "nope"],
+  ["EXPIRETIME", "a"],
+  ["PEXPIRE", "a", "-1"],
+  ["EXISTS", "a"],
+  ["EXPIRE", "b", "9223372036854775807"],
+  ["PEXPIREAT", "b", "1"],
+  ["GET", "b"],
+  ["TYPE", "s"],
+  ["TYPE", "nope"],
+  ["RENAME", "nope", "x"],
+  ["RENAMENX", "nope", "x"],
+  ["RENAME", "s", "s2"],
+  ["EXPIRETIME", "s2"],
+  ["EXISTS", "s", "s2"],
+  ["RENAMENX", "s2", "c"],
+  ["RENAMENX", "s2", "s3"],
+  ["RENAME", "s3", "s3"],
+  ["GET", "s3"],
+  ["UNLINK", "s3", "s3", "nope"],
+  ["GETEX", "c"],
+  ["GETEX", "c", "EX", "100"],
+  ["TTL", "c"],
+  ["GETEX", "c", "PERSIST"],
+  ["TTL", "c"],
+  ["GETEX", "c", "EX", "0"],
+  ["GETEX", "c", "BOGUS"],
+  ["GETEX", "c", "PX", "100", "EX", "1"],
+  ["GETEX", "nope", "EX", "10"],
+  ["SETEX", "counter", "100", "5"],
+  ["INCR", "counter"],
+  ["APPEND", "counter", "0"],
+  ["TTL", "counter"],
+  ["RENAME", "counter", "moved"],
+  ["TTL", "moved"],
+  ["MULTI"],
+  ["INCRBY", "moved", "10"],
+  ["RENAME", "moved", "moved2"],
+  ["GET", "moved2"],
+  ["EXPIRE", "moved2", "-1"],
+  ["EXISTS", "moved2"],
+  ["EXEC"],
+  ["DEL", "a", "a", "b", "nope", "k"],
+  ["EXISTS", "s2", "s2", "nope"],
+  ["SET", "k", "v", "GET"],
+  ["SET", "k", "w", "GET"],
+  ["SET", "k", "x", "NX", "GET"],
+  ["SET", "k", "y", "XX", "GET"],
+  ["SET", "k", "z", "EX", "100", "KEEPTTL"],
+  ["SET", "k", "z", "KEEPTTL"],
+  ["EXPIRE", "k", "100"],
+  ["SET", "k", "z2", "KEEPTTL"],
+  ["TTL", "k"],
+  ["SET", "k", "z3"],
+  ["TTL", "k"],
+  ["SET", "k", "v", "PX", "-5"],
+  ["MULTI"],
+  ["MULTI"],
+  ["SET", "m1", "1"],
+  ["INCR", "m1"],
+  ["INCR", "k"],
+  ["GET", "m1"],
+  ["EXEC"],
+  ["EXEC"],
+  ["DISCARD"],
+  ["MULTI"],
+  ["SET", "m2", "1"],
+  ["NOSUCHCOMMAND"],
+  ["GET", "m2", "extra"],
+  ["EXEC"],
+  ["GET", "m2"],
+  ["MULTI"],
+  ["WATCH", "x"],
+  ["SET", "m3", "1"],
+  ["DISCARD"],
+  ["GET", "m3"],
+  ["WATCH", "w"],
+  ["SET", "w", "changed"],
+  ["MULTI"],
+  ["SET", "w", "tx"],
+  ["EXEC"],
+  ["GET", "w"],
+  ["WATCH", "w"],
+  ["MULTI"],
+  ["SET", "w", "tx"],
+  ["EXEC"],
+  ["GET", "w"],
+  ["WATCH", "w"],
+  ["UNWATCH"],
+  ["SET", "w", "again"],
+  ["MULTI"],
+  ["SET", "w", "tx2"],
+  ["EXEC"],
+  ["GET", "w"],
+  ["CLIENT", "GETNAME"],
+  ["CLIENT", "SETNAME", "a b"],
+  ["CLIENT", "SETNAME", "worker-1"],
+  ["CLIENT", "GETNAME"],
+  ["CLIENT", "NOSUCH"],
+  ["AUTH", "pw"],
+  ["AUTH", "default", "pw"],
+  ["HELLO", "4"],
+  ["SELECT", "99"],
+  ["PING", "a", "b"],
+  ["GET"],
+  ["SET", "k", "v", "NX", "XX"],
+  ["SET", "k", "v", "EX", "1", "PX", "1"],
+  ["DEL"],
+  ["FLUSHDB", "BOGUS"],
+  ["DBSIZE"],
+  ["FLUSHALL"],
+  ["DBSIZE"],
+  ["KEYS", "*"],
+];
+
+async function replies(port: number): Promise<Reply[]> {
+  const c = await Client.connect(port);
+  try {
+    const out: Reply[] = [];
+    for (const cmd of SCRIPT) out.push(await c.call(...cmd));
+    return out;
+  } finally {
+    c.close();
+  }
+}
+
+Deno.test({
+  name: "redis-server vs cask: one command script, identical replies",
+  ignore: !hasRedis,
+  async fn() {
+    let expected: Reply[] = [];
+    await withRedis(async (port) => {
+      expected = await replies(port);
+    });
+    await withServer(async (port) => {
+      const got = await replies(port);
+      for (let i = 0; i < SCRIPT.length; i++) {
+        assert.deepEqual(got[i], expected[i], `reply ${i} to ${SCRIPT[i].join(" ")}`);
+      }
+    });
+  },
+});
+
+// What redis-cli shows as the hint after a command name comes from COMMAND
+// DOCS; for the commands both servers have, the hints must read the same.
+const OWN_SYNTAX = new Set(["scan", "config", "command", "client"]);
+
+async function hints(port: number): Promise<Map<string, string>> {
+  const c = await Client.connect(port);
+  try {
+    const names = (await c.call("COMMAND", "LIST") as string[]).filter((n) => !OWN_SYNTAX.has(n));
+    const docs = await c.call("COMMAND", "DOCS", ...names) as Reply[];
+    const out = new Map<string, string>();
+    for (let i = 0; i < docs.length; i += 2) {
+      out.set(docs[i] as string, renderArguments(toMap(docs[i + 1]).arguments));
+    }
+    return out;
+  } finally {
+    c.close();
+  }
+}
+
+Deno.test({
+  name: "redis-server vs cask: COMMAND DOCS gives redis-cli the same hints",
+  ignore: !hasRedis,
+  async fn() {
+    let ours = new Map<string, string>();
+    await withServer(async (port) => {
+      ours = await hints(port);
+    });
+    assert.ok(ours.size >= 45, `only ${ours.size} commands documented`);
+    await withRedis(async (port) => {
+      const theirs = await hints(port);
+      for (const [name, hint] of ours) assert.equal(hint, theirs.get(name), name);
+    });
+  },
+});

@@ -1,0 +1,245 @@
+// The RESP server as a hostile or careless client meets it: HTTP sent to the
+// port, missing passwords, oversized and slow requests, too many clients.
+import assert from "node:assert/strict";
+import { withDir } from "./helpers.ts";
+import { Client, type Reply, withServer } from "./resp_client.ts";
+
+const MiB = 1024 * 1024;
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+Deno.test("security: HTTP requests are dropped unanswered and write nothing", async () => {
+  await withServer(async (port, db) => {
+    // What a web page can make a browser send with fetch(..., { mode: "no-cors" }).
+    const requests = [
+      "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 17\r\n\r\nSET pwned yes\r\n",
+      "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nSET pwned yes\r\n",
+      "Host: 127.0.0.1\r\nSET pwned yes\r\n",
+    ];
+    for (const request of requests) {
+      const c = await Client.connect(port);
+      try {
+        await c.write(request);
+        assert.ok(await c.closedByServer(), request.split("\r\n")[0]);
+      } finally {
+        c.close();
+      }
+    }
+    // The same through a real HTTP client.
+    await assert.rejects(
+      fetch(`http://127.0.0.1:${port}/`, { method: "POST", body: "SET pwned yes\r\n" }),
+    );
+    // Redis also drops a client that sends `Host:` after valid commands.
+    const c = await Client.connect(port);
+    try {
+      assert.equal(await c.call("SET", "ok", "1"), "OK");
+      await c.write("Host: evil\r\n");
+      assert.ok(await c.closedByServer());
+    } finally {
+      c.close();
+    }
+    assert.equal(await db.has("pwned"), false);
+    assert.equal(await db.has("ok"), true);
+  });
+});
+
+Deno.test("security: with a password, only PING, QUIT, AUTH and HELLO work before AUTH", async () => {
+  await withServer(async (port) => {
+    const c = await Client.connect(port);
+    const d = await Client.connect(port);
+    try {
+      const noauth = { err: "NOAUTH Authentication required." };
+      assert.deepEqual(await c.call("GET", "k"), noauth);
+      assert.deepEqual(await c.call("SET", "k", "v"), noauth);
+      assert.deepEqual(await c.call("NOSUCHCOMMAND"), noauth);
+      assert.deepEqual(await c.call("MULTI"), noauth);
+      assert.equal(await c.call("PING"), "PONG");
+      const wrongpass = { err: "WRONGPASS invalid username-password pair or user is disabled." };
+      assert.deepEqual(await c.call("AUTH", "guess"), wrongpass);
+      assert.deepEqual(await c.call("AUTH", "admin", "s3cret"), wrongpass);
+      assert.deepEqual(await c.call("GET", "k"), noauth);
+      assert.match(
+        JSON.stringify(await c.call("HELLO", "2")),
+        /NOAUTH HELLO must be called with the client already authenticated/,
+      );
+      assert.equal(await c.call("AUTH", "s3cret"), "OK");
+      assert.equal(await c.call("SET", "k", "v"), "OK");
+      // HELLO with AUTH authenticates and switches protocol in one step.
+      const hello = await d.call(
+        "HELLO",
+        "2",
+        "AUTH",
+        "default",
+        "s3cret",
+        "SETNAME",
+        "d",
+      ) as Reply[];
+      assert.deepEqual(hello.slice(0, 6), ["server", "redis", "version", "7.0.0", "proto", 2]);
+      assert.equal(await d.call("GET", "k"), "v");
+      assert.equal(await d.call("CLIENT", "GETNAME"), "d");
+      assert.equal(await d.call("QUIT"), "OK");
+    } finally {
+      c.close();
+      d.close();
+    }
+  }, { password: "s3cret" });
+});
+
+interface Run {
+  started: boolean;
+  code: number;
+  stderr: string;
+}
+
+async function serve(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  let run: Run | undefined;
+  await withDir(async (dir) => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", CLI, "serve", "--port", "0", "--dir", dir, ...args],
+      env,
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    // A server that starts prints its address; stop it there.
+    const reader = child.stdout.getReader();
+    const first = await reader.read();
+    const started = first.value !== undefined &&
+      new TextDecoder().decode(first.value).startsWith("listening on");
+    reader.releaseLock();
+    if (started) child.kill("SIGTERM");
+    const out = await child.output();
+    run = { started, code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+  });
+  return run!;
+}
+
+Deno.test("security: a non-loopback --host needs a password or --insecure", async () => {
+  const refused = await serve(["--host", "0.0.0.0"]);
+  assert.equal(refused.started, false);
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /refusing to listen on 0\.0\.0\.0 without a password/);
+  const [insecure, withEnv, withFlag] = await Promise.all([
+    serve(["--host", "0.0.0.0", "--insecure"]),
+    serve(["--host", "0.0.0.0"], { CASK_PASSWORD: "pw" }),
+    serve(["--host", "0.0.0.0", "--requirepass", "pw"]),
+  ]);
+  for (const run of [insecure, withEnv, withFlag]) {
+    assert.equal(run.started, true, run.stderr);
+    assert.equal(run.code, 0, run.stderr);
+  }
+});
+
+async function reading(c: Client): Promise<Reply> {
+  return await c.reply();
+}
+
+Deno.test("security: one client's query buffer is capped; the client is told and dropped", async () => {
+  await withServer(async (port, db) => {
+    const c = await Client.connect(port);
+    const other = await Client.connect(port);
+    try {
+      // A bulk allowed by the length limit but bigger than the buffer cap.
+      await c.write(`*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$${3 * MiB}\r\n`);
+      const sending = c.write(new Uint8Array(2 * MiB)).catch(() => {});
+      assert.deepEqual(await reading(c), {
+        err: `ERR client query buffer exceeds its limit of ${MiB} bytes; closing the connection`,
+      });
+      assert.ok(await c.closedByServer());
+      await sending;
+      assert.equal(await other.call("PING"), "PONG");
+      assert.equal(await db.has("k"), false);
+      // What the dropped client held is given back.
+      const info = String(await other.call("INFO", "clients"));
+      assert.match(info, /client_query_buffers_bytes:\d{1,3}\r\n/);
+    } finally {
+      c.close();
+      other.close();
+    }
+  }, { clientQueryBufferLimit: MiB });
+});
+
+Deno.test("security: all clients' query buffers together are capped too", async () => {
+  await withServer(async (port) => {
+    const a = await Client.connect(port);
+    const b = await Client.connect(port);
+    const watcher = await Client.connect(port);
+    try {
+      // Each stays under its own cap; together they pass the total one.
+      await a.write(`*3\r\n$3\r\nSET\r\n$1\r\na\r\n$${MiB}\r\n`);
+      await a.write(new Uint8Array(900 * 1024));
+      for (let tries = 0;; tries++) {
+        const info = String(await watcher.call("INFO", "clients"));
+        if (Number(/client_query_buffers_bytes:(\d+)/.exec(info)![1]) >= 900 * 1024) break;
+        assert.ok(tries < 1000, "the server never buffered the first client's bytes");
+        await sleep(5);
+      }
+      await b.write(`*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$${MiB}\r\n`);
+      const sending = b.write(new Uint8Array(900 * 1024)).catch(() => {});
+      assert.deepEqual(await b.reply(), {
+        err: `ERR query buffers of all clients exceed their limit of ${1.5 * MiB} bytes; ` +
+          "closing the connection",
+      });
+      assert.ok(await b.closedByServer());
+      await sending;
+      // The first client finishes its command normally.
+      await a.write(new Uint8Array(MiB - 900 * 1024));
+      await a.write("\r\n");
+      assert.equal(await a.reply(), "OK");
+    } finally {
+      a.close();
+      b.close();
+      watcher.close();
+    }
+  }, { clientQueryBufferLimit: 1.2 * MiB, totalQueryBufferLimit: 1.5 * MiB });
+});
+
+Deno.test("security: idle clients are disconnected after the timeout, busy ones are not", async () => {
+  await withServer(async (port) => {
+    const idle = await Client.connect(port);
+    const busy = await Client.connect(port);
+    try {
+      const started = Date.now();
+      const closed = idle.closedByServer();
+      // Pings every 50 ms: even a loaded machine stays far below the timeout.
+      while (Date.now() - started < 1500) {
+        assert.equal(await busy.call("PING"), "PONG");
+        await sleep(50);
+      }
+      assert.equal(await closed, true);
+      assert.equal(await busy.call("PING"), "PONG");
+    } finally {
+      idle.close();
+      busy.close();
+    }
+  }, { idleTimeoutMs: 600 });
+});
+
+Deno.test("security: past maxclients, new clients are refused with Redis' error", async () => {
+  await withServer(async (port) => {
+    const a = await Client.connect(port);
+    const b = await Client.connect(port);
+    const c = await Client.connect(port);
+    try {
+      assert.equal(await a.call("PING"), "PONG");
+      assert.equal(await b.call("PING"), "PONG");
+      assert.deepEqual(await c.reply(), { err: "ERR max number of clients reached" });
+      assert.ok(await c.closedByServer());
+      a.close();
+      // The freed slot is taken by the next client.
+      for (let tries = 0;; tries++) {
+        const d = await Client.connect(port);
+        const reply = await d.call("PING").catch(() => undefined);
+        d.close();
+        if (reply === "PONG") break;
+        assert.ok(tries < 500, "the freed slot was never given to a new client");
+        await sleep(10);
+      }
+      const info = String(await b.call("INFO", "stats"));
+      assert.match(info, /rejected_connections:[1-9]/);
+    } finally {
+      a.close();
+      b.close();
+      c.close();
+    }
+  }, { maxClients: 2 });
+});
