@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { decodeKey, encodeKey } from "../src/kv/key_codec.ts";
-import { compareBytes } from "../src/kv/selector.ts";
+import { compareBytes } from "../src/kv/bytes.ts";
 import type { KvKey } from "../mod.ts";
 import { withDir } from "./helpers.ts";
 import { openDenoKv } from "./kv_peer.ts";

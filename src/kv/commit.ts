@@ -7,6 +7,7 @@
  * @module
  */
 
+import { bytesId } from "./bytes.ts";
 import type { EngineCheck, EngineEntry, EngineOp, KvEngine } from "./engine.ts";
 import type { KvCommitError, KvCommitResult } from "./entry.ts";
 import { encodeWriteKey } from "./key_codec.ts";
@@ -23,10 +24,6 @@ export interface CommitPlan {
   mutations: PendingMutation[];
   enqueues: PendingEnqueue[];
 }
-
-// A single-byte decoding maps distinct byte strings to distinct strings: a map key for bytes.
-const singleByte = new TextDecoder("latin1");
-const idOf = (b: Uint8Array) => singleByte.decode(b);
 
 /** Commits plans against one engine. */
 export class Committer {
@@ -76,7 +73,7 @@ export class Committer {
   ): Promise<{ ok: true; sequence: number } | { ok: false }> {
     const readKeys = new Map<string, Uint8Array>();
     for (const { m, key } of keyed) {
-      if (m.type !== "set" && m.type !== "delete") readKeys.set(idOf(key), key);
+      if (m.type !== "set" && m.type !== "delete") readKeys.set(bytesId(key), key);
     }
     for (;;) {
       const read = new Map<string, EngineEntry | undefined>();
@@ -119,7 +116,7 @@ export class Committer {
     now: number,
   ): EngineOp[] {
     return keyed.map(({ m, key }): EngineOp => {
-      const id = current.size > 0 ? idOf(key) : "";
+      const id = current.size > 0 ? bytesId(key) : "";
       if (m.type === "delete") {
         if (current.has(id)) current.set(id, undefined);
         return { type: "delete", key };

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { bytesId } from "./bytes.ts";
 import type { EngineOp, KvEngine } from "./engine.ts";
 import {
   QUEUE_END,
@@ -52,7 +53,7 @@ export class QueueDispatcher {
   readonly #engine: KvEngine;
   readonly #wakeup: Wakeup;
   readonly #isClosed: () => boolean;
-  /** Hex ids of messages handed to a handler and not yet finished. */
+  /** Ids of messages handed to a handler and not yet finished. */
   readonly #inFlight = new Set<string>();
   readonly #finishing = new Set<Promise<void>>();
   /** Deliveries whose handler returned and whose outcome is being written. */
@@ -78,7 +79,7 @@ export class QueueDispatcher {
             limit: SCAN_BATCH,
           })
         ) {
-          const id = idOf(e.key);
+          const id = bytesId(e.key);
           if (this.#inFlight.has(id)) continue;
           const readyAt = readyAtOf(e.key);
           if (readyAt > now) {
@@ -145,8 +146,4 @@ export class QueueDispatcher {
       // The message is still stored, so it is delivered again: at least once.
     }
   }
-}
-
-function idOf(key: Uint8Array): string {
-  return Array.from(key, (b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { compareBytes, concatBytes, startsWith } from "./bytes.ts";
 import { encodeKey, type KvKey } from "./key_codec.ts";
 
 /**
@@ -69,23 +70,6 @@ export function selectorParts(selector: KvListSelector): SelectorParts {
   throw new TypeError("Selector must specify either 'prefix' or both 'start' and 'end' key");
 }
 
-const startsWith = (b: Uint8Array, p: Uint8Array) =>
-  b.length >= p.length && p.every((x, i) => b[i] === x);
-
-/** Unsigned byte-wise comparison. */
-export function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] - b[i];
-  return a.length - b.length;
-}
-
-function concat(...parts: (Uint8Array | number[])[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) out.set(p, at), at += p.length;
-  return out;
-}
-
 /** Encodes the selector's keys; throws TypeError for keys outside the prefix or reversed bounds. */
 export function byteRange(parts: SelectorParts): ByteRange {
   if (parts.prefix !== undefined) {
@@ -93,8 +77,8 @@ export function byteRange(parts: SelectorParts): ByteRange {
     // Under a prefix, every key continues with a tag byte in [0x01, 0x27]; [0x00, 0xff) spans
     // them all, and the empty prefix never reaches the 0xff range Cask reserves for queues.
     const range: ByteRange = {
-      start: concat(prefix, [0]),
-      end: concat(prefix, [0xff]),
+      start: concatBytes(prefix, [0]),
+      end: concatBytes(prefix, [0xff]),
       common: prefix,
     };
     if (parts.start !== undefined) {
@@ -135,8 +119,8 @@ export function resumeRange(range: ByteRange, cursor: string, reverse: boolean):
   } catch {
     throw new TypeError("invalid cursor");
   }
-  const at = concat(range.common, Uint8Array.from(bin, (c) => c.charCodeAt(0)));
-  const next = reverse ? { ...range, end: at } : { ...range, start: concat(at, [0]) };
+  const at = concatBytes(range.common, Uint8Array.from(bin, (c) => c.charCodeAt(0)));
+  const next = reverse ? { ...range, end: at } : { ...range, start: concatBytes(at, [0]) };
   if (
     (range.lower && compareBytes(next.start, range.lower) < 0) ||
     (range.upper && compareBytes(next.end, range.upper) > 0)
