@@ -46,7 +46,7 @@ export class Wakeup {
 }
 
 // deno-lint-ignore no-explicit-any -- the handler's argument type is the caller's business, as in Deno KV
-export type QueueHandler = (value: any) => Promise<void> | void;
+type QueueHandler = (value: any) => Promise<void> | void;
 
 /** Runs handlers over the stored messages of one engine. */
 export class QueueDispatcher {

@@ -33,7 +33,7 @@ let counter = 0;
 const RUN_ID = (Math.random() * 2 ** 32) >>> 0;
 
 /** A queue key deliverable at `readyAt` (ms since the epoch), unique within and across runs. */
-export function queueKey(readyAt: number): Uint8Array {
+function queueKey(readyAt: number): Uint8Array {
   const key = new Uint8Array(QUEUE_PREFIX.length + 16);
   key.set(QUEUE_PREFIX);
   const view = new DataView(key.buffer);
