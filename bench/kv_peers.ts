@@ -14,9 +14,9 @@ interface Row {
   ms: number;
 }
 
-const N = Number(Deno.env.get("KV_BENCH_N") ?? 20_000);
-const DURABLE = Number(Deno.env.get("KV_BENCH_DURABLE") ?? 2_000);
-const ROUNDS = Number(Deno.env.get("KV_BENCH_ROUNDS") ?? 2);
+const N = Number(Deno.env.get("KV_BENCH_N") ?? 10_000);
+const DURABLE = Number(Deno.env.get("KV_BENCH_DURABLE") ?? 1_000);
+const ROUNDS = Number(Deno.env.get("KV_BENCH_ROUNDS") ?? 5);
 const WRITERS = 64;
 const VALUE = new Uint8Array(100).fill(7);
 
@@ -131,16 +131,18 @@ if (Deno.args.length === 2) {
   console.log(
     `N = ${N} keys of ["k", i] with 100-byte values; ${DURABLE} durable commits per durable row; ${ROUNDS} rounds, ops/s per round`,
   );
-  console.log("| workload | Deno KV ops/s | Cask openKv ops/s | Cask / Deno KV |");
-  console.log("|---|---:|---:|---:|");
+  console.log("| workload | Deno KV ops/s | Cask openKv ops/s | Cask / Deno KV | median ratio |");
+  console.log("|---|---:|---:|---:|---:|");
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   for (let w = 0; w < runs.denokv[0].length; w++) {
     const d = runs.denokv.map((rows) => rate(rows[w]));
     const c = runs.caskkv.map((rows) => rate(rows[w]));
-    const ratios = d.map((x, i) => (c[i] / x).toFixed(2) + "x");
+    // Ratios pair the two sides of one round, which ran back to back.
+    const ratios = d.map((x, i) => c[i] / x);
     console.log(
       `| ${runs.denokv[0][w].workload} | ${d.map(fmt).join(" / ")} | ${c.map(fmt).join(" / ")} | ${
-        ratios.join(" / ")
-      } |`,
+        ratios.map((r) => r.toFixed(2) + "x").join(" / ")
+      } | ${median(ratios).toFixed(2)}x |`,
     );
   }
 }
