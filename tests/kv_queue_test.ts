@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { KvU64, openKv } from "../mod.ts";
 import { withDir } from "./helpers.ts";
+import { openDenoKv } from "./kv_peer.ts";
 
 type Kv = Awaited<ReturnType<typeof openKv>>;
 
@@ -146,5 +147,44 @@ Deno.test("a process killed inside its queue handler gets the message again afte
 
     const kv = await openKv(dir);
     assert.deepEqual((await collect(kv, 2)).sort(), ["m1", "m2"]);
+  });
+});
+
+Deno.test("retries and dead letters match Deno KV: attempts per message and keysIfUndelivered", async () => {
+  await withDir(async (dir) => {
+    const run = async (kv: Deno.Kv) => {
+      const attempts = new Map<string, number>();
+      const listening = kv.listenQueue((m: string) => {
+        attempts.set(m, (attempts.get(m) ?? 0) + 1);
+        if (m === "always fails" || (m === "fails once" && attempts.get(m) === 1)) {
+          throw new Error("not now");
+        }
+      });
+      await kv.enqueue("ok", { backoffSchedule: [10] });
+      await kv.enqueue("fails once", { backoffSchedule: [10, 10] });
+      await kv.enqueue("always fails", {
+        backoffSchedule: [10, 10],
+        keysIfUndelivered: [["dead", "a"], ["dead", "b"]],
+      });
+      await kv.enqueue("no retries", { backoffSchedule: [], keysIfUndelivered: [["dead", "c"]] });
+      const deadline = Date.now() + 5000;
+      // Done once both dead letters are written (the last step of the slowest message).
+      while ((await kv.get(["dead", "b"])).value === null && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await new Promise((r) => setTimeout(r, 100)); // room for any extra delivery to show
+      const dead = await kv.getMany([["dead", "a"], ["dead", "b"], ["dead", "c"]]);
+      if (kv instanceof Deno.Kv) kv.close();
+      else await (kv as unknown as { close(): Promise<void> }).close();
+      await listening;
+      return { attempts: [...attempts].sort(), dead: dead.map((e) => e.value) };
+    };
+    const want = await run(await openDenoKv(`${dir}/deno.sqlite3`));
+    const got = await run(await openKv(`${dir}/cask`) as unknown as Deno.Kv);
+    assert.deepEqual(want.attempts, [["always fails", 3], ["fails once", 2], ["no retries", 1], [
+      "ok",
+      1,
+    ]]);
+    assert.deepEqual(got, want);
   });
 });
