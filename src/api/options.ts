@@ -80,6 +80,7 @@ function resolveAutoCompact(a: OpenOptions["autoCompact"]): ResolvedOptions["aut
       "autoCompact must be a boolean or { minDeadRatio, minDeadBytes }",
     );
   }
+  rejectUnknown(o, ["minDeadRatio", "minDeadBytes"], "autoCompact option");
   const r = { minDeadRatio: o.minDeadRatio ?? 0.5, minDeadBytes: o.minDeadBytes ?? 64 * MiB };
   if (!(typeof r.minDeadRatio === "number" && r.minDeadRatio >= 0 && r.minDeadRatio <= 1)) {
     throw new InvalidArgumentError(

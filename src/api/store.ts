@@ -36,6 +36,7 @@ import {
 import { Watch } from "./watch.ts";
 
 const utf8 = new TextDecoder();
+const EMPTY = new Uint8Array(0);
 
 /**
  * An open store. Get one with {@link open}.
@@ -214,6 +215,64 @@ export class Cask {
     return attempt(async () => {
       checkSetOptions(options);
       await this.#catalog.write(this.#prepare({ type: "set", key, value, ...options }));
+    });
+  }
+
+  /**
+   * Stores the value `stream` yields under `key` without holding it in memory
+   * (up to 4 GiB - 1): the chunks go to a temporary file as they arrive, and
+   * the value becomes a data file of its own, which compaction leaves in place
+   * while it is live. Resolves once the value is durable, under every sync
+   * mode. A crash before that leaves no trace. `size`, when given, must be the
+   * stream's exact length.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using db = await open("./data");
+   * using file = await Deno.open("./video.mp4");
+   * await db.setStream("video", file.readable);
+   * ```
+   */
+  setStream(
+    key: Bytes,
+    stream: ReadableStream<Uint8Array>,
+    options?: SetOptions & { size?: number },
+  ): Promise<void> {
+    return attempt(() => {
+      if (!(stream instanceof ReadableStream)) {
+        throw new InvalidArgumentError("setStream() takes a ReadableStream<Uint8Array>");
+      }
+      const { size, ...rest } = options ?? {};
+      if (size !== undefined && !(Number.isSafeInteger(size) && size >= 0)) {
+        throw new InvalidArgumentError(`size must be a byte count, got ${size}`);
+      }
+      checkSetOptions(options === undefined ? undefined : rest);
+      const op = this.#prepare({ type: "set", key, value: EMPTY, ...rest });
+      return this.#catalog.setStream(op, stream, size);
+    });
+  }
+
+  /**
+   * The value of `key` as a stream of chunks, or undefined when absent. The
+   * record's checksum is checked as the chunks pass; a damaged value errors
+   * the stream with CorruptionError before its last chunk is delivered. It is
+   * a byte stream: a BYOB reader (`getReader({ mode: "byob" })`) has the value
+   * read into its own buffer, so even a huge value costs no allocation per
+   * chunk.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using db = await open("./data");
+   * const s = await db.getStream("video");
+   * if (s) await s.pipeTo(Deno.stdout.writable, { preventClose: true });
+   * ```
+   */
+  getStream(key: Bytes): Promise<ReadableStream<Uint8Array> | undefined> {
+    return attempt(() => {
+      this.#checkOpen();
+      return this.#catalog.getStream(lookupKey(key));
     });
   }
 

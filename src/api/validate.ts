@@ -58,8 +58,9 @@ export const SET_OPTIONS = ["ttl", "expireAt"] as const;
  * option (say `expireIn`) must not be silently ignored.
  */
 export function rejectUnknown(o: object, allowed: readonly string[], what: string): void {
-  for (const k of Object.keys(o)) {
-    if (!allowed.includes(k)) {
+  // for-in, not Object.keys: no array per call on the write path.
+  for (const k in o) {
+    if (Object.hasOwn(o, k) && !allowed.includes(k)) {
       throw new InvalidArgumentError(
         `unknown ${what} ${JSON.stringify(k)}; expected one of ${allowed.join(", ")}`,
       );

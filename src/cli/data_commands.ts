@@ -32,13 +32,17 @@ export const getCommand: Command = {
     expectPositionals(args, 1, 1, "<key>");
     const encoding = encodingOf(args);
     await using db = await openStore(args);
-    const value = await db.get(keyArg(args, encoding));
-    if (value === undefined) {
+    const key = keyArg(args, encoding);
+    // Raw bytes stream straight to stdout, so a value of any size never sits in memory.
+    const stream = encoding === "utf8" ? await db.getStream(key) : undefined;
+    const value = stream ? undefined : await db.get(key);
+    if (!stream && value === undefined) {
       console.error(`not found: ${args.positionals[0]}`);
       return EXIT_NOT_FOUND;
     }
+    if (stream) await stream.pipeTo(Deno.stdout.writable, { preventClose: true });
     const out = new Output();
-    await out.line(encodeOutput(value, encoding));
+    await out.line(value ? encodeOutput(value, encoding) : "");
     await out.flush();
     return EXIT_OK;
   },
@@ -60,11 +64,19 @@ export const setCommand: Command = {
     const ttl = integerFlag(args, "ttl", 1);
     const key = keyArg(args, encoding);
     const given = args.positionals[1];
-    const value = given === undefined
-      ? await new Response(Deno.stdin.readable).bytes()
-      : decodeArg(given, encoding, "value");
+    const options = ttl === undefined ? undefined : { ttl };
+    if (given !== undefined) {
+      await using db = await openStore(args);
+      await db.set(key, decodeArg(given, encoding, "value"), options);
+      return EXIT_OK;
+    }
+    // Someone who typed `cask set k` at a terminal would otherwise face a silent wait.
+    if (Deno.stdin.isTerminal()) {
+      console.error("cask set: reading the value from stdin; end it with Ctrl-D");
+    }
     await using db = await openStore(args);
-    await db.set(key, value, ttl === undefined ? {} : { ttl });
+    // The raw bytes of stdin, streamed: a value of any size (up to 4 GiB) never sits whole in memory.
+    await db.setStream(key, Deno.stdin.readable, options);
     return EXIT_OK;
   },
 };

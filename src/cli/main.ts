@@ -33,11 +33,12 @@ const COMMANDS: readonly Command[] = [
 /** Runs `cask` with `argv` (the words after the program name); resolves to the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === "--help" || (name === "help" && rest.length === 0)) {
+  // -h and -V only stand alone: after a command, a one-dash word is a value ("-5").
+  if (name === "--help" || name === "-h" || (name === "help" && rest.length === 0)) {
     console.log(mainHelp(COMMANDS));
     return EXIT_OK;
   }
-  if (name === "--version") {
+  if (name === "--version" || name === "-V") {
     console.log(`cask ${VERSION}`);
     return EXIT_OK;
   }

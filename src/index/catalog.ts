@@ -29,6 +29,7 @@ import { cleanupMerge } from "../log/merge_files.ts";
 import { ReadAhead } from "../log/readahead.ts";
 import { type ReadRecord, readRecord, readValue } from "../log/reader.ts";
 import { historyStart, readHistory } from "../log/history.ts";
+import { spoolValue, valueStream } from "../log/value_stream.ts";
 import { recoverLog, type RecoveryOptions } from "../log/recovery.ts";
 import { Writer, type WriterOptions } from "../log/writer.ts";
 import { type CompactionContext, runCompaction, wantsCompaction } from "./compactor.ts";
@@ -65,6 +66,9 @@ export interface KeyChange {
   value: Uint8Array | undefined;
   seq: number;
 }
+
+// Streamed values up to this size are written like any other value.
+const SMALL_STREAM = 1024 * 1024;
 
 /** Index, files, writer and reads of one open store. */
 export class Catalog {
@@ -276,6 +280,63 @@ export class Catalog {
     const range = { start, end };
     this.#inflightRanges.add(range);
     return this.#append([op], false, (n) => n).finally(() => this.#inflightRanges.delete(range));
+  }
+
+  /**
+   * Stores the value `source` streams under `k`, never holding it whole: it is
+   * spooled to a temporary file and becomes a data file of its own. Resolves
+   * once the value is durable, whatever the sync mode.
+   */
+  async setStream(
+    op: KeyedOp,
+    source: ReadableStream<Uint8Array>,
+    size?: number,
+  ): Promise<void> {
+    const v = await spoolValue(this.#dir, op.kb.length, source, size);
+    if (v.length <= SMALL_STREAM) {
+      // A file of its own would cost more than it saves: write it like any value.
+      let value: Uint8Array;
+      try {
+        value = (await Deno.readFile(v.tmp)).subarray(v.offset);
+      } finally {
+        await Deno.remove(v.tmp).catch(() => {});
+      }
+      await this.write({ ...op, vb: value });
+      await this.#writer.sync();
+      return;
+    }
+    try {
+      if (this.#opts.maxIndexBytes !== Infinity) this.#checkBudget([op]);
+    } catch (e) {
+      await Deno.remove(v.tmp).catch(() => {});
+      throw e;
+    }
+    const ts = this.#opts.clock();
+    const at = this.#writer.appendBlob(v.tmp, op.kb, v.length, v.crc, ts, op.expireAt);
+    const recordSize = at.headerSize + op.kb.length + v.length;
+    this.#inflight.set(op.k, at.seq);
+    await this.#writer.commit(() => {
+      if (this.#inflight.get(op.k) === at.seq) this.#inflight.delete(op.k);
+      this.#put(op.k, {
+        fileId: at.file.id,
+        offset: at.offset,
+        size: recordSize,
+        timestamp: ts,
+        expireAt: op.expireAt,
+      });
+      this.#seq = at.seq;
+      // A watcher gets the change, not the value: getStream reads it.
+      this.#notify([{ k: op.k, value: new Uint8Array(0), seq: at.seq }]);
+    }, true);
+  }
+
+  /** The value of `k` as a checked stream of chunks, or undefined when absent. */
+  getStream(k: string): ReadableStream<Uint8Array> | undefined {
+    const e = this.lookup(k);
+    if (!e) return undefined;
+    const file = this.#files.get(e.fileId);
+    if (!file) throw new CorruptionError(`index points at missing data file ${e.fileId}`);
+    return valueStream(file, e, k, this.#writer);
   }
 
   /** How many live keys lie in [start, end). */

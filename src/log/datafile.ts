@@ -9,7 +9,7 @@ import { closeSync, openSync } from "node:fs";
 import { CorruptionError, IOError } from "../base/errors.ts";
 import { FORMAT_V1, type RecordFormat } from "../codec/codec.ts";
 import { type FileHeader, fileHeaderSize, recordFormat } from "../codec/file_header.ts";
-import { FILE_FLAG_COMPACTED } from "../codec/format.ts";
+import { FILE_FLAG_BLOB, FILE_FLAG_COMPACTED } from "../codec/format.ts";
 import { dataPath, readFullAt } from "./fsutil.ts";
 
 /** A data file of a store. */
@@ -42,6 +42,11 @@ export class DataFile {
   /** Whether compaction wrote the file: every record in it is committed, none is a batch member. */
   get compacted(): boolean {
     return ((this.header?.flags ?? 0) & FILE_FLAG_COMPACTED) !== 0;
+  }
+
+  /** Whether the file holds one streamed value (see FILE_FLAG_BLOB). */
+  get blob(): boolean {
+    return ((this.header?.flags ?? 0) & FILE_FLAG_BLOB) !== 0;
   }
 
   /** Fills `buf` from `offset`; a short read means the index and the file disagree. */

@@ -48,7 +48,7 @@ export function readValue(
   writer: Writer,
   ahead?: ReadAhead,
 ): Uint8Array {
-  return readRecord(file, at, k, writer, ahead).value;
+  return readChecked(file, at, k, writer, ahead);
 }
 
 /** Like {@link readValue}, with the record's sequence number. */
@@ -59,6 +59,18 @@ export function readRecord(
   writer: Writer,
   ahead?: ReadAhead,
 ): ReadRecord {
+  const value = readChecked(file, at, k, writer, ahead);
+  return { value, seq: header.seq };
+}
+
+// The value of the record, verified; leaves its fields in `header`.
+function readChecked(
+  file: DataFile,
+  at: RecordPlace,
+  k: string,
+  writer: Writer,
+  ahead?: ReadAhead,
+): Uint8Array {
   let buf = ahead?.view(file, at.offset, at.size);
   const shared = buf !== undefined || at.size <= SCRATCH_READ;
   if (!buf) {
@@ -78,7 +90,7 @@ export function readRecord(
     );
   }
   const start = fmt.headerSize + h.keyLen;
-  return { value: shared ? buf.slice(start) : buf.subarray(start), seq: h.seq };
+  return shared ? buf.slice(start) : buf.subarray(start);
 }
 
 // Reused: the header's fields are read before the next call.

@@ -135,7 +135,8 @@ export async function recoverLog(
     const logs = files.filter((f) => !f.compacted);
     const newest = logs[logs.length - 1];
     const top = ids[ids.length - 1];
-    const appendable = newest && newest.header?.version === 2 && newest.id === top;
+    const appendable = newest && newest.header?.version === 2 && newest.id === top &&
+      !newest.blob;
     return {
       files,
       storeId,
