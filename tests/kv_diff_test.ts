@@ -13,7 +13,7 @@ import { openDenoKv, outcome, plain } from "./kv_peer.ts";
 type Store = Deno.Kv | Awaited<ReturnType<typeof openKv>>;
 
 const STEPS = Number(Deno.env.get("KV_DIFF_STEPS") ?? 4000);
-const SEEDS = [1, 2];
+const SEEDS = (Deno.env.get("KV_DIFF_SEEDS") ?? "1,2").split(",").map(Number);
 
 function generators(rand: () => number) {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
@@ -83,20 +83,28 @@ function normEntry(e: Deno.KvEntryMaybe<unknown>, stamps: Stamps) {
   return { key: plain(e.key), value: plain(e.value), step: stamps.step(e.versionstamp) };
 }
 
-async function runSeed(
-  seed: number,
-  denoKv: Deno.Kv,
-  caskKv: Store,
-): Promise<Record<string, number>> {
+/** Both stores, reopened in place by `reopen` (a restart of the process using them). */
+interface Pair {
+  stores: [Deno.Kv, Store];
+  reopen(): Promise<void>;
+}
+
+async function runSeed(seed: number, pair: Pair): Promise<Record<string, number>> {
   const rand = prng(seed);
   const g = generators(rand);
-  const stores = [denoKv, caskKv] as const;
+
   const stamps = [new Stamps(), new Stamps()];
   const seen = [new Map<string, string | null>(), new Map<string, string | null>()];
   const counts: Record<string, number> = {};
   const keyId = (k: KvKey) => Deno.inspect(k);
 
   for (let step = 0; step < STEPS; step++) {
+    if (rand() < 0.003) {
+      // Close and reopen both: state, versionstamp order and cursors must survive it.
+      await pair.reopen();
+      counts.reopen = (counts.reopen ?? 0) + 1;
+      continue;
+    }
     const r = rand();
     let kind: string;
     // Each store's side of one operation; `s` is 0 for Deno KV, 1 for Cask.
@@ -108,8 +116,16 @@ async function runSeed(
     if (r < 0.25) {
       kind = "set";
       const key = g.key(), v = rand();
+      // Sometimes through mutate(), sometimes with an expiry far beyond the test.
+      const viaMutate = rand() < 0.2, expireIn = rand() < 0.1 ? 3_600_000 : undefined;
       op = async (kv, s) => {
-        const res = await kv.set(key, g.valueFor(v, s === 1));
+        const value = g.valueFor(v, s === 1);
+        const res = viaMutate
+          ? await kv.atomic().mutate({ type: "set", key, value, expireIn }).commit() as {
+            ok: true;
+            versionstamp: string;
+          }
+          : await kv.set(key, value, { expireIn });
         seen[s].set(keyId(key), res.versionstamp);
         return commitOutcome(s, res);
       };
@@ -216,8 +232,8 @@ async function runSeed(
     }
     counts[kind] = (counts[kind] ?? 0) + 1;
     const [want, got] = [
-      await outcome(() => op(stores[0], 0)),
-      await outcome(() => op(stores[1], 1)),
+      await outcome(() => op(pair.stores[0], 0)),
+      await outcome(() => op(pair.stores[1], 1)),
     ];
     assert.deepEqual(got, want, `seed ${seed} step ${step} (${kind})`);
     const tally = (what: string) => counts[what] = (counts[what] ?? 0) + 1;
@@ -232,10 +248,20 @@ async function runSeed(
 for (const seed of SEEDS) {
   Deno.test(`openKv behaves as Deno KV on ${STEPS} random operations (seed ${seed})`, async () => {
     await withDir(async (dir) => {
-      const denoKv = await openDenoKv(`${dir}/deno.sqlite3`);
-      const caskKv = await openKv(`${dir}/cask`);
+      const open = async (): Promise<[Deno.Kv, Store]> => [
+        await openDenoKv(`${dir}/deno.sqlite3`),
+        await openKv(`${dir}/cask`),
+      ];
+      const pair: Pair = {
+        stores: await open(),
+        async reopen() {
+          pair.stores[0].close();
+          await pair.stores[1].close();
+          pair.stores = await open();
+        },
+      };
       try {
-        const counts = await runSeed(seed, denoKv, caskKv);
+        const counts = await runSeed(seed, pair);
         if (Deno.env.get("KV_DIFF_VERBOSE")) console.log(counts);
         // Every kind of operation ran often enough to matter.
         const kinds = ["set", "delete", "get", "getMany", "atomic+check", "sum/min/max", "list"];
@@ -243,9 +269,10 @@ for (const seed of SEEDS) {
         for (const kind of [...kinds, "threw", "check failed", "committed", "long list"]) {
           assert.ok((counts[kind] ?? 0) > STEPS / 50, `${kind} ran ${counts[kind]} times`);
         }
+        assert.ok((counts.reopen ?? 0) > 2, `reopened ${counts.reopen} times`);
       } finally {
-        denoKv.close();
-        await caskKv.close();
+        pair.stores[0].close();
+        await pair.stores[1].close();
       }
     });
   });
