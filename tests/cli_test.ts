@@ -68,6 +68,7 @@ Deno.test("cli: --version, --help, -V, -h and every command's --help", async () 
     "verify",
     "dump",
     "load",
+    "backup",
     "serve",
   ];
   for (const name of names) {
@@ -462,15 +463,92 @@ Deno.test("cli: usage errors exit 2 and say what is wrong", async () => {
   });
 });
 
-Deno.test("cli: a store locked by another process fails with exit 3", async () => {
+Deno.test("cli: read commands beside a writer in another process open read-only and say so", async () => {
   await withDir(async (dir) => {
     const db = await open(dir);
     try {
-      const run = await cask(["get", "k", "--dir", dir]);
-      assert.equal(run.code, 3, run.stderr);
-      assert.match(run.stderr, /locked/);
+      await db.set("k", "v");
+      const d = ["--dir", dir];
+      const reads: [string[], RegExp][] = [
+        [["get", "k", ...d], /^v\n$/],
+        [["has", "k", ...d], /^true\n$/],
+        [["scan", ...d], /^k\tv\n$/],
+        [["stats", "--json", ...d], /"keys":1/],
+        [["dump", ...d], /^\{"key":"aw=="/],
+      ];
+      for (const [args, out] of reads) {
+        const run = ok(await cask(args), args[0]);
+        assert.match(run.stdout, out, args[0]);
+        assert.match(run.stderr, /in use by another process; reading it read-only/, args[0]);
+      }
+      // Writes still need the lock.
+      const set = await cask(["set", "k", "w", ...d]);
+      assert.equal(set.code, 3, set.stderr);
+      assert.match(set.stderr, /locked/);
+      assert.equal(text(await db.get("k")), "v");
     } finally {
       await db.close();
+    }
+    // Without a writer they open the store as before, and say nothing.
+    assert.equal(ok(await cask(["get", "k", "--dir", dir]), "get").stderr, "");
+  });
+});
+
+Deno.test("cli: a read command at a directory holding no store fails with exit 2 and creates nothing", async () => {
+  await withDir(async (dir) => {
+    const missing = `${dir}/typo`;
+    const empty = `${dir}/empty`;
+    await Deno.mkdir(empty);
+    for (const where of [missing, empty]) {
+      for (
+        const args of [["get", "k"], ["has", "k"], ["scan"], ["stats"], ["dump"], [
+          "backup",
+          `${dir}/b`,
+        ]]
+      ) {
+        const run = await cask([...args, "--dir", where]);
+        assert.equal(run.code, 2, `${args[0]}: ${run.stderr}`);
+        assert.match(run.stderr, new RegExp(`no Cask store at ${where}`));
+      }
+    }
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["empty"]);
+    assert.deepEqual([...Deno.readDirSync(empty)], []);
+  });
+});
+
+Deno.test("cli: serve on a busy port fails naming the address, before creating the store", async () => {
+  await withDir(async (dir) => {
+    using busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const store = `${dir}/new`;
+    const run = await cask(["serve", "--port", String(busy.addr.port), "--dir", store]);
+    assert.equal(run.code, 3, run.stderr);
+    assert.match(run.stderr, new RegExp(`127\\.0\\.0\\.1:${busy.addr.port}`));
+    assert.equal(await Deno.stat(store).then(() => true, () => false), false);
+  });
+});
+
+Deno.test("cli: backup beside a writer, then the backup opens with the same data", async () => {
+  await withDir(async (dir) => {
+    const db = await open(dir, { maxFileSize: 4096 });
+    try {
+      for (let i = 0; i < 100; i++) await db.set(`k${i}`, `v${i}`.padEnd(60, "."));
+      const run = ok(
+        await cask(["backup", "--dir", dir, `${dir}/../backup-of-${dir.split("/").pop()}`]),
+        "backup",
+      );
+      assert.match(run.stdout, new RegExp(`backed up sequence ${db.sequence} into`));
+      assert.match(run.stderr, /read-only/);
+    } finally {
+      await db.close();
+    }
+    const target = `${dir}/../backup-of-${dir.split("/").pop()}`;
+    try {
+      assert.equal(
+        ok(await cask(["get", "k42", "--dir", target]), "get").stdout,
+        `${"v42".padEnd(60, ".")}\n`,
+      );
+    } finally {
+      await Deno.remove(target, { recursive: true });
     }
   });
 });

@@ -9,6 +9,7 @@ import { type Bytes, keyToBytes } from "../base/keys.ts";
 import type {
   AtomicOptions,
   AtomicResult,
+  BackupResult,
   BatchOp,
   Change,
   CompactOptions,
@@ -583,6 +584,71 @@ export class Cask {
       this.#closing = this.#catalog.close();
     }
     return this.#closing;
+  }
+
+  /**
+   * Whether the store was opened with `readOnly: true`.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using db = await open("./data", { readOnly: true });
+   * console.log(db.readOnly); // true
+   * ```
+   */
+  get readOnly(): boolean {
+    return this.#catalog.readOnly;
+  }
+
+  /**
+   * On a read-only store: catches up with what the writer (another process)
+   * committed since the open or the last refresh: records appended, new files,
+   * compactions. The store always shows a prefix of the writer's history: a
+   * batch whole or not at all, and no key ever back at an older value.
+   * `sequence` then reports the last commit applied. On a writable store,
+   * which is always current, it does nothing.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using reader = await open("./data", { readOnly: true });
+   * await reader.refresh();
+   * console.log(reader.sequence, await reader.getString("k"));
+   * ```
+   */
+  refresh(): Promise<void> {
+    return attempt(() => {
+      this.#checkOpen();
+      return this.#catalog.refresh();
+    });
+  }
+
+  /**
+   * Writes a consistent snapshot of the store, at one sequence number, into
+   * directory `target` while reads, writes and compactions go on. Sealed data
+   * files and their hints are hard-linked where the file system allows (else
+   * copied), the file being appended is copied up to what is written of it
+   * (after a `sync()`), and everything is fsynced. A second backup into the
+   * same target copies only what changed and removes files the store no
+   * longer has. The target opens as a store equal to this one as of the
+   * returned `sequence`. Works on read-only stores too (at their `sequence`).
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using db = await open("./data");
+   * const r = await db.backup("./data-backup");
+   * console.log(`backup at sequence ${r.sequence}, ${r.bytesCopied} bytes copied`);
+   * ```
+   */
+  backup(target: string): Promise<BackupResult> {
+    return attempt(() => {
+      this.#checkOpen();
+      if (typeof target !== "string" || target === "") {
+        throw new InvalidArgumentError("target must be a non-empty string");
+      }
+      return this.#catalog.backup(target);
+    });
   }
 
   /** Closes the store at the end of an `await using` block. */

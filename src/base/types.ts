@@ -378,6 +378,46 @@ export interface OpenOptions {
    * called); `true` uses `{ minDeadRatio: 0.5, minDeadBytes: 64 MiB }`.
    */
   autoCompact?: boolean | AutoCompact;
+  /**
+   * Open without the write lock, beside a writer in another process (or none):
+   * nothing in the directory is created, written, truncated or removed, so
+   * `--allow-read` is enough. Writes reject with `ReadOnlyError`; `sync()` does
+   * nothing. The store shows the log as it was when opened (a record or batch
+   * the writer is still appending is not yet there) until `refresh()`, or
+   * `follow`, catches up. Default `false`.
+   */
+  readOnly?: boolean;
+  /**
+   * With `readOnly`: call `refresh()` by itself every `intervalMs` (`true`:
+   * every 100 ms). Failures go to `onBackgroundError`. Default `false`.
+   */
+  follow?: boolean | { intervalMs: number };
+}
+
+/**
+ * What `backup()` did.
+ *
+ * @example
+ * ```ts
+ * import { type BackupResult, open } from "@cask/cask";
+ * await using db = await open("./data");
+ * const r: BackupResult = await db.backup("./data-backup");
+ * console.log(`sequence ${r.sequence}: ${r.filesLinked} linked, ${r.bytesCopied} bytes copied`);
+ * ```
+ */
+export interface BackupResult {
+  /** The sequence number the backup holds the store at: it opens with this `sequence`. */
+  sequence: number;
+  /** Data and hint files in the backup. */
+  files: number;
+  /** Of those, files hard-linked to the source's (sealed files on the same file system). */
+  filesLinked: number;
+  /** Files already in the target from an earlier backup, left as they were. */
+  filesKept: number;
+  /** Bytes copied (files that could not be linked, and the active file up to the snapshot). */
+  bytesCopied: number;
+  /** Files of an earlier backup removed from the target (no longer in the store). */
+  filesRemoved: number;
 }
 
 /**

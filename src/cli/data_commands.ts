@@ -14,7 +14,7 @@ import type { Command } from "./command.ts";
 import { decodeArg, encodeOutput, type Encoding, ENCODING_FLAGS, encodingOf } from "./encoding.ts";
 import { EXIT_NOT_FOUND, EXIT_OK } from "./exit_codes.ts";
 import { Output } from "./output.ts";
-import { openStore, STORE_FLAGS } from "./store.ts";
+import { openForReading, openStore, STORE_FLAGS } from "./store.ts";
 
 const DATA_FLAGS = { ...STORE_FLAGS, ...ENCODING_FLAGS };
 
@@ -31,8 +31,8 @@ export const getCommand: Command = {
   async run(args) {
     expectPositionals(args, 1, 1, "<key>");
     const encoding = encodingOf(args);
-    await using db = await openStore(args);
     const key = keyArg(args, encoding);
+    await using db = await openForReading(args);
     // Raw bytes stream straight to stdout, so a value of any size never sits in memory.
     const stream = encoding === "utf8" ? await db.getStream(key) : undefined;
     const value = stream ? undefined : await db.get(key);
@@ -103,8 +103,9 @@ export const hasCommand: Command = {
   flags: DATA_FLAGS,
   async run(args) {
     expectPositionals(args, 1, 1, "<key>");
-    await using db = await openStore(args);
-    const found = await db.has(keyArg(args, encodingOf(args)));
+    const key = keyArg(args, encodingOf(args));
+    await using db = await openForReading(args);
+    const found = await db.has(key);
     console.log(found);
     return found ? EXIT_OK : EXIT_NOT_FOUND;
   },
@@ -140,7 +141,7 @@ export const scanCommand: Command = {
       reverse: booleanFlag(args, "reverse"),
       limit: integerFlag(args, "limit", 0),
     };
-    await using db = await openStore(args);
+    await using db = await openForReading(args);
     const out = new Output();
     if (booleanFlag(args, "keys-only")) {
       for await (const key of db.keys(options)) await out.line(encodeOutput(key, encoding));

@@ -12,7 +12,7 @@ import { EXIT_OK } from "./exit_codes.ts";
 import { readLines } from "./lines.ts";
 import { LoadError } from "./load_error.ts";
 import { Output } from "./output.ts";
-import { openStore, STORE_FLAGS } from "./store.ts";
+import { openForReading, openStore, STORE_FLAGS } from "./store.ts";
 
 const DEFAULT_BATCH = 1000;
 // A batch is also cut at this many bytes, so a dump of big values is not
@@ -29,7 +29,7 @@ export const dumpCommand: Command = {
   flags: STORE_FLAGS,
   async run(args) {
     expectPositionals(args, 0, 0, "no arguments");
-    await using db = await openStore(args);
+    await using db = await openForReading(args);
     const out = new Output();
     for await (const [key, value] of db.scan()) {
       const ttl = await db.ttl(key);

@@ -6,6 +6,7 @@
 
 import { parseArgs, UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
+import { backupCommand } from "./backup_command.ts";
 import { compactCommand } from "./compact_command.ts";
 import { delCommand, getCommand, hasCommand, scanCommand, setCommand } from "./data_commands.ts";
 import { dumpCommand, loadCommand } from "./dump_commands.ts";
@@ -27,6 +28,7 @@ const COMMANDS: readonly Command[] = [
   verifyCommand,
   dumpCommand,
   loadCommand,
+  backupCommand,
   serveCommand,
 ];
 

@@ -1,10 +1,19 @@
 /**
- * Opening the store from the command line: `--dir` (or `CASK_DIR`) and
- * `--sync`, shared by every command that touches data.
+ * Opening the store from the command line: `--dir` (or `CASK_DIR`) and `--sync`, shared by
+ * every command that touches data. Commands that only read take a store that
+ * another process holds (`cask serve`, say) read-only, and refuse a directory
+ * that holds no store rather than create one at a mistyped path.
  * @module
  */
 
-import { type Cask, open, type OpenOptions, type SyncMode } from "../../mod.ts";
+import {
+  type Cask,
+  InvalidArgumentError,
+  LockedError,
+  open,
+  type OpenOptions,
+  type SyncMode,
+} from "../../mod.ts";
 import {
   type FlagDef,
   type FlagDefs,
@@ -52,9 +61,43 @@ export function parseSync(text: string): SyncMode {
 
 /** Opens the store the command line names; `options` adds command-specific settings. */
 export function openStore(args: ParsedArgs, options: OpenOptions = {}): Promise<Cask> {
+  return open(storeDir(args), storeOptions(args, options));
+}
+
+function storeOptions(args: ParsedArgs, options: OpenOptions): OpenOptions {
   const sync = stringFlag(args, "sync");
-  return open(storeDir(args), {
-    ...options,
-    ...(sync === undefined ? {} : { sync: parseSync(sync) }),
-  });
+  return { ...options, ...(sync === undefined ? {} : { sync: parseSync(sync) }) };
+}
+
+/**
+ * Opens the store the command line names for a command that only reads: as
+ * the writer when it is free (so a torn tail is repaired as on any open),
+ * read-only, saying so on stderr, when another process holds it.
+ * @throws {InvalidArgumentError} the directory holds no store (nothing is created).
+ */
+export async function openForReading(args: ParsedArgs): Promise<Cask> {
+  const dir = storeDir(args);
+  const options = storeOptions(args, {});
+  if (!(await holdsStore(dir))) throw new InvalidArgumentError(`no Cask store at ${dir}`);
+  try {
+    return await open(dir, options);
+  } catch (e) {
+    if (!(e instanceof LockedError)) throw e;
+  }
+  console.error(`cask: ${dir} is in use by another process; reading it read-only`);
+  return await open(dir, { readOnly: true });
+}
+
+// A store directory has its lock file or a data file; a fresh store may have
+// only the lock (its first data file is written with its first record).
+async function holdsStore(dir: string): Promise<boolean> {
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (e.name === "LOCK" || /^data\.\d+$/.test(e.name)) return true;
+    }
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) return false;
+    throw e;
+  }
+  return false;
 }

@@ -67,6 +67,16 @@ export class DataFile {
     }
   }
 
+  /**
+   * Opens the read handle now and returns it. A reader beside a live writer
+   * holds its files open this way: once open, a file stays readable after the
+   * writer's compaction unlinks it (the space is freed when it is closed).
+   */
+  hold(): number {
+    this.#reader ??= openSync(this.path, "r");
+    return this.#reader;
+  }
+
   /** Closes the read handle (reopened on demand). */
   close(): void {
     if (this.#reader !== undefined) closeSync(this.#reader);
