@@ -17,7 +17,9 @@ export class ReadAhead {
   #file?: DataFile;
   #start = 0;
   #len = 0;
-  #buf = new Uint8Array(MAX_WINDOW);
+  // Grown as the window grows: a short scan (a list of a few keys) should not
+  // pay for a 256 KiB buffer it never fills.
+  #buf = new Uint8Array(0);
   #want = 0;
 
   /** `reverse`: the scan walks keys downwards, so the window extends below each record. */
@@ -42,6 +44,9 @@ export class ReadAhead {
       this.#start = this.reverse ? Math.max(0, end - n) : offset;
       this.#len = (this.reverse ? end : Math.min(file.size, offset + n)) - this.#start;
       this.#file = file;
+      if (this.#buf.length < this.#len) {
+        this.#buf = new Uint8Array(Math.min(MAX_WINDOW, Math.max(this.#len, 2 * this.#buf.length)));
+      }
       file.read(this.#start, this.#buf.subarray(0, this.#len));
     }
     return this.#buf.subarray(offset - this.#start, end - this.#start);
