@@ -12,6 +12,7 @@
 //
 // Needs redis-server and redis-benchmark (apt-get install redis-server redis-tools).
 import { parseArgs } from "node:util";
+import { freePort, waitForPort } from "../tests/ports.ts";
 
 const { values } = parseArgs({
   options: {
@@ -29,25 +30,6 @@ interface Server {
   port: number;
   pid: number;
   stop(): Promise<void>;
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = l.addr.port;
-  l.close();
-  return port;
-}
-
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
-  throw new Error(`nothing listens on ${port}`);
 }
 
 async function start(name: string, cmd: string, args: string[], dir: string, port: number) {

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { withDir } from "./helpers.ts";
 import { Client } from "./resp_client.ts";
+import { freePort, waitForPort } from "./ports.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const PASSWORD = "proxy-secret";
@@ -28,25 +29,6 @@ if (missing.length > 0) {
   console.log(
     `${missing.join(", ")} not on PATH (apt-get install nutcracker redis-tools): skipping`,
   );
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = l.addr.port;
-  l.close();
-  return port;
-}
-
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
-  throw new Error(`nothing listens on ${port}`);
 }
 
 class Node {

@@ -3,6 +3,7 @@
 // identical, error texts included. Skips when redis-server is not installed.
 import assert from "node:assert/strict";
 import { Client, renderArguments, type Reply, toMap, withServer } from "./resp_client.ts";
+import { freePort } from "./ports.ts";
 
 async function installed(tool: string): Promise<boolean> {
   try {
@@ -14,13 +15,6 @@ async function installed(tool: string): Promise<boolean> {
 
 const hasRedis = await installed("redis-server");
 if (!hasRedis) console.log("redis-server not on PATH (apt-get install redis-server): skipping");
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = l.addr.port;
-  l.close();
-  return port;
-}
 
 async function withRedis(fn: (port: number) => Promise<void>): Promise<void> {
   const port = freePort();

@@ -36,21 +36,6 @@ export interface ReadRecord {
   seq: number;
 }
 
-/**
- * The value of the record of key `k` at `at` in `file`, verified. `ahead` is a
- * scan's read-ahead window, which may hold the record already; `writer` (none
- * in a read-only store) may still hold it in its buffer.
- * @throws {CorruptionError} the bytes there are not that key's intact record.
- */
-export function readValue(
-  file: DataFile,
-  at: RecordPlace,
-  k: string,
-  writer: Writer | undefined,
-  ahead?: ReadAhead,
-): Uint8Array {
-  return readChecked(file, at, k, writer, ahead);
-}
 
 /** Like {@link readValue}, with the record's sequence number. */
 export function readRecord(
@@ -60,12 +45,17 @@ export function readRecord(
   writer: Writer | undefined,
   ahead?: ReadAhead,
 ): ReadRecord {
-  const value = readChecked(file, at, k, writer, ahead);
+  const value = readValue(file, at, k, writer, ahead);
   return { value, seq: header.seq };
 }
 
-// The value of the record, verified; leaves its fields in `header`.
-function readChecked(
+/**
+ * The value of the record of key `k` at `at` in `file`, verified. `ahead` is a
+ * scan's read-ahead window, which may hold the record already; `writer` (none
+ * in a read-only store) may still hold it in its buffer.
+ * @throws {CorruptionError} the bytes there are not that key's intact record.
+ */
+export function readValue(
   file: DataFile,
   at: RecordPlace,
   k: string,
