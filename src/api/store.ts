@@ -34,6 +34,8 @@ import {
   watchMatcher,
 } from "./validate.ts";
 import { Watch } from "./watch.ts";
+import type { SharedCask } from "../workers/protocol.ts";
+import { shareStore } from "../workers/share.ts";
 
 const utf8 = new TextDecoder();
 
@@ -496,6 +498,24 @@ export class Cask {
   stats(): Stats {
     this.#checkOpen();
     return this.#catalog.stats();
+  }
+
+  /**
+   * A handle for a Worker: post it (transferring its port) and call `attach()`
+   * with it there. One call per Worker. See "Threads (Workers)" in the README.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using db = await open("./data");
+   * const worker = new Worker(new URL("./worker.ts", import.meta.url).href, { type: "module" });
+   * const shared = db.share();
+   * worker.postMessage(shared, [shared.port]);
+   * ```
+   */
+  share(): SharedCask {
+    this.#checkOpen();
+    return shareStore(this, (l) => this.#catalog.listen(l));
   }
 
   /**

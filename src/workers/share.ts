@@ -1,0 +1,204 @@
+/**
+ * The owning thread's side of an attachment: it runs each Worker request
+ * against the store (so writes go through its one writer and group commit,
+ * with its durability), and tells the Worker which keys every commit changed.
+ * @module
+ */
+
+import { InvalidArgumentError } from "../base/errors.ts";
+import type { Bytes } from "../base/keys.ts";
+import type {
+  AtomicOptions,
+  AtomicResult,
+  BatchOp,
+  Change,
+  ScanOptions,
+  SetOptions,
+  Stats,
+  VersionedEntry,
+  WatchOptions,
+} from "../base/types.ts";
+import {
+  CLOSED_FLAG,
+  type Message,
+  type Op,
+  type Request,
+  SCAN_PAGE,
+  type SharedCask,
+} from "./protocol.ts";
+import { toWire } from "./wire_errors.ts";
+
+/** The store calls an attachment serves (the store's own methods). */
+export interface ShareableStore {
+  readonly sequence: number;
+  getEntry(key: Bytes): Promise<VersionedEntry | undefined>;
+  getMany(keys: readonly Bytes[]): Promise<(Uint8Array | undefined)[]>;
+  has(key: Bytes): Promise<boolean>;
+  ttl(key: Bytes): Promise<number | undefined>;
+  set(key: Bytes, value: Bytes, options?: SetOptions): Promise<void>;
+  delete(key: Bytes): Promise<boolean>;
+  atomic(ops: readonly BatchOp[], options?: AtomicOptions): Promise<AtomicResult>;
+  count(range?: Pick<ScanOptions, "start" | "end" | "prefix">): Promise<number>;
+  scan(options?: ScanOptions): AsyncIterable<[Uint8Array, Uint8Array]>;
+  keys(options?: ScanOptions): AsyncIterable<Uint8Array>;
+  sync(): Promise<void>;
+  stats(): Stats;
+  watch(options: WatchOptions): AsyncIterableIterator<Change>;
+}
+
+/** Subscribes to the keys of every commit as it is applied; returns the unsubscribe. */
+export type CommitListener = (listener: (changes: { k: string }[]) => void) => () => void;
+
+/**
+ * Serves a new attachment of `db`. `listen` must call its listener
+ * synchronously as each commit is applied: that is what orders a commit's
+ * keys before every reply posted after it.
+ */
+export function shareStore(db: ShareableStore, listen: CommitListener): SharedCask {
+  const { port1, port2 } = new MessageChannel();
+  const state = new SharedArrayBuffer(4);
+  new Attachment(db, listen, port1, new Int32Array(state));
+  return { port: port2, state };
+}
+
+type Handler = (a: Attachment, args: unknown[]) => unknown;
+
+// deno-lint-ignore no-explicit-any -- arguments arrive untyped; the store validates them
+type Any = any;
+
+const HANDLERS: Record<Op, Handler> = {
+  hello: (a, [cache]) => a.hello(cache === true),
+  getEntry: (a, [key]) => a.db.getEntry(key as Any),
+  getMany: (a, [keys]) => a.db.getMany(keys as Any),
+  has: (a, [key]) => a.db.has(key as Any),
+  ttl: (a, [key]) => a.db.ttl(key as Any),
+  set: (a, [key, value, options]) => a.db.set(key as Any, value as Any, options as Any),
+  delete: (a, [key]) => a.db.delete(key as Any),
+  atomic: (a, [ops, options]) => a.db.atomic(ops as Any, options as Any),
+  count: (a, [range]) => a.db.count(range as Any),
+  scan: (a, [options]) => page(a.db.scan(options as Any)),
+  keys: (a, [options]) => page(a.db.keys(options as Any)),
+  sync: (a) => a.db.sync(),
+  stats: (a) => a.db.stats(),
+  refresh: (a) => a.db.sequence,
+  watch: (a, [wid, options]) => a.watch(wid as number, options as Any),
+  unwatch: (a, [wid]) => a.unwatch(wid as number),
+  detach: (a) => a.detach(),
+};
+
+// One page of a scan: the Worker asks for the next page from past the last key.
+async function page<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) {
+    out.push(x);
+    if (out.length >= SCAN_PAGE) break;
+  }
+  return out;
+}
+
+class Attachment {
+  readonly #listen: CommitListener;
+  readonly #port: MessagePort;
+  readonly #flags: Int32Array;
+  readonly #watches = new Map<number, AsyncIterableIterator<Change>>();
+  #changed: string[] = [];
+  #unlisten?: () => void;
+  #pending = 0;
+  #closed = false;
+
+  constructor(
+    readonly db: ShareableStore,
+    listen: CommitListener,
+    port: MessagePort,
+    flags: Int32Array,
+  ) {
+    this.#listen = listen;
+    this.#port = port;
+    this.#flags = flags;
+    port.onmessage = (e: MessageEvent<Request>) => this.#serve(e.data);
+    // Closing the store ends every watch: a watch of no keys is the close signal
+    // (it buffers nothing, so it costs nothing until then).
+    db.watch({ keys: [] }).next().then(() => this.#ownerClosed());
+  }
+
+  hello(cache: boolean): number {
+    if (cache && !this.#unlisten) {
+      this.#unlisten = this.#listen((changes) => {
+        for (const c of changes) this.#changed.push(c.k);
+        // Sent by the next post at the latest; the microtask bounds the delay when no reply follows.
+        if (this.#changed.length === changes.length) queueMicrotask(() => this.#flush());
+      });
+    }
+    return this.db.sequence;
+  }
+
+  watch(wid: number, options: WatchOptions): void {
+    const feed = this.db.watch(options);
+    this.#watches.set(wid, feed);
+    (async () => {
+      try {
+        for await (const change of feed) this.#post({ kind: "watch", wid, change });
+        this.#post({ kind: "watch", wid, end: true });
+      } catch (e) {
+        this.#post({ kind: "watch", wid, error: toWire(e) });
+      } finally {
+        this.#watches.delete(wid);
+      }
+    })();
+  }
+
+  unwatch(wid: number): void {
+    this.#watches.get(wid)?.return?.();
+  }
+
+  detach(): void {
+    this.#closed = true;
+  }
+
+  async #serve(r: Request): Promise<void> {
+    this.#pending++;
+    let value: unknown, error: unknown, failed = false;
+    try {
+      const handler = Object.hasOwn(HANDLERS, r.op) ? HANDLERS[r.op] : undefined;
+      if (!handler) throw new InvalidArgumentError(`unknown operation ${JSON.stringify(r.op)}`);
+      value = await handler(this, Array.isArray(r.args) ? r.args : []);
+    } catch (e) {
+      [error, failed] = [e, true];
+    }
+    this.#pending--;
+    this.#post(
+      failed
+        ? { kind: "reply", id: r.id, seq: this.db.sequence, error: toWire(error) }
+        : { kind: "reply", id: r.id, seq: this.db.sequence, value },
+    );
+    if (this.#closed) this.#release();
+  }
+
+  #ownerClosed(): void {
+    Atomics.store(this.#flags, CLOSED_FLAG, 1);
+    this.#post({ kind: "closed" });
+    this.#closed = true;
+    this.#release();
+  }
+
+  // Once closed (or detached) with every reply sent, the port goes: nothing
+  // more can arrive, and an open port would keep the thread alive.
+  #release(): void {
+    if (this.#pending > 0) return;
+    this.#unlisten?.();
+    for (const w of this.#watches.values()) w.return?.();
+    this.#port.close();
+  }
+
+  #flush(): void {
+    if (this.#changed.length === 0) return;
+    const keys = this.#changed;
+    this.#changed = [];
+    this.#port.postMessage({ kind: "changed", seq: this.db.sequence, keys } satisfies Message);
+  }
+
+  #post(m: Message): void {
+    this.#flush();
+    this.#port.postMessage(m);
+  }
+}
