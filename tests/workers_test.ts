@@ -129,6 +129,10 @@ Deno.test("a Worker reads its own writes, sees the owner's after refresh(), gets
         "isInvalidArgument",
       );
 
+      assertError(await w.send({ cmd: "setUnsendable" }), "INVALID_ARGUMENT", "isInvalidArgument");
+      assert.equal(await db.getString("sent"), "yes");
+      assert.equal(await db.get("unsendable"), undefined);
+
       await db.set("cached", "yes");
       assert.equal((await call(w, "get", "cached")).value, "yes");
       await db.close();

@@ -22,7 +22,15 @@ import type {
   WatchOptions,
 } from "../base/types.ts";
 import { Batch } from "../api/batch.ts";
-import { CLOSED_FLAG, type Message, type Op, SCAN_PAGE, type SharedCask } from "./protocol.ts";
+import {
+  CLOSED_FLAG,
+  type Message,
+  type Op,
+  type Request,
+  SCAN_PAGE,
+  type SharedCask,
+} from "./protocol.ts";
+import { Outbox } from "./outbox.ts";
 import { type Cached, ReadCache } from "./read_cache.ts";
 import { RemoteWatch } from "./remote_watch.ts";
 import { fromWire } from "./wire_errors.ts";
@@ -77,6 +85,7 @@ interface Call {
  */
 export class AttachedCask {
   readonly #port: MessagePort;
+  readonly #out: Outbox<Request>;
   readonly #flags: Int32Array;
   readonly #cache: ReadCache;
   readonly #calls = new Map<number, Call>();
@@ -91,7 +100,17 @@ export class AttachedCask {
     this.#port = shared.port;
     this.#flags = new Int32Array(shared.state);
     this.#cache = new ReadCache(cacheBytes);
-    this.#port.onmessage = (e: MessageEvent<Message>) => this.#receive(e.data);
+    this.#out = new Outbox<Request>(this.#port, (r, e) => {
+      const message = e instanceof Error ? e.message : String(e);
+      this.#settle(
+        r.id,
+        undefined,
+        new InvalidArgumentError(`cannot send to another thread: ${message}`),
+      );
+    });
+    this.#port.onmessage = (e: MessageEvent<Message[]>) => {
+      for (const m of e.data) this.#receive(m);
+    };
   }
 
   /** @ignore Use {@link attach}. */
@@ -120,15 +139,18 @@ export class AttachedCask {
   }
 
   /** The value of `key`, or undefined when it is absent or expired. */
-  async get(key: Bytes): Promise<Uint8Array | undefined> {
-    return (await this.#entry(key))?.value.slice();
+  get(key: Bytes): Promise<Uint8Array | undefined> {
+    return this.#read(key, (_, e) => e?.value.slice());
   }
 
   /** The value of `key` with the sequence number of its commit and its expiry. */
-  async getEntry(key: Bytes): Promise<VersionedEntry | undefined> {
-    const e = await this.#entry(key);
-    return e &&
-      { key: keyToBytes(e.k), value: e.value.slice(), sequence: e.sequence, expireAt: e.expireAt };
+  getEntry(key: Bytes): Promise<VersionedEntry | undefined> {
+    return this.#read(
+      key,
+      (k, e) =>
+        e &&
+        { key: keyToBytes(k), value: e.value.slice(), sequence: e.sequence, expireAt: e.expireAt },
+    );
   }
 
   /**
@@ -251,24 +273,34 @@ export class AttachedCask {
     await last;
   }
 
-  async #entry(
-    key: Bytes,
-  ): Promise<{ k: string; value: Uint8Array; sequence: number; expireAt: number } | undefined> {
-    this.#checkOpen();
-    const k = indexKey(key);
-    const hit = this.#cache.get(k);
-    if (hit !== undefined) return hit ? { k, ...hit, expireAt: 0 } : undefined;
-    const f = this.#cache.begin(k);
-    let e: VersionedEntry | undefined;
+  // A read of one key, answered from the cache when it holds the key, else by
+  // the owner (and then cached). Not an async function: a cache hit costs no
+  // more than the promise it returns. Values are copied out: callers may write
+  // into what they get.
+  #read<T>(key: Bytes, answer: (k: string, e: Cached | undefined) => T): Promise<T> {
+    let k: string, hit: Cached | null | undefined;
     try {
-      e = await this.#call("getEntry", [key]) as VersionedEntry | undefined;
+      this.#checkOpen();
+      k = indexKey(key);
+      hit = this.#cache.get(k);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (hit !== undefined) return Promise.resolve(answer(k, hit ?? undefined));
+    return this.#fetch(k, key).then((e) => answer(k, e ?? undefined));
+  }
+
+  async #fetch(k: string, key: Bytes): Promise<Cached | null> {
+    const f = this.#cache.begin(k);
+    try {
+      const e = await this.#call("getEntry", [key]) as VersionedEntry | undefined;
+      const answer = e ? { value: e.value, sequence: e.sequence, expireAt: e.expireAt } : null;
+      this.#cache.settle(f, answer);
+      return answer;
     } catch (err) {
       this.#cache.settle(f);
       throw err;
     }
-    const answer: Cached = e ? { value: e.value, sequence: e.sequence } : null;
-    this.#cache.settle(f, answer, e?.expireAt ?? 0);
-    return e && { k, value: e.value, sequence: e.sequence, expireAt: e.expireAt };
   }
 
   async *#paged<T>(op: Op, options: ScanOptions | undefined, keyOf: (x: T) => Uint8Array) {
@@ -295,16 +327,19 @@ export class AttachedCask {
   #call(op: Op, args: unknown[]): Promise<unknown> {
     try {
       this.#checkOpen();
-      const id = this.#nextId++;
-      this.#port.postMessage({ id, op, args });
-      return new Promise((resolve, reject) => this.#calls.set(id, { resolve, reject }));
     } catch (e) {
-      return Promise.reject(
-        e instanceof DOMException
-          ? new InvalidArgumentError(`arguments cannot be sent to another thread: ${e.message}`)
-          : e,
-      );
+      return Promise.reject(e);
     }
+    const id = this.#nextId++;
+    this.#out.push({ id, op, args });
+    return new Promise((resolve, reject) => this.#calls.set(id, { resolve, reject }));
+  }
+
+  #settle(id: number, value: unknown, error?: Error): void {
+    const call = this.#calls.get(id)!;
+    this.#calls.delete(id);
+    if (error) call.reject(error);
+    else call.resolve(value);
   }
 
   #receive(m: Message): void {
@@ -315,10 +350,7 @@ export class AttachedCask {
         break;
       case "reply": {
         this.#seq = Math.max(this.#seq, m.seq);
-        const call = this.#calls.get(m.id)!;
-        this.#calls.delete(m.id);
-        if (m.error) call.reject(fromWire(m.error));
-        else call.resolve(m.value);
+        this.#settle(m.id, m.value, m.error && fromWire(m.error));
         break;
       }
       case "watch": {
@@ -336,7 +368,10 @@ export class AttachedCask {
         break;
     }
     // The owner closes its end once it has answered everything; so does this side.
-    if ((this.#ownerClosed || this.#detached) && this.#calls.size === 0) this.#port.close();
+    if ((this.#ownerClosed || this.#detached) && this.#calls.size === 0) {
+      this.#out.flush();
+      this.#port.close();
+    }
   }
 }
 

@@ -9,8 +9,12 @@
  * @module
  */
 
-/** A cached answer: the key's value and sequence, or null for "absent". */
-export type Cached = { value: Uint8Array; sequence: number } | null;
+/** A key's value as the owner answered it (expireAt is 0 for every cached one). */
+export interface Cached {
+  value: Uint8Array;
+  sequence: number;
+  expireAt: number;
+}
 
 /** One read in flight to the owner. */
 export interface Fetch {
@@ -23,7 +27,8 @@ const ENTRY_OVERHEAD = 80;
 
 /** See the module doc. */
 export class ReadCache {
-  readonly #entries = new Map<string, Cached>();
+  // null: known absent.
+  readonly #entries = new Map<string, Cached | null>();
   readonly #inflight = new Map<string, Set<Fetch>>();
   readonly #maxBytes: number;
   #bytes = 0;
@@ -32,8 +37,8 @@ export class ReadCache {
     this.#maxBytes = maxBytes;
   }
 
-  /** The cached answer for `k`: undefined when not cached. */
-  get(k: string): Cached | undefined {
+  /** The cached answer for `k` (null: absent); undefined when not cached. */
+  get(k: string): Cached | null | undefined {
     return this.#entries.get(k);
   }
 
@@ -47,14 +52,14 @@ export class ReadCache {
   }
 
   /**
-   * The owner answered `f` (`answer` undefined: the read failed); caches the
-   * answer when it is still exact.
+   * The owner answered `f` (null: absent; undefined: the read failed); caches
+   * the answer when it is still exact.
    */
-  settle(f: Fetch, answer?: Cached, expireAt = 0): void {
+  settle(f: Fetch, answer?: Cached | null): void {
     const set = this.#inflight.get(f.k)!;
     set.delete(f);
     if (set.size === 0) this.#inflight.delete(f.k);
-    if (answer === undefined || f.stale || expireAt !== 0 || this.#maxBytes === 0) return;
+    if (answer === undefined || f.stale || answer?.expireAt || this.#maxBytes === 0) return;
     this.#drop(f.k);
     const size = f.k.length + (answer?.value.length ?? 0) + ENTRY_OVERHEAD;
     if (size > this.#maxBytes) return;

@@ -26,6 +26,7 @@ import {
   SCAN_PAGE,
   type SharedCask,
 } from "./protocol.ts";
+import { Outbox } from "./outbox.ts";
 import { toWire } from "./wire_errors.ts";
 
 /** The store calls an attachment serves (the store's own methods). */
@@ -47,7 +48,9 @@ export interface ShareableStore {
 }
 
 /** Subscribes to the keys of every commit as it is applied; returns the unsubscribe. */
-export type CommitListener = (listener: (changes: { k: string }[]) => void) => () => void;
+export type CommitListener = (
+  listener: (changes: { k: string; seq: number }[]) => void,
+) => () => void;
 
 /**
  * Serves a new attachment of `db`. `listen` must call its listener
@@ -99,9 +102,9 @@ async function page<T>(it: AsyncIterable<T>): Promise<T[]> {
 class Attachment {
   readonly #listen: CommitListener;
   readonly #port: MessagePort;
+  readonly #out: Outbox<Message>;
   readonly #flags: Int32Array;
   readonly #watches = new Map<number, AsyncIterableIterator<Change>>();
-  #changed: string[] = [];
   #unlisten?: () => void;
   #pending = 0;
   #closed = false;
@@ -114,8 +117,14 @@ class Attachment {
   ) {
     this.#listen = listen;
     this.#port = port;
+    this.#out = new Outbox<Message>(port, (m, e) => {
+      // A result the structured clone cannot carry: the caller still gets an answer.
+      if (m.kind === "reply") this.#out.push({ ...m, value: undefined, error: toWire(e) });
+    });
     this.#flags = flags;
-    port.onmessage = (e: MessageEvent<Request>) => this.#serve(e.data);
+    port.onmessage = (e: MessageEvent<Request[]>) => {
+      for (const r of e.data) this.#serve(r);
+    };
     // Closing the store ends every watch: a watch of no keys is the close signal
     // (it buffers nothing, so it costs nothing until then).
     db.watch({ keys: [] }).next().then(() => this.#ownerClosed());
@@ -123,10 +132,16 @@ class Attachment {
 
   hello(cache: boolean): number {
     if (cache && !this.#unlisten) {
+      // Queued in the outbox before any reply made after the commit.
       this.#unlisten = this.#listen((changes) => {
-        for (const c of changes) this.#changed.push(c.k);
-        // Sent by the next post at the latest; the microtask bounds the delay when no reply follows.
-        if (this.#changed.length === changes.length) queueMicrotask(() => this.#flush());
+        if (changes.length === 0) return;
+        const last = this.#out.last();
+        const keys = changes.map((c) => c.k);
+        const seq = changes[0].seq;
+        if (last?.kind === "changed") {
+          last.keys.push(...keys);
+          last.seq = seq;
+        } else this.#out.push({ kind: "changed", seq, keys });
       });
     }
     return this.db.sequence;
@@ -187,18 +202,11 @@ class Attachment {
     if (this.#pending > 0) return;
     this.#unlisten?.();
     for (const w of this.#watches.values()) w.return?.();
+    this.#out.flush();
     this.#port.close();
   }
 
-  #flush(): void {
-    if (this.#changed.length === 0) return;
-    const keys = this.#changed;
-    this.#changed = [];
-    this.#port.postMessage({ kind: "changed", seq: this.db.sequence, keys } satisfies Message);
-  }
-
   #post(m: Message): void {
-    this.#flush();
-    this.#port.postMessage(m);
+    this.#out.push(m);
   }
 }

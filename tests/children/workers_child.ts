@@ -13,10 +13,11 @@ import { workload } from "./workers_workload.ts";
 type Command =
   | { cmd: "call"; method: string; args: unknown[] }
   | { cmd: "workload"; thread: number; ms: number }
-  | { cmd: "reads"; keys: string[]; ms: number }
+  | { cmd: "reads"; keys: string[]; count: number; seed: number }
   | { cmd: "sets"; prefix: string; count: number; concurrency: number }
   | { cmd: "scanKeys"; options: object }
   | { cmd: "watch"; options: WatchOptions; count: number }
+  | { cmd: "setUnsendable" }
   | { cmd: "crash"; thread: number };
 
 const self = globalThis as unknown as {
@@ -24,7 +25,7 @@ const self = globalThis as unknown as {
   postMessage: (m: unknown) => void;
 };
 
-let db: AttachedCask;
+let attached: AttachedCask | undefined;
 const utf8 = new TextDecoder();
 
 function describe(e: unknown) {
@@ -39,6 +40,7 @@ function describe(e: unknown) {
 }
 
 async function run(c: Command): Promise<unknown> {
+  const db = attached!;
   switch (c.cmd) {
     case "call": {
       const r = await (db as unknown as Record<string, (...a: unknown[]) => unknown>)[c.method](
@@ -49,17 +51,14 @@ async function run(c: Command): Promise<unknown> {
     case "workload":
       return await workload(db, c.thread, c.ms);
     case "reads": {
-      // Random gets of `keys` for `ms`: how many this thread did.
-      let n = 0, i = 0;
-      const end = performance.now() + c.ms;
-      while (performance.now() < end) {
-        for (let k = 0; k < 64; k++) {
-          i = (i * 1103515245 + 12345) >>> 0;
-          if (await db.get(c.keys[i % c.keys.length]) === undefined) throw new Error("missing key");
-          n++;
-        }
+      // `count` gets of keys picked by an LCG from `seed`: ms taken.
+      const t0 = performance.now();
+      let i = c.seed >>> 0;
+      for (let n = 0; n < c.count; n++) {
+        i = (Math.imul(i, 1103515245) + 12345) >>> 0;
+        if (await db.get(c.keys[i % c.keys.length]) === undefined) throw new Error("missing key");
       }
-      return n;
+      return performance.now() - t0;
     }
     case "sets": {
       // `count` sets, `concurrency` in flight at once: ms taken.
@@ -92,6 +91,12 @@ async function run(c: Command): Promise<unknown> {
       }
       return out;
     }
+    case "setUnsendable":
+      // A value the structured clone refuses; the batch it shares a message with still goes.
+      return await Promise.all([
+        db.set("sent", "yes"),
+        db.set("unsendable", (() => 1) as unknown as string),
+      ]);
     case "crash":
       // Writes until killed; an acknowledged write is logged after it resolved.
       for (let n = 1;; n++) {
@@ -111,7 +116,10 @@ self.onmessage = async (e: MessageEvent) => {
     command?: Command;
   };
   try {
-    if (attachTo) db = await attach(attachTo.shared, attachTo.options);
+    if (attachTo) {
+      await attached?.detach();
+      attached = await attach(attachTo.shared, attachTo.options);
+    }
     self.postMessage({ id, ok: true, value: command && await run(command) });
   } catch (err) {
     self.postMessage({ id, error: describe(err) });
