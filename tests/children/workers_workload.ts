@@ -132,6 +132,8 @@ export async function workload(db: Store, thread: number, ms: number): Promise<A
       }
     } else {
       const j = pick(PAIRS);
+      // One of the two read alone first, so a Worker may hold it and not the other.
+      await db.get(rand() < 0.5 ? `a:${j}` : `b:${j}`);
       const [a, b] = (await db.getMany([`a:${j}`, `b:${j}`])).map(text);
       if (a !== b) acks.violations.push(`half a batch: a:${j}=${a} b:${j}=${b}`);
       const key = `c:${pick(COUNTERS)}`;
