@@ -29,6 +29,7 @@ export type {
   AtomicOptions,
   AtomicResult,
   AutoCompact,
+  BackupResult,
   BatchOp,
   Change,
   CompactOptions,
@@ -56,6 +57,7 @@ export {
   type CaskErrorCode,
   ClosedError,
   CorruptionError,
+  HistoryGoneError,
   IndexFullError,
   InvalidArgumentError,
   IOError,
@@ -67,7 +69,9 @@ export {
 /**
  * Opens (creating if needed) the store in directory `dir`, rebuilding its index
  * from the files there. Only one open store may use a directory at a time, in
- * any process: a second open rejects with LockedError.
+ * any process: a second open rejects with LockedError. With `readOnly: true`
+ * it takes no lock and changes nothing: any number of readers may open the
+ * directory beside its writer, and `refresh()` (or `follow`) catches up.
  *
  * @example
  * ```ts

@@ -12,14 +12,18 @@ interface Run {
   stderr: string;
 }
 
-/** Runs `cask <args>` as a real subprocess, the way a user would. */
-async function cask(args: string[], stdin?: Uint8Array | string): Promise<Run> {
+/** Runs `cask <args>` as a real subprocess, the way a user would; `env` adds variables. */
+async function cask(
+  args: string[],
+  stdin?: Uint8Array | string,
+  env: Record<string, string> = {},
+): Promise<Run> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", CLI, ...args],
     stdin: stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...env },
   }).spawn();
   if (stdin !== undefined) {
     const writer = child.stdin.getWriter();
@@ -40,9 +44,19 @@ function ok(run: Run, what: string): Run {
   return run;
 }
 
-Deno.test("cli: --version, --help and every command's --help", async () => {
-  assert.match(ok(await cask(["--version"]), "version").stdout, /^cask \d+\.\d+\.\d+\n$/);
+Deno.test("cli: --version, --help, -V, -h and every command's --help", async () => {
+  const version = ok(await cask(["--version"]), "version").stdout;
+  assert.match(version, /^cask \d+\.\d+\.\d+\n$/);
+  assert.equal(ok(await cask(["-V"]), "-V").stdout, version);
   const help = ok(await cask(["--help"]), "help").stdout;
+  assert.equal(ok(await cask(["-h"]), "-h").stdout, help);
+  // The overview names the options several commands share, and which take them.
+  for (const flag of ["--dir <path>", "--sync <always|never|<ms>>", "--base64", "--hex"]) {
+    assert.ok(help.includes(`\n  ${flag} `), `cask --help lists ${flag}:\n${help}`);
+  }
+  assert.match(help, /^Options of get, set, del, has, scan:\n {2}--base64 /m);
+  assert.match(help, /^ {2}CASK_DIR /m);
+  assert.match(help, /^ {2}-V, --version /m);
   const names = [
     "get",
     "set",
@@ -54,6 +68,7 @@ Deno.test("cli: --version, --help and every command's --help", async () => {
     "verify",
     "dump",
     "load",
+    "backup",
     "serve",
   ];
   for (const name of names) {
@@ -66,6 +81,21 @@ Deno.test("cli: --version, --help and every command's --help", async () => {
     ok(await cask(["help", "get"]), "help get").stdout.split("\n")[0],
     "Usage: cask get <key> [options]",
   );
+});
+
+Deno.test("cli: CASK_DIR names the store when --dir is absent; --dir wins", async () => {
+  await withDir(async (dir) => {
+    const env = { CASK_DIR: `${dir}/env` };
+    ok(await cask(["set", "k", "from env"], undefined, env), "set with CASK_DIR");
+    ok(await cask(["set", "k", "from flag", "--dir", `${dir}/flag`], undefined, env), "set --dir");
+    assert.equal(ok(await cask(["get", "k"], undefined, env), "get").stdout, "from env\n");
+    const verified = ok(await cask(["verify"], undefined, env), "verify with CASK_DIR").stdout;
+    assert.match(verified, /^checked 1 data files, 1 records/);
+    for (const sub of ["env", "flag"]) {
+      await using db = await open(`${dir}/${sub}`);
+      assert.equal(await db.getString("k"), `from ${sub}`);
+    }
+  });
 });
 
 Deno.test("cli: set, get, has, del with exit codes", async () => {
@@ -109,6 +139,69 @@ Deno.test("cli: binary keys and values through --hex, --base64 and stdin", async
       await db.close();
     }
   });
+});
+
+// `script` (util-linux) runs a command on a pseudo-terminal: the one way to
+// give `cask set` a real terminal as stdin.
+const hasScript = await new Deno.Command("script", { args: ["--version"], stdout: "null" })
+  .output().then((o) => o.success, () => false);
+if (!hasScript) console.log("script (util-linux) not on PATH: skipping the terminal test");
+
+/**
+ * Runs `cask <args>` on a pseudo-terminal; once the screen shows `prompt`,
+ * types `input`. Returns what the screen showed before the typing, and the exit code.
+ */
+async function atTerminal(
+  args: string[],
+  prompt: string,
+  input: string,
+): Promise<{ screen: string; code: number }> {
+  const command = [Deno.execPath(), "run", "-A", CLI, ...args].map((w) => `'${w}'`).join(" ");
+  const child = new Deno.Command("script", {
+    args: ["-qec", command, "/dev/null"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  // Without the prompt cask would wait for input for ever: give up after a while.
+  const giveUp = setTimeout(() => child.kill(), 10_000);
+  const keyboard = child.stdin.getWriter();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    let screen = "";
+    while (!screen.includes(prompt)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      screen += value;
+    }
+    await keyboard.write(new TextEncoder().encode(input)).catch(() => {});
+    await keyboard.close().catch(() => {});
+    // Read the screen to its end: a closed pipe would kill `script` with SIGPIPE.
+    while (!(await reader.read()).done);
+    return { screen, code: (await child.status).code };
+  } finally {
+    clearTimeout(giveUp);
+  }
+}
+
+Deno.test({
+  name: "cli: set without a value says on a terminal that it reads stdin, and not when piped",
+  ignore: !hasScript,
+  async fn() {
+    await withDir(async (dir) => {
+      const run = await atTerminal(["set", "k", "--dir", dir], "Ctrl-D", "typed value\n\x04");
+      // The notice comes while cask waits for input, before any is typed.
+      assert.match(run.screen, /cask set: reading the value from stdin; end it with Ctrl-D/);
+      assert.equal(run.code, 0);
+      await using db = await open(dir);
+      assert.equal(await db.getString("k"), "typed value\n");
+    });
+    await withDir(async (dir) => {
+      const piped = ok(await cask(["set", "k", "--dir", dir], "piped value"), "set from a pipe");
+      assert.equal(piped.stderr, "");
+    });
+  },
 });
 
 Deno.test("cli: scan with prefix, bounds, reverse, limit and keys-only", async () => {
@@ -269,7 +362,7 @@ Deno.test("cli: dump then load round-trips binary data and expiry", async () => 
   });
 });
 
-Deno.test("cli: load refuses a malformed dump line with its number (exit 3)", async () => {
+Deno.test("cli: load refuses a malformed dump line with its number (exit 2)", async () => {
   await withDir(async (dir) => {
     const good = JSON.stringify({ key: btoa("a"), value: btoa("1") });
     for (
@@ -282,9 +375,64 @@ Deno.test("cli: load refuses a malformed dump line with its number (exit 3)", as
       ] as const
     ) {
       const run = await cask(["load", "--dir", dir], `${good}\n${bad}\n`);
-      assert.equal(run.code, 3, run.stderr);
+      assert.equal(run.code, 2, run.stderr);
       assert.match(run.stderr, message);
+      assert.match(run.stderr, /; stopped after loading 0 keys\n/);
     }
+  });
+});
+
+/** A dump of `n` good lines `k0..k<n-1>`, then a line that is not JSON. */
+function dumpWithBadLine(n: number): string {
+  const lines = Array.from(
+    { length: n },
+    (_, i) => JSON.stringify({ key: btoa(`k${i}`), value: btoa(`v${i}`) }),
+  );
+  return [...lines, "{oops", ""].join("\n");
+}
+
+async function keysIn(dir: string): Promise<number> {
+  await using db = await open(dir);
+  return db.size;
+}
+
+Deno.test("cli: load stopped by a bad line says how many keys it stored, and stored them", async () => {
+  await withDir(async (dir) => {
+    const run = await cask(["load", "--dir", dir, "--batch", "1"], dumpWithBadLine(3));
+    assert.equal(run.code, 2, run.stderr);
+    assert.equal(
+      run.stderr,
+      "cask load: dump line 4: not valid JSON; stopped after loading 3 keys\n",
+    );
+    assert.equal(await keysIn(dir), 3);
+  });
+});
+
+Deno.test("cli: load --atomic stores the whole dump or none of it", async () => {
+  // More good lines than one default batch (1000), so a batched load would keep some.
+  const dump = dumpWithBadLine(1500);
+  await withDir(async (dir) => {
+    const batched = await cask(["load", "--dir", dir], dump);
+    assert.equal(batched.code, 2, batched.stderr);
+    assert.match(batched.stderr, /stopped after loading 1000 keys/);
+    assert.equal(await keysIn(dir), 1000);
+  });
+  await withDir(async (dir) => {
+    const atomic = await cask(["load", "--atomic", "--dir", dir], dump);
+    assert.equal(atomic.code, 2, atomic.stderr);
+    assert.match(atomic.stderr, /dump line 1501: not valid JSON; nothing loaded \(--atomic\)/);
+    assert.equal(await keysIn(dir), 0);
+    const whole = dump.slice(0, dump.lastIndexOf("{oops"));
+    assert.equal(
+      ok(await cask(["load", "--atomic", "--dir", dir], whole), "load").stdout,
+      "loaded 1500 keys\n",
+    );
+    await using db = await open(dir);
+    assert.equal(db.size, 1500);
+    assert.equal(await db.getString("k1499"), "v1499");
+    const both = await cask(["load", "--atomic", "--batch", "5", "--dir", `${dir}/other`], "");
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /--atomic and --batch exclude each other/);
   });
 });
 
@@ -315,15 +463,92 @@ Deno.test("cli: usage errors exit 2 and say what is wrong", async () => {
   });
 });
 
-Deno.test("cli: a store locked by another process fails with exit 3", async () => {
+Deno.test("cli: read commands beside a writer in another process open read-only and say so", async () => {
   await withDir(async (dir) => {
     const db = await open(dir);
     try {
-      const run = await cask(["get", "k", "--dir", dir]);
-      assert.equal(run.code, 3, run.stderr);
-      assert.match(run.stderr, /locked/);
+      await db.set("k", "v");
+      const d = ["--dir", dir];
+      const reads: [string[], RegExp][] = [
+        [["get", "k", ...d], /^v\n$/],
+        [["has", "k", ...d], /^true\n$/],
+        [["scan", ...d], /^k\tv\n$/],
+        [["stats", "--json", ...d], /"keys":1/],
+        [["dump", ...d], /^\{"key":"aw=="/],
+      ];
+      for (const [args, out] of reads) {
+        const run = ok(await cask(args), args[0]);
+        assert.match(run.stdout, out, args[0]);
+        assert.match(run.stderr, /in use by another process; reading it read-only/, args[0]);
+      }
+      // Writes still need the lock.
+      const set = await cask(["set", "k", "w", ...d]);
+      assert.equal(set.code, 3, set.stderr);
+      assert.match(set.stderr, /locked/);
+      assert.equal(text(await db.get("k")), "v");
     } finally {
       await db.close();
+    }
+    // Without a writer they open the store as before, and say nothing.
+    assert.equal(ok(await cask(["get", "k", "--dir", dir]), "get").stderr, "");
+  });
+});
+
+Deno.test("cli: a read command at a directory holding no store fails with exit 2 and creates nothing", async () => {
+  await withDir(async (dir) => {
+    const missing = `${dir}/typo`;
+    const empty = `${dir}/empty`;
+    await Deno.mkdir(empty);
+    for (const where of [missing, empty]) {
+      for (
+        const args of [["get", "k"], ["has", "k"], ["scan"], ["stats"], ["dump"], [
+          "backup",
+          `${dir}/b`,
+        ]]
+      ) {
+        const run = await cask([...args, "--dir", where]);
+        assert.equal(run.code, 2, `${args[0]}: ${run.stderr}`);
+        assert.match(run.stderr, new RegExp(`no Cask store at ${where}`));
+      }
+    }
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["empty"]);
+    assert.deepEqual([...Deno.readDirSync(empty)], []);
+  });
+});
+
+Deno.test("cli: serve on a busy port fails naming the address, before creating the store", async () => {
+  await withDir(async (dir) => {
+    using busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const store = `${dir}/new`;
+    const run = await cask(["serve", "--port", String(busy.addr.port), "--dir", store]);
+    assert.equal(run.code, 3, run.stderr);
+    assert.match(run.stderr, new RegExp(`127\\.0\\.0\\.1:${busy.addr.port}`));
+    assert.equal(await Deno.stat(store).then(() => true, () => false), false);
+  });
+});
+
+Deno.test("cli: backup beside a writer, then the backup opens with the same data", async () => {
+  await withDir(async (dir) => {
+    const db = await open(dir, { maxFileSize: 4096 });
+    try {
+      for (let i = 0; i < 100; i++) await db.set(`k${i}`, `v${i}`.padEnd(60, "."));
+      const run = ok(
+        await cask(["backup", "--dir", dir, `${dir}/../backup-of-${dir.split("/").pop()}`]),
+        "backup",
+      );
+      assert.match(run.stdout, new RegExp(`backed up sequence ${db.sequence} into`));
+      assert.match(run.stderr, /read-only/);
+    } finally {
+      await db.close();
+    }
+    const target = `${dir}/../backup-of-${dir.split("/").pop()}`;
+    try {
+      assert.equal(
+        ok(await cask(["get", "k42", "--dir", target]), "get").stdout,
+        `${"v42".padEnd(60, ".")}\n`,
+      );
+    } finally {
+      await Deno.remove(target, { recursive: true });
     }
   });
 });

@@ -384,3 +384,17 @@ Deno.test("scratch: grows on demand and keeps in-place calls working", () => {
   assert.throws(() => scratch(-1), InvalidArgumentError);
   assert.throws(() => scratch(2 ** 33), InvalidArgumentError);
 });
+
+Deno.test("crc32Combine joins the CRCs of two parts, from any seed", async () => {
+  const { crc32Combine } = await import("../src/codec/crc_combine.ts");
+  const rand = rng(77);
+  for (const [la, lb] of [[0, 5], [3, 0], [10, 1], [100, 1000], [7, 65537], [1, 300_001]]) {
+    const a = randomBytes(la, rand), b = randomBytes(lb, rand);
+    const ab = new Uint8Array(la + lb);
+    ab.set(a);
+    ab.set(b, la);
+    for (const seed of [0, 0x9e3779b9]) {
+      assert.equal(crc32Combine(crc32(a, seed), crc32(b), lb), crc32(ab, seed), `${la}+${lb}`);
+    }
+  }
+});

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { InvalidArgumentError, open, type SyncMode, WatchOverflowError } from "../mod.ts";
+import {
+  HistoryGoneError,
+  InvalidArgumentError,
+  open,
+  type SyncMode,
+  WatchOverflowError,
+} from "../mod.ts";
 import { text, withDir } from "./helpers.ts";
 
 const te = new TextEncoder();
@@ -137,4 +143,50 @@ Deno.test("watch: a consumer that falls too far behind ends with WatchOverflowEr
     const e = await feed.next().catch((e) => e);
     assert.ok(e instanceof WatchOverflowError, `got ${e}`);
     assert.equal(e.resumeFrom, 1, "resume after the last change delivered");
+  }));
+
+Deno.test("watch({ since }) replays the log across a restart, then goes on live, with no gap or repeat", () =>
+  withDir(async (dir) => {
+    let mark: number;
+    {
+      await using db = await open(dir, { maxFileSize: 2048 });
+      await db.set("w:a", "1");
+      mark = db.sequence;
+      for (let i = 0; i < 40; i++) await db.set(`w:k${i}`, `v${i}`);
+      await db.atomic([{ type: "set", key: "w:b", value: "2" }, { type: "delete", key: "w:a" }]);
+      await db.set("other", "x");
+      await db.deleteRange({ start: "w:k", end: "w:k2" });
+    }
+    await using db = await open(dir);
+    const feed = db.watch({ prefix: "w:", since: mark });
+    await db.set("w:live", "L");
+    const got: (string | undefined)[][] = [];
+    for (;;) {
+      const c = (await feed.next()).value!;
+      got.push([text(c.key), text(c.value), String(c.sequence), c.range ? text(c.range.end) : ""]);
+      if (text(c.key) === "w:live") break;
+    }
+    const want = [
+      ...Array.from({ length: 40 }, (_, i) => [`w:k${i}`, `v${i}`, String(mark + 1 + i), ""]),
+      ["w:b", "2", String(mark + 41), ""],
+      ["w:a", undefined, String(mark + 41), ""],
+      ["w:k", undefined, String(mark + 43), "w:k2"],
+      ["w:live", "L", String(mark + 44), ""],
+    ];
+    assert.deepEqual(got, want);
+  }));
+
+Deno.test("watch({ since }) before a compaction's merge is refused with HistoryGoneError", () =>
+  withDir(async (dir) => {
+    await using db = await open(dir);
+    await db.set("a", "1");
+    await db.set("a", "2");
+    await db.compact();
+    await db.set("a", "3");
+    const e = await db.watch({ keys: ["a"], since: 0 }).next().catch((e) => e);
+    assert.ok(e instanceof HistoryGoneError, `got ${e}`);
+    assert.equal(e.oldest, 2);
+    const feed = db.watch({ keys: ["a"], since: 2 });
+    assert.equal(text((await feed.next()).value!.value), "3");
+    assert.throws(() => db.watch({ keys: ["a"], since: -1 }), InvalidArgumentError);
   }));

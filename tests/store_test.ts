@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  type Cask,
   CaskError,
   ClosedError,
   InvalidArgumentError,
@@ -229,10 +230,19 @@ Deno.test("many concurrent writers and readers see consistent values", () =>
   withDir(async (dir) => {
     await using db = await open(dir, { sync: "always" });
     const rand = prng(3);
+    // Each writer owns its keys, so what it last wrote to each (or deleted) is
+    // what the store must hold at the end: a lost or reordered write fails.
+    const expected = new Map<string, string | undefined>();
     const writers = Array.from({ length: 32 }, async (_, w) => {
       for (let i = 0; i < 30; i++) {
-        await db.set(`w${w}:k${i % 7}`, `w${w}:v${i}`);
-        if (rand() < 0.2) await db.delete(`w${w}:k${(i + 3) % 7}`);
+        const key = `w${w}:k${i % 7}`;
+        await db.set(key, `w${w}:v${i}`);
+        expected.set(key, `w${w}:v${i}`);
+        if (rand() < 0.2) {
+          const gone = `w${w}:k${(i + 3) % 7}`;
+          await db.delete(gone);
+          expected.set(gone, undefined);
+        }
       }
     });
     const readers = Array.from({ length: 16 }, async () => {
@@ -248,10 +258,22 @@ Deno.test("many concurrent writers and readers see consistent values", () =>
         { type: "set", key: `batch${b}:y`, value: `${b}` },
       ]));
     await Promise.all([...writers, ...readers, ...batches]);
-    for (let b = 0; b < 8; b++) {
-      assert.equal(await db.getString(`batch${b}:x`), `${b}`);
-      assert.equal(await db.getString(`batch${b}:y`), `${b}`);
-    }
+    const check = async (store: Cask, when: string) => {
+      assert.equal(expected.size, 32 * 7);
+      for (const [key, value] of expected) {
+        assert.equal(await store.getString(key), value, `${key} ${when}`);
+      }
+      for (let b = 0; b < 8; b++) {
+        assert.equal(await store.getString(`batch${b}:x`), `${b}`, when);
+        assert.equal(await store.getString(`batch${b}:y`), `${b}`, when);
+      }
+      const live = [...expected.values()].filter((v) => v !== undefined).length;
+      assert.equal(store.size, live + 16, `key count ${when}`);
+    };
+    await check(db, "before close");
+    await db.close(); // idempotent: the `await using` close later is a no-op
+    await using again = await open(dir);
+    await check(again, "after reopen");
   }));
 
 Deno.test("unawaited writes to one key apply in call order", () =>

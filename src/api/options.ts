@@ -18,12 +18,18 @@ const OPEN_OPTIONS = [
   "clock",
   "autoCompact",
   "maxIndexBytes",
+  "readOnly",
+  "follow",
 ] as const;
 
 /** Options with every default filled in. */
-export type ResolvedOptions = Required<Omit<OpenOptions, "autoCompact">> & {
+export type ResolvedOptions = Required<Omit<OpenOptions, "autoCompact" | "follow">> & {
   autoCompact: Required<AutoCompact> | false;
+  /** Milliseconds between refreshes of a following reader; 0 = no following. */
+  followMs: number;
 };
+
+const FOLLOW_MS = 100;
 
 const MiB = 1024 * 1024;
 
@@ -45,7 +51,13 @@ export function resolveOptions(o: OpenOptions = {}): ResolvedOptions {
     clock: o.clock ?? Date.now,
     maxIndexBytes: o.maxIndexBytes ?? Infinity,
     autoCompact: resolveAutoCompact(o.autoCompact),
+    readOnly: o.readOnly ?? false,
+    followMs: resolveFollow(o.follow),
   };
+  if (typeof r.readOnly !== "boolean") throw new InvalidArgumentError("readOnly must be a boolean");
+  if (r.followMs > 0 && !r.readOnly) {
+    throw new InvalidArgumentError("follow needs readOnly: true (a writer is always current)");
+  }
   const s = r.sync;
   if (
     s !== "always" && s !== "never" &&
@@ -80,6 +92,7 @@ function resolveAutoCompact(a: OpenOptions["autoCompact"]): ResolvedOptions["aut
       "autoCompact must be a boolean or { minDeadRatio, minDeadBytes }",
     );
   }
+  rejectUnknown(o, ["minDeadRatio", "minDeadBytes"], "autoCompact option");
   const r = { minDeadRatio: o.minDeadRatio ?? 0.5, minDeadBytes: o.minDeadBytes ?? 64 * MiB };
   if (!(typeof r.minDeadRatio === "number" && r.minDeadRatio >= 0 && r.minDeadRatio <= 1)) {
     throw new InvalidArgumentError(
@@ -88,6 +101,15 @@ function resolveAutoCompact(a: OpenOptions["autoCompact"]): ResolvedOptions["aut
   }
   intOption("autoCompact.minDeadBytes", r.minDeadBytes, 0, Number.MAX_SAFE_INTEGER);
   return r;
+}
+
+function resolveFollow(f: OpenOptions["follow"]): number {
+  if (f === undefined || f === false) return 0;
+  if (f === true) return FOLLOW_MS;
+  if (typeof f === "object" && f !== null && isInt(f.intervalMs, 1, 3_600_000)) return f.intervalMs;
+  throw new InvalidArgumentError(
+    `follow must be a boolean or { intervalMs: 1..3600000 }, got ${JSON.stringify(f)}`,
+  );
 }
 
 function isInt(v: unknown, min: number, max: number): v is number {

@@ -9,6 +9,7 @@ import { type Bytes, keyToBytes } from "../base/keys.ts";
 import type {
   AtomicOptions,
   AtomicResult,
+  BackupResult,
   BatchOp,
   Change,
   CompactOptions,
@@ -31,13 +32,14 @@ import {
   prepareChecks,
   prepareOp,
   resolveRange,
-  watchMatcher,
+  watchFilter,
 } from "./validate.ts";
 import { Watch } from "./watch.ts";
 import type { SharedCask } from "../workers/protocol.ts";
 import { shareStore } from "../workers/share.ts";
 
 const utf8 = new TextDecoder();
+const EMPTY = new Uint8Array(0);
 
 /**
  * An open store. Get one with {@link open}.
@@ -220,6 +222,64 @@ export class Cask {
   }
 
   /**
+   * Stores the value `stream` yields under `key` without holding it in memory
+   * (up to 4 GiB - 1): the chunks go to a temporary file as they arrive, and
+   * the value becomes a data file of its own, which compaction leaves in place
+   * while it is live. Resolves once the value is durable, under every sync
+   * mode. A crash before that leaves no trace. `size`, when given, must be the
+   * stream's exact length.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using db = await open("./data");
+   * using file = await Deno.open("./video.mp4");
+   * await db.setStream("video", file.readable);
+   * ```
+   */
+  setStream(
+    key: Bytes,
+    stream: ReadableStream<Uint8Array>,
+    options?: SetOptions & { size?: number },
+  ): Promise<void> {
+    return attempt(() => {
+      if (!(stream instanceof ReadableStream)) {
+        throw new InvalidArgumentError("setStream() takes a ReadableStream<Uint8Array>");
+      }
+      const { size, ...rest } = options ?? {};
+      if (size !== undefined && !(Number.isSafeInteger(size) && size >= 0)) {
+        throw new InvalidArgumentError(`size must be a byte count, got ${size}`);
+      }
+      checkSetOptions(options === undefined ? undefined : rest);
+      const op = this.#prepare({ type: "set", key, value: EMPTY, ...rest });
+      return this.#catalog.setStream(op, stream, size);
+    });
+  }
+
+  /**
+   * The value of `key` as a stream of chunks, or undefined when absent. The
+   * record's checksum is checked as the chunks pass; a damaged value errors
+   * the stream with CorruptionError before its last chunk is delivered. It is
+   * a byte stream: a BYOB reader (`getReader({ mode: "byob" })`) has the value
+   * read into its own buffer, so even a huge value costs no allocation per
+   * chunk.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using db = await open("./data");
+   * const s = await db.getStream("video");
+   * if (s) await s.pipeTo(Deno.stdout.writable, { preventClose: true });
+   * ```
+   */
+  getStream(key: Bytes): Promise<ReadableStream<Uint8Array> | undefined> {
+    return attempt(() => {
+      this.#checkOpen();
+      return this.#catalog.getStream(lookupKey(key));
+    });
+  }
+
+  /**
    * Deletes `key`; resolves to whether it was present.
    *
    * @example
@@ -332,6 +392,13 @@ export class Cask {
    * never waits for it. Stop with `break` (or `return()`); closing the store
    * ends every watch.
    *
+   * With `since`, the feed first replays from the log every change committed
+   * after that sequence number (a range delete arrives there as one change
+   * with `range` set), then goes on live, with no gap and no repeat: a
+   * consumer that stores the last `sequence` it handled resumes across a
+   * restart. History a compaction merged is gone: such a `since` is refused
+   * with HistoryGoneError.
+   *
    * @example
    * ```ts
    * import { open } from "@cask/cask";
@@ -346,11 +413,13 @@ export class Cask {
    */
   watch(options: WatchOptions): AsyncIterableIterator<Change> {
     this.#checkOpen();
+    const { filter, since } = watchFilter(options);
     const w = new Watch(
       (l) => this.#catalog.listen(l),
-      watchMatcher(options),
+      filter,
       this.#catalog.sequence,
       (ended) => this.#watches.delete(ended),
+      since === undefined ? undefined : (upTo) => this.#catalog.history(since, upTo),
     );
     this.#watches.add(w);
     return w;
@@ -535,6 +604,71 @@ export class Cask {
       this.#closing = this.#catalog.close();
     }
     return this.#closing;
+  }
+
+  /**
+   * Whether the store was opened with `readOnly: true`.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using db = await open("./data", { readOnly: true });
+   * console.log(db.readOnly); // true
+   * ```
+   */
+  get readOnly(): boolean {
+    return this.#catalog.readOnly;
+  }
+
+  /**
+   * On a read-only store: catches up with what the writer (another process)
+   * committed since the open or the last refresh: records appended, new files,
+   * compactions. The store always shows a prefix of the writer's history: a
+   * batch whole or not at all, and no key ever back at an older value.
+   * `sequence` then reports the last commit applied. On a writable store,
+   * which is always current, it does nothing.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using reader = await open("./data", { readOnly: true });
+   * await reader.refresh();
+   * console.log(reader.sequence, await reader.getString("k"));
+   * ```
+   */
+  refresh(): Promise<void> {
+    return attempt(() => {
+      this.#checkOpen();
+      return this.#catalog.refresh();
+    });
+  }
+
+  /**
+   * Writes a consistent snapshot of the store, at one sequence number, into
+   * directory `target` while reads, writes and compactions go on. Sealed data
+   * files and their hints are hard-linked where the file system allows (else
+   * copied), the file being appended is copied up to what is written of it
+   * (after a `sync()`), and everything is fsynced. A second backup into the
+   * same target copies only what changed and removes files the store no
+   * longer has. The target opens as a store equal to this one as of the
+   * returned `sequence`. Works on read-only stores too (at their `sequence`).
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using db = await open("./data");
+   * const r = await db.backup("./data-backup");
+   * console.log(`backup at sequence ${r.sequence}, ${r.bytesCopied} bytes copied`);
+   * ```
+   */
+  backup(target: string): Promise<BackupResult> {
+    return attempt(() => {
+      this.#checkOpen();
+      if (typeof target !== "string" || target === "") {
+        throw new InvalidArgumentError("target must be a non-empty string");
+      }
+      return this.#catalog.backup(target);
+    });
   }
 
   /** Closes the store at the end of an `await using` block. */

@@ -8,6 +8,7 @@ import { InvalidArgumentError } from "../base/errors.ts";
 import { indexKey, keyForms, toBytes } from "../base/keys.ts";
 import type { AtomicOptions, BatchOp, ScanOptions, WatchOptions } from "../base/types.ts";
 import type { KeyedCheck, KeyedOp } from "../index/catalog.ts";
+import type { WatchFilter } from "./watch.ts";
 
 /** Size limits a write must respect. */
 export interface Limits {
@@ -57,8 +58,9 @@ export const SET_OPTIONS = ["ttl", "expireAt"] as const;
  * option (say `expireIn`) must not be silently ignored.
  */
 export function rejectUnknown(o: object, allowed: readonly string[], what: string): void {
-  for (const k of Object.keys(o)) {
-    if (!allowed.includes(k)) {
+  // for-in, not Object.keys: no array per call on the write path.
+  for (const k in o) {
+    if (Object.hasOwn(o, k) && !allowed.includes(k)) {
       throw new InvalidArgumentError(
         `unknown ${what} ${JSON.stringify(k)}; expected one of ${allowed.join(", ")}`,
       );
@@ -178,22 +180,41 @@ export function checkRangeOnly(o: object): void {
   rejectUnknown(o, ["start", "end", "prefix"], "range option");
 }
 
-/** Validates `watch()` options; returns which index keys it follows. */
-export function watchMatcher(o: WatchOptions): (k: string) => boolean {
+/** Validates `watch()` options; returns which changes it follows and where it resumes. */
+export function watchFilter(o: WatchOptions): { filter: WatchFilter; since?: number } {
   if (typeof o !== "object" || o === null) {
     throw new InvalidArgumentError("watch options must be an object");
   }
+  const since = o.since;
+  if (since !== undefined && !(Number.isSafeInteger(since) && since >= 0)) {
+    throw new InvalidArgumentError(`since must be a sequence number, got ${since}`);
+  }
   if ("keys" in o) {
-    rejectUnknown(o, ["keys"], "watch option");
+    rejectUnknown(o, ["keys", "since"], "watch option");
     if (!Array.isArray(o.keys)) throw new InvalidArgumentError("keys must be an array");
     const keys = new Set(o.keys.map(lookupKey));
-    return (k) => keys.has(k);
+    return {
+      since,
+      filter: {
+        match: (k) => keys.has(k),
+        overlaps: (a, b) => [...keys].some((k) => k >= a && (b === undefined || k < b)),
+      },
+    };
   }
-  rejectUnknown(o, ["prefix", "start", "end"], "watch option");
+  rejectUnknown(o, ["prefix", "start", "end", "since"], "watch option");
   if (!("prefix" in o) && !("start" in o && "end" in o)) {
     throw new InvalidArgumentError("watch takes { keys }, { prefix } or { start, end }");
   }
-  const r = resolveRange(o);
-  if (!r) return () => false;
-  return (k) => (r.start === undefined || k >= r.start) && (r.end === undefined || k < r.end);
+  const r = resolveRange(o as ScanOptions);
+  const lo = r?.start, hi = r?.end;
+  return {
+    since,
+    filter: {
+      match: (k) =>
+        r !== undefined && (lo === undefined || k >= lo) && (hi === undefined || k < hi),
+      overlaps: (a, b) =>
+        r !== undefined && (hi === undefined || a < hi) &&
+        (b === undefined || lo === undefined || b > lo),
+    },
+  };
 }

@@ -13,6 +13,17 @@ import { keyToBytes } from "../base/keys.ts";
 import type { Change } from "../base/types.ts";
 import type { KeyChange } from "../index/catalog.ts";
 
+/** A change replayed from the log: a key's change, or a range delete from `k` to `rangeEnd`. */
+export type LoggedKeyChange = KeyChange & { rangeEnd?: string; isRange?: boolean };
+
+/** Which changes a watch delivers. */
+export interface WatchFilter {
+  /** Whether changes of key `k` are delivered. */
+  match(k: string): boolean;
+  /** Whether a range delete of [start, end) can touch a watched key. */
+  overlaps(start: string, end: string | undefined): boolean;
+}
+
 /** Changes a watcher may hold undelivered. */
 export const WATCH_MAX_CHANGES = 10_000;
 /** Value bytes a watcher may hold undelivered. */
@@ -27,25 +38,32 @@ export class Watch implements AsyncIterableIterator<Change> {
   #error?: Error;
   #done = false;
   #unsubscribe: () => void;
+  #history?: AsyncIterator<LoggedKeyChange>;
 
-  /** `subscribe` registers the listener and returns how to unregister it; `from` is the sequence number now. */
+  /**
+   * `subscribe` registers the listener and returns how to unregister it; `from`
+   * is the sequence number now. `history`, when resuming, yields the changes
+   * up to `from` from the log; they come first.
+   */
   constructor(
     subscribe: (listener: (changes: KeyChange[]) => void) => () => void,
-    readonly match: (k: string) => boolean,
+    readonly filter: WatchFilter,
     from: number,
     readonly onEnd: (w: Watch) => void,
+    history?: (upTo: number) => AsyncIterator<LoggedKeyChange>,
   ) {
     this.#delivered = from;
     this.#unsubscribe = subscribe((changes) => this.#push(changes));
+    this.#history = history?.(from);
   }
 
   #push(changes: KeyChange[]): void {
     if (this.#done || this.#error) return;
     for (const c of changes) {
-      if (!this.match(c.k)) continue;
+      if (!this.filter.match(c.k)) continue;
       // A copy: the caller's buffer may change after its write resolved.
       const change = { key: keyToBytes(c.k), value: c.value?.slice(), sequence: c.seq };
-      if (this.#waiter) {
+      if (this.#waiter && !this.#history) {
         const w = this.#waiter;
         this.#waiter = undefined;
         this.#delivered = c.seq;
@@ -80,6 +98,7 @@ export class Watch implements AsyncIterableIterator<Change> {
 
   /** The next change, waiting for one when none is buffered. */
   next(): Promise<IteratorResult<Change>> {
+    if (this.#history && !this.#error && !this.#done) return this.#fromHistory();
     const c = this.#queue.shift();
     if (c) {
       this.#bytes -= c.value?.length ?? 0;
@@ -91,9 +110,35 @@ export class Watch implements AsyncIterableIterator<Change> {
     return new Promise((resolve, reject) => this.#waiter = { resolve, reject });
   }
 
+  // Delivers the next replayed change that the filter takes; once history is
+  // exhausted, carries on with the live queue.
+  async #fromHistory(): Promise<IteratorResult<Change>> {
+    try {
+      for (;;) {
+        const r = await this.#history!.next();
+        if (r.done) break;
+        const c = r.value;
+        const wanted = c.isRange ? this.filter.overlaps(c.k, c.rangeEnd) : this.filter.match(c.k);
+        if (!wanted) continue;
+        this.#delivered = c.seq;
+        const change: Change = { key: keyToBytes(c.k), value: c.value, sequence: c.seq };
+        if (c.isRange) {
+          change.range = { end: c.rangeEnd === undefined ? undefined : keyToBytes(c.rangeEnd) };
+        }
+        return { value: change, done: false };
+      }
+    } catch (e) {
+      this.#fail(e as Error);
+    }
+    this.#history = undefined;
+    return this.next();
+  }
+
   /** Stops watching. */
   return(): Promise<IteratorResult<Change>> {
     this.#queue = [];
+    this.#history?.return?.();
+    this.#history = undefined;
     this.end();
     return Promise.resolve({ value: undefined, done: true });
   }

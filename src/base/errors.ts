@@ -26,6 +26,7 @@ export type CaskErrorCode =
   | "IO"
   | "READ_ONLY"
   | "WATCH_OVERFLOW"
+  | "HISTORY_GONE"
   | "INDEX_FULL";
 
 /**
@@ -232,5 +233,34 @@ export class IndexFullError extends CaskError {
   /** Builds the error. */
   constructor(message: string, options?: ErrorOptions) {
     super("INDEX_FULL", message, options);
+  }
+}
+
+/**
+ * A `watch({ since })` asked for history the log no longer holds: a compaction
+ * merged commits after `since`. `oldest` is the earliest resume point left.
+ *
+ * @example
+ * ```ts
+ * import { HistoryGoneError, open } from "@cask/cask";
+ * await using db = await open("./data");
+ * try {
+ *   for await (const c of db.watch({ prefix: "", since: 0 })) break;
+ * } catch (e) {
+ *   if (e instanceof HistoryGoneError) console.log("resync from a scan; oldest", e.oldest);
+ * }
+ * ```
+ */
+export class HistoryGoneError extends CaskError {
+  /** The smallest `since` the log can still serve. */
+  readonly oldest: number;
+  /** Builds the error. */
+  constructor(since: number, oldest: number, options?: ErrorOptions) {
+    super(
+      "HISTORY_GONE",
+      `the log no longer holds the changes after sequence ${since}; the oldest resume point is ${oldest}`,
+      options,
+    );
+    this.oldest = oldest;
   }
 }

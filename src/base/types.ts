@@ -378,6 +378,46 @@ export interface OpenOptions {
    * called); `true` uses `{ minDeadRatio: 0.5, minDeadBytes: 64 MiB }`.
    */
   autoCompact?: boolean | AutoCompact;
+  /**
+   * Open without the write lock, beside a writer in another process (or none):
+   * nothing in the directory is created, written, truncated or removed, so
+   * `--allow-read` is enough. Writes reject with `ReadOnlyError`; `sync()` does
+   * nothing. The store shows the log as it was when opened (a record or batch
+   * the writer is still appending is not yet there) until `refresh()`, or
+   * `follow`, catches up. Default `false`.
+   */
+  readOnly?: boolean;
+  /**
+   * With `readOnly`: call `refresh()` by itself every `intervalMs` (`true`:
+   * every 100 ms). Failures go to `onBackgroundError`. Default `false`.
+   */
+  follow?: boolean | { intervalMs: number };
+}
+
+/**
+ * What `backup()` did.
+ *
+ * @example
+ * ```ts
+ * import { type BackupResult, open } from "@cask/cask";
+ * await using db = await open("./data");
+ * const r: BackupResult = await db.backup("./data-backup");
+ * console.log(`sequence ${r.sequence}: ${r.filesLinked} linked, ${r.bytesCopied} bytes copied`);
+ * ```
+ */
+export interface BackupResult {
+  /** The sequence number the backup holds the store at: it opens with this `sequence`. */
+  sequence: number;
+  /** Data and hint files in the backup. */
+  files: number;
+  /** Of those, files hard-linked to the source's (sealed files on the same file system). */
+  filesLinked: number;
+  /** Files already in the target from an earlier backup, left as they were. */
+  filesKept: number;
+  /** Bytes copied (files that could not be linked, and the active file up to the snapshot). */
+  bytesCopied: number;
+  /** Files of an earlier backup removed from the target (no longer in the store). */
+  filesRemoved: number;
 }
 
 /**
@@ -464,9 +504,15 @@ export interface VersionedEntry {
  * ```
  */
 export type WatchOptions =
-  | { keys: readonly Bytes[] }
-  | { prefix: Bytes }
-  | { start: Bytes; end: Bytes };
+  & ({ keys: readonly Bytes[] } | { prefix: Bytes } | { start: Bytes; end: Bytes })
+  & {
+    /**
+     * Resume: first deliver, from the log, every change committed after this
+     * sequence number. Refused with HistoryGoneError when a compaction has
+     * merged commits after it.
+     */
+    since?: number;
+  };
 
 /**
  * One change `watch()` reports: `value` is undefined when the key was deleted
@@ -489,4 +535,10 @@ export interface Change {
   value: Uint8Array | undefined;
   /** Sequence number of the commit (for an expiry: the last commit when it was noticed). */
   sequence: number;
+  /**
+   * Only in changes replayed from the log (`since`): this change is a range
+   * delete of every key from `key` up to `end` (excluded; undefined: no end).
+   * Live changes list each deleted key instead.
+   */
+  range?: { end: Uint8Array | undefined };
 }

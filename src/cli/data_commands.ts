@@ -14,7 +14,7 @@ import type { Command } from "./command.ts";
 import { decodeArg, encodeOutput, type Encoding, ENCODING_FLAGS, encodingOf } from "./encoding.ts";
 import { EXIT_NOT_FOUND, EXIT_OK } from "./exit_codes.ts";
 import { Output } from "./output.ts";
-import { openStore, STORE_FLAGS } from "./store.ts";
+import { openForReading, openStore, STORE_FLAGS } from "./store.ts";
 
 const DATA_FLAGS = { ...STORE_FLAGS, ...ENCODING_FLAGS };
 
@@ -31,14 +31,18 @@ export const getCommand: Command = {
   async run(args) {
     expectPositionals(args, 1, 1, "<key>");
     const encoding = encodingOf(args);
-    await using db = await openStore(args);
-    const value = await db.get(keyArg(args, encoding));
-    if (value === undefined) {
+    const key = keyArg(args, encoding);
+    await using db = await openForReading(args);
+    // Raw bytes stream straight to stdout, so a value of any size never sits in memory.
+    const stream = encoding === "utf8" ? await db.getStream(key) : undefined;
+    const value = stream ? undefined : await db.get(key);
+    if (!stream && value === undefined) {
       console.error(`not found: ${args.positionals[0]}`);
       return EXIT_NOT_FOUND;
     }
+    if (stream) await stream.pipeTo(Deno.stdout.writable, { preventClose: true });
     const out = new Output();
-    await out.line(encodeOutput(value, encoding));
+    await out.line(value ? encodeOutput(value, encoding) : "");
     await out.flush();
     return EXIT_OK;
   },
@@ -60,11 +64,19 @@ export const setCommand: Command = {
     const ttl = integerFlag(args, "ttl", 1);
     const key = keyArg(args, encoding);
     const given = args.positionals[1];
-    const value = given === undefined
-      ? await new Response(Deno.stdin.readable).bytes()
-      : decodeArg(given, encoding, "value");
+    const options = ttl === undefined ? undefined : { ttl };
+    if (given !== undefined) {
+      await using db = await openStore(args);
+      await db.set(key, decodeArg(given, encoding, "value"), options);
+      return EXIT_OK;
+    }
+    // Someone who typed `cask set k` at a terminal would otherwise face a silent wait.
+    if (Deno.stdin.isTerminal()) {
+      console.error("cask set: reading the value from stdin; end it with Ctrl-D");
+    }
     await using db = await openStore(args);
-    await db.set(key, value, ttl === undefined ? {} : { ttl });
+    // The raw bytes of stdin, streamed: a value of any size (up to 4 GiB) never sits whole in memory.
+    await db.setStream(key, Deno.stdin.readable, options);
     return EXIT_OK;
   },
 };
@@ -91,8 +103,9 @@ export const hasCommand: Command = {
   flags: DATA_FLAGS,
   async run(args) {
     expectPositionals(args, 1, 1, "<key>");
-    await using db = await openStore(args);
-    const found = await db.has(keyArg(args, encodingOf(args)));
+    const key = keyArg(args, encodingOf(args));
+    await using db = await openForReading(args);
+    const found = await db.has(key);
     console.log(found);
     return found ? EXIT_OK : EXIT_NOT_FOUND;
   },
@@ -128,7 +141,7 @@ export const scanCommand: Command = {
       reverse: booleanFlag(args, "reverse"),
       limit: integerFlag(args, "limit", 0),
     };
-    await using db = await openStore(args);
+    await using db = await openForReading(args);
     const out = new Output();
     if (booleanFlag(args, "keys-only")) {
       for await (const key of db.keys(options)) await out.line(encodeOutput(key, encoding));

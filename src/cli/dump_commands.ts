@@ -4,14 +4,15 @@
  * @module
  */
 
-import type { BatchOp } from "../../mod.ts";
-import { expectPositionals, integerFlag } from "./args.ts";
+import type { BatchOp, Cask } from "../../mod.ts";
+import { booleanFlag, expectPositionals, integerFlag, UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
 import { type DumpRecord, formatDumpLine, parseDumpLine } from "./dump_format.ts";
 import { EXIT_OK } from "./exit_codes.ts";
 import { readLines } from "./lines.ts";
+import { LoadError } from "./load_error.ts";
 import { Output } from "./output.ts";
-import { openStore, STORE_FLAGS } from "./store.ts";
+import { openForReading, openStore, STORE_FLAGS } from "./store.ts";
 
 const DEFAULT_BATCH = 1000;
 // A batch is also cut at this many bytes, so a dump of big values is not
@@ -28,7 +29,7 @@ export const dumpCommand: Command = {
   flags: STORE_FLAGS,
   async run(args) {
     expectPositionals(args, 0, 0, "no arguments");
-    await using db = await openStore(args);
+    await using db = await openForReading(args);
     const out = new Output();
     for await (const [key, value] of db.scan()) {
       const ttl = await db.ttl(key);
@@ -43,13 +44,15 @@ export const dumpCommand: Command = {
   },
 };
 
-/** `cask load [file]` */
+/** `cask load [file] [--batch N | --atomic]` */
 export const loadCommand: Command = {
   name: "load",
   synopsis: "[file]",
   summary: "store the keys of a dump read from a file or stdin",
   details: "Keys are written in atomic batches: after a crash or a bad line, every\n" +
-    "batch is either fully stored or not at all. Keys already expired are skipped.",
+    "batch is either fully stored or not at all, and a bad line exits 2 saying how\n" +
+    "many keys were stored. --atomic makes the whole dump one batch (held in memory):\n" +
+    "all of it is stored or none. Keys already expired are skipped.",
   flags: {
     ...STORE_FLAGS,
     batch: {
@@ -57,40 +60,63 @@ export const loadCommand: Command = {
       value: "N",
       description: `keys per atomic batch (default ${DEFAULT_BATCH})`,
     },
+    atomic: { type: "boolean", description: "store the whole dump or nothing (one batch)" },
   },
   async run(args) {
     expectPositionals(args, 0, 1, "[file]");
-    const batchSize = integerFlag(args, "batch", 1) ?? DEFAULT_BATCH;
+    const atomic = booleanFlag(args, "atomic");
+    const batchSize = integerFlag(args, "batch", 1);
+    if (atomic && batchSize !== undefined) {
+      throw new UsageError("--atomic and --batch exclude each other (--atomic is one batch)");
+    }
     const path = args.positionals[0];
     const file = path === undefined || path === "-" ? undefined : await Deno.open(path);
     await using db = await openStore(args);
-    let ops: BatchOp[] = [];
-    let bytes = 0;
-    let loaded = 0;
-    let expired = 0;
-    const commit = async () => {
-      await db.atomic(ops);
-      loaded += ops.length;
-      ops = [];
-      bytes = 0;
-    };
-    let lineNumber = 0;
-    for await (const line of readLines((file ?? Deno.stdin).readable)) {
-      lineNumber++;
-      if (line.trim() === "") continue;
-      const { key, value, expireAt } = parseDumpLine(line, lineNumber);
-      if (expireAt !== undefined && expireAt <= Date.now()) {
-        expired++;
-        continue;
-      }
-      ops.push({ type: "set", key, value, expireAt });
-      bytes += key.length + value.length;
-      if (ops.length >= batchSize || bytes >= BATCH_BYTES) await commit();
+    const limits = atomic
+      ? { keys: Infinity, bytes: Infinity }
+      : { keys: batchSize ?? DEFAULT_BATCH, bytes: BATCH_BYTES };
+    const tally = { loaded: 0, expired: 0 };
+    try {
+      await loadLines(db, readLines((file ?? Deno.stdin).readable), limits, tally);
+    } catch (e) {
+      throw new LoadError(e, tally.loaded, atomic);
     }
-    await commit();
     console.log(
-      `loaded ${loaded} keys` + (expired > 0 ? ` (${expired} already expired, skipped)` : ""),
+      `loaded ${tally.loaded} keys` +
+        (tally.expired > 0 ? ` (${tally.expired} already expired, skipped)` : ""),
     );
     return EXIT_OK;
   },
 };
+
+// Stores the keys of dump `lines` in atomic batches cut at `limits`, counting
+// into `tally` as batches commit, so a failure can say how far it got.
+async function loadLines(
+  db: Cask,
+  lines: AsyncIterable<string>,
+  limits: { keys: number; bytes: number },
+  tally: { loaded: number; expired: number },
+): Promise<void> {
+  let ops: BatchOp[] = [];
+  let bytes = 0;
+  const commit = async () => {
+    await db.atomic(ops);
+    tally.loaded += ops.length;
+    ops = [];
+    bytes = 0;
+  };
+  let lineNumber = 0;
+  for await (const line of lines) {
+    lineNumber++;
+    if (line.trim() === "") continue;
+    const { key, value, expireAt } = parseDumpLine(line, lineNumber);
+    if (expireAt !== undefined && expireAt <= Date.now()) {
+      tally.expired++;
+      continue;
+    }
+    ops.push({ type: "set", key, value, expireAt });
+    bytes += key.length + value.length;
+    if (ops.length >= limits.keys || bytes >= limits.bytes) await commit();
+  }
+  await commit();
+}

@@ -7,25 +7,28 @@
 import { CaskError, CorruptionError } from "../../mod.ts";
 import { UsageError } from "./args.ts";
 import { DumpFormatError } from "./dump_format.ts";
+import { LoadError } from "./load_error.ts";
 
 /** Success. */
 export const EXIT_OK = 0;
 /** The key asked for (get, has) does not exist. */
 export const EXIT_NOT_FOUND = 1;
-/** The command line was wrong, or the store refused an argument (key too long...). */
+/** Bad command line or dump to load, or an argument the store refuses (key too long...). */
 export const EXIT_USAGE = 2;
-/** Corruption, I/O failure, locked store or unreadable input. */
+/** Corruption, I/O failure, locked store or an input file that cannot be read. */
 export const EXIT_FAILURE = 3;
 
 /** The exit code for an error that ended a command. */
 export function exitCodeFor(e: unknown): number {
-  if (e instanceof UsageError) return EXIT_USAGE;
+  if (e instanceof LoadError) return exitCodeFor(e.cause);
+  if (e instanceof UsageError || e instanceof DumpFormatError) return EXIT_USAGE;
   if (e instanceof CaskError && e.code === "INVALID_ARGUMENT") return EXIT_USAGE;
   return EXIT_FAILURE;
 }
 
 /** One line for stderr; unexpected errors keep their stack, since they are bugs. */
 export function describeError(e: unknown): string {
+  if (e instanceof LoadError) return `${describeError(e.cause)}; ${e.message}`;
   if (e instanceof CorruptionError && e.file !== undefined) {
     return `${e.message} (${e.file}${e.offset === undefined ? "" : ` at offset ${e.offset}`})`;
   }

@@ -4,9 +4,11 @@
  * @module
  */
 
-import type { FlagDefs } from "./args.ts";
+import type { FlagDef, FlagDefs } from "./args.ts";
 import type { Command } from "./command.ts";
+import { ENCODING_FLAGS } from "./encoding.ts";
 import { EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE } from "./exit_codes.ts";
+import { DEFAULT_DIR, DIR_ENV, STORE_FLAGS } from "./store.ts";
 import { VERSION } from "./version.ts";
 
 /** Flags every command accepts. */
@@ -14,10 +16,14 @@ export const HELP_FLAGS: FlagDefs = {
   help: { type: "boolean", description: "show this help" },
 };
 
+// The flags the overview lists, each with the commands that take it, so a
+// newcomer learns of --dir or --hex without opening every command's help.
+const SHARED_FLAGS: FlagDefs = { ...STORE_FLAGS, ...ENCODING_FLAGS };
+
 const EXIT_CODES = `Exit codes:
   ${EXIT_OK}  success
   ${EXIT_NOT_FOUND}  key not found (get, has)
-  ${EXIT_USAGE}  usage error (bad arguments, or a key/value the store refuses)
+  ${EXIT_USAGE}  usage error (bad arguments, a key/value the store refuses, a malformed dump)
   ${EXIT_FAILURE}  corruption, I/O error, store locked by another process`;
 
 /** The overview printed by `cask --help`. */
@@ -31,9 +37,13 @@ export function mainHelp(commands: readonly Command[]): string {
     "Commands:",
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     "",
-    "Options for all commands:",
-    "  --help     show help",
-    "  --version  print the version",
+    ...sharedFlagHelp(commands),
+    "Other options:",
+    "  -h, --help     show this help (after a command: that command's help)",
+    "  -V, --version  print the version",
+    "",
+    "Environment:",
+    `  ${DIR_ENV}  store directory when --dir is not given (default ${DEFAULT_DIR})`,
     "",
     EXIT_CODES,
   ].join("\n");
@@ -41,11 +51,6 @@ export function mainHelp(commands: readonly Command[]): string {
 
 /** The text printed by `cask <command> --help`. */
 export function commandHelp(command: Command): string {
-  const flags = Object.entries({ ...command.flags, ...HELP_FLAGS }).map(([name, def]) => [
-    `--${name}${def.value === undefined ? "" : ` <${def.value}>`}`,
-    def.description,
-  ]);
-  const width = Math.max(...flags.map(([usage]) => usage.length));
   return [
     `Usage: cask ${command.name}${command.synopsis ? ` ${command.synopsis}` : ""} [options]`,
     "",
@@ -53,6 +58,37 @@ export function commandHelp(command: Command): string {
     ...(command.details === undefined ? [] : ["", command.details]),
     "",
     "Options:",
-    ...flags.map(([usage, description]) => `  ${usage.padEnd(width)}  ${description}`),
+    ...flagLines({ ...command.flags, ...HELP_FLAGS }),
   ].join("\n");
+}
+
+// One block per set of commands, e.g. "Options of get, set, del, has, scan:".
+function sharedFlagHelp(commands: readonly Command[]): string[] {
+  const blocks = new Map<string, Record<string, FlagDef>>();
+  for (const [name, def] of Object.entries(SHARED_FLAGS)) {
+    const heading = takers(commands, (c) => name in c.flags);
+    blocks.set(heading, { ...blocks.get(heading), [name]: def });
+  }
+  const lines: string[] = [];
+  for (const [heading, flags] of blocks) {
+    lines.push(`Options of ${heading}:`, ...flagLines(flags), "");
+  }
+  return lines;
+}
+
+// "every command", "every command but verify" or "get, set, del".
+function takers(commands: readonly Command[], takes: (c: Command) => boolean): string {
+  const yes = commands.filter(takes).map((c) => c.name);
+  const no = commands.filter((c) => !takes(c)).map((c) => c.name);
+  if (no.length === 0) return "every command";
+  return no.length < yes.length ? `every command but ${no.join(", ")}` : yes.join(", ");
+}
+
+function flagLines(flags: FlagDefs): string[] {
+  const rows = Object.entries(flags).map(([name, def]) => [
+    `--${name}${def.value === undefined ? "" : ` <${def.value}>`}`,
+    def.description,
+  ]);
+  const width = Math.max(...rows.map(([usage]) => usage.length));
+  return rows.map(([usage, description]) => `  ${usage.padEnd(width)}  ${description}`);
 }

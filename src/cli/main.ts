@@ -6,6 +6,7 @@
 
 import { parseArgs, UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
+import { backupCommand } from "./backup_command.ts";
 import { compactCommand } from "./compact_command.ts";
 import { delCommand, getCommand, hasCommand, scanCommand, setCommand } from "./data_commands.ts";
 import { dumpCommand, loadCommand } from "./dump_commands.ts";
@@ -27,17 +28,19 @@ const COMMANDS: readonly Command[] = [
   verifyCommand,
   dumpCommand,
   loadCommand,
+  backupCommand,
   serveCommand,
 ];
 
 /** Runs `cask` with `argv` (the words after the program name); resolves to the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === "--help" || (name === "help" && rest.length === 0)) {
+  // -h and -V only stand alone: after a command, a one-dash word is a value ("-5").
+  if (name === "--help" || name === "-h" || (name === "help" && rest.length === 0)) {
     console.log(mainHelp(COMMANDS));
     return EXIT_OK;
   }
-  if (name === "--version") {
+  if (name === "--version" || name === "-V") {
     console.log(`cask ${VERSION}`);
     return EXIT_OK;
   }

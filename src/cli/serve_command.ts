@@ -6,6 +6,7 @@
 
 import { DEFAULT_LIMITS } from "../resp/parser.ts";
 import { RespServer } from "../resp/server.ts";
+import { IOError } from "../../mod.ts";
 import { booleanFlag, expectPositionals, integerFlag, stringFlag, UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
 import { EXIT_FAILURE, EXIT_OK } from "./exit_codes.ts";
@@ -100,6 +101,7 @@ export const serveCommand: Command = {
       Math.max(DEFAULT_CLIENT_BUFFER, maxBulk + MiB);
     const sync = stringFlag(args, "sync", "always");
     const autoCompact = !booleanFlag(args, "no-auto-compact");
+    checkPortFree(hostname, port);
     await using db = await openStore(args, { maxValueSize, autoCompact });
     const server = new RespServer(db, {
       hostname,
@@ -143,4 +145,16 @@ export const serveCommand: Command = {
 
 function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+// Binding comes after the open (the server needs the store), so a busy port is
+// found out first: failing then leaves no new store behind at a fresh --dir.
+function checkPortFree(hostname: string, port: number): void {
+  try {
+    Deno.listen({ hostname, port, transport: "tcp" }).close();
+  } catch (e) {
+    throw new IOError(`cannot listen on ${hostname}:${port}: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
 }

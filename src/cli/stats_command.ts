@@ -9,7 +9,7 @@ import { booleanFlag, expectPositionals } from "./args.ts";
 import type { Command } from "./command.ts";
 import { EXIT_OK } from "./exit_codes.ts";
 import { formatBytes } from "./human.ts";
-import { openStore, STORE_FLAGS } from "./store.ts";
+import { openForReading, STORE_FLAGS } from "./store.ts";
 
 /** `cask stats [--json]` */
 export const statsCommand: Command = {
@@ -22,7 +22,7 @@ export const statsCommand: Command = {
   },
   async run(args) {
     expectPositionals(args, 0, 0, "no arguments");
-    await using db = await openStore(args);
+    await using db = await openForReading(args);
     const stats = db.stats();
     console.log(booleanFlag(args, "json") ? JSON.stringify(stats) : formatStats(stats));
     return EXIT_OK;

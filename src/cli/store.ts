@@ -1,24 +1,56 @@
 /**
- * Opening the store from the command line: `--dir` and `--sync`, shared by
- * every command that touches data.
+ * Opening the store from the command line: `--dir` (or `CASK_DIR`) and `--sync`, shared by
+ * every command that touches data. Commands that only read take a store that
+ * another process holds (`cask serve`, say) read-only, and refuse a directory
+ * that holds no store rather than create one at a mistyped path.
  * @module
  */
 
-import { type Cask, open, type OpenOptions, type SyncMode } from "../../mod.ts";
-import { type FlagDefs, type ParsedArgs, parseInteger, stringFlag, UsageError } from "./args.ts";
+import {
+  type Cask,
+  InvalidArgumentError,
+  LockedError,
+  open,
+  type OpenOptions,
+  type SyncMode,
+} from "../../mod.ts";
+import {
+  type FlagDef,
+  type FlagDefs,
+  type ParsedArgs,
+  parseInteger,
+  stringFlag,
+  UsageError,
+} from "./args.ts";
 
-/** Default store directory, relative to the working directory. */
+/** Store directory when neither `--dir` nor `CASK_DIR` names one (relative to the working dir). */
 export const DEFAULT_DIR = "./cask-data";
+
+/** The environment variable that sets the store directory when `--dir` is absent. */
+export const DIR_ENV = "CASK_DIR";
+
+/** `--dir`, accepted by every command. */
+export const DIR_FLAG: FlagDef = {
+  type: "string",
+  value: "path",
+  description: `store directory (default $${DIR_ENV}, else ${DEFAULT_DIR})`,
+};
 
 /** `--dir` and `--sync`. */
 export const STORE_FLAGS: FlagDefs = {
-  dir: { type: "string", value: "path", description: `store directory (default ${DEFAULT_DIR})` },
+  dir: DIR_FLAG,
   sync: {
     type: "string",
     value: "always|never|<ms>",
     description: "fsync every write, leave it to the OS, or fsync every <ms> (default always)",
   },
 };
+
+/** The directory the command line names: `--dir`, else `$CASK_DIR`, else {@link DEFAULT_DIR}. */
+export function storeDir(args: ParsedArgs): string {
+  // An empty CASK_DIR (`CASK_DIR= cask ...`) means unset, not the working directory.
+  return stringFlag(args, "dir") ?? (Deno.env.get(DIR_ENV) || DEFAULT_DIR);
+}
 
 /** Parses a `--sync` value. */
 export function parseSync(text: string): SyncMode {
@@ -29,9 +61,43 @@ export function parseSync(text: string): SyncMode {
 
 /** Opens the store the command line names; `options` adds command-specific settings. */
 export function openStore(args: ParsedArgs, options: OpenOptions = {}): Promise<Cask> {
+  return open(storeDir(args), storeOptions(args, options));
+}
+
+function storeOptions(args: ParsedArgs, options: OpenOptions): OpenOptions {
   const sync = stringFlag(args, "sync");
-  return open(stringFlag(args, "dir", DEFAULT_DIR), {
-    ...options,
-    ...(sync === undefined ? {} : { sync: parseSync(sync) }),
-  });
+  return { ...options, ...(sync === undefined ? {} : { sync: parseSync(sync) }) };
+}
+
+/**
+ * Opens the store the command line names for a command that only reads: as
+ * the writer when it is free (so a torn tail is repaired as on any open),
+ * read-only, saying so on stderr, when another process holds it.
+ * @throws {InvalidArgumentError} the directory holds no store (nothing is created).
+ */
+export async function openForReading(args: ParsedArgs): Promise<Cask> {
+  const dir = storeDir(args);
+  const options = storeOptions(args, {});
+  if (!(await holdsStore(dir))) throw new InvalidArgumentError(`no Cask store at ${dir}`);
+  try {
+    return await open(dir, options);
+  } catch (e) {
+    if (!(e instanceof LockedError)) throw e;
+  }
+  console.error(`cask: ${dir} is in use by another process; reading it read-only`);
+  return await open(dir, { readOnly: true });
+}
+
+// A store directory has its lock file or a data file; a fresh store may have
+// only the lock (its first data file is written with its first record).
+async function holdsStore(dir: string): Promise<boolean> {
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (e.name === "LOCK" || /^data\.\d+$/.test(e.name)) return true;
+    }
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) return false;
+    throw e;
+  }
+  return false;
 }

@@ -5,11 +5,11 @@
  */
 
 import { verify, type VerifyReport } from "../../mod.ts";
-import { booleanFlag, expectPositionals, stringFlag } from "./args.ts";
+import { booleanFlag, expectPositionals } from "./args.ts";
 import type { Command } from "./command.ts";
 import { EXIT_FAILURE, EXIT_OK } from "./exit_codes.ts";
 import { formatBytes } from "./human.ts";
-import { DEFAULT_DIR } from "./store.ts";
+import { DIR_FLAG, storeDir } from "./store.ts";
 
 /** `cask verify [--json]` */
 export const verifyCommand: Command = {
@@ -20,12 +20,12 @@ export const verifyCommand: Command = {
     "Each problem is printed as <kind> <file> at offset <n> (<bytes> bytes). A torn tail\n" +
     "of the newest file is what an interrupted write leaves; open() cuts it off.",
   flags: {
-    dir: { type: "string", value: "path", description: `store directory (default ${DEFAULT_DIR})` },
+    dir: DIR_FLAG,
     json: { type: "boolean", description: "print the report as one JSON object" },
   },
   async run(args) {
     expectPositionals(args, 0, 0, "no arguments");
-    const report = await verify(stringFlag(args, "dir", DEFAULT_DIR));
+    const report = await verify(storeDir(args));
     console.log(booleanFlag(args, "json") ? JSON.stringify(report) : formatReport(report));
     return report.issues.length === 0 ? EXIT_OK : EXIT_FAILURE;
   },

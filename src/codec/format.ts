@@ -68,6 +68,12 @@ export const FILE_HEADER_SIZE = 64;
  * committed, so batch flags copied along with the records are ignored.
  */
 export const FILE_FLAG_COMPACTED = 1;
+/**
+ * File flag of a data file holding one streamed value: it stays in place
+ * through compactions while its record is live, so a huge value is never
+ * copied (or held in memory) by a merge.
+ */
+export const FILE_FLAG_BLOB = 2;
 /** ASCII "CASK". */
 export const FILE_MAGIC = 0x4b534143;
 /** Current on-disk format version. */

@@ -9,6 +9,8 @@
  * @module
  */
 
+import type { RecoverySink } from "../log/recovery.ts";
+
 /** Where recovery's records go, applied in log order per key. */
 export interface LoadTarget {
   /** The record of `key` is its current value. */
@@ -22,6 +24,8 @@ export interface LoadTarget {
   ): void;
   /** The key is deleted (a tombstone, or a record already expired). */
   remove(key: string): void;
+  /** Every key in [start, end) is deleted (a range delete; `end` undefined: no end). */
+  removeRange(start: string, end: string | undefined): void;
 }
 
 const WINDOW = 1 << 17;
@@ -112,6 +116,30 @@ function sortRun(order: Uint32Array, keys: string[], from: number, to: number): 
   const run = Array.from(order.subarray(from, to));
   run.sort((a, b) => keys[a] < keys[b] ? -1 : keys[a] > keys[b] ? 1 : a - b);
   order.set(run, from);
+}
+
+/**
+ * A recovery sink feeding `loader`: a tombstone, or a record already expired
+ * at `now`, deletes its key.
+ */
+export function loadingSink(loader: BulkLoader, now: number): RecoverySink {
+  return {
+    record: (key, fileId, offset, size, tombstone, timestamp, expireAt) =>
+      loader.add(
+        key,
+        fileId,
+        offset,
+        size,
+        tombstone || (expireAt !== 0 && expireAt <= now),
+        timestamp,
+        expireAt,
+      ),
+    // Applied in log order: what the loader gathered so far goes first.
+    range: (start, end) => {
+      loader.flush();
+      loader.target.removeRange(start, end);
+    },
+  };
 }
 
 // The two bytes of `k` after its first `d` (0 past the end).

@@ -7,25 +7,38 @@
  * @module
  */
 
-import { asCaskError, ClosedError, CorruptionError, IndexFullError } from "../base/errors.ts";
+import {
+  asCaskError,
+  ClosedError,
+  CorruptionError,
+  HistoryGoneError,
+  IndexFullError,
+  ReadOnlyError,
+} from "../base/errors.ts";
 import { bytesToKey, keyToBytes } from "../base/keys.ts";
 import type {
   AutoCompact,
+  BackupResult,
   CompactProgress,
   CompactResult,
   FileStats,
   Stats,
   WriteOp,
 } from "../base/types.ts";
+import { writeBackup } from "../log/backup.ts";
 import type { DataFile } from "../log/datafile.ts";
 import { acquireLock, releaseLock } from "../log/lock.ts";
 import { cleanupMerge } from "../log/merge_files.ts";
 import { ReadAhead } from "../log/readahead.ts";
-import { type ReadRecord, readRecord } from "../log/reader.ts";
+import { type ReadRecord, readRecord, readValue } from "../log/reader.ts";
+import { historyStart, readHistory } from "../log/history.ts";
+import { spoolValue, valueStream } from "../log/value_stream.ts";
 import { recoverLog, type RecoveryOptions } from "../log/recovery.ts";
+import { isGone } from "../log/tail.ts";
 import { Writer, type WriterOptions } from "../log/writer.ts";
 import { type CompactionContext, runCompaction, wantsCompaction } from "./compactor.ts";
-import { BulkLoader } from "./bulk_load.ts";
+import { BulkLoader, loadingSink } from "./bulk_load.ts";
+import { Follower, type FollowTarget } from "./follower.ts";
 import { type Entry, KeyDir } from "./keydir.ts";
 
 /** What a catalog is opened with (validated by the API layer). */
@@ -34,11 +47,17 @@ export interface CatalogOptions extends RecoveryOptions {
   maxFileSize: number;
   clock: () => number;
   autoCompact: Required<AutoCompact> | false;
-  /** Receives failures of work the store started by itself (automatic compaction). */
+  /** Receives failures of work the store started by itself (automatic compaction, following). */
   onBackgroundError: (e: Error) => void;
   /** Index bytes past which a write may not add a key (Infinity: no budget). */
   maxIndexBytes: number;
+  /** With `readOnly`: refresh every this many ms (0: only when asked). */
+  followMs?: number;
 }
+
+// A backup whose files a compaction removed while it linked them starts over
+// this many times.
+const BACKUP_ATTEMPTS = 5;
 
 /** A write already validated, with its key in index form. */
 export interface KeyedOp extends WriteOp {
@@ -59,6 +78,9 @@ export interface KeyChange {
   seq: number;
 }
 
+// Streamed values up to this size are written like any other value.
+const SMALL_STREAM = 1024 * 1024;
+
 /** Index, files, writer and reads of one open store. */
 export class Catalog {
   readonly #index = new KeyDir();
@@ -66,8 +88,10 @@ export class Catalog {
   readonly #live = new Map<number, number>();
   readonly #dir: string;
   readonly #opts: CatalogOptions;
-  readonly #lock: Deno.FsFile;
+  // Neither in a read-only store, which has a follower instead.
+  readonly #lock?: Deno.FsFile;
   #writer!: Writer;
+  #follower?: Follower;
   #storeId = "";
   #seq = 0;
   // Keys with a write appended but not yet applied (under sync "always" a write
@@ -77,10 +101,12 @@ export class Catalog {
   readonly #inflightRanges = new Set<{ start: string; end: string | undefined }>();
   readonly #listeners = new Set<(changes: KeyChange[]) => void>();
   #compacting?: Promise<CompactResult>;
+  // Set while a backup links files: a compaction waits for it, since it would remove them.
+  #pinned?: Promise<void>;
   #lastCompaction?: CompactResult;
   #closing = false;
 
-  private constructor(dir: string, opts: CatalogOptions, lock: Deno.FsFile) {
+  private constructor(dir: string, opts: CatalogOptions, lock?: Deno.FsFile) {
     this.#dir = dir;
     this.#opts = opts;
     this.#lock = lock;
@@ -88,6 +114,7 @@ export class Catalog {
 
   /** Locks `dir`, removes what an interrupted compaction left, and rebuilds the index from the files. */
   static async open(dir: string, opts: CatalogOptions): Promise<Catalog> {
+    if (opts.readOnly) return await Catalog.#openReadOnly(dir, opts);
     try {
       await Deno.mkdir(dir, { recursive: true });
     } catch (e) {
@@ -99,10 +126,94 @@ export class Catalog {
       await c.#recover();
     } catch (e) {
       c.#dropFiles([...c.#files.values()]);
-      releaseLock(c.#lock);
+      releaseLock(c.#lock!);
       throw asCaskError(e, `cannot open the store in ${dir}`);
     }
     return c;
+  }
+
+  // Read-only: no lock, no writer, nothing created or changed (see follower.ts).
+  static async #openReadOnly(dir: string, opts: CatalogOptions): Promise<Catalog> {
+    const c = new Catalog(dir, opts);
+    const follower = new Follower(c.#followTarget());
+    try {
+      await follower.start();
+    } catch (e) {
+      c.#dropFiles([...c.#files.values()]);
+      throw asCaskError(e, `cannot open the store in ${dir} read-only`);
+    }
+    c.#follower = follower;
+    if (opts.followMs) follower.follow(opts.followMs, opts.onBackgroundError);
+    return c;
+  }
+
+  #followTarget(): FollowTarget {
+    return {
+      dir: this.#dir,
+      options: this.#opts,
+      clock: this.#opts.clock,
+      files: this.#files,
+      sequence: () => this.#seq,
+      setSequence: (seq) => this.#seq = seq,
+      entries: () => this.#index.range(),
+      put: (k, e) => this.#put(k, e),
+      remove: (k) => this.#remove(k),
+      removeRange: (a, b) => this.#removeRange(a, b),
+      liveBytes: (id) => this.liveBytes(id),
+      dropFiles: (files) => this.#dropFiles(files),
+    };
+  }
+
+  /** Whether the store was opened read-only. */
+  get readOnly(): boolean {
+    return this.#follower !== undefined;
+  }
+
+  /** A read-only store catches up with the writer's log; a writable one is always current. */
+  refresh(): Promise<void> {
+    return this.#follower?.refresh() ?? Promise.resolve();
+  }
+
+  /**
+   * Writes a snapshot of the store at one sequence number into `target`: the
+   * files the index points into, the open one up to what is written of it.
+   */
+  async backup(target: string): Promise<BackupResult> {
+    for (let attempt = 1;; attempt++) {
+      // A compaction would remove files while they are linked: let a running
+      // one finish, and hold off new ones (this store's; a reader's writer is
+      // another process, whose removals the held descriptors and a retry cover).
+      while (this.#compacting) await this.#compacting.catch(() => {});
+      const pin = Promise.withResolvers<void>();
+      this.#pinned = pin.promise;
+      try {
+        return await this.#backupOnce(target);
+      } catch (e) {
+        if (!isGone(e) || attempt === BACKUP_ATTEMPTS) {
+          throw asCaskError(e, `backup of ${this.#dir} into ${target} failed`);
+        }
+      } finally {
+        this.#pinned = undefined;
+        pin.resolve();
+      }
+    }
+  }
+
+  async #backupOnce(target: string): Promise<BackupResult> {
+    await this.#writer?.sync();
+    const open = this.#writer?.active ?? this.#follower?.tail;
+    const seq = this.#seq;
+    const files = [...this.#files.values()].sort((a, b) => a.id - b.id)
+      .map((file) => ({ file, size: file.size, sealed: file !== open }));
+    const { openSeq, ...counts } = await writeBackup(this.#dir, target, files);
+    // What the copy of the open file holds, not what is applied: a writer
+    // applies writes still in its buffer (sync "never"), and the copy may
+    // hold writes not yet applied (waiting for their fsync).
+    return { sequence: open ? openSeq : seq, ...counts };
+  }
+
+  #writable(): void {
+    if (this.#follower) throw new ReadOnlyError();
   }
 
   async #recover(): Promise<void> {
@@ -110,25 +221,9 @@ export class Catalog {
       put: (key, fileId, offset, size, timestamp, expireAt) =>
         this.#put(key, { fileId, offset, size, timestamp, expireAt }),
       remove: (key) => this.#remove(key),
+      removeRange: (a, b) => this.#removeRange(a, b),
     });
-    const now = this.#opts.clock();
-    const log = await recoverLog(this.#dir, {
-      record: (key, fileId, offset, size, tombstone, timestamp, expireAt) =>
-        loader.add(
-          key,
-          fileId,
-          offset,
-          size,
-          tombstone || (expireAt !== 0 && expireAt <= now),
-          timestamp,
-          expireAt,
-        ),
-      // Applied in log order: what the loader gathered so far goes first.
-      range: (start, end) => {
-        loader.flush();
-        this.#removeRange(start, end);
-      },
-    }, this.#opts);
+    const log = await recoverLog(this.#dir, loadingSink(loader, this.#opts.clock()), this.#opts);
     loader.flush();
     for (const f of log.files) this.#files.set(f.id, f);
     this.#storeId = log.storeId;
@@ -185,8 +280,33 @@ export class Catalog {
     return e ? this.readRecord(k, e).seq : null;
   }
 
+  /**
+   * The changes committed after `since` up to `upTo`, from the log, in commit
+   * order (values read as they are reached).
+   * @throws {HistoryGoneError} a compaction merged commits after `since`.
+   */
+  async *history(
+    since: number,
+    upTo: number,
+  ): AsyncGenerator<KeyChange & { rangeEnd?: string; isRange?: boolean }> {
+    const oldest = historyStart([...this.#files.values()]);
+    if (since < oldest) throw new HistoryGoneError(since, oldest);
+    // Everything committed up to now must be on disk to be read back.
+    await this.#writer.sync();
+    const files = [...this.#files.values()].sort((a, b) => a.id - b.id);
+    for await (const c of readHistory(files, since, upTo)) {
+      if (c.range) {
+        yield { k: c.k, value: undefined, seq: c.seq, rangeEnd: c.range.end, isRange: true };
+      } else {
+        const value = c.at ? readValue(c.at.file, c.at, c.k, this.#writer) : undefined;
+        yield { k: c.k, value, seq: c.seq };
+      }
+    }
+  }
+
   /** Calls `listener` with the changes of every commit as it is applied, until the returned function is called. */
   listen(listener: (changes: KeyChange[]) => void): () => void {
+    if (this.#follower) throw new ReadOnlyError("watch() needs a writable store");
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
@@ -222,6 +342,7 @@ export class Catalog {
 
   /** Writes one set or delete; resolves to whether a deleted key was present. */
   write(op: KeyedOp): Promise<boolean> {
+    this.#writable();
     // Nothing to delete and no write in flight that could create it: skip the tombstone.
     if (op.tombstone && !this.#index.get(op.k) && !this.#writer.busy) {
       return Promise.resolve(false);
@@ -247,6 +368,64 @@ export class Catalog {
     return this.#append([op], false, (n) => n).finally(() => this.#inflightRanges.delete(range));
   }
 
+  /**
+   * Stores the value `source` streams under `k`, never holding it whole: it is
+   * spooled to a temporary file and becomes a data file of its own. Resolves
+   * once the value is durable, whatever the sync mode.
+   */
+  async setStream(
+    op: KeyedOp,
+    source: ReadableStream<Uint8Array>,
+    size?: number,
+  ): Promise<void> {
+    this.#writable();
+    const v = await spoolValue(this.#dir, op.kb.length, source, size);
+    if (v.length <= SMALL_STREAM) {
+      // A file of its own would cost more than it saves: write it like any value.
+      let value: Uint8Array;
+      try {
+        value = (await Deno.readFile(v.tmp)).subarray(v.offset);
+      } finally {
+        await Deno.remove(v.tmp).catch(() => {});
+      }
+      await this.write({ ...op, vb: value });
+      await this.#writer.sync();
+      return;
+    }
+    try {
+      if (this.#opts.maxIndexBytes !== Infinity) this.#checkBudget([op]);
+    } catch (e) {
+      await Deno.remove(v.tmp).catch(() => {});
+      throw e;
+    }
+    const ts = this.#opts.clock();
+    const at = this.#writer.appendBlob(v.tmp, op.kb, v.length, v.crc, ts, op.expireAt);
+    const recordSize = at.headerSize + op.kb.length + v.length;
+    this.#inflight.set(op.k, at.seq);
+    await this.#writer.commit(() => {
+      if (this.#inflight.get(op.k) === at.seq) this.#inflight.delete(op.k);
+      this.#put(op.k, {
+        fileId: at.file.id,
+        offset: at.offset,
+        size: recordSize,
+        timestamp: ts,
+        expireAt: op.expireAt,
+      });
+      this.#seq = at.seq;
+      // A watcher gets the change, not the value: getStream reads it.
+      this.#notify([{ k: op.k, value: new Uint8Array(0), seq: at.seq }]);
+    }, true);
+  }
+
+  /** The value of `k` as a checked stream of chunks, or undefined when absent. */
+  getStream(k: string): ReadableStream<Uint8Array> | undefined {
+    const e = this.lookup(k);
+    if (!e) return undefined;
+    const file = this.#files.get(e.fileId);
+    if (!file) throw new CorruptionError(`index points at missing data file ${e.fileId}`);
+    return valueStream(file, e, k, this.#writer);
+  }
+
   /** How many live keys lie in [start, end). */
   count(start?: string, end?: string): number {
     let n = 0;
@@ -261,6 +440,7 @@ export class Catalog {
    * resolves to the newest sequence number.
    */
   atomic(ops: readonly KeyedOp[], checks: readonly KeyedCheck[] = []): Promise<number | null> {
+    this.#writable();
     for (const c of checks) {
       const pending = this.#inflight.has(c.k) || this.#inRangeInFlight(c.k);
       if (!pending && this.seqOf(c.k) === c.seq) continue;
@@ -287,6 +467,7 @@ export class Catalog {
     batch: boolean,
     result: (deleted: number, seq: number) => T,
   ): Promise<T> {
+    this.#writable();
     if (this.#opts.maxIndexBytes !== Infinity) this.#checkBudget(ops);
     const ts = this.#opts.clock();
     const { file, offset, seq, headerSize } = this.#writer.appendOps(ops, ts, batch);
@@ -375,13 +556,16 @@ export class Catalog {
 
   /** Resolves once every write made before the call is durable. */
   sync(): Promise<void> {
+    if (this.#follower) return Promise.resolve();
     return this.#writer.sync();
   }
 
   /** Compacts, or joins the compaction already running. */
   compact(onProgress: (p: CompactProgress) => void): Promise<CompactResult> {
+    this.#writable();
     if (this.#writer.failure) return Promise.reject(this.#writer.failure);
-    this.#compacting ??= runCompaction(this.#compaction, onProgress)
+    const run = () => runCompaction(this.#compaction, onProgress);
+    this.#compacting ??= (this.#pinned ? this.#pinned.then(run) : run())
       .then((r) => this.#lastCompaction = r, (e) => {
         throw asCaskError(e, "compaction failed");
       })
@@ -425,7 +609,7 @@ export class Catalog {
     const files: FileStats[] = [];
     let liveBytes = 0, deadBytes = 0;
     for (const f of [...this.#files.values()].sort((a, b) => a.id - b.id)) {
-      const size = this.#writer.sizeOf(f);
+      const size = this.#writer?.sizeOf(f) ?? f.size;
       const live = this.liveBytes(f.id);
       // The file header is overhead every file has, not reclaimable dead space.
       const body = Math.max(0, size - f.headerSize);
@@ -459,10 +643,11 @@ export class Catalog {
     try {
       // A running compaction stops at its next chunk and removes its temporary files.
       await this.#compacting?.catch(() => {});
-      await this.#writer.close();
+      await this.#follower?.close();
+      await this.#writer?.close();
     } finally {
       this.#dropFiles([...this.#files.values()]);
-      releaseLock(this.#lock);
+      if (this.#lock) releaseLock(this.#lock);
     }
   }
 

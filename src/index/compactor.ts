@@ -46,7 +46,10 @@ export async function runCompaction(
 ): Promise<CompactResult> {
   const { writer } = ctx;
   const t0 = performance.now();
-  const inputs = [...ctx.files.values()].sort((a, b) => a.id - b.id);
+  // A live streamed value stays in its own file: copying it would hold it in memory.
+  const inputs = [...ctx.files.values()]
+    .filter((f) => !(f.blob && ctx.liveBytes(f.id) > 0))
+    .sort((a, b) => a.id - b.id);
   const inputIds = new Set(inputs.map((f) => f.id));
   const firstId = writer.nextId;
   // Outputs never outnumber inputs by more than one; the last output grows past

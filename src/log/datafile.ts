@@ -9,7 +9,7 @@ import { closeSync, openSync } from "node:fs";
 import { CorruptionError, IOError } from "../base/errors.ts";
 import { FORMAT_V1, type RecordFormat } from "../codec/codec.ts";
 import { type FileHeader, fileHeaderSize, recordFormat } from "../codec/file_header.ts";
-import { FILE_FLAG_COMPACTED } from "../codec/format.ts";
+import { FILE_FLAG_BLOB, FILE_FLAG_COMPACTED } from "../codec/format.ts";
 import { dataPath, readFullAt } from "./fsutil.ts";
 
 /** A data file of a store. */
@@ -44,6 +44,11 @@ export class DataFile {
     return ((this.header?.flags ?? 0) & FILE_FLAG_COMPACTED) !== 0;
   }
 
+  /** Whether the file holds one streamed value (see FILE_FLAG_BLOB). */
+  get blob(): boolean {
+    return ((this.header?.flags ?? 0) & FILE_FLAG_BLOB) !== 0;
+  }
+
   /** Fills `buf` from `offset`; a short read means the index and the file disagree. */
   read(offset: number, buf: Uint8Array): void {
     let got: number;
@@ -60,6 +65,16 @@ export class DataFile {
         offset,
       );
     }
+  }
+
+  /**
+   * Opens the read handle now and returns it. A reader beside a live writer
+   * holds its files open this way: once open, a file stays readable after the
+   * writer's compaction unlinks it (the space is freed when it is closed).
+   */
+  hold(): number {
+    this.#reader ??= openSync(this.path, "r");
+    return this.#reader;
   }
 
   /** Closes the read handle (reopened on demand). */

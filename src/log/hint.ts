@@ -25,6 +25,7 @@ import {
 import { KIND_HINT } from "../codec/format.ts";
 import { bytesToKey } from "../base/keys.ts";
 import type { DataFile } from "./datafile.ts";
+import { hintPath, syncDir, writeAll } from "./fsutil.ts";
 
 const ENTRY_V1 = 32;
 const ENTRY = 44;
@@ -93,6 +94,21 @@ export class HintWriter {
     out.set(t, rest.length);
     return out;
   }
+}
+
+/** Writes the finished hint `bytes` of data file `id` durably: to a temporary name, fsynced, renamed. */
+export async function writeHint(dir: string, id: number, bytes: Uint8Array): Promise<void> {
+  const path = hintPath(dir, id);
+  const tmp = `${path}.merging`;
+  const f = await Deno.open(tmp, { write: true, create: true, truncate: true });
+  try {
+    await writeAll(f, bytes);
+    await f.syncData();
+  } finally {
+    f.close();
+  }
+  await Deno.rename(tmp, path);
+  await syncDir(dir);
 }
 
 /** Receives a hint entry: the record's key, offset and header fields (flags and seq 0 in version 1). */

@@ -15,9 +15,12 @@ import {
   scratch,
   verifyRecord,
 } from "../codec/codec.ts";
+import { RecordCrc } from "../codec/stream_record.ts";
 import { readFullAt } from "./fsutil.ts";
 
 const CHUNK = 4 * 1024 * 1024;
+// Records above this are verified in chunks rather than read whole.
+const LARGE_RECORD = 64 * 1024 * 1024;
 
 /**
  * Called for each valid record at file offset `offset`. Its bytes are
@@ -66,15 +69,50 @@ export async function walkLog(
     want = CHUNK;
     if (res.status === "end") continue;
     if (res.status === "partial" && pos + res.need <= size) {
-      // The record is whole on disk but did not fit this read: read it alone.
-      want = Math.max(res.need, CHUNK);
-      continue;
+      if (res.need > LARGE_RECORD) {
+        // A huge (streamed) value is checked chunk by chunk, never held whole.
+        const head = verifyLarge(log, pos, res.need);
+        if (head) {
+          visit(pos, head.h, head.bytes, 0);
+          pos += res.need;
+          continue;
+        }
+      } else {
+        // The record is whole on disk but did not fit this read: read it alone.
+        want = Math.max(res.need, CHUNK);
+        continue;
+      }
     }
     const next = findNextRecord(log, pos + 1);
     if (!(await onDamage(pos, next)) || next < 0) return pos;
     pos = next;
   }
   return pos;
+}
+
+// Verifies the record of `size` bytes at `pos` without holding it whole;
+// returns its header and its head's bytes (header and key), or undefined when
+// it is not intact.
+function verifyLarge(
+  log: LogFile,
+  pos: number,
+  size: number,
+): { h: RecordHeader; bytes: Uint8Array } | undefined {
+  const { fd, fmt } = log;
+  const first = new Uint8Array(fmt.headerSize);
+  readFullAt(fd, pos, first);
+  const h = readHeader(fmt, first, 0);
+  if (!h || recordSize(fmt, h.keyLen, h.valueLen) !== size) return undefined;
+  const head = new Uint8Array(fmt.headerSize + h.keyLen);
+  readFullAt(fd, pos, head);
+  const crc = new RecordCrc(fmt, head);
+  const chunk = new Uint8Array(CHUNK);
+  for (let at = pos + head.length; at < pos + size; at += CHUNK) {
+    const part = chunk.subarray(0, Math.min(CHUNK, pos + size - at));
+    readFullAt(fd, at, part);
+    crc.update(part);
+  }
+  return crc.matches() ? { h: { ...h }, bytes: head } : undefined;
 }
 
 // The offset of the first record at or after `from` that the log accepts as its

@@ -38,17 +38,18 @@ export interface ReadRecord {
 
 /**
  * The value of the record of key `k` at `at` in `file`, verified. `ahead` is a
- * scan's read-ahead window, which may hold the record already.
+ * scan's read-ahead window, which may hold the record already; `writer` (none
+ * in a read-only store) may still hold it in its buffer.
  * @throws {CorruptionError} the bytes there are not that key's intact record.
  */
 export function readValue(
   file: DataFile,
   at: RecordPlace,
   k: string,
-  writer: Writer,
+  writer: Writer | undefined,
   ahead?: ReadAhead,
 ): Uint8Array {
-  return readRecord(file, at, k, writer, ahead).value;
+  return readChecked(file, at, k, writer, ahead);
 }
 
 /** Like {@link readValue}, with the record's sequence number. */
@@ -56,14 +57,26 @@ export function readRecord(
   file: DataFile,
   at: RecordPlace,
   k: string,
-  writer: Writer,
+  writer: Writer | undefined,
   ahead?: ReadAhead,
 ): ReadRecord {
+  const value = readChecked(file, at, k, writer, ahead);
+  return { value, seq: header.seq };
+}
+
+// The value of the record, verified; leaves its fields in `header`.
+function readChecked(
+  file: DataFile,
+  at: RecordPlace,
+  k: string,
+  writer: Writer | undefined,
+  ahead?: ReadAhead,
+): Uint8Array {
   let buf = ahead?.view(file, at.offset, at.size);
   const shared = buf !== undefined || at.size <= SCRATCH_READ;
   if (!buf) {
     buf = shared ? scratch(at.size).subarray(0, at.size) : new Uint8Array(at.size);
-    if (!writer.readBuffered(file, at.offset, buf)) file.read(at.offset, buf);
+    if (!writer?.readBuffered(file, at.offset, buf)) file.read(at.offset, buf);
   }
   const fmt = file.fmt;
   const h = readHeader(fmt, buf, 0, header);
@@ -78,7 +91,7 @@ export function readRecord(
     );
   }
   const start = fmt.headerSize + h.keyLen;
-  return { value: shared ? buf.slice(start) : buf.subarray(start), seq: h.seq };
+  return shared ? buf.slice(start) : buf.subarray(start);
 }
 
 // Reused: the header's fields are read before the next call.

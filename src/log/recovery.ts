@@ -88,17 +88,20 @@ export async function recoverLog(
       }
       const newest = i === probes.length - 1;
       if (newest && cutAtCreation(p)) {
-        // A crash right after the file was created: nothing in it was ever acknowledged.
+        // A crash right after the file was created: nothing in it was ever
+        // acknowledged. Beside a live writer, a file it is creating right now.
         const what = opts.readOnly
           ? "a data file cut short at creation"
           : "removed a data file cut short at creation";
-        opts.onWarning({
-          kind: "torn-tail",
-          file: path,
-          offset: 0,
-          bytes: p.size,
-          message: `${path}: ${what}`,
-        });
+        if (!opts.liveTail) {
+          opts.onWarning({
+            kind: "torn-tail",
+            file: path,
+            offset: 0,
+            bytes: p.size,
+            message: `${path}: ${what}`,
+          });
+        }
         if (!opts.readOnly) {
           closeSync(p.fd);
           p.fd = -1;
@@ -135,7 +138,8 @@ export async function recoverLog(
     const logs = files.filter((f) => !f.compacted);
     const newest = logs[logs.length - 1];
     const top = ids[ids.length - 1];
-    const appendable = newest && newest.header?.version === 2 && newest.id === top;
+    const appendable = newest && newest.header?.version === 2 && newest.id === top &&
+      !newest.blob;
     return {
       files,
       storeId,

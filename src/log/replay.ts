@@ -30,9 +30,10 @@ export interface RecoverySink {
     tombstone: boolean,
     timestamp: number,
     expireAt: number,
+    seq: number,
   ): void;
-  /** A range delete: every key in [start, end) is gone (`end` undefined: no end). */
-  range(start: string, end: string | undefined): void;
+  /** A range delete of commit `seq`: every key in [start, end) is gone (`end` undefined: no end). */
+  range(start: string, end: string | undefined, seq: number): void;
 }
 
 /** How recovery treats damage and where it reports it. */
@@ -47,6 +48,18 @@ export interface RecoveryOptions {
   readOnly?: boolean;
   /** Whether hint files may stand in for scans of their data files (default true). */
   useHints?: boolean;
+  /**
+   * The newest file is being written by a live writer (a reader follows it):
+   * its unfinished tail, a record or batch still being appended, is not yet
+   * written rather than damaged, so it is left unread without a warning.
+   */
+  liveTail?: boolean;
+}
+
+/** Where a replay resumes inside a file: an offset at a record boundary, and the last sequence number before it. */
+export interface ResumePoint {
+  offset: number;
+  seq: number;
 }
 
 /** Passes the record with header `h` of file `fileId` to `sink`. */
@@ -59,7 +72,8 @@ export function emit(
   h: RecordHeader,
 ): void {
   const size = fmtHeaderSize + h.keyLen + h.valueLen;
-  sink.record(key, fileId, offset, size, (h.flags & FLAG_TOMBSTONE) !== 0, h.timestamp, h.expireAt);
+  const tombstone = (h.flags & FLAG_TOMBSTONE) !== 0;
+  sink.record(key, fileId, offset, size, tombstone, h.timestamp, h.expireAt, h.seq);
 }
 
 interface Pending {
@@ -72,7 +86,9 @@ interface Pending {
  * Replays `file` (open as `fd`, `size` bytes) into `sink`; returns the highest
  * sequence number it counted (the file's base sequence number when none). For
  * the newest file (`last`) a torn tail or an unfinished batch is truncated off;
- * `file.size` ends as the size of the valid log.
+ * `file.size` ends as the size of the valid log. `from` resumes an earlier
+ * replay of the same file (a reader following it) instead of starting at the
+ * first record.
  */
 export async function replayFile(
   file: DataFile,
@@ -81,15 +97,16 @@ export async function replayFile(
   last: boolean,
   sink: RecoverySink,
   opts: RecoveryOptions,
+  from?: ResumePoint,
 ): Promise<number> {
-  const r = new Replay(file, size, last, sink, opts);
+  const r = new Replay(file, size, last, sink, opts, from?.seq);
   const log = file.header?.version === 2 && !file.compacted;
   await walkLog(
     {
       fd,
       size,
       fmt: file.fmt,
-      start: file.headerSize,
+      start: from?.offset ?? file.headerSize,
       // In a log file sequence numbers only grow: an older one past damage is a
       // copy of an earlier record (inside a value, say), not the log going on.
       resyncOnto: log ? (h) => h.seq > r.lastSeq : undefined,
@@ -99,6 +116,7 @@ export async function replayFile(
   );
   const cut = r.finish();
   if (cut < 0) file.size = size;
+  else if (opts.liveTail && last) file.size = cut;
   else if (opts.readOnly) {
     r.warn("torn-tail", cut, size - cut, `${size - cut} bytes of torn tail at ${cut}`);
     file.size = cut;
@@ -121,8 +139,9 @@ class Replay {
     readonly last: boolean,
     readonly sink: RecoverySink,
     readonly opts: RecoveryOptions,
+    seq?: number,
   ) {
-    this.lastSeq = file.header?.baseSeq ?? 0;
+    this.lastSeq = seq ?? file.header?.baseSeq ?? 0;
   }
 
   warn(kind: ProblemKind, offset: number, bytes: number, message: string): void {
@@ -175,13 +194,17 @@ class Replay {
 
   // Ends the replay; returns where to truncate the newest file, or -1.
   finish(): number {
-    if (this.#pending.length > 0 && this.last) this.#cut = this.#batchStart;
+    if (this.#pending.length > 0 && this.last) {
+      this.#cut = this.#batchStart;
+      // A batch whose commit record the writer has not appended yet.
+      if (this.opts.liveTail) this.#pending = [];
+    }
     this.#dropBatch(this.last ? "cut off by a crash" : "no commit record");
     return this.#cut;
   }
 
   #count(key: string, offset: number, h: RecordHeader, end?: string): void {
-    if (h.flags & FLAG_RANGE) this.sink.range(key, end === "" ? undefined : end);
+    if (h.flags & FLAG_RANGE) this.sink.range(key, end === "" ? undefined : end, h.seq);
     else emit(this.sink, this.file.id, this.file.fmt.headerSize, key, offset, h);
     if (h.seq > this.lastSeq) this.lastSeq = h.seq;
   }

@@ -14,11 +14,13 @@
 import { ClosedError, IOError } from "../base/errors.ts";
 import type { SyncMode, WriteOp } from "../base/types.ts";
 import { encodeFileHeader, newSalt } from "../codec/file_header.ts";
-import { KIND_DATA } from "../codec/format.ts";
+import { FILE_FLAG_BLOB, KIND_DATA } from "../codec/format.ts";
+import { sealStreamedHead } from "../codec/stream_record.ts";
 import { encodeOps, framedSize } from "../codec/framing.ts";
 import { DataFile } from "./datafile.ts";
 import { faults } from "./faults.ts";
-import { syncDir, writeAllSync } from "./fsutil.ts";
+import { HintWriter, writeHint } from "./hint.ts";
+import { syncDir, writeAll, writeAllSync } from "./fsutil.ts";
 
 // Chunk size for buffered appends: large enough for efficient writes, small
 // enough that a group commit of one record does not allocate much.
@@ -35,6 +37,8 @@ interface Chunk {
   pos0: number; // the writer's append position (#appended) at bytes[0]
   bytes: Uint8Array;
   used: number;
+  /** Not bytes to write but a streamed value's file to put in place (see appendBlob). */
+  blob?: { tmp: string; head: Uint8Array; size: number; hint: Uint8Array };
 }
 
 // A write that failed can be cut off and tried again; an fsync that failed
@@ -110,6 +114,7 @@ export class Writer {
   #closed = false;
 
   #seq: number;
+  readonly #sealedEnds = new WeakMap<DataFile, number>();
 
   /** Appends to `options.append`, or starts a new file following `options.follows`. */
   constructor(readonly dir: string, readonly options: WriterOptions) {
@@ -130,7 +135,8 @@ export class Writer {
 
   /** Bytes of `file`, buffered appends included. */
   sizeOf(file: DataFile): number {
-    return file === this.active ? this.#end : file.size;
+    if (file === this.active) return this.#end;
+    return Math.max(file.size, this.#sealedEnds.get(file) ?? 0);
   }
 
   /** The sequence number of the last append. */
@@ -189,12 +195,67 @@ export class Writer {
   }
 
   /**
+   * Puts a streamed value in the log: `tmp` holds, after room for the file
+   * header and the record's head, the value's `valueLen` bytes (fsynced), whose
+   * CRC-32 is `valueCrc`. The value becomes the one record of a new data file
+   * (a blob file) after the active one, and appends go on in a file after it.
+   * The file is renamed into place, in order, by the flusher; the caller waits
+   * for that through commit(apply, true).
+   */
+  appendBlob(
+    tmp: string,
+    key: Uint8Array,
+    valueLen: number,
+    valueCrc: number,
+    timestamp: number,
+    expireAt: number,
+  ): Placement {
+    this.#check();
+    const seq = this.#seq + 1;
+    const header = {
+      version: 2 as const,
+      kind: KIND_DATA,
+      flags: FILE_FLAG_BLOB,
+      salt: newSalt(),
+      storeId: this.options.storeId,
+      fileId: this.nextId++,
+      follows: this.active.id,
+      baseSeq: this.#seq,
+      part: 0,
+      parts: 0,
+    };
+    const file = new DataFile(this.dir, header.fileId, 0, header);
+    const head = sealStreamedHead(file.fmt, 0, timestamp, expireAt, seq, key, valueLen, valueCrc);
+    const fileHead = encodeFileHeader(header);
+    const bytes = new Uint8Array(fileHead.length + head.length);
+    bytes.set(fileHead);
+    bytes.set(head, fileHead.length);
+    const hint = new HintWriter(header);
+    const h = { flags: 0, keyLen: key.length, valueLen, timestamp, expireAt, seq };
+    hint.add(key, h, fileHead.length);
+    const size = bytes.length + valueLen;
+    this.options.onNewFile(file);
+    this.#chunks.push({
+      file,
+      start: 0,
+      pos0: this.#appended,
+      bytes: new Uint8Array(0),
+      used: 0,
+      blob: { tmp, head: bytes, size, hint: hint.finish() },
+    });
+    this.#open = undefined;
+    this.#seq = seq;
+    this.active = this.#newFile(file.id);
+    return { file, offset: fileHead.length, seq, headerSize: file.fmt.headerSize };
+  }
+
+  /**
    * Makes everything appended so far count. Under "always" `apply` runs (in append
    * order) once the bytes are fsynced and the promise then resolves with its result;
    * otherwise `apply` runs now.
    */
-  commit<T>(apply: () => T): Promise<T> {
-    if (this.options.sync !== "always") {
+  commit<T>(apply: () => T, durable = false): Promise<T> {
+    if (this.options.sync !== "always" && !durable) {
       const result = apply();
       if (this.#buffered >= FLUSH_BYTES) this.#kick();
       else this.#schedule();
@@ -262,6 +323,8 @@ export class Writer {
   }
 
   #rotate(): void {
+    // A sealed file's bytes may still be buffered: its size counts them.
+    this.#sealedEnds.set(this.active, this.#end);
     this.active = this.#newFile(this.active.id);
   }
 
@@ -361,6 +424,7 @@ export class Writer {
   }
 
   async #write(c: Chunk): Promise<void> {
+    if (c.blob) return await this.#installBlob(c.file, c.blob);
     if (c.file !== this.#handleFile) await this.#switchTo(c.file);
     faults.beforeWrite?.(c.file.path);
     writeAllSync(this.#handle!, c.bytes.subarray(0, c.used));
@@ -373,6 +437,34 @@ export class Writer {
       await handle.syncData();
     } catch (e) {
       throw new SyncFailure("fsync failed", { cause: e });
+    }
+  }
+
+  // Seals the file before the blob, then gives the blob file its head, makes it
+  // durable and renames it (and its hint) into place. A failure here is not
+  // retried: the writer stops, and the temporary file goes at the next open.
+  async #installBlob(file: DataFile, b: NonNullable<Chunk["blob"]>): Promise<void> {
+    try {
+      if (this.#handle) {
+        await this.#handle.syncData();
+        this.#handle.close();
+        this.#handle = undefined;
+        this.#handleFile = undefined;
+      }
+      const f = await Deno.open(b.tmp, { write: true });
+      try {
+        faults.beforeWrite?.(file.path);
+        await writeAll(f, b.head);
+        await f.syncData();
+      } finally {
+        f.close();
+      }
+      await Deno.rename(b.tmp, file.path);
+      await syncDir(this.dir);
+      file.size = b.size;
+      await writeHint(this.dir, file.id, b.hint);
+    } catch (e) {
+      throw new SyncFailure("a streamed value could not be put in place", { cause: e });
     }
   }
 

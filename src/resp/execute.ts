@@ -90,9 +90,15 @@ function blindWrite(st: ServerState, ops: BatchOp[]): Promise<Reply> {
   return st.locks.write(keys, () => {
     st.watches.touch(keys);
     const op = ops[0];
-    // A set's ttl/expireAt fields are exactly the options set() takes.
     const done = ops.length === 1 && op.type === "set"
-      ? st.db.set(op.key, op.value, op)
+      ? st.db.set(
+        op.key,
+        op.value,
+        op.ttl === undefined && op.expireAt === undefined ? undefined : {
+          ttl: op.ttl,
+          expireAt: op.expireAt,
+        },
+      )
       : st.db.atomic(ops);
     return done.then(() => OK);
   });

@@ -1,0 +1,35 @@
+/**
+ * `cask backup`: an online, consistent copy of the store into another
+ * directory, taken beside a running writer (`cask serve`) if need be.
+ * @module
+ */
+
+import { expectPositionals } from "./args.ts";
+import type { Command } from "./command.ts";
+import { EXIT_OK } from "./exit_codes.ts";
+import { formatBytes } from "./human.ts";
+import { openForReading, STORE_FLAGS } from "./store.ts";
+
+/** `cask backup <target>` */
+export const backupCommand: Command = {
+  name: "backup",
+  synopsis: "<target>",
+  summary: "copy a consistent snapshot of the store into directory <target>",
+  details: "Sealed data files are hard-linked when <target> is on the same file system\n" +
+    "(copied otherwise); the file being written is copied up to the snapshot. Run it\n" +
+    "again into the same <target> to copy only what changed. Open <target> like any store.",
+  flags: STORE_FLAGS,
+  async run(args) {
+    expectPositionals(args, 1, 1, "<target>");
+    await using db = await openForReading(args);
+    const r = await db.backup(args.positionals[0]);
+    console.log(
+      `backed up sequence ${r.sequence} into ${args.positionals[0]}: ${r.files} files ` +
+        `(${r.filesLinked} linked, ${r.filesKept} unchanged), ${
+          formatBytes(r.bytesCopied)
+        } copied` +
+        (r.filesRemoved > 0 ? `, ${r.filesRemoved} old files removed` : ""),
+    );
+    return EXIT_OK;
+  },
+};

@@ -1,0 +1,153 @@
+/**
+ * Streamed values: writing a value of unknown length to a temporary file as it
+ * arrives, and reading a record's value back in chunks. A reader's chunks are
+ * checked against the record's CRC as they pass; the last chunk is held back
+ * until the whole value has matched, so a damaged value errors the stream
+ * before it ends and no consumer mistakes it for a complete one.
+ * @module
+ */
+
+import { CorruptionError, InvalidArgumentError } from "../base/errors.ts";
+import { keyEquals } from "../base/keys.ts";
+import { crc32, readHeader, recordSize } from "../codec/codec.ts";
+import { MAX_STREAMED_VALUE, RecordCrc } from "../codec/stream_record.ts";
+import { FILE_HEADER_SIZE, HEADER_SIZE } from "../codec/format.ts";
+import type { DataFile } from "./datafile.ts";
+import { readFullAt } from "./fsutil.ts";
+import { readValue, type RecordPlace } from "./reader.ts";
+import type { Writer } from "./writer.ts";
+import { closeSync, openSync } from "node:fs";
+
+const CHUNK = 1024 * 1024;
+
+/** A value written to a temporary file, with what sealing its record needs. */
+export interface SpooledValue {
+  tmp: string;
+  /** Where the value starts in the file (after room for the heads). */
+  offset: number;
+  length: number;
+  crc: number;
+}
+
+/**
+ * Writes the chunks of `source` to a new temporary file in `dir` after room for
+ * a file header and a record head for `keyLen` key bytes, fsynced; the file is
+ * removed again if anything fails. At most `size` bytes when given, and exactly.
+ */
+export async function spoolValue(
+  dir: string,
+  keyLen: number,
+  source: ReadableStream<Uint8Array>,
+  size?: number,
+): Promise<SpooledValue> {
+  const tmp = `${dir}/blob.${crypto.randomUUID()}.merging`;
+  const file = await Deno.open(tmp, { write: true, createNew: true });
+  let length = 0, crc = 0;
+  const offset = FILE_HEADER_SIZE + HEADER_SIZE + keyLen;
+  try {
+    await file.write(new Uint8Array(offset));
+    for await (const chunk of source) {
+      if (!(chunk instanceof Uint8Array)) {
+        throw new InvalidArgumentError("a value stream must yield Uint8Array chunks");
+      }
+      length += chunk.length;
+      if (length > (size ?? MAX_STREAMED_VALUE)) {
+        throw new InvalidArgumentError(
+          `the stream holds more than ${size ?? MAX_STREAMED_VALUE} bytes`,
+        );
+      }
+      crc = crc32(chunk, crc);
+      for (let done = 0; done < chunk.length;) done += await file.write(chunk.subarray(done));
+    }
+    if (size !== undefined && length !== size) {
+      throw new InvalidArgumentError(`the stream held ${length} bytes, not the ${size} announced`);
+    }
+    await file.syncData();
+  } catch (e) {
+    file.close();
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+  file.close();
+  return { tmp, offset, length, crc };
+}
+
+/**
+ * The value of the record of key `k` at `at` in `file` as a stream of chunks,
+ * checked as it is read (see the module doc). The file is opened at once, so a
+ * compaction that removes it meanwhile does not cut the stream short.
+ * @throws {CorruptionError} the record's header or key is not what the index says.
+ */
+export function valueStream(
+  file: DataFile,
+  at: RecordPlace,
+  k: string,
+  writer: Writer,
+): ReadableStream<Uint8Array> {
+  if (at.offset + at.size > file.size) {
+    // Still in the writer's buffer: small, and already checked by readValue.
+    const value = readValue(file, at, k, writer);
+    return new ReadableStream({
+      start(c) {
+        if (value.length > 0) c.enqueue(value);
+        c.close();
+      },
+    });
+  }
+  const fmt = file.fmt;
+  const fd = openSync(file.path, "r");
+  const fail = (why: string) => {
+    closeSync(fd);
+    return new CorruptionError(`record at ${file.path}:${at.offset} ${why}`, file.path, at.offset);
+  };
+  const head = new Uint8Array(fmt.headerSize + k.length);
+  readFullAt(fd, at.offset, head);
+  const h = readHeader(fmt, head, 0);
+  if (!h || h.keyLen !== k.length || recordSize(fmt, h.keyLen, h.valueLen) !== at.size) {
+    throw fail("fails its header check");
+  }
+  if (!keyEquals(head, fmt.headerSize, k)) throw fail("holds another key");
+  const crc = new RecordCrc(fmt, head);
+  const end = at.offset + at.size;
+  let pos = at.offset + head.length;
+  let closed = false;
+  const close = () => {
+    if (!closed) closeSync(fd);
+    closed = true;
+  };
+  const damaged = () =>
+    new CorruptionError(
+      `value at ${file.path}:${at.offset} fails its checksum`,
+      file.path,
+      at.offset,
+    );
+  // A byte stream: a reader that brings its own buffer (a BYOB reader) has
+  // the value read straight into it, so streaming allocates nothing per chunk.
+  return new ReadableStream({
+    type: "bytes",
+    pull(c) {
+      const req = c.byobRequest;
+      const room = req?.view ? req.view.byteLength : CHUNK;
+      const n = Math.min(room, end - pos);
+      const into = req?.view
+        ? new Uint8Array(req.view.buffer, req.view.byteOffset, n)
+        : new Uint8Array(n);
+      readFullAt(fd, pos, into);
+      pos += n;
+      crc.update(into);
+      const last = pos >= end;
+      if (last) {
+        close();
+        if (!crc.matches()) return c.error(damaged());
+      }
+      if (req?.view) req.respond(n);
+      else if (n > 0) c.enqueue(into);
+      if (last) {
+        c.close();
+        // A pending BYOB read is answered with an empty view once closed.
+        c.byobRequest?.respond(0);
+      }
+    },
+    cancel: close,
+  });
+}

@@ -1,0 +1,173 @@
+import assert from "node:assert/strict";
+import { open } from "../mod.ts";
+import { modelAt } from "./children/reader_load_model.ts";
+import { contents, startWriter } from "./reader_load.ts";
+import { withDir } from "./helpers.ts";
+
+Deno.test("backup: taken by the writer child mid-load, with 4 writers and compactions, it reopens equal to the model at its sequence", async () => {
+  await withDir(async (dir) => {
+    const target = `${dir}.backup`;
+    try {
+      const writer = await startWriter(dir, 2000, target);
+      const { ops, backupSeq } = await writer.finished;
+      assert.ok(backupSeq !== undefined, "the child took a backup");
+      const last = ops[ops.length - 1].seq;
+      assert.ok(backupSeq > 0 && backupSeq < last, `backup at ${backupSeq} of ${last}`);
+      await using b = await open(target);
+      assert.equal(b.sequence, backupSeq);
+      assert.deepEqual(await contents(b), modelAt(ops, backupSeq));
+    } finally {
+      await Deno.remove(target, { recursive: true }).catch(() => {});
+    }
+  });
+});
+
+// Sequential writes to `db` with a copy of the contents after each, by sequence number.
+class History {
+  readonly states = new Map<number, Map<string, string>>();
+  readonly #now = new Map<string, string>();
+  constructor(readonly db: Awaited<ReturnType<typeof open>>) {
+    this.states.set(db.sequence, new Map());
+  }
+  async set(k: string, v: string) {
+    await this.db.set(k, v);
+    this.#now.set(k, v);
+    this.states.set(this.db.sequence, new Map(this.#now));
+  }
+  async delete(k: string) {
+    if (await this.db.delete(k)) this.#now.delete(k);
+    this.states.set(this.db.sequence, new Map(this.#now));
+  }
+}
+
+async function inodes(dir: string): Promise<Map<string, number>> {
+  const m = new Map<string, number>();
+  for await (const e of Deno.readDir(dir)) {
+    m.set(e.name, (await Deno.stat(`${dir}/${e.name}`)).ino!);
+  }
+  return m;
+}
+
+Deno.test("backup: links sealed files, copies the open one, and a second backup copies only what changed", async () => {
+  await withDir(async (dir) => {
+    const target = `${dir}.backup`;
+    await using db = await open(dir, { maxFileSize: 4096 });
+    const h = new History(db);
+    try {
+      for (let i = 0; i < 300; i++) await h.set(`k${i % 60}`, `v${i}`.padEnd(40, "."));
+      const first = await db.backup(target);
+      assert.equal(first.sequence, db.sequence);
+      const src = await inodes(dir), dst = await inodes(target);
+      const sealed = db.stats().files.slice(0, -1).map((f) => `data.${f.id}`);
+      assert.ok(sealed.length > 3);
+      for (const name of sealed) assert.equal(dst.get(name), src.get(name), `${name} is linked`);
+      const active = `data.${db.stats().files.at(-1)!.id}`;
+      assert.notEqual(dst.get(active), src.get(active), "the open file is a copy");
+      assert.equal(first.filesLinked, sealed.length);
+      assert.ok(!dst.has("LOCK"));
+
+      const again = await db.backup(target);
+      assert.equal(again.bytesCopied, 0);
+      assert.equal(again.filesKept, again.files);
+
+      for (let i = 0; i < 20; i++) await h.delete(`k${i}`);
+      await db.compact();
+      await h.set("after", "compaction");
+      const third = await db.backup(target);
+      assert.ok(third.filesRemoved > 0, "files merged away are removed from the backup");
+      assert.ok(third.bytesCopied < 4096, `only the new open file copied: ${third.bytesCopied}`);
+      await using b = await open(target);
+      assert.equal(b.sequence, third.sequence);
+      assert.deepEqual(await contents(b), await contents(db));
+      assert.deepEqual(await contents(b), h.states.get(third.sequence));
+    } finally {
+      await Deno.remove(target, { recursive: true }).catch(() => {});
+    }
+  });
+});
+
+Deno.test("backup: backups racing compactions that remove the files they link each hold one sequence", async () => {
+  await withDir(async (dir) => {
+    const targets: string[] = [];
+    await using db = await open(dir, { maxFileSize: 2048 });
+    const h = new History(db);
+    try {
+      for (let round = 0; round < 12; round++) {
+        for (let i = 0; i < 60; i++) {
+          if (i % 7 === 3) await h.delete(`k${(i * round) % 40}`);
+          else await h.set(`k${(i * round) % 40}`, `r${round}.${i}`);
+        }
+        const target = `${dir}.b${round}`;
+        targets.push(target);
+        // The backup starts first: its snapshot lists files the compaction then removes.
+        const [b] = await Promise.all([db.backup(target), db.compact()]);
+        await using copy = await open(target);
+        assert.equal(copy.sequence, b.sequence);
+        assert.deepEqual(await contents(copy), h.states.get(b.sequence), `round ${round}`);
+      }
+    } finally {
+      for (const t of targets) await Deno.remove(t, { recursive: true }).catch(() => {});
+    }
+  });
+});
+
+// Hard links cannot cross file systems: /dev/shm (tmpfs) against the temp dir.
+const shm = (() => {
+  try {
+    return Deno.statSync("/dev/shm").dev !== Deno.statSync(Deno.makeTempDirSync()).dev;
+  } catch {
+    return false;
+  }
+})();
+Deno.test({
+  name: "backup: onto another file system it copies every file (needs /dev/shm on another device)",
+  ignore: !shm,
+  async fn() {
+    await withDir(async (dir) => {
+      const target = await Deno.makeTempDir({ dir: "/dev/shm", prefix: "cask-backup-" });
+      try {
+        await using db = await open(dir, { maxFileSize: 4096 });
+        for (let i = 0; i < 200; i++) await db.set(`k${i % 50}`, `v${i}`.padEnd(40, "."));
+        await db.compact();
+        const r = await db.backup(target);
+        assert.equal(r.filesLinked, 0);
+        assert.ok(r.bytesCopied > 4096);
+        await using b = await open(target);
+        assert.deepEqual(await contents(b), await contents(db));
+        const again = await db.backup(target);
+        assert.equal(again.bytesCopied, 0, "unchanged files are kept");
+      } finally {
+        await Deno.remove(target, { recursive: true });
+      }
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "backup: a compaction asked for while a backup runs waits for it (needs /dev/shm on another device)",
+  ignore: !shm,
+  async fn() {
+    await withDir(async (dir) => {
+      const target = await Deno.makeTempDir({ dir: "/dev/shm", prefix: "cask-backup-" });
+      try {
+        await using db = await open(dir, { maxFileSize: 1024 * 1024, sync: "never" });
+        const value = "x".repeat(1000);
+        for (let i = 0; i < 30_000; i++) await db.set(`k${i % 10_000}`, value);
+        let backedUp = false, early = 0;
+        const backup = db.backup(target).then((r) => {
+          backedUp = true;
+          return r;
+        });
+        const compaction = db.compact({ onProgress: () => backedUp || early++ });
+        const [r] = await Promise.all([backup, compaction]);
+        assert.equal(early, 0, "no compaction progress before the backup finished");
+        assert.ok(r.bytesCopied > 10 * 1024 * 1024);
+        await using b = await open(target);
+        assert.deepEqual(await contents(b), await contents(db));
+      } finally {
+        await Deno.remove(target, { recursive: true });
+      }
+    });
+  },
+});

@@ -1,0 +1,152 @@
+import assert from "node:assert/strict";
+import { CorruptionError, InvalidArgumentError, open, verify } from "../mod.ts";
+import { dataFiles, prng, randomBytes, withDir } from "./helpers.ts";
+
+const BIG_MIB = Number(Deno.env.get("CASK_STREAM_MIB") ?? 1024);
+
+function streamOf(bytes: Uint8Array, chunk = 64 * 1024): ReadableStream<Uint8Array> {
+  let at = 0;
+  return new ReadableStream({
+    pull(c) {
+      if (at >= bytes.length) return c.close();
+      c.enqueue(bytes.slice(at, at + chunk));
+      at += chunk;
+    },
+  });
+}
+
+async function readAll(s: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  return new Uint8Array(await new Response(s).arrayBuffer());
+}
+
+Deno.test("setStream/getStream round-trip a value through reopen and compaction; the blob file stays until dead", () =>
+  withDir(async (dir) => {
+    const value = randomBytes(prng(5), 9 * 1024 * 1024 + 17);
+    {
+      await using db = await open(dir, { sync: "never" });
+      await db.set("small", "s");
+      await db.setStream("big", streamOf(value), { size: value.length });
+      await db.set("after", "a");
+      assert.deepEqual(await readAll((await db.getStream("big"))!), value);
+      assert.deepEqual(await db.get("big"), value, "get() reads it too");
+      assert.equal(await db.getStream("missing"), undefined);
+    }
+    {
+      await using db = await open(dir, { strict: true });
+      assert.deepEqual(await readAll((await db.getStream("big"))!), value);
+      await db.compact();
+      assert.deepEqual(await readAll((await db.getStream("big"))!), value);
+      assert.equal(new TextDecoder().decode(await db.get("after")), "a");
+      assert.equal((await verify(dir)).issues.length, 0);
+      await db.delete("big");
+      await db.compact();
+    }
+    const sizes = await Promise.all((await dataFiles(dir)).map((f) => Deno.stat(f)));
+    assert.ok(sizes.every((s) => s.size < 1024 * 1024), "the dead value's file is gone");
+  }));
+
+Deno.test("a flipped byte inside a streamed value errors the stream before its last chunk", () =>
+  withDir(async (dir) => {
+    const value = randomBytes(prng(9), 5 * 1024 * 1024);
+    {
+      await using db = await open(dir);
+      await db.setStream("v", streamOf(value));
+    }
+    const files = await dataFiles(dir);
+    let blob = "";
+    for (const f of files) if ((await Deno.stat(f)).size > value.length) blob = f;
+    const bytes = await Deno.readFile(blob);
+    bytes[bytes.length - 2 * 1024 * 1024] ^= 0x40;
+    await Deno.writeFile(blob, bytes);
+    await using db = await open(dir, { onWarning: () => {} });
+    let got = 0;
+    const err = await (async () => {
+      for await (const part of (await db.getStream("v"))!) got += part.length;
+    })().catch((e) => e);
+    assert.ok(err instanceof CorruptionError, `got ${err}`);
+    assert.ok(got < value.length, "the last chunk was held back");
+  }));
+
+Deno.test("setStream: a size that does not match, or a bad stream, writes nothing", () =>
+  withDir(async (dir) => {
+    await using db = await open(dir);
+    await assert.rejects(
+      db.setStream("k", streamOf(new Uint8Array(10)), { size: 11 }),
+      InvalidArgumentError,
+    );
+    await assert.rejects(db.setStream("k", "nope" as never), InvalidArgumentError);
+    const bad = new ReadableStream({
+      start(c) {
+        c.enqueue("text" as never);
+        c.close();
+      },
+    });
+    await assert.rejects(db.setStream("k", bad), InvalidArgumentError);
+    assert.equal(await db.has("k"), false);
+    const left = [...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("blob."));
+    assert.deepEqual(left, [], "no temporary file is left behind");
+  }));
+
+const child = new URL("./children/stream_child.ts", import.meta.url).pathname;
+
+Deno.test(`a ${BIG_MIB} MiB value streams in and out with the process under 100 MiB of RSS`, () =>
+  withDir(async (dir) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", child, dir, String(BIG_MIB), "roundtrip"],
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    assert.ok(out.success);
+    const r = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!);
+    assert.equal(r.got, BIG_MIB * 1024 * 1024);
+    assert.ok(r.same, "the bytes read back are the bytes written");
+    assert.ok(r.peakMiB < 100, `peak RSS ${r.peakMiB.toFixed(0)} MiB`);
+  }));
+
+Deno.test("a setStream cut short by a crash leaves no trace", () =>
+  withDir(async (dir) => {
+    const p = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", child, dir, "64", "slow"],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const reader = p.stdout.getReader();
+    const { value } = await reader.read();
+    assert.match(new TextDecoder().decode(value), /streaming/);
+    p.kill("SIGKILL");
+    await p.status;
+    reader.releaseLock();
+    await p.stdout.cancel();
+    await using db = await open(dir, { strict: true });
+    assert.equal(await db.has("big"), false);
+    const names = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) =>
+      n.startsWith("blob.")
+    );
+    assert.deepEqual(names, [], "the temporary file is removed on open");
+    assert.equal((await verify(dir)).issues.length, 0);
+  }));
+
+Deno.test("cask set streams stdin in and cask get streams the value out", () =>
+  withDir(async (dir) => {
+    const value = randomBytes(prng(3), 3 * 1024 * 1024 + 5);
+    const cli = new URL("../cli.ts", import.meta.url).pathname;
+    const set = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", cli, "set", "--dir", dir, "blob"],
+      stdin: "piped",
+      stdout: "null",
+      stderr: "inherit",
+    }).spawn();
+    const w = set.stdin.getWriter();
+    await w.write(value);
+    await w.close();
+    assert.equal((await set.status).code, 0);
+    const get = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", cli, "get", "--dir", dir, "blob"],
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    assert.equal(get.code, 0);
+    // The value, then the line feed every `get` ends with.
+    assert.deepEqual(get.stdout.subarray(0, value.length), value);
+    assert.equal(get.stdout.length, value.length + 1);
+  }));
