@@ -9,9 +9,15 @@
  *   sync "never" awaited one at a time (the round trip between threads shows)
  *   and 16 in flight, and under sync "always" 16 in flight (fsyncs and group
  *   commit dominate); the same mode on both sides.
+ *
+ * The machine may be shared: at exit the bench prints, per read case, the CPU
+ * time the process got over the timed sections divided by their wall time
+ * ("cores used"). Below 2, the Workers could not all run at once, and the
+ * ratios say more about the neighbours than about Cask.
  * @module
  */
 
+import process from "node:process";
 import { type AttachOptions, type Cask, open } from "../mod.ts";
 import { WorkerChild } from "../tests/children/worker_driver.ts";
 
@@ -25,10 +31,27 @@ const workers = Array.from({ length: 4 }, () => new WorkerChild());
 const dir = await Deno.makeTempDir({ prefix: "cask-bench-" });
 const db = await open(dir, { sync: "never" });
 await db.atomic(KEYS.map((key) => ({ type: "set", key, value })));
+// Per read case: [CPU ms, wall ms] over the timed sections.
+const usage = new Map<string, [number, number]>();
 globalThis.addEventListener("unload", () => {
   for (const w of workers) w.terminate();
   Deno.removeSync(dir, { recursive: true });
+  console.log("\ncores used over the timed sections (CPU time / wall time):");
+  for (const [name, [cpu, wall]] of usage) {
+    console.log(`  ${name.padEnd(34)} ${(cpu / wall).toFixed(2)}`);
+  }
 });
+
+// Runs `f` between b.start() and b.end(), adding its CPU and wall time to `name`.
+async function timed(b: Deno.BenchContext, name: string, f: () => Promise<unknown>) {
+  const c0 = process.cpuUsage(), t0 = performance.now();
+  b.start();
+  await f();
+  b.end();
+  const wall = performance.now() - t0, c = process.cpuUsage(c0);
+  const [cpu, w] = usage.get(name) ?? [0, 0];
+  usage.set(name, [cpu + (c.user + c.system) / 1000, w + wall]);
+}
 
 async function ownerReads(count: number, seed: number): Promise<void> {
   let i = seed >>> 0;
@@ -38,16 +61,20 @@ async function ownerReads(count: number, seed: number): Promise<void> {
   }
 }
 
-async function workerReads(b: Deno.BenchContext, n: number, options: AttachOptions) {
+async function workerReads(
+  b: Deno.BenchContext,
+  name: string,
+  n: number,
+  options: AttachOptions,
+) {
   const ws = workers.slice(0, n);
   for (const w of ws) await w.attach(db, options);
   // Warm-up: one pass fills the caches (and the page cache for the owner).
   await Promise.all(ws.map((w, i) => w.value({ cmd: "reads", keys: KEYS, count: 5_000, seed: i })));
-  b.start();
-  await Promise.all(
-    ws.map((w, i) => w.value({ cmd: "reads", keys: KEYS, count: READS / n, seed: 100 + i })),
-  );
-  b.end();
+  await timed(b, name, () =>
+    Promise.all(
+      ws.map((w, i) => w.value({ cmd: "reads", keys: KEYS, count: READS / n, seed: 100 + i })),
+    ));
 }
 
 const reads = `${READS} gets`;
@@ -59,25 +86,23 @@ Deno.bench({
   ...runs,
   fn: async (b) => {
     await ownerReads(5_000, 0);
-    b.start();
-    await ownerReads(READS, 100);
-    b.end();
+    await timed(b, "owner thread alone", () => ownerReads(READS, 100));
   },
 });
-for (const n of [1, 2, 4]) {
+const readCases = [
+  [1, "cached", {}],
+  [2, "cached", {}],
+  [4, "cached", {}],
+  [1, "cache off (forwarded)", { cacheBytes: 0 }],
+  [2, "cache off (forwarded)", { cacheBytes: 0 }],
+] as const;
+for (const [n, how, options] of readCases) {
+  const name = `${n} Worker${n > 1 ? "s" : ""}, ${how}`;
   Deno.bench({
-    name: `${n} Worker${n > 1 ? "s" : ""}, cached`,
+    name,
     group: reads,
     ...runs,
-    fn: async (b) => await workerReads(b, n, {}),
-  });
-}
-for (const n of [1, 2]) {
-  Deno.bench({
-    name: `${n} Worker${n > 1 ? "s" : ""}, cache off (forwarded)`,
-    group: reads,
-    ...runs,
-    fn: async (b) => await workerReads(b, n, { cacheBytes: 0 }),
+    fn: async (b) => await workerReads(b, name, n, options),
   });
 }
 

@@ -182,6 +182,30 @@ Deno.test("a Worker scans in pages, counts, and watches the owner's commits", as
   });
 });
 
+Deno.test("a Worker attached to a read-only store sees its refreshes, and writes are ReadOnlyError", async () => {
+  await withDir(async (dir) => {
+    const writer = await open(dir, { sync: "never" });
+    await writer.set("k", "v1");
+    await writer.sync();
+    const reader = await open(dir, { readOnly: true });
+    await withWorkers(1, async ([w]) => {
+      await w.attach(reader);
+      assert.equal((await call(w, "get", "k")).value, "v1");
+      await writer.set("k", "v2");
+      await writer.sync();
+      await reader.refresh();
+      await call(w, "refresh");
+      // A refresh applies the writer's commits without a change report: no stale cache.
+      assert.equal((await call(w, "get", "k")).value, "v2");
+      const r = await call(w, "set", "k", "v3");
+      assert.equal(r.error?.code, "READ_ONLY");
+      assert.equal(r.error?.name, "ReadOnlyError");
+    });
+    await reader.close();
+    await writer.close();
+  });
+});
+
 Deno.test("kill -9 of owner and Workers under sync always keeps every acknowledged write", async () => {
   await withDir(async (dir) => {
     const child = new Deno.Command(Deno.execPath(), {

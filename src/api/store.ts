@@ -58,6 +58,8 @@ export class Cask {
   readonly #clock: () => number;
   #closing?: Promise<void>;
   readonly #watches = new Set<Watch>();
+  // What share()'s attachments do when the store closes.
+  readonly #onClose = new Set<() => void>();
 
   /** @ignore Use {@link open}. */
   private constructor(
@@ -584,7 +586,10 @@ export class Cask {
    */
   share(): SharedCask {
     this.#checkOpen();
-    return shareStore(this, (l) => this.#catalog.listen(l));
+    return shareStore(this, (l) => this.#catalog.listen(l), (f) => {
+      this.#onClose.add(f);
+      return () => this.#onClose.delete(f);
+    });
   }
 
   /**
@@ -601,6 +606,7 @@ export class Cask {
   close(): Promise<void> {
     if (!this.#closing) {
       for (const w of this.#watches) w.end();
+      for (const f of this.#onClose) f();
       this.#closing = this.#catalog.close();
     }
     return this.#closing;

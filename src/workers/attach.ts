@@ -126,7 +126,8 @@ export class AttachedCask {
       throw new InvalidArgumentError("cacheBytes must be a number >= 0");
     }
     const db = new AttachedCask(shared, cacheBytes);
-    await db.#call("hello", [cacheBytes > 0]);
+    const { cache } = await db.#call("hello", [cacheBytes > 0]) as { cache: boolean };
+    if (!cache) db.#cache.disable();
     return db;
   }
 

@@ -30,7 +30,7 @@ export class ReadCache {
   // null: known absent.
   readonly #entries = new Map<string, Cached | null>();
   readonly #inflight = new Map<string, Set<Fetch>>();
-  readonly #maxBytes: number;
+  #maxBytes: number;
   #bytes = 0;
 
   constructor(maxBytes: number) {
@@ -78,6 +78,12 @@ export class ReadCache {
       const set = this.#inflight.get(k);
       if (set) { for (const f of set) f.stale = true; }
     }
+  }
+
+  /** Caches nothing from now on. */
+  disable(): void {
+    this.#maxBytes = 0;
+    this.clear();
   }
 
   /** Forgets everything. */

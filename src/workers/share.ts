@@ -32,6 +32,7 @@ import { toWire } from "./wire_errors.ts";
 /** The store calls an attachment serves (the store's own methods). */
 export interface ShareableStore {
   readonly sequence: number;
+  readonly readOnly: boolean;
   getEntry(key: Bytes): Promise<VersionedEntry | undefined>;
   getMany(keys: readonly Bytes[]): Promise<(Uint8Array | undefined)[]>;
   has(key: Bytes): Promise<boolean>;
@@ -52,15 +53,22 @@ export type CommitListener = (
   listener: (changes: { k: string; seq: number }[]) => void,
 ) => () => void;
 
+/** Registers a function the store calls as it closes; returns the unregister. */
+export type CloseHook = (f: () => void) => () => void;
+
 /**
  * Serves a new attachment of `db`. `listen` must call its listener
  * synchronously as each commit is applied: that is what orders a commit's
  * keys before every reply posted after it.
  */
-export function shareStore(db: ShareableStore, listen: CommitListener): SharedCask {
+export function shareStore(
+  db: ShareableStore,
+  listen: CommitListener,
+  onClose: CloseHook,
+): SharedCask {
   const { port1, port2 } = new MessageChannel();
   const state = new SharedArrayBuffer(4);
-  new Attachment(db, listen, port1, new Int32Array(state));
+  new Attachment(db, listen, onClose, port1, new Int32Array(state));
   return { port: port2, state };
 }
 
@@ -106,12 +114,14 @@ class Attachment {
   readonly #flags: Int32Array;
   readonly #watches = new Map<number, AsyncIterableIterator<Change>>();
   #unlisten?: () => void;
+  readonly #offClose: () => void;
   #pending = 0;
   #closed = false;
 
   constructor(
     readonly db: ShareableStore,
     listen: CommitListener,
+    onClose: CloseHook,
     port: MessagePort,
     flags: Int32Array,
   ) {
@@ -125,13 +135,14 @@ class Attachment {
     port.onmessage = (e: MessageEvent<Request[]>) => {
       for (const r of e.data) this.#serve(r);
     };
-    // Closing the store ends every watch: a watch of no keys is the close signal
-    // (it buffers nothing, so it costs nothing until then).
-    db.watch({ keys: [] }).next().then(() => this.#ownerClosed());
+    this.#offClose = onClose(() => this.#ownerClosed());
   }
 
-  hello(cache: boolean): number {
-    if (cache && !this.#unlisten) {
+  // The Worker may cache only if this side reports every change: a read-only
+  // store's refreshes apply the writer's commits without telling listeners.
+  hello(cache: boolean): { sequence: number; cache: boolean } {
+    const reported = cache && !this.db.readOnly;
+    if (reported && !this.#unlisten) {
       // Queued in the outbox before any reply made after the commit.
       this.#unlisten = this.#listen((changes) => {
         if (changes.length === 0) return;
@@ -144,7 +155,7 @@ class Attachment {
         } else this.#out.push({ kind: "changed", seq, keys });
       });
     }
-    return this.db.sequence;
+    return { sequence: this.db.sequence, cache: reported };
   }
 
   watch(wid: number, options: WatchOptions): void {
@@ -201,6 +212,7 @@ class Attachment {
   #release(): void {
     if (this.#pending > 0) return;
     this.#unlisten?.();
+    this.#offClose();
     for (const w of this.#watches.values()) w.return?.();
     this.#out.flush();
     this.#port.close();

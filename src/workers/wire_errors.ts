@@ -11,6 +11,7 @@ import {
   type CaskErrorCode,
   ClosedError,
   CorruptionError,
+  HistoryGoneError,
   IndexFullError,
   InvalidArgumentError,
   IOError,
@@ -28,6 +29,7 @@ export interface WireError {
   offset?: number;
   dir?: string;
   resumeFrom?: number;
+  oldest?: number;
 }
 
 /** The cloneable form of `e`. */
@@ -38,6 +40,7 @@ export function toWire(e: unknown): WireError {
   if (e instanceof CorruptionError) Object.assign(w, { file: e.file, offset: e.offset });
   if (e instanceof LockedError) w.dir = e.dir;
   if (e instanceof WatchOverflowError) w.resumeFrom = e.resumeFrom;
+  if (e instanceof HistoryGoneError) w.oldest = e.oldest;
   return w;
 }
 
@@ -50,6 +53,9 @@ const REBUILD: Record<CaskErrorCode, (w: WireError) => CaskError> = {
   IO: (w) => new IOError(w.message),
   READ_ONLY: (w) => new ReadOnlyError(w.message),
   WATCH_OVERFLOW: (w) => new WatchOverflowError(w.resumeFrom ?? 0),
+  // Its message names a sequence number the class does not keep: carry the message over.
+  HISTORY_GONE: (w) =>
+    Object.assign(new HistoryGoneError(0, w.oldest ?? 0), { message: w.message }),
   INDEX_FULL: (w) => new IndexFullError(w.message),
 };
 
