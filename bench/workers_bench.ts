@@ -4,7 +4,9 @@
  *   thread alone (the baseline) against the same gets split over 1, 2 and 4
  *   Workers attached to it: with their read caches (warmed by one pass), and
  *   with the cache off (every get forwarded to the owner). The issue's target:
- *   2 Workers at least 1.7x one thread on a 2-core machine.
+ *   2 Workers at least 1.7x one thread on a 2-core machine. For comparison,
+ *   the read path of the other design: Workers that each open a read-only
+ *   follower of the directory (timed: the gets only, not the open).
  * - Writes: 2,000 sets by the owner against 2,000 sets by one Worker, under
  *   sync "never" awaited one at a time (the round trip between threads shows)
  *   and 16 in flight, and under sync "always" 16 in flight (fsyncs and group
@@ -31,10 +33,33 @@ const workers = Array.from({ length: 4 }, () => new WorkerChild());
 const dir = await Deno.makeTempDir({ prefix: "cask-bench-" });
 const db = await open(dir, { sync: "never" });
 await db.atomic(KEYS.map((key) => ({ type: "set", key, value })));
+// Followers read files, not the owner's buffer: everything is written out first.
+await db.sync();
+const followers = Array.from(
+  { length: 2 },
+  () =>
+    new Worker(new URL("../tests/children/follower_reader.ts", import.meta.url).href, {
+      type: "module",
+    }),
+);
+function ask(w: Worker, m: object): Promise<void> {
+  return new Promise((resolve, reject) => {
+    w.onmessage = (e) => e.data.error ? reject(new Error(e.data.error)) : resolve();
+    w.postMessage(m);
+  });
+}
+// Every thread started (and type-checked) before anything is timed.
+await Promise.all([
+  ...workers.map((w) => w.attach(db)),
+  ...followers.map(async (w) => {
+    await ask(w, { open: dir });
+    await ask(w, { close: true });
+  }),
+]);
 // Per read case: [CPU ms, wall ms] over the timed sections.
 const usage = new Map<string, [number, number]>();
 globalThis.addEventListener("unload", () => {
-  for (const w of workers) w.terminate();
+  for (const w of [...workers, ...followers]) w.terminate();
   Deno.removeSync(dir, { recursive: true });
   console.log("\ncores used over the timed sections (CPU time / wall time):");
   for (const [name, [cpu, wall]] of usage) {
@@ -69,8 +94,8 @@ async function workerReads(
 ) {
   const ws = workers.slice(0, n);
   for (const w of ws) await w.attach(db, options);
-  // Warm-up: one pass fills the caches (and the page cache for the owner).
-  await Promise.all(ws.map((w, i) => w.value({ cmd: "reads", keys: KEYS, count: 5_000, seed: i })));
+  // Warm-up: a read of every key fills the caches.
+  await Promise.all(ws.map((w) => w.value({ cmd: "readEach", keys: KEYS })));
   await timed(b, name, () =>
     Promise.all(
       ws.map((w, i) => w.value({ cmd: "reads", keys: KEYS, count: READS / n, seed: 100 + i })),
@@ -96,6 +121,26 @@ const readCases = [
   [1, "cache off (forwarded)", { cacheBytes: 0 }],
   [2, "cache off (forwarded)", { cacheBytes: 0 }],
 ] as const;
+for (const n of [1, 2]) {
+  const name = `${n} follower${n > 1 ? "s" : ""} (read-only opens)`;
+  Deno.bench({
+    name,
+    group: reads,
+    ...runs,
+    fn: async (b) => {
+      const ws = followers.slice(0, n);
+      await Promise.all(ws.map((w) => ask(w, { open: dir })));
+      await Promise.all(ws.map((w, i) => ask(w, { keys: KEYS, count: 5_000, seed: i })));
+      await timed(
+        b,
+        name,
+        () =>
+          Promise.all(ws.map((w, i) => ask(w, { keys: KEYS, count: READS / n, seed: 100 + i }))),
+      );
+      await Promise.all(ws.map((w) => ask(w, { close: true })));
+    },
+  });
+}
 for (const [n, how, options] of readCases) {
   const name = `${n} Worker${n > 1 ? "s" : ""}, ${how}`;
   Deno.bench({

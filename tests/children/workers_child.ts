@@ -14,6 +14,7 @@ type Command =
   | { cmd: "call"; method: string; args: unknown[] }
   | { cmd: "workload"; thread: number; ms: number }
   | { cmd: "reads"; keys: string[]; count: number; seed: number }
+  | { cmd: "readEach"; keys: string[] }
   | { cmd: "sets"; prefix: string; count: number; concurrency: number }
   | { cmd: "scanKeys"; options: object }
   | { cmd: "watch"; options: WatchOptions; count: number }
@@ -60,6 +61,10 @@ async function run(c: Command): Promise<unknown> {
       }
       return performance.now() - t0;
     }
+    case "readEach":
+      // Every key once (fills the cache).
+      for (const k of c.keys) await db.get(k);
+      return c.keys.length;
     case "sets": {
       // `count` sets, `concurrency` in flight at once: ms taken.
       const t0 = performance.now();
