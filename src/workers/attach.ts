@@ -42,9 +42,9 @@ import { fromWire } from "./wire_errors.ts";
  * ```ts
  * import { attach, type AttachOptions, type SharedCask } from "@cask/cask";
  * const options: AttachOptions = { cacheBytes: 0 }; // every read goes to the owner
- * self.onmessage = async (e: MessageEvent<SharedCask>) => {
- *   const db = await attach(e.data, options);
- * };
+ * globalThis.addEventListener("message", async (e) => {
+ *   const db = await attach((e as MessageEvent<SharedCask>).data, options);
+ * });
  * ```
  */
 export interface AttachOptions {
@@ -76,11 +76,11 @@ interface Call {
  * ```ts
  * // worker.ts
  * import { attach, type SharedCask } from "@cask/cask";
- * self.onmessage = async (e: MessageEvent<SharedCask>) => {
- *   const db = await attach(e.data);
+ * globalThis.addEventListener("message", async (e) => {
+ *   const db = await attach((e as MessageEvent<SharedCask>).data);
  *   await db.set("job:1", "done");
  *   console.log(await db.get("job:1")); // the bytes of "done"
- * };
+ * });
  * ```
  */
 export class AttachedCask {
@@ -398,10 +398,10 @@ function successor(k: Uint8Array): Uint8Array {
  *
  * // worker.ts
  * import { attach, type SharedCask } from "@cask/cask";
- * self.onmessage = async (e: MessageEvent<SharedCask>) => {
- *   const db = await attach(e.data);
+ * globalThis.addEventListener("message", async (e) => {
+ *   const db = await attach((e as MessageEvent<SharedCask>).data);
  *   await db.set("from-worker", "hello");
- * };
+ * });
  * ```
  */
 export function attach(shared: SharedCask, options?: AttachOptions): Promise<AttachedCask> {
