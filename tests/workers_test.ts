@@ -177,6 +177,15 @@ Deno.test("a Worker scans in pages, counts, and watches the owner's commits", as
         "INVALID_ARGUMENT",
         "isInvalidArgument",
       );
+
+      // detach(): the Worker's watches end, its calls reject, the owner goes on.
+      const open_ = w.value<string[]>({ cmd: "watch", options: { prefix: "z:" }, count: 1 });
+      await call(w, "refresh");
+      assert.equal((await call(w, "detach")).ok, true);
+      assert.deepEqual(await open_, []);
+      assertError(await call(w, "get", "w:2"), "CLOSED", "isClosed");
+      await db.set("z:after", "detach");
+      assert.equal(await db.getString("z:after"), "detach");
     });
     await db.close();
   });

@@ -114,14 +114,14 @@ export class AttachedCask {
   }
 
   /** @ignore Use {@link attach}. */
-  static async attach(shared: SharedCask, options: AttachOptions = {}): Promise<AttachedCask> {
+  static async attach(shared: SharedCask, options?: AttachOptions): Promise<AttachedCask> {
     if (
       typeof shared !== "object" || shared === null || !(shared.port instanceof MessagePort) ||
       !(shared.state instanceof SharedArrayBuffer)
     ) {
       throw new InvalidArgumentError("attach() takes what share() returned");
     }
-    const cacheBytes = options.cacheBytes ?? DEFAULT_CACHE_BYTES;
+    const cacheBytes = options?.cacheBytes ?? DEFAULT_CACHE_BYTES;
     if (typeof cacheBytes !== "number" || !(cacheBytes >= 0)) {
       throw new InvalidArgumentError("cacheBytes must be a number >= 0");
     }
@@ -265,13 +265,15 @@ export class AttachedCask {
 
   /**
    * Gives up this attachment (the owner keeps the store open). Calls made
-   * before it still complete; later calls reject with ClosedError.
+   * before it still complete; later calls reject with ClosedError, and watches
+   * end.
    */
   async detach(): Promise<void> {
     if (this.#detached || this.#ownerClosed) return;
     const last = this.#call("detach", []);
     this.#detached = true;
     await last;
+    this.#endWatches();
   }
 
   // A read of one key, answered from the cache when it holds the key, else by
@@ -320,6 +322,11 @@ export class AttachedCask {
     }
   }
 
+  #endWatches(): void {
+    for (const w of this.#watches.values()) w.end();
+    this.#watches.clear();
+  }
+
   #checkOpen(): void {
     if (this.#detached) throw new ClosedError("this attachment was detached");
     if (this.#ownerClosed || Atomics.load(this.#flags, CLOSED_FLAG) === 1) throw new ClosedError();
@@ -364,8 +371,7 @@ export class AttachedCask {
       case "closed":
         this.#ownerClosed = true;
         this.#cache.clear();
-        for (const w of this.#watches.values()) w.end();
-        this.#watches.clear();
+        this.#endWatches();
         break;
     }
     // The owner closes its end once it has answered everything; so does this side.
