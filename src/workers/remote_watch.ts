@@ -2,16 +2,14 @@
  * A Worker's end of a `watch()`: the owner runs the watch and posts each change;
  * this iterator hands them to the consumer, under the same bounds as the
  * owner's watches (a consumer too far behind is ended with WatchOverflowError).
+ * Unlike the owner's Watch it can also be ended by an error the owner reports
+ * (bad options, the owner's own watch failing).
  * @module
  */
 
 import { WatchOverflowError } from "../base/errors.ts";
 import type { Change } from "../base/types.ts";
-
-/** Changes a Worker's watch may hold undelivered (as the owner's watches). */
-const MAX_CHANGES = 10_000;
-/** Value bytes a Worker's watch may hold undelivered. */
-const MAX_BYTES = 64 * 1024 * 1024;
+import { WATCH_MAX_BYTES, WATCH_MAX_CHANGES } from "../api/watch.ts";
 
 /** The consumer's side of a watch the owner runs. */
 export class RemoteWatch implements AsyncIterableIterator<Change> {
@@ -39,7 +37,7 @@ export class RemoteWatch implements AsyncIterableIterator<Change> {
     }
     this.#queue.push(c);
     this.#bytes += c.value?.length ?? 0;
-    if (this.#queue.length > MAX_CHANGES || this.#bytes > MAX_BYTES) {
+    if (this.#queue.length > WATCH_MAX_CHANGES || this.#bytes > WATCH_MAX_BYTES) {
       this.fail(new WatchOverflowError(this.#delivered));
       this.#stop();
     }
