@@ -21,6 +21,7 @@
 
 import type { OpenOptions } from "./src/base/types.ts";
 import { Cask } from "./src/api/store.ts";
+import { Kv } from "./src/kv/mod.ts";
 
 export { Cask } from "./src/api/store.ts";
 export { Batch } from "./src/api/batch.ts";
@@ -83,4 +84,44 @@ export {
  */
 export function open(dir: string, options?: OpenOptions): Promise<Cask> {
   return Cask.open(dir, options);
+}
+
+export {
+  AtomicOperation,
+  type EnqueueOptions,
+  Kv,
+  type KvAtomicCheck,
+  type KvCommitError,
+  type KvCommitResult,
+  type KvConsistencyLevel,
+  type KvEntry,
+  type KvEntryMaybe,
+  type KvKey,
+  type KvKeyPart,
+  KvListIterator,
+  type KvListOptions,
+  type KvListSelector,
+  type KvMutation,
+  KvU64,
+} from "./src/kv/mod.ts";
+
+/**
+ * Opens (creating if needed) a Deno KV-compatible database on the Cask store
+ * in directory `path`: the same calls as `Deno.openKv(path)`, so switching is
+ * a one-line change. `options` are the store's {@link OpenOptions}; the
+ * default `sync: "always"` makes each commit durable before it resolves, as
+ * in Deno KV.
+ *
+ * @example
+ * ```ts
+ * import { openKv } from "@cask/cask";
+ * // was: const kv = await Deno.openKv("./kv.sqlite3");
+ * const kv = await openKv("./kv-data");
+ * await kv.set(["users", "ada"], { name: "Ada" });
+ * console.log((await kv.get(["users", "ada"])).value);
+ * await kv.close();
+ * ```
+ */
+export async function openKv(path: string, options?: OpenOptions): Promise<Kv> {
+  return new Kv(await Cask.open(path, options));
 }

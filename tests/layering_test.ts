@@ -21,6 +21,9 @@ const APP = 5;
 const EXCEPTIONS = new Set([
   // verify() reads the files of a store that is not open: there is no index to go through.
   "mod.ts -> src/log/verify.ts",
+  // openKv and its types are part of the public API (issue 12). The KV layer never imports
+  // mod.ts back (it takes the store as a structural KvEngine), so this adds no cycle.
+  "mod.ts -> src/kv/mod.ts",
 ]);
 
 const ROOT = new URL("../", import.meta.url).href;

@@ -217,9 +217,16 @@ export class Cask {
    * ```
    */
   set(key: Bytes, value: Bytes, options?: SetOptions): Promise<void> {
-    return attempt(async () => {
+    return attempt(() => {
       checkSetOptions(options);
-      await this.#catalog.write(this.#prepare({ type: "set", key, value, ...options }));
+      const op = {
+        type: "set" as const,
+        key,
+        value,
+        ttl: options?.ttl,
+        expireAt: options?.expireAt,
+      };
+      return this.#catalog.put(this.#prepare(op, false));
     });
   }
 
@@ -293,7 +300,7 @@ export class Cask {
    * ```
    */
   delete(key: Bytes): Promise<boolean> {
-    return attempt(() => this.#catalog.write(this.#prepare({ type: "delete", key })));
+    return attempt(() => this.#catalog.write(this.#prepare({ type: "delete", key }, false)));
   }
 
   /**
@@ -698,9 +705,11 @@ export class Cask {
     }
   }
 
-  #prepare(op: BatchOp): KeyedOp {
+  // `fromUser`: the op is the caller's object, whose fields must be checked; the
+  // methods that build it from their arguments skip that.
+  #prepare(op: BatchOp, fromUser = true): KeyedOp {
     this.#checkOpen();
-    return prepareOp(op, this.#limits, this.#clock);
+    return prepareOp(op, this.#limits, this.#clock, fromUser);
   }
 }
 

@@ -19,7 +19,12 @@ export interface Limits {
 const EMPTY = new Uint8Array(0);
 
 /** Validates `op` and sizes its record; `now` dates a `ttl`. */
-export function prepareOp(op: BatchOp, limits: Limits, now: () => number): KeyedOp {
+export function prepareOp(
+  op: BatchOp,
+  limits: Limits,
+  now: () => number,
+  checkFields = true,
+): KeyedOp {
   if (typeof op !== "object" || op === null) {
     throw new InvalidArgumentError("operation must be an object");
   }
@@ -29,7 +34,7 @@ export function prepareOp(op: BatchOp, limits: Limits, now: () => number): Keyed
     throw new InvalidArgumentError(`key is ${kb.length} bytes; maxKeySize is ${limits.maxKeySize}`);
   }
   if (op.type === "delete") {
-    rejectUnknown(op, DELETE_FIELDS, "delete operation field");
+    if (checkFields) rejectUnknown(op, DELETE_FIELDS, "delete operation field");
     return { k, kb, vb: EMPTY, expireAt: 0, tombstone: true };
   }
   if (op.type !== "set") {
@@ -37,7 +42,7 @@ export function prepareOp(op: BatchOp, limits: Limits, now: () => number): Keyed
       `unknown operation type ${JSON.stringify((op as BatchOp).type)}`,
     );
   }
-  rejectUnknown(op, SET_FIELDS, "set operation field");
+  if (checkFields) rejectUnknown(op, SET_FIELDS, "set operation field");
   const vb = toBytes(op.value, "value");
   if (vb.length > limits.maxValueSize) {
     throw new InvalidArgumentError(

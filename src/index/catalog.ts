@@ -78,6 +78,9 @@ export interface KeyChange {
   seq: number;
 }
 
+// The result of a write that resolves to nothing.
+const nothing = (): void => {};
+
 // Streamed values up to this size are written like any other value.
 const SMALL_STREAM = 1024 * 1024;
 
@@ -340,6 +343,11 @@ export class Catalog {
     }
   }
 
+  /** Writes one set. */
+  put(op: KeyedOp): Promise<void> {
+    return this.#append([op], false, nothing);
+  }
+
   /** Writes one set or delete; resolves to whether a deleted key was present. */
   write(op: KeyedOp): Promise<boolean> {
     this.#writable();
@@ -475,7 +483,7 @@ export class Catalog {
     if (deferred) { for (const o of ops) this.#inflight.set(o.k, o.tombstone ? -seq : seq); }
     const done = this.#writer.commit(() => {
       let at = offset, deleted = 0;
-      const changes: KeyChange[] = [];
+      const changes: KeyChange[] | undefined = this.#listeners.size > 0 ? [] : undefined;
       for (const o of ops) {
         const size = headerSize + o.kb.length + o.vb.length;
         if (o.range) {
@@ -499,7 +507,7 @@ export class Catalog {
         at += size;
       }
       this.#seq = seq;
-      if (this.#listeners.size > 0) {
+      if (changes) {
         for (const o of ops) {
           if (!o.range) changes.push({ k: o.k, value: o.tombstone ? undefined : o.vb, seq });
         }

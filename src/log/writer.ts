@@ -399,6 +399,13 @@ export class Writer {
         } catch (e) {
           if (e instanceof SyncFailure) this.#fail(e.cause);
           else await this.#writeFailed(written, e);
+          // Writes that arrived while the failure was handled still need a
+          // flusher (under "never" a stalled writer waits for its retry timer).
+          // Bytes nobody waits for (a file header written again) wait for the
+          // next write: trying them now, on a disk still full, would only fail.
+          if (!this.#failure && !this.#stall && this.#waiters.length > 0) {
+            queueMicrotask(() => this.#kick());
+          }
           return;
         }
         this.#stall = undefined;

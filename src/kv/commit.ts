@@ -1,0 +1,148 @@
+/**
+ * Turns a built atomic operation into one engine commit. Plain sets and
+ * deletes go straight to the engine with the user's checks. sum/min/max read
+ * their keys first, so their commit also checks that those keys are still
+ * as read; such commits take a mutex (so they do not keep failing each other)
+ * and retry while only their own read checks fail.
+ * @module
+ */
+
+import { bytesId } from "./bytes.ts";
+import type { EngineCheck, EngineEntry, EngineOp, KvEngine } from "./engine.ts";
+import type { KvCommitError, KvCommitResult } from "./entry.ts";
+import { encodeWriteKey } from "./key_codec.ts";
+import type { KvAtomicCheck, PendingEnqueue, PendingMutation } from "./mutation.ts";
+import { Mutex } from "./mutex.ts";
+import { DEFAULT_BACKOFF, queueWrite } from "./queue_record.ts";
+import { applyU64 } from "./u64.ts";
+import { encodeU64, storedU64 } from "./value_codec.ts";
+import { sequenceOf, versionstampOf } from "./versionstamp.ts";
+
+/** Everything one `commit()` applies. */
+export interface CommitPlan {
+  checks: KvAtomicCheck[];
+  mutations: PendingMutation[];
+  enqueues: PendingEnqueue[];
+}
+
+/** Commits plans against one engine. */
+export class Committer {
+  readonly #engine: KvEngine;
+  readonly #onEnqueue: () => void;
+  readonly #readModifyWrite = new Mutex();
+
+  /** `onEnqueue` runs after each commit that queued messages. */
+  constructor(engine: KvEngine, onEnqueue: () => void) {
+    this.#engine = engine;
+    this.#onEnqueue = onEnqueue;
+  }
+
+  /** Applies `plan` atomically; `{ ok: false }` when a check fails. */
+  async commit(plan: CommitPlan): Promise<KvCommitResult | KvCommitError> {
+    const checks: EngineCheck[] = plan.checks.map((c) => ({
+      key: encodeWriteKey(c.key),
+      sequence: c.versionstamp === null ? null : sequenceOf(c.versionstamp),
+    }));
+    const keyed = plan.mutations.map((m) => ({ m, key: encodeWriteKey(m.key) }));
+    const now = Date.now();
+    const enqueueOps = plan.enqueues.map((e) =>
+      queueWrite({
+        payload: e.payload,
+        keysIfUndelivered: e.keysIfUndelivered.map(encodeWriteKey),
+        backoff: e.backoffSchedule ?? [...DEFAULT_BACKOFF],
+        failures: 0,
+      }, now + e.delay)
+    );
+    const needsRead = keyed.some(({ m }) => m.type !== "set" && m.type !== "delete");
+    const result = needsRead
+      ? await this.#readModifyWrite.run(() => this.#commitReading(keyed, checks, enqueueOps, now))
+      : await this.#engine.atomic(
+        [...this.#writes(keyed, new Map(), now), ...enqueueOps],
+        { checks },
+      );
+    if (!result.ok) return { ok: false };
+    if (enqueueOps.length > 0) this.#onEnqueue();
+    return { ok: true, versionstamp: versionstampOf(result.sequence) };
+  }
+
+  async #commitReading(
+    keyed: { m: PendingMutation; key: Uint8Array }[],
+    checks: EngineCheck[],
+    enqueueOps: EngineOp[],
+    now: number,
+  ): Promise<{ ok: true; sequence: number } | { ok: false }> {
+    const readKeys = new Map<string, Uint8Array>();
+    for (const { m, key } of keyed) {
+      if (m.type !== "set" && m.type !== "delete") readKeys.set(bytesId(key), key);
+    }
+    for (;;) {
+      const read = new Map<string, EngineEntry | undefined>();
+      for (const [id, key] of readKeys) read.set(id, await this.#engine.getEntry(key));
+      const readChecks = [...readKeys].map(([id, key]) => ({
+        key,
+        sequence: read.get(id)?.sequence ?? null,
+      }));
+      const current = new Map([...read].map(([id, e]) => [id, e?.value]));
+      let ops: EngineOp[];
+      try {
+        ops = [...this.#writes(keyed, current, now), ...enqueueOps];
+      } catch (e) {
+        // Deno KV evaluates checks first: a failed check wins over a mutation error.
+        if (!(await this.#holds(checks))) return { ok: false };
+        throw e;
+      }
+      const result = await this.#engine.atomic(ops, { checks: [...checks, ...readChecks] });
+      if (result.ok || !(await this.#holds(checks))) return result;
+      // Only a key we read changed since: read again.
+    }
+  }
+
+  async #holds(checks: EngineCheck[]): Promise<boolean> {
+    for (const c of checks) {
+      const e = await this.#engine.getEntry(c.key);
+      if ((e?.sequence ?? null) !== c.sequence) return false;
+    }
+    return true;
+  }
+
+  /**
+   * The engine ops of the mutations, in order (the engine applies a commit's ops in order,
+   * so a key written twice ends with its last write). `current` holds the values of the
+   * keys sum/min/max read; it follows the writes to them, so later ones see earlier ones.
+   */
+  #writes(
+    keyed: { m: PendingMutation; key: Uint8Array }[],
+    current: Map<string, Uint8Array | undefined>,
+    now: number,
+  ): EngineOp[] {
+    return keyed.map(({ m, key }): EngineOp => {
+      const id = current.size > 0 ? bytesId(key) : "";
+      if (m.type === "delete") {
+        if (current.has(id)) current.set(id, undefined);
+        return { type: "delete", key };
+      }
+      let value = m.value;
+      const expireAt = m.type === "set" && m.expireIn !== undefined ? now + m.expireIn : undefined;
+      if (m.type !== "set") {
+        const operand = storedU64(m.value);
+        if (operand === undefined) {
+          throw new TypeError(`Failed to perform '${m.type}' mutation on a non-U64 operand`);
+        }
+        const stored = current.get(id);
+        let next = operand;
+        if (stored !== undefined) {
+          const n = storedU64(stored);
+          if (n === undefined) {
+            throw new TypeError(
+              `Failed to perform '${m.type}' mutation on a non-U64 value in the database`,
+            );
+          }
+          next = applyU64(m.type, n, operand);
+        }
+        value = encodeU64(next);
+      }
+      if (current.has(id)) current.set(id, value);
+      return { type: "set", key, value, expireAt };
+    });
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * The `Deno.Kv`-shaped database object `openKv` returns.
+ * @module
+ */
+
+import { AtomicOperation } from "./atomic.ts";
+import { Committer } from "./commit.ts";
+import type { KvEngine } from "./engine.ts";
+import { absentEntry, entryOf, type KvCommitResult, type KvEntryMaybe } from "./entry.ts";
+import { encodeKey, type KvKey } from "./key_codec.ts";
+import { KvListIterator } from "./list_iterator.ts";
+import type { EnqueueOptions } from "./mutation.ts";
+import { QueueDispatcher, Wakeup } from "./queue.ts";
+import { readAtOnce } from "./read.ts";
+import { type KvListSelector, selectorParts } from "./selector.ts";
+import { watchStream } from "./watch.ts";
+
+/**
+ * Read consistency. Cask reads are always strong (one process owns the
+ * store), so both levels behave the same.
+ *
+ * @example
+ * ```ts
+ * import { type KvConsistencyLevel, openKv } from "@cask/cask";
+ * const kv = await openKv("./kv-data");
+ * const consistency: KvConsistencyLevel = "eventual";
+ * await kv.get(["k"], { consistency });
+ * await kv.close();
+ * ```
+ */
+export type KvConsistencyLevel = "strong" | "eventual";
+
+/**
+ * Options of `list()`.
+ *
+ * @example
+ * ```ts
+ * import { type KvListOptions, openKv } from "@cask/cask";
+ * const kv = await openKv("./kv-data");
+ * const newestFirst: KvListOptions = { reverse: true, limit: 20, batchSize: 20 };
+ * for await (const e of kv.list({ prefix: ["posts"] }, newestFirst)) console.log(e.key);
+ * await kv.close();
+ * ```
+ */
+export interface KvListOptions {
+  /** Stop after this many entries. */
+  limit?: number;
+  /** Resume after the entry this cursor (from `KvListIterator.cursor`) names. */
+  cursor?: string;
+  /** Descending key order. */
+  reverse?: boolean;
+  /** Accepted for compatibility; reads are always strong. */
+  consistency?: KvConsistencyLevel;
+  /** Entries read per batch (each batch is one consistent read). */
+  batchSize?: number;
+}
+
+/** Entries per list batch when `batchSize` is not given. */
+const DEFAULT_BATCH = 500;
+
+function positiveInteger(name: string, n: number | undefined): void {
+  if (n !== undefined && !(Number.isInteger(n) && n > 0)) {
+    throw new Error(`${name} must be a positive integer: received ${n}`);
+  }
+}
+
+/**
+ * A Deno KV-compatible database over a Cask store: typed tuple keys,
+ * structured-clone values, versionstamps, checked atomics, sum/min/max,
+ * watch and queues. Get one with `openKv`.
+ *
+ * @example
+ * ```ts
+ * import { openKv } from "@cask/cask";
+ * const kv = await openKv("./kv-data");
+ * await kv.set(["users", "ada"], { name: "Ada", born: 1815 });
+ * const { value, versionstamp } = await kv.get(["users", "ada"]);
+ * for await (const e of kv.list({ prefix: ["users"] })) console.log(e.key, e.value);
+ * await kv.close();
+ * ```
+ */
+export class Kv {
+  readonly #engine: KvEngine;
+  readonly #committer: Committer;
+  readonly #wakeup = new Wakeup();
+  readonly #queue: QueueDispatcher;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  #signalClosed!: () => void;
+  readonly #closedSignal = new Promise<void>((resolve) => this.#signalClosed = resolve);
+  readonly #versionstampSymbol = Symbol("KvCommitVersionstamp");
+
+  /** Wraps an open store; `openKv` is the usual way to get one. */
+  constructor(engine: KvEngine) {
+    this.#engine = engine;
+    this.#committer = new Committer(engine, () => this.#wakeup.wake());
+    this.#queue = new QueueDispatcher(engine, this.#wakeup, () => this.#closed);
+  }
+
+  /** The entry of `key`: `value` and `versionstamp` are null when it is absent. */
+  async get<T = unknown>(
+    key: KvKey,
+    _options?: { consistency?: KvConsistencyLevel },
+  ): Promise<KvEntryMaybe<T>> {
+    const record = await this.#engine.getEntry(encodeKey(key));
+    return record === undefined ? absentEntry(key) : entryOf<T>(key, record);
+  }
+
+  /** The entries of several keys, read at one point in time. */
+  getMany<T extends readonly unknown[]>(
+    keys: readonly [...{ [K in keyof T]: KvKey }],
+    _options?: { consistency?: KvConsistencyLevel },
+  ): Promise<{ [K in keyof T]: KvEntryMaybe<T[K]> }> {
+    return this.#readMany(keys) as Promise<{ [K in keyof T]: KvEntryMaybe<T[K]> }>;
+  }
+
+  /** Stores `value` at `key`; `expireIn` makes it read as absent that many ms later. */
+  async set(key: KvKey, value: unknown, options?: { expireIn?: number }): Promise<KvCommitResult> {
+    const r = await this.atomic().set(key, value, options).commit();
+    if (!r.ok) throw new TypeError("Failed to set value");
+    return r;
+  }
+
+  /** Removes `key` (no error when it is absent). */
+  async delete(key: KvKey): Promise<void> {
+    await this.atomic().delete(key).commit();
+  }
+
+  /** The entries a selector covers, in key order (or reversed). */
+  list<T = unknown>(selector: KvListSelector, options: KvListOptions = {}): KvListIterator<T> {
+    positiveInteger("Limit", options.limit);
+    positiveInteger("batchSize", options.batchSize);
+    // Deno KV reads 100 per batch by default. Each Cask scan has a fixed setup cost (its
+    // read-ahead buffer), so 500 serves long lists better; batches stay consistent either way.
+    const batchSize = options.batchSize ?? Math.min(options.limit ?? DEFAULT_BATCH, DEFAULT_BATCH);
+    return new KvListIterator<T>({
+      engine: this.#engine,
+      parts: selectorParts(selector),
+      limit: options.limit,
+      cursor: options.cursor,
+      reverse: options.reverse ?? false,
+      batchSize,
+    });
+  }
+
+  /** Queues `value` for the `listenQueue` handlers of this store. */
+  async enqueue(value: unknown, options?: EnqueueOptions): Promise<KvCommitResult> {
+    const r = await this.atomic().enqueue(value, options).commit();
+    if (!r.ok) throw new TypeError("Failed to enqueue value");
+    return r;
+  }
+
+  /**
+   * Calls `handler` for each queued message, at least once per message: a
+   * throw (or a crash) means a retry later. Resolves when the store closes.
+   */
+  // deno-lint-ignore no-explicit-any -- the message type is the caller's, as in Deno.Kv
+  listenQueue(handler: (value: any) => Promise<void> | void): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error("Queue already closed"));
+    return this.#queue.listen(handler);
+  }
+
+  /** A new atomic operation on this store. */
+  atomic(): AtomicOperation {
+    return new AtomicOperation(this.#committer);
+  }
+
+  /** A stream of the entries of `keys`: now, then whenever one of them changes. */
+  watch<T extends readonly unknown[]>(
+    keys: readonly [...{ [K in keyof T]: KvKey }],
+    options?: { raw?: boolean },
+  ): ReadableStream<{ [K in keyof T]: KvEntryMaybe<T[K]> }> {
+    return watchStream(
+      this.#engine,
+      keys,
+      options?.raw ?? false,
+      this.#closedSignal,
+    ) as unknown as ReadableStream<{ [K in keyof T]: KvEntryMaybe<T[K]> }>;
+  }
+
+  /**
+   * A symbol that Deno KV lets a key end with, to be replaced by the commit's
+   * versionstamp. Cask does not support such keys: a write with one throws TypeError.
+   */
+  commitVersionstamp(): symbol {
+    return this.#versionstampSymbol;
+  }
+
+  /**
+   * Closes the store: queue listeners resolve, watch streams end, later calls
+   * reject. Resolves once the files are flushed and the directory is unlocked;
+   * `Deno.Kv.close()` returns nothing, so code written for it can ignore that.
+   */
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    this.#closed = true;
+    this.#signalClosed();
+    this.#wakeup.wake();
+    this.#closing = this.#queue.settle().then(() => this.#engine.close());
+    return this.#closing;
+  }
+
+  /** Closes the store (for `using`). */
+  [Symbol.dispose](): void {
+    void this.close();
+  }
+
+  /** Closes the store and waits for it (for `await using`). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #readMany(keys: readonly KvKey[]): Promise<KvEntryMaybe<unknown>[]> {
+    const records = await readAtOnce(this.#engine, keys.map((k) => encodeKey(k)));
+    return records.map((r, i) => r === undefined ? absentEntry(keys[i]) : entryOf(keys[i], r));
+  }
+}

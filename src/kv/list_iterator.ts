@@ -1,0 +1,115 @@
+/**
+ * The iterator `list()` returns: it reads the range in batches, each batch
+ * resuming from the cursor of the entry before, as Deno KV's does.
+ * @module
+ */
+
+import type { KvEngine } from "./engine.ts";
+import { entryOf, type KvEntry } from "./entry.ts";
+import {
+  type ByteRange,
+  byteRange,
+  encodeCursor,
+  resumeRange,
+  type SelectorParts,
+} from "./selector.ts";
+
+/** What the iterator needs to read its batches. */
+export interface ListPlan {
+  engine: KvEngine;
+  parts: SelectorParts;
+  limit?: number;
+  cursor?: string;
+  reverse: boolean;
+  batchSize: number;
+}
+
+/**
+ * An async iterator of the entries of a `list()` call. Its `cursor` names the
+ * last entry returned; pass it as `cursor` to a new `list()` to resume after it.
+ * It is the empty string once the range is exhausted.
+ *
+ * @example
+ * ```ts
+ * import { openKv } from "@cask/cask";
+ * const kv = await openKv("./kv-data");
+ * const page = kv.list({ prefix: ["users"] }, { limit: 10 });
+ * for await (const entry of page) console.log(entry.key);
+ * const next = kv.list({ prefix: ["users"] }, { limit: 10, cursor: page.cursor });
+ * await kv.close();
+ * ```
+ */
+export class KvListIterator<T> implements AsyncIterableIterator<KvEntry<T>> {
+  #plan: ListPlan;
+  // Encoded lazily, so invalid selector keys reject the first next() as in Deno KV.
+  #range: ByteRange | undefined;
+  #buffer: { entry: KvEntry<T>; key: Uint8Array }[] = [];
+  #cursor: string | undefined;
+  /** Encoded key of the last entry returned; its cursor is built only when asked for. */
+  #lastKey: Uint8Array | undefined;
+  #lastBatch = false;
+  #done = false;
+  #count = 0;
+
+  /** Made by `Kv.list()`. */
+  constructor(plan: ListPlan) {
+    this.#plan = plan;
+    this.#cursor = plan.cursor || undefined;
+  }
+
+  /** The cursor after the last entry returned; throws before the first `next()`. */
+  get cursor(): string {
+    if (this.#lastKey !== undefined) {
+      this.#cursor = encodeCursor(this.#range!, this.#lastKey);
+      this.#lastKey = undefined;
+    }
+    if (this.#cursor === undefined) throw new Error("Cannot get cursor before first iteration");
+    return this.#cursor;
+  }
+
+  /** The next entry in key order (descending with `reverse`). */
+  async next(): Promise<IteratorResult<KvEntry<T>, undefined>> {
+    const plan = this.#plan;
+    if (this.#done || (plan.limit !== undefined && this.#count >= plan.limit)) {
+      return { done: true, value: undefined };
+    }
+    if (this.#buffer.length === 0 && !this.#lastBatch) {
+      this.#buffer = await this.#pull(this.#cursorOrUndefined());
+      this.#lastBatch = this.#buffer.length < plan.batchSize;
+    }
+    const next = this.#buffer.shift();
+    if (next === undefined) {
+      this.#done = true;
+      this.#cursor = "";
+      this.#lastKey = undefined;
+      return { done: true, value: undefined };
+    }
+    this.#lastKey = next.key;
+    this.#count++;
+    return { done: false, value: next.entry };
+  }
+
+  #cursorOrUndefined(): string | undefined {
+    return this.#lastKey === undefined && this.#cursor === undefined ? undefined : this.cursor;
+  }
+
+  async #pull(cursor: string | undefined): Promise<{ entry: KvEntry<T>; key: Uint8Array }[]> {
+    const { engine, reverse, batchSize } = this.#plan;
+    this.#range ??= byteRange(this.#plan.parts);
+    const range = cursor === undefined ? this.#range : resumeRange(this.#range, cursor, reverse);
+    const batch: { entry: KvEntry<T>; key: Uint8Array }[] = [];
+    const scan = engine.scanEntries({
+      start: range.start,
+      end: range.end,
+      reverse,
+      limit: batchSize,
+    });
+    for await (const e of scan) batch.push({ entry: entryOf<T>(e.key, e), key: e.key });
+    return batch;
+  }
+
+  /** The iterator itself. */
+  [Symbol.asyncIterator](): AsyncIterableIterator<KvEntry<T>> {
+    return this;
+  }
+}

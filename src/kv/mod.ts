@@ -1,0 +1,14 @@
+/**
+ * The public surface of the KV layer, which mod.ts re-exports. One entry
+ * point keeps mod.ts's view of this folder to a single import.
+ * @module
+ */
+
+export { Kv, type KvConsistencyLevel, type KvListOptions } from "./kv.ts";
+export { AtomicOperation } from "./atomic.ts";
+export { KvListIterator } from "./list_iterator.ts";
+export { KvU64 } from "./u64.ts";
+export type { KvKey, KvKeyPart } from "./key_codec.ts";
+export type { KvListSelector } from "./selector.ts";
+export type { KvCommitError, KvCommitResult, KvEntry, KvEntryMaybe } from "./entry.ts";
+export type { EnqueueOptions, KvAtomicCheck, KvMutation } from "./mutation.ts";

@@ -1,0 +1,162 @@
+/**
+ * The parts of a commit, validated when they are added (as Deno KV does),
+ * and the types users build them from.
+ * @module
+ */
+
+import type { KvKey } from "./key_codec.ts";
+import { encodeValue } from "./value_codec.ts";
+import type { KvU64 } from "./u64.ts";
+
+/**
+ * A commit precondition: the key's current versionstamp must equal
+ * `versionstamp`, or the key must be absent when it is `null`.
+ *
+ * @example
+ * ```ts
+ * import { type KvAtomicCheck, openKv } from "@cask/cask";
+ * const kv = await openKv("./kv-data");
+ * const seen = await kv.get(["balance"]);
+ * const check: KvAtomicCheck = { key: ["balance"], versionstamp: seen.versionstamp };
+ * await kv.atomic().check(check).set(["balance"], 10).commit();
+ * await kv.close();
+ * ```
+ */
+export interface KvAtomicCheck {
+  /** The key to check. */
+  key: KvKey;
+  /** The versionstamp it must have, or null for "absent". */
+  versionstamp: string | null;
+}
+
+/**
+ * A mutation for `AtomicOperation.mutate`.
+ *
+ * @example
+ * ```ts
+ * import { KvU64, type KvMutation, openKv } from "@cask/cask";
+ * const kv = await openKv("./kv-data");
+ * const m: KvMutation[] = [
+ *   { type: "set", key: ["a"], value: 1, expireIn: 60_000 },
+ *   { type: "sum", key: ["hits"], value: new KvU64(1n) },
+ *   { type: "delete", key: ["b"] },
+ * ];
+ * await kv.atomic().mutate(...m).commit();
+ * await kv.close();
+ * ```
+ */
+export type KvMutation =
+  & { key: KvKey }
+  & (
+    | { type: "set"; value: unknown; expireIn?: number }
+    | { type: "delete" }
+    | { type: "sum"; value: KvU64 }
+    | { type: "max"; value: KvU64 }
+    | { type: "min"; value: KvU64 }
+  );
+
+/** A mutation with its value encoded. */
+export type PendingMutation =
+  | { type: "set"; key: KvKey; value: Uint8Array; expireIn?: number }
+  | { type: "delete"; key: KvKey }
+  | { type: "sum" | "min" | "max"; key: KvKey; value: Uint8Array };
+
+/**
+ * Options of an enqueue.
+ *
+ * @example
+ * ```ts
+ * import { type EnqueueOptions, openKv } from "@cask/cask";
+ * const kv = await openKv("./kv-data");
+ * const options: EnqueueOptions = {
+ *   delay: 60_000,
+ *   backoffSchedule: [1000, 5000],
+ *   keysIfUndelivered: [["failed", "welcome-mail"]],
+ * };
+ * await kv.enqueue({ mail: "welcome", to: "ada" }, options);
+ * await kv.close();
+ * ```
+ */
+export interface EnqueueOptions {
+  /** Ms before the message is first delivered (at most 30 days). */
+  delay?: number;
+  /** Keys set to the message when every delivery attempt failed. */
+  keysIfUndelivered?: KvKey[];
+  /** Ms to wait before each retry (at most 5 entries, each at most 1 hour). */
+  backoffSchedule?: number[];
+}
+
+/** An enqueue with its message encoded. */
+export interface PendingEnqueue {
+  payload: Uint8Array;
+  delay: number;
+  keysIfUndelivered: KvKey[];
+  backoffSchedule: number[] | null;
+}
+
+const MAX_DELAY = 30 * 24 * 60 * 60 * 1000;
+const MAX_BACKOFF_INTERVALS = 5;
+const MAX_BACKOFF_INTERVAL = 60 * 60 * 1000;
+
+/** Checks `expireIn`; throws TypeError as Deno KV does. */
+export function checkExpireIn(expireIn: unknown): number | undefined {
+  if (expireIn === undefined) return undefined;
+  if (typeof expireIn !== "number" || !Number.isSafeInteger(expireIn) || expireIn < 0) {
+    throw new TypeError(`expireIn must be a non-negative integer: received ${expireIn}`);
+  }
+  return expireIn;
+}
+
+/** Validates and encodes a `mutate()` argument; throws TypeError as Deno KV does. */
+export function pendingMutation(m: KvMutation): PendingMutation {
+  const { key } = m;
+  switch (m.type) {
+    case "delete":
+      if ((m as { value?: unknown }).value) {
+        throw new TypeError("Invalid mutation 'delete' with value");
+      }
+      return { type: "delete", key };
+    case "set":
+    case "sum":
+    case "min":
+    case "max":
+      if (!Object.hasOwn(m, "value")) {
+        throw new TypeError(`Invalid mutation '${m.type}' without value`);
+      }
+      if (m.type === "set") {
+        const expireIn = typeof m.expireIn === "number" ? checkExpireIn(m.expireIn) : undefined;
+        return { type: "set", key, value: encodeValue(m.value), expireIn };
+      }
+      return { type: m.type, key, value: encodeValue(m.value) };
+  }
+  throw new TypeError("Invalid mutation type");
+}
+
+/** Validates and encodes an enqueue; throws TypeError as Deno KV does. */
+export function pendingEnqueue(message: unknown, options?: EnqueueOptions): PendingEnqueue {
+  const delay = options?.delay ?? 0;
+  if (delay < 0) throw new TypeError(`Delay must be >= 0: received ${delay}`);
+  if (delay > MAX_DELAY) {
+    throw new TypeError(`Delay cannot be greater than 30 days: received ${delay}`);
+  }
+  if (Number.isNaN(delay)) throw new TypeError("Delay cannot be NaN");
+  const schedule = options?.backoffSchedule;
+  if (schedule !== undefined) {
+    if (schedule.length > MAX_BACKOFF_INTERVALS) {
+      throw new TypeError(
+        `Invalid backoffSchedule, max ${MAX_BACKOFF_INTERVALS} intervals allowed`,
+      );
+    }
+    schedule.forEach((ms, i) => {
+      if (!(ms >= 0 && ms <= MAX_BACKOFF_INTERVAL)) {
+        throw new TypeError(`Invalid backoffSchedule, interval at index ${i} is invalid`);
+      }
+    });
+  }
+  return {
+    payload: encodeValue(message),
+    delay,
+    keysIfUndelivered: options?.keysIfUndelivered ?? [],
+    backoffSchedule: schedule ? [...schedule] : null,
+  };
+}

@@ -1,0 +1,149 @@
+/**
+ * Delivery of queued messages to `listenQueue` handlers: at least once.
+ * A message stays stored until its handler succeeded (or every retry failed),
+ * so messages in flight at a crash or close are delivered again after reopen.
+ * @module
+ */
+
+import { bytesId } from "./bytes.ts";
+import type { EngineOp, KvEngine } from "./engine.ts";
+import {
+  QUEUE_END,
+  QUEUE_PREFIX,
+  type QueueRecord,
+  queueWrite,
+  readQueueRecord,
+  readyAtOf,
+} from "./queue_record.ts";
+import { decodeValue } from "./value_codec.ts";
+
+/** Messages looked at per scan of the queue range. */
+const SCAN_BATCH = 64;
+
+/** Wakes sleepers when messages are queued or the store closes. */
+export class Wakeup {
+  #waiters: (() => void)[] = [];
+
+  /** Resolves at the next `wake()` or after `ms`, whichever comes first. */
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, Math.min(ms, 2 ** 31 - 1));
+      const waiters = this.#waiters;
+      function done() {
+        clearTimeout(timer);
+        const i = waiters.indexOf(done);
+        if (i >= 0) waiters.splice(i, 1);
+        resolve();
+      }
+      waiters.push(done);
+    });
+  }
+
+  /** Ends every pending sleep. */
+  wake(): void {
+    for (const w of this.#waiters.splice(0)) w();
+  }
+}
+
+// deno-lint-ignore no-explicit-any -- the handler's argument type is the caller's business, as in Deno KV
+type QueueHandler = (value: any) => Promise<void> | void;
+
+/** Runs handlers over the stored messages of one engine. */
+export class QueueDispatcher {
+  readonly #engine: KvEngine;
+  readonly #wakeup: Wakeup;
+  readonly #isClosed: () => boolean;
+  /** Ids of messages handed to a handler and not yet finished. */
+  readonly #inFlight = new Set<string>();
+  readonly #finishing = new Set<Promise<void>>();
+  /** Deliveries whose handler returned and whose outcome is being written. */
+  readonly #recording = new Set<Promise<void>>();
+
+  /** `isClosed` tells the loop to stop. */
+  constructor(engine: KvEngine, wakeup: Wakeup, isClosed: () => boolean) {
+    this.#engine = engine;
+    this.#wakeup = wakeup;
+    this.#isClosed = isClosed;
+  }
+
+  /** Delivers messages to `handler` until the store closes. */
+  async listen(handler: QueueHandler): Promise<void> {
+    while (!this.#isClosed()) {
+      const now = Date.now();
+      let nextReady = Infinity;
+      try {
+        for await (
+          const e of this.#engine.scanEntries({
+            start: QUEUE_PREFIX,
+            end: QUEUE_END,
+            limit: SCAN_BATCH,
+          })
+        ) {
+          const id = bytesId(e.key);
+          if (this.#inFlight.has(id)) continue;
+          const readyAt = readyAtOf(e.key);
+          if (readyAt > now) {
+            nextReady = readyAt;
+            break;
+          }
+          this.#inFlight.add(id);
+          const p = this.#deliver(handler, e.key, e.value).finally(() => {
+            this.#inFlight.delete(id);
+            this.#finishing.delete(p);
+            this.#wakeup.wake();
+          });
+          this.#finishing.add(p);
+        }
+      } catch (e) {
+        if (this.#isClosed()) break;
+        throw e;
+      }
+      if (this.#isClosed()) break;
+      await this.#wakeup.sleep(Math.max(0, nextReady - Date.now()));
+    }
+    await Promise.allSettled([...this.#finishing]);
+  }
+
+  async #deliver(handler: QueueHandler, key: Uint8Array, value: Uint8Array): Promise<void> {
+    const record = readQueueRecord(value);
+    let ok = false;
+    try {
+      await handler(decodeValue(record.payload));
+      ok = true;
+    } catch {
+      // A throwing handler means "not delivered": the message is retried below.
+    }
+    const recorded = this.#record(ok, key, record);
+    this.#recording.add(recorded);
+    await recorded;
+    this.#recording.delete(recorded);
+  }
+
+  /**
+   * Waits for the outcomes of handlers that already returned to be written,
+   * so closing right after a handler finished does not deliver it again.
+   * Handlers still running are not waited for: their messages stay stored.
+   */
+  async settle(): Promise<void> {
+    // Lets handlers that just returned reach #record first.
+    await new Promise((r) => setTimeout(r, 0));
+    await Promise.allSettled([...this.#recording]);
+  }
+
+  async #record(ok: boolean, key: Uint8Array, record: QueueRecord): Promise<void> {
+    const ops: EngineOp[] = [{ type: "delete", key }];
+    if (!ok && record.failures < record.backoff.length) {
+      const delay = record.backoff[record.failures];
+      ops.push(queueWrite({ ...record, failures: record.failures + 1 }, Date.now() + delay));
+    } else if (!ok) {
+      for (const k of record.keysIfUndelivered) {
+        ops.push({ type: "set", key: k, value: record.payload });
+      }
+    }
+    try {
+      await this.#engine.atomic(ops);
+    } catch {
+      // The message is still stored, so it is delivered again: at least once.
+    }
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * KV values to stored bytes and back. A tag byte says how the rest is
+ * encoded: V8 structured-clone serialization, raw bytes for a Uint8Array (as
+ * Deno KV stores them), or 8 little-endian bytes for a {@link KvU64}.
+ * @module
+ */
+
+import { deserialize, serialize } from "node:v8";
+import { isKvU64, KvU64 } from "./u64.ts";
+
+const V8 = 1;
+const BYTES = 2;
+const U64 = 3;
+
+/** The stored form of `value`; throws TypeError for a value structured clone rejects. */
+export function encodeValue(value: unknown): Uint8Array {
+  if (value instanceof Uint8Array) return tagged(BYTES, value);
+  if (isKvU64(value)) return encodeU64(value.value);
+  let body: Uint8Array;
+  try {
+    body = serialize(value);
+  } catch (e) {
+    // Deno KV reports unclonable values as TypeError; node:v8 throws a plain Error.
+    throw new TypeError((e as Error).message, { cause: e });
+  }
+  return tagged(V8, body);
+}
+
+/** The stored form of a KvU64 holding `n`. */
+export function encodeU64(n: bigint): Uint8Array {
+  const out = new Uint8Array(9);
+  out[0] = U64;
+  new DataView(out.buffer).setBigUint64(1, n, true);
+  return out;
+}
+
+/** The KvU64 integer of a stored value, or undefined when it holds another type. */
+export function storedU64(stored: Uint8Array): bigint | undefined {
+  if (stored[0] !== U64 || stored.length !== 9) return undefined;
+  return new DataView(stored.buffer, stored.byteOffset + 1, 8).getBigUint64(0, true);
+}
+
+/** The value a stored form holds. */
+export function decodeValue(stored: Uint8Array): unknown {
+  switch (stored[0]) {
+    case BYTES:
+      return stored.slice(1);
+    case U64:
+      return new KvU64(storedU64(stored)!);
+    case V8:
+      return deserialize(stored.subarray(1));
+  }
+  throw new TypeError("Invalid value type");
+}
+
+function tagged(tag: number, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(body.length + 1);
+  out[0] = tag;
+  out.set(body, 1);
+  return out;
+}

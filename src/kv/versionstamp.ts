@@ -1,0 +1,27 @@
+/**
+ * Versionstamps: the 20 hex digits Deno KV shows for a commit. Cask's are
+ * the store's commit sequence number in 16 hex digits followed by "0000", so
+ * they sort (as strings) in commit order, across restarts.
+ * @module
+ */
+
+const HEX20 = /^[0-9a-fA-F]{20}$/;
+
+/** The versionstamp of commit sequence `sequence`. */
+export function versionstampOf(sequence: number): string {
+  return sequence.toString(16).padStart(16, "0") + "0000";
+}
+
+/**
+ * The sequence a versionstamp names, for a check. A well-formed stamp Cask
+ * never issued maps to -1, which no record has, so its check fails as in
+ * Deno KV; a malformed one throws TypeError("Invalid check") as Deno KV does.
+ */
+export function sequenceOf(versionstamp: string): number {
+  if (typeof versionstamp !== "string" || !HEX20.test(versionstamp)) {
+    throw new TypeError("Invalid check");
+  }
+  if (!versionstamp.endsWith("0000")) return -1;
+  const n = parseInt(versionstamp.slice(0, 16), 16);
+  return Number.isSafeInteger(n) ? n : -1;
+}

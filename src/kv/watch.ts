@@ -1,0 +1,105 @@
+/**
+ * `Kv.watch`: a stream of the watched keys' entries, first as they are, then
+ * after each commit that changed one of them, and when one of them expires.
+ * @module
+ */
+
+import type { EngineChange, KvEngine } from "./engine.ts";
+import { absentEntry, entryOf, type KvEntryMaybe } from "./entry.ts";
+import { encodeKey, type KvKey } from "./key_codec.ts";
+import { readAtOnce } from "./read.ts";
+
+type Wake = IteratorResult<EngineChange> | "expired";
+
+/** Resolves "expired" at `at` (ms since the epoch); `cancel` clears the timer. */
+function expiryTimer(at: number): { fired: Promise<Wake>; cancel: () => void } {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const fired = new Promise<Wake>((resolve) => {
+    // +1: the store treats a key as expired only once its time is strictly past.
+    if (at !== Infinity) {
+      timer = setTimeout(() => resolve("expired"), Math.max(0, at - Date.now() + 1));
+    }
+  });
+  return { fired, cancel: () => clearTimeout(timer) };
+}
+
+/**
+ * The stream of `keys`. Without `raw`, an array is emitted only when some
+ * versionstamp differs from the last array emitted. `closed` ends the stream.
+ */
+export function watchStream(
+  engine: KvEngine,
+  keys: readonly KvKey[],
+  raw: boolean,
+  closed: Promise<void>,
+): ReadableStream<KvEntryMaybe<unknown>[]> {
+  const encoded = keys.map((k) => encodeKey(k));
+  // Subscribe before the first read, so no commit falls between the two.
+  const subscribe = () => engine.watch({ keys: encoded })[Symbol.asyncIterator]();
+  let changes: AsyncIterator<EngineChange> = subscribe();
+  const ended = closed.then((): Wake => ({ done: true, value: undefined }));
+  let last: (string | null)[] | undefined;
+  // Changes up to this sequence are already in the last read; one commit can report several keys.
+  let readAt = -1;
+  // The store notices an expiry only when the key is read: read it then.
+  let nextExpiry = Infinity;
+
+  /** The next reason to read again; false when the stream is over. */
+  async function wake(): Promise<{ stale: boolean } | false> {
+    for (;;) {
+      const timer = expiryTimer(nextExpiry);
+      let woke: Wake;
+      try {
+        woke = await Promise.race([changes.next(), ended, timer.fired]);
+      } catch (e) {
+        // The store ends a feed that fell too far behind (nobody read the stream):
+        // subscribe again and read the keys afresh, which covers what was missed.
+        if ((e as { code?: string }).code !== "WATCH_OVERFLOW") throw e;
+        changes = subscribe();
+        return { stale: false };
+      } finally {
+        timer.cancel();
+      }
+      if (woke === "expired") return { stale: true };
+      if (woke.done) return false;
+      // An expiry is reported with the sequence current when it was noticed, so a
+      // removal is read again even when its sequence was already read.
+      const stale = woke.value.sequence <= readAt;
+      if (!stale || woke.value.value === undefined) return { stale };
+    }
+  }
+
+  return new ReadableStream({
+    async pull(controller) {
+      for (;;) {
+        let stale = false;
+        if (last !== undefined) {
+          const why = await wake();
+          if (!why) {
+            void changes.return?.();
+            controller.close();
+            return;
+          }
+          stale = why.stale;
+        }
+        readAt = engine.sequence;
+        const records = await readAtOnce(engine, encoded);
+        nextExpiry = Math.min(Infinity, ...records.map((r) => r?.expireAt || Infinity));
+        const entries = records.map((r, i) =>
+          r === undefined ? absentEntry(keys[i]) : entryOf(keys[i], r)
+        );
+        const stamps = entries.map((e) => e.versionstamp);
+        const changed = last === undefined || stamps.some((s, i) => s !== last![i]);
+        last = stamps;
+        if (changed || (raw && !stale)) {
+          controller.enqueue(entries);
+          return;
+        }
+      }
+    },
+    cancel() {
+      void changes.return?.();
+    },
+    // No read-ahead: each array is read when asked for, so it is never older than the ask.
+  }, { highWaterMark: 0 });
+}

@@ -1,0 +1,97 @@
+/**
+ * Atomic commits under concurrency, and where Cask is stricter than Deno KV:
+ * a commit that throws writes nothing.
+ */
+
+import assert from "node:assert/strict";
+import { KvU64, openKv } from "../mod.ts";
+import { withDir } from "./helpers.ts";
+
+type Kv = Awaited<ReturnType<typeof openKv>>;
+
+const plainValue = (v: unknown) => v instanceof KvU64 ? v.value : v;
+
+/** Compare-and-set increment of a KvU64, retried until its check passes. */
+async function casIncrement(kv: Kv, key: string[]): Promise<number> {
+  for (let tries = 1;; tries++) {
+    const e = await kv.get<KvU64>(key);
+    const next = new KvU64((e.value?.value ?? 0n) + 1n);
+    if ((await kv.atomic().check(e).set(key, next).commit()).ok) return tries;
+  }
+}
+
+Deno.test("concurrent sums and compare-and-set increments lose no update", async () => {
+  await withDir(async (dir) => {
+    const kv = await openKv(dir);
+    try {
+      const SUMS = 150, CAS = 150;
+      const results = await Promise.all([
+        ...Array.from({ length: SUMS }, () => kv.atomic().sum(["count"], 1n).commit()),
+        ...Array.from({ length: CAS }, () => casIncrement(kv, ["count"])),
+      ]);
+      const total = (await kv.get<KvU64>(["count"])).value!.value;
+      assert.equal(total, BigInt(SUMS + CAS));
+      // Versionstamps of successful commits are distinct and all of them are accounted for.
+      const stamps = results.slice(0, SUMS).map((r) =>
+        (r as { versionstamp: string }).versionstamp
+      );
+      assert.equal(new Set(stamps).size, SUMS);
+      assert.ok(
+        (results.slice(SUMS) as number[]).some((tries) => tries > 1),
+        "checks did fail under contention",
+      );
+    } finally {
+      await kv.close();
+    }
+  });
+});
+
+Deno.test("all mutations of a commit share one versionstamp; later commits get larger ones", async () => {
+  await withDir(async (dir) => {
+    let kv = await openKv(dir);
+    const a = await kv.atomic().set(["a"], 1).sum(["n"], 5n).set(["b"], 2).commit();
+    assert.ok(a.ok);
+    const got = await kv.getMany([["a"], ["n"], ["b"]]);
+    assert.deepEqual(got.map((e) => e.versionstamp), [
+      a.versionstamp,
+      a.versionstamp,
+      a.versionstamp,
+    ]);
+    assert.match(a.versionstamp, /^[0-9a-f]{20}$/);
+    await kv.close();
+    kv = await openKv(dir); // stamps keep growing across a restart
+    const b = await kv.set(["a"], 3);
+    assert.ok(b.versionstamp > a.versionstamp);
+    await kv.close();
+  });
+});
+
+Deno.test("a commit that throws on a non-U64 value writes none of its mutations", async () => {
+  await withDir(async (dir) => {
+    const kv = await openKv(dir);
+    try {
+      await kv.set(["text"], "not a number");
+      await assert.rejects(
+        kv.atomic().sum(["n"], 5n).set(["s"], 1).min(["text"], 1n).commit(),
+        {
+          name: "TypeError",
+          message: "Failed to perform 'min' mutation on a non-U64 value in the database",
+        },
+      );
+      assert.deepEqual((await kv.getMany([["n"], ["s"]])).map((e) => e.value), [null, null]);
+      // Within one commit, later mutations see earlier ones: set then sum.
+      await kv.atomic().set(["u"], new KvU64(5n)).sum(["u"], 3n).max(["u"], 2n).commit();
+      assert.equal((await kv.get<KvU64>(["u"])).value!.value, 8n);
+      // A key written twice in one commit ends with its last write.
+      await kv.atomic().set(["x"], 1).delete(["x"]).delete(["y"]).set(["y"], 2).commit();
+      await kv.atomic().sum(["z"], 1n).delete(["z"]).sum(["z"], 4n).commit();
+      const twice = async () =>
+        (await kv.getMany([["x"], ["y"], ["z"]])).map((e) => plainValue(e.value));
+      assert.deepEqual(await twice(), [null, 2, 4n]);
+      await kv.atomic().sum(["u"], 2n ** 64n - 1n).commit(); // wraps modulo 2^64
+      assert.equal((await kv.get<KvU64>(["u"])).value!.value, 7n);
+    } finally {
+      await kv.close();
+    }
+  });
+});

@@ -1,0 +1,123 @@
+/**
+ * Invalid calls: Cask's openKv throws (or rejects with) the same error class
+ * and message as Deno KV, checked against Deno KV in the same run. Where Cask
+ * differs on purpose (its larger limits), the test pins Cask's behaviour.
+ */
+
+import assert from "node:assert/strict";
+import { openKv } from "../mod.ts";
+import { withDir } from "./helpers.ts";
+import { openDenoKv, outcome } from "./kv_peer.ts";
+
+type AnyKv = Deno.Kv;
+// deno-lint-ignore no-explicit-any -- invalid arguments on purpose
+const bad = (x: unknown) => x as any;
+
+const SAME: [string, (kv: AnyKv) => unknown][] = [
+  ["empty key set", (kv) => kv.set([], 1)],
+  ["empty key delete", (kv) => kv.delete([])],
+  ["object key part", (kv) => kv.get([bad({})])],
+  ["null key part", (kv) => kv.get([bad(null)])],
+  ["undefined key part", (kv) => kv.get([bad(undefined)])],
+  ["ArrayBuffer key part", (kv) => kv.get([bad(new ArrayBuffer(2))])],
+  ["function value", (kv) => kv.set(["x"], () => 1)],
+  ["symbol value", (kv) => kv.set(["x"], Symbol())],
+  ["negative sum", (kv) => kv.atomic().sum(["n"], -1n)],
+  ["number sum", (kv) => kv.atomic().sum(["n"], bad(1))],
+  ["too big sum", (kv) => kv.atomic().max(["n"], 2n ** 64n)],
+  ["malformed check", (kv) => kv.atomic().check({ key: ["a"], versionstamp: "zz" }).commit()],
+  ["empty check key", (kv) => kv.atomic().check({ key: [], versionstamp: null }).commit()],
+  ["mutation type", (kv) => kv.atomic().mutate(bad({ key: ["a"], type: "foo" }))],
+  ["delete with value", (kv) => kv.atomic().mutate(bad({ key: ["a"], type: "delete", value: 1 }))],
+  ["set without value", (kv) => kv.atomic().mutate(bad({ key: ["a"], type: "set" }))],
+  ["no selector", (kv) => kv.list(bad({}))],
+  ["prefix+start+end", (kv) => kv.list(bad({ prefix: [], start: ["a"], end: ["b"] }))],
+  ["start outside prefix", (kv) => kv.list({ prefix: ["a"], start: ["b"] }).next()],
+  ["start equal to prefix", (kv) => kv.list({ prefix: ["a"], start: ["a"] }).next()],
+  ["end outside prefix", (kv) => kv.list({ prefix: ["a"], end: ["b"] }).next()],
+  ["start after end", (kv) => kv.list({ start: ["b"], end: ["a"] }).next()],
+  ["zero limit", (kv) => kv.list({ prefix: [] }, { limit: 0 })],
+  ["fractional limit", (kv) => kv.list({ prefix: [] }, { limit: 1.5 })],
+  ["zero batchSize", (kv) => kv.list({ prefix: [] }, { batchSize: 0 })],
+  ["bad cursor", (kv) => kv.list({ prefix: [] }, { cursor: "!!!" }).next()],
+  ["cursor before iteration", (kv) => kv.list({ prefix: [] }).cursor],
+  [
+    "cursor out of bounds",
+    (kv) => kv.list({ prefix: ["a"], start: ["a", "m"] }, { cursor: "AmEA" }).next(),
+  ],
+  ["negative delay", (kv) => kv.enqueue(1, { delay: -1 })],
+  ["delay over 30 days", (kv) => kv.enqueue(1, { delay: 31 * 86_400_000 })],
+  ["six backoff intervals", (kv) => kv.enqueue(1, { backoffSchedule: [1, 1, 1, 1, 1, 1] })],
+  ["backoff over an hour", (kv) => kv.enqueue(1, { backoffSchedule: [3_600_001] })],
+  ["negative expireIn", (kv) => kv.set(["e"], 1, { expireIn: -1 })],
+  ["fractional expireIn", (kv) => kv.set(["e"], 1, { expireIn: 1.5 })],
+  ["awaited atomic", (kv) => bad(kv.atomic()).then()],
+  ["bigint over 255 bytes", (kv) => kv.get([2n ** 2100n])],
+];
+
+Deno.test("invalid calls fail as in Deno KV: same error class and message", async () => {
+  await withDir(async (dir) => {
+    const denoKv = await openDenoKv(`${dir}/deno.sqlite3`);
+    const cask = await openKv(`${dir}/cask`);
+    try {
+      await cask.set(["n"], "not a u64");
+      await denoKv.set(["n"], "not a u64");
+      const cases: typeof SAME = [
+        ...SAME,
+        ["sum on a non-U64 value", (kv) => kv.atomic().sum(["n"], 1n).commit()],
+      ];
+      const differing: string[] = [];
+      for (const [name, call] of cases) {
+        const want = await outcome(() => call(denoKv));
+        const got = await outcome(() => call(cask as unknown as AnyKv));
+        assert.ok("error" in want, `${name}: Deno KV accepts it (${JSON.stringify(want)})`);
+        if (JSON.stringify(got) !== JSON.stringify(want)) {
+          differing.push(`${name}: Deno ${JSON.stringify(want)} / Cask ${JSON.stringify(got)}`);
+        }
+      }
+      assert.deepEqual(differing, []);
+    } finally {
+      denoKv.close();
+      await cask.close();
+    }
+  });
+});
+
+Deno.test("Cask keeps its larger limits where Deno KV refuses", async () => {
+  await withDir(async (dir) => {
+    const denoKv = await openDenoKv(`${dir}/deno.sqlite3`);
+    const kv = await openKv(`${dir}/cask`);
+    try {
+      const bigKey = ["x".repeat(3000)];
+      const bigValue = new Uint8Array(100_000).fill(7);
+      const many = Array.from({ length: 11 }, (_, i) => [i]);
+      const limited: [string, (kv: AnyKv) => Promise<unknown>][] = [
+        ["3000-byte key", (k) => k.set(bigKey, 1)],
+        ["100 kB value", (k) => k.set(["big"], bigValue)],
+        ["getMany of 11", (k) => k.getMany(many)],
+        ["batchSize 2000", (k) => k.list({ prefix: [] }, { batchSize: 2000 }).next()],
+        ["1001 mutations", (k) => {
+          const a = k.atomic();
+          for (let i = 0; i < 1001; i++) a.set(["m", i], i);
+          return a.commit();
+        }],
+      ];
+      for (const [name, call] of limited) {
+        const want = await outcome(() => call(denoKv));
+        assert.match(
+          JSON.stringify(want),
+          /TypeError: (Too many|Key too large|Value too large)/,
+          name,
+        );
+        const got = await outcome(() => call(kv as unknown as AnyKv));
+        assert.ok("ok" in got, `${name}: ${JSON.stringify(got)}`);
+      }
+      assert.deepEqual((await kv.get(bigKey)).value, 1);
+      assert.deepEqual((await kv.get(["big"])).value, bigValue);
+      assert.equal((await kv.get(["m", 1000])).value, 1000);
+    } finally {
+      denoKv.close();
+      await kv.close();
+    }
+  });
+});

@@ -1,0 +1,190 @@
+/**
+ * Queues: enqueue/listenQueue deliver at least once, retry a throwing
+ * handler on its backoff schedule, then write keysIfUndelivered; messages are
+ * stored, so they survive close + reopen; list() never shows them.
+ */
+
+import assert from "node:assert/strict";
+import { KvU64, openKv } from "../mod.ts";
+import { withDir } from "./helpers.ts";
+import { openDenoKv } from "./kv_peer.ts";
+
+type Kv = Awaited<ReturnType<typeof openKv>>;
+
+/** Listens until `n` deliveries happened (or `ms` passed); returns them and closes the store. */
+async function collect(kv: Kv, n: number, handler?: (v: unknown) => void, ms = 5000) {
+  const got: unknown[] = [];
+  let done!: () => void;
+  const enough = new Promise<void>((r) => done = r);
+  const listening = kv.listenQueue((v) => {
+    got.push(v);
+    if (got.length === n) done();
+    handler?.(v);
+  });
+  const timer = setTimeout(done, ms);
+  await enough;
+  clearTimeout(timer);
+  await kv.close();
+  await listening; // resolves once the store is closed
+  return got;
+}
+
+Deno.test("queued values of every encoding arrive in send order", async () => {
+  await withDir(async (dir) => {
+    const kv = await openKv(dir);
+    const values = [{ a: 1 }, new Uint8Array([1, 2]), new KvU64(7n), "s", [1n, new Date(5)]];
+    for (const v of values) await kv.enqueue(v);
+    assert.deepEqual(await collect(kv, values.length), values);
+  });
+});
+
+Deno.test("messages survive a restart, and so does one whose handler never finished", async () => {
+  await withDir(async (dir) => {
+    let kv = await openKv(dir);
+    await kv.enqueue("first");
+    await kv.atomic().set(["k"], 1).enqueue("second").commit();
+    await kv.close();
+
+    // A handler still running at close has not acknowledged its message.
+    kv = await openKv(dir);
+    let started!: () => void;
+    const running = new Promise<void>((r) => started = r);
+    const listening = kv.listenQueue(async () => {
+      started();
+      await new Promise((r) => setTimeout(r, 50));
+    });
+    await running;
+    await kv.close();
+    await listening;
+
+    kv = await openKv(dir);
+    assert.deepEqual(await collect(kv, 2), ["first", "second"]);
+    kv = await openKv(dir);
+    assert.deepEqual(await collect(kv, 1, undefined, 300), [], "acknowledged messages are gone");
+  });
+});
+
+Deno.test("a throwing handler is retried per backoffSchedule, then keysIfUndelivered are set", async () => {
+  await withDir(async (dir) => {
+    const kv = await openKv(dir);
+    await kv.enqueue({ job: 1 }, {
+      backoffSchedule: [20, 20],
+      keysIfUndelivered: [["dead", 1], ["dead", 2]],
+    });
+    await kv.enqueue({ job: 2 }, { backoffSchedule: [20, 20, 20] });
+    const attempts = new Map<number, number>();
+    const started = Date.now();
+    const got = await collect(kv, 6, (v) => {
+      const job = (v as { job: number }).job;
+      attempts.set(job, (attempts.get(job) ?? 0) + 1);
+      // Job 1 always fails; job 2 succeeds on its third attempt.
+      if (job === 1 || attempts.get(job)! < 3) throw new Error("not now");
+    });
+    assert.equal(got.length, 6);
+    assert.deepEqual([...attempts].sort(), [[1, 3], [2, 3]]);
+    assert.ok(Date.now() - started >= 40, "two backoff delays passed");
+    const reopened = await openKv(dir);
+    const dead = await reopened.getMany([["dead", 1], ["dead", 2]]);
+    assert.deepEqual(dead.map((e) => e.value), [{ job: 1 }, { job: 1 }]);
+    assert.deepEqual(await collect(reopened, 1, undefined, 200), [], "nothing left to deliver");
+  });
+});
+
+Deno.test("delay holds a message back; a failed check enqueues nothing", async () => {
+  await withDir(async (dir) => {
+    const kv = await openKv(dir);
+    await kv.set(["guard"], 1);
+    const refused = await kv.atomic().check({ key: ["guard"], versionstamp: null }).enqueue("no")
+      .commit();
+    assert.equal(refused.ok, false);
+    const sent = Date.now();
+    await kv.enqueue("late", { delay: 300 });
+    await kv.enqueue("early");
+    const times: number[] = [];
+    const got = await collect(kv, 2, () => times.push(Date.now() - sent));
+    assert.deepEqual(got, ["early", "late"]);
+    assert.ok(times[1] >= 300, `delivered after ${times[1]} ms`);
+  });
+});
+
+Deno.test("list() never shows queued messages", async () => {
+  await withDir(async (dir) => {
+    const kv = await openKv(dir);
+    await kv.set([true, true], "last user key");
+    await kv.enqueue("hidden", { delay: 60_000 });
+    const all = [];
+    for await (const e of kv.list({ prefix: [] })) all.push(e.value);
+    for await (const e of kv.list({ prefix: [] }, { reverse: true })) all.push(e.value);
+    assert.deepEqual(all, ["last user key", "last user key"]);
+    await kv.close();
+  });
+});
+
+Deno.test("a process killed inside its queue handler gets the message again after reopen", async () => {
+  await withDir(async (dir) => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("./children/kv_queue_crash.ts", import.meta.url).pathname,
+        dir,
+        "m1",
+        "m2",
+      ],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let out = "";
+    while (!out.includes("got m1") || !out.includes("got m2")) {
+      const { value, done } = await lines.read();
+      assert.equal(done, false, `child ended early: ${out}`);
+      out += value;
+    }
+    child.kill("SIGKILL");
+    await child.status;
+    await lines.cancel();
+
+    const kv = await openKv(dir);
+    assert.deepEqual((await collect(kv, 2)).sort(), ["m1", "m2"]);
+  });
+});
+
+Deno.test("retries and dead letters match Deno KV: attempts per message and keysIfUndelivered", async () => {
+  await withDir(async (dir) => {
+    const run = async (kv: Deno.Kv) => {
+      const attempts = new Map<string, number>();
+      const listening = kv.listenQueue((m: string) => {
+        attempts.set(m, (attempts.get(m) ?? 0) + 1);
+        if (m === "always fails" || (m === "fails once" && attempts.get(m) === 1)) {
+          throw new Error("not now");
+        }
+      });
+      await kv.enqueue("ok", { backoffSchedule: [10] });
+      await kv.enqueue("fails once", { backoffSchedule: [10, 10] });
+      await kv.enqueue("always fails", {
+        backoffSchedule: [10, 10],
+        keysIfUndelivered: [["dead", "a"], ["dead", "b"]],
+      });
+      await kv.enqueue("no retries", { backoffSchedule: [], keysIfUndelivered: [["dead", "c"]] });
+      const deadline = Date.now() + 5000;
+      // Done once both dead letters are written (the last step of the slowest message).
+      while ((await kv.get(["dead", "b"])).value === null && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await new Promise((r) => setTimeout(r, 100)); // room for any extra delivery to show
+      const dead = await kv.getMany([["dead", "a"], ["dead", "b"], ["dead", "c"]]);
+      if (kv instanceof Deno.Kv) kv.close();
+      else await (kv as unknown as { close(): Promise<void> }).close();
+      await listening;
+      return { attempts: [...attempts].sort(), dead: dead.map((e) => e.value) };
+    };
+    const want = await run(await openDenoKv(`${dir}/deno.sqlite3`));
+    const got = await run(await openKv(`${dir}/cask`) as unknown as Deno.Kv);
+    assert.deepEqual(want.attempts, [["always fails", 3], ["fails once", 2], ["no retries", 1], [
+      "ok",
+      1,
+    ]]);
+    assert.deepEqual(got, want);
+  });
+});

@@ -1,0 +1,115 @@
+/**
+ * watch(): the current entries first, then one array per commit that changed
+ * a watched key, run as the same script against Deno KV and Cask.
+ */
+
+import assert from "node:assert/strict";
+import { openKv } from "../mod.ts";
+import { withDir } from "./helpers.ts";
+import { openDenoKv, plain } from "./kv_peer.ts";
+
+type Emitted = { key: unknown; value: unknown; stamped: boolean }[];
+
+/** Runs the script on `kv`; returns what the stream emitted after each step. */
+async function script(kv: Deno.Kv, raw: boolean): Promise<Emitted[]> {
+  await kv.set(["a"], 1);
+  const stream = kv.watch([["a"], ["b"]], { raw });
+  const reader = stream.getReader();
+  const seen: Emitted[] = [];
+  const stamps: (string | null)[][] = [];
+  const take = async () => {
+    const { value, done } = await reader.read();
+    assert.equal(done, false);
+    stamps.push(value!.map((e) => e.versionstamp));
+    seen.push(
+      value!.map((e) => ({ key: e.key, value: plain(e.value), stamped: e.versionstamp !== null })),
+    );
+  };
+  await take(); // the current entries
+  await kv.set(["b"], "two");
+  await take();
+  await kv.set(["c"], "unwatched");
+  await kv.delete(["zz"]);
+  await kv.set(["a"], 3); // the next emission is this one: nothing watched changed before it
+  await take();
+  await kv.atomic().set(["a"], 4).delete(["b"]).commit();
+  await take(); // one array for the commit, both keys changed
+  // (Deno KV's raw watch also reports a delete of an absent key; Cask writes nothing for
+  // one, so there is nothing to report: see the README.)
+  await reader.cancel();
+  // Within one commit both keys share a stamp; stamps grow from array to array.
+  assert.equal(stamps[3][0] !== null && stamps[3][1] === null, true);
+  for (let i = 1; i < stamps.length; i++) {
+    assert.ok((stamps[i][0] ?? "") >= (stamps[i - 1][0] ?? ""));
+  }
+  return seen;
+}
+
+for (const raw of [false, true]) {
+  Deno.test(`watch${raw ? " (raw)" : ""} emits the same arrays as Deno KV`, async () => {
+    await withDir(async (dir) => {
+      const denoKv = await openDenoKv(`${dir}/deno.sqlite3`);
+      const cask = await openKv(`${dir}/cask`);
+      try {
+        const want = await script(denoKv, raw);
+        const got = await script(cask as unknown as Deno.Kv, raw);
+        assert.deepEqual(got, want);
+        assert.deepEqual(got[0], [
+          { key: ["a"], value: 1, stamped: true },
+          { key: ["b"], value: null, stamped: false },
+        ]);
+      } finally {
+        denoKv.close();
+        await cask.close();
+      }
+    });
+  });
+}
+
+Deno.test("closing the store ends its watch streams", async () => {
+  await withDir(async (dir) => {
+    const kv = await openKv(dir);
+    const reader = kv.watch([["a"]]).getReader();
+    assert.equal((await reader.read()).done, false);
+    const pending = reader.read();
+    await kv.close();
+    assert.equal((await pending).done, true);
+  });
+});
+
+Deno.test("a watched key that expires is reported absent", async () => {
+  await withDir(async (dir) => {
+    const kv = await openKv(dir);
+    try {
+      await kv.set(["a"], 1, { expireIn: 200 });
+      const reader = kv.watch([["a"]]).getReader();
+      assert.equal((await reader.read()).value![0].value, 1);
+      const t0 = Date.now();
+      const { value } = await reader.read();
+      assert.deepEqual(value, [{ key: ["a"], value: null, versionstamp: null }]);
+      assert.ok(Date.now() - t0 < 1000, "reported when it expired, not at some later read");
+      await reader.cancel();
+    } finally {
+      await kv.close();
+    }
+  });
+});
+
+Deno.test("a stream nobody read for 10,000+ commits still reports the latest entry", async () => {
+  await withDir(async (dir) => {
+    const kv = await openKv(dir, { sync: "never" });
+    try {
+      const reader = kv.watch([["a"]]).getReader();
+      await reader.read();
+      // More changes than the store buffers for one watcher: its feed overflows.
+      for (let i = 1; i <= 10_050; i++) await kv.set(["a"], i);
+      const { value } = await reader.read();
+      assert.equal(value![0].value, 10_050);
+      await kv.set(["a"], "after");
+      assert.equal((await reader.read()).value![0].value, "after");
+      await reader.cancel();
+    } finally {
+      await kv.close();
+    }
+  });
+});
