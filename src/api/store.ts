@@ -35,6 +35,8 @@ import {
   watchFilter,
 } from "./validate.ts";
 import { Watch } from "./watch.ts";
+import type { SharedCask } from "../workers/protocol.ts";
+import { shareStore } from "../workers/share.ts";
 
 const utf8 = new TextDecoder();
 const EMPTY = new Uint8Array(0);
@@ -56,6 +58,8 @@ export class Cask {
   readonly #clock: () => number;
   #closing?: Promise<void>;
   readonly #watches = new Set<Watch>();
+  // What share()'s attachments do when the store closes.
+  readonly #onClose = new Set<() => void>();
 
   /** @ignore Use {@link open}. */
   private constructor(
@@ -575,6 +579,27 @@ export class Cask {
   }
 
   /**
+   * A handle for a Worker: post it (transferring its port) and call `attach()`
+   * with it there. One call per Worker. See "Threads (Workers)" in the README.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using db = await open("./data");
+   * const worker = new Worker(new URL("./worker.ts", import.meta.url).href, { type: "module" });
+   * const shared = db.share();
+   * worker.postMessage(shared, [shared.port]);
+   * ```
+   */
+  share(): SharedCask {
+    this.#checkOpen();
+    return shareStore(this, (l) => this.#catalog.listen(l), (f) => {
+      this.#onClose.add(f);
+      return () => this.#onClose.delete(f);
+    });
+  }
+
+  /**
    * Flushes and fsyncs pending writes, closes the files and releases the lock.
    * Later calls reject with ClosedError. Calling it again is harmless.
    *
@@ -588,6 +613,7 @@ export class Cask {
   close(): Promise<void> {
     if (!this.#closing) {
       for (const w of this.#watches) w.end();
+      for (const f of this.#onClose) f();
       this.#closing = this.#catalog.close();
     }
     return this.#closing;

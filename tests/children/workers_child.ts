@@ -1,0 +1,132 @@
+// A Worker of the Workers tests and benchmark. The first message carries what
+// share() returned and the attach options; then each message is a command,
+// answered with { ok, value } or { error } (the error's class as seen here).
+// The Worker imports the attachment's modules rather than mod.ts: `deno test`
+// type-checks a Worker's module graph as it starts, and the engine's modules
+// would make that several times slower.
+import { attach, type AttachedCask } from "../../src/workers/attach.ts";
+import type { SharedCask } from "../../src/workers/protocol.ts";
+import { CaskError, ClosedError, InvalidArgumentError } from "../../src/base/errors.ts";
+import type { WatchOptions } from "../../src/base/types.ts";
+import { workload } from "./workers_workload.ts";
+
+type Command =
+  | { cmd: "call"; method: string; args: unknown[] }
+  | { cmd: "workload"; thread: number; ms: number }
+  | { cmd: "reads"; keys: string[]; count: number; seed: number }
+  | { cmd: "readEach"; keys: string[] }
+  | { cmd: "sets"; prefix: string; count: number; concurrency: number }
+  | { cmd: "scanKeys"; options: object }
+  | { cmd: "watch"; options: WatchOptions; count: number }
+  | { cmd: "setUnsendable" }
+  | { cmd: "crash"; thread: number };
+
+const self = globalThis as unknown as {
+  onmessage: (e: MessageEvent) => void;
+  postMessage: (m: unknown) => void;
+};
+
+let attached: AttachedCask | undefined;
+const utf8 = new TextDecoder();
+
+function describe(e: unknown) {
+  return {
+    name: (e as Error)?.constructor?.name,
+    message: (e as Error)?.message,
+    code: e instanceof CaskError ? e.code : undefined,
+    isCaskError: e instanceof CaskError,
+    isInvalidArgument: e instanceof InvalidArgumentError,
+    isClosed: e instanceof ClosedError,
+  };
+}
+
+async function run(c: Command): Promise<unknown> {
+  const db = attached!;
+  switch (c.cmd) {
+    case "call": {
+      const r = await (db as unknown as Record<string, (...a: unknown[]) => unknown>)[c.method](
+        ...c.args,
+      );
+      return r instanceof Uint8Array ? utf8.decode(r) : r;
+    }
+    case "workload":
+      return await workload(db, c.thread, c.ms);
+    case "reads": {
+      // `count` gets of keys picked by an LCG from `seed`: ms taken.
+      const t0 = performance.now();
+      let i = c.seed >>> 0;
+      for (let n = 0; n < c.count; n++) {
+        i = (Math.imul(i, 1103515245) + 12345) >>> 0;
+        if (await db.get(c.keys[i % c.keys.length]) === undefined) throw new Error("missing key");
+      }
+      return performance.now() - t0;
+    }
+    case "readEach":
+      // Every key once (fills the cache).
+      for (const k of c.keys) await db.get(k);
+      return c.keys.length;
+    case "sets": {
+      // `count` sets, `concurrency` in flight at once: ms taken.
+      const t0 = performance.now();
+      let next = 0;
+      const lane = async () => {
+        while (next < c.count) {
+          const i = next++;
+          await db.set(`${c.prefix}${i}`, `value-${i}`);
+        }
+      };
+      await Promise.all(Array.from({ length: c.concurrency }, lane));
+      return performance.now() - t0;
+    }
+    case "scanKeys": {
+      // Keys scanned (each value must be its key).
+      const out: string[] = [];
+      for await (const [k, v] of db.scan(c.options)) {
+        out.push(utf8.decode(k));
+        if (utf8.decode(v) !== out.at(-1)) throw new Error(`value of ${out.at(-1)}`);
+      }
+      return out;
+    }
+    case "watch": {
+      // The first `count` changes, as "key=value" ("-" for a delete).
+      const out: string[] = [];
+      for await (const ch of db.watch(c.options)) {
+        out.push(`${utf8.decode(ch.key)}=${ch.value ? utf8.decode(ch.value) : "-"}`);
+        if (out.length >= c.count) break;
+      }
+      return out;
+    }
+    case "setUnsendable":
+      // A value the structured clone refuses; the batch it shares a message with still goes.
+      return await Promise.all([
+        db.set("sent", "yes"),
+        db.set("unsendable", (() => 1) as unknown as string),
+      ]);
+    case "crash":
+      // Writes until killed; an acknowledged write is logged after it resolved.
+      for (let n = 1;; n++) {
+        const key = `w:${c.thread}:${n % 50}`;
+        await db.set(key, String(n));
+        console.log(`a ${key} ${n}`);
+      }
+  }
+}
+
+// Messages carry an id, echoed in the answer: commands may overlap (a watch
+// answers after the calls made meanwhile).
+self.onmessage = async (e: MessageEvent) => {
+  const { id, attachTo, command } = e.data as {
+    id: number;
+    attachTo?: { shared: SharedCask; options?: object };
+    command?: Command;
+  };
+  try {
+    if (attachTo) {
+      await attached?.detach();
+      attached = await attach(attachTo.shared, attachTo.options);
+    }
+    self.postMessage({ id, ok: true, value: command && await run(command) });
+  } catch (err) {
+    self.postMessage({ id, error: describe(err) });
+  }
+};
