@@ -36,7 +36,6 @@ export interface ReadRecord {
   seq: number;
 }
 
-
 /** Like {@link readValue}, with the record's sequence number. */
 export function readRecord(
   file: DataFile,
