@@ -109,7 +109,11 @@ async function placeSealed(
   copy: () => Promise<void>,
 ): Promise<void> {
   const [src, dst] = [await statOrUndefined(from), await statOrUndefined(to)];
-  if (dst && (dst.ino === src?.ino || (dst.size === size && await sameHead(from, to)))) {
+  // A source a compaction just unlinked cannot be compared by name: copy it
+  // from the descriptor held for it instead.
+  const same = dst && (dst.ino === src?.ino ||
+    (dst.size === size && await sameHead(from, to).catch(() => false)));
+  if (same) {
     c.filesKept++;
     return;
   }
