@@ -116,12 +116,14 @@ export class Cask {
    * ```
    */
   get(key: Bytes): Promise<Uint8Array | undefined> {
-    return attempt(() => {
+    try {
       this.#checkOpen();
       const k = lookupKey(key);
       const e = this.#catalog.lookup(k);
-      return e && this.#catalog.read(k, e);
-    });
+      return Promise.resolve(e && this.#catalog.read(k, e));
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /**
@@ -217,7 +219,8 @@ export class Cask {
    * ```
    */
   set(key: Bytes, value: Bytes, options?: SetOptions): Promise<void> {
-    return attempt(() => {
+    // attempt() inlined: set and get are the hot paths, and its closure costs.
+    try {
       checkSetOptions(options);
       const op = {
         type: "set" as const,
@@ -227,7 +230,9 @@ export class Cask {
         expireAt: options?.expireAt,
       };
       return this.#catalog.put(this.#prepare(op, false));
-    });
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /**

@@ -484,7 +484,8 @@ export class Catalog {
     const done = this.#writer.commit(() => {
       let at = offset, deleted = 0;
       const changes: KeyChange[] | undefined = this.#listeners.size > 0 ? [] : undefined;
-      for (const o of ops) {
+      for (let i = 0; i < ops.length; i++) {
+        const o = ops[i];
         const size = headerSize + o.kb.length + o.vb.length;
         if (o.range) {
           deleted += this.#removeRange(

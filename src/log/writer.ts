@@ -114,12 +114,14 @@ export class Writer {
   #closed = false;
 
   #seq: number;
+  readonly #deferred: boolean;
   readonly #sealedEnds = new WeakMap<DataFile, number>();
 
   /** Appends to `options.append`, or starts a new file following `options.follows`. */
   constructor(readonly dir: string, readonly options: WriterOptions) {
     this.nextId = options.nextId;
     this.#seq = options.seq;
+    this.#deferred = options.sync === "always";
     if (options.append) {
       this.active = options.append;
       this.#end = options.append.size;
@@ -151,7 +153,7 @@ export class Writer {
 
   /** Whether commit() applies writes only after their fsync (sync "always"). */
   get deferred(): boolean {
-    return this.options.sync === "always";
+    return this.#deferred;
   }
 
   /** Whether writes are appended but not yet applied (waiting for their fsync). */
@@ -172,26 +174,21 @@ export class Writer {
       this.#rotate();
     }
     const file = this.active;
-    const offset = this.#append(
-      size,
-      (buf, at) => encodeOps(file.fmt, buf, at, ops, timestamp, seq, batch),
-    );
+    const offset = this.#end;
+    const c = this.#room(file, size);
+    encodeOps(file.fmt, c.bytes, c.used, ops, timestamp, seq, batch);
+    this.#reserved(c, size);
     // Counted only once encoded: a write that fails to encode takes no number.
     this.#seq = seq;
     return { file, offset, seq, headerSize: file.fmt.headerSize };
   }
 
-  // Reserves `size` contiguous bytes at the end of the active file, lets `fill`
-  // encode into them, and returns their offset.
-  #append(size: number, fill: (buf: Uint8Array, at: number) => void): number {
-    const offset = this.#end;
-    const c = this.#room(this.active, size);
-    fill(c.bytes, c.used);
+  // Counts `size` bytes just encoded at the end of chunk `c` as appended.
+  #reserved(c: Chunk, size: number): void {
     c.used += size;
     this.#end += size;
     this.#buffered += size;
     this.#appended += size;
-    return offset;
   }
 
   /**
@@ -345,7 +342,10 @@ export class Writer {
     this.active = file;
     this.options.onNewFile(file);
     this.#end = 0;
-    this.#append(file.headerSize, (buf, at) => buf.set(encodeFileHeader(header), at));
+    const head = encodeFileHeader(header);
+    const c = this.#room(file, head.length);
+    c.bytes.set(head, c.used);
+    this.#reserved(c, head.length);
     return file;
   }
 
@@ -540,7 +540,10 @@ export class Writer {
     this.#end = c.start;
     // The file's header was in the dropped bytes: it goes first again.
     if (c.start === 0) {
-      this.#append(c.file.headerSize, (buf, at) => buf.set(encodeFileHeader(c.file.header!), at));
+      const head = encodeFileHeader(c.file.header!);
+      const room = this.#room(c.file, head.length);
+      room.bytes.set(head, room.used);
+      this.#reserved(room, head.length);
     }
   }
 
