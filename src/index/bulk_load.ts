@@ -39,6 +39,8 @@ export class BulkLoader {
   #order = new Uint32Array(WINDOW);
   #counts = new Uint32Array((1 << BUCKET_BITS) + 1);
   #n = 0;
+  // Whether the window's keys arrived in order (a hint file's do): then it needs no sort.
+  #sorted = true;
   // Bytes every key seen so far shares; buckets are taken from the bytes after it.
   #prefix?: string;
 
@@ -55,6 +57,7 @@ export class BulkLoader {
     expireAt: number,
   ): void {
     const i = this.#n++;
+    if (this.#sorted && i > 0 && !(this.#keys[i - 1] < key)) this.#sorted = false;
     this.#keys[i] = key;
     const f = this.#num, o = i * 5;
     f[o] = fileId;
@@ -71,6 +74,12 @@ export class BulkLoader {
     const n = this.#n;
     if (n === 0) return;
     const keys = this.#keys;
+    const order = this.#order;
+    if (this.#sorted) {
+      for (let i = 0; i < n; i++) order[i] = i;
+      this.#apply(n);
+      return;
+    }
     let p = this.#prefix ?? keys[0];
     for (let i = 0; i < n && p.length > 0; i++) {
       if (!keys[i].startsWith(p)) p = p.slice(0, commonPrefix(p, keys[i]));
@@ -80,7 +89,6 @@ export class BulkLoader {
     const counts = this.#counts.fill(0);
     for (let i = 0; i < n; i++) counts[bucket(keys[i], d) + 1]++;
     for (let b = 1; b < counts.length; b++) counts[b] += counts[b - 1];
-    const order = this.#order;
     for (let i = 0; i < n; i++) order[counts[bucket(keys[i], d)]++] = i;
     // Finish the sort inside each bucket, stably (records of one key keep log order).
     for (let b = 0, from = 0; b < counts.length - 1; b++) {
@@ -88,7 +96,12 @@ export class BulkLoader {
       if (to - from > 1) sortRun(order, keys, from, to);
       from = to;
     }
-    const f = this.#num, t = this.target;
+    this.#apply(n);
+  }
+
+  // Applies the window's n records in the order #order gives, and empties it.
+  #apply(n: number): void {
+    const keys = this.#keys, order = this.#order, f = this.#num, t = this.target;
     for (let j = 0; j < n; j++) {
       const i = order[j], o = i * 5;
       if (this.#dead[i]) t.remove(keys[i]);
@@ -96,6 +109,7 @@ export class BulkLoader {
       keys[i] = "";
     }
     this.#n = 0;
+    this.#sorted = true;
   }
 }
 

@@ -220,9 +220,17 @@ export class Catalog {
   }
 
   async #recover(): Promise<void> {
+    // One entry object for every record: the keydir copies its fields.
+    const e: Entry = { fileId: 0, offset: 0, size: 0, timestamp: 0, expireAt: 0 };
     const loader = new BulkLoader({
-      put: (key, fileId, offset, size, timestamp, expireAt) =>
-        this.#put(key, { fileId, offset, size, timestamp, expireAt }),
+      put: (key, fileId, offset, size, timestamp, expireAt) => {
+        e.fileId = fileId;
+        e.offset = offset;
+        e.size = size;
+        e.timestamp = timestamp;
+        e.expireAt = expireAt;
+        this.#put(key, e);
+      },
       remove: (key) => this.#remove(key),
       removeRange: (a, b) => this.#removeRange(a, b),
     });
