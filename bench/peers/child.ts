@@ -21,6 +21,8 @@ export interface ChildReport {
   n: number;
   /** YCSB record count actually used, capped like `n`. */
   records?: number;
+  /** YCSB operations per workload actually used. */
+  ycsbOps?: number;
   notes: string[];
   results: Result[];
   /** 1-minute load average before → after the run, filled in by the parent. */
@@ -41,7 +43,10 @@ try {
     const cap = engine.maxN ?? Infinity;
     report.n = Math.min(opts.n, cap);
     report.records = Math.min(opts.records, cap);
-    const size = { ...opts, n: report.n, records: report.records };
+    // A tenth of the records at most, so a capped engine's YCSB run shrinks with its store.
+    const ycsbOps = Math.min(opts.ycsbOps, Math.max(1000, Math.floor(report.records / 10)));
+    report.ycsbOps = ycsbOps;
+    const size = { ...opts, n: report.n, records: report.records, ycsbOps };
     report.results = await runSuite(engine, dir, size, opts.workloads, log);
   }
 } catch (e) {

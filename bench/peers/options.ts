@@ -55,7 +55,7 @@ const USAGE = `usage: deno task bench:peers [--n 1000000 | --quick] [--records N
                               [--ycsb-value BYTES] [--engines ${ENGINES.join(",")}]
                               [--workloads ${WORKLOADS.join(",")}]
 environment: CASK_BENCH_N, CASK_BENCH_RECORDS, CASK_BENCH_YCSB_OPS set the same numbers
-(flags win); --records defaults to n, --ycsb-ops to n / 20.`;
+(flags win); --records defaults to n, --ycsb-ops to n / 40 (and at most records / 10).`;
 
 function pickList<T extends string>(raw: string, allowed: readonly T[], what: string): T[] {
   const items = raw.split(",").map((s) => s.trim()).filter(Boolean);
@@ -119,6 +119,6 @@ export function parseOptions(args: string[]): Options {
     }
   }
   records ??= n;
-  ycsbOps ??= Math.max(1000, Math.round(n / 20));
+  ycsbOps ??= Math.max(1000, Math.round(n / 40));
   return { n, records, ycsbOps, ycsbValue, engines, workloads };
 }

@@ -14,10 +14,10 @@ const DESCRIPTIONS: Record<Workload, string> = {
   "fillseq": `N writes, keys ascending, fresh store, pipelined (${PIPELINE} in flight); ${OFF}`,
   "fillrandom": `N writes, keys shuffled, fresh store, pipelined; ${OFF}`,
   "fillrandom-1":
-    `the first min(N, 200,000) writes of fillrandom's order, fresh store, one write awaited at a time; ${OFF}`,
+    `the first min(N, 100,000) writes of fillrandom's order, fresh store, one write awaited at a time; ${OFF}`,
   "overwrite": `N writes of existing keys, shuffled, pipelined; ${OFF}`,
   "overwrite-1":
-    `min(N, 200,000) writes of existing keys of the N-key store, shuffled, one write awaited at a time; ${OFF}`,
+    `min(N, 100,000) writes of existing keys of the N-key store, shuffled, one write awaited at a time; ${OFF}`,
   "readrandom": "N point reads of present keys, uniform random, one at a time",
   "readmissing": "N point reads of absent keys, one at a time",
   "scan": "full ordered scan of N keys",
@@ -184,7 +184,7 @@ export function renderReport(opts: Options, info: RunInfo, reports: ChildReport[
       } records of 16-byte keys and ${opts.ycsbValue}-byte values (loaded pipelined, fsync off; \`ycsb-load\` above); ` +
         `${
           opts.ycsbOps.toLocaleString("en-US")
-        } operations per workload, run in YCSB's order A, B, C, F, D, E on that one store; ` +
+        } operations per workload (at most a tenth of an engine's records: an engine run with fewer records, named with its count in the header, runs fewer), run in YCSB's order A, B, C, F, D, E on that one store; ` +
         "zipfian 0.99 request distribution (YCSB's ScrambledZipfianGenerator; D: SkewedLatestGenerator), scans of 1-100 keys (uniform). " +
         "One client: each operation awaited before the next, and timed on its own; latency is over all operations of the workload (read-modify-write: the get and the put). Writes fsync off, as in the rows above.",
       "",

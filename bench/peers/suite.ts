@@ -32,7 +32,7 @@ const WRITERS = 64;
 const BIG_COUNT = 256;
 // One-at-a-time writes cost a commit each on some peers (lmdb-js: ~30k/s, Deno KV: ~4k/s);
 // a sample of this size keeps their rows to seconds while the store still holds N keys.
-const ONE_AT_A_TIME_WRITES = 200_000;
+const ONE_AT_A_TIME_WRITES = 100_000;
 
 /** Sizes of one child's run. */
 export interface SuiteSize {
