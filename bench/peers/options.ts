@@ -49,11 +49,14 @@ export interface Options {
   ycsbValue: number;
   engines: EngineName[];
   workloads: Workload[];
+  /** Report file name under bench/results/ (no extension) instead of latest.md + the dated copy. */
+  out?: string;
 }
 
 const USAGE = `usage: deno task bench:peers [--n 1000000 | --quick] [--records N] [--ycsb-ops N]
                               [--ycsb-value BYTES] [--engines ${ENGINES.join(",")}]
                               [--workloads ${WORKLOADS.join(",")}]
+                              [--out NAME: write bench/results/NAME.md only, e.g. for a rerun]
 environment: CASK_BENCH_N, CASK_BENCH_RECORDS, CASK_BENCH_YCSB_OPS set the same numbers
 (flags win); --records defaults to n, --ycsb-ops to n / 40 (and at most records / 10).`;
 
@@ -84,6 +87,7 @@ export function parseOptions(args: string[]): Options {
   let ycsbValue = 1024;
   let engines: EngineName[] = [...ENGINES];
   let workloads: Workload[] = [...WORKLOADS];
+  let out: string | undefined;
   for (let i = 0; i < args.length; i++) {
     const [flag, inline] = args[i].split("=", 2);
     const value = () => inline ?? args[++i] ?? "";
@@ -109,6 +113,10 @@ export function parseOptions(args: string[]): Options {
       case "--workloads":
         workloads = pickList(value(), WORKLOADS, "workload");
         break;
+      case "--out":
+        out = value();
+        if (!/^[\w.-]+$/.test(out)) throw new Error(`--out takes a plain file name\n${USAGE}`);
+        break;
       case "--help":
       case "-h":
         console.log(USAGE);
@@ -120,5 +128,5 @@ export function parseOptions(args: string[]): Options {
   }
   records ??= n;
   ycsbOps ??= Math.max(1000, Math.round(n / 40));
-  return { n, records, ycsbOps, ycsbValue, engines, workloads };
+  return { n, records, ycsbOps, ycsbValue, engines, workloads, out };
 }

@@ -56,6 +56,9 @@ const info = {
 };
 const md = renderReport(opts, info, reports);
 await Deno.mkdir(RESULTS, { recursive: true });
-await Deno.writeTextFile(`${RESULTS}peers-${info.date}.md`, md);
-await Deno.writeTextFile(`${RESULTS}latest.md`, md);
+if (opts.out) await Deno.writeTextFile(`${RESULTS}${opts.out}.md`, md);
+else {
+  await Deno.writeTextFile(`${RESULTS}peers-${info.date}.md`, md);
+  await Deno.writeTextFile(`${RESULTS}latest.md`, md);
+}
 console.log(md);
