@@ -19,6 +19,10 @@ export interface ChildReport {
   engine: EngineName;
   /** Key count actually used; below the requested n for engines with a cap. */
   n: number;
+  /** YCSB record count actually used, capped like `n`. */
+  records?: number;
+  /** YCSB operations per workload actually used. */
+  ycsbOps?: number;
   notes: string[];
   results: Result[];
   /** 1-minute load average before → after the run, filled in by the parent. */
@@ -36,8 +40,14 @@ try {
   } else {
     const { engine } = await ADAPTERS[name]();
     report.notes = engine.notes;
-    report.n = Math.min(opts.n, engine.maxN ?? Infinity);
-    report.results = await runSuite(engine, dir, report.n, opts.workloads, log);
+    const cap = engine.maxN ?? Infinity;
+    report.n = Math.min(opts.n, cap);
+    report.records = Math.min(opts.records, cap);
+    // A tenth of the records at most, so a capped engine's YCSB run shrinks with its store.
+    const ycsbOps = Math.min(opts.ycsbOps, Math.max(1000, Math.floor(report.records / 10)));
+    report.ycsbOps = ycsbOps;
+    const size = { ...opts, n: report.n, records: report.records, ycsbOps };
+    report.results = await runSuite(engine, dir, size, opts.workloads, log);
   }
 } catch (e) {
   report.error = e instanceof Error ? e.message : String(e);

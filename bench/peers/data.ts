@@ -97,6 +97,15 @@ export class Dataset {
     };
   }
 
+  /** Writes of the N missing keys, in index order: a second N distinct keys. */
+  missingWrites(pass: number): Writes {
+    return {
+      count: this.n,
+      key: (i) => this.missing.subarray(i * KEY_SIZE, (i + 1) * KEY_SIZE),
+      value: (i) => this.value(i, pass),
+    };
+  }
+
   lookups(order: Uint32Array, missing = false): Keys {
     const src = missing ? this.missing : this.keys;
     return {

@@ -13,6 +13,24 @@ export interface Result {
    */
   better?: "higher" | "lower";
   detail?: string;
+  /** Per-operation latency, for rows that time each operation (YCSB). */
+  latency?: LatencySummary;
+}
+
+/** Latency percentiles in µs. */
+export interface LatencySummary {
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+/** Percentiles of per-operation times given in ms (nearest rank). */
+export function summarize(ms: number[]): LatencySummary {
+  const sorted = Float64Array.from(ms).sort();
+  const at = (q: number) =>
+    sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] * 1000;
+  return { p50: at(0.5), p99: at(0.99), p999: at(0.999), max: sorted[sorted.length - 1] * 1000 };
 }
 
 export async function elapsedMs(fn: () => Promise<unknown>): Promise<number> {

@@ -1,27 +1,52 @@
 // Markdown rendering of the collected child reports.
 
 import type { ChildReport } from "./child.ts";
-import type { Result } from "./measure.ts";
+import type { LatencySummary, Result } from "./measure.ts";
 import type { EngineName, Options, Workload } from "./options.ts";
+import { PIPELINE } from "./store.ts";
+import { SPECS, type YcsbName } from "./ycsb/workloads.ts";
 
+const OFF = "fsync off";
+const SYNCED = "each write fsynced before it is acknowledged";
+
+/** What each row measures, and with what durability. */
 const DESCRIPTIONS: Record<Workload, string> = {
-  "fillseq": "N writes, keys ascending, fresh store",
-  "fillrandom": "N writes, keys shuffled, fresh store",
-  "fillrandom-batch": "as fillrandom, explicit atomic batches of 1000",
-  "overwrite": "N writes of existing keys, shuffled",
-  "readrandom": "N point reads of present keys, uniform random",
-  "readmissing": "N point reads of absent keys",
+  "fillseq": `N writes, keys ascending, fresh store, pipelined (${PIPELINE} in flight); ${OFF}`,
+  "fillrandom": `N writes, keys shuffled, fresh store, pipelined; ${OFF}`,
+  "fillrandom-1":
+    `the first min(N, 100,000) writes of fillrandom's order, fresh store, one write awaited at a time; ${OFF}`,
+  "overwrite": `N writes of existing keys, shuffled, pipelined; ${OFF}`,
+  "overwrite-1":
+    `min(N, 100,000) writes of existing keys of the N-key store, shuffled, one write awaited at a time; ${OFF}`,
+  "readrandom": "N point reads of present keys, uniform random, one at a time",
+  "readmissing": "N point reads of absent keys, one at a time",
   "scan": "full ordered scan of N keys",
-  "delete-all": "delete all N keys, shuffled",
-  "durable-seq": "2000 writes, each durable before the next",
-  "durable-64": "2000 durable writes from 64 concurrent writers",
-  "big-write": "256 × 1 MiB values",
+  "delete-all": `delete all N keys, shuffled, pipelined; ${OFF}`,
+  "durable-1": `2000 writes, one awaited at a time; ${SYNCED}`,
+  "durable-pipelined": `20,000 writes, pipelined (${PIPELINE} in flight); ${SYNCED}`,
+  "durable-64": `2000 writes from 64 concurrent writers; ${SYNCED}`,
+  "big-write": `256 × 1 MiB values, pipelined; ${OFF}`,
   "big-read": "read back the 256 × 1 MiB values",
   "reopen": "close + open + one read of the N-key store (Cask: no hint files)",
-  "reopen-compacted": "same after overwrite ×3 + compaction (Cask: hint files)",
-  "compact": "compaction after overwrite ×3, live data rate",
+  "reopen-compacted": "same after compaction (Cask: hint files)",
+  "compact":
+    "compaction after overwrite, overwrite-1 and one more shuffled overwrite of all N keys; live data rate",
   "compact-reclaimed": "disk space given back by that compaction",
   "rss-per-key": "RSS growth / N after fillseq (after GC)",
+  "rss-margin-per-key":
+    "RSS(2N keys) − RSS(N keys), / N: whole-process bytes per key at the margin",
+  "index-bytes-per-key":
+    "the engine's own index memory estimate per key (Cask: stats().index.bytesPerKey) at N",
+  "ycsb-load": `load the YCSB records, pipelined; ${OFF}`,
+  "ycsb-a": "",
+  "ycsb-b": "",
+  "ycsb-c": "",
+  "ycsb-f": "",
+  "ycsb-d": "",
+  "ycsb-e": "",
+  "ycsb-a-paced": "workload A at a fixed 5,000 ops/s (YCSB -target), no compaction",
+  "ycsb-a-compacting":
+    "workload A at the same pace, repeated while a compaction of the whole store runs",
 };
 
 const RAW_DESCRIPTIONS: Record<string, string> = {
@@ -33,6 +58,8 @@ const RAW_DESCRIPTIONS: Record<string, string> = {
   "raw-pread-async": "await seek + await read of 100 bytes, same file",
 };
 
+const isYcsb = (w: string) => w.startsWith("ycsb-") && w !== "ycsb-load";
+
 function fmt(v: number): string {
   if (Math.abs(v) >= 100) return Math.round(v).toLocaleString("en-US");
   return v.toPrecision(3);
@@ -41,13 +68,18 @@ function fmt(v: number): string {
 function cell(r: Result | undefined): string {
   if (!r) return "–";
   if (r.value === null) return `n/a${r.detail ? ` (${r.detail})` : ""}`;
-  return `${fmt(r.value)}${r.detail ? ` (${r.detail})` : ""}`;
+  return `${fmt(r.value)}${r.detail && !r.latency ? ` (${r.detail})` : ""}`;
 }
 
-/** Always oriented so that >1 means Cask did better. */
-function ratio(cask: Result | undefined, peer: Result | undefined): string {
-  if (!cask?.value || !peer?.value || !cask.better) return "–";
-  const x = cask.better === "higher" ? cask.value / peer.value : peer.value / cask.value;
+/** Always oriented so that >1 means Cask did better; null when there is no ratio. */
+function ratioOf(cask: Result | undefined, peer: Result | undefined): number | null {
+  // A negative or zero figure (RSS can shrink when the allocator gives memory back) has no ratio.
+  if (!cask?.value || !peer?.value || !cask.better || cask.value < 0 || peer.value < 0) return null;
+  return cask.better === "higher" ? cask.value / peer.value : peer.value / cask.value;
+}
+
+function showRatio(x: number | null): string {
+  if (x === null) return "–";
   // Significant digits below 1, so a 1000× gap does not print as "0.00×".
   return `${x >= 1 ? x.toFixed(2) : x.toPrecision(2)}×`;
 }
@@ -57,24 +89,45 @@ function table(header: string[], rows: string[][]): string {
   return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
 }
 
-export function renderReport(
-  opts: Options,
-  machine: string,
-  reports: ChildReport[],
-  date: string,
-): string {
+const LATENCIES: [keyof LatencySummary, string][] = [
+  ["p50", "p50"],
+  ["p99", "p99"],
+  ["p999", "p99.9"],
+];
+
+/** A latency percentile as a result of its own, so it gets cells and ratios like any row. */
+function latencyResult(r: Result | undefined, q: keyof LatencySummary): Result | undefined {
+  if (!r) return undefined;
+  if (!r.latency) return { ...r, unit: "µs" };
+  return { workload: r.workload, value: r.latency[q], unit: "µs", better: "lower" };
+}
+
+export interface RunInfo {
+  machine: string;
+  date: string;
+  uptimeBefore: string;
+  uptimeAfter: string;
+  minutes: number;
+}
+
+export function renderReport(opts: Options, info: RunInfo, reports: ChildReport[]): string {
   const engines = reports.filter((r) => r.engine !== "raw");
   const peers = engines.filter((r) => r.engine !== "cask");
   const find = (engine: EngineName, w: string) =>
     reports.find((r) => r.engine === engine)?.results.find((x) => x.workload === w);
   const hasCask = engines.some((r) => r.engine === "cask");
+  const present = (w: Workload) => engines.some((e) => find(e.engine, w));
 
   const out = [
-    `# Cask vs peers (${date})`,
+    `# Cask vs peers (${info.date})`,
     "",
-    `Machine: ${machine}.`,
+    `Machine: ${info.machine}.`,
     "",
-    `1-minute load average before → after each engine (2 cores; the benchmark itself accounts for about 1, the rest is other work on the machine): ${
+    `Machine load (\`uptime\`; 2 cores, shared with other work): before the run \`${info.uptimeBefore}\`; after it \`${info.uptimeAfter}\`. The whole run took ${
+      info.minutes.toFixed(1)
+    } minutes.`,
+    "",
+    `1-minute load average before → after each engine (the benchmark itself accounts for about 1): ${
       reports.map((r) => `${r.engine} ${r.load ?? "?"}`).join(", ")
     }.`,
     "",
@@ -83,32 +136,107 @@ export function renderReport(
     "",
   ];
 
-  const rows = opts.workloads.filter((w) => engines.some((e) => find(e.engine, w))).map((w) => {
-    const unit = engines.map((e) => find(e.engine, w)?.unit).find((u) => u) ?? "";
-    return [
-      w,
-      DESCRIPTIONS[w],
-      unit,
-      ...engines.map((e) => cell(find(e.engine, w))),
-      ...(hasCask ? peers.map((p) => ratio(find("cask", w), find(p.engine, w))) : []),
+  const label = (e: ChildReport, size: number, sizeOf: (e: ChildReport) => number | undefined) => {
+    const own = sizeOf(e) ?? size;
+    return own === size ? e.engine : `${e.engine} (${own.toLocaleString("en-US")})`;
+  };
+  const ratioHeader = hasCask ? peers.map((p) => `cask vs ${p.engine}`) : [];
+  const ratioCells = (w: string, pick: (r: Result | undefined) => Result | undefined) =>
+    hasCask
+      ? peers.map((p) => showRatio(ratioOf(pick(find("cask", w)), pick(find(p.engine, w)))))
+      : [];
+
+  const plain = opts.workloads.filter((w) => !isYcsb(w) && present(w));
+  if (plain.length) {
+    const rows = plain.map((w) => {
+      const unit = engines.map((e) => find(e.engine, w)?.unit).find((u) => u) ?? "";
+      return [
+        w,
+        DESCRIPTIONS[w],
+        unit,
+        ...engines.map((e) => cell(find(e.engine, w))),
+        ...ratioCells(w, (r) => r),
+      ];
+    });
+    const header = [
+      "workload",
+      "what",
+      "unit",
+      ...engines.map((e) => label(e, opts.n, (x) => x.n)),
+      ...ratioHeader,
     ];
-  });
-  const label = (e: ChildReport) =>
-    e.n === opts.n ? e.engine : `${e.engine} (n=${e.n.toLocaleString("en-US")})`;
-  const header = [
-    "workload",
-    "what",
-    "unit",
-    ...engines.map(label),
-    ...(hasCask ? peers.map((p) => `cask vs ${p.engine}`) : []),
-  ];
-  if (rows.length) out.push(table(header, rows), "");
-  if (hasCask && peers.length) {
+    out.push(table(header, rows), "");
+    if (hasCask && peers.length) {
+      out.push(
+        "Ratios are oriented so that >1× means Cask did better (faster, or smaller for ms, µs and B/key); <1× means Cask did worse. Space reclaimed gets no ratio.",
+        "",
+      );
+    }
+  }
+
+  const ycsb = opts.workloads.filter((w) => isYcsb(w) && present(w));
+  if (ycsb.length) {
     out.push(
-      "Ratios are oriented so that >1× means Cask did better (faster, or smaller for ms and B/key); space reclaimed gets no ratio.",
+      "## YCSB core workloads",
+      "",
+      `${
+        opts.records.toLocaleString("en-US")
+      } records of 16-byte keys and ${opts.ycsbValue}-byte values (loaded pipelined, fsync off; \`ycsb-load\` above); ` +
+        `${
+          opts.ycsbOps.toLocaleString("en-US")
+        } operations per workload (at most a tenth of an engine's records: an engine run with fewer records, named with its count in the header, runs fewer), run in YCSB's order A, B, C, F, D, E on that one store; ` +
+        "zipfian 0.99 request distribution (YCSB's ScrambledZipfianGenerator; D: SkewedLatestGenerator), scans of 1-100 keys (uniform). " +
+        "One client: each operation awaited before the next, and timed on its own; latency is over all operations of the workload (read-modify-write: the get and the put). Writes fsync off, as in the rows above.",
       "",
     );
+    const rows: string[][] = [];
+    for (const w of ycsb) {
+      const name = w.replace("ycsb-", "") as YcsbName;
+      const what = name in SPECS ? SPECS[name].what : DESCRIPTIONS[w];
+      rows.push([
+        w,
+        what,
+        "ops/s",
+        ...engines.map((e) => cell(find(e.engine, w))),
+        ...ratioCells(w, (r) => r),
+      ]);
+      for (const [q, shown] of LATENCIES) {
+        rows.push([
+          "",
+          shown,
+          "µs",
+          ...engines.map((e) => cell(latencyResult(find(e.engine, w), q))),
+          ...ratioCells(w, (r) => latencyResult(r, q)),
+        ]);
+      }
+    }
+    const header = [
+      "workload",
+      "what",
+      "unit",
+      ...engines.map((e) => label(e, opts.records, (x) => x.records)),
+      ...ratioHeader,
+    ];
+    out.push(table(header, rows), "");
+    const quiet = find("cask", "ycsb-a-paced")?.latency;
+    const busy = find("cask", "ycsb-a-compacting");
+    if (quiet && busy?.latency) {
+      const x = busy.latency.p999 / quiet.p999;
+      out.push(
+        `Tail latency under compaction (Cask, ${busy.detail}, ${
+          busy.value === null ? 0 : Math.round(busy.value)
+        } ops/s achieved): ` +
+          `p99.9 ${fmt(busy.latency.p999)} µs vs ${
+            fmt(quiet.p999)
+          } µs at the same pace without compaction = ${x.toFixed(2)}× — target ≤ 2×: ${
+            x <= 2 ? "**met**" : "**not met**"
+          }.`,
+        "",
+      );
+    }
   }
+
+  if (hasCask && peers.length) out.push(...winsAndLosses(opts, peers, find), "");
 
   const raw = reports.find((r) => r.engine === "raw");
   if (raw?.results.length) {
@@ -128,4 +256,39 @@ export function renderReport(
     if (r.error) out.push(`- ${r.engine}: **failed**: ${r.error}`);
   }
   return out.join("\n") + "\n";
+}
+
+/** Every ratio of the run sorted into wins and losses per peer, losses first. */
+function winsAndLosses(
+  opts: Options,
+  peers: ChildReport[],
+  find: (engine: EngineName, w: string) => Result | undefined,
+): string[] {
+  const out = ["## Where Cask wins and loses (ratios from this run, >1× = Cask better)", ""];
+  for (const p of peers) {
+    const scored: [string, number][] = [];
+    for (const w of opts.workloads) {
+      const x = ratioOf(find("cask", w), find(p.engine, w));
+      if (x !== null) scored.push([isYcsb(w) ? `${w} ops/s` : w, x]);
+      if (isYcsb(w)) {
+        const tail = ratioOf(
+          latencyResult(find("cask", w), "p999"),
+          latencyResult(find(p.engine, w), "p999"),
+        );
+        if (tail !== null) scored.push([`${w} p99.9`, tail]);
+      }
+    }
+    scored.sort((a, b) => a[1] - b[1]);
+    const list = (xs: [string, number][]) =>
+      xs.map(([w, x]) => `${w} ${showRatio(x)}`).join(", ") || "none";
+    out.push(
+      `- vs ${p.engine}: **loses** (${scored.filter(([, x]) => x < 1).length}): ${
+        list(scored.filter(([, x]) => x < 1))
+      }; ` +
+        `**wins** (${scored.filter(([, x]) => x >= 1).length}): ${
+          list(scored.filter(([, x]) => x >= 1).reverse())
+        }`,
+    );
+  }
+  return out;
 }

@@ -9,7 +9,7 @@ import { renderReport } from "./report.ts";
 const CHILD = new URL("./child.ts", import.meta.url).pathname;
 const RESULTS = new URL("../results/", import.meta.url).pathname;
 
-async function runChild(engine: EngineName, n: number, args: string[]): Promise<ChildReport> {
+async function runChild(engine: EngineName, args: string[]): Promise<ChildReport> {
   const dir = await Deno.makeTempDir({ prefix: `cask-peers-${engine}-` });
   try {
     const { code, stdout } = await new Deno.Command(Deno.execPath(), {
@@ -22,26 +22,43 @@ async function runChild(engine: EngineName, n: number, args: string[]): Promise<
       return JSON.parse(last);
     } catch {
       const error = `child exited ${code} without a report`;
-      return { engine, n, notes: [], results: [], error };
+      return { engine, n: 0, notes: [], results: [], error };
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 }
 
+/** `uptime` as the shell prints it: the machine is shared, and its load colours every number. */
+async function uptime(): Promise<string> {
+  const { stdout } = await new Deno.Command("uptime").output();
+  return new TextDecoder().decode(stdout).trim().replace(/\s+/g, " ");
+}
+
 const opts = parseOptions(Deno.args);
 const machine = describeMachine(Deno.env.get("TMPDIR") ?? "/tmp");
+const uptimeBefore = await uptime();
+const t0 = performance.now();
 const reports: ChildReport[] = [];
 for (const engine of opts.engines) {
   console.error(`== ${engine}`);
   const before = loadAverage();
-  const report = await runChild(engine, opts.n, Deno.args);
+  const report = await runChild(engine, Deno.args);
   reports.push({ ...report, load: `${before} → ${loadAverage()}` });
 }
 
-const date = new Date().toISOString().slice(0, 10);
-const md = renderReport(opts, machine, reports, date);
+const info = {
+  machine,
+  date: new Date().toISOString().slice(0, 10),
+  uptimeBefore,
+  uptimeAfter: await uptime(),
+  minutes: (performance.now() - t0) / 60_000,
+};
+const md = renderReport(opts, info, reports);
 await Deno.mkdir(RESULTS, { recursive: true });
-await Deno.writeTextFile(`${RESULTS}peers-${date}.md`, md);
-await Deno.writeTextFile(`${RESULTS}latest.md`, md);
+if (opts.out) await Deno.writeTextFile(`${RESULTS}${opts.out}.md`, md);
+else {
+  await Deno.writeTextFile(`${RESULTS}peers-${info.date}.md`, md);
+  await Deno.writeTextFile(`${RESULTS}latest.md`, md);
+}
 console.log(md);
