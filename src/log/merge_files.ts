@@ -170,8 +170,12 @@ class Output {
 
 // Records are copied a segment of up to this much output at a time: the bigger
 // a segment, the denser its records lie in the inputs and the fewer reads
-// gather them (see gather.ts), but a segment lives in wasm memory.
-const SEGMENT_BYTES = 8 * 1024 * 1024;
+// gather them (see gather.ts), but a segment lives in wasm memory and is
+// gathered and checked in one synchronous stretch, which every other call of
+// the store waits out. At 2 MiB (measured against 8 MiB, same run) compaction
+// kept its speed and the longest stall of reads and writes running beside it
+// fell from about 30-90 ms to about 10 ms.
+const SEGMENT_BYTES = 2 * 1024 * 1024;
 
 /** Live records picked for the next segment, in key order. */
 class Segment {
