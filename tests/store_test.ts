@@ -347,3 +347,20 @@ Deno.test("file-system failures on open are typed IOErrors", () =>
     const v = await verify(`${dir}/missing`).catch((e) => e);
     assert.ok(v instanceof IOError, String(v));
   }));
+
+Deno.test("values read back are independent: changing one changes no other value and nothing stored", () =>
+  withDir(async (dir) => {
+    await using db = await open(dir);
+    for (let i = 0; i < 50; i++) await db.set(`k${i}`, `value-${i}`);
+    const values = await Promise.all(Array.from({ length: 50 }, (_, i) => db.get(`k${i}`)));
+    for (const v of values) v!.fill(0x21);
+    for (let i = 0; i < 50; i++) {
+      assert.equal(await db.getString(`k${i}`), `value-${i}`);
+      assert.equal(values[i]!.every((b) => b === 0x21), true);
+      assert.equal(values[i]!.length, `value-${i}`.length);
+    }
+    const big = new Uint8Array(64 * 1024).fill(7);
+    await db.set("big", big);
+    const got = (await db.get("big"))!;
+    assert.equal(got.buffer.byteLength, got.length, "a large value has a buffer of its own");
+  }));
