@@ -79,15 +79,16 @@ type Any = any;
 
 const HANDLERS: Record<Op, Handler> = {
   hello: (a, [cache]) => a.hello(cache === true),
-  getEntry: (a, [key]) => a.db.getEntry(key as Any),
-  getMany: (a, [keys]) => a.db.getMany(keys as Any),
+  getEntry: (a, [key]) => a.db.getEntry(key as Any).then((e) => e && { ...e, value: own(e.value) }),
+  getMany: (a, [keys]) => a.db.getMany(keys as Any).then((vs) => vs.map((v) => v && own(v))),
   has: (a, [key]) => a.db.has(key as Any),
   ttl: (a, [key]) => a.db.ttl(key as Any),
   set: (a, [key, value, options]) => a.db.set(key as Any, value as Any, options as Any),
   delete: (a, [key]) => a.db.delete(key as Any),
   atomic: (a, [ops, options]) => a.db.atomic(ops as Any, options as Any),
   count: (a, [range]) => a.db.count(range as Any),
-  scan: (a, [options]) => page(a.db.scan(options as Any)),
+  scan: (a, [options]) =>
+    page(a.db.scan(options as Any)).then((es) => es.map(([k, v]) => [k, own(v)])),
   keys: (a, [options]) => page(a.db.keys(options as Any)),
   sync: (a) => a.db.sync(),
   stats: (a) => a.db.stats(),
@@ -96,6 +97,12 @@ const HANDLERS: Record<Op, Handler> = {
   unwatch: (a, [wid]) => a.unwatch(wid as number),
   detach: (a) => a.detach(),
 };
+
+// A value the store hands out may be a view into a shared slab; posting the view
+// would copy the whole slab to the Worker, so only its own bytes go.
+function own(v: Uint8Array): Uint8Array {
+  return v.byteLength === v.buffer.byteLength ? v : v.slice();
+}
 
 // One page of a scan: the Worker asks for the next page from past the last key.
 async function page<T>(it: AsyncIterable<T>): Promise<T[]> {
