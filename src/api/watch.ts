@@ -8,10 +8,10 @@
  * @module
  */
 
-import { WatchOverflowError } from "../base/errors.ts";
 import { keyToBytes } from "../base/keys.ts";
 import type { Change } from "../base/types.ts";
 import type { KeyChange } from "../index/catalog.ts";
+import { ChangeQueue } from "./change_queue.ts";
 
 /** A change replayed from the log: a key's change, or a range delete from `k` to `rangeEnd`. */
 export type LoggedKeyChange = KeyChange & { rangeEnd?: string; isRange?: boolean };
@@ -24,19 +24,9 @@ export interface WatchFilter {
   overlaps(start: string, end: string | undefined): boolean;
 }
 
-/** Changes a watcher may hold undelivered. */
-export const WATCH_MAX_CHANGES = 10_000;
-/** Value bytes a watcher may hold undelivered. */
-export const WATCH_MAX_BYTES = 64 * 1024 * 1024;
-
 /** An async iterator of the changes to the keys `match` accepts. */
 export class Watch implements AsyncIterableIterator<Change> {
-  #queue: Change[] = [];
-  #bytes = 0;
-  #delivered: number;
-  #waiter?: { resolve: (r: IteratorResult<Change>) => void; reject: (e: unknown) => void };
-  #error?: Error;
-  #done = false;
+  readonly #queue: ChangeQueue;
   #unsubscribe: () => void;
   #history?: AsyncIterator<LoggedKeyChange>;
 
@@ -52,62 +42,36 @@ export class Watch implements AsyncIterableIterator<Change> {
     readonly onEnd: (w: Watch) => void,
     history?: (upTo: number) => AsyncIterator<LoggedKeyChange>,
   ) {
-    this.#delivered = from;
+    this.#queue = new ChangeQueue(from);
     this.#unsubscribe = subscribe((changes) => this.#push(changes));
     this.#history = history?.(from);
   }
 
   #push(changes: KeyChange[]): void {
-    if (this.#done || this.#error) return;
+    if (this.#queue.ended) return;
     for (const c of changes) {
       if (!this.filter.match(c.k)) continue;
       // A copy: the caller's buffer may change after its write resolved.
       const change = { key: keyToBytes(c.k), value: c.value?.slice(), sequence: c.seq };
-      if (this.#waiter && !this.#history) {
-        const w = this.#waiter;
-        this.#waiter = undefined;
-        this.#delivered = c.seq;
-        w.resolve({ value: change, done: false });
-        continue;
-      }
-      this.#queue.push(change);
-      this.#bytes += change.value?.length ?? 0;
-      if (this.#queue.length > WATCH_MAX_CHANGES || this.#bytes > WATCH_MAX_BYTES) {
-        this.#fail(new WatchOverflowError(this.#delivered));
-        return;
-      }
+      if (!this.#queue.push(change)) return this.#stop();
     }
   }
 
-  #fail(e: Error): void {
-    this.#error = e;
-    this.#queue = [];
-    this.#bytes = 0;
+  #stop(): void {
     this.#unsubscribe();
     this.onEnd(this);
   }
 
   /** Ends the feed (the store closed): pending changes are still delivered. */
   end(): void {
-    this.#done = true;
-    this.#unsubscribe();
-    this.onEnd(this);
-    this.#waiter?.resolve({ value: undefined, done: true });
-    this.#waiter = undefined;
+    this.#queue.end();
+    this.#stop();
   }
 
   /** The next change, waiting for one when none is buffered. */
   next(): Promise<IteratorResult<Change>> {
-    if (this.#history && !this.#error && !this.#done) return this.#fromHistory();
-    const c = this.#queue.shift();
-    if (c) {
-      this.#bytes -= c.value?.length ?? 0;
-      this.#delivered = c.sequence;
-      return Promise.resolve({ value: c, done: false });
-    }
-    if (this.#error) return Promise.reject(this.#error);
-    if (this.#done) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve, reject) => this.#waiter = { resolve, reject });
+    if (this.#history && !this.#queue.ended) return this.#fromHistory();
+    return this.#queue.next();
   }
 
   // Delivers the next replayed change that the filter takes; once history is
@@ -120,7 +84,7 @@ export class Watch implements AsyncIterableIterator<Change> {
         const c = r.value;
         const wanted = c.isRange ? this.filter.overlaps(c.k, c.rangeEnd) : this.filter.match(c.k);
         if (!wanted) continue;
-        this.#delivered = c.seq;
+        this.#queue.delivered(c.seq);
         const change: Change = { key: keyToBytes(c.k), value: c.value, sequence: c.seq };
         if (c.isRange) {
           change.range = { end: c.rangeEnd === undefined ? undefined : keyToBytes(c.rangeEnd) };
@@ -128,7 +92,8 @@ export class Watch implements AsyncIterableIterator<Change> {
         return { value: change, done: false };
       }
     } catch (e) {
-      this.#fail(e as Error);
+      this.#queue.fail(e as Error);
+      this.#stop();
     }
     this.#history = undefined;
     return this.next();
@@ -136,7 +101,7 @@ export class Watch implements AsyncIterableIterator<Change> {
 
   /** Stops watching. */
   return(): Promise<IteratorResult<Change>> {
-    this.#queue = [];
+    this.#queue.clear();
     this.#history?.return?.();
     this.#history = undefined;
     this.end();

@@ -1,0 +1,99 @@
+/**
+ * The consumer's end of a change feed: changes wait in a bounded queue until
+ * `next()` takes them, and a feed whose consumer falls too far behind ends with
+ * a WatchOverflowError naming the last sequence number it delivered. Shared by
+ * the owner's watches and a Worker's.
+ * @module
+ */
+
+import { WatchOverflowError } from "../base/errors.ts";
+import type { Change } from "../base/types.ts";
+
+/** Changes a watcher may hold undelivered. */
+export const WATCH_MAX_CHANGES = 10_000;
+/** Value bytes a watcher may hold undelivered. */
+export const WATCH_MAX_BYTES = 64 * 1024 * 1024;
+
+type Waiter = { resolve: (r: IteratorResult<Change>) => void; reject: (e: unknown) => void };
+
+/** A bounded queue of changes with one consumer; see the module doc. */
+export class ChangeQueue {
+  #queue: Change[] = [];
+  #bytes = 0;
+  #delivered: number;
+  #waiter?: Waiter;
+  #error?: Error;
+  #done = false;
+
+  /** `from`: the sequence number the feed starts after. */
+  constructor(from: number) {
+    this.#delivered = from;
+  }
+
+  /** Whether the feed has ended, by `end()` or `fail()`. */
+  get ended(): boolean {
+    return this.#done || this.#error !== undefined;
+  }
+
+  /** Records that the consumer got change `seq` by another way (a replay from the log). */
+  delivered(seq: number): void {
+    this.#delivered = seq;
+  }
+
+  /**
+   * Hands `c` to a waiting consumer or queues it; false when the queue passed
+   * its bound, which ends the feed with a WatchOverflowError.
+   */
+  push(c: Change): boolean {
+    if (this.ended) return true;
+    if (this.#waiter) {
+      this.#delivered = c.sequence;
+      this.#take().resolve({ value: c, done: false });
+      return true;
+    }
+    this.#queue.push(c);
+    this.#bytes += c.value?.length ?? 0;
+    if (this.#queue.length <= WATCH_MAX_CHANGES && this.#bytes <= WATCH_MAX_BYTES) return true;
+    this.fail(new WatchOverflowError(this.#delivered));
+    return false;
+  }
+
+  /** Ends the feed with `e` at once: buffered changes are dropped. */
+  fail(e: Error): void {
+    if (this.ended) return;
+    this.#error = e;
+    this.clear();
+    this.#waiter && this.#take().reject(e);
+  }
+
+  /** Ends the feed; buffered changes are still delivered. */
+  end(): void {
+    this.#done = true;
+    this.#waiter && this.#take().resolve({ value: undefined, done: true });
+  }
+
+  /** Drops the buffered changes. */
+  clear(): void {
+    this.#queue = [];
+    this.#bytes = 0;
+  }
+
+  /** The next change, waiting for one when none is buffered. */
+  next(): Promise<IteratorResult<Change>> {
+    const c = this.#queue.shift();
+    if (c) {
+      this.#bytes -= c.value?.length ?? 0;
+      this.#delivered = c.sequence;
+      return Promise.resolve({ value: c, done: false });
+    }
+    if (this.#error) return Promise.reject(this.#error);
+    if (this.#done) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve, reject) => this.#waiter = { resolve, reject });
+  }
+
+  #take(): Waiter {
+    const w = this.#waiter!;
+    this.#waiter = undefined;
+    return w;
+  }
+}
