@@ -153,7 +153,13 @@ async function checkRound(
   seen: Seen,
   rand: () => number,
 ): Promise<State> {
-  const { db } = await openQuiet(dir, { strict: true, maxFileSize: MAX_FILE_SIZE });
+  // Every close writes an index checkpoint, so the next round's child and this
+  // check open from it and replay only the log after it.
+  const { db } = await openQuiet(dir, {
+    strict: true,
+    maxFileSize: MAX_FILE_SIZE,
+    checkpoint: { minKeys: 0 },
+  });
   try {
     const state = await readState(db);
     const from = cfg.sync === "always" ? seen.lastAck + 1 : seen.synced;

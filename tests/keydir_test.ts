@@ -310,3 +310,45 @@ Deno.test("keydir: relocate moves exactly the present keys that take accepts", (
   const at = all.findIndex(([k, e], i) => got[i][0] !== k || !isDeepStrictEqual(got[i][1], e));
   assert.equal(at, -1, `entry ${at}: ${JSON.stringify(got[at])} != ${JSON.stringify(all[at])}`);
 });
+
+Deno.test("keydir: append + endAppend builds a tree that behaves like one built by inserts", () => {
+  for (const n of [0, 1, 31, 112, 113, 145, 12_545, 30_000]) {
+    const rand = rng(n + 7);
+    const model = new Map<string, Entry>();
+    while (model.size < n) {
+      model.set(randomKey(rand, ALPHABET) + String(model.size), randomEntry(rand));
+    }
+    const sorted = [...model].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
+    const dir = new KeyDir();
+    for (const [k, e] of sorted) dir.append(k, e);
+    dir.endAppend();
+    assert.equal(dir.size, n);
+    assert.deepEqual([...dir.range()], sorted, `n=${n}: order after the load`);
+    for (const [k, e] of sorted) assert.deepEqual(dir.get(k), e);
+    // Then random sets and deletes must keep it equal to the model.
+    const keys = [...model.keys()];
+    for (let i = 0; i < 4 * n + 200; i++) {
+      const k = rand() < 0.5 && keys.length ? keys[int(rand, keys.length)] : randomKey(rand);
+      if (rand() < 0.4) {
+        assert.equal(dir.delete(k) !== undefined, model.delete(k), `n=${n} op ${i}: delete ${k}`);
+      } else {
+        const e = randomEntry(rand);
+        dir.set(k, e);
+        model.set(k, e);
+      }
+    }
+    const want = [...model].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
+    assert.ok(isDeepStrictEqual([...dir.range()], want), `n=${n}: after the random ops`);
+    assert.deepEqual([...dir.range(undefined, undefined, true)], want.reverse());
+  }
+});
+
+Deno.test("keydir: append refuses keys out of order and a keydir that is not empty", () => {
+  const e: Entry = { fileId: 0, offset: 0, size: 1, timestamp: 0, expireAt: 0 };
+  const dir = new KeyDir();
+  dir.append("b", e);
+  assert.throws(() => dir.append("a", e), RangeError);
+  assert.throws(() => dir.append("b", e), RangeError);
+  dir.endAppend();
+  assert.throws(() => dir.append("c", e), RangeError);
+});

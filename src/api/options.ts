@@ -20,14 +20,21 @@ const OPEN_OPTIONS = [
   "maxIndexBytes",
   "readOnly",
   "follow",
+  "checkpoint",
 ] as const;
 
 /** Options with every default filled in. */
-export type ResolvedOptions = Required<Omit<OpenOptions, "autoCompact" | "follow">> & {
-  autoCompact: Required<AutoCompact> | false;
-  /** Milliseconds between refreshes of a following reader; 0 = no following. */
-  followMs: number;
-};
+export type ResolvedOptions =
+  & Required<
+    Omit<OpenOptions, "autoCompact" | "follow" | "checkpoint">
+  >
+  & {
+    autoCompact: Required<AutoCompact> | false;
+    /** Keys from which close writes a checkpoint; Infinity: never (and none is read). */
+    checkpointMinKeys: number;
+    /** Milliseconds between refreshes of a following reader; 0 = no following. */
+    followMs: number;
+  };
 
 const FOLLOW_MS = 100;
 
@@ -53,6 +60,7 @@ export function resolveOptions(o: OpenOptions = {}): ResolvedOptions {
     autoCompact: resolveAutoCompact(o.autoCompact),
     readOnly: o.readOnly ?? false,
     followMs: resolveFollow(o.follow),
+    checkpointMinKeys: resolveCheckpoint(o.checkpoint),
   };
   if (typeof r.readOnly !== "boolean") throw new InvalidArgumentError("readOnly must be a boolean");
   if (r.followMs > 0 && !r.readOnly) {
@@ -101,6 +109,18 @@ function resolveAutoCompact(a: OpenOptions["autoCompact"]): ResolvedOptions["aut
   }
   intOption("autoCompact.minDeadBytes", r.minDeadBytes, 0, Number.MAX_SAFE_INTEGER);
   return r;
+}
+
+function resolveCheckpoint(c: OpenOptions["checkpoint"]): number {
+  if (c === false) return Infinity;
+  const o = c === undefined || c === true ? {} : c;
+  if (typeof o !== "object" || o === null) {
+    throw new InvalidArgumentError("checkpoint must be a boolean or { minKeys }");
+  }
+  rejectUnknown(o, ["minKeys"], "checkpoint option");
+  const minKeys = o.minKeys ?? 65_536;
+  intOption("checkpoint.minKeys", minKeys, 0, Number.MAX_SAFE_INTEGER);
+  return minKeys;
 }
 
 function resolveFollow(f: OpenOptions["follow"]): number {

@@ -379,6 +379,15 @@ export interface OpenOptions {
    */
   autoCompact?: boolean | AutoCompact;
   /**
+   * Write an index checkpoint when the store closes, so the next open loads
+   * the index from it in one sequential pass instead of replaying the log (see
+   * the README, Start-up). It is written only for stores of at least `minKeys`
+   * keys (default 65,536; smaller stores open fast from the log) and never
+   * trusted over the log: a damaged, foreign or stale checkpoint is ignored.
+   * `false`: none is written, and none is used. Default `true`.
+   */
+  checkpoint?: boolean | { minKeys?: number };
+  /**
    * Open without the write lock, beside a writer in another process (or none):
    * nothing in the directory is created, written, truncated or removed, so
    * `--allow-read` is enough. Writes reject with `ReadOnlyError`; `sync()` does

@@ -81,3 +81,4 @@ export const FORMAT_VERSION = 2;
 /** File kinds stored in the file header. */
 export const KIND_DATA = 1;
 export const KIND_HINT = 2;
+export const KIND_CHECKPOINT = 3;

@@ -34,6 +34,12 @@ import { type ReadRecord, readRecord, readValue } from "../log/reader.ts";
 import { historyStart, readHistory } from "../log/history.ts";
 import { spoolValue, valueStream } from "../log/value_stream.ts";
 import { recoverLog, type RecoveryOptions } from "../log/recovery.ts";
+import {
+  type CheckpointFile,
+  removeCheckpoint,
+  removeCheckpointTemp,
+  writeCheckpoint,
+} from "../log/checkpoint.ts";
 import { isGone } from "../log/tail.ts";
 import { Writer, type WriterOptions } from "../log/writer.ts";
 import { type CompactionContext, runCompaction, wantsCompaction } from "./compactor.ts";
@@ -53,6 +59,8 @@ export interface CatalogOptions extends RecoveryOptions {
   maxIndexBytes: number;
   /** With `readOnly`: refresh every this many ms (0: only when asked). */
   followMs?: number;
+  /** Keys from which close writes an index checkpoint; Infinity: none is written or read. */
+  checkpointMinKeys: number;
 }
 
 // A backup whose files a compaction removed while it linked them starts over
@@ -86,7 +94,7 @@ const SMALL_STREAM = 1024 * 1024;
 
 /** Index, files, writer and reads of one open store. */
 export class Catalog {
-  readonly #index = new KeyDir();
+  #index = new KeyDir();
   readonly #files = new Map<number, DataFile>();
   readonly #live = new Map<number, number>();
   readonly #dir: string;
@@ -108,6 +116,9 @@ export class Catalog {
   #pinned?: Promise<void>;
   #lastCompaction?: CompactResult;
   #closing = false;
+  // What the checkpoint on disk covers ("" when there is none that matches):
+  // close writes a new one only when the store changed since.
+  #checkpointed = "";
 
   private constructor(dir: string, opts: CatalogOptions, lock?: Deno.FsFile) {
     this.#dir = dir;
@@ -126,6 +137,7 @@ export class Catalog {
     const c = new Catalog(dir, opts, await acquireLock(dir));
     try {
       await cleanupMerge(dir);
+      await removeCheckpointTemp(dir);
       await c.#recover();
     } catch (e) {
       c.#dropFiles([...c.#files.values()]);
@@ -222,20 +234,50 @@ export class Catalog {
   async #recover(): Promise<void> {
     // One entry object for every record: the keydir copies its fields.
     const e: Entry = { fileId: 0, offset: 0, size: 0, timestamp: 0, expireAt: 0 };
+    const set = (fileId: number, offset: number, size: number, ts: number, expireAt: number) => {
+      e.fileId = fileId;
+      e.offset = offset;
+      e.size = size;
+      e.timestamp = ts;
+      e.expireAt = expireAt;
+      return e;
+    };
+    const now = this.#opts.clock();
     const loader = new BulkLoader({
-      put: (key, fileId, offset, size, timestamp, expireAt) => {
-        e.fileId = fileId;
-        e.offset = offset;
-        e.size = size;
-        e.timestamp = timestamp;
-        e.expireAt = expireAt;
-        this.#put(key, e);
-      },
+      put: (key, fileId, offset, size, ts, expireAt) =>
+        this.#put(key, set(fileId, offset, size, ts, expireAt)),
       remove: (key) => this.#remove(key),
       removeRange: (a, b) => this.#removeRange(a, b),
     });
-    const log = await recoverLog(this.#dir, loadingSink(loader, this.#opts.clock()), this.#opts);
+    const checkpoint = this.#opts.checkpointMinKeys === Infinity ? undefined : {
+      entry: (
+        key: string,
+        fileId: number,
+        offset: number,
+        size: number,
+        ts: number,
+        exp: number,
+      ) => {
+        if (exp !== 0 && exp <= now) return;
+        this.#index.append(key, set(fileId, offset, size, ts, exp));
+        this.#addLive(fileId, size);
+      },
+      done: () => this.#index.endAppend(),
+    };
+    let log = await recoverLog(this.#dir, loadingSink(loader, now), this.#opts, checkpoint);
+    if (log.checkpoint === "contradicted") {
+      this.#index = new KeyDir();
+      this.#live.clear();
+      log = await recoverLog(this.#dir, loadingSink(loader, now), this.#opts);
+    }
+    // A checkpoint that was not used (damaged, another store's, or naming files
+    // the store no longer has as they were) goes before any new write: appends
+    // could make a file it covers look as it was again.
+    if (checkpoint && typeof log.checkpoint !== "object") await removeCheckpoint(this.#dir);
     loader.flush();
+    if (typeof log.checkpoint === "object") {
+      this.#checkpointed = this.#checkpointKey(log.seq, log.files);
+    }
     for (const f of log.files) this.#files.set(f.id, f);
     this.#storeId = log.storeId;
     this.#seq = log.seq;
@@ -662,10 +704,56 @@ export class Catalog {
       await this.#compacting?.catch(() => {});
       await this.#follower?.close();
       await this.#writer?.close();
+      if (this.#writer && this.#index.size >= this.#opts.checkpointMinKeys) {
+        await this.#writeCheckpoint();
+      }
     } finally {
       this.#dropFiles([...this.#files.values()]);
       if (this.#lock) releaseLock(this.#lock);
     }
+  }
+
+  // Identifies the state a checkpoint covers: the last sequence number and the files.
+  #checkpointKey(seq: number, files: Iterable<DataFile>): string {
+    return `${seq}:${[...files].map((f) => f.id).sort((a, b) => a - b).join(",")}`;
+  }
+
+  // Writes the index checkpoint of a closed writer: every write is applied and
+  // fsynced, so the checkpoint resumes the log at the end of the newest file.
+  async #writeCheckpoint(): Promise<void> {
+    const files = [...this.#files.values()].sort((a, b) => a.id - b.id);
+    const key = this.#checkpointKey(this.#seq, files);
+    if (key === this.#checkpointed || files.some((f) => f.header?.version !== 2)) return;
+    const newest = files[files.length - 1];
+    const named: CheckpointFile[] = files.map((f) => ({
+      id: f.id,
+      salt: f.header!.salt,
+      flags: f.header!.flags,
+      size: f.size,
+      lastSeq: this.#lastSeqOf(f, files),
+    }));
+    await writeCheckpoint(
+      this.#dir,
+      {
+        storeId: this.#storeId,
+        fileId: newest.id,
+        resume: newest.size,
+        seq: this.#seq,
+        files: named,
+      },
+      this.#index.range(),
+      this.#index.size,
+    );
+    this.#checkpointed = key;
+  }
+
+  // The last sequence number in log file `f`: where the file after it starts,
+  // or for the newest one, the store's. A merge output covers its base.
+  #lastSeqOf(f: DataFile, files: DataFile[]): number {
+    if (f.compacted) return f.header!.baseSeq;
+    const next = files.find((g) => !g.compacted && g.header!.follows === f.id);
+    if (next) return next.header!.baseSeq;
+    return f === files.findLast((g) => !g.compacted) ? this.#seq : f.header!.baseSeq;
   }
 
   #put(k: string, e: Entry): void {

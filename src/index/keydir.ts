@@ -35,6 +35,10 @@ const STEP = 16;
 // A non-root node that drops below MIN slots borrows from or merges with a sibling,
 // which bounds the per-node overhead a key can carry after mass deletes.
 const MIN = MAX / 4;
+// Slots a node gets when the tree is built in key order (see KeyDir.append):
+// nearly full, with room left so the first inserts after a load do not split
+// every node at once.
+const FILL = MAX - STEP;
 
 /** Smallest allowed capacity holding `n` slots. */
 function fit(n: number): number {
@@ -237,8 +241,8 @@ abstract class Node<V> {
     this.u[this.uo + i * 2] = pack(k, this.d);
   }
 
-  /** Recomputes the shared prefix after slots moved in from another node. */
-  private reprefix(): void {
+  /** Recomputes the shared prefix (and the packs) after slots moved in from another node. */
+  reprefix(): void {
     const n = this.n;
     this.repack(n === 0 ? 0 : commonPrefix(this.keys[0], this.keys[n - 1]));
   }
@@ -467,6 +471,8 @@ export class KeyDir {
   #version = 0;
   // The entry a set replaced or a delete removed, carried out of the recursion.
   #old: Entry | undefined;
+  // Leaves filled so far by a load in key order (see append).
+  #loading: Leaf[] | undefined;
 
   /** Number of keys. */
   get size(): number {
@@ -481,6 +487,74 @@ export class KeyDir {
    */
   memoryBytes(): number {
     return this.#inners.bytes + this.#leaves.bytes + this.#keyBytes + this.#size * NODE_SHARE;
+  }
+
+  /**
+   * Loads an empty keydir in key order: each call adds a key greater than every
+   * key added before it, and {@link endAppend} finishes the load. The tree is
+   * built bottom-up, leaves filled left to right and then each level of inner
+   * nodes over the one below, instead of a descent and a shift of slots per key.
+   * No other call may come between the first append and endAppend.
+   */
+  append(key: string, e: Entry): void {
+    let leaves = this.#loading;
+    if (!leaves) {
+      if (this.#size !== 0) throw new RangeError("append needs an empty keydir");
+      leaves = this.#loading = [];
+    }
+    let leaf = leaves[leaves.length - 1];
+    if (leaf && !(leaf.keys[leaf.n - 1] < key)) throw new RangeError("append needs ascending keys");
+    if (!leaf || leaf.n === FILL) {
+      const next = new Leaf(FILL, this.#leaves);
+      if (leaf) {
+        leaf.next = next;
+        next.prev = leaf;
+      }
+      leaves.push(leaf = next);
+    }
+    // Packs are computed per leaf once its shared prefix is known (endAppend).
+    leaf.keys[leaf.n] = key;
+    leaf.setValue(leaf.n++, e);
+    this.#size++;
+    this.#keyBytes += stringBytes(key);
+  }
+
+  /** Finishes a load begun by {@link append}. */
+  endAppend(): void {
+    const leaves = this.#loading;
+    this.#loading = undefined;
+    if (!leaves) return;
+    const n = leaves.length;
+    // The last leaf may be short; the B+tree's minimum holds for every non-root node.
+    if (n > 1 && leaves[n - 1].n < MIN) leaves[n - 2].balance(leaves[n - 1]);
+    for (const leaf of leaves) leaf.reprefix();
+    const root = this.#root;
+    this.#leaves.free(root.block, root.keys);
+    let level: (Leaf | Inner)[] = leaves;
+    while (level.length > 1) level = this.#parents(level);
+    this.#root = level[0];
+    this.#version++;
+  }
+
+  // The inner nodes over `level` (nodes in key order), as evenly filled as FILL allows.
+  #parents(level: (Leaf | Inner)[]): Inner[] {
+    const count = Math.ceil(level.length / FILL);
+    const out: Inner[] = [];
+    for (let p = 0, from = 0; p < count; p++) {
+      const to = Math.round((level.length * (p + 1)) / count);
+      const node = new Inner(fit(to - from), this.#inners);
+      for (let i = from; i < to; i++) {
+        const kid = level[i];
+        // A node's first key is its lower bound: "" down the leftmost spine.
+        node.keys[i - from] = i === 0 ? "" : kid.keys[0];
+        node.kids[i - from] = kid;
+      }
+      node.n = to - from;
+      node.reprefix();
+      out.push(node);
+      from = to;
+    }
+    return out;
   }
 
   /** The entry of `key` as a fresh object the caller may keep, or undefined. */

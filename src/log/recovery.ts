@@ -24,11 +24,24 @@ import {
 } from "../codec/file_header.ts";
 import { FILE_HEADER_SIZE, FILE_MAGIC, KIND_DATA } from "../codec/format.ts";
 import { checkChain } from "./chain.ts";
+import {
+  type Checkpoint,
+  type CheckpointVisitor,
+  loadCheckpoint,
+  matchesFiles,
+  readCheckpoint,
+} from "./checkpoint.ts";
 import { DataFile } from "./datafile.ts";
 import { dataPath, hintPath, listIds, readFullAt, syncDir } from "./fsutil.ts";
 import { readHint } from "./hint.ts";
 import { walkLog } from "./logscan.ts";
-import { emit, type RecoveryOptions, type RecoverySink, replayFile } from "./replay.ts";
+import {
+  emit,
+  type RecoveryOptions,
+  type RecoverySink,
+  replayFile,
+  type ResumePoint,
+} from "./replay.ts";
 
 export type { RecoveryOptions, RecoverySink } from "./replay.ts";
 
@@ -46,6 +59,22 @@ export interface RecoveredLog {
   nextId: number;
   /** Id of the newest log file, which a new file continues; -1 for none. */
   follows: number;
+  /**
+   * The index checkpoint the replay started from, if one was used.
+   * "contradicted": one was loaded, but its entries did not hold up, or the
+   * log then cut a file it covers shorter; what went to the sink is wrong, and
+   * the caller must remove the checkpoint and recover again.
+   */
+  checkpoint?: Checkpoint | "contradicted";
+}
+
+/**
+ * Where a checkpoint's entries go: `entry` gets them, keys ascending, before
+ * any record or range reaches the sink, then `done` is called once.
+ */
+export interface CheckpointTarget {
+  entry: CheckpointVisitor;
+  done(): void;
 }
 
 interface Probe {
@@ -61,6 +90,7 @@ export async function recoverLog(
   dir: string,
   sink: RecoverySink,
   opts: RecoveryOptions,
+  checkpoint?: CheckpointTarget,
 ): Promise<RecoveredLog> {
   const report = (kind: ProblemKind, file: string, bytes: number, message: string) => {
     if (opts.strict) throw new CorruptionError(`${file}: ${message}`, file, 0);
@@ -120,13 +150,29 @@ export async function recoverLog(
       f.fmt = fmt;
       files.push(f);
     }
+    const ck = checkpoint && readCheckpoint(dir, storeId);
+    const used = ck && matchesFiles(ck, files) ? ck : undefined;
+    if (used) {
+      if (!loadCheckpoint(used, checkpoint!.entry)) {
+        return { ...empty(storeId), checkpoint: "contradicted" };
+      }
+      checkpoint!.done();
+    }
     const links = [];
-    let seq = 0;
+    let seq = used?.seq ?? 0;
     for (let i = 0; i < files.length; i++) {
       const f = files[i];
-      const p = probes.find((x) => x.id === f.id)!;
-      const last = i === files.length - 1 && !f.compacted;
-      const lastSeq = await replayOne(f, p, last, sink, opts);
+      const named = used?.files.find((n) => n.id === f.id);
+      let lastSeq: number;
+      if (named && f.id !== used!.fileId) lastSeq = named.lastSeq;
+      else {
+        const p = probes.find((x) => x.id === f.id)!;
+        const last = i === files.length - 1 && !f.compacted;
+        const from = named && { offset: used!.resume, seq: used!.seq };
+        lastSeq = await replayOne(f, p, last, sink, opts, from);
+        // The log cut off part of what the checkpoint covers: its entries may point there.
+        if (named && f.size < named.size) return { ...empty(storeId), checkpoint: "contradicted" };
+      }
       links.push({ id: f.id, header: f.header, lastSeq, compacted: f.compacted });
       seq = Math.max(seq, lastSeq, f.header?.baseSeq ?? 0);
     }
@@ -147,6 +193,7 @@ export async function recoverLog(
       append: appendable ? newest : undefined,
       nextId: top === undefined ? 0 : top + 1,
       follows: newest?.id ?? -1,
+      checkpoint: used,
     };
   } finally {
     for (const p of probes) if (p.fd >= 0) closeSync(p.fd);
@@ -218,15 +265,21 @@ async function formatOfDamaged(p: Probe): Promise<RecordFormat | undefined> {
   return undefined;
 }
 
+// What recovery from a contradicted checkpoint returns: nothing of it may be used.
+function empty(storeId: string): RecoveredLog {
+  return { files: [], storeId, seq: 0, nextId: 0, follows: -1 };
+}
+
 async function replayOne(
   f: DataFile,
   p: Probe,
   last: boolean,
   sink: RecoverySink,
   opts: RecoveryOptions,
+  from?: ResumePoint,
 ): Promise<number> {
   // A hint stands in for its data file's scan; the newest file never has one.
-  if (!last && f.header && opts.useHints !== false) {
+  if (!from && !last && f.header && opts.useHints !== false) {
     let lastSeq = f.header.baseSeq;
     const hs = f.fmt.headerSize;
     const hinted = await readHint(hintPath(f.dir, f.id), f, (key, offset, h) => {
@@ -235,5 +288,5 @@ async function replayOne(
     });
     if (hinted) return lastSeq;
   }
-  return await replayFile(f, p.fd, p.size, last, sink, opts);
+  return await replayFile(f, p.fd, p.size, last, sink, opts, from);
 }

@@ -11,6 +11,7 @@ const cfg: RoundConfig = JSON.parse(Deno.args[0]);
 const db = await open(cfg.dir, {
   sync: cfg.sync,
   maxFileSize: cfg.maxFileSize,
+  checkpoint: { minKeys: 0 },
   onWarning: () => {},
 });
 console.log("ready");

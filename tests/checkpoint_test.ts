@@ -1,0 +1,316 @@
+/**
+ * The index checkpoint written at close: the index it loads must equal the one
+ * a full replay of the log gives (a read-only open never uses a checkpoint, so
+ * it is the reference), whatever happened to the checkpoint file: flipped
+ * bytes, a cut, an older copy, another store's, a crash at any step of
+ * writing it, or a log cut shorter than what it covers.
+ */
+import assert from "node:assert/strict";
+import { type Cask, open, type OpenOptions } from "../mod.ts";
+import { prng, randomBytes, withDir } from "./helpers.ts";
+
+const OPTS: OpenOptions = {
+  sync: "never",
+  maxFileSize: 64 * 1024,
+  checkpoint: { minKeys: 0 },
+  onWarning: () => {},
+};
+const NAME = "checkpoint";
+
+type Row = [string, string, number, number];
+
+const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+
+/** Every entry of the store: key, value, sequence number, expiry. */
+async function rows(db: Cask): Promise<Row[]> {
+  const out: Row[] = [];
+  for await (const e of db.scanEntries()) {
+    out.push([hex(e.key), hex(e.value), e.sequence, e.expireAt]);
+  }
+  return out;
+}
+
+/** The state a full replay of the log gives (read-only opens never use a checkpoint). */
+async function replayed(dir: string): Promise<Row[]> {
+  const db = await open(dir, { readOnly: true, onWarning: () => {} });
+  try {
+    return await rows(db);
+  } finally {
+    await db.close();
+  }
+}
+
+/** The state a writable open gives, and the warnings it reported. */
+async function opened(dir: string, extra: OpenOptions = {}): Promise<Row[]> {
+  const db = await open(dir, { ...OPTS, ...extra });
+  try {
+    return await rows(db);
+  } finally {
+    await db.close();
+  }
+}
+
+/** Random sets (some with a TTL), deletes, atomics and range deletes over `keys` keys. */
+async function churn(db: Cask, rand: () => number, ops: number, keys = 400): Promise<void> {
+  const key = () => `k${String((rand() * keys) | 0).padStart(4, "0")}`;
+  for (let i = 0; i < ops; i++) {
+    const r = rand();
+    if (r < 0.6) {
+      const ttl = rand() < 0.1 ? { ttl: 3_600_000 } : undefined;
+      await db.set(key(), randomBytes(rand, (rand() * 200) | 0), ttl);
+    } else if (r < 0.8) await db.delete(key());
+    else if (r < 0.97) {
+      await db.atomic([
+        { type: "set", key: key(), value: randomBytes(rand, 20) },
+        { type: "delete", key: key() },
+      ]);
+    } else {
+      const a = key(), b = key();
+      await db.deleteRange(a < b ? { start: a, end: b } : { start: b, end: a });
+    }
+  }
+}
+
+/** A store with history in several files, closed (so with a checkpoint). */
+async function build(dir: string, seed: number, ops = 3000): Promise<void> {
+  const db = await open(dir, OPTS);
+  await churn(db, prng(seed), ops);
+  await db.close();
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("checkpoint: close writes one, and open loads the index a full replay gives", () =>
+  withDir(async (dir) => {
+    await build(dir, 1);
+    assert.ok(await exists(`${dir}/${NAME}`), "close wrote a checkpoint");
+    const want = await replayed(dir);
+    assert.ok(want.length > 100);
+    assert.deepEqual(await opened(dir), want);
+    // Writes after a checkpointed open are replayed over it at the next open.
+    const db = await open(dir, OPTS);
+    await churn(db, prng(2), 500);
+    await db.close();
+    const after = await replayed(dir);
+    assert.notDeepEqual(after, want);
+    assert.deepEqual(await opened(dir), after);
+  }));
+
+Deno.test("checkpoint: the open uses it instead of scanning the files it covers", () =>
+  withDir(async (dir) => {
+    await build(dir, 3);
+    // Damage a value in the middle of the first data file: a scan reports it, the
+    // checkpoint-loaded open does not read that record until asked for it.
+    const path = `${dir}/data.0`;
+    const bytes = await Deno.readFile(path);
+    bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+    await Deno.writeFile(path, bytes);
+    const kinds: string[] = [];
+    const db = await open(dir, { ...OPTS, onWarning: (w) => kinds.push(w.kind) });
+    await db.close();
+    assert.deepEqual(kinds, []);
+    const scanned: string[] = [];
+    await (await open(dir, { readOnly: true, onWarning: (w) => scanned.push(w.kind) })).close();
+    assert.ok(scanned.includes("damaged"), `a full replay reports the damage: ${scanned}`);
+  }));
+
+Deno.test("checkpoint: flipped bytes anywhere in it are detected and the log replayed", () =>
+  withDir(async (dir) => {
+    await build(dir, 4);
+    const good = await Deno.readFile(`${dir}/${NAME}`);
+    const want = await replayed(dir);
+    const rand = prng(5);
+    const spots = [0, 5, 12, 20, 40, 63, 64, 70, 100, good.length - 1, good.length - 4];
+    for (let i = 0; i < 40; i++) spots.push((rand() * good.length) | 0);
+    for (const at of spots) {
+      const bad = good.slice();
+      bad[at] ^= 1 << ((rand() * 8) | 0);
+      await Deno.writeFile(`${dir}/${NAME}`, bad);
+      // checkpoint: false closes without writing a new one, so each trial starts the same.
+      assert.deepEqual(await opened(dir, { checkpoint: false }), want, `flip at ${at}`);
+      await Deno.writeFile(`${dir}/${NAME}`, bad);
+      assert.deepEqual(await opened(dir), want, `flip at ${at}, writable open`);
+    }
+  }));
+
+Deno.test("checkpoint: a cut one is ignored", () =>
+  withDir(async (dir) => {
+    await build(dir, 6);
+    const good = await Deno.readFile(`${dir}/${NAME}`);
+    const want = await replayed(dir);
+    const rand = prng(7);
+    const cuts = [0, 1, 63, 64, 75, good.length - 1, good.length - 4, good.length - 5];
+    for (let i = 0; i < 20; i++) cuts.push((rand() * good.length) | 0);
+    for (const n of cuts) {
+      await Deno.writeFile(`${dir}/${NAME}`, good.subarray(0, n));
+      assert.deepEqual(await opened(dir), want, `cut to ${n} bytes`);
+    }
+  }));
+
+Deno.test("checkpoint: an older one of the same store resumes earlier, and gives today's state", () =>
+  withDir(async (dir) => {
+    await build(dir, 8);
+    const old = await Deno.readFile(`${dir}/${NAME}`);
+    const db = await open(dir, OPTS);
+    await churn(db, prng(9), 1500);
+    await db.close();
+    const want = await replayed(dir);
+    await Deno.writeFile(`${dir}/${NAME}`, old);
+    assert.deepEqual(await opened(dir), want);
+    // After a compaction the files it names are gone: it is stale, and ignored.
+    const db2 = await open(dir, OPTS);
+    await db2.compact();
+    await db2.close();
+    const compacted = await replayed(dir);
+    assert.deepEqual(compacted, want);
+    await Deno.writeFile(`${dir}/${NAME}`, old);
+    assert.deepEqual(await opened(dir), want);
+  }));
+
+Deno.test("checkpoint: another store's is ignored", () =>
+  withDir((a) =>
+    withDir(async (b) => {
+      await build(a, 10);
+      await build(b, 11);
+      const want = await replayed(a);
+      await Deno.copyFile(`${b}/${NAME}`, `${a}/${NAME}`);
+      assert.deepEqual(await opened(a), want);
+    })
+  ));
+
+Deno.test("checkpoint: a crash at any step of writing one leaves a store that opens right", () =>
+  withDir(async (dir) => {
+    await build(dir, 12);
+    const before = await Deno.readFile(`${dir}/${NAME}`);
+    const db = await open(dir, OPTS);
+    await churn(db, prng(13), 800);
+    await db.close();
+    const after = await Deno.readFile(`${dir}/${NAME}`);
+    const want = await replayed(dir);
+    const steps: [string, Uint8Array | undefined, Uint8Array | undefined][] = [
+      ["nothing written yet", before, undefined],
+      ["renamed, old one gone", after, undefined],
+      ["none at all", undefined, undefined],
+    ];
+    for (const n of [0, 10, 64, 100, after.length >> 1, after.length - 4, after.length]) {
+      steps.push([`temp file of ${n} bytes beside the old one`, before, after.subarray(0, n)]);
+      steps.push([`temp file of ${n} bytes, no old one`, undefined, after.subarray(0, n)]);
+    }
+    for (const [what, current, temp] of steps) {
+      await Deno.remove(`${dir}/${NAME}`).catch(() => {});
+      if (current) await Deno.writeFile(`${dir}/${NAME}`, current);
+      if (temp) await Deno.writeFile(`${dir}/${NAME}.writing`, temp);
+      assert.deepEqual(await opened(dir, { checkpoint: false }), want, what);
+      if (current) await Deno.writeFile(`${dir}/${NAME}`, current);
+      if (temp) await Deno.writeFile(`${dir}/${NAME}.writing`, temp);
+      assert.deepEqual(await opened(dir), want, what);
+      assert.ok(!(await exists(`${dir}/${NAME}.writing`)), `${what}: the temp file is removed`);
+    }
+  }));
+
+Deno.test("checkpoint: a log cut shorter than it covers makes it stale; it is removed before any write", () =>
+  withDir(async (dir) => {
+    await build(dir, 14);
+    const names = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) =>
+      /^data\.\d+$/.test(n)
+    );
+    const newest = `${dir}/${names.sort((x, y) => Number(x.slice(5)) - Number(y.slice(5))).at(-1)}`;
+    const size = (await Deno.stat(newest)).size;
+    assert.ok(size > 200);
+    // Cut the newest file inside what the checkpoint covers; the open cuts the torn tail there.
+    await Deno.truncate(newest, size - 37);
+    const want = await replayed(dir);
+    const db = await open(dir, { ...OPTS, checkpoint: { minKeys: 1e9 } });
+    assert.deepEqual(await rows(db), want);
+    assert.ok(!(await exists(`${dir}/${NAME}`)), "the stale checkpoint is removed");
+    // Appends that grow the file past its old size cannot revive it.
+    await churn(db, prng(15), 300);
+    await db.close();
+    assert.deepEqual(await opened(dir), await replayed(dir));
+  }));
+
+Deno.test("checkpoint: keys expired by the time of the open are not loaded", () =>
+  withDir(async (dir) => {
+    let now = 1_000_000;
+    const clock = () => now;
+    const db = await open(dir, { ...OPTS, clock });
+    await db.set("short", "x", { ttl: 1000 });
+    await db.set("long", "y", { ttl: 100_000 });
+    await db.set("forever", "z");
+    await db.close();
+    now += 5000;
+    const db2 = await open(dir, { ...OPTS, clock });
+    assert.equal(await db2.get("short"), undefined);
+    assert.equal(await db2.count(), 2);
+    assert.equal(db2.stats().keys, 2);
+    await db2.close();
+  }));
+
+Deno.test("checkpoint: stores below minKeys get none, and checkpoint: false neither writes nor reads one", () =>
+  withDir(async (dir) => {
+    const db = await open(dir, { ...OPTS, checkpoint: { minKeys: 10 } });
+    for (let i = 0; i < 9; i++) await db.set(`k${i}`, "v");
+    await db.close();
+    assert.ok(!(await exists(`${dir}/${NAME}`)));
+    const db2 = await open(dir, { ...OPTS, checkpoint: false });
+    await db2.set("k9", "v");
+    await db2.close();
+    assert.ok(!(await exists(`${dir}/${NAME}`)));
+    await (await open(dir, { ...OPTS, checkpoint: { minKeys: 10 } })).close();
+    assert.ok(await exists(`${dir}/${NAME}`));
+    await assert.rejects(() => open(dir, { checkpoint: { minKeys: -1 } }), /minKeys/);
+  }));
+
+Deno.test("checkpoint: kill -9 during the close that writes it loses no acknowledged write", () =>
+  withDir(async (dir) => {
+    const child = new URL("./children/checkpoint_closer.ts", import.meta.url).pathname;
+    const rand = prng(16);
+    for (let round = 0; round < 8; round++) {
+      const count = round === 0 ? 20_000 : 300;
+      const p = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", child, dir, String(round), String(count)],
+        stdout: "piped",
+        stderr: "inherit",
+      }).spawn();
+      let acked = -1, closed = false;
+      const lines = p.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let buf = "";
+      for (;;) {
+        const { value, done } = await lines.read();
+        if (done) break;
+        buf += value;
+        const parts = buf.split("\n");
+        buf = parts.pop()!;
+        for (const l of parts) {
+          if (l.startsWith("a ")) acked = Number(l.slice(2));
+          if (l === "closed") closed = true;
+          if (l === "closing") {
+            setTimeout(() => {
+              try {
+                p.kill("SIGKILL");
+              } catch { /* already exited */ }
+            }, rand() * 60);
+          }
+        }
+      }
+      await p.status;
+      assert.equal(acked, count - 1, `round ${round}: every write was acknowledged`);
+      const want = await replayed(dir);
+      const db = await open(dir, { ...OPTS, strict: true });
+      assert.deepEqual(await rows(db), want, `round ${round} (closed: ${closed})`);
+      for (let r = 0; r <= round; r++) {
+        const n = r === 0 ? 20_000 : 300;
+        for (const i of [0, n >> 1, n - 1]) {
+          assert.equal(await db.getString(`${r}:${i}`), `value ${r}:${i}`, `round ${round}`);
+        }
+      }
+      await db.close();
+    }
+  }));
