@@ -1,39 +1,84 @@
 /**
  * Start-up: how long `open` takes to rebuild the index, for stores of N random
- * 16-byte keys with 100-byte values in three shapes, against the floor of
+ * 16-byte keys with 100-byte values in four shapes, against the floor of
  * reading the same bytes sequentially (`cat` of every file to /dev/null) in the
- * same run. Each open runs in a fresh process (best of three), which also
- * reports its peak RSS against the index's own memory estimate.
+ * same run. Each open runs in a fresh process (best of three) that exits
+ * without closing, so no open changes what the next one finds; it reports its
+ * CPU time, its peak RSS (VmHWM) against the RSS after the open and a full GC,
+ * and against the index's own estimate.
  *
- *   deno run -A bench/open_bench.ts            # 200k keys
- *   CASK_OPEN_KEYS=1000000 deno run -A bench/open_bench.ts
+ *   deno run -A --v8-flags=--expose-gc bench/open_bench.ts          # 200k keys
+ *   CASK_OPEN_KEYS=1000000 deno run -A --v8-flags=--expose-gc bench/open_bench.ts
+ *   CASK_OPEN_SHAPES=written,crashed CASK_OPEN_KEYS=10000000 ...
  *
- * Shapes: "written" (each key once), "overwritten" (each key twice: 2N
- * records), "compacted" (overwritten, then compacted: hint files).
+ * Shapes: "written" (each key once, closed: the close writes the index
+ * checkpoint), "overwritten" (each key twice: 2N records, closed), "compacted"
+ * (overwritten, compacted, closed), "crashed" (each key once, fsynced, then the
+ * process exits without closing: no checkpoint, the whole log is replayed).
+ * Every shape but "crashed" is also opened with `checkpoint: false`, which
+ * replays the log (with the hint files where a compaction wrote them).
  * @module
  */
 
+import process from "node:process";
 import { open } from "../mod.ts";
 
 const N = Number(Deno.env.get("CASK_OPEN_KEYS") ?? 200_000);
+const SHAPES = (Deno.env.get("CASK_OPEN_SHAPES") ?? "written,overwritten,compacted,crashed")
+  .split(",");
 const ROUNDS = 3;
 
+interface Opened {
+  ms: number;
+  cpuMs: number;
+  peak: number;
+  steady: number;
+  base: number;
+  index: number;
+}
+
 if (Deno.args[0] === "--open") {
+  const base = Deno.memoryUsage().rss;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const db = await open(Deno.args[1], { onWarning: () => {} });
+  const db = await open(Deno.args[1], {
+    onWarning: () => {},
+    checkpoint: Deno.args[2] === "log" ? false : true,
+  });
   const ms = performance.now() - t0;
-  const { index } = db.stats();
-  console.log(JSON.stringify({ ms, rss: Deno.memoryUsage().rss, index: index.bytes }));
-  await db.close();
+  const cpu = process.cpuUsage(cpu0);
+  const peak = Number(/VmHWM:\s+(\d+)/.exec(Deno.readTextFileSync("/proc/self/status"))![1]) * 1024;
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  gc?.();
+  const out: Opened = {
+    ms,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    peak,
+    steady: Deno.memoryUsage().rss,
+    base,
+    index: db.stats().index.bytes,
+  };
+  console.log(JSON.stringify(out));
+  // No close: a close would write a checkpoint, and change what the next open finds.
   Deno.exit(0);
 }
 
-async function build(dir: string, shape: string): Promise<void> {
+if (Deno.args[0] === "--build") {
+  const [, dir, shape] = Deno.args;
   const db = await open(dir, { sync: "never" });
-  const keys: Uint8Array[] = [];
-  for (let i = 0; i < N; i++) keys.push(crypto.getRandomValues(new Uint8Array(16)));
   const value = new Uint8Array(100).fill(1);
-  const passes = shape === "written" ? 1 : 2;
+  // Keys from a seeded generator: every shape holds the same keys.
+  let s = 0x9e3779b9;
+  const next = () => (s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0);
+  const keys: Uint8Array[] = [];
+  for (let i = 0; i < N; i++) {
+    const k = new Uint8Array(16);
+    const v = new DataView(k.buffer);
+    for (let j = 0; j < 16; j += 4) v.setUint32(j, next());
+    keys.push(k);
+  }
+  const passes = shape === "written" || shape === "crashed" ? 1 : 2;
   for (let p = 0; p < passes; p++) {
     const pending: Promise<void>[] = [];
     for (let i = 0; i < N; i++) {
@@ -43,15 +88,26 @@ async function build(dir: string, shape: string): Promise<void> {
     await Promise.all(pending);
   }
   if (shape === "compacted") await db.compact();
+  if (shape === "crashed") {
+    await db.sync();
+    Deno.exit(0);
+  }
+  const t0 = performance.now();
   await db.close();
+  console.log(JSON.stringify({ closeMs: performance.now() - t0 }));
+  Deno.exit(0);
 }
 
-async function timeOpen(dir: string): Promise<{ ms: number; rss: number; index: number }> {
+const self = new URL(import.meta.url).pathname;
+
+async function run(args: string[]): Promise<string> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL(import.meta.url).pathname, "--open", dir],
+    args: ["run", "-A", "--v8-flags=--expose-gc", self, ...args],
     stdout: "piped",
+    stderr: "inherit",
   }).output();
-  return JSON.parse(new TextDecoder().decode(out.stdout));
+  if (!out.success) throw new Error(`${args.join(" ")} failed`);
+  return new TextDecoder().decode(out.stdout).trim();
 }
 
 async function catFloor(dir: string): Promise<number> {
@@ -61,32 +117,49 @@ async function catFloor(dir: string): Promise<number> {
   return performance.now() - t0;
 }
 
+async function bestOpen(dir: string, mode: string): Promise<Opened> {
+  let best: Opened | undefined;
+  for (let r = 0; r < ROUNDS; r++) {
+    const t: Opened = JSON.parse(await run(["--open", dir, mode]));
+    if (!best || t.ms < best.ms) best = t;
+  }
+  return best!;
+}
+
 const load = () => Deno.loadavg().map((x) => x.toFixed(2)).join(" ");
+const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 console.log(`open of ${N} keys (16-byte random keys, 100-byte values); load ${load()}`);
 console.log(
-  "| shape | bytes | open (best of 3) | per key | cat floor | open / cat | peak RSS / index |",
+  "| shape | on disk | close (writes the checkpoint) | open from | open (best of 3) | CPU | per key | " +
+    "cat floor | open / cat | peak RSS / steady RSS | open's peak / index estimate |",
 );
-console.log("|---|---|---|---|---|---|---|");
-for (const shape of ["written", "overwritten", "compacted"]) {
+console.log("|---|---|---|---|---|---|---|---|---|---|---|");
+for (const shape of SHAPES) {
   const dir = await Deno.makeTempDir({ prefix: "cask-open-" });
   try {
-    await build(dir, shape);
+    const built = await run(["--build", dir, shape]);
+    const closeMs = built ? JSON.parse(built).closeMs as number : undefined;
     const bytes = [...Deno.readDirSync(dir)].reduce(
       (n, e) => n + Deno.statSync(`${dir}/${e.name}`).size,
       0,
     );
-    let best = { ms: Infinity, rss: 0, index: 1 };
-    let floor = Infinity;
-    for (let r = 0; r < ROUNDS; r++) {
-      const t = await timeOpen(dir);
-      if (t.ms < best.ms) best = t;
-      floor = Math.min(floor, await catFloor(dir));
+    const modes = shape === "crashed" ? ["log"] : ["checkpoint", "log"];
+    for (const mode of modes) {
+      const best = await bestOpen(dir, mode);
+      let floor = Infinity;
+      for (let r = 0; r < ROUNDS; r++) floor = Math.min(floor, await catFloor(dir));
+      const from = mode === "log"
+        ? (shape === "compacted" ? "log (hint files)" : "log")
+        : "checkpoint";
+      console.log(
+        `| ${shape} | ${mib(bytes)} | ${closeMs === undefined ? "–" : `${closeMs.toFixed(0)} ms`} | ` +
+          `${from} | ${best.ms.toFixed(0)} ms | ${best.cpuMs.toFixed(0)} ms | ` +
+          `${(best.ms * 1e6 / N).toFixed(0)} ns | ${floor.toFixed(0)} ms | ` +
+          `${(best.ms / floor).toFixed(1)}x | ${
+            ((best.peak - best.base) / (best.steady - best.base)).toFixed(2)
+          }x | ${((best.peak - best.base) / best.index).toFixed(2)}x |`,
+      );
     }
-    console.log(
-      `| ${shape} | ${(bytes / 2 ** 20).toFixed(0)} MiB | ${best.ms.toFixed(0)} ms | ` +
-        `${(best.ms * 1e6 / N).toFixed(0)} ns | ${floor.toFixed(0)} ms | ` +
-        `${(best.ms / floor).toFixed(0)}x | ${(best.rss / best.index).toFixed(2)}x |`,
-    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
