@@ -35,7 +35,9 @@ import { historyStart, readHistory } from "../log/history.ts";
 import { spoolValue, valueStream } from "../log/value_stream.ts";
 import { recoverLog, type RecoveryOptions } from "../log/recovery.ts";
 import {
+  type CheckpointEntry,
   type CheckpointFile,
+  type CheckpointStart,
   removeCheckpoint,
   removeCheckpointTemp,
   writeCheckpoint,
@@ -86,6 +88,9 @@ export interface KeyChange {
   seq: number;
 }
 
+// Thrown inside a background checkpoint that gave way to a close or a compaction.
+const ABANDONED = new Error("checkpoint abandoned");
+
 // The result of a write that resolves to nothing.
 const nothing = (): void => {};
 
@@ -119,6 +124,9 @@ export class Catalog {
   // What the checkpoint on disk covers ("" when there is none that matches):
   // close writes a new one only when the store changed since.
   #checkpointed = "";
+  // The sequence number the newest checkpoint resumes from, and the one being written.
+  #checkpointSeq = 0;
+  #checkpointing?: Promise<void>;
 
   private constructor(dir: string, opts: CatalogOptions, lock?: Deno.FsFile) {
     this.#dir = dir;
@@ -293,7 +301,10 @@ export class Catalog {
       onNewFile: (f) => {
         this.#files.set(f.id, f);
         // Not from inside the append (or the seal of a compaction) that rotated.
-        queueMicrotask(() => this.#maybeAutoCompact());
+        queueMicrotask(() => {
+          this.#maybeAutoCompact();
+          this.#maybeCheckpoint(false);
+        });
       },
     });
   }
@@ -624,11 +635,17 @@ export class Catalog {
     this.#writable();
     if (this.#writer.failure) return Promise.reject(this.#writer.failure);
     const run = () => runCompaction(this.#compaction, onProgress);
-    this.#compacting ??= (this.#pinned ? this.#pinned.then(run) : run())
+    // A background checkpoint gives way (it sees #compacting), a backup does not.
+    const before = this.#pinned ?? this.#checkpointing;
+    this.#compacting ??= (before ? before.then(run) : run())
       .then((r) => this.#lastCompaction = r, (e) => {
         throw asCaskError(e, "compaction failed");
       })
-      .finally(() => this.#compacting = undefined);
+      .finally(() => {
+        this.#compacting = undefined;
+        // The checkpoint on disk names files the compaction removed.
+        queueMicrotask(() => this.#maybeCheckpoint(true));
+      });
     return this.#compacting;
   }
 
@@ -702,10 +719,11 @@ export class Catalog {
     try {
       // A running compaction stops at its next chunk and removes its temporary files.
       await this.#compacting?.catch(() => {});
+      await this.#checkpointing;
       await this.#follower?.close();
       await this.#writer?.close();
       if (this.#writer && this.#index.size >= this.#opts.checkpointMinKeys) {
-        await this.#writeCheckpoint();
+        await this.#closingCheckpoint();
       }
     } finally {
       this.#dropFiles([...this.#files.values()]);
@@ -720,31 +738,80 @@ export class Catalog {
 
   // Writes the index checkpoint of a closed writer: every write is applied and
   // fsynced, so the checkpoint resumes the log at the end of the newest file.
-  async #writeCheckpoint(): Promise<void> {
+  async #closingCheckpoint(): Promise<void> {
     const files = [...this.#files.values()].sort((a, b) => a.id - b.id);
     const key = this.#checkpointKey(this.#seq, files);
     if (key === this.#checkpointed || files.some((f) => f.header?.version !== 2)) return;
     const newest = files[files.length - 1];
-    const named: CheckpointFile[] = files.map((f) => ({
+    const start = {
+      storeId: this.#storeId,
+      fileId: newest.id,
+      resume: newest.size,
+      seq: this.#seq,
+    };
+    await writeCheckpoint(this.#dir, start, this.#index.range(), () => this.#fileTable());
+    this.#checkpointed = key;
+  }
+
+  // Starts a checkpoint in the background when the log since the last one has
+  // grown past half the keys (`force`: after a compaction, which made it stale).
+  // Each is written once per such growth, so its cost per write stays bounded.
+  #maybeCheckpoint(force: boolean): void {
+    const size = this.#index.size;
+    if (this.#checkpointing || this.#compacting || this.#closing || this.#writer.failure) return;
+    if (size < this.#opts.checkpointMinKeys || [...this.#files.values()].some((f) => !f.header)) {
+      return;
+    }
+    if (!force && this.#seq - this.#checkpointSeq < size / 2) return;
+    this.#checkpointing = this.#liveCheckpoint()
+      .catch((e) => {
+        if (e !== ABANDONED) this.#opts.onBackgroundError(asCaskError(e, "checkpoint failed"));
+      })
+      .finally(() => this.#checkpointing = undefined);
+  }
+
+  // A checkpoint of a store taking writes. It resumes at the start of the
+  // active file: once the sync below resolves, every write appended before it,
+  // so all of the files before that one, is applied. Its entries are read while
+  // writes go on, so some are newer than that point; replaying the log from it
+  // at open brings every key to its last write either way. Before the rename,
+  // a second sync makes every record an entry points at durable.
+  async #liveCheckpoint(): Promise<void> {
+    const active = this.#writer.active;
+    await this.#writer.sync();
+    const seq = active.header!.baseSeq;
+    const start: CheckpointStart = {
+      storeId: this.#storeId,
+      fileId: active.id,
+      resume: active.headerSize,
+      seq,
+    };
+    await writeCheckpoint(this.#dir, start, this.#liveEntries(), async () => {
+      await this.#writer.sync();
+      return this.#fileTable();
+    });
+    this.#checkpointSeq = seq;
+    this.#checkpointed = "";
+  }
+
+  // The index in key order, until a close or a compaction starts.
+  *#liveEntries(): Generator<[string, CheckpointEntry]> {
+    for (const entry of this.#index.range()) {
+      if (this.#closing || this.#compacting) throw ABANDONED;
+      yield entry;
+    }
+  }
+
+  // The store's files as a checkpoint names them.
+  #fileTable(): CheckpointFile[] {
+    const files = [...this.#files.values()].sort((a, b) => a.id - b.id);
+    return files.map((f) => ({
       id: f.id,
       salt: f.header!.salt,
       flags: f.header!.flags,
       size: f.size,
       lastSeq: this.#lastSeqOf(f, files),
     }));
-    await writeCheckpoint(
-      this.#dir,
-      {
-        storeId: this.#storeId,
-        fileId: newest.id,
-        resume: newest.size,
-        seq: this.#seq,
-        files: named,
-      },
-      this.#index.range(),
-      this.#index.size,
-    );
-    this.#checkpointed = key;
   }
 
   // The last sequence number in log file `f`: where the file after it starts,

@@ -13,11 +13,13 @@
  * were fsynced before the checkpoint was renamed into place.
  *
  * Layout: a file header (kind 3; `fileId` and `baseSeq` give the point), then
- * u64 resume offset, u32 file count, per file u64 id, u32 salt, u32 flags,
- * u64 size, u64 last sequence number; u64 entry count; per entry u32 keyLen,
- * u32 record size, u32 file index, u32 zero, f64 offset, f64 timestamp,
- * f64 expireAt, then the key bytes. A u32 CRC-32 (from the salt) of everything
- * after the file header closes the file.
+ * u64 resume offset; per entry u32 keyLen, u32 record size, u32 file index,
+ * u32 zero, f64 offset, f64 timestamp, f64 expireAt, then the key bytes; then
+ * the file table, per file u64 id, u32 salt, u32 flags, u64 size, u64 last
+ * sequence number; u32 file count, u64 entry count, and a u32 CRC-32 (from the
+ * salt) of everything after the file header. The table comes last because a
+ * checkpoint written while the store takes writes learns the files' final
+ * sizes only once its entries are written.
  * @module
  */
 
@@ -40,7 +42,9 @@ const NAME = "checkpoint";
 const TEMP = "checkpoint.writing";
 const FILE_ROW = 32;
 const ENTRY = 40;
-const CHUNK = 4 << 20;
+const CHUNK = 1 << 20;
+// File count and entry count, before the CRC.
+const FOOTER = 12;
 
 /** A data file as a checkpoint names it. */
 export interface CheckpointFile {
@@ -53,14 +57,18 @@ export interface CheckpointFile {
   lastSeq: number;
 }
 
-/** What a checkpoint covers. */
-export interface CheckpointPoint {
+/** Where a checkpoint's log replay resumes. */
+export interface CheckpointStart {
   storeId: string;
-  /** The log file the replay resumes in, at offset `resume`. */
+  /** The log file the replay resumes in, at offset `resume`; the files after it are replayed whole. */
   fileId: number;
   resume: number;
-  /** The last sequence number the checkpoint covers. */
+  /** The last sequence number before the resume point. */
   seq: number;
+}
+
+/** What a checkpoint covers: its resume point and the files its entries point into. */
+export interface CheckpointPoint extends CheckpointStart {
   files: CheckpointFile[];
 }
 
@@ -74,29 +82,33 @@ export interface CheckpointEntry {
 }
 
 /**
- * Writes the checkpoint of `point` with `entries` (keys ascending, as binary
- * strings) durably: to a temporary name, fsynced, renamed, directory fsynced.
- * The data files it names must already be fsynced.
+ * Writes a checkpoint resuming at `start` with `entries` (keys ascending, as
+ * binary strings) durably: to a temporary name, fsynced, renamed, directory
+ * fsynced. `files` is called once the entries are written: it must make every
+ * record they point at durable and return the store's files as they are then.
+ * The entries are encoded in 1 MiB pieces, each written before the next one is
+ * taken, so a checkpoint of a live store lets other work run between them.
  */
 export async function writeCheckpoint(
   dir: string,
-  point: CheckpointPoint,
+  start: CheckpointStart,
   entries: Iterable<[string, CheckpointEntry]>,
-  count: number,
+  files: () => CheckpointFile[] | Promise<CheckpointFile[]>,
 ): Promise<void> {
   const salt = newSalt();
   const header = encodeFileHeader({
     kind: KIND_CHECKPOINT,
     flags: 0,
     salt,
-    storeId: point.storeId,
-    fileId: point.fileId,
+    storeId: start.storeId,
+    fileId: start.fileId,
     follows: -1,
-    baseSeq: point.seq,
+    baseSeq: start.seq,
     part: 0,
     parts: 0,
   });
-  const index = new Map(point.files.map((f, i) => [f.id, i]));
+  // File id -> its row in the table, in order of first use.
+  const index = new Map<number, number>();
   const tmp = join(dir, TEMP);
   const out = await Deno.open(tmp, { write: true, create: true, truncate: true });
   try {
@@ -109,42 +121,50 @@ export async function writeCheckpoint(
       await writeAll(out, buf.subarray(0, used));
       used = 0;
     };
-    setU64(v, 0, point.resume);
-    v.setUint32(8, point.files.length, true);
-    used = 12;
-    for (const f of point.files) {
-      setU64(v, used, f.id);
-      v.setUint32(used + 8, f.salt, true);
-      v.setUint32(used + 12, f.flags, true);
-      setU64(v, used + 16, f.size);
-      setU64(v, used + 24, f.lastSeq);
-      used += FILE_ROW;
-      if (used + FILE_ROW > buf.length) await flush();
-    }
-    setU64(v, used, count);
-    used += 8;
-    let written = 0;
+    const room = async (need: number) => {
+      if (used + need <= buf.length) return;
+      await flush();
+      if (need > buf.length) {
+        buf = new Uint8Array(need);
+        v = new DataView(buf.buffer);
+      }
+    };
+    setU64(v, 0, start.resume);
+    used = 8;
+    let count = 0;
     for (const [key, e] of entries) {
       const need = ENTRY + key.length;
-      if (used + need > buf.length) {
-        await flush();
-        if (need > buf.length) {
-          buf = new Uint8Array(need);
-          v = new DataView(buf.buffer);
-        }
-      }
+      await room(need);
+      let row = index.get(e.fileId);
+      if (row === undefined) index.set(e.fileId, row = index.size);
       v.setUint32(used, key.length, true);
       v.setUint32(used + 4, e.size, true);
-      v.setUint32(used + 8, index.get(e.fileId)!, true);
+      v.setUint32(used + 8, row, true);
       v.setUint32(used + 12, 0, true);
       v.setFloat64(used + 16, e.offset, true);
       v.setFloat64(used + 24, e.timestamp, true);
       v.setFloat64(used + 32, e.expireAt, true);
       for (let i = 0, at = used + ENTRY; i < key.length; i++) buf[at + i] = key.charCodeAt(i);
       used += need;
-      written++;
+      count++;
     }
-    if (written !== count) throw new RangeError(`checkpoint of ${count} entries got ${written}`);
+    const table = await files();
+    for (const f of table) if (!index.has(f.id)) index.set(f.id, index.size);
+    const byId = new Map(table.map((f) => [f.id, f]));
+    await room(index.size * FILE_ROW + FOOTER);
+    for (const id of index.keys()) {
+      const f = byId.get(id);
+      if (!f) throw new RangeError(`checkpoint entries point into data.${id}, not in the table`);
+      setU64(v, used, f.id);
+      v.setUint32(used + 8, f.salt, true);
+      v.setUint32(used + 12, f.flags, true);
+      setU64(v, used + 16, f.size);
+      setU64(v, used + 24, f.lastSeq);
+      used += FILE_ROW;
+    }
+    v.setUint32(used, index.size, true);
+    setU64(v, used + 4, count);
+    used += 12;
     await flush();
     const trailer = new Uint8Array(4);
     new DataView(trailer.buffer).setUint32(0, crc, true);
@@ -185,8 +205,8 @@ export interface Checkpoint extends CheckpointPoint {
   readonly path: string;
   readonly salt: number;
   readonly count: number;
-  /** Where the entries start. */
-  readonly start: number;
+  /** Where the entries end (and the file table starts). */
+  readonly end: number;
 }
 
 /**
@@ -205,22 +225,23 @@ export function readCheckpoint(dir: string, storeId: string): Checkpoint | undef
   }
   try {
     const size = fstatSync(fd).size;
-    const head = new Uint8Array(Math.min(size, FILE_HEADER_SIZE + 12));
+    if (size < FILE_HEADER_SIZE + 8 + FOOTER + 4) return undefined;
+    const head = new Uint8Array(FILE_HEADER_SIZE + 8);
     readFullAt(fd, 0, head);
     const h = decodeFileHeader(head, KIND_CHECKPOINT);
-    if (!h || h.version !== 2 || h.storeId !== storeId || size < head.length + 12) {
-      return undefined;
-    }
-    const hv = new DataView(head.buffer);
-    const resume = getU64(hv, FILE_HEADER_SIZE);
-    const nFiles = hv.getUint32(FILE_HEADER_SIZE + 8, true);
-    const start = head.length + nFiles * FILE_ROW + 8;
-    if (start + 4 > size) return undefined;
-    const table = new Uint8Array(start - head.length);
-    readFullAt(fd, head.length, table);
+    if (!h || h.version !== 2 || h.storeId !== storeId) return undefined;
+    const foot = new Uint8Array(FOOTER);
+    readFullAt(fd, size - 4 - FOOTER, foot);
+    const fv = new DataView(foot.buffer);
+    const nFiles = fv.getUint32(0, true);
+    const count = getU64(fv, 4);
+    const end = size - 4 - FOOTER - nFiles * FILE_ROW;
+    if (end < head.length) return undefined;
+    const table = new Uint8Array(nFiles * FILE_ROW);
+    readFullAt(fd, end, table);
     const v = new DataView(table.buffer);
     const files: CheckpointFile[] = [];
-    for (let at = 0; at < nFiles * FILE_ROW; at += FILE_ROW) {
+    for (let at = 0; at < table.length; at += FILE_ROW) {
       files.push({
         id: getU64(v, at),
         salt: v.getUint32(at + 8, true),
@@ -229,9 +250,9 @@ export function readCheckpoint(dir: string, storeId: string): Checkpoint | undef
         lastSeq: getU64(v, at + 24),
       });
     }
-    const count = getU64(v, nFiles * FILE_ROW);
-    const { storeId: id, fileId, baseSeq: seq, salt } = h;
-    return { path, salt, count, start, storeId: id, fileId, resume, seq, files };
+    const resume = getU64(new DataView(head.buffer), FILE_HEADER_SIZE);
+    const { fileId, baseSeq: seq, salt } = h;
+    return { path, salt, count, end, storeId, fileId, resume, seq, files };
   } finally {
     closeSync(fd);
   }
@@ -257,14 +278,14 @@ export type CheckpointVisitor = (
 export function loadCheckpoint(c: Checkpoint, visit: CheckpointVisitor): boolean {
   const fd = openSync(c.path, "r");
   try {
-    const end = fstatSync(fd).size - 4;
+    const size = fstatSync(fd).size;
     let crc = c.salt;
-    const stream = new Stream(fd, FILE_HEADER_SIZE, end, (b) => crc = crc32(b, crc));
-    if (!stream.need(c.start - FILE_HEADER_SIZE)) return false;
-    stream.at += c.start - FILE_HEADER_SIZE;
+    const stream = new Stream(fd, FILE_HEADER_SIZE, size - 4, (b) => crc = crc32(b, crc));
+    if (!stream.need(8)) return false;
+    stream.at = 8;
     let prev = "";
     for (let n = 0; n < c.count; n++) {
-      if (!stream.need(ENTRY)) return false;
+      if (!stream.need(ENTRY) || stream.offset() + ENTRY > c.end) return false;
       const v = stream.v, at = stream.at;
       const keyLen = v.getUint32(at, true);
       const size = v.getUint32(at + 4, true);
@@ -273,7 +294,7 @@ export function loadCheckpoint(c: Checkpoint, visit: CheckpointVisitor): boolean
       const timestamp = v.getFloat64(at + 24, true);
       const expireAt = v.getFloat64(at + 32, true);
       if (!file || !(offset >= 0 && offset + size <= file.size)) return false;
-      if (keyLen > end - stream.offset() || !stream.need(ENTRY + keyLen)) return false;
+      if (stream.offset() + ENTRY + keyLen > c.end || !stream.need(ENTRY + keyLen)) return false;
       const k = stream.at + ENTRY;
       const key = bytesToKey(stream.buf, k, k + keyLen);
       if (n > 0 && !(prev < key)) return false;
@@ -281,9 +302,12 @@ export function loadCheckpoint(c: Checkpoint, visit: CheckpointVisitor): boolean
       prev = key;
       stream.at += ENTRY + keyLen;
     }
-    if (stream.offset() !== end) return false;
+    if (stream.offset() !== c.end) return false;
+    // The table and counts were read before the checksum could vouch for them.
+    stream.at = stream.length;
+    while (stream.need(1)) stream.at = stream.length;
     const trailer = new Uint8Array(4);
-    readFullAt(fd, end, trailer);
+    readFullAt(fd, size - 4, trailer);
     return (crc >>> 0) === new DataView(trailer.buffer).getUint32(0, true);
   } finally {
     closeSync(fd);
@@ -291,25 +315,27 @@ export function loadCheckpoint(c: Checkpoint, visit: CheckpointVisitor): boolean
 }
 
 /**
- * Whether `files` (the store's trusted data files, ascending) are still the
- * ones checkpoint `c` names: each named file present with its salt and kind and
- * at least the size it had, no other file below the newest named one, and the
- * resume file the newest named one.
+ * Whether `files` (the store's trusted data files) are still the ones
+ * checkpoint `c` names: each named file present with its salt and kind and at
+ * least the size it had, the resume file among them, and every other file a
+ * log file after the resume point (replayed whole).
  */
 export function matchesFiles(c: CheckpointPoint, files: DataFile[]): boolean {
-  const named = c.files;
-  if (named.length === 0 || named[named.length - 1].id !== c.fileId) return false;
-  let i = 0;
+  const named = new Map(c.files.map((n) => [n.id, n]));
+  const resume = named.get(c.fileId);
+  if (!resume || c.resume > resume.size) return false;
+  let seen = 0;
   for (const f of files) {
-    if (f.id > c.fileId) {
-      if (f.compacted) return false;
+    const want = named.get(f.id);
+    if (!want) {
+      if (f.id < c.fileId || f.compacted) return false;
       continue;
     }
-    const want = named[i++];
-    if (!want || want.id !== f.id || !f.header || f.header.salt !== want.salt) return false;
-    if (f.header.flags !== want.flags || f.size < want.size) return false;
+    if (!f.header || f.header.salt !== want.salt || f.header.flags !== want.flags) return false;
+    if (f.size < want.size) return false;
+    seen++;
   }
-  return i === named.length && c.resume <= named[named.length - 1].size;
+  return seen === named.size;
 }
 
 // Sequential reads of [from, end) of `fd` through one buffer; `need` makes n

@@ -164,11 +164,12 @@ export async function recoverLog(
       const f = files[i];
       const named = used?.files.find((n) => n.id === f.id);
       let lastSeq: number;
-      if (named && f.id !== used!.fileId) lastSeq = named.lastSeq;
+      // Files before the resume point are in the checkpoint; the log from it on is replayed.
+      if (named && f.id < used!.fileId) lastSeq = named.lastSeq;
       else {
         const p = probes.find((x) => x.id === f.id)!;
         const last = i === files.length - 1 && !f.compacted;
-        const from = named && { offset: used!.resume, seq: used!.seq };
+        const from = f.id === used?.fileId ? { offset: used.resume, seq: used.seq } : undefined;
         lastSeq = await replayOne(f, p, last, sink, opts, from);
         // The log cut off part of what the checkpoint covers: its entries may point there.
         if (named && f.size < named.size) return { ...empty(storeId), checkpoint: "contradicted" };
