@@ -152,7 +152,9 @@ for (const shape of SHAPES) {
         ? (shape === "compacted" ? "log (hint files)" : "log")
         : "checkpoint";
       console.log(
-        `| ${shape} | ${mib(bytes)} | ${closeMs === undefined ? "–" : `${closeMs.toFixed(0)} ms`} | ` +
+        `| ${shape} | ${mib(bytes)} | ${
+          closeMs === undefined ? "–" : `${closeMs.toFixed(0)} ms`
+        } | ` +
           `${from} | ${best.ms.toFixed(0)} ms | ${best.cpuMs.toFixed(0)} ms | ` +
           `${(best.ms * 1e6 / N).toFixed(0)} ns | ${floor.toFixed(0)} ms | ` +
           `${(best.ms / floor).toFixed(1)}x | ${
