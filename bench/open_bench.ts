@@ -14,9 +14,12 @@
  * Shapes: "written" (each key once, closed: the close writes the index
  * checkpoint), "overwritten" (each key twice: 2N records, closed), "compacted"
  * (overwritten, compacted, closed), "crashed" (each key once, fsynced, then the
- * process exits without closing: no checkpoint, the whole log is replayed).
- * Every shape but "crashed" is also opened with `checkpoint: false`, which
- * replays the log (with the hint files where a compaction wrote them).
+ * process exits without closing, at once: a checkpoint the store began in the
+ * background is cut short, since a tight write loop that never waits for I/O
+ * leaves it few turns), "crashed-idle" (the same, exiting one second after the
+ * last write: the background checkpoint had time to finish). Every shape is
+ * also opened with `checkpoint: false`, which replays the log (with the hint
+ * files where a compaction wrote them).
  * @module
  */
 
@@ -24,7 +27,8 @@ import process from "node:process";
 import { open } from "../mod.ts";
 
 const N = Number(Deno.env.get("CASK_OPEN_KEYS") ?? 200_000);
-const SHAPES = (Deno.env.get("CASK_OPEN_SHAPES") ?? "written,overwritten,compacted,crashed")
+const SHAPES = (Deno.env.get("CASK_OPEN_SHAPES") ??
+  "written,overwritten,compacted,crashed,crashed-idle")
   .split(",");
 const ROUNDS = 3;
 
@@ -78,7 +82,7 @@ if (Deno.args[0] === "--build") {
     for (let j = 0; j < 16; j += 4) v.setUint32(j, next());
     keys.push(k);
   }
-  const passes = shape === "written" || shape === "crashed" ? 1 : 2;
+  const passes = shape === "overwritten" || shape === "compacted" ? 2 : 1;
   for (let p = 0; p < passes; p++) {
     const pending: Promise<void>[] = [];
     for (let i = 0; i < N; i++) {
@@ -88,8 +92,9 @@ if (Deno.args[0] === "--build") {
     await Promise.all(pending);
   }
   if (shape === "compacted") await db.compact();
-  if (shape === "crashed") {
+  if (shape.startsWith("crashed")) {
     await db.sync();
+    if (shape === "crashed-idle") await new Promise((r) => setTimeout(r, 1000));
     Deno.exit(0);
   }
   const t0 = performance.now();
@@ -143,13 +148,17 @@ for (const shape of SHAPES) {
       (n, e) => n + Deno.statSync(`${dir}/${e.name}`).size,
       0,
     );
-    const modes = shape === "crashed" ? ["log"] : ["checkpoint", "log"];
-    for (const mode of modes) {
+    for (const mode of ["checkpoint", "log"]) {
       const best = await bestOpen(dir, mode);
       let floor = Infinity;
       for (let r = 0; r < ROUNDS; r++) floor = Math.min(floor, await catFloor(dir));
+      const saved = [...Deno.readDirSync(dir)].some((e) => e.name === "checkpoint");
       const from = mode === "log"
         ? (shape === "compacted" ? "log (hint files)" : "log")
+        : !saved
+        ? "no checkpoint on disk: log"
+        : shape.startsWith("crashed")
+        ? "checkpoint + the log after it"
         : "checkpoint";
       console.log(
         `| ${shape} | ${mib(bytes)} | ${

@@ -127,6 +127,8 @@ export class Catalog {
   // The sequence number the newest checkpoint resumes from, and the one being written.
   #checkpointSeq = 0;
   #checkpointing?: Promise<void>;
+  // A rotation came while a checkpoint was being written: look again after it.
+  #checkpointDue = false;
 
   private constructor(dir: string, opts: CatalogOptions, lock?: Deno.FsFile) {
     this.#dir = dir;
@@ -758,7 +760,12 @@ export class Catalog {
   // Each is written once per such growth, so its cost per write stays bounded.
   #maybeCheckpoint(force: boolean): void {
     const size = this.#index.size;
-    if (this.#checkpointing || this.#compacting || this.#closing || this.#writer.failure) return;
+    if (this.#checkpointing) {
+      this.#checkpointDue = true;
+      return;
+    }
+    this.#checkpointDue = false;
+    if (this.#compacting || this.#closing || this.#writer.failure) return;
     if (size < this.#opts.checkpointMinKeys || [...this.#files.values()].some((f) => !f.header)) {
       return;
     }
@@ -767,7 +774,10 @@ export class Catalog {
       .catch((e) => {
         if (e !== ABANDONED) this.#opts.onBackgroundError(asCaskError(e, "checkpoint failed"));
       })
-      .finally(() => this.#checkpointing = undefined);
+      .finally(() => {
+        this.#checkpointing = undefined;
+        if (this.#checkpointDue) queueMicrotask(() => this.#maybeCheckpoint(false));
+      });
   }
 
   // A checkpoint of a store taking writes. It resumes at the start of the

@@ -36,7 +36,7 @@ import {
 import { FILE_HEADER_SIZE, KIND_CHECKPOINT } from "../codec/format.ts";
 import { bytesToKey } from "../base/keys.ts";
 import type { DataFile } from "./datafile.ts";
-import { readFullAt, syncDir, writeAll } from "./fsutil.ts";
+import { readFullAt, syncDir, writeAll, writeAllSync } from "./fsutil.ts";
 
 const NAME = "checkpoint";
 const TEMP = "checkpoint.writing";
@@ -118,8 +118,13 @@ export async function writeCheckpoint(
     let used = 0, crc = salt;
     const flush = async () => {
       crc = crc32(buf.subarray(0, used), crc);
-      await writeAll(out, buf.subarray(0, used));
+      writeAllSync(out, buf.subarray(0, used));
       used = 0;
+      // A turn of the microtask queue, not of the event loop: a writer under
+      // sync "never" acknowledges in microtasks, and a checkpoint waiting for a
+      // macrotask (an async write's completion) would advance a piece per flush
+      // of its buffer.
+      await null;
     };
     const room = async (need: number) => {
       if (used + need <= buf.length) return;
