@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { type Cask, open, type OpenOptions } from "../mod.ts";
+import { readCheckpoint } from "../src/log/checkpoint.ts";
 import { prng, randomBytes, withDir } from "./helpers.ts";
 
 const OPTS: OpenOptions = {
@@ -76,6 +77,12 @@ async function build(dir: string, seed: number, ops = 3000): Promise<void> {
   const db = await open(dir, OPTS);
   await churn(db, prng(seed), ops);
   await db.close();
+}
+
+/** The store id in the header of data.0 (bytes 16..24, as hex). */
+async function readStoreId(dir: string): Promise<string | undefined> {
+  const head = (await Deno.readFile(`${dir}/data.0`)).subarray(16, 24);
+  return hex(head);
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -328,4 +335,35 @@ Deno.test("checkpoint: kill -9 while writing (background checkpoints) or closing
       }
       await db.close();
     }
+  }));
+
+Deno.test("checkpoint: a background one whose resume file the log then cuts short is thrown away", () =>
+  withDir(async (dir) => {
+    const child = new URL("./children/checkpoint_background.ts", import.meta.url).pathname;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", child, dir],
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    assert.ok(out.success);
+    // Make the newest file the checkpoint names the end of the log, ending where
+    // the checkpoint saw it, with its last record torn: the entries may point there.
+    const c = readCheckpoint(dir, (await readStoreId(dir))!)!;
+    const last = c.files.reduce((a, b) => a.id > b.id ? a : b);
+    for (const e of Deno.readDirSync(dir)) {
+      const m = /^data\.(\d+)$/.exec(e.name);
+      if (m && Number(m[1]) > last.id) await Deno.remove(`${dir}/${e.name}`);
+    }
+    const path = `${dir}/data.${last.id}`;
+    const bytes = (await Deno.readFile(path)).subarray(0, last.size);
+    bytes[last.size - 3] ^= 0xff;
+    await Deno.writeFile(path, bytes);
+    const want = await replayed(dir);
+    const kinds: string[] = [];
+    const db = await open(dir, { ...OPTS, onWarning: (w) => kinds.push(w.kind) });
+    assert.deepEqual(await rows(db), want);
+    assert.ok(kinds.includes("torn-tail"), `${kinds}`);
+    assert.ok(!(await exists(`${dir}/${NAME}`)), "the contradicted checkpoint is removed");
+    await db.close();
+    assert.deepEqual(await opened(dir), await replayed(dir));
   }));

@@ -253,12 +253,13 @@ export class Catalog {
       return e;
     };
     const now = this.#opts.clock();
-    const loader = new BulkLoader({
-      put: (key, fileId, offset, size, ts, expireAt) =>
-        this.#put(key, set(fileId, offset, size, ts, expireAt)),
-      remove: (key) => this.#remove(key),
-      removeRange: (a, b) => this.#removeRange(a, b),
-    });
+    const loader = () =>
+      new BulkLoader({
+        put: (key, fileId, offset, size, ts, expireAt) =>
+          this.#put(key, set(fileId, offset, size, ts, expireAt)),
+        remove: (key) => this.#remove(key),
+        removeRange: (a, b) => this.#removeRange(a, b),
+      });
     const checkpoint = this.#opts.checkpointMinKeys === Infinity ? undefined : {
       entry: (
         key: string,
@@ -274,19 +275,23 @@ export class Catalog {
       },
       done: () => this.#index.endAppend(),
     };
-    let log = await recoverLog(this.#dir, loadingSink(loader, now), this.#opts, checkpoint);
+    let records = loader();
+    let log = await recoverLog(this.#dir, loadingSink(records, now), this.#opts, checkpoint);
     if (log.checkpoint === "contradicted") {
+      // Everything loaded so far, the records still gathered included, goes.
       this.#index = new KeyDir();
       this.#live.clear();
-      log = await recoverLog(this.#dir, loadingSink(loader, now), this.#opts);
+      records = loader();
+      log = await recoverLog(this.#dir, loadingSink(records, now), this.#opts);
     }
+    records.flush();
     // A checkpoint that was not used (damaged, another store's, or naming files
     // the store no longer has as they were) goes before any new write: appends
     // could make a file it covers look as it was again.
     if (checkpoint && typeof log.checkpoint !== "object") await removeCheckpoint(this.#dir);
-    loader.flush();
     if (typeof log.checkpoint === "object") {
       this.#checkpointed = this.#checkpointKey(log.seq, log.files);
+      this.#checkpointSeq = log.checkpoint.seq;
     }
     for (const f of log.files) this.#files.set(f.id, f);
     this.#storeId = log.storeId;
