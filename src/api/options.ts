@@ -20,6 +20,7 @@ const OPEN_OPTIONS = [
   "maxIndexBytes",
   "readOnly",
   "follow",
+  "mmap",
 ] as const;
 
 /** Options with every default filled in. */
@@ -53,6 +54,7 @@ export function resolveOptions(o: OpenOptions = {}): ResolvedOptions {
     autoCompact: resolveAutoCompact(o.autoCompact),
     readOnly: o.readOnly ?? false,
     followMs: resolveFollow(o.follow),
+    mmap: o.mmap ?? false,
   };
   if (typeof r.readOnly !== "boolean") throw new InvalidArgumentError("readOnly must be a boolean");
   if (r.followMs > 0 && !r.readOnly) {
@@ -72,6 +74,12 @@ export function resolveOptions(o: OpenOptions = {}): ResolvedOptions {
   intOption("maxValueSize", r.maxValueSize, 0, 1024 * MiB);
   if (r.maxIndexBytes !== Infinity) {
     intOption("maxIndexBytes", r.maxIndexBytes, 0, Number.MAX_SAFE_INTEGER);
+  }
+  if (typeof r.mmap !== "boolean") throw new InvalidArgumentError("mmap must be a boolean");
+  if (r.mmap && r.readOnly) {
+    throw new InvalidArgumentError(
+      "mmap needs a writable store (a reader's files may be cut back)",
+    );
   }
   if (typeof r.strict !== "boolean") throw new InvalidArgumentError("strict must be a boolean");
   if (typeof r.onWarning !== "function") {
