@@ -6,6 +6,7 @@
 
 import { ClosedError, InvalidArgumentError } from "../base/errors.ts";
 import { type Bytes, keyToBytes } from "../base/keys.ts";
+import { keyOut } from "../base/slab.ts";
 import type {
   AtomicOptions,
   AtomicResult,
@@ -375,7 +376,7 @@ export class Cask {
   async *scan(options?: ScanOptions): AsyncGenerator<[Uint8Array, Uint8Array]> {
     const ahead = this.#catalog.readAhead(options?.reverse === true);
     for (const [k, e] of this.#range(options)) {
-      yield [keyToBytes(k), this.#catalog.read(k, e, ahead)];
+      yield [keyOut(k), this.#catalog.read(k, e, ahead)];
     }
   }
 
@@ -393,7 +394,7 @@ export class Cask {
     const ahead = this.#catalog.readAhead(options?.reverse === true);
     for (const [k, e] of this.#range(options)) {
       const r = this.#catalog.readRecord(k, e, ahead);
-      yield { key: keyToBytes(k), value: r.value, sequence: r.seq, expireAt: e.expireAt };
+      yield { key: keyOut(k), value: r.value, sequence: r.seq, expireAt: e.expireAt };
     }
   }
 
@@ -521,7 +522,7 @@ export class Cask {
    * ```
    */
   async *keys(options?: ScanOptions): AsyncGenerator<Uint8Array> {
-    for (const [k] of this.#range(options)) yield keyToBytes(k);
+    for (const [k] of this.#range(options)) yield keyOut(k);
   }
 
   /**

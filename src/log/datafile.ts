@@ -98,6 +98,11 @@ export class DataFile {
     return this.#map !== null;
   }
 
+  /** Whether reads are served from a map. */
+  get mapped(): boolean {
+    return this.#map != null;
+  }
+
   /** Whether map() was called since the last close(). */
   get mapTried(): boolean {
     return this.#map !== undefined;
