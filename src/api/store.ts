@@ -24,6 +24,7 @@ import type {
 } from "../base/types.ts";
 import { Catalog, type KeyedOp } from "../index/catalog.ts";
 import type { Entry } from "../index/keydir.ts";
+import { stepAsync } from "./async_steps.ts";
 import { Batch } from "./batch.ts";
 import { resolveOptions } from "./options.ts";
 import {
@@ -373,7 +374,11 @@ export class Cask {
    * }
    * ```
    */
-  async *scan(options?: ScanOptions): AsyncGenerator<[Uint8Array, Uint8Array]> {
+  scan(options?: ScanOptions): AsyncGenerator<[Uint8Array, Uint8Array]> {
+    return stepAsync(this.#scan(options));
+  }
+
+  *#scan(options?: ScanOptions): Generator<[Uint8Array, Uint8Array], void, undefined> {
     const ahead = this.#catalog.readAhead(options?.reverse === true);
     for (const [k, e] of this.#range(options)) {
       yield [keyOut(k), this.#catalog.read(k, e, ahead)];
@@ -390,7 +395,11 @@ export class Cask {
    * for await (const e of db.scanEntries({ prefix: "user:" })) console.log(e.sequence);
    * ```
    */
-  async *scanEntries(options?: ScanOptions): AsyncGenerator<VersionedEntry> {
+  scanEntries(options?: ScanOptions): AsyncGenerator<VersionedEntry> {
+    return stepAsync(this.#scanEntries(options));
+  }
+
+  *#scanEntries(options?: ScanOptions): Generator<VersionedEntry, void, undefined> {
     const ahead = this.#catalog.readAhead(options?.reverse === true);
     for (const [k, e] of this.#range(options)) {
       const r = this.#catalog.readRecord(k, e, ahead);
@@ -521,7 +530,11 @@ export class Cask {
    * for await (const key of db.keys({ prefix: "user:" })) console.log(key);
    * ```
    */
-  async *keys(options?: ScanOptions): AsyncGenerator<Uint8Array> {
+  keys(options?: ScanOptions): AsyncGenerator<Uint8Array> {
+    return stepAsync(this.#keys(options));
+  }
+
+  *#keys(options?: ScanOptions): Generator<Uint8Array, void, undefined> {
     for (const [k] of this.#range(options)) yield keyOut(k);
   }
 
