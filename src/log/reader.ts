@@ -67,7 +67,7 @@ export function readValue(
   let buf = file.mapped ? undefined : ahead?.view(file, at.offset, at.size);
   const shared = buf !== undefined || at.size <= SCRATCH_READ;
   if (!buf) {
-    buf = shared ? scratch(at.size).subarray(0, at.size) : new Uint8Array(at.size);
+    buf = shared ? scratch(at.size) : new Uint8Array(at.size);
     if (!writer?.readBuffered(file, at.offset, buf)) file.read(at.offset, buf);
   }
   const fmt = file.fmt;
