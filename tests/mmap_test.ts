@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { type Cask, ClosedError, CorruptionError, InvalidArgumentError, open } from "../mod.ts";
 import { bytesToKey, keyToBytes } from "../src/base/keys.ts";
+import { MappedFile } from "../src/log/mapped_file.ts";
 import { prng, randomBytes, withDir } from "./helpers.ts";
 
 // The `mmap` open option: reads of sealed files through memory maps. Whether a
@@ -215,3 +216,21 @@ console.log(ok, Deno.permissions.querySync({ name: "ffi" }).state);`,
     assert.equal(out.code, 0, stderr);
     assert.equal(new TextDecoder().decode(out.stdout).trim(), "100 prompt");
   }));
+
+Deno.test({
+  name: "mmap: a map covers only bytes the file has, and nothing after unmap",
+  ignore: !ffi,
+  fn: () =>
+    withDir(async (dir) => {
+      const path = `${dir}/f`;
+      await Deno.writeTextFile(path, "0123456789");
+      assert.equal(MappedFile.map(path, 11), undefined, "longer than the file");
+      assert.equal(MappedFile.map(`${dir}/missing`, 4), undefined);
+      const m = MappedFile.map(path, 10)!;
+      assert.equal(new TextDecoder().decode(m.view(3, 4)), "3456");
+      assert.equal(m.view(8, 3), undefined, "past the map");
+      m.unmap();
+      assert.equal(m.view(0, 1), undefined);
+      m.unmap();
+    }),
+});

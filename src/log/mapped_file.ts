@@ -17,12 +17,14 @@
 const O_RDONLY = 0;
 const PROT_READ = 1;
 const MAP_SHARED = 1;
+const SEEK_END = 2;
 // mmap's MAP_FAILED: (void*)-1.
 const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
 
 const SYMBOLS = {
   open: { parameters: ["buffer", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
+  lseek: { parameters: ["i32", "i64", "i32"], result: "i64" },
   mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
   munmap: { parameters: ["pointer", "usize"], result: "i32" },
 } as const;
@@ -80,9 +82,18 @@ export class MappedFile {
     const fd = c.open(utf8.encode(path + "\0"), O_RDONLY);
     if (fd < 0) return undefined;
     try {
+      // The file opened by path must be the one the caller sized: a shorter one
+      // would fault on the pages past its end.
+      if (Number(c.lseek(fd, 0n, SEEK_END)) < length) return undefined;
       const p = c.mmap(null, BigInt(length), PROT_READ, MAP_SHARED, fd, 0n);
       if (p === null || Deno.UnsafePointer.value(p) === MAP_FAILED) return undefined;
-      return new MappedFile(p, length);
+      try {
+        return new MappedFile(p, length);
+      } catch {
+        // No ArrayBuffer over it (say, too long for one): give the map back.
+        c.munmap(p, BigInt(length));
+        return undefined;
+      }
     } finally {
       // The map holds its own reference to the file.
       c.close(fd);
