@@ -364,3 +364,30 @@ Deno.test("values read back are independent: changing one changes no other value
     const got = (await db.get("big"))!;
     assert.equal(got.buffer.byteLength, got.length, "a large value has a buffer of its own");
   }));
+
+Deno.test("keys and values a scan yields are independent of each other and of the store", () =>
+  withDir(async (dir) => {
+    await using db = await open(dir);
+    for (let i = 0; i < 50; i++) await db.set(`k${i}`, `value-${i}`);
+    const seen: [Uint8Array, Uint8Array][] = [];
+    for await (const kv of db.scan()) seen.push(kv);
+    const keys: Uint8Array[] = [];
+    for await (const k of db.keys()) keys.push(k);
+    for (const [k, v] of seen) {
+      k.fill(0x21);
+      v.fill(0x22);
+    }
+    const expected = Array.from({ length: 50 }, (_, i) => `k${i}`).sort();
+    assert.deepEqual(keys.map((k) => new TextDecoder().decode(k)), expected);
+    for (const [k, v] of seen) {
+      assert.equal(k.every((b) => b === 0x21), true);
+      assert.equal(v.every((b) => b === 0x22), true);
+    }
+    const again: string[] = [];
+    for await (const [k, v] of db.scan()) {
+      const key = new TextDecoder().decode(k);
+      again.push(key);
+      assert.equal(new TextDecoder().decode(v), `value-${key.slice(1)}`);
+    }
+    assert.deepEqual(again, expected);
+  }));

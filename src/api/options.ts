@@ -21,6 +21,7 @@ const OPEN_OPTIONS = [
   "readOnly",
   "follow",
   "checkpoint",
+  "mmap",
 ] as const;
 
 /** Options with every default filled in. */
@@ -61,6 +62,7 @@ export function resolveOptions(o: OpenOptions = {}): ResolvedOptions {
     readOnly: o.readOnly ?? false,
     followMs: resolveFollow(o.follow),
     checkpointMinKeys: resolveCheckpoint(o.checkpoint),
+    mmap: o.mmap ?? false,
   };
   if (typeof r.readOnly !== "boolean") throw new InvalidArgumentError("readOnly must be a boolean");
   if (r.followMs > 0 && !r.readOnly) {
@@ -80,6 +82,12 @@ export function resolveOptions(o: OpenOptions = {}): ResolvedOptions {
   intOption("maxValueSize", r.maxValueSize, 0, 1024 * MiB);
   if (r.maxIndexBytes !== Infinity) {
     intOption("maxIndexBytes", r.maxIndexBytes, 0, Number.MAX_SAFE_INTEGER);
+  }
+  if (typeof r.mmap !== "boolean") throw new InvalidArgumentError("mmap must be a boolean");
+  if (r.mmap && r.readOnly) {
+    throw new InvalidArgumentError(
+      "mmap needs a writable store (a reader's files may be cut back)",
+    );
   }
   if (typeof r.strict !== "boolean") throw new InvalidArgumentError("strict must be a boolean");
   if (typeof r.onWarning !== "function") {

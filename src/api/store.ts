@@ -6,6 +6,7 @@
 
 import { ClosedError, InvalidArgumentError } from "../base/errors.ts";
 import { type Bytes, keyToBytes } from "../base/keys.ts";
+import { keyOut } from "../base/slab.ts";
 import type {
   AtomicOptions,
   AtomicResult,
@@ -23,6 +24,7 @@ import type {
 } from "../base/types.ts";
 import { Catalog, type KeyedOp } from "../index/catalog.ts";
 import type { Entry } from "../index/keydir.ts";
+import { stepAsync } from "./async_steps.ts";
 import { Batch } from "./batch.ts";
 import { resolveOptions } from "./options.ts";
 import {
@@ -372,10 +374,14 @@ export class Cask {
    * }
    * ```
    */
-  async *scan(options?: ScanOptions): AsyncGenerator<[Uint8Array, Uint8Array]> {
+  scan(options?: ScanOptions): AsyncGenerator<[Uint8Array, Uint8Array]> {
+    return stepAsync(this.#scan(options));
+  }
+
+  *#scan(options?: ScanOptions): Generator<[Uint8Array, Uint8Array], void, undefined> {
     const ahead = this.#catalog.readAhead(options?.reverse === true);
     for (const [k, e] of this.#range(options)) {
-      yield [keyToBytes(k), this.#catalog.read(k, e, ahead)];
+      yield [keyOut(k), this.#catalog.read(k, e, ahead)];
     }
   }
 
@@ -389,11 +395,15 @@ export class Cask {
    * for await (const e of db.scanEntries({ prefix: "user:" })) console.log(e.sequence);
    * ```
    */
-  async *scanEntries(options?: ScanOptions): AsyncGenerator<VersionedEntry> {
+  scanEntries(options?: ScanOptions): AsyncGenerator<VersionedEntry> {
+    return stepAsync(this.#scanEntries(options));
+  }
+
+  *#scanEntries(options?: ScanOptions): Generator<VersionedEntry, void, undefined> {
     const ahead = this.#catalog.readAhead(options?.reverse === true);
     for (const [k, e] of this.#range(options)) {
       const r = this.#catalog.readRecord(k, e, ahead);
-      yield { key: keyToBytes(k), value: r.value, sequence: r.seq, expireAt: e.expireAt };
+      yield { key: keyOut(k), value: r.value, sequence: r.seq, expireAt: e.expireAt };
     }
   }
 
@@ -520,8 +530,12 @@ export class Cask {
    * for await (const key of db.keys({ prefix: "user:" })) console.log(key);
    * ```
    */
-  async *keys(options?: ScanOptions): AsyncGenerator<Uint8Array> {
-    for (const [k] of this.#range(options)) yield keyToBytes(k);
+  keys(options?: ScanOptions): AsyncGenerator<Uint8Array> {
+    return stepAsync(this.#keys(options));
+  }
+
+  *#keys(options?: ScanOptions): Generator<Uint8Array, void, undefined> {
+    for (const [k] of this.#range(options)) yield keyOut(k);
   }
 
   /**

@@ -401,6 +401,25 @@ export interface OpenOptions {
    * every 100 ms). Failures go to `onBackgroundError`. Default `false`.
    */
   follow?: boolean | { intervalMs: number };
+  /**
+   * Read sealed data files (every file but the one being appended to) through
+   * read-only memory maps instead of one `pread` per value: a `get` then makes
+   * no system call. Needs `--allow-ffi` (libc's `mmap` is called through
+   * `Deno.dlopen`); without it, or on Windows, reads silently stay on
+   * `pread`. Values are still checksum-verified and are copies, so they stay
+   * valid after a compaction unmaps and removes their file. Not with
+   * `readOnly` (another process's writer may cut back the files a reader
+   * would map). Default `false`.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * // deno run --allow-read --allow-write --allow-ffi app.ts
+   * await using db = await open("./data", { mmap: true });
+   * console.log(await db.get("k"));
+   * ```
+   */
+  mmap?: boolean;
 }
 
 /**

@@ -29,6 +29,7 @@ import { writeBackup } from "../log/backup.ts";
 import type { DataFile } from "../log/datafile.ts";
 import { acquireLock, releaseLock } from "../log/lock.ts";
 import { cleanupMerge } from "../log/merge_files.ts";
+import { mappingAvailable } from "../log/mapped_file.ts";
 import { ReadAhead } from "../log/readahead.ts";
 import { type ReadRecord, readRecord, readValue } from "../log/reader.ts";
 import { historyStart, readHistory } from "../log/history.ts";
@@ -63,6 +64,8 @@ export interface CatalogOptions extends RecoveryOptions {
   followMs?: number;
   /** Keys from which close writes an index checkpoint; Infinity: none is written or read. */
   checkpointMinKeys: number;
+  /** Serve reads of sealed files from memory maps (a writable store, with FFI granted). */
+  mmap?: boolean;
 }
 
 // A backup whose files a compaction removed while it linked them starts over
@@ -129,11 +132,15 @@ export class Catalog {
   #checkpointing?: Promise<void>;
   // A rotation came while a checkpoint was being written: look again after it.
   #checkpointDue = false;
+  // Only a writable store maps files: a reader's files belong to another
+  // process's writer, which may cut the newest one back.
+  readonly #mmap: boolean;
 
   private constructor(dir: string, opts: CatalogOptions, lock?: Deno.FsFile) {
     this.#dir = dir;
     this.#opts = opts;
     this.#lock = lock;
+    this.#mmap = opts.mmap === true && lock !== undefined && mappingAvailable();
   }
 
   /** Locks `dir`, removes what an interrupted compaction left, and rebuilds the index from the files. */
@@ -334,10 +341,12 @@ export class Catalog {
   /**
    * The entry of `k` when present and not expired. An expired key is dropped
    * from the index on sight; its record stays on disk, dead, until a compaction.
+   * `now` judges expiry (default: the clock).
    */
-  lookup(k: string, now: number = this.#opts.clock()): Entry | undefined {
+  lookup(k: string, now?: number): Entry | undefined {
     const e = this.#index.get(k);
-    if (!e || e.expireAt === 0 || e.expireAt > now) return e;
+    // The clock is read only for a key that can expire: most never do.
+    if (!e || e.expireAt === 0 || e.expireAt > (now ?? this.#opts.clock())) return e;
     this.#remove(k);
     this.#notify([{ k, value: undefined, seq: this.#seq }]);
     return undefined;
@@ -384,14 +393,25 @@ export class Catalog {
 
   /** The verified value of `k`, whose entry is `e`; `ahead` is a scan's read-ahead. */
   read(k: string, e: Entry, ahead?: ReadAhead): Uint8Array {
-    return this.readRecord(k, e, ahead).value;
+    return readValue(this.#fileOf(e), e, k, this.#writer, ahead);
   }
 
   /** Like {@link read}, with the sequence number the record carries. */
   readRecord(k: string, e: Entry, ahead?: ReadAhead): ReadRecord {
+    return readRecord(this.#fileOf(e), e, k, this.#writer, ahead);
+  }
+
+  // The file `e` points into, mapped first when the store maps files and the
+  // file is sealed and all on disk: never the active file, which still grows
+  // and whose torn tail the next open cuts off.
+  #fileOf(e: Entry): DataFile {
     const file = this.#files.get(e.fileId);
     if (!file) throw new CorruptionError(`index points at missing data file ${e.fileId}`);
-    return readRecord(file, e, k, this.#writer, ahead);
+    if (this.#mmap && !file.mapTried) {
+      const w = this.#writer;
+      if (file !== w.active && w.sizeOf(file) === file.size) file.map();
+    }
+    return file;
   }
 
   /** A read-ahead window for a scan in the given direction. */

@@ -11,6 +11,7 @@ import { FORMAT_V1, type RecordFormat } from "../codec/codec.ts";
 import { type FileHeader, fileHeaderSize, recordFormat } from "../codec/file_header.ts";
 import { FILE_FLAG_BLOB, FILE_FLAG_COMPACTED } from "../codec/format.ts";
 import { dataPath, readFullAt } from "./fsutil.ts";
+import { MappedFile } from "./mapped_file.ts";
 
 /** A data file of a store. */
 export class DataFile {
@@ -21,6 +22,8 @@ export class DataFile {
   /** Record format of the file (a damaged header's salt may be recovered into it). */
   fmt: RecordFormat;
   #reader?: number;
+  // null: mapping was tried and is unavailable.
+  #map?: MappedFile | null;
 
   /** `size`: bytes already on disk (0 for a file not created yet). */
   constructor(readonly dir: string, readonly id: number, size: number, header?: FileHeader) {
@@ -51,6 +54,11 @@ export class DataFile {
 
   /** Fills `buf` from `offset`; a short read means the index and the file disagree. */
   read(offset: number, buf: Uint8Array): void {
+    const mapped = this.#map?.view(offset, buf.length);
+    if (mapped) {
+      buf.set(mapped);
+      return;
+    }
     let got: number;
     try {
       this.#reader ??= openSync(this.path, "r");
@@ -77,9 +85,34 @@ export class DataFile {
     return this.#reader;
   }
 
-  /** Closes the read handle (reopened on demand). */
+  /**
+   * Serves later reads of the bytes now on disk from a memory map (see
+   * mapped_file.ts) until close(). Only for a file that is never truncated
+   * again: a sealed file of a store this process writes. False when no map
+   * can be made (reads stay on pread).
+   */
+  map(): boolean {
+    // A file with nothing on disk yet (a streamed value before its install) is tried later.
+    if (this.size === 0) return false;
+    if (this.#map === undefined) this.#map = MappedFile.map(this.path, this.size) ?? null;
+    return this.#map !== null;
+  }
+
+  /** Whether reads are served from a map. */
+  get mapped(): boolean {
+    return this.#map != null;
+  }
+
+  /** Whether map() was called since the last close(). */
+  get mapTried(): boolean {
+    return this.#map !== undefined;
+  }
+
+  /** Closes the read handle and any map (both made again on demand). */
   close(): void {
     if (this.#reader !== undefined) closeSync(this.#reader);
     this.#reader = undefined;
+    this.#map?.unmap();
+    this.#map = undefined;
   }
 }

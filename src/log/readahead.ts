@@ -33,10 +33,13 @@ export class ReadAhead {
     if (size > MAX_WINDOW || offset + size > file.size) return undefined;
     const end = offset + size;
     if (file !== this.#file || offset < this.#start || end > this.#start + this.#len) {
-      // The scan has moved on to just past the window: the layout is sequential here.
+      // The scan has moved on to a record that runs past the window's far end, or
+      // starts just beyond it: the layout is sequential here. (A record cut by the
+      // window's edge counts too: windows are not cut at record boundaries, so
+      // nearly every window ends inside one.)
       const next = this.reverse
-        ? this.#start - end < MIN_WINDOW && end <= this.#start
-        : offset - (this.#start + this.#len) < MIN_WINDOW && offset >= this.#start + this.#len;
+        ? this.#start - end < MIN_WINDOW && end <= this.#start + this.#len
+        : offset - (this.#start + this.#len) < MIN_WINDOW && offset >= this.#start;
       this.#want = file === this.#file && next
         ? Math.min(MAX_WINDOW, Math.max(MIN_WINDOW, this.#want * 2))
         : 0;

@@ -8,6 +8,7 @@
 
 import { CorruptionError } from "../base/errors.ts";
 import { keyEquals } from "../base/keys.ts";
+import { copyOut } from "../base/slab.ts";
 import {
   emptyHeader,
   readHeader,
@@ -61,10 +62,12 @@ export function readValue(
   writer: Writer | undefined,
   ahead?: ReadAhead,
 ): Uint8Array {
-  let buf = ahead?.view(file, at.offset, at.size);
+  // A mapped file is read record by record: a copy out of the map costs no more
+  // than the read-ahead window's, and lands in wasm memory, checked in place.
+  let buf = file.mapped ? undefined : ahead?.view(file, at.offset, at.size);
   const shared = buf !== undefined || at.size <= SCRATCH_READ;
   if (!buf) {
-    buf = shared ? scratch(at.size).subarray(0, at.size) : new Uint8Array(at.size);
+    buf = shared ? scratch(at.size) : new Uint8Array(at.size);
     if (!writer?.readBuffered(file, at.offset, buf)) file.read(at.offset, buf);
   }
   const fmt = file.fmt;
@@ -81,32 +84,6 @@ export function readValue(
   }
   const start = fmt.headerSize + h.keyLen;
   return shared ? copyOut(buf.subarray(start)) : buf.subarray(start);
-}
-
-// Small values are handed out as views of a shared slab rather than each in an
-// ArrayBuffer of its own: allocating a buffer costs about 2 us, more than the
-// pread itself (measured here: ~470k slices/s against ~3.9M subarrays/s of
-// 152 bytes), and a get is a few us in all. The price: a value kept alive
-// keeps its slab (64 KiB) alive, and its `.buffer` is the slab, so
-// transferring that buffer to a Worker would detach other values too (copy a
-// value with slice() first).
-const SLAB = 64 * 1024;
-const SLAB_VALUE = 4 * 1024;
-let slab = new Uint8Array(SLAB);
-let slabUsed = 0;
-
-function copyOut(src: Uint8Array): Uint8Array {
-  const n = src.length;
-  if (n > SLAB_VALUE) return src.slice();
-  if (slabUsed + n > SLAB) {
-    slab = new Uint8Array(SLAB);
-    slabUsed = 0;
-  }
-  const out = slab.subarray(slabUsed, slabUsed + n);
-  out.set(src);
-  // 8-byte steps keep each value's start aligned for views a caller may make.
-  slabUsed += (n + 7) & ~7;
-  return out;
 }
 
 // Reused: the header's fields are read before the next call.

@@ -88,8 +88,8 @@ const HANDLERS: Record<Op, Handler> = {
   atomic: (a, [ops, options]) => a.db.atomic(ops as Any, options as Any),
   count: (a, [range]) => a.db.count(range as Any),
   scan: (a, [options]) =>
-    page(a.db.scan(options as Any)).then((es) => es.map(([k, v]) => [k, own(v)])),
-  keys: (a, [options]) => page(a.db.keys(options as Any)),
+    page(a.db.scan(options as Any)).then((es) => es.map(([k, v]) => [own(k), own(v)])),
+  keys: (a, [options]) => page(a.db.keys(options as Any)).then((ks) => ks.map(own)),
   sync: (a) => a.db.sync(),
   stats: (a) => a.db.stats(),
   refresh: (a) => a.db.sequence,
@@ -98,7 +98,7 @@ const HANDLERS: Record<Op, Handler> = {
   detach: (a) => a.detach(),
 };
 
-// A value the store hands out may be a view into a shared slab; posting the view
+// A key or value the store hands out may be a view into a shared slab; posting the view
 // would copy the whole slab to the Worker, so only its own bytes go.
 function own(v: Uint8Array): Uint8Array {
   return v.byteLength === v.buffer.byteLength ? v : v.slice();
