@@ -352,3 +352,42 @@ Deno.test("keydir: append refuses keys out of order and a keydir that is not emp
   dir.endAppend();
   assert.throws(() => dir.append("c", e), RangeError);
 });
+
+Deno.test("keydir: walk in pieces with changes between them sees each lasting key once, in order", () => {
+  const rand = rng(99);
+  const dir = new KeyDir();
+  const model = new Map<string, Entry>();
+  for (let i = 0; i < 5000; i++) {
+    const k = randomKey(rand) + i;
+    const e = randomEntry(rand);
+    dir.set(k, e);
+    model.set(k, e);
+  }
+  const stable = new Set(model.keys());
+  const seen: string[] = [];
+  let last: string | undefined;
+  for (;;) {
+    const to = dir.walk(
+      last,
+      1 + int(rand, 300),
+      (k, fileId, offset, size, timestamp, expireAt) => {
+        seen.push(k);
+        assert.deepEqual({ fileId, offset, size, timestamp, expireAt }, dir.get(k));
+      },
+    );
+    if (to === undefined) break;
+    last = to;
+    // Between pieces: deletes (the key no longer lasts) and inserts anywhere.
+    for (let j = 0; j < 20; j++) {
+      const k = [...stable][int(rand, stable.size)];
+      if (rand() < 0.5 && k !== undefined) {
+        dir.delete(k);
+        stable.delete(k);
+      } else dir.set(randomKey(rand) + "new" + j, randomEntry(rand));
+    }
+  }
+  for (let i = 1; i < seen.length; i++) assert.ok(seen[i - 1] < seen[i], "strictly ascending");
+  const once = new Set(seen);
+  assert.equal(once.size, seen.length);
+  for (const k of stable) assert.ok(once.has(k), `lasting key ${JSON.stringify(k)} was seen`);
+});

@@ -36,8 +36,8 @@ import { historyStart, readHistory } from "../log/history.ts";
 import { spoolValue, valueStream } from "../log/value_stream.ts";
 import { recoverLog, type RecoveryOptions } from "../log/recovery.ts";
 import {
-  type CheckpointEntry,
   type CheckpointFile,
+  type CheckpointSource,
   type CheckpointStart,
   removeCheckpoint,
   removeCheckpointTemp,
@@ -90,6 +90,9 @@ export interface KeyChange {
   value: Uint8Array | undefined;
   seq: number;
 }
+
+// Keys a checkpoint encodes before it lets other work run (a few ms).
+const CHECKPOINT_PIECE = 8192;
 
 // Thrown inside a background checkpoint that gave way to a close or a compaction.
 const ABANDONED = new Error("checkpoint abandoned");
@@ -776,7 +779,7 @@ export class Catalog {
       resume: newest.size,
       seq: this.#seq,
     };
-    await writeCheckpoint(this.#dir, start, this.#index.range(), () => this.#fileTable());
+    await writeCheckpoint(this.#dir, start, this.#entries(), () => this.#fileTable());
     this.#checkpointed = key;
   }
 
@@ -821,7 +824,7 @@ export class Catalog {
       resume: active.headerSize,
       seq,
     };
-    await writeCheckpoint(this.#dir, start, this.#liveEntries(), async () => {
+    await writeCheckpoint(this.#dir, start, this.#entries(true), async () => {
       await this.#writer.sync();
       return this.#fileTable();
     });
@@ -829,12 +832,17 @@ export class Catalog {
     this.#checkpointed = "";
   }
 
-  // The index in key order, until a close or a compaction starts.
-  *#liveEntries(): Generator<[string, CheckpointEntry]> {
-    for (const entry of this.#index.range()) {
-      if (this.#closing || this.#compacting) throw ABANDONED;
-      yield entry;
-    }
+  // The index in key order, in pieces; `live`: giving way when a close or a
+  // compaction starts.
+  #entries(live = false): CheckpointSource {
+    let last: string | undefined;
+    return (visit) => {
+      if (live && (this.#closing || this.#compacting)) throw ABANDONED;
+      const to = this.#index.walk(last, CHECKPOINT_PIECE, visit);
+      if (to === undefined) return false;
+      last = to;
+      return true;
+    };
   }
 
   // The store's files as a checkpoint names them.

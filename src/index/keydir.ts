@@ -669,6 +669,48 @@ export class KeyDir {
     }
   }
 
+  /**
+   * Calls `visit` for up to `limit` entries in key order, from the first key
+   * after `after` (from the first key when undefined), with the entry's fields
+   * rather than an object; returns the last key visited, or undefined when
+   * there was none. Walked in pieces with changes between them, it sees every
+   * key that stays present exactly once, as `range` does.
+   */
+  walk(
+    after: string | undefined,
+    limit: number,
+    visit: (
+      key: string,
+      fileId: number,
+      offset: number,
+      size: number,
+      timestamp: number,
+      expireAt: number,
+    ) => void,
+  ): string | undefined {
+    let leaf: Leaf, i: number;
+    if (after === undefined) {
+      leaf = this.#edgeLeaf(false);
+      i = 0;
+    } else {
+      leaf = this.#leafFor(after);
+      const r = leaf.find(after);
+      i = r >= 0 ? r + 1 : ~r;
+    }
+    let last: string | undefined;
+    for (let n = 0; n < limit; n++, i++) {
+      while (i >= leaf.n) {
+        if (!leaf.next) return last;
+        leaf = leaf.next;
+        i = 0;
+      }
+      const f = leaf.f, b = leaf.fo + i * 4;
+      last = leaf.keys[i];
+      visit(last, f[b], f[b + 1], leaf.u[leaf.uo + i * 2 + 1], f[b + 2], f[b + 3]);
+    }
+    return last;
+  }
+
   #leafFor(key: string): Leaf {
     let node = this.#root;
     while (node instanceof Inner) node = node.kids[node.route(key)];

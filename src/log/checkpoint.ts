@@ -72,27 +72,23 @@ export interface CheckpointPoint extends CheckpointStart {
   files: CheckpointFile[];
 }
 
-/** One keydir entry, as the writer is given it. */
-export interface CheckpointEntry {
-  fileId: number;
-  offset: number;
-  size: number;
-  timestamp: number;
-  expireAt: number;
-}
+/**
+ * The entries a checkpoint is written from, a piece at a time: each call
+ * passes the next entries (keys ascending) to `visit`, and returns false once
+ * there are none left. Between calls the writer lets other work run.
+ */
+export type CheckpointSource = (visit: CheckpointVisitor) => boolean;
 
 /**
- * Writes a checkpoint resuming at `start` with `entries` (keys ascending, as
- * binary strings) durably: to a temporary name, fsynced, renamed, directory
- * fsynced. `files` is called once the entries are written: it must make every
- * record they point at durable and return the store's files as they are then.
- * The entries are encoded in 1 MiB pieces, each written before the next one is
- * taken, so a checkpoint of a live store lets other work run between them.
+ * Writes a checkpoint resuming at `start` with the entries of `source` durably:
+ * to a temporary name, fsynced, renamed, directory fsynced. `files` is called
+ * once the entries are written: it must make every record they point at
+ * durable and return the store's files as they are then.
  */
 export async function writeCheckpoint(
   dir: string,
   start: CheckpointStart,
-  entries: Iterable<[string, CheckpointEntry]>,
+  source: CheckpointSource,
   files: () => CheckpointFile[] | Promise<CheckpointFile[]>,
 ): Promise<void> {
   const salt = newSalt();
@@ -115,48 +111,45 @@ export async function writeCheckpoint(
     await writeAll(out, header);
     let buf = new Uint8Array(CHUNK);
     let v = new DataView(buf.buffer);
-    let used = 0, crc = salt;
-    const flush = async () => {
+    let used = 0, crc = salt, count = 0;
+    const flush = () => {
       crc = crc32(buf.subarray(0, used), crc);
       writeAllSync(out, buf.subarray(0, used));
       used = 0;
-      // A turn of the microtask queue, not of the event loop: a writer under
-      // sync "never" acknowledges in microtasks, and a checkpoint waiting for a
-      // macrotask (an async write's completion) would advance a piece per flush
-      // of its buffer.
-      await null;
     };
-    const room = async (need: number) => {
+    const room = (need: number) => {
       if (used + need <= buf.length) return;
-      await flush();
+      flush();
       if (need > buf.length) {
         buf = new Uint8Array(need);
         v = new DataView(buf.buffer);
       }
     };
-    setU64(v, 0, start.resume);
-    used = 8;
-    let count = 0;
-    for (const [key, e] of entries) {
-      const need = ENTRY + key.length;
-      await room(need);
-      let row = index.get(e.fileId);
-      if (row === undefined) index.set(e.fileId, row = index.size);
+    const put: CheckpointVisitor = (key, fileId, offset, size, timestamp, expireAt) => {
+      room(ENTRY + key.length);
+      let row = index.get(fileId);
+      if (row === undefined) index.set(fileId, row = index.size);
       v.setUint32(used, key.length, true);
-      v.setUint32(used + 4, e.size, true);
+      v.setUint32(used + 4, size, true);
       v.setUint32(used + 8, row, true);
       v.setUint32(used + 12, 0, true);
-      v.setFloat64(used + 16, e.offset, true);
-      v.setFloat64(used + 24, e.timestamp, true);
-      v.setFloat64(used + 32, e.expireAt, true);
+      v.setFloat64(used + 16, offset, true);
+      v.setFloat64(used + 24, timestamp, true);
+      v.setFloat64(used + 32, expireAt, true);
       for (let i = 0, at = used + ENTRY; i < key.length; i++) buf[at + i] = key.charCodeAt(i);
-      used += need;
+      used += ENTRY + key.length;
       count++;
-    }
+    };
+    setU64(v, 0, start.resume);
+    used = 8;
+    // A turn of the microtask queue between pieces, not of the event loop: a
+    // writer under sync "never" acknowledges in microtasks, and a checkpoint
+    // waiting for a macrotask would advance a piece per flush of its buffer.
+    while (source(put)) await null;
     const table = await files();
     for (const f of table) if (!index.has(f.id)) index.set(f.id, index.size);
     const byId = new Map(table.map((f) => [f.id, f]));
-    await room(index.size * FILE_ROW + FOOTER);
+    room(index.size * FILE_ROW + FOOTER);
     for (const id of index.keys()) {
       const f = byId.get(id);
       if (!f) throw new RangeError(`checkpoint entries point into data.${id}, not in the table`);
@@ -169,8 +162,8 @@ export async function writeCheckpoint(
     }
     v.setUint32(used, index.size, true);
     setU64(v, used + 4, count);
-    used += 12;
-    await flush();
+    used += FOOTER;
+    flush();
     const trailer = new Uint8Array(4);
     new DataView(trailer.buffer).setUint32(0, crc, true);
     await writeAll(out, trailer);
