@@ -72,7 +72,7 @@ async function churn(db: Cask, rand: () => number, ops: number, keys = 400): Pro
   }
 }
 
-/** A store with history in several files, closed (so with a checkpoint). */
+/** Opens the store, runs `ops` random ops and closes it (writing a checkpoint). */
 async function build(dir: string, seed: number, ops = 3000): Promise<void> {
   const db = await open(dir, OPTS);
   await churn(db, prng(seed), ops);
@@ -102,9 +102,7 @@ Deno.test("checkpoint: close writes one, and open loads the index a full replay 
     assert.ok(want.length > 100);
     assert.deepEqual(await opened(dir), want);
     // Writes after a checkpointed open are replayed over it at the next open.
-    const db = await open(dir, OPTS);
-    await churn(db, prng(2), 500);
-    await db.close();
+    await build(dir, 2, 500);
     const after = await replayed(dir);
     assert.notDeepEqual(after, want);
     assert.deepEqual(await opened(dir), after);
@@ -165,9 +163,7 @@ Deno.test("checkpoint: an older one of the same store resumes earlier, and gives
   withDir(async (dir) => {
     await build(dir, 8);
     const old = await Deno.readFile(`${dir}/${NAME}`);
-    const db = await open(dir, OPTS);
-    await churn(db, prng(9), 1500);
-    await db.close();
+    await build(dir, 9, 1500);
     const want = await replayed(dir);
     await Deno.writeFile(`${dir}/${NAME}`, old);
     assert.deepEqual(await opened(dir), want);
@@ -196,9 +192,7 @@ Deno.test("checkpoint: a crash at any step of writing one leaves a store that op
   withDir(async (dir) => {
     await build(dir, 12);
     const before = await Deno.readFile(`${dir}/${NAME}`);
-    const db = await open(dir, OPTS);
-    await churn(db, prng(13), 800);
-    await db.close();
+    await build(dir, 13, 800);
     const after = await Deno.readFile(`${dir}/${NAME}`);
     const want = await replayed(dir);
     const steps: [string, Uint8Array | undefined, Uint8Array | undefined][] = [

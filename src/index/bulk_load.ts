@@ -9,19 +9,13 @@
  * @module
  */
 
+import type { EntryVisitor } from "../log/checkpoint.ts";
 import type { RecoverySink } from "../log/recovery.ts";
 
 /** Where recovery's records go, applied in log order per key. */
 export interface LoadTarget {
   /** The record of `key` is its current value. */
-  put(
-    key: string,
-    fileId: number,
-    offset: number,
-    size: number,
-    timestamp: number,
-    expireAt: number,
-  ): void;
+  put: EntryVisitor;
   /** The key is deleted (a tombstone, or a record already expired). */
   remove(key: string): void;
   /** Every key in [start, end) is deleted (a range delete; `end` undefined: no end). */

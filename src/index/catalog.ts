@@ -34,7 +34,7 @@ import { ReadAhead } from "../log/readahead.ts";
 import { type ReadRecord, readRecord, readValue } from "../log/reader.ts";
 import { historyStart, readHistory } from "../log/history.ts";
 import { spoolValue, valueStream } from "../log/value_stream.ts";
-import { recoverLog, type RecoveryOptions } from "../log/recovery.ts";
+import { type CheckpointTarget, recoverLog, type RecoveryOptions } from "../log/recovery.ts";
 import {
   type CheckpointFile,
   type CheckpointSource,
@@ -270,21 +270,16 @@ export class Catalog {
         remove: (key) => this.#remove(key),
         removeRange: (a, b) => this.#removeRange(a, b),
       });
-    const checkpoint = this.#opts.checkpointMinKeys === Infinity ? undefined : {
-      entry: (
-        key: string,
-        fileId: number,
-        offset: number,
-        size: number,
-        ts: number,
-        exp: number,
-      ) => {
-        if (exp !== 0 && exp <= now) return;
-        this.#index.append(key, set(fileId, offset, size, ts, exp));
-        this.#addLive(fileId, size);
-      },
-      done: () => this.#index.endAppend(),
-    };
+    const checkpoint: CheckpointTarget | undefined = this.#opts.checkpointMinKeys === Infinity
+      ? undefined
+      : {
+        entry: (key, fileId, offset, size, ts, exp) => {
+          if (exp !== 0 && exp <= now) return;
+          this.#index.append(key, set(fileId, offset, size, ts, exp));
+          this.#addLive(fileId, size);
+        },
+        done: () => this.#index.endAppend(),
+      };
     let records = loader();
     let log = await recoverLog(this.#dir, loadingSink(records, now), this.#opts, checkpoint);
     if (log.checkpoint === "contradicted") {

@@ -10,6 +10,8 @@
  * @module
  */
 
+import type { EntryVisitor } from "../log/checkpoint.ts";
+
 /**
  * Where a key's latest record lives. Integer fields are kept exactly up to 2^53, except
  * `size`, which is stored in 32 bits.
@@ -676,18 +678,7 @@ export class KeyDir {
    * there was none. Walked in pieces with changes between them, it sees every
    * key that stays present exactly once, as `range` does.
    */
-  walk(
-    after: string | undefined,
-    limit: number,
-    visit: (
-      key: string,
-      fileId: number,
-      offset: number,
-      size: number,
-      timestamp: number,
-      expireAt: number,
-    ) => void,
-  ): string | undefined {
+  walk(after: string | undefined, limit: number, visit: EntryVisitor): string | undefined {
     let leaf: Leaf, i: number;
     if (after === undefined) {
       leaf = this.#edgeLeaf(false);

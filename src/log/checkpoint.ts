@@ -77,7 +77,7 @@ export interface CheckpointPoint extends CheckpointStart {
  * passes the next entries (keys ascending) to `visit`, and returns false once
  * there are none left. Between calls the writer lets other work run.
  */
-export type CheckpointSource = (visit: CheckpointVisitor) => boolean;
+export type CheckpointSource = (visit: EntryVisitor) => boolean;
 
 /**
  * Writes a checkpoint resuming at `start` with the entries of `source` durably:
@@ -125,7 +125,7 @@ export async function writeCheckpoint(
         v = new DataView(buf.buffer);
       }
     };
-    const put: CheckpointVisitor = (key, fileId, offset, size, timestamp, expireAt) => {
+    const put: EntryVisitor = (key, fileId, offset, size, timestamp, expireAt) => {
       room(ENTRY + key.length);
       let row = index.get(fileId);
       if (row === undefined) index.set(fileId, row = index.size);
@@ -256,8 +256,11 @@ export function readCheckpoint(dir: string, storeId: string): Checkpoint | undef
   }
 }
 
-/** Receives a checkpoint's entries, keys ascending. */
-export type CheckpointVisitor = (
+/**
+ * Receives one index entry as its fields: the key (a binary string), where its
+ * record is (file id, offset, record size), its timestamp and its expiry.
+ */
+export type EntryVisitor = (
   key: string,
   fileId: number,
   offset: number,
@@ -273,7 +276,7 @@ export type CheckpointVisitor = (
  * stopped, at an entry out of key order or pointing past its file: what was
  * loaded must then be thrown away.
  */
-export function loadCheckpoint(c: Checkpoint, visit: CheckpointVisitor): boolean {
+export function loadCheckpoint(c: Checkpoint, visit: EntryVisitor): boolean {
   const fd = openSync(c.path, "r");
   try {
     const size = fstatSync(fd).size;

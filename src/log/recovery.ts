@@ -26,7 +26,7 @@ import { FILE_HEADER_SIZE, FILE_MAGIC, KIND_DATA } from "../codec/format.ts";
 import { checkChain } from "./chain.ts";
 import {
   type Checkpoint,
-  type CheckpointVisitor,
+  type EntryVisitor,
   loadCheckpoint,
   matchesFiles,
   readCheckpoint,
@@ -73,7 +73,7 @@ export interface RecoveredLog {
  * any record or range reaches the sink, then `done` is called once.
  */
 export interface CheckpointTarget {
-  entry: CheckpointVisitor;
+  entry: EntryVisitor;
   done(): void;
 }
 
