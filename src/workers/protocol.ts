@@ -1,10 +1,9 @@
 /**
  * The messages between an owning thread and the Workers attached to it. One
- * MessagePort per attachment carries, in order: replies to requests, the keys
- * each commit changed (so a Worker's read cache drops them), watch changes and
- * the notice that the store closed. MessagePort delivery is FIFO, and the owner
- * posts a commit's keys before any reply it sends after that commit: a Worker
- * that handles a reply has already dropped everything the reply could outdate.
+ * MessagePort per attachment carries, in order: replies to requests (each with
+ * the owner's sequence number once the commits it covers are in the files),
+ * watch changes and the notice that the store closed. Reads do not travel: a
+ * Worker answers them from its own read-only follower of the files.
  * @module
  */
 
@@ -27,26 +26,38 @@ import type { WireError } from "./wire_errors.ts";
 export interface SharedCask {
   /** The attachment's channel to the owning thread. */
   readonly port: MessagePort;
-  /** Int32 flags the owner sets without a message: [0] = 1 once the store closes. */
+  /**
+   * Written by the owner only, shared by all its attachments: an Int32 "store
+   * closed" flag at {@link CLOSED_FLAG}, and the sequence number of the last
+   * commit it applied, a BigInt64 at byte {@link SEQ_OFFSET}.
+   */
   readonly state: SharedArrayBuffer;
+  /** The store's directory, which the Worker opens read-only. */
+  readonly dir: string;
+  /** The owner's open options the Worker's read-only open needs. */
+  readonly options: ReaderOptions;
 }
 
-/** Index of the "store closed" flag in `SharedCask.state`. */
-export const CLOSED_FLAG = 0;
+/** What a Worker's read-only open takes from the owner's options. */
+export interface ReaderOptions {
+  maxKeySize: number;
+  maxValueSize: number;
+  maxIndexBytes: number;
+  strict: boolean;
+}
 
-/** The calls a Worker can make. */
+/** Index of the "store closed" flag (Int32) in `SharedCask.state`. */
+export const CLOSED_FLAG = 0;
+/** Byte offset of the owner's published sequence number (BigInt64) in `SharedCask.state`. */
+export const SEQ_OFFSET = 8;
+/** Bytes of `SharedCask.state`. */
+export const STATE_BYTES = 16;
+
+/** The calls a Worker sends to the owner. */
 export type Op =
-  | "hello"
-  | "getEntry"
-  | "getMany"
-  | "has"
-  | "ttl"
   | "set"
   | "delete"
   | "atomic"
-  | "count"
-  | "scan"
-  | "keys"
   | "sync"
   | "stats"
   | "refresh"
@@ -61,12 +72,12 @@ export interface Request {
   args: unknown[];
 }
 
-/** Owner -> Worker. `seq` is the owner's sequence number when it posted the message. */
+/**
+ * Owner -> Worker. A reply's `seq` is the owner's sequence number after the
+ * call, posted once every commit up to it is in the files: the Worker's reads
+ * wait until its follower has applied it.
+ */
 export type Message =
   | { kind: "reply"; id: number; seq: number; value?: unknown; error?: WireError }
-  | { kind: "changed"; seq: number; keys: string[] }
   | { kind: "watch"; wid: number; change?: Change; end?: true; error?: WireError }
   | { kind: "closed" };
-
-/** Entries per page of a forwarded scan. */
-export const SCAN_PAGE = 256;
