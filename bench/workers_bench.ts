@@ -1,16 +1,18 @@
 /**
- * Threads: `deno bench -A bench/workers_bench.ts`.
+ * Threads: `deno bench -A --v8-flags=--expose-gc bench/workers_bench.ts`.
  * - Reads: 40,000 gets of random keys (10,000 keys of 100 bytes) by the owning
  *   thread alone (the baseline) against the same gets split over 1, 2 and 4
- *   Workers attached to it: with their read caches (warmed by one pass), and
- *   with the cache off (every get forwarded to the owner). The issue's target:
- *   2 Workers at least 1.7x one thread on a 2-core machine. For comparison,
- *   the read path of the other design: Workers that each open a read-only
- *   follower of the directory (timed: the gets only, not the open).
+ *   Workers attached to it. Each Worker answers its gets from its own
+ *   read-only follower of the files. The issue's target: 2 Workers at least
+ *   1.7x one thread on a 2-core machine.
  * - Writes: 2,000 sets by the owner against 2,000 sets by one Worker, under
  *   sync "never" awaited one at a time (the round trip between threads shows)
  *   and 16 in flight, and under sync "always" 16 in flight (fsyncs and group
  *   commit dominate); the same mode on both sides.
+ * - Memory (printed before the runs): what attaching one Worker to a store of
+ *   50,000 and of 200,000 keys adds to that Worker's heap and external memory,
+ *   beside the owner's own index estimate (`stats().index.bytes`); the two
+ *   sizes tell the cost per key from the fixed part.
  *
  * The machine may be shared: at exit the bench prints, per read case, the CPU
  * time the process got over the timed sections divided by their wall time
@@ -20,7 +22,7 @@
  */
 
 import process from "node:process";
-import { type AttachOptions, type Cask, open } from "../mod.ts";
+import { type Cask, open } from "../mod.ts";
 import { WorkerChild } from "../tests/children/worker_driver.ts";
 
 const KEYS = Array.from({ length: 10_000 }, (_, i) => `key:${i}`);
@@ -33,39 +35,51 @@ const workers = Array.from({ length: 4 }, () => new WorkerChild());
 const dir = await Deno.makeTempDir({ prefix: "cask-bench-" });
 const db = await open(dir, { sync: "never" });
 await db.atomic(KEYS.map((key) => ({ type: "set", key, value })));
-// Followers read files, not the owner's buffer: everything is written out first.
-await db.sync();
-const followers = Array.from(
-  { length: 2 },
-  () =>
-    new Worker(new URL("../tests/children/follower_reader.ts", import.meta.url).href, {
-      type: "module",
-    }),
+await Promise.all(workers.map((w) => w.attach(db)));
+const grew = [await memory(50_000), await memory(200_000)];
+const perKey = (grew[1] - grew[0]) / 150_000;
+console.log(
+  `one Worker's follower: ${perKey.toFixed(0)} bytes per key, ` +
+    `${((grew[0] - 50_000 * perKey) / 2 ** 20).toFixed(1)} MiB fixed` +
+    ((globalThis as { gc?: unknown }).gc
+      ? ""
+      : " (run with --v8-flags=--expose-gc: garbage counts)"),
 );
-function ask(w: Worker, m: object): Promise<void> {
-  return new Promise((resolve, reject) => {
-    w.onmessage = (e) => e.data.error ? reject(new Error(e.data.error)) : resolve();
-    w.postMessage(m);
-  });
-}
-// Every thread started (and type-checked) before anything is timed.
-await Promise.all([
-  ...workers.map((w) => w.attach(db)),
-  ...followers.map(async (w) => {
-    await ask(w, { open: dir });
-    await ask(w, { close: true });
-  }),
-]);
+
 // Per read case: [CPU ms, wall ms] over the timed sections.
 const usage = new Map<string, [number, number]>();
 globalThis.addEventListener("unload", () => {
-  for (const w of [...workers, ...followers]) w.terminate();
+  for (const w of workers) w.terminate();
   Deno.removeSync(dir, { recursive: true });
   console.log("\ncores used over the timed sections (CPU time / wall time):");
   for (const [name, [cpu, wall]] of usage) {
-    console.log(`  ${name.padEnd(34)} ${(cpu / wall).toFixed(2)}`);
+    console.log(`  ${name.padEnd(20)} ${(cpu / wall).toFixed(2)}`);
   }
 });
+
+// What attaching one Worker to a store of `keys` keys adds to its memory.
+async function memory(keys: number): Promise<number> {
+  const big = await open(`${dir}/memory-${keys}`, { sync: "never" });
+  for (let i = 0; i < keys; i += 10_000) {
+    await big.atomic(
+      Array.from({ length: 10_000 }, (_, j) => ({ type: "set", key: `m:${i + j}`, value })),
+    );
+  }
+  const w = workers[0];
+  await w.value({ cmd: "call", method: "detach", args: [] });
+  const before = await w.value<number>({ cmd: "memory" });
+  await w.attach(big);
+  await w.value({ cmd: "call", method: "get", args: ["m:1"] });
+  const grew = await w.value<number>({ cmd: "memory" }) - before;
+  console.log(
+    `attaching one Worker to ${keys} keys: its heap + external memory grew by ` +
+      `${(grew / 2 ** 20).toFixed(1)} MiB; the owner's index estimate: ` +
+      `${(big.stats().index.bytes / 2 ** 20).toFixed(1)} MiB`,
+  );
+  await w.attach(db);
+  await big.close();
+  return grew;
+}
 
 // Runs `f` between b.start() and b.end(), adding its CPU and wall time to `name`.
 async function timed(b: Deno.BenchContext, name: string, f: () => Promise<unknown>) {
@@ -86,22 +100,6 @@ async function ownerReads(count: number, seed: number): Promise<void> {
   }
 }
 
-async function workerReads(
-  b: Deno.BenchContext,
-  name: string,
-  n: number,
-  options: AttachOptions,
-) {
-  const ws = workers.slice(0, n);
-  for (const w of ws) await w.attach(db, options);
-  // Warm-up: a read of every key fills the caches.
-  await Promise.all(ws.map((w) => w.value({ cmd: "readEach", keys: KEYS })));
-  await timed(b, name, () =>
-    Promise.all(
-      ws.map((w, i) => w.value({ cmd: "reads", keys: KEYS, count: READS / n, seed: 100 + i })),
-    ));
-}
-
 const reads = `${READS} gets`;
 const runs = { n: 4, warmup: 1 };
 Deno.bench({
@@ -114,40 +112,18 @@ Deno.bench({
     await timed(b, "owner thread alone", () => ownerReads(READS, 100));
   },
 });
-const readCases = [
-  [1, "cached", {}],
-  [2, "cached", {}],
-  [4, "cached", {}],
-  [1, "cache off (forwarded)", { cacheBytes: 0 }],
-  [2, "cache off (forwarded)", { cacheBytes: 0 }],
-] as const;
-for (const n of [1, 2]) {
-  const name = `${n} follower${n > 1 ? "s" : ""} (read-only opens)`;
+for (const n of [1, 2, 4]) {
+  const name = `${n} Worker${n > 1 ? "s" : ""}`;
   Deno.bench({
     name,
     group: reads,
     ...runs,
     fn: async (b) => {
-      const ws = followers.slice(0, n);
-      await Promise.all(ws.map((w) => ask(w, { open: dir })));
-      await Promise.all(ws.map((w, i) => ask(w, { keys: KEYS, count: 5_000, seed: i })));
-      await timed(
-        b,
-        name,
-        () =>
-          Promise.all(ws.map((w, i) => ask(w, { keys: KEYS, count: READS / n, seed: 100 + i }))),
-      );
-      await Promise.all(ws.map((w) => ask(w, { close: true })));
+      const ws = workers.slice(0, n);
+      const gets = (count: number, seed: number) => ({ cmd: "reads", keys: KEYS, count, seed });
+      await Promise.all(ws.map((w, i) => w.value(gets(5_000, i))));
+      await timed(b, name, () => Promise.all(ws.map((w, i) => w.value(gets(READS / n, 100 + i)))));
     },
-  });
-}
-for (const [n, how, options] of readCases) {
-  const name = `${n} Worker${n > 1 ? "s" : ""}, ${how}`;
-  Deno.bench({
-    name,
-    group: reads,
-    ...runs,
-    fn: async (b) => await workerReads(b, name, n, options),
   });
 }
 

@@ -8,7 +8,9 @@
  *
  * The follower catches up on demand, never on a timer: before a read, when a
  * reply from the owner carried a sequence number the follower has not applied
- * yet (read-your-writes), the read waits for a refresh; when the owner's
+ * yet (read-your-writes), the read waits for a refresh (and, when the commit
+ * is still in the owner's write buffer, for the owner to write it out, which
+ * a "refresh" call asks for); when the owner's
  * published sequence number (shared memory) is ahead, a refresh starts in the
  * background and the read is answered from the state already applied.
  * @module
@@ -34,7 +36,7 @@ import {
   type Message,
   type Op,
   type Request,
-  SEQ_OFFSET,
+  SEQ_LOW,
   type SharedCask,
 } from "./protocol.ts";
 import { Outbox } from "./outbox.ts";
@@ -46,9 +48,10 @@ interface Call {
   reject: (e: unknown) => void;
 }
 
-// A commit the owner reported is in the files, so one refresh finds it. Only a
-// write the owner must retry (a full disk) keeps it out; then the follower
-// tries again, waiting longer each time, this long in all before giving up.
+// After the owner's reply to "refresh" the commits it reported are in the
+// files, so one refresh finds them. Only a write the owner must retry (a full
+// disk) keeps them out; then the follower tries again, waiting longer each
+// time, this long in all before giving up.
 const CATCH_UP_MS = 2000;
 
 /**
@@ -75,8 +78,7 @@ const CATCH_UP_MS = 2000;
 export class AttachedCask {
   readonly #port: MessagePort;
   readonly #out: Outbox<Request>;
-  readonly #flags: Int32Array;
-  readonly #published: BigInt64Array;
+  readonly #ints: Int32Array;
   // Opened once the owner has answered the first call: see attach().
   #reader!: Cask;
   readonly #calls = new Map<number, Call>();
@@ -93,8 +95,7 @@ export class AttachedCask {
   /** @ignore Use {@link attach}. */
   private constructor(shared: SharedCask) {
     this.#port = shared.port;
-    this.#flags = new Int32Array(shared.state, 0, 1);
-    this.#published = new BigInt64Array(shared.state, SEQ_OFFSET, 1);
+    this.#ints = new Int32Array(shared.state);
     this.#out = new Outbox<Request>(this.#port, (r, e) => {
       const message = e instanceof Error ? e.message : String(e);
       this.#settle(
@@ -117,7 +118,7 @@ export class AttachedCask {
     ) {
       throw new InvalidArgumentError("attach() takes what share() returned");
     }
-    if (Atomics.load(new Int32Array(shared.state, 0, 1), CLOSED_FLAG) === 1) {
+    if (Atomics.load(new Int32Array(shared.state), CLOSED_FLAG) === 1) {
       throw new ClosedError();
     }
     const db = new AttachedCask(shared);
@@ -278,7 +279,7 @@ export class AttachedCask {
       this.#checkOpen();
       const r = this.#reader;
       if (r.sequence < this.#need || this.#stale) return this.#catchUp().then(f);
-      if (Number(Atomics.load(this.#published, 0)) > r.sequence) this.#refreshSoon();
+      if (((Atomics.load(this.#ints, SEQ_LOW) - r.sequence) | 0) > 0) this.#refreshSoon();
       return f();
     } catch (e) {
       return Promise.reject(e);
@@ -295,18 +296,22 @@ export class AttachedCask {
   async #catchUp(): Promise<void> {
     const target = this.#need;
     const deadline = performance.now() + CATCH_UP_MS;
-    for (let wait = 1;; wait *= 2) {
+    for (let attempt = 0;; attempt++) {
       await this.#reader.refresh();
       this.#stale = false;
       this.#checkOpen();
       if (this.#reader.sequence >= target) return;
+      if (attempt === 0) {
+        await this.#call("refresh", []);
+        continue;
+      }
       if (performance.now() > deadline) {
         throw new IOError(
           `this Worker's reads could not catch up with commit ${target} ` +
             `(the files hold up to ${this.#reader.sequence})`,
         );
       }
-      await new Promise((r) => setTimeout(r, wait));
+      await new Promise((r) => setTimeout(r, 2 ** attempt));
     }
   }
 
@@ -317,7 +322,7 @@ export class AttachedCask {
 
   #checkOpen(): void {
     if (this.#detached) throw new ClosedError("this attachment was detached");
-    if (this.#ownerClosed || Atomics.load(this.#flags, CLOSED_FLAG) === 1) throw new ClosedError();
+    if (this.#ownerClosed || Atomics.load(this.#ints, CLOSED_FLAG) === 1) throw new ClosedError();
   }
 
   #call(op: Op, args: unknown[]): Promise<unknown> {

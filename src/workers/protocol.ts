@@ -1,8 +1,7 @@
 /**
  * The messages between an owning thread and the Workers attached to it. One
  * MessagePort per attachment carries, in order: replies to requests (each with
- * the owner's sequence number once the commits it covers are in the files),
- * watch changes and the notice that the store closed. Reads do not travel: a
+ * the owner's sequence number), watch changes and the notice that the store closed. Reads do not travel: a
  * Worker answers them from its own read-only follower of the files.
  * @module
  */
@@ -27,9 +26,9 @@ export interface SharedCask {
   /** The attachment's channel to the owning thread. */
   readonly port: MessagePort;
   /**
-   * Written by the owner only, shared by all its attachments: an Int32 "store
-   * closed" flag at {@link CLOSED_FLAG}, and the sequence number of the last
-   * commit it applied, a BigInt64 at byte {@link SEQ_OFFSET}.
+   * Int32s written by the owner only, shared by all its attachments: the
+   * "store closed" flag at {@link CLOSED_FLAG}, and at {@link SEQ_LOW} the low
+   * 32 bits of the sequence number of the last commit it applied.
    */
   readonly state: SharedArrayBuffer;
   /** The store's directory, which the Worker opens read-only. */
@@ -46,12 +45,17 @@ export interface ReaderOptions {
   strict: boolean;
 }
 
-/** Index of the "store closed" flag (Int32) in `SharedCask.state`. */
+/** Index of the "store closed" flag in `SharedCask.state`'s Int32s. */
 export const CLOSED_FLAG = 0;
-/** Byte offset of the owner's published sequence number (BigInt64) in `SharedCask.state`. */
-export const SEQ_OFFSET = 8;
-/** Bytes of `SharedCask.state`. */
-export const STATE_BYTES = 16;
+/**
+ * Index of the owner's sequence number's low 32 bits in `SharedCask.state`'s
+ * Int32s (a BigInt64 would cost a Worker an allocation per read). Compared as
+ * a wrapping difference, which holds while a Worker is less than 2^31 commits
+ * behind.
+ */
+export const SEQ_LOW = 1;
+/** Int32s in `SharedCask.state`. */
+export const STATE_INTS = 2;
 
 /** The calls a Worker sends to the owner. */
 export type Op =
@@ -74,8 +78,9 @@ export interface Request {
 
 /**
  * Owner -> Worker. A reply's `seq` is the owner's sequence number after the
- * call, posted once every commit up to it is in the files: the Worker's reads
- * wait until its follower has applied it.
+ * call: the Worker's reads wait until its follower has applied it. Under sync
+ * "never" or an interval the commits up to it may still be in the owner's
+ * write buffer; the reply to "refresh" comes once they are in the files.
  */
 export type Message =
   | { kind: "reply"; id: number; seq: number; value?: unknown; error?: WireError }

@@ -26,9 +26,9 @@ import {
   type Op,
   type ReaderOptions,
   type Request,
-  SEQ_OFFSET,
+  SEQ_LOW,
   type SharedCask,
-  STATE_BYTES,
+  STATE_INTS,
 } from "./protocol.ts";
 import { Outbox } from "./outbox.ts";
 import { toWire } from "./wire_errors.ts";
@@ -62,9 +62,8 @@ export interface StoreInternals {
 export class Sharing {
   readonly #db: ShareableStore;
   readonly #internals: StoreInternals;
-  readonly #state = new SharedArrayBuffer(STATE_BYTES);
-  readonly #flags = new Int32Array(this.#state, 0, 1);
-  readonly #seq = new BigInt64Array(this.#state, SEQ_OFFSET, 1);
+  readonly #state = new SharedArrayBuffer(STATE_INTS * 4);
+  readonly #ints = new Int32Array(this.#state);
   readonly #attachments = new Set<Attachment>();
   readonly #unlisten?: () => void;
 
@@ -90,13 +89,13 @@ export class Sharing {
 
   /** The store closed: every attachment ends once it has answered what it was sent. */
   close(): void {
-    Atomics.store(this.#flags, CLOSED_FLAG, 1);
+    Atomics.store(this.#ints, CLOSED_FLAG, 1);
     this.#unlisten?.();
     for (const a of this.#attachments) a.ownerClosed();
   }
 
   #publish(): void {
-    Atomics.store(this.#seq, 0, BigInt(this.#db.sequence));
+    Atomics.store(this.#ints, SEQ_LOW, this.#db.sequence | 0);
   }
 }
 
@@ -111,8 +110,13 @@ const HANDLERS: Record<Op, Handler> = {
   atomic: (a, [ops, options]) => a.db.atomic(ops as Any, options as Any),
   sync: (a) => a.db.sync(),
   stats: (a) => a.db.stats(),
-  // A read-only owner catches up with its writer first (a writable one is current).
-  refresh: (a) => a.db.refresh(),
+  // A read-only owner catches up with its writer first (a writable one is
+  // current); then every commit visible goes into the files, where the
+  // Worker's follower looks for the sequence number of the reply.
+  refresh: async (a) => {
+    await a.db.refresh();
+    await a.written();
+  },
   watch: (a, [wid, options]) => a.watch(wid as number, options as Any),
   unwatch: (a, [wid]) => a.unwatch(wid as number),
   detach: (a) => a.detach(),
@@ -160,6 +164,10 @@ class Attachment {
     })();
   }
 
+  written(): Promise<void> {
+    return this.#internals.written();
+  }
+
   unwatch(wid: number): void {
     this.#watches.get(wid)?.return?.();
   }
@@ -184,10 +192,7 @@ class Attachment {
     } catch (e) {
       [error, failed] = [e, true];
     }
-    // The Worker's reads wait for its follower to reach `seq`, which it finds
-    // only in the files: the commits up to it must be written there first.
     const seq = this.db.sequence;
-    await this.#internals.written().catch(() => {});
     this.#pending--;
     this.#out.push(
       failed

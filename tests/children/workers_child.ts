@@ -11,7 +11,7 @@ type Command =
   | { cmd: "call"; method: string; args: unknown[] }
   | { cmd: "workload"; thread: number; ms: number }
   | { cmd: "reads"; keys: string[]; count: number; seed: number }
-  | { cmd: "readEach"; keys: string[] }
+  | { cmd: "memory" }
   | { cmd: "checkedReads"; keys: string[]; rounds: number }
   | { cmd: "ownWrites"; prefix: string; rounds: number }
   | { cmd: "batchReads"; keys: string[]; ms: number }
@@ -111,10 +111,14 @@ async function run(c: Command): Promise<unknown> {
       }
       return { states: seen.size, mixed: mixed.slice(0, 5) };
     }
-    case "readEach":
-      // Every key once (fills the cache).
-      for (const k of c.keys) await db.get(k);
-      return c.keys.length;
+    case "memory": {
+      // This Worker's heap (its isolate's, collected first when the process
+      // runs with --v8-flags=--expose-gc) plus the memory outside it that its
+      // typed arrays hold.
+      (globalThis as { gc?: () => void }).gc?.();
+      const m = Deno.memoryUsage();
+      return m.heapUsed + m.external;
+    }
     case "sets": {
       // `count` sets, `concurrency` in flight at once: ms taken.
       const t0 = performance.now();
