@@ -66,7 +66,7 @@ async function memory(keys: number): Promise<number> {
     );
   }
   const w = workers[0];
-  await w.value({ cmd: "call", method: "detach", args: [] });
+  await w.value({ cmd: "release" });
   const before = await w.value<number>({ cmd: "memory" });
   await w.attach(big);
   await w.value({ cmd: "call", method: "get", args: ["m:1"] });

@@ -264,7 +264,7 @@ Deno.test("a Worker reads its own set, atomic and delete at once, under every sy
   }
 });
 
-Deno.test("a Worker never sees half of an atomic batch while the owner commits them", async () => {
+Deno.test("a Worker never sees half of an atomic batch while the owner commits and compacts", async () => {
   await withDir(async (dir) => {
     const db = await open(dir, { sync: "never" });
     const keys = Array.from({ length: 40 }, (_, i) => `pair:${String(i).padStart(2, "0")}`);
@@ -275,16 +275,19 @@ Deno.test("a Worker never sees half of an atomic batch while the owner commits t
       const readers = workers.map((w) =>
         w.value<{ states: number; mixed: string[] }>({ cmd: "batchReads", keys, ms: 1500 })
       );
-      let stop = false, n = 0;
+      let stop = false, n = 0, compacted = 0;
       const writing = (async () => {
         while (!stop) {
           await commit(String(++n));
+          // A compaction midway: the followers load the store again and swap indexes.
+          if (n === 100) compacted = (await db.compact()).bytesIn;
           await new Promise((r) => setTimeout(r, 1));
         }
       })();
       const seen = await Promise.all(readers);
       stop = true;
       await writing;
+      assert.ok(compacted > 0, `the owner compacted during the reads (${n} commits)`);
       for (const r of seen) {
         assert.deepEqual(r.mixed, [], "no read mixed two batches");
         // The readers followed the writes: the check was not of one state.
