@@ -12,7 +12,6 @@ type Command =
   | { cmd: "workload"; thread: number; ms: number }
   | { cmd: "reads"; keys: string[]; count: number; seed: number }
   | { cmd: "memory" }
-  | { cmd: "release" }
   | { cmd: "checkedReads"; keys: string[]; rounds: number }
   | { cmd: "ownWrites"; prefix: string; rounds: number }
   | { cmd: "batchReads"; keys: string[]; ms: number }
@@ -112,11 +111,6 @@ async function run(c: Command): Promise<unknown> {
       }
       return { states: seen.size, mixed: mixed.slice(0, 5) };
     }
-    case "release":
-      // Detaches and forgets the attachment, so its follower can be collected.
-      await db.detach();
-      attached = undefined;
-      return true;
     case "memory": {
       // This Worker's heap (its isolate's, collected first when the process
       // runs with --v8-flags=--expose-gc) plus the memory outside it that its
