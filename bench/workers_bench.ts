@@ -17,7 +17,13 @@
  * The machine may be shared: at exit the bench prints, per read case, the CPU
  * time the process got over the timed sections divided by their wall time
  * ("cores used"). Below 2, the Workers could not all run at once, and the
- * ratios say more about the neighbours than about Cask.
+ * ratios say more about the neighbours than about Cask. Because a neighbour's
+ * burst lands on whichever case runs then, the reads are also measured in
+ * paired rounds first (printed before the table): each round times the owner
+ * alone and 1, 2 and 4 Workers back to back, in a rotating order, and the
+ * ratio to the owner is taken within the round. Those rounds also print the
+ * CPU time per get, which the neighbours do not change much: with the cores
+ * to run on, n Workers read at up to n times (owner's CPU per get / theirs).
  * @module
  */
 
@@ -45,6 +51,8 @@ console.log(
       ? ""
       : " (run with --v8-flags=--expose-gc: garbage counts)"),
 );
+
+await pairedRounds(12, 20_000);
 
 // Per read case: [CPU ms, wall ms] over the timed sections.
 const usage = new Map<string, [number, number]>();
@@ -90,6 +98,53 @@ async function timed(b: Deno.BenchContext, name: string, f: () => Promise<unknow
   const wall = performance.now() - t0, c = process.cpuUsage(c0);
   const [cpu, w] = usage.get(name) ?? [0, 0];
   usage.set(name, [cpu + (c.user + c.system) / 1000, w + wall]);
+}
+
+// `count` gets by the owner (n = 0) or split over n Workers: [wall ms, cores used].
+async function readCase(n: number, count: number, seed: number): Promise<[number, number]> {
+  const c0 = process.cpuUsage(), t0 = performance.now();
+  if (n === 0) await ownerReads(count, seed);
+  else {
+    await Promise.all(
+      workers.slice(0, n).map((w, i) =>
+        w.value({ cmd: "reads", keys: KEYS, count: count / n, seed: seed + i })
+      ),
+    );
+  }
+  const wall = performance.now() - t0, c = process.cpuUsage(c0);
+  return [wall, (c.user + c.system) / 1000 / wall];
+}
+
+async function pairedRounds(rounds: number, count: number): Promise<void> {
+  const cases = [0, 1, 2, 4];
+  const ratios = new Map<number, number[]>(cases.slice(1).map((n) => [n, []]));
+  const cores = new Map<number, number[]>(cases.map((n) => [n, []]));
+  const cpuPerGet = new Map<number, number[]>(cases.map((n) => [n, []]));
+  for (const n of cases) await readCase(n, 5_000, 1); // warm-up
+  for (let r = 0; r < rounds; r++) {
+    const order = cases.map((_, i) => cases[(i + r) % cases.length]);
+    const wall = new Map<number, number>();
+    for (const n of order) {
+      const [ms, used] = await readCase(n, count, 100 + r);
+      wall.set(n, ms);
+      cores.get(n)!.push(used);
+      cpuPerGet.get(n)!.push(ms * used * 1000 / count);
+    }
+    for (const n of cases.slice(1)) ratios.get(n)!.push(wall.get(0)! / wall.get(n)!);
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  const fmt = (xs: number[]) =>
+    `median ${median(xs).toFixed(2)}, min ${Math.min(...xs).toFixed(2)}, ` +
+    `max ${Math.max(...xs).toFixed(2)}`;
+  console.log(`${rounds} paired rounds of ${count} gets (speed against the owner alone):`);
+  const cpu = (n: number) => `CPU per get median ${median(cpuPerGet.get(n)!).toFixed(2)} µs`;
+  for (const n of cases.slice(1)) {
+    console.log(
+      `  ${n} Worker${n > 1 ? "s" : " "}: ${fmt(ratios.get(n)!)}; ` +
+        `cores used median ${median(cores.get(n)!).toFixed(2)}; ${cpu(n)}`,
+    );
+  }
+  console.log(`  owner alone: cores used median ${median(cores.get(0)!).toFixed(2)}; ${cpu(0)}`);
 }
 
 async function ownerReads(count: number, seed: number): Promise<void> {
