@@ -22,19 +22,22 @@
  * paired rounds first (printed before the table): each round times the owner
  * alone and 1, 2 and 4 Workers back to back, in a rotating order, and the
  * ratio to the owner is taken within the round. Those rounds also print the
- * CPU time per get, which the neighbours do not change much: with the cores
- * to run on, n Workers read at up to n times (owner's CPU per get / theirs).
+ * CPU time per get, and a control: the same split of pure CPU work (no Cask),
+ * whose ratio is what the machine allowed in that round.
  * @module
  */
 
 import process from "node:process";
 import { type Cask, open } from "../mod.ts";
 import { WorkerChild } from "../tests/children/worker_driver.ts";
+import { spin } from "../tests/children/spin.ts";
 
 const KEYS = Array.from({ length: 10_000 }, (_, i) => `key:${i}`);
 const READS = 40_000;
 const SETS = 2_000;
 const value = new Uint8Array(100).fill(0x2a);
+// Spin rounds per get in the control: about as long as a get.
+const SPIN_PER_GET = 1_000;
 
 // Workers start once: starting one type-checks its module graph (seconds).
 const workers = Array.from({ length: 4 }, () => new WorkerChild());
@@ -100,14 +103,26 @@ async function timed(b: Deno.BenchContext, name: string, f: () => Promise<unknow
   usage.set(name, [cpu + (c.user + c.system) / 1000, w + wall]);
 }
 
-// `count` gets by the owner (n = 0) or split over n Workers: [wall ms, cores used].
-async function readCase(n: number, count: number, seed: number): Promise<[number, number]> {
+// `count` gets (or, with `control`, as much pure CPU work) by the owner
+// (n = 0) or split over n Workers: [wall ms, cores used].
+async function readCase(
+  n: number,
+  count: number,
+  seed: number,
+  control = false,
+): Promise<[number, number]> {
   const c0 = process.cpuUsage(), t0 = performance.now();
-  if (n === 0) await ownerReads(count, seed);
-  else {
+  if (n === 0) {
+    if (control) spin(count * SPIN_PER_GET);
+    else await ownerReads(count, seed);
+  } else {
     await Promise.all(
       workers.slice(0, n).map((w, i) =>
-        w.value({ cmd: "reads", keys: KEYS, count: count / n, seed: seed + i })
+        w.value(
+          control
+            ? { cmd: "spin", n: count / n * SPIN_PER_GET }
+            : { cmd: "reads", prefix: "key:", keys: KEYS.length, count: count / n, seed: seed + i },
+        )
       ),
     );
   }
@@ -120,6 +135,7 @@ async function pairedRounds(rounds: number, count: number): Promise<void> {
   const ratios = new Map<number, number[]>(cases.slice(1).map((n) => [n, []]));
   const cores = new Map<number, number[]>(cases.map((n) => [n, []]));
   const cpuPerGet = new Map<number, number[]>(cases.map((n) => [n, []]));
+  const control: number[] = [];
   for (const n of cases) await readCase(n, 5_000, 1); // warm-up
   for (let r = 0; r < rounds; r++) {
     const order = cases.map((_, i) => cases[(i + r) % cases.length]);
@@ -131,6 +147,9 @@ async function pairedRounds(rounds: number, count: number): Promise<void> {
       cpuPerGet.get(n)!.push(ms * used * 1000 / count);
     }
     for (const n of cases.slice(1)) ratios.get(n)!.push(wall.get(0)! / wall.get(n)!);
+    const [alone] = await readCase(0, count, 0, true);
+    const [split] = await readCase(2, count, 0, true);
+    control.push(alone / split);
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
   const fmt = (xs: number[]) =>
@@ -145,6 +164,7 @@ async function pairedRounds(rounds: number, count: number): Promise<void> {
     );
   }
   console.log(`  owner alone: cores used median ${median(cores.get(0)!).toFixed(2)}; ${cpu(0)}`);
+  console.log(`  control, pure CPU work split over 2 Workers: ${fmt(control)}`);
 }
 
 async function ownerReads(count: number, seed: number): Promise<void> {
@@ -175,7 +195,13 @@ for (const n of [1, 2, 4]) {
     ...runs,
     fn: async (b) => {
       const ws = workers.slice(0, n);
-      const gets = (count: number, seed: number) => ({ cmd: "reads", keys: KEYS, count, seed });
+      const gets = (count: number, seed: number) => ({
+        cmd: "reads",
+        prefix: "key:",
+        keys: KEYS.length,
+        count,
+        seed,
+      });
       await Promise.all(ws.map((w, i) => w.value(gets(5_000, i))));
       await timed(b, name, () => Promise.all(ws.map((w, i) => w.value(gets(READS / n, 100 + i)))));
     },

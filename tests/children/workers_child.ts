@@ -6,12 +6,14 @@ import type { SharedCask } from "../../src/workers/protocol.ts";
 import { CaskError, ClosedError, InvalidArgumentError } from "../../src/base/errors.ts";
 import type { WatchOptions } from "../../src/base/types.ts";
 import { workload } from "./workers_workload.ts";
+import { spin } from "./spin.ts";
 
 type Command =
   | { cmd: "call"; method: string; args: unknown[] }
   | { cmd: "workload"; thread: number; ms: number }
-  | { cmd: "reads"; keys: string[]; count: number; seed: number }
+  | { cmd: "reads"; prefix: string; keys: number; count: number; seed: number }
   | { cmd: "memory" }
+  | { cmd: "spin"; n: number }
   | { cmd: "checkedReads"; keys: string[]; rounds: number }
   | { cmd: "ownWrites"; prefix: string; rounds: number }
   | { cmd: "batchReads"; keys: string[]; ms: number }
@@ -40,6 +42,14 @@ function describe(e: unknown) {
   };
 }
 
+// Key strings made once per (prefix, count): making them is not part of a timed run.
+const madeKeys = new Map<string, string[]>();
+function keysOf(prefix: string, n: number): string[] {
+  const id = `${prefix}/${n}`;
+  if (!madeKeys.has(id)) madeKeys.set(id, Array.from({ length: n }, (_, i) => `${prefix}${i}`));
+  return madeKeys.get(id)!;
+}
+
 async function run(c: Command): Promise<unknown> {
   const db = attached!;
   switch (c.cmd) {
@@ -52,12 +62,14 @@ async function run(c: Command): Promise<unknown> {
     case "workload":
       return await workload(db, c.thread, c.ms);
     case "reads": {
-      // `count` gets of keys picked by an LCG from `seed`: ms taken.
+      // `count` gets of keys `${prefix}${0..keys - 1}` picked by an LCG from
+      // `seed`: ms taken. The key strings are made here, as the owner's are.
+      const keys = keysOf(c.prefix, c.keys);
       const t0 = performance.now();
       let i = c.seed >>> 0;
       for (let n = 0; n < c.count; n++) {
         i = (Math.imul(i, 1103515245) + 12345) >>> 0;
-        if (await db.get(c.keys[i % c.keys.length]) === undefined) throw new Error("missing key");
+        if (await db.get(keys[i % keys.length]) === undefined) throw new Error("missing key");
       }
       return performance.now() - t0;
     }
@@ -111,6 +123,8 @@ async function run(c: Command): Promise<unknown> {
       }
       return { states: seen.size, mixed: mixed.slice(0, 5) };
     }
+    case "spin":
+      return spin(c.n);
     case "memory": {
       // This Worker's heap (its isolate's, collected first when the process
       // runs with --v8-flags=--expose-gc) plus the memory outside it that its
