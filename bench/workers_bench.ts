@@ -165,6 +165,9 @@ async function pairedRounds(rounds: number, count: number): Promise<void> {
   }
   console.log(`  owner alone: cores used median ${median(cores.get(0)!).toFixed(2)}; ${cpu(0)}`);
   console.log(`  control, pure CPU work split over 2 Workers: ${fmt(control)}`);
+  // Per round, side by side: when the machine gave two cores, did two Workers use them?
+  const pairs = control.map((c, r) => `${c.toFixed(2)}/${ratios.get(2)![r].toFixed(2)}`);
+  console.log(`  per round, control/2 Workers: ${pairs.join(" ")}`);
 }
 
 async function ownerReads(count: number, seed: number): Promise<void> {
