@@ -132,6 +132,11 @@ export class AttachedCask {
       db.#detached = true;
       throw e;
     }
+    if (db.#ownerClosed) {
+      // The store closed while the follower opened: the "closed" notice found no follower.
+      await db.#reader.close();
+      throw new ClosedError();
+    }
     return db;
   }
 
@@ -360,7 +365,8 @@ export class AttachedCask {
       case "closed":
         this.#ownerClosed = true;
         this.#endWatches();
-        this.#reader.close().catch(() => {});
+        // Undefined while attach() still opens it (which then closes it).
+        this.#reader?.close().catch(() => {});
         break;
     }
     // The owner closes its end once it has answered everything; so does this side.
