@@ -50,7 +50,7 @@ export type {
   WatchOptions,
 } from "./src/base/types.ts";
 export { verify } from "./src/log/verify.ts";
-export { attach, AttachedCask, type AttachOptions } from "./src/workers/attach.ts";
+export { attach, AttachedCask } from "./src/workers/attach.ts";
 export type { SharedCask } from "./src/workers/protocol.ts";
 export type { Bytes } from "./src/base/keys.ts";
 export {

@@ -1,71 +1,96 @@
 /**
- * Threads: `deno bench -A bench/workers_bench.ts`.
+ * Threads: `deno bench -A --v8-flags=--expose-gc bench/workers_bench.ts`.
  * - Reads: 40,000 gets of random keys (10,000 keys of 100 bytes) by the owning
  *   thread alone (the baseline) against the same gets split over 1, 2 and 4
- *   Workers attached to it: with their read caches (warmed by one pass), and
- *   with the cache off (every get forwarded to the owner). The issue's target:
- *   2 Workers at least 1.7x one thread on a 2-core machine. For comparison,
- *   the read path of the other design: Workers that each open a read-only
- *   follower of the directory (timed: the gets only, not the open).
+ *   Workers attached to it. Each Worker answers its gets from its own
+ *   read-only follower of the files. The issue's target: 2 Workers at least
+ *   1.7x one thread on a 2-core machine.
  * - Writes: 2,000 sets by the owner against 2,000 sets by one Worker, under
  *   sync "never" awaited one at a time (the round trip between threads shows)
  *   and 16 in flight, and under sync "always" 16 in flight (fsyncs and group
  *   commit dominate); the same mode on both sides.
+ * - Memory (printed before the runs): what attaching one Worker to a store of
+ *   50,000 and of 200,000 keys adds to that Worker's heap and external memory,
+ *   beside the owner's own index estimate (`stats().index.bytes`); the two
+ *   sizes tell the cost per key from the fixed part.
  *
  * The machine may be shared: at exit the bench prints, per read case, the CPU
  * time the process got over the timed sections divided by their wall time
  * ("cores used"). Below 2, the Workers could not all run at once, and the
- * ratios say more about the neighbours than about Cask.
+ * ratios say more about the neighbours than about Cask. Because a neighbour's
+ * burst lands on whichever case runs then, the reads are also measured in
+ * paired rounds first (printed before the table): each round times the owner
+ * alone and 1, 2 and 4 Workers back to back, in a rotating order, and the
+ * ratio to the owner is taken within the round. Those rounds also print the
+ * CPU time per get, and a control: the same split of pure CPU work (no Cask),
+ * whose ratio is what the machine allowed in that round.
  * @module
  */
 
 import process from "node:process";
-import { type AttachOptions, type Cask, open } from "../mod.ts";
+import { type Cask, open } from "../mod.ts";
 import { WorkerChild } from "../tests/children/worker_driver.ts";
+import { spin } from "../tests/children/spin.ts";
 
 const KEYS = Array.from({ length: 10_000 }, (_, i) => `key:${i}`);
 const READS = 40_000;
 const SETS = 2_000;
 const value = new Uint8Array(100).fill(0x2a);
+// Spin rounds per get in the control: about as long as a get.
+const SPIN_PER_GET = 1_000;
 
 // Workers start once: starting one type-checks its module graph (seconds).
 const workers = Array.from({ length: 4 }, () => new WorkerChild());
 const dir = await Deno.makeTempDir({ prefix: "cask-bench-" });
 const db = await open(dir, { sync: "never" });
 await db.atomic(KEYS.map((key) => ({ type: "set", key, value })));
-// Followers read files, not the owner's buffer: everything is written out first.
-await db.sync();
-const followers = Array.from(
-  { length: 2 },
-  () =>
-    new Worker(new URL("../tests/children/follower_reader.ts", import.meta.url).href, {
-      type: "module",
-    }),
+await Promise.all(workers.map((w) => w.attach(db)));
+const grew = [await memory(50_000), await memory(200_000)];
+const perKey = (grew[1] - grew[0]) / 150_000;
+console.log(
+  `one Worker's follower: ${perKey.toFixed(0)} bytes per key, ` +
+    `${((grew[0] - 50_000 * perKey) / 2 ** 20).toFixed(1)} MiB fixed` +
+    ((globalThis as { gc?: unknown }).gc
+      ? ""
+      : " (run with --v8-flags=--expose-gc: garbage counts)"),
 );
-function ask(w: Worker, m: object): Promise<void> {
-  return new Promise((resolve, reject) => {
-    w.onmessage = (e) => e.data.error ? reject(new Error(e.data.error)) : resolve();
-    w.postMessage(m);
-  });
-}
-// Every thread started (and type-checked) before anything is timed.
-await Promise.all([
-  ...workers.map((w) => w.attach(db)),
-  ...followers.map(async (w) => {
-    await ask(w, { open: dir });
-    await ask(w, { close: true });
-  }),
-]);
+
+await pairedRounds(12, 20_000);
+
 // Per read case: [CPU ms, wall ms] over the timed sections.
 const usage = new Map<string, [number, number]>();
 globalThis.addEventListener("unload", () => {
-  for (const w of [...workers, ...followers]) w.terminate();
+  for (const w of workers) w.terminate();
   Deno.removeSync(dir, { recursive: true });
   console.log("\ncores used over the timed sections (CPU time / wall time):");
   for (const [name, [cpu, wall]] of usage) {
-    console.log(`  ${name.padEnd(34)} ${(cpu / wall).toFixed(2)}`);
+    console.log(`  ${name.padEnd(20)} ${(cpu / wall).toFixed(2)}`);
   }
 });
+
+// What attaching one Worker to a store of `keys` keys adds to its memory.
+async function memory(keys: number): Promise<number> {
+  const big = await open(`${dir}/memory-${keys}`, { sync: "never" });
+  for (let i = 0; i < keys; i += 10_000) {
+    await big.atomic(
+      Array.from({ length: 10_000 }, (_, j) => ({ type: "set", key: `m:${i + j}`, value })),
+    );
+  }
+  // A Worker of its own: one that held a follower before keeps some of its memory.
+  const w = new WorkerChild();
+  const before = await w.value<number>({ cmd: "memory" });
+  await w.attach(big);
+  await w.value({ cmd: "call", method: "get", args: ["m:1"] });
+  const grew = await w.value<number>({ cmd: "memory" }) - before;
+  w.terminate();
+  console.log(
+    `attaching one Worker to ${keys} keys: its heap + external memory grew by ` +
+      `${(grew / 2 ** 20).toFixed(1)} MiB; the owner's index estimate: ` +
+      `${(big.stats().index.bytes / 2 ** 20).toFixed(1)} MiB`,
+  );
+  await big.close();
+  return grew;
+}
 
 // Runs `f` between b.start() and b.end(), adding its CPU and wall time to `name`.
 async function timed(b: Deno.BenchContext, name: string, f: () => Promise<unknown>) {
@@ -78,28 +103,79 @@ async function timed(b: Deno.BenchContext, name: string, f: () => Promise<unknow
   usage.set(name, [cpu + (c.user + c.system) / 1000, w + wall]);
 }
 
+// `count` gets (or, with `control`, as much pure CPU work) by the owner
+// (n = 0) or split over n Workers: [wall ms, cores used].
+async function readCase(
+  n: number,
+  count: number,
+  seed: number,
+  control = false,
+): Promise<[number, number]> {
+  const c0 = process.cpuUsage(), t0 = performance.now();
+  if (n === 0) {
+    if (control) spin(count * SPIN_PER_GET);
+    else await ownerReads(count, seed);
+  } else {
+    await Promise.all(
+      workers.slice(0, n).map((w, i) =>
+        w.value(
+          control
+            ? { cmd: "spin", n: count / n * SPIN_PER_GET }
+            : { cmd: "reads", prefix: "key:", keys: KEYS.length, count: count / n, seed: seed + i },
+        )
+      ),
+    );
+  }
+  const wall = performance.now() - t0, c = process.cpuUsage(c0);
+  return [wall, (c.user + c.system) / 1000 / wall];
+}
+
+async function pairedRounds(rounds: number, count: number): Promise<void> {
+  const cases = [0, 1, 2, 4];
+  const ratios = new Map<number, number[]>(cases.slice(1).map((n) => [n, []]));
+  const cores = new Map<number, number[]>(cases.map((n) => [n, []]));
+  const cpuPerGet = new Map<number, number[]>(cases.map((n) => [n, []]));
+  const control: number[] = [];
+  for (const n of cases) await readCase(n, 5_000, 1); // warm-up
+  for (let r = 0; r < rounds; r++) {
+    const order = cases.map((_, i) => cases[(i + r) % cases.length]);
+    const wall = new Map<number, number>();
+    for (const n of order) {
+      const [ms, used] = await readCase(n, count, 100 + r);
+      wall.set(n, ms);
+      cores.get(n)!.push(used);
+      cpuPerGet.get(n)!.push(ms * used * 1000 / count);
+    }
+    for (const n of cases.slice(1)) ratios.get(n)!.push(wall.get(0)! / wall.get(n)!);
+    const [alone] = await readCase(0, count, 0, true);
+    const [split] = await readCase(2, count, 0, true);
+    control.push(alone / split);
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  const fmt = (xs: number[]) =>
+    `median ${median(xs).toFixed(2)}, min ${Math.min(...xs).toFixed(2)}, ` +
+    `max ${Math.max(...xs).toFixed(2)}`;
+  console.log(`${rounds} paired rounds of ${count} gets (speed against the owner alone):`);
+  const cpu = (n: number) => `CPU per get median ${median(cpuPerGet.get(n)!).toFixed(2)} µs`;
+  for (const n of cases.slice(1)) {
+    console.log(
+      `  ${n} Worker${n > 1 ? "s" : " "}: ${fmt(ratios.get(n)!)}; ` +
+        `cores used median ${median(cores.get(n)!).toFixed(2)}; ${cpu(n)}`,
+    );
+  }
+  console.log(`  owner alone: cores used median ${median(cores.get(0)!).toFixed(2)}; ${cpu(0)}`);
+  console.log(`  control, pure CPU work split over 2 Workers: ${fmt(control)}`);
+  // Per round, side by side: when the machine gave two cores, did two Workers use them?
+  const pairs = control.map((c, r) => `${c.toFixed(2)}/${ratios.get(2)![r].toFixed(2)}`);
+  console.log(`  per round, control/2 Workers: ${pairs.join(" ")}`);
+}
+
 async function ownerReads(count: number, seed: number): Promise<void> {
   let i = seed >>> 0;
   for (let n = 0; n < count; n++) {
     i = (Math.imul(i, 1103515245) + 12345) >>> 0;
     if (await db.get(KEYS[i % KEYS.length]) === undefined) throw new Error("missing key");
   }
-}
-
-async function workerReads(
-  b: Deno.BenchContext,
-  name: string,
-  n: number,
-  options: AttachOptions,
-) {
-  const ws = workers.slice(0, n);
-  for (const w of ws) await w.attach(db, options);
-  // Warm-up: a read of every key fills the caches.
-  await Promise.all(ws.map((w) => w.value({ cmd: "readEach", keys: KEYS })));
-  await timed(b, name, () =>
-    Promise.all(
-      ws.map((w, i) => w.value({ cmd: "reads", keys: KEYS, count: READS / n, seed: 100 + i })),
-    ));
 }
 
 const reads = `${READS} gets`;
@@ -114,40 +190,24 @@ Deno.bench({
     await timed(b, "owner thread alone", () => ownerReads(READS, 100));
   },
 });
-const readCases = [
-  [1, "cached", {}],
-  [2, "cached", {}],
-  [4, "cached", {}],
-  [1, "cache off (forwarded)", { cacheBytes: 0 }],
-  [2, "cache off (forwarded)", { cacheBytes: 0 }],
-] as const;
-for (const n of [1, 2]) {
-  const name = `${n} follower${n > 1 ? "s" : ""} (read-only opens)`;
+for (const n of [1, 2, 4]) {
+  const name = `${n} Worker${n > 1 ? "s" : ""}`;
   Deno.bench({
     name,
     group: reads,
     ...runs,
     fn: async (b) => {
-      const ws = followers.slice(0, n);
-      await Promise.all(ws.map((w) => ask(w, { open: dir })));
-      await Promise.all(ws.map((w, i) => ask(w, { keys: KEYS, count: 5_000, seed: i })));
-      await timed(
-        b,
-        name,
-        () =>
-          Promise.all(ws.map((w, i) => ask(w, { keys: KEYS, count: READS / n, seed: 100 + i }))),
-      );
-      await Promise.all(ws.map((w) => ask(w, { close: true })));
+      const ws = workers.slice(0, n);
+      const gets = (count: number, seed: number) => ({
+        cmd: "reads",
+        prefix: "key:",
+        keys: KEYS.length,
+        count,
+        seed,
+      });
+      await Promise.all(ws.map((w, i) => w.value(gets(5_000, i))));
+      await timed(b, name, () => Promise.all(ws.map((w, i) => w.value(gets(READS / n, 100 + i)))));
     },
-  });
-}
-for (const [n, how, options] of readCases) {
-  const name = `${n} Worker${n > 1 ? "s" : ""}, ${how}`;
-  Deno.bench({
-    name,
-    group: reads,
-    ...runs,
-    fn: async (b) => await workerReads(b, name, n, options),
   });
 }
 

@@ -86,8 +86,9 @@ Deno.test("a Worker reads its own writes, sees the owner's after refresh(), gets
     await withWorkers(1, async ([w]) => {
       await w.attach(db);
       await db.set("k", "owner-1");
+      // Another thread's write reaches a Worker's reads after a refresh.
+      await call(w, "refresh");
       assert.equal((await call(w, "get", "k")).value, "owner-1");
-      // Cached now: the owner's next write must reach it.
       assert.equal((await call(w, "set", "k", "worker-1")).ok, true);
       assert.equal((await call(w, "get", "k")).value, "worker-1");
       assert.equal(await db.getString("k"), "worker-1");
@@ -99,6 +100,7 @@ Deno.test("a Worker reads its own writes, sees the owner's after refresh(), gets
       assert.equal((await call(w, "get", "k")).value, undefined);
       assert.equal((await call(w, "has", "k")).value, false);
       await db.set("t", "x", { ttl: 60_000 });
+      await call(w, "refresh");
       const ttl = (await call(w, "ttl", "t")).value as number;
       assert.ok(ttl > 50_000 && ttl <= 60_000, `ttl ${ttl}`);
 
@@ -133,17 +135,18 @@ Deno.test("a Worker reads its own writes, sees the owner's after refresh(), gets
       assert.equal(await db.getString("sent"), "yes");
       assert.equal(await db.get("unsendable"), undefined);
 
-      await db.set("cached", "yes");
-      assert.equal((await call(w, "get", "cached")).value, "yes");
+      await db.set("read", "yes");
+      await call(w, "refresh");
+      assert.equal((await call(w, "get", "read")).value, "yes");
       await db.close();
-      // Both a cached read and a write reject once the owner has closed.
-      assertError(await call(w, "get", "cached"), "CLOSED", "isClosed");
+      // Both a read (answered by the Worker itself) and a write reject once the owner has closed.
+      assertError(await call(w, "get", "read"), "CLOSED", "isClosed");
       assertError(await call(w, "set", "k", "v"), "CLOSED", "isClosed");
     });
   });
 });
 
-Deno.test("a Worker scans in pages, counts, and watches the owner's commits", async () => {
+Deno.test("a Worker scans and counts by itself, and watches the owner's commits", async () => {
   await withDir(async (dir) => {
     const db = await open(dir, { sync: "never" });
     const keys = Array.from({ length: 700 }, (_, i) => `s:${String(i).padStart(4, "0")}`);
@@ -204,7 +207,7 @@ Deno.test("a Worker attached to a read-only store sees its refreshes, and writes
       await writer.sync();
       await reader.refresh();
       await call(w, "refresh");
-      // A refresh applies the writer's commits without a change report: no stale cache.
+      // The Worker's refresh() refreshes the owner, then its own follower to at least as far.
       assert.equal((await call(w, "get", "k")).value, "v2");
       const r = await call(w, "set", "k", "v3");
       assert.equal(r.error?.code, "READ_ONLY");
@@ -212,6 +215,86 @@ Deno.test("a Worker attached to a read-only store sees its refreshes, and writes
     });
     await reader.close();
     await writer.close();
+  });
+});
+
+Deno.test("a Worker's reads are answered while the owner's event loop is blocked", async () => {
+  await withDir(async (dir) => {
+    const db = await open(dir, { sync: "never" });
+    const keys = Array.from({ length: 50 }, (_, i) => `r:${i}`);
+    await db.atomic(keys.map((key) => ({ type: "set", key, value: key })));
+    await withWorkers(1, async ([w]) => {
+      await w.attach(db);
+      // Warm up the Worker's read path before the owner stops serving.
+      await w.value({ cmd: "checkedReads", keys, rounds: 10 });
+      const reads = w.value<{ start: number; end: number }>({
+        cmd: "checkedReads",
+        keys,
+        rounds: 300,
+      });
+      // A synchronous spin: nothing the owner's event loop would run can run.
+      const blockedUntil = Date.now() + 2500;
+      while (Date.now() < blockedUntil) { /* spin */ }
+      const { start, end } = await reads;
+      assert.ok(
+        end < blockedUntil,
+        `1,500 reads ended ${end - blockedUntil} ms after the owner's loop was free again ` +
+          `(started ${blockedUntil - start} ms before): they needed the owner`,
+      );
+    });
+    await db.close();
+  });
+});
+
+Deno.test("a Worker reads its own set, atomic and delete at once, under every sync mode", async () => {
+  for (const sync of ["never", "always", { intervalMs: 50 }] as const) {
+    await withDir(async (dir) => {
+      const db = await open(dir, { sync });
+      await withWorkers(2, async (workers) => {
+        for (const w of workers) await w.attach(db);
+        const wrong = await Promise.all(
+          workers.map((w, i) =>
+            w.value<string[]>({ cmd: "ownWrites", prefix: `${i}:`, rounds: 150 })
+          ),
+        );
+        assert.deepEqual(wrong, [[], []], JSON.stringify(sync));
+      });
+      await db.close();
+    });
+  }
+});
+
+Deno.test("a Worker never sees half of an atomic batch while the owner commits and compacts", async () => {
+  await withDir(async (dir) => {
+    const db = await open(dir, { sync: "never" });
+    const keys = Array.from({ length: 40 }, (_, i) => `pair:${String(i).padStart(2, "0")}`);
+    const commit = (v: string) => db.atomic(keys.map((key) => ({ type: "set", key, value: v })));
+    await commit("0");
+    await withWorkers(2, async (workers) => {
+      for (const w of workers) await w.attach(db);
+      const readers = workers.map((w) =>
+        w.value<{ states: number; mixed: string[] }>({ cmd: "batchReads", keys, ms: 1500 })
+      );
+      let stop = false, n = 0, compacted = 0;
+      const writing = (async () => {
+        while (!stop) {
+          await commit(String(++n));
+          // A compaction midway: the followers load the store again and swap indexes.
+          if (n === 100) compacted = (await db.compact()).bytesIn;
+          await new Promise((r) => setTimeout(r, 1));
+        }
+      })();
+      const seen = await Promise.all(readers);
+      stop = true;
+      await writing;
+      assert.ok(compacted > 0, `the owner compacted during the reads (${n} commits)`);
+      for (const r of seen) {
+        assert.deepEqual(r.mixed, [], "no read mixed two batches");
+        // The readers followed the writes: the check was not of one state.
+        assert.ok(r.states >= 10, `a reader saw only ${r.states} states of ${n} commits`);
+      }
+    });
+    await db.close();
   });
 });
 

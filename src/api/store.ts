@@ -26,7 +26,7 @@ import { Catalog, type KeyedOp } from "../index/catalog.ts";
 import type { Entry } from "../index/keydir.ts";
 import { stepAsync } from "./async_steps.ts";
 import { Batch } from "./batch.ts";
-import { resolveOptions } from "./options.ts";
+import { type ResolvedOptions, resolveOptions } from "./options.ts";
 import {
   checkRangeOnly,
   checkSetOptions,
@@ -38,7 +38,7 @@ import {
 } from "./validate.ts";
 import { Watch } from "./watch.ts";
 import type { SharedCask } from "../workers/protocol.ts";
-import { shareStore } from "../workers/share.ts";
+import { Sharing } from "../workers/share.ts";
 
 const utf8 = new TextDecoder();
 const EMPTY = new Uint8Array(0);
@@ -56,22 +56,20 @@ const EMPTY = new Uint8Array(0);
  */
 export class Cask {
   readonly #catalog: Catalog;
-  readonly #limits: { maxKeySize: number; maxValueSize: number };
+  readonly #dir: string;
+  readonly #options: ResolvedOptions;
   readonly #clock: () => number;
   #closing?: Promise<void>;
   readonly #watches = new Set<Watch>();
-  // What share()'s attachments do when the store closes.
-  readonly #onClose = new Set<() => void>();
+  // The attachments of share(), made on its first call.
+  #sharing?: Sharing;
 
   /** @ignore Use {@link open}. */
-  private constructor(
-    catalog: Catalog,
-    limits: { maxKeySize: number; maxValueSize: number },
-    clock: () => number,
-  ) {
+  private constructor(catalog: Catalog, dir: string, options: ResolvedOptions) {
     this.#catalog = catalog;
-    this.#limits = limits;
-    this.#clock = clock;
+    this.#dir = dir;
+    this.#options = options;
+    this.#clock = options.clock;
   }
 
   /** @ignore Use {@link open}. */
@@ -80,7 +78,7 @@ export class Cask {
       throw new InvalidArgumentError("dir must be a non-empty string");
     }
     const o = resolveOptions(options);
-    return new Cask(await Catalog.open(dir, o), o, o.clock);
+    return new Cask(await Catalog.open(dir, o), dir, o);
   }
 
   /** Number of keys in the store (keys expired but not yet noticed included). */
@@ -599,7 +597,9 @@ export class Cask {
 
   /**
    * A handle for a Worker: post it (transferring its port) and call `attach()`
-   * with it there. One call per Worker. See "Threads (Workers)" in the README.
+   * with it there. One call per Worker. The Worker reads the directory itself
+   * (it needs read permission for it); its writes come to this thread. See
+   * "Threads (Workers)" in the README.
    *
    * @example
    * ```ts
@@ -612,10 +612,19 @@ export class Cask {
    */
   share(): SharedCask {
     this.#checkOpen();
-    return shareStore(this, (l) => this.#catalog.listen(l), (f) => {
-      this.#onClose.add(f);
-      return () => this.#onClose.delete(f);
+    const o = this.#options;
+    this.#sharing ??= new Sharing(this, {
+      dir: this.#dir,
+      options: {
+        maxKeySize: o.maxKeySize,
+        maxValueSize: o.maxValueSize,
+        maxIndexBytes: o.maxIndexBytes,
+        strict: o.strict,
+      },
+      listen: this.readOnly ? undefined : (l) => this.#catalog.listen(l),
+      written: () => this.#catalog.written(),
     });
+    return this.#sharing.share();
   }
 
   /**
@@ -632,7 +641,7 @@ export class Cask {
   close(): Promise<void> {
     if (!this.#closing) {
       for (const w of this.#watches) w.end();
-      for (const f of this.#onClose) f();
+      this.#sharing?.close();
       this.#closing = this.#catalog.close();
     }
     return this.#closing;
@@ -728,7 +737,7 @@ export class Cask {
   // methods that build it from their arguments skip that.
   #prepare(op: BatchOp, fromUser = true): KeyedOp {
     this.#checkOpen();
-    return prepareOp(op, this.#limits, this.#clock, fromUser);
+    return prepareOp(op, this.#options, this.#clock, fromUser);
   }
 }
 

@@ -655,6 +655,16 @@ export class Catalog {
     return this.#writer.sync();
   }
 
+  /**
+   * Resolves once every commit visible now is in the files, where a reader of
+   * them (a Worker's follower) finds it. Under "always" a commit is visible
+   * only after its fsync, so there is nothing to wait for.
+   */
+  written(): Promise<void> {
+    if (this.#follower || this.#opts.sync === "always") return Promise.resolve();
+    return this.#writer.written();
+  }
+
   /** Compacts, or joins the compaction already running. */
   compact(onProgress: (p: CompactProgress) => void): Promise<CompactResult> {
     this.#writable();

@@ -26,6 +26,7 @@ import { listIds } from "../log/fsutil.ts";
 import { recoverLog, type RecoveryOptions } from "../log/recovery.ts";
 import { isGone, openNewFile, replayAppended } from "../log/tail.ts";
 import { BulkLoader, loadingSink, type LoadTarget } from "./bulk_load.ts";
+import { HeldLoad } from "./held_load.ts";
 import { type Entry, KeyDir } from "./keydir.ts";
 
 /** The catalog's parts a follower reads and changes. */
@@ -75,6 +76,7 @@ export class Follower {
   readonly #t: FollowTarget;
   // Kept across refreshes: its buffers are megabytes, and a follower polls often.
   readonly #loader: BulkLoader;
+  readonly #held: HeldLoad;
   #tail?: DataFile;
   #storeId = "";
   #seen = new Set<number>();
@@ -87,7 +89,8 @@ export class Follower {
 
   constructor(target: FollowTarget) {
     this.#t = target;
-    this.#loader = new BulkLoader(targetLoad(target));
+    this.#held = new HeldLoad(targetLoad(target));
+    this.#loader = new BulkLoader(this.#held);
   }
 
   /** Loads the store into the (empty) target. */
@@ -158,6 +161,7 @@ export class Follower {
     const loader = this.#loader;
     const sink = loadingSink(loader, t.clock());
     let seq = t.sequence();
+    this.#held.hold();
     try {
       if (this.#tail) {
         seq = await replayAppended(this.#tail, seq, sink, t.options);
@@ -178,7 +182,9 @@ export class Follower {
       }
       return true;
     } finally {
-      // What was replayed is a prefix of the log, applied whole.
+      // What was replayed is a prefix of the log, applied whole, in one
+      // synchronous step: windows the loader flushed meanwhile were held.
+      this.#held.release();
       loader.flush();
       if (seq > t.sequence()) t.setSequence(seq);
     }

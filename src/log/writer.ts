@@ -288,6 +288,19 @@ export class Writer {
     return p;
   }
 
+  /**
+   * Resolves once the bytes appended before the call are in the file (written,
+   * not necessarily fsynced), where a reader of the file (a Worker's follower)
+   * finds them. After a failed write it resolves with those bytes still
+   * buffered, waiting for their retry.
+   */
+  async written(): Promise<void> {
+    if (this.#chunks.length === 0) return;
+    this.#kick();
+    // The flusher goes on until no chunk is left, those appended meanwhile included.
+    await this.#flushing;
+  }
+
   /** Flushes, fsyncs and closes the file; later appends throw ClosedError. */
   async close(): Promise<void> {
     if (this.#closed) return;

@@ -1,15 +1,23 @@
 /**
- * A Worker's handle on a store another thread owns. Writes, scans, counts,
- * watches and reads the Worker has not cached go to the owner over the
- * attachment's port; reads of keys the Worker has read before are answered
- * from its own cache, which the owner's stream of changed keys keeps exact
- * (see read_cache.ts), so read-heavy Workers scale with cores instead of
- * queueing on the owner's event loop.
+ * A Worker's handle on a store another thread owns. Reads never leave the
+ * Worker: it opens its own read-only follower of the store's directory (the
+ * machinery of `open(dir, { readOnly: true })`) and answers get, getEntry,
+ * getMany, has, ttl, scan, keys and count from it, so read-heavy Workers scale
+ * with cores instead of queueing on the owner's event loop. Writes, sync,
+ * stats and watches go to the owner over the attachment's port.
+ *
+ * The follower catches up on demand, never on a timer: before a read, when a
+ * reply from the owner carried a sequence number the follower has not applied
+ * yet (read-your-writes), the read waits for a refresh (and, when the commit
+ * is still in the owner's write buffer, for the owner to write it out, which
+ * a "refresh" call asks for); when the owner's
+ * published sequence number (shared memory) is ahead, a refresh starts in the
+ * background and the read is answered from the state already applied.
  * @module
  */
 
-import { ClosedError, InvalidArgumentError } from "../base/errors.ts";
-import { type Bytes, indexKey, keyToBytes } from "../base/keys.ts";
+import { ClosedError, InvalidArgumentError, IOError } from "../base/errors.ts";
+import type { Bytes } from "../base/keys.ts";
 import type {
   AtomicOptions,
   AtomicResult,
@@ -22,55 +30,39 @@ import type {
   WatchOptions,
 } from "../base/types.ts";
 import { Batch } from "../api/batch.ts";
+import { Cask } from "../api/store.ts";
 import {
   CLOSED_FLAG,
   type Message,
   type Op,
   type Request,
-  SCAN_PAGE,
+  SEQ_LOW,
   type SharedCask,
 } from "./protocol.ts";
 import { Outbox } from "./outbox.ts";
-import { type Cached, ReadCache } from "./read_cache.ts";
 import { RemoteWatch } from "./remote_watch.ts";
 import { fromWire } from "./wire_errors.ts";
-
-/**
- * Options of {@link attach}.
- *
- * @example
- * ```ts
- * import { attach, type AttachOptions, type SharedCask } from "@cask/cask";
- * const options: AttachOptions = { cacheBytes: 0 }; // every read goes to the owner
- * globalThis.addEventListener("message", async (e) => {
- *   const db = await attach((e as MessageEvent<SharedCask>).data, options);
- * });
- * ```
- */
-export interface AttachOptions {
-  /**
-   * Bytes of values (and keys) this Worker may cache; reads of cached keys do
-   * not reach the owner. 0 disables the cache. Default 16 MiB.
-   */
-  cacheBytes?: number;
-}
-
-const DEFAULT_CACHE_BYTES = 16 << 20;
 
 interface Call {
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
 }
 
+// After the owner's reply to "refresh" the commits it reported are in the
+// files, so one refresh finds them. Only a write the owner must retry (a full
+// disk) keeps them out; then the follower tries again, waiting longer each
+// time, this long in all before giving up.
+const CATCH_UP_MS = 2000;
+
 /**
  * A store owned by another thread, as a Worker sees it: the store's API except
  * `compact` and `close`, which stay with the owner. Get one with {@link attach}.
  *
  * Every write is done by the owner's writer, so it is as durable as the
- * owner's `sync` mode makes it when its promise resolves. All threads observe
- * the commits in the owner's order; after a Worker's write resolves, its reads
- * see it (or a later commit). Once the owner closes the store, calls reject
- * with ClosedError.
+ * owner's `sync` mode makes it when its promise resolves. Reads are answered
+ * by this thread from the files. All threads observe the commits in the
+ * owner's order; after a Worker's write resolves, its reads see it (or a later
+ * commit). Once the owner closes the store, calls reject with ClosedError.
  *
  * @example
  * ```ts
@@ -86,20 +78,24 @@ interface Call {
 export class AttachedCask {
   readonly #port: MessagePort;
   readonly #out: Outbox<Request>;
-  readonly #flags: Int32Array;
-  readonly #cache: ReadCache;
+  readonly #ints: Int32Array;
+  // Opened once the owner has answered the first call: see attach().
+  #reader!: Cask;
   readonly #calls = new Map<number, Call>();
   readonly #watches = new Map<number, RemoteWatch>();
   #nextId = 1;
-  #seq = 0;
+  // The owner's sequence number in its latest reply: reads wait for it.
+  #need = 0;
+  #refreshing?: Promise<void>;
+  // A background refresh failed: the next read refreshes and waits, and so reports a lasting failure.
+  #stale = false;
   #ownerClosed = false;
   #detached = false;
 
   /** @ignore Use {@link attach}. */
-  private constructor(shared: SharedCask, cacheBytes: number) {
+  private constructor(shared: SharedCask) {
     this.#port = shared.port;
-    this.#flags = new Int32Array(shared.state);
-    this.#cache = new ReadCache(cacheBytes);
+    this.#ints = new Int32Array(shared.state);
     this.#out = new Outbox<Request>(this.#port, (r, e) => {
       const message = e instanceof Error ? e.message : String(e);
       this.#settle(
@@ -114,20 +110,33 @@ export class AttachedCask {
   }
 
   /** @ignore Use {@link attach}. */
-  static async attach(shared: SharedCask, options?: AttachOptions): Promise<AttachedCask> {
+  static async attach(shared: SharedCask): Promise<AttachedCask> {
     if (
       typeof shared !== "object" || shared === null || !(shared.port instanceof MessagePort) ||
-      !(shared.state instanceof SharedArrayBuffer)
+      !(shared.state instanceof SharedArrayBuffer) || typeof shared.dir !== "string" ||
+      typeof shared.options !== "object" || shared.options === null
     ) {
       throw new InvalidArgumentError("attach() takes what share() returned");
     }
-    const cacheBytes = options?.cacheBytes ?? DEFAULT_CACHE_BYTES;
-    if (typeof cacheBytes !== "number" || !(cacheBytes >= 0)) {
-      throw new InvalidArgumentError("cacheBytes must be a number >= 0");
+    if (Atomics.load(new Int32Array(shared.state), CLOSED_FLAG) === 1) {
+      throw new ClosedError();
     }
-    const db = new AttachedCask(shared, cacheBytes);
-    const { cache } = await db.#call("hello", [cacheBytes > 0]) as { cache: boolean };
-    if (!cache) db.#cache.disable();
+    const db = new AttachedCask(shared);
+    // The follower opens once every commit the owner applied so far is in the
+    // files: a Worker's reads start no older than the store it was shared from.
+    await db.#call("refresh", []);
+    try {
+      db.#reader = await Cask.open(shared.dir, { ...shared.options, readOnly: true });
+    } catch (e) {
+      db.#call("detach", []).catch(() => {});
+      db.#detached = true;
+      throw e;
+    }
+    if (db.#ownerClosed) {
+      // The store closed while the follower opened: the "closed" notice found no follower.
+      await db.#reader.close();
+      throw new ClosedError();
+    }
     return db;
   }
 
@@ -136,51 +145,38 @@ export class AttachedCask {
    * read it makes from now on reflects that commit or a later one.
    */
   get sequence(): number {
-    return this.#seq;
+    return Math.max(this.#need, this.#reader.sequence);
   }
 
   /** The value of `key`, or undefined when it is absent or expired. */
   get(key: Bytes): Promise<Uint8Array | undefined> {
-    return this.#read(key, (_, e) => e?.value.slice());
+    return this.#read(() => this.#reader.get(key));
   }
 
   /** The value of `key` with the sequence number of its commit and its expiry. */
   getEntry(key: Bytes): Promise<VersionedEntry | undefined> {
-    return this.#read(
-      key,
-      (k, e) =>
-        e &&
-        { key: keyToBytes(k), value: e.value.slice(), sequence: e.sequence, expireAt: e.expireAt },
-    );
+    return this.#read(() => this.#reader.getEntry(key));
   }
 
   /**
-   * The values of `keys`, in the order given. All come from this thread's
-   * cache or all from the owner, so they are one state of the store: never
-   * half of an atomic batch.
+   * The values of `keys`, in the order given, read in one step from one state
+   * of the store: never half of an atomic batch.
    */
-  async getMany(keys: readonly Bytes[]): Promise<(Uint8Array | undefined)[]> {
-    this.#checkOpen();
-    if (!Array.isArray(keys)) throw new InvalidArgumentError("getMany() takes an array of keys");
-    const hits = keys.map((key) => this.#cache.get(indexKey(key)));
-    if (hits.every((h) => h !== undefined)) return hits.map((h) => h?.value.slice());
-    return await this.#call("getMany", [keys]) as (Uint8Array | undefined)[];
+  getMany(keys: readonly Bytes[]): Promise<(Uint8Array | undefined)[]> {
+    return this.#read(() => this.#reader.getMany(keys));
   }
 
   /** Whether `key` is present (and not expired). */
-  async has(key: Bytes): Promise<boolean> {
-    this.#checkOpen();
-    const hit = this.#cache.get(indexKey(key));
-    return hit !== undefined ? hit !== null : await this.#call("has", [key]) as boolean;
+  has(key: Bytes): Promise<boolean> {
+    return this.#read(() => this.#reader.has(key));
   }
 
-  /** Remaining time to live of `key` in ms: Infinity when it never expires, undefined when absent. */
-  async ttl(key: Bytes): Promise<number | undefined> {
-    this.#checkOpen();
-    // Only keys without an expiry are cached.
-    const hit = this.#cache.get(indexKey(key));
-    if (hit !== undefined) return hit === null ? undefined : Infinity;
-    return await this.#call("ttl", [key]) as number | undefined;
+  /**
+   * Remaining time to live of `key` in ms: Infinity when it never expires,
+   * undefined when absent. Judged by this thread's clock (`Date.now`).
+   */
+  ttl(key: Bytes): Promise<number | undefined> {
+    return this.#read(() => this.#reader.ttl(key));
   }
 
   /** Stores `value` under `key`; resolves once the owner's sync mode deems it written. */
@@ -204,22 +200,24 @@ export class AttachedCask {
   }
 
   /**
-   * Entries in key order within the bounds, fetched from the owner a page at a
-   * time. Like the store's scan it is not a snapshot: a key present for the
-   * whole scan is yielded exactly once.
+   * Entries in key order within the bounds, read by this thread. Like the
+   * store's scan it is not a snapshot: a key present for the whole scan is
+   * yielded exactly once.
    */
   async *scan(options?: ScanOptions): AsyncGenerator<[Uint8Array, Uint8Array]> {
-    yield* this.#paged<[Uint8Array, Uint8Array]>("scan", options, (e) => e[0]);
+    await this.#read(() => Promise.resolve());
+    yield* this.#reader.scan(options);
   }
 
   /** Keys in order within the bounds, without their values. */
   async *keys(options?: ScanOptions): AsyncGenerator<Uint8Array> {
-    yield* this.#paged<Uint8Array>("keys", options, (k) => k);
+    await this.#read(() => Promise.resolve());
+    yield* this.#reader.keys(options);
   }
 
   /** How many live keys lie within the bounds (all keys when omitted). */
-  async count(range?: Pick<ScanOptions, "start" | "end" | "prefix">): Promise<number> {
-    return await this.#call("count", [range]) as number;
+  count(range?: Pick<ScanOptions, "start" | "end" | "prefix">): Promise<number> {
+    return this.#read(() => this.#reader.count(range));
   }
 
   /**
@@ -230,7 +228,7 @@ export class AttachedCask {
   watch(options: WatchOptions): AsyncIterableIterator<Change> {
     this.#checkOpen();
     const wid = this.#nextId++;
-    const w = new RemoteWatch(this.#seq, () => {
+    const w = new RemoteWatch(this.sequence, () => {
       this.#watches.delete(wid);
       this.#call("unwatch", [wid]).catch(() => {});
     });
@@ -260,7 +258,8 @@ export class AttachedCask {
    */
   async refresh(): Promise<number> {
     await this.#call("refresh", []);
-    return this.#seq;
+    await this.#read(() => Promise.resolve());
+    return this.sequence;
   }
 
   /**
@@ -274,51 +273,50 @@ export class AttachedCask {
     this.#detached = true;
     await last;
     this.#endWatches();
+    await this.#reader.close();
   }
 
-  // A read of one key, answered from the cache when it holds the key, else by
-  // the owner (and then cached). Not an async function: a cache hit costs no
-  // more than the promise it returns. Values are copied out: callers may write
-  // into what they get.
-  #read<T>(key: Bytes, answer: (k: string, e: Cached | undefined) => T): Promise<T> {
-    let k: string, hit: Cached | null | undefined;
+  // Runs the read `f` on the follower once it is current enough (see the
+  // module doc). Not an async function: when the follower is current, the read
+  // costs no more than the promise `f` returns.
+  #read<T>(f: () => Promise<T>): Promise<T> {
     try {
       this.#checkOpen();
-      k = indexKey(key);
-      hit = this.#cache.get(k);
+      const r = this.#reader;
+      if (r.sequence < this.#need || this.#stale) return this.#catchUp().then(f);
+      if (((Atomics.load(this.#ints, SEQ_LOW) - r.sequence) | 0) > 0) this.#refreshSoon();
+      return f();
     } catch (e) {
       return Promise.reject(e);
     }
-    if (hit !== undefined) return Promise.resolve(answer(k, hit ?? undefined));
-    return this.#fetch(k, key).then((e) => answer(k, e ?? undefined));
   }
 
-  async #fetch(k: string, key: Bytes): Promise<Cached | null> {
-    const f = this.#cache.begin(k);
-    try {
-      const e = await this.#call("getEntry", [key]) as VersionedEntry | undefined;
-      const answer = e ? { value: e.value, sequence: e.sequence, expireAt: e.expireAt } : null;
-      this.#cache.settle(f, answer);
-      return answer;
-    } catch (err) {
-      this.#cache.settle(f);
-      throw err;
-    }
+  #refreshSoon(): void {
+    if (this.#refreshing) return;
+    this.#refreshing = this.#reader.refresh()
+      .catch(() => void (this.#stale = true))
+      .finally(() => this.#refreshing = undefined);
   }
 
-  async *#paged<T>(op: Op, options: ScanOptions | undefined, keyOf: (x: T) => Uint8Array) {
-    let o = options;
-    let left = options?.limit;
-    for (;;) {
-      const page = await this.#call(op, [o]) as T[];
-      yield* page;
-      if (page.length < SCAN_PAGE) return;
-      if (left !== undefined && (left -= page.length) <= 0) return;
-      // The next page starts past the last key: start is inclusive, end exclusive.
-      const last = keyOf(page[page.length - 1]);
-      o = options?.reverse
-        ? { ...options, end: last, limit: left }
-        : { ...options, start: successor(last), limit: left };
+  async #catchUp(): Promise<void> {
+    const target = this.#need;
+    const deadline = performance.now() + CATCH_UP_MS;
+    for (let attempt = 0;; attempt++) {
+      await this.#reader.refresh();
+      this.#stale = false;
+      this.#checkOpen();
+      if (this.#reader.sequence >= target) return;
+      if (attempt === 0) {
+        await this.#call("refresh", []);
+        continue;
+      }
+      if (performance.now() > deadline) {
+        throw new IOError(
+          `this Worker's reads could not catch up with commit ${target} ` +
+            `(the files hold up to ${this.#reader.sequence})`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 2 ** attempt));
     }
   }
 
@@ -329,7 +327,7 @@ export class AttachedCask {
 
   #checkOpen(): void {
     if (this.#detached) throw new ClosedError("this attachment was detached");
-    if (this.#ownerClosed || Atomics.load(this.#flags, CLOSED_FLAG) === 1) throw new ClosedError();
+    if (this.#ownerClosed || Atomics.load(this.#ints, CLOSED_FLAG) === 1) throw new ClosedError();
   }
 
   #call(op: Op, args: unknown[]): Promise<unknown> {
@@ -352,12 +350,8 @@ export class AttachedCask {
 
   #receive(m: Message): void {
     switch (m.kind) {
-      case "changed":
-        this.#cache.changed(m.keys);
-        this.#seq = Math.max(this.#seq, m.seq);
-        break;
       case "reply": {
-        this.#seq = Math.max(this.#seq, m.seq);
+        this.#need = Math.max(this.#need, m.seq);
         this.#settle(m.id, m.value, m.error && fromWire(m.error));
         break;
       }
@@ -370,8 +364,9 @@ export class AttachedCask {
       }
       case "closed":
         this.#ownerClosed = true;
-        this.#cache.clear();
         this.#endWatches();
+        // Undefined while attach() still opens it (which then closes it).
+        this.#reader?.close().catch(() => {});
         break;
     }
     // The owner closes its end once it has answered everything; so does this side.
@@ -380,13 +375,6 @@ export class AttachedCask {
       this.#port.close();
     }
   }
-}
-
-// The smallest key after `k` in byte order.
-function successor(k: Uint8Array): Uint8Array {
-  const s = new Uint8Array(k.length + 1);
-  s.set(k);
-  return s;
 }
 
 /**
@@ -410,6 +398,6 @@ function successor(k: Uint8Array): Uint8Array {
  * });
  * ```
  */
-export function attach(shared: SharedCask, options?: AttachOptions): Promise<AttachedCask> {
-  return AttachedCask.attach(shared, options);
+export function attach(shared: SharedCask): Promise<AttachedCask> {
+  return AttachedCask.attach(shared);
 }

@@ -24,11 +24,6 @@ export class Outbox<T> {
     this.#queue.push(m);
   }
 
-  /** The last message queued and not yet posted, if any (to add to it). */
-  last(): T | undefined {
-    return this.#queue.at(-1);
-  }
-
   /** Posts what is queued now. */
   flush(): void {
     if (this.#queue.length === 0) return;

@@ -1,10 +1,8 @@
 /**
  * The messages between an owning thread and the Workers attached to it. One
- * MessagePort per attachment carries, in order: replies to requests, the keys
- * each commit changed (so a Worker's read cache drops them), watch changes and
- * the notice that the store closed. MessagePort delivery is FIFO, and the owner
- * posts a commit's keys before any reply it sends after that commit: a Worker
- * that handles a reply has already dropped everything the reply could outdate.
+ * MessagePort per attachment carries, in order: replies to requests (each with
+ * the owner's sequence number), watch changes and the notice that the store closed. Reads do not travel: a
+ * Worker answers them from its own read-only follower of the files.
  * @module
  */
 
@@ -27,26 +25,43 @@ import type { WireError } from "./wire_errors.ts";
 export interface SharedCask {
   /** The attachment's channel to the owning thread. */
   readonly port: MessagePort;
-  /** Int32 flags the owner sets without a message: [0] = 1 once the store closes. */
+  /**
+   * Int32s written by the owner only, shared by all its attachments: the
+   * "store closed" flag at {@link CLOSED_FLAG}, and at {@link SEQ_LOW} the low
+   * 32 bits of the sequence number of the last commit it applied.
+   */
   readonly state: SharedArrayBuffer;
+  /** The store's directory, which the Worker opens read-only. */
+  readonly dir: string;
+  /** The owner's open options the Worker's read-only open needs. */
+  readonly options: ReaderOptions;
 }
 
-/** Index of the "store closed" flag in `SharedCask.state`. */
-export const CLOSED_FLAG = 0;
+/** What a Worker's read-only open takes from the owner's options. */
+export interface ReaderOptions {
+  maxKeySize: number;
+  maxValueSize: number;
+  maxIndexBytes: number;
+  strict: boolean;
+}
 
-/** The calls a Worker can make. */
+/** Index of the "store closed" flag in `SharedCask.state`'s Int32s. */
+export const CLOSED_FLAG = 0;
+/**
+ * Index of the owner's sequence number's low 32 bits in `SharedCask.state`'s
+ * Int32s (a BigInt64 would cost a Worker an allocation per read). Compared as
+ * a wrapping difference, which holds while a Worker is less than 2^31 commits
+ * behind.
+ */
+export const SEQ_LOW = 1;
+/** Int32s in `SharedCask.state`. */
+export const STATE_INTS = 2;
+
+/** The calls a Worker sends to the owner. */
 export type Op =
-  | "hello"
-  | "getEntry"
-  | "getMany"
-  | "has"
-  | "ttl"
   | "set"
   | "delete"
   | "atomic"
-  | "count"
-  | "scan"
-  | "keys"
   | "sync"
   | "stats"
   | "refresh"
@@ -61,12 +76,13 @@ export interface Request {
   args: unknown[];
 }
 
-/** Owner -> Worker. `seq` is the owner's sequence number when it posted the message. */
+/**
+ * Owner -> Worker. A reply's `seq` is the owner's sequence number after the
+ * call: the Worker's reads wait until its follower has applied it. Under sync
+ * "never" or an interval the commits up to it may still be in the owner's
+ * write buffer; the reply to "refresh" comes once they are in the files.
+ */
 export type Message =
   | { kind: "reply"; id: number; seq: number; value?: unknown; error?: WireError }
-  | { kind: "changed"; seq: number; keys: string[] }
   | { kind: "watch"; wid: number; change?: Change; end?: true; error?: WireError }
   | { kind: "closed" };
-
-/** Entries per page of a forwarded scan. */
-export const SCAN_PAGE = 256;

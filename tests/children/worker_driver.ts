@@ -1,6 +1,6 @@
 // Drives one workers_child.ts Worker from the owning thread: attach it to a
 // store, then send commands one at a time and await each answer.
-import type { AttachOptions, Cask } from "../../mod.ts";
+import type { Cask } from "../../mod.ts";
 
 export interface Reply {
   ok?: true;
@@ -37,9 +37,9 @@ export class WorkerChild {
   }
 
   /** Attaches the Worker to `db` (a share() per Worker). */
-  async attach(db: Cask, options?: AttachOptions): Promise<void> {
+  async attach(db: Cask): Promise<void> {
     const shared = db.share();
-    const r = await this.#send({ attachTo: { shared, options } }, [shared.port]);
+    const r = await this.#send({ attachTo: { shared } }, [shared.port]);
     if (r.error) throw new Error(`attach failed: ${r.error.name}: ${r.error.message}`);
   }
 

@@ -1,20 +1,22 @@
 // A Worker of the Workers tests and benchmark. The first message carries what
-// share() returned and the attach options; then each message is a command,
+// share() returned; then each message is a command,
 // answered with { ok, value } or { error } (the error's class as seen here).
-// The Worker imports the attachment's modules rather than mod.ts: `deno test`
-// type-checks a Worker's module graph as it starts, and the engine's modules
-// would make that several times slower.
 import { attach, type AttachedCask } from "../../src/workers/attach.ts";
 import type { SharedCask } from "../../src/workers/protocol.ts";
 import { CaskError, ClosedError, InvalidArgumentError } from "../../src/base/errors.ts";
 import type { WatchOptions } from "../../src/base/types.ts";
 import { workload } from "./workers_workload.ts";
+import { spin } from "./spin.ts";
 
 type Command =
   | { cmd: "call"; method: string; args: unknown[] }
   | { cmd: "workload"; thread: number; ms: number }
-  | { cmd: "reads"; keys: string[]; count: number; seed: number }
-  | { cmd: "readEach"; keys: string[] }
+  | { cmd: "reads"; prefix: string; keys: number; count: number; seed: number }
+  | { cmd: "memory" }
+  | { cmd: "spin"; n: number }
+  | { cmd: "checkedReads"; keys: string[]; rounds: number }
+  | { cmd: "ownWrites"; prefix: string; rounds: number }
+  | { cmd: "batchReads"; keys: string[]; ms: number }
   | { cmd: "sets"; prefix: string; count: number; concurrency: number }
   | { cmd: "scanKeys"; options: object }
   | { cmd: "watch"; options: WatchOptions; count: number }
@@ -40,6 +42,14 @@ function describe(e: unknown) {
   };
 }
 
+// Key strings made once per (prefix, count): making them is not part of a timed run.
+const madeKeys = new Map<string, string[]>();
+function keysOf(prefix: string, n: number): string[] {
+  const id = `${prefix}/${n}`;
+  if (!madeKeys.has(id)) madeKeys.set(id, Array.from({ length: n }, (_, i) => `${prefix}${i}`));
+  return madeKeys.get(id)!;
+}
+
 async function run(c: Command): Promise<unknown> {
   const db = attached!;
   switch (c.cmd) {
@@ -52,19 +62,81 @@ async function run(c: Command): Promise<unknown> {
     case "workload":
       return await workload(db, c.thread, c.ms);
     case "reads": {
-      // `count` gets of keys picked by an LCG from `seed`: ms taken.
+      // `count` gets of keys `${prefix}${0..keys - 1}` picked by an LCG from
+      // `seed`: ms taken. The key strings are made here, as the owner's are.
+      const keys = keysOf(c.prefix, c.keys);
       const t0 = performance.now();
       let i = c.seed >>> 0;
       for (let n = 0; n < c.count; n++) {
         i = (Math.imul(i, 1103515245) + 12345) >>> 0;
-        if (await db.get(c.keys[i % c.keys.length]) === undefined) throw new Error("missing key");
+        if (await db.get(keys[i % keys.length]) === undefined) throw new Error("missing key");
       }
       return performance.now() - t0;
     }
-    case "readEach":
-      // Every key once (fills the cache).
-      for (const k of c.keys) await db.get(k);
-      return c.keys.length;
+    case "checkedReads": {
+      // Rounds of get, getMany, has, count and scan over `keys` (each key's
+      // value is the key): when they started and ended, by the wall clock.
+      const start = Date.now();
+      for (let r = 0; r < c.rounds; r++) {
+        const k = c.keys[r % c.keys.length];
+        if (utf8.decode(await db.get(k)) !== k) throw new Error(`get ${k}`);
+        const many = await db.getMany(c.keys.slice(0, 8));
+        if (many.some((v, i) => utf8.decode(v) !== c.keys[i])) throw new Error("getMany");
+        if (!await db.has(k)) throw new Error(`has ${k}`);
+        if (await db.count() !== c.keys.length) throw new Error("count");
+        let n = 0;
+        for await (const _ of db.keys({ limit: 10 })) n++;
+        if (n !== 10) throw new Error("keys");
+      }
+      return { start, end: Date.now() };
+    }
+    case "ownWrites": {
+      // Each write to keys under `prefix` read back at once: what went wrong (empty when all held).
+      const wrong: string[] = [];
+      for (let r = 0; r < c.rounds; r++) {
+        const k = `${c.prefix}own:${r % 7}`;
+        await db.set(k, `v${r}`);
+        const back = utf8.decode(await db.get(k));
+        if (back !== `v${r}`) wrong.push(`set ${k}=v${r}, read ${back}`);
+        const batch = [`${c.prefix}b:${r % 5}:x`, `${c.prefix}b:${r % 5}:y`];
+        await db.atomic(batch.map((key) => ({ type: "set", key, value: `${r}` })));
+        const vs = (await db.getMany(batch)).map((v) => v && utf8.decode(v));
+        if (vs.some((v) => v !== `${r}`)) wrong.push(`atomic ${r}, read ${vs}`);
+        if (r % 3 === 0) {
+          await db.delete(k);
+          if (await db.has(k)) wrong.push(`deleted ${k}, still there`);
+        }
+      }
+      return wrong;
+    }
+    case "batchReads": {
+      // getMany of `keys` (always written together, all to one value) for `ms`:
+      // how many distinct states were seen, and any read that mixed two.
+      const seen = new Set<string>(), mixed: string[] = [];
+      const end = Date.now() + c.ms;
+      for (let n = 1; Date.now() < end; n++) {
+        const vs = (await db.getMany(c.keys)).map((v) => v && utf8.decode(v));
+        if (vs.some((v) => v !== vs[0])) mixed.push(vs.join(","));
+        seen.add(String(vs[0]));
+        // Background refreshes need the event loop.
+        if (n % 8 === 0) await new Promise((r) => setTimeout(r, 0));
+      }
+      return { states: seen.size, mixed: mixed.slice(0, 5) };
+    }
+    case "spin":
+      return spin(c.n);
+    case "memory": {
+      // This Worker's heap (its isolate's, collected first when the process
+      // runs with --v8-flags=--expose-gc) plus the memory outside it that its
+      // typed arrays hold.
+      // Twice, a turn apart: buffers freed by the first are released by then.
+      const gc = (globalThis as { gc?: () => void }).gc;
+      gc?.();
+      await new Promise((r) => setTimeout(r, 10));
+      gc?.();
+      const m = Deno.memoryUsage();
+      return m.heapUsed + m.external;
+    }
     case "sets": {
       // `count` sets, `concurrency` in flight at once: ms taken.
       const t0 = performance.now();
@@ -117,13 +189,13 @@ async function run(c: Command): Promise<unknown> {
 self.onmessage = async (e: MessageEvent) => {
   const { id, attachTo, command } = e.data as {
     id: number;
-    attachTo?: { shared: SharedCask; options?: object };
+    attachTo?: { shared: SharedCask };
     command?: Command;
   };
   try {
     if (attachTo) {
       await attached?.detach();
-      attached = await attach(attachTo.shared, attachTo.options);
+      attached = await attach(attachTo.shared);
     }
     self.postMessage({ id, ok: true, value: command && await run(command) });
   } catch (err) {
