@@ -13,9 +13,9 @@ import type {
   RecoveryWarning,
 } from "../base/types.ts";
 import { DataFile } from "../log/datafile.ts";
-import { installMerged, removeInputs, writeMerged } from "../log/merge_files.ts";
+import { installMerged, type MergePlan, removeInputs, writeMerged } from "../log/merge_files.ts";
 import type { Writer } from "../log/writer.ts";
-import type { Entry } from "./keydir.ts";
+import type { Entry, KeyDir } from "./keydir.ts";
 
 /** What a compaction works on: the catalog's parts it reads and the changes it makes. */
 export interface CompactionContext {
@@ -30,6 +30,8 @@ export interface CompactionContext {
   liveBytes(id: number): number;
   /** Every index entry in key order; tolerates changes while iterated. */
   entries(): Iterable<[string, Entry]>;
+  /** The index's keys after a key, in order, with their entries' fields; see KeyDir.walk. */
+  walk: KeyDir["walk"];
   remove(k: string): void;
   /** Points each of `keys` still served by a file in `from` at its copy in `fileId`. */
   moveAll(keys: string[], offsets: number[], fileId: number, from: Set<number>): void;
@@ -117,12 +119,19 @@ export function wantsCompaction(ctx: CompactionContext, a: Required<AutoCompact>
   return dead >= a.minDeadBytes && dead >= a.minDeadRatio * total;
 }
 
-// The entries served by `inputIds`, in key order; expired ones leave the index.
-function* liveIn(ctx: CompactionContext, inputIds: Set<number>): Generator<[string, Entry]> {
-  const now = ctx.clock();
-  for (const [k, e] of ctx.entries()) {
-    if (!inputIds.has(e.fileId)) continue;
-    if (e.expireAt !== 0 && e.expireAt <= now) ctx.remove(k);
-    else yield [k, e];
-  }
+// The entries served by `inputIds`, in key order, from the first key after
+// `after`, while `take` says go on; expired ones leave the index.
+function liveIn(ctx: CompactionContext, inputIds: Set<number>): MergePlan["live"] {
+  return (after, take) => {
+    const now = ctx.clock(), expired: string[] = [];
+    ctx.walk(after, (key, fileId, offset, size, expireAt) => {
+      if (!inputIds.has(fileId)) return true;
+      if (expireAt !== 0 && expireAt <= now) {
+        expired.push(key);
+        return true;
+      }
+      return take(key, fileId, offset, size);
+    });
+    for (const k of expired) ctx.remove(k);
+  };
 }

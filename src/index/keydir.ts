@@ -595,6 +595,32 @@ export class KeyDir {
     }
   }
 
+  /**
+   * Calls `visit` with each key after `after` (from the first key when
+   * undefined), in order, and the fields of its entry, until `visit` returns
+   * false or the keys run out. No entry object is made, which makes it the walk
+   * for passes over every key (compaction); `visit` must not change the KeyDir.
+   */
+  walk(
+    after: string | undefined,
+    visit: (key: string, fileId: number, offset: number, size: number, expireAt: number) => boolean,
+  ): void {
+    let leaf = after === undefined ? this.#edgeLeaf(false) : this.#leafFor(after), i = 0;
+    if (after !== undefined) {
+      const r = leaf.find(after);
+      i = r >= 0 ? r + 1 : ~r;
+    }
+    for (;; i++) {
+      while (i >= leaf.n) {
+        if (!leaf.next) return;
+        leaf = leaf.next;
+        i = 0;
+      }
+      const f = leaf.f, b = leaf.fo + i * 4;
+      if (!visit(leaf.keys[i], f[b], f[b + 1], leaf.u[leaf.uo + i * 2 + 1], f[b + 3])) return;
+    }
+  }
+
   #leafFor(key: string): Leaf {
     let node = this.#root;
     while (node instanceof Inner) node = node.kids[node.route(key)];
