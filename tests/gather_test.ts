@@ -44,7 +44,7 @@ Deno.test("gathered reads put every record in its place, dense or sparse", () =>
     const gather = new Gatherer();
     const batch = gather.codec.batch(pos, offsets.length, 0);
     const into = batch.records;
-    gather.read(file, order, offsets, sizes, batch, at);
+    await gather.read(file, order, offsets, sizes, batch, at);
     for (let i = 0; i < offsets.length; i++) {
       assert.deepEqual(
         into.subarray(at[i], at[i] + sizes[i]),
@@ -67,7 +67,7 @@ Deno.test("gathered reads leave records not asked for untouched", () =>
     const gather = new Gatherer();
     const batch = gather.codec.batch(200, 4, 0);
     const into = batch.records.fill(0xee);
-    gather.read(file, [1, 3], offsets, sizes, batch, at);
+    await gather.read(file, [1, 3], offsets, sizes, batch, at);
     assert.deepEqual(into.subarray(50, 100), bytes.subarray(300, 350));
     assert.deepEqual(into.subarray(150, 200), bytes.subarray(700, 750));
     assert.ok(into.subarray(0, 50).every((b) => b === 0xee));

@@ -14,8 +14,12 @@ import type {
 } from "../base/types.ts";
 import { DataFile } from "../log/datafile.ts";
 import { installMerged, type MergePlan, removeInputs, writeMerged } from "../log/merge_files.ts";
+import { TimeSlicer } from "../log/time_slice.ts";
 import type { Writer } from "../log/writer.ts";
 import type { Entry, KeyDir } from "./keydir.ts";
+
+// Keys moved to the outputs between checks of the time slice.
+const MOVE_KEYS = 4096;
 
 /** What a compaction works on: the catalog's parts it reads and the changes it makes. */
 export interface CompactionContext {
@@ -89,9 +93,22 @@ export async function runCompaction(
   await installMerged(ctx.dir, outputs, progress("install"));
   for (const out of outputs) {
     ctx.files.set(out.id, new DataFile(ctx.dir, out.id, out.size, out.header));
-    // A key still served by an input was not written since it was copied (new
-    // writes go to files after the outputs), so the copy is its current value.
-    ctx.moveAll(out.keys, out.offsets, out.id, inputIds);
+  }
+  // A key still served by an input was not written since it was copied (new
+  // writes go to files after the outputs), so the copy is its current value.
+  // Keys move a slice at a time, the store running in between: until the
+  // inputs go, a key served by either file reads the same record.
+  const slicer = new TimeSlicer();
+  try {
+    for (const out of outputs) {
+      for (let i = 0; i < out.keys.length; i += MOVE_KEYS) {
+        const keys = out.keys.slice(i, i + MOVE_KEYS);
+        ctx.moveAll(keys, out.offsets.slice(i, i + MOVE_KEYS), out.id, inputIds);
+        await slicer.pause();
+      }
+    }
+  } finally {
+    slicer.close();
   }
   // Keys whose records were damaged were not copied; they are gone with the
   // inputs, so they leave the index rather than point nowhere.

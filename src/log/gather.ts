@@ -10,6 +10,7 @@
 
 import { MergeCodec, type SealBatch } from "../codec/merge_codec.ts";
 import type { DataFile } from "./datafile.ts";
+import type { TimeSlicer } from "./time_slice.ts";
 
 // Records are grouped by the block they start in, and the small ones of a group
 // are read in one piece when that spans at most DENSE bytes per record (copying
@@ -41,16 +42,18 @@ export class Gatherer {
   /**
    * For each i in `which`: bytes [offsets[i], offsets[i] + sizes[i]) of `file`
    * into `batch.records` at `at[i]`. Small records that lie densely are copied
-   * by wasm out of a block read whole; the others are read alone.
+   * by wasm out of a block read whole; the others are read alone. Pauses with
+   * `slicer` between blocks and between lone reads.
    */
-  read(
+  async read(
     file: DataFile,
     which: readonly number[],
     offsets: readonly number[],
     sizes: readonly number[],
     batch: SealBatch,
     at: Uint32Array,
-  ): void {
+    slicer?: TimeSlicer,
+  ): Promise<void> {
     // Counting sort of `which` by block: no comparisons, and the block order is file order.
     const blocks = Math.floor(file.size / BLOCK) + 1;
     const starts = new Uint32Array(blocks + 1);
@@ -77,9 +80,13 @@ export class Gatherer {
         const i = order[j];
         if (slot >= 0 && sizes[i] <= DENSE) {
           batch.fromSlot(k++, i, offsets[i] - b * BLOCK, at[i], sizes[i]);
-        } else file.read(offsets[i], into.subarray(at[i], at[i] + sizes[i]));
+        } else {
+          file.read(offsets[i], into.subarray(at[i], at[i] + sizes[i]));
+          await slicer?.pause();
+        }
       }
       if (k > 0) batch.copyFromSlot(slot, k);
+      await slicer?.pause();
     }
   }
 

@@ -30,6 +30,7 @@ import { FILE_FLAG_COMPACTED, FLAG_BATCH, KIND_DATA } from "../codec/format.ts";
 import type { DataFile } from "./datafile.ts";
 import { dataPath, hintPath, syncDir, writeAll } from "./fsutil.ts";
 import { Gatherer } from "./gather.ts";
+import { TimeSlicer } from "./time_slice.ts";
 import { HintWriter } from "./hint.ts";
 import { keyEquals } from "../base/keys.ts";
 import type { CompactProgress } from "../base/types.ts";
@@ -218,6 +219,9 @@ const EARLY_SYNC_BYTES = 8 * 1024 * 1024;
 // fell from about 30-90 ms to about 10 ms.
 const SEGMENT_BYTES = 2 * 1024 * 1024;
 
+// Bytes of records checked and sealed in one call, between pauses.
+const CHECK_BYTES = 256 * 1024;
+
 /** Live records picked for the next segment, in key order. */
 class Segment {
   keys: string[] = [];
@@ -255,10 +259,11 @@ export async function writeMerged(plan: MergePlan): Promise<MergeOutput[]> {
   const outs: Output[] = [];
   const seg = new Segment();
   const gather = new Gatherer();
+  const slicer = new TimeSlicer();
   let done = 0;
   const copy = async (o: Output) => {
     done += seg.bytes;
-    copySegment(plan, o, seg, gather);
+    await copySegment(plan, o, seg, gather, slicer);
     seg.clear();
     plan.checkAbort();
     await o.flush();
@@ -307,6 +312,8 @@ export async function writeMerged(plan: MergePlan): Promise<MergeOutput[]> {
     }
     await cleanupMerge(plan.dir);
     throw e;
+  } finally {
+    slicer.close();
   }
   for (const o of outs) closeOutput(o);
   return outs.map((o) => ({
@@ -325,7 +332,13 @@ export async function writeMerged(plan: MergePlan): Promise<MergeOutput[]> {
  * one copy, a record of format 1 is encoded afresh. A record that fails is
  * reported and dropped alone.
  */
-function copySegment(plan: MergePlan, o: Output, seg: Segment, gather: Gatherer): void {
+async function copySegment(
+  plan: MergePlan,
+  o: Output,
+  seg: Segment,
+  gather: Gatherer,
+  slicer: TimeSlicer,
+): Promise<void> {
   const n = seg.keys.length;
   // Only a segment of one large record outgrows SEGMENT_BYTES; it stays out of
   // wasm memory, which never shrinks.
@@ -345,11 +358,14 @@ function copySegment(plan: MergePlan, o: Output, seg: Segment, gather: Gatherer)
   }
   const buf = batch.records;
   for (const [id, which] of byFile) {
-    gather.read(plan.inputs.get(id)!, which, seg.offsets, seg.sizes, batch, at);
+    await gather.read(plan.inputs.get(id)!, which, seg.offsets, seg.sizes, batch, at, slicer);
   }
   const hs = o.fmt.headerSize, h = emptyHeader();
   for (let next = 0; next < n;) {
-    let bad = batch.check(next, n);
+    // Checked and sealed a slice of CHECK_BYTES at a time, pausing between.
+    let end = next + 1;
+    while (end < n && at[end + 1] - at[next] <= CHECK_BYTES) end++;
+    let bad = batch.check(next, end);
     for (let i = next; i < bad; i++) {
       if (!keyEquals(buf, at[i] + plan.inputs.get(seg.fileIds[i])!.fmt.headerSize, seg.keys[i])) {
         bad = i;
@@ -370,10 +386,11 @@ function copySegment(plan: MergePlan, o: Output, seg: Segment, gather: Gatherer)
       o.keepRun(batch, seg.keys, at, i, j, at[j]);
       i = j;
     }
-    if (bad < n) {
+    if (bad < end) {
       plan.onDamage(plan.inputs.get(seg.fileIds[bad])!.path, seg.offsets[bad], seg.sizes[bad]);
-    }
-    next = bad + 1;
+      next = bad + 1;
+    } else next = end;
+    await slicer.pause();
   }
 }
 
