@@ -348,8 +348,12 @@ async function copySegment(
   const batch = gather.codec.batch(seg.bytes, n, keyBytes);
   const at = new Uint32Array(n + 1);
   const byFile = new Map<number, number[]>();
+  // Each record's format, looked up once per run of records from one file.
+  const fmts: RecordFormat[] = new Array(n);
   for (let i = 0; i < n; i++) {
-    const fmt = plan.inputs.get(seg.fileIds[i])!.fmt;
+    const fmt = fmts[i] = i > 0 && seg.fileIds[i] === seg.fileIds[i - 1]
+      ? fmts[i - 1]
+      : plan.inputs.get(seg.fileIds[i])!.fmt;
     batch.place(i, at[i], seg.sizes[i], fmt, seg.keys[i].length);
     at[i + 1] = at[i] + seg.sizes[i];
     const list = byFile.get(seg.fileIds[i]);
@@ -367,14 +371,14 @@ async function copySegment(
     while (end < n && at[end + 1] - at[next] <= CHECK_BYTES) end++;
     let bad = batch.check(next, end);
     for (let i = next; i < bad; i++) {
-      if (!keyEquals(buf, at[i] + plan.inputs.get(seg.fileIds[i])!.fmt.headerSize, seg.keys[i])) {
+      if (!keyEquals(buf, at[i] + fmts[i].headerSize, seg.keys[i])) {
         bad = i;
         break;
       }
     }
     // Runs of records with this file's header size, split at any of format 1.
     for (let i = next; i < bad;) {
-      const fmt = plan.inputs.get(seg.fileIds[i])!.fmt;
+      const fmt = fmts[i];
       if (fmt.headerSize !== hs) {
         readHeader(fmt, buf, at[i], h);
         o.keep(seg.keys[i], h, buf.subarray(at[i], at[i + 1]), fmt);
@@ -382,7 +386,7 @@ async function copySegment(
         continue;
       }
       let j = i + 1;
-      while (j < bad && plan.inputs.get(seg.fileIds[j])!.fmt.headerSize === hs) j++;
+      while (j < bad && fmts[j].headerSize === hs) j++;
       o.keepRun(batch, seg.keys, at, i, j, at[j]);
       i = j;
     }
