@@ -82,11 +82,11 @@ export class Gatherer {
           batch.fromSlot(k++, i, offsets[i] - b * BLOCK, at[i], sizes[i]);
         } else {
           file.read(offsets[i], into.subarray(at[i], at[i] + sizes[i]));
-          await slicer?.pause();
+          if (slicer?.due) await slicer.yield();
         }
       }
       if (k > 0) batch.copyFromSlot(slot, k);
-      await slicer?.pause();
+      if (slicer?.due) await slicer.yield();
     }
   }
 
