@@ -220,7 +220,7 @@ const EARLY_SYNC_BYTES = 8 * 1024 * 1024;
 const SEGMENT_BYTES = 2 * 1024 * 1024;
 
 // Bytes of records checked and sealed in one call, between pauses.
-const CHECK_BYTES = 256 * 1024;
+const CHECK_BYTES = 128 * 1024;
 
 /** Live records picked for the next segment, in key order. */
 class Segment {
