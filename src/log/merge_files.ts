@@ -213,7 +213,7 @@ class Output {
 const EARLY_SYNC_BYTES = 8 * 1024 * 1024;
 
 // Outputs are written this much per write call. Deno often runs a file write
-// on the JS thread, inside the call: a 2 MiB write measured 1-17 ms there
+// on the JS thread, inside the call: a 2 MiB write measured up to 16 ms there
 // (more while the system had many dirty pages), and every call of the store
 // waited it out. Each piece's completion is a turn of the event loop.
 const WRITE_PIECE = 256 * 1024;
@@ -226,11 +226,9 @@ async function writePieces(file: Deno.FsFile, data: Uint8Array): Promise<void> {
 
 // Records are copied a segment of up to this much output at a time: the bigger
 // a segment, the denser its records lie in the inputs and the fewer reads
-// gather them (see gather.ts), but a segment lives in wasm memory and is
-// gathered and checked in one synchronous stretch, which every other call of
-// the store waits out. At 2 MiB (measured against 8 MiB, same run) compaction
-// kept its speed and the longest stall of reads and writes running beside it
-// fell from about 30-90 ms to about 10 ms.
+// gather them (see gather.ts), and the fewer calls check and seal them; a
+// segment lives in the merge's wasm memory. Its work is done in time slices
+// (time_slice.ts), so its size no longer bounds how long other calls wait.
 const SEGMENT_BYTES = 2 * 1024 * 1024;
 
 // Bytes of records checked and sealed in one call, between pauses.
@@ -265,9 +263,9 @@ class Segment {
  * Copies the plan's live records, in key order, into fsynced temporary files.
  * Key order makes the hint files sorted, so an open loads them as ascending
  * inserts, and it lays each output out in scan order. Records are gathered and
- * verified a segment at a time (see copySegment); their bytes are kept as they
- * are (batch flags inside are void by the output's COMPACTED file flag). Each
- * segment is written out while the next one is gathered.
+ * verified a segment at a time (see copySegment) and re-sealed under the
+ * output's salt with their batch flags cleared. Each segment is written out
+ * while the next one is gathered.
  */
 export async function writeMerged(plan: MergePlan): Promise<MergeOutput[]> {
   const outs: Output[] = [];
