@@ -41,8 +41,10 @@ Deno.test("gathered reads put every record in its place, dense or sparse", () =>
       at[i] = pos;
       pos += sizes[i];
     }
-    const into = new Uint8Array(pos);
-    new Gatherer().read(file, order, offsets, sizes, into, at);
+    const gather = new Gatherer();
+    const batch = gather.codec.batch(pos, offsets.length, 0);
+    const into = batch.records;
+    await gather.read(file, order, offsets, sizes, batch, at);
     for (let i = 0; i < offsets.length; i++) {
       assert.deepEqual(
         into.subarray(at[i], at[i] + sizes[i]),
@@ -62,8 +64,10 @@ Deno.test("gathered reads leave records not asked for untouched", () =>
     const file = new DataFile(dir, 0, bytes.length);
     const offsets = [100, 300, 500, 700], sizes = [50, 50, 50, 50];
     const at = Uint32Array.from([0, 50, 100, 150]);
-    const into = new Uint8Array(200).fill(0xee);
-    new Gatherer().read(file, [1, 3], offsets, sizes, into, at);
+    const gather = new Gatherer();
+    const batch = gather.codec.batch(200, 4, 0);
+    const into = batch.records.fill(0xee);
+    await gather.read(file, [1, 3], offsets, sizes, batch, at);
     assert.deepEqual(into.subarray(50, 100), bytes.subarray(300, 350));
     assert.deepEqual(into.subarray(150, 200), bytes.subarray(700, 750));
     assert.ok(into.subarray(0, 50).every((b) => b === 0xee));

@@ -367,16 +367,15 @@ Deno.test("keydir: walk in pieces with changes between them sees each lasting ke
   const seen: string[] = [];
   let last: string | undefined;
   for (;;) {
-    const to = dir.walk(
-      last,
-      1 + int(rand, 300),
-      (k, fileId, offset, size, timestamp, expireAt) => {
-        seen.push(k);
-        assert.deepEqual({ fileId, offset, size, timestamp, expireAt }, dir.get(k));
-      },
-    );
-    if (to === undefined) break;
-    last = to;
+    const piece = 1 + int(rand, 300);
+    let n = 0;
+    dir.walk(last, (k, fileId, offset, size, timestamp, expireAt) => {
+      seen.push(k);
+      assert.deepEqual({ fileId, offset, size, timestamp, expireAt }, dir.get(k));
+      last = k;
+      return ++n < piece;
+    });
+    if (n < piece) break;
     // Between pieces: deletes (the key no longer lasts) and inserts anywhere.
     for (let j = 0; j < 20; j++) {
       const k = [...stable][int(rand, stable.size)];
@@ -390,4 +389,38 @@ Deno.test("keydir: walk in pieces with changes between them sees each lasting ke
   const once = new Set(seen);
   assert.equal(once.size, seen.length);
   for (const k of stable) assert.ok(once.has(k), `lasting key ${JSON.stringify(k)} was seen`);
+});
+
+Deno.test("keydir: walk gives every key after the given one, in order, with its entry's fields, until told to stop", () => {
+  const dir = new KeyDir();
+  const rand = rng(3);
+  const keys = new Set<string>();
+  while (keys.size < 5000) keys.add(String(Math.floor(rand() * 1e9)).padStart(9, "0"));
+  for (const k of keys) {
+    const n = Number(k);
+    dir.set(k, { fileId: n % 7, offset: n, size: n % 1000, timestamp: n % 5, expireAt: n % 3 });
+  }
+  const sorted = [...keys].sort();
+  const walked = (after: string | undefined, limit: number) => {
+    const seen: string[] = [];
+    dir.walk(after, (key, fileId, offset, size, timestamp, expireAt) => {
+      const n = Number(key);
+      assert.deepEqual([fileId, offset, size, timestamp, expireAt], [
+        n % 7,
+        n,
+        n % 1000,
+        n % 5,
+        n % 3,
+      ]);
+      seen.push(key);
+      return seen.length < limit;
+    });
+    return seen;
+  };
+  assert.deepEqual(walked(undefined, Infinity), sorted);
+  // From a present key (exclusive), from an absent one, and stopped early.
+  assert.deepEqual(walked(sorted[1234], 100), sorted.slice(1235, 1335));
+  assert.deepEqual(walked(sorted[1234] + "x", 10), sorted.slice(1235, 1245));
+  assert.deepEqual(walked("", 3), sorted.slice(0, 3));
+  assert.deepEqual(walked(sorted[4999], 10), []);
 });

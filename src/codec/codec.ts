@@ -61,7 +61,8 @@ export interface ScanResult {
   need: number;
 }
 
-interface CodecExports {
+/** What the codec's WebAssembly module exports (wasm/assembly/index.ts). */
+export interface CodecExports {
   memory: WebAssembly.Memory;
   crc32(ptr: number, len: number, seed: number): number;
   encodeHeader(
@@ -97,6 +98,20 @@ interface CodecExports {
     salt: number,
   ): number;
   reserveScratch(size: number): number;
+  checkRecords(ptr: number, table: number, from: number, n: number): number;
+  copyRows(ptr: number, table: number, list: number, count: number, from: number): void;
+  sealRecords(
+    ptr: number,
+    table: number,
+    from: number,
+    to: number,
+    hsize: number,
+    salt: number,
+    clearFlags: number,
+    hint: number,
+    outAt: number,
+  ): number;
+  ROW_SIZE: WebAssembly.Global;
   scanStatus: WebAssembly.Global;
   scanEnd: WebAssembly.Global;
   scanNeed: WebAssembly.Global;
@@ -112,8 +127,10 @@ interface CodecExports {
   SCRATCH_PTR: WebAssembly.Global;
 }
 
-const wasm = new WebAssembly.Instance(new WebAssembly.Module(WASM_BYTES))
-  .exports as unknown as CodecExports;
+/** The compiled codec module; compaction runs an instance of its own (merge_codec.ts). */
+export const CODEC_MODULE: WebAssembly.Module = new WebAssembly.Module(WASM_BYTES);
+
+const wasm = new WebAssembly.Instance(CODEC_MODULE).exports as unknown as CodecExports;
 
 const DESC_PTR: number = wasm.DESC_PTR.value;
 const DESC_MAX: number = wasm.DESC_MAX.value;

@@ -701,6 +701,7 @@ export class Catalog {
       onWarning: this.#opts.onWarning,
       liveBytes: (id) => this.liveBytes(id),
       entries: () => this.#index.range(),
+      walk: (after, visit) => this.#index.walk(after, visit),
       remove: (k) => this.#remove(k),
       moveAll: (keys, offsets, fileId, from) => this.#moveAll(keys, offsets, fileId, from),
       dropFiles: (files) => this.#dropFiles(files),
@@ -843,10 +844,13 @@ export class Catalog {
     let last: string | undefined;
     return (visit) => {
       if (live && (this.#closing || this.#compacting)) throw ABANDONED;
-      const to = this.#index.walk(last, CHECKPOINT_PIECE, visit);
-      if (to === undefined) return false;
-      last = to;
-      return true;
+      let n = 0;
+      this.#index.walk(last, (key, fileId, offset, size, timestamp, expireAt) => {
+        visit(key, fileId, offset, size, timestamp, expireAt);
+        last = key;
+        return ++n < CHECKPOINT_PIECE;
+      });
+      return n === CHECKPOINT_PIECE;
     };
   }
 
@@ -888,13 +892,21 @@ export class Catalog {
   // Points each of `keys` (ascending) whose record is still in a file of `from`
   // at the same record copied to `offsets[i]` of file `fileId`.
   #moveAll(keys: string[], offsets: number[], fileId: number, from: Set<number>): void {
-    let moved = 0;
+    // Bytes leave a file in runs (records of one input often neighbour in key
+    // order), so the accounting changes once per run rather than per key.
+    let moved = 0, runId = -1, run = 0;
     this.#index.relocate(keys, offsets, fileId, (id, size) => {
       if (!from.has(id)) return false;
-      this.#addLive(id, -size);
+      if (id !== runId) {
+        if (run > 0) this.#addLive(runId, -run);
+        runId = id;
+        run = 0;
+      }
+      run += size;
       moved += size;
       return true;
     });
+    if (run > 0) this.#addLive(runId, -run);
     this.#addLive(fileId, moved);
   }
 

@@ -13,9 +13,13 @@ import type {
   RecoveryWarning,
 } from "../base/types.ts";
 import { DataFile } from "../log/datafile.ts";
-import { installMerged, removeInputs, writeMerged } from "../log/merge_files.ts";
+import { installMerged, type MergePlan, removeInputs, writeMerged } from "../log/merge_files.ts";
+import { TimeSlicer } from "../log/time_slice.ts";
 import type { Writer } from "../log/writer.ts";
-import type { Entry } from "./keydir.ts";
+import type { Entry, KeyDir } from "./keydir.ts";
+
+// Keys moved to the outputs between checks of the time slice.
+const MOVE_KEYS = 4096;
 
 /** What a compaction works on: the catalog's parts it reads and the changes it makes. */
 export interface CompactionContext {
@@ -30,6 +34,8 @@ export interface CompactionContext {
   liveBytes(id: number): number;
   /** Every index entry in key order; tolerates changes while iterated. */
   entries(): Iterable<[string, Entry]>;
+  /** The index's keys after a key, in order, with their entries' fields; see KeyDir.walk. */
+  walk: KeyDir["walk"];
   remove(k: string): void;
   /** Points each of `keys` still served by a file in `from` at its copy in `fileId`. */
   moveAll(keys: string[], offsets: number[], fileId: number, from: Set<number>): void;
@@ -87,9 +93,22 @@ export async function runCompaction(
   await installMerged(ctx.dir, outputs, progress("install"));
   for (const out of outputs) {
     ctx.files.set(out.id, new DataFile(ctx.dir, out.id, out.size, out.header));
-    // A key still served by an input was not written since it was copied (new
-    // writes go to files after the outputs), so the copy is its current value.
-    ctx.moveAll(out.keys, out.offsets, out.id, inputIds);
+  }
+  // A key still served by an input was not written since it was copied (new
+  // writes go to files after the outputs), so the copy is its current value.
+  // Keys move a slice at a time, the store running in between: until the
+  // inputs go, a key served by either file reads the same record.
+  const slicer = new TimeSlicer();
+  try {
+    for (const out of outputs) {
+      for (let i = 0; i < out.keys.length; i += MOVE_KEYS) {
+        const keys = out.keys.slice(i, i + MOVE_KEYS);
+        ctx.moveAll(keys, out.offsets.slice(i, i + MOVE_KEYS), out.id, inputIds);
+        await slicer.pause();
+      }
+    }
+  } finally {
+    slicer.close();
   }
   // Keys whose records were damaged were not copied; they are gone with the
   // inputs, so they leave the index rather than point nowhere.
@@ -117,12 +136,19 @@ export function wantsCompaction(ctx: CompactionContext, a: Required<AutoCompact>
   return dead >= a.minDeadBytes && dead >= a.minDeadRatio * total;
 }
 
-// The entries served by `inputIds`, in key order; expired ones leave the index.
-function* liveIn(ctx: CompactionContext, inputIds: Set<number>): Generator<[string, Entry]> {
-  const now = ctx.clock();
-  for (const [k, e] of ctx.entries()) {
-    if (!inputIds.has(e.fileId)) continue;
-    if (e.expireAt !== 0 && e.expireAt <= now) ctx.remove(k);
-    else yield [k, e];
-  }
+// The entries served by `inputIds`, in key order, from the first key after
+// `after`, while `take` says go on; expired ones leave the index.
+function liveIn(ctx: CompactionContext, inputIds: Set<number>): MergePlan["live"] {
+  return (after, take) => {
+    const now = ctx.clock(), expired: string[] = [];
+    ctx.walk(after, (key, fileId, offset, size, _timestamp, expireAt) => {
+      if (!inputIds.has(fileId)) return true;
+      if (expireAt !== 0 && expireAt <= now) {
+        expired.push(key);
+        return true;
+      }
+      return take(key, fileId, offset, size);
+    });
+    for (const k of expired) ctx.remove(k);
+  };
 }

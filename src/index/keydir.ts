@@ -672,34 +672,31 @@ export class KeyDir {
   }
 
   /**
-   * Calls `visit` for up to `limit` entries in key order, from the first key
-   * after `after` (from the first key when undefined), with the entry's fields
-   * rather than an object; returns the last key visited, or undefined when
-   * there was none. Walked in pieces with changes between them, it sees every
-   * key that stays present exactly once, as `range` does.
+   * Calls `visit` with each key after `after` (from the first key when
+   * undefined), in order, and the fields of its entry, until `visit` returns
+   * false or the keys run out. No entry object is made, which makes it the walk
+   * for passes over every key (compaction, checkpoints); `visit` must not
+   * change the KeyDir. Walked in pieces, each resuming after the last key seen,
+   * with changes between them, it sees every key that stays present exactly
+   * once, as `range` does.
    */
-  walk(after: string | undefined, limit: number, visit: EntryVisitor): string | undefined {
-    let leaf: Leaf, i: number;
-    if (after === undefined) {
-      leaf = this.#edgeLeaf(false);
-      i = 0;
-    } else {
-      leaf = this.#leafFor(after);
+  walk(after: string | undefined, visit: (...entry: Parameters<EntryVisitor>) => boolean): void {
+    let leaf = after === undefined ? this.#edgeLeaf(false) : this.#leafFor(after), i = 0;
+    if (after !== undefined) {
       const r = leaf.find(after);
       i = r >= 0 ? r + 1 : ~r;
     }
-    let last: string | undefined;
-    for (let n = 0; n < limit; n++, i++) {
+    for (;; i++) {
       while (i >= leaf.n) {
-        if (!leaf.next) return last;
+        if (!leaf.next) return;
         leaf = leaf.next;
         i = 0;
       }
       const f = leaf.f, b = leaf.fo + i * 4;
-      last = leaf.keys[i];
-      visit(last, f[b], f[b + 1], leaf.u[leaf.uo + i * 2 + 1], f[b + 2], f[b + 3]);
+      if (!visit(leaf.keys[i], f[b], f[b + 1], leaf.u[leaf.uo + i * 2 + 1], f[b + 2], f[b + 3])) {
+        return;
+      }
     }
-    return last;
   }
 
   #leafFor(key: string): Leaf {

@@ -49,12 +49,7 @@ export class HintWriter {
   /** Adds the entry of the record at `offset` whose key is `key`. */
   add(key: Uint8Array, h: RecordHeader, offset: number): void {
     const need = ENTRY + key.length;
-    if (this.#used + need > this.#buf.length) {
-      const bigger = new Uint8Array(Math.max(this.#buf.length * 2, this.#used + need));
-      bigger.set(this.#buf.subarray(0, this.#used));
-      this.#buf = bigger;
-      this.#view = new DataView(bigger.buffer);
-    }
+    this.#reserve(need);
     const v = this.#view, at = this.#used;
     v.setUint32(at, key.length, true);
     v.setUint32(at + 4, h.valueLen, true);
@@ -66,6 +61,22 @@ export class HintWriter {
     this.#buf.set(key, at + ENTRY);
     this.#used += need;
     this.#count++;
+  }
+
+  /** Adds `count` entries already laid out as {@link HintWriter.add} lays them out (built in bulk by the codec). */
+  addEntries(entries: Uint8Array, count: number): void {
+    this.#reserve(entries.length);
+    this.#buf.set(entries, this.#used);
+    this.#used += entries.length;
+    this.#count += count;
+  }
+
+  #reserve(need: number): void {
+    if (this.#used + need <= this.#buf.length) return;
+    const bigger = new Uint8Array(Math.max(this.#buf.length * 2, this.#used + need));
+    bigger.set(this.#buf.subarray(0, this.#used));
+    this.#buf = bigger;
+    this.#view = new DataView(bigger.buffer);
   }
 
   /** The bytes added since the last take (the file header first). */

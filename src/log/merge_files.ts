@@ -22,15 +22,15 @@ import {
   type RecordHeader,
   recordSize,
   resealRecord,
-  scanRecords,
-  scratch,
   verifyRecord,
 } from "../codec/codec.ts";
+import type { SealBatch } from "../codec/merge_codec.ts";
 import { encodeFileHeader, type FileHeader, newSalt } from "../codec/file_header.ts";
 import { FILE_FLAG_COMPACTED, FLAG_BATCH, KIND_DATA } from "../codec/format.ts";
 import type { DataFile } from "./datafile.ts";
 import { dataPath, hintPath, syncDir, writeAll } from "./fsutil.ts";
 import { Gatherer } from "./gather.ts";
+import { TimeSlicer } from "./time_slice.ts";
 import { HintWriter } from "./hint.ts";
 import { keyEquals } from "../base/keys.ts";
 import type { CompactProgress } from "../base/types.ts";
@@ -39,10 +39,15 @@ import type { CompactProgress } from "../base/types.ts";
 export interface MergePlan {
   dir: string;
   /**
-   * The records to keep, in key order: every live key whose current record is in
-   * an input file. Iterated while the store runs, so it must tolerate changes.
+   * The records to keep, in key order: calls `take` with every live key after
+   * `after` (from the first when undefined) whose current record is in an input
+   * file, until `take` returns false. Called again after each segment, from
+   * the last key taken, so the store may change in between.
    */
-  live: Iterable<[string, { fileId: number; offset: number; size: number }]>;
+  live(
+    after: string | undefined,
+    take: (key: string, fileId: number, offset: number, size: number) => boolean,
+  ): void;
   /** Input data files by id: immutable, fully written and fsynced. */
   inputs: Map<number, DataFile>;
   /** Bytes to copy, for progress. */
@@ -79,6 +84,9 @@ class Output {
   buf = new Uint8Array(4 * 1024 * 1024);
   #spare = new Uint8Array(4 * 1024 * 1024);
   #writing: Promise<void> = Promise.resolve();
+  // Data bytes written since the last early sync was started, and that sync.
+  #unsynced = 0;
+  #syncing: Promise<void> = Promise.resolve();
   used = 0;
   readonly header: FileHeader;
   readonly fmt: RecordFormat;
@@ -141,6 +149,27 @@ class Output {
     this.push(out);
   }
 
+  /**
+   * Appends the checked records [from, to) of `batch`, which lie back to back
+   * at [at[from], end) and share this file's header size, re-sealed in bulk.
+   */
+  keepRun(
+    batch: SealBatch,
+    keys: string[],
+    at: Uint32Array,
+    from: number,
+    to: number,
+    end: number,
+  ): void {
+    const base = this.size - at[from];
+    this.hint.addEntries(batch.seal(from, to, this.fmt, FLAG_BATCH, this.size), to - from);
+    for (let i = from; i < to; i++) {
+      this.keys.push(keys[i]);
+      this.offsets.push(base + at[i]);
+    }
+    this.push(batch.records.subarray(at[from], end));
+  }
+
   /** Writes the header again, now that the merge knows how many outputs it has. */
   async seal(parts: number): Promise<void> {
     await this.data.seek(0, Deno.SeekMode.Start);
@@ -157,25 +186,55 @@ class Output {
     const data = this.buf.subarray(0, this.used), hint = this.hint.take();
     [this.buf, this.#spare] = [this.#spare, this.buf];
     this.used = 0;
-    this.#writing = writeAll(this.data, data).then(() => writeAll(this.hintFile, hint));
+    this.#writing = writePieces(this.data, data).then(() => writeAll(this.hintFile, hint)).then(
+      () => {
+        this.#unsynced += data.length;
+        if (this.#unsynced < EARLY_SYNC_BYTES) return;
+        this.#unsynced = 0;
+        this.#syncing = this.#syncing.then(() => this.data.syncData());
+        this.#syncing.catch(() => {});
+      },
+    );
     // A failed write is thrown by the next flush or drain; until then it is not unhandled.
     this.#writing.catch(() => {});
   }
 
-  /** Waits for the last flush. */
-  drain(): Promise<void> {
-    return this.#writing;
+  /** Waits for the last flush and the early syncs. */
+  async drain(): Promise<void> {
+    await this.#writing;
+    await this.#syncing;
+  }
+}
+
+// An output is fdatasynced in the background each time this much more of it
+// is written, so the disk writes while the merge works on the next segments
+// rather than all at once in the final fsync, which is then short. Only the
+// final fsync is what the merge's safety relies on (see the module doc).
+const EARLY_SYNC_BYTES = 8 * 1024 * 1024;
+
+// Outputs are written this much per write call. Deno often runs a file write
+// on the JS thread, inside the call: a 2 MiB write measured up to 16 ms there
+// (more while the system had many dirty pages), a 1 MiB one about 0.3 ms, and
+// every call of the store waits it out. Each piece's completion is a turn of
+// the event loop; 256 KiB pieces made a compaction of 1 MiB values slower
+// (each piece is a round trip) without fewer slow calls beside it.
+const WRITE_PIECE = 1024 * 1024;
+
+async function writePieces(file: Deno.FsFile, data: Uint8Array): Promise<void> {
+  for (let at = 0; at < data.length; at += WRITE_PIECE) {
+    await writeAll(file, data.subarray(at, at + WRITE_PIECE));
   }
 }
 
 // Records are copied a segment of up to this much output at a time: the bigger
 // a segment, the denser its records lie in the inputs and the fewer reads
-// gather them (see gather.ts), but a segment lives in wasm memory and is
-// gathered and checked in one synchronous stretch, which every other call of
-// the store waits out. At 2 MiB (measured against 8 MiB, same run) compaction
-// kept its speed and the longest stall of reads and writes running beside it
-// fell from about 30-90 ms to about 10 ms.
+// gather them (see gather.ts), and the fewer calls check and seal them; a
+// segment lives in the merge's wasm memory. Its work is done in time slices
+// (time_slice.ts), so its size no longer bounds how long other calls wait.
 const SEGMENT_BYTES = 2 * 1024 * 1024;
+
+// Bytes of records checked and sealed in one call, between pauses.
+const CHECK_BYTES = 128 * 1024;
 
 /** Live records picked for the next segment, in key order. */
 class Segment {
@@ -185,12 +244,12 @@ class Segment {
   sizes: number[] = [];
   bytes = 0;
 
-  add(key: string, e: { fileId: number; offset: number; size: number }): void {
+  add(key: string, fileId: number, offset: number, size: number): void {
     this.keys.push(key);
-    this.fileIds.push(e.fileId);
-    this.offsets.push(e.offset);
-    this.sizes.push(e.size);
-    this.bytes += e.size;
+    this.fileIds.push(fileId);
+    this.offsets.push(offset);
+    this.sizes.push(size);
+    this.bytes += size;
   }
 
   clear(): void {
@@ -206,18 +265,19 @@ class Segment {
  * Copies the plan's live records, in key order, into fsynced temporary files.
  * Key order makes the hint files sorted, so an open loads them as ascending
  * inserts, and it lays each output out in scan order. Records are gathered and
- * verified a segment at a time (see copySegment); their bytes are kept as they
- * are (batch flags inside are void by the output's COMPACTED file flag). Each
- * segment is written out while the next one is gathered.
+ * verified a segment at a time (see copySegment) and re-sealed under the
+ * output's salt with their batch flags cleared. Each segment is written out
+ * while the next one is gathered.
  */
 export async function writeMerged(plan: MergePlan): Promise<MergeOutput[]> {
   const outs: Output[] = [];
   const seg = new Segment();
   const gather = new Gatherer();
+  const slicer = new TimeSlicer();
   let done = 0;
   const copy = async (o: Output) => {
     done += seg.bytes;
-    copySegment(plan, o, seg, gather);
+    await copySegment(plan, o, seg, gather, slicer);
     seg.clear();
     plan.checkAbort();
     await o.flush();
@@ -227,18 +287,28 @@ export async function writeMerged(plan: MergePlan): Promise<MergeOutput[]> {
     // Even a merge that keeps nothing writes one (empty) output: its header is
     // what says the merged log files are gone on purpose, not missing.
     outs.push(openOutput(plan, plan.firstId));
-    for (const [key, e] of plan.live) {
-      let o = outs[outs.length - 1];
-      const size = o.size + seg.bytes;
+    // A segment ends where the next record would overflow it, or the output.
+    let after: string | undefined, stop: "segment" | "output" | undefined;
+    const take = (key: string, fileId: number, offset: number, size: number) => {
+      const o = outs[outs.length - 1];
       if (
-        size + e.size > plan.maxFileSize && o.keys.length + seg.keys.length > 0 &&
+        o.size + seg.bytes + size > plan.maxFileSize && o.keys.length + seg.keys.length > 0 &&
         o.id < plan.lastId
-      ) {
-        await copy(o);
-        o = openOutput(plan, o.id + 1);
-        outs.push(o);
-      } else if (seg.bytes > 0 && seg.bytes + e.size > SEGMENT_BYTES) await copy(o);
-      seg.add(key, e);
+      ) stop = "output";
+      else if (seg.bytes > 0 && seg.bytes + size > SEGMENT_BYTES) stop = "segment";
+      else {
+        seg.add(key, fileId, offset, size);
+        after = key;
+      }
+      return stop === undefined;
+    };
+    for (;;) {
+      stop = undefined;
+      plan.live(after, take);
+      if (stop === undefined) break;
+      const o = outs[outs.length - 1];
+      if (seg.bytes > 0) await copy(o);
+      if (stop === "output") outs.push(openOutput(plan, o.id + 1));
     }
     if (seg.bytes > 0) await copy(outs[outs.length - 1]);
     for (const o of outs) {
@@ -256,6 +326,8 @@ export async function writeMerged(plan: MergePlan): Promise<MergeOutput[]> {
     }
     await cleanupMerge(plan.dir);
     throw e;
+  } finally {
+    slicer.close();
   }
   for (const o of outs) closeOutput(o);
   return outs.map((o) => ({
@@ -268,54 +340,89 @@ export async function writeMerged(plan: MergePlan): Promise<MergeOutput[]> {
 }
 
 /**
- * Gathers the segment's records in key order into wasm memory, where one bulk
- * scan verifies them all, and keeps each whose key and place are the ones the
- * index gave. From the first record that fails, the rest are checked one by
- * one, so a damaged record is reported and dropped alone.
+ * Gathers the segment's records in key order into wasm memory, where they are
+ * checked in bulk, and keeps each whose key and size are the ones the index
+ * gave: runs of records of this format are re-sealed in bulk and appended with
+ * one copy, a record of format 1 is encoded afresh. A record that fails is
+ * reported and dropped alone.
  */
-function copySegment(plan: MergePlan, o: Output, seg: Segment, gather: Gatherer): void {
+async function copySegment(
+  plan: MergePlan,
+  o: Output,
+  seg: Segment,
+  gather: Gatherer,
+  slicer: TimeSlicer,
+): Promise<void> {
   const n = seg.keys.length;
-  const at = new Uint32Array(n);
+  // Only a segment of one large record outgrows SEGMENT_BYTES; it stays out of
+  // wasm memory, which never shrinks.
+  if (seg.bytes > SEGMENT_BYTES) return copyAlone(plan, o, seg);
+  let keyBytes = 0;
+  for (const k of seg.keys) keyBytes += k.length;
+  const batch = gather.codec.batch(seg.bytes, n, keyBytes);
+  const at = new Uint32Array(n + 1);
   const byFile = new Map<number, number[]>();
-  for (let i = 0, pos = 0; i < n; pos += seg.sizes[i++]) {
-    at[i] = pos;
+  // Each record's format, looked up once per run of records from one file.
+  const fmts: RecordFormat[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const fmt = fmts[i] = i > 0 && seg.fileIds[i] === seg.fileIds[i - 1]
+      ? fmts[i - 1]
+      : plan.inputs.get(seg.fileIds[i])!.fmt;
+    batch.place(i, at[i], seg.sizes[i], fmt, seg.keys[i].length);
+    at[i + 1] = at[i] + seg.sizes[i];
     const list = byFile.get(seg.fileIds[i]);
     if (list) list.push(i);
     else byFile.set(seg.fileIds[i], [i]);
   }
-  // Only a segment of one large record outgrows SEGMENT_BYTES; it stays out of
-  // wasm memory, which never shrinks.
-  const buf = seg.bytes <= SEGMENT_BYTES
-    ? scratch(seg.bytes).subarray(0, seg.bytes)
-    : new Uint8Array(seg.bytes);
+  const buf = batch.records;
   for (const [id, which] of byFile) {
-    gather.read(plan.inputs.get(id)!, which, seg.offsets, seg.sizes, buf, at);
+    await gather.read(plan.inputs.get(id)!, which, seg.offsets, seg.sizes, batch, at, slicer);
   }
-  const fmtOf = (i: number) => plan.inputs.get(seg.fileIds[i])!.fmt;
-  const matches = (i: number, h: RecordHeader, fmt: RecordFormat) =>
-    recordSize(fmt, h.keyLen, h.valueLen) === seg.sizes[i] &&
-    keyEquals(buf, at[i] + fmt.headerSize, seg.keys[i]);
-  let next = 0;
-  // Records of one salt verify in one bulk scan; a segment mixing files (their
-  // salts differ) is checked record by record.
-  if (byFile.size === 1) {
-    const fmt = fmtOf(0);
-    let broken = false;
-    scanRecords(fmt, buf, 0, (pos, h) => {
-      broken ||= pos !== at[next] || !matches(next, h, fmt);
-      if (broken) return;
-      o.keep(seg.keys[next], h, buf.subarray(pos, pos + seg.sizes[next]), fmt);
-      next++;
-    });
+  const hs = o.fmt.headerSize, h = emptyHeader();
+  for (let next = 0; next < n;) {
+    // Checked and sealed a slice of CHECK_BYTES at a time, pausing between.
+    let end = next + 1;
+    while (end < n && at[end + 1] - at[next] <= CHECK_BYTES) end++;
+    let bad = batch.check(next, end);
+    for (let i = next; i < bad; i++) {
+      if (!keyEquals(buf, at[i] + fmts[i].headerSize, seg.keys[i])) {
+        bad = i;
+        break;
+      }
+    }
+    // Runs of records with this file's header size, split at any of format 1.
+    for (let i = next; i < bad;) {
+      const fmt = fmts[i];
+      if (fmt.headerSize !== hs) {
+        readHeader(fmt, buf, at[i], h);
+        o.keep(seg.keys[i], h, buf.subarray(at[i], at[i + 1]), fmt);
+        i++;
+        continue;
+      }
+      let j = i + 1;
+      while (j < bad && fmts[j].headerSize === hs) j++;
+      o.keepRun(batch, seg.keys, at, i, j, at[j]);
+      i = j;
+    }
+    if (bad < end) {
+      plan.onDamage(plan.inputs.get(seg.fileIds[bad])!.path, seg.offsets[bad], seg.sizes[bad]);
+      next = bad + 1;
+    } else next = end;
+    await slicer.pause();
   }
-  const h = emptyHeader();
-  for (let i = next; i < n; i++) {
-    const rec = buf.subarray(at[i], at[i] + seg.sizes[i]);
-    const fmt = fmtOf(i);
-    if (readHeader(fmt, rec, 0, h) && matches(i, h, fmt) && verifyRecord(fmt, rec, 0, h)) {
-      o.keep(seg.keys[i], h, rec, fmt);
-    } else plan.onDamage(plan.inputs.get(seg.fileIds[i])!.path, seg.offsets[i], seg.sizes[i]);
-  }
+}
+
+// The segment of one record too large for wasm memory, checked and encoded on its own.
+function copyAlone(plan: MergePlan, o: Output, seg: Segment): void {
+  const file = plan.inputs.get(seg.fileIds[0])!, fmt = file.fmt;
+  const rec = new Uint8Array(seg.sizes[0]);
+  file.read(seg.offsets[0], rec);
+  const h = emptyHeader(), key = seg.keys[0];
+  if (
+    readHeader(fmt, rec, 0, h) && recordSize(fmt, h.keyLen, h.valueLen) === rec.length &&
+    h.keyLen === key.length && keyEquals(rec, fmt.headerSize, key) && verifyRecord(fmt, rec, 0, h)
+  ) o.keep(key, h, rec, fmt);
+  else plan.onDamage(file.path, seg.offsets[0], seg.sizes[0]);
 }
 
 function openOutput(plan: MergePlan, id: number): Output {
@@ -348,7 +455,8 @@ export async function installMerged(
     await Deno.rename(dataPath(dir, o.id) + TEMP, dataPath(dir, o.id));
     progress();
   }
-  await syncDir(dir);
+  // One directory sync for both: a hint whose rename lasts without its data
+  // file's is an orphan, which cleanupMerge removes on the next open.
   for (const o of outputs) {
     await Deno.rename(hintPath(dir, o.id) + TEMP, hintPath(dir, o.id));
     progress();

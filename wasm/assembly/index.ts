@@ -21,3 +21,4 @@ export {
   STAGE_PTR,
   STAGE_SIZE,
 } from "./layout";
+export { checkRecords, copyRows, ROW_SIZE, sealRecords } from "./merge";
