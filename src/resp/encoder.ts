@@ -30,6 +30,8 @@ export const NULL_ARRAY: Reply = { nullArray: true };
 const CRLF = [0x0d, 0x0a];
 const OK_BYTES = new TextEncoder().encode("+OK\r\n");
 const INITIAL_CAPACITY = 16 * 1024;
+// Type byte, 16 digits (any safe integer) and CRLF.
+const MAX_HEADER = 1 + 16 + 2;
 const SHRINK_ABOVE = 1024 * 1024;
 const encoder = new TextEncoder();
 
@@ -48,7 +50,8 @@ export class ReplyBuffer {
   /** Appends the encoding of `reply`. */
   reply(reply: Reply): void {
     if (typeof reply === "number") {
-      this.#line(0x3a, String(reply));
+      if (Number.isSafeInteger(reply) && reply >= 0) this.#header(0x3a, reply);
+      else this.#line(0x3a, String(reply));
     } else if (typeof reply === "string") {
       this.#bulk(encoder.encode(reply));
     } else if (reply instanceof Uint8Array) {
@@ -57,7 +60,7 @@ export class ReplyBuffer {
       if (this.protocol === 3) this.#line(0x5f, "");
       else this.#line(0x24, "-1");
     } else if (Array.isArray(reply)) {
-      this.#line(0x2a, String(reply.length));
+      this.#header(0x2a, reply.length);
       for (const item of reply) this.reply(item);
     } else if (reply === OK) {
       // The most frequent reply, copied rather than encoded.
@@ -114,8 +117,27 @@ export class ReplyBuffer {
     this.#length += 2;
   }
 
+  // `<type><n>\r\n` for a safe integer n >= 0, digits written in place: the
+  // header of every bulk reply, where String() and encodeInto() showed up in
+  // profiles of pipelined GETs.
+  #header(type: number, n: number): void {
+    this.#reserve(MAX_HEADER);
+    const buf = this.#buf;
+    buf[this.#length] = type;
+    let digits = 1;
+    for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+    let at = this.#length + digits;
+    for (let rest = n; at > this.#length; rest = Math.floor(rest / 10)) {
+      buf[at--] = 0x30 + rest % 10;
+    }
+    at = this.#length + 1 + digits;
+    buf[at] = 0x0d;
+    buf[at + 1] = 0x0a;
+    this.#length = at + 2;
+  }
+
   #bulk(bytes: Uint8Array): void {
-    this.#line(0x24, String(bytes.length));
+    this.#header(0x24, bytes.length);
     this.#reserve(bytes.length + 2);
     this.#buf.set(bytes, this.#length);
     this.#buf.set(CRLF, this.#length + bytes.length);

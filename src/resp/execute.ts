@@ -55,11 +55,19 @@ export async function lockKeys(
   return keysOf(spec, args);
 }
 
-/** Writes what `view` buffered as one atomic batch and touches the WATCH counters. */
+/**
+ * Writes what `view` buffered as one atomic batch and touches the WATCH
+ * counters; the value cache hears of it before it is issued.
+ */
 export async function commit(st: ServerState, view: Overlay): Promise<void> {
   const ops = view.ops();
   if (ops.length === 0) return;
-  await st.db.atomic(ops);
+  st.cache.issued(view.written());
+  try {
+    await st.db.atomic(ops);
+  } finally {
+    st.cache.settled();
+  }
   st.watches.touch(view.written());
 }
 
@@ -89,6 +97,7 @@ function blindWrite(st: ServerState, ops: BatchOp[]): Promise<Reply> {
   const keys = ops.map((op) => op.key as Uint8Array);
   return st.locks.write(keys, () => {
     st.watches.touch(keys);
+    st.cache.issued(keys);
     const op = ops[0];
     const done = ops.length === 1 && op.type === "set"
       ? st.db.set(
@@ -100,6 +109,15 @@ function blindWrite(st: ServerState, ops: BatchOp[]): Promise<Reply> {
         },
       )
       : st.db.atomic(ops);
-    return done.then(() => OK);
+    return done.then(
+      () => {
+        st.cache.settled();
+        return OK;
+      },
+      (e) => {
+        st.cache.settled();
+        throw e;
+      },
+    );
   });
 }

@@ -20,6 +20,7 @@ import { close, type Connection, isDisconnect, lingerClose, writeAll } from "./c
 import { DEFAULT_LIMITS, ProtocolError, type RespLimits, RespParser } from "./parser.ts";
 import { ScanCursors } from "./scan_cursors.ts";
 import { unwatchAll } from "./transaction_commands.ts";
+import { ValueCache } from "./value_cache.ts";
 import { Watches } from "./watches.ts";
 
 /** How to run a {@link RespServer}. */
@@ -46,6 +47,8 @@ export interface RespServerOptions {
   sync?: string;
   /** Whether the store was opened with autoCompact, reported by INFO. */
   autoCompact?: boolean;
+  /** Bytes of recently read values kept in memory for GET; default 64 MiB, 0 none. */
+  valueCacheBytes?: number;
 }
 
 const MiB = 1024 * 1024;
@@ -83,9 +86,11 @@ export class RespServer {
     this.#clientLimit = options.clientQueryBufferLimit ?? 128 * MiB;
     this.#totalLimit = options.totalQueryBufferLimit ?? 1024 * MiB;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 0;
+    const cache = new ValueCache(options.valueCacheBytes ?? 64 * MiB);
     this.#state = {
       db,
-      reader: new StoreView(db),
+      cache,
+      reader: new StoreView(db, cache),
       locks: new KeyLocks(),
       watches: new Watches(),
       cursors: new ScanCursors(),
@@ -286,11 +291,13 @@ export class RespServer {
     session: Session,
     out: ReplyBuffer,
   ): Promise<boolean> {
-    const inFlight: Promise<Reply>[] = [];
+    // Replies not yet encoded, in request order: known ones (from memory) as
+    // they are, the others as the promise of a command running.
+    const inFlight: (Reply | Promise<Reply>)[] = [];
     let flying: Overlap | undefined;
     const settle = async () => {
-      for (const reply of inFlight) {
-        const r = await reply;
+      for (const pending of inFlight) {
+        const r = pending instanceof Promise ? await pending : pending;
         // HELLO 3 answers, and everything after it is, in RESP3.
         out.protocol = session.protocol;
         out.reply(r);
@@ -305,19 +312,26 @@ export class RespServer {
         if (flying !== undefined && (command.overlap === "barrier" || command.overlap !== flying)) {
           await settle();
         }
-        flying = command.overlap;
-        inFlight.push(command.run());
+        const known = command.now();
+        if (known !== undefined && inFlight.length === 0) {
+          // Nothing ahead of it: encoded at once, no promise made.
+          out.protocol = session.protocol;
+          out.reply(known);
+        } else {
+          flying = command.overlap;
+          inFlight.push(known !== undefined ? known : command.run());
+        }
         if (session.quit) break;
         if (out.length >= FLUSH_AT) await this.#flush(c, out);
       }
     } catch (e) {
       if (!(e instanceof ProtocolError)) throw e;
-      await settle();
+      if (inFlight.length > 0) await settle();
       out.reply({ error: `ERR Protocol error: ${e.message}` });
       session.quit = true;
       c.linger = true;
     }
-    await settle();
+    if (inFlight.length > 0) await settle();
     if (session.drop) return false;
     if (out.length > 0) await this.#flush(c, out);
     return !session.quit;
