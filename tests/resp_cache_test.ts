@@ -198,3 +198,26 @@ Deno.test("server: readers never see a value go back in time while writes are in
     "always",
   );
 });
+
+Deno.test("server: a refused write in a pipeline of blind writes fails alone", async () => {
+  await withServer(async (port) => {
+    const c = await Client.connect(port);
+    try {
+      // The store refuses an empty key; the writes around it must still happen.
+      await c.send(["SET", "a", "1"], ["SET", "", "x"], ["MSET", "b", "2", "c", "3"], [
+        "SET",
+        "a",
+        "4",
+      ], ["GET", "a"]);
+      const replies = [];
+      for (let i = 0; i < 5; i++) replies.push(await c.reply());
+      assert.equal(replies[0], "OK");
+      assert.ok(typeof replies[1] === "object" && replies[1] !== null && "err" in replies[1]);
+      assert.deepEqual(replies.slice(2), ["OK", "OK", "4"]);
+      assert.deepEqual(await c.call("MGET", "a", "b", "c"), ["4", "2", "3"]);
+      assert.equal(await c.call("DBSIZE"), 3);
+    } finally {
+      c.close();
+    }
+  });
+});

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { BatchOp } from "../../mod.ts";
 import type { CommandSpec } from "./command_spec.ts";
 import { COMMANDS } from "./command_table.ts";
 import type { Session } from "./context.ts";
@@ -30,6 +31,11 @@ export interface PreparedCommand {
   now(): Reply | undefined;
   /** Starts the command; resolves to its reply, errors included (it never rejects). */
   run(): Promise<Reply>;
+  /**
+   * The ops of a write that reads nothing, which may be issued together with
+   * its neighbours (counted as run); undefined when it must {@link run}.
+   */
+  blind(): BatchOp[] | undefined;
 }
 
 // A command answered before it runs: queued in MULTI, or refused.
@@ -44,6 +50,9 @@ class Answered implements PreparedCommand {
   }
   run(): Promise<Reply> {
     return Promise.resolve(this.#reply);
+  }
+  blind(): undefined {
+    return undefined;
   }
 }
 
@@ -67,6 +76,19 @@ class Runnable implements PreparedCommand {
   }
   run(): Promise<Reply> {
     return runCommand(this.#spec, this.#s, this.#args);
+  }
+  blind(): BatchOp[] | undefined {
+    const spec = this.#spec;
+    if (spec.kind !== "write" || spec.blind === undefined) return undefined;
+    let ops: BatchOp[] | undefined;
+    try {
+      ops = spec.blind(this.#args);
+    } catch {
+      // Bad options: run() gives the error reply.
+      return undefined;
+    }
+    if (ops !== undefined) this.#s.server.stats.totalCommands++;
+    return ops;
   }
 }
 

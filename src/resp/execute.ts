@@ -91,9 +91,13 @@ async function lockedWrite(spec: WriteSpec, s: Session, args: Uint8Array[]): Pro
   });
 }
 
-// The store appends in call order, so a blind write only has to be issued
-// after the writes queued before it on its keys; it need not wait for them.
-function blindWrite(st: ServerState, ops: BatchOp[]): Promise<Reply> {
+/**
+ * Issues a blind write (ops that read nothing) and resolves to its reply
+ * (`+OK`); rejects when the store refused it. The store appends in call
+ * order, so it only has to be issued after the writes queued before it on
+ * its keys; it need not wait for them.
+ */
+export function blindWrite(st: ServerState, ops: BatchOp[]): Promise<Reply> {
   const keys = ops.map((op) => op.key as Uint8Array);
   return st.locks.write(keys, () => {
     st.watches.touch(keys);

@@ -21,6 +21,7 @@ import { DEFAULT_LIMITS, ProtocolError, type RespLimits, RespParser } from "./pa
 import { ScanCursors } from "./scan_cursors.ts";
 import { unwatchAll } from "./transaction_commands.ts";
 import { ValueCache } from "./value_cache.ts";
+import { WriteBatch } from "./write_batch.ts";
 import { Watches } from "./watches.ts";
 
 /** How to run a {@link RespServer}. */
@@ -292,11 +293,22 @@ export class RespServer {
     out: ReplyBuffer,
   ): Promise<boolean> {
     // Replies not yet encoded, in request order: known ones (from memory) as
-    // they are, the others as the promise of a command running.
-    const inFlight: (Reply | Promise<Reply>)[] = [];
+    // they are, the others as the promise of a command running, or as the
+    // batch of consecutive blind writes they were issued in.
+    const inFlight: (Reply | Promise<Reply> | WriteBatch)[] = [];
     let flying: Overlap | undefined;
+    let gathering: WriteBatch | undefined;
+    const issue = () => {
+      gathering?.issue(this.#state);
+      gathering = undefined;
+    };
     const settle = async () => {
+      issue();
       for (const pending of inFlight) {
+        if (pending instanceof WriteBatch) {
+          for (const r of await pending.replies()) out.reply(r);
+          continue;
+        }
         const r = pending instanceof Promise ? await pending : pending;
         // HELLO 3 answers, and everything after it is, in RESP3.
         out.protocol = session.protocol;
@@ -312,6 +324,15 @@ export class RespServer {
         if (flying !== undefined && (command.overlap === "barrier" || command.overlap !== flying)) {
           await settle();
         }
+        const ops = command.blind();
+        if (ops !== undefined) {
+          if (gathering === undefined) inFlight.push(gathering = new WriteBatch());
+          gathering.add(ops);
+          flying = "write";
+          continue;
+        }
+        // Whatever comes next must find the gathered writes issued.
+        issue();
         const known = command.now();
         if (known !== undefined && inFlight.length === 0) {
           // Nothing ahead of it: encoded at once, no promise made.

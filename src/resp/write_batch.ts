@@ -1,0 +1,47 @@
+/**
+ * The blind writes (plain SET, MSET, SETEX ...) that follow each other in one
+ * pipeline, issued to the store as one atomic batch: one lock check, one
+ * append and one commit callback instead of one each, which is what a
+ * pipelined mass insert spends its time on.
+ *
+ * Merging changes nothing a client can see: the writes are gathered without
+ * an await in between, so no other command runs among them, and a batch
+ * that the store refuses (one empty key fails it all) was not applied at
+ * all and is retried write by write, in order, so only the bad write fails.
+ * @module
+ */
+
+import type { BatchOp } from "../../mod.ts";
+import type { ServerState } from "./context.ts";
+import { OK, type Reply } from "./encoder.ts";
+import { blindWrite, errorReply } from "./execute.ts";
+
+/** Consecutive blind writes of one pipeline; their replies in order once issued. */
+export class WriteBatch {
+  readonly #writes: BatchOp[][] = [];
+  #replies?: Promise<Reply[]>;
+  #reply?: Promise<Reply>;
+
+  /** Adds the next write's ops. */
+  add(ops: BatchOp[]): void {
+    this.#writes.push(ops);
+  }
+
+  /** Hands the writes to the store; call once, before anything after them runs. */
+  issue(st: ServerState): void {
+    const writes = this.#writes;
+    if (writes.length === 1) {
+      this.#reply = blindWrite(st, writes[0]).catch(errorReply);
+      return;
+    }
+    this.#replies = blindWrite(st, writes.flat()).then(
+      () => writes.map(() => OK),
+      () => Promise.all(writes.map((ops) => blindWrite(st, ops).catch(errorReply))),
+    );
+  }
+
+  /** Each write's reply, in order, once the store has answered them all. */
+  async replies(): Promise<Reply[]> {
+    return this.#reply !== undefined ? [await this.#reply] : await this.#replies!;
+  }
+}
