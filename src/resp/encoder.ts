@@ -27,7 +27,8 @@ export const OK: Reply = { status: "OK" };
 /** The null array (`*-1`), EXEC's reply when a watched key changed. */
 export const NULL_ARRAY: Reply = { nullArray: true };
 
-const CRLF = [0x0d, 0x0a];
+// Values up to this many bytes are copied in a loop rather than with set().
+const SHORT_COPY = 32;
 const OK_BYTES = new TextEncoder().encode("+OK\r\n");
 const INITIAL_CAPACITY = 16 * 1024;
 // Type byte, 16 digits (any safe integer) and CRLF.
@@ -113,8 +114,8 @@ export class ReplyBuffer {
     this.#reserve(1 + text.length * 3 + 2);
     this.#buf[this.#length++] = type;
     this.#length += encoder.encodeInto(text, this.#buf.subarray(this.#length)).written;
-    this.#buf.set(CRLF, this.#length);
-    this.#length += 2;
+    this.#buf[this.#length++] = 0x0d;
+    this.#buf[this.#length++] = 0x0a;
   }
 
   // `<type><n>\r\n` for a safe integer n >= 0, digits written in place: the
@@ -138,10 +139,20 @@ export class ReplyBuffer {
 
   #bulk(bytes: Uint8Array): void {
     this.#header(0x24, bytes.length);
-    this.#reserve(bytes.length + 2);
-    this.#buf.set(bytes, this.#length);
-    this.#buf.set(CRLF, this.#length + bytes.length);
-    this.#length += bytes.length + 2;
+    const n = bytes.length;
+    this.#reserve(n + 2);
+    const buf = this.#buf;
+    let at = this.#length;
+    // A short value is copied byte by byte: set() costs a call into the
+    // runtime, which dominated for the few bytes of a typical GET reply.
+    if (n <= SHORT_COPY) { for (let i = 0; i < n; i++) buf[at++] = bytes[i]; }
+    else {
+      buf.set(bytes, at);
+      at += n;
+    }
+    buf[at] = 0x0d;
+    buf[at + 1] = 0x0a;
+    this.#length = at + 2;
   }
 }
 

@@ -48,7 +48,11 @@ export interface RespServerOptions {
   sync?: string;
   /** Whether the store was opened with autoCompact, reported by INFO. */
   autoCompact?: boolean;
-  /** Bytes of recently read values kept in memory for GET; default 64 MiB, 0 none. */
+  /**
+   * Bytes of recently read values kept in memory to answer reads without the
+   * store; default 64 MiB, 0 none. The server must be the store's only writer
+   * while it is on (as under `cask serve`, which holds the store's lock).
+   */
   valueCacheBytes?: number;
 }
 
