@@ -30,6 +30,27 @@ Deno.test("value cache: keeps a read, drops it on a write, refuses a raced read"
   assert.equal(text(cache.get(k)), "v2");
 });
 
+Deno.test("value cache: keys whose hashes collide are kept and dropped apart", () => {
+  // Found by search: FNV-1a of these, cut to 30 bits, is the same number.
+  const [a, b] = [bytes("k32728"), bytes("k261234")];
+  const cache = new ValueCache(1 << 20);
+  cache.keep(cache.ticket(), a, bytes("A"), 0);
+  cache.keep(cache.ticket(), b, bytes("B"), 0);
+  assert.equal(cache.size, 2);
+  assert.equal(text(cache.get(a)), "A");
+  assert.equal(text(cache.get(b)), "B");
+  cache.issued([b]);
+  cache.settled();
+  assert.equal(cache.get(b), undefined);
+  assert.equal(text(cache.get(a)), "A");
+  cache.keep(cache.ticket(), b, bytes("B2"), 0);
+  cache.issued([a]);
+  cache.settled();
+  assert.equal(cache.get(a), undefined);
+  assert.equal(text(cache.get(b)), "B2");
+  assert.equal(cache.size, 1);
+});
+
 Deno.test("value cache: copies what it keeps, honours expiry, size limits and the budget", () => {
   const cache = new ValueCache(4096, 1024);
   const source = bytes("abc");

@@ -11,22 +11,26 @@
  * checked on every hit against the key's own expiry time.
  *
  * Values are copied when kept: a small value from the store is a view into a
- * shared 64 KiB slab, which it would otherwise pin.
+ * shared 64 KiB slab, which it would otherwise pin. Entries are found by a
+ * hash of the key's bytes, not by a string made of them: building that string
+ * and hashing it cost a third of a pipelined GET's own JavaScript, and the
+ * number-keyed map was about 30% faster in a best-of-8 micro-benchmark.
  * @module
  */
 
-import { byteString } from "./words.ts";
+// Bookkeeping per entry (map slot, key copy, entry object), roughly.
+const ENTRY_OVERHEAD = 96;
 
 interface Cached {
+  key: Uint8Array;
   value: Uint8Array;
   /** Expiry in ms since the epoch; 0: never. */
   expireAt: number;
   /** What this entry counts against the budget. */
   cost: number;
+  /** The next entry whose key has the same hash. */
+  next: Cached | undefined;
 }
-
-// Bookkeeping per entry (map slot, key string, entry object), roughly.
-const ENTRY_OVERHEAD = 96;
 
 /** A snapshot taken before a store read, to decide whether its result may be kept. */
 export type ReadTicket = number;
@@ -35,8 +39,10 @@ export type ReadTicket = number;
 export class ValueCache {
   readonly #budget: number;
   readonly #largest: number;
-  // Insertion order is eviction order: the oldest entry goes first.
-  readonly #entries = new Map<string, Cached>();
+  // By hash of the key: the entries with that hash. Insertion order of the
+  // hashes is eviction order: the oldest goes first.
+  readonly #chains = new Map<number, Cached>();
+  #size = 0;
   #bytes = 0;
   // Writes issued so far, and those issued but not yet settled.
   #issued = 0;
@@ -55,20 +61,22 @@ export class ValueCache {
 
   /** Entries held now. */
   get size(): number {
-    return this.#entries.size;
+    return this.#size;
   }
 
   /** The cached live value of `key`, or undefined when not cached. */
   get(key: Uint8Array): Uint8Array | undefined {
-    if (this.#entries.size === 0) return undefined;
-    const id = byteString(key);
-    const e = this.#entries.get(id);
-    if (e === undefined) return undefined;
-    if (e.expireAt !== 0 && e.expireAt <= Date.now()) {
-      this.#drop(id, e);
-      return undefined;
+    if (this.#size === 0) return undefined;
+    const h = hash(key);
+    for (let e = this.#chains.get(h); e !== undefined; e = e.next) {
+      if (!sameBytes(e.key, key)) continue;
+      if (e.expireAt !== 0 && e.expireAt <= Date.now()) {
+        this.#drop(h, e);
+        return undefined;
+      }
+      return e.value;
     }
-    return e.value;
+    return undefined;
   }
 
   /** Call right before reading `key` from the store; pass the result to {@link keep}. */
@@ -79,16 +87,17 @@ export class ValueCache {
   /** Keeps what a store read taken with `ticket` found, unless a write may have raced it. */
   keep(ticket: ReadTicket | undefined, key: Uint8Array, value: Uint8Array, expireAt: number): void {
     if (ticket !== this.#issued || value.length > this.#largest) return;
-    const id = byteString(key);
-    const cost = id.length + value.length + ENTRY_OVERHEAD;
+    const cost = key.length + value.length + ENTRY_OVERHEAD;
     if (cost > this.#budget) return;
-    const old = this.#entries.get(id);
-    if (old !== undefined) this.#drop(id, old);
+    const h = hash(key);
+    this.#forget(h, key);
     while (this.#bytes + cost > this.#budget) {
-      const [oldestId, oldest] = this.#entries.entries().next().value!;
-      this.#drop(oldestId, oldest);
+      const [oldest, chain] = this.#chains.entries().next().value!;
+      for (let e: Cached | undefined = chain; e !== undefined; e = e.next) this.#drop(oldest, e);
     }
-    this.#entries.set(id, { value: value.slice(), expireAt, cost });
+    const next = this.#chains.get(h);
+    this.#chains.set(h, { key: key.slice(), value: value.slice(), expireAt, cost, next });
+    this.#size++;
     this.#bytes += cost;
   }
 
@@ -99,12 +108,8 @@ export class ValueCache {
   issued(keys: readonly Uint8Array[]): void {
     this.#issued++;
     this.#running++;
-    if (this.#entries.size === 0) return;
-    for (const key of keys) {
-      const id = byteString(key);
-      const e = this.#entries.get(id);
-      if (e !== undefined) this.#drop(id, e);
-    }
+    if (this.#size === 0) return;
+    for (const key of keys) this.#forget(hash(key), key);
   }
 
   /** A write announced with {@link issued} was applied or refused. */
@@ -112,8 +117,38 @@ export class ValueCache {
     this.#running--;
   }
 
-  #drop(id: string, e: Cached): void {
-    this.#entries.delete(id);
+  #forget(h: number, key: Uint8Array): void {
+    for (let e = this.#chains.get(h); e !== undefined; e = e.next) {
+      if (sameBytes(e.key, key)) return this.#drop(h, e);
+    }
+  }
+
+  // Unlinks `e` from the chain of hash `h`.
+  #drop(h: number, e: Cached): void {
+    const head = this.#chains.get(h)!;
+    if (head === e) {
+      if (e.next === undefined) this.#chains.delete(h);
+      else this.#chains.set(h, e.next);
+    } else {
+      let before = head;
+      while (before.next !== e) before = before.next!;
+      before.next = e.next;
+    }
+    this.#size--;
     this.#bytes -= e.cost;
   }
+}
+
+// FNV-1a, cut to a small integer so the map keys stay unboxed.
+function hash(key: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key[i], 0x01000193);
+  return h & 0x3fffffff;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  const n = a.length;
+  if (n !== b.length) return false;
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
