@@ -11,7 +11,7 @@ import { COMMANDS } from "./command_table.ts";
 import type { Session } from "./context.ts";
 import type { Reply } from "./encoder.ts";
 import { lockKeys, runCommand, runInView } from "./execute.ts";
-import { asciiUpper, byteString } from "./words.ts";
+import { asciiUpper, byteString, sameBytes } from "./words.ts";
 
 /**
  * What may still be in flight when a command starts: a "read" may overlap
@@ -101,7 +101,7 @@ const NOAUTH = "NOAUTH Authentication required.";
  */
 export function prepare(s: Session, args: Uint8Array[]): PreparedCommand | undefined {
   const first = s.commands++ === 0;
-  const name = asciiUpper(args[0]);
+  const name = commandName(args[0]);
   if (looksLikeHttp(name, args, first)) {
     console.error(
       "cask serve: possible security attack: a client sent HTTP (POST, Host: or " +
@@ -136,6 +136,19 @@ export function prepare(s: Session, args: Uint8Array[]): PreparedCommand | undef
     return QUEUED;
   }
   return new Runnable(spec, s, args);
+}
+
+// Pipelines mostly repeat one command, so the last name seen is remembered
+// with its upper-cased form: that spares building a string per command.
+let lastNameBytes = new Uint8Array(0);
+let lastName = "";
+
+function commandName(arg: Uint8Array): string {
+  if (!sameBytes(arg, lastNameBytes)) {
+    lastName = asciiUpper(arg);
+    lastNameBytes = arg.slice();
+  }
+  return lastName;
 }
 
 // Redis drops clients that send `POST` or `Host:` as a command: that is a

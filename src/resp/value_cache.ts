@@ -18,6 +18,8 @@
  * @module
  */
 
+import { sameBytes } from "./words.ts";
+
 // Bookkeeping per entry (map slot, key copy, entry object), roughly.
 const ENTRY_OVERHEAD = 96;
 
@@ -144,11 +146,4 @@ function hash(key: Uint8Array): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key[i], 0x01000193);
   return h & 0x3fffffff;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  const n = a.length;
-  if (n !== b.length) return false;
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
