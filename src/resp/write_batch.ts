@@ -31,6 +31,7 @@ export class WriteBatch {
   issue(st: ServerState): void {
     const writes = this.#writes;
     if (writes.length === 1) {
+      // Caught at once: a rejection nobody handles yet would end the process.
       this.#reply = blindWrite(st, writes[0]).catch(errorReply);
       return;
     }
