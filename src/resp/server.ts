@@ -302,8 +302,11 @@ export class RespServer {
     const inFlight: (Reply | Promise<Reply> | WriteBatch)[] = [];
     let flying: Overlap | undefined;
     let gathering: WriteBatch | undefined;
+    // The batch being gathered is always the last entry of inFlight.
     const issue = () => {
-      gathering?.issue(this.#state);
+      if (gathering === undefined) return;
+      const lone = gathering.issue(this.#state);
+      if (lone !== undefined) inFlight[inFlight.length - 1] = lone;
       gathering = undefined;
     };
     const settle = async () => {
