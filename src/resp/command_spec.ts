@@ -7,7 +7,7 @@
 import type { BatchOp } from "../../mod.ts";
 import type { Session } from "./context.ts";
 import type { Reply } from "./encoder.ts";
-import type { KeyView, ReadView } from "./keyspace.ts";
+import type { KeyView, ReadView, StoreView } from "./keyspace.ts";
 
 /** A command that only reads the keyspace, through `view`. */
 export type ReadHandler = (
@@ -35,10 +35,22 @@ interface Common {
   group: string;
 }
 
+/**
+ * A read answered from memory without waiting (the value cache), or
+ * undefined when it must go to the store through the command's `run`.
+ */
+export type ImmediateHandler = (
+  view: StoreView,
+  args: Uint8Array[],
+  s: Session,
+) => Reply | undefined;
+
 /** A command that reads the keyspace and never writes. */
 export interface ReadSpec extends Common {
   kind: "read";
   run: ReadHandler;
+  /** A synchronous shortcut for `run`, tried first outside MULTI. */
+  immediate?: ImmediateHandler;
 }
 
 /** A command that may write the keyspace. */

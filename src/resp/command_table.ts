@@ -6,6 +6,7 @@
 
 import type {
   CommandSpec,
+  ImmediateHandler,
   KeyHandler,
   ReadHandler,
   ReadSpec,
@@ -24,6 +25,7 @@ import {
   blindSet,
   blindSetex,
   get,
+  getCached,
   getdel,
   getex,
   getset,
@@ -54,8 +56,19 @@ function read(
   syntax: string,
   summary: string,
   run: ReadHandler,
+  immediate?: ImmediateHandler,
 ): ReadSpec {
-  return { kind: "read", arity, keys, flags: ["readonly", "fast"], group, syntax, summary, run };
+  return {
+    kind: "read",
+    arity,
+    keys,
+    flags: ["readonly", "fast"],
+    group,
+    syntax,
+    summary,
+    run,
+    immediate,
+  };
 }
 
 function write(
@@ -89,7 +102,7 @@ const A = "server";
 
 /** The command table. */
 export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map<string, CommandSpec>([
-  ["GET", read(2, ONE, S, "key", "Returns the string value of a key.", get)],
+  ["GET", read(2, ONE, S, "key", "Returns the string value of a key.", get, getCached)],
   [
     "MGET",
     read(

@@ -9,6 +9,7 @@ import type { KeyLocks } from "./key_locks.ts";
 import type { Reply } from "./encoder.ts";
 import type { KeyView, StoreView } from "./keyspace.ts";
 import type { ScanCursors } from "./scan_cursors.ts";
+import type { ValueCache } from "./value_cache.ts";
 import type { Watches } from "./watches.ts";
 
 /** Counters INFO reports. */
@@ -28,7 +29,9 @@ export interface ServerStats {
 /** Shared by every connection of one server. */
 export interface ServerState {
   readonly db: Cask;
-  /** Read-only view of the store for commands that only read. */
+  /** Recently read values; every write of the server must report to it. */
+  readonly cache: ValueCache;
+  /** Read-only view of the store (through the cache) for commands that only read. */
   readonly reader: StoreView;
   readonly locks: KeyLocks;
   readonly watches: Watches;

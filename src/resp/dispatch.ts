@@ -5,11 +5,13 @@
  * @module
  */
 
+import type { BatchOp } from "../../mod.ts";
+import type { CommandSpec } from "./command_spec.ts";
 import { COMMANDS } from "./command_table.ts";
 import type { Session } from "./context.ts";
 import type { Reply } from "./encoder.ts";
 import { lockKeys, runCommand, runInView } from "./execute.ts";
-import { asciiUpper, byteString } from "./words.ts";
+import { asciiUpper, byteString, sameBytes } from "./words.ts";
 
 /**
  * What may still be in flight when a command starts: a "read" may overlap
@@ -20,15 +22,77 @@ export type Overlap = "read" | "write" | "barrier";
 
 /** A command looked up and checked, ready to start. */
 export interface PreparedCommand {
-  overlap: Overlap;
+  readonly overlap: Overlap;
+  /**
+   * The reply when it is known without waiting (a value in memory, a
+   * refusal), which also counts as having run; undefined: call {@link run}.
+   * Call it only when the command's turn has come, as for run.
+   */
+  now(): Reply | undefined;
   /** Starts the command; resolves to its reply, errors included (it never rejects). */
   run(): Promise<Reply>;
+  /**
+   * The ops of a write that reads nothing, which may be issued together with
+   * its neighbours (counted as run); undefined when it must {@link run}.
+   */
+  blind(): BatchOp[] | undefined;
 }
 
-const QUEUED: PreparedCommand = {
-  overlap: "barrier",
-  run: () => Promise.resolve({ status: "QUEUED" }),
-};
+// A command answered before it runs: queued in MULTI, or refused.
+class Answered implements PreparedCommand {
+  readonly overlap = "barrier";
+  readonly #reply: Reply;
+  constructor(reply: Reply) {
+    this.#reply = reply;
+  }
+  now(): Reply {
+    return this.#reply;
+  }
+  run(): Promise<Reply> {
+    return Promise.resolve(this.#reply);
+  }
+  blind(): undefined {
+    return undefined;
+  }
+}
+
+class Runnable implements PreparedCommand {
+  readonly overlap: Overlap;
+  readonly #spec: CommandSpec;
+  readonly #s: Session;
+  readonly #args: Uint8Array[];
+  constructor(spec: CommandSpec, s: Session, args: Uint8Array[]) {
+    this.overlap = spec.kind === "server" ? "barrier" : spec.kind;
+    this.#spec = spec;
+    this.#s = s;
+    this.#args = args;
+  }
+  now(): Reply | undefined {
+    const spec = this.#spec;
+    if (spec.kind !== "read" || spec.immediate === undefined) return undefined;
+    const reply = spec.immediate(this.#s.server.reader, this.#args, this.#s);
+    if (reply !== undefined) this.#s.server.stats.totalCommands++;
+    return reply;
+  }
+  run(): Promise<Reply> {
+    return runCommand(this.#spec, this.#s, this.#args);
+  }
+  blind(): BatchOp[] | undefined {
+    const spec = this.#spec;
+    if (spec.kind !== "write" || spec.blind === undefined) return undefined;
+    let ops: BatchOp[] | undefined;
+    try {
+      ops = spec.blind(this.#args);
+    } catch {
+      // Bad options: run() gives the error reply.
+      return undefined;
+    }
+    if (ops !== undefined) this.#s.server.stats.totalCommands++;
+    return ops;
+  }
+}
+
+const QUEUED = new Answered({ status: "QUEUED" });
 const NOAUTH = "NOAUTH Authentication required.";
 
 /**
@@ -37,7 +101,7 @@ const NOAUTH = "NOAUTH Authentication required.";
  */
 export function prepare(s: Session, args: Uint8Array[]): PreparedCommand | undefined {
   const first = s.commands++ === 0;
-  const name = asciiUpper(args[0]);
+  const name = commandName(args[0]);
   if (looksLikeHttp(name, args, first)) {
     console.error(
       "cask serve: possible security attack: a client sent HTTP (POST, Host: or " +
@@ -71,8 +135,20 @@ export function prepare(s: Session, args: Uint8Array[]): PreparedCommand | undef
     });
     return QUEUED;
   }
-  const overlap = spec.kind === "server" ? "barrier" : spec.kind;
-  return { overlap, run: () => runCommand(spec, s, args) };
+  return new Runnable(spec, s, args);
+}
+
+// Pipelines mostly repeat one command, so the last name seen is remembered
+// with its upper-cased form: that spares building a string per command.
+let lastNameBytes = new Uint8Array(0);
+let lastName = "";
+
+function commandName(arg: Uint8Array): string {
+  if (!sameBytes(arg, lastNameBytes)) {
+    lastName = asciiUpper(arg);
+    lastNameBytes = arg.slice();
+  }
+  return lastName;
 }
 
 // Redis drops clients that send `POST` or `Host:` as a command: that is a
@@ -85,5 +161,5 @@ function looksLikeHttp(name: string, args: Uint8Array[], first: boolean): boolea
 // A command refused before it ran; inside MULTI it also dooms the EXEC.
 function failed(s: Session, error: string): PreparedCommand {
   if (s.transaction !== undefined) s.transaction.aborted = true;
-  return { overlap: "barrier", run: () => Promise.resolve({ error }) };
+  return new Answered({ error });
 }

@@ -55,11 +55,19 @@ export async function lockKeys(
   return keysOf(spec, args);
 }
 
-/** Writes what `view` buffered as one atomic batch and touches the WATCH counters. */
+/**
+ * Writes what `view` buffered as one atomic batch and touches the WATCH
+ * counters; the value cache hears of it before it is issued.
+ */
 export async function commit(st: ServerState, view: Overlay): Promise<void> {
   const ops = view.ops();
   if (ops.length === 0) return;
-  await st.db.atomic(ops);
+  st.cache.issued(view.written());
+  try {
+    await st.db.atomic(ops);
+  } finally {
+    st.cache.settled();
+  }
   st.watches.touch(view.written());
 }
 
@@ -83,12 +91,17 @@ async function lockedWrite(spec: WriteSpec, s: Session, args: Uint8Array[]): Pro
   });
 }
 
-// The store appends in call order, so a blind write only has to be issued
-// after the writes queued before it on its keys; it need not wait for them.
-function blindWrite(st: ServerState, ops: BatchOp[]): Promise<Reply> {
+/**
+ * Issues a blind write (ops that read nothing) and resolves to its reply
+ * (`+OK`); rejects when the store refused it. The store appends in call
+ * order, so it only has to be issued after the writes queued before it on
+ * its keys; it need not wait for them.
+ */
+export function blindWrite(st: ServerState, ops: BatchOp[]): Promise<Reply> {
   const keys = ops.map((op) => op.key as Uint8Array);
   return st.locks.write(keys, () => {
     st.watches.touch(keys);
+    st.cache.issued(keys);
     const op = ops[0];
     const done = ops.length === 1 && op.type === "set"
       ? st.db.set(
@@ -100,6 +113,15 @@ function blindWrite(st: ServerState, ops: BatchOp[]): Promise<Reply> {
         },
       )
       : st.db.atomic(ops);
-    return done.then(() => OK);
+    return done.then(
+      () => {
+        st.cache.settled();
+        return OK;
+      },
+      (e) => {
+        st.cache.settled();
+        throw e;
+      },
+    );
   });
 }

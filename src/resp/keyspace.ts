@@ -7,6 +7,7 @@
  */
 
 import type { BatchOp, Cask } from "../../mod.ts";
+import type { ValueCache } from "./value_cache.ts";
 import { byteString } from "./words.ts";
 
 /** A key's value and its absolute expiry (ms since the epoch; undefined: none). */
@@ -57,20 +58,35 @@ async function readEntry(db: Cask, key: Uint8Array): Promise<Entry | undefined> 
   return at === Infinity ? { value } : { value, expireAt: at };
 }
 
-/** Reads straight from the store; for commands that only read. */
+/** Reads the store, through the server's value cache; for commands that only read. */
 export class StoreView implements ReadView {
   readonly #db: Cask;
-  constructor(db: Cask) {
+  readonly #cache: ValueCache;
+  constructor(db: Cask, cache: ValueCache) {
     this.#db = db;
+    this.#cache = cache;
   }
   now(): number {
     return Date.now();
   }
+  /** The value of `key` if it is in memory, without waiting; undefined when it is not. */
+  cached(key: Uint8Array): Uint8Array | undefined {
+    return this.#cache.get(key);
+  }
   get(key: Uint8Array): Promise<Uint8Array | undefined> {
-    return this.#db.get(key);
+    const value = this.#cache.get(key);
+    if (value !== undefined) return Promise.resolve(value);
+    const ticket = this.#cache.ticket();
+    // Nothing could be kept: the plain read is the cheaper one.
+    if (ticket === undefined) return this.#db.get(key);
+    return this.#db.getEntry(key).then((e) => {
+      if (e === undefined) return undefined;
+      this.#cache.keep(ticket, key, e.value, e.expireAt);
+      return e.value;
+    });
   }
   has(key: Uint8Array): Promise<boolean> {
-    return this.#db.has(key);
+    return this.#cache.get(key) !== undefined ? Promise.resolve(true) : this.#db.has(key);
   }
   entry(key: Uint8Array): Promise<Entry | undefined> {
     return readEntry(this.#db, key);

@@ -20,6 +20,8 @@ import { close, type Connection, isDisconnect, lingerClose, writeAll } from "./c
 import { DEFAULT_LIMITS, ProtocolError, type RespLimits, RespParser } from "./parser.ts";
 import { ScanCursors } from "./scan_cursors.ts";
 import { unwatchAll } from "./transaction_commands.ts";
+import { ValueCache } from "./value_cache.ts";
+import { WriteBatch } from "./write_batch.ts";
 import { Watches } from "./watches.ts";
 
 /** How to run a {@link RespServer}. */
@@ -46,6 +48,12 @@ export interface RespServerOptions {
   sync?: string;
   /** Whether the store was opened with autoCompact, reported by INFO. */
   autoCompact?: boolean;
+  /**
+   * Bytes of recently read values kept in memory to answer reads without the
+   * store; default 64 MiB, 0 none. The server must be the store's only writer
+   * while it is on (as under `cask serve`, which holds the store's lock).
+   */
+  valueCacheBytes?: number;
 }
 
 const MiB = 1024 * 1024;
@@ -83,9 +91,11 @@ export class RespServer {
     this.#clientLimit = options.clientQueryBufferLimit ?? 128 * MiB;
     this.#totalLimit = options.totalQueryBufferLimit ?? 1024 * MiB;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 0;
+    const cache = new ValueCache(options.valueCacheBytes ?? 64 * MiB);
     this.#state = {
       db,
-      reader: new StoreView(db),
+      cache,
+      reader: new StoreView(db, cache),
       locks: new KeyLocks(),
       watches: new Watches(),
       cursors: new ScanCursors(),
@@ -286,11 +296,27 @@ export class RespServer {
     session: Session,
     out: ReplyBuffer,
   ): Promise<boolean> {
-    const inFlight: Promise<Reply>[] = [];
+    // Replies not yet encoded, in request order: known ones (from memory) as
+    // they are, the others as the promise of a command running, or as the
+    // batch of consecutive blind writes they were issued in.
+    const inFlight: (Reply | Promise<Reply> | WriteBatch)[] = [];
     let flying: Overlap | undefined;
+    let gathering: WriteBatch | undefined;
+    // The batch being gathered is always the last entry of inFlight.
+    const issue = () => {
+      if (gathering === undefined) return;
+      const lone = gathering.issue(this.#state);
+      if (lone !== undefined) inFlight[inFlight.length - 1] = lone;
+      gathering = undefined;
+    };
     const settle = async () => {
-      for (const reply of inFlight) {
-        const r = await reply;
+      issue();
+      for (const pending of inFlight) {
+        if (pending instanceof WriteBatch) {
+          for (const r of await pending.replies()) out.reply(r);
+          continue;
+        }
+        const r = pending instanceof Promise ? await pending : pending;
         // HELLO 3 answers, and everything after it is, in RESP3.
         out.protocol = session.protocol;
         out.reply(r);
@@ -305,19 +331,35 @@ export class RespServer {
         if (flying !== undefined && (command.overlap === "barrier" || command.overlap !== flying)) {
           await settle();
         }
-        flying = command.overlap;
-        inFlight.push(command.run());
+        const ops = command.blind();
+        if (ops !== undefined) {
+          if (gathering === undefined) inFlight.push(gathering = new WriteBatch());
+          gathering.add(ops);
+          flying = "write";
+          continue;
+        }
+        // Whatever comes next must find the gathered writes issued.
+        issue();
+        const known = command.now();
+        if (known !== undefined && inFlight.length === 0) {
+          // Nothing ahead of it: encoded at once, no promise made.
+          out.protocol = session.protocol;
+          out.reply(known);
+        } else {
+          flying = command.overlap;
+          inFlight.push(known !== undefined ? known : command.run());
+        }
         if (session.quit) break;
         if (out.length >= FLUSH_AT) await this.#flush(c, out);
       }
     } catch (e) {
       if (!(e instanceof ProtocolError)) throw e;
-      await settle();
+      if (inFlight.length > 0) await settle();
       out.reply({ error: `ERR Protocol error: ${e.message}` });
       session.quit = true;
       c.linger = true;
     }
-    await settle();
+    if (inFlight.length > 0) await settle();
     if (session.drop) return false;
     if (out.length > 0) await this.#flush(c, out);
     return !session.quit;

@@ -10,7 +10,7 @@ import type { BatchOp } from "../../mod.ts";
 import { CommandError } from "./command_error.ts";
 import type { Session } from "./context.ts";
 import { OK, type Reply } from "./encoder.ts";
-import type { KeyView, ReadView } from "./keyspace.ts";
+import type { KeyView, ReadView, StoreView } from "./keyspace.ts";
 import { addInt64, formatFloat, parseFloat64, parseInt64 } from "./numbers.ts";
 import { expireAt, parseExpiry, parseGetExOptions, parseSetOptions } from "./set_options.ts";
 
@@ -21,6 +21,13 @@ export async function get(v: ReadView, args: Uint8Array[], s: Session): Promise<
   const value = await v.get(args[1]);
   count(s, value);
   return value ?? null;
+}
+
+/** GET key, when its value is in memory; undefined otherwise. */
+export function getCached(v: StoreView, args: Uint8Array[], s: Session): Reply | undefined {
+  const value = v.cached(args[1]);
+  if (value !== undefined) s.server.stats.keyspaceHits++;
+  return value;
 }
 
 /** MGET key [key ...] */

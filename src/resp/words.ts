@@ -20,6 +20,14 @@ export function byteString(arg: Uint8Array): string {
   return String.fromCharCode.apply(null, arg as unknown as number[]);
 }
 
+/** Whether `a` and `b` hold the same bytes. */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  const n = a.length;
+  if (n !== b.length) return false;
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** An option or command name, upper-cased for comparison. */
 export function asciiUpper(arg: Uint8Array): string {
   if (arg.length > SHORT) return latin1.decode(arg).toUpperCase();
