@@ -454,6 +454,7 @@ Deno.test("cli: usage errors exit 2 and say what is wrong", async () => {
       [["get", "k", "--dir"], /option '--dir' needs a value/],
       [["set", "", "v", ...d], /key must not be empty/],
       [["serve", "--port", "70000", ...d], /--port must be an integer in \[0, 65535\]/],
+      [["serve", "--value-cache", "-1", ...d], /--value-cache must be an integer >= 0/],
     ];
     for (const [args, message] of cases) {
       const run = await cask(args);
@@ -556,7 +557,8 @@ Deno.test("cli: backup beside a writer, then the backup opens with the same data
 Deno.test("cli: serve answers over TCP and exits 0 on SIGTERM with writes durable", async () => {
   await withDir(async (dir) => {
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", CLI, "serve", "--port", "0", "--dir", dir],
+      // Without the value cache: every GET reads the store.
+      args: ["run", "-A", CLI, "serve", "--port", "0", "--dir", dir, "--value-cache", "0"],
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

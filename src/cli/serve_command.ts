@@ -19,6 +19,7 @@ const DEFAULT_MAX_VALUE = 64 * MiB;
 const DEFAULT_CLIENT_BUFFER = 128 * MiB;
 const DEFAULT_TOTAL_BUFFER = 1024 * MiB;
 const DEFAULT_MAX_CLIENTS = 10_000;
+const DEFAULT_VALUE_CACHE = 64 * MiB;
 // Keys travel as bulks too; the store's default maxKeySize is 64 KiB.
 const KEY_ROOM = 64 * 1024;
 const SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM"];
@@ -80,6 +81,11 @@ export const serveCommand: Command = {
       type: "boolean",
       description: "do not compact in the background (BGREWRITEAOF still does)",
     },
+    "value-cache": {
+      type: "string",
+      value: "bytes",
+      description: `memory for recently read values, 0 for none (default ${DEFAULT_VALUE_CACHE})`,
+    },
   },
   async run(args) {
     expectPositionals(args, 0, 0, "no arguments");
@@ -111,6 +117,7 @@ export const serveCommand: Command = {
       sync,
       autoCompact,
       maxClients: integerFlag(args, "maxclients", 1) ?? DEFAULT_MAX_CLIENTS,
+      valueCacheBytes: integerFlag(args, "value-cache", 0) ?? DEFAULT_VALUE_CACHE,
       idleTimeoutMs: (integerFlag(args, "timeout", 0, 100 * 365 * 86400) ?? 0) * 1000,
       clientQueryBufferLimit: clientBuffer,
       totalQueryBufferLimit: integerFlag(args, "total-query-buffer-limit", MiB) ??
