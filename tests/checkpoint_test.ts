@@ -361,3 +361,47 @@ Deno.test("checkpoint: a background one whose resume file the log then cuts shor
     await db.close();
     assert.deepEqual(await opened(dir), await replayed(dir));
   }));
+
+Deno.test("checkpoint: a short log after it is merged into its entries as they load, range deletes included", () =>
+  withDir(async (dir) => {
+    let now = 1_000_000;
+    const clock = () => now;
+    const base = await open(dir, OPTS);
+    for (let i = 0; i < 3000; i++) await base.set(`k${String(i).padStart(4, "0")}`, `value ${i}`);
+    await base.close();
+    const bytes = async () => {
+      let n = 0;
+      for (const e of Deno.readDirSync(dir)) {
+        if (e.name.startsWith("data.")) n += (await Deno.stat(`${dir}/${e.name}`)).size;
+      }
+      return n;
+    };
+    const covered = await bytes();
+    const rand = prng(18);
+    for (const withRange of [false, true]) {
+      // minKeys past the store's size: the close leaves the older checkpoint in place.
+      const db = await open(dir, { ...OPTS, clock, checkpoint: { minKeys: 1e9 } });
+      for (let i = 0; i < 150; i++) {
+        const k = `k${String((rand() * 500) | 0).padStart(4, "0")}`;
+        const r = rand();
+        if (r < 0.5) {
+          await db.set(k, randomBytes(rand, 30), rand() < 0.3 ? { ttl: 1000 } : undefined);
+        } else if (r < 0.8) await db.delete(k);
+        else await db.set(`n${i}`, "new");
+      }
+      if (withRange) await db.deleteRange({ start: "k0100", end: "k0200" });
+      await db.close();
+      // The log after the checkpoint is short next to it: the merge, not the inserts.
+      assert.ok((await bytes()) - covered <= covered / 4, "a short log after the checkpoint");
+      now += 2000; // the TTL'd writes have expired
+      const want = await replayed(dir);
+      const db2 = await open(dir, { ...OPTS, clock, checkpoint: { minKeys: 1e9 } });
+      assert.deepEqual(
+        await rows(db2).then((r) => r.filter(([, , , exp]) => exp === 0 || exp > now)),
+        want.filter(([, , , exp]) => exp === 0 || exp > now),
+        `range delete: ${withRange}`,
+      );
+      assert.equal(db2.stats().keys, want.filter(([, , , exp]) => exp === 0 || exp > now).length);
+      await db2.close();
+    }
+  }));

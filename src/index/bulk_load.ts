@@ -31,7 +31,7 @@ export class BulkLoader {
   #num = new Float64Array(WINDOW * 5);
   #dead = new Uint8Array(WINDOW);
   #order = new Uint32Array(WINDOW);
-  #counts = new Uint32Array((1 << BUCKET_BITS) + 1);
+  #counts = sortCounts();
   #n = 0;
   // Whether the window's keys arrived in order (a hint file's do): then it needs no sort.
   #sorted = true;
@@ -74,22 +74,7 @@ export class BulkLoader {
       this.#apply(n);
       return;
     }
-    let p = this.#prefix ?? keys[0];
-    for (let i = 0; i < n && p.length > 0; i++) {
-      if (!keys[i].startsWith(p)) p = p.slice(0, commonPrefix(p, keys[i]));
-    }
-    this.#prefix = p;
-    const d = p.length;
-    const counts = this.#counts.fill(0);
-    for (let i = 0; i < n; i++) counts[bucket(keys[i], d) + 1]++;
-    for (let b = 1; b < counts.length; b++) counts[b] += counts[b - 1];
-    for (let i = 0; i < n; i++) order[counts[bucket(keys[i], d)]++] = i;
-    // Finish the sort inside each bucket, stably (records of one key keep log order).
-    for (let b = 0, from = 0; b < counts.length - 1; b++) {
-      const to = counts[b];
-      if (to - from > 1) sortRun(order, keys, from, to);
-      from = to;
-    }
+    this.#prefix = sortByKey(keys, n, order, this.#counts, this.#prefix);
     this.#apply(n);
   }
 
@@ -107,8 +92,44 @@ export class BulkLoader {
   }
 }
 
+/**
+ * Fills order[0, n) with the indexes of keys[0, n) in key order, stably (the
+ * records of one key keep their log order): a counting sort on the two bytes
+ * after the prefix all the keys share, then a sort inside each bucket.
+ * `counts` is scratch of 2^16 + 1 slots; `prefix`, a guess at the shared
+ * prefix (from an earlier window), is shortened as needed and returned.
+ */
+export function sortByKey(
+  keys: readonly string[],
+  n: number,
+  order: Uint32Array,
+  counts: Uint32Array,
+  prefix = keys[0],
+): string {
+  let p = prefix;
+  for (let i = 0; i < n && p.length > 0; i++) {
+    if (!keys[i].startsWith(p)) p = p.slice(0, commonPrefix(p, keys[i]));
+  }
+  const d = p.length;
+  counts.fill(0);
+  for (let i = 0; i < n; i++) counts[bucket(keys[i], d) + 1]++;
+  for (let b = 1; b < counts.length; b++) counts[b] += counts[b - 1];
+  for (let i = 0; i < n; i++) order[counts[bucket(keys[i], d)]++] = i;
+  for (let b = 0, from = 0; b < counts.length - 1; b++) {
+    const to = counts[b];
+    if (to - from > 1) sortRun(order, keys, from, to);
+    from = to;
+  }
+  return p;
+}
+
+/** Scratch for {@link sortByKey}'s counting sort. */
+export function sortCounts(): Uint32Array {
+  return new Uint32Array((1 << BUCKET_BITS) + 1);
+}
+
 // Sorts order[from, to) by key, stably.
-function sortRun(order: Uint32Array, keys: string[], from: number, to: number): void {
+function sortRun(order: Uint32Array, keys: readonly string[], from: number, to: number): void {
   if (to - from <= 16) {
     for (let i = from + 1; i < to; i++) {
       const x = order[i], k = keys[x];

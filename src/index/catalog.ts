@@ -46,7 +46,8 @@ import {
 import { isGone } from "../log/tail.ts";
 import { Writer, type WriterOptions } from "../log/writer.ts";
 import { type CompactionContext, runCompaction, wantsCompaction } from "./compactor.ts";
-import { BulkLoader, loadingSink } from "./bulk_load.ts";
+import { BulkLoader, type LoadTarget, loadingSink } from "./bulk_load.ts";
+import { TailMerge } from "./tail_merge.ts";
 import { Follower, type FollowTarget } from "./follower.ts";
 import { type Entry, KeyDir } from "./keydir.ts";
 
@@ -263,23 +264,24 @@ export class Catalog {
       return e;
     };
     const now = this.#opts.clock();
-    const loader = () =>
-      new BulkLoader({
-        put: (key, fileId, offset, size, ts, expireAt) =>
-          this.#put(key, set(fileId, offset, size, ts, expireAt)),
-        remove: (key) => this.#remove(key),
-        removeRange: (a, b) => this.#removeRange(a, b),
-      });
+    const target: LoadTarget = {
+      put: (key, fileId, offset, size, ts, expireAt) =>
+        this.#put(key, set(fileId, offset, size, ts, expireAt)),
+      remove: (key) => this.#remove(key),
+      removeRange: (a, b) => this.#removeRange(a, b),
+    };
+    const loader = () => new BulkLoader(target);
+    const merge = new TailMerge({
+      append: (key, fileId, offset, size, ts, expireAt) => {
+        this.#index.append(key, set(fileId, offset, size, ts, expireAt));
+        this.#addLive(fileId, size);
+      },
+      end: () => this.#index.endAppend(),
+      replay: target,
+    }, now);
     const checkpoint: CheckpointTarget | undefined = this.#opts.checkpointMinKeys === Infinity
       ? undefined
-      : {
-        entry: (key, fileId, offset, size, ts, exp) => {
-          if (exp !== 0 && exp <= now) return;
-          this.#index.append(key, set(fileId, offset, size, ts, exp));
-          this.#addLive(fileId, size);
-        },
-        done: () => this.#index.endAppend(),
-      };
+      : { entry: merge.entry, done: merge.done, tail: merge.sink };
     let records = loader();
     let log = await recoverLog(this.#dir, loadingSink(records, now), this.#opts, checkpoint);
     if (log.checkpoint === "contradicted") {

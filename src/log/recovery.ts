@@ -69,12 +69,16 @@ export interface RecoveredLog {
 }
 
 /**
- * Where a checkpoint's entries go: `entry` gets them, keys ascending, before
- * any record or range reaches the sink, then `done` is called once.
+ * Where a checkpoint's entries go: `entry` gets them, keys ascending, then
+ * `done` is called once. The log after the checkpoint goes to the sink after
+ * them when it is long; when it is short (at most a quarter of the bytes the
+ * checkpoint covers) it goes to `tail` before them instead, so the target can
+ * merge it into the entries as they load.
  */
 export interface CheckpointTarget {
   entry: EntryVisitor;
   done(): void;
+  tail: RecoverySink;
 }
 
 interface Probe {
@@ -152,12 +156,18 @@ export async function recoverLog(
     }
     const ck = checkpoint && readCheckpoint(dir, storeId);
     const used = ck && matchesFiles(ck, files) ? ck : undefined;
-    if (used) {
-      if (!loadCheckpoint(used, checkpoint!.entry)) {
-        return { ...empty(storeId), checkpoint: "contradicted" };
-      }
+    const load = () => {
+      if (!loadCheckpoint(used!, checkpoint!.entry)) return false;
       checkpoint!.done();
-    }
+      return true;
+    };
+    // Records after the checkpoint are held until it loads: only a quarter as
+    // many bytes as it covers, so (at records of like size) a quarter as many
+    // records as it holds entries.
+    const covered = used?.files.reduce((n, f) => n + f.size, 0) ?? 0;
+    const merge = used !== undefined && tailBytes(used, files) <= covered / 4;
+    if (used && !merge && !load()) return { ...empty(storeId), checkpoint: "contradicted" };
+    const replayInto = merge ? checkpoint!.tail : sink;
     const links = [];
     let seq = used?.seq ?? 0;
     for (let i = 0; i < files.length; i++) {
@@ -170,13 +180,14 @@ export async function recoverLog(
         const p = probes.find((x) => x.id === f.id)!;
         const last = i === files.length - 1 && !f.compacted;
         const from = f.id === used?.fileId ? { offset: used.resume, seq: used.seq } : undefined;
-        lastSeq = await replayOne(f, p, last, sink, opts, from);
+        lastSeq = await replayOne(f, p, last, replayInto, opts, from);
         // The log cut off part of what the checkpoint covers: its entries may point there.
         if (named && f.size < named.size) return { ...empty(storeId), checkpoint: "contradicted" };
       }
       links.push({ id: f.id, header: f.header, lastSeq, compacted: f.compacted });
       seq = Math.max(seq, lastSeq, f.header?.baseSeq ?? 0);
     }
+    if (merge && !load()) return { ...empty(storeId), checkpoint: "contradicted" };
     for (const b of checkChain(links)) {
       const path = dataPath(dir, b.id);
       if (opts.strict) throw new CorruptionError(`${path}: ${b.message}`, path, 0);
@@ -264,6 +275,15 @@ async function formatOfDamaged(p: Probe): Promise<RecordFormat | undefined> {
     if (found) return fmt;
   }
   return undefined;
+}
+
+// Bytes of log after checkpoint `c`'s resume point.
+function tailBytes(c: Checkpoint, files: DataFile[]): number {
+  let bytes = 0;
+  for (const f of files) {
+    if (f.id >= c.fileId) bytes += f.size - (f.id === c.fileId ? c.resume : f.headerSize);
+  }
+  return bytes;
 }
 
 // What recovery from a contradicted checkpoint returns: nothing of it may be used.
