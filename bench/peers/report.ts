@@ -27,7 +27,8 @@ const DESCRIPTIONS: Record<Workload, string> = {
   "durable-64": `2000 writes from 64 concurrent writers; ${SYNCED}`,
   "big-write": `256 × 1 MiB values, pipelined; ${OFF}`,
   "big-read": "read back the 256 × 1 MiB values",
-  "reopen": "close + open + one read of the N-key store (Cask: the close writes an index checkpoint, the open loads it)",
+  "reopen":
+    "close + open + one read of the N-key store (Cask: the close writes an index checkpoint, the open loads it)",
   "reopen-compacted": "same after compaction (Cask: the checkpoint written by the close after it)",
   "compact":
     "compaction after overwrite, overwrite-1 and one more shuffled overwrite of all N keys; live data rate",

@@ -46,7 +46,7 @@ import {
 import { isGone } from "../log/tail.ts";
 import { Writer, type WriterOptions } from "../log/writer.ts";
 import { type CompactionContext, runCompaction, wantsCompaction } from "./compactor.ts";
-import { BulkLoader, type LoadTarget, loadingSink } from "./bulk_load.ts";
+import { BulkLoader, loadingSink, type LoadTarget } from "./bulk_load.ts";
 import { TailMerge } from "./tail_merge.ts";
 import { Follower, type FollowTarget } from "./follower.ts";
 import { type Entry, KeyDir } from "./keydir.ts";
