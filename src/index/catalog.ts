@@ -787,7 +787,13 @@ export class Catalog {
       resume: newest.size,
       seq: this.#seq,
     };
-    await writeCheckpoint(this.#dir, start, this.#entries(), () => this.#fileTable());
+    await writeCheckpoint(
+      this.#dir,
+      start,
+      this.#entries(),
+      () => this.#fileTable(),
+      async () => {},
+    );
     this.#checkpointed = key;
   }
 
@@ -832,10 +838,13 @@ export class Catalog {
       resume: active.headerSize,
       seq,
     };
-    await writeCheckpoint(this.#dir, start, this.#entries(true), async () => {
-      await this.#writer.sync();
-      return this.#fileTable();
-    });
+    await writeCheckpoint(
+      this.#dir,
+      start,
+      this.#entries(true),
+      () => this.#fileTable(),
+      () => this.#writer.sync(),
+    );
     this.#checkpointSeq = seq;
     this.#checkpointed = "";
   }
@@ -863,7 +872,7 @@ export class Catalog {
       id: f.id,
       salt: f.header!.salt,
       flags: f.header!.flags,
-      size: f.size,
+      size: this.#writer.sizeOf(f),
       lastSeq: this.#lastSeqOf(f, files),
     }));
   }

@@ -82,14 +82,16 @@ export type CheckpointSource = (visit: EntryVisitor) => boolean;
 /**
  * Writes a checkpoint resuming at `start` with the entries of `source` durably:
  * to a temporary name, fsynced, renamed, directory fsynced. `files` is called
- * once the entries are written: it must make every record they point at
- * durable and return the store's files as they are then.
+ * once the entries are written, for the store's files with the sizes they have
+ * then (appends not yet written out included); `durable` must make every byte
+ * of those sizes durable, and is waited for before the rename.
  */
 export async function writeCheckpoint(
   dir: string,
   start: CheckpointStart,
   source: CheckpointSource,
-  files: () => CheckpointFile[] | Promise<CheckpointFile[]>,
+  files: () => CheckpointFile[],
+  durable: () => Promise<void>,
 ): Promise<void> {
   const salt = newSalt();
   const header = encodeFileHeader({
@@ -146,10 +148,10 @@ export async function writeCheckpoint(
     // writer under sync "never" acknowledges in microtasks, and a checkpoint
     // waiting for a macrotask would advance a piece per flush of its buffer.
     while (source(put)) await null;
-    const table = await files();
+    const table = files();
     for (const f of table) if (!index.has(f.id)) index.set(f.id, index.size);
     const byId = new Map(table.map((f) => [f.id, f]));
-    room(index.size * FILE_ROW + FOOTER);
+    room(index.size * FILE_ROW + FOOTER + 4);
     for (const id of index.keys()) {
       const f = byId.get(id);
       if (!f) throw new RangeError(`checkpoint entries point into data.${id}, not in the table`);
@@ -163,15 +165,19 @@ export async function writeCheckpoint(
     v.setUint32(used, index.size, true);
     setU64(v, used + 4, count);
     used += FOOTER;
+    v.setUint32(used, crc32(buf.subarray(0, used), crc), true);
+    used += 4;
     flush();
-    const trailer = new Uint8Array(4);
-    new DataView(trailer.buffer).setUint32(0, crc, true);
-    await writeAll(out, trailer);
-    await out.syncData();
+    // Both fsyncs in one wait, and the rename without one: each wait for I/O is
+    // a turn of the event loop, which a writer acknowledging in microtasks
+    // grants only when its own buffer fills. Once renamed the checkpoint is in
+    // use; the directory's fsync only makes the rename survive a power cut,
+    // before which the old checkpoint (or none) is just as consistent.
+    await Promise.all([out.syncData(), durable()]);
   } finally {
     out.close();
   }
-  await Deno.rename(tmp, join(dir, NAME));
+  Deno.renameSync(tmp, join(dir, NAME));
   await syncDir(dir);
 }
 
