@@ -266,6 +266,9 @@ Deno.test("checkpoint: stores below minKeys get none, and checkpoint: false neit
     assert.ok(!(await exists(`${dir}/${NAME}`)));
     await (await open(dir, { ...OPTS, checkpoint: { minKeys: 10 } })).close();
     assert.ok(await exists(`${dir}/${NAME}`));
+    // A writable open that does not read it cannot keep it in step: it goes.
+    await (await open(dir, { ...OPTS, checkpoint: false })).close();
+    assert.ok(!(await exists(`${dir}/${NAME}`)));
     await assert.rejects(() => open(dir, { checkpoint: { minKeys: -1 } }), /minKeys/);
   }));
 

@@ -384,7 +384,8 @@ export interface OpenOptions {
    * the README, Start-up). It is written only for stores of at least `minKeys`
    * keys (default 65,536; smaller stores open fast from the log) and never
    * trusted over the log: a damaged, foreign or stale checkpoint is ignored.
-   * `false`: none is written, and none is used. Default `true`.
+   * `false`: none is written or used (a writable open removes one an earlier
+   * open left, since it could not keep it in step with the log). Default `true`.
    */
   checkpoint?: boolean | { minKeys?: number };
   /**

@@ -292,10 +292,11 @@ export class Catalog {
       log = await recoverLog(this.#dir, loadingSink(records, now), this.#opts);
     }
     records.flush();
-    // A checkpoint that was not used (damaged, another store's, or naming files
-    // the store no longer has as they were) goes before any new write: appends
-    // could make a file it covers look as it was again.
-    if (checkpoint && typeof log.checkpoint !== "object") await removeCheckpoint(this.#dir);
+    // A checkpoint that was not used (damaged, another store's, naming files
+    // the store no longer has as they were, or not read at all under
+    // `checkpoint: false`) goes before any new write: a cut torn tail followed
+    // by appends could make a file it covers look as it was again.
+    if (typeof log.checkpoint !== "object") await removeCheckpoint(this.#dir);
     if (typeof log.checkpoint === "object") {
       this.#checkpointed = this.#checkpointKey(log.seq, log.files);
       this.#checkpointSeq = log.checkpoint.seq;
