@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Change } from "../base/types.ts";
+import type { Change, OpenOptions } from "../base/types.ts";
 import type { WireError } from "./wire_errors.ts";
 
 /**
@@ -34,16 +34,13 @@ export interface SharedCask {
   /** The store's directory, which the Worker opens read-only. */
   readonly dir: string;
   /** The owner's open options the Worker's read-only open needs. */
-  readonly options: ReaderOptions;
+  readonly options: Required<
+    Pick<OpenOptions, "maxKeySize" | "maxValueSize" | "maxIndexBytes" | "strict">
+  >;
 }
 
 /** What a Worker's read-only open takes from the owner's options. */
-export interface ReaderOptions {
-  maxKeySize: number;
-  maxValueSize: number;
-  maxIndexBytes: number;
-  strict: boolean;
-}
+export type ReaderOptions = SharedCask["options"];
 
 /** Index of the "store closed" flag in `SharedCask.state`'s Int32s. */
 export const CLOSED_FLAG = 0;
