@@ -36,7 +36,7 @@ import {
 import { FILE_HEADER_SIZE, KIND_CHECKPOINT } from "../codec/format.ts";
 import { bytesToKey } from "../base/keys.ts";
 import type { DataFile } from "./datafile.ts";
-import { readFullAt, syncDir, writeAll, writeAllSync } from "./fsutil.ts";
+import { readFullAt, syncDir, writeAllSync } from "./fsutil.ts";
 
 const NAME = "checkpoint";
 const TEMP = "checkpoint.writing";
@@ -108,9 +108,10 @@ export async function writeCheckpoint(
   // File id -> its row in the table, in order of first use.
   const index = new Map<number, number>();
   const tmp = join(dir, TEMP);
-  const out = await Deno.open(tmp, { write: true, create: true, truncate: true });
+  // Synchronous, as every step but the fsyncs (see the wait at the end).
+  const out = Deno.openSync(tmp, { write: true, create: true, truncate: true });
   try {
-    await writeAll(out, header);
+    writeAllSync(out, header);
     let buf = new Uint8Array(CHUNK);
     let v = new DataView(buf.buffer);
     let used = 0, crc = salt, count = 0;
