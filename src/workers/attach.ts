@@ -150,7 +150,9 @@ export class AttachedCask {
 
   /** The value of `key`, or undefined when it is absent or expired. */
   get(key: Bytes): Promise<Uint8Array | undefined> {
-    return this.#read(() => this.#reader.get(key));
+    // The hottest read: no closure unless it has to wait.
+    const wait = this.#wait();
+    return wait ? wait.then(() => this.#reader.get(key)) : this.#reader.get(key);
   }
 
   /** The value of `key` with the sequence number of its commit and its expiry. */
@@ -280,15 +282,22 @@ export class AttachedCask {
   // module doc). Not an async function: when the follower is current, the read
   // costs no more than the promise `f` returns.
   #read<T>(f: () => Promise<T>): Promise<T> {
+    const wait = this.#wait();
+    return wait ? wait.then(f) : f();
+  }
+
+  // Undefined when this thread's follower may answer a read now; else what to
+  // wait for first (a catch-up, or the rejection of a closed store).
+  #wait(): Promise<void> | undefined {
     try {
       this.#checkOpen();
-      const r = this.#reader;
-      if (r.sequence < this.#need || this.#stale) return this.#catchUp().then(f);
-      if (((Atomics.load(this.#ints, SEQ_LOW) - r.sequence) | 0) > 0) this.#refreshSoon();
-      return f();
     } catch (e) {
       return Promise.reject(e);
     }
+    const seq = this.#reader.sequence;
+    if (seq < this.#need || this.#stale) return this.#catchUp();
+    if (((Atomics.load(this.#ints, SEQ_LOW) - seq) | 0) > 0) this.#refreshSoon();
+    return undefined;
   }
 
   #refreshSoon(): void {
