@@ -19,6 +19,8 @@ export interface Connection {
   buffered: number;
   /** Closed because of an error the client must be able to read. */
   linger: boolean;
+  /** The reply write in progress; at most one at a time. */
+  writing?: Promise<void>;
 }
 
 /** Writes all of `bytes`. */

@@ -244,6 +244,9 @@ export class RespServer {
       // What the client had buffered is given back before any lingering.
       st.stats.bufferedBytes -= c.buffered;
       c.buffered = 0;
+      // The last replies go out before the socket closes (a failure here is
+      // the peer's going away, which needs no report).
+      await c.writing?.catch(() => {});
       if (c.linger && !c.closed) await lingerClose(c, input);
       close(c);
       unwatchAll(session);
@@ -274,10 +277,19 @@ export class RespServer {
     await this.#flush(c, out);
   }
 
+  // Starts writing the replies gathered in `out`, after the write before it
+  // (a failure of which throws here). The write itself is not awaited: the
+  // connection's next read starts at once instead of an event-loop turn
+  // later, while a client that reads no replies still stalls the connection
+  // at its next flush.
   async #flush(c: Connection, out: ReplyBuffer): Promise<void> {
     const bytes = out.drain();
     this.#state.stats.netOutputBytes += bytes.length;
-    await writeAll(c.conn, bytes);
+    await c.writing;
+    const writing = writeAll(c.conn, bytes);
+    // Surfaced by the next flush or the close; never an unhandled rejection.
+    writing.catch(() => {});
+    c.writing = writing;
   }
 
   // Runs every complete command buffered in `parser` and writes the replies;
