@@ -182,9 +182,9 @@ export async function writeCheckpoint(
   await syncDir(dir);
 }
 
-/** Removes the checkpoint (when the log contradicts it) and any half-written one. */
+/** Removes the checkpoint (one the store cannot use, or keep in step with the log). */
 export function removeCheckpoint(dir: string): Promise<void> {
-  return removeNames(dir, [NAME, TEMP]);
+  return removeNames(dir, [NAME]);
 }
 
 /** Removes what a crash while writing a checkpoint left. */
