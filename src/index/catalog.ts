@@ -298,7 +298,9 @@ export class Catalog {
     // by appends could make a file it covers look as it was again.
     if (typeof log.checkpoint !== "object") await removeCheckpoint(this.#dir);
     if (typeof log.checkpoint === "object") {
-      this.#checkpointed = this.#checkpointKey(log.seq, log.files);
+      // What it covers, not what the open replayed after it: a close that
+      // comes before any write still saves the next open that replay.
+      this.#checkpointed = this.#checkpointKey(log.checkpoint.seq, log.checkpoint.files);
       this.#checkpointSeq = log.checkpoint.seq;
     }
     for (const f of log.files) this.#files.set(f.id, f);
@@ -771,7 +773,7 @@ export class Catalog {
   }
 
   // Identifies the state a checkpoint covers: the last sequence number and the files.
-  #checkpointKey(seq: number, files: Iterable<DataFile>): string {
+  #checkpointKey(seq: number, files: Iterable<{ id: number }>): string {
     return `${seq}:${[...files].map((f) => f.id).sort((a, b) => a - b).join(",")}`;
   }
 
