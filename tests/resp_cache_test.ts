@@ -6,7 +6,7 @@ import { ValueCache } from "../src/resp/value_cache.ts";
 import { Client, type Reply, withServer } from "./resp_client.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
-const text = (b: Uint8Array | undefined) => b && new TextDecoder().decode(b);
+const text = (b: Uint8Array | null | undefined) => b && new TextDecoder().decode(b);
 
 Deno.test("value cache: keeps a read, drops it on a write, refuses a raced read", () => {
   const cache = new ValueCache(1 << 20);
@@ -28,6 +28,38 @@ Deno.test("value cache: keeps a read, drops it on a write, refuses a raced read"
 
   cache.keep(cache.ticket(), k, bytes("v2"), 0);
   assert.equal(text(cache.get(k)), "v2");
+});
+
+Deno.test("value cache: keeps a key's absence until a write to it", () => {
+  const cache = new ValueCache(1 << 20);
+  const k = bytes("k");
+  cache.keep(cache.ticket(), k, null, 0);
+  assert.equal(cache.get(k), null, "known absent");
+  assert.equal(cache.get(bytes("other")), undefined, "unknown");
+  cache.issued([k]);
+  cache.settled();
+  assert.equal(cache.get(k), undefined, "a write drops the absence");
+});
+
+Deno.test("server: a GET that missed sees the key once it is written", async () => {
+  await withServer(async (port) => {
+    const c = await Client.connect(port);
+    try {
+      assert.equal(await c.call("GET", "k"), null);
+      assert.equal(await c.call("EXISTS", "k"), 0);
+      assert.equal(await c.call("SET", "k", "v"), "OK");
+      assert.equal(await c.call("GET", "k"), "v");
+      assert.equal(await c.call("DEL", "k"), 1);
+      assert.equal(await c.call("GET", "k"), null);
+      assert.equal(await c.call("GET", "k"), null);
+      assert.equal(await c.call("INCR", "k"), 1);
+      assert.equal(await c.call("GET", "k"), "1");
+      const info = String(await c.call("INFO", "stats"));
+      assert.match(info, /keyspace_misses:3/);
+    } finally {
+      c.close();
+    }
+  });
 });
 
 Deno.test("value cache: keys whose hashes collide are kept and dropped apart", () => {

@@ -69,24 +69,27 @@ export class StoreView implements ReadView {
   now(): number {
     return Date.now();
   }
-  /** The value of `key` if it is in memory, without waiting; undefined when it is not. */
-  cached(key: Uint8Array): Uint8Array | undefined {
+  /**
+   * The value of `key` if what it is is in memory, without waiting: null when
+   * it is known to be absent, undefined when the store must be asked.
+   */
+  cached(key: Uint8Array): Uint8Array | null | undefined {
     return this.#cache.get(key);
   }
   get(key: Uint8Array): Promise<Uint8Array | undefined> {
     const value = this.#cache.get(key);
-    if (value !== undefined) return Promise.resolve(value);
+    if (value !== undefined) return Promise.resolve(value ?? undefined);
     const ticket = this.#cache.ticket();
     // Nothing could be kept: the plain read is the cheaper one.
     if (ticket === undefined) return this.#db.get(key);
     return this.#db.getEntry(key).then((e) => {
-      if (e === undefined) return undefined;
-      this.#cache.keep(ticket, key, e.value, e.expireAt);
-      return e.value;
+      this.#cache.keep(ticket, key, e?.value ?? null, e?.expireAt ?? 0);
+      return e?.value;
     });
   }
   has(key: Uint8Array): Promise<boolean> {
-    return this.#cache.get(key) !== undefined ? Promise.resolve(true) : this.#db.has(key);
+    const value = this.#cache.get(key);
+    return value !== undefined ? Promise.resolve(value !== null) : this.#db.has(key);
   }
   entry(key: Uint8Array): Promise<Entry | undefined> {
     return readEntry(this.#db, key);

@@ -26,7 +26,7 @@ export async function get(v: ReadView, args: Uint8Array[], s: Session): Promise<
 /** GET key, when its value is in memory; undefined otherwise. */
 export function getCached(v: StoreView, args: Uint8Array[], s: Session): Reply | undefined {
   const value = v.cached(args[1]);
-  if (value !== undefined) s.server.stats.keyspaceHits++;
+  if (value !== undefined) count(s, value ?? undefined);
   return value;
 }
 
