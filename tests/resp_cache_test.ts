@@ -108,6 +108,44 @@ Deno.test("value cache: copies what it keeps, honours expiry, size limits and th
   assert.equal(off.size, 0);
 });
 
+Deno.test("value cache: many random keeps, writes and reads agree with a model, within the budget", () => {
+  // A small budget makes the ring wrap and evict all the time.
+  for (const [budget, keys] of [[600, 40], [2048, 40], [9000, 40], [200_000, 3000]]) {
+    const rand = seeded(budget);
+    const cache = new ValueCache(budget, 300);
+    const model = new Map<string, string | null>();
+    for (let step = 0; step < 20_000; step++) {
+      const name = `k${Math.floor(rand() * keys)}`.repeat(1 + Math.floor(rand() * 3));
+      const key = bytes(name);
+      const roll = rand();
+      if (roll < 0.4) {
+        const value = rand() < 0.2 ? null : "v".repeat(Math.floor(rand() * 200));
+        cache.keep(cache.ticket(), key, value === null ? null : bytes(value), 0);
+        model.set(name, value);
+        if (value === null || value.length <= 300) {
+          const got = cache.get(key);
+          assert.equal(got === null ? null : text(got), value, "the newest entry is found");
+        }
+      } else if (roll < 0.55) {
+        cache.issued([key]);
+        cache.settled();
+        model.delete(name);
+        assert.equal(cache.get(key), undefined);
+      } else {
+        const got = cache.get(key);
+        if (got !== undefined) {
+          assert.ok(model.has(name), `${name} cached but dropped`);
+          assert.equal(got === null ? null : text(got), model.get(name), name);
+        }
+      }
+      assert.ok(cache.bytes <= budget, `${cache.bytes} bytes held of ${budget}`);
+    }
+    let found = 0;
+    for (const name of model.keys()) if (cache.get(bytes(name)) !== undefined) found++;
+    assert.equal(found, cache.size, "every entry held is reachable");
+  }
+});
+
 // Commands that write, read or both, over a few keys; GETs dominate so that
 // values are cached when the next write comes.
 const KEYS = ["a", "b", "c", "n"];

@@ -37,7 +37,8 @@ interface Common {
 
 /**
  * A read answered from memory without waiting (the value cache), or
- * undefined when it must go to the store through the command's `run`.
+ * undefined when it must go to the store through the command's `run`. The
+ * reply may hold the cache's own bytes, valid until it next keeps a value.
  */
 export type ImmediateHandler = (
   view: StoreView,

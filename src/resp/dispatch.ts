@@ -26,7 +26,8 @@ export interface PreparedCommand {
   /**
    * The reply when it is known without waiting (a value in memory, a
    * refusal), which also counts as having run; undefined: call {@link run}.
-   * Call it only when the command's turn has come, as for run.
+   * Call it only when the command's turn has come, as for run. Bytes in it
+   * may be the value cache's, valid until the cache next keeps a value.
    */
   now(): Reply | undefined;
   /** Starts the command; resolves to its reply, errors included (it never rejects). */

@@ -71,14 +71,16 @@ export class StoreView implements ReadView {
   }
   /**
    * The value of `key` if what it is is in memory, without waiting: null when
-   * it is known to be absent, undefined when the store must be asked.
+   * it is known to be absent, undefined when the store must be asked. The
+   * value is the cache's view, valid until the cache next keeps something.
    */
   cached(key: Uint8Array): Uint8Array | null | undefined {
     return this.#cache.get(key);
   }
   get(key: Uint8Array): Promise<Uint8Array | undefined> {
     const value = this.#cache.get(key);
-    if (value !== undefined) return Promise.resolve(value ?? undefined);
+    // Copied: the cache's view lasts only until it next keeps something.
+    if (value !== undefined) return Promise.resolve(value?.slice() ?? undefined);
     const ticket = this.#cache.ticket();
     // Nothing could be kept: the plain read is the cheaper one.
     if (ticket === undefined) return this.#db.get(key);

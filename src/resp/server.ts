@@ -359,7 +359,10 @@ export class RespServer {
           out.reply(known);
         } else {
           flying = command.overlap;
-          inFlight.push(known !== undefined ? known : command.run());
+          // A value known now may be the value cache's view, which lasts only
+          // until the cache keeps another: the replies ahead of it may do that.
+          const held = known instanceof Uint8Array ? known.slice() : known;
+          inFlight.push(held !== undefined ? held : command.run());
         }
         if (session.quit) break;
         if (out.length >= FLUSH_AT) await this.#flush(c, out);
