@@ -505,6 +505,47 @@ Deno.test("server: frames split into single-byte writes still parse", async () =
   });
 });
 
+// The server reads on while a reply write waits for the client: replies
+// encoded meanwhile must not land in bytes that write still has to send.
+Deno.test("server: replies stay intact while a client is slow to read them", async () => {
+  const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const letters = "abcdefghij";
+  const size = 300_000;
+  await withServer(async (port) => {
+    const setup = await Client.connect(port);
+    for (const l of letters) assert.equal(await setup.call("SET", l, l.repeat(size)), "OK");
+    setup.close();
+    // The race is timing-dependent: a few rounds catch it far more often.
+    for (let round = 0; round < 3; round++) {
+      const c = await Client.connect(port);
+      try {
+        // More replies than the socket holds, then single commands while the
+        // client reads slowly: each is read on its own while the write before
+        // it still waits for the client, and its reply must not land in bytes
+        // that write has yet to send.
+        const asked: string[] = Array.from({ length: 40 }, () => "a");
+        await c.send(...asked.map((l) => ["GET", l]));
+        const sending = (async () => {
+          for (let i = 1; i < 60; i++) {
+            const l = letters[i % letters.length];
+            asked.push(l);
+            await c.send(["GET", l]);
+            await pause(3);
+          }
+        })();
+        for (let i = 0; i < 99; i++) {
+          await pause(2);
+          const got = await c.reply();
+          assert.ok(got === asked[i].repeat(size), `round ${round}: reply ${i} damaged`);
+        }
+        await sending;
+      } finally {
+        c.close();
+      }
+    }
+  });
+});
+
 Deno.test("server: many concurrent clients each see their own writes", async () => {
   await withServer(async (port) => {
     const clients = await Promise.all(Array.from({ length: 25 }, () => Client.connect(port)));

@@ -39,6 +39,9 @@ const encoder = new TextEncoder();
 /** Accumulates encoded replies until the connection writes them out. */
 export class ReplyBuffer {
   #buf = new Uint8Array(INITIAL_CAPACITY);
+  // The buffer drained last, which a write may still be reading: the next
+  // replies go into the other one (see drain).
+  #spare = new Uint8Array(INITIAL_CAPACITY);
   #length = 0;
   /** RESP version the client chose with HELLO; 3 adds maps and a distinct null. */
   protocol: 2 | 3 = 2;
@@ -89,15 +92,21 @@ export class ReplyBuffer {
   }
 
   /**
-   * Returns the encoded bytes and empties the buffer. The view may alias the
-   * internal storage: write it out before encoding the next reply.
+   * Returns the encoded bytes and empties the buffer. The view stays intact
+   * until the drain after the next one, as replies encoded meanwhile go to a
+   * second buffer: a connection that awaits each write before it starts the
+   * next (at most one in flight) can encode while that one is still being
+   * sent. A socket write reads the bytes as the socket takes them, not when
+   * it is called.
    */
   drain(): Uint8Array {
     const out = this.#buf.subarray(0, this.#length);
     this.#length = 0;
-    // Hand a big buffer over to the caller instead of keeping it for every
-    // later small reply of this connection.
-    if (this.#buf.length > SHRINK_ABOVE) this.#buf = new Uint8Array(INITIAL_CAPACITY);
+    // A big buffer is handed over to the caller instead of being kept for
+    // every later small reply of this connection.
+    const drained = this.#buf.length > SHRINK_ABOVE ? new Uint8Array(INITIAL_CAPACITY) : this.#buf;
+    this.#buf = this.#spare;
+    this.#spare = drained;
     return out;
   }
 
