@@ -14,9 +14,10 @@ const dec = new TextDecoder();
 const bytes = (s: string) => enc.encode(s);
 const texts = (cmd: Uint8Array[] | undefined) => cmd?.map((a) => dec.decode(a));
 
+// Copied: the parser's views are only good until its next push.
 function drain(p: RespParser): Uint8Array[][] {
   const out: Uint8Array[][] = [];
-  for (let c = p.next(); c !== undefined; c = p.next()) out.push(c);
+  for (let c = p.next(); c !== undefined; c = p.next()) out.push(c.map((a) => a.slice()));
   return out;
 }
 
@@ -77,6 +78,19 @@ Deno.test("parser: input fed one byte at a time gives the same commands", () => 
     got.push(...drain(p));
   }
   assert.deepEqual(got, MIXED_EXPECTED);
+});
+
+Deno.test("parser: a command arriving in pieces survives the buffer's reuse", () => {
+  const p = new RespParser();
+  p.push(frame("GET", "first"));
+  assert.deepEqual(drain(p).map(texts), [["GET", "first"]]);
+  // Drained: the next push reuses the buffer, but not under a command whose
+  // arguments are still being gathered.
+  const second = frame("SET", "key", "value");
+  p.push(second.subarray(0, 17));
+  assert.equal(p.next(), undefined);
+  p.push(second.subarray(17));
+  assert.deepEqual(drain(p).map(texts), [["SET", "key", "value"]]);
 });
 
 Deno.test("parser: incomplete frames wait for more bytes", () => {

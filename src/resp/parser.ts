@@ -82,8 +82,16 @@ export class RespParser {
     return this.#end - this.#start + this.#argBytes;
   }
 
-  /** Appends received bytes; `chunk` may be reused by the caller afterwards. */
+  /**
+   * Appends received bytes; `chunk` may be reused by the caller afterwards.
+   * The arguments of commands handed out before are views that this may
+   * overwrite: use them up (or copy them) first.
+   */
   push(chunk: Uint8Array): void {
+    // Everything handed out is used up by now: the buffer is reused from its
+    // start, so a connection's reads keep landing in the same few cache lines
+    // instead of streaming through the buffer and a fresh one after it.
+    if (this.#start === this.#end && this.#args === undefined) this.#start = this.#end = 0;
     this.#reserve(chunk.length);
     this.#buf.set(chunk, this.#end);
     this.#end += chunk.length;
