@@ -93,6 +93,19 @@ Deno.test("parser: a command arriving in pieces survives the buffer's reuse", ()
   assert.deepEqual(drain(p).map(texts), [["SET", "key", "value"]]);
 });
 
+Deno.test("parser: a header ending a read after a big value is read from the right buffer", () => {
+  const p = new RespParser();
+  const big = new Uint8Array(2 * 1024 * 1024).fill(0x61);
+  // The big value grows the buffer past the size it is given back at; the
+  // next command's header then ends exactly where the read ends.
+  p.push(concat([frame("SET", "k", big), bytes("*1\r\n")]));
+  const first = p.next();
+  assert.equal(first?.[2].length, big.length);
+  assert.equal(p.next(), undefined);
+  p.push(bytes("$4\r\nPING\r\n"));
+  assert.deepEqual(drain(p).map(texts), [["PING"]]);
+});
+
 Deno.test("parser: incomplete frames wait for more bytes", () => {
   const p = new RespParser();
   p.push(bytes("*2\r\n$3\r\nGET\r\n$5\r\nab"));

@@ -62,6 +62,8 @@ export class RespParser {
   // Bytes after #start already searched for a line feed, so a long line that
   // trickles in is scanned once, not once per read.
   #scanned = 0;
+  // Where the line #line() found last starts.
+  #lineStart = 0;
   // Multibulk in progress: arguments so far, how many are still due, and the
   // length of the bulk whose header was read but whose body has not arrived.
   #args: Uint8Array[] | undefined;
@@ -105,16 +107,23 @@ export class RespParser {
   next(): RespCommand | undefined {
     for (;;) {
       if (this.#args === undefined) {
-        if (this.#start === this.#end) return undefined;
+        if (this.#start === this.#end) {
+          // Views handed out keep the big buffer alive only while they are used.
+          if (this.#buf.length > SHRINK_ABOVE) {
+            this.#buf = new Uint8Array(INITIAL_CAPACITY);
+            this.#start = this.#end = 0;
+          }
+          return undefined;
+        }
         if (this.#buf[this.#start] !== STAR) {
           const inline = this.#inline();
           if (inline === undefined) return undefined;
           if (inline.length === 0) continue; // blank lines are keep-alives
           return inline;
         }
-        const header = this.#line(true);
-        if (header === undefined) return undefined;
-        const count = parseLength(this.#buf, header[0] + 1, header[1]);
+        const end = this.#line(true);
+        if (end < 0) return undefined;
+        const count = parseLength(this.#buf, this.#lineStart + 1, end);
         if (count === undefined || count > this.#limits.maxMultibulkLength) {
           throw new ProtocolError("invalid multibulk length");
         }
@@ -139,9 +148,9 @@ export class RespParser {
         if (first !== DOLLAR) {
           throw new ProtocolError(`expected '$', got '${printable(first)}'`);
         }
-        const header = this.#line(true);
-        if (header === undefined) return undefined;
-        const length = parseLength(this.#buf, header[0] + 1, header[1]);
+        const end = this.#line(true);
+        if (end < 0) return undefined;
+        const length = parseLength(this.#buf, this.#lineStart + 1, end);
         if (length === undefined || length < 0 || length > this.#limits.maxBulkLength) {
           throw new ProtocolError("invalid bulk length");
         }
@@ -163,19 +172,19 @@ export class RespParser {
   }
 
   #inline(): RespCommand | undefined {
-    const line = this.#line(false);
-    if (line === undefined) return undefined;
-    const args = splitInline(this.#buf.subarray(line[0], line[1]));
+    const end = this.#line(false);
+    if (end < 0) return undefined;
+    const args = splitInline(this.#buf.subarray(this.#lineStart, end));
     if (args === undefined) throw new ProtocolError("unbalanced quotes in request");
     return args;
   }
 
   /**
-   * Finds the next line and consumes it, returning its [start, end) without
-   * the terminator; `undefined` when it has not fully arrived. Frame headers
-   * must end in CRLF; inline commands may end in a bare LF.
+   * Finds the next line and consumes it, returning where it ends without the
+   * terminator (it starts at #lineStart); -1 when it has not fully arrived.
+   * Frame headers must end in CRLF; inline commands may end in a bare LF.
    */
-  #line(strict: boolean): [number, number] | undefined {
+  #line(strict: boolean): number {
     const from = this.#start + this.#scanned;
     // A plain loop: lines are short, and indexOf() would either allocate a
     // view per call or search the whole free tail of a buffer a big value grew.
@@ -189,7 +198,7 @@ export class RespParser {
       if (this.#scanned > this.#limits.maxLineLength) {
         throw new ProtocolError(strict ? "too big header line" : "too big inline request");
       }
-      return undefined;
+      return -1;
     }
     const start = this.#start;
     const newline = from + lf;
@@ -200,16 +209,13 @@ export class RespParser {
       throw new ProtocolError(strict ? "too big header line" : "too big inline request");
     }
     this.#consume(newline + 1 - start);
-    return [start, end];
+    this.#lineStart = start;
+    return end;
   }
 
   #consume(n: number): void {
     this.#start += n;
     this.#scanned = 0;
-    if (this.#start === this.#end && this.#buf.length > SHRINK_ABOVE) {
-      this.#buf = new Uint8Array(INITIAL_CAPACITY);
-      this.#start = this.#end = 0;
-    }
   }
 
   // Makes room for `extra` more bytes after #end. A new buffer has at least
