@@ -18,8 +18,10 @@ import { TimeSlicer } from "../log/time_slice.ts";
 import type { Writer } from "../log/writer.ts";
 import type { Entry, KeyDir } from "./keydir.ts";
 
-// Keys moved to the outputs between checks of the time slice.
-const MOVE_KEYS = 4096;
+// Keys moved to the outputs between checks of the time slice: a move of 4096
+// keys overran a 0.1 ms slice up to 2 ms (241 times in one compaction of 1M
+// keys), of 1024 keys 6 times.
+const MOVE_KEYS = 1024;
 
 /** What a compaction works on: the catalog's parts it reads and the changes it makes. */
 export interface CompactionContext {
