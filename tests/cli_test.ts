@@ -454,7 +454,14 @@ Deno.test("cli: usage errors exit 2 and say what is wrong", async () => {
       [["get", "k", "--dir"], /option '--dir' needs a value/],
       [["set", "", "v", ...d], /key must not be empty/],
       [["serve", "--port", "70000", ...d], /--port must be an integer in \[0, 65535\]/],
-      [["serve", "--value-cache", "-1", ...d], /--value-cache must be an integer >= 0/],
+      [
+        ["serve", "--value-cache", "-1", ...d],
+        /--value-cache must be an integer in \[0, 1073741824\]/,
+      ],
+      [
+        ["serve", "--value-cache", "2000000000", ...d],
+        /--value-cache must be an integer in \[0, 1073741824\]/,
+      ],
     ];
     for (const [args, message] of cases) {
       const run = await cask(args);

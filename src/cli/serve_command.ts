@@ -6,6 +6,7 @@
 
 import { DEFAULT_LIMITS } from "../resp/parser.ts";
 import { RespServer } from "../resp/server.ts";
+import { MAX_VALUE_CACHE_BYTES } from "../resp/value_cache.ts";
 import { IOError } from "../../mod.ts";
 import { booleanFlag, expectPositionals, integerFlag, stringFlag, UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
@@ -84,7 +85,9 @@ export const serveCommand: Command = {
     "value-cache": {
       type: "string",
       value: "bytes",
-      description: `memory for recently read values, 0 for none (default ${DEFAULT_VALUE_CACHE})`,
+      description:
+        `memory for recently read values, 0 for none, at most ${MAX_VALUE_CACHE_BYTES} ` +
+        `(default ${DEFAULT_VALUE_CACHE})`,
     },
   },
   async run(args) {
@@ -117,7 +120,8 @@ export const serveCommand: Command = {
       sync,
       autoCompact,
       maxClients: integerFlag(args, "maxclients", 1) ?? DEFAULT_MAX_CLIENTS,
-      valueCacheBytes: integerFlag(args, "value-cache", 0) ?? DEFAULT_VALUE_CACHE,
+      valueCacheBytes: integerFlag(args, "value-cache", 0, MAX_VALUE_CACHE_BYTES) ??
+        DEFAULT_VALUE_CACHE,
       idleTimeoutMs: (integerFlag(args, "timeout", 0, 100 * 365 * 86400) ?? 0) * 1000,
       clientQueryBufferLimit: clientBuffer,
       totalQueryBufferLimit: integerFlag(args, "total-query-buffer-limit", MiB) ??

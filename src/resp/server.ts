@@ -50,7 +50,9 @@ export interface RespServerOptions {
   autoCompact?: boolean;
   /**
    * Bytes of recently read values kept in memory to answer reads without the
-   * store; default 64 MiB, 0 none. The server must be the store's only writer
+   * store; default 64 MiB, 0 none, at most 1 GiB (more is cut to that). The
+   * ring that holds them is allocated whole at the first read, its pages
+   * touched as they fill. The server must be the store's only writer
    * while it is on (as under `cask serve`, which holds the store's lock).
    */
   valueCacheBytes?: number;

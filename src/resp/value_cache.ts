@@ -45,6 +45,12 @@ const EMPTY = -1;
 const ENTRY_OVERHEAD = 32;
 const MIN_SLOTS = 64;
 
+/**
+ * The largest budget: ring positions are kept in an Int32Array, and the ring
+ * is one allocation.
+ */
+export const MAX_VALUE_CACHE_BYTES = 2 ** 30;
+
 /** A snapshot taken before a store read, to decide whether its result may be kept. */
 export type ReadTicket = number;
 
@@ -67,8 +73,12 @@ export class ValueCache {
   #issued = 0;
   #running = 0;
 
-  /** At most `budget` bytes in all; no single value above `largest` bytes. */
+  /**
+   * At most `budget` bytes in all (capped at {@link MAX_VALUE_CACHE_BYTES});
+   * no single value above `largest` bytes.
+   */
   constructor(budget: number, largest = 64 * 1024) {
+    budget = Math.min(budget, MAX_VALUE_CACHE_BYTES);
     this.#budget = budget;
     this.#largest = Math.min(largest, budget);
   }
