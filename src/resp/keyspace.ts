@@ -80,7 +80,7 @@ export class StoreView implements ReadView {
   get(key: Uint8Array): Promise<Uint8Array | undefined> {
     const value = this.#cache.get(key);
     // Copied: the cache's view lasts only until it next keeps something.
-    if (value !== undefined) return Promise.resolve(value?.slice() ?? undefined);
+    if (value !== undefined) return Promise.resolve(value?.slice());
     const ticket = this.#cache.ticket();
     // Nothing could be kept: the plain read is the cheaper one.
     if (ticket === undefined) return this.#db.get(key);
