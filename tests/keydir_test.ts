@@ -287,23 +287,27 @@ Deno.test("keydir: relocate moves exactly the present keys that take accepts", (
   for (let i = 0; i < 500; i++) pick.add(`k${int(rand, 1e9)}x`);
   const keys = [...pick].sort();
   const offsets = keys.map((_, i) => i * 10);
-  const taken: [number, number][] = [];
-  dir.relocate(keys, offsets, 9, (fileId, size) => {
+  // Destinations differ per key; -1 (a record that was not copied) skips the key.
+  const fileIds = keys.map(() => [8, 9, -1][int(rand, 3)]);
+  const taken: [number, number, number][] = [];
+  dir.relocate(keys, fileIds, offsets, (fileId, size, to) => {
     const yes = fileId === 1 || fileId === 2;
-    if (yes) taken.push([fileId, size]);
+    if (yes) taken.push([fileId, size, to]);
     return yes;
   });
-  const want: [number, number][] = [];
+  const want: [number, number, number][] = [];
   keys.forEach((k, i) => {
     const e = model.get(k);
-    if (!e || (e.fileId !== 1 && e.fileId !== 2)) return;
-    want.push([e.fileId, e.size]);
-    model.set(k, { ...e, fileId: 9, offset: offsets[i] });
+    if (!e || (e.fileId !== 1 && e.fileId !== 2) || fileIds[i] < 0) return;
+    want.push([e.fileId, e.size, fileIds[i]]);
+    model.set(k, { ...e, fileId: fileIds[i], offset: offsets[i] });
   });
   assert.ok(want.length > 1000, "the test moves many keys");
   // First differences only: a diff of thousands of entries takes node:assert minutes.
   assert.equal(taken.length, want.length, "calls of take");
-  const call = want.findIndex(([id, size], i) => taken[i][0] !== id || taken[i][1] !== size);
+  const call = want.findIndex(([id, size, to], i) =>
+    taken[i][0] !== id || taken[i][1] !== size || taken[i][2] !== to
+  );
   assert.equal(call, -1, `call ${call} of take`);
   const got = [...dir.range()], all = modelRange(model);
   assert.equal(got.length, all.length);

@@ -33,7 +33,7 @@ export class BulkLoader {
   #order = new Uint32Array(WINDOW);
   #counts = sortCounts();
   #n = 0;
-  // Whether the window's keys arrived in order (a hint file's do): then it needs no sort.
+  // Whether the window's keys arrived in order (a store written in key order): then it needs no sort.
   #sorted = true;
   // Bytes every key seen so far shares; buckets are taken from the bytes after it.
   #prefix?: string;

@@ -705,10 +705,11 @@ export class Catalog {
       maxFileSize: this.#opts.maxFileSize,
       onWarning: this.#opts.onWarning,
       liveBytes: (id) => this.liveBytes(id),
+      keyCount: () => this.#index.size,
       entries: () => this.#index.range(),
       walk: (after, visit) => this.#index.walk(after, visit),
       remove: (k) => this.#remove(k),
-      moveAll: (keys, offsets, fileId, from) => this.#moveAll(keys, offsets, fileId, from),
+      moveAll: (keys, fileIds, offsets, from) => this.#moveAll(keys, fileIds, offsets, from),
       dropFiles: (files) => this.#dropFiles(files),
       checkOpen: () => {
         if (this.#closing) throw new ClosedError();
@@ -905,23 +906,32 @@ export class Catalog {
 
   // Points each of `keys` (ascending) whose record is still in a file of `from`
   // at the same record copied to `offsets[i]` of file `fileId`.
-  #moveAll(keys: string[], offsets: number[], fileId: number, from: Set<number>): void {
-    // Bytes leave a file in runs (records of one input often neighbour in key
-    // order), so the accounting changes once per run rather than per key.
-    let moved = 0, runId = -1, run = 0;
-    this.#index.relocate(keys, offsets, fileId, (id, size) => {
+  #moveAll(
+    keys: readonly string[],
+    fileIds: ArrayLike<number>,
+    offsets: ArrayLike<number>,
+    from: Set<number>,
+  ): void {
+    // Bytes leave a file and reach an output in runs (records of one input
+    // often neighbour in key order, and there are few outputs), so the
+    // accounting changes once per run rather than per key.
+    const out = { id: -1, run: 0 }, into = { id: -1, run: 0 };
+    const settle = (r: { id: number; run: number }, id: number, sign: number) => {
+      if (id === r.id) return;
+      if (r.run > 0) this.#addLive(r.id, sign * r.run);
+      r.id = id;
+      r.run = 0;
+    };
+    this.#index.relocate(keys, fileIds, offsets, (id, size, to) => {
       if (!from.has(id)) return false;
-      if (id !== runId) {
-        if (run > 0) this.#addLive(runId, -run);
-        runId = id;
-        run = 0;
-      }
-      run += size;
-      moved += size;
+      settle(out, id, -1);
+      settle(into, to, 1);
+      out.run += size;
+      into.run += size;
       return true;
     });
-    if (run > 0) this.#addLive(runId, -run);
-    this.#addLive(fileId, moved);
+    settle(out, -1, -1);
+    settle(into, -1, 1);
   }
 
   // Drops every key in [start, end); returns how many were live. With `changes`,

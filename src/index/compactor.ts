@@ -34,13 +34,23 @@ export interface CompactionContext {
   maxFileSize: number;
   onWarning: (w: RecoveryWarning) => void;
   liveBytes(id: number): number;
+  /** Keys in the index. */
+  keyCount(): number;
   /** Every index entry in key order; tolerates changes while iterated. */
   entries(): Iterable<[string, Entry]>;
   /** The index's keys after a key, in order, with their entries' fields; see KeyDir.walk. */
   walk: KeyDir["walk"];
   remove(k: string): void;
-  /** Points each of `keys` still served by a file in `from` at its copy in `fileId`. */
-  moveAll(keys: string[], offsets: number[], fileId: number, from: Set<number>): void;
+  /**
+   * Points each of `keys` (ascending) still served by a file in `from` at its
+   * copy: offset `offsets[i]` of file `fileIds[i]` (none when negative).
+   */
+  moveAll(
+    keys: readonly string[],
+    fileIds: ArrayLike<number>,
+    offsets: ArrayLike<number>,
+    from: Set<number>,
+  ): void;
   /** Forgets and closes `files`. */
   dropFiles(files: DataFile[]): void;
   /** Throws once the store is closing, which aborts the compaction between chunks. */
@@ -69,11 +79,12 @@ export async function runCompaction(
   const bytesIn = inputs.reduce((n, f) => n + f.size, 0);
   const bytesLive = inputs.reduce((n, f) => n + ctx.liveBytes(f.id), 0);
   let damaged = false;
-  const outputs = await writeMerged({
+  const { outputs, moves } = await writeMerged({
     dir: ctx.dir,
     live: liveIn(ctx, inputIds),
     inputs: new Map(inputs.map((f) => [f.id, f])),
     bytesTotal: bytesLive,
+    keysAtMost: ctx.keyCount(),
     firstId,
     lastId,
     storeId: ctx.storeId,
@@ -102,12 +113,15 @@ export async function runCompaction(
   // inputs go, a key served by either file reads the same record.
   const slicer = new TimeSlicer();
   try {
-    for (const out of outputs) {
-      for (let i = 0; i < out.keys.length; i += MOVE_KEYS) {
-        const keys = out.keys.slice(i, i + MOVE_KEYS);
-        ctx.moveAll(keys, out.offsets.slice(i, i + MOVE_KEYS), out.id, inputIds);
-        await slicer.pause();
-      }
+    for (let i = 0; i < moves.keys.length; i += MOVE_KEYS) {
+      const end = i + MOVE_KEYS;
+      ctx.moveAll(
+        moves.keys.slice(i, end),
+        moves.fileIds.subarray(i, end),
+        moves.offsets.subarray(i, end),
+        inputIds,
+      );
+      await slicer.pause();
     }
   } finally {
     slicer.close();

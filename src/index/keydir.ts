@@ -594,30 +594,31 @@ export class KeyDir {
 
   /**
    * Points keys at copies of their records: for each `keys[i]` (ascending) that
-   * is present and for which `take(fileId, size)` of its entry says yes, the
-   * entry moves to offset `offsets[i]` of file `fileId`. One walk along the
-   * leaves serves all keys, rather than a descent from the root per key.
+   * is present and for which `take(fileId, size, fileIds[i])` of its entry says
+   * yes, the entry moves to offset `offsets[i]` of file `fileIds[i]`; a
+   * negative file id skips the key. One walk along the leaves serves all keys,
+   * rather than a descent from the root per key.
    */
   relocate(
     keys: readonly string[],
-    offsets: readonly number[],
-    fileId: number,
-    take: (fileId: number, size: number) => boolean,
+    fileIds: ArrayLike<number>,
+    offsets: ArrayLike<number>,
+    take: (fileId: number, size: number, to: number) => boolean,
   ): void {
     if (keys.length === 0) return;
     let leaf = this.#leafFor(keys[0]), i = 0;
     for (let j = 0; j < keys.length; j++) {
-      const k = keys[j];
+      const k = keys[j], to = fileIds[j];
       while (leaf.n === 0 || leaf.keys[leaf.n - 1] < k) {
         if (!leaf.next) return;
         leaf = leaf.next;
         i = 0;
       }
       while (leaf.keys[i] < k) i++;
-      if (leaf.keys[i] !== k) continue;
+      if (to < 0 || leaf.keys[i] !== k) continue;
       const b = leaf.fo + i * 4;
-      if (!take(leaf.f[b], leaf.u[leaf.so + i])) continue;
-      leaf.f[b] = fileId;
+      if (!take(leaf.f[b], leaf.u[leaf.so + i], to)) continue;
+      leaf.f[b] = to;
       leaf.f[b + 1] = offsets[j];
     }
   }
