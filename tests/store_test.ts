@@ -391,3 +391,19 @@ Deno.test("keys and values a scan yields are independent of each other and of th
     }
     assert.deepEqual(again, expected);
   }));
+
+Deno.test("absent keys that share their leading bytes with stored ones read as absent", () =>
+  withDir(async (dir) => {
+    await using db = await open(dir);
+    // "wxyz" shares its first four bytes with "wxyz1" alone: the index is probed
+    // by those, so the read finds wxyz1's record and must not return it.
+    const stored = ["abcde", "abcdf", "abcd\x00", "abce", "user:1000", "user:10000", "user:1000x"];
+    stored.push("wxyz1");
+    for (const k of stored) await db.set(k, `v-${k}`);
+    for (const k of stored) assert.equal(await db.getString(k), `v-${k}`);
+    for (
+      const k of ["abcd", "abc", "abcdg", "user:100", "user:1000y", "user:10", "wxyz", "wxyz2"]
+    ) {
+      assert.equal(await db.get(k), undefined, JSON.stringify(k));
+    }
+  }));
