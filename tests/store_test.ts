@@ -395,8 +395,8 @@ Deno.test("keys and values a scan yields are independent of each other and of th
 Deno.test("absent keys that share their leading bytes with stored ones read as absent", () =>
   withDir(async (dir) => {
     await using db = await open(dir);
-    // "wxyz" shares its first four bytes with "wxyz1" alone: the index is probed
-    // by those, so the read finds wxyz1's record and must not return it.
+    // Each absent key shares its leading bytes (what the index searches by
+    // first) with a stored one; "wxyz" with "wxyz1" alone.
     const stored = ["abcde", "abcdf", "abcd\x00", "abce", "user:1000", "user:10000", "user:1000x"];
     stored.push("wxyz1");
     for (const k of stored) await db.set(k, `v-${k}`);

@@ -118,7 +118,9 @@ export class Cask {
   get(key: Bytes): Promise<Uint8Array | undefined> {
     try {
       this.#checkOpen();
-      return Promise.resolve(this.#catalog.get(lookupKey(key)));
+      const k = lookupKey(key);
+      const e = this.#catalog.lookup(k);
+      return Promise.resolve(e && this.#catalog.read(k, e));
     } catch (e) {
       return Promise.reject(e);
     }

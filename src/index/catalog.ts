@@ -355,27 +355,6 @@ export class Catalog {
     return undefined;
   }
 
-  /**
-   * The verified value of `k` when present and not expired. The index is
-   * probed without comparing keys (KeyDir.probe): the record read back must
-   * carry `k` anyway, so only a record of another key needs the full lookup,
-   * which tells an absent key from a damaged record.
-   */
-  get(k: string): Uint8Array | undefined {
-    const e = this.#index.probe(k);
-    if (!e) return undefined;
-    if (e.expireAt !== 0) {
-      const live = this.lookup(k);
-      return live && this.read(k, live);
-    }
-    try {
-      return this.read(k, e);
-    } catch (err) {
-      if (err instanceof CorruptionError && !this.#index.get(k)) return undefined;
-      throw err;
-    }
-  }
-
   /** The sequence number of `k`'s newest write, applied or in flight; null when absent. */
   seqOf(k: string): number | null {
     const pending = this.#inflight.get(k);
