@@ -905,16 +905,16 @@ export class Catalog {
   }
 
   // Points each of `keys` (ascending) whose record is still in a file of `from`
-  // at the same record copied to `offsets[i]` of file `fileId`.
+  // at the same record copied to `offsets[i]` of file `fileIds[i]`.
   #moveAll(
     keys: readonly string[],
     fileIds: ArrayLike<number>,
     offsets: ArrayLike<number>,
     from: Set<number>,
   ): void {
-    // Bytes leave a file and reach an output in runs (records of one input
-    // often neighbour in key order, and there are few outputs), so the
-    // accounting changes once per run rather than per key.
+    // The accounting changes once per run of keys from one input, and of keys
+    // to one output, rather than per key: in key order, records of one input
+    // often neighbour, and so do their copies when the merge copied in key order.
     const out = { id: -1, run: 0 }, into = { id: -1, run: 0 };
     const settle = (r: { id: number; run: number }, id: number, sign: number) => {
       if (id === r.id) return;

@@ -52,7 +52,7 @@ export interface MergePlan {
   inputs: Map<number, DataFile>;
   /** Bytes to copy, for progress. */
   bytesTotal: number;
-  /** About how many records `live` gives at most (the index's size): room is made for them at once. */
+  /** How many records `live` gives at most, about (the index's size): room is made at once. */
   keysAtMost: number;
   /** Ids reserved for the output files: firstId..lastId. */
   firstId: number;
@@ -257,7 +257,8 @@ async function writePieces(file: Deno.FsFile, data: Uint8Array): Promise<void> {
 // work is done in time slices (time_slice.ts), but some steps of a segment are
 // not divided, and the smaller the segment the shorter they are: beside paced
 // get/set calls, 512 KiB segments and 32 KiB checks gave p99 about 190 us
-// against 280 us with 2 MiB and 128 KiB, for a compaction about a fifth slower.
+// against 280 us with 2 MiB and 128 KiB. Writing outputs in bigger pieces (see
+// FLUSH_BYTES) kept compact_bench as fast as with 2 MiB segments.
 const SEGMENT_BYTES = 512 * 1024;
 
 // Bytes of records checked and sealed in one call, between pauses.
@@ -366,7 +367,7 @@ async function takeLive(plan: MergePlan, slicer: TimeSlicer): Promise<LiveRecord
  * files load as ascending keys. Otherwise the inputs' order, file by file and
  * block by block, key order within a block, so that each input is read once,
  * front to back: in key order, a million records scattered over 465 MB took a
- * million lone reads and 2.1-2.5 s to compact, against 1.3-1.5 s this way.
+ * million lone reads and 1.8-2.5 s to compact, against 1.3 s this way.
  */
 async function copyOrder(
   live: LiveRecords,
@@ -397,9 +398,10 @@ async function copyOrder(
 /**
  * Copies the plan's live records into fsynced temporary files. They are taken
  * from the index in key order and copied in key order or in the inputs' order
- * (see copyOrder), a segment at a time (see copySegment), re-sealed under the output's salt
- * with their batch flags cleared. Each segment is written out while the next
- * one is gathered. Returns the outputs and where each record went.
+ * (see copyOrder), a segment at a time (see copySegment), re-sealed under the
+ * output's salt with their batch flags cleared. Outputs are written out while
+ * the next segments are gathered. Returns the outputs and where each record
+ * went.
  */
 export async function writeMerged(plan: MergePlan): Promise<MergeResult> {
   const outs: Output[] = [];
@@ -478,10 +480,11 @@ export async function writeMerged(plan: MergePlan): Promise<MergeResult> {
 }
 
 /**
- * Gathers the segment's records into wasm memory, where they are checked in bulk, and keeps each whose key and size are the ones the index
- * gave: runs of records of this format are re-sealed in bulk and appended with
- * one copy, a record of format 1 is encoded afresh. A record that fails is
- * reported and dropped alone.
+ * Gathers the segment's records into wasm memory, where they are checked in
+ * bulk, and keeps each whose key and size are the ones the index gave: runs of
+ * records of this format are re-sealed in bulk and appended with one copy, a
+ * record of format 1 is encoded afresh. A record that fails is reported and
+ * dropped alone.
  */
 async function copySegment(
   plan: MergePlan,
