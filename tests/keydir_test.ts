@@ -428,3 +428,39 @@ Deno.test("keydir: walk gives every key after the given one, in order, with its 
   assert.deepEqual(walked("", 3), sorted.slice(0, 3));
   assert.deepEqual(walked(sorted[4999], 10), []);
 });
+
+Deno.test("keydir: probe finds every present key; for an absent one, nothing or an entry probed() disowns", () => {
+  const rand = rng(31);
+  const dir = new KeyDir();
+  // Each entry's offset names its key, so a probe's answer can be traced back.
+  const byOffset = new Map<number, string>();
+  const add = (k: string) => {
+    if (k === "" || dir.get(k)) return;
+    dir.set(k, { fileId: 1, offset: byOffset.size, size: 10, timestamp: 0, expireAt: 0 });
+    byOffset.set(byOffset.size, k);
+  };
+  // Short keys over a small alphabet (many share their search prefix), and keys
+  // that are prefixes of one another or differ only past their first bytes.
+  for (let i = 0; i < 20_000; i++) add(randomKey(rand));
+  for (let i = 0; i < 2_000; i++) {
+    const k = randomKey(rand);
+    add(k + "\x00");
+    add(k + "tail" + i);
+  }
+  for (const k of byOffset.values()) {
+    assert.equal(byOffset.get(dir.probe(k)!.offset), k, JSON.stringify(k));
+    assert.ok(dir.probed(k));
+  }
+  let others = 0;
+  for (let i = 0; i < 20_000; i++) {
+    const k = randomKey(rand) + (i % 2 ? "" : "\x01");
+    if (k === "" || dir.get(k)) continue;
+    const e = dir.probe(k);
+    if (!e) continue;
+    assert.ok(byOffset.has(e.offset), "an entry of the index");
+    assert.equal(dir.probed(k), false, JSON.stringify(k));
+    others++;
+  }
+  // The adversarial keys do make probes land on other keys' entries.
+  assert.ok(others > 100, `${others} probes of absent keys gave another key's entry`);
+});

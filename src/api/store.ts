@@ -118,9 +118,7 @@ export class Cask {
   get(key: Bytes): Promise<Uint8Array | undefined> {
     try {
       this.#checkOpen();
-      const k = lookupKey(key);
-      const e = this.#catalog.lookup(k);
-      return Promise.resolve(e && this.#catalog.read(k, e));
+      return Promise.resolve(this.#catalog.get(lookupKey(key)));
     } catch (e) {
       return Promise.reject(e);
     }

@@ -62,6 +62,28 @@ export function readValue(
   writer: Writer | undefined,
   ahead?: ReadAhead,
 ): Uint8Array {
+  const value = readIfKeys(file, at, k, writer, ahead);
+  if (value === undefined) {
+    throw new CorruptionError(
+      `record at ${file.path}:${at.offset} fails its checksum`,
+      file.path,
+      at.offset,
+    );
+  }
+  return value;
+}
+
+/**
+ * {@link readValue}, but undefined when the bytes there are not `k`'s intact
+ * record: for a read that does not yet know whether the record is `k`'s.
+ */
+export function readIfKeys(
+  file: DataFile,
+  at: RecordPlace,
+  k: string,
+  writer: Writer | undefined,
+  ahead?: ReadAhead,
+): Uint8Array | undefined {
   // A mapped file is read record by record: a copy out of the map costs no more
   // than the read-ahead window's, and lands in wasm memory, checked in place.
   let buf = file.mapped ? undefined : ahead?.view(file, at.offset, at.size);
@@ -75,13 +97,7 @@ export function readValue(
   if (
     !h || h.keyLen !== k.length || recordSize(fmt, h.keyLen, h.valueLen) !== at.size ||
     !keyEquals(buf, fmt.headerSize, k) || !verifyRecord(fmt, buf, 0, h)
-  ) {
-    throw new CorruptionError(
-      `record at ${file.path}:${at.offset} fails its checksum`,
-      file.path,
-      at.offset,
-    );
-  }
+  ) return undefined;
   const start = fmt.headerSize + h.keyLen;
   return shared ? copyOut(buf.subarray(start)) : buf.subarray(start);
 }
