@@ -590,7 +590,6 @@ export class KeyDir {
     return out;
   }
 
-  /** The entry of `key` as a fresh object the caller may keep, or undefined. */
   /**
    * The entry of `key` when present; when absent, undefined or the entry of
    * another key that shares its search prefix in the leaf, which
@@ -614,6 +613,7 @@ export class KeyDir {
     return this.#probed!.keys[this.#probedSlot] === key;
   }
 
+  /** The entry of `key` as a fresh object the caller may keep, or undefined. */
   get(key: string): Entry | undefined {
     const leaf = this.#leafFor(key);
     const i = leaf.find(key);
