@@ -394,8 +394,8 @@ export class Catalog {
       if (this.#readFirst < 0) this.#readFirst = -READ_FIRST_PAUSE;
     } else if (this.#readFirst < 0) this.#readFirst++;
     // Unread, or not `k`'s intact record: `k` is absent, or its record damaged
-    // (read() throws then).
-    return this.#index.probed(k) ? this.read(k, e) : undefined;
+    // (readValue throws then).
+    return this.#index.probed(k) ? readValue(file, e, k, this.#writer) : undefined;
   }
 
   /** The sequence number of `k`'s newest write, applied or in flight; null when absent. */
