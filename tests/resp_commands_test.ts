@@ -2,6 +2,7 @@
 // concurrent clients, WATCH across connections, EXEC as one atomic batch,
 // RESP3, BGREWRITEAOF and INFO's figures.
 import assert from "node:assert/strict";
+import { DEFAULT_LIMITS } from "../src/resp/parser.ts";
 import { Client, type Reply, withServer } from "./resp_client.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -270,4 +271,94 @@ Deno.test("commands: cask serve compacts by itself unless --no-auto-compact", as
   assert.match(on, /cask_auto_compact:1\r\n/);
   assert.match(off, /cask_auto_compact:0\r\n/);
   assert.match(on, /cask_sync:always\r\n/);
+});
+
+Deno.test("commands: RANDOMKEY picks stored keys, and nil when there are none", async () => {
+  await withServer(async (port) => {
+    const c = await Client.connect(port);
+    try {
+      assert.equal(await c.call("RANDOMKEY"), null);
+      const keys = ["a", "apple", "b", "key:0001", "key:0002", "key:9999", "zz\u00ff"];
+      for (const k of keys) await c.call("SET", k, "v");
+      const seen = new Set<string>();
+      for (let i = 0; i < 200; i++) {
+        const k = await c.call("RANDOMKEY") as string;
+        assert.ok(keys.includes(k), `RANDOMKEY gave ${k}`);
+        seen.add(k);
+      }
+      // Not uniform, but no single key: the picks spread over the keyspace.
+      assert.ok(seen.size >= 3, `only ${[...seen]} in 200 picks`);
+      await c.call("FLUSHALL");
+      await c.call("SET", "only", "v");
+      assert.equal(await c.call("RANDOMKEY"), "only");
+    } finally {
+      c.close();
+    }
+  });
+});
+
+Deno.test("commands: SCAN TYPE string filters nothing, any other type finds nothing", async () => {
+  await withServer(async (port) => {
+    const c = await Client.connect(port);
+    try {
+      for (const k of ["a", "b", "c"]) await c.call("SET", k, "v");
+      assert.deepEqual(await c.call("SCAN", "0", "TYPE", "string"), ["0", ["a", "b", "c"]]);
+      assert.deepEqual(await c.call("SCAN", "0", "TYPE", "STRING", "MATCH", "b*"), ["0", ["b"]]);
+      assert.deepEqual(await c.call("SCAN", "0", "TYPE", "hash"), ["0", []]);
+      // The cursor still moves on when the type filters every key out.
+      const [next, found] = await c.call("SCAN", "0", "COUNT", "2", "TYPE", "list") as Reply[];
+      assert.notEqual(next, "0");
+      assert.deepEqual(found, []);
+    } finally {
+      c.close();
+    }
+  });
+});
+
+Deno.test("commands: SAVE and BGSAVE make writes durable; LASTSAVE and TIME tell the time", async () => {
+  await withServer(async (port, db) => {
+    const c = await Client.connect(port);
+    try {
+      const before = await c.call("LASTSAVE") as number;
+      assert.ok(Math.abs(before - Date.now() / 1000) < 60, `LASTSAVE ${before}`);
+      await c.call("SET", "k", "v");
+      let syncs = 0;
+      const sync = db.sync.bind(db);
+      db.sync = () => {
+        syncs++;
+        return sync();
+      };
+      await sleep(1100);
+      assert.equal(await c.call("SAVE"), "OK");
+      assert.equal(syncs, 1);
+      const after = await c.call("LASTSAVE") as number;
+      assert.ok(after > before, `LASTSAVE ${before} -> ${after}`);
+      assert.equal(await c.call("BGSAVE"), "Background saving started");
+      assert.equal(await c.call("BGSAVE", "SCHEDULE"), "Background saving started");
+      await sleep(50);
+      assert.equal(syncs, 3);
+      const [seconds, micros] = (await c.call("TIME") as string[]).map(Number);
+      assert.ok(Math.abs(seconds * 1000 + micros / 1000 - Date.now()) < 5000);
+      assert.ok(micros >= 0 && micros < 1_000_000);
+    } finally {
+      c.close();
+    }
+  });
+});
+
+Deno.test("commands: APPEND and SETRANGE refuse to make a string past the bulk limit", async () => {
+  await withServer(async (port) => {
+    const c = await Client.connect(port);
+    try {
+      const limit = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+      assert.equal(await c.call("SETRANGE", "k", "1020", "abcd"), 1024);
+      assert.deepEqual(await c.call("SETRANGE", "k", "1021", "abcd"), { err: limit });
+      assert.deepEqual(await c.call("SETRANGE", "n", "9223372036854775000", "a"), { err: limit });
+      assert.deepEqual(await c.call("APPEND", "k", "x"), { err: limit });
+      assert.equal(await c.call("STRLEN", "k"), 1024);
+      assert.equal(await c.call("EXISTS", "n"), 0);
+    } finally {
+      c.close();
+    }
+  }, { limits: { ...DEFAULT_LIMITS, maxBulkLength: 1024 } });
 });

@@ -408,7 +408,7 @@ Deno.test("server: basic commands answer as Redis does", async () => {
         err: "ERR wrong number of arguments for 'get' command",
       });
       assert.deepEqual(await c.call("FLUSHEVERYTHING", "x"), {
-        err: "ERR unknown command 'FLUSHEVERYTHING', with args beginning with: 'x'",
+        err: "ERR unknown command 'FLUSHEVERYTHING', with args beginning with: 'x' ",
       });
       assert.equal(await c.call("QUIT"), "OK");
       assert.ok(await c.closedByServer());

@@ -17,9 +17,18 @@ import type {
 import { commandReply } from "./command_info.ts";
 import { auth, client, echo, hello, ping, quit, select } from "./connection_commands.ts";
 import { expire, persist, ttl } from "./expire_commands.ts";
-import { del, exists, flush, rename, type } from "./key_commands.ts";
-import { keys, scan } from "./scan.ts";
-import { bgrewriteaof, config, dbsize, info } from "./server_commands.ts";
+import { copy, del, exists, flush, rename, type } from "./key_commands.ts";
+import { keys, randomkey, scan } from "./scan.ts";
+import {
+  bgrewriteaof,
+  bgsave,
+  config,
+  dbsize,
+  info,
+  lastsave,
+  save,
+  time,
+} from "./server_commands.ts";
 import {
   append,
   blindSet,
@@ -28,6 +37,7 @@ import {
   getCached,
   getdel,
   getex,
+  getrange,
   getset,
   incrBy,
   incrByFloat,
@@ -38,6 +48,7 @@ import {
   set,
   setex,
   setnx,
+  setrange,
   strlen,
 } from "./string_commands.ts";
 import { discard, exec, multi, unwatch, watch } from "./transaction_commands.ts";
@@ -115,6 +126,32 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map<string, Comman
     ),
   ],
   ["STRLEN", read(2, ONE, S, "key", "Returns the length of a string value.", strlen)],
+  [
+    "GETRANGE",
+    read(
+      4,
+      ONE,
+      S,
+      "key start end",
+      "Returns a substring of the string stored at a key.",
+      getrange,
+    ),
+  ],
+  [
+    "SUBSTR",
+    read(4, ONE, S, "key start end", "Returns a substring from a string value.", getrange),
+  ],
+  [
+    "SETRANGE",
+    write(
+      4,
+      ONE,
+      S,
+      "key offset value",
+      "Overwrites a part of a string value with another by an offset.",
+      setrange,
+    ),
+  ],
   [
     "SET",
     write(
@@ -246,7 +283,29 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map<string, Comman
     "EXISTS",
     read(-2, ALL, G, "key [key ...]", "Determines whether one or more keys exist.", exists),
   ],
+  [
+    "TOUCH",
+    read(
+      -2,
+      ALL,
+      G,
+      "key [key ...]",
+      "Returns the number of existing keys out of those specified.",
+      exists,
+    ),
+  ],
   ["TYPE", read(2, ONE, G, "key", "Determines the type of value stored at a key.", type)],
+  [
+    "COPY",
+    write(
+      -3,
+      TWO,
+      G,
+      "source destination [DB destination-db] [REPLACE]",
+      "Copies the value of a key to a new key.",
+      copy,
+    ),
+  ],
   [
     "RENAME",
     write(3, TWO, G, "key newkey", "Renames a key and overwrites the destination.", rename(false)),
@@ -352,10 +411,14 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map<string, Comman
       -2,
       ["readonly"],
       G,
-      "cursor [MATCH pattern] [COUNT count]",
+      "cursor [MATCH pattern] [COUNT count] [TYPE type]",
       "Iterates over the key names in the database.",
       scan,
     ),
+  ],
+  [
+    "RANDOMKEY",
+    server(1, ["readonly"], G, "", "Returns a random key name from the database.", randomkey),
   ],
   [
     "DBSIZE",
@@ -394,6 +457,23 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map<string, Comman
       bgrewriteaof,
     ),
   ],
+  ["SAVE", server(1, ["admin", "noscript"], A, "", "Makes every write so far durable.", save)],
+  [
+    "BGSAVE",
+    server(
+      -1,
+      ["admin", "noscript"],
+      A,
+      "[SCHEDULE]",
+      "Makes every write so far durable, in the background.",
+      bgsave,
+    ),
+  ],
+  [
+    "LASTSAVE",
+    server(1, ["fast"], A, "", "Returns the Unix timestamp of the last successful save.", lastsave),
+  ],
+  ["TIME", server(1, ["fast"], A, "", "Returns the server time.", time)],
   [
     "COMMAND",
     server(

@@ -45,9 +45,16 @@ export interface ServerState {
   /** Whether the store compacts by itself, shown by INFO. */
   readonly autoCompact: boolean;
   readonly maxClients: number;
+  /**
+   * The longest string a command may make (APPEND, SETRANGE): the longest bulk
+   * the parser takes, Redis' proto-max-bulk-len.
+   */
+  readonly maxString: number;
   /** Password AUTH must present; undefined: none required. */
   readonly password?: Uint8Array;
   readonly startedAt: number;
+  /** When the last SAVE or BGSAVE finished (ms since the epoch); the start until then. */
+  lastSave: number;
   readonly stats: ServerStats;
   /** The BGREWRITEAOF compaction running, if any. */
   compaction?: Promise<void>;

@@ -116,7 +116,11 @@ export function prepare(s: Session, args: Uint8Array[]): PreparedCommand | undef
     return failed(s, NOAUTH);
   }
   if (spec === undefined) {
-    const rest = args.slice(1, 4).map((a) => `'${byteString(a).slice(0, 128)}'`).join(" ");
+    // Redis quotes arguments, each followed by a space, until 128 characters are shown.
+    let rest = "";
+    for (let i = 1; i < args.length && rest.length < 128; i++) {
+      rest += `'${byteString(args[i]).slice(0, 128 - rest.length)}' `;
+    }
     return failed(
       s,
       `ERR unknown command '${

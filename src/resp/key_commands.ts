@@ -1,13 +1,14 @@
 /**
- * Commands on keys whatever their value: DEL/UNLINK, EXISTS, TYPE, RENAME,
- * FLUSHDB.
+ * Commands on keys whatever their value: DEL/UNLINK, EXISTS/TOUCH, TYPE,
+ * RENAME, COPY, FLUSHDB.
  * @module
  */
 
 import { CommandError } from "./command_error.ts";
 import { OK, type Reply } from "./encoder.ts";
 import type { KeyView, ReadView } from "./keyspace.ts";
-import { byteString } from "./words.ts";
+import { parseInt64 } from "./numbers.ts";
+import { asciiUpper, byteString } from "./words.ts";
 
 /** DEL/UNLINK key [key ...]: how many existed. */
 export async function del(v: KeyView, args: Uint8Array[]): Promise<Reply> {
@@ -25,7 +26,10 @@ export async function del(v: KeyView, args: Uint8Array[]): Promise<Reply> {
   return n;
 }
 
-/** EXISTS key [key ...]: repeated keys count each time, as in Redis. */
+/**
+ * EXISTS key [key ...], and TOUCH (there is no access time to update):
+ * repeated keys count each time, as in Redis.
+ */
 export async function exists(v: ReadView, args: Uint8Array[]): Promise<Reply> {
   let n = 0;
   for (const key of args.slice(1)) if (await v.has(key)) n++;
@@ -50,6 +54,26 @@ export function rename(nx: boolean) {
     }
     return nx ? 1 : OK;
   };
+}
+
+/** COPY source destination [DB 0] [REPLACE]: 1 when copied, the expiry along; 0 otherwise. */
+export async function copy(v: KeyView, args: Uint8Array[]): Promise<Reply> {
+  let replace = false;
+  for (let i = 3; i < args.length; i++) {
+    const option = asciiUpper(args[i]);
+    if (option === "REPLACE") replace = true;
+    else if (option === "DB" && i + 1 < args.length) {
+      if (parseInt64(args[++i]) !== 0n) throw new CommandError("ERR DB index is out of range");
+    } else throw new CommandError("ERR syntax error");
+  }
+  const [, from, to] = args;
+  if (byteString(from) === byteString(to)) {
+    throw new CommandError("ERR source and destination objects are the same");
+  }
+  const entry = await v.entry(from);
+  if (entry === undefined || (!replace && await v.has(to))) return 0;
+  v.put(to, entry);
+  return 1;
 }
 
 /** FLUSHDB/FLUSHALL [ASYNC|SYNC] */

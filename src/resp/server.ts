@@ -106,8 +106,10 @@ export class RespServer {
       sync: options.sync ?? "always",
       autoCompact: options.autoCompact ?? false,
       maxClients: options.maxClients ?? 10_000,
+      maxString: this.#limits.maxBulkLength,
       password: options.password === undefined ? undefined : encoder.encode(options.password),
       startedAt: Date.now(),
+      lastSave: Date.now(),
       stats: {
         connectedClients: 0,
         totalConnections: 0,

@@ -1,11 +1,12 @@
 /**
- * Server commands: INFO, DBSIZE, CONFIG GET and BGREWRITEAOF.
+ * Server commands: INFO, DBSIZE, CONFIG GET, BGREWRITEAOF, SAVE/BGSAVE/LASTSAVE
+ * and TIME.
  * @module
  */
 
 import { CommandError } from "./command_error.ts";
 import type { ServerState, Session } from "./context.ts";
-import type { Reply } from "./encoder.ts";
+import { OK, type Reply } from "./encoder.ts";
 import { globMatch } from "./glob.ts";
 import { expiryOf } from "./keyspace.ts";
 import { asciiUpper } from "./words.ts";
@@ -46,6 +47,39 @@ export function bgrewriteaof(s: Session): Reply {
     (e) => console.error(`cask serve: compaction failed: ${e instanceof Error ? e.message : e}`),
   ).finally(() => st.compaction = undefined);
   return { status: "Background append only file rewriting started" };
+}
+
+/**
+ * SAVE: every write acknowledged so far is made durable (fsynced). The log is
+ * the store's only copy, so there is no snapshot to write.
+ */
+export async function save(s: Session): Promise<Reply> {
+  await s.server.db.sync();
+  s.server.lastSave = Date.now();
+  return OK;
+}
+
+/** BGSAVE [SCHEDULE]: SAVE in the background. */
+export function bgsave(s: Session, args: Uint8Array[]): Reply {
+  if (args.length > 2 || (args.length === 2 && asciiUpper(args[1]) !== "SCHEDULE")) {
+    throw new CommandError("ERR syntax error");
+  }
+  s.server.db.sync().then(
+    () => s.server.lastSave = Date.now(),
+    (e) => console.error(`cask serve: BGSAVE failed: ${e instanceof Error ? e.message : e}`),
+  );
+  return { status: "Background saving started" };
+}
+
+/** LASTSAVE: when the last SAVE or BGSAVE finished, in Unix seconds (until then: the start). */
+export function lastsave(s: Session): Reply {
+  return Math.floor(s.server.lastSave / 1000);
+}
+
+/** TIME: the server's clock, as Unix seconds and microseconds. */
+export function time(): Reply {
+  const us = BigInt(Math.floor((performance.timeOrigin + performance.now()) * 1000));
+  return [String(us / 1_000_000n), String(us % 1_000_000n)];
 }
 
 /** INFO [section ...]: Redis' layout, with Cask's own figures. */

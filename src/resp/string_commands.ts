@@ -1,5 +1,6 @@
 /**
- * Commands on string values: GET/SET and their variants, counters, APPEND.
+ * Commands on string values: GET/SET and their variants, counters, APPEND,
+ * GETRANGE/SETRANGE.
  * Each reads and writes through a {@link KeyView}; the runner commits the
  * writes and holds the key locks, so read-modify-writes are atomic against
  * other clients.
@@ -15,6 +16,7 @@ import { addInt64, formatFloat, parseFloat64, parseInt64 } from "./numbers.ts";
 import { expireAt, parseExpiry, parseGetExOptions, parseSetOptions } from "./set_options.ts";
 
 const utf8 = new TextEncoder();
+const EMPTY = new Uint8Array(0);
 
 /** GET key */
 export async function get(v: ReadView, args: Uint8Array[], s: Session): Promise<Reply> {
@@ -41,6 +43,19 @@ export async function mget(v: ReadView, args: Uint8Array[], s: Session): Promise
 function count(s: Session, value: Uint8Array | undefined): void {
   if (value === undefined) s.server.stats.keyspaceMisses++;
   else s.server.stats.keyspaceHits++;
+}
+
+/** GETRANGE key start end (and SUBSTR): bytes start..end, both included; negative ones count from the end. */
+export async function getrange(v: ReadView, args: Uint8Array[]): Promise<Reply> {
+  let start = Number(parseInt64(args[2])), end = Number(parseInt64(args[3]));
+  const value = await v.get(args[1]) ?? EMPTY;
+  const len = value.length;
+  // Redis' rules: a range wholly before the start is empty, the rest is clamped.
+  if (start < 0 && end < 0 && start > end) return EMPTY;
+  if (start < 0) start = Math.max(len + start, 0);
+  if (end < 0) end = Math.max(len + end, 0);
+  end = Math.min(end, len - 1);
+  return start > end ? EMPTY : value.subarray(start, end + 1);
 }
 
 /** STRLEN key */
@@ -162,12 +177,40 @@ export async function msetnx(v: KeyView, args: Uint8Array[]): Promise<Reply> {
   return 1;
 }
 
+// Checked before a string is made, as Redis checks proto-max-bulk-len.
+function checkLength(s: Session, length: number): void {
+  if (length > s.server.maxString) {
+    throw new CommandError("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+  }
+}
+
 /** APPEND key value: the new length; the expiry is kept. */
-export async function append(v: KeyView, args: Uint8Array[]): Promise<Reply> {
+export async function append(v: KeyView, args: Uint8Array[], s: Session): Promise<Reply> {
   const old = await v.entry(args[1]);
+  checkLength(s, (old?.value.length ?? 0) + args[2].length);
   const value = new Uint8Array((old?.value.length ?? 0) + args[2].length);
   if (old) value.set(old.value);
   value.set(args[2], old?.value.length ?? 0);
+  v.put(args[1], { value, expireAt: old?.expireAt });
+  return value.length;
+}
+
+/**
+ * SETRANGE key offset value: the new length. Zero bytes pad the value up to
+ * `offset`; the expiry is kept; an empty `value` changes nothing.
+ */
+export async function setrange(v: KeyView, args: Uint8Array[], s: Session): Promise<Reply> {
+  const offset = parseInt64(args[2]);
+  if (offset < 0n) throw new CommandError("ERR offset is out of range");
+  const patch = args[3];
+  const old = await v.entry(args[1]);
+  const len = old?.value.length ?? 0;
+  if (patch.length === 0) return len;
+  const end = Number(offset) + patch.length;
+  checkLength(s, end);
+  const value = new Uint8Array(Math.max(len, end));
+  if (old) value.set(old.value);
+  value.set(patch, Number(offset));
   v.put(args[1], { value, expireAt: old?.expireAt });
   return value.length;
 }
