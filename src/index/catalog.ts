@@ -95,7 +95,7 @@ export interface KeyChange {
 // Keys a checkpoint encodes before it lets other work run (a few ms).
 const CHECKPOINT_PIECE = 8192;
 
-// Gets read a mapped record before comparing keys while their credit is not
+// Gets read the record before comparing keys while their credit is not
 // negative: each read of the key's own record earns one (up to CREDIT), each
 // that lands on another key's record costs MISS, and a negative credit turns
 // reading first off for PAUSE gets. Reading first then stays on while fewer
@@ -368,13 +368,16 @@ export class Catalog {
 
   /**
    * The verified value of `k` when present and not expired. The index is
-   * probed (KeyDir.probe), and the key compared in it last where that pays: a
-   * record in a mapped file is read first, since it carries its key and costs
-   * a copy, not a system call. An absent key that lands on another key's
-   * record costs that copy and a comparison, which gets of absent keys that
-   * share their leading bytes with stored ones pay often (bench:peers
-   * readmissing: 0.70x lmdb-js reading first, 1.18x comparing first), so
-   * reading first stops for a while when that happens (see READ_FIRST_*).
+   * probed (KeyDir.probe) and the record read before the key is compared in
+   * the index: the record carries its key, while the comparison in the index
+   * costs the cache misses of the leaf's key array and the key string, which
+   * the system call of a pread evicts (1M keys: 3.75-3.90 us a get with pread
+   * reading first, 4.29-4.42 comparing first). An absent key that lands on
+   * another key's record costs a wasted read (with pread, a system call) and a
+   * comparison, which gets of absent keys that share their leading bytes with
+   * stored ones pay often (bench:peers readmissing: 0.70x lmdb-js when always
+   * reading first from maps, 1.18x comparing first), so reading first stops for
+   * a while when that happens (see READ_FIRST_*).
    */
   get(k: string): Uint8Array | undefined {
     const e = this.#index.probe(k);
@@ -384,7 +387,7 @@ export class Catalog {
       return live && this.read(k, live);
     }
     const file = this.#fileOf(e);
-    if (file.mapped && this.#readFirst >= 0) {
+    if (this.#readFirst >= 0) {
       const value = readIfKeys(file, e, k, this.#writer);
       if (value !== undefined) {
         if (this.#readFirst < READ_FIRST_CREDIT) this.#readFirst++;
