@@ -3,6 +3,7 @@ import {
   type Cask,
   CaskError,
   ClosedError,
+  CorruptionError,
   InvalidArgumentError,
   IOError,
   LockedError,
@@ -405,5 +406,32 @@ Deno.test("absent keys that share their leading bytes with stored ones read as a
       const k of ["abcd", "abc", "abcdg", "user:100", "user:1000y", "user:10", "wxyz", "wxyz2"]
     ) {
       assert.equal(await db.get(k), undefined, JSON.stringify(k));
+    }
+  }));
+
+Deno.test("a data file cut short under an open store: its keys' gets throw, absent neighbours' do not", () =>
+  withDir(async (dir) => {
+    // Gets read the record an index probe lands on before comparing keys: an
+    // absent key that shares all but its last byte with a stored one lands on
+    // that key's record, which here lies past the end of its file.
+    const stored = (i: number) => `key-${i}-padding-a`,
+      absent = (i: number) => `key-${i}-padding-b`;
+    const opts = { maxFileSize: 2048, sync: "never" as const };
+    {
+      await using db = await open(dir, opts);
+      for (let i = 0; i < 200; i++) await db.set(stored(i), `value ${i}`);
+    }
+    await using db = await open(dir, opts);
+    const path = `${dir}/data.0`;
+    const at = new TextDecoder("latin1").decode(Deno.readFileSync(path)).indexOf(stored(3));
+    assert.ok(at > 0);
+    Deno.truncateSync(path, at);
+    for (let round = 0; round < 2; round++) {
+      assert.equal(await db.get(absent(3)), undefined);
+      await assert.rejects(db.get(stored(3)), CorruptionError);
+      assert.equal(await db.getString(stored(2)), "value 2");
+      assert.equal(await db.getString(stored(199)), "value 199");
+      // Many absent keys landing on other keys' records turn reading first off.
+      for (let i = 100; i < 200; i++) assert.equal(await db.get(absent(i)), undefined);
     }
   }));

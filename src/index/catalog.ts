@@ -388,7 +388,14 @@ export class Catalog {
     }
     const file = this.#fileOf(e);
     if (this.#readFirst >= 0) {
-      const value = readIfKeys(file, e, k, this.#writer);
+      let value: Uint8Array | undefined;
+      try {
+        value = readIfKeys(file, e, k, this.#writer);
+      } catch (err) {
+        // A file that ends before the record: whether that is k's problem or
+        // a neighbour's is for the index to say, below.
+        if (!(err instanceof CorruptionError)) throw err;
+      }
       if (value !== undefined) {
         if (this.#readFirst < READ_FIRST_CREDIT) this.#readFirst++;
         return value;
