@@ -40,17 +40,16 @@ const BLOCK_READ = BLOCK + DENSE;
 export const CACHED_BLOCKS = 128;
 
 /**
- * A stable counting sort of the items 0..count-1 by `bucketOf(i)`, an integer
- * in [0, buckets): the items, and where each bucket starts among them (with
- * `count` at the end). Pauses with `slicer` every so many items: a merge sorts
- * all its records at once.
+ * The first pass of {@link sortByBucket}: each item's bucket, and where each
+ * bucket starts among the sorted items (with `count` at the end). Pauses with
+ * `slicer` every so many items.
  */
-export async function sortByBucket(
+export async function bucketCounts(
   count: number,
   bucketOf: (i: number) => number,
   buckets: number,
   slicer?: TimeSlicer,
-): Promise<{ order: Uint32Array; starts: Uint32Array }> {
+): Promise<{ bucket: Uint32Array; starts: Uint32Array }> {
   const bucket = new Uint32Array(count);
   const starts = new Uint32Array(buckets + 1);
   for (let i = 0; i < count; i++) {
@@ -58,13 +57,38 @@ export async function sortByBucket(
     if ((i & 0x3fff) === 0 && slicer?.due) await slicer.yield();
   }
   for (let b = 0; b < buckets; b++) starts[b + 1] += starts[b];
-  const fill = starts.slice(0, buckets);
-  const order = new Uint32Array(count);
-  for (let i = 0; i < count; i++) {
+  return { bucket, starts };
+}
+
+/** The second pass of {@link sortByBucket}: the items in bucket order, stable. */
+export async function bucketOrder(
+  bucket: Uint32Array,
+  starts: Uint32Array,
+  slicer?: TimeSlicer,
+): Promise<Uint32Array> {
+  const fill = starts.slice(0, starts.length - 1);
+  const order = new Uint32Array(bucket.length);
+  for (let i = 0; i < bucket.length; i++) {
     order[fill[bucket[i]]++] = i;
     if ((i & 0x3fff) === 0 && slicer?.due) await slicer.yield();
   }
-  return { order, starts };
+  return order;
+}
+
+/**
+ * A stable counting sort of the items 0..count-1 by `bucketOf(i)`, an integer
+ * in [0, buckets): the items, and where each bucket starts among them (with
+ * `count` at the end). Pauses with `slicer` every so many items: a merge sorts
+ * all its records at once.
+ */
+async function sortByBucket(
+  count: number,
+  bucketOf: (i: number) => number,
+  buckets: number,
+  slicer?: TimeSlicer,
+): Promise<{ order: Uint32Array; starts: Uint32Array }> {
+  const { bucket, starts } = await bucketCounts(count, bucketOf, buckets, slicer);
+  return { order: await bucketOrder(bucket, starts, slicer), starts };
 }
 
 /** Reads records of data files into a merge's batches; keeps recently read blocks between calls. */

@@ -29,7 +29,7 @@ import { encodeFileHeader, type FileHeader, newSalt } from "../codec/file_header
 import { FILE_FLAG_COMPACTED, FLAG_BATCH, KIND_DATA } from "../codec/format.ts";
 import type { DataFile } from "./datafile.ts";
 import { dataPath, hintPath, syncDir, writeAll } from "./fsutil.ts";
-import { BLOCK, CACHED_BLOCKS, Gatherer, sortByBucket } from "./gather.ts";
+import { BLOCK, bucketCounts, bucketOrder, CACHED_BLOCKS, Gatherer } from "./gather.ts";
 import { TimeSlicer } from "./time_slice.ts";
 import { HintWriter } from "./hint.ts";
 import { keyEquals } from "../base/keys.ts";
@@ -384,7 +384,7 @@ async function copyOrder(
     buckets += Math.floor(inputs.get(id)!.size / BLOCK) + 1;
   }
   const { fileIds, offsets } = live;
-  const { order, starts } = await sortByBucket(
+  const { bucket, starts } = await bucketCounts(
     live.n,
     (i) => first[fileIds[i] - ids[0]] + Math.floor(offsets[i] / BLOCK),
     buckets,
@@ -392,7 +392,8 @@ async function copyOrder(
   );
   let used = 0;
   for (let b = 0; b < buckets && used <= CACHED_BLOCKS; b++) if (starts[b + 1] > starts[b]) used++;
-  return used <= CACHED_BLOCKS ? undefined : order;
+  // Only file order needs the records sorted.
+  return used <= CACHED_BLOCKS ? undefined : await bucketOrder(bucket, starts, slicer);
 }
 
 /**
