@@ -3,7 +3,7 @@
 // (`--cask-root DIR`, for before/after). Each engine loads N keys (16 B keys, 100 B values,
 // the bench:peers data), is closed and reopened (so Cask appends to its newest file and
 // every older one is sealed, as on any reopened store), then the rounds alternate between
-// engines: readrandom (awaited get per key, uniform picks), a full ordered scan, and reads
+// engines: readrandom (getSync per key, uniform picks), a full ordered scan, and reads
 // of 1 MiB values. Rates are reported per wall-clock second and per CPU second of this
 // process: the machine is shared, and CPU time is what other processes disturb least.
 // The reads of lmdb-js and SQLite are synchronous and run on this thread, like Cask's.
@@ -29,7 +29,8 @@ const rounds = Number(flag("rounds", "3"));
 const bigCount = Number(flag("big", "128"));
 const caskRoot = flag("cask-root", "");
 
-// Cask driven as bench/peers drives it: awaited get() per key, for await over scan().
+// Cask driven as bench/peers drives it: getSync() per key (awaited get() in a checkout from
+// before getSync), for await over scan().
 function caskEngine(mod: typeof Mod, mmap: boolean): Engine {
   return {
     notes: [],
@@ -49,7 +50,7 @@ function caskEngine(mod: typeof Mod, mmap: boolean): Engine {
         async read(keys: Keys) {
           const t = { hits: 0, bytes: 0 };
           for (let i = 0; i < keys.count; i++) {
-            const v = await db.get(keys.key(i));
+            const v = db.getSync ? db.getSync(keys.key(i)) : await db.get(keys.key(i));
             if (v !== undefined) {
               t.hits++;
               t.bytes += v.length;

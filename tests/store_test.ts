@@ -429,9 +429,42 @@ Deno.test("a data file cut short under an open store: its keys' gets throw, abse
     for (let round = 0; round < 2; round++) {
       assert.equal(await db.get(absent(3)), undefined);
       await assert.rejects(db.get(stored(3)), CorruptionError);
+      assert.throws(() => db.getSync(stored(3)), CorruptionError);
       assert.equal(await db.getString(stored(2)), "value 2");
       assert.equal(await db.getString(stored(199)), "value 199");
       // Many absent keys landing on other keys' records turn reading first off.
       for (let i = 100; i < 200; i++) assert.equal(await db.get(absent(i)), undefined);
     }
+  }));
+
+Deno.test("getSync gives what get gives: values, absent and expired keys, writes not yet flushed, errors thrown", () =>
+  withDir(async (dir) => {
+    let now = 1_000_000;
+    const db = await open(dir, { sync: "never", maxFileSize: 4096, clock: () => now });
+    const rnd = prng(7);
+    const model = new Map<string, Uint8Array>();
+    for (let i = 0; i < 500; i++) {
+      const k = `k${Math.floor(rnd() * 200)}`;
+      if (rnd() < 0.2) {
+        await db.delete(k);
+        model.delete(k);
+      } else {
+        const v = randomBytes(rnd, Math.floor(rnd() * 300));
+        // Unawaited: the read below must see it before the append buffer is flushed.
+        db.set(k, v);
+        model.set(k, v);
+      }
+      assert.deepEqual(db.getSync(k), model.get(k));
+    }
+    for (let i = 0; i < 200; i++) {
+      assert.deepEqual(db.getSync(`k${i}`), await db.get(`k${i}`));
+      assert.deepEqual(db.getSync(new TextEncoder().encode(`k${i}`)), model.get(`k${i}`));
+    }
+    await db.set("short", "lived", { ttl: 10 });
+    assert.equal(text(db.getSync("short")), "lived");
+    now += 11;
+    assert.equal(db.getSync("short"), undefined);
+    assert.throws(() => db.getSync(42 as unknown as string), InvalidArgumentError);
+    await db.close();
+    assert.throws(() => db.getSync("k1"), ClosedError);
   }));

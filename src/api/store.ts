@@ -117,11 +117,32 @@ export class Cask {
    */
   get(key: Bytes): Promise<Uint8Array | undefined> {
     try {
-      this.#checkOpen();
-      return Promise.resolve(this.#catalog.get(lookupKey(key)));
+      return Promise.resolve(this.getSync(key));
     } catch (e) {
       return Promise.reject(e);
     }
+  }
+
+  /**
+   * `get` without the promise: the same index lookup and checksum-verified
+   * read, returned directly, and the same errors, thrown. Nothing in a read
+   * waits for a write, so the value is the one `get` would give at this point.
+   * The read's system call blocks the thread (about a microsecond when the
+   * record is in the page cache, a disk read when it is not), as reads through
+   * a memory map do in lmdb-js: use it in loops of many reads, where the
+   * promise of each `get` costs a tenth of the read.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using db = await open("./data");
+   * await db.set("k", "v");
+   * const v: Uint8Array | undefined = db.getSync("k");
+   * ```
+   */
+  getSync(key: Bytes): Uint8Array | undefined {
+    this.#checkOpen();
+    return this.#catalog.get(lookupKey(key));
   }
 
   /**
