@@ -464,3 +464,106 @@ Deno.test("keydir: probe finds every present key; for an absent one, nothing or 
   // The adversarial keys do make probes land on other keys' entries.
   assert.ok(others > 100, `${others} probes of absent keys gave another key's entry`);
 });
+
+Deno.test("keydir: keys with long shared heads, present and absent, at every level of a 3-level tree", () => {
+  // Inner nodes search only the bytes their keys (past the lower bound in slot 0)
+  // do not share; absent keys here fall before, between and after those heads.
+  const rand = rng(11);
+  const num = (n: number, width: number) => String(n).padStart(width, "0");
+  const stored = (i: number) => `user:${num(i * 7, 12)}`;
+  const absent = [
+    "",
+    "user",
+    "user:",
+    "user;",
+    "usea",
+    "user:0",
+    "user:00000000000",
+    "user:9999999999999",
+    "\xff",
+  ];
+  for (let i = 0; i < 2000; i++) {
+    const j = int(rand, 40_000);
+    absent.push(
+      `user:${num(j * 7 + 1 + int(rand, 6), 12)}`,
+      `${stored(j)}\x00`,
+      stored(j).slice(0, 5 + int(rand, 12)),
+    );
+  }
+  for (const order of ["random", "ascending", "descending"]) {
+    const ids = Array.from({ length: 40_000 }, (_, i) => i);
+    if (order === "random") ids.sort(() => rand() - 0.5);
+    if (order === "descending") ids.reverse();
+    const dir = new KeyDir();
+    const model = new Map<string, Entry>();
+    const check = (stage: string) => {
+      for (const k of model.keys()) {
+        assert.deepEqual(dir.get(k), model.get(k), `${order} ${stage}: ${k}`);
+        assert.deepEqual(dir.probe(k), model.get(k), `${order} ${stage}: probe ${k}`);
+      }
+      for (const k of absent) {
+        if (model.has(k)) continue;
+        assert.equal(dir.get(k), undefined, `${order} ${stage}: absent ${JSON.stringify(k)}`);
+        const p = dir.probe(k);
+        assert.ok(
+          p === undefined || !dir.probed(k),
+          `${order} ${stage}: probe ${JSON.stringify(k)}`,
+        );
+      }
+      assertSame(dir, model, `${order} ${stage}`);
+    };
+    for (const i of ids) {
+      const e = randomEntry(rand);
+      dir.set(stored(i), e);
+      model.set(stored(i), e);
+    }
+    check("filled");
+    for (const i of ids) {
+      if (rand() < 0.9) {
+        assert.deepEqual(dir.delete(stored(i)), model.get(stored(i)));
+        model.delete(stored(i));
+      }
+    }
+    check("thinned");
+    // Keys outside every head so far, at both ends, go in after the tree has shrunk.
+    for (const k of ["", "a", "user", "user:", "usez", "\xff\xff", ...absent.slice(0, 200)]) {
+      const e = randomEntry(rand);
+      dir.set(k, e);
+      model.set(k, e);
+    }
+    check("widened");
+  }
+});
+
+Deno.test("keydir: an inner node whose lower bound lacks the head its other keys share", () => {
+  // Built in key order, 200 full leaves go under two inner nodes of 100 each.
+  // The second one's lower bound (its slot 0) is the first "b" key: the head
+  // its other keys share is "c0000", and the bytes after that head's length
+  // in the "b" key are the highest there are.
+  const num = (n: number) => String(n).padStart(6, "0");
+  const keys: string[] = [];
+  for (let i = 0; i < 100 * 112; i++) keys.push(`a${num(i)}`);
+  for (let i = 0; i < 112; i++) keys.push(`b${"\xff".repeat(10)}${num(i)}`);
+  for (let i = 0; i < 99 * 112; i++) keys.push(`c000${num(i)}`);
+  const rand = rng(13);
+  const dir = new KeyDir();
+  const model = new Map<string, Entry>();
+  for (const k of keys) {
+    const e = randomEntry(rand);
+    dir.append(k, e);
+    model.set(k, e);
+  }
+  dir.endAppend();
+  const absent = ["c0000", "c000", "c", "b", `b${"\xff".repeat(11)}`, "c00000", "c0000000000", "d"];
+  for (const k of absent) assert.equal(dir.get(k), undefined, JSON.stringify(k));
+  for (const k of [keys[11_200], keys[11_311], keys[11_312], keys.at(-1)!]) {
+    assert.deepEqual(dir.get(k), model.get(k), JSON.stringify(k));
+  }
+  for (const k of absent) {
+    const e = randomEntry(rand);
+    dir.set(k, e);
+    model.set(k, e);
+  }
+  for (const k of model.keys()) assert.deepEqual(dir.get(k), model.get(k), JSON.stringify(k));
+  assertSame(dir, model, "after inserts");
+});

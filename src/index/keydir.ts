@@ -167,13 +167,17 @@ class NodeStore {
 
 /**
  * Sorted slots shared by both node kinds. Slot i holds keys[i], its prefix pack
- * u[uo + i] = pack(keys[i], d) and a value kept by the subclass. Every key in the node
- * starts with `p` (length d), so packs skip the bytes that cannot tell its keys apart.
+ * u[uo + i] = pack(keys[i], d) and a value kept by the subclass. Every key of slots
+ * `base` and up starts with `p` (length d), so packs skip the bytes that cannot tell
+ * those keys apart. Below `base` (an inner node's slot 0, its lower bound) a key
+ * lacking `p` is less than every key that has it, and packs as 0.
  */
 abstract class Node<V> {
   n = 0;
   d = 0;
   p = "";
+  /** The first slot the prefix covers. */
+  abstract readonly base: 0 | 1;
   readonly store: NodeStore;
   cap: number;
   keys: string[];
@@ -234,7 +238,12 @@ abstract class Node<V> {
   /** Index of `k` if present, else ~(index of the first key greater than `k`). */
   find(k: string): number {
     const d = this.d, n = this.n;
-    if (d !== 0 && !k.startsWith(this.p)) return k < this.p ? -1 : ~n;
+    if (d !== 0 && !k.startsWith(this.p)) {
+      if (k > this.p) return ~n;
+      if (this.base === 0) return -1;
+      const low = this.keys[0];
+      return k < low ? -1 : k === low ? 0 : ~1;
+    }
     const pk = pack(k, d), u = this.u, o = this.uo, keys = this.keys;
     let lo = 0, hi = n;
     while (lo < hi) {
@@ -265,22 +274,28 @@ abstract class Node<V> {
 
   /** Stores key `k` in slot i, first shortening the shared prefix if `k` lacks it. */
   setKey(i: number, k: string): void {
-    if (this.d !== 0 && !k.startsWith(this.p)) this.repack(commonPrefix(k, this.p));
+    if (this.d !== 0 && i >= this.base && !k.startsWith(this.p)) {
+      this.repack(commonPrefix(k, this.p));
+    }
     this.keys[i] = k;
-    this.u[this.uo + i] = pack(k, this.d);
+    this.u[this.uo + i] = this.packOf(k);
   }
 
   /** Recomputes the shared prefix (and the packs) after slots moved in from another node. */
   reprefix(): void {
-    const n = this.n;
-    this.repack(n === 0 ? 0 : commonPrefix(this.keys[0], this.keys[n - 1]));
+    const n = this.n, b = this.base;
+    this.repack(n <= b ? 0 : commonPrefix(this.keys[b], this.keys[n - 1]));
+  }
+
+  private packOf(k: string): number {
+    return this.d === 0 || k.startsWith(this.p) ? pack(k, this.d) : 0;
   }
 
   private repack(d: number): void {
     const keys = this.keys;
     this.d = d;
-    this.p = this.n === 0 ? "" : keys[0].slice(0, d);
-    for (let i = 0; i < this.n; i++) this.u[this.uo + i] = pack(keys[i], d);
+    this.p = d === 0 ? "" : keys[this.base].slice(0, d);
+    for (let i = 0; i < this.n; i++) this.u[this.uo + i] = this.packOf(keys[i]);
   }
 
   private resize(cap: number): void {
@@ -374,6 +389,7 @@ abstract class Node<V> {
 
 /** Leaf: slot i maps keys[i] to an entry; leaves form a doubly linked list in key order. */
 class Leaf extends Node<Entry> {
+  readonly base = 0;
   prev: Leaf | undefined;
   next: Leaf | undefined;
 
@@ -429,6 +445,10 @@ class Leaf extends Node<Entry> {
  * for it, "" down the leftmost spine), which lets slots move between siblings unchanged.
  */
 class Inner extends Node<Leaf | Inner> {
+  // The lower bound in slot 0 stays out of the prefix: down the leftmost spine
+  // it is "", which would leave every key of the node to be told apart by
+  // string comparisons.
+  readonly base = 1;
   // Unused slots are holes until cleared to VACANT.
   kids: (Leaf | Inner)[] = new Array<Leaf | Inner>(this.cap);
 
@@ -631,6 +651,7 @@ export class KeyDir {
       const root = new Inner(STEP, this.#inners);
       root.insert(0, "", this.#root);
       root.insert(1, right.keys[0], right);
+      root.reprefix();
       this.#root = root;
     }
     return this.#old;
