@@ -567,3 +567,26 @@ Deno.test("keydir: an inner node whose lower bound lacks the head its other keys
   for (const k of model.keys()) assert.deepEqual(dir.get(k), model.get(k), JSON.stringify(k));
   assertSame(dir, model, "after inserts");
 });
+
+Deno.test("keydir: emptied, then refilled with keys that share part of the old keys' head", () => {
+  // Every node's search prefix was "user:0000" when the last key went; a new
+  // key sharing only "user:" shortens it, and the rest must order by bytes.
+  for (const count of [50, 20_000]) {
+    const dir = new KeyDir();
+    const rand = rng(17);
+    const old = Array.from({ length: count }, (_, i) => `user:0000${String(i).padStart(6, "0")}`);
+    for (const k of old) dir.set(k, randomEntry(rand));
+    for (const k of old) dir.delete(k);
+    assert.equal(dir.size, 0);
+    const model = new Map<string, Entry>();
+    const fresh = ["user:9", "user:8", "uxer", "user:7a", "usa", "user:0000x", "b", "user:", "uz"];
+    for (const k of [...fresh, ...old.slice(0, 300).map((k) => k.replace("0000", "1"))]) {
+      const e = randomEntry(rand);
+      dir.set(k, e);
+      model.set(k, e);
+    }
+    for (const k of model.keys()) assert.deepEqual(dir.get(k), model.get(k), `${count}: ${k}`);
+    for (const k of ["user:00001", "user:7", "uw", "a"]) assert.equal(dir.get(k), undefined, k);
+    assertSame(dir, model, `${count} keys, refilled`);
+  }
+});

@@ -378,3 +378,20 @@ Deno.test("bad scan options reject with InvalidArgumentError", () =>
     }
     assert.deepEqual(await listed(db, { limit: Infinity, reverse: false }), ["a"]);
   }));
+
+Deno.test("after every key is deleted, new keys that share part of the old keys' head scan in byte order", () =>
+  withDir(async (dir) => {
+    await using db = await open(dir, { sync: "never" });
+    const old = (i: number) => `user:0000${String(i).padStart(6, "0")}`;
+    for (let i = 0; i < 2000; i++) await db.set(old(i), "v");
+    for (let i = 0; i < 2000; i++) await db.delete(old(i));
+    const fresh = ["user:9", "user:8", "uxer", "user:7a", "usa", "user:0000x", "b", "user:", "uz"];
+    for (const k of fresh) await db.set(k, "w");
+    const text = (k: Uint8Array) => new TextDecoder().decode(k);
+    const all = [];
+    for await (const k of db.keys()) all.push(text(k));
+    assert.deepEqual(all, [...fresh].sort());
+    const users = [];
+    for await (const k of db.keys({ prefix: "user:" })) users.push(text(k));
+    assert.deepEqual(users, fresh.filter((k) => k.startsWith("user:")).sort());
+  }));

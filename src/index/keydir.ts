@@ -274,28 +274,32 @@ abstract class Node<V> {
 
   /** Stores key `k` in slot i, first shortening the shared prefix if `k` lacks it. */
   setKey(i: number, k: string): void {
-    if (this.d !== 0 && i >= this.base && !k.startsWith(this.p)) {
-      this.repack(commonPrefix(k, this.p));
+    if (this.d !== 0 && !k.startsWith(this.p)) {
+      // Cut from the old prefix, not from a slot: slot `i` is not set yet, and
+      // in a node that was emptied the others hold "".
+      const d = commonPrefix(k, this.p);
+      this.repack(d, this.p.slice(0, d));
     }
     this.keys[i] = k;
-    this.u[this.uo + i] = this.packOf(k);
+    this.u[this.uo + i] = pack(k, this.d);
   }
 
   /** Recomputes the shared prefix (and the packs) after slots moved in from another node. */
   reprefix(): void {
     const n = this.n, b = this.base;
-    this.repack(n <= b ? 0 : commonPrefix(this.keys[b], this.keys[n - 1]));
+    const d = n <= b ? 0 : commonPrefix(this.keys[b], this.keys[n - 1]);
+    this.repack(d, d === 0 ? "" : this.keys[b].slice(0, d));
   }
 
-  private packOf(k: string): number {
-    return this.d === 0 || k.startsWith(this.p) ? pack(k, this.d) : 0;
-  }
-
-  private repack(d: number): void {
+  private repack(d: number, p: string): void {
     const keys = this.keys;
     this.d = d;
-    this.p = d === 0 ? "" : keys[this.base].slice(0, d);
-    for (let i = 0; i < this.n; i++) this.u[this.uo + i] = this.packOf(keys[i]);
+    this.p = p;
+    for (let i = 0; i < this.n; i++) {
+      this.u[this.uo + i] = i < this.base && d !== 0 && !keys[i].startsWith(p)
+        ? 0
+        : pack(keys[i], d);
+    }
   }
 
   private resize(cap: number): void {
