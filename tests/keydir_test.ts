@@ -590,3 +590,33 @@ Deno.test("keydir: emptied, then refilled with keys that share part of the old k
     assertSame(dir, model, `${count} keys, refilled`);
   }
 });
+
+Deno.test("keydir: rounds of filling under related heads and deleting nearly everything match a sorted Map", () => {
+  // Heads that share parts of each other, so each round's keys meet prefixes
+  // the nodes kept from rounds before; small rounds leave the root a leaf.
+  const heads = ["user:0000", "user:00", "user:1", "us", "uxer:", "user:0000\xff", "", "user:"];
+  for (const seed of [21, 22]) {
+    const rand = rng(seed);
+    const dir = new KeyDir();
+    const model = new Map<string, Entry>();
+    for (let round = 0; round < 40; round++) {
+      const pair = [heads[int(rand, heads.length)], heads[int(rand, heads.length)]];
+      const count = [5, 40, 300, 4000][int(rand, 4)];
+      for (let i = 0; i < count; i++) {
+        const k = pair[int(rand, 2)] + randomKey(rand, ["0", "1", "9", "\x00", "\xff"]);
+        const e = randomEntry(rand);
+        dir.set(k, e);
+        model.set(k, e);
+      }
+      const keep = [0, 0.01, 0.3][int(rand, 3)];
+      for (const k of [...model.keys()].sort(() => rand() - 0.5)) {
+        if (rand() >= keep) {
+          assert.deepEqual(dir.delete(k), model.get(k), `seed ${seed} round ${round}: delete`);
+          model.delete(k);
+        }
+      }
+      for (const k of heads) assert.deepEqual(dir.get(k), model.get(k), `seed ${seed}: ${k}`);
+      assertSame(dir, model, `seed ${seed} round ${round} (${JSON.stringify(pair)})`);
+    }
+  }
+});
