@@ -117,14 +117,27 @@ export class ReplyBuffer {
     this.#buf = next;
   }
 
-  // `<type><text>\r\n`; `text` is ASCII here, but encodeInto keeps it safe if not.
+  // `<type><text>\r\n`. The text is ASCII, except for arguments quoted in an
+  // error, which are byte strings (one char per byte, see words.ts) and go out
+  // as the bytes the client sent, as Redis quotes them. Anything else (a char
+  // past 0xff) is written as UTF-8.
   #line(type: number, text: string): void {
     // UTF-8 never needs more than 3 bytes per UTF-16 code unit.
     this.#reserve(1 + text.length * 3 + 2);
-    this.#buf[this.#length++] = type;
-    this.#length += encoder.encodeInto(text, this.#buf.subarray(this.#length)).written;
-    this.#buf[this.#length++] = 0x0d;
-    this.#buf[this.#length++] = 0x0a;
+    const buf = this.#buf, start = this.#length;
+    buf[start] = type;
+    let at = start + 1;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c > 0xff) {
+        at = start + 1 + encoder.encodeInto(text, buf.subarray(start + 1)).written;
+        break;
+      }
+      buf[at++] = c;
+    }
+    buf[at++] = 0x0d;
+    buf[at++] = 0x0a;
+    this.#length = at;
   }
 
   // `<type><n>\r\n` for a safe integer n >= 0, digits written in place: the

@@ -9,7 +9,7 @@ import { CommandError } from "./command_error.ts";
 import type { Reply } from "./encoder.ts";
 import type { KeyView, ReadView } from "./keyspace.ts";
 import { parseInt64 } from "./numbers.ts";
-import { asciiUpper } from "./words.ts";
+import { asciiUpper, byteString } from "./words.ts";
 
 /**
  * EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT key time [NX|XX|GT|LT]: `unit` is 1000
@@ -17,12 +17,14 @@ import { asciiUpper } from "./words.ts";
  */
 export function expire(name: string, unit: number, absolute: boolean) {
   return async (v: KeyView, args: Uint8Array[]): Promise<Reply> => {
-    const n = Number(parseInt64(args[2]));
-    const flags = new Set(args.slice(3).map(asciiUpper));
-    for (const f of flags) {
+    // Redis reads the options before the number.
+    const flags = new Set<string>();
+    for (const arg of args.slice(3)) {
+      const f = asciiUpper(arg);
       if (!["NX", "XX", "GT", "LT"].includes(f)) {
-        throw new CommandError(`ERR Unsupported option ${f}`);
+        throw new CommandError(`ERR Unsupported option ${byteString(arg)}`);
       }
+      flags.add(f);
     }
     if (flags.has("NX") && (flags.has("XX") || flags.has("GT") || flags.has("LT"))) {
       throw new CommandError("ERR NX and XX, GT or LT options at the same time are not compatible");
@@ -30,6 +32,7 @@ export function expire(name: string, unit: number, absolute: boolean) {
     if (flags.has("GT") && flags.has("LT")) {
       throw new CommandError("ERR GT and LT options at the same time are not compatible");
     }
+    const n = Number(parseInt64(args[2]));
     const now = v.now();
     const at = n * unit + (absolute ? 0 : now);
     if (!Number.isSafeInteger(n * unit) || !Number.isSafeInteger(at)) {

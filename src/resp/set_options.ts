@@ -31,26 +31,60 @@ export function parseExpiry(word: string, arg: Uint8Array, command: string): Exp
   return word.endsWith("AT") ? { at: ms } : { ttl: ms };
 }
 
-/** Parses SET's words from index 3 on. */
-export function parseSetOptions(args: Uint8Array[]): SetOptions {
-  const o: SetOptions = { keepTtl: false, get: false };
-  for (let i = 3; i < args.length; i++) {
+// Which option words each one excludes, as in Redis' parser of SET and GETEX
+// options. A word may repeat (the last expiry given counts); NX and XX, an
+// expiry and KEEPTTL or PERSIST, and expiries of different kinds exclude each
+// other.
+const EXCLUDES: Record<string, string[]> = {
+  NX: ["XX"],
+  XX: ["NX"],
+  GET: [],
+  KEEPTTL: ["EX", "PX", "EXAT", "PXAT", "PERSIST"],
+  PERSIST: ["EX", "PX", "EXAT", "PXAT", "KEEPTTL"],
+  EX: ["KEEPTTL", "PERSIST", "PX", "EXAT", "PXAT"],
+  PX: ["KEEPTTL", "PERSIST", "EX", "EXAT", "PXAT"],
+  EXAT: ["KEEPTTL", "PERSIST", "EX", "PX", "PXAT"],
+  PXAT: ["KEEPTTL", "PERSIST", "EX", "PX", "EXAT"],
+};
+const SET_WORDS = new Set(["NX", "XX", "GET", "KEEPTTL", "EX", "PX", "EXAT", "PXAT"]);
+const GETEX_WORDS = new Set(["PERSIST", "EX", "PX", "EXAT", "PXAT"]);
+
+/**
+ * Reads the option words of SET (from index 3) or GETEX (from 2): the words
+ * given, and where the last expiry's word is. Numbers are not looked at: as in
+ * Redis, a syntax error anywhere is reported before a bad number.
+ */
+function optionWords(args: Uint8Array[], getex: boolean): { words: Set<string>; expiry?: number } {
+  const allowed = getex ? GETEX_WORDS : SET_WORDS;
+  const words = new Set<string>();
+  let expiry: number | undefined;
+  for (let i = getex ? 2 : 3; i < args.length; i++) {
     const word = asciiUpper(args[i]);
-    if ((word === "NX" || word === "XX") && o.condition === undefined) {
-      o.condition = word;
-    } else if (word === "GET" && !o.get) {
-      o.get = true;
-    } else if (word === "KEEPTTL" && !o.keepTtl && o.expiry === undefined) {
-      o.keepTtl = true;
-    } else if (
-      EXPIRY_WORDS.has(word) && o.expiry === undefined && !o.keepTtl && i + 1 < args.length
+    const takesNumber = EXPIRY_WORDS.has(word);
+    if (
+      !allowed.has(word) || EXCLUDES[word].some((w) => words.has(w)) ||
+      (takesNumber && i + 1 === args.length)
     ) {
-      o.expiry = parseExpiry(word, args[++i], "set");
-    } else {
       throw new CommandError("ERR syntax error");
     }
+    words.add(word);
+    if (takesNumber) expiry = i++;
   }
-  return o;
+  return { words, expiry };
+}
+
+/** Parses SET's words from index 3 on, then the expiry's number. */
+export function parseSetOptions(args: Uint8Array[]): SetOptions {
+  const { words, expiry } = optionWords(args, false);
+  const condition = words.has("NX") ? "NX" : words.has("XX") ? "XX" : undefined;
+  return {
+    condition,
+    keepTtl: words.has("KEEPTTL"),
+    get: words.has("GET"),
+    expiry: expiry === undefined
+      ? undefined
+      : parseExpiry(asciiUpper(args[expiry]), args[expiry + 1], "set"),
+  };
 }
 
 /** The absolute expiry `e` means at time `now`. */
@@ -58,11 +92,16 @@ export function expireAt(e: Expiry, now: number): number {
   return "at" in e ? e.at : now + e.ttl;
 }
 
-/** GETEX's words from index 2 on: an expiry, PERSIST (null), or nothing (undefined). */
-export function parseGetExOptions(args: Uint8Array[]): Expiry | null | undefined {
-  if (args.length === 2) return undefined;
-  const word = asciiUpper(args[2]);
-  if (word === "PERSIST" && args.length === 3) return null;
-  if (EXPIRY_WORDS.has(word) && args.length === 4) return parseExpiry(word, args[3], "getex");
-  throw new CommandError("ERR syntax error");
+/**
+ * GETEX's words from index 2 on: an expiry, PERSIST (null), or nothing
+ * (undefined). The syntax is checked at once and the expiry's number only when
+ * `expiry()` is called: Redis answers nil for an absent key before it looks at
+ * the number.
+ */
+export function parseGetExOptions(args: Uint8Array[]): (() => Expiry) | null | undefined {
+  const { words, expiry } = optionWords(args, true);
+  if (expiry !== undefined) {
+    return () => parseExpiry(asciiUpper(args[expiry]), args[expiry + 1], "getex");
+  }
+  return words.has("PERSIST") ? null : undefined;
 }

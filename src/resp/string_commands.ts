@@ -12,7 +12,8 @@ import { CommandError } from "./command_error.ts";
 import type { Session } from "./context.ts";
 import { OK, type Reply } from "./encoder.ts";
 import type { KeyView, ReadView, StoreView } from "./keyspace.ts";
-import { addInt64, formatFloat, parseFloat64, parseInt64 } from "./numbers.ts";
+import { addLongDouble, formatLongDouble } from "./long_double.ts";
+import { addInt64, parseFloatArg, parseInt64 } from "./numbers.ts";
 import { expireAt, parseExpiry, parseGetExOptions, parseSetOptions } from "./set_options.ts";
 
 const utf8 = new TextEncoder();
@@ -145,7 +146,7 @@ export async function getex(v: KeyView, args: Uint8Array[]): Promise<Reply> {
   const old = await v.entry(args[1]);
   if (old === undefined) return null;
   if (change === null && old.expireAt !== undefined) v.put(args[1], { value: old.value });
-  if (change) v.put(args[1], { value: old.value, expireAt: expireAt(change, v.now()) });
+  if (change) v.put(args[1], { value: old.value, expireAt: expireAt(change(), v.now()) });
   return old.value;
 }
 
@@ -234,11 +235,13 @@ export function incrBy(sign: 1n | -1n, deltaArg: number) {
 
 /** INCRBYFLOAT key increment */
 export async function incrByFloat(v: KeyView, args: Uint8Array[]): Promise<Reply> {
-  const delta = parseFloat64(args[2]);
+  const delta = parseFloatArg(args[2]);
   const old = await v.entry(args[1]);
-  const next = (old === undefined ? 0 : parseFloat64(old.value)) + delta;
-  if (!Number.isFinite(next)) throw new CommandError("ERR increment would produce NaN or Infinity");
-  const value = utf8.encode(formatFloat(next));
+  const next = old === undefined ? delta : addLongDouble(parseFloatArg(old.value), delta);
+  if (next === undefined || next.inf) {
+    throw new CommandError("ERR increment would produce NaN or Infinity");
+  }
+  const value = utf8.encode(formatLongDouble(next));
   v.put(args[1], { value, expireAt: old?.expireAt });
   return value;
 }
