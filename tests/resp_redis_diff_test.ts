@@ -239,6 +239,10 @@ const SCRIPT: string[][] = [
   ["WATCH", "x"],
   ["SET", "m3", "1"],
   ["DISCARD"],
+  // UNWATCH is queued like any command, and answers OK inside EXEC.
+  ["MULTI"],
+  ["UNWATCH"],
+  ["EXEC"],
   ["GET", "m3"],
   ["WATCH", "w"],
   ["SET", "w", "changed"],

@@ -551,6 +551,6 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map<string, Comman
   ],
   [
     "UNWATCH",
-    server(1, ["fast", "no-multi"], T, "", "Forgets about watched keys of a transaction.", unwatch),
+    server(1, ["fast"], T, "", "Forgets about watched keys of a transaction.", unwatch),
   ],
 ]);
