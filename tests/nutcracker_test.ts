@@ -7,19 +7,11 @@ import assert from "node:assert/strict";
 import { withDir } from "./helpers.ts";
 import { Client } from "./resp_client.ts";
 import { freePort, waitForPort } from "./ports.ts";
+import { installed } from "./redis_tools.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const PASSWORD = "proxy-secret";
 const dec = new TextDecoder();
-
-async function installed(tool: string, flag = "--version"): Promise<boolean> {
-  try {
-    await new Deno.Command(tool, { args: [flag], stdout: "null", stderr: "null" }).output();
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const missing = [];
 for (const tool of ["nutcracker", "redis-cli", "redis-benchmark"]) {

@@ -4,16 +4,9 @@ import assert from "node:assert/strict";
 import { open } from "../mod.ts";
 import { RespServer } from "../src/resp/server.ts";
 import { withDir } from "./helpers.ts";
+import { installed } from "./redis_tools.ts";
 
 const dec = new TextDecoder();
-
-async function installed(tool: string): Promise<boolean> {
-  try {
-    return (await new Deno.Command(tool, { args: ["--version"], stdout: "null" }).output()).success;
-  } catch {
-    return false;
-  }
-}
 
 const hasRedisCli = await installed("redis-cli");
 const hasBenchmark = await installed("redis-benchmark");

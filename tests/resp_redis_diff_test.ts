@@ -3,55 +3,10 @@
 // identical, error texts included. Skips when redis-server is not installed.
 import assert from "node:assert/strict";
 import { Client, renderArguments, type Reply, toMap, withServer } from "./resp_client.ts";
-import { freePort } from "./ports.ts";
-
-async function installed(tool: string): Promise<boolean> {
-  try {
-    return (await new Deno.Command(tool, { args: ["--version"], stdout: "null" }).output()).success;
-  } catch {
-    return false;
-  }
-}
+import { installed, withRedis } from "./redis_tools.ts";
 
 const hasRedis = await installed("redis-server");
 if (!hasRedis) console.log("redis-server not on PATH (apt-get install redis-server): skipping");
-
-async function withRedis(fn: (port: number) => Promise<void>): Promise<void> {
-  const port = freePort();
-  const dir = await Deno.makeTempDir({ prefix: "cask-redis-" });
-  const child = new Deno.Command("redis-server", {
-    args: [
-      "--port",
-      String(port),
-      "--bind",
-      "127.0.0.1",
-      "--save",
-      "",
-      "--appendonly",
-      "no",
-      "--dir",
-      dir,
-    ],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  try {
-    for (let i = 0;; i++) {
-      try {
-        (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-        break;
-      } catch (e) {
-        if (i > 200) throw e;
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    }
-    await fn(port);
-  } finally {
-    child.kill("SIGKILL");
-    await child.status;
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 // Commands whose replies do not depend on time or server identity.
 const SCRIPT: string[][] = [
