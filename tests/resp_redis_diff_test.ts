@@ -194,6 +194,15 @@ const SCRIPT: string[][] = [
   ["WATCH", "x"],
   ["SET", "m3", "1"],
   ["DISCARD"],
+  // KEYS and DBSIZE inside EXEC count the writes queued before them.
+  ["SET", "tx:a", "1"],
+  ["MULTI"],
+  ["SET", "tx:b", "2"],
+  ["DEL", "tx:a"],
+  ["KEYS", "tx:*"],
+  ["DBSIZE"],
+  ["EXEC"],
+  ["DBSIZE"],
   // UNWATCH is queued like any command, and answers OK inside EXEC.
   ["MULTI"],
   ["UNWATCH"],

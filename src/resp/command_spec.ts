@@ -18,7 +18,15 @@ export type ReadHandler = (
 /** A keyspace command: reads and writes through `view` (its writes are committed by the caller). */
 export type KeyHandler = (view: KeyView, args: Uint8Array[], s: Session) => Reply | Promise<Reply>;
 /** A command about the connection or the server, not the keyspace. */
-export type SessionHandler = (s: Session, args: Uint8Array[]) => Reply | Promise<Reply>;
+/**
+ * A connection or server command. Inside EXEC it gets the transaction's view,
+ * so that KEYS and DBSIZE count the writes queued before them.
+ */
+export type SessionHandler = (
+  s: Session,
+  args: Uint8Array[],
+  view?: KeyView,
+) => Reply | Promise<Reply>;
 
 interface Common {
   /** Redis convention: N means exactly N words (name included), -N at least N. */

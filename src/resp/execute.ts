@@ -39,7 +39,7 @@ export async function runInView(
 ): Promise<Reply> {
   s.server.stats.totalCommands++;
   try {
-    return spec.kind === "server" ? await spec.run(s, args) : await spec.run(view, args, s);
+    return spec.kind === "server" ? await spec.run(s, args, view) : await spec.run(view, args, s);
   } catch (e) {
     return errorReply(e);
   }

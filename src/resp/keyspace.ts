@@ -32,6 +32,10 @@ export interface KeyView extends ReadView {
   remove(key: Uint8Array): void;
   /** Removes every key (FLUSHDB inside the view). */
   clear(): Promise<void>;
+  /** The keys starting with `prefix` as this view has them, buffered writes included. */
+  keys(prefix: Uint8Array | undefined): AsyncIterable<Uint8Array>;
+  /** How many keys this view has. */
+  size(): Promise<number>;
 }
 
 /**
@@ -143,6 +147,33 @@ export class Overlay implements KeyView {
   async clear(): Promise<void> {
     for (const change of this.#changes.values()) change.entry = null;
     for await (const key of this.#db.keys()) this.remove(key);
+  }
+
+  async *keys(prefix: Uint8Array | undefined): AsyncGenerator<Uint8Array> {
+    const head = prefix === undefined ? "" : byteString(prefix);
+    // Byte strings order as their bytes, so both sides merge in key order.
+    const pending = [...this.#changes].filter(([id]) => id.startsWith(head)).sort(([a], [b]) =>
+      a < b ? -1 : a > b ? 1 : 0
+    );
+    let j = 0;
+    for await (const key of this.#db.keys(prefix === undefined ? undefined : { prefix })) {
+      const id = byteString(key);
+      for (; j < pending.length && pending[j][0] < id; j++) {
+        if (this.#live(pending[j][1].entry)) yield pending[j][1].key;
+      }
+      if (j < pending.length && pending[j][0] === id) {
+        if (this.#live(pending[j++][1].entry)) yield key;
+      } else yield key;
+    }
+    for (; j < pending.length; j++) if (this.#live(pending[j][1].entry)) yield pending[j][1].key;
+  }
+
+  async size(): Promise<number> {
+    let n = this.#db.size;
+    for (const { key, entry } of this.#changes.values()) {
+      n += (this.#live(entry) ? 1 : 0) - (await this.#db.has(key) ? 1 : 0);
+    }
+    return n;
   }
 
   /** Keys this view wrote or deleted. */

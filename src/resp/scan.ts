@@ -9,16 +9,18 @@ import { CommandError } from "./command_error.ts";
 import type { Session } from "./context.ts";
 import type { Reply } from "./encoder.ts";
 import { compileGlob, type Glob } from "./glob.ts";
+import type { KeyView } from "./keyspace.ts";
 import { asciiUpper, parseInteger } from "./words.ts";
 
 const DEFAULT_COUNT = 10;
 const MATCH_ALL = compileGlob(new TextEncoder().encode("*"));
 
-/** KEYS pattern: every matching key at once, as in Redis. */
-export async function keys(s: Session, args: Uint8Array[]): Promise<Reply> {
+/** KEYS pattern: every matching key at once, as in Redis; inside EXEC, as `view` has them. */
+export async function keys(s: Session, args: Uint8Array[], view?: KeyView): Promise<Reply> {
   const glob = compileGlob(args[1]);
   const found: Uint8Array[] = [];
-  for await (const key of s.server.db.keys({ prefix: glob.prefix })) {
+  const source = view ? view.keys(glob.prefix) : s.server.db.keys({ prefix: glob.prefix });
+  for await (const key of source) {
     if (glob.prefixOnly || glob.matches(key)) found.push(key);
   }
   return found;

@@ -8,15 +8,15 @@ import { CommandError } from "./command_error.ts";
 import type { ServerState, Session } from "./context.ts";
 import { OK, type Reply } from "./encoder.ts";
 import { globMatch } from "./glob.ts";
-import { expiryOf } from "./keyspace.ts";
+import { expiryOf, type KeyView } from "./keyspace.ts";
 import { asciiUpper } from "./words.ts";
 import { formatBytes } from "../cli/human.ts";
 
 const utf8 = new TextEncoder();
 
-/** DBSIZE */
-export function dbsize(s: Session): Reply {
-  return s.server.db.size;
+/** DBSIZE; inside EXEC, as `view` has the keyspace. */
+export function dbsize(s: Session, _args: Uint8Array[], view?: KeyView): Reply | Promise<Reply> {
+  return view ? view.size() : s.server.db.size;
 }
 
 /** CONFIG GET pattern: the few settings clients (redis-benchmark) ask for. */
