@@ -7,7 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { type Cask, open, type OpenOptions } from "../mod.ts";
-import { readCheckpoint } from "../src/log/checkpoint.ts";
+import { readCheckpoint, writeCheckpoint } from "../src/log/checkpoint.ts";
+import type { TimeSlicer } from "../src/log/time_slice.ts";
 import { prng, randomBytes, withDir } from "./helpers.ts";
 
 const OPTS: OpenOptions = {
@@ -415,4 +416,29 @@ Deno.test("checkpoint: a short log after it is merged into its entries as they l
       assert.equal(db2.stats().keys, want.filter(([, , , exp]) => exp === 0 || exp > now).length);
       await db2.close();
     }
+  }));
+
+Deno.test("checkpoint: a background one pauses with its time slicer between pieces of entries", () =>
+  withDir(async (dir) => {
+    // Five pieces of 100 entries; the slicer's pauses are counted, and the
+    // checkpoint must still hold every entry.
+    let piece = 0, pauses = 0;
+    const source = (visit: Parameters<Parameters<typeof writeCheckpoint>[2]>[0]) => {
+      for (let i = 0; i < 100; i++) {
+        visit(`key${String(piece * 100 + i).padStart(5, "0")}`, 0, 64 + i, 40, 1, 0);
+      }
+      return ++piece < 5;
+    };
+    const slicer = { pause: () => (pauses++, Promise.resolve()) } as unknown as TimeSlicer;
+    const storeId = "0011223344556677";
+    await writeCheckpoint(
+      dir,
+      { storeId, fileId: 0, resume: 64, seq: 0 },
+      source,
+      () => [{ id: 0, salt: 1, flags: 0, size: 1 << 20, lastSeq: 500 }],
+      () => Promise.resolve(),
+      slicer,
+    );
+    assert.equal(pauses, 4);
+    assert.equal(readCheckpoint(dir, storeId)?.count, 500);
   }));

@@ -42,3 +42,26 @@ Deno.test("time slicer: the next slice starts at the yield", async () => {
   await slicer.pause();
   assert.equal(await yields(slicer, () => {}), false);
 });
+
+Deno.test("time slicer: a nudge ends a yield that waited long enough, and only such a yield", async () => {
+  const slicer = new TimeSlicer(0);
+  try {
+    let done = false;
+    const pending = slicer.yield().then(() => done = true);
+    // Not yet waited 60 s: the yield goes on waiting for its task.
+    slicer.nudge(60_000);
+    await null;
+    await null;
+    assert.equal(done, false);
+    // Waited 0 ms or more: ended at once, before the event loop runs its task.
+    slicer.nudge(0);
+    await null;
+    await null;
+    assert.equal(done, true);
+    await pending;
+    // With no yield pending, a nudge does nothing.
+    slicer.nudge(0);
+  } finally {
+    slicer.close();
+  }
+});

@@ -44,6 +44,7 @@ import {
   writeCheckpoint,
 } from "../log/checkpoint.ts";
 import { isGone } from "../log/tail.ts";
+import { TimeSlicer } from "../log/time_slice.ts";
 import { Writer, type WriterOptions } from "../log/writer.ts";
 import { type CompactionContext, runCompaction, wantsCompaction } from "./compactor.ts";
 import { BulkLoader, loadingSink, type LoadTarget } from "./bulk_load.ts";
@@ -92,8 +93,11 @@ export interface KeyChange {
   seq: number;
 }
 
-// Keys a checkpoint encodes before it lets other work run (a few ms).
+// Keys a checkpoint encodes before it checks its time slice (about 0.1 ms).
 const CHECKPOINT_PIECE = 8192;
+// How long a background checkpoint waits for the event loop before a write
+// lets it go on instead (see writeCheckpoint).
+const CHECKPOINT_STARVE_MS = 2;
 
 // Gets read the record before comparing keys while their credit is not
 // negative: each read of the key's own record earns one (up to CREDIT), each
@@ -145,6 +149,8 @@ export class Catalog {
   // The sequence number the newest checkpoint resumes from, and the one being written.
   #checkpointSeq = 0;
   #checkpointing?: Promise<void>;
+  // The background checkpoint's time slices, while one is written.
+  #checkpointSlicer?: TimeSlicer;
   // A rotation came while a checkpoint was being written: look again after it.
   #checkpointDue = false;
   // Only a writable store maps files: a reader's files belong to another
@@ -621,6 +627,7 @@ export class Catalog {
   ): Promise<T> {
     this.#writable();
     if (this.#opts.maxIndexBytes !== Infinity) this.#checkBudget(ops);
+    this.#checkpointSlicer?.nudge(CHECKPOINT_STARVE_MS);
     const ts = this.#opts.clock();
     const { file, offset, seq, headerSize } = this.#writer.appendOps(ops, ts, batch);
     const deferred = this.#writer.deferred;
@@ -895,13 +902,20 @@ export class Catalog {
       resume: active.headerSize,
       seq,
     };
-    await writeCheckpoint(
-      this.#dir,
-      start,
-      this.#entries(true),
-      () => this.#fileTable(),
-      () => this.#writer.sync(),
-    );
+    const slicer = this.#checkpointSlicer = new TimeSlicer();
+    try {
+      await writeCheckpoint(
+        this.#dir,
+        start,
+        this.#entries(true),
+        () => this.#fileTable(),
+        () => this.#writer.sync(),
+        slicer,
+      );
+    } finally {
+      this.#checkpointSlicer = undefined;
+      slicer.close();
+    }
     this.#checkpointSeq = seq;
     this.#checkpointed = "";
   }

@@ -37,6 +37,7 @@ import { FILE_HEADER_SIZE, KIND_CHECKPOINT } from "../codec/format.ts";
 import { bytesToKey } from "../base/keys.ts";
 import type { DataFile } from "./datafile.ts";
 import { readFullAt, syncDir, writeAllSync } from "./fsutil.ts";
+import type { TimeSlicer } from "./time_slice.ts";
 
 const NAME = "checkpoint";
 const TEMP = "checkpoint.writing";
@@ -84,7 +85,9 @@ export type CheckpointSource = (visit: EntryVisitor) => boolean;
  * to a temporary name, fsynced, renamed, directory fsynced. `files` is called
  * once the entries are written, for the store's files with the sizes they have
  * then (appends not yet written out included); `durable` must make every byte
- * of those sizes durable, and is waited for before the rename.
+ * of those sizes durable, and is waited for before the rename. `slicer` paces
+ * the entries for a checkpoint written beside other work; without one they
+ * follow each other in microtasks.
  */
 export async function writeCheckpoint(
   dir: string,
@@ -92,6 +95,7 @@ export async function writeCheckpoint(
   source: CheckpointSource,
   files: () => CheckpointFile[],
   durable: () => Promise<void>,
+  slicer?: TimeSlicer,
 ): Promise<void> {
   const salt = newSalt();
   const header = encodeFileHeader({
@@ -145,10 +149,12 @@ export async function writeCheckpoint(
     };
     setU64(v, 0, start.resume);
     used = 8;
-    // A turn of the microtask queue between pieces, not of the event loop: a
-    // writer under sync "never" acknowledges in microtasks, and a checkpoint
-    // waiting for a macrotask would advance a piece per flush of its buffer.
-    while (source(put)) await null;
+    // Between pieces, a turn of the event loop once a time slice is used up:
+    // a checkpoint of a million keys that yielded only to microtasks held
+    // timers and sockets for 16-17 ms. A writer under sync "never"
+    // acknowledges in microtasks, so a loop of writes may never let the event
+    // loop run: the store's writes nudge a yield that waited too long.
+    while (source(put)) await slicer?.pause();
     const table = files();
     for (const f of table) if (!index.has(f.id)) index.set(f.id, index.size);
     const byId = new Map(table.map((f) => [f.id, f]));

@@ -25,6 +25,8 @@ export class TimeSlicer {
   // without the 1 ms or more a setTimeout(0) waits.
   #channel = new MessageChannel();
   #wake?: () => void;
+  // When the pending yield began.
+  #waitingSince = 0;
 
   /** `sliceMs`: the budget of a slice. */
   constructor(readonly sliceMs: number = SLICE_MS) {
@@ -44,9 +46,21 @@ export class TimeSlicer {
   async yield(): Promise<void> {
     await new Promise<void>((resolve) => {
       this.#wake = resolve;
+      this.#waitingSince = performance.now();
       this.#channel.port2.postMessage(null);
     });
+    this.#wake = undefined;
     this.#start = performance.now();
+  }
+
+  /**
+   * Ends a yield that has waited `afterMs` or more for the event loop. For
+   * work that must also advance beside a caller that never lets the event
+   * loop run (a loop awaiting only promises settled in microtasks, as writes
+   * under sync "never" are): that caller's own steps call this.
+   */
+  nudge(afterMs: number): void {
+    if (this.#wake && performance.now() - this.#waitingSince >= afterMs) this.#wake();
   }
 
   /** Yields if the current slice is used up; call it between steps of the work. */
