@@ -24,9 +24,18 @@ const E_MAX = 16320; // (2^64 - 1) × 2^16320 is the largest finite value
 // Decimal magnitudes past which a value is surely infinite or surely rounds to 0.
 const DEC_OVER = 4940;
 const DEC_UNDER = -4970;
+// The same in binary digits.
+const BIN_OVER = 16400;
+const BIN_UNDER = -16520;
 
 function bitLength(n: bigint): number {
   return n === 0n ? 0 : n.toString(2).length;
+}
+
+// `q`, a quotient rounded down, rounded to nearest instead (ties to even):
+// `twice` is twice the remainder, `divisor` what was divided by.
+function halfEven(q: bigint, twice: bigint, divisor: bigint): bigint {
+  return twice > divisor || (twice === divisor && (q & 1n) === 1n) ? q + 1n : q;
 }
 
 /** The long double nearest to num / den × 2^shift (num, den > 0). */
@@ -46,8 +55,7 @@ function nearest(neg: boolean, num: bigint, den: bigint, shift: number): LongDou
       e--;
       continue;
     }
-    const twice = (n - q * d) * 2n;
-    if (twice > d || (twice === d && (q & 1n) === 1n)) q++;
+    q = halfEven(q, (n - q * d) * 2n, d);
     if (q === TOP) {
       q >>= 1n;
       e++;
@@ -59,26 +67,32 @@ function nearest(neg: boolean, num: bigint, den: bigint, shift: number): LongDou
 
 const ZERO: LongDouble = { neg: false, m: 0n, e: 0 };
 
-/** The value of decimal `digits` × 10^exp10, rounded; undefined when it overflows or underflows to 0. */
+// A parsed number as strtold leaves it: undefined for a range error, which is
+// a finite number too large for a long double, or one that rounds to 0.
+function inRange(r: LongDouble): LongDouble | undefined {
+  return r.inf || r.m === 0n ? undefined : r;
+}
+
+/** The value of decimal `digits` × 10^exp10, rounded; undefined on a range error. */
 function fromDecimal(neg: boolean, digits: string, exp10: number): LongDouble | undefined {
   const d = BigInt(digits);
   if (d === 0n) return { ...ZERO, neg };
   const magnitude = digits.replace(/^0+/, "").length + exp10;
   if (magnitude > DEC_OVER || magnitude < DEC_UNDER) return undefined;
-  const r = exp10 >= 0
-    ? nearest(neg, d * 10n ** BigInt(exp10), 1n, 0)
-    : nearest(neg, d, 10n ** BigInt(-exp10), 0);
-  return r.inf || r.m === 0n ? undefined : r;
+  return inRange(
+    exp10 >= 0
+      ? nearest(neg, d * 10n ** BigInt(exp10), 1n, 0)
+      : nearest(neg, d, 10n ** BigInt(-exp10), 0),
+  );
 }
 
-/** The value of hex `digits` × 2^exp2, rounded; undefined when it overflows or underflows to 0. */
+/** The value of hex `digits` × 2^exp2, rounded; undefined on a range error. */
 function fromHex(neg: boolean, digits: string, exp2: number): LongDouble | undefined {
-  const h = BigInt(`0x${digits || "0"}`);
+  const h = BigInt(`0x${digits}`);
   if (h === 0n) return { ...ZERO, neg };
   const magnitude = bitLength(h) + exp2;
-  if (magnitude > 16400 || magnitude < -16520) return undefined;
-  const r = nearest(neg, h, 1n, exp2);
-  return r.inf || r.m === 0n ? undefined : r;
+  if (magnitude > BIN_OVER || magnitude < BIN_UNDER) return undefined;
+  return inRange(nearest(neg, h, 1n, exp2));
 }
 
 const DECIMAL = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
@@ -130,11 +144,11 @@ export function addLongDouble(a: LongDouble, b: LongDouble): LongDouble | undefi
 }
 
 /**
- * `x` as Redis writes INCRBYFLOAT's result: printf's "%.17Lf" (17 fraction
- * digits, ties to even), then trailing zeros and a bare point cut, and "-0" as "0".
+ * Finite `x` as Redis writes INCRBYFLOAT's result: printf's "%.17Lf" (17
+ * fraction digits, ties to even), then trailing zeros and a bare point cut,
+ * and "-0" as "0".
  */
 export function formatLongDouble(x: LongDouble): string {
-  if (x.inf) return x.neg ? "-inf" : "inf";
   const SCALE = 10n ** 17n;
   let q: bigint;
   if (x.e >= 0) q = (x.m << BigInt(x.e)) * SCALE;
@@ -142,8 +156,7 @@ export function formatLongDouble(x: LongDouble): string {
     const f = BigInt(-x.e);
     const n = x.m * SCALE;
     q = n >> f;
-    const twice = (n - (q << f)) * 2n, unit = 1n << f;
-    if (twice > unit || (twice === unit && (q & 1n) === 1n)) q++;
+    q = halfEven(q, (n - (q << f)) * 2n, 1n << f);
   }
   const frac = (q % SCALE).toString().padStart(17, "0").replace(/0+$/, "");
   const text = `${x.neg ? "-" : ""}${q / SCALE}${frac ? `.${frac}` : ""}`;

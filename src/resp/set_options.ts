@@ -33,14 +33,14 @@ export function parseExpiry(word: string, arg: Uint8Array, command: string): Exp
 
 // Which option words each one excludes, as in Redis' parser of SET and GETEX
 // options. A word may repeat (the last expiry given counts); NX and XX, an
-// expiry and KEEPTTL or PERSIST, and expiries of different kinds exclude each
-// other.
+// expiry and KEEPTTL (SET) or PERSIST (GETEX), and expiries of different kinds
+// exclude each other.
 const EXCLUDES: Record<string, string[]> = {
   NX: ["XX"],
   XX: ["NX"],
   GET: [],
-  KEEPTTL: ["EX", "PX", "EXAT", "PXAT", "PERSIST"],
-  PERSIST: ["EX", "PX", "EXAT", "PXAT", "KEEPTTL"],
+  KEEPTTL: ["EX", "PX", "EXAT", "PXAT"],
+  PERSIST: ["EX", "PX", "EXAT", "PXAT"],
   EX: ["KEEPTTL", "PERSIST", "PX", "EXAT", "PXAT"],
   PX: ["KEEPTTL", "PERSIST", "EX", "EXAT", "PXAT"],
   EXAT: ["KEEPTTL", "PERSIST", "EX", "PX", "PXAT"],
