@@ -914,7 +914,6 @@ export class Catalog {
       );
     } finally {
       this.#checkpointSlicer = undefined;
-      slicer.close();
     }
     this.#checkpointSeq = seq;
     this.#checkpointed = "";

@@ -112,19 +112,15 @@ export async function runCompaction(
   // Keys move a slice at a time, the store running in between: until the
   // inputs go, a key served by either file reads the same record.
   const slicer = new TimeSlicer();
-  try {
-    for (let i = 0; i < moves.keys.length; i += MOVE_KEYS) {
-      const end = i + MOVE_KEYS;
-      ctx.moveAll(
-        moves.keys.slice(i, end),
-        moves.fileIds.subarray(i, end),
-        moves.offsets.subarray(i, end),
-        inputIds,
-      );
-      await slicer.pause();
-    }
-  } finally {
-    slicer.close();
+  for (let i = 0; i < moves.keys.length; i += MOVE_KEYS) {
+    const end = i + MOVE_KEYS;
+    ctx.moveAll(
+      moves.keys.slice(i, end),
+      moves.fileIds.subarray(i, end),
+      moves.offsets.subarray(i, end),
+      inputIds,
+    );
+    await slicer.pause();
   }
   // Keys whose records were damaged were not copied; they are gone with the
   // inputs, so they leave the index rather than point nowhere.

@@ -472,8 +472,6 @@ export async function writeMerged(plan: MergePlan): Promise<MergeResult> {
     }
     await cleanupMerge(plan.dir);
     throw e;
-  } finally {
-    slicer.close();
   }
   for (const o of outs) closeOutput(o);
   return {
