@@ -35,7 +35,7 @@ const DESCRIPTIONS: Record<Workload, string> = {
   "compact-reclaimed": "disk space given back by that compaction",
   "rss-per-key": "RSS growth / N after fillseq (after GC)",
   "rss-margin-per-key":
-    "RSS(2N keys) − RSS(N keys), / N: whole-process bytes per key at the margin",
+    "RSS(2N keys) − RSS(N keys), / N, after GC, in a process of its own: whole-process bytes per key at the margin",
   "index-bytes-per-key":
     "the engine's own index memory estimate per key (Cask: stats().index.bytesPerKey) at N",
   "ycsb-load": `load the YCSB records, pipelined; ${OFF}`,
