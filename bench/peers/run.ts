@@ -35,8 +35,10 @@ async function runChild(engine: EngineName, args: string[]): Promise<ChildReport
 // a fresh process).
 const ALONE: Workload[] = ["rss-margin-per-key"];
 
-// One engine's workloads: those of ALONE each in a fresh child, the rest in one child.
+// One engine's workloads: those of ALONE each in a fresh child, the rest in one child
+// (the raw probes, which are no workload, run once).
 async function runEngine(engine: EngineName, workloads: Workload[]): Promise<ChildReport> {
+  if (engine === "raw") return await runChild(engine, Deno.args);
   const shared = workloads.filter((w) => !ALONE.includes(w));
   const parts = [shared, ...workloads.filter((w) => ALONE.includes(w)).map((w) => [w])];
   const reports: ChildReport[] = [];
