@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { type Cask, open, type OpenOptions } from "../mod.ts";
 import { readCheckpoint, writeCheckpoint } from "../src/log/checkpoint.ts";
-import type { TimeSlicer } from "../src/log/time_slice.ts";
+import { TimeSlicer } from "../src/log/time_slice.ts";
 import { prng, randomBytes, withDir } from "./helpers.ts";
 
 const OPTS: OpenOptions = {
@@ -441,4 +441,47 @@ Deno.test("checkpoint: a background one pauses with its time slicer between piec
     );
     assert.equal(pauses, 4);
     assert.equal(readCheckpoint(dir, storeId)?.count, 500);
+  }));
+
+Deno.test("checkpoint: a background one ends a piece of entries once its time slice is used up", () =>
+  withDir(async (dir) => {
+    // Every slice counts as used up, and the yields are counted. Pieces of up
+    // to 8192 entries regardless of time ran 1.5-2.6 ms each at 1M keys, and
+    // a call that came meanwhile waited that long.
+    const proto = TimeSlicer.prototype;
+    const due = Object.getOwnPropertyDescriptor(proto, "due")!;
+    const yieldOnce = proto.yield;
+    let yields = 0;
+    Object.defineProperty(proto, "due", { get: () => true, configurable: true });
+    proto.yield = function (this: TimeSlicer) {
+      yields++;
+      return yieldOnce.call(this);
+    };
+    try {
+      const db = await open(dir, OPTS);
+      const n = 10_000;
+      // One batch: a single commit, which starts no checkpoint of its own.
+      await db.atomic(
+        Array.from({ length: n }, (_, i) => ({
+          type: "set" as const,
+          key: `key${String(i).padStart(6, "0")}`,
+          value: "v",
+        })),
+      );
+      await db.sync();
+      const storeId = (await readStoreId(dir))!;
+      // Commits past half the key count start one, at the next new file.
+      for (let i = 0; i < n; i++) await db.set("key000000", "w");
+      const deadline = Date.now() + 10_000;
+      while (readCheckpoint(dir, storeId)?.count !== n && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      assert.equal(readCheckpoint(dir, storeId)?.count, n);
+      // A check every 256 entries finds the slice used up.
+      assert.ok(yields >= n / 256 - 2, `${yields} yields for ${n} entries`);
+      await db.close();
+    } finally {
+      Object.defineProperty(proto, "due", due);
+      proto.yield = yieldOnce;
+    }
   }));

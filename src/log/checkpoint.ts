@@ -151,7 +151,7 @@ export async function writeCheckpoint(
     used = 8;
     // Between pieces, a turn of the event loop once a time slice is used up:
     // a checkpoint of a million keys that yielded only to microtasks held
-    // timers and sockets for 16-17 ms. A writer under sync "never"
+    // timers and sockets for 106-116 ms. A writer under sync "never"
     // acknowledges in microtasks, so a loop of writes may never let the event
     // loop run: the store's writes nudge a yield that waited too long.
     while (source(put)) await slicer?.pause();
