@@ -73,3 +73,31 @@ Deno.test("time slicer: a nudge ends a yield that waited long enough, and only s
   // With no yield pending, a nudge does nothing.
   slicer.nudge(0);
 });
+
+Deno.test("time slicer: the slice after a yield starts when the work runs again", async () => {
+  // A nudged yield's continuation can run only after its caller's microtasks;
+  // a slice started at the yield's end was used up before the work ran, and
+  // the work then ran one step per nudge.
+  const slicer = new TimeSlicer(10);
+  const pending = slicer.yield();
+  slicer.nudge(0);
+  await pending;
+  spin(20)();
+  assert.equal(slicer.due, false);
+  spin(12)();
+  assert.equal(slicer.due, true);
+});
+
+Deno.test("time slicer: a nudge gives the slice it starts its own length", async () => {
+  const slicer = new TimeSlicer(0);
+  let pending = slicer.yield();
+  slicer.nudge(0, 60_000);
+  await pending;
+  assert.equal(slicer.due, false);
+  assert.equal(slicer.due, false);
+  // A yield the event loop ends gets the usual slice.
+  pending = slicer.yield();
+  await pending;
+  assert.equal(slicer.due, false);
+  assert.equal(slicer.due, true);
+});

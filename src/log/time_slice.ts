@@ -26,9 +26,20 @@ export class TimeSlicer {
   // The pending yield's resolve, and when that yield began.
   #wake?: () => void;
   #waitingSince = 0;
+  // The budget of the current slice, and of the next: sliceMs, or what a
+  // nudge gave.
+  #budget: number;
+  #next: number;
+  // After a yield the next slice starts at the first check, once the work runs
+  // again: a yield's continuation can wait behind its caller's microtasks (a
+  // nudged one behind the writes that nudged it), and a slice started before
+  // that was used up before the work ran.
+  #resumed = false;
 
   /** `sliceMs`: the budget of a slice. */
-  constructor(readonly sliceMs: number = SLICE_MS) {}
+  constructor(readonly sliceMs: number = SLICE_MS) {
+    this.#budget = this.#next = sliceMs;
+  }
 
   /**
    * Whether the current slice is used up. Hot loops test it and await
@@ -36,34 +47,46 @@ export class TimeSlicer {
    * hop even when nothing yields.
    */
   get due(): boolean {
-    return performance.now() - this.#start >= this.sliceMs;
+    if (this.#resumed) {
+      this.#resumed = false;
+      this.#start = performance.now();
+      this.#budget = this.#next;
+      return false;
+    }
+    return performance.now() - this.#start >= this.#budget;
   }
 
   /**
-   * Yields to the event loop and starts the next slice. An immediate runs after
+   * Yields to the event loop; the next slice starts at the next check of
+   * {@link TimeSlicer.due}, when the work runs again. An immediate runs after
    * the loop's due timers and finished I/O, at about 1 us a yield. A
    * MessageChannel message, used before, cost 2-3 us but let Deno run timers and
    * I/O callbacks only after about 130 yields: a compaction of 1M keys held a
    * 1 ms interval for up to 42 ms and a file read loop for up to 72 ms.
    */
   async yield(): Promise<void> {
+    this.#next = this.sliceMs;
     await new Promise<void>((resolve) => {
       this.#wake = resolve;
       this.#waitingSince = performance.now();
       setImmediate(resolve);
     });
     this.#wake = undefined;
-    this.#start = performance.now();
+    this.#resumed = true;
   }
 
   /**
-   * Ends a yield that has waited `afterMs` or more for the event loop. For
-   * work that must also advance beside a caller that never lets the event
-   * loop run (a loop awaiting only promises settled in microtasks, as writes
-   * under sync "never" are): that caller's own steps call this.
+   * Ends a yield that has waited `afterMs` or more for the event loop, and
+   * gives the slice it starts `runMs`. For work that must also advance beside
+   * a caller that never lets the event loop run (a loop awaiting only promises
+   * settled in microtasks, as writes under sync "never" are): that caller's
+   * own steps call this.
    */
-  nudge(afterMs: number): void {
-    if (this.#wake && performance.now() - this.#waitingSince >= afterMs) this.#wake();
+  nudge(afterMs: number, runMs: number = this.sliceMs): void {
+    if (this.#wake && performance.now() - this.#waitingSince >= afterMs) {
+      this.#next = runMs;
+      this.#wake();
+    }
   }
 
   /** Yields if the current slice is used up; call it between steps of the work. */
