@@ -88,13 +88,18 @@ Deno.test("time slicer: the slice after a yield starts when the work runs again"
   assert.equal(slicer.due, true);
 });
 
-Deno.test("time slicer: a nudge gives the slice it starts its own length", async () => {
+Deno.test("time slicer: a nudged slice lasts its share of the wait, a plain one a slice", async () => {
   const slicer = new TimeSlicer(0);
   let pending = slicer.yield();
-  slicer.nudge(0, 60_000);
+  // 20 ms waited: half of it is 10 ms, capped at 5.
+  spin(20)();
+  slicer.nudge(0, 0.5);
   await pending;
   assert.equal(slicer.due, false);
+  spin(3)();
   assert.equal(slicer.due, false);
+  spin(3)();
+  assert.equal(slicer.due, true);
   // A yield the event loop ends gets the usual slice.
   pending = slicer.yield();
   await pending;

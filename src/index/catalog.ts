@@ -99,14 +99,15 @@ export interface KeyChange {
 const CHECKPOINT_PIECE = 8192;
 const CHECKPOINT_CHECK = 256;
 // How long a background checkpoint waits for the event loop before a write
-// lets it go on instead (see writeCheckpoint), and for how long it then runs.
-// Right after a 1M-key compaction, in a loop of awaited gets and sets that
-// never lets the event loop run: p99.9 0.14-0.4 ms with 0.1 ms runs, 0.6-0.7
-// ms with 0.5, 1.1-1.2 ms with 1. In a tight loop of 1M pipelined writes, no
-// checkpoint finished before the crash with 0.1 or 0.25 ms runs (the open
-// then replayed the whole log: 1.5 s), one did with 0.5 (open 1.0 s).
+// lets it go on instead (see writeCheckpoint), and the share of that wait it
+// then runs for. Right after a 1M-key compaction, in a loop of awaited gets
+// and sets that never lets the event loop run: p99.9 0.23-0.39 ms with 0.06,
+// 0.6-0.7 ms with fixed 0.5 ms runs. In a tight loop of 1M pipelined writes
+// (resumed only after each 1000), a checkpoint finished before the crash
+// at the end (open 0.94-0.97 s); with fixed 0.1 or 0.25 ms runs none did and
+// the open replayed the whole log (1.5 s).
 const CHECKPOINT_STARVE_MS = 2;
-const CHECKPOINT_NUDGED_MS = 0.5;
+const CHECKPOINT_NUDGED_SHARE = 0.06;
 
 // Gets read the record before comparing keys while their credit is not
 // negative: each read of the key's own record earns one (up to CREDIT), each
@@ -636,7 +637,7 @@ export class Catalog {
   ): Promise<T> {
     this.#writable();
     if (this.#opts.maxIndexBytes !== Infinity) this.#checkBudget(ops);
-    this.#checkpointSlicer?.nudge(CHECKPOINT_STARVE_MS, CHECKPOINT_NUDGED_MS);
+    this.#checkpointSlicer?.nudge(CHECKPOINT_STARVE_MS, CHECKPOINT_NUDGED_SHARE);
     const ts = this.#opts.clock();
     const { file, offset, seq, headerSize } = this.#writer.appendOps(ops, ts, batch);
     const deferred = this.#writer.deferred;

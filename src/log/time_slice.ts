@@ -19,6 +19,8 @@ import { setImmediate } from "node:timers";
 // 9.3-9.6x slower than a sequential write for 100-byte values): a yield
 // costs little.
 const SLICE_MS = 0.1;
+// The longest slice a nudge starts, however long the work waited.
+const NUDGED_MAX_MS = 5;
 
 /** Yields to the event loop whenever the work has run a slice since the last yield. */
 export class TimeSlicer {
@@ -26,10 +28,10 @@ export class TimeSlicer {
   // The pending yield's resolve, and when that yield began.
   #wake?: () => void;
   #waitingSince = 0;
-  // The budget of the current slice, and of the next: sliceMs, or what a
-  // nudge gave.
+  // The budget of the current slice, and the share of its wait a nudged
+  // slice gets (0: not nudged).
   #budget: number;
-  #next: number;
+  #share = 0;
   // After a yield the next slice starts at the first check, once the work runs
   // again: a yield's continuation can wait behind its caller's microtasks (a
   // nudged one behind the writes that nudged it), and a slice started before
@@ -38,7 +40,7 @@ export class TimeSlicer {
 
   /** `sliceMs`: the budget of a slice. */
   constructor(readonly sliceMs: number = SLICE_MS) {
-    this.#budget = this.#next = sliceMs;
+    this.#budget = sliceMs;
   }
 
   /**
@@ -50,7 +52,8 @@ export class TimeSlicer {
     if (this.#resumed) {
       this.#resumed = false;
       this.#start = performance.now();
-      this.#budget = this.#next;
+      const owed = this.#share * (this.#start - this.#waitingSince);
+      this.#budget = Math.min(NUDGED_MAX_MS, Math.max(this.sliceMs, owed));
       return false;
     }
     return performance.now() - this.#start >= this.#budget;
@@ -65,7 +68,7 @@ export class TimeSlicer {
    * 1 ms interval for up to 42 ms and a file read loop for up to 72 ms.
    */
   async yield(): Promise<void> {
-    this.#next = this.sliceMs;
+    this.#share = 0;
     await new Promise<void>((resolve) => {
       this.#wake = resolve;
       this.#waitingSince = performance.now();
@@ -76,15 +79,19 @@ export class TimeSlicer {
   }
 
   /**
-   * Ends a yield that has waited `afterMs` or more for the event loop, and
-   * gives the slice it starts `runMs`. For work that must also advance beside
-   * a caller that never lets the event loop run (a loop awaiting only promises
-   * settled in microtasks, as writes under sync "never" are): that caller's
-   * own steps call this.
+   * Ends a yield that has waited `afterMs` or more for the event loop; the
+   * slice it starts lasts `share` of the time the work waited (at least a
+   * slice, at most 5 ms). For work that must also advance beside a caller that
+   * never lets the event loop run (a loop awaiting only promises settled in
+   * microtasks, as writes under sync "never" are): that caller's own steps
+   * call this, and the work gets about that share of the thread. A caller
+   * that awaits each call resumes the work soon after the nudge, so the slice
+   * stays short; one that issues many calls before it awaits them resumes it
+   * only after them, so the slice grows with the wait.
    */
-  nudge(afterMs: number, runMs: number = this.sliceMs): void {
+  nudge(afterMs: number, share = 0): void {
     if (this.#wake && performance.now() - this.#waitingSince >= afterMs) {
-      this.#next = runMs;
+      this.#share = share;
       this.#wake();
     }
   }
