@@ -917,7 +917,7 @@ export class Catalog {
       await writeCheckpoint(
         this.#dir,
         start,
-        this.#entries(true),
+        this.#entries(slicer),
         () => this.#fileTable(),
         () => this.#writer.sync(),
         slicer,
@@ -929,13 +929,13 @@ export class Catalog {
     this.#checkpointed = "";
   }
 
-  // The index in key order, in pieces; `live`: giving way when a close or a
-  // compaction starts.
-  #entries(live = false): CheckpointSource {
+  // The index in key order, in pieces. With `slicer` (a background
+  // checkpoint), a piece also ends with its time slice, and the source gives
+  // way when a close or a compaction starts.
+  #entries(slicer?: TimeSlicer): CheckpointSource {
     let last: string | undefined;
     return (visit) => {
-      if (live && (this.#closing || this.#compacting)) throw ABANDONED;
-      const slicer = live ? this.#checkpointSlicer : undefined;
+      if (slicer && (this.#closing || this.#compacting)) throw ABANDONED;
       let n = 0, stopped = false;
       this.#index.walk(last, (key, fileId, offset, size, timestamp, expireAt) => {
         visit(key, fileId, offset, size, timestamp, expireAt);
