@@ -51,8 +51,19 @@ export function unsupported(workload: string, unit: string, why: string): Result
   return { workload, value: null, unit, detail: why };
 }
 
-/** RSS after a full GC when the child runs with --expose-gc, so garbage does not count. */
-export function settledRss(): number {
+// How long background work an engine started (Cask's index checkpoint, lmdb-js's
+// commit thread, SQLite's WAL checkpoint) gets to end before RSS is read.
+const SETTLE_MS = 3000;
+
+/**
+ * RSS once the engine's background work has ended (SETTLE_MS), after a full GC
+ * when the child runs with --expose-gc, so garbage does not count. Read right
+ * after a load, it caught whatever was still running: Cask's margin per key
+ * read 76-82 B/key or 82-88 by whether a background checkpoint of the index had
+ * ended (same code, alternating runs).
+ */
+export async function settledRss(): Promise<number> {
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
   (globalThis as { gc?: () => void }).gc?.();
   return Deno.memoryUsage().rss;
 }

@@ -33,9 +33,9 @@ const DESCRIPTIONS: Record<Workload, string> = {
   "compact":
     "compaction after overwrite, overwrite-1 and one more shuffled overwrite of all N keys; live data rate",
   "compact-reclaimed": "disk space given back by that compaction",
-  "rss-per-key": "RSS growth / N after fillseq (after GC)",
+  "rss-per-key": "RSS growth / N after fillseq (3 s for background work to end, then GC)",
   "rss-margin-per-key":
-    "RSS(2N keys) − RSS(N keys), / N, after GC, in a process of its own: whole-process bytes per key at the margin",
+    "RSS(2N keys) − RSS(N keys), / N, each 3 s after its load and after GC, in a process of its own: whole-process bytes per key at the margin",
   "index-bytes-per-key":
     "the engine's own index memory estimate per key (Cask: stats().index.bytesPerKey) at N",
   "ycsb-load": `load the YCSB records, pipelined; ${OFF}`,

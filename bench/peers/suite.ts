@@ -72,12 +72,12 @@ async function putEach(engine: Engine, db: Store, w: Writes): Promise<number> {
 
 const loadedChain: Group = async (engine, dir, { ds }, want, out) => {
   const { n } = ds;
-  const rss0 = settledRss();
+  const rss0 = await settledRss();
   let db = await engine.open(dir, false);
   out.push(opsPerSec("fillseq", n, await elapsedMs(() => db.load(ds.writes(0)))));
   out.push({
     workload: "rss-per-key",
-    value: (settledRss() - rss0) / n,
+    value: (await settledRss() - rss0) / n,
     unit: "B/key",
     better: "lower",
   });
@@ -224,9 +224,9 @@ const bigValueGroup: Group = async (engine, dir, { ds }, _want, out) => {
 const marginGroup: Group = async (engine, dir, { ds }, _want, out) => {
   const db = await engine.open(dir, false);
   await db.load(ds.writes(0));
-  const rss1 = settledRss();
+  const rss1 = await settledRss();
   await db.load(ds.missingWrites(0));
-  const rss2 = settledRss();
+  const rss2 = await settledRss();
   const perKey = db.indexBytesPerKey?.();
   await db.close();
   out.push({
