@@ -31,8 +31,8 @@ function randomKey(rand: () => number, alphabet = ALPHABET): string {
 
 function randomEntry(rand: () => number): Entry {
   return {
-    fileId: int(rand, 2 ** 40),
-    offset: int(rand, 2 ** 34),
+    fileId: int(rand, 2 ** 32),
+    offset: int(rand, 2 ** 32),
     size: int(rand, 2 ** 32),
     timestamp: int(rand, 2 ** 53),
     expireAt: rand() < 0.5 ? 0 : int(rand, 2 ** 53),
@@ -228,16 +228,21 @@ Deno.test("keydir: entries round-trip exactly and are copies", () => {
   const extremes: Entry[] = [
     { fileId: 0, offset: 0, size: 0, timestamp: 0, expireAt: 0 },
     {
-      fileId: 2 ** 32 + 5,
-      offset: 2 ** 33 + 7,
+      fileId: 2 ** 32 - 1,
+      offset: 2 ** 32 - 1,
       size: 2 ** 32 - 1,
       timestamp: 2 ** 52 + 1,
       expireAt: 2 ** 53 - 1,
     },
-    { fileId: 2 ** 53 - 1, offset: 1, size: 36, timestamp: Date.now(), expireAt: 0 },
+    { fileId: 2 ** 31 + 3, offset: 1, size: 36, timestamp: Date.now(), expireAt: 0 },
   ];
   extremes.forEach((e, i) => dir.set(`k${i}`, e));
   extremes.forEach((e, i) => assert.deepEqual(dir.get(`k${i}`), e));
+  // Past 32 bits a place is refused, never kept wrapped around.
+  for (const [field, v] of [["fileId", 2 ** 32], ["offset", 2 ** 33 + 7], ["size", -1]] as const) {
+    assert.throws(() => dir.set("big", { ...extremes[0], [field]: v }), RangeError);
+    assert.equal(dir.get("big"), undefined);
+  }
 
   const input = { ...extremes[1] };
   dir.set("copy", input);

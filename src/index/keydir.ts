@@ -11,10 +11,11 @@
  */
 
 import type { EntryVisitor } from "../log/checkpoint.ts";
+import { type CachedPlace, PointCache } from "./point_cache.ts";
 
 /**
- * Where a key's latest record lives. Integer fields are kept exactly up to 2^53, except
- * `size`, which is stored in 32 bits.
+ * Where a key's latest record lives. `fileId`, `offset` and `size` are kept in 32 bits
+ * (a data file is at most 4 GiB, `maxFileSize`'s cap), the times exactly up to 2^53.
  */
 export interface Entry {
   /** Data file id. */
@@ -75,6 +76,20 @@ function stringBytes(k: string): number {
 // fill a B+tree keeps under random inserts: about 100 bytes per node of ~90 keys.
 const NODE_SHARE = 1.2;
 
+/** `v`, checked to fit the u32 it is stored in. */
+function u32(v: number, what: string): number {
+  if (!(v >= 0 && v <= 0xffffffff)) throw new RangeError(`${what} ${v} does not fit 32 bits`);
+  return v;
+}
+
+/** `e`, checked before any slot changes: a leaf keeps its place in 32-bit fields. */
+function place(e: Entry): Entry {
+  u32(e.fileId, "file id");
+  u32(e.offset, "offset");
+  u32(e.size, "size");
+  return e;
+}
+
 /** Length of the common prefix of `a` and `b`. */
 function commonPrefix(a: string, b: string): number {
   const n = Math.min(a.length, b.length);
@@ -118,6 +133,8 @@ const FIRST_SLAB_BYTES = 1 << 12;
  * a u32 key prefix per slot, then a u32 record size per slot (leaves only). The
  * prefixes lie together so a node's binary search touches as few cache lines
  * as it can: a lookup in a big index misses the CPU cache at nearly every step.
+ * A leaf's row is 24 bytes: timestamp and expireAt as f64, then file id and offset
+ * as u32, through the slab's two views (8 bytes a key less than four f64s).
  */
 class NodeStore {
   readonly f: Float64Array[] = [];
@@ -189,9 +206,13 @@ abstract class Node<V> {
    * field because a getter measured slower on the get path (3 of 3 pairs).
    */
   so: number;
-  /** Leaves: fileId, offset, timestamp, expireAt of slot i at fo + 4i..fo + 4i + 3. */
+  /**
+   * Leaves: slot i's row starts at f[fo + 3i] (timestamp, then expireAt) and
+   * u[ro + 6i] (file id at +4, offset at +5).
+   */
   f: Float64Array;
   fo: number;
+  ro: number;
 
   constructor(cap: number, store: NodeStore) {
     const block = store.alloc(cap);
@@ -205,6 +226,7 @@ abstract class Node<V> {
     this.so = this.uo + cap;
     this.f = store.f[slab];
     this.fo = at / 8;
+    this.ro = at / 4;
   }
 
   /** An empty node of the same kind. */
@@ -228,6 +250,7 @@ abstract class Node<V> {
     this.so = t.so;
     this.f = t.f;
     this.fo = t.fo;
+    this.ro = t.ro;
   }
 
   /** Drops references held by slots [from, to), which are no longer in use. */
@@ -403,27 +426,35 @@ class Leaf extends Node<Entry> {
 
   protected override copySlots(src: this, from: number, to: number, count: number): void {
     super.copySlots(src, from, to, count);
-    copyTyped(src.f, src.fo + from * 4, this.f, this.fo + to * 4, count * 4);
+    // As u32s: a row's halves are not all f64s, and a u32 copy is bit-exact.
+    copyTyped(src.u, src.ro + from * 6, this.u, this.ro + to * 6, count * 6);
     copyTyped(src.u, src.so + from, this.u, this.so + to, count);
   }
 
   setValue(i: number, e: Entry): void {
-    const f = this.f, b = this.fo + i * 4;
-    f[b] = e.fileId;
-    f[b + 1] = e.offset;
-    f[b + 2] = e.timestamp;
-    f[b + 3] = e.expireAt;
-    this.u[this.so + i] = e.size;
+    const f = this.f, b = this.fo + i * 3, u = this.u, r = this.ro + i * 6;
+    f[b] = e.timestamp;
+    f[b + 1] = e.expireAt;
+    u[r + 4] = e.fileId;
+    u[r + 5] = e.offset;
+    u[this.so + i] = e.size;
+  }
+
+  /** Points slot i at `offset` of file `fileId`. */
+  move(i: number, fileId: number, offset: number): void {
+    const r = this.ro + i * 6;
+    this.u[r + 4] = u32(fileId, "file id");
+    this.u[r + 5] = u32(offset, "offset");
   }
 
   entry(i: number): Entry {
-    const f = this.f, b = this.fo + i * 4;
+    const f = this.f, b = this.fo + i * 3, u = this.u, r = this.ro + i * 6;
     return {
-      fileId: f[b],
-      offset: f[b + 1],
-      size: this.u[this.so + i],
-      timestamp: f[b + 2],
-      expireAt: f[b + 3],
+      fileId: u[r + 4],
+      offset: u[r + 5],
+      size: u[this.so + i],
+      timestamp: f[b],
+      expireAt: f[b + 1],
     };
   }
 
@@ -515,7 +546,7 @@ const VACANT = new Inner(STEP, new NodeStore(0));
  */
 export class KeyDir {
   #inners = new NodeStore(0);
-  #leaves = new NodeStore(32);
+  #leaves = new NodeStore(24);
   #root: Leaf | Inner = new Leaf(STEP, this.#leaves);
   #size = 0;
   // Estimated bytes of the key strings themselves (see memoryBytes).
@@ -530,20 +561,30 @@ export class KeyDir {
   // The leaf and slot of the last probe.
   #probed: Leaf | undefined;
   #probedSlot = 0;
+  // Where keys' records lie, by hash, for point reads: kept in step with every
+  // change below (set, append, relocate, delete).
+  #points = new PointCache();
 
   /** Number of keys. */
   get size(): number {
     return this.#size;
   }
 
+  /** The point cache's share of {@link memoryBytes}: a table outside the JS heap. */
+  get cacheBytes(): number {
+    return this.#points.bytes;
+  }
+
   /**
    * Estimated bytes the keydir holds: its slabs and key arrays, plus each key
    * string as V8 stores a one-byte string (a 12-byte header and the bytes,
-   * rounded to 4), plus a share for node objects. An estimate: within 10% of
-   * measured heap growth for 16-byte keys (tests/index_memory_test.ts).
+   * rounded to 4), plus a share for node objects, plus the point cache's
+   * table. An estimate: the tree's part within 10% of measured heap growth
+   * for 16-byte keys (tests/index_memory_test.ts).
    */
   memoryBytes(): number {
-    return this.#inners.bytes + this.#leaves.bytes + this.#keyBytes + this.#size * NODE_SHARE;
+    return this.#inners.bytes + this.#leaves.bytes + this.#keyBytes + this.#size * NODE_SHARE +
+      this.#points.bytes;
   }
 
   /**
@@ -554,6 +595,7 @@ export class KeyDir {
    * No other call may come between the first append and endAppend.
    */
   append(key: string, e: Entry): void {
+    place(e);
     let leaves = this.#loading;
     if (!leaves) {
       if (this.#size !== 0) throw new RangeError("append needs an empty keydir");
@@ -574,6 +616,8 @@ export class KeyDir {
     leaf.setValue(leaf.n++, e);
     this.#size++;
     this.#keyBytes += stringBytes(key);
+    this.#points.fit(this.#size);
+    this.#points.put(key, e.fileId, e.offset, e.size, e.expireAt);
   }
 
   /** Finishes a load begun by {@link append}. */
@@ -632,6 +676,15 @@ export class KeyDir {
     return leaf.entry(i);
   }
 
+  /**
+   * Where `key`'s record lies by the point cache, if it knows (see
+   * point_cache.ts): only the record read back says whether it is `key`'s. The
+   * cache holds no records that expire.
+   */
+  cached(key: string): CachedPlace | undefined {
+    return this.#points.find(key);
+  }
+
   /** Whether the entry the last {@link probe} gave is `key`'s; no change may come between. */
   probed(key: string): boolean {
     return this.#probed!.keys[this.#probedSlot] === key;
@@ -650,7 +703,7 @@ export class KeyDir {
    */
   set(key: string, e: Entry): Entry | undefined {
     this.#old = undefined;
-    const right = this.#insert(this.#root, key, e);
+    const right = this.#insert(this.#root, key, place(e));
     if (right) {
       const root = new Inner(STEP, this.#inners);
       root.insert(0, "", this.#root);
@@ -658,6 +711,8 @@ export class KeyDir {
       root.reprefix();
       this.#root = root;
     }
+    if (this.#old === undefined) this.#points.fit(this.#size);
+    this.#points.put(key, e.fileId, e.offset, e.size, e.expireAt);
     return this.#old;
   }
 
@@ -685,10 +740,10 @@ export class KeyDir {
       }
       while (leaf.keys[i] < k) i++;
       if (to < 0 || leaf.keys[i] !== k) continue;
-      const b = leaf.fo + i * 4;
-      if (!take(leaf.f[b], leaf.u[leaf.so + i], to)) continue;
-      leaf.f[b] = to;
-      leaf.f[b + 1] = offsets[j];
+      const size = leaf.u[leaf.so + i];
+      if (!take(leaf.u[leaf.ro + i * 6 + 4], size, to)) continue;
+      leaf.move(i, to, offsets[j]);
+      this.#points.put(k, to, offsets[j], size, leaf.f[leaf.fo + i * 3 + 1]);
     }
   }
 
@@ -696,6 +751,8 @@ export class KeyDir {
   delete(key: string): Entry | undefined {
     this.#old = undefined;
     if (!this.#remove(this.#root, key)) return undefined;
+    this.#points.drop(key);
+    this.#points.fit(this.#size);
     const root = this.#root;
     if (root instanceof Inner && root.n === 1) {
       this.#root = root.kids[0];
@@ -772,8 +829,8 @@ export class KeyDir {
         leaf = leaf.next;
         i = 0;
       }
-      const f = leaf.f, b = leaf.fo + i * 4;
-      if (!visit(leaf.keys[i], f[b], f[b + 1], leaf.u[leaf.so + i], f[b + 2], f[b + 3])) {
+      const f = leaf.f, b = leaf.fo + i * 3, u = leaf.u, r = leaf.ro + i * 6;
+      if (!visit(leaf.keys[i], u[r + 4], u[r + 5], u[leaf.so + i], f[b], f[b + 1])) {
         return;
       }
     }

@@ -1,0 +1,206 @@
+import assert from "node:assert/strict";
+import { type Entry, KeyDir } from "../src/index/keydir.ts";
+import { hashKey } from "../src/index/point_cache.ts";
+import { open } from "../mod.ts";
+
+/** Deterministic PRNG (mulberry32) so a failure reproduces from the seed in its message. */
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function int(rand: () => number, n: number): number {
+  return Math.floor(rand() * n);
+}
+
+// Mostly cacheable places, sometimes ones past what a slot holds (big records,
+// high file ids) or that expire, which must never be cached.
+function randomEntry(rand: () => number): Entry {
+  const r = rand();
+  return {
+    fileId: r < 0.05 ? 0x10000 + int(rand, 100) : int(rand, 50),
+    offset: int(rand, 2 ** 32),
+    size: r > 0.9 ? 0x10000 + int(rand, 100) : 1 + int(rand, 0xffff),
+    timestamp: int(rand, 2 ** 40),
+    expireAt: r > 0.85 && r <= 0.9 ? 1 + int(rand, 2 ** 40) : 0,
+  };
+}
+
+// What the cache says of `k` is nothing, or exactly where the index has it (the
+// keys here have distinct hashes, so a slot can only be `k`'s).
+function checkKey(dir: KeyDir, model: Map<string, Entry>, k: string, msg: string): boolean {
+  const at = dir.cached(k);
+  if (at === undefined) return false;
+  const e = model.get(k);
+  assert.ok(e, `${msg}: ${JSON.stringify(k)} is absent but cached at ${JSON.stringify(at)}`);
+  assert.equal(e.expireAt, 0, `${msg}: a record that expires is cached`);
+  assert.deepEqual(
+    { fileId: at.fileId, offset: at.offset, size: at.size },
+    { fileId: e.fileId, offset: e.offset, size: e.size },
+    `${msg}: ${JSON.stringify(k)}`,
+  );
+  return true;
+}
+
+Deno.test("point cache: through sets, deletes, relocations and resizes, never an older place of a key", () => {
+  const rand = rng(5);
+  const dir = new KeyDir();
+  const model = new Map<string, Entry>();
+  const universe = Array.from({ length: 30_000 }, (_, i) => `key:${i * 7919 % 30_011}`);
+  assert.equal(new Set(universe.map(hashKey)).size, universe.length, "distinct hashes");
+  let checked = 0;
+  // Grow to most of the universe, shrink to a few keys, grow again: the table
+  // resizes both ways, with its old table still being moved while changes go on.
+  for (const [target, rounds] of [[25_000, 60_000], [200, 60_000], [20_000, 50_000]]) {
+    for (let r = 0; r < rounds; r++) {
+      const k = universe[int(rand, universe.length)];
+      const op = rand();
+      const grow = model.size < target;
+      if (op < (grow ? 0.75 : 0.2)) {
+        const e = randomEntry(rand);
+        dir.set(k, e);
+        model.set(k, e);
+      } else if (op < 0.95) {
+        assert.equal(dir.delete(k) !== undefined, model.delete(k));
+      } else {
+        // A compaction's switchover: a sorted run of keys moves to a new file,
+        // those whose entry `take` still recognizes.
+        const keys = [
+          ...new Set(Array.from({ length: 50 }, () => universe[int(rand, universe.length)])),
+        ]
+          .sort();
+        const to = int(rand, 60);
+        const offsets = keys.map((_, i) => i * 300);
+        dir.relocate(keys, keys.map(() => to), offsets, (fileId) => fileId % 2 === 0);
+        keys.forEach((key, i) => {
+          const e = model.get(key);
+          if (e && e.fileId % 2 === 0) model.set(key, { ...e, fileId: to, offset: offsets[i] });
+        });
+      }
+      checkKey(dir, model, k, `round ${r}`);
+      checkKey(dir, model, universe[int(rand, universe.length)], `round ${r}, another key`);
+      checked++;
+    }
+    let hits = 0, cacheable = 0;
+    for (const k of universe) {
+      if (checkKey(dir, model, k, `after growing/shrinking to ${target}`)) hits++;
+      const e = model.get(k);
+      if (e && e.expireAt === 0 && e.size <= 0xffff && e.fileId <= 0xffff) {
+        cacheable++;
+      }
+    }
+    // The cache is used: with about a slot per key, two ways keep two thirds.
+    assert.ok(hits > cacheable * 0.5, `${hits} of ${cacheable} cacheable keys cached`);
+  }
+  assert.ok(checked > 100_000);
+});
+
+Deno.test("point cache: a keydir loaded in key order caches what it loaded", () => {
+  const dir = new KeyDir();
+  const model = new Map<string, Entry>();
+  const keys = Array.from({ length: 50_000 }, (_, i) => `k${String(i).padStart(8, "0")}`);
+  for (const [i, k] of keys.entries()) {
+    const e = {
+      fileId: i % 7,
+      offset: i * 120,
+      size: 120,
+      timestamp: 1,
+      expireAt: i % 10 ? 0 : 99,
+    };
+    dir.append(k, e);
+    model.set(k, e);
+  }
+  dir.endAppend();
+  let hits = 0;
+  for (const k of keys) if (checkKey(dir, model, k, "after append")) hits++;
+  assert.ok(hits > keys.length * 0.9 * 0.5, `${hits} cached`);
+});
+
+Deno.test("point cache: two keys of one hash in a store read back their own values", async () => {
+  // A birthday search finds two keys whose 32-bit hashes match: they share a
+  // slot and its fingerprint, so a get of one may be pointed at the other's record.
+  const seen = new Map<number, string>();
+  let pair: [string, string] | undefined;
+  for (let i = 0; pair === undefined; i++) {
+    const k = `c${i}`, h = hashKey(k);
+    const other = seen.get(h);
+    if (other !== undefined) pair = [other, k];
+    else seen.set(h, k);
+  }
+  const [a, b] = pair;
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const reopen of [false, true]) {
+      await using db = await open(dir);
+      if (!reopen) {
+        await db.set(a, "value of a");
+        await db.set(b, "value of b");
+      }
+      assert.equal(await db.getString(a), "value of a");
+      assert.equal(await db.getString(b), "value of b");
+      assert.equal(db.getSync("c-absent"), undefined);
+      if (reopen) {
+        await db.delete(b);
+        assert.equal(await db.getString(a), "value of a");
+        assert.equal(await db.get(b), undefined);
+        await db.compact();
+        assert.equal(await db.getString(a), "value of a");
+        assert.equal(await db.get(b), undefined);
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("point cache: grown past its array into a Memory, emptied and refilled, it keeps up", () => {
+  const rand = rng(11);
+  const dir = new KeyDir();
+  const model = new Map<string, Entry>();
+  const keys = Array.from({ length: 150_000 }, (_, i) => `seg:${i}`);
+  assert.equal(new Set(keys.map(hashKey)).size, keys.length, "distinct hashes");
+  const sample = (msg: string) => {
+    for (let i = 0; i < 20; i++) checkKey(dir, model, keys[int(rand, keys.length)], msg);
+  };
+  const all = (msg: string) => {
+    let hits = 0;
+    for (const k of keys) if (checkKey(dir, model, k, msg)) hits++;
+    return hits;
+  };
+  const set = (k: string) => {
+    const e = {
+      fileId: int(rand, 9),
+      offset: int(rand, 2 ** 32),
+      size: 40,
+      timestamp: 1,
+      expireAt: 0,
+    };
+    dir.set(k, e);
+    model.set(k, e);
+  };
+  for (const [i, k] of keys.entries()) {
+    set(k);
+    if (i % 97 === 0) sample(`filling, ${i}`);
+  }
+  assert.ok(all("filled") > keys.length * 0.6);
+  // Overwrites while nothing resizes, then deletes down to a few hundred keys,
+  // through every halving, with overwrites among them.
+  for (let i = 0; i < 30_000; i++) set(keys[int(rand, keys.length)]);
+  for (const [i, k] of keys.entries()) {
+    if (i < 300) continue;
+    dir.delete(k);
+    model.delete(k);
+    if (i % 5 === 0) set(keys[int(rand, 300)]);
+    if (i % 97 === 0) sample(`emptying, ${i}`);
+  }
+  assert.ok(all("emptied") > 150);
+  for (const [i, k] of keys.entries()) {
+    set(k);
+    if (i % 97 === 0) sample(`refilling, ${i}`);
+  }
+  assert.ok(all("refilled") > keys.length * 0.6);
+});
