@@ -75,6 +75,17 @@ Deno.test("setStream: a size that does not match, or a bad stream, writes nothin
       InvalidArgumentError,
     );
     await assert.rejects(db.setStream("k", "nope" as never), InvalidArgumentError);
+    // Header, key and value must fit the 32 bits the index keeps of a record's
+    // size: refused before any byte is read.
+    let pulled = false;
+    const huge = new ReadableStream<Uint8Array>({ pull: () => void (pulled = true) }, {
+      highWaterMark: 0,
+    });
+    await assert.rejects(
+      db.setStream("k", huge, { size: 2 ** 32 - 1 - 8 }),
+      /does not fit a record/,
+    );
+    assert.equal(pulled, false);
     const bad = new ReadableStream({
       start(c) {
         c.enqueue("text" as never);

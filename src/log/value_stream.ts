@@ -40,6 +40,14 @@ export async function spoolValue(
   source: ReadableStream<Uint8Array>,
   size?: number,
 ): Promise<SpooledValue> {
+  // The index keeps a record's size in 32 bits: header, key and value together.
+  const max = MAX_STREAMED_VALUE - HEADER_SIZE - keyLen;
+  if (size !== undefined && size > max) {
+    throw new InvalidArgumentError(
+      `a value of ${size} bytes does not fit a record with a ${keyLen}-byte key (at most ${max})`,
+    );
+  }
+  const limit = size ?? max;
   const tmp = `${dir}/blob.${crypto.randomUUID()}.merging`;
   const file = await Deno.open(tmp, { write: true, createNew: true });
   let length = 0, crc = 0;
@@ -51,11 +59,7 @@ export async function spoolValue(
         throw new InvalidArgumentError("a value stream must yield Uint8Array chunks");
       }
       length += chunk.length;
-      if (length > (size ?? MAX_STREAMED_VALUE)) {
-        throw new InvalidArgumentError(
-          `the stream holds more than ${size ?? MAX_STREAMED_VALUE} bytes`,
-        );
-      }
+      if (length > limit) throw new InvalidArgumentError(`the stream holds more than ${limit} bytes`);
       crc = crc32(chunk, crc);
       for (let done = 0; done < chunk.length;) done += await file.write(chunk.subarray(done));
     }
