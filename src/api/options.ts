@@ -22,6 +22,7 @@ const OPEN_OPTIONS = [
   "follow",
   "checkpoint",
   "mmap",
+  "pointCache",
 ] as const;
 
 /** Options with every default filled in. */
@@ -63,8 +64,12 @@ export function resolveOptions(o: OpenOptions = {}): ResolvedOptions {
     followMs: resolveFollow(o.follow),
     checkpointMinKeys: resolveCheckpoint(o.checkpoint),
     mmap: o.mmap ?? false,
+    pointCache: o.pointCache ?? true,
   };
   if (typeof r.readOnly !== "boolean") throw new InvalidArgumentError("readOnly must be a boolean");
+  if (typeof r.pointCache !== "boolean") {
+    throw new InvalidArgumentError("pointCache must be a boolean");
+  }
   if (r.followMs > 0 && !r.readOnly) {
     throw new InvalidArgumentError("follow needs readOnly: true (a writer is always current)");
   }

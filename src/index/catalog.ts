@@ -68,6 +68,8 @@ export interface CatalogOptions extends RecoveryOptions {
   checkpointMinKeys: number;
   /** Serve reads of sealed files from memory maps (a writable store, with FFI granted). */
   mmap?: boolean;
+  /** Keep a point cache beside the index (see point_cache.ts); default true. */
+  pointCache?: boolean;
 }
 
 // A backup whose files a compaction removed while it linked them starts over
@@ -118,6 +120,16 @@ const READ_FIRST_CREDIT = 64;
 const READ_FIRST_MISS = 16;
 const READ_FIRST_PAUSE = 1024;
 
+// Gets ask the point cache first while their credit is not negative: a hit
+// earns CACHE_HIT (up to CACHE_CREDIT), a miss costs one, and a negative credit
+// turns asking off for CACHE_PAUSE gets. A miss costs about a cache miss (0.1-
+// 0.2 us) and a hit saves the tree's walk (0.7 us at 1M keys), so asking stays
+// on while one get in five or more hits; gets of absent keys (all misses) ran
+// 14-16% slower with the cache always asked.
+const CACHE_HIT = 4;
+const CACHE_CREDIT = 1024;
+const CACHE_PAUSE = 4096;
+
 // Thrown inside a background checkpoint that gave way to a close or a compaction.
 const ABANDONED = new Error("checkpoint abandoned");
 
@@ -129,7 +141,7 @@ const SMALL_STREAM = 1024 * 1024;
 
 /** Index, files, writer and reads of one open store. */
 export class Catalog {
-  #index = new KeyDir();
+  #index: KeyDir;
   readonly #files = new Map<number, DataFile>();
   readonly #live = new Map<number, number>();
   readonly #dir: string;
@@ -149,6 +161,8 @@ export class Catalog {
   #compacting?: Promise<CompactResult>;
   // See READ_FIRST_CREDIT.
   #readFirst = 0;
+  // See CACHE_HIT.
+  #cacheFirst = 0;
   // Set while a backup links files: a compaction waits for it, since it would remove them.
   #pinned?: Promise<void>;
   #lastCompaction?: CompactResult;
@@ -172,6 +186,7 @@ export class Catalog {
     this.#opts = opts;
     this.#lock = lock;
     this.#mmap = opts.mmap === true && lock !== undefined && mappingAvailable();
+    this.#index = new KeyDir({ pointCache: opts.pointCache });
   }
 
   /** Locks `dir`, removes what an interrupted compaction left, and rebuilds the index from the files. */
@@ -313,7 +328,7 @@ export class Catalog {
     let log = await recoverLog(this.#dir, loadingSink(records, now), this.#opts, checkpoint);
     if (log.checkpoint === "contradicted") {
       // Everything loaded so far, the records still gathered included, goes.
-      this.#index = new KeyDir();
+      this.#index = new KeyDir({ pointCache: this.#opts.pointCache });
       this.#live.clear();
       records = loader();
       log = await recoverLog(this.#dir, loadingSink(records, now), this.#opts);
@@ -399,16 +414,15 @@ export class Catalog {
    * 3.60-3.78).
    */
   get(k: string): Uint8Array | undefined {
-    const at = this.#index.cached(k);
-    if (at !== undefined && this.#files.has(at.fileId)) {
-      try {
-        const value = readIfKeys(this.#fileOf(at), at, k, this.#writer);
-        if (value !== undefined) return value;
-      } catch (err) {
-        // Another key's record, or a damaged one: the index tells, below.
-        if (!(err instanceof CorruptionError)) throw err;
+    const asked = this.#cacheFirst >= 0;
+    if (asked) {
+      const value = this.#getCached(k);
+      if (value !== undefined) {
+        if (this.#cacheFirst < CACHE_CREDIT) this.#cacheFirst += CACHE_HIT;
+        return value;
       }
-    }
+      if (--this.#cacheFirst < 0) this.#cacheFirst = -CACHE_PAUSE;
+    } else this.#cacheFirst++;
     const e = this.#index.probe(k);
     if (!e) return undefined;
     if (e.expireAt !== 0) {
@@ -427,6 +441,7 @@ export class Catalog {
       }
       if (value !== undefined) {
         if (this.#readFirst < READ_FIRST_CREDIT) this.#readFirst++;
+        this.#index.remember(k, e);
         return value;
       }
       this.#readFirst -= READ_FIRST_MISS;
@@ -434,7 +449,24 @@ export class Catalog {
     } else if (this.#readFirst < 0) this.#readFirst++;
     // Unread, or not `k`'s intact record: `k` is absent, or its record damaged
     // (readValue throws then).
-    return this.#index.probed(k) ? readValue(file, e, k, this.#writer) : undefined;
+    if (!this.#index.probed(k)) return undefined;
+    const value = readValue(file, e, k, this.#writer);
+    this.#index.remember(k, e);
+    return value;
+  }
+
+  // `k`'s value by the point cache's say, undefined when it has no place for
+  // `k` or the record there is not `k`'s (the tree then tells).
+  #getCached(k: string): Uint8Array | undefined {
+    const at = this.#index.cached(k);
+    if (at === undefined || !this.#files.has(at.fileId)) return undefined;
+    try {
+      return readIfKeys(this.#fileOf(at), at, k, this.#writer);
+    } catch (err) {
+      // A damaged record: the tree's read reports it.
+      if (!(err instanceof CorruptionError)) throw err;
+      return undefined;
+    }
   }
 
   /** The sequence number of `k`'s newest write, applied or in flight; null when absent. */

@@ -194,9 +194,10 @@ export class Follower {
   // the reader shows, makes the current index equal to it in one step.
   async #reload(): Promise<void> {
     const t = this.#t;
-    let index = new KeyDir();
+    // Compared with the reader's index, never read from: no point cache.
+    let index = new KeyDir({ pointCache: false });
     const loaded = await this.#load(() => {
-      index = new KeyDir();
+      index = new KeyDir({ pointCache: false });
       return {
         put: (k, ...e) => index.set(k, entry(...e)),
         remove: (k) => index.delete(k),

@@ -146,6 +146,18 @@ export class PointCache {
     }
   }
 
+  /** Empties the table and sizes it for `keys` at once (after a bulk load, with nothing cached). */
+  reset(keys: number): void {
+    let buckets = MIN_SLOTS / 2;
+    while (keys > buckets * 2) buckets *= 2;
+    this.#s = new Uint32Array(0);
+    this.#memory = undefined;
+    this.#growing = false;
+    this.#split = 0;
+    if (!this.#resize(buckets)) this.#resize(buckets = MIN_SLOTS / 2);
+    this.#mask = buckets - 1;
+  }
+
   // Room for `buckets` buckets, the ones kept as they were and any added
   // empty; false (nothing changed) when the memory for them cannot be had.
   #resize(buckets: number): boolean {

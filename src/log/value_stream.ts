@@ -59,7 +59,9 @@ export async function spoolValue(
         throw new InvalidArgumentError("a value stream must yield Uint8Array chunks");
       }
       length += chunk.length;
-      if (length > limit) throw new InvalidArgumentError(`the stream holds more than ${limit} bytes`);
+      if (length > limit) {
+        throw new InvalidArgumentError(`the stream holds more than ${limit} bytes`);
+      }
       crc = crc32(chunk, crc);
       for (let done = 0; done < chunk.length;) done += await file.write(chunk.subarray(done));
     }
