@@ -2,16 +2,7 @@ import assert from "node:assert/strict";
 import { type Entry, KeyDir } from "../src/index/keydir.ts";
 import { hashKey } from "../src/index/point_cache.ts";
 import { InvalidArgumentError, open } from "../mod.ts";
-
-/** Deterministic PRNG (mulberry32) so a failure reproduces from the seed in its message. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from "./helpers.ts";
 
 function int(rand: () => number, n: number): number {
   return Math.floor(rand() * n);
@@ -47,7 +38,7 @@ function checkKey(dir: KeyDir, model: Map<string, Entry>, k: string, msg: string
 }
 
 Deno.test("point cache: through sets, deletes, relocations and resizes, never an older place of a key", () => {
-  const rand = rng(5);
+  const rand = prng(5);
   const dir = new KeyDir();
   const model = new Map<string, Entry>();
   const universe = Array.from({ length: 30_000 }, (_, i) => `key:${i * 7919 % 30_011}`);
@@ -161,7 +152,7 @@ Deno.test("point cache: two keys of one hash in a store read back their own valu
 });
 
 Deno.test("point cache: grown past its array into a Memory, emptied and refilled, it keeps up", () => {
-  const rand = rng(11);
+  const rand = prng(11);
   const dir = new KeyDir();
   const model = new Map<string, Entry>();
   const keys = Array.from({ length: 150_000 }, (_, i) => `seg:${i}`);
