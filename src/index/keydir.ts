@@ -134,7 +134,7 @@ const FIRST_SLAB_BYTES = 1 << 12;
  * prefixes lie together so a node's binary search touches as few cache lines
  * as it can: a lookup in a big index misses the CPU cache at nearly every step.
  * A leaf's row is 24 bytes: timestamp and expireAt as f64, then file id and offset
- * as u32, through the slab's two views (8 bytes a key less than four f64s).
+ * as u32, through the slab's two views (8 bytes a slot less than four f64s).
  */
 class NodeStore {
   readonly f: Float64Array[] = [];
