@@ -232,3 +232,37 @@ Deno.test("point cache: pointCache must be a boolean", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("point cache: halved in its Memory, then changed and grown again, it shows nothing stale", () => {
+  const rand = prng(23);
+  const dir = new KeyDir();
+  const model = new Map<string, Entry>();
+  const keys = Array.from({ length: 100_000 }, (_, i) => `mem:${i}`);
+  assert.equal(new Set(keys.map(hashKey)).size, keys.length, "distinct hashes");
+  const set = (k: string) => {
+    const e = {
+      fileId: int(rand, 9),
+      offset: int(rand, 2 ** 32),
+      size: 40,
+      timestamp: 1,
+      expireAt: 0,
+    };
+    dir.set(k, e);
+    model.set(k, e);
+  };
+  const del = (k: string) => {
+    dir.delete(k);
+    model.delete(k);
+  };
+  // 80,000 keys: 131,072 slots in a Memory. Down to 20,000: halved once, still
+  // past the array's size, so the Memory keeps the pages of the upper half.
+  for (const k of keys.slice(0, 80_000)) set(k);
+  for (const k of keys.slice(20_000, 80_000)) del(k);
+  // The keys left change place or go, then the table doubles again over the
+  // buckets it halved away.
+  for (const k of keys.slice(0, 20_000)) rand() < 0.5 ? set(k) : del(k);
+  for (const k of keys.slice(20_000)) set(k);
+  let hits = 0;
+  for (const k of keys) if (checkKey(dir, model, k, "grown again")) hits++;
+  assert.ok(hits > model.size * 0.6, `${hits} of ${model.size} cached`);
+});
