@@ -425,9 +425,9 @@ export interface OpenOptions {
    * Keep a hash table of where each key's record lies beside the ordered
    * index, asked first by every `get`: a read of a present key then skips the
    * tree walk (at 1M keys about a fifth of a `get`). It costs 12-24 bytes of
-   * memory per key and about one cache miss per write (pipelined loads
-   * 10-25% slower); turn it off for stores that are mostly written. Default
-   * `true`.
+   * memory per key and about one cache miss per write (pipelined writes up to
+   * a quarter slower, sequential loads the most); turn it off for stores that
+   * are mostly written. Default `true`.
    *
    * @example
    * ```ts
