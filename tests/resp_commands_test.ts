@@ -232,7 +232,7 @@ Deno.test("commands: INFO reports true counts", async () => {
   });
 });
 
-async function serveInfo(flags: string[]): Promise<string> {
+async function serveInfo(flags: string[], section = "persistence"): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "cask-serve-" });
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -255,7 +255,7 @@ async function serveInfo(flags: string[]): Promise<string> {
     reader.releaseLock();
     const port = Number(/listening on [^:]+:(\d+)/.exec(line)![1]);
     const c = await Client.connect(port);
-    const info = String(await c.call("INFO", "persistence"));
+    const info = String(await c.call("INFO", section));
     c.close();
     return info;
   } finally {
@@ -271,6 +271,16 @@ Deno.test("commands: cask serve compacts by itself unless --no-auto-compact", as
   assert.match(on, /cask_auto_compact:1\r\n/);
   assert.match(off, /cask_auto_compact:0\r\n/);
   assert.match(on, /cask_sync:always\r\n/);
+});
+
+Deno.test("commands: cask serve keeps the store's point cache only with --point-cache", async () => {
+  const [off, on] = await Promise.all([
+    serveInfo([], "memory"),
+    serveInfo(["--point-cache"], "memory"),
+  ]);
+  const bytes = (info: string) => Number(/cask_index_bytes:(\d+)\r\n/.exec(info)?.[1]);
+  // An empty store's table: 1,024 slots of 12 bytes.
+  assert.equal(bytes(on) - bytes(off), 1024 * 12);
 });
 
 Deno.test("commands: RANDOMKEY picks stored keys, and nil when there are none", async () => {

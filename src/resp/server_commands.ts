@@ -114,13 +114,14 @@ const SECTIONS: Record<string, (st: ServerState) => string[] | Promise<string[]>
     `maxclients:${st.maxClients}`,
     `client_query_buffers_bytes:${st.stats.bufferedBytes}`,
   ],
-  Memory: () => {
+  Memory: (st) => {
     const m = Deno.memoryUsage();
     return [
       `used_memory:${m.heapUsed + m.external}`,
       `used_memory_human:${formatBytes(m.heapUsed + m.external)}`,
       `used_memory_rss:${m.rss}`,
       `used_memory_rss_human:${formatBytes(m.rss)}`,
+      `cask_index_bytes:${st.db.stats().index.bytes}`,
     ];
   },
   Persistence: (st) => {
