@@ -151,20 +151,16 @@ Deno.test("point cache: two keys of one hash in a store read back their own valu
   }
 });
 
-Deno.test("point cache: grown past its array into a Memory, emptied and refilled, it keeps up", () => {
-  const rand = prng(11);
+/**
+ * A KeyDir and its Map model over `n` keys of distinct hashes, with set (a
+ * fresh cacheable place) and delete applied to both.
+ */
+function keyed(seed: number, prefix: string, n: number) {
+  const rand = prng(seed);
   const dir = new KeyDir();
   const model = new Map<string, Entry>();
-  const keys = Array.from({ length: 150_000 }, (_, i) => `seg:${i}`);
+  const keys = Array.from({ length: n }, (_, i) => `${prefix}:${i}`);
   assert.equal(new Set(keys.map(hashKey)).size, keys.length, "distinct hashes");
-  const sample = (msg: string) => {
-    for (let i = 0; i < 20; i++) checkKey(dir, model, keys[int(rand, keys.length)], msg);
-  };
-  const all = (msg: string) => {
-    let hits = 0;
-    for (const k of keys) if (checkKey(dir, model, k, msg)) hits++;
-    return hits;
-  };
   const set = (k: string) => {
     const e = {
       fileId: int(rand, 9),
@@ -176,6 +172,23 @@ Deno.test("point cache: grown past its array into a Memory, emptied and refilled
     dir.set(k, e);
     model.set(k, e);
   };
+  const del = (k: string) => {
+    dir.delete(k);
+    model.delete(k);
+  };
+  return { rand, dir, model, keys, set, del };
+}
+
+Deno.test("point cache: grown past its array into a Memory, emptied and refilled, it keeps up", () => {
+  const { rand, dir, model, keys, set, del } = keyed(11, "seg", 150_000);
+  const sample = (msg: string) => {
+    for (let i = 0; i < 20; i++) checkKey(dir, model, keys[int(rand, keys.length)], msg);
+  };
+  const all = (msg: string) => {
+    let hits = 0;
+    for (const k of keys) if (checkKey(dir, model, k, msg)) hits++;
+    return hits;
+  };
   for (const [i, k] of keys.entries()) {
     set(k);
     if (i % 97 === 0) sample(`filling, ${i}`);
@@ -186,8 +199,7 @@ Deno.test("point cache: grown past its array into a Memory, emptied and refilled
   for (let i = 0; i < 30_000; i++) set(keys[int(rand, keys.length)]);
   for (const [i, k] of keys.entries()) {
     if (i < 300) continue;
-    dir.delete(k);
-    model.delete(k);
+    del(k);
     if (i % 5 === 0) set(keys[int(rand, 300)]);
     if (i % 97 === 0) sample(`emptying, ${i}`);
   }
@@ -234,26 +246,7 @@ Deno.test("point cache: pointCache must be a boolean", async () => {
 });
 
 Deno.test("point cache: halved in its Memory, then changed and grown again, it shows nothing stale", () => {
-  const rand = prng(23);
-  const dir = new KeyDir();
-  const model = new Map<string, Entry>();
-  const keys = Array.from({ length: 100_000 }, (_, i) => `mem:${i}`);
-  assert.equal(new Set(keys.map(hashKey)).size, keys.length, "distinct hashes");
-  const set = (k: string) => {
-    const e = {
-      fileId: int(rand, 9),
-      offset: int(rand, 2 ** 32),
-      size: 40,
-      timestamp: 1,
-      expireAt: 0,
-    };
-    dir.set(k, e);
-    model.set(k, e);
-  };
-  const del = (k: string) => {
-    dir.delete(k);
-    model.delete(k);
-  };
+  const { rand, dir, model, keys, set, del } = keyed(23, "mem", 100_000);
   // 80,000 keys: 131,072 slots in a Memory. Down to 20,000: halved once, still
   // past the array's size, so the Memory keeps the pages of the upper half.
   for (const k of keys.slice(0, 80_000)) set(k);
