@@ -258,9 +258,9 @@ export class Cask {
    * Stores the value `stream` yields under `key` without holding it in memory
    * (its record, header and key included, up to 4 GiB - 1): the chunks go to a
    * temporary file as they arrive, and the value becomes a data file of its
-   * own, which compaction leaves in place while it is live. Resolves once the value is durable, under every sync
-   * mode. A crash before that leaves no trace. `size`, when given, must be the
-   * stream's exact length.
+   * own, which compaction leaves in place while it is live. Resolves once the
+   * value is durable, under every sync mode. A crash before that leaves no
+   * trace. `size`, when given, must be the stream's exact length.
    *
    * @example
    * ```ts

@@ -414,8 +414,7 @@ export class Catalog {
    * 3.60-3.78).
    */
   get(k: string): Uint8Array | undefined {
-    const asked = this.#cacheFirst >= 0;
-    if (asked) {
+    if (this.#cacheFirst >= 0) {
       const value = this.#getCached(k);
       if (value !== undefined) {
         if (this.#cacheFirst < CACHE_CREDIT) this.#cacheFirst += CACHE_HIT;
@@ -459,11 +458,11 @@ export class Catalog {
   // `k` or the record there is not `k`'s (the tree then tells).
   #getCached(k: string): Uint8Array | undefined {
     const at = this.#index.cached(k);
-    if (at === undefined || !this.#files.has(at.fileId)) return undefined;
+    if (at === undefined) return undefined;
     try {
       return readIfKeys(this.#fileOf(at), at, k, this.#writer);
     } catch (err) {
-      // A damaged record: the tree's read reports it.
+      // A missing file or a damaged record: the tree's read reports it.
       if (!(err instanceof CorruptionError)) throw err;
       return undefined;
     }
