@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { open } from "../mod.ts";
+import { InvalidArgumentError, LockedError, open } from "../mod.ts";
 import { modelAt } from "./children/reader_load_model.ts";
 import { contents, startWriter } from "./reader_load.ts";
 import { withDir } from "./helpers.ts";
@@ -132,8 +132,10 @@ Deno.test({
         const r = await db.backup(target);
         assert.equal(r.filesLinked, 0);
         assert.ok(r.bytesCopied > 4096);
-        await using b = await open(target);
-        assert.deepEqual(await contents(b), await contents(db));
+        {
+          await using b = await open(target, { readOnly: true });
+          assert.deepEqual(await contents(b), await contents(db));
+        }
         const again = await db.backup(target);
         assert.equal(again.bytesCopied, 0, "unchanged files are kept");
       } finally {
@@ -170,4 +172,48 @@ Deno.test({
       }
     });
   },
+});
+
+Deno.test("backup: a target holding another store, or a user's file with a store file's name, is refused and left as it was", async () => {
+  await withDir(async (dir) => {
+    await using src = await open(`${dir}/src`);
+    await src.set("src-key", "1");
+    const other = await open(`${dir}/other`);
+    await other.set("precious", "1");
+    await assert.rejects(
+      src.backup(`${dir}/other`),
+      LockedError,
+      "a store open there holds its lock",
+    );
+    await other.close();
+    await assert.rejects(src.backup(`${dir}/other`), InvalidArgumentError);
+    await using again = await open(`${dir}/other`);
+    assert.equal(await again.getString("precious"), "1");
+    assert.equal(await again.has("src-key"), false);
+
+    await Deno.mkdir(`${dir}/user`);
+    await Deno.writeTextFile(`${dir}/user/data.5`, "my own notes");
+    await assert.rejects(src.backup(`${dir}/user`), InvalidArgumentError);
+    assert.equal(await Deno.readTextFile(`${dir}/user/data.5`), "my own notes");
+  });
+});
+
+Deno.test("backup: a backup that was opened and written to since is brought back to the source, not extended", async () => {
+  await withDir(async (dir) => {
+    await using src = await open(`${dir}/src`);
+    for (let i = 0; i < 20; i++) await src.set(`k${i}`, `v${i}`);
+    await src.backup(`${dir}/bk`);
+    {
+      await using fork = await open(`${dir}/bk`);
+      await fork.set("fork-only", "x");
+      await fork.delete("k3");
+    }
+    for (let i = 20; i < 40; i++) await src.set(`k${i}`, `v${i}`);
+    const r = await src.backup(`${dir}/bk`);
+    const warnings: string[] = [];
+    await using b = await open(`${dir}/bk`, { onWarning: (w) => warnings.push(w.message) });
+    assert.deepEqual(warnings, []);
+    assert.equal(b.sequence, r.sequence);
+    assert.deepEqual(await contents(b), await contents(src));
+  });
 });

@@ -283,7 +283,7 @@ export class Catalog {
     const seq = this.#seq;
     const files = [...this.#files.values()].sort((a, b) => a.id - b.id)
       .map((file) => ({ file, size: file.size, sealed: file !== open }));
-    const { openSeq, ...counts } = await writeBackup(this.#dir, target, files);
+    const { openSeq, ...counts } = await writeBackup(this.#dir, this.#storeId, target, files);
     // What the copy of the open file holds, not what is applied: a writer
     // applies writes still in its buffer (sync "never"), and the copy may
     // hold writes not yet applied (waiting for their fsync).

@@ -10,9 +10,11 @@
  */
 
 import { InvalidArgumentError } from "../base/errors.ts";
-import { FILE_HEADER_SIZE } from "../codec/format.ts";
+import { decodeFileHeader } from "../codec/file_header.ts";
+import { FILE_HEADER_SIZE, KIND_DATA, KIND_HINT } from "../codec/format.ts";
 import { DataFile } from "./datafile.ts";
 import { dataPath, hintPath, syncDir, writeAll } from "./fsutil.ts";
+import { acquireLockIfPresent, releaseLock } from "./lock.ts";
 import { replayFile } from "./replay.ts";
 import { isGone } from "./tail.ts";
 
@@ -39,13 +41,17 @@ const COPY_CHUNK = 4 * 1024 * 1024;
 const STORE_FILE = /^(data|hint)\.\d+$/;
 
 /**
- * Writes the snapshot `files` of the store in `source` into `target` (created
- * when missing). A file removed from the source meanwhile (by a compaction)
- * makes it throw an error {@link isGone} recognises: the caller takes a new
- * snapshot and calls again.
+ * Writes the snapshot `files` of the store in `source`, whose id is `storeId`,
+ * into `target` (created when missing). A store open there fails it with
+ * LockedError (the target's lock is held meanwhile); a target holding files of
+ * another store (or files with store-file names that are not Cask files) is
+ * refused with InvalidArgumentError before anything in it changes. A file
+ * removed from the source meanwhile (by a compaction) makes it throw an error
+ * {@link isGone} recognises: the caller takes a new snapshot and calls again.
  */
 export async function writeBackup(
   source: string,
+  storeId: string,
   target: string,
   files: readonly SnapshotFile[],
 ): Promise<BackupCounts> {
@@ -53,6 +59,47 @@ export async function writeBackup(
   if ((await Deno.realPath(source)) === (await Deno.realPath(target))) {
     throw new InvalidArgumentError(`cannot back up ${source} into itself`);
   }
+  const lock = await acquireLockIfPresent(target);
+  try {
+    await checkTarget(target, storeId, files);
+    return await writeFiles(target, files);
+  } finally {
+    if (lock) releaseLock(lock);
+  }
+}
+
+// Every store file already in `target` must be this store's: a v2 file naming
+// it, or a v1 file (which names no store) whose header is that of the source
+// file of the same name. Anything else is another store's data, or a user's
+// file, which the backup would overwrite or remove.
+async function checkTarget(
+  target: string,
+  storeId: string,
+  files: readonly SnapshotFile[],
+): Promise<void> {
+  const byName = new Map<string, string>();
+  for (const s of files) {
+    byName.set(`data.${s.file.id}`, s.file.path);
+    byName.set(`hint.${s.file.id}`, hintPath(s.file.dir, s.file.id));
+  }
+  for await (const e of Deno.readDir(target)) {
+    if (!e.isFile || !STORE_FILE.test(e.name)) continue;
+    const path = `${target}/${e.name}`;
+    const h = decodeFileHeader(await head(path), e.name.startsWith("data") ? KIND_DATA : KIND_HINT);
+    const source = byName.get(e.name);
+    const ours = h?.version === 2
+      ? h.storeId === storeId
+      : h !== undefined && source !== undefined && await sameHead(source, path).catch(() => false);
+    if (!ours) {
+      throw new InvalidArgumentError(
+        `${path} is not a file of this store: back up into an empty directory or an earlier ` +
+          "backup of this store",
+      );
+    }
+  }
+}
+
+async function writeFiles(target: string, files: readonly SnapshotFile[]): Promise<BackupCounts> {
   const c: BackupCounts = {
     openSeq: 0,
     files: 0,
@@ -131,14 +178,19 @@ async function placeSealed(
 }
 
 // The file still being appended: the target's copy is extended when it is a
-// shorter copy of it (the log only grows), else written afresh.
+// shorter copy of it (the log only grows), else written afresh. A copy of it
+// has its header (whose salt is random) and its bytes up to the copy's end;
+// the last TAIL_CHECK of those are compared too, because a store opened in the
+// target since appends its own records to the same file.
 async function placeOpen(s: SnapshotFile, to: string, c: BackupCounts): Promise<void> {
   const dst = await statOrUndefined(to);
-  if (dst?.size === s.size && dst.nlink === 1) {
+  const prefix = dst !== undefined && dst.size <= s.size && dst.nlink === 1 &&
+    await sameHead(s.file.path, to).catch(() => false) && await sameTail(s.file, to, dst.size);
+  if (prefix && dst.size === s.size) {
     c.filesKept++;
     return;
   }
-  const from = dst && dst.size < s.size && dst.nlink === 1 ? dst.size : 0;
+  const from = prefix ? dst.size : 0;
   if (dst && from === 0) await Deno.remove(to);
   await copyRange(s.file, to, from, s.size, c);
 }
@@ -187,6 +239,23 @@ async function lastSeqOf(s: SnapshotFile, target: string): Promise<number> {
   } finally {
     copy.close();
   }
+}
+
+const TAIL_CHECK = 4096;
+
+// Whether bytes [size - TAIL_CHECK, size) of `file` and of the file at `path` agree.
+async function sameTail(file: DataFile, path: string, size: number): Promise<boolean> {
+  const from = Math.max(0, size - TAIL_CHECK);
+  const ours = new Uint8Array(size - from), theirs = new Uint8Array(size - from);
+  file.read(from, ours);
+  using f = await Deno.open(path, { read: true });
+  await f.seek(from, Deno.SeekMode.Start);
+  for (let got = 0; got < theirs.length;) {
+    const n = await f.read(theirs.subarray(got));
+    if (n === null) return false;
+    got += n;
+  }
+  return ours.every((v, i) => v === theirs[i]);
 }
 
 async function sameHead(a: string, b: string): Promise<boolean> {

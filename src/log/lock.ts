@@ -15,10 +15,23 @@ const LOCK_PATIENCE_MS = 256;
 
 /** Takes the directory's lock or throws LockedError; returns the held file. */
 export async function acquireLock(dir: string): Promise<Deno.FsFile> {
+  return (await lockFile(dir, true))!;
+}
+
+/**
+ * Takes the directory's lock when it has a lock file (a store was opened
+ * there), without creating one; throws LockedError while a store holds it.
+ */
+export function acquireLockIfPresent(dir: string): Promise<Deno.FsFile | undefined> {
+  return lockFile(dir, false);
+}
+
+async function lockFile(dir: string, create: boolean): Promise<Deno.FsFile | undefined> {
   let file: Deno.FsFile;
   try {
-    file = await Deno.open(join(dir, LOCK_FILE), { read: true, write: true, create: true });
+    file = await Deno.open(join(dir, LOCK_FILE), { read: true, write: true, create });
   } catch (e) {
+    if (!create && e instanceof Deno.errors.NotFound) return undefined;
     throw new IOError(`cannot open lock file in ${dir}`, { cause: e });
   }
   // flock locks belong to the open file description, so a second open() in this
