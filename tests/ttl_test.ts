@@ -178,7 +178,7 @@ Deno.test("compact() drops expired records for good; hint files carry the expiry
       await db.set("kept", "v", { ttl: 10_000 });
       await db.atomic([{ type: "set", key: "batched", value: "v", expireAt: T0 + 100 }]);
       clock.now = T0 + 100;
-      assert.equal(db.size, 23, "expired keys count until noticed");
+      assert.equal(db.stats().keys, 23, "expired keys stay in the index until noticed");
       await db.compact();
       assert.equal(db.size, 21);
       assert.equal(await db.has("gone"), false);
@@ -314,34 +314,51 @@ Deno.test("an expireAt already reached makes the key absent at once", () =>
     assert.deepEqual(await keyList(db), []);
   }));
 
-Deno.test("db.size counts expired keys until they are noticed", () =>
+Deno.test("db.size counts live keys only: expired ones leave the index as it is read", () =>
   withDir(async (dir) => {
     const clock = { now: T0 };
     {
       await using db = await openAt(dir, clock);
-      for (const k of ["get", "has", "ttl", "delete", "compact"]) {
-        await db.set(k, "v", { ttl: 100 });
-      }
+      for (const k of ["a", "b", "c", "d"]) await db.set(k, "v", { ttl: 100 });
+      await db.set("later", "v", { ttl: 300 });
+      await db.set("c", "v", { ttl: 50 });
+      await db.set("d", "v");
       await db.set("forever", "v");
-      clock.now = T0 + 100;
       assert.equal(db.size, 6);
       assert.equal(db.stats().keys, 6);
-      await db.get("get");
+      clock.now = T0 + 50;
+      assert.equal(db.size, 5, "c expired at its new, earlier time");
+      clock.now = T0 + 99;
       assert.equal(db.size, 5);
-      await db.has("has");
-      assert.equal(db.size, 4);
-      await db.ttl("ttl");
-      assert.equal(db.size, 3);
-      assert.equal(await db.delete("delete"), false, "an expired key is not there to delete");
-      assert.equal(db.size, 2);
+      clock.now = T0 + 100;
+      assert.equal(db.size, 3, "a and b expired; d was overwritten without a TTL");
+      assert.equal(db.stats().keys, 3, "the expired keys left the index");
+      assert.equal(await db.delete("a"), false, "an expired key is not there to delete");
       await db.compact();
-      assert.equal(db.size, 1);
-      assert.equal(db.stats().keys, 1);
-      await db.set("later", "v", { ttl: 100 });
+      assert.equal(db.size, 3);
     }
-    clock.now = T0 + 200;
+    clock.now = T0 + 300;
     await using db = await openAt(dir, clock);
-    assert.equal(db.size, 1, "recovery skips what has expired");
+    assert.equal(db.size, 2, "recovery skips what has expired, and size what expires later");
+  }));
+
+Deno.test("db.size stays exact through many overwrites of keys with TTLs", () =>
+  withDir(async (dir) => {
+    const clock = { now: T0 };
+    await using db = await openAt(dir, clock, { sync: "never" });
+    const expireAt = new Map<string, number>();
+    let x = 7;
+    for (let i = 0; i < 20_000; i++) {
+      x = (x * 1103515245 + 12345) % 2147483648;
+      const k = `k${x % 500}`, ttl = x % 3 === 0 ? undefined : 1 + (x % 1000);
+      await db.set(k, "v", ttl === undefined ? {} : { ttl });
+      expireAt.set(k, ttl === undefined ? Infinity : clock.now + ttl);
+      if (i % 7 === 0) clock.now++;
+      if (i % 997 === 0) {
+        const live = [...expireAt.values()].filter((t) => t > clock.now).length;
+        assert.equal(db.size, live, `after ${i} writes`);
+      }
+    }
   }));
 
 Deno.test("keys that expire during a scan are not yielded after that; limits count live keys", () =>

@@ -81,9 +81,9 @@ export class Cask {
     return new Cask(await Catalog.open(dir, o), dir, o);
   }
 
-  /** Number of keys in the store (keys expired but not yet noticed included). */
+  /** Number of live keys in the store: expired keys are not counted. */
   get size(): number {
-    return this.#catalog.size;
+    return this.#catalog.liveSize();
   }
 
   /**

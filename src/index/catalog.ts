@@ -392,9 +392,21 @@ export class Catalog {
     const e = this.#index.get(k);
     // The clock is read only for a key that can expire: most never do.
     if (!e || e.expireAt === 0 || e.expireAt > (now ?? this.#opts.clock())) return e;
-    this.#remove(k);
-    this.#notify([{ k, value: undefined, seq: this.#seq }]);
+    this.#expire([k]);
     return undefined;
+  }
+
+  /** Live keys: the expired ones are dropped from the index first. */
+  liveSize(): number {
+    this.#expire(this.#index.expired(this.#opts.clock()));
+    return this.#index.size;
+  }
+
+  // Drops expired keys from the index; their records stay on disk, dead, until a compaction.
+  #expire(keys: readonly string[]): void {
+    if (keys.length === 0) return;
+    for (const k of keys) this.#remove(k);
+    this.#notify(keys.map((k) => ({ k, value: undefined, seq: this.#seq })));
   }
 
   /**

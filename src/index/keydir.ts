@@ -11,6 +11,7 @@
  */
 
 import type { EntryVisitor } from "../log/checkpoint.ts";
+import { ExpiryQueue } from "./expiry_queue.ts";
 import { type CachedPlace, PointCache } from "./point_cache.ts";
 
 /**
@@ -565,6 +566,9 @@ export class KeyDir {
   // change below (set, append, relocate, delete). None in an index built only
   // to be compared or copied.
   readonly #points: PointCache | undefined;
+  // The keys that expire, soonest first, and how many entries have an expiry.
+  #expiries = new ExpiryQueue();
+  #expiring = 0;
 
   constructor(opts: { pointCache?: boolean } = {}) {
     this.#points = opts.pointCache === false ? undefined : new PointCache();
@@ -621,6 +625,7 @@ export class KeyDir {
     leaf.setValue(leaf.n++, e);
     this.#size++;
     this.#keyBytes += stringBytes(key);
+    this.#expires(key, e.expireAt, 0);
   }
 
   /** Finishes a load begun by {@link append}. */
@@ -725,9 +730,12 @@ export class KeyDir {
       root.reprefix();
       this.#root = root;
     }
-    if (this.#old === undefined) this.#points?.fit(this.#size);
+    // Set by #insert, which the narrowing above does not know.
+    const old = this.#old as Entry | undefined;
+    if (old === undefined) this.#points?.fit(this.#size);
     this.#points?.put(key, e.fileId, e.offset, e.size, e.expireAt);
-    return this.#old;
+    this.#expires(key, e.expireAt, old?.expireAt ?? 0);
+    return old;
   }
 
   /**
@@ -767,12 +775,43 @@ export class KeyDir {
     if (!this.#remove(this.#root, key)) return undefined;
     this.#points?.drop(key);
     this.#points?.fit(this.#size);
+    if (this.#old!.expireAt !== 0) this.#expiring--;
     const root = this.#root;
     if (root instanceof Inner && root.n === 1) {
       this.#root = root.kids[0];
       this.#inners.free(root.block, root.keys);
     }
     return this.#old;
+  }
+
+  /**
+   * The keys whose entries expired by `now` (expireAt <= now), each once; they
+   * stay in the keydir for the caller to remove.
+   */
+  expired(now: number): string[] {
+    const keys = new Set<string>();
+    while (this.#expiries.peek() <= now) {
+      this.#expiries.pop((at, key) => {
+        if (this.get(key)?.expireAt === at) keys.add(key);
+      });
+    }
+    return [...keys];
+  }
+
+  // Keeps the expiry queue in step with a key's entry going from expiry `was`
+  // to `at` (0: none). Old queue entries are left behind and skipped when
+  // popped; once they outnumber the live ones the queue is built afresh.
+  #expires(key: string, at: number, was: number): void {
+    if (at === 0 && was === 0) return;
+    this.#expiring += (at !== 0 ? 1 : 0) - (was !== 0 ? 1 : 0);
+    if (at === 0) return;
+    this.#expiries.push(at, key);
+    if (this.#expiries.length <= 2 * this.#expiring + 1024 || this.#loading) return;
+    this.#expiries.clear();
+    this.walk(undefined, (k, _fileId, _offset, _size, _timestamp, expireAt) => {
+      if (expireAt !== 0) this.#expiries.push(expireAt, k);
+      return true;
+    });
   }
 
   /**
