@@ -267,6 +267,48 @@ Deno.test("a deleted middle data file is reported: missing-file warning, strict 
     assert.match(out, /missing-file/);
   }));
 
+Deno.test("a deleted newest data file is reported when the index checkpoint names it", () =>
+  withDir(async (dir) => {
+    {
+      await using db = await open(dir, { maxFileSize: 4096, checkpoint: { minKeys: 0 } });
+      for (let i = 0; i < 300; i++) await db.set(`k${i}`, `v${i}`.padEnd(40, "."));
+    }
+    const files = await dataFiles(dir);
+    assert.ok(files.length >= 4, `${files.length} files`);
+    const newest = files[files.length - 1], name = newest.slice(dir.length + 1);
+    const first = headerOf(await Deno.readFile(newest)).baseSeq + 1;
+    await Deno.remove(newest);
+
+    const err = await rejection(open(dir, { strict: true }));
+    assert.ok(err instanceof CorruptionError, String(err));
+    assert.equal(err.file, newest);
+    assert.ok(err.message.includes(`${first}..300`), `the gap ${first}..300 in: ${err.message}`);
+
+    const report = await verify(dir);
+    assert.deepEqual(report.issues.map((i) => [i.kind, i.file]), [["missing-file", newest]]);
+
+    const { db, warnings } = await openWarned(dir);
+    assert.deepEqual(warnings.map((w) => [w.kind, w.file]), [["missing-file", newest]]);
+    assert.equal(db.size, first - 1);
+    assert.equal(db.sequence, 300, "the lost sequence numbers are not handed out again");
+    await db.set("after", "the loss");
+    assert.equal(db.sequence, 301);
+    await db.close();
+    // The new file continues from 300, so the gap stays on record after the checkpoint is rewritten.
+    const later = await openWarned(dir);
+    assert.deepEqual(later.warnings.map((w) => w.kind), ["missing-file"]);
+    assert.equal(await later.db.getString("after"), "the loss");
+    await later.db.close();
+
+    const cli = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "cli.ts", "verify", "--dir", dir],
+      cwd: new URL("..", import.meta.url),
+      stdout: "piped",
+    }).output();
+    assert.equal(cli.code, 3);
+    assert.match(new TextDecoder().decode(cli.stdout), new RegExp(`missing-file.*${name}`));
+  }));
+
 for (const source of ["a stale copy of an old file", "a file of another store"]) {
   Deno.test(`${source} under a new number is skipped as foreign: nothing older comes back`, () =>
     withDir(async (dir) => {

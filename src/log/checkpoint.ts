@@ -352,6 +352,17 @@ export function matchesFiles(c: CheckpointPoint, files: DataFile[]): boolean {
   return seen === named.size;
 }
 
+/**
+ * The files `c` names that are newer than every file in `files` and gone: the
+ * header chain cannot tell that the newest files of a log are missing, but a
+ * checkpoint that names them can (a compaction only removes files older than
+ * its outputs).
+ */
+export function newestMissing(c: CheckpointPoint, files: DataFile[]): CheckpointFile[] {
+  const top = files.reduce((m, f) => Math.max(m, f.id), -1);
+  return c.files.filter((n) => n.id > top);
+}
+
 // Sequential reads of [from, end) of `fd` through one buffer; `need` makes n
 // bytes available at `at`. `seen` gets every byte once, in order.
 class Stream {

@@ -29,6 +29,7 @@ import {
   type EntryVisitor,
   loadCheckpoint,
   matchesFiles,
+  newestMissing,
   readCheckpoint,
 } from "./checkpoint.ts";
 import { DataFile } from "./datafile.ts";
@@ -154,8 +155,28 @@ export async function recoverLog(
       f.fmt = fmt;
       files.push(f);
     }
-    const ck = checkpoint && readCheckpoint(dir, storeId);
-    const used = ck && matchesFiles(ck, files) ? ck : undefined;
+    const ck = (checkpoint || opts.checkpointEvidence) && readCheckpoint(dir, storeId);
+    // Sequence numbers the lost files held are never handed out again.
+    let lost = 0;
+    if (ck) {
+      const named = [...ck.files].sort((a, b) => a.id - b.id);
+      for (const gone of newestMissing(ck, files)) {
+        const path = dataPath(dir, gone.id);
+        // Beside a live writer (verify), the checkpoint may be newer than the
+        // listing: a file it names that exists now was created meanwhile.
+        if (opts.readOnly && await exists(path)) continue;
+        const before = named.filter((n) => n.id < gone.id).at(-1)?.lastSeq ?? 0;
+        lost = Math.max(lost, gone.lastSeq);
+        report(
+          "missing-file",
+          path,
+          gone.size,
+          `data.${gone.id} is missing: the index checkpoint names it, with sequences ` +
+            `${before + 1}..${gone.lastSeq}, which are lost`,
+        );
+      }
+    }
+    const used = checkpoint && ck && matchesFiles(ck, files) ? ck : undefined;
     const load = () => {
       if (!loadCheckpoint(used!, checkpoint!.entry)) return false;
       checkpoint!.done();
@@ -196,12 +217,13 @@ export async function recoverLog(
     const logs = files.filter((f) => !f.compacted);
     const newest = logs[logs.length - 1];
     const top = ids[ids.length - 1];
+    // After lost files a new file starts: its header's base sequence keeps the gap on record.
     const appendable = newest && newest.header?.version === 2 && newest.id === top &&
-      !newest.blob;
+      !newest.blob && lost === 0;
     return {
       files,
       storeId,
-      seq,
+      seq: Math.max(seq, lost),
       append: appendable ? newest : undefined,
       nextId: top === undefined ? 0 : top + 1,
       follows: newest?.id ?? -1,
@@ -209,6 +231,16 @@ export async function recoverLog(
     };
   } finally {
     for (const p of probes) if (p.fd >= 0) closeSync(p.fd);
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
   }
 }
 

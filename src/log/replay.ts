@@ -54,6 +54,11 @@ export interface RecoveryOptions {
    * written rather than damaged, so it is left unread without a warning.
    */
   liveTail?: boolean;
+  /**
+   * Read the index checkpoint even without a use for its entries, for the
+   * files it names that are gone (see newestMissing): for `verify`.
+   */
+  checkpointEvidence?: boolean;
 }
 
 /** Where a replay resumes inside a file: an offset at a record boundary, and the last sequence number before it. */

@@ -49,6 +49,7 @@ async function walkStore(dir: string): Promise<VerifyReport> {
     strict: false,
     readOnly: true,
     useHints: false,
+    checkpointEvidence: true,
     onWarning: (w) => report.issues.push(w),
   });
   for (const f of log.files) {
