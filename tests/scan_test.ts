@@ -367,6 +367,9 @@ Deno.test("bad scan options reject with InvalidArgumentError", () =>
       { start: [97] },
       { reverse: "yes" },
       { reverse: 1 },
+      { prefx: "a" },
+      { prefix: "a", limt: 1 },
+      [],
     ];
     for (const o of bad) {
       await assert.rejects(
@@ -375,7 +378,12 @@ Deno.test("bad scan options reject with InvalidArgumentError", () =>
         Deno.inspect(o),
       );
       await assert.rejects(() => db.keys(o as ScanOptions).next(), InvalidArgumentError);
+      await assert.rejects(() => db.scanEntries(o as ScanOptions).next(), InvalidArgumentError);
     }
+    await assert.rejects(
+      () => db.count("a" as never),
+      (e: Error) => e instanceof InvalidArgumentError && /must be an object/.test(e.message),
+    );
     assert.deepEqual(await listed(db, { limit: Infinity, reverse: false }), ["a"]);
   }));
 

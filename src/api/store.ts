@@ -29,6 +29,7 @@ import { Batch } from "./batch.ts";
 import { type ResolvedOptions, resolveOptions } from "./options.ts";
 import {
   checkRangeOnly,
+  checkScanOptions,
   checkSetOptions,
   lookupKey,
   prepareChecks,
@@ -742,6 +743,7 @@ export class Cask {
 
   *#range(o: ScanOptions = {}): Generator<[string, Entry]> {
     this.#checkOpen();
+    checkScanOptions(o);
     const r = resolveRange(o);
     if (!r) return;
     let n = 0;

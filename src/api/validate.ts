@@ -126,9 +126,7 @@ export interface Range {
 
 /** Validates scan options and folds `prefix` into the start/end bounds. */
 export function resolveRange(o: ScanOptions): Range | undefined {
-  if (typeof o !== "object" || o === null) {
-    throw new InvalidArgumentError("scan options must be an object");
-  }
+  checkObject(o, "scan options");
   let start = o.start === undefined ? undefined : indexKey(o.start);
   let end = o.end === undefined ? undefined : indexKey(o.end);
   if (o.prefix !== undefined) {
@@ -182,7 +180,20 @@ export function prepareChecks(o: AtomicOptions | undefined): KeyedCheck[] {
 
 /** Rejects range options other than start, end and prefix. */
 export function checkRangeOnly(o: object): void {
+  checkObject(o, "range options");
   rejectUnknown(o, ["start", "end", "prefix"], "range option");
+}
+
+/** Rejects scan options other than a range's, reverse and limit. */
+export function checkScanOptions(o: object): void {
+  checkObject(o, "scan options");
+  rejectUnknown(o, ["start", "end", "prefix", "reverse", "limit"], "scan option");
+}
+
+function checkObject(o: unknown, what: string): void {
+  if (typeof o !== "object" || o === null || Array.isArray(o)) {
+    throw new InvalidArgumentError(`${what} must be an object`);
+  }
 }
 
 /** Validates `watch()` options; returns which changes it follows and where it resumes. */
