@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { open } from "../mod.ts";
-import { dataFiles, text, withDir } from "./helpers.ts";
+import { dataFiles, prng, randomBytes, text, withDir } from "./helpers.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const dec = new TextDecoder();
@@ -76,6 +76,7 @@ Deno.test("cli: --version, --help, -V, -h and every command's --help", async () 
     const sub = ok(await cask([name, "--help"]), `${name} --help`).stdout;
     assert.match(sub, new RegExp(`^Usage: cask ${name}`));
     assert.match(sub, /--dir <path>/);
+    assert.equal(ok(await cask([name, "-h"]), `${name} -h`).stdout, sub);
   }
   assert.equal(
     ok(await cask(["help", "get"]), "help get").stdout.split("\n")[0],
@@ -88,7 +89,7 @@ Deno.test("cli: CASK_DIR names the store when --dir is absent; --dir wins", asyn
     const env = { CASK_DIR: `${dir}/env` };
     ok(await cask(["set", "k", "from env"], undefined, env), "set with CASK_DIR");
     ok(await cask(["set", "k", "from flag", "--dir", `${dir}/flag`], undefined, env), "set --dir");
-    assert.equal(ok(await cask(["get", "k"], undefined, env), "get").stdout, "from env\n");
+    assert.equal(ok(await cask(["get", "k"], undefined, env), "get").stdout, "from env");
     const verified = ok(await cask(["verify"], undefined, env), "verify with CASK_DIR").stdout;
     assert.match(verified, /^checked 1 data files, 1 records/);
     for (const sub of ["env", "flag"]) {
@@ -102,7 +103,7 @@ Deno.test("cli: set, get, has, del with exit codes", async () => {
   await withDir(async (dir) => {
     const d = ["--dir", dir];
     assert.equal(ok(await cask(["set", "greeting", "hello world", ...d]), "set").stdout, "");
-    assert.equal(ok(await cask(["get", "greeting", ...d]), "get").stdout, "hello world\n");
+    assert.equal(ok(await cask(["get", "greeting", ...d]), "get").stdout, "hello world");
     assert.equal(ok(await cask(["has", "greeting", ...d]), "has").stdout, "true\n");
     const missing = await cask(["get", "nope", ...d]);
     assert.equal(missing.code, 1);
@@ -115,7 +116,7 @@ Deno.test("cli: set, get, has, del with exit codes", async () => {
     assert.equal((await cask(["get", "greeting", ...d])).code, 1);
     // Values that look like options are still values.
     ok(await cask(["set", "temp", "-5", ...d]), "negative value");
-    assert.equal(ok(await cask(["get", "temp", ...d]), "get").stdout, "-5\n");
+    assert.equal(ok(await cask(["get", "temp", ...d]), "get").stdout, "-5");
   });
 });
 
@@ -130,8 +131,12 @@ Deno.test("cli: binary keys and values through --hex, --base64 and stdin", async
     assert.equal(b64, value.toBase64() + "\n");
     const raw = ok(await cask(["get", "--hex", "00ff0a", ...d]), "get").stdoutBytes;
     assert.equal(raw.length, 256 * 2 + 1);
+    // Raw, a value comes back byte for byte: no line end is added off a terminal.
+    const blob = randomBytes(prng(7), 300_000);
+    ok(await cask(["set", "blob", ...d], blob), "set from stdin");
+    assert.deepEqual(ok(await cask(["get", "blob", ...d]), "get blob").stdoutBytes, blob);
     ok(await cask(["set", "--base64", "a2V5", "dmFsdWU=", ...d]), "set --base64");
-    assert.equal(ok(await cask(["get", "key", ...d]), "get").stdout, "value\n");
+    assert.equal(ok(await cask(["get", "key", ...d]), "get").stdout, "value");
     const db = await open(dir);
     try {
       assert.deepEqual(await db.get(Uint8Array.fromHex("00ff0a")), value);
@@ -267,7 +272,7 @@ Deno.test("cli: compact keeps the data and prints no progress when not on a term
     const run = ok(await cask(["compact", ...d]), "compact");
     assert.match(run.stdout, /^compacted /);
     assert.ok(!run.stderr.includes("\r") && !run.stderr.includes("\x1b"), run.stderr);
-    assert.match(ok(await cask(["get", "k49", ...d]), "get").stdout, /^round 4 x+\n$/);
+    assert.match(ok(await cask(["get", "k49", ...d]), "get").stdout, /^round 4 x+$/);
     const stats = JSON.parse(ok(await cask(["stats", "--json", ...d]), "stats").stdout);
     assert.equal(stats.keys, 50);
   });
@@ -478,7 +483,7 @@ Deno.test("cli: read commands beside a writer in another process open read-only 
       await db.set("k", "v");
       const d = ["--dir", dir];
       const reads: [string[], RegExp][] = [
-        [["get", "k", ...d], /^v\n$/],
+        [["get", "k", ...d], /^v$/],
         [["has", "k", ...d], /^true\n$/],
         [["scan", ...d], /^k\tv\n$/],
         [["stats", "--json", ...d], /"keys":1/],
@@ -553,7 +558,7 @@ Deno.test("cli: backup beside a writer, then the backup opens with the same data
     try {
       assert.equal(
         ok(await cask(["get", "k42", "--dir", target]), "get").stdout,
-        `${"v42".padEnd(60, ".")}\n`,
+        "v42".padEnd(60, "."),
       );
     } finally {
       await Deno.remove(target, { recursive: true });
@@ -631,7 +636,7 @@ Deno.test({
         .output();
       assert.equal(set.code, 0, dec.decode(set.stderr));
       const get = await new Deno.Command(binary, { args: ["get", "k", "--dir", data] }).output();
-      assert.equal(dec.decode(get.stdout), "v\n");
+      assert.equal(dec.decode(get.stdout), "v");
     });
   },
 });

@@ -40,7 +40,12 @@ export const getCommand: Command = {
       console.error(`not found: ${args.positionals[0]}`);
       return EXIT_NOT_FOUND;
     }
-    if (stream) await stream.pipeTo(Deno.stdout.writable, { preventClose: true });
+    // Raw bytes go out as they are, so `cask get k > file` gives back what was
+    // stored; a terminal still gets its line end.
+    if (stream) {
+      await stream.pipeTo(Deno.stdout.writable, { preventClose: true });
+      if (!Deno.stdout.isTerminal()) return EXIT_OK;
+    }
     const out = new Output();
     await out.line(value ? encodeOutput(value, encoding) : "");
     await out.flush();

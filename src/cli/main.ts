@@ -35,7 +35,8 @@ const COMMANDS: readonly Command[] = [
 /** Runs `cask` with `argv` (the words after the program name); resolves to the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
-  // -h and -V only stand alone: after a command, a one-dash word is a value ("-5").
+  // -V only stands alone: after a command, a one-dash word is a value ("-5"),
+  // but -h is that command's help, as the main help says (a key "-h" goes after --).
   if (name === "--help" || name === "-h" || (name === "help" && rest.length === 0)) {
     console.log(mainHelp(COMMANDS));
     return EXIT_OK;
@@ -53,7 +54,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   // --help wins over whatever else is on the line, even mistakes.
   const flagWords = rest.includes("--") ? rest.slice(0, rest.indexOf("--")) : rest;
-  if (name === "help" || flagWords.includes("--help")) {
+  if (name === "help" || flagWords.includes("--help") || flagWords.includes("-h")) {
     console.log(commandHelp(command));
     return EXIT_OK;
   }
