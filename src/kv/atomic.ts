@@ -49,7 +49,10 @@ export class AtomicOperation {
 
   /** Requires each key to have the given versionstamp (null: to be absent) at commit. */
   check(...checks: KvAtomicCheck[]): this {
-    for (const c of checks) this.#plan.checks.push({ key: c.key, versionstamp: c.versionstamp });
+    for (const c of checks) {
+      // Deno KV reads a check without a versionstamp as one for an absent key.
+      this.#plan.checks.push({ key: c.key, versionstamp: c.versionstamp ?? null });
+    }
     return this;
   }
 

@@ -8,9 +8,10 @@
  */
 
 import { bytesId } from "./bytes.ts";
+import type { CloseGate } from "./close_gate.ts";
 import type { EngineCheck, EngineEntry, EngineOp, KvEngine } from "./engine.ts";
 import type { KvCommitError, KvCommitResult } from "./entry.ts";
-import { encodeWriteKey } from "./key_codec.ts";
+import { encodeKey, encodeWriteKey } from "./key_codec.ts";
 import type { KvAtomicCheck, PendingEnqueue, PendingMutation } from "./mutation.ts";
 import { Mutex } from "./mutex.ts";
 import { DEFAULT_BACKOFF, queueWrite } from "./queue_record.ts";
@@ -25,21 +26,29 @@ export interface CommitPlan {
   enqueues: PendingEnqueue[];
 }
 
+/** Whether a check names a sequence the store can test (undefined: a stamp Cask never issued). */
+function holdable(c: { key: Uint8Array; sequence: number | null | undefined }): c is EngineCheck {
+  return c.sequence !== undefined;
+}
+
 /** Commits plans against one engine. */
 export class Committer {
   readonly #engine: KvEngine;
+  readonly #gate: CloseGate;
   readonly #onEnqueue: () => void;
   readonly #readModifyWrite = new Mutex();
 
-  /** `onEnqueue` runs after each commit that queued messages. */
-  constructor(engine: KvEngine, onEnqueue: () => void) {
+  /** `onEnqueue` runs after each commit that queued messages; `gate` refuses commits after close. */
+  constructor(engine: KvEngine, gate: CloseGate, onEnqueue: () => void) {
     this.#engine = engine;
+    this.#gate = gate;
     this.#onEnqueue = onEnqueue;
   }
 
   /** Applies `plan` atomically; `{ ok: false }` when a check fails. */
   async commit(plan: CommitPlan): Promise<KvCommitResult | KvCommitError> {
-    const checks: EngineCheck[] = plan.checks.map((c) => ({
+    this.#gate.check();
+    const checks = plan.checks.map((c) => ({
       key: encodeWriteKey(c.key),
       sequence: c.versionstamp === null ? null : sequenceOf(c.versionstamp),
     }));
@@ -48,11 +57,14 @@ export class Committer {
     const enqueueOps = plan.enqueues.map((e) =>
       queueWrite({
         payload: e.payload,
-        keysIfUndelivered: e.keysIfUndelivered.map(encodeWriteKey),
+        // Deno KV accepts the empty key here; no write can store it, so it is left out.
+        keysIfUndelivered: e.keysIfUndelivered.map(encodeKey).filter((k) => k.length > 0),
         backoff: e.backoffSchedule ?? [...DEFAULT_BACKOFF],
         failures: 0,
       }, now + e.delay)
     );
+    // A stamp Cask never issued is no key's, and the store refuses it: fail without asking.
+    if (!checks.every(holdable)) return { ok: false };
     const needsRead = keyed.some(({ m }) => m.type !== "set" && m.type !== "delete");
     const result = needsRead
       ? await this.#readModifyWrite.run(() => this.#commitReading(keyed, checks, enqueueOps, now))

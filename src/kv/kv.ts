@@ -4,31 +4,18 @@
  */
 
 import { AtomicOperation } from "./atomic.ts";
+import { CloseGate } from "./close_gate.ts";
 import { Committer } from "./commit.ts";
+import { checkConsistency, type KvConsistencyLevel } from "./consistency.ts";
 import type { KvEngine } from "./engine.ts";
 import { absentEntry, entryOf, type KvCommitResult, type KvEntryMaybe } from "./entry.ts";
 import { encodeKey, type KvKey } from "./key_codec.ts";
 import { KvListIterator } from "./list_iterator.ts";
 import type { EnqueueOptions } from "./mutation.ts";
 import { QueueDispatcher, Wakeup } from "./queue.ts";
-import { readAtOnce } from "./read.ts";
+import { readAtOnce, readEntry } from "./read.ts";
 import { type KvListSelector, selectorParts } from "./selector.ts";
 import { watchStream } from "./watch.ts";
-
-/**
- * Read consistency. Cask reads are always strong (one process owns the
- * store), so both levels behave the same.
- *
- * @example
- * ```ts
- * import { type KvConsistencyLevel, openKv } from "@cask/cask";
- * const kv = await openKv("./kv-data");
- * const consistency: KvConsistencyLevel = "eventual";
- * await kv.get(["k"], { consistency });
- * await kv.close();
- * ```
- */
-export type KvConsistencyLevel = "strong" | "eventual";
 
 /**
  * Options of `list()`.
@@ -55,8 +42,10 @@ export interface KvListOptions {
   batchSize?: number;
 }
 
-/** Entries per list batch when `batchSize` is not given. */
-const DEFAULT_BATCH = 500;
+/** Entries per list batch when neither `batchSize` nor `limit` is given, as in Deno KV. */
+const DEFAULT_BATCH = 100;
+/** The most entries per batch a `limit` alone asks for, as in Deno KV. */
+const MAX_LIMIT_BATCH = 500;
 
 function positiveInteger(name: string, n: number | undefined): void {
   if (n !== undefined && !(Number.isInteger(n) && n > 0)) {
@@ -84,34 +73,36 @@ export class Kv {
   readonly #committer: Committer;
   readonly #wakeup = new Wakeup();
   readonly #queue: QueueDispatcher;
-  #closed = false;
+  readonly #gate = new CloseGate();
   #closing: Promise<void> | undefined;
-  #signalClosed!: () => void;
-  readonly #closedSignal = new Promise<void>((resolve) => this.#signalClosed = resolve);
   readonly #versionstampSymbol = Symbol("KvCommitVersionstamp");
 
   /** Wraps an open store; `openKv` is the usual way to get one. */
   constructor(engine: KvEngine) {
     this.#engine = engine;
-    this.#committer = new Committer(engine, () => this.#wakeup.wake());
-    this.#queue = new QueueDispatcher(engine, this.#wakeup, () => this.#closed);
+    this.#committer = new Committer(engine, this.#gate, () => this.#wakeup.wake());
+    this.#queue = new QueueDispatcher(engine, this.#wakeup, () => this.#gate.isClosed);
   }
 
   /** The entry of `key`: `value` and `versionstamp` are null when it is absent. */
   async get<T = unknown>(
     key: KvKey,
-    _options?: { consistency?: KvConsistencyLevel },
+    options?: { consistency?: KvConsistencyLevel },
   ): Promise<KvEntryMaybe<T>> {
-    const record = await this.#engine.getEntry(encodeKey(key));
+    this.#gate.check();
+    checkConsistency(options?.consistency);
+    const record = await readEntry(this.#engine, encodeKey(key));
     return record === undefined ? absentEntry(key) : entryOf<T>(key, record);
   }
 
   /** The entries of several keys, read at one point in time. */
   getMany<T extends readonly unknown[]>(
     keys: readonly [...{ [K in keyof T]: KvKey }],
-    _options?: { consistency?: KvConsistencyLevel },
+    options?: { consistency?: KvConsistencyLevel },
   ): Promise<{ [K in keyof T]: KvEntryMaybe<T[K]> }> {
-    return this.#readMany(keys) as Promise<{ [K in keyof T]: KvEntryMaybe<T[K]> }>;
+    return this.#readMany(keys, options?.consistency) as Promise<
+      { [K in keyof T]: KvEntryMaybe<T[K]> }
+    >;
   }
 
   /** Stores `value` at `key`; `expireIn` makes it read as absent that many ms later. */
@@ -130,12 +121,14 @@ export class Kv {
   list<T = unknown>(selector: KvListSelector, options: KvListOptions = {}): KvListIterator<T> {
     positiveInteger("Limit", options.limit);
     positiveInteger("batchSize", options.batchSize);
-    // Deno KV reads 100 per batch by default. Each Cask scan has a fixed setup cost (its
-    // read-ahead buffer), so 500 serves long lists better; batches stay consistent either way.
-    const batchSize = options.batchSize ?? Math.min(options.limit ?? DEFAULT_BATCH, DEFAULT_BATCH);
+    // Batch bounds decide which writes made during the iteration it sees, so they are Deno KV's.
+    const batchSize = options.batchSize ??
+      Math.min(options.limit ?? DEFAULT_BATCH, MAX_LIMIT_BATCH);
     return new KvListIterator<T>({
       engine: this.#engine,
+      gate: this.#gate,
       parts: selectorParts(selector),
+      consistency: options.consistency,
       limit: options.limit,
       cursor: options.cursor,
       reverse: options.reverse ?? false,
@@ -156,7 +149,7 @@ export class Kv {
    */
   // deno-lint-ignore no-explicit-any -- the message type is the caller's, as in Deno.Kv
   listenQueue(handler: (value: any) => Promise<void> | void): Promise<void> {
-    if (this.#closed) return Promise.reject(new Error("Queue already closed"));
+    if (this.#gate.isClosed) return Promise.reject(new Error("Queue already closed"));
     return this.#queue.listen(handler);
   }
 
@@ -174,7 +167,7 @@ export class Kv {
       this.#engine,
       keys,
       options?.raw ?? false,
-      this.#closedSignal,
+      this.#gate,
     ) as unknown as ReadableStream<{ [K in keyof T]: KvEntryMaybe<T[K]> }>;
   }
 
@@ -193,8 +186,7 @@ export class Kv {
    */
   close(): Promise<void> {
     if (this.#closing) return this.#closing;
-    this.#closed = true;
-    this.#signalClosed();
+    this.#gate.close();
     this.#wakeup.wake();
     this.#closing = this.#queue.settle().then(() => this.#engine.close());
     return this.#closing;
@@ -210,7 +202,12 @@ export class Kv {
     return this.close();
   }
 
-  async #readMany(keys: readonly KvKey[]): Promise<KvEntryMaybe<unknown>[]> {
+  async #readMany(
+    keys: readonly KvKey[],
+    consistency: KvConsistencyLevel | undefined,
+  ): Promise<KvEntryMaybe<unknown>[]> {
+    this.#gate.check();
+    checkConsistency(consistency);
     const records = await readAtOnce(this.#engine, keys.map((k) => encodeKey(k)));
     return records.map((r, i) => r === undefined ? absentEntry(keys[i]) : entryOf(keys[i], r));
   }

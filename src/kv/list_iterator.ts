@@ -4,6 +4,8 @@
  * @module
  */
 
+import type { CloseGate } from "./close_gate.ts";
+import { checkConsistency, type KvConsistencyLevel } from "./consistency.ts";
 import type { KvEngine } from "./engine.ts";
 import { entryOf, type KvEntry } from "./entry.ts";
 import {
@@ -17,7 +19,9 @@ import {
 /** What the iterator needs to read its batches. */
 export interface ListPlan {
   engine: KvEngine;
+  gate: CloseGate;
   parts: SelectorParts;
+  consistency?: KvConsistencyLevel;
   limit?: number;
   cursor?: string;
   reverse: boolean;
@@ -27,7 +31,8 @@ export interface ListPlan {
 /**
  * An async iterator of the entries of a `list()` call. Its `cursor` names the
  * last entry returned; pass it as `cursor` to a new `list()` to resume after it.
- * It is the empty string once the range is exhausted.
+ * It is the empty string once the range is exhausted. Once the store is closed,
+ * reading another batch rejects with ClosedError.
  *
  * @example
  * ```ts
@@ -94,7 +99,9 @@ export class KvListIterator<T> implements AsyncIterableIterator<KvEntry<T>> {
   }
 
   async #pull(cursor: string | undefined): Promise<{ entry: KvEntry<T>; key: Uint8Array }[]> {
-    const { engine, reverse, batchSize } = this.#plan;
+    const { engine, gate, reverse, batchSize } = this.#plan;
+    gate.check();
+    checkConsistency(this.#plan.consistency);
     this.#range ??= byteRange(this.#plan.parts);
     const range = cursor === undefined ? this.#range : resumeRange(this.#range, cursor, reverse);
     const batch: { entry: KvEntry<T>; key: Uint8Array }[] = [];

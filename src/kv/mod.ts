@@ -4,7 +4,8 @@
  * @module
  */
 
-export { Kv, type KvConsistencyLevel, type KvListOptions } from "./kv.ts";
+export { Kv, type KvListOptions } from "./kv.ts";
+export type { KvConsistencyLevel } from "./consistency.ts";
 export { AtomicOperation } from "./atomic.ts";
 export { KvListIterator } from "./list_iterator.ts";
 export { KvU64 } from "./u64.ts";

@@ -140,6 +140,10 @@ export function pendingEnqueue(message: unknown, options?: EnqueueOptions): Pend
     throw new TypeError(`Delay cannot be greater than 30 days: received ${delay}`);
   }
   if (Number.isNaN(delay)) throw new TypeError("Delay cannot be NaN");
+  // Deno KV refuses other types only when it converts the delay to an integer.
+  if (typeof delay !== "number") {
+    throw new TypeError(`Delay must be a number: received ${typeof delay}`);
+  }
   const schedule = options?.backoffSchedule;
   if (schedule !== undefined) {
     if (schedule.length > MAX_BACKOFF_INTERVALS) {
@@ -148,7 +152,7 @@ export function pendingEnqueue(message: unknown, options?: EnqueueOptions): Pend
       );
     }
     schedule.forEach((ms, i) => {
-      if (!(ms >= 0 && ms <= MAX_BACKOFF_INTERVAL)) {
+      if (typeof ms !== "number" || !(ms >= 0 && ms <= MAX_BACKOFF_INTERVAL)) {
         throw new TypeError(`Invalid backoffSchedule, interval at index ${i} is invalid`);
       }
     });

@@ -1,9 +1,17 @@
 /**
- * Multi-key reads that see one point in time, for getMany and watch.
+ * Reads of keys for get, getMany and watch; multi-key reads see one point in time.
  * @module
  */
 
 import type { EngineEntry, KvEngine } from "./engine.ts";
+
+/**
+ * The record of `key`. The empty key is readable in Deno KV but no write can
+ * store it (the store refuses it), so it is always absent.
+ */
+export function readEntry(engine: KvEngine, key: Uint8Array): Promise<EngineEntry | undefined> {
+  return key.length === 0 ? Promise.resolve(undefined) : engine.getEntry(key);
+}
 
 /** How often a read is retried when commits keep landing during it. */
 const TRIES = 8;
@@ -20,7 +28,7 @@ export async function readAtOnce(
   let records: (EngineEntry | undefined)[] = [];
   for (let i = 0; i < TRIES; i++) {
     const before = engine.sequence;
-    records = await Promise.all(keys.map((k) => engine.getEntry(k)));
+    records = await Promise.all(keys.map((k) => readEntry(engine, k)));
     if (engine.sequence === before) break;
   }
   return records;

@@ -14,14 +14,14 @@ export function versionstampOf(sequence: number): string {
 
 /**
  * The sequence a versionstamp names, for a check. A well-formed stamp Cask
- * never issued maps to -1, which no record has, so its check fails as in
- * Deno KV; a malformed one throws TypeError("Invalid check") as Deno KV does.
+ * never issued gives undefined: no key has it, so its check fails as in
+ * Deno KV. A malformed one throws TypeError("Invalid check") as Deno KV does.
  */
-export function sequenceOf(versionstamp: string): number {
+export function sequenceOf(versionstamp: string): number | undefined {
   if (typeof versionstamp !== "string" || !HEX20.test(versionstamp)) {
     throw new TypeError("Invalid check");
   }
-  if (!versionstamp.endsWith("0000")) return -1;
+  if (!versionstamp.endsWith("0000")) return undefined;
   const n = parseInt(versionstamp.slice(0, 16), 16);
-  return Number.isSafeInteger(n) ? n : -1;
+  return Number.isSafeInteger(n) ? n : undefined;
 }

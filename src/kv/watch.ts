@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { CloseGate } from "./close_gate.ts";
 import type { EngineChange, KvEngine } from "./engine.ts";
 import { absentEntry, entryOf, type KvEntryMaybe } from "./entry.ts";
 import { encodeKey, type KvKey } from "./key_codec.ts";
@@ -25,19 +26,23 @@ function expiryTimer(at: number): { fired: Promise<Wake>; cancel: () => void } {
 
 /**
  * The stream of `keys`. Without `raw`, an array is emitted only when some
- * versionstamp differs from the last array emitted. `closed` ends the stream.
+ * versionstamp differs from the last array emitted. Closing `gate` ends the
+ * stream; a stream first read after that errors with ClosedError.
  */
 export function watchStream(
   engine: KvEngine,
   keys: readonly KvKey[],
   raw: boolean,
-  closed: Promise<void>,
+  gate: CloseGate,
 ): ReadableStream<KvEntryMaybe<unknown>[]> {
   const encoded = keys.map((k) => encodeKey(k));
-  // Subscribe before the first read, so no commit falls between the two.
-  const subscribe = () => engine.watch({ keys: encoded })[Symbol.asyncIterator]();
-  let changes: AsyncIterator<EngineChange> = subscribe();
-  const ended = closed.then((): Wake => ({ done: true, value: undefined }));
+  // The empty key is never written (the store refuses it), so it is not subscribed to.
+  const written = encoded.filter((k) => k.length > 0);
+  // Subscribed at the first pull, before the first read, so no commit falls between the two
+  // (and a stream first read after close never reaches the store).
+  const subscribe = () => engine.watch({ keys: written })[Symbol.asyncIterator]();
+  let changes: AsyncIterator<EngineChange> | undefined;
+  const ended = gate.closed.then((): Wake => ({ done: true, value: undefined }));
   let last: (string | null)[] | undefined;
   // Changes up to this sequence are already in the last read; one commit can report several keys.
   let readAt = -1;
@@ -45,12 +50,12 @@ export function watchStream(
   let nextExpiry = Infinity;
 
   /** The next reason to read again; false when the stream is over. */
-  async function wake(): Promise<{ stale: boolean } | false> {
+  async function wake(feed: AsyncIterator<EngineChange>): Promise<{ stale: boolean } | false> {
     for (;;) {
       const timer = expiryTimer(nextExpiry);
       let woke: Wake;
       try {
-        woke = await Promise.race([changes.next(), ended, timer.fired]);
+        woke = await Promise.race([feed.next(), ended, timer.fired]);
       } catch (e) {
         // The store ends a feed that fell too far behind (nobody read the stream):
         // subscribe again and read the keys afresh, which covers what was missed.
@@ -69,17 +74,23 @@ export function watchStream(
     }
   }
 
+  function end(controller: ReadableStreamDefaultController<KvEntryMaybe<unknown>[]>): void {
+    void changes?.return?.();
+    controller.close();
+  }
+
   return new ReadableStream({
     async pull(controller) {
       for (;;) {
         let stale = false;
-        if (last !== undefined) {
-          const why = await wake();
-          if (!why) {
-            void changes.return?.();
-            controller.close();
-            return;
-          }
+        if (changes === undefined) {
+          gate.check();
+          // Deno KV ends the watch of no keys at once.
+          if (keys.length === 0) return end(controller);
+          changes = subscribe();
+        } else {
+          const why = await wake(changes);
+          if (!why) return end(controller);
           stale = why.stale;
         }
         readAt = engine.sequence;
@@ -98,7 +109,7 @@ export function watchStream(
       }
     },
     cancel() {
-      void changes.return?.();
+      void changes?.return?.();
     },
     // No read-ahead: each array is read when asked for, so it is never older than the ask.
   }, { highWaterMark: 0 });

@@ -1,0 +1,32 @@
+/**
+ * Whether a `Kv` was closed, shared by everything that serves its calls. The
+ * store's files close only after queue outcomes are written, so without this
+ * flag a call made right after `close()` would still reach the store.
+ * @module
+ */
+
+import { ClosedError } from "../base/errors.ts";
+
+/** Set once by `Kv.close()`; checked at the start of each call. */
+export class CloseGate {
+  #closed = false;
+  #signal!: () => void;
+  /** Resolves when the gate closes (ends watch streams). */
+  readonly closed: Promise<void> = new Promise((resolve) => this.#signal = resolve);
+
+  /** Whether `close()` was called. */
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  /** Refuses every later call. */
+  close(): void {
+    this.#closed = true;
+    this.#signal();
+  }
+
+  /** Throws ClosedError (the class Cask documents for closed stores) once closed. */
+  check(): void {
+    if (this.#closed) throw new ClosedError();
+  }
+}

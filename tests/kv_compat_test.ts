@@ -1,0 +1,254 @@
+/**
+ * Edge cases an audit found where openKv answered differently from Deno KV:
+ * each runs against Deno KV and Cask in the same test and the outcomes are
+ * compared. Where the stores differ on purpose (the error class after close),
+ * the test pins both sides.
+ */
+
+import assert from "node:assert/strict";
+import { ClosedError, openKv } from "../mod.ts";
+import { withDir } from "./helpers.ts";
+import { openDenoKv, outcome } from "./kv_peer.ts";
+
+type AnyKv = Deno.Kv;
+// deno-lint-ignore no-explicit-any -- invalid arguments on purpose
+const bad = (x: unknown) => x as any;
+
+/** Runs `fn` with a fresh Deno KV and Cask store; closes whichever is still open. */
+async function withBoth(fn: (stores: [AnyKv, AnyKv]) => Promise<void>): Promise<void> {
+  await withDir(async (dir) => {
+    const denoKv = await openDenoKv(`${dir}/deno.sqlite3`);
+    const cask = await openKv(`${dir}/cask`);
+    try {
+      await fn([denoKv, cask as unknown as AnyKv]);
+    } finally {
+      await outcome(() => denoKv.close());
+      await cask.close();
+    }
+  });
+}
+
+/** Each case's outcome on Cask, where it differs from Deno KV's. */
+async function differences(
+  stores: [AnyKv, AnyKv],
+  cases: [string, (kv: AnyKv) => unknown][],
+): Promise<string[]> {
+  const out: string[] = [];
+  for (const [name, call] of cases) {
+    const want = JSON.stringify(await outcome(() => call(stores[0])));
+    const got = JSON.stringify(await outcome(() => call(stores[1])));
+    if (got !== want) out.push(`${name}: Deno ${want} / Cask ${got}`);
+  }
+  return out;
+}
+
+/** An entry with its versionstamp reduced to present/absent (the digits differ by design). */
+const shape = (e: Deno.KvEntryMaybe<unknown>) => ({ ...e, versionstamp: e.versionstamp !== null });
+
+const nextWithin = <T>(reader: ReadableStreamDefaultReader<T>, ms: number) =>
+  Promise.race([reader.read(), new Promise((r) => setTimeout(() => r("nothing yet"), ms))]);
+
+Deno.test("a check naming a versionstamp no commit had fails the commit", async () => {
+  await withBoth(async (stores) => {
+    for (const kv of stores) await kv.set(["present"], 1);
+    const cases: [string, (kv: AnyKv) => unknown][] = [];
+    // Low digits Cask never uses, and a sequence past 2^53.
+    for (const stamp of ["00000000000000010001", "ffffffffffffffff0000"]) {
+      for (const key of [["absent"], ["present"]]) {
+        const check = { key, versionstamp: stamp };
+        cases.push(
+          [
+            `${stamp} on ${key} with a set`,
+            (kv) => kv.atomic().check(check).set(["w"], 1).commit(),
+          ],
+          [
+            `${stamp} on ${key} with a sum`,
+            (kv) => kv.atomic().check(check).sum(["n"], 1n).commit(),
+          ],
+          [`${stamp} on ${key} alone`, (kv) => kv.atomic().check(check).commit()],
+        );
+      }
+    }
+    cases.push(["nothing was written", async (kv) => shape(await kv.get(["w"]))]);
+    assert.deepEqual(await differences(stores, cases), []);
+  });
+});
+
+Deno.test("the empty key reads as absent in get, getMany and watch", async () => {
+  await withBoth(async (stores) => {
+    for (const kv of stores) await kv.set(["a"], 1);
+    assert.deepEqual(
+      await differences(stores, [
+        ["get", (kv) => kv.get([])],
+        ["getMany", async (kv) => (await kv.getMany([[], ["a"], []])).map(shape)],
+        ["watch", async (kv) => {
+          const reader = kv.watch([[], ["a"]]).getReader();
+          const first = await reader.read();
+          await kv.set(["b"], 2);
+          const second = await nextWithin(reader, 200);
+          await reader.cancel();
+          return [first.value?.map(shape), second];
+        }],
+        ["watch of the empty key alone", async (kv) => {
+          const reader = kv.watch([[]]).getReader();
+          const first = await reader.read();
+          await kv.set(["b"], 3);
+          const second = await nextWithin(reader, 200);
+          await reader.cancel();
+          return [first, second];
+        }],
+      ]),
+      [],
+    );
+  });
+});
+
+Deno.test("a check without a versionstamp field requires the key to be absent", async () => {
+  await withBoth(async (stores) => {
+    const commit = (kv: AnyKv) => kv.atomic().check(bad({ key: ["k"] })).set(["k"], 1).commit();
+    assert.deepEqual(
+      await differences(stores, [
+        ["on an absent key", async (kv) => (await commit(kv)).ok],
+        ["on a present key", async (kv) => (await commit(kv)).ok],
+      ]),
+      [],
+    );
+  });
+});
+
+Deno.test("list reads its first batch as Deno KV does (default size, limit, batchSize)", async () => {
+  await withBoth(async (stores) => {
+    for (const kv of stores) {
+      const a = kv.atomic();
+      for (let i = 0; i < 1000; i++) a.set(["k", i], i);
+      await a.commit();
+    }
+    // Keys written after the first entry was read show up only past the first batch, so the
+    // first new key seen tells where that batch ended.
+    const firstBatchEnd = async (kv: AnyKv, options: Deno.KvListOptions) => {
+      let end: unknown;
+      let first = true;
+      for await (const e of kv.list({ prefix: ["k"] }, options)) {
+        if (first) {
+          first = false;
+          const b = kv.atomic();
+          for (let i = 0; i < 1000; i++) b.set(["k", i + 0.5], "new");
+          await b.commit();
+        }
+        if (e.value === "new") end ??= e.key[1];
+      }
+      const c = kv.atomic();
+      for (let i = 0; i < 1000; i++) c.delete(["k", i + 0.5]);
+      await c.commit();
+      return end ?? "none";
+    };
+    const optionSets: Deno.KvListOptions[] = [
+      {},
+      { reverse: true },
+      { limit: 50 },
+      { limit: 300 },
+      { limit: 700 },
+      { limit: 700, batchSize: 600 },
+      { batchSize: 30 },
+    ];
+    assert.deepEqual(
+      await differences(
+        stores,
+        optionSets.map((o) => [JSON.stringify(o), (kv) => firstBatchEnd(kv, o)]),
+      ),
+      [],
+    );
+  });
+});
+
+Deno.test("calls made right after close() reject: BadResource in Deno KV, ClosedError in Cask", async () => {
+  const calls: [string, (kv: AnyKv) => Promise<unknown>][] = [
+    ["get", (kv) => kv.get(["a"])],
+    ["getMany", (kv) => kv.getMany([["a"]])],
+    ["set", (kv) => kv.set(["b"], 1)],
+    ["delete", (kv) => kv.delete(["a"])],
+    ["enqueue", (kv) => kv.enqueue(1)],
+    ["atomic", (kv) => kv.atomic().set(["b"], 1).commit()],
+    ["check-only atomic", (kv) => kv.atomic().check({ key: ["b"], versionstamp: null }).commit()],
+    ["list", (kv) => kv.list({ prefix: [] }).next()],
+    ["watch", (kv) => kv.watch([["a"]]).getReader().read()],
+  ];
+  await withBoth(async (stores) => {
+    const results = await Promise.all(stores.map(async (kv) => {
+      await kv.set(["a"], 1);
+      // Deno KV may reject a read still in flight at close(); Cask completes it.
+      const before = outcome(() => kv.get(["a"]));
+      // Made before close() and used after it.
+      const list = kv.list({ prefix: [] });
+      const atomic = kv.atomic().set(["c"], 1);
+      kv.close();
+      // Issued synchronously after close(), with no await in between; each gets its handler at
+      // once, so one rejecting while another is awaited is handled.
+      const settled = [
+        ...calls.map(([name, call]) => [name, outcome(() => call(kv))] as const),
+        ["list made before close", outcome(() => list.next())] as const,
+        ["atomic made before close", outcome(() => atomic.commit())] as const,
+      ];
+      const outcomes: Record<string, string> = {};
+      for (const [name, p] of settled) {
+        const o = await p;
+        outcomes[name] = "error" in o ? o.error.split(":")[0] : `resolved ${JSON.stringify(o)}`;
+      }
+      return { before: await before, outcomes };
+    }));
+    const [deno, cask] = results;
+    assert.ok("ok" in cask.before && cask.before.ok.value === 1, "a get before close() completes");
+    for (const [name, error] of Object.entries(deno.outcomes)) {
+      assert.equal(error, "BadResource", `Deno KV ${name}`);
+      assert.equal(cask.outcomes[name], "ClosedError", `Cask ${name}`);
+    }
+  });
+});
+
+Deno.test("leaving a using block closes the store for the calls that follow", async () => {
+  await withDir(async (dir) => {
+    let escaped: Awaited<ReturnType<typeof openKv>>;
+    {
+      using kv = await openKv(dir);
+      await kv.set(["a"], 1);
+      escaped = kv;
+    }
+    await assert.rejects(escaped.get(["a"]), ClosedError);
+    await escaped.close();
+  });
+});
+
+Deno.test("option and argument edge cases are accepted or refused as in Deno KV", async () => {
+  await withBoth(async (stores) => {
+    const errorClass = async (call: () => unknown) => {
+      const o = await outcome(call);
+      return "error" in o ? o.error.split(":")[0] : "accepted";
+    };
+    assert.deepEqual(
+      await differences(stores, [
+        ["get, bogus consistency", (kv) => kv.get(["a"], { consistency: bad("bogus") })],
+        ["getMany, bogus consistency", (kv) => kv.getMany([["a"]], { consistency: bad("bogus") })],
+        [
+          "list, bogus consistency",
+          (kv) => kv.list({ prefix: [] }, { consistency: bad("x") }).next(),
+        ],
+        [
+          "list, numeric consistency",
+          (kv) => errorClass(() => kv.list({ prefix: [] }, { consistency: bad(5) }).next()),
+        ],
+        ["enqueue, string delay", (kv) => errorClass(() => kv.enqueue(1, { delay: bad("5") }))],
+        ["enqueue, boolean delay", (kv) => errorClass(() => kv.enqueue(1, { delay: bad(true) }))],
+        [
+          "enqueue, string backoff",
+          (kv) => errorClass(() => kv.enqueue(1, { backoffSchedule: [bad("5")] })),
+        ],
+        [
+          "enqueue, empty key if undelivered",
+          async (kv) => (await kv.enqueue(1, { keysIfUndelivered: [[], ["u"]] })).ok,
+        ],
+        ["watch of no keys", (kv) => nextWithin(kv.watch([]).getReader(), 200)],
+      ]),
+      [],
+    );
+  });
+});
