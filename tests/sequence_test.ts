@@ -190,3 +190,34 @@ Deno.test("watch({ since }) before a compaction's merge is refused with HistoryG
     assert.equal(text((await feed.next()).value!.value), "3");
     assert.throws(() => db.watch({ keys: ["a"], since: -1 }), InvalidArgumentError);
   }));
+
+Deno.test("watch({ since }) past the store's sequence delivers only the commits after since", () =>
+  withDir(async (dir) => {
+    await using db = await open(dir, { sync: "never" });
+    await db.set("a", "0");
+    const feed = db.watch({ keys: ["a"], since: db.sequence + 3 });
+    for (let i = 1; i <= 5; i++) await db.set("a", String(i));
+    const first = (await feed.next()).value!;
+    assert.equal(first.sequence, 5);
+    assert.equal(text(first.value), "4");
+    await feed.return!();
+  }));
+
+Deno.test("watch({ since }) whose replay a compaction cuts short ends with HistoryGoneError", () =>
+  withDir(async (dir) => {
+    await using db = await open(dir, { sync: "never", maxFileSize: 4096 });
+    for (let i = 0; i < 2000; i++) await db.set(`k${i % 50}`, `v${i}`.padEnd(40, "."));
+    const feed = db.watch({ prefix: "k", since: 0 });
+    const seen: number[] = [];
+    let error: unknown;
+    try {
+      for await (const c of feed) {
+        seen.push(c.sequence);
+        if (seen.length === 10) await db.compact();
+      }
+    } catch (e) {
+      error = e;
+    }
+    assert.ok(error instanceof HistoryGoneError, `got ${error}`);
+    assert.ok(error.oldest > seen[seen.length - 1], `${error.oldest} after ${seen.at(-1)}`);
+  }));

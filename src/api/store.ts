@@ -462,6 +462,7 @@ export class Cask {
       this.#catalog.sequence,
       (ended) => this.#watches.delete(ended),
       since === undefined ? undefined : (upTo) => this.#catalog.history(since, upTo),
+      since,
     );
     this.#watches.add(w);
     return w;

@@ -41,6 +41,9 @@ export class Watch implements AsyncIterableIterator<Change> {
     from: number,
     readonly onEnd: (w: Watch) => void,
     history?: (upTo: number) => AsyncIterator<LoggedKeyChange>,
+    // Changes up to this sequence number are not delivered: a `since` past the
+    // store's sequence skips the commits up to it.
+    readonly after = -1,
   ) {
     this.#queue = new ChangeQueue(from);
     this.#unsubscribe = subscribe((changes) => this.#push(changes));
@@ -50,7 +53,7 @@ export class Watch implements AsyncIterableIterator<Change> {
   #push(changes: KeyChange[]): void {
     if (this.#queue.ended) return;
     for (const c of changes) {
-      if (!this.filter.match(c.k)) continue;
+      if (c.seq <= this.after || !this.filter.match(c.k)) continue;
       // A copy: the caller's buffer may change after its write resolved.
       const change = { key: keyToBytes(c.k), value: c.value?.slice(), sequence: c.seq };
       if (!this.#queue.push(change)) return this.#stop();

@@ -502,13 +502,20 @@ export class Catalog {
     // Everything committed up to now must be on disk to be read back.
     await this.#writer.sync();
     const files = [...this.#files.values()].sort((a, b) => a.id - b.id);
-    for await (const c of readHistory(files, since, upTo)) {
-      if (c.range) {
-        yield { k: c.k, value: undefined, seq: c.seq, rangeEnd: c.range.end, isRange: true };
-      } else {
-        const value = c.at ? readValue(c.at.file, c.at, c.k, this.#writer) : undefined;
-        yield { k: c.k, value, seq: c.seq };
+    try {
+      for await (const c of readHistory(files, since, upTo)) {
+        if (c.range) {
+          yield { k: c.k, value: undefined, seq: c.seq, rangeEnd: c.range.end, isRange: true };
+        } else {
+          const value = c.at ? readValue(c.at.file, c.at, c.k, this.#writer) : undefined;
+          yield { k: c.k, value, seq: c.seq };
+        }
       }
+    } catch (e) {
+      // A compaction that ran during the replay merged the files it was reading.
+      const now = historyStart([...this.#files.values()]);
+      if (since < now) throw new HistoryGoneError(since, now);
+      throw e;
     }
   }
 
