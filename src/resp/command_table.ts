@@ -497,7 +497,7 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map<string, Comman
     ),
   ],
   ["ECHO", server(2, ["fast"], C, "message", "Returns the given string.", echo)],
-  ["QUIT", server(-1, ["fast", "noauth"], C, "", "Closes the connection.", quit)],
+  ["QUIT", server(-1, ["fast", "noauth", "no-multi"], C, "", "Closes the connection.", quit)],
   [
     "SELECT",
     server(2, ["fast"], C, "index", "Changes the selected database (only 0 exists).", select),
@@ -506,7 +506,7 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map<string, Comman
     "AUTH",
     server(
       -2,
-      ["fast", "noauth", "no-multi"],
+      ["fast", "noauth"],
       C,
       "[username] password",
       "Authenticates the connection.",
@@ -517,7 +517,7 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map<string, Comman
     "HELLO",
     server(
       -1,
-      ["fast", "noauth", "no-multi"],
+      ["fast", "noauth"],
       C,
       "[protover [AUTH username password] [SETNAME clientname]]",
       "Handshakes with the server.",

@@ -11,6 +11,7 @@ import { COMMANDS } from "./command_table.ts";
 import type { Session } from "./context.ts";
 import type { Reply } from "./encoder.ts";
 import { lockKeys, runCommand, runInView } from "./execute.ts";
+import { refusedExec } from "./transaction_commands.ts";
 import { asciiUpper, byteString, sameBytes } from "./words.ts";
 
 /**
@@ -39,18 +40,19 @@ export interface PreparedCommand {
   blind(): BatchOp[] | undefined;
 }
 
-// A command answered before it runs: queued in MULTI, or refused.
+// A command answered without a handler: queued in MULTI, or refused. The
+// answer is made when its turn comes, as it may end a transaction.
 class Answered implements PreparedCommand {
   readonly overlap = "barrier";
-  readonly #reply: Reply;
-  constructor(reply: Reply) {
-    this.#reply = reply;
+  readonly #answer: () => Reply;
+  constructor(answer: () => Reply) {
+    this.#answer = answer;
   }
   now(): Reply {
-    return this.#reply;
+    return this.#answer();
   }
   run(): Promise<Reply> {
-    return Promise.resolve(this.#reply);
+    return Promise.resolve(this.#answer());
   }
   blind(): undefined {
     return undefined;
@@ -93,7 +95,8 @@ class Runnable implements PreparedCommand {
   }
 }
 
-const QUEUED = new Answered({ status: "QUEUED" });
+const QUEUED_REPLY: Reply = { status: "QUEUED" };
+const QUEUED = new Answered(() => QUEUED_REPLY);
 const NOAUTH = "NOAUTH Authentication required.";
 
 /**
@@ -113,7 +116,7 @@ export function prepare(s: Session, args: Uint8Array[]): PreparedCommand | undef
   }
   const spec = COMMANDS.get(name);
   if (s.server.password !== undefined && !s.authenticated && !spec?.flags.includes("noauth")) {
-    return failed(s, NOAUTH);
+    return failed(s, name, NOAUTH);
   }
   if (spec === undefined) {
     // Redis quotes arguments, each followed by a space, until 128 characters are shown.
@@ -123,13 +126,14 @@ export function prepare(s: Session, args: Uint8Array[]): PreparedCommand | undef
     }
     return failed(
       s,
+      name,
       `ERR unknown command '${
         byteString(args[0]).slice(0, 128)
       }', with args beginning with: ${rest}`,
     );
   }
   if (spec.arity > 0 ? args.length !== spec.arity : args.length < -spec.arity) {
-    return failed(s, `ERR wrong number of arguments for '${name.toLowerCase()}' command`);
+    return failed(s, name, `ERR wrong number of arguments for '${name.toLowerCase()}' command`);
   }
   if (s.transaction !== undefined && !spec.flags.includes("no-multi")) {
     // Copied: the parser's views would pin its buffers until EXEC.
@@ -163,8 +167,10 @@ function looksLikeHttp(name: string, args: Uint8Array[], first: boolean): boolea
   return first && args.length === 3 && byteString(args[2]).startsWith("HTTP/");
 }
 
-// A command refused before it ran; inside MULTI it also dooms the EXEC.
-function failed(s: Session, error: string): PreparedCommand {
+// A command refused before it ran; inside MULTI it also dooms the EXEC, and
+// a refused EXEC ends the transaction at once.
+function failed(s: Session, name: string, error: string): PreparedCommand {
+  if (name === "EXEC") return new Answered(() => refusedExec(s, error));
   if (s.transaction !== undefined) s.transaction.aborted = true;
-  return new Answered({ error });
+  return new Answered(() => ({ error }));
 }

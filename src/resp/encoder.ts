@@ -8,7 +8,9 @@
  * A reply: a number is an integer, a string or bytes a bulk string, `null`
  * the null bulk, an array a multi-bulk; the objects are the one-line status
  * (`+OK`) and error (`-ERR ...`) replies, an integer too big for a double,
- * a map (a flat array in RESP2) and the null array (EXEC's "aborted").
+ * a map (a flat array in RESP2), the null array (EXEC's "aborted") and a
+ * reply in the given protocol whatever the connection's (in EXEC's reply,
+ * those of the commands before a HELLO that changed it).
  */
 export type Reply =
   | number
@@ -20,7 +22,8 @@ export type Reply =
   | { readonly error: string }
   | { readonly integer: string }
   | { readonly map: readonly (readonly [Reply, Reply])[] }
-  | { readonly nullArray: true };
+  | { readonly nullArray: true }
+  | { readonly protocol: 2 | 3; readonly reply: Reply };
 
 /** The `+OK` reply. */
 export const OK: Reply = { status: "OK" };
@@ -85,6 +88,11 @@ export class ReplyBuffer {
         this.reply(key);
         this.reply(value);
       }
+    } else if ("protocol" in reply) {
+      const connection = this.protocol;
+      this.protocol = reply.protocol;
+      this.reply(reply.reply);
+      this.protocol = connection;
     } else {
       if (this.protocol === 3) this.#line(0x5f, "");
       else this.#line(0x2a, "-1");

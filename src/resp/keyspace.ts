@@ -32,10 +32,20 @@ export interface KeyView extends ReadView {
   remove(key: Uint8Array): void;
   /** Removes every key (FLUSHDB inside the view). */
   clear(): Promise<void>;
-  /** The keys starting with `prefix` as this view has them, buffered writes included. */
-  keys(prefix: Uint8Array | undefined): AsyncIterable<Uint8Array>;
+  /** The keys of `range` as this view has them, buffered writes included. */
+  keys(range: KeyRange): AsyncIterable<Uint8Array>;
   /** How many keys this view has. */
   size(): Promise<number>;
+}
+
+/** Which keys {@link KeyView.keys} yields, in what order: as the store's `keys()` takes them. */
+export interface KeyRange {
+  /** Only keys starting with these bytes. */
+  prefix?: Uint8Array;
+  /** The first key to include. */
+  start?: Uint8Array;
+  /** Descending order. */
+  reverse?: boolean;
 }
 
 /**
@@ -149,16 +159,20 @@ export class Overlay implements KeyView {
     for await (const key of this.#db.keys()) this.remove(key);
   }
 
-  async *keys(prefix: Uint8Array | undefined): AsyncGenerator<Uint8Array> {
-    const head = prefix === undefined ? "" : byteString(prefix);
+  async *keys(range: KeyRange): AsyncGenerator<Uint8Array> {
+    const head = range.prefix === undefined ? "" : byteString(range.prefix);
+    const first = range.start === undefined ? "" : byteString(range.start);
     // Byte strings order as their bytes, so both sides merge in key order.
-    const pending = [...this.#changes].filter(([id]) => id.startsWith(head)).sort(([a], [b]) =>
-      a < b ? -1 : a > b ? 1 : 0
-    );
+    const before = range.reverse
+      ? (a: string, b: string) => a > b
+      : (a: string, b: string) => a < b;
+    // Ids are distinct, so no two compare equal.
+    const pending = [...this.#changes].filter(([id]) => id.startsWith(head) && id >= first)
+      .sort(([a], [b]) => before(a, b) ? -1 : 1);
     let j = 0;
-    for await (const key of this.#db.keys(prefix === undefined ? undefined : { prefix })) {
+    for await (const key of this.#db.keys(range)) {
       const id = byteString(key);
-      for (; j < pending.length && pending[j][0] < id; j++) {
+      for (; j < pending.length && before(pending[j][0], id); j++) {
         if (this.#live(pending[j][1].entry)) yield pending[j][1].key;
       }
       if (j < pending.length && pending[j][0] === id) {

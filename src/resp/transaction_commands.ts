@@ -23,9 +23,23 @@ export function multi(s: Session): Reply {
 /** DISCARD */
 export function discard(s: Session): Reply {
   if (s.transaction === undefined) throw new CommandError("ERR DISCARD without MULTI");
+  endTransaction(s);
+  return OK;
+}
+
+/**
+ * The reply to an EXEC refused before it could run (wrong arity, NOAUTH):
+ * as in Redis, the transaction ends there, if there is one, and so do the
+ * watches.
+ */
+export function refusedExec(s: Session, error: string): Reply {
+  endTransaction(s);
+  return { error: `EXECABORT Transaction discarded because of: ${error.replace(/^ERR /, "")}` };
+}
+
+function endTransaction(s: Session): void {
   s.transaction = undefined;
   unwatchAll(s);
-  return OK;
 }
 
 /** WATCH key [key ...] */
@@ -68,14 +82,22 @@ export async function exec(s: Session): Promise<Reply> {
       for (const [id, w] of s.watched) if (st.watches.version(id) !== w.version) return NULL_ARRAY;
       const view = new Overlay(st.db);
       const replies: Reply[] = [];
-      for (const c of tx.commands) replies.push(await c.run(view));
+      // HELLO may switch protocols midway; Redis encodes each reply in the
+      // protocol of its time.
+      const protocols: (2 | 3)[] = [];
+      for (const c of tx.commands) {
+        replies.push(await c.run(view));
+        protocols.push(s.protocol);
+      }
       try {
         await commit(st, view);
       } catch (e) {
         const reply = errorReply(e) as { error: string };
         return { error: `EXECABORT Transaction discarded: ${reply.error}` };
       }
-      return replies;
+      return replies.map((r, i) =>
+        protocols[i] === s.protocol ? r : { protocol: protocols[i], reply: r }
+      );
     });
   } finally {
     unwatchAll(s);
