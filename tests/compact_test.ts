@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type Cask, CorruptionError, open, verify } from "../mod.ts";
+import { type Cask, CorruptionError, open, type RecoveryWarning, verify } from "../mod.ts";
 import { CACHED_BLOCKS } from "../src/log/gather.ts";
 import { HEADER_SIZE } from "../src/codec/format.ts";
 import { openQuiet, prng, randomBytes, text, withDir } from "./helpers.ts";
@@ -119,7 +119,7 @@ Deno.test("deleted keys stay deleted through compaction and reopen", () =>
     assert.equal(db.size, 100);
   }));
 
-Deno.test("a damaged hint file falls back to scanning its data file", () =>
+Deno.test("a damaged hint file is reported (bad-hint) and its data file scanned", () =>
   withDir(async (dir) => {
     let model: Map<string, string>;
     {
@@ -132,8 +132,18 @@ Deno.test("a damaged hint file falls back to scanning its data file", () =>
     b[b.length >> 1] ^= 1;
     await Deno.writeFile(`${dir}/${hints[0]}`, b);
     await Deno.truncate(`${dir}/${hints[hints.length - 1]}`, 30);
-    const { db, warnings } = await openQuiet(dir, small);
-    assert.deepEqual(warnings, []);
+    // Without the index checkpoint the close wrote, so that the open reads the hints.
+    const warnings: RecoveryWarning[] = [];
+    const db = await open(dir, {
+      ...small,
+      strict: true,
+      checkpoint: false,
+      onWarning: (w) => warnings.push(w),
+    });
+    assert.deepEqual(
+      warnings.map((w) => [w.kind, w.file]),
+      [hints[0], hints[hints.length - 1]].map((h) => ["bad-hint", `${dir}/${h}`]),
+    );
     await assertContents(db, model);
     await db.close();
   }));

@@ -335,11 +335,18 @@ async function replayOne(
   if (!from && !last && f.header && opts.useHints !== false) {
     let lastSeq = f.header.baseSeq;
     const hs = f.fmt.headerSize;
-    const hinted = await readHint(hintPath(f.dir, f.id), f, (key, offset, h) => {
+    const path = hintPath(f.dir, f.id);
+    const hinted = await readHint(path, f, (key, offset, h) => {
       emit(sink, f.id, hs, key, offset, h);
       if (!f.compacted && h.seq > lastSeq) lastSeq = h.seq;
     });
     if (hinted) return lastSeq;
+    // No hint is no problem (the file is scanned); a hint that is there and fails is damage.
+    if (await exists(path)) {
+      const message =
+        `${path}: hint is damaged or belongs to another file; data.${f.id} is scanned`;
+      opts.onWarning({ kind: "bad-hint", file: path, offset: 0, bytes: 0, message });
+    }
   }
   return await replayFile(f, p.fd, p.size, last, sink, opts, from);
 }
