@@ -278,6 +278,26 @@ Deno.test("cli: compact keeps the data and prints no progress when not on a term
   });
 });
 
+Deno.test("cli: compact that drops a damaged record says so and exits 3", async () => {
+  await withDir(async (dir) => {
+    {
+      // With an index checkpoint, the open trusts the records it covers without a scan.
+      await using db = await open(dir, { maxFileSize: 4096, checkpoint: { minKeys: 0 } });
+      for (let i = 0; i < 100; i++) await db.set(`k${i}`, `value ${i} ${"x".repeat(40)}`);
+    }
+    const first = (await dataFiles(dir))[0];
+    const b = await Deno.readFile(first);
+    const at = b.lastIndexOf("x".charCodeAt(0));
+    b[at] ^= 1;
+    await Deno.writeFile(first, b);
+    const run = await cask(["compact", "--dir", dir]);
+    assert.equal(run.code, 3, run.stderr);
+    assert.match(run.stdout, /^compacted /);
+    assert.match(run.stderr, /dropped a damaged record/);
+    assert.match(run.stderr, /1 damaged records were dropped/);
+  });
+});
+
 Deno.test("cli: verify passes a clean store and reports damage by file and offset (exit 3)", async () => {
   await withDir(async (dir) => {
     const db = await open(dir, { maxFileSize: 2048 });

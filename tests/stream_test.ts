@@ -75,6 +75,9 @@ Deno.test("setStream: a size that does not match, or a bad stream, writes nothin
       InvalidArgumentError,
     );
     await assert.rejects(db.setStream("k", "nope" as never), InvalidArgumentError);
+    const locked = streamOf(new Uint8Array(10));
+    locked.getReader();
+    await assert.rejects(db.setStream("k", locked), InvalidArgumentError);
     // Header, key and value must fit the 32 bits the index keeps of a record's
     // size: refused before any byte is read.
     let pulled = false;

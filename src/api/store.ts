@@ -280,6 +280,9 @@ export class Cask {
       if (!(stream instanceof ReadableStream)) {
         throw new InvalidArgumentError("setStream() takes a ReadableStream<Uint8Array>");
       }
+      if (stream.locked) {
+        throw new InvalidArgumentError("setStream() needs a stream no reader holds (it is locked)");
+      }
       const { size, ...rest } = options ?? {};
       if (size !== undefined && !(Number.isSafeInteger(size) && size >= 0)) {
         throw new InvalidArgumentError(`size must be a byte count, got ${size}`);

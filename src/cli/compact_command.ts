@@ -6,7 +6,7 @@
 
 import { expectPositionals } from "./args.ts";
 import type { Command } from "./command.ts";
-import { EXIT_OK } from "./exit_codes.ts";
+import { EXIT_FAILURE, EXIT_OK } from "./exit_codes.ts";
 import { formatBytes } from "./human.ts";
 import { ProgressBar } from "./progress.ts";
 import { openStore, STORE_FLAGS } from "./store.ts";
@@ -16,12 +16,22 @@ export const compactCommand: Command = {
   name: "compact",
   synopsis: "",
   summary: "reclaim the space of overwritten, deleted and expired records",
-  details: "Shows a progress bar when stderr is a terminal; prints one summary line.",
+  details: "Shows a progress bar when stderr is a terminal; prints one summary line. A damaged\n" +
+    "record is dropped and reported, and the command then exits 3.",
   flags: STORE_FLAGS,
   async run(args) {
     expectPositionals(args, 0, 0, "no arguments");
-    await using db = await openStore(args);
+    // A record the compaction finds damaged is dropped and reported: the run
+    // then ends with the corruption exit code, as verify does.
+    let compacting = false, dropped = 0;
+    await using db = await openStore(args, {
+      onWarning: (w) => {
+        console.warn(`cask: ${w.message}`);
+        if (compacting) dropped++;
+      },
+    });
     const bar = Deno.stderr.isTerminal() ? new ProgressBar("compacting") : undefined;
+    compacting = true;
     let result;
     try {
       result = await db.compact({
@@ -36,6 +46,10 @@ export const compactCommand: Command = {
           Math.round(result.durationMs)
         } ms`,
     );
+    if (dropped > 0) {
+      console.error(`cask compact: ${dropped} damaged records were dropped (see above)`);
+      return EXIT_FAILURE;
+    }
     return EXIT_OK;
   },
 };
