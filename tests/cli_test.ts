@@ -397,6 +397,7 @@ Deno.test("cli: load refuses a malformed dump line with its number (exit 2)", as
         [JSON.stringify({ key: btoa("k"), value: "", extra: 1 }), /line 2: unknown field 'extra'/],
         [JSON.stringify({ key: btoa("k"), value: "", expireAt: -1 }), /line 2: expireAt/],
         [JSON.stringify({ value: "" }), /line 2: missing base64 string 'key'/],
+        [JSON.stringify({ key: "", value: "" }), /line 2: key must not be empty/],
       ] as const
     ) {
       const run = await cask(["load", "--dir", dir], `${good}\n${bad}\n`);

@@ -57,6 +57,8 @@ export function parseDumpLine(text: string, lineNumber: number): DumpRecord {
     key: base64Field(fields, "key", lineNumber),
     value: base64Field(fields, "value", lineNumber),
   };
+  // The store refuses it too, but a whole batch at once, without the line.
+  if (record.key.length === 0) throw new DumpFormatError(lineNumber, "key must not be empty");
   if (fields.expireAt !== undefined) {
     const expireAt = fields.expireAt;
     if (typeof expireAt !== "number" || !Number.isSafeInteger(expireAt) || expireAt <= 0) {
