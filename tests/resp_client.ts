@@ -70,6 +70,21 @@ export class Client {
     }
   }
 
+  /** The next `n` replies as the bytes the server sent them in. */
+  async raw(n: number): Promise<Uint8Array> {
+    let end = 0;
+    for (let i = 0; i < n;) {
+      const parsed = parseReply(this.#buf, end);
+      if (parsed !== undefined) {
+        end = parsed[1];
+        i++;
+      } else if (!(await this.#fill())) throw new Error("connection closed before a full reply");
+    }
+    const out = this.#buf.slice(0, end);
+    this.#buf = this.#buf.subarray(end);
+    return out;
+  }
+
   /** Resolves true once the server closed the connection with nothing more to read. */
   async closedByServer(): Promise<boolean> {
     while (this.#buf.length === 0) {

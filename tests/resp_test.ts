@@ -334,6 +334,27 @@ Deno.test("key locks: a read-modify-write waits for blind writes issued before i
   await locks.exclusive([bytes("a")], () => Promise.resolve());
 });
 
+Deno.test("key locks: a lock on every key runs after all before it, before all after it", async () => {
+  const locks = new KeyLocks();
+  const log: string[] = [];
+  const held = Promise.withResolvers<void>();
+  const e = locks.exclusive([bytes("a")], () => held.promise.then(() => log.push("e a")));
+  const all = locks.exclusive("all", () => Promise.resolve(log.push("all")));
+  // Keys nobody had queued on: without the lock on every key these would run at once.
+  const w = locks.write([bytes("new")], () => Promise.resolve(log.push("w new")));
+  const e2 = locks.exclusive([bytes("other")], () => Promise.resolve(log.push("e other")));
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(log, [], "all waits for e; w and e2 wait for all");
+  held.resolve();
+  await Promise.all([e, all, w, e2]);
+  assert.deepEqual(log, ["e a", "all", "w new", "e other"]);
+  // Once it is done, blind writes go straight to the store again.
+  let issued = false;
+  const w2 = locks.write([bytes("new")], () => Promise.resolve(issued = true));
+  assert.ok(issued);
+  await w2;
+});
+
 Deno.test("key locks: multi-key commands in opposite key orders cannot deadlock", async () => {
   const locks = new KeyLocks();
   const [a, b, c] = ["a", "b", "c"].map(bytes);

@@ -5,7 +5,7 @@
  */
 
 import type { Cask } from "../../mod.ts";
-import type { KeyLocks } from "./key_locks.ts";
+import type { KeyLocks, LockScope } from "./key_locks.ts";
 import type { Reply } from "./encoder.ts";
 import type { KeyView, StoreView } from "./keyspace.ts";
 import type { ScanCursors } from "./scan_cursors.ts";
@@ -64,7 +64,7 @@ export interface ServerState {
 /** A command queued between MULTI and EXEC. */
 export interface QueuedCommand {
   /** The keys EXEC must lock for it. */
-  keys(): Promise<Uint8Array[]>;
+  readonly keys: LockScope;
   /** Runs it on the transaction's view; resolves to its reply, errors included. */
   run(view: KeyView): Promise<Reply>;
 }
@@ -85,6 +85,9 @@ export interface Session {
   drop: boolean;
   /** Commands queued since MULTI; `aborted` once one failed to queue. */
   transaction?: { commands: QueuedCommand[]; aborted: boolean };
-  /** Watched keys (by byteString) with their version at WATCH time. */
-  watched: Map<string, { key: Uint8Array; version: number }>;
+  /**
+   * Watched keys (by byteString) with their version at WATCH time and when
+   * the key then present expires (Infinity: absent, or no expiry).
+   */
+  watched: Map<string, { key: Uint8Array; version: number; expiresAt: number }>;
 }

@@ -139,7 +139,7 @@ export function prepare(s: Session, args: Uint8Array[]): PreparedCommand | undef
     // Copied: the parser's views would pin its buffers until EXEC.
     const copy = args.map((a) => a.slice());
     s.transaction.commands.push({
-      keys: () => lockKeys(s.server, spec, copy),
+      keys: lockKeys(spec, copy),
       run: (view) => runInView(spec, view, s, copy),
     });
     return QUEUED;

@@ -11,6 +11,7 @@ import { CommandError } from "./command_error.ts";
 import { type CommandSpec, keysOf, type WriteSpec } from "./command_spec.ts";
 import type { ServerState, Session } from "./context.ts";
 import { OK, type Reply } from "./encoder.ts";
+import type { LockScope } from "./key_locks.ts";
 import { type KeyView, Overlay } from "./keyspace.ts";
 
 /** Runs `spec` for the client of `s`; resolves to its reply, errors included (never rejects). */
@@ -45,14 +46,13 @@ export async function runInView(
   }
 }
 
-/** The keys a write of `spec` must lock: FLUSHDB (no key positions) locks every key. */
-export async function lockKeys(
-  st: ServerState,
-  spec: CommandSpec,
-  args: Uint8Array[],
-): Promise<Uint8Array[]> {
-  if (spec.kind === "write" && spec.keys[0] === 0) return await Array.fromAsync(st.db.keys());
-  return keysOf(spec, args);
+/**
+ * The keys a write of `spec` must lock: FLUSHDB (no key positions) locks every
+ * key. Known without waiting, so that a command takes its place in line when
+ * it is called, ahead of every command called after it.
+ */
+export function lockKeys(spec: CommandSpec, args: Uint8Array[]): LockScope {
+  return spec.kind === "write" && spec.keys[0] === 0 ? "all" : keysOf(spec, args);
 }
 
 /**
@@ -83,7 +83,7 @@ export function errorReply(e: unknown): Reply {
 
 async function lockedWrite(spec: WriteSpec, s: Session, args: Uint8Array[]): Promise<Reply> {
   const st = s.server;
-  return await st.locks.exclusive(await lockKeys(st, spec, args), async () => {
+  return await st.locks.exclusive(lockKeys(spec, args), async () => {
     const view = new Overlay(st.db);
     const reply = await spec.run(view, args, s);
     await commit(st, view);

@@ -16,6 +16,12 @@
  * writes issued before it, whatever their keys (at most one group commit).
  * That made blind writes about 10% cheaper in CPU than queueing each one by
  * key, which profiling showed as the hot spot of pipelined SETs.
+ *
+ * A command whose keys are only known once it runs (FLUSHDB, whose keys are
+ * whatever exists then) locks `"all"`: it waits like any read-modify-write,
+ * and every command queued after it, on any key, waits for it to finish. Its
+ * place in line is taken when it is called, so it cannot miss, or undo, a
+ * write that comes after it.
  * @module
  */
 
@@ -48,6 +54,9 @@ class Turn {
     this.#done?.resolve();
   }
 }
+
+/** The keys a command locks: those named, or `"all"` for every key, existing or not. */
+export type LockScope = readonly Uint8Array[] | "all";
 
 interface Queued {
   /** The distinct keys, as byteString. */
@@ -111,6 +120,8 @@ class UnqueuedWrites {
 export class KeyLocks {
   // Per key, the last command queued on it.
   readonly #tails = new Map<string, Turn>();
+  // The last command queued on every key, until it finishes.
+  #all?: Turn;
   readonly #unqueued = new UnqueuedWrites();
 
   /**
@@ -125,6 +136,7 @@ export class KeyLocks {
   }
 
   #anyQueued(keys: readonly Uint8Array[]): boolean {
+    if (this.#all !== undefined) return true;
     if (this.#tails.size === 0) return false;
     for (const key of keys) if (this.#tails.has(byteString(key))) return true;
     return false;
@@ -148,9 +160,9 @@ export class KeyLocks {
   }
 
   /** Runs a read-modify-write alone on `keys`, after every earlier write to them completed. */
-  async exclusive<T>(keys: readonly Uint8Array[], fn: () => Promise<T>): Promise<T> {
+  async exclusive<T>(keys: LockScope, fn: () => Promise<T>): Promise<T> {
     const turn = new Turn();
-    const queued = this.#queue(keys, turn);
+    const queued = keys === "all" ? this.#queueAll(turn) : this.#queue(keys, turn);
     try {
       const unqueued = this.#unqueued.drained();
       if (unqueued !== undefined) await unqueued;
@@ -166,7 +178,7 @@ export class KeyLocks {
   // it. Commands wait only for commands queued earlier, so none can deadlock.
   #queue(keys: readonly Uint8Array[], turn: Turn): Queued {
     const ids = keys.length === 1 ? [byteString(keys[0])] : [...new Set(keys.map(byteString))];
-    const earlier: Turn[] = [];
+    const earlier: Turn[] = this.#all === undefined ? [] : [this.#all];
     for (const id of ids) {
       const last = this.#tails.get(id);
       if (last !== undefined) earlier.push(last);
@@ -175,8 +187,18 @@ export class KeyLocks {
     return { ids, earlier };
   }
 
+  // Puts `turn` last on every key: after every command queued so far, and
+  // before every command queued until it finishes.
+  #queueAll(turn: Turn): Queued {
+    const earlier = new Set(this.#tails.values());
+    if (this.#all !== undefined) earlier.add(this.#all);
+    this.#all = turn;
+    return { ids: [], earlier: [...earlier] };
+  }
+
   #finish(ids: readonly string[], turn: Turn): void {
     turn.markDone();
     for (const id of ids) if (this.#tails.get(id) === turn) this.#tails.delete(id);
+    if (this.#all === turn) this.#all = undefined;
   }
 }

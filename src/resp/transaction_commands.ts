@@ -2,15 +2,16 @@
  * MULTI/EXEC/DISCARD and WATCH/UNWATCH. EXEC runs the queued commands on one
  * overlay under the locks of every key involved and commits their writes in
  * one atomic batch: all or nothing, even across a crash. WATCH is optimistic:
- * EXEC answers nil when a watched key was written since.
+ * EXEC answers nil when a watched key was written, or expired, since.
  * @module
  */
 
 import { CommandError } from "./command_error.ts";
-import type { Session } from "./context.ts";
+import type { QueuedCommand, Session } from "./context.ts";
 import { NULL_ARRAY, OK, type Reply } from "./encoder.ts";
 import { commit, errorReply } from "./execute.ts";
-import { Overlay } from "./keyspace.ts";
+import type { LockScope } from "./key_locks.ts";
+import { expiryOf, Overlay } from "./keyspace.ts";
 import { byteString } from "./words.ts";
 
 /** MULTI */
@@ -42,14 +43,22 @@ function endTransaction(s: Session): void {
   unwatchAll(s);
 }
 
-/** WATCH key [key ...] */
-export function watch(s: Session, args: Uint8Array[]): Reply {
+/**
+ * WATCH key [key ...]. A key's expiry is noted too: as in Redis 7.0, a key
+ * present at WATCH that expires before EXEC counts as changed, one already
+ * gone does not.
+ */
+export async function watch(s: Session, args: Uint8Array[]): Promise<Reply> {
   if (s.transaction !== undefined) throw new CommandError("ERR WATCH inside MULTI is not allowed");
+  const st = s.server;
   for (const key of args.slice(1)) {
     const id = byteString(key);
-    if (!s.watched.has(id)) {
-      s.watched.set(id, { key: key.slice(), version: s.server.watches.watch(id) });
-    }
+    if (s.watched.has(id)) continue;
+    // Watched before the expiry is read: a write in between changes the
+    // version, so whatever expiry the read sees, EXEC cannot miss it.
+    const w = { key: key.slice(), version: st.watches.watch(id), expiresAt: Infinity };
+    s.watched.set(id, w);
+    w.expiresAt = await expiryOf(st.db, key) ?? Infinity;
   }
   return OK;
 }
@@ -76,10 +85,11 @@ export async function exec(s: Session): Promise<Reply> {
     if (tx.aborted) {
       throw new CommandError("EXECABORT Transaction discarded because of previous errors.");
     }
-    const keys = [...s.watched.values()].map((w) => w.key);
-    for (const c of tx.commands) keys.push(...await c.keys());
-    return await st.locks.exclusive(keys, async () => {
-      for (const [id, w] of s.watched) if (st.watches.version(id) !== w.version) return NULL_ARRAY;
+    return await st.locks.exclusive(lockScope(s, tx.commands), async () => {
+      const now = Date.now();
+      for (const [id, w] of s.watched) {
+        if (st.watches.version(id) !== w.version || w.expiresAt <= now) return NULL_ARRAY;
+      }
       const view = new Overlay(st.db);
       const replies: Reply[] = [];
       // HELLO may switch protocols midway; Redis encodes each reply in the
@@ -102,4 +112,15 @@ export async function exec(s: Session): Promise<Reply> {
   } finally {
     unwatchAll(s);
   }
+}
+
+// What EXEC locks: the watched keys and those of every queued command, or
+// every key when one of them needs that.
+function lockScope(s: Session, commands: QueuedCommand[]): LockScope {
+  const keys = [...s.watched.values()].map((w) => w.key);
+  for (const c of commands) {
+    if (c.keys === "all") return "all";
+    keys.push(...c.keys);
+  }
+  return keys;
 }

@@ -44,9 +44,4 @@ export class Watches {
       if (w !== undefined) w.version++;
     }
   }
-
-  /** Records a write to every key (FLUSHDB, FLUSHALL). */
-  touchAll(): void {
-    for (const w of this.#keys.values()) w.version++;
-  }
 }

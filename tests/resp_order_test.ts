@@ -1,0 +1,64 @@
+// Commands take effect in the order they arrive, as in Redis, although cask
+// lets the commands of a pipeline overlap: a read-modify-write or a flush
+// followed by a plain SET in one write must not see, or undo, that SET; nor
+// may a flush undo what another client sends after it. Each script is run
+// against Debian's redis-server and against cask, and the raw replies must be
+// the same bytes.
+import { installed } from "./redis_tools.ts";
+import { assertSameAsRedis, type Step } from "./resp_steps.ts";
+
+const hasRedis = await installed("redis-server");
+if (!hasRedis) console.log("redis-server not on PATH (apt-get install redis-server): skipping");
+
+// Each sent in one write.
+const PIPELINES: string[][][] = [
+  [["FLUSHALL"], ["SET", "a", "1"], ["GET", "a"]],
+  [["SET", "a", "1"], ["FLUSHDB"], ["SET", "b", "2"], ["DBSIZE"], ["GET", "a"]],
+  [["SET", "a", "1"], ["FLUSHALL"], ["MSET", "b", "2", "c", "3"], ["FLUSHALL", "ASYNC"], [
+    "SET",
+    "d",
+    "4",
+  ], ["KEYS", "*"]],
+  [["SET", "a", "1"], ["RENAME", "a", "b"], ["SET", "a", "2"], ["GET", "a"], ["GET", "b"]],
+  [["SET", "a", "1"], ["RENAMENX", "a", "b"], ["SET", "b", "3"], ["GET", "b"]],
+  [["SET", "k", "1"], ["DEL", "k"], ["SET", "k", "2"], ["GET", "k"]],
+  [["SET", "k", "1"], ["COPY", "k", "c"], ["SET", "k", "2"], ["GET", "c"]],
+  [["MSETNX", "m", "1"], ["SET", "m", "2"], ["GET", "m"]],
+  [["SET", "k", "1"], ["INCR", "k"], ["SET", "k", "5"], ["GET", "k"]],
+  [["SET", "k", "1"], ["APPEND", "k", "x"], ["SET", "k", "y"], ["GET", "k"]],
+  [["SET", "k", "1"], ["GETDEL", "k"], ["SET", "k", "2"], ["GET", "k"]],
+  [["SET", "k", "1"], ["PEXPIRE", "k", "100000"], ["SET", "k", "2"], ["PTTL", "k"]],
+  [["SET", "k", "1"], ["MULTI"], ["FLUSHALL"], ["EXEC"], ["SET", "k", "2"], ["GET", "k"]],
+  [["MULTI"], ["SET", "k", "1"], ["RENAME", "k", "j"], ["EXEC"], ["SET", "k", "2"], [
+    "MGET",
+    "k",
+    "j",
+  ]],
+];
+
+Deno.test({
+  name: "redis-server vs cask: a pipeline's commands take effect in request order",
+  ignore: !hasRedis,
+  async fn() {
+    await assertSameAsRedis(PIPELINES.map((send): Step[] => [{ send }]));
+  },
+});
+
+// Enough keys that listing them takes the flush a while.
+const MANY = Array.from({ length: 20_000 }, (_, i) => [`many:${i}`, "v"]).flat();
+
+Deno.test({
+  name: "redis-server vs cask: a write sent after another client's FLUSHALL is not flushed",
+  ignore: !hasRedis,
+  async fn() {
+    await assertSameAsRedis([[
+      { send: [["MSET", ...MANY]] },
+      { send: [["FLUSHALL"]], read: 0 },
+      // The server has read the FLUSHALL by then: the SET arrives after it.
+      { sleep: 5 },
+      { on: 1, send: [["SET", "x", "1"]] },
+      { read: 1 },
+      { on: 1, send: [["GET", "x"], ["DBSIZE"]] },
+    ]]);
+  },
+});
