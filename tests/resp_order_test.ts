@@ -4,7 +4,9 @@
 // may a flush undo what another client sends after it. Each script is run
 // against Debian's redis-server and against cask, and the raw replies must be
 // the same bytes.
+import assert from "node:assert/strict";
 import { installed } from "./redis_tools.ts";
+import { Client, withServer } from "./resp_client.ts";
 import { assertSameAsRedis, type Step } from "./resp_steps.ts";
 
 const hasRedis = await installed("redis-server");
@@ -61,4 +63,17 @@ Deno.test({
       { on: 1, send: [["GET", "x"], ["DBSIZE"]] },
     ]]);
   },
+});
+
+Deno.test("cask: a pipelined batch of SETs the store refuses for one empty key is retried before what follows", async () => {
+  await withServer(async (port) => {
+    const c = await Client.connect(port);
+    try {
+      await c.send(["SET", "k", "1"], ["SET", "", "x"], ["INCR", "k"], ["GET", "k"]);
+      const replies = [await c.reply(), await c.reply(), await c.reply(), await c.reply()];
+      assert.deepEqual(replies, ["OK", { err: "ERR key must not be empty" }, 2, "2"]);
+    } finally {
+      c.close();
+    }
+  });
 });

@@ -98,30 +98,38 @@ async function lockedWrite(spec: WriteSpec, s: Session, args: Uint8Array[]): Pro
  * its keys; it need not wait for them.
  */
 export function blindWrite(st: ServerState, ops: BatchOp[]): Promise<Reply> {
+  return lockedBlind(st, ops, () => storeWrite(st, ops).then(() => OK));
+}
+
+/**
+ * Blind writes issued as one atomic batch, with a reply each. When the store
+ * refuses the batch (one empty key refuses it all), nothing of it was applied
+ * and each write is issued alone, in order, so only the bad one fails; that
+ * happens inside the batch's turn, so no command queued after the batch runs
+ * before them.
+ */
+export function blindWrites(st: ServerState, writes: BatchOp[][]): Promise<Reply[]> {
+  const all = writes.flat();
+  return lockedBlind(st, all, () =>
+    st.db.atomic(all).then(
+      () => writes.map(() => OK),
+      () => Promise.all(writes.map((ops) => storeWrite(st, ops).then(() => OK, errorReply))),
+    ));
+}
+
+function lockedBlind<T>(st: ServerState, ops: BatchOp[], write: () => Promise<T>): Promise<T> {
   const keys = ops.map((op) => op.key as Uint8Array);
   return st.locks.write(keys, () => {
     st.watches.touch(keys);
     st.cache.issued(keys);
-    const op = ops[0];
-    const done = ops.length === 1 && op.type === "set"
-      ? st.db.set(
-        op.key,
-        op.value,
-        op.ttl === undefined && op.expireAt === undefined ? undefined : {
-          ttl: op.ttl,
-          expireAt: op.expireAt,
-        },
-      )
-      : st.db.atomic(ops);
-    return done.then(
-      () => {
-        st.cache.settled();
-        return OK;
-      },
-      (e) => {
-        st.cache.settled();
-        throw e;
-      },
-    );
+    return write().finally(() => st.cache.settled());
   });
+}
+
+// One write handed to the store: a lone SET as a set (cheaper than a batch of one).
+function storeWrite(st: ServerState, ops: BatchOp[]): Promise<unknown> {
+  const op = ops[0];
+  if (ops.length !== 1 || op.type !== "set") return st.db.atomic(ops);
+  const timed = op.ttl !== undefined || op.expireAt !== undefined;
+  return st.db.set(op.key, op.value, timed ? { ttl: op.ttl, expireAt: op.expireAt } : undefined);
 }

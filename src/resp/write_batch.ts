@@ -7,14 +7,15 @@
  * Merging changes nothing a client can see: the writes are gathered without
  * an await in between, so no other command runs among them, and a batch
  * that the store refuses (one empty key fails it all) was not applied at
- * all and is retried write by write, in order, so only the bad write fails.
+ * all and is retried write by write, in order and before anything queued
+ * after it, so only the bad write fails.
  * @module
  */
 
 import type { BatchOp } from "../../mod.ts";
 import type { ServerState } from "./context.ts";
-import { OK, type Reply } from "./encoder.ts";
-import { blindWrite, errorReply } from "./execute.ts";
+import type { Reply } from "./encoder.ts";
+import { blindWrite, blindWrites, errorReply } from "./execute.ts";
 
 /** Consecutive blind writes of one pipeline; their replies in order once issued. */
 export class WriteBatch {
@@ -35,10 +36,7 @@ export class WriteBatch {
     const writes = this.#writes;
     // Caught at once: a rejection nobody handles yet would end the process.
     if (writes.length === 1) return blindWrite(st, writes[0]).catch(errorReply);
-    this.#replies = blindWrite(st, writes.flat()).then(
-      () => writes.map(() => OK),
-      () => Promise.all(writes.map((ops) => blindWrite(st, ops).catch(errorReply))),
-    );
+    this.#replies = blindWrites(st, writes);
     return undefined;
   }
 
