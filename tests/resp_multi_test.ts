@@ -5,7 +5,8 @@
 // promises of them is checked on cask alone.
 import assert from "node:assert/strict";
 import { Client, concat, frame, type Reply, withServer } from "./resp_client.ts";
-import { installed, withRedis } from "./redis_tools.ts";
+import { installed } from "./redis_tools.ts";
+import { assertSameRuns } from "./resp_steps.ts";
 
 const hasRedis = await installed("redis-server");
 if (!hasRedis) console.log("redis-server not on PATH (apt-get install redis-server): skipping");
@@ -95,32 +96,15 @@ async function transcript(port: number, script: string[][]): Promise<string> {
   }
 }
 
-async function transcripts(port: number): Promise<string[]> {
-  const out: string[] = [];
-  for (const script of SCRIPTS) out.push(normalized(await transcript(port, script)));
-  return out;
-}
-
 Deno.test({
   name: "redis-server vs cask: MULTI, EXEC, QUIT, HELLO, AUTH and SCAN, the same bytes",
   ignore: !hasRedis,
   async fn() {
-    let expected: string[] = [];
-    await withRedis(async (port) => {
-      expected = await transcripts(port);
-    });
-    await withServer(async (port) => {
-      const got = await transcripts(port);
-      // Every script that differs, so that one failure does not hide the next.
-      const differing = SCRIPTS.flatMap((script, i) =>
-        got[i] === expected[i] ? [] : [{
-          script: script.map((c) => c.join(" ")).join("; "),
-          cask: got[i],
-          redis: expected[i],
-        }]
-      );
-      assert.deepEqual(differing, []);
-    });
+    await assertSameRuns(
+      SCRIPTS,
+      async (port, script) => normalized(await transcript(port, script)),
+      (script) => script.map((c) => c.join(" ")).join("; "),
+    );
   },
 });
 

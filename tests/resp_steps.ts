@@ -45,25 +45,35 @@ export async function transcript(port: number, steps: Step[]): Promise<string[]>
 }
 
 /** Runs each script on redis-server and on cask and asserts the same bytes came back. */
-export async function assertSameAsRedis(scripts: Step[][]): Promise<void> {
-  const run = async (port: number) => {
-    const all: string[][] = [];
-    for (const steps of scripts) all.push(await transcript(port, steps));
+export function assertSameAsRedis(scripts: Step[][]): Promise<void> {
+  return assertSameRuns(scripts, transcript, (steps) => steps.map(describe).join("; "));
+}
+
+/**
+ * Runs each script with `run` against redis-server and against cask, and
+ * asserts the results are the same, listing every script that differs, so
+ * that one failure does not hide the next.
+ */
+export async function assertSameRuns<S>(
+  scripts: S[],
+  run: (port: number, script: S) => Promise<unknown>,
+  name: (script: S) => string,
+): Promise<void> {
+  const runAll = async (port: number) => {
+    const all: unknown[] = [];
+    for (const script of scripts) all.push(await run(port, script));
     return all;
   };
-  let expected: string[][] = [];
+  let expected: unknown[] = [];
   await withRedis(async (port) => {
-    expected = await run(port);
+    expected = await runAll(port);
   });
   await withServer(async (port) => {
-    const got = await run(port);
-    // Every script that differs, so that one failure does not hide the next.
-    const differing = scripts.flatMap((steps, i) =>
-      JSON.stringify(got[i]) === JSON.stringify(expected[i]) ? [] : [{
-        script: steps.map(describe).join("; "),
-        cask: got[i],
-        redis: expected[i],
-      }]
+    const got = await runAll(port);
+    const differing = scripts.flatMap((script, i) =>
+      JSON.stringify(got[i]) === JSON.stringify(expected[i])
+        ? []
+        : [{ script: name(script), cask: got[i], redis: expected[i] }]
     );
     assert.deepEqual(differing, []);
   });
