@@ -468,3 +468,18 @@ Deno.test("getSync gives what get gives: values, absent and expired keys, writes
     await db.close();
     assert.throws(() => db.getSync("k1"), ClosedError);
   }));
+
+Deno.test("entries() is scan(); a closed store refuses even empty commits; compact() checks its options", () =>
+  withDir(async (dir) => {
+    const db = await open(dir);
+    await db.set("a", "1");
+    await db.set("b", "2");
+    const pairs: string[] = [];
+    for await (const [k, v] of db.entries({ start: "b" })) pairs.push(`${text(k)}=${text(v)}`);
+    assert.deepEqual(pairs, ["b=2"]);
+    await assert.rejects(db.compact({ onProgress: 5 } as never), InvalidArgumentError);
+    await assert.rejects(db.compact({ onProgres: () => {} } as never), InvalidArgumentError);
+    await db.close();
+    await assert.rejects(db.atomic([]), ClosedError);
+    await assert.rejects(db.batch().commit(), ClosedError);
+  }));

@@ -28,6 +28,7 @@ import { stepAsync } from "./async_steps.ts";
 import { Batch } from "./batch.ts";
 import { type ResolvedOptions, resolveOptions } from "./options.ts";
 import {
+  checkCompactOptions,
   checkRangeOnly,
   checkScanOptions,
   checkSetOptions,
@@ -355,6 +356,7 @@ export class Cask {
    */
   atomic(ops: readonly BatchOp[], options?: AtomicOptions): Promise<AtomicResult> {
     return attempt(async () => {
+      this.#checkOpen();
       if (!Array.isArray(ops)) {
         throw new InvalidArgumentError("atomic() takes an array of operations");
       }
@@ -397,6 +399,23 @@ export class Cask {
    */
   scan(options?: ScanOptions): AsyncGenerator<[Uint8Array, Uint8Array]> {
     return stepAsync(this.#scan(options));
+  }
+
+  /**
+   * The same as {@link scan}: entries in key order within the bounds, as
+   * `[key, value]`; a name for it beside {@link keys}.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using db = await open("./data");
+   * for await (const [key, value] of db.entries({ prefix: "user:" })) {
+   *   console.log(new TextDecoder().decode(key), value.length);
+   * }
+   * ```
+   */
+  entries(options?: ScanOptions): AsyncGenerator<[Uint8Array, Uint8Array]> {
+    return this.scan(options);
   }
 
   *#scan(options?: ScanOptions): Generator<[Uint8Array, Uint8Array], void, undefined> {
@@ -579,6 +598,7 @@ export class Cask {
   compact(options?: CompactOptions): Promise<CompactResult> {
     return attempt(() => {
       this.#checkOpen();
+      checkCompactOptions(options);
       return this.#catalog.compact(options?.onProgress ?? (() => {}));
     });
   }

@@ -190,6 +190,17 @@ export function checkScanOptions(o: object): void {
   rejectUnknown(o, ["start", "end", "prefix", "reverse", "limit"], "scan option");
 }
 
+/** Validates the optional options object of `compact()`. */
+export function checkCompactOptions(o: unknown): void {
+  if (o === undefined) return;
+  checkObject(o, "compact options");
+  rejectUnknown(o as object, ["onProgress"], "compact option");
+  const onProgress = (o as { onProgress?: unknown }).onProgress;
+  if (onProgress !== undefined && typeof onProgress !== "function") {
+    throw new InvalidArgumentError("onProgress must be a function");
+  }
+}
+
 function checkObject(o: unknown, what: string): void {
   if (typeof o !== "object" || o === null || Array.isArray(o)) {
     throw new InvalidArgumentError(`${what} must be an object`);

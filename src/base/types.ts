@@ -87,7 +87,7 @@ export interface FileStats {
   liveBytes: number;
   /** Bytes of overwritten, deleted and expired records, tombstones and damage. */
   deadBytes: number;
-  /** deadBytes / size. */
+  /** deadBytes / the bytes of its records (size less the file header): the share that is dead. */
   deadRatio: number;
 }
 

@@ -211,6 +211,11 @@ export class AttachedCask {
     yield* this.#reader.scan(options);
   }
 
+  /** The same as {@link AttachedCask.scan}, as the store's `entries()` is its `scan()`. */
+  entries(options?: ScanOptions): AsyncGenerator<[Uint8Array, Uint8Array]> {
+    return this.scan(options);
+  }
+
   /** Keys in order within the bounds, without their values. */
   async *keys(options?: ScanOptions): AsyncGenerator<Uint8Array> {
     await this.#read(() => Promise.resolve());
