@@ -218,6 +218,22 @@ Deno.test("automatic compaction starts when dead bytes pass the thresholds", () 
     for (let i = 0; i < 10; i++) assert.deepEqual(await db.get(`k${i}`), v);
   }));
 
+Deno.test("a close during an automatic compaction stops it without reporting a failure", () =>
+  withDir(async (dir) => {
+    const failures: Error[] = [];
+    const db = await open(dir, {
+      ...small,
+      sync: "never",
+      autoCompact: { minDeadRatio: 0.1, minDeadBytes: 1 },
+      onBackgroundError: (e) => failures.push(e),
+    });
+    const v = randomBytes(prng(5), 2000);
+    for (let i = 0; i < 3000; i++) await db.set(`k${i % 20}`, v);
+    await db.close();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(failures.map((e) => e.message), []);
+  }));
+
 /**
  * Fills a store with `fill`, then for each step a full compaction of it
  * reports that `pick` keeps, kills a compacting child at that step and checks

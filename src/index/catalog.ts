@@ -825,7 +825,10 @@ export class Catalog {
   #maybeAutoCompact(): void {
     const a = this.#opts.autoCompact;
     if (!a || this.#compacting || this.#closing || !wantsCompaction(this.#compaction, a)) return;
-    this.compact(() => {}).catch(this.#opts.onBackgroundError);
+    // A close stops it between chunks: that is no failure to report.
+    this.compact(() => {}).catch((e) => {
+      if (!(e instanceof ClosedError && this.#closing)) this.#opts.onBackgroundError(e);
+    });
   }
 
   get #compaction(): CompactionContext {
