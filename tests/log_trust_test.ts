@@ -484,6 +484,7 @@ Deno.test("a compacted file with no hint and a damaged header keeps every intact
       const kinds = warnings.map((w) => w.kind);
       assert.ok(!kinds.includes("incomplete-batch"), kinds.join());
       assert.ok(kinds.includes("bad-file-header"), kinds.join());
+      assert.ok(!kinds.includes("missing-file"), warnings.map((w) => w.message).join("\n"));
       for (const [k, val] of want) assert.equal(await db.getString(k), val, k);
       assert.equal(db.size, want.size);
     } finally {

@@ -43,12 +43,14 @@ export function checkChain(links: readonly ChainLink[]): ChainBreak[] {
       merges.set(group, [...(merges.get(group) ?? []), l]);
     }
   }
+  // A file whose header is damaged is there, though it cannot say which part it is.
+  const present = new Set(links.map((l) => l.id));
   for (const outs of merges.values()) {
     const { parts, baseSeq } = outs[0].header!;
     const have = new Set(outs.map((o) => o.header!.part));
     for (let part = 1; part <= parts; part++) {
-      if (have.has(part)) continue;
       const id = outs[0].id - outs[0].header!.part + part;
+      if (have.has(part) || present.has(id)) continue;
       breaks.push({
         id,
         from: 0,
@@ -73,7 +75,9 @@ export function checkChain(links: readonly ChainLink[]): ChainBreak[] {
           message: `data.${prev.id} ends at sequence ${prevSeq} but data.${l.id} continues ` +
             `from ${h.baseSeq}: sequences ${prevSeq + 1}..${h.baseSeq} are missing`,
         });
-      } else if (!prev && !covered(h.follows, h.baseSeq)) {
+      } else if (!prev && known < h.baseSeq && !covered(h.follows, h.baseSeq)) {
+        // (With every sequence number up to baseSeq seen, say in a merge output
+        // whose damaged header cannot say what it covers, nothing is lost.)
         breaks.push({
           id: l.id,
           from: known,
