@@ -14,6 +14,8 @@ Deno.test("security: HTTP requests are dropped unanswered and write nothing", as
     const requests = [
       "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 17\r\n\r\nSET pwned yes\r\n",
       "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nSET pwned yes\r\n",
+      // HTTP's version is case-sensitive, but a careless client's need not be.
+      "GET / http/1.1\r\nHost: 127.0.0.1\r\n\r\nSET pwned yes\r\n",
       "Host: 127.0.0.1\r\nSET pwned yes\r\n",
     ];
     for (const request of requests) {
@@ -37,6 +39,13 @@ Deno.test("security: HTTP requests are dropped unanswered and write nothing", as
       assert.ok(await c.closedByServer());
     } finally {
       c.close();
+    }
+    // A first command that merely ends in `HTTP/...` is no request line.
+    const d = await Client.connect(port);
+    try {
+      assert.equal(await d.call("SET", "ok", "HTTP/1.1"), "OK");
+    } finally {
+      d.close();
     }
     assert.equal(await db.has("pwned"), false);
     assert.equal(await db.has("ok"), true);

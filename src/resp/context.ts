@@ -83,11 +83,16 @@ export interface Session {
   commands: number;
   /** Set when the client must be dropped without a reply (a cross-protocol attack). */
   drop: boolean;
-  /** Commands queued since MULTI; `aborted` once one failed to queue. */
-  transaction?: { commands: QueuedCommand[]; aborted: boolean };
+  /**
+   * Commands queued since MULTI; `aborted` once one failed to queue; `cost`:
+   * what the queue counts toward the query-buffer limits.
+   */
+  transaction?: { commands: QueuedCommand[]; aborted: boolean; cost: number };
   /**
    * Watched keys (by byteString) with their version at WATCH time and when
    * the key then present expires (Infinity: absent, or no expiry).
    */
   watched: Map<string, { key: Uint8Array; version: number; expiresAt: number }>;
+  /** What the watched keys count toward the query-buffer limits (held until EXEC or UNWATCH). */
+  watchedCost: number;
 }

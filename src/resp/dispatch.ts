@@ -6,6 +6,7 @@
  */
 
 import type { BatchOp } from "../../mod.ts";
+import { argumentsCost, QUEUED_COMMAND_OVERHEAD } from "./argument_cost.ts";
 import type { CommandSpec } from "./command_spec.ts";
 import { COMMANDS } from "./command_table.ts";
 import type { Session } from "./context.ts";
@@ -137,14 +138,26 @@ export function prepare(s: Session, args: Uint8Array[]): PreparedCommand | undef
   }
   if (s.transaction !== undefined && !spec.flags.includes("no-multi")) {
     // Copied: the parser's views would pin its buffers until EXEC.
-    const copy = args.map((a) => a.slice());
+    const copy = copyArguments(args);
     s.transaction.commands.push({
       keys: lockKeys(spec, copy),
       run: (view) => runInView(spec, view, s, copy),
     });
+    s.transaction.cost += argumentsCost(copy) + QUEUED_COMMAND_OVERHEAD;
     return QUEUED;
   }
   return new Runnable(spec, s, args);
+}
+
+// Into one buffer: a buffer of its own per argument would cost several
+// hundred bytes more each, outside what the limits count.
+function copyArguments(args: Uint8Array[]): Uint8Array[] {
+  const copy = new Uint8Array(args.reduce((n, a) => n + a.length, 0));
+  let at = 0;
+  return args.map((a) => {
+    copy.set(a, at);
+    return copy.subarray(at, at += a.length);
+  });
 }
 
 // Pipelines mostly repeat one command, so the last name seen is remembered
@@ -160,11 +173,16 @@ function commandName(arg: Uint8Array): string {
   return lastName;
 }
 
+const HTTP_VERSION = /^http\//i;
+
 // Redis drops clients that send `POST` or `Host:` as a command: that is a
 // browser or proxy talking HTTP to the port, possibly on a web page's behalf.
+// A first line `GET / HTTP/1.1` is dropped as well, before it is answered; a
+// GET of three words is an arity error anyway, so nothing a Redis client
+// sends is lost. `HTTP/` in any case: clients need not be as strict as browsers.
 function looksLikeHttp(name: string, args: Uint8Array[], first: boolean): boolean {
   if (name === "POST" || name === "HOST:") return true;
-  return first && args.length === 3 && byteString(args[2]).startsWith("HTTP/");
+  return first && name === "GET" && args.length === 3 && HTTP_VERSION.test(byteString(args[2]));
 }
 
 // A command refused before it ran; inside MULTI it also dooms the EXEC, and

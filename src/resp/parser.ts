@@ -13,6 +13,7 @@
  * @module
  */
 
+import { ARGUMENT_OVERHEAD } from "./argument_cost.ts";
 import { splitInline } from "./inline.ts";
 
 /** A client broke the protocol; the connection cannot be resynchronised. */
@@ -41,6 +42,11 @@ export const DEFAULT_LIMITS: RespLimits = {
   maxLineLength: 64 * 1024,
 };
 
+// Redis 7.0's bounds before AUTH, when a password is set: a stranger may not
+// make the server hold more than a few small arguments.
+const UNAUTHENTICATED_MULTIBULK = 10;
+const UNAUTHENTICATED_BULK = 16 * 1024;
+
 const CR = 0x0d;
 const LF = 0x0a;
 const STAR = 0x2a;
@@ -56,6 +62,7 @@ export type RespCommand = Uint8Array[];
 /** Turns a byte stream into commands; one instance per connection. */
 export class RespParser {
   readonly #limits: RespLimits;
+  readonly #authenticated: () => boolean;
   #buf = new Uint8Array(INITIAL_CAPACITY);
   #start = 0;
   #end = 0;
@@ -64,24 +71,30 @@ export class RespParser {
   #scanned = 0;
   // Where the line #line() found last starts.
   #lineStart = 0;
-  // Multibulk in progress: arguments so far, how many are still due, and the
-  // length of the bulk whose header was read but whose body has not arrived.
+  // Multibulk in progress: arguments so far and their cost, how many are
+  // still due, and the length of the bulk whose header was read but whose
+  // body has not arrived.
   #args: Uint8Array[] | undefined;
-  #argBytes = 0;
+  #argCost = 0;
   #remaining = 0;
   #bulkLength = -1;
 
-  /** Builds a parser enforcing `limits`. */
-  constructor(limits: RespLimits = DEFAULT_LIMITS) {
+  /**
+   * Builds a parser enforcing `limits`, and Redis' tighter ones while
+   * `authenticated` answers false.
+   */
+  constructor(limits: RespLimits = DEFAULT_LIMITS, authenticated: () => boolean = () => true) {
     this.#limits = limits;
+    this.#authenticated = authenticated;
   }
 
   /**
    * Request bytes this parser holds: received but not yet handed out, the
-   * finished arguments of a command still arriving included.
+   * finished arguments of a command still arriving included, each with its
+   * {@link ARGUMENT_OVERHEAD}.
    */
   get buffered(): number {
-    return this.#end - this.#start + this.#argBytes;
+    return this.#end - this.#start + this.#argCost;
   }
 
   /**
@@ -127,6 +140,9 @@ export class RespParser {
         if (count === undefined || count > this.#limits.maxMultibulkLength) {
           throw new ProtocolError("invalid multibulk length");
         }
+        if (count > UNAUTHENTICATED_MULTIBULK && !this.#authenticated()) {
+          throw new ProtocolError("unauthenticated multibulk length");
+        }
         if (count <= 0) continue; // `*0` and `*-1` are ignored, as Redis does
         this.#args = [];
         this.#remaining = count;
@@ -134,7 +150,7 @@ export class RespParser {
       const done = this.#bulks();
       if (done === undefined) return undefined;
       this.#args = undefined;
-      this.#argBytes = 0;
+      this.#argCost = 0;
       return done;
     }
   }
@@ -154,6 +170,9 @@ export class RespParser {
         if (length === undefined || length < 0 || length > this.#limits.maxBulkLength) {
           throw new ProtocolError("invalid bulk length");
         }
+        if (length > UNAUTHENTICATED_BULK && !this.#authenticated()) {
+          throw new ProtocolError("unauthenticated bulk length");
+        }
         this.#bulkLength = length;
       }
       const length = this.#bulkLength;
@@ -163,7 +182,7 @@ export class RespParser {
         throw new ProtocolError("expected CRLF after bulk data");
       }
       args.push(this.#buf.subarray(this.#start, at));
-      this.#argBytes += length;
+      this.#argCost += length + ARGUMENT_OVERHEAD;
       this.#bulkLength = -1;
       this.#consume(length + 2);
       this.#remaining--;

@@ -4,9 +4,10 @@
  * write. A protocol violation gets `-ERR Protocol error: ...` and that
  * connection alone is closed.
  *
- * Exposure limits: a password (AUTH), a cap on clients, an idle timeout, and
- * caps on the request bytes one client and all clients together may have
- * buffered; a client passing a cap is told why and disconnected.
+ * Exposure limits: a password (AUTH), before which requests must be small, a
+ * cap on clients (fitted to the open-file limit), an idle timeout, and caps on
+ * the request bytes one client and all clients together may have buffered,
+ * MULTI queues included; a client passing a cap is told why and disconnected.
  * @module
  */
 
@@ -18,6 +19,7 @@ import { KeyLocks } from "./key_locks.ts";
 import { StoreView } from "./keyspace.ts";
 import { close, type Connection, isDisconnect, lingerClose, writeAll } from "./client_socket.ts";
 import { DEFAULT_LIMITS, ProtocolError, type RespLimits, RespParser } from "./parser.ts";
+import { fitOpenFiles } from "./open_files.ts";
 import { ScanCursors } from "./scan_cursors.ts";
 import { unwatchAll } from "./transaction_commands.ts";
 import { ValueCache } from "./value_cache.ts";
@@ -36,7 +38,10 @@ export interface RespServerOptions {
   limits?: RespLimits;
   /** Password clients must AUTH with before other commands; none by default. */
   password?: string;
-  /** Most clients connected at once; default 10000. */
+  /**
+   * Most clients connected at once; default 10000, lowered (and logged) when
+   * the open-file limit has no room for that many.
+   */
   maxClients?: number;
   /** Idle clients are disconnected after this many ms; 0 (default) never. */
   idleTimeoutMs?: number;
@@ -105,7 +110,7 @@ export class RespServer {
       port: this.#listener.addr.port,
       sync: options.sync ?? "always",
       autoCompact: options.autoCompact ?? false,
-      maxClients: options.maxClients ?? 10_000,
+      maxClients: fitOpenFiles(options.maxClients ?? 10_000),
       maxString: this.#limits.maxBulkLength,
       password: options.password === undefined ? undefined : encoder.encode(options.password),
       startedAt: Date.now(),
@@ -155,16 +160,26 @@ export class RespServer {
   }
 
   async #accept(): Promise<void> {
+    // Out of file descriptors, every retry fails until a client leaves: one
+    // line in the log says so for the whole run of failures.
+    let failing = false;
     while (!this.#closing) {
       let conn: Deno.TcpConn;
       try {
         conn = await this.#listener.accept();
       } catch (e) {
         if (this.#closing) return;
-        console.error(`cask serve: accept failed: ${describe(e)}`);
+        if (!failing) {
+          console.error(
+            `cask serve: accept failed: ${describe(e)}; retrying every ${ACCEPT_RETRY_MS} ms ` +
+              "(logged once until one succeeds)",
+          );
+        }
+        failing = true;
         await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
         continue;
       }
+      failing = false;
       if (this.#connections.size >= this.#state.maxClients) {
         this.#state.stats.rejectedConnections++;
         this.#refuse(conn, "ERR max number of clients reached");
@@ -209,9 +224,10 @@ export class RespServer {
       drop: false,
       commands: 0,
       watched: new Map(),
+      watchedCost: 0,
     };
     const out = new ReplyBuffer();
-    const parser = new RespParser(this.#limits);
+    const parser = new RespParser(this.#limits, () => session.authenticated);
     const input = new Uint8Array(READ_SIZE);
     this.#connections.add(c);
     st.stats.connectedClients++;
@@ -224,17 +240,14 @@ export class RespServer {
         c.lastActive = Date.now();
         st.stats.netInputBytes += n;
         parser.push(input.subarray(0, n));
-        this.#account(c, parser);
-        const over = this.#overLimit(c);
+        const over = this.#overLimit(c, parser, session);
         if (over !== undefined) {
-          console.error(`cask serve: client ${session.id}: ${over}`);
-          await this.#send(c, out, { error: `ERR ${over}` });
-          c.linger = true;
+          await this.#send(c, out, this.#dropping(c, session, over));
           break;
         }
         c.busy = true;
         const healthy = await this.#runPipeline(c, parser, session, out);
-        this.#account(c, parser);
+        this.#account(c, parser, session);
         c.busy = false;
         c.lastActive = Date.now();
         if (!healthy) break;
@@ -259,13 +272,17 @@ export class RespServer {
     }
   }
 
-  #account(c: Connection, parser: RespParser): void {
-    const now = parser.buffered;
+  // A MULTI queue and watched keys count as buffered request bytes: the
+  // client sent them and the server holds them until EXEC.
+  #account(c: Connection, parser: RespParser, session: Session): void {
+    const now = parser.buffered + (session.transaction?.cost ?? 0) + session.watchedCost;
     this.#state.stats.bufferedBytes += now - c.buffered;
     c.buffered = now;
   }
 
-  #overLimit(c: Connection): string | undefined {
+  // Accounts for what the client holds now; why it must go, if it must.
+  #overLimit(c: Connection, parser: RespParser, session: Session): string | undefined {
+    this.#account(c, parser, session);
     if (c.buffered > this.#clientLimit) {
       return `client query buffer exceeds its limit of ${this.#clientLimit} bytes; closing the connection`;
     }
@@ -274,6 +291,13 @@ export class RespServer {
         "closing the connection";
     }
     return undefined;
+  }
+
+  // The error reply of a client dropped for passing a limit, once logged.
+  #dropping(c: Connection, session: Session, over: string): Reply {
+    console.error(`cask serve: client ${session.id}: ${over}`);
+    c.linger = true;
+    return { error: `ERR ${over}` };
   }
 
   async #send(c: Connection, out: ReplyBuffer, reply: Reply): Promise<void> {
@@ -340,10 +364,21 @@ export class RespServer {
       inFlight.length = 0;
       flying = undefined;
     };
+    // The error that ends the connection, answered after the replies before it.
+    let fatal: Reply | undefined;
     try {
       for (let args = parser.next(); args !== undefined; args = parser.next()) {
         const command = prepare(session, args);
         if (command === undefined) break;
+        // A queue growing by many commands of one read is stopped as it
+        // passes the limit, not at the next read.
+        if (session.transaction !== undefined) {
+          const over = this.#overLimit(c, parser, session);
+          if (over !== undefined) {
+            fatal = this.#dropping(c, session, over);
+            break;
+          }
+        }
         if (flying !== undefined && (command.overlap === "barrier" || command.overlap !== flying)) {
           await settle();
         }
@@ -373,12 +408,14 @@ export class RespServer {
       }
     } catch (e) {
       if (!(e instanceof ProtocolError)) throw e;
-      if (inFlight.length > 0) await settle();
-      out.reply({ error: `ERR Protocol error: ${e.message}` });
-      session.quit = true;
+      fatal = { error: `ERR Protocol error: ${e.message}` };
       c.linger = true;
     }
     if (inFlight.length > 0) await settle();
+    if (fatal !== undefined) {
+      out.reply(fatal);
+      session.quit = true;
+    }
     if (session.drop) return false;
     if (out.length > 0) await this.#flush(c, out);
     return !session.quit;

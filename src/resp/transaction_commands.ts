@@ -6,6 +6,7 @@
  * @module
  */
 
+import { WATCHED_KEY_OVERHEAD } from "./argument_cost.ts";
 import { CommandError } from "./command_error.ts";
 import type { QueuedCommand, Session } from "./context.ts";
 import { NULL_ARRAY, OK, type Reply } from "./encoder.ts";
@@ -17,7 +18,7 @@ import { byteString } from "./words.ts";
 /** MULTI */
 export function multi(s: Session): Reply {
   if (s.transaction !== undefined) throw new CommandError("ERR MULTI calls can not be nested");
-  s.transaction = { commands: [], aborted: false };
+  s.transaction = { commands: [], aborted: false, cost: 0 };
   return OK;
 }
 
@@ -58,6 +59,7 @@ export async function watch(s: Session, args: Uint8Array[]): Promise<Reply> {
     // version, so whatever expiry the read sees, EXEC cannot miss it.
     const w = { key: key.slice(), version: st.watches.watch(id), expiresAt: Infinity };
     s.watched.set(id, w);
+    s.watchedCost += key.length + WATCHED_KEY_OVERHEAD;
     w.expiresAt = await expiryOf(st.db, key) ?? Infinity;
   }
   return OK;
@@ -73,6 +75,7 @@ export function unwatch(s: Session): Reply {
 export function unwatchAll(s: Session): void {
   for (const id of s.watched.keys()) s.server.watches.unwatch(id);
   s.watched.clear();
+  s.watchedCost = 0;
 }
 
 /** EXEC */

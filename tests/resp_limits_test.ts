@@ -1,0 +1,270 @@
+// What a client may make the server hold: the pre-AUTH request limits, the
+// memory of many small arguments, a MULTI queue, and clients past the
+// open-file limit.
+import assert from "node:assert/strict";
+import { withDir } from "./helpers.ts";
+import { Client, concat, frame, type Reply, withServer } from "./resp_client.ts";
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const CLIENT_LIMIT_ERROR = {
+  err: `ERR client query buffer exceeds its limit of ${MiB} bytes; closing the connection`,
+};
+
+// A reply, or a failure once `ms` pass without one: a server that never
+// answers must fail the test, not hang it.
+async function replyWithin(c: Client, ms = 5000): Promise<Reply> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no reply within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([c.reply(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function bufferedBytes(watcher: Client): Promise<number> {
+  const info = String(await watcher.call("INFO", "clients"));
+  return Number(/client_query_buffers_bytes:(\d+)/.exec(info)![1]);
+}
+
+// Polls until what all clients hold satisfies `ok`; returns that amount.
+async function waitForBuffered(watcher: Client, ok: (n: number) => boolean): Promise<number> {
+  for (let tries = 0;; tries++) {
+    const n = await bufferedBytes(watcher);
+    if (ok(n)) return n;
+    assert.ok(tries < 500, `the buffered bytes never settled (last ${n})`);
+    await sleep(10);
+  }
+}
+
+Deno.test("limits: before AUTH, more than 10 arguments or a bulk over 16 KiB closes the connection", async () => {
+  await withServer(async (port) => {
+    const cases: [string, string][] = [
+      ["*11\r\n", "ERR Protocol error: unauthenticated multibulk length"],
+      ["*2\r\n$16385\r\n", "ERR Protocol error: unauthenticated bulk length"],
+      [
+        "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$16385\r\n",
+        "ERR Protocol error: unauthenticated bulk length",
+      ],
+    ];
+    for (const [request, error] of cases) {
+      const c = await Client.connect(port);
+      try {
+        await c.write(request);
+        assert.deepEqual(await replyWithin(c), { err: error }, JSON.stringify(request));
+        assert.ok(await c.closedByServer());
+      } finally {
+        c.close();
+      }
+    }
+    const c = await Client.connect(port);
+    try {
+      // At the limits, and after AUTH beyond them, requests are served.
+      const wrongpass = { err: "WRONGPASS invalid username-password pair or user is disabled." };
+      assert.deepEqual(await c.call("AUTH", "x".repeat(16 * KiB)), wrongpass);
+      assert.deepEqual(await c.call("AUTH", "a", "b", "c", "d", "e", "f", "g", "h", "i"), {
+        err: "ERR syntax error",
+      });
+      // AUTH and a big command in one write: the limits end with the AUTH.
+      await c.send(
+        ["AUTH", "pw"],
+        ["MSET", "a", "1", "b", "2", "c", "3", "d", "4", "e", "5"],
+        ["SET", "big", "v".repeat(16 * KiB + 1)],
+      );
+      assert.deepEqual([await c.reply(), await c.reply(), await c.reply()], ["OK", "OK", "OK"]);
+      assert.equal(await c.call("STRLEN", "big"), 16 * KiB + 1);
+    } finally {
+      c.close();
+    }
+  }, { password: "pw" });
+});
+
+Deno.test("limits: unauthenticated clients hold little each and cannot crowd out others", async () => {
+  await withServer(async (port) => {
+    const watcher = await Client.connect(port);
+    const strangers: Client[] = [];
+    const authed = await Client.connect(port);
+    try {
+      assert.equal(await watcher.call("AUTH", "pw"), "OK");
+      assert.equal(await authed.call("AUTH", "pw"), "OK");
+      const base = await bufferedBytes(watcher);
+      // Each holds the most it may: 10 arguments of 16 KiB, the last unfinished.
+      const most = `*10\r\n${`$${16 * KiB}\r\n${"x".repeat(16 * KiB)}\r\n`.repeat(9)}` +
+        `$${16 * KiB}\r\n${"x".repeat(16 * KiB - 1)}`;
+      for (let i = 0; i < 3; i++) {
+        const c = await Client.connect(port);
+        strangers.push(c);
+        await c.write(most);
+      }
+      const held = await waitForBuffered(watcher, (n) => n - base >= 3 * 10 * 16 * KiB - 3);
+      assert.ok(held - base < 3 * 170 * KiB, `3 strangers hold ${held - base} bytes`);
+      // One asking for more is turned away before its bytes are buffered.
+      const greedy = await Client.connect(port);
+      strangers.push(greedy);
+      await greedy.write(`*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$${600 * KiB}\r\n`);
+      greedy.write(new Uint8Array(600 * KiB)).catch(() => {});
+      assert.deepEqual(await replyWithin(greedy), {
+        err: "ERR Protocol error: unauthenticated bulk length",
+      });
+      // An authenticated client still gets the room the total limit leaves.
+      assert.equal(await authed.call("SET", "k", "v".repeat(400 * KiB)), "OK");
+    } finally {
+      for (const c of strangers) c.close();
+      authed.close();
+      watcher.close();
+    }
+  }, { password: "pw", clientQueryBufferLimit: MiB, totalQueryBufferLimit: MiB });
+});
+
+Deno.test("limits: every argument counts toward the query buffer limit, empty ones too", async () => {
+  await withServer(async (port) => {
+    const watcher = await Client.connect(port);
+    const c = await Client.connect(port);
+    try {
+      // 6 KB on the wire, but a thousand argument objects on the heap.
+      await c.write(`*100000\r\n${"$0\r\n\r\n".repeat(1000)}`);
+      const held = await waitForBuffered(watcher, (n) => n >= 1000 * 100);
+      assert.ok(held < 1000 * 200, `1000 empty arguments count ${held} bytes`);
+      // Far less than the limit on the wire, far more in memory.
+      await c.write("$0\r\n\r\n".repeat(20_000));
+      assert.deepEqual(await replyWithin(c), CLIENT_LIMIT_ERROR);
+      assert.ok(await c.closedByServer());
+      await waitForBuffered(watcher, (n) => n < 1000);
+    } finally {
+      c.close();
+      watcher.close();
+    }
+  }, { clientQueryBufferLimit: MiB });
+});
+
+// Queues `n` SETs in the open transaction of `c`; the replies other than QUEUED.
+async function queue(c: Client, n: number, from = 0): Promise<Reply[]> {
+  const batch: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) batch.push(frame("SET", `k${from + i}`, "v"));
+  c.write(concat(batch)).catch(() => {});
+  const others: Reply[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = await replyWithin(c).catch((e) => ({ err: String(e) }));
+    if (r !== "QUEUED") {
+      others.push(r);
+      break;
+    }
+  }
+  return others;
+}
+
+Deno.test("limits: a MULTI queue counts toward the query buffer limit and is given back", async () => {
+  await withServer(async (port, db) => {
+    const watcher = await Client.connect(port);
+    const c = await Client.connect(port);
+    try {
+      // Two queues of 800 each fit only if the first is given back.
+      for (const end of ["DISCARD", "EXEC"]) {
+        assert.equal(await c.call("MULTI"), "OK");
+        assert.deepEqual(await queue(c, 800), []);
+        assert.ok(await bufferedBytes(watcher) >= 800 * 3 * 128);
+        const done = await c.call(end);
+        assert.equal(end === "EXEC" ? (done as Reply[]).length : done, end === "EXEC" ? 800 : "OK");
+        assert.ok(await bufferedBytes(watcher) < 1000);
+      }
+      assert.equal(await db.has("k799"), true);
+      // A queue that would pass the limit ends the connection.
+      assert.equal(await c.call("MULTI"), "OK");
+      let queued = 0;
+      let refused: Reply[] = [];
+      while (refused.length === 0 && queued < 100_000) {
+        refused = await queue(c, 1000, queued);
+        queued += 1000;
+      }
+      assert.deepEqual(refused, [CLIENT_LIMIT_ERROR]);
+      assert.ok(await c.closedByServer());
+      await waitForBuffered(watcher, (n) => n < 1000);
+    } finally {
+      c.close();
+      watcher.close();
+    }
+  }, { clientQueryBufferLimit: MiB });
+});
+
+Deno.test("limits: watched keys count toward the query buffer limit until UNWATCH", async () => {
+  await withServer(async (port) => {
+    const watcher = await Client.connect(port);
+    const c = await Client.connect(port);
+    try {
+      const keys = Array.from({ length: 1000 }, (_, i) => `watched:${i}`);
+      assert.equal(await c.call("WATCH", ...keys), "OK");
+      assert.ok(await waitForBuffered(watcher, (n) => n >= 1000 * 256) < MiB);
+      assert.equal(await c.call("UNWATCH"), "OK");
+      await c.call("PING");
+      await waitForBuffered(watcher, (n) => n < 1000);
+      // New keys watched without end reach the limit and end the connection.
+      let reply: Reply = "OK";
+      for (let round = 0; reply === "OK" && round < 100; round++) {
+        reply = await c.call("WATCH", ...keys.map((k) => `${k}:${round}`));
+      }
+      assert.deepEqual(reply, CLIENT_LIMIT_ERROR);
+      assert.ok(await c.closedByServer());
+    } finally {
+      c.close();
+      watcher.close();
+    }
+  }, { clientQueryBufferLimit: MiB });
+});
+
+Deno.test({
+  name: "limits: maxclients is lowered to fit the open-file limit, as Redis does",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    await withDir(async (dir) => {
+      const child = new Deno.Command("bash", {
+        args: [
+          "-c",
+          'ulimit -n 128 && exec "$@"',
+          "bash",
+          Deno.execPath(),
+          "run",
+          "-A",
+          CLI,
+          "serve",
+          "--port",
+          "0",
+          "--dir",
+          dir,
+          "--maxclients",
+          "1000",
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const clients: Client[] = [];
+      try {
+        const reader = child.stdout.getReader();
+        const first = new TextDecoder().decode((await reader.read()).value);
+        reader.releaseLock();
+        const port = Number(/listening on .*:(\d+)/.exec(first)![1]);
+        for (let i = 0; i < 96; i++) clients.push(await Client.connect(port));
+        for (const c of clients) assert.equal(await c.call("PING"), "PONG");
+        assert.deepEqual(await clients[0].call("CONFIG", "GET", "maxclients"), [
+          "maxclients",
+          "96",
+        ]);
+        assert.match(String(await clients[0].call("INFO", "clients")), /maxclients:96\r\n/);
+        const extra = await Client.connect(port);
+        clients.push(extra);
+        assert.deepEqual(await replyWithin(extra), { err: "ERR max number of clients reached" });
+      } finally {
+        for (const c of clients) c.close();
+        child.kill("SIGTERM");
+      }
+      const out = await child.output();
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.match(stderr, /maxclients 1000 lowered to 96/);
+      assert.doesNotMatch(stderr, /accept failed/);
+    });
+  },
+});
