@@ -2,6 +2,7 @@
 // memory of many small arguments, a MULTI queue, and clients past the
 // open-file limit.
 import assert from "node:assert/strict";
+import type { Cask } from "../mod.ts";
 import { withDir } from "./helpers.ts";
 import { Client, concat, frame, type Reply, withServer } from "./resp_client.ts";
 
@@ -40,6 +41,31 @@ async function waitForBuffered(watcher: Client, ok: (n: number) => boolean): Pro
     assert.ok(tries < 500, `the buffered bytes never settled (last ${n})`);
     await sleep(10);
   }
+}
+
+/**
+ * Runs `fn` with a client `c` and a `watcher` that reads INFO, on a server with
+ * a 1 MiB client limit.
+ */
+function withClient(
+  fn: (c: Client, watcher: Client, db: Cask) => Promise<void>,
+): Promise<void> {
+  return withServer(async (port, db) => {
+    const watcher = await Client.connect(port);
+    const c = await Client.connect(port);
+    try {
+      await fn(c, watcher, db);
+    } finally {
+      c.close();
+      watcher.close();
+    }
+  }, { clientQueryBufferLimit: MiB });
+}
+
+// The server closed `c` and gave back what it held.
+async function droppedAndGivenBack(c: Client, watcher: Client): Promise<void> {
+  assert.ok(await c.closedByServer());
+  await waitForBuffered(watcher, (n) => n < 1000);
 }
 
 Deno.test("limits: before AUTH, more than 10 arguments or a bulk over 16 KiB closes the connection", async () => {
@@ -122,24 +148,16 @@ Deno.test("limits: unauthenticated clients hold little each and cannot crowd out
 });
 
 Deno.test("limits: every argument counts toward the query buffer limit, empty ones too", async () => {
-  await withServer(async (port) => {
-    const watcher = await Client.connect(port);
-    const c = await Client.connect(port);
-    try {
-      // 6 KB on the wire, but a thousand argument objects on the heap.
-      await c.write(`*100000\r\n${"$0\r\n\r\n".repeat(1000)}`);
-      const held = await waitForBuffered(watcher, (n) => n >= 1000 * 100);
-      assert.ok(held < 1000 * 200, `1000 empty arguments count ${held} bytes`);
-      // Far less than the limit on the wire, far more in memory.
-      await c.write("$0\r\n\r\n".repeat(20_000));
-      assert.deepEqual(await replyWithin(c), CLIENT_LIMIT_ERROR);
-      assert.ok(await c.closedByServer());
-      await waitForBuffered(watcher, (n) => n < 1000);
-    } finally {
-      c.close();
-      watcher.close();
-    }
-  }, { clientQueryBufferLimit: MiB });
+  await withClient(async (c, watcher) => {
+    // 6 KB on the wire, but a thousand argument objects on the heap.
+    await c.write(`*100000\r\n${"$0\r\n\r\n".repeat(1000)}`);
+    const held = await waitForBuffered(watcher, (n) => n >= 1000 * 100);
+    assert.ok(held < 1000 * 200, `1000 empty arguments count ${held} bytes`);
+    // Far less than the limit on the wire, far more in memory.
+    await c.write("$0\r\n\r\n".repeat(20_000));
+    assert.deepEqual(await replyWithin(c), CLIENT_LIMIT_ERROR);
+    await droppedAndGivenBack(c, watcher);
+  });
 });
 
 // Queues `n` SETs in the open transaction of `c`; the replies other than QUEUED.
@@ -159,61 +177,46 @@ async function queue(c: Client, n: number, from = 0): Promise<Reply[]> {
 }
 
 Deno.test("limits: a MULTI queue counts toward the query buffer limit and is given back", async () => {
-  await withServer(async (port, db) => {
-    const watcher = await Client.connect(port);
-    const c = await Client.connect(port);
-    try {
-      // Two queues of 800 each fit only if the first is given back.
-      for (const end of ["DISCARD", "EXEC"]) {
-        assert.equal(await c.call("MULTI"), "OK");
-        assert.deepEqual(await queue(c, 800), []);
-        assert.ok(await bufferedBytes(watcher) >= 800 * 3 * 128);
-        const done = await c.call(end);
-        assert.equal(end === "EXEC" ? (done as Reply[]).length : done, end === "EXEC" ? 800 : "OK");
-        assert.ok(await bufferedBytes(watcher) < 1000);
-      }
-      assert.equal(await db.has("k799"), true);
-      // A queue that would pass the limit ends the connection.
+  await withClient(async (c, watcher, db) => {
+    // Two queues of 800 each fit only if the first is given back.
+    for (const end of ["DISCARD", "EXEC"]) {
       assert.equal(await c.call("MULTI"), "OK");
-      let queued = 0;
-      let refused: Reply[] = [];
-      while (refused.length === 0 && queued < 100_000) {
-        refused = await queue(c, 1000, queued);
-        queued += 1000;
-      }
-      assert.deepEqual(refused, [CLIENT_LIMIT_ERROR]);
-      assert.ok(await c.closedByServer());
-      await waitForBuffered(watcher, (n) => n < 1000);
-    } finally {
-      c.close();
-      watcher.close();
+      assert.deepEqual(await queue(c, 800), []);
+      assert.ok(await bufferedBytes(watcher) >= 800 * 3 * 128);
+      const done = await c.call(end);
+      assert.equal(end === "EXEC" ? (done as Reply[]).length : done, end === "EXEC" ? 800 : "OK");
+      assert.ok(await bufferedBytes(watcher) < 1000);
     }
-  }, { clientQueryBufferLimit: MiB });
+    assert.equal(await db.has("k799"), true);
+    // A queue that would pass the limit ends the connection.
+    assert.equal(await c.call("MULTI"), "OK");
+    let queued = 0;
+    let refused: Reply[] = [];
+    while (refused.length === 0 && queued < 100_000) {
+      refused = await queue(c, 1000, queued);
+      queued += 1000;
+    }
+    assert.deepEqual(refused, [CLIENT_LIMIT_ERROR]);
+    await droppedAndGivenBack(c, watcher);
+  });
 });
 
 Deno.test("limits: watched keys count toward the query buffer limit until UNWATCH", async () => {
-  await withServer(async (port) => {
-    const watcher = await Client.connect(port);
-    const c = await Client.connect(port);
-    try {
-      const keys = Array.from({ length: 1000 }, (_, i) => `watched:${i}`);
-      assert.equal(await c.call("WATCH", ...keys), "OK");
-      assert.ok(await waitForBuffered(watcher, (n) => n >= 1000 * 256) < MiB);
-      assert.equal(await c.call("UNWATCH"), "OK");
-      await c.call("PING");
-      await waitForBuffered(watcher, (n) => n < 1000);
-      // New keys watched without end reach the limit and end the connection.
-      let reply: Reply = "OK";
-      for (let round = 0; reply === "OK" && round < 100; round++) {
-        reply = await c.call("WATCH", ...keys.map((k) => `${k}:${round}`));
-      }
-      assert.deepEqual(reply, CLIENT_LIMIT_ERROR);
-      assert.ok(await c.closedByServer());
-    } finally {
-      c.close();
-      watcher.close();
+  await withClient(async (c, watcher) => {
+    const keys = Array.from({ length: 1000 }, (_, i) => `watched:${i}`);
+    assert.equal(await c.call("WATCH", ...keys), "OK");
+    assert.ok(await waitForBuffered(watcher, (n) => n >= 1000 * 256) < MiB);
+    assert.equal(await c.call("UNWATCH"), "OK");
+    await c.call("PING");
+    await waitForBuffered(watcher, (n) => n < 1000);
+    // New keys watched without end reach the limit and end the connection.
+    let reply: Reply = "OK";
+    for (let round = 0; reply === "OK" && round < 100; round++) {
+      reply = await c.call("WATCH", ...keys.map((k) => `${k}:${round}`));
     }
-  }, { clientQueryBufferLimit: MiB });
+    assert.deepEqual(reply, CLIENT_LIMIT_ERROR);
+    assert.ok(await c.closedByServer());
+  });
 });
 
 Deno.test({
