@@ -72,6 +72,8 @@ Deno.test("limits: before AUTH, more than 10 arguments or a bulk over 16 KiB clo
   await withServer(async (port) => {
     const cases: [string, string][] = [
       ["*11\r\n", "ERR Protocol error: unauthenticated multibulk length"],
+      // Past the server's own cap too, but Redis names the missing AUTH first.
+      ["*1048577\r\n", "ERR Protocol error: unauthenticated multibulk length"],
       ["*2\r\n$16385\r\n", "ERR Protocol error: unauthenticated bulk length"],
       [
         "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$16385\r\n",

@@ -137,11 +137,13 @@ export class RespParser {
         const end = this.#line(true);
         if (end < 0) return undefined;
         const count = parseLength(this.#buf, this.#lineStart + 1, end);
-        if (count === undefined || count > this.#limits.maxMultibulkLength) {
-          throw new ProtocolError("invalid multibulk length");
-        }
+        if (count === undefined) throw new ProtocolError("invalid multibulk length");
+        // Before our own cap, as Redis (whose cap is far higher) checks it.
         if (count > UNAUTHENTICATED_MULTIBULK && !this.#authenticated()) {
           throw new ProtocolError("unauthenticated multibulk length");
+        }
+        if (count > this.#limits.maxMultibulkLength) {
+          throw new ProtocolError("invalid multibulk length");
         }
         if (count <= 0) continue; // `*0` and `*-1` are ignored, as Redis does
         this.#args = [];
