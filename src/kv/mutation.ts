@@ -101,8 +101,12 @@ const MAX_BACKOFF_INTERVAL = 60 * 60 * 1000;
 /** Checks `expireIn`; throws TypeError as Deno KV does. */
 export function checkExpireIn(expireIn: unknown): number | undefined {
   if (expireIn === undefined) return undefined;
-  if (typeof expireIn !== "number" || !Number.isSafeInteger(expireIn) || expireIn < 0) {
+  if (typeof expireIn !== "number" || !Number.isInteger(expireIn) || expireIn < 0) {
     throw new TypeError(`expireIn must be a non-negative integer: received ${expireIn}`);
+  }
+  // Deno KV's words for an expiry past what a timestamp holds.
+  if (!Number.isSafeInteger(expireIn)) {
+    throw new TypeError("Invalid mutation: expireIn is too large");
   }
   return expireIn;
 }
