@@ -51,6 +51,7 @@ const SAME: [string, (kv: AnyKv) => unknown][] = [
   ["backoff over an hour", (kv) => kv.enqueue(1, { backoffSchedule: [3_600_001] })],
   ["negative expireIn", (kv) => kv.set(["e"], 1, { expireIn: -1 })],
   ["fractional expireIn", (kv) => kv.set(["e"], 1, { expireIn: 1.5 })],
+  ["expireIn too large", (kv) => kv.set(["e"], 1, { expireIn: 2 ** 60 })],
   ["awaited atomic", (kv) => bad(kv.atomic()).then()],
   ["bigint over 255 bytes", (kv) => kv.get([2n ** 2100n])],
 ];
