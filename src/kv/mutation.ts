@@ -106,7 +106,7 @@ export function checkExpireIn(expireIn: unknown): number | undefined {
   }
   // Deno KV's words for an expiry past what a timestamp holds.
   if (!Number.isSafeInteger(expireIn)) {
-    throw new TypeError("Invalid mutation: expireIn is too large");
+    throw new TypeError(`Invalid mutation: expireIn is too large: ${BigInt(expireIn)}`);
   }
   return expireIn;
 }
