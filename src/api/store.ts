@@ -648,7 +648,8 @@ export class Cask {
    * @example
    * ```ts
    * import { open } from "@cask/cask";
-   * await using db = await open("./data");
+   * // Not `await using`: the store must stay open while the Worker uses it.
+   * const db = await open("./data");
    * const worker = new Worker(new URL("./worker.ts", import.meta.url).href, { type: "module" });
    * const shared = db.share();
    * worker.postMessage(shared, [shared.port]);

@@ -16,22 +16,22 @@ export const compactCommand: Command = {
   name: "compact",
   synopsis: "",
   summary: "reclaim the space of overwritten, deleted and expired records",
-  details: "Shows a progress bar when stderr is a terminal; prints one summary line. A damaged\n" +
-    "record is dropped and reported, and the command then exits 3.",
+  details: "Shows a progress bar when stderr is a terminal; prints one summary line. Damaged\n" +
+    "records are dropped and reported, and the command then exits 3.",
   flags: STORE_FLAGS,
   async run(args) {
     expectPositionals(args, 0, 0, "no arguments");
-    // A record the compaction finds damaged is dropped and reported: the run
-    // then ends with the corruption exit code, as verify does.
-    let compacting = false, dropped = 0;
+    // Damage the open skips, or the compaction finds, is dropped for good by
+    // the compaction: reported, and the run then ends with the corruption exit
+    // code, as verify does.
+    let damaged = 0;
     await using db = await openStore(args, {
       onWarning: (w) => {
         console.warn(`cask: ${w.message}`);
-        if (compacting) dropped++;
+        if (w.kind === "damaged") damaged++;
       },
     });
     const bar = Deno.stderr.isTerminal() ? new ProgressBar("compacting") : undefined;
-    compacting = true;
     let result;
     try {
       result = await db.compact({
@@ -46,8 +46,10 @@ export const compactCommand: Command = {
           Math.round(result.durationMs)
         } ms`,
     );
-    if (dropped > 0) {
-      console.error(`cask compact: ${dropped} damaged records were dropped (see above)`);
+    if (damaged > 0) {
+      console.error(
+        `cask compact: damaged data was dropped for good (${damaged} places, see above)`,
+      );
       return EXIT_FAILURE;
     }
     return EXIT_OK;

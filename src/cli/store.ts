@@ -78,7 +78,7 @@ function storeOptions(args: ParsedArgs, options: OpenOptions): OpenOptions {
 export async function openForReading(args: ParsedArgs): Promise<Cask> {
   const dir = storeDir(args);
   const options = storeOptions(args, {});
-  if (!(await holdsStore(dir))) throw new InvalidArgumentError(`no Cask store at ${dir}`);
+  await requireStore(dir);
   try {
     return await open(dir, options);
   } catch (e) {
@@ -86,6 +86,15 @@ export async function openForReading(args: ParsedArgs): Promise<Cask> {
   }
   console.error(`cask: ${dir} is in use by another process; reading it read-only`);
   return await open(dir, { readOnly: true });
+}
+
+/**
+ * Throws when `dir` holds no store, so that a command that only reads neither
+ * creates one nor reports an empty store where the user mistyped a path.
+ * @throws {InvalidArgumentError} the directory holds no store.
+ */
+export async function requireStore(dir: string): Promise<void> {
+  if (!(await holdsStore(dir))) throw new InvalidArgumentError(`no Cask store at ${dir}`);
 }
 
 // A store directory has its lock file or a data file; a fresh store may have

@@ -16,7 +16,8 @@ import type { WireError } from "./wire_errors.ts";
  * @example
  * ```ts
  * import { open, type SharedCask } from "@cask/cask";
- * await using db = await open("./data");
+ * // Not `await using`: the store must stay open while the Worker uses it.
+ * const db = await open("./data");
  * const worker = new Worker(new URL("./worker.ts", import.meta.url).href, { type: "module" });
  * const shared: SharedCask = db.share();
  * worker.postMessage(shared, [shared.port]);
