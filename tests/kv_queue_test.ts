@@ -188,3 +188,42 @@ Deno.test("retries and dead letters match Deno KV: attempts per message and keys
     assert.deepEqual(got, want);
   });
 });
+
+Deno.test("a due message is delivered however many handlers are still running", async () => {
+  await withDir(async (dir) => {
+    const kv = await openKv(dir);
+    for (let i = 0; i < 150; i++) await kv.enqueue(i);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => release = r);
+    let started = 0;
+    const listening = kv.listenQueue(async (v) => {
+      if (v === "go") return release();
+      started++;
+      await gate;
+    });
+    for (let i = 0; i < 100 && started < 150; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(started, 150, "every waiting message has its handler");
+    await kv.enqueue("go");
+    const timeout = new Promise<string>((r) => setTimeout(() => r("held back"), 3000));
+    assert.equal(await Promise.race([gate.then(() => "delivered"), timeout]), "delivered");
+    await kv.close();
+    await listening;
+  });
+});
+
+Deno.test("listenQueue() resolves at close() while a handler is still running, as in Deno KV", async () => {
+  await withDir(async (dir) => {
+    const kv = await openKv(dir);
+    await kv.enqueue("m");
+    let running!: () => void;
+    const started = new Promise<void>((r) => running = r);
+    const listening = kv.listenQueue(() => {
+      running();
+      return new Promise<void>(() => {}); // never settles
+    });
+    await started;
+    await kv.close();
+    const timeout = new Promise<string>((r) => setTimeout(() => r("pending"), 2000));
+    assert.equal(await Promise.race([listening.then(() => "resolved"), timeout]), "resolved");
+  });
+});

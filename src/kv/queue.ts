@@ -55,7 +55,6 @@ export class QueueDispatcher {
   readonly #isClosed: () => boolean;
   /** Ids of messages handed to a handler and not yet finished. */
   readonly #inFlight = new Set<string>();
-  readonly #finishing = new Set<Promise<void>>();
   /** Deliveries whose handler returned and whose outcome is being written. */
   readonly #recording = new Set<Promise<void>>();
 
@@ -66,34 +65,17 @@ export class QueueDispatcher {
     this.#isClosed = isClosed;
   }
 
-  /** Delivers messages to `handler` until the store closes. */
+  /**
+   * Delivers messages to `handler` until the store closes, each due message
+   * as soon as it is due, however many handlers are still running; resolves
+   * at the close, without waiting for them (their messages stay stored until
+   * they succeed, so one cut short is delivered again after a reopen).
+   */
   async listen(handler: QueueHandler): Promise<void> {
     while (!this.#isClosed()) {
-      const now = Date.now();
-      let nextReady = Infinity;
+      let nextReady: number;
       try {
-        for await (
-          const e of this.#engine.scanEntries({
-            start: QUEUE_PREFIX,
-            end: QUEUE_END,
-            limit: SCAN_BATCH,
-          })
-        ) {
-          const id = bytesId(e.key);
-          if (this.#inFlight.has(id)) continue;
-          const readyAt = readyAtOf(e.key);
-          if (readyAt > now) {
-            nextReady = readyAt;
-            break;
-          }
-          this.#inFlight.add(id);
-          const p = this.#deliver(handler, e.key, e.value).finally(() => {
-            this.#inFlight.delete(id);
-            this.#finishing.delete(p);
-            this.#wakeup.wake();
-          });
-          this.#finishing.add(p);
-        }
+        nextReady = await this.#deliverDue(handler);
       } catch (e) {
         if (this.#isClosed()) break;
         throw e;
@@ -101,7 +83,37 @@ export class QueueDispatcher {
       if (this.#isClosed()) break;
       await this.#wakeup.sleep(Math.max(0, nextReady - Date.now()));
     }
-    await Promise.allSettled([...this.#finishing]);
+  }
+
+  // Hands every due message not already with a handler to `handler`, a page
+  // of the queue at a time (pages of messages in flight are passed over);
+  // returns when the first message not yet due is (Infinity: none).
+  async #deliverDue(handler: QueueHandler): Promise<number> {
+    const now = Date.now();
+    let start = QUEUE_PREFIX;
+    for (;;) {
+      let seen = 0, last = start;
+      for await (
+        const e of this.#engine.scanEntries({ start, end: QUEUE_END, limit: SCAN_BATCH })
+      ) {
+        seen++;
+        last = e.key;
+        const id = bytesId(e.key);
+        if (this.#inFlight.has(id)) continue;
+        // Keys order by the time a message is due, so none after this one is due yet.
+        const readyAt = readyAtOf(e.key);
+        if (readyAt > now) return readyAt;
+        this.#inFlight.add(id);
+        void this.#deliver(handler, e.key, e.value).finally(() => {
+          this.#inFlight.delete(id);
+          this.#wakeup.wake();
+        });
+      }
+      if (seen < SCAN_BATCH) return Infinity;
+      // The smallest key after `last`.
+      start = new Uint8Array(last.length + 1);
+      start.set(last);
+    }
   }
 
   async #deliver(handler: QueueHandler, key: Uint8Array, value: Uint8Array): Promise<void> {
