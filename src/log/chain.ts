@@ -45,12 +45,16 @@ export function checkChain(links: readonly ChainLink[]): ChainBreak[] {
   }
   // A file whose header is damaged is there, though it cannot say which part it is.
   const present = new Set(links.map((l) => l.id));
+  const covered = (id: number, seq: number) =>
+    [...merges.values()].some(([o]) => o.header!.follows >= id && o.header!.baseSeq >= seq);
   for (const outs of merges.values()) {
     const { parts, baseSeq } = outs[0].header!;
     const have = new Set(outs.map((o) => o.header!.part));
     for (let part = 1; part <= parts; part++) {
       const id = outs[0].id - outs[0].header!.part + part;
-      if (have.has(part) || present.has(id)) continue;
+      // A later merge that covers the part took it as an input: its removal
+      // (oldest first) was cut short by a crash, and nothing is lost.
+      if (have.has(part) || present.has(id) || covered(id, baseSeq)) continue;
       breaks.push({
         id,
         from: 0,
@@ -59,8 +63,6 @@ export function checkChain(links: readonly ChainLink[]): ChainBreak[] {
       });
     }
   }
-  const covered = (id: number, seq: number) =>
-    [...merges.values()].some(([o]) => o.header!.follows >= id && o.header!.baseSeq >= seq);
   let known = 0;
   for (const l of links) {
     const h = l.header;
