@@ -19,7 +19,7 @@
  * @module
  */
 
-import { CorruptionError } from "../base/errors.ts";
+import { asCaskError, CorruptionError } from "../base/errors.ts";
 import type { RecoveryWarning } from "../base/types.ts";
 import type { DataFile } from "../log/datafile.ts";
 import { listIds } from "../log/fsutil.ts";
@@ -51,8 +51,12 @@ export interface FollowTarget {
 }
 
 // A load that raced with a compaction (a file listed, then removed before it
-// was opened) is tried again this many times before its error counts.
-const ATTEMPTS = 8;
+// was opened) is tried again this many times before its error counts, after a
+// wait that doubles from 1 ms: a compaction removes its inputs one by one, each
+// removal fsynced, so retries at once all fell inside one removal phase (about
+// 1 load in 160 beside a writer compacting in a loop), while the waits add up
+// to half a second.
+const ATTEMPTS = 10;
 
 interface Loaded {
   files: DataFile[];
@@ -269,10 +273,11 @@ export class Follower {
       } catch (e) {
         if (!isGone(e) || attempt === ATTEMPTS) {
           for (const f of files) f.close();
-          throw e;
+          throw asCaskError(e, `cannot load the store in ${t.dir}`);
         }
       }
       for (const f of files) f.close();
+      await new Promise((r) => setTimeout(r, 2 ** (attempt - 1)));
     }
   }
 
