@@ -221,3 +221,14 @@ Deno.test("watch({ since }) whose replay a compaction cuts short ends with Histo
     assert.ok(error instanceof HistoryGoneError, `got ${error}`);
     assert.ok(error.oldest > seen[seen.length - 1], `${error.oldest} after ${seen.at(-1)}`);
   }));
+
+Deno.test("delete() of a key that expired unnoticed takes no sequence number", () =>
+  withDir(async (dir) => {
+    let now = 1_000_000;
+    await using db = await open(dir, { clock: () => now });
+    await db.set("k", "v", { ttl: 10 });
+    const before = db.sequence;
+    now += 20;
+    assert.equal(await db.delete("k"), false);
+    assert.equal(db.sequence, before);
+  }));

@@ -574,8 +574,9 @@ export class Catalog {
   /** Writes one set or delete; resolves to whether a deleted key was present. */
   write(op: KeyedOp): Promise<boolean> {
     this.#writable();
-    // Nothing to delete and no write in flight that could create it: skip the tombstone.
-    if (op.tombstone && !this.#index.get(op.k) && !this.#writer.busy) {
+    // Nothing to delete (an expired key is dropped here) and no write in flight
+    // that could create it: skip the tombstone, which would take a sequence number.
+    if (op.tombstone && !this.lookup(op.k) && !this.#writer.busy) {
       return Promise.resolve(false);
     }
     return this.#append([op], false, (n) => n > 0);
