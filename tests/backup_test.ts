@@ -217,3 +217,18 @@ Deno.test("backup: a backup that was opened and written to since is brought back
     assert.deepEqual(await contents(b), await contents(src));
   });
 });
+
+Deno.test("backup: a read-only store backs up into its earlier backup again", async () => {
+  await withDir(async (dir) => {
+    await using writer = await open(`${dir}/src`);
+    for (let i = 0; i < 20; i++) await writer.set(`k${i}`, `v${i}`);
+    await using reader = await open(`${dir}/src`, { readOnly: true });
+    await reader.backup(`${dir}/bk`);
+    await writer.set("later", "write");
+    await reader.refresh();
+    const again = await reader.backup(`${dir}/bk`);
+    assert.equal(again.sequence, writer.sequence);
+    await using b = await open(`${dir}/bk`, { readOnly: true });
+    assert.deepEqual(await contents(b), await contents(writer));
+  });
+});

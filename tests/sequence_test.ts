@@ -232,3 +232,17 @@ Deno.test("delete() of a key that expired unnoticed takes no sequence number", (
     assert.equal(await db.delete("k"), false);
     assert.equal(db.sequence, before);
   }));
+
+Deno.test("delete() of an absent key takes no sequence number while other writes wait for their fsync", () =>
+  withDir(async (dir) => {
+    await using db = await open(dir, { sync: "always" });
+    await db.set("y", "1");
+    const before = db.sequence;
+    const [, deleted] = await Promise.all([db.set("y", "2"), db.delete("nope")]);
+    assert.equal(deleted, false);
+    assert.equal(db.sequence, before + 1, "only the set took a number");
+    // A delete of a key whose set is still waiting for its fsync deletes it.
+    const [, deletedPending] = await Promise.all([db.set("z", "1"), db.delete("z")]);
+    assert.equal(deletedPending, true);
+    assert.equal(await db.has("z"), false);
+  }));

@@ -283,7 +283,8 @@ export class Catalog {
     const seq = this.#seq;
     const files = [...this.#files.values()].sort((a, b) => a.id - b.id)
       .map((file) => ({ file, size: file.size, sealed: file !== open }));
-    const { openSeq, ...counts } = await writeBackup(this.#dir, this.#storeId, target, files);
+    const storeId = this.#follower?.storeId ?? this.#storeId;
+    const { openSeq, ...counts } = await writeBackup(this.#dir, storeId, target, files);
     // What the copy of the open file holds, not what is applied: a writer
     // applies writes still in its buffer (sync "never"), and the copy may
     // hold writes not yet applied (waiting for their fsync).
@@ -574,10 +575,13 @@ export class Catalog {
   /** Writes one set or delete; resolves to whether a deleted key was present. */
   write(op: KeyedOp): Promise<boolean> {
     this.#writable();
-    // Nothing to delete (an expired key is dropped here) and no write in flight
-    // that could create it: skip the tombstone, which would take a sequence number.
-    if (op.tombstone && !this.lookup(op.k) && !this.#writer.busy) {
-      return Promise.resolve(false);
+    // Nothing to delete (an expired key is dropped here) and no write of the key
+    // in flight that could create it (#inflight holds those waiting for their
+    // fsync; others are applied at once): no tombstone, which would take a
+    // sequence number. Writes still waiting for their fsync are acknowledged
+    // first, as they would be before a tombstone: acknowledgements keep call order.
+    if (op.tombstone && !this.lookup(op.k) && !this.#inflight.has(op.k)) {
+      return this.#writer.busy ? this.#writer.sync().then(() => false) : Promise.resolve(false);
     }
     return this.#append([op], false, (n) => n > 0);
   }

@@ -108,6 +108,11 @@ export class Follower {
     this.#adopt(loaded);
   }
 
+  /** The id of the store followed ("" until it has a file). */
+  get storeId(): string {
+    return this.#storeId;
+  }
+
   /** The newest log file: the one the writer may still append to. */
   get tail(): DataFile | undefined {
     return this.#tail;
