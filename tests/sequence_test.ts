@@ -246,3 +246,16 @@ Deno.test("delete() of an absent key takes no sequence number while other writes
     assert.equal(deletedPending, true);
     assert.equal(await db.has("z"), false);
   }));
+
+Deno.test("watch({ since: db.sequence }) delivers expiries noticed before the next commit", () =>
+  withDir(async (dir) => {
+    let now = 1_000_000;
+    await using db = await open(dir, { clock: () => now });
+    await db.set("a", "v", { ttl: 100 });
+    const feed = db.watch({ prefix: "", since: db.sequence });
+    now += 200;
+    assert.equal(await db.get("a"), undefined);
+    const change = (await feed.next()).value!;
+    assert.deepEqual([text(change.key), change.value], ["a", undefined]);
+    await feed.return!();
+  }));

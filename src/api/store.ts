@@ -484,7 +484,9 @@ export class Cask {
       this.#catalog.sequence,
       (ended) => this.#watches.delete(ended),
       since === undefined ? undefined : (upTo) => this.#catalog.history(since, upTo),
-      since,
+      // Only a since past the sequence skips commits: the expiries noticed
+      // meanwhile carry the sequence as it is, and must not be skipped.
+      since !== undefined && since > this.#catalog.sequence ? since : undefined,
     );
     this.#watches.add(w);
     return w;
