@@ -194,6 +194,22 @@ Deno.test("a Worker scans and counts by itself, and watches the owner's commits"
   });
 });
 
+Deno.test("a Worker's watch gets every change committed before the owner's close, then ends", async () => {
+  await withDir(async (dir) => {
+    const db = await open(dir, { sync: "never" });
+    await withWorkers(1, async ([w]) => {
+      await w.attach(db);
+      const watched = w.value<string[]>({ cmd: "watch", options: { prefix: "c:" }, count: 10 });
+      await call(w, "refresh");
+      db.set("c:1", "a");
+      db.set("c:2", "b");
+      await db.set("c:3", "c");
+      await db.close();
+      assert.deepEqual(await watched, ["c:1=a", "c:2=b", "c:3=c"]);
+    });
+  });
+});
+
 Deno.test("a Worker attached to a read-only store sees its refreshes, and writes are ReadOnlyError", async () => {
   await withDir(async (dir) => {
     const writer = await open(dir, { sync: "never" });

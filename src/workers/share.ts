@@ -134,8 +134,11 @@ class Attachment {
   readonly #out: Outbox<Message>;
   readonly #forget: () => void;
   readonly #watches = new Map<number, AsyncIterableIterator<Change>>();
+  // The loops forwarding the feeds' changes to the Worker.
+  readonly #forwarding = new Set<Promise<void>>();
   #pending = 0;
   #closed = false;
+  #ownerClosed = false;
 
   constructor(
     readonly db: ShareableStore,
@@ -158,7 +161,7 @@ class Attachment {
   watch(wid: number, options: WatchOptions): void {
     const feed = this.db.watch(options);
     this.#watches.set(wid, feed);
-    (async () => {
+    const forwarding = (async () => {
       try {
         for await (const c of feed) {
           const change = { ...c, key: own(c.key), value: c.value && own(c.value) };
@@ -171,6 +174,8 @@ class Attachment {
         this.#watches.delete(wid);
       }
     })();
+    this.#forwarding.add(forwarding);
+    void forwarding.finally(() => this.#forwarding.delete(forwarding));
   }
 
   written(): Promise<void> {
@@ -185,10 +190,15 @@ class Attachment {
     this.#closed = true;
   }
 
+  // The store ended its feeds before this, keeping the changes they had not
+  // delivered: those reach the Worker before it hears of the close.
   ownerClosed(): void {
-    this.#out.push({ kind: "closed" });
     this.#closed = true;
-    this.#release();
+    this.#ownerClosed = true;
+    void Promise.allSettled([...this.#forwarding]).then(() => {
+      this.#out.push({ kind: "closed" });
+      this.#release();
+    });
   }
 
   async #serve(r: Request): Promise<void> {
@@ -214,7 +224,7 @@ class Attachment {
   // Once closed (or detached) with every reply sent, the port goes: nothing
   // more can arrive, and an open port would keep the thread alive.
   #release(): void {
-    if (this.#pending > 0) return;
+    if (this.#pending > 0 || (this.#ownerClosed && this.#forwarding.size > 0)) return;
     this.#forget();
     for (const w of this.#watches.values()) w.return?.();
     this.#out.flush();
