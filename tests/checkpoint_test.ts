@@ -146,6 +146,23 @@ Deno.test("checkpoint: flipped bytes anywhere in it are detected and the log rep
     }
   }));
 
+Deno.test("checkpoint: a damaged resume point is never replayed from (no record is cut off)", () =>
+  withDir(async (dir) => {
+    await build(dir, 4);
+    const good = await Deno.readFile(`${dir}/${NAME}`);
+    const want = await replayed(dir);
+    // The resume offset follows the 64-byte file header, outside its checksum.
+    for (let at = 64; at < 72; at++) {
+      for (let bit = 0; bit < 8; bit++) {
+        const bad = good.slice();
+        bad[at] ^= 1 << bit;
+        await Deno.writeFile(`${dir}/${NAME}`, bad);
+        assert.deepEqual(await opened(dir), want, `bit ${bit} of byte ${at}`);
+        await Deno.writeFile(`${dir}/${NAME}`, good);
+      }
+    }
+  }));
+
 Deno.test("checkpoint: a cut one is ignored", () =>
   withDir(async (dir) => {
     await build(dir, 6);

@@ -14,7 +14,7 @@
 import { closeSync, fstatSync, openSync } from "node:fs";
 import { CorruptionError, IOError } from "../base/errors.ts";
 import type { ProblemKind } from "../base/types.ts";
-import { FORMAT_V1, formatV2, type RecordFormat } from "../codec/codec.ts";
+import { FORMAT_V1, formatV2, readHeader, type RecordFormat } from "../codec/codec.ts";
 import {
   decodeFileHeader,
   type FileHeader,
@@ -158,9 +158,12 @@ export async function recoverLog(
     const ck = (checkpoint || opts.checkpointEvidence) && readCheckpoint(dir, storeId);
     // Sequence numbers the lost files held are never handed out again.
     let lost = 0;
-    if (ck) {
+    // Its file table is checked only with the whole checkpoint: a damaged one
+    // must not report files missing, so it is checked first, when it would.
+    const missing = ck ? newestMissing(ck, files) : [];
+    if (ck && missing.length > 0 && loadCheckpoint(ck, () => {})) {
       const named = [...ck.files].sort((a, b) => a.id - b.id);
-      for (const gone of newestMissing(ck, files)) {
+      for (const gone of missing) {
         const path = dataPath(dir, gone.id);
         // Beside a live writer (verify), the checkpoint may be newer than the
         // listing: a file it names that exists now was created meanwhile.
@@ -176,7 +179,9 @@ export async function recoverLog(
         );
       }
     }
-    const used = checkpoint && ck && matchesFiles(ck, files) ? ck : undefined;
+    const used = checkpoint && ck && matchesFiles(ck, files) && resumesAtRecord(ck, files, probes)
+      ? ck
+      : undefined;
     const load = () => {
       if (!loadCheckpoint(used!, checkpoint!.entry)) return false;
       checkpoint!.done();
@@ -232,6 +237,22 @@ export async function recoverLog(
   } finally {
     for (const p of probes) if (p.fd >= 0) closeSync(p.fd);
   }
+}
+
+// Whether the checkpoint's resume point is the end of its file or the start
+// of a record there that commits after it. The point lies outside the header's
+// checksum, and the checkpoint's own checksum is checked only once its entries
+// are loaded, after the log from that point was replayed: a damaged point
+// would have that replay take record bytes for damage and cut them off.
+function resumesAtRecord(ck: Checkpoint, files: DataFile[], probes: Probe[]): boolean {
+  const file = files.find((f) => f.id === ck.fileId);
+  const probe = probes.find((p) => p.id === ck.fileId);
+  if (!file || !probe || ck.resume > probe.size) return false;
+  if (ck.resume === probe.size) return true;
+  const head = new Uint8Array(Math.min(file.fmt.headerSize, probe.size - ck.resume));
+  readFullAt(probe.fd, ck.resume, head);
+  const h = readHeader(file.fmt, head, 0);
+  return h !== undefined && h.seq > ck.seq;
 }
 
 async function exists(path: string): Promise<boolean> {
