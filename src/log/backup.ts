@@ -16,7 +16,7 @@ import { DataFile } from "./datafile.ts";
 import { dataPath, hintPath, syncDir, writeAll } from "./fsutil.ts";
 import { acquireLockIfPresent, releaseLock } from "./lock.ts";
 import { replayFile } from "./replay.ts";
-import { isGone } from "./tail.ts";
+import { statOrUndefined } from "./tail.ts";
 
 /** One data file of a snapshot: its first `size` bytes belong to it. */
 export interface SnapshotFile {
@@ -47,7 +47,7 @@ const STORE_FILE = /^(data|hint)\.\d+$/;
  * another store (or files with store-file names that are not Cask files) is
  * refused with InvalidArgumentError before anything in it changes. A file
  * removed from the source meanwhile (by a compaction) makes it throw an error
- * {@link isGone} recognises: the caller takes a new snapshot and calls again.
+ * isGone (tail.ts) recognises: the caller takes a new snapshot and calls again.
  */
 export async function writeBackup(
   source: string,
@@ -278,13 +278,4 @@ async function head(path: string): Promise<Uint8Array> {
 async function fsync(path: string): Promise<void> {
   using f = await Deno.open(path, { read: true });
   await f.syncData();
-}
-
-async function statOrUndefined(path: string): Promise<Deno.FileInfo | undefined> {
-  try {
-    return await Deno.stat(path);
-  } catch (e) {
-    if (isGone(e)) return undefined;
-    throw e;
-  }
 }

@@ -34,6 +34,7 @@ import {
 } from "./checkpoint.ts";
 import { DataFile } from "./datafile.ts";
 import { dataPath, hintPath, listIds, readFullAt, syncDir } from "./fsutil.ts";
+import { statOrUndefined } from "./tail.ts";
 import { readHint } from "./hint.ts";
 import { walkLog } from "./logscan.ts";
 import {
@@ -167,7 +168,7 @@ export async function recoverLog(
         const path = dataPath(dir, gone.id);
         // Beside a live writer (verify), the checkpoint may be newer than the
         // listing: a file it names that exists now was created meanwhile.
-        if (opts.readOnly && await exists(path)) continue;
+        if (opts.readOnly && (await statOrUndefined(path)) !== undefined) continue;
         const before = named.filter((n) => n.id < gone.id).at(-1)?.lastSeq ?? 0;
         lost = Math.max(lost, gone.lastSeq);
         report(
@@ -253,16 +254,6 @@ function resumesAtRecord(ck: Checkpoint, files: DataFile[], probes: Probe[]): bo
   readFullAt(probe.fd, ck.resume, head);
   const h = readHeader(file.fmt, head, 0);
   return h !== undefined && h.seq > ck.seq;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
 }
 
 // Opens data file `id`, read-write unless `readOnly` (a torn tail may be cut),
@@ -365,7 +356,7 @@ async function replayOne(
     // No hint is no problem (the file is scanned); a hint that is there and
     // fails is damage. Beside a live writer (read-only) it may be a hint
     // renamed into place just after the read missed it: no report there.
-    if (!opts.readOnly && await exists(path)) {
+    if (!opts.readOnly && (await statOrUndefined(path)) !== undefined) {
       const message =
         `${path}: hint is damaged or belongs to another file; data.${f.id} is scanned`;
       opts.onWarning({ kind: "bad-hint", file: path, offset: 0, bytes: 0, message });

@@ -22,6 +22,16 @@ export function isGone(e: unknown): boolean {
   return false;
 }
 
+/** What `stat` says of `path`; undefined when nothing is there. */
+export async function statOrUndefined(path: string): Promise<Deno.FileInfo | undefined> {
+  try {
+    return await Deno.stat(path);
+  } catch (e) {
+    if (isGone(e)) return undefined;
+    throw e;
+  }
+}
+
 /**
  * Data file `id`, new in a followed store, held open with its header read;
  * "pending" while the writer has not finished writing its header, "unknown"
