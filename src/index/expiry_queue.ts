@@ -44,27 +44,37 @@ export class ExpiryQueue {
     const t = this.#times, k = this.#keys;
     const top = t[0], topKey = k[0];
     const lastT = t.pop()!, lastK = k.pop()!;
-    const n = t.length;
-    if (n > 0) {
-      let i = 0;
-      for (;;) {
-        let c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && t[c + 1] < t[c]) c++;
-        if (t[c] >= lastT) break;
-        t[i] = t[c];
-        k[i] = k[c];
-        i = c;
-      }
-      t[i] = lastT;
-      k[i] = lastK;
-    }
+    if (t.length > 0) this.#sink(0, lastT, lastK);
     take(top, topKey);
   }
 
-  /** Drops every entry. */
-  clear(): void {
-    this.#times = [];
-    this.#keys = [];
+  /** Keeps the entries `keep` says yes to; the others go. */
+  retain(keep: (expireAt: number, key: string) => boolean): void {
+    const t: number[] = [], k: string[] = [];
+    for (let i = 0; i < this.#times.length; i++) {
+      if (!keep(this.#times[i], this.#keys[i])) continue;
+      t.push(this.#times[i]);
+      k.push(this.#keys[i]);
+    }
+    this.#times = t;
+    this.#keys = k;
+    // Bottom-up: each parent sinks below its smaller children.
+    for (let i = (t.length >> 1) - 1; i >= 0; i--) this.#sink(i, t[i], k[i]);
+  }
+
+  // Puts (`at`, `key`) at slot `i` or below, moving smaller children up.
+  #sink(i: number, at: number, key: string): void {
+    const t = this.#times, k = this.#keys, n = t.length;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= n) break;
+      if (c + 1 < n && t[c + 1] < t[c]) c++;
+      if (t[c] >= at) break;
+      t[i] = t[c];
+      k[i] = k[c];
+      i = c;
+    }
+    t[i] = at;
+    k[i] = key;
   }
 }

@@ -807,9 +807,12 @@ export class KeyDir {
     if (at === 0) return;
     this.#expiries.push(at, key);
     if (this.#expiries.length <= 2 * this.#expiring + 1024 || this.#loading) return;
-    this.#expiries.clear();
-    this.walk(undefined, (k, _fileId, _offset, _size, _timestamp, expireAt) => {
-      if (expireAt !== 0) this.#expiries.push(expireAt, k);
+    // Only the queue is gone over (not every key): a store of many keys, few
+    // of them with an expiry, pays per expiring key, not per key.
+    const kept = new Set<string>();
+    this.#expiries.retain((t, k) => {
+      if (kept.has(k) || this.get(k)?.expireAt !== t) return false;
+      kept.add(k);
       return true;
     });
   }
