@@ -108,3 +108,51 @@ Deno.test("merge codec: check stops at a damaged record, a wrong size or a wrong
   batch.place(30, at[30], sizes[30], TO, keys[30].length); // another file's salt
   assert.equal(batch.check(8, n), 30);
 });
+
+Deno.test("merge codec: records of one size, salt and flags re-sealed by difference match a fresh encoding, across input salts and output salts", () => {
+  const rand = prng(11);
+  const inputs = [FROM, formatV2(0x0bad_f00d)];
+  const n = 300;
+  const want: Uint8Array[][] = [[], []];
+  const parts: Uint8Array[] = [], fmts = [], keyLens: number[] = [];
+  for (let i = 0; i < n; i++) {
+    // Three sizes only, so most records take a difference kept from an earlier one.
+    const key = randomBytes(rand, 8 + (i % 3) * 5);
+    const value = randomBytes(rand, 100 - (i % 3) * 5 + (i % 7 === 0 ? 1 : 0));
+    const flags = i % 4 === 0 ? FLAG_BATCH : 0;
+    const fmt = inputs[i % 2];
+    const fields = [1_700_000_000_000 + i, i % 5 ? 0 : 1e13, 2000 + i] as const;
+    const rec = new Uint8Array(44 + key.length + value.length);
+    encodeRecord(fmt, rec, 0, flags, ...fields, key, value);
+    parts.push(rec);
+    fmts.push(fmt);
+    keyLens.push(key.length);
+    for (const [o, to] of [formatV2(0x9abc_def0), formatV2(0x5555_aaaa)].entries()) {
+      const fresh = new Uint8Array(rec.length);
+      encodeRecord(to, fresh, 0, flags & ~FLAG_BATCH, ...fields, key, value);
+      want[o].push(fresh);
+    }
+  }
+  const bytes = parts.reduce((a, p) => a + p.length, 0);
+  const codec = new MergeCodec(2, 4096);
+  for (const [o, to] of [formatV2(0x9abc_def0), formatV2(0x5555_aaaa)].entries()) {
+    const batch = codec.batch(bytes, n, keyLens.reduce((a, b) => a + b, 0));
+    const at: number[] = [];
+    for (let i = 0, pos = 0; i < n; pos += parts[i++].length) {
+      at.push(pos);
+      batch.records.set(parts[i], pos);
+      batch.place(i, pos, parts[i].length, fmts[i], keyLens[i]);
+    }
+    assert.equal(batch.check(0, n), n);
+    // In two calls, as a merge seals a segment's runs.
+    batch.seal(0, 120, to, FLAG_BATCH, 64);
+    batch.seal(120, n, to, FLAG_BATCH, 64 + at[120]);
+    for (let i = 0; i < n; i++) {
+      assert.deepEqual(
+        batch.records.slice(at[i], at[i] + parts[i].length),
+        want[o][i],
+        `record ${i}`,
+      );
+    }
+  }
+});

@@ -471,7 +471,8 @@ export class Catalog {
   // `k` or the record there is not `k`'s (the tree then tells).
   #getCached(k: string): Uint8Array | undefined {
     const at = this.#index.cached(k);
-    if (at === undefined) return undefined;
+    // A slot naming a file a compaction removed (see KeyDir.relocate).
+    if (at === undefined || !this.#files.has(at.fileId)) return undefined;
     try {
       return readIfKeys(this.#fileOf(at), at, k, this.#writer);
     } catch (err) {

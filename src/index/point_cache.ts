@@ -9,9 +9,11 @@
  * Two slots a bucket, one to two slots per key (a power of two of them): a
  * key whose bucket is full pushes out the older of the two, which is then
  * found through the tree again. Nothing in a slot needs to be trusted: a hit is read back and the
- * record's key compared, and every change of a key's place in the index
- * passes through here ({@link PointCache.put}, {@link PointCache.drop}), so a
- * slot never points at an older record of its own key.
+ * record's key compared, and every write or removal of a key passes through
+ * here ({@link PointCache.put}, {@link PointCache.drop}), so a slot never
+ * points at an older record of its own key. A compaction's moves do not: a
+ * slot may name the merged file, which holds the same record until it is
+ * removed, and after that a file id that no longer exists, read as a miss.
  * @module
  */
 
