@@ -21,6 +21,7 @@ import { DataFile } from "./datafile.ts";
 import { faults } from "./faults.ts";
 import { HintWriter, writeHint } from "./hint.ts";
 import { syncDir, writeAll, writeAllSync } from "./fsutil.ts";
+import { clearImmediate, setImmediate } from "node:timers";
 
 // Chunk size for buffered appends: large enough for efficient writes, small
 // enough that a group commit of one record does not allocate much.
@@ -102,7 +103,7 @@ export class Writer {
   #durable = 0; // of those, bytes known fsynced
   #waiters: Waiter[] = [];
   #flushing?: Promise<void>;
-  #timer?: ReturnType<typeof setTimeout>;
+  #timer?: ReturnType<typeof setImmediate>;
   #interval?: ReturnType<typeof setInterval>;
   #handle?: Deno.FsFile;
   #handleFile?: DataFile;
@@ -305,7 +306,7 @@ export class Writer {
   async close(): Promise<void> {
     if (this.#closed) return;
     clearInterval(this.#interval);
-    clearTimeout(this.#timer);
+    clearImmediate(this.#timer);
     clearTimeout(this.#retryTimer);
     try {
       await this.sync();
@@ -383,12 +384,17 @@ export class Writer {
     });
   }
 
+  // The buffer is written out once the event loop has run the I/O callbacks
+  // that are ready, so the appends they make share one write. An immediate
+  // runs then; a zero timeout waits at least a millisecond when the loop is
+  // idle, and each cost about 3 us to create against 1 us (beside redis-benchmark
+  // -c 50 SET, timers were 4% of the server's CPU).
   #schedule(): void {
     if (this.#timer !== undefined || this.#flushing) return;
-    this.#timer = setTimeout(() => {
+    this.#timer = setImmediate(() => {
       this.#timer = undefined;
       this.#kick();
-    }, 0);
+    });
   }
 
   #kick(): void {
