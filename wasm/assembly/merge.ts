@@ -105,7 +105,7 @@ export function sealRecords(
     store<u64>(h, load<u64>(at, OFF_EXPIRE_AT), 24);
     store<u64>(h, load<u64>(at, OFF_SEQ), 32);
     store<u32>(h, load<u8>(at, OFF_FLAGS), 40);
-    copyKey(h + HINT_ENTRY, at + hsize, keyLen);
+    memory.copy(h + HINT_ENTRY, at + hsize, keyLen);
     h += HINT_ENTRY + keyLen;
   }
   return <u32> (h - hint);
@@ -151,12 +151,3 @@ function reseal(at: usize, size: u32, oldSalt: u32, hsize: u32, salt: u32, clear
   store<u32>(slot, load<u32>(at, OFF_CRC) ^ oldC, 20);
 }
 
-// Copies a key; short ones byte by byte, since V8 makes each memory.copy a call
-// out of wasm.
-function copyKey(to: usize, from: usize, n: usize): void {
-  if (n > 32) {
-    memory.copy(to, from, n);
-    return;
-  }
-  for (let j: usize = 0; j < n; j++) store<u8>(to + j, load<u8>(from + j));
-}
