@@ -150,4 +150,3 @@ function reseal(at: usize, size: u32, oldSalt: u32, hsize: u32, salt: u32, clear
   store<u32>(slot, load<u32>(at, OFF_HCRC) ^ oldH, 16);
   store<u32>(slot, load<u32>(at, OFF_CRC) ^ oldC, 20);
 }
-
