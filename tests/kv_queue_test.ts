@@ -227,3 +227,27 @@ Deno.test("listenQueue() resolves at close() while a handler is still running, a
     assert.equal(await Promise.race([listening.then(() => "resolved"), timeout]), "resolved");
   });
 });
+
+Deno.test("two listenQueue handlers on one store take turns with the messages, as in Deno KV", async () => {
+  await withDir(async (dir) => {
+    for (const open of [() => openKv(dir), () => openDenoKv(`${dir}/deno.sqlite`)]) {
+      const kv = await open();
+      const got = { A: [] as number[], B: [] as number[] };
+      let done!: () => void;
+      const all = new Promise<void>((r) => done = r);
+      const handler = (who: "A" | "B") => (v: number) => {
+        got[who].push(v);
+        if (got.A.length + got.B.length === 10) done();
+      };
+      const listening = [kv.listenQueue(handler("A")), kv.listenQueue(handler("B"))];
+      for (let i = 0; i < 10; i++) await kv.enqueue(i);
+      const timer = setTimeout(done, 5000);
+      await all;
+      clearTimeout(timer);
+      kv.close();
+      await Promise.all(listening);
+      assert.deepEqual([...got.A, ...got.B].sort((a, b) => a - b), [...Array(10).keys()]);
+      assert.ok(got.A.length >= 3 && got.B.length >= 3, JSON.stringify(got));
+    }
+  });
+});

@@ -57,6 +57,11 @@ export class QueueDispatcher {
   readonly #inFlight = new Set<string>();
   /** Deliveries whose handler returned and whose outcome is being written. */
   readonly #recording = new Set<Promise<void>>();
+  /** The handlers, which take turns with the messages, as Deno KV's do. */
+  readonly #handlers: QueueHandler[] = [];
+  #turn = 0;
+  /** The one delivery loop, started by the first handler. */
+  #loop?: Promise<void>;
 
   /** `isClosed` tells the loop to stop. */
   constructor(engine: KvEngine, wakeup: Wakeup, isClosed: () => boolean) {
@@ -66,16 +71,22 @@ export class QueueDispatcher {
   }
 
   /**
-   * Delivers messages to `handler` until the store closes, each due message
-   * as soon as it is due, however many handlers are still running; resolves
-   * at the close, without waiting for them (their messages stay stored until
-   * they succeed, so one cut short is delivered again after a reopen).
+   * Delivers messages to `handler`, in turn with the handlers added before
+   * it, until the store closes: each due message as soon as it is due,
+   * however many handlers are still running. Resolves at the close, without
+   * waiting for them (their messages stay stored until they succeed, so one
+   * cut short is delivered again after a reopen).
    */
-  async listen(handler: QueueHandler): Promise<void> {
+  listen(handler: QueueHandler): Promise<void> {
+    this.#handlers.push(handler);
+    return this.#loop ??= this.#run();
+  }
+
+  async #run(): Promise<void> {
     while (!this.#isClosed()) {
       let nextReady: number;
       try {
-        nextReady = await this.#deliverDue(handler);
+        nextReady = await this.#deliverDue();
       } catch (e) {
         if (this.#isClosed()) break;
         throw e;
@@ -85,10 +96,11 @@ export class QueueDispatcher {
     }
   }
 
-  // Hands every due message not already with a handler to `handler`, a page
-  // of the queue at a time (pages of messages in flight are passed over);
-  // returns when the first message not yet due is (Infinity: none).
-  async #deliverDue(handler: QueueHandler): Promise<number> {
+  // Hands every due message not already with a handler to the handlers in
+  // turn, a page of the queue at a time (pages of messages in flight are
+  // passed over); returns when the first message not yet due is (Infinity:
+  // none).
+  async #deliverDue(): Promise<number> {
     const now = Date.now();
     let start = QUEUE_PREFIX;
     for (;;) {
@@ -104,6 +116,7 @@ export class QueueDispatcher {
         const readyAt = readyAtOf(e.key);
         if (readyAt > now) return readyAt;
         this.#inFlight.add(id);
+        const handler = this.#handlers[this.#turn++ % this.#handlers.length];
         void this.#deliver(handler, e.key, e.value).finally(() => {
           this.#inFlight.delete(id);
           this.#wakeup.wake();
