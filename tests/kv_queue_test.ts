@@ -251,3 +251,30 @@ Deno.test("two listenQueue handlers on one store take turns with the messages, a
     }
   });
 });
+
+Deno.test("a handler's exception is logged in Deno KV's words", async () => {
+  // Deno KV prints `Exception in queue handler <error>` through the runtime's
+  // own console, which a test cannot intercept; Cask's goes through console.error.
+  await withDir(async (dir) => {
+    const kv = await openKv(dir);
+    const logged: unknown[][] = [];
+    const error = console.error;
+    console.error = (...args: unknown[]) => logged.push(args);
+    try {
+      const listening = kv.listenQueue(() => {
+        throw new Error("handler failed");
+      });
+      await kv.enqueue("m", { backoffSchedule: [] });
+      for (let i = 0; i < 200 && logged.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await kv.close();
+      await listening;
+    } finally {
+      console.error = error;
+    }
+    assert.equal(logged.length, 1);
+    assert.equal(logged[0][0], "Exception in queue handler");
+    assert.equal((logged[0][1] as Error).message, "handler failed");
+  });
+});

@@ -135,8 +135,10 @@ export class QueueDispatcher {
     try {
       await handler(decodeValue(record.payload));
       ok = true;
-    } catch {
-      // A throwing handler means "not delivered": the message is retried below.
+    } catch (e) {
+      // A throwing handler means "not delivered": the message is retried
+      // below. Logged in Deno KV's words, as Deno KV logs it.
+      console.error("Exception in queue handler", e);
     }
     const recorded = this.#record(ok, key, record);
     this.#recording.add(recorded);
