@@ -252,3 +252,59 @@ Deno.test("option and argument edge cases are accepted or refused as in Deno KV"
     );
   });
 });
+
+Deno.test("a sum mutation of a plain number or bigint adds as in Deno KV, and refuses the same pairs", async () => {
+  await withBoth(async (stores) => {
+    const show = (v: unknown) =>
+      v instanceof Deno.KvU64 || (v as { [Symbol.toStringTag]?: string })?.[Symbol.toStringTag] ===
+          "KvU64"
+        ? `KvU64(${(v as { value: bigint }).value})`
+        : typeof v === "bigint"
+        ? `${v}n`
+        : Object.is(v, -0)
+        ? "-0"
+        : String(v);
+    const sum = (key: string, value: unknown) => async (kv: AnyKv) => {
+      const r = await kv.atomic().mutate({ type: "sum", key: [key], value: bad(value) }).commit();
+      return `${r.ok} ${show((await kv.get([key])).value)}`;
+    };
+    for (const kv of stores) {
+      await kv.set(["num"], 5);
+      await kv.set(["big"], 5n);
+      await kv.set(["u64"], new Deno.KvU64(5n));
+      await kv.set(["str"], "x");
+    }
+    const cases: [string, (kv: AnyKv) => unknown][] = [
+      ["number into number", sum("num", 2.5)],
+      ["bigint into number", sum("num", 2n)],
+      ["bigint into bigint", sum("big", 7n)],
+      ["negative bigint into bigint", sum("big", -20n)],
+      ["huge bigint into bigint", sum("big", 1n << 80n)],
+      ["number into bigint", sum("big", 1)],
+      ["number into absent", sum("absent-n", 4)],
+      ["bigint into absent", sum("absent-b", 3n)],
+      ["-0 into absent", sum("absent-z", -0)],
+      ["bigint into KvU64", sum("u64", 1n)],
+      ["negative bigint into KvU64", sum("u64", -1n)],
+      ["2^64 into KvU64", sum("u64", 1n << 64n)],
+      ["number into KvU64", sum("u64", 1)],
+      ["KvU64 into number", sum("num", new Deno.KvU64(1n))],
+      ["number into string", sum("str", 1)],
+      ["string operand", sum("num", "x")],
+      ["object operand", sum("num", { a: 1 })],
+      ["NaN into number", sum("num", NaN)],
+      ["number min", async (kv) => {
+        const r = await kv.atomic().mutate({ type: "min", key: ["num"], value: bad(1) }).commit();
+        return r.ok;
+      }],
+      ["two sums in one commit", async (kv) => {
+        await kv.atomic().mutate(
+          { type: "sum", key: ["two"], value: bad(1) },
+          { type: "sum", key: ["two"], value: bad(2) },
+        ).commit();
+        return show((await kv.get(["two"])).value);
+      }],
+    ];
+    assert.deepEqual(await differences(stores, cases), []);
+  });
+});

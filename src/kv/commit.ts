@@ -16,7 +16,8 @@ import type { KvAtomicCheck, PendingEnqueue, PendingMutation } from "./mutation.
 import { Mutex } from "./mutex.ts";
 import { DEFAULT_BACKOFF, queueWrite } from "./queue_record.ts";
 import { applyU64 } from "./u64.ts";
-import { encodeU64, storedU64 } from "./value_codec.ts";
+import { plainSum } from "./plain_sum.ts";
+import { decodeValue, encodeU64, storedU64 } from "./value_codec.ts";
 import { sequenceOf, versionstampOf } from "./versionstamp.ts";
 
 /** Everything one `commit()` applies. */
@@ -137,10 +138,20 @@ export class Committer {
       const expireAt = m.type === "set" && m.expireIn !== undefined ? now + m.expireIn : undefined;
       if (m.type !== "set") {
         const operand = storedU64(m.value);
+        const stored = current.get(id);
+        if (operand === undefined && m.type === "sum") {
+          const plain = decodeValue(m.value);
+          if (typeof plain !== "number" && typeof plain !== "bigint") {
+            // Deno KV's words for such an operand.
+            throw new TypeError("Some of the parameters are not valid V8 values");
+          }
+          value = plainSum(stored, plain);
+          if (current.has(id)) current.set(id, value);
+          return { type: "set", key, value };
+        }
         if (operand === undefined) {
           throw new TypeError(`Failed to perform '${m.type}' mutation on a non-U64 operand`);
         }
-        const stored = current.get(id);
         let next = operand;
         if (stored !== undefined) {
           const n = storedU64(stored);

@@ -3,7 +3,8 @@
  * @module
  */
 
-const MAX_U64 = 0xffff_ffff_ffff_ffffn;
+/** The largest KvU64. */
+export const MAX_U64 = 0xffff_ffff_ffff_ffffn;
 
 /**
  * An unsigned 64-bit integer stored in its own 8-byte encoding, the only value
