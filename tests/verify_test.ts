@@ -32,3 +32,26 @@ Deno.test("verify reports an intact store as clean, and finds flipped bytes and 
       `torn-tail@${last.slice(dir.length + 1)}`,
     ]);
   }));
+
+Deno.test("verify beside a store that compacts and rotates reports no damage", () =>
+  withDir(async (dir) => {
+    await using db = await open(dir, { maxFileSize: 16 * 1024, autoCompact: false });
+    const value = "v".repeat(500);
+    for (let i = 0; i < 400; i++) await db.set(`k${i % 150}`, value);
+    let busy = true;
+    const churn = (async () => {
+      for (let round = 0; busy && round < 200; round++) {
+        for (let i = 0; i < 60; i++) await db.set(`k${(round * 7 + i) % 150}`, value);
+        await db.compact();
+      }
+    })();
+    const reports = [];
+    try {
+      for (let i = 0; i < 50; i++) reports.push(await verify(dir));
+    } finally {
+      busy = false;
+      await churn;
+    }
+    const issues = reports.flatMap((r) => r.issues.map((x) => `${x.kind} ${x.message}`));
+    assert.deepEqual(issues, []);
+  }));

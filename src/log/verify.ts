@@ -3,7 +3,7 @@
  * way recovery reads it, but read only (nothing is cut or removed), with every
  * finding reported in recovery's vocabulary; then every hint entry is checked
  * against the record it points at. It takes no lock, so it can run beside a
- * live store (whose newest file may then show a tail still being written).
+ * live store: a walk during which files came, went or grew is done again.
  * @module
  */
 
@@ -36,10 +36,42 @@ import { recoverLog } from "./recovery.ts";
  */
 export async function verify(dir: string): Promise<VerifyReport> {
   try {
-    return await walkStore(dir);
+    for (let attempt = 1;; attempt++) {
+      const before = await logFiles(dir);
+      let report: VerifyReport | undefined, failure: unknown;
+      try {
+        report = await walkStore(dir);
+        if (report.issues.length === 0) return report;
+      } catch (e) {
+        failure = e;
+      }
+      // Files that came, went or grew during the walk (a live store's writes,
+      // compaction or rotation) can look damaged or missing to it: such a
+      // walk is done again.
+      if (attempt === ATTEMPTS || await logFiles(dir) === before) {
+        if (report) return report;
+        throw failure;
+      }
+      await new Promise((r) => setTimeout(r, 2 ** attempt));
+    }
   } catch (e) {
     throw asCaskError(e, `cannot verify ${dir}`);
   }
+}
+
+// Walks a verify makes at most while files keep changing under it.
+const ATTEMPTS = 8;
+
+// The names of the log's data and hint files, with their inodes and sizes: a
+// newest file that grew was being written, not cut short.
+async function logFiles(dir: string): Promise<string> {
+  const names: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    if (!/^(data|hint)\.\d+$/.test(e.name)) continue;
+    const at = await Deno.stat(`${dir}/${e.name}`).then((s) => `${s.ino}:${s.size}`, () => "gone");
+    names.push(`${e.name}:${at}`);
+  }
+  return names.sort().join(" ");
 }
 
 async function walkStore(dir: string): Promise<VerifyReport> {
