@@ -663,3 +663,27 @@ Deno.test({
     });
   },
 });
+
+Deno.test("cli: dump writes each key's expireAt to the millisecond", async () => {
+  await withDir(async (dir) => {
+    const at = Date.now() + 3_600_000;
+    const db = await open(dir);
+    try {
+      await db.atomic(
+        Array.from({ length: 3000 }, (_, i) => ({
+          type: "set" as const,
+          key: `e${i}`,
+          value: "v",
+          expireAt: at + i,
+        })),
+      );
+    } finally {
+      await db.close();
+    }
+    const lines = ok(await cask(["dump", "--dir", dir]), "dump").stdout.trimEnd().split("\n")
+      .map((l) => JSON.parse(l));
+    assert.equal(lines.length, 3000);
+    const off = lines.filter((l) => l.expireAt !== at + Number(atob(l.key).slice(1)));
+    assert.deepEqual(off.slice(0, 3), [], `${off.length} of 3000 expiries moved`);
+  });
+});

@@ -31,12 +31,11 @@ export const dumpCommand: Command = {
     expectPositionals(args, 0, 0, "no arguments");
     await using db = await openForReading(args);
     const out = new Output();
-    for await (const [key, value] of db.scan()) {
-      const ttl = await db.ttl(key);
-      // Expired between the scan and the ttl lookup: it is gone, skip it.
-      if (ttl === undefined) continue;
+    // The entries carry each key's exact expiry: one computed from ttl() and the
+    // clock moved up to a millisecond later at every dump and load.
+    for await (const { key, value, expireAt } of db.scanEntries()) {
       const record: DumpRecord = { key, value };
-      if (ttl !== Infinity) record.expireAt = Date.now() + ttl;
+      if (expireAt !== 0) record.expireAt = expireAt;
       await out.line(formatDumpLine(record));
     }
     await out.flush();
