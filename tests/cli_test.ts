@@ -91,7 +91,7 @@ Deno.test("cli: CASK_DIR names the store when --dir is absent; --dir wins", asyn
     ok(await cask(["set", "k", "from flag", "--dir", `${dir}/flag`], undefined, env), "set --dir");
     assert.equal(ok(await cask(["get", "k"], undefined, env), "get").stdout, "from env");
     const verified = ok(await cask(["verify"], undefined, env), "verify with CASK_DIR").stdout;
-    assert.match(verified, /^checked 1 data files, 1 records/);
+    assert.match(verified, /^checked 1 data file, 1 record,/);
     for (const sub of ["env", "flag"]) {
       await using db = await open(`${dir}/${sub}`);
       assert.equal(await db.getString("k"), `from ${sub}`);
@@ -295,7 +295,7 @@ Deno.test("cli: compact that drops damaged records says so and exits 3", async (
       assert.equal(run.code, 3, run.stderr);
       assert.match(run.stdout, /^compacted /);
       assert.match(run.stderr, /damaged/);
-      assert.match(run.stderr, /damaged data was dropped for good \(1 places/);
+      assert.match(run.stderr, /damaged data was dropped for good \(1 place,/);
     });
   }
 });
@@ -317,7 +317,7 @@ Deno.test("cli: verify passes a clean store and reports damage by file and offse
     await Deno.writeFile(first, bytes);
     const damaged = await cask(["verify", "--dir", dir]);
     assert.equal(damaged.code, 3, damaged.stderr);
-    assert.match(damaged.stdout, /1 problem\(s\)/);
+    assert.match(damaged.stdout, /: 1 problem\n/);
     const line = damaged.stdout.split("\n")[1];
     assert.match(line, /^damaged (.+) at offset (\d+) \(\d+ bytes\)$/);
     assert.ok(line.includes(first), line);
@@ -685,5 +685,52 @@ Deno.test("cli: dump writes each key's expireAt to the millisecond", async () =>
     assert.equal(lines.length, 3000);
     const off = lines.filter((l) => l.expireAt !== at + Number(atob(l.key).slice(1)));
     assert.deepEqual(off.slice(0, 3), [], `${off.length} of 3000 expiries moved`);
+  });
+});
+
+Deno.test("cli: a bad argument to del or serve fails with exit 2 before creating the store", async () => {
+  await withDir(async (dir) => {
+    const store = `${dir}/new`;
+    for (
+      const args of [
+        ["del", "--hex", "zz"],
+        ["del", "--hex", "--base64", "k"],
+        ["serve", "--maxclients", "0"],
+        ["serve", "--timeout", "x"],
+        ["serve", "--value-cache", "99999999999"],
+        ["serve", "--total-query-buffer-limit", "5"],
+      ]
+    ) {
+      const run = await cask([...args, "--dir", store]);
+      assert.equal(run.code, 2, `${args.join(" ")}: ${run.stderr}`);
+    }
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
+  });
+});
+
+Deno.test("cli: messages name the unknown command and count things in words", async () => {
+  const help = await cask(["help", "frob"]);
+  assert.equal(help.code, 2);
+  assert.match(help.stderr, /unknown command 'frob'/);
+  await withDir(async (dir) => {
+    const store = `${dir}/s`;
+    ok(await cask(["set", "k", "v", "--dir", store]), "set");
+    assert.match(
+      ok(await cask(["compact", "--dir", store]), "compact").stdout,
+      /^compacted 1 file /,
+    );
+    assert.match(
+      ok(await cask(["verify", "--dir", store]), "verify").stdout,
+      /^checked 2 data files, 1 record, /,
+    );
+    assert.equal(
+      ok(await cask(["load", "--dir", store], '{"key":"YQ==","value":""}\n'), "load").stdout,
+      "loaded 1 key\n",
+    );
+    const file = `${dir}/file`;
+    await Deno.writeTextFile(file, "not a directory");
+    const backup = await cask(["backup", file, "--dir", store]);
+    assert.equal(backup.code, 2, backup.stderr);
+    assert.match(backup.stderr, /not a directory/);
   });
 });

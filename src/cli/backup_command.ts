@@ -7,7 +7,7 @@
 import { expectPositionals } from "./args.ts";
 import type { Command } from "./command.ts";
 import { EXIT_OK } from "./exit_codes.ts";
-import { formatBytes } from "./human.ts";
+import { count, formatBytes } from "./human.ts";
 import { openForReading, STORE_FLAGS } from "./store.ts";
 
 /** `cask backup <target>` */
@@ -24,11 +24,11 @@ export const backupCommand: Command = {
     await using db = await openForReading(args);
     const r = await db.backup(args.positionals[0]);
     console.log(
-      `backed up sequence ${r.sequence} into ${args.positionals[0]}: ${r.files} files ` +
+      `backed up sequence ${r.sequence} into ${args.positionals[0]}: ${count(r.files, "file")} ` +
         `(${r.filesLinked} linked, ${r.filesKept} unchanged), ${
           formatBytes(r.bytesCopied)
         } copied` +
-        (r.filesRemoved > 0 ? `, ${r.filesRemoved} old files removed` : ""),
+        (r.filesRemoved > 0 ? `, ${count(r.filesRemoved, "old file")} removed` : ""),
     );
     return EXIT_OK;
   },

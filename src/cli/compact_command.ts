@@ -7,7 +7,7 @@
 import { expectPositionals } from "./args.ts";
 import type { Command } from "./command.ts";
 import { EXIT_FAILURE, EXIT_OK } from "./exit_codes.ts";
-import { formatBytes } from "./human.ts";
+import { count, formatBytes } from "./human.ts";
 import { ProgressBar } from "./progress.ts";
 import { openStore, STORE_FLAGS } from "./store.ts";
 
@@ -41,14 +41,14 @@ export const compactCommand: Command = {
       bar?.finish();
     }
     console.log(
-      `compacted ${result.filesIn} files (${formatBytes(result.bytesIn)}) into ` +
+      `compacted ${count(result.filesIn, "file")} (${formatBytes(result.bytesIn)}) into ` +
         `${result.filesOut} (${formatBytes(result.bytesOut)}) in ${
           Math.round(result.durationMs)
         } ms`,
     );
     if (damaged > 0) {
       console.error(
-        `cask compact: damaged data was dropped for good (${damaged} places, see above)`,
+        `cask compact: damaged data was dropped for good (${count(damaged, "place")}, see above)`,
       );
       return EXIT_FAILURE;
     }

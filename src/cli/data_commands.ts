@@ -94,8 +94,10 @@ export const delCommand: Command = {
   flags: DATA_FLAGS,
   async run(args) {
     expectPositionals(args, 1, 1, "<key>");
+    // Checked before the open: a bad key must not leave a new store behind.
+    const key = keyArg(args, encodingOf(args));
     await using db = await openStore(args);
-    console.log(await db.delete(keyArg(args, encodingOf(args))));
+    console.log(await db.delete(key));
     return EXIT_OK;
   },
 };

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { count } from "./human.ts";
 import type { BatchOp, Cask } from "../../mod.ts";
 import { booleanFlag, expectPositionals, integerFlag, UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
@@ -81,7 +82,7 @@ export const loadCommand: Command = {
       throw new LoadError(e, tally.loaded, atomic);
     }
     console.log(
-      `loaded ${tally.loaded} keys` +
+      `loaded ${count(tally.loaded, "key")}` +
         (tally.expired > 0 ? ` (${tally.expired} already expired, skipped)` : ""),
     );
     return EXIT_OK;

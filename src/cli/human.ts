@@ -1,5 +1,5 @@
 /**
- * Numbers for people: byte sizes in binary units.
+ * Numbers for people: byte sizes in binary units, counts of things.
  * @module
  */
 
@@ -14,4 +14,9 @@ export function formatBytes(n: number): string {
     unit++;
   }
   return unit === 0 ? `${n} B` : `${value.toFixed(1)} ${UNITS[unit]}`;
+}
+
+/** `1, "file"` → `"1 file"`, `2, "file"` → `"2 files"`. */
+export function count(n: number, thing: string): string {
+  return `${n} ${thing}${n === 1 ? "" : "s"}`;
 }

@@ -4,11 +4,15 @@
  * @module
  */
 
+import { count } from "./human.ts";
+
 /** `cask load` failed after storing `loaded` keys (none in `--atomic` mode); `cause` says why. */
 export class LoadError extends Error {
   /** Wraps `cause`, the failure that stopped the load. */
   constructor(cause: unknown, loaded: number, atomic: boolean) {
-    super(atomic ? "nothing loaded (--atomic)" : `stopped after loading ${loaded} keys`, { cause });
+    super(atomic ? "nothing loaded (--atomic)" : `stopped after loading ${count(loaded, "key")}`, {
+      cause,
+    });
     this.name = "LoadError";
   }
 }

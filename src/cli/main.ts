@@ -48,7 +48,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   const command = COMMANDS.find((c) => c.name === (name === "help" ? rest[0] : name));
   if (command === undefined) {
     console.error(
-      name === undefined ? mainHelp(COMMANDS) : `cask: unknown command '${name}' (see cask --help)`,
+      name === undefined
+        ? mainHelp(COMMANDS)
+        : `cask: unknown command '${name === "help" ? rest[0] : name}' (see cask --help)`,
     );
     return EXIT_USAGE;
   }

@@ -115,13 +115,9 @@ export const serveCommand: Command = {
       Math.max(DEFAULT_CLIENT_BUFFER, maxBulk + MiB);
     const sync = stringFlag(args, "sync", "always");
     const autoCompact = !booleanFlag(args, "no-auto-compact");
-    checkPortFree(hostname, port);
-    // Off by default: the value cache already answers repeated GETs, and the
-    // point cache's upkeep cost pipelined SETs 6-10% of server CPU (2.53-2.71
-    // us a request with it in 5 servers, 2.37-2.45 without in 3, alternating).
-    const pointCache = booleanFlag(args, "point-cache");
-    await using db = await openStore(args, { maxValueSize, autoCompact, pointCache });
-    const server = new RespServer(db, {
+    // Every option is read before the store is opened: a bad one must leave no
+    // new store behind, nor fail as "locked" beside a running server.
+    const options = {
       hostname,
       port,
       version: VERSION,
@@ -138,7 +134,14 @@ export const serveCommand: Command = {
       // A request argument larger than any value the store accepts is refused
       // while its length is read, before its bytes are buffered.
       limits: { ...DEFAULT_LIMITS, maxBulkLength: maxBulk },
-    });
+    };
+    checkPortFree(hostname, port);
+    // Off by default: the value cache already answers repeated GETs, and the
+    // point cache's upkeep cost pipelined SETs 6-10% of server CPU (2.53-2.71
+    // us a request with it in 5 servers, 2.37-2.45 without in 3, alternating).
+    const pointCache = booleanFlag(args, "point-cache");
+    await using db = await openStore(args, { maxValueSize, autoCompact, pointCache });
+    const server = new RespServer(db, options);
     const stop = Promise.withResolvers<Deno.Signal>();
     let stopping = false;
     const handler = (signal: Deno.Signal) => () => {
@@ -154,7 +157,11 @@ export const serveCommand: Command = {
     };
     const listeners = SIGNALS.map((signal) => [signal, handler(signal)] as const);
     for (const [signal, listener] of listeners) Deno.addSignalListener(signal, listener);
-    console.log(`listening on ${server.addr.hostname}:${server.addr.port}`);
+    // An IPv6 address is bracketed, as in a URL, so the port stays apart from it.
+    const host = server.addr.hostname.includes(":")
+      ? `[${server.addr.hostname}]`
+      : server.addr.hostname;
+    console.log(`listening on ${host}:${server.addr.port}`);
     const signal = await stop.promise;
     console.error(`cask serve: ${signal}, shutting down`);
     await server.shutdown();

@@ -8,7 +8,7 @@ import { verify, type VerifyReport } from "../../mod.ts";
 import { booleanFlag, expectPositionals } from "./args.ts";
 import type { Command } from "./command.ts";
 import { EXIT_FAILURE, EXIT_OK } from "./exit_codes.ts";
-import { formatBytes } from "./human.ts";
+import { count, formatBytes } from "./human.ts";
 import { DIR_FLAG, requireStore, storeDir } from "./store.ts";
 
 /** `cask verify [--json]` */
@@ -34,8 +34,9 @@ export const verifyCommand: Command = {
 };
 
 function formatReport(r: VerifyReport): string {
-  const summary = `checked ${r.files} data files, ${r.records} records, ${formatBytes(r.bytes)}: ` +
-    (r.issues.length === 0 ? "no problems" : `${r.issues.length} problem(s)`);
+  const summary = `checked ${count(r.files, "data file")}, ${count(r.records, "record")}, ` +
+    `${formatBytes(r.bytes)}: ` +
+    (r.issues.length === 0 ? "no problems" : count(r.issues.length, "problem"));
   return [
     summary,
     ...r.issues.map((i) => `${i.kind} ${i.file} at offset ${i.offset} (${i.bytes} bytes)`),

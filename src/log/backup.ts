@@ -55,6 +55,10 @@ export async function writeBackup(
   target: string,
   files: readonly SnapshotFile[],
 ): Promise<BackupCounts> {
+  const existing = await Deno.stat(target).catch(() => undefined);
+  if (existing && !existing.isDirectory) {
+    throw new InvalidArgumentError(`cannot back up into ${target}: not a directory`);
+  }
   await Deno.mkdir(target, { recursive: true });
   if ((await Deno.realPath(source)) === (await Deno.realPath(target))) {
     throw new InvalidArgumentError(`cannot back up ${source} into itself`);
