@@ -734,3 +734,19 @@ Deno.test("cli: messages name the unknown command and count things in words", as
     assert.match(backup.stderr, /not a directory/);
   });
 });
+
+Deno.test("cli: a dump holding a value past the default maxValueSize loads back", async () => {
+  await withDir(async (dir) => {
+    const big = new Uint8Array(64 * 1024 * 1024 + 1);
+    for (let i = 0; i < big.length; i += 4093) big[i] = i & 255;
+    ok(await cask(["set", "big", "--dir", `${dir}/a`], big), "set from stdin");
+    const dump = ok(await cask(["dump", "--dir", `${dir}/a`]), "dump").stdout;
+    assert.equal(
+      ok(await cask(["load", "--dir", `${dir}/b`], dump), "load").stdout,
+      "loaded 1 key\n",
+    );
+    const got = ok(await cask(["get", "big", "--dir", `${dir}/b`]), "get").stdoutBytes;
+    assert.equal(got.length, big.length);
+    assert.ok(got.every((b, i) => b === big[i]), "bytes as set");
+  });
+});

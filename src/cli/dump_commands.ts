@@ -20,6 +20,9 @@ const DEFAULT_BATCH = 1000;
 // held in memory a thousand values at a time.
 const BATCH_BYTES = 16 * 1024 * 1024;
 
+// The largest maxValueSize the store accepts (1 GiB).
+const LOAD_MAX_VALUE = 1024 * 1024 * 1024;
+
 /** `cask dump` */
 export const dumpCommand: Command = {
   name: "dump",
@@ -71,7 +74,9 @@ export const loadCommand: Command = {
     }
     const path = args.positionals[0];
     const file = path === undefined || path === "-" ? undefined : await Deno.open(path);
-    await using db = await openStore(args);
+    // Whatever dump wrote must load back: `cask set` streams values past the
+    // default maxValueSize, so the store is opened with the largest allowed.
+    await using db = await openStore(args, { maxValueSize: LOAD_MAX_VALUE });
     const limits = atomic
       ? { keys: Infinity, bytes: Infinity }
       : { keys: batchSize ?? DEFAULT_BATCH, bytes: BATCH_BYTES };
