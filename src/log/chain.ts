@@ -74,8 +74,9 @@ export function checkChain(links: readonly ChainLink[]): ChainBreak[] {
           id: l.id,
           from: prevSeq,
           to: h.baseSeq,
-          message: `data.${prev.id} ends at sequence ${prevSeq} but data.${l.id} continues ` +
-            `from ${h.baseSeq}: sequences ${prevSeq + 1}..${h.baseSeq} are missing`,
+          message: `data.${prev.id} ends at sequence ${prevSeq} but data.${l.id} follows ` +
+            `sequence ${h.baseSeq}: sequences ${prevSeq + 1}..${h.baseSeq}, the end of ` +
+            `data.${prev.id}, are missing`,
         });
       } else if (!prev && known < h.baseSeq && !covered(h.follows, h.baseSeq)) {
         // (With every sequence number up to baseSeq seen, say in a merge output
