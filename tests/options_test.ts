@@ -251,3 +251,51 @@ Deno.test({
       assert.equal(await compacted(db), true);
     }),
 });
+
+Deno.test("holes in atomic() ops or checks and in getMany() keys are refused with InvalidArgumentError", () =>
+  withDir(async (dir) => {
+    await using db = await open(dir);
+    const set = { type: "set" as const, key: "a", value: "1" };
+    // deno-lint-ignore no-sparse-arrays -- a hole on purpose
+    await assert.rejects(db.atomic([, set] as never), InvalidArgumentError);
+    await assert.rejects(db.atomic(new Array(1)), InvalidArgumentError);
+    await assert.rejects(db.atomic([set], { checks: new Array(1) }), InvalidArgumentError);
+    // deno-lint-ignore no-sparse-arrays -- a hole on purpose
+    await assert.rejects(db.getMany([, "a"] as never), InvalidArgumentError);
+    assert.equal(await db.get("a"), undefined, "nothing written");
+  }));
+
+Deno.test("batch().set() options are checked as set()'s are and never replace the key or value", () =>
+  withDir(async (dir) => {
+    await using db = await open(dir);
+    const sneaky = { key: "victim", value: "overwritten" } as never;
+    await assert.rejects(db.batch().set("a", "1", sneaky).commit(), InvalidArgumentError);
+    await assert.rejects(db.batch().set("a", "1", null as never).commit(), InvalidArgumentError);
+    await assert.rejects(
+      db.batch().set("a", "1", { ttl: 1000, tll: 5 } as never).commit(),
+      InvalidArgumentError,
+    );
+    assert.equal(await db.get("victim"), undefined);
+    assert.equal(await db.get("a"), undefined);
+    await db.batch().set("a", "1", { ttl: 60_000 }).commit();
+    assert.ok((await db.ttl("a"))! > 0);
+  }));
+
+Deno.test("null open options and unknown fields of sync or follow are refused", async () => {
+  for (
+    const options of [
+      { maxFileSize: null },
+      { sync: null },
+      { onWarning: null },
+      { sync: { intervalMs: 50, intervalMS: 5 } },
+      { sync: { intervalMs: 50, fsync: false } },
+      { readOnly: true, follow: { intervalMs: 50, every: 1 } },
+    ]
+  ) {
+    await assert.rejects(
+      open("/nonexistent/never-created", options as never),
+      InvalidArgumentError,
+      JSON.stringify(options),
+    );
+  }
+});

@@ -129,3 +129,32 @@ Deno.test("stats() reports index memory; maxIndexBytes refuses new keys but not 
     assert.equal(await db.delete("key:2"), true);
     assert.equal(await db.has("new"), false);
   }));
+
+Deno.test("a deleteRange or watch whose bound is undefined is refused and deletes nothing", () =>
+  withDir(async (dir) => {
+    {
+      await using db = await open(dir);
+      for (let i = 0; i < 10; i++) await db.set(`user:${i}`, "v");
+      const seq = db.sequence;
+      const prefix: string | undefined = undefined;
+      for (
+        const range of [
+          { prefix },
+          { start: undefined, end: undefined },
+          { start: "user:5", end: undefined },
+          { start: undefined, end: "user:5" },
+          { prefix: "user:", start: "user:2", end: "user:4" },
+        ]
+      ) {
+        await assert.rejects(
+          db.deleteRange(range as never),
+          InvalidArgumentError,
+          JSON.stringify(range),
+        );
+        assert.throws(() => db.watch(range as never), InvalidArgumentError, JSON.stringify(range));
+      }
+      assert.equal(db.sequence, seq, "nothing committed");
+    }
+    await using db = await open(dir);
+    assert.equal(await db.count(), 10, "all ten keys after a reopen");
+  }));

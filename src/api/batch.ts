@@ -5,6 +5,7 @@
 
 import type { Bytes } from "../base/keys.ts";
 import type { AtomicResult, BatchOp, SetOptions } from "../base/types.ts";
+import { checkSetOptions } from "./validate.ts";
 
 /**
  * Operations collected for one atomic commit. Get one from `batch()`.
@@ -22,15 +23,23 @@ import type { AtomicResult, BatchOp, SetOptions } from "../base/types.ts";
 export class Batch {
   readonly #ops: BatchOp[] = [];
   readonly #apply: (ops: readonly BatchOp[]) => Promise<AtomicResult>;
+  // The first invalid set options, which reject the commit as atomic() would.
+  #invalid?: unknown;
 
   /** @ignore Use `batch()` of a store. */
   constructor(apply: (ops: readonly BatchOp[]) => Promise<AtomicResult>) {
     this.#apply = apply;
   }
 
-  /** Adds a set; returns the batch for chaining. */
+  /** Adds a set; returns the batch for chaining. Invalid options reject the commit. */
   set(key: Bytes, value: Bytes, options?: SetOptions): this {
-    this.#ops.push({ type: "set", key, value, ...options });
+    try {
+      checkSetOptions(options);
+    } catch (e) {
+      this.#invalid ??= e;
+    }
+    // The options go first: fields of theirs must not replace the key or value.
+    this.#ops.push({ ...options, type: "set", key, value });
     return this;
   }
 
@@ -47,6 +56,7 @@ export class Batch {
 
   /** Applies the operations atomically, like `atomic()`. */
   commit(): Promise<AtomicResult> {
+    if (this.#invalid !== undefined) return Promise.reject(this.#invalid);
     return this.#apply(this.#ops);
   }
 }

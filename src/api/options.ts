@@ -48,6 +48,12 @@ export function resolveOptions(o: OpenOptions = {}): ResolvedOptions {
     throw new InvalidArgumentError("options must be an object");
   }
   rejectUnknown(o, OPEN_OPTIONS, "open option");
+  // null is no way to ask for the default (undefined is): it is a mistake.
+  for (const name of OPEN_OPTIONS) {
+    if ((o as Record<string, unknown>)[name] === null) {
+      throw new InvalidArgumentError(`${name} must not be null`);
+    }
+  }
   const r: ResolvedOptions = {
     sync: o.sync ?? "always",
     maxFileSize: o.maxFileSize ?? 64 * MiB,
@@ -74,6 +80,7 @@ export function resolveOptions(o: OpenOptions = {}): ResolvedOptions {
     throw new InvalidArgumentError("follow needs readOnly: true (a writer is always current)");
   }
   const s = r.sync;
+  if (typeof s === "object" && s !== null) rejectUnknown(s, ["intervalMs"], "sync option");
   if (
     s !== "always" && s !== "never" &&
     !(typeof s === "object" && s !== null && isInt(s.intervalMs, 1, 3_600_000))
@@ -139,6 +146,7 @@ function resolveCheckpoint(c: OpenOptions["checkpoint"]): number {
 function resolveFollow(f: OpenOptions["follow"]): number {
   if (f === undefined || f === false) return 0;
   if (f === true) return FOLLOW_MS;
+  if (typeof f === "object" && f !== null) rejectUnknown(f, ["intervalMs"], "follow option");
   if (typeof f === "object" && f !== null && isInt(f.intervalMs, 1, 3_600_000)) return f.intervalMs;
   throw new InvalidArgumentError(
     `follow must be a boolean or { intervalMs: 1..3600000 }, got ${JSON.stringify(f)}`,

@@ -32,6 +32,7 @@ import {
   checkRangeOnly,
   checkScanOptions,
   checkSetOptions,
+  isWholeRange,
   lookupKey,
   prepareChecks,
   prepareOp,
@@ -360,7 +361,7 @@ export class Cask {
       if (!Array.isArray(ops)) {
         throw new InvalidArgumentError("atomic() takes an array of operations");
       }
-      const prepared = ops.map((o) => this.#prepare(o));
+      const prepared = Array.from(ops, (o) => this.#prepare(o));
       const seq = await this.#catalog.atomic(prepared, prepareChecks(options));
       return seq === null ? { ok: false } : { ok: true, sequence: seq };
     });
@@ -529,7 +530,7 @@ export class Cask {
     return attempt(() => {
       this.#checkOpen();
       if (!Array.isArray(keys)) throw new InvalidArgumentError("getMany() takes an array of keys");
-      return this.#catalog.getMany(keys.map(lookupKey));
+      return this.#catalog.getMany(Array.from(keys, lookupKey));
     });
   }
 
@@ -554,7 +555,7 @@ export class Cask {
         throw new InvalidArgumentError("deleteRange() takes { start, end } or { prefix }");
       }
       checkRangeOnly(range);
-      if (!("prefix" in range) && !("start" in range && "end" in range)) {
+      if (!isWholeRange(range)) {
         throw new InvalidArgumentError("deleteRange() takes { start, end } or { prefix }");
       }
       const r = resolveRange(range);

@@ -163,7 +163,7 @@ export function prepareChecks(o: AtomicOptions | undefined): KeyedCheck[] {
   rejectUnknown(o, ["checks"], "atomic option");
   if (o.checks === undefined) return [];
   if (!Array.isArray(o.checks)) throw new InvalidArgumentError("checks must be an array");
-  return o.checks.map((c) => {
+  return Array.from(o.checks, (c) => {
     if (typeof c !== "object" || c === null) {
       throw new InvalidArgumentError("a check must be an object");
     }
@@ -207,6 +207,18 @@ function checkObject(o: unknown, what: string): void {
   }
 }
 
+/**
+ * Whether `o` names a whole range: a prefix alone, or both a start and an end.
+ * A bound that is present but undefined counts as missing: a variable that
+ * happened to be undefined must not widen a deleteRange or a watch to
+ * everything.
+ */
+export function isWholeRange(o: { prefix?: unknown; start?: unknown; end?: unknown }): boolean {
+  return o.prefix !== undefined
+    ? o.start === undefined && o.end === undefined
+    : o.start !== undefined && o.end !== undefined;
+}
+
 /** Validates `watch()` options; returns which changes it follows and where it resumes. */
 export function watchFilter(o: WatchOptions): { filter: WatchFilter; since?: number } {
   if (typeof o !== "object" || o === null) {
@@ -219,7 +231,8 @@ export function watchFilter(o: WatchOptions): { filter: WatchFilter; since?: num
   if ("keys" in o) {
     rejectUnknown(o, ["keys", "since"], "watch option");
     if (!Array.isArray(o.keys)) throw new InvalidArgumentError("keys must be an array");
-    const keys = new Set(o.keys.map(lookupKey));
+    // Array.from visits holes too, which map() would skip unchecked.
+    const keys = new Set(Array.from(o.keys, lookupKey));
     return {
       since,
       filter: {
@@ -229,7 +242,7 @@ export function watchFilter(o: WatchOptions): { filter: WatchFilter; since?: num
     };
   }
   rejectUnknown(o, ["prefix", "start", "end", "since"], "watch option");
-  if (!("prefix" in o) && !("start" in o && "end" in o)) {
+  if (!isWholeRange(o)) {
     throw new InvalidArgumentError("watch takes { keys }, { prefix } or { start, end }");
   }
   const r = resolveRange(o as ScanOptions);
