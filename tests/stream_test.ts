@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { CorruptionError, InvalidArgumentError, open, verify } from "../mod.ts";
+import { ClosedError, CorruptionError, InvalidArgumentError, open, verify } from "../mod.ts";
+
+const enc = (s: string) => new TextEncoder().encode(s);
 import { dataFiles, prng, randomBytes, withDir } from "./helpers.ts";
 
 const BIG_MIB = Number(Deno.env.get("CASK_STREAM_MIB") ?? 1024);
@@ -162,4 +164,65 @@ Deno.test("cask set streams stdin in and cask get streams the value out", () =>
     assert.equal(get.code, 0);
     // Byte for byte: off a terminal no line end is added.
     assert.deepEqual(get.stdout, value);
+  }));
+
+/** Reads a stream with a BYOB reader, as the README advises for big values. */
+async function readByob(s: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const reader = s.getReader({ mode: "byob" });
+  const parts: number[] = [];
+  for (;;) {
+    const { value, done } = await reader.read(new Uint8Array(64 * 1024));
+    if (done) break;
+    parts.push(...value!);
+  }
+  return Uint8Array.from(parts);
+}
+
+Deno.test("getStream works with a BYOB reader for empty and small values, buffered or on disk", () =>
+  withDir(async (dir) => {
+    {
+      await using db = await open(dir, { sync: "never" });
+      await db.set("empty", "");
+      await db.set("small", "hello");
+      assert.deepEqual(await readByob((await db.getStream("empty"))!), new Uint8Array(0));
+      assert.deepEqual(await readByob((await db.getStream("small"))!), enc("hello"));
+    }
+    await using db = await open(dir);
+    assert.deepEqual(await readByob((await db.getStream("empty"))!), new Uint8Array(0));
+    assert.deepEqual(await readByob((await db.getStream("small"))!), enc("hello"));
+  }));
+
+Deno.test("setStream refuses options that are not an object, as set() does, and writes nothing", () =>
+  withDir(async (dir) => {
+    await using db = await open(dir);
+    for (const options of [null, 5, [], "x", { ttl: 1000, size: 1, tll: 2 }]) {
+      const stream = new ReadableStream<Uint8Array>({
+        start(c) {
+          c.enqueue(enc("v"));
+          c.close();
+        },
+      });
+      await assert.rejects(
+        db.setStream("k", stream, options as never),
+        InvalidArgumentError,
+        JSON.stringify(options),
+      );
+    }
+    assert.equal(await db.get("k"), undefined);
+  }));
+
+Deno.test("a big setStream whose store closes while it is received rejects with ClosedError and leaves no file", () =>
+  withDir(async (dir) => {
+    const db = await open(dir);
+    let ctl!: ReadableStreamDefaultController<Uint8Array>;
+    const stream = new ReadableStream<Uint8Array>({ start: (c) => void (ctl = c) });
+    const storing = db.setStream("big", stream);
+    ctl.enqueue(new Uint8Array(2 * 1024 * 1024));
+    await new Promise((r) => setTimeout(r, 100));
+    const closing = db.close();
+    ctl.close();
+    await assert.rejects(storing, ClosedError);
+    await closing;
+    const names = Array.from(Deno.readDirSync(dir), (e) => e.name).filter((n) => n !== "LOCK");
+    assert.deepEqual(names.filter((n) => !/^data\.\d+$/.test(n)), [], names.join(" "));
   }));

@@ -384,3 +384,61 @@ Deno.test("a Worker terminated right after posting a batch leaves all of it or n
     workerPool = undefined;
   });
 });
+
+Deno.test("a Worker's call writes its arguments as they were at the call", async () => {
+  await withDir(async (dir) => {
+    const db = await open(dir, { sync: "never" });
+    await withWorkers(1, async ([w]) => {
+      await w.attach(db);
+      assert.equal((await w.send({ cmd: "mutateAfterCalls" })).ok, true);
+    });
+    for (const i of [0, 1, 2]) assert.deepEqual(await db.get(`reuse:${i}`), Uint8Array.of(i));
+    const ttl = await db.ttl("reuse:ttl");
+    assert.ok(ttl !== undefined && ttl <= 60_000 && ttl > 50_000, `ttl ${ttl}`);
+    assert.ok(await db.has("reuse:op"));
+    assert.equal(await db.has("reuse:extra"), false);
+    await db.close();
+  });
+});
+
+Deno.test("a Worker's call that crosses the owner's close rejects with ClosedError", async () => {
+  await withDir(async (dir) => {
+    const db = await open(dir, { sync: "never" });
+    await withWorkers(1, async ([w]) => {
+      await w.attach(db);
+      const late = w.value<string>({ cmd: "setLater", ms: 50 });
+      // The owner's loop is busy while the set arrives, then closes.
+      const until = performance.now() + 300;
+      while (performance.now() < until) { /* spin */ }
+      await db.close();
+      assert.ok(["ClosedError", "ok"].includes(await late), `the set settled: ${await late}`);
+    });
+  });
+});
+
+Deno.test("a Worker's watch resumed from an overflow's resumeFrom misses nothing", async () => {
+  await withDir(async (dir) => {
+    const db = await open(dir, { sync: "never" });
+    await withWorkers(1, async ([w]) => {
+      await w.attach(db);
+      const start = db.sequence;
+      const watched = w.value<number[]>({
+        cmd: "watchLate",
+        prefix: "o:",
+        last: "o:end",
+        ms: 1500,
+      });
+      await call(w, "refresh");
+      // Changes the Worker is posted but does not read; then, in one turn,
+      // more than the owner's side of the feed holds before it posts them.
+      for (let i = 0; i < 5000; i++) db.set(`o:${i}`, "v");
+      await new Promise((r) => setTimeout(r, 200));
+      for (let i = 5000; i < 15_500; i++) db.set(`o:${i}`, "v");
+      await db.set("o:end", "v");
+      const seqs = await watched;
+      const want = Array.from({ length: db.sequence - start }, (_, i) => start + 1 + i);
+      assert.deepEqual([...new Set(seqs)].sort((a, b) => a - b), want);
+    });
+    await db.close();
+  });
+});

@@ -30,6 +30,11 @@ export class ChangeQueue {
     this.#delivered = from;
   }
 
+  /** The sequence number of the last change the consumer got. */
+  get lastDelivered(): number {
+    return this.#delivered;
+  }
+
   /** Whether the feed has ended, by `end()` or `fail()`. */
   get ended(): boolean {
     return this.#done || this.#error !== undefined;

@@ -32,6 +32,7 @@ import {
   checkRangeOnly,
   checkScanOptions,
   checkSetOptions,
+  checkStreamOptions,
   isWholeRange,
   lookupKey,
   prepareChecks,
@@ -285,11 +286,8 @@ export class Cask {
       if (stream.locked) {
         throw new InvalidArgumentError("setStream() needs a stream no reader holds (it is locked)");
       }
+      checkStreamOptions(options);
       const { size, ...rest } = options ?? {};
-      if (size !== undefined && !(Number.isSafeInteger(size) && size >= 0)) {
-        throw new InvalidArgumentError(`size must be a byte count, got ${size}`);
-      }
-      checkSetOptions(options === undefined ? undefined : rest);
       const op = this.#prepare({ type: "set", key, value: EMPTY, ...rest });
       return this.#catalog.setStream(op, stream, size);
     });

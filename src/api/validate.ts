@@ -190,6 +190,17 @@ export function checkScanOptions(o: object): void {
   rejectUnknown(o, ["start", "end", "prefix", "reverse", "limit"], "scan option");
 }
 
+/** Validates the optional options of `setStream()`: set()'s, and `size`. */
+export function checkStreamOptions(o: unknown): void {
+  if (o === undefined) return;
+  checkObject(o, "setStream options");
+  rejectUnknown(o as object, [...SET_OPTIONS, "size"], "setStream option");
+  const size = (o as { size?: unknown }).size;
+  if (size !== undefined && !(Number.isSafeInteger(size) && (size as number) >= 0)) {
+    throw new InvalidArgumentError(`size must be a byte count, got ${size}`);
+  }
+}
+
 /** Validates the optional options object of `compact()`. */
 export function checkCompactOptions(o: unknown): void {
   if (o === undefined) return;

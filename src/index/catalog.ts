@@ -629,14 +629,18 @@ export class Catalog {
       await this.#writer.sync();
       return;
     }
+    const ts = this.#opts.clock();
+    let at: ReturnType<Writer["appendBlob"]>;
     try {
+      // appendBlob throws ClosedError once the store closed (say, while the
+      // stream was received).
       if (this.#opts.maxIndexBytes !== Infinity) this.#checkBudget([op]);
+      at = this.#writer.appendBlob(v.tmp, op.kb, v.length, v.crc, ts, op.expireAt);
     } catch (e) {
+      // Not the writer's yet: nothing else removes it before the next open.
       await Deno.remove(v.tmp).catch(() => {});
       throw e;
     }
-    const ts = this.#opts.clock();
-    const at = this.#writer.appendBlob(v.tmp, op.kb, v.length, v.crc, ts, op.expireAt);
     const recordSize = at.headerSize + op.kb.length + v.length;
     this.#inflight.set(op.k, at.seq);
     await this.#writer.commit(() => {

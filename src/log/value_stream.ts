@@ -93,9 +93,12 @@ export function valueStream(
   if (at.offset + at.size > file.size) {
     // Still in the writer's buffer: small, and already checked by readValue.
     const value = readValue(file, at, k, writer);
+    // A byte stream too, so a BYOB reader works on it; enqueue() transfers
+    // the buffer, so it gets a copy of its own (a value may share a slab).
     return new ReadableStream({
+      type: "bytes",
       start(c) {
-        if (value.length > 0) c.enqueue(value);
+        if (value.length > 0) c.enqueue(value.slice());
         c.close();
       },
     });
@@ -146,7 +149,9 @@ export function valueStream(
         close();
         if (!crc.matches()) return c.error(damaged());
       }
-      if (req?.view) req.respond(n);
+      // respond(0) is refused while the stream is open: an empty value's
+      // pending read is answered by the close below.
+      if (req?.view) n > 0 && req.respond(n);
       else if (n > 0) c.enqueue(into);
       if (last) {
         c.close();

@@ -305,13 +305,17 @@ export class Writer {
   /** Flushes, fsyncs and closes the file; later appends throw ClosedError. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    // Appends are refused from here on: one let in while the sync below ran
+    // (a streamed value whose stream ended meanwhile) started a flush that
+    // found its file handle closed under it.
+    this.#closed = true;
     clearInterval(this.#interval);
     clearImmediate(this.#timer);
     clearTimeout(this.#retryTimer);
     try {
       await this.sync();
+      await this.#flushing;
     } finally {
-      this.#closed = true;
       this.#handle?.close();
       this.#handle = undefined;
     }

@@ -350,8 +350,18 @@ export class AttachedCask {
     } catch (e) {
       return Promise.reject(e);
     }
+    // The arguments as they are now: the message goes out at the end of the
+    // turn, and a caller may reuse a buffer or change an object meanwhile,
+    // which the owner's own calls never see (they copy at the call).
+    let now: unknown[];
+    try {
+      now = structuredClone(args);
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      return Promise.reject(new InvalidArgumentError(`cannot send to another thread: ${message}`));
+    }
     const id = this.#nextId++;
-    this.#out.push({ id, op, args });
+    this.#out.push({ id, op, args: now });
     return new Promise((resolve, reject) => this.#calls.set(id, { resolve, reject }));
   }
 
@@ -378,6 +388,9 @@ export class AttachedCask {
       }
       case "closed":
         this.#ownerClosed = true;
+        // The owner answered everything it received before this: a call still
+        // waiting was never received (it crossed the close) and never will be.
+        for (const id of [...this.#calls.keys()]) this.#settle(id, undefined, new ClosedError());
         this.#endWatches();
         // Undefined while attach() still opens it (which then closes it).
         this.#reader?.close().catch(() => {});

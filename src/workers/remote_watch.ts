@@ -9,6 +9,7 @@
 
 import type { Change } from "../base/types.ts";
 import { ChangeQueue } from "../api/change_queue.ts";
+import { WatchOverflowError } from "../base/errors.ts";
 
 /** The consumer's side of a watch the owner runs. */
 export class RemoteWatch implements AsyncIterableIterator<Change> {
@@ -26,9 +27,14 @@ export class RemoteWatch implements AsyncIterableIterator<Change> {
     if (!this.#queue.push(c)) this.#stop();
   }
 
-  /** Ends the feed with `e` at once: buffered changes are dropped. */
+  /**
+   * Ends the feed with `e` at once: buffered changes are dropped. An overflow
+   * of the owner's feed counts what it posted here; the consumer resumes from
+   * what it read, so the error it gets names that.
+   */
   fail(e: Error): void {
-    this.#queue.fail(e);
+    const q = this.#queue;
+    q.fail(e instanceof WatchOverflowError ? new WatchOverflowError(q.lastDelivered) : e);
   }
 
   /** Ends the feed; buffered changes are still delivered. */

@@ -21,6 +21,9 @@ type Command =
   | { cmd: "scanKeys"; options: object }
   | { cmd: "watch"; options: WatchOptions; count: number }
   | { cmd: "setUnsendable" }
+  | { cmd: "mutateAfterCalls" }
+  | { cmd: "setLater"; ms: number }
+  | { cmd: "watchLate"; prefix: string; last: string; ms: number }
   | { cmd: "crash"; thread: number };
 
 const self = globalThis as unknown as {
@@ -174,6 +177,61 @@ async function run(c: Command): Promise<unknown> {
         db.set("sent", "yes"),
         db.set("unsendable", (() => 1) as unknown as string),
       ]);
+    case "mutateAfterCalls": {
+      // Arguments changed after the calls returned, in the same turn: the
+      // owner must write them as they were at each call.
+      const buf = new Uint8Array(1);
+      const sets = [0, 1, 2].map((i) => {
+        buf[0] = i;
+        return db.set(`reuse:${i}`, buf);
+      });
+      const opts: { ttl?: number } = { ttl: 60_000 };
+      const withTtl = db.set("reuse:ttl", "v", opts);
+      delete opts.ttl;
+      const ops: { type: "set"; key: string; value: string }[] = [
+        { type: "set", key: "reuse:op", value: "v" },
+      ];
+      const atomic = db.atomic(ops);
+      ops.push({ type: "set", key: "reuse:extra", value: "v" });
+      await Promise.all([...sets, withTtl, atomic]);
+      return null;
+    }
+    case "setLater": {
+      // A set posted after `ms`; how it settled, or "pending" after 3 s.
+      await new Promise((r) => setTimeout(r, c.ms));
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const pending = new Promise<string>((r) => timer = setTimeout(() => r("pending"), 3000));
+      const settled = db.set("late", "v").then(() => "ok", (e) => describe(e).name);
+      const r = await Promise.race([settled, pending]);
+      clearTimeout(timer);
+      return r;
+    }
+    case "watchLate": {
+      // Watches `prefix` but reads only after `ms`; resumes after an overflow.
+      // Returns the sequence numbers delivered, in order, up to key `last`.
+      const seqs: number[] = [];
+      let since: number | undefined;
+      let first = true;
+      for (;;) {
+        const feed = db.watch(
+          since === undefined ? { prefix: c.prefix } : { prefix: c.prefix, since },
+        );
+        if (first) {
+          await new Promise((r) => setTimeout(r, c.ms));
+          first = false;
+        }
+        try {
+          for await (const ch of feed) {
+            seqs.push(ch.sequence);
+            if (utf8.decode(ch.key) === c.last) return seqs;
+          }
+          return seqs;
+        } catch (e) {
+          if (describe(e).name !== "WatchOverflowError") throw e;
+          since = (e as { resumeFrom: number }).resumeFrom;
+        }
+      }
+    }
     case "crash":
       // Writes until killed; an acknowledged write is logged after it resolved.
       for (let n = 1;; n++) {
