@@ -259,3 +259,41 @@ Deno.test("watch({ since: db.sequence }) delivers expiries noticed before the ne
     assert.deepEqual([text(change.key), change.value], ["a", undefined]);
     await feed.return!();
   }));
+
+Deno.test("watch: an overflow in the middle of an atomic batch resumes with the whole batch", () =>
+  withDir(async (dir) => {
+    await using db = await open(dir, { sync: "never" });
+    const feed = db.watch({ prefix: "" });
+    const first = feed.next();
+    const { sequence } = await db.atomic([
+      { type: "set", key: "a", value: "1" },
+      { type: "set", key: "b", value: "2" },
+      { type: "set", key: "c", value: "3" },
+    ]) as { sequence: number };
+    assert.equal(text((await first).value!.key), "a");
+    for (let i = 0; i < 10_001; i++) db.set(`x${i}`, "v");
+    await db.sync();
+    const e = await feed.next().catch((e) => e);
+    assert.ok(e instanceof WatchOverflowError, `got ${e}`);
+    assert.equal(e.resumeFrom, sequence - 1, "the batch was not delivered in full");
+    const again = db.watch({ prefix: "", since: e.resumeFrom });
+    const keys = [];
+    for (let i = 0; i < 4; i++) {
+      const c = (await again.next()).value!;
+      keys.push(`${text(c.key)}@${c.sequence - sequence}`);
+    }
+    assert.deepEqual(keys, ["a@0", "b@0", "c@0", "x0@1"]);
+    await again.return!();
+  }));
+
+Deno.test("watch({ since }): an overflow before the replay delivered anything resumes from since", () =>
+  withDir(async (dir) => {
+    await using db = await open(dir, { sync: "never" });
+    for (let i = 0; i < 100; i++) await db.set(`old${i}`, "v");
+    const feed = db.watch({ prefix: "", since: 0 });
+    for (let i = 0; i < 10_001; i++) db.set(`new${i}`, "v");
+    await db.sync();
+    const e = await feed.next().catch((e) => e);
+    assert.ok(e instanceof WatchOverflowError, `got ${e}`);
+    assert.equal(e.resumeFrom, 0);
+  }));

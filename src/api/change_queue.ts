@@ -25,14 +25,22 @@ export class ChangeQueue {
   #error?: Error;
   #done = false;
 
-  /** `from`: the sequence number the feed starts after. */
+  /** `from`: the sequence number the consumer has every change up to. */
   constructor(from: number) {
     this.#delivered = from;
   }
 
-  /** The sequence number of the last change the consumer got. */
-  get lastDelivered(): number {
-    return this.#delivered;
+  /**
+   * Where the consumer resumes with no gap: the last sequence number whose
+   * changes it got in full. An atomic batch's changes share one number, and
+   * a feed may end after handing out part of one: the rest is then still
+   * queued, and the whole batch comes again after the resume.
+   */
+  get resumePoint(): number {
+    const next = this.#queue[0];
+    return next !== undefined && next.sequence === this.#delivered
+      ? this.#delivered - 1
+      : this.#delivered;
   }
 
   /** Whether the feed has ended, by `end()` or `fail()`. */
@@ -40,7 +48,7 @@ export class ChangeQueue {
     return this.#done || this.#error !== undefined;
   }
 
-  /** Records that the consumer got change `seq` by another way (a replay from the log). */
+  /** Records that the consumer got every change up to `seq` another way (a replay from the log). */
   delivered(seq: number): void {
     this.#delivered = seq;
   }
@@ -59,7 +67,7 @@ export class ChangeQueue {
     this.#queue.push(c);
     this.#bytes += c.value?.length ?? 0;
     if (this.#queue.length <= WATCH_MAX_CHANGES && this.#bytes <= WATCH_MAX_BYTES) return true;
-    this.fail(new WatchOverflowError(this.#delivered));
+    this.fail(new WatchOverflowError(this.resumePoint));
     return false;
   }
 

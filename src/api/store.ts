@@ -486,6 +486,7 @@ export class Cask {
       // Only a since past the sequence skips commits: the expiries noticed
       // meanwhile carry the sequence as it is, and must not be skipped.
       since !== undefined && since > this.#catalog.sequence ? since : undefined,
+      since,
     );
     this.#watches.add(w);
     return w;

@@ -29,11 +29,13 @@ export class Watch implements AsyncIterableIterator<Change> {
   readonly #queue: ChangeQueue;
   #unsubscribe: () => void;
   #history?: AsyncIterator<LoggedKeyChange>;
+  // The sequence number of the last change replayed, whose batch may go on.
+  #replayed?: number;
 
   /**
    * `subscribe` registers the listener and returns how to unregister it; `from`
-   * is the sequence number now. `history`, when resuming, yields the changes
-   * up to `from` from the log; they come first.
+   * is the sequence number now. `history`, when resuming from `since`, yields
+   * the changes after `since` up to `from` from the log; they come first.
    */
   constructor(
     subscribe: (listener: (changes: KeyChange[]) => void) => () => void,
@@ -44,8 +46,10 @@ export class Watch implements AsyncIterableIterator<Change> {
     // Changes up to this sequence number are not delivered: a `since` past the
     // store's sequence skips the commits up to it.
     readonly after = -1,
+    since?: number,
   ) {
-    this.#queue = new ChangeQueue(from);
+    // An overflow before the replay delivered anything resumes from `since`.
+    this.#queue = new ChangeQueue(since ?? from);
     this.#unsubscribe = subscribe((changes) => this.#push(changes));
     this.#history = history?.(from);
   }
@@ -87,7 +91,11 @@ export class Watch implements AsyncIterableIterator<Change> {
         const c = r.value;
         const wanted = c.isRange ? this.filter.overlaps(c.k, c.rangeEnd) : this.filter.match(c.k);
         if (!wanted) continue;
-        this.#queue.delivered(c.seq);
+        // A batch is delivered in full once a change of a later commit comes.
+        if (this.#replayed !== undefined && c.seq !== this.#replayed) {
+          this.#queue.delivered(this.#replayed);
+        }
+        this.#replayed = c.seq;
         const change: Change = { key: keyToBytes(c.k), value: c.value, sequence: c.seq };
         if (c.isRange) {
           change.range = { end: c.rangeEnd === undefined ? undefined : keyToBytes(c.rangeEnd) };
@@ -98,6 +106,7 @@ export class Watch implements AsyncIterableIterator<Change> {
       this.#queue.fail(e as Error);
       this.#stop();
     }
+    if (this.#replayed !== undefined) this.#queue.delivered(this.#replayed);
     this.#history = undefined;
     return this.next();
   }

@@ -203,7 +203,7 @@ export class ReadOnlyError extends CaskError {
  * ```
  */
 export class WatchOverflowError extends CaskError {
-  /** The sequence number of the last change delivered: resume after it. */
+  /** The last sequence number whose changes were delivered in full: resume after it. */
   readonly resumeFrom: number;
   /** Builds the error. */
   constructor(resumeFrom: number, options?: ErrorOptions) {

@@ -235,7 +235,9 @@ export class AttachedCask {
   watch(options: WatchOptions): AsyncIterableIterator<Change> {
     this.#checkOpen();
     const wid = this.#nextId++;
-    const w = new RemoteWatch(this.sequence, () => {
+    // A resuming consumer has everything up to `since` (checked by the owner).
+    const since = typeof options?.since === "number" ? options.since : undefined;
+    const w = new RemoteWatch(since ?? this.sequence, () => {
       this.#watches.delete(wid);
       this.#call("unwatch", [wid]).catch(() => {});
     });

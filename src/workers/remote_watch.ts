@@ -16,7 +16,7 @@ export class RemoteWatch implements AsyncIterableIterator<Change> {
   readonly #queue: ChangeQueue;
   readonly #stop: () => void;
 
-  /** `from` is the sequence number now; `stop` asks the owner to end the watch. */
+  /** `from`: the sequence number the consumer has every change up to; `stop` asks the owner to end the watch. */
   constructor(from: number, stop: () => void) {
     this.#queue = new ChangeQueue(from);
     this.#stop = stop;
@@ -34,7 +34,7 @@ export class RemoteWatch implements AsyncIterableIterator<Change> {
    */
   fail(e: Error): void {
     const q = this.#queue;
-    q.fail(e instanceof WatchOverflowError ? new WatchOverflowError(q.lastDelivered) : e);
+    q.fail(e instanceof WatchOverflowError ? new WatchOverflowError(q.resumePoint) : e);
   }
 
   /** Ends the feed; buffered changes are still delivered. */
