@@ -232,3 +232,30 @@ Deno.test("backup: a read-only store backs up into its earlier backup again", as
     assert.deepEqual(await contents(b), await contents(writer));
   });
 });
+
+Deno.test("backup: a backup taken as the source began a new file is backed up into again", async () => {
+  await withDir(async (dir) => {
+    await using db = await open(`${dir}/src`, { sync: "never", maxFileSize: 4096 });
+    let empty = false;
+    // Write until a backup catches the new open file before its first bytes
+    // reach the disk: the target then holds it empty.
+    for (let round = 0; round < 30 && !empty; round++) {
+      for (let i = 0; i < 20; i++) db.set(`k${round}:${i}`, "v".repeat(100));
+      await db.backup(`${dir}/bk`);
+      empty = Array.from(Deno.readDirSync(`${dir}/bk`)).some((e) =>
+        /^data\.\d+$/.test(e.name) && Deno.statSync(`${dir}/bk/${e.name}`).size === 0
+      );
+    }
+    if (!empty) {
+      // The race did not happen here: make the file it leaves.
+      const ids = Array.from(Deno.readDirSync(`${dir}/bk`), (e) => /^data\.(\d+)$/.exec(e.name))
+        .filter((m) => m !== null).map((m) => Number(m![1]));
+      Deno.writeFileSync(`${dir}/bk/data.${Math.max(...ids) + 1}`, new Uint8Array(0));
+    }
+    await db.set("after", "it");
+    const again = await db.backup(`${dir}/bk`);
+    assert.equal(again.sequence, db.sequence);
+    await using b = await open(`${dir}/bk`, { readOnly: true });
+    assert.equal(new TextDecoder().decode(await b.get("after")), "it");
+  });
+});

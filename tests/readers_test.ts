@@ -126,6 +126,8 @@ Deno.test("readers: read-only open takes no lock, writes nothing and rejects wri
           () => r.atomic([]),
           () => r.batch().set("x", "1").commit(),
           () => r.compact(),
+          () => r.deleteRange({ prefix: "a" }),
+          () => r.deleteRange({ start: "z", end: "a" }),
         ]
       ) {
         await assert.rejects(write(), ReadOnlyError);

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { ClosedError, InvalidArgumentError } from "../base/errors.ts";
+import { ClosedError, InvalidArgumentError, ReadOnlyError } from "../base/errors.ts";
 import { type Bytes, keyToBytes } from "../base/keys.ts";
 import { keyOut } from "../base/slab.ts";
 import type {
@@ -557,6 +557,8 @@ export class Cask {
       if (!isWholeRange(range)) {
         throw new InvalidArgumentError("deleteRange() takes { start, end } or { prefix }");
       }
+      // A reader refuses every write, even one that would delete nothing.
+      if (this.#catalog.readOnly) throw new ReadOnlyError();
       const r = resolveRange(range);
       if (!r) return 0;
       return this.#catalog.deleteRange(r.start ?? "", r.end);

@@ -89,6 +89,9 @@ async function checkTarget(
   for await (const e of Deno.readDir(target)) {
     if (!e.isFile || !STORE_FILE.test(e.name)) continue;
     const path = `${target}/${e.name}`;
+    // An empty file holds nothing to lose: a backup taken just as the source
+    // began a new file leaves one (and an open of the copy removes it).
+    if ((await Deno.stat(path)).size === 0) continue;
     const h = decodeFileHeader(await head(path), e.name.startsWith("data") ? KIND_DATA : KIND_HINT);
     const source = byName.get(e.name);
     const ours = h?.version === 2
