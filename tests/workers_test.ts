@@ -401,6 +401,21 @@ Deno.test("a Worker's call writes its arguments as they were at the call", async
   });
 });
 
+Deno.test("a Worker's set takes a ttl from a getter or a prototype, as the owner's does", async () => {
+  await withDir(async (dir) => {
+    const db = await open(dir, { sync: "never" });
+    await withWorkers(1, async ([w]) => {
+      await w.attach(db);
+      assert.equal((await w.send({ cmd: "setInheritedTtl" })).ok, true);
+    });
+    for (const key of ["ttl:getter", "ttl:proto"]) {
+      const ttl = await db.ttl(key);
+      assert.ok(ttl !== undefined && ttl <= 60_000 && ttl > 50_000, `${key}: ttl ${ttl}`);
+    }
+    await db.close();
+  });
+});
+
 Deno.test("a Worker's call that crosses the owner's close rejects with ClosedError", async () => {
   await withDir(async (dir) => {
     const db = await open(dir, { sync: "never" });

@@ -183,7 +183,12 @@ export class AttachedCask {
 
   /** Stores `value` under `key`; resolves once the owner's sync mode deems it written. */
   async set(key: Bytes, value: Bytes, options?: SetOptions): Promise<void> {
-    await this.#call("set", [key, value, options]);
+    // The owner reads ttl and expireAt through getters and prototypes too;
+    // a structured clone would leave those behind.
+    const sent = typeof options === "object" && options !== null && !Array.isArray(options)
+      ? { ...options, ttl: options.ttl, expireAt: options.expireAt }
+      : options;
+    await this.#call("set", [key, value, sent]);
   }
 
   /** Deletes `key`; resolves to whether it was present. */

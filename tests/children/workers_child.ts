@@ -22,6 +22,7 @@ type Command =
   | { cmd: "watch"; options: WatchOptions; count: number }
   | { cmd: "setUnsendable" }
   | { cmd: "mutateAfterCalls" }
+  | { cmd: "setInheritedTtl" }
   | { cmd: "setLater"; ms: number }
   | { cmd: "watchLate"; prefix: string; last: string; ms: number }
   | { cmd: "crash"; thread: number };
@@ -194,6 +195,17 @@ async function run(c: Command): Promise<unknown> {
       const atomic = db.atomic(ops);
       ops.push({ type: "set", key: "reuse:extra", value: "v" });
       await Promise.all([...sets, withTtl, atomic]);
+      return null;
+    }
+    case "setInheritedTtl": {
+      // ttl from a getter and from a prototype, which the owner's own set reads.
+      class WithGetter {
+        get ttl() {
+          return 60_000;
+        }
+      }
+      await db.set("ttl:getter", "v", new WithGetter());
+      await db.set("ttl:proto", "v", Object.create({ ttl: 60_000 }));
       return null;
     }
     case "setLater": {
