@@ -416,6 +416,17 @@ Deno.test("a Worker's set takes a ttl from a getter or a prototype, as the owner
   });
 });
 
+Deno.test("a Worker's watch gets the change of a set made just before its detach()", async () => {
+  await withDir(async (dir) => {
+    const db = await open(dir);
+    await withWorkers(1, async ([w]) => {
+      await w.attach(db);
+      assert.deepEqual(await w.value({ cmd: "setThenDetach" }), ["detach:a"]);
+    });
+    await db.close();
+  });
+});
+
 Deno.test("a Worker's call that crosses the owner's close rejects with ClosedError", async () => {
   await withDir(async (dir) => {
     const db = await open(dir, { sync: "never" });

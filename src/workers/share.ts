@@ -30,6 +30,7 @@ import {
   type SharedCask,
   STATE_INTS,
 } from "./protocol.ts";
+import { Watch } from "../api/watch.ts";
 import { Outbox } from "./outbox.ts";
 import { toWire } from "./wire_errors.ts";
 
@@ -137,6 +138,8 @@ class Attachment {
   // The loops forwarding the feeds' changes to the Worker.
   readonly #forwarding = new Set<Promise<void>>();
   #pending = 0;
+  // The calls being served.
+  readonly #serving = new Set<Promise<void>>();
   #closed = false;
   #ownerClosed = false;
 
@@ -154,7 +157,11 @@ class Attachment {
       if (m.kind === "reply") this.#out.push({ ...m, value: undefined, error: toWire(e) });
     });
     port.onmessage = (e: MessageEvent<Request[]>) => {
-      for (const r of e.data) this.#serve(r);
+      for (const r of e.data) {
+        const serving = this.#serve(r);
+        this.#serving.add(serving);
+        void serving.finally(() => this.#serving.delete(serving));
+      }
     };
   }
 
@@ -186,8 +193,19 @@ class Attachment {
     this.#watches.get(wid)?.return?.();
   }
 
-  detach(): void {
+  // The Worker gets the changes committed before it detached: the feeds end
+  // keeping what they hold (return() would drop it), and the reply to the
+  // detach goes out after what they forwarded.
+  async detach(): Promise<void> {
     this.#closed = true;
+    // The calls sent before the detach commit first, so their changes count.
+    // (The detach's own call is not in the set yet: this runs inside its start.)
+    await Promise.allSettled([...this.#serving]);
+    for (const feed of this.#watches.values()) {
+      if (feed instanceof Watch) feed.end();
+      else feed.return?.();
+    }
+    await Promise.allSettled([...this.#forwarding]);
   }
 
   // The store ended its feeds before this, keeping the changes they had not

@@ -23,6 +23,7 @@ type Command =
   | { cmd: "setUnsendable" }
   | { cmd: "mutateAfterCalls" }
   | { cmd: "setInheritedTtl" }
+  | { cmd: "setThenDetach" }
   | { cmd: "setLater"; ms: number }
   | { cmd: "watchLate"; prefix: string; last: string; ms: number }
   | { cmd: "crash"; thread: number };
@@ -207,6 +208,22 @@ async function run(c: Command): Promise<unknown> {
       await db.set("ttl:getter", "v", new WithGetter());
       await db.set("ttl:proto", "v", Object.create({ ttl: 60_000 }));
       return null;
+    }
+    case "setThenDetach": {
+      // A watch, then a set and a detach in one turn: the feed's changes.
+      const feed = db.watch({ prefix: "detach:" });
+      const got = (async () => {
+        const out: string[] = [];
+        for await (const ch of feed) out.push(utf8.decode(ch.key));
+        return out;
+      })();
+      await db.sync(); // the owner runs the watch by now
+      const set = db.set("detach:a", "1");
+      const detached = db.detach();
+      await set;
+      await detached;
+      attached = undefined;
+      return await got;
     }
     case "setLater": {
       // A set posted after `ms`; how it settled, or "pending" after 3 s.
