@@ -33,3 +33,23 @@ Deno.test("openKv's result is a Deno.Kv for the type checker, and works as one",
     await again.close();
   });
 });
+
+Deno.test("a typed array inside a value read back owns its bytes: no other record's, and transferring it harms nothing", async () => {
+  await withDir(async (dir) => {
+    const kv = await openKv(dir);
+    await kv.set(["secret"], { pw: new TextEncoder().encode("hunter2-SECRET-TOKEN") });
+    await kv.set(["pub"], { avatar: new Uint8Array([1, 2, 3]) });
+    await kv.get(["secret"]);
+    const { avatar } = (await kv.get<{ avatar: Uint8Array }>(["pub"])).value!;
+    assert.deepEqual(avatar, new Uint8Array([1, 2, 3]));
+    const whole = new TextDecoder().decode(new Uint8Array(avatar.buffer));
+    assert.ok(!whole.includes("hunter2"), "another record's bytes in the buffer");
+    const { port1, port2 } = new MessageChannel();
+    port1.postMessage(avatar, [avatar.buffer]);
+    port1.close();
+    port2.close();
+    const again = (await kv.get<{ pw: Uint8Array }>(["secret"])).value!;
+    assert.equal(new TextDecoder().decode(again.pw), "hunter2-SECRET-TOKEN");
+    await kv.close();
+  });
+});

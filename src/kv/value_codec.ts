@@ -48,7 +48,11 @@ export function decodeValue(stored: Uint8Array): unknown {
     case U64:
       return new KvU64(storedU64(stored)!);
     case V8:
-      return deserialize(stored.subarray(1));
+      // From a copy of its own: the typed arrays in a value are views into
+      // the bytes deserialized, and `stored` may be a view of the store's
+      // shared read slab (other records' bytes, which a transfer of such a
+      // view's buffer would detach from under the store).
+      return deserialize(stored.slice(1));
   }
   throw new TypeError("Invalid value type");
 }
