@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { openKv } from "../mod.ts";
 import { withDir } from "./helpers.ts";
+import { openDenoKv } from "./kv_peer.ts";
 
 /** Code written for Deno KV, used unchanged. */
 async function denoKvCode(kv: Deno.Kv): Promise<string | null> {
@@ -51,5 +52,34 @@ Deno.test("a typed array inside a value read back owns its bytes: no other recor
     const again = (await kv.get<{ pw: Uint8Array }>(["secret"])).value!;
     assert.equal(new TextDecoder().decode(again.pw), "hunter2-SECRET-TOKEN");
     await kv.close();
+  });
+});
+
+Deno.test("values holding streams, ports, CryptoKeys or Blobs are refused, not stored as empty objects", async () => {
+  await withDir(async (dir) => {
+    const kv = await openKv(`${dir}/cask`);
+    const denoKv = await openDenoKv(`${dir}/deno.sqlite`);
+    const { port1, port2 } = new MessageChannel();
+    try {
+      // Refused by both stores alike.
+      for (const v of [port1, new ReadableStream(), { nested: [new WritableStream()] }]) {
+        for (const store of [kv, denoKv] as Deno.Kv[]) {
+          await assert.rejects(async () => await store.set(["k"], v), TypeError);
+        }
+      }
+      // Deno KV keeps these with its own serializer; Cask refuses them (README: What differs).
+      const key = await crypto.subtle.generateKey({ name: "HMAC", hash: "SHA-256" }, true, [
+        "sign",
+      ]);
+      for (const v of [key, new Blob(["x"]), new File(["x"], "f"), new Map([[1, new Blob([])]])]) {
+        await assert.rejects(() => kv.set(["k"], v), TypeError);
+      }
+      assert.equal((await kv.get(["k"])).value, null);
+    } finally {
+      port1.close();
+      port2.close();
+      await kv.close();
+      denoKv.close();
+    }
   });
 });

@@ -16,6 +16,7 @@ const U64 = 3;
 export function encodeValue(value: unknown): Uint8Array {
   if (value instanceof Uint8Array) return tagged(BYTES, value);
   if (isKvU64(value)) return encodeU64(value.value);
+  if (typeof value === "object" && value !== null) refuseHostObjects(value);
   let body: Uint8Array;
   try {
     body = serialize(value);
@@ -55,6 +56,41 @@ export function decodeValue(stored: Uint8Array): unknown {
       return deserialize(stored.slice(1));
   }
   throw new TypeError("Invalid value type");
+}
+
+// Platform objects whose state lives outside their properties: node:v8's
+// serialize writes them as empty objects. Deno KV refuses these...
+const UNSUPPORTED = ["MessagePort", "ReadableStream", "WritableStream", "TransformStream"];
+// ...and keeps these through Deno's own serializer, which is not public.
+const UNSTORABLE = ["CryptoKey", "Blob"];
+
+function platformClass(name: string): (abstract new (...a: never[]) => object) | undefined {
+  const c = (globalThis as Record<string, unknown>)[name];
+  return typeof c === "function" ? c as abstract new (...a: never[]) => object : undefined;
+}
+const unsupported = UNSUPPORTED.map(platformClass).filter((c) => c !== undefined);
+const unstorable = UNSTORABLE.map(platformClass).filter((c) => c !== undefined);
+
+// Throws TypeError when `root` holds such an object anywhere, rather than
+// store an empty object in its place.
+function refuseHostObjects(root: object): void {
+  const seen = new Set<object>();
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v !== "object" || v === null || seen.has(v) || ArrayBuffer.isView(v)) continue;
+    seen.add(v);
+    if (unsupported.some((c) => v instanceof c)) throw new TypeError("Unsupported object type");
+    const c = unstorable.find((c) => v instanceof c);
+    if (c) throw new TypeError(`a ${c.name} cannot be stored in a Cask KV store`);
+    if (v instanceof Map) {
+      for (const [k, x] of v) stack.push(k, x);
+    } else if (v instanceof Set) {
+      for (const x of v) stack.push(x);
+    } else {
+      for (const k in v) if (Object.hasOwn(v, k)) stack.push((v as Record<string, unknown>)[k]);
+    }
+  }
 }
 
 function tagged(tag: number, body: Uint8Array): Uint8Array {
