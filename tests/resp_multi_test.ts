@@ -34,6 +34,8 @@ const SCRIPTS: string[][][] = [
   ]],
   [["MULTI"], ["GET", "none"], ["HELLO", "3"], ["GET", "none"], ["EXEC"], ["GET", "none"]],
   [["HELLO", "3"], ["MULTI"], ["GET", "none"], ["HELLO", "2"], ["GET", "none"], ["EXEC"]],
+  // HELLO SETNAME "" clears the name, as CLIENT SETNAME "" does.
+  [["CLIENT", "SETNAME", "n1"], ["HELLO", "2", "SETNAME", ""], ["CLIENT", "GETNAME"]],
   // RANDOMKEY inside MULTI sees the writes queued before it.
   [["DEL", "q"], ["SET", "a", "1"]],
   [["MULTI"], ["RANDOMKEY"], ["DEL", "a"], ["RANDOMKEY"], ["SET", "rk", "1"], ["RANDOMKEY"], [

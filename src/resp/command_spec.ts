@@ -41,6 +41,14 @@ interface Common {
   syntax: string;
   /** Redis command group for COMMAND DOCS. */
   group: string;
+  /**
+   * Sub-commands by name with their arity (the whole command counted, as
+   * `arity`): an unknown one, or a wrong count, is refused before the command
+   * runs, so inside MULTI it dooms the EXEC, as in Redis.
+   */
+  subcommands?: Readonly<Record<string, number>>;
+  /** Refused inside MULTI ("Command not allowed inside a transaction"), as in Redis. */
+  notInMulti?: true;
 }
 
 /**

@@ -437,14 +437,17 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map<string, Comman
   ],
   [
     "CONFIG",
-    server(
-      -2,
-      ["admin"],
-      A,
-      "GET parameter",
-      "Returns the effective values of configuration parameters.",
-      config,
-    ),
+    {
+      ...server(
+        -2,
+        ["admin"],
+        A,
+        "GET parameter [parameter ...]",
+        "Returns the effective values of configuration parameters.",
+        config,
+      ),
+      subcommands: { GET: -3 },
+    },
   ],
   [
     "BGREWRITEAOF",
@@ -457,7 +460,13 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map<string, Comman
       bgrewriteaof,
     ),
   ],
-  ["SAVE", server(1, ["admin", "noscript"], A, "", "Makes every write so far durable.", save)],
+  [
+    "SAVE",
+    {
+      ...server(1, ["admin", "noscript"], A, "", "Makes every write so far durable.", save),
+      notInMulti: true,
+    },
+  ],
   [
     "BGSAVE",
     server(
@@ -476,14 +485,17 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map<string, Comman
   ["TIME", server(1, ["fast"], A, "", "Returns the server time.", time)],
   [
     "COMMAND",
-    server(
-      -1,
-      ["loading", "stale"],
-      A,
-      "[COUNT|LIST|INFO|DOCS]",
-      "Returns detailed information about all commands.",
-      (_, a) => commandReply(COMMANDS, a),
-    ),
+    {
+      ...server(
+        -1,
+        ["loading", "stale"],
+        A,
+        "[COUNT|LIST|INFO|DOCS]",
+        "Returns detailed information about all commands.",
+        (_, a) => commandReply(COMMANDS, a),
+      ),
+      subcommands: { COUNT: 2, LIST: 2, INFO: -2, DOCS: -2 },
+    },
   ],
   [
     "PING",
@@ -526,14 +538,17 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map<string, Comman
   ],
   [
     "CLIENT",
-    server(
-      -2,
-      ["admin"],
-      C,
-      "ID|GETNAME|SETNAME|SETINFO|INFO",
-      "Client connection commands.",
-      client,
-    ),
+    {
+      ...server(
+        -2,
+        ["admin"],
+        C,
+        "ID|GETNAME|SETNAME|SETINFO|INFO",
+        "Client connection commands.",
+        client,
+      ),
+      subcommands: { ID: 2, GETNAME: 2, SETNAME: 3, SETINFO: 4, INFO: 2 },
+    },
   ],
   ["MULTI", server(1, ["fast", "no-multi"], T, "", "Starts a transaction.", multi)],
   ["EXEC", server(1, ["no-multi"], T, "", "Executes all commands in a transaction.", exec)],

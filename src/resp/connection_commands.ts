@@ -6,8 +6,8 @@
 import { CommandError } from "./command_error.ts";
 import type { Session } from "./context.ts";
 import { OK, type Reply } from "./encoder.ts";
-import { NOT_INTEGER } from "./numbers.ts";
-import { asciiUpper, byteString, parseInteger, subcommandError } from "./words.ts";
+import { parseInt64 } from "./numbers.ts";
+import { asciiUpper, byteString, subcommandError } from "./words.ts";
 
 const WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled.";
 
@@ -30,7 +30,7 @@ export function quit(s: Session): Reply {
 
 /** SELECT 0: there is one database. */
 export function select(_: Session, args: Uint8Array[]): Reply {
-  if (parseInteger(args[1], NOT_INTEGER, Number.MIN_SAFE_INTEGER) !== 0) {
+  if (parseInt64(args[1]) !== 0n) {
     throw new CommandError("ERR DB index is out of range");
   }
   return OK;
@@ -70,15 +70,14 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 export function hello(s: Session, args: Uint8Array[]): Reply {
   let protocol = s.protocol;
   if (args.length > 1) {
-    const version = parseInteger(
+    const version = parseInt64(
       args[1],
       "ERR Protocol version is not an integer or out of range",
-      0,
     );
-    if (version !== 2 && version !== 3) {
+    if (version !== 2n && version !== 3n) {
       throw new CommandError("NOPROTO unsupported protocol version");
     }
-    protocol = version;
+    protocol = Number(version) as 2 | 3;
   }
   let name: string | undefined;
   for (let i = 2; i < args.length; i++) {
@@ -100,7 +99,8 @@ export function hello(s: Session, args: Uint8Array[]): Reply {
     );
   }
   s.protocol = protocol;
-  if (name !== undefined) s.name = name;
+  // An empty name clears it, as CLIENT SETNAME "" does.
+  if (name !== undefined) s.name = name === "" ? undefined : name;
   return {
     map: [
       ["server", "redis"],

@@ -13,7 +13,7 @@ import type { Session } from "./context.ts";
 import type { Reply } from "./encoder.ts";
 import { lockKeys, runCommand, runInView } from "./execute.ts";
 import { refusedExec } from "./transaction_commands.ts";
-import { asciiUpper, byteString, sameBytes } from "./words.ts";
+import { asciiUpper, byteString, sameBytes, subcommandError } from "./words.ts";
 
 /**
  * What may still be in flight when a command starts: a "read" may overlap
@@ -135,6 +135,17 @@ export function prepare(s: Session, args: Uint8Array[]): PreparedCommand | undef
   }
   if (spec.arity > 0 ? args.length !== spec.arity : args.length < -spec.arity) {
     return failed(s, name, `ERR wrong number of arguments for '${name.toLowerCase()}' command`);
+  }
+  const subs = spec.subcommands;
+  if (subs !== undefined && args.length > 1) {
+    const sub = asciiUpper(args[1]);
+    const arity = Object.hasOwn(subs, sub) ? subs[sub] : undefined;
+    const fits = arity !== undefined &&
+      (arity > 0 ? args.length === arity : args.length >= -arity);
+    if (!fits) return failed(s, name, subcommandError(name, args, Object.keys(subs)).message);
+  }
+  if (s.transaction !== undefined && spec.notInMulti) {
+    return failed(s, name, "ERR Command not allowed inside a transaction");
   }
   if (s.transaction !== undefined && !spec.flags.includes("no-multi")) {
     // Copied: the parser's views would pin its buffers until EXEC.

@@ -19,11 +19,9 @@ export function dbsize(s: Session, _args: Uint8Array[], view?: KeyView): Reply |
   return view ? view.size() : s.server.db.size;
 }
 
-/** CONFIG GET pattern: the few settings clients (redis-benchmark) ask for. */
+/** CONFIG GET pattern [pattern ...]: the few settings clients (redis-benchmark) ask for. */
 export function config(s: Session, args: Uint8Array[]): Reply {
-  if (asciiUpper(args[1]) !== "GET" || args.length !== 3) {
-    throw new CommandError("ERR only CONFIG GET <parameter> is supported");
-  }
+  // The command table checked the sub-command: GET and at least one pattern.
   const st = s.server;
   const settings: [string, string][] = [
     ["save", ""],
@@ -33,7 +31,10 @@ export function config(s: Session, args: Uint8Array[]): Reply {
     ["databases", "1"],
     ["port", String(st.port)],
   ];
-  return { map: settings.filter(([name]) => globMatch(args[2], utf8.encode(name))) };
+  const patterns = args.slice(2);
+  return {
+    map: settings.filter(([name]) => patterns.some((p) => globMatch(p, utf8.encode(name)))),
+  };
 }
 
 /** BGREWRITEAOF: a compaction in the background. */

@@ -40,17 +40,6 @@ export function asciiUpper(arg: Uint8Array): string {
 }
 
 /**
- * A decimal integer argument no smaller than `min`; anything else fails the
- * command with `error` (Redis words it differently per command).
- */
-export function parseInteger(arg: Uint8Array, error: string, min: number): number {
-  const text = latin1.decode(arg);
-  const n = /^-?\d{1,16}$/.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(n) || n < min) throw new CommandError(error);
-  return n;
-}
-
-/**
  * The error for sub-command `args[1]` of `command`: wrong arity when it is
  * one of `known`, else unknown, in Redis' words.
  */
