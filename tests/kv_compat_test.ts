@@ -308,3 +308,31 @@ Deno.test("a sum mutation of a plain number or bigint adds as in Deno KV, and re
     assert.deepEqual(await differences(stores, cases), []);
   });
 });
+
+Deno.test("get and getMany give a present key back decoded and an absent one as given, as Deno KV does", async () => {
+  await withBoth(async (stores) => {
+    const describe = (k: Deno.KvKey) =>
+      k.map((p) => p instanceof Uint8Array ? `Uint8Array(${[...p]})` : JSON.stringify(p));
+    const cases: [string, (kv: AnyKv) => unknown][] = [];
+    for (
+      const [name, key] of [
+        ["plain", ["a", 1]],
+        ["Uint16Array part", [new Uint16Array([258])]],
+        ["lone surrogate", ["\ud800"]],
+      ] as [string, Deno.KvKey][]
+    ) {
+      for (const present of [false, true]) {
+        cases.push([`get ${name}${present ? ", present" : ""}`, async (kv) => {
+          if (present) await kv.set(key, 1);
+          const e = await kv.get(key);
+          return { same: e.key === key, key: describe(e.key) };
+        }]);
+        cases.push([`getMany ${name}${present ? ", present" : ""}`, async (kv) => {
+          const [e] = await kv.getMany([key]);
+          return { same: e.key === key, key: describe(e.key) };
+        }]);
+      }
+    }
+    assert.deepEqual(await differences(stores, cases), []);
+  });
+});

@@ -83,16 +83,20 @@ export interface KvCommitError {
   ok: false;
 }
 
-/** The entry of a stored record; `key` is the caller's key or the stored key bytes. */
-export function entryOf<T>(key: KvKey | Uint8Array, record: EngineEntry): KvEntry<T> {
+/**
+ * The entry of a stored record, from its key's bytes: the key read back is a
+ * new array, as Deno KV's is (its byte parts are `Uint8Array`s, its strings as
+ * UTF-8 gave them back), not the caller's own.
+ */
+export function entryOf<T>(key: Uint8Array, record: EngineEntry): KvEntry<T> {
   return {
-    key: key instanceof Uint8Array ? decodeKey(key) : key,
+    key: decodeKey(key),
     value: decodeValue(record.value) as T,
     versionstamp: versionstampOf(record.sequence),
   };
 }
 
-/** The entry of an absent key. */
+/** The entry of an absent key: the caller's own key, as Deno KV gives it back. */
 export function absentEntry(key: KvKey): { key: KvKey; value: null; versionstamp: null } {
   return { key, value: null, versionstamp: null };
 }

@@ -91,8 +91,9 @@ export class Kv {
   ): Promise<KvEntryMaybe<T>> {
     this.#gate.check();
     checkConsistency(options?.consistency);
-    const record = await readEntry(this.#engine, encodeKey(key));
-    return record === undefined ? absentEntry(key) : entryOf<T>(key, record);
+    const kb = encodeKey(key);
+    const record = await readEntry(this.#engine, kb);
+    return record === undefined ? absentEntry(key) : entryOf<T>(kb, record);
   }
 
   /** The entries of several keys, read at one point in time. */
@@ -208,7 +209,8 @@ export class Kv {
   ): Promise<KvEntryMaybe<unknown>[]> {
     this.#gate.check();
     checkConsistency(consistency);
-    const records = await readAtOnce(this.#engine, keys.map((k) => encodeKey(k)));
-    return records.map((r, i) => r === undefined ? absentEntry(keys[i]) : entryOf(keys[i], r));
+    const encoded = keys.map((k) => encodeKey(k));
+    const records = await readAtOnce(this.#engine, encoded);
+    return records.map((r, i) => r === undefined ? absentEntry(keys[i]) : entryOf(encoded[i], r));
   }
 }

@@ -97,7 +97,7 @@ export function watchStream(
         const records = await readAtOnce(engine, encoded);
         nextExpiry = Math.min(Infinity, ...records.map((r) => r?.expireAt || Infinity));
         const entries = records.map((r, i) =>
-          r === undefined ? absentEntry(keys[i]) : entryOf(keys[i], r)
+          r === undefined ? absentEntry(keys[i]) : entryOf(encoded[i], r)
         );
         const stamps = entries.map((e) => e.versionstamp);
         const changed = last === undefined || stamps.some((s, i) => s !== last![i]);
