@@ -336,3 +336,34 @@ Deno.test("get and getMany give a present key back decoded and an absent one as 
     assert.deepEqual(await differences(stores, cases), []);
   });
 });
+
+Deno.test("list takes a null batchSize and any reverse but true as Deno KV does", async () => {
+  await withBoth(async (stores) => {
+    for (const kv of stores) for (const k of ["a", "b", "c"]) await kv.set([k], 1);
+    const keys = async (kv: AnyKv, options: Deno.KvListOptions) => {
+      const out = [];
+      for await (const e of kv.list({ prefix: [] }, options)) out.push(e.key[0]);
+      return out;
+    };
+    const cases: [string, (kv: AnyKv) => unknown][] = [
+      ["batchSize null", (kv) => keys(kv, { batchSize: bad(null) })],
+      ["reverse 0", (kv) => keys(kv, { reverse: bad(0) })],
+      ["reverse yes", (kv) => keys(kv, { reverse: bad("yes") })],
+      ["reverse true", (kv) => keys(kv, { reverse: true })],
+    ];
+    assert.deepEqual(await differences(stores, cases), []);
+  });
+});
+
+Deno.test("a watch first read after close() ends, and watch() after close() throws at once", async () => {
+  await withDir(async (dir) => {
+    const denoKv = await openDenoKv(`${dir}/deno.sqlite3`);
+    const cask = await openKv(`${dir}/cask`);
+    for (const kv of [denoKv, cask as unknown as AnyKv]) {
+      const stream = kv.watch([["k"]]);
+      await kv.close();
+      assert.deepEqual(await stream.getReader().read(), { value: undefined, done: true });
+      assert.throws(() => kv.watch([["k"]]));
+    }
+  });
+});

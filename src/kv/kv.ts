@@ -121,10 +121,12 @@ export class Kv {
   /** The entries a selector covers, in key order (or reversed). */
   list<T = unknown>(selector: KvListSelector, options: KvListOptions = {}): KvListIterator<T> {
     positiveInteger("Limit", options.limit);
-    positiveInteger("batchSize", options.batchSize);
+    // Deno KV takes a null batchSize for the default, and lists forward for
+    // any reverse but true.
+    const asked = options.batchSize ?? undefined;
+    positiveInteger("batchSize", asked);
     // Batch bounds decide which writes made during the iteration it sees, so they are Deno KV's.
-    const batchSize = options.batchSize ??
-      Math.min(options.limit ?? DEFAULT_BATCH, MAX_LIMIT_BATCH);
+    const batchSize = asked ?? Math.min(options.limit ?? DEFAULT_BATCH, MAX_LIMIT_BATCH);
     return new KvListIterator<T>({
       engine: this.#engine,
       gate: this.#gate,
@@ -132,7 +134,7 @@ export class Kv {
       consistency: options.consistency,
       limit: options.limit,
       cursor: options.cursor,
-      reverse: options.reverse ?? false,
+      reverse: options.reverse === true,
       batchSize,
     });
   }
@@ -164,6 +166,8 @@ export class Kv {
     keys: readonly [...{ [K in keyof T]: KvKey }],
     options?: { raw?: boolean },
   ): ReadableStream<{ [K in keyof T]: KvEntryMaybe<T[K]> }> {
+    // After close() it throws at once, as Deno KV's does (there a BadResource).
+    this.#gate.check();
     return watchStream(
       this.#engine,
       keys,

@@ -27,7 +27,7 @@ function expiryTimer(at: number): { fired: Promise<Wake>; cancel: () => void } {
 /**
  * The stream of `keys`. Without `raw`, an array is emitted only when some
  * versionstamp differs from the last array emitted. Closing `gate` ends the
- * stream; a stream first read after that errors with ClosedError.
+ * stream, one not yet read included, as Deno KV's does.
  */
 export function watchStream(
   engine: KvEngine,
@@ -84,9 +84,8 @@ export function watchStream(
       for (;;) {
         let stale = false;
         if (changes === undefined) {
-          gate.check();
-          // Deno KV ends the watch of no keys at once.
-          if (keys.length === 0) return end(controller);
+          // Deno KV ends the watch of no keys at once, and one the close came before.
+          if (keys.length === 0 || gate.isClosed) return end(controller);
           changes = subscribe();
         } else {
           const why = await wake(changes);
