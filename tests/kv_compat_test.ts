@@ -367,3 +367,23 @@ Deno.test("a watch first read after close() ends, and watch() after close() thro
     }
   });
 });
+
+Deno.test("an expireIn too large for a timestamp fails the commit, not the set() that takes it, as in Deno KV", async () => {
+  await withBoth(async (stores) => {
+    const messages: string[][] = [];
+    for (const kv of stores) {
+      const seen: string[] = [];
+      for (const expireIn of [2 ** 60, 2 ** 64, 2 ** 70]) {
+        const op = kv.atomic().set(["k"], 1, { expireIn });
+        const m = kv.atomic().mutate({ type: "set", key: ["k"], value: 1, expireIn });
+        for (const o of [op, m]) {
+          const e = await o.commit().then(() => undefined, (e) => e);
+          assert.ok(e instanceof TypeError, `${expireIn}: ${e}`);
+          seen.push(e.message);
+        }
+      }
+      messages.push(seen);
+    }
+    assert.deepEqual(messages[1], messages[0]);
+  });
+});

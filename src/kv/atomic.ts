@@ -41,6 +41,10 @@ import { encodeValue } from "./value_codec.ts";
 export class AtomicOperation {
   readonly #committer: Committer;
   readonly #plan: CommitPlan = { checks: [], mutations: [], enqueues: [] };
+  // The first error that Deno KV raises at commit rather than when the
+  // operation is built; commit() rejects with it.
+  #atCommit?: Error;
+  readonly #defer = (e: Error) => void (this.#atCommit ??= e);
 
   /** Made by `Kv.atomic()`. */
   constructor(committer: Committer) {
@@ -58,7 +62,7 @@ export class AtomicOperation {
 
   /** Adds mutations in their object form. */
   mutate(...mutations: KvMutation[]): this {
-    for (const m of mutations) this.#plan.mutations.push(pendingMutation(m));
+    for (const m of mutations) this.#plan.mutations.push(pendingMutation(m, this.#defer));
     return this;
   }
 
@@ -79,7 +83,7 @@ export class AtomicOperation {
 
   /** Stores `value` at `key`, optionally expiring `expireIn` ms after the commit. */
   set(key: KvKey, value: unknown, options?: { expireIn?: number }): this {
-    const expireIn = checkExpireIn(options?.expireIn);
+    const expireIn = checkExpireIn(options?.expireIn, this.#defer);
     this.#plan.mutations.push({ type: "set", key, value: encodeValue(value), expireIn });
     return this;
   }
@@ -98,6 +102,7 @@ export class AtomicOperation {
 
   /** Applies the operation: `{ ok: true, versionstamp }`, or `{ ok: false }` when a check failed. */
   commit(): Promise<KvCommitResult | KvCommitError> {
+    if (this.#atCommit) return Promise.reject(this.#atCommit);
     return this.#committer.commit(this.#plan);
   }
 

@@ -98,21 +98,34 @@ const MAX_DELAY = 30 * 24 * 60 * 60 * 1000;
 const MAX_BACKOFF_INTERVALS = 5;
 const MAX_BACKOFF_INTERVAL = 60 * 60 * 1000;
 
-/** Checks `expireIn`; throws TypeError as Deno KV does. */
-export function checkExpireIn(expireIn: unknown): number | undefined {
+/**
+ * Checks `expireIn`; throws TypeError as Deno KV does. One too large for a
+ * timestamp Deno KV refuses only at commit: that error goes to `atCommit`.
+ */
+export function checkExpireIn(
+  expireIn: unknown,
+  atCommit: (e: Error) => void,
+): number | undefined {
   if (expireIn === undefined) return undefined;
   if (typeof expireIn !== "number" || !Number.isInteger(expireIn) || expireIn < 0) {
     throw new TypeError(`expireIn must be a non-negative integer: received ${expireIn}`);
   }
-  // Deno KV's words for an expiry past what a timestamp holds.
   if (!Number.isSafeInteger(expireIn)) {
-    throw new TypeError(`Invalid mutation: expireIn is too large: ${BigInt(expireIn)}`);
+    // Deno KV's words, its number capped at a u64's largest.
+    const shown = BigInt(expireIn) < U64_MAX ? BigInt(expireIn) : U64_MAX;
+    atCommit(new TypeError(`Invalid mutation: expireIn is too large: ${shown}`));
+    return undefined;
   }
   return expireIn;
 }
 
-/** Validates and encodes a `mutate()` argument; throws TypeError as Deno KV does. */
-export function pendingMutation(m: KvMutation): PendingMutation {
+const U64_MAX = 2n ** 64n - 1n;
+
+/**
+ * Validates and encodes a `mutate()` argument; throws TypeError as Deno KV
+ * does, or hands `atCommit` an error Deno KV raises only at commit.
+ */
+export function pendingMutation(m: KvMutation, atCommit: (e: Error) => void): PendingMutation {
   const { key } = m;
   switch (m.type) {
     case "delete":
@@ -128,7 +141,9 @@ export function pendingMutation(m: KvMutation): PendingMutation {
         throw new TypeError(`Invalid mutation '${m.type}' without value`);
       }
       if (m.type === "set") {
-        const expireIn = typeof m.expireIn === "number" ? checkExpireIn(m.expireIn) : undefined;
+        const expireIn = typeof m.expireIn === "number"
+          ? checkExpireIn(m.expireIn, atCommit)
+          : undefined;
         return { type: "set", key, value: encodeValue(m.value), expireIn };
       }
       return { type: m.type, key, value: encodeValue(m.value) };
