@@ -387,3 +387,39 @@ Deno.test("an expireIn too large for a timestamp fails the commit, not the set()
     assert.deepEqual(messages[1], messages[0]);
   });
 });
+
+Deno.test("enqueue options: bigint delays and intervals, holes and wrong types fail where and as Deno KV's do", async () => {
+  await withBoth(async (stores) => {
+    // Where it fails: building the operation, or its commit.
+    const where = async (build: () => Deno.AtomicOperation) => {
+      let op: Deno.AtomicOperation;
+      try {
+        op = build();
+      } catch (e) {
+        return `build: ${(e as Error).message}`;
+      }
+      return await op.commit().then((r) => `ok ${r.ok}`, (e) => `commit: ${e.message}`);
+    };
+    const cases: [string, (kv: AnyKv) => unknown][] = [];
+    // deno-lint-ignore no-sparse-arrays -- a hole on purpose
+    const hole = [, 1];
+    for (
+      const [name, options] of [
+        ["delay 5n", { delay: 5n }],
+        ["delay string", { delay: "5" }],
+        ["delay boolean", { delay: true }],
+        ["delay object", { delay: {} }],
+        ["delay 1.5", { delay: 1.5 }],
+        ["interval 5n", { backoffSchedule: [5n] }],
+        ["interval string", { backoffSchedule: ["5"] }],
+        ["interval array", { backoffSchedule: [[]] }],
+        ["interval null", { backoffSchedule: [null] }],
+        ["interval hole", { backoffSchedule: hole }],
+        ["interval -1", { backoffSchedule: [-1] }],
+      ] as [string, unknown][]
+    ) {
+      cases.push([name, (kv) => where(() => kv.atomic().enqueue(1, bad(options)))]);
+    }
+    assert.deepEqual(await differences(stores, cases), []);
+  });
+});

@@ -96,7 +96,7 @@ export class AtomicOperation {
 
   /** Queues `value` for `listenQueue` handlers, as part of this commit. */
   enqueue(value: unknown, options?: EnqueueOptions): this {
-    this.#plan.enqueues.push(pendingEnqueue(value, options));
+    this.#plan.enqueues.push(pendingEnqueue(value, options, this.#defer));
     return this;
   }
 

@@ -151,18 +151,23 @@ export function pendingMutation(m: KvMutation, atCommit: (e: Error) => void): Pe
   throw new TypeError("Invalid mutation type");
 }
 
-/** Validates and encodes an enqueue; throws TypeError as Deno KV does. */
-export function pendingEnqueue(message: unknown, options?: EnqueueOptions): PendingEnqueue {
+/**
+ * Validates and encodes an enqueue; throws TypeError as Deno KV does, or hands
+ * `atCommit` the error Deno KV raises only at commit (a delay or interval of a
+ * type its integer conversion refuses).
+ */
+export function pendingEnqueue(
+  message: unknown,
+  options: EnqueueOptions | undefined,
+  atCommit: (e: Error) => void,
+): PendingEnqueue {
   const delay = options?.delay ?? 0;
+  // Deno KV's checks, comparisons that coerce what they are given included.
   if (delay < 0) throw new TypeError(`Delay must be >= 0: received ${delay}`);
   if (delay > MAX_DELAY) {
     throw new TypeError(`Delay cannot be greater than 30 days: received ${delay}`);
   }
   if (Number.isNaN(delay)) throw new TypeError("Delay cannot be NaN");
-  // Deno KV refuses other types only when it converts the delay to an integer.
-  if (typeof delay !== "number") {
-    throw new TypeError(`Delay must be a number: received ${typeof delay}`);
-  }
   const schedule = options?.backoffSchedule;
   if (schedule !== undefined) {
     if (schedule.length > MAX_BACKOFF_INTERVALS) {
@@ -170,16 +175,33 @@ export function pendingEnqueue(message: unknown, options?: EnqueueOptions): Pend
         `Invalid backoffSchedule, max ${MAX_BACKOFF_INTERVALS} intervals allowed`,
       );
     }
-    schedule.forEach((ms, i) => {
-      if (typeof ms !== "number" || !(ms >= 0 && ms <= MAX_BACKOFF_INTERVAL)) {
+    // Indexes, not forEach: a hole is an interval too (refused at commit).
+    for (let i = 0; i < schedule.length; i++) {
+      const ms = schedule[i];
+      if (ms < 0 || ms > MAX_BACKOFF_INTERVAL || Number.isNaN(ms)) {
         throw new TypeError(`Invalid backoffSchedule, interval at index ${i} is invalid`);
       }
-    });
+    }
   }
+  const integer = (v: unknown): number => {
+    if (typeof v === "number") return v;
+    if (typeof v === "bigint") return Number(v);
+    atCommit(new TypeError(`serde_v8 error: invalid type; expected: integer, got: ${serdeType(v)}`));
+    return 0;
+  };
   return {
     payload: encodeValue(message),
-    delay,
+    delay: integer(delay),
     keysIfUndelivered: options?.keysIfUndelivered ?? [],
-    backoffSchedule: schedule ? [...schedule] : null,
+    backoffSchedule: schedule ? Array.from(schedule, integer) : null,
   };
+}
+
+// How Deno KV's conversion names a value that is not an integer.
+function serdeType(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "array";
+  if (typeof v === "boolean") return "Boolean";
+  if (typeof v === "object") return "unknown";
+  return typeof v;
 }
