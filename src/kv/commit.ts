@@ -11,7 +11,7 @@ import { bytesId } from "./bytes.ts";
 import type { CloseGate } from "./close_gate.ts";
 import type { EngineCheck, EngineEntry, EngineOp, KvEngine } from "./engine.ts";
 import type { KvCommitError, KvCommitResult } from "./entry.ts";
-import { encodeKey, encodeWriteKey } from "./key_codec.ts";
+import { BIG_UINT, encodeKey, encodeWriteKey } from "./key_codec.ts";
 import type { KvAtomicCheck, PendingEnqueue, PendingMutation } from "./mutation.ts";
 import { Mutex } from "./mutex.ts";
 import { DEFAULT_BACKOFF, queueWrite } from "./queue_record.ts";
@@ -50,16 +50,20 @@ export class Committer {
   async commit(plan: CommitPlan): Promise<KvCommitResult | KvCommitError> {
     this.#gate.check();
     const checks = plan.checks.map((c) => ({
-      key: encodeWriteKey(c.key),
+      key: encodeFor("check", () => encodeWriteKey(c.key)),
       sequence: c.versionstamp === null ? null : sequenceOf(c.versionstamp),
     }));
-    const keyed = plan.mutations.map((m) => ({ m, key: encodeWriteKey(m.key) }));
+    const keyed = plan.mutations.map((m) => ({
+      m,
+      key: encodeFor("mutation", () => encodeWriteKey(m.key)),
+    }));
     const now = Date.now();
     const enqueueOps = plan.enqueues.map((e) =>
       queueWrite({
         payload: e.payload,
         // Deno KV accepts the empty key here; no write can store it, so it is left out.
-        keysIfUndelivered: e.keysIfUndelivered.map(encodeKey).filter((k) => k.length > 0),
+        keysIfUndelivered: e.keysIfUndelivered.map((k) => encodeFor("enqueue", () => encodeKey(k)))
+          .filter((k) => k.length > 0),
         backoff: e.backoffSchedule ?? [...DEFAULT_BACKOFF],
         failures: 0,
       }, now + e.delay)
@@ -167,5 +171,17 @@ export class Committer {
       if (current.has(id)) current.set(id, value);
       return { type: "set", key, value, expireAt };
     });
+  }
+}
+
+// A key a commit cannot encode: Deno KV names the part of the commit it was in
+// when a bigint part is too long.
+function encodeFor(part: "check" | "mutation" | "enqueue", encode: () => Uint8Array): Uint8Array {
+  try {
+    return encode();
+  } catch (e) {
+    if (!(e instanceof TypeError && e.message === BIG_UINT)) throw e;
+    const message = part === "mutation" ? `Invalid mutation: ${BIG_UINT}` : `Invalid ${part}`;
+    throw Object.assign(new TypeError(message), { code: "EINVAL" });
   }
 }

@@ -18,6 +18,9 @@
  */
 export type KvKeyPart = Uint8Array | string | number | bigint | boolean | symbol;
 
+/** Deno KV's words for a bigint key part past 255 bytes (its error also has code EINVAL). */
+export const BIG_UINT = "BigUint requires more than 255 bytes to be represented";
+
 /**
  * A key: a tuple of parts, ordered part by part.
  *
@@ -95,7 +98,7 @@ function pushBigInt(out: ByteSink, n: bigint): void {
   if (n === 0n) return out.push(INT_ZERO);
   const mag = magnitudeBytes(n);
   if (mag.length > 255) {
-    throw new TypeError("BigUint requires more than 255 bytes to be represented");
+    throw Object.assign(new TypeError(BIG_UINT), { code: "EINVAL" });
   }
   if (n > 0n) {
     if (mag.length <= SHORT_INT) out.push(INT_ZERO + mag.length);

@@ -186,7 +186,9 @@ export function pendingEnqueue(
   const integer = (v: unknown): number => {
     if (typeof v === "number") return v;
     if (typeof v === "bigint") return Number(v);
-    atCommit(new TypeError(`serde_v8 error: invalid type; expected: integer, got: ${serdeType(v)}`));
+    atCommit(
+      new TypeError(`serde_v8 error: invalid type; expected: integer, got: ${serdeType(v)}`),
+    );
     return 0;
   };
   return {
