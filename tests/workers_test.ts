@@ -427,6 +427,26 @@ Deno.test("a Worker's watch gets the change of a set made just before its detach
   });
 });
 
+Deno.test("Worker writes racing the owner's close under sync always: acknowledged ones kept, refused ones absent", async () => {
+  await withDir(async (dir) => {
+    const db = await open(dir, { sync: "always" });
+    let ends: string[] = [];
+    await withWorkers(1, async ([w]) => {
+      await w.attach(db);
+      const racing = w.value<string[]>({ cmd: "racingSets", count: 2000 });
+      // Close once the first writes committed: others wait for an fsync then.
+      while (db.sequence === 0) await new Promise((r) => setTimeout(r, 1));
+      await db.close();
+      ends = await racing;
+    });
+    assert.deepEqual([...new Set(ends)].filter((e) => e !== "ok" && e !== "ClosedError"), []);
+    await using again = await open(dir);
+    for (const [i, end] of ends.entries()) {
+      assert.equal(await again.has(`race:${i}`), end === "ok", `race:${i} ended ${end}`);
+    }
+  });
+});
+
 Deno.test("a Worker's call that crosses the owner's close rejects with ClosedError", async () => {
   await withDir(async (dir) => {
     const db = await open(dir, { sync: "never" });

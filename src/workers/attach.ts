@@ -373,7 +373,8 @@ export class AttachedCask {
   }
 
   #settle(id: number, value: unknown, error?: Error): void {
-    const call = this.#calls.get(id)!;
+    const call = this.#calls.get(id);
+    if (call === undefined) return;
     this.#calls.delete(id);
     if (error) call.reject(error);
     else call.resolve(value);

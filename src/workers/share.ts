@@ -9,7 +9,7 @@
  * @module
  */
 
-import { InvalidArgumentError } from "../base/errors.ts";
+import { ClosedError, InvalidArgumentError } from "../base/errors.ts";
 import type { Bytes } from "../base/keys.ts";
 import type {
   AtomicOptions,
@@ -138,6 +138,8 @@ class Attachment {
   // The loops forwarding the feeds' changes to the Worker.
   readonly #forwarding = new Set<Promise<void>>();
   #pending = 0;
+  // The "closed" notice is queued (see ownerClosed).
+  #toldClosed = false;
   // The calls being served.
   readonly #serving = new Set<Promise<void>>();
   #closed = false;
@@ -210,11 +212,17 @@ class Attachment {
 
   // The store ended its feeds before this, keeping the changes they had not
   // delivered: those reach the Worker before it hears of the close.
+  //
+  // The calls being served are answered before it too (under sync "always" a
+  // write's reply waits for the close's fsync): the Worker takes a call still
+  // unanswered at "closed" for one the owner never received. Calls that
+  // arrive from now on are refused, so none is served after "closed".
   ownerClosed(): void {
     this.#closed = true;
     this.#ownerClosed = true;
-    void Promise.allSettled([...this.#forwarding]).then(() => {
+    void Promise.allSettled([...this.#forwarding, ...this.#serving]).then(() => {
       this.#out.push({ kind: "closed" });
+      this.#toldClosed = true;
       this.#release();
     });
   }
@@ -223,6 +231,7 @@ class Attachment {
     this.#pending++;
     let value: unknown, error: unknown, failed = false;
     try {
+      if (this.#ownerClosed) throw new ClosedError();
       const handler = Object.hasOwn(HANDLERS, r.op) ? HANDLERS[r.op] : undefined;
       if (!handler) throw new InvalidArgumentError(`unknown operation ${JSON.stringify(r.op)}`);
       value = await handler(this, Array.isArray(r.args) ? r.args : []);
@@ -242,7 +251,8 @@ class Attachment {
   // Once closed (or detached) with every reply sent, the port goes: nothing
   // more can arrive, and an open port would keep the thread alive.
   #release(): void {
-    if (this.#pending > 0 || (this.#ownerClosed && this.#forwarding.size > 0)) return;
+    // After the owner's close the port stays until "closed" went out.
+    if (this.#pending > 0 || (this.#ownerClosed && !this.#toldClosed)) return;
     this.#forget();
     for (const w of this.#watches.values()) w.return?.();
     this.#out.flush();

@@ -24,6 +24,7 @@ type Command =
   | { cmd: "mutateAfterCalls" }
   | { cmd: "setInheritedTtl" }
   | { cmd: "setThenDetach" }
+  | { cmd: "racingSets"; count: number }
   | { cmd: "setLater"; ms: number }
   | { cmd: "watchLate"; prefix: string; last: string; ms: number }
   | { cmd: "crash"; thread: number };
@@ -208,6 +209,14 @@ async function run(c: Command): Promise<unknown> {
       await db.set("ttl:getter", "v", new WithGetter());
       await db.set("ttl:proto", "v", Object.create({ ttl: 60_000 }));
       return null;
+    }
+    case "racingSets": {
+      // `count` sets fired at once, across the owner's close: how each ended.
+      const ends = Array.from(
+        { length: c.count },
+        (_, i) => db.set(`race:${i}`, "v").then(() => "ok", (e) => describe(e).name),
+      );
+      return await Promise.all(ends);
     }
     case "setThenDetach": {
       // A watch, then a set and a detach in one turn: the feed's changes.
