@@ -226,3 +226,29 @@ Deno.test("a big setStream whose store closes while it is received rejects with 
     const names = Array.from(Deno.readDirSync(dir), (e) => e.name).filter((n) => n !== "LOCK");
     assert.deepEqual(names.filter((n) => !/^data\.\d+$/.test(n)), [], names.join(" "));
   }));
+
+Deno.test("a compaction cut short by close() leaves a setStream being received its own temporary file", () =>
+  withDir(async (dir) => {
+    const db = await open(dir, { sync: "never", maxFileSize: 64 * 1024 });
+    for (let i = 0; i < 20000; i++) db.set(`k${i % 5000}`, "x".repeat(200));
+    await db.sync();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => release = r);
+    const stream = new ReadableStream<Uint8Array>({
+      async start(c) {
+        c.enqueue(new Uint8Array(40000));
+        await gate;
+        c.enqueue(new Uint8Array(40000));
+        c.close();
+      },
+    });
+    const storing = db.setStream("s", stream).then(() => "ok", (e) => e.constructor.name);
+    await new Promise((r) => setTimeout(r, 20));
+    const compacting = db.compact().catch(() => {});
+    await new Promise((r) => setTimeout(r, 1));
+    const closing = db.close();
+    await compacting;
+    release();
+    await closing;
+    assert.ok(["ok", "ClosedError"].includes(await storing), await storing);
+  }));

@@ -466,11 +466,15 @@ export async function writeMerged(plan: MergePlan): Promise<MergeResult> {
       plan.onProgress({ phase: "sync", bytesDone: done, bytesTotal: plan.bytesTotal });
     }
   } catch (e) {
+    // Its own temporary files only: a streamed value being received has one
+    // with the same suffix, which cleanupMerge (for an open) would remove.
     for (const o of outs) {
       await o.drain().catch(() => {});
       closeOutput(o);
+      for (const path of [dataPath(plan.dir, o.id), hintPath(plan.dir, o.id)]) {
+        await Deno.remove(path + TEMP).catch(() => {});
+      }
     }
-    await cleanupMerge(plan.dir);
     throw e;
   }
   for (const o of outs) closeOutput(o);
