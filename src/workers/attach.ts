@@ -396,8 +396,8 @@ export class AttachedCask {
       }
       case "closed":
         this.#ownerClosed = true;
-        // The owner answered everything it received before this: a call still
-        // waiting was never received (it crossed the close) and never will be.
+        // The owner answered every call it served before this; one still
+        // waiting crossed the close, and the owner refused it or never got it.
         for (const id of [...this.#calls.keys()]) this.#settle(id, undefined, new ClosedError());
         this.#endWatches();
         // Undefined while attach() still opens it (which then closes it).
