@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { open } from "../mod.ts";
+import { type Cask, open, type OpenOptions } from "../mod.ts";
 import { text, withDir } from "./helpers.ts";
 import { type Reply, WorkerChild } from "./children/worker_driver.ts";
 import { type Acks, COUNTERS, LAST_WRITER, PAIRS, workload } from "./children/workers_workload.ts";
@@ -385,106 +385,87 @@ Deno.test("a Worker terminated right after posting a batch leaves all of it or n
   });
 });
 
-Deno.test("a Worker's call writes its arguments as they were at the call", async () => {
+/**
+ * Runs `fn` with a store in a fresh directory (opened with `options`) and one
+ * pooled Worker attached to it; the store is closed after, if `fn` did not.
+ */
+async function withAttached(
+  options: OpenOptions,
+  fn: (db: Cask, w: WorkerChild, dir: string) => Promise<void>,
+): Promise<void> {
   await withDir(async (dir) => {
-    const db = await open(dir, { sync: "never" });
-    await withWorkers(1, async ([w]) => {
-      await w.attach(db);
-      assert.equal((await w.send({ cmd: "mutateAfterCalls" })).ok, true);
-    });
+    const db = await open(dir, options);
+    try {
+      await withWorkers(1, async ([w]) => {
+        await w.attach(db);
+        await fn(db, w, dir);
+      });
+    } finally {
+      await db.close();
+    }
+  });
+}
+
+Deno.test("a Worker's call writes its arguments as they were at the call", () =>
+  withAttached({ sync: "never" }, async (db, w) => {
+    assert.equal((await w.send({ cmd: "mutateAfterCalls" })).ok, true);
     for (const i of [0, 1, 2]) assert.deepEqual(await db.get(`reuse:${i}`), Uint8Array.of(i));
     const ttl = await db.ttl("reuse:ttl");
     assert.ok(ttl !== undefined && ttl <= 60_000 && ttl > 50_000, `ttl ${ttl}`);
     assert.ok(await db.has("reuse:op"));
     assert.equal(await db.has("reuse:extra"), false);
-    await db.close();
-  });
-});
+  }));
 
-Deno.test("a Worker's set takes a ttl from a getter or a prototype, as the owner's does", async () => {
-  await withDir(async (dir) => {
-    const db = await open(dir, { sync: "never" });
-    await withWorkers(1, async ([w]) => {
-      await w.attach(db);
-      assert.equal((await w.send({ cmd: "setInheritedTtl" })).ok, true);
-    });
+Deno.test("a Worker's set takes a ttl from a getter or a prototype, as the owner's does", () =>
+  withAttached({ sync: "never" }, async (db, w) => {
+    assert.equal((await w.send({ cmd: "setInheritedTtl" })).ok, true);
     for (const key of ["ttl:getter", "ttl:proto"]) {
       const ttl = await db.ttl(key);
       assert.ok(ttl !== undefined && ttl <= 60_000 && ttl > 50_000, `${key}: ttl ${ttl}`);
     }
-    await db.close();
-  });
-});
+  }));
 
-Deno.test("a Worker's watch gets the change of a set made just before its detach()", async () => {
-  await withDir(async (dir) => {
-    const db = await open(dir);
-    await withWorkers(1, async ([w]) => {
-      await w.attach(db);
-      assert.deepEqual(await w.value({ cmd: "setThenDetach" }), ["detach:a"]);
-    });
-    await db.close();
-  });
-});
+Deno.test("a Worker's watch gets the change of a set made just before its detach()", () =>
+  withAttached({}, async (_db, w) => {
+    assert.deepEqual(await w.value({ cmd: "setThenDetach" }), ["detach:a"]);
+  }));
 
-Deno.test("Worker writes racing the owner's close under sync always: acknowledged ones kept, refused ones absent", async () => {
-  await withDir(async (dir) => {
-    const db = await open(dir, { sync: "always" });
-    let ends: string[] = [];
-    await withWorkers(1, async ([w]) => {
-      await w.attach(db);
-      const racing = w.value<string[]>({ cmd: "racingSets", count: 2000 });
-      // Close once the first writes committed: others wait for an fsync then.
-      while (db.sequence === 0) await new Promise((r) => setTimeout(r, 1));
-      await db.close();
-      ends = await racing;
-    });
+Deno.test("Worker writes racing the owner's close under sync always: acknowledged ones kept, refused ones absent", () =>
+  withAttached({ sync: "always" }, async (db, w, dir) => {
+    const racing = w.value<string[]>({ cmd: "racingSets", count: 2000 });
+    // Close once the first writes committed: others wait for an fsync then.
+    while (db.sequence === 0) await new Promise((r) => setTimeout(r, 1));
+    await db.close();
+    const ends = await racing;
     assert.deepEqual([...new Set(ends)].filter((e) => e !== "ok" && e !== "ClosedError"), []);
     await using again = await open(dir);
     for (const [i, end] of ends.entries()) {
       assert.equal(await again.has(`race:${i}`), end === "ok", `race:${i} ended ${end}`);
     }
-  });
-});
+  }));
 
-Deno.test("a Worker's call that crosses the owner's close rejects with ClosedError", async () => {
-  await withDir(async (dir) => {
-    const db = await open(dir, { sync: "never" });
-    await withWorkers(1, async ([w]) => {
-      await w.attach(db);
-      const late = w.value<string>({ cmd: "setLater", ms: 50 });
-      // The owner's loop is busy while the set arrives, then closes.
-      const until = performance.now() + 300;
-      while (performance.now() < until) { /* spin */ }
-      await db.close();
-      assert.ok(["ClosedError", "ok"].includes(await late), `the set settled: ${await late}`);
-    });
-  });
-});
-
-Deno.test("a Worker's watch resumed from an overflow's resumeFrom misses nothing", async () => {
-  await withDir(async (dir) => {
-    const db = await open(dir, { sync: "never" });
-    await withWorkers(1, async ([w]) => {
-      await w.attach(db);
-      const start = db.sequence;
-      const watched = w.value<number[]>({
-        cmd: "watchLate",
-        prefix: "o:",
-        last: "o:end",
-        ms: 1500,
-      });
-      await call(w, "refresh");
-      // Changes the Worker is posted but does not read; then, in one turn,
-      // more than the owner's side of the feed holds before it posts them.
-      for (let i = 0; i < 5000; i++) db.set(`o:${i}`, "v");
-      await new Promise((r) => setTimeout(r, 200));
-      for (let i = 5000; i < 15_500; i++) db.set(`o:${i}`, "v");
-      await db.set("o:end", "v");
-      const seqs = await watched;
-      const want = Array.from({ length: db.sequence - start }, (_, i) => start + 1 + i);
-      assert.deepEqual([...new Set(seqs)].sort((a, b) => a - b), want);
-    });
+Deno.test("a Worker's call that crosses the owner's close rejects with ClosedError", () =>
+  withAttached({ sync: "never" }, async (db, w) => {
+    const late = w.value<string>({ cmd: "setLater", ms: 50 });
+    // The owner's loop is busy while the set arrives, then closes.
+    const until = performance.now() + 300;
+    while (performance.now() < until) { /* spin */ }
     await db.close();
-  });
-});
+    assert.ok(["ClosedError", "ok"].includes(await late), `the set settled: ${await late}`);
+  }));
+
+Deno.test("a Worker's watch resumed from an overflow's resumeFrom misses nothing", () =>
+  withAttached({ sync: "never" }, async (db, w) => {
+    const start = db.sequence;
+    const watched = w.value<number[]>({ cmd: "watchLate", prefix: "o:", last: "o:end", ms: 1500 });
+    await call(w, "refresh");
+    // Changes the Worker is posted but does not read; then, in one turn,
+    // more than the owner's side of the feed holds before it posts them.
+    for (let i = 0; i < 5000; i++) db.set(`o:${i}`, "v");
+    await new Promise((r) => setTimeout(r, 200));
+    for (let i = 5000; i < 15_500; i++) db.set(`o:${i}`, "v");
+    await db.set("o:end", "v");
+    const seqs = await watched;
+    const want = Array.from({ length: db.sequence - start }, (_, i) => start + 1 + i);
+    assert.deepEqual([...new Set(seqs)].sort((a, b) => a - b), want);
+  }));
