@@ -252,3 +252,20 @@ Deno.test("a compaction cut short by close() leaves a setStream being received i
     await closing;
     assert.ok(["ok", "ClosedError"].includes(await storing), await storing);
   }));
+
+Deno.test({
+  name: "a getStream result never read gives its file descriptor back once it is collected",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const child = new URL("./children/stream_fds.ts", import.meta.url).pathname;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--v8-flags=--expose-gc", child],
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    assert.ok(out.success);
+    const { before, held, after } = JSON.parse(new TextDecoder().decode(out.stdout));
+    assert.equal(held - before, 20, "each unread stream holds a descriptor");
+    assert.equal(after, before, "all given back after collection");
+  },
+});

@@ -132,7 +132,7 @@ export function valueStream(
     );
   // A byte stream: a reader that brings its own buffer (a BYOB reader) has
   // the value read straight into it, so streaming allocates nothing per chunk.
-  return new ReadableStream({
+  const stream = new ReadableStream({
     type: "bytes",
     pull(c) {
       const req = c.byobRequest;
@@ -161,4 +161,10 @@ export function valueStream(
     },
     cancel: close,
   });
+  // A stream nobody reads to its end or cancels would hold its descriptor for
+  // good: it is closed once the stream is collected.
+  unread.register(stream, close);
+  return stream;
 }
+
+const unread = new FinalizationRegistry<() => void>((close) => close());

@@ -1,0 +1,31 @@
+// Run with --v8-flags=--expose-gc: gets 20 streams of a value stored in a file
+// of its own, reads none of them, and prints the open descriptors before, while
+// they are held, and after they were collected.
+import { open } from "../../mod.ts";
+
+const gc = (globalThis as unknown as { gc: () => void }).gc;
+const dir = await Deno.makeTempDir({ prefix: "cask-test-" });
+try {
+  const db = await open(dir);
+  await db.setStream(
+    "big",
+    new ReadableStream({
+      start(c) {
+        c.enqueue(new Uint8Array(2 << 20));
+        c.close();
+      },
+    }),
+  );
+  const fds = () => Array.from(Deno.readDirSync("/proc/self/fd")).length;
+  const before = fds();
+  for (let i = 0; i < 20; i++) await db.getStream("big");
+  const held = fds();
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  console.log(JSON.stringify({ before, held, after: fds() }));
+  await db.close();
+} finally {
+  await Deno.remove(dir, { recursive: true });
+}
