@@ -16,7 +16,7 @@
 //
 // Needs redis-server and redis-benchmark (apt-get install redis-server redis-tools).
 import { parseArgs } from "node:util";
-import { freePort, waitForPort } from "../tests/ports.ts";
+import { freePort, serveArgs, waitForPort } from "../tests/ports.ts";
 
 const { values } = parseArgs({
   options: {
@@ -27,7 +27,6 @@ const { values } = parseArgs({
 });
 const RUNS = Number(values.runs);
 const REQUESTS = Number(values.requests);
-const CLI = new URL("../cli.ts", import.meta.url).pathname;
 
 interface Server {
   name: string;
@@ -57,18 +56,7 @@ async function cask(sync: "always" | "never"): Promise<Server> {
   return await start(
     `cask --sync ${sync}`,
     Deno.execPath(),
-    [
-      "run",
-      "-A",
-      CLI,
-      "serve",
-      "--port",
-      String(port),
-      "--dir",
-      dir,
-      "--sync",
-      sync,
-    ],
+    serveArgs(port, dir, "--sync", sync),
     dir,
     port,
   );

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { open } from "../mod.ts";
 import { dataFiles, prng, randomBytes, text, withDir } from "./helpers.ts";
+import { serveArgs } from "./ports.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const dec = new TextDecoder();
@@ -593,7 +594,7 @@ Deno.test("cli: serve answers over TCP and exits 0 on SIGTERM with writes durabl
   await withDir(async (dir) => {
     const child = new Deno.Command(Deno.execPath(), {
       // Without the value cache: every GET reads the store.
-      args: ["run", "-A", CLI, "serve", "--port", "0", "--dir", dir, "--value-cache", "0"],
+      args: serveArgs(0, dir, "--value-cache", "0"),
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

@@ -6,10 +6,9 @@
 import assert from "node:assert/strict";
 import { withDir } from "./helpers.ts";
 import { Client } from "./resp_client.ts";
-import { freePort, waitForPort } from "./ports.ts";
+import { freePort, serveArgs, waitForPort } from "./ports.ts";
 import { installed } from "./redis_tools.ts";
 
-const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const PASSWORD = "proxy-secret";
 const dec = new TextDecoder();
 
@@ -29,7 +28,7 @@ class Node {
 
   async start(): Promise<void> {
     this.child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", CLI, "serve", "--port", String(this.port), "--dir", this.dir],
+      args: serveArgs(this.port, this.dir),
       env: { CASK_PASSWORD: PASSWORD },
       stdout: "null",
       stderr: "null",

@@ -24,3 +24,10 @@ export async function waitForPort(port: number): Promise<void> {
   }
   throw new Error(`nothing listens on ${port}`);
 }
+
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
+
+/** Deno's arguments to run `cask serve` on `port` over the store in `dir`, with `more` options. */
+export function serveArgs(port: number, dir: string, ...more: string[]): string[] {
+  return ["run", "-A", CLI, "serve", "--port", String(port), "--dir", dir, ...more];
+}

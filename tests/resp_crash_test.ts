@@ -5,15 +5,15 @@ import assert from "node:assert/strict";
 import { open } from "../mod.ts";
 import { text, withDir } from "./helpers.ts";
 import { Client } from "./resp_client.ts";
+import { serveArgs } from "./ports.ts";
 
-const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const KEYS_PER_TX = 4;
 
 for (const sync of ["never", "always"]) {
   Deno.test(`crash: SIGKILL during MULTI/EXEC streams (--sync ${sync}) leaves whole transactions`, async () => {
     await withDir(async (dir) => {
       const child = new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", CLI, "serve", "--port", "0", "--dir", dir, "--sync", sync],
+        args: serveArgs(0, dir, "--sync", sync),
         stdout: "piped",
         stderr: "null",
       }).spawn();

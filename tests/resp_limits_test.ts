@@ -5,10 +5,10 @@ import assert from "node:assert/strict";
 import type { Cask } from "../mod.ts";
 import { withDir } from "./helpers.ts";
 import { Client, concat, frame, type Reply, withServer } from "./resp_client.ts";
+import { serveArgs } from "./ports.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const CLIENT_LIMIT_ERROR = {
   err: `ERR client query buffer exceeds its limit of ${MiB} bytes; closing the connection`,
@@ -232,16 +232,7 @@ Deno.test({
           'ulimit -n 128 && exec "$@"',
           "bash",
           Deno.execPath(),
-          "run",
-          "-A",
-          CLI,
-          "serve",
-          "--port",
-          "0",
-          "--dir",
-          dir,
-          "--maxclients",
-          "1000",
+          ...serveArgs(0, dir, "--maxclients", "1000"),
         ],
         stdout: "piped",
         stderr: "piped",

@@ -3,9 +3,9 @@
 import assert from "node:assert/strict";
 import { withDir } from "./helpers.ts";
 import { Client, type Reply, withServer } from "./resp_client.ts";
+import { serveArgs } from "./ports.ts";
 
 const MiB = 1024 * 1024;
-const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 Deno.test("security: HTTP requests are dropped unanswered and write nothing", async () => {
@@ -104,7 +104,7 @@ async function serve(args: string[], env: Record<string, string> = {}): Promise<
   let run: Run | undefined;
   await withDir(async (dir) => {
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", CLI, "serve", "--port", "0", "--dir", dir, ...args],
+      args: serveArgs(0, dir, ...args),
       env,
       stdout: "piped",
       stderr: "piped",

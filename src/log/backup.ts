@@ -13,7 +13,7 @@ import { InvalidArgumentError } from "../base/errors.ts";
 import { decodeFileHeader } from "../codec/file_header.ts";
 import { FILE_HEADER_SIZE, KIND_DATA, KIND_HINT } from "../codec/format.ts";
 import { DataFile } from "./datafile.ts";
-import { dataPath, hintPath, syncDir, writeAll } from "./fsutil.ts";
+import { dataPath, hintPath, LOG_FILE, syncDir, writeAll } from "./fsutil.ts";
 import { acquireLockIfPresent, releaseLock } from "./lock.ts";
 import { replayFile } from "./replay.ts";
 import { statOrUndefined } from "./tail.ts";
@@ -38,7 +38,6 @@ export interface BackupCounts {
 }
 
 const COPY_CHUNK = 4 * 1024 * 1024;
-const STORE_FILE = /^(data|hint)\.\d+$/;
 
 /**
  * Writes the snapshot `files` of the store in `source`, whose id is `storeId`,
@@ -55,7 +54,7 @@ export async function writeBackup(
   target: string,
   files: readonly SnapshotFile[],
 ): Promise<BackupCounts> {
-  const existing = await Deno.stat(target).catch(() => undefined);
+  const existing = await statOrUndefined(target);
   if (existing && !existing.isDirectory) {
     throw new InvalidArgumentError(`cannot back up into ${target}: not a directory`);
   }
@@ -87,7 +86,7 @@ async function checkTarget(
     byName.set(`hint.${s.file.id}`, hintPath(s.file.dir, s.file.id));
   }
   for await (const e of Deno.readDir(target)) {
-    if (!e.isFile || !STORE_FILE.test(e.name)) continue;
+    if (!e.isFile || !LOG_FILE.test(e.name)) continue;
     const path = `${target}/${e.name}`;
     // An empty file holds nothing to lose: a backup taken just as the source
     // began a new file leaves one (and an open of the copy removes it).
@@ -143,7 +142,7 @@ async function writeFiles(target: string, files: readonly SnapshotFile[]): Promi
   // Only now: until every new file is in place, the old ones keep the target a store.
   await syncDir(target);
   for await (const e of Deno.readDir(target)) {
-    if (e.isFile && STORE_FILE.test(e.name) && !wanted.has(e.name)) {
+    if (e.isFile && LOG_FILE.test(e.name) && !wanted.has(e.name)) {
       await Deno.remove(`${target}/${e.name}`);
       c.filesRemoved++;
     }

@@ -8,6 +8,9 @@ import { readSync } from "node:fs";
 import { join } from "node:path";
 import { IOError } from "../base/errors.ts";
 
+/** The names of a store's log files: data files and their hints. */
+export const LOG_FILE = /^(data|hint)\.\d+$/;
+
 /** Path of data file `id` in `dir`. */
 export function dataPath(dir: string, id: number): string {
   return join(dir, `data.${id}`);

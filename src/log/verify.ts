@@ -18,9 +18,10 @@ import {
   verifyRecord,
 } from "../codec/codec.ts";
 import type { DataFile } from "./datafile.ts";
-import { hintPath } from "./fsutil.ts";
+import { hintPath, LOG_FILE } from "./fsutil.ts";
 import { readHint } from "./hint.ts";
 import { recoverLog } from "./recovery.ts";
+import { statOrUndefined } from "./tail.ts";
 
 /**
  * Checks every data and hint file of the store in `dir`: damage, torn tails,
@@ -67,9 +68,9 @@ const ATTEMPTS = 8;
 async function logFiles(dir: string): Promise<string> {
   const names: string[] = [];
   for await (const e of Deno.readDir(dir)) {
-    if (!/^(data|hint)\.\d+$/.test(e.name)) continue;
-    const at = await Deno.stat(`${dir}/${e.name}`).then((s) => `${s.ino}:${s.size}`, () => "gone");
-    names.push(`${e.name}:${at}`);
+    if (!LOG_FILE.test(e.name)) continue;
+    const s = await statOrUndefined(`${dir}/${e.name}`);
+    names.push(`${e.name}:${s ? `${s.ino}:${s.size}` : "gone"}`);
   }
   return names.sort().join(" ");
 }

@@ -96,14 +96,10 @@ export class AttachedCask {
   private constructor(shared: SharedCask) {
     this.#port = shared.port;
     this.#ints = new Int32Array(shared.state);
-    this.#out = new Outbox<Request>(this.#port, (r, e) => {
-      const message = e instanceof Error ? e.message : String(e);
-      this.#settle(
-        r.id,
-        undefined,
-        new InvalidArgumentError(`cannot send to another thread: ${message}`),
-      );
-    });
+    this.#out = new Outbox<Request>(
+      this.#port,
+      (r, e) => this.#settle(r.id, undefined, unsendable(e)),
+    );
     this.#port.onmessage = (e: MessageEvent<Message[]>) => {
       for (const m of e.data) this.#receive(m);
     };
@@ -364,8 +360,7 @@ export class AttachedCask {
     try {
       now = structuredClone(args);
     } catch (e) {
-      const message = e instanceof Error ? e.message : String(e);
-      return Promise.reject(new InvalidArgumentError(`cannot send to another thread: ${message}`));
+      return Promise.reject(unsendable(e));
     }
     const id = this.#nextId++;
     this.#out.push({ id, op, args: now });
@@ -410,6 +405,12 @@ export class AttachedCask {
       this.#port.close();
     }
   }
+}
+
+// The error of a call whose arguments the structured clone refuses.
+function unsendable(e: unknown): InvalidArgumentError {
+  const message = e instanceof Error ? e.message : String(e);
+  return new InvalidArgumentError(`cannot send to another thread: ${message}`);
 }
 
 /**
