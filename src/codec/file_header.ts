@@ -55,7 +55,7 @@ export function newSalt(): number {
 export function newStoreId(): string {
   const b = new Uint8Array(8);
   crypto.getRandomValues(b);
-  return [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return hex(b);
 }
 
 /** The bytes of a version-2 header. */
@@ -108,7 +108,7 @@ export function decodeFileHeader(b: Uint8Array, kind: number): FileHeader | unde
     kind,
     flags: v.getUint32(8, true),
     salt: v.getUint32(12, true),
-    storeId: [...b.subarray(16, 24)].map((x) => x.toString(16).padStart(2, "0")).join(""),
+    storeId: hex(b.subarray(16, 24)),
     fileId: getU64(v, 24),
     follows: getU64(v, 32) - 1,
     baseSeq: getU64(v, 40),
@@ -117,14 +117,29 @@ export function decodeFileHeader(b: Uint8Array, kind: number): FileHeader | unde
   };
 }
 
+/** What a damaged version-2 header still says, unchecked: see {@link fieldsOfDamaged}. */
+export interface DamagedFields {
+  salt: number;
+  storeId: string;
+  fileId: number;
+}
+
 /**
- * The salt field of a version-2 header whose checksum fails: a damaged header
- * may still hold the right salt, and records that validate with it prove it.
+ * The salt, store id and file id fields of a version-2 header whose checksum
+ * fails: a damaged header may still hold them right, and records that validate
+ * with the salt prove the salt (not the ids: a copy of another file validates
+ * with its own salt too).
  */
-export function saltOfDamaged(b: Uint8Array): number | undefined {
+export function fieldsOfDamaged(b: Uint8Array): DamagedFields | undefined {
   if (b.length < FILE_HEADER_SIZE) return undefined;
-  const salt = new DataView(b.buffer, b.byteOffset, b.length).getUint32(12, true);
-  return salt === 0 ? undefined : salt;
+  const v = new DataView(b.buffer, b.byteOffset, b.length);
+  const salt = v.getUint32(12, true);
+  if (salt === 0) return undefined;
+  return { salt, storeId: hex(b.subarray(16, 24)), fileId: getU64(v, 24) };
+}
+
+function hex(b: Uint8Array): string {
+  return [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
 }
 
 // u64 fields hold integers below 2^53; two u32 halves avoid BigInt.

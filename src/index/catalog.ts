@@ -1036,10 +1036,13 @@ export class Catalog {
     }));
   }
 
-  // The last sequence number in log file `f`: where the file after it starts,
-  // or for the newest one, the store's. A merge output covers its base.
+  // The last sequence number in log file `f`: what recovery found in it (a
+  // file after lost ones starts later, and the gap must stay on record), else
+  // where the file after it starts, or for the newest one, the store's. A
+  // merge output covers its base.
   #lastSeqOf(f: DataFile, files: DataFile[]): number {
     if (f.compacted) return f.header!.baseSeq;
+    if (f.lastSeq !== undefined) return f.lastSeq;
     const next = files.find((g) => !g.compacted && g.header!.follows === f.id);
     if (next) return next.header!.baseSeq;
     return f === files.findLast((g) => !g.compacted) ? this.#seq : f.header!.baseSeq;

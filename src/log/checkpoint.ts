@@ -222,11 +222,12 @@ export interface Checkpoint extends CheckpointPoint {
 
 /**
  * Reads the header and file table of the checkpoint in `dir`: undefined when
- * there is none, or it is not this store's or visibly damaged. Its checksum is
- * checked as its entries load (loadCheckpoint); whether its files are still the
- * store's is the caller's question (see {@link matchesFiles}).
+ * there is none, or it is not store `storeId`'s (when given) or visibly
+ * damaged. Its checksum is checked as its entries load (loadCheckpoint);
+ * whether its files are still the store's is the caller's question (see
+ * {@link matchesFiles}).
  */
-export function readCheckpoint(dir: string, storeId: string): Checkpoint | undefined {
+export function readCheckpoint(dir: string, storeId?: string): Checkpoint | undefined {
   const path = join(dir, NAME);
   let fd: number;
   try {
@@ -240,7 +241,7 @@ export function readCheckpoint(dir: string, storeId: string): Checkpoint | undef
     const head = new Uint8Array(FILE_HEADER_SIZE + 8);
     readFullAt(fd, 0, head);
     const h = decodeFileHeader(head, KIND_CHECKPOINT);
-    if (!h || h.version !== 2 || h.storeId !== storeId) return undefined;
+    if (!h || h.version !== 2 || (storeId !== undefined && h.storeId !== storeId)) return undefined;
     const foot = new Uint8Array(FOOTER);
     readFullAt(fd, size - 4 - FOOTER, foot);
     const fv = new DataView(foot.buffer);
@@ -263,7 +264,7 @@ export function readCheckpoint(dir: string, storeId: string): Checkpoint | undef
     }
     const resume = getU64(new DataView(head.buffer), FILE_HEADER_SIZE);
     const { fileId, baseSeq: seq, salt } = h;
-    return { path, salt, count, end, storeId, fileId, resume, seq, files };
+    return { path, salt, count, end, storeId: h.storeId, fileId, resume, seq, files };
   } finally {
     closeSync(fd);
   }

@@ -21,6 +21,12 @@ export class DataFile {
   header?: FileHeader;
   /** Record format of the file (a damaged header's salt may be recovered into it). */
   fmt: RecordFormat;
+  /**
+   * The last sequence number in a log file that recovery found and nothing is
+   * appended to: where the next file's header starts can be later, after
+   * lost files (undefined for a file the writer appends to or wrote).
+   */
+  lastSeq?: number;
   #reader?: number;
   // null: mapping was tried and is unavailable.
   #map?: MappedFile | null;

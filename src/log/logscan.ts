@@ -43,11 +43,12 @@ export interface LogFile {
   fmt: RecordFormat;
   start: number;
   /**
-   * Whether a record found past damage can be the file's own: a checksum that
-   * holds under the file's salt is necessary, and this can ask more (for
-   * example, a sequence number that continues the log).
+   * Whether a record is the file's own: a checksum that holds under the file's
+   * salt is necessary, and this can ask more (for example, a sequence number
+   * that continues the log). A record it refuses is damage, where the walk
+   * meets it and when it looks for a record to go on from past damage.
    */
-  resyncOnto?: (h: RecordHeader) => boolean;
+  owns?: (h: RecordHeader) => boolean;
 }
 
 /** Walks the records of `log`; returns where the walk ended. */
@@ -64,15 +65,20 @@ export async function walkLog(
     const buf = len <= CHUNK ? scratch(len).subarray(0, len) : new Uint8Array(len);
     readFullAt(fd, pos, buf);
     const base = pos;
-    const res = scanRecords(fmt, buf, 0, (at, h) => visit(base + at, h, buf, at));
-    pos = base + res.end;
+    let refused = -1;
+    const res = scanRecords(fmt, buf, 0, (at, h) => {
+      if (refused >= 0) return;
+      if (log.owns && !log.owns(h)) refused = at;
+      else visit(base + at, h, buf, at);
+    });
+    pos = base + (refused >= 0 ? refused : res.end);
     want = CHUNK;
-    if (res.status === "end") continue;
-    if (res.status === "partial" && pos + res.need <= size) {
+    if (refused < 0 && res.status === "end") continue;
+    if (refused < 0 && res.status === "partial" && pos + res.need <= size) {
       if (res.need > LARGE_RECORD) {
         // A huge (streamed) value is checked chunk by chunk, never held whole.
         const head = verifyLarge(log, pos, res.need);
-        if (head) {
+        if (head && (!log.owns || log.owns(head.h))) {
           visit(pos, head.h, head.bytes, 0);
           pos += res.need;
           continue;
@@ -130,7 +136,7 @@ function findNextRecord(log: LogFile, from: number): number {
     for (let at = 0; at < stop; at++) {
       if (!readHeader(fmt, buf, at, h)) continue;
       const n = recordSize(fmt, h.keyLen, h.valueLen);
-      if (base + at + n > size || (log.resyncOnto && !log.resyncOnto(h))) continue;
+      if (base + at + n > size || (log.owns && !log.owns(h))) continue;
       const rec = new Uint8Array(n);
       readFullAt(fd, base + at, rec);
       if (verifyRecord(fmt, rec, 0, h)) return base + at;

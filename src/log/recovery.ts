@@ -17,12 +17,12 @@ import type { ProblemKind } from "../base/types.ts";
 import { FORMAT_V1, formatV2, readHeader, type RecordFormat } from "../codec/codec.ts";
 import {
   decodeFileHeader,
+  fieldsOfDamaged,
   type FileHeader,
   fileHeaderSize,
   newStoreId,
-  saltOfDamaged,
 } from "../codec/file_header.ts";
-import { FILE_HEADER_SIZE, FILE_MAGIC, KIND_DATA } from "../codec/format.ts";
+import { FILE_FLAG_COMPACTED, FILE_HEADER_SIZE, FILE_MAGIC, KIND_DATA } from "../codec/format.ts";
 import { checkChain } from "./chain.ts";
 import {
   type Checkpoint,
@@ -107,7 +107,7 @@ export async function recoverLog(
   const probes: Probe[] = [];
   try {
     for (const id of ids) probes.push(probe(dir, id, opts.readOnly === true));
-    const storeId = pickStoreId(probes);
+    const storeId = pickStoreId(probes, dir);
     const files: DataFile[] = [];
     for (let i = 0; i < probes.length; i++) {
       const p = probes[i];
@@ -146,9 +146,9 @@ export async function recoverLog(
         }
         continue;
       }
-      const fmt = await formatOfDamaged(p);
-      if (!fmt) {
-        report("foreign-file", path, p.size, "skipped: not a Cask data file");
+      const fmt = await formatOfDamaged(p, storeId);
+      if (typeof fmt === "string") {
+        report("foreign-file", path, p.size, `skipped: ${fmt}`);
         continue;
       }
       report("bad-file-header", path, FILE_HEADER_SIZE, "file header is damaged");
@@ -211,6 +211,7 @@ export async function recoverLog(
         // The log cut off part of what the checkpoint covers: its entries may point there.
         if (named && f.size < named.size) return { ...empty(storeId), checkpoint: "contradicted" };
       }
+      if (!f.compacted) f.lastSeq = lastSeq;
       links.push({ id: f.id, header: f.header, lastSeq, compacted: f.compacted });
       seq = Math.max(seq, lastSeq, f.header?.baseSeq ?? 0);
     }
@@ -226,6 +227,7 @@ export async function recoverLog(
     // After lost files a new file starts: its header's base sequence keeps the gap on record.
     const appendable = newest && newest.header?.version === 2 && newest.id === top &&
       !newest.blob && lost === 0;
+    if (appendable) newest.lastSeq = undefined;
     return {
       files,
       storeId,
@@ -272,21 +274,58 @@ function probe(dir: string, id: number, readOnly: boolean): Probe {
   return { id, fd, size, head, header: decodeFileHeader(head, KIND_DATA) };
 }
 
-// The store's id: the one most version-2 files that sit under their own name
-// carry (ties go to the oldest file's), or a new one for a store without any.
-function pickStoreId(probes: Probe[]): string {
-  const votes = new Map<string, number>();
+// The store's id, from the version-2 files that sit under their own name (a
+// new one for a store without any). Files of another store can sit beside the
+// store's own (a backup restored over the wrong directory, say), and even
+// outnumber them, so with more than one id the store is, in this order: the
+// one whose intact index checkpoint names its files (only the store's own
+// writer writes one); the one with fewer files that continue a file it does not
+// have (a store's own log is whole unless files went missing, where files
+// copied in from another store continue files left behind); the one with more
+// files; the oldest file's. With no intact header at all, a damaged one under
+// its own name says it, as far as its records then prove it (formatOfDamaged).
+function pickStoreId(probes: Probe[], dir: string): string {
+  const stores = new Map<string, FileHeader[]>();
   for (const p of probes) {
     const h = p.header;
     if (h?.version === 2 && h.fileId === p.id) {
-      votes.set(h.storeId, (votes.get(h.storeId) ?? 0) + 1);
+      stores.set(h.storeId, [...(stores.get(h.storeId) ?? []), h]);
     }
   }
-  let best = "", most = 0;
-  for (const [id, n] of votes) {
-    if (n > most) [best, most] = [id, n];
+  if (stores.size === 0) {
+    const named = probes.map((p) => fieldsOfDamaged(p.head)).find((f, i) =>
+      f?.fileId === probes[i].id
+    );
+    return named?.storeId ?? newStoreId();
   }
-  return best || newStoreId();
+  if (stores.size === 1) return stores.keys().next().value!;
+  const ck = readCheckpoint(dir);
+  const rank = (id: string, files: FileHeader[]) => [
+    ck?.storeId === id &&
+      files.some((h) => ck.files.some((f) => f.id === h.fileId && f.salt === h.salt))
+      ? 1
+      : 0,
+    -continuesMissing(files),
+    files.length,
+  ];
+  let best = "", bestRank: number[] = [];
+  for (const [id, files] of stores) {
+    const r = rank(id, files);
+    const i = r.findIndex((x, j) => x !== bestRank[j]);
+    if (best === "" || (i >= 0 && r[i] > bestRank[i])) [best, bestRank] = [id, r];
+  }
+  return best;
+}
+
+// How many of one store's log files continue a log file that is not among
+// them, and that no merge output among them covers.
+function continuesMissing(files: FileHeader[]): number {
+  const ids = new Set(files.map((h) => h.fileId));
+  const compacted = (h: FileHeader) => (h.flags & FILE_FLAG_COMPACTED) !== 0;
+  const merged = Math.max(-1, ...files.filter(compacted).map((h) => h.follows));
+  return files.filter((h) =>
+    !compacted(h) && h.follows >= 0 && !ids.has(h.follows) && h.follows > merged
+  ).length;
 }
 
 // Whether a newest file without a valid header is one the writer created and a
@@ -302,11 +341,17 @@ function cutAtCreation(p: Probe): boolean {
   return p.head.every((b, i) => i >= 4 ? true : b === magic[i]) || p.head.every((b) => b === 0);
 }
 
-// A file whose header fails its checks is still the store's if records validate
-// under the salt its header holds (or, for version 1, with no salt).
-async function formatOfDamaged(p: Probe): Promise<RecordFormat | undefined> {
-  const salt = saltOfDamaged(p.head);
-  const candidates = salt === undefined ? [FORMAT_V1] : [formatV2(salt), FORMAT_V1];
+// A file whose header fails its checks is still the store's if what the header
+// says of its store and its number is right and records validate under the
+// salt it holds (or, for version 1, with no salt); else why it is not.
+async function formatOfDamaged(p: Probe, storeId: string): Promise<RecordFormat | string> {
+  const fields = fieldsOfDamaged(p.head);
+  if (fields && (!nearlySameId(fields.storeId, storeId) || fields.fileId !== p.id)) {
+    // A copy of another file (this store's or another's) validates under its own salt.
+    const whose = fields.storeId !== storeId ? `store ${fields.storeId}` : `data.${fields.fileId}`;
+    return `its header is damaged, and says it is ${whose}`;
+  }
+  const candidates = fields === undefined ? [FORMAT_V1] : [formatV2(fields.salt), FORMAT_V1];
   for (const fmt of candidates) {
     let found = false;
     const start = fileHeaderSize(fmt.version);
@@ -318,7 +363,19 @@ async function formatOfDamaged(p: Probe): Promise<RecordFormat | undefined> {
     });
     if (found) return fmt;
   }
-  return undefined;
+  return "not a Cask data file";
+}
+
+// Whether store id `a` is `b` with at most one byte's worth of bits flipped:
+// damage to the store's own header. Two stores' random 64-bit ids come this
+// close about once in three billion pairs.
+function nearlySameId(a: string, b: string): boolean {
+  let bits = 0;
+  for (let i = 0; i < a.length; i += 8) {
+    let x = (parseInt(a.slice(i, i + 8), 16) ^ parseInt(b.slice(i, i + 8), 16)) >>> 0;
+    for (; x !== 0; x &= x - 1) bits++;
+  }
+  return a.length === b.length && bits <= 8;
 }
 
 // Bytes of log after checkpoint `c`'s resume point.

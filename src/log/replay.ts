@@ -112,9 +112,11 @@ export async function replayFile(
       size,
       fmt: file.fmt,
       start: from?.offset ?? file.headerSize,
-      // In a log file sequence numbers only grow: an older one past damage is a
-      // copy of an earlier record (inside a value, say), not the log going on.
-      resyncOnto: log ? (h) => h.seq > r.lastSeq : undefined,
+      // In a log file sequence numbers only grow (a batch's records share one,
+      // which counts once its commit record does): an older one is a copy of an
+      // earlier record (put back by hand, or met inside a value past damage),
+      // not the log going on.
+      owns: log ? (h) => h.seq > r.lastSeq : undefined,
     },
     (offset, h, buf, at) => r.visit(offset, h, buf, at),
     (offset, next) => r.damage(offset, next),

@@ -1,0 +1,249 @@
+/**
+ * Log trust against files and records put back by hand (issue 10): another
+ * store's files copied in, even outnumbering the store's own; stale or foreign
+ * copies with a damaged header; an earlier record of a file copied into it
+ * again; and lost files whose gap must stay on record across checkpoints.
+ */
+
+import assert from "node:assert/strict";
+import { CorruptionError, open, type OpenOptions, type RecoveryWarning, verify } from "../mod.ts";
+import { FILE_HEADER_SIZE, HEADER_SIZE } from "../src/codec/format.ts";
+import { dataFiles, tempDir, withDir } from "./helpers.ts";
+
+async function openWarned(dir: string, options: OpenOptions = {}) {
+  const warnings: RecoveryWarning[] = [];
+  const db = await open(dir, { ...options, onWarning: (w) => warnings.push(w) });
+  return { db, warnings };
+}
+
+/** The error opening `dir` with `options` fails with (fails when it opens). */
+async function openError(dir: string, options: OpenOptions): Promise<unknown> {
+  try {
+    await (await open(dir, options)).close();
+  } catch (e) {
+    return e;
+  }
+  assert.fail("expected the open to fail");
+}
+
+/** Store B in its own directory: `role:alice = admin` and b0..b79 over 4+ small files. */
+async function otherStore(): Promise<string> {
+  const dir = await tempDir();
+  await using db = await open(dir, { maxFileSize: 1024 });
+  await db.set("role:alice", "admin");
+  for (let i = 0; i < 80; i++) await db.set(`b${i}`, `from B ${i}`.padEnd(30, "."));
+  return dir;
+}
+
+for (const checkpoint of [false, true]) {
+  Deno.test(`another store's files outnumbering the store's own are skipped (checkpoint: ${checkpoint})`, () =>
+    withDir(async (dir) => {
+      {
+        await using db = await open(dir, { checkpoint: checkpoint && { minKeys: 0 } });
+        await db.set("role:alice", "user");
+        for (let i = 0; i < 20; i++) await db.set(`a${i}`, `from A ${i}`);
+      }
+      const own = await dataFiles(dir);
+      assert.equal(own.length, 1);
+      const b = await otherStore();
+      try {
+        const theirs = (await dataFiles(b)).slice(1);
+        assert.ok(theirs.length >= 3, `${theirs.length} files of B copied in`);
+        for (const f of theirs) await Deno.copyFile(f, `${dir}/${f.slice(b.length + 1)}`);
+      } finally {
+        await Deno.remove(b, { recursive: true });
+      }
+      const { db, warnings } = await openWarned(dir, { checkpoint: checkpoint && { minKeys: 0 } });
+      try {
+        assert.equal(await db.getString("role:alice"), "user");
+        assert.equal(await db.getString("a7"), "from A 7");
+        assert.equal(await db.get("b10"), undefined);
+        assert.equal(db.size, 21);
+        assert.ok(warnings.length >= 3 && warnings.every((w) => w.kind === "foreign-file"));
+        assert.ok(!warnings.some((w) => w.file === own[0]), "the store's own file is not foreign");
+      } finally {
+        await db.close();
+      }
+      if (checkpoint) {
+        assert.ok((await Deno.stat(`${dir}/checkpoint`)).isFile, "the store's checkpoint stays");
+      }
+      const err = await openError(dir, { strict: true });
+      assert.ok(err instanceof CorruptionError && err.file !== own[0], String(err));
+    }));
+}
+
+/** Flips bit 0 of byte `at` of `path`. */
+async function flipBit(path: string, at: number): Promise<void> {
+  const bytes = await Deno.readFile(path);
+  bytes[at] ^= 0x01;
+  await Deno.writeFile(path, bytes);
+}
+
+// Byte 56 is reserved: a flip there fails the header's checksum and leaves every field as it was.
+const RESERVED = 56;
+const STORE_ID = 16;
+
+Deno.test("a stale copy of the store's own file under a new number, its header damaged, is skipped", () =>
+  withDir(async (dir) => {
+    const want = new Map<string, string>();
+    {
+      await using db = await open(dir, { maxFileSize: 1024 });
+      for (let round = 0; round < 3; round++) {
+        for (let i = 0; i < 20; i++) {
+          const v = `round ${round}`.padEnd(40, ".");
+          await db.set(`k${i}`, v);
+          want.set(`k${i}`, v);
+        }
+        for (let i = 0; i < 20; i += 3) {
+          await db.delete(`k${i}`);
+          want.delete(`k${i}`);
+        }
+      }
+    }
+    const files = await dataFiles(dir);
+    const copy = `${dir}/data.${Number(files.at(-1)!.slice(dir.length + 6)) + 1}`;
+    await Deno.copyFile(files[1], copy);
+    await flipBit(copy, RESERVED);
+    const { db, warnings } = await openWarned(dir);
+    try {
+      assert.deepEqual(warnings.map((w) => [w.kind, w.file]), [["foreign-file", copy]]);
+      assert.equal(db.size, want.size);
+      for (const [k, v] of want) assert.equal(await db.getString(k), v, k);
+    } finally {
+      await db.close();
+    }
+  }));
+
+for (const at of [RESERVED, STORE_ID]) {
+  Deno.test(`another store's file with a damaged header (byte ${at}) is skipped, not replayed`, () =>
+    withDir(async (dir) => {
+      {
+        await using db = await open(dir);
+        await db.set("role:alice", "user");
+      }
+      const b = await otherStore();
+      const copy = `${dir}/data.5`;
+      try {
+        await Deno.copyFile((await dataFiles(b))[0], copy);
+      } finally {
+        await Deno.remove(b, { recursive: true });
+      }
+      await flipBit(copy, at);
+      const { db, warnings } = await openWarned(dir);
+      try {
+        assert.deepEqual(warnings.map((w) => [w.kind, w.file]), [["foreign-file", copy]]);
+        assert.equal(await db.getString("role:alice"), "user");
+        assert.equal(await db.get("b1"), undefined);
+      } finally {
+        await db.close();
+      }
+      const report = await verify(dir);
+      assert.deepEqual(report.issues.map((i) => i.kind), ["foreign-file"]);
+    }));
+}
+
+/** Offsets of the records of a version-2 data file, and its end. */
+function recordStarts(file: Uint8Array): number[] {
+  const v = new DataView(file.buffer, file.byteOffset, file.length);
+  const starts = [];
+  for (let at = FILE_HEADER_SIZE; at < file.length;) {
+    starts.push(at);
+    at += HEADER_SIZE + v.getUint32(at + 12, true) + v.getUint32(at + 16, true);
+  }
+  return [...starts, file.length];
+}
+
+for (const where of ["at the end", "over a later record"] as const) {
+  Deno.test(`an earlier record of the file copied in again ${where} is never applied`, () =>
+    withDir(async (dir) => {
+      {
+        await using db = await open(dir);
+        await db.set("balance", "100");
+        await db.set("other", "x");
+        await db.set("balance", "250");
+        await db.set("tail", "y");
+      }
+      const [file] = await dataFiles(dir);
+      const bytes = await Deno.readFile(file);
+      const r = recordStarts(bytes);
+      const first = bytes.slice(r[0], r[1]);
+      assert.equal(r[3] - r[2], first.length, "both balance records are the same size");
+      let damaged: Uint8Array;
+      if (where === "at the end") {
+        damaged = new Uint8Array(bytes.length + first.length);
+        damaged.set(bytes);
+        damaged.set(first, bytes.length);
+      } else {
+        damaged = bytes.slice();
+        damaged.set(first, r[2]);
+      }
+      await Deno.writeFile(file, damaged);
+
+      const report = await verify(dir);
+      assert.equal(report.issues.length, 1, JSON.stringify(report.issues));
+      if (where === "over a later record") {
+        const err = await openError(dir, { strict: true });
+        assert.ok(err instanceof CorruptionError, String(err));
+      }
+      const { db, warnings } = await openWarned(dir);
+      try {
+        assert.deepEqual(
+          warnings.map((w) => w.kind),
+          [where === "at the end" ? "torn-tail" : "damaged"],
+        );
+        // The copy names an older sequence number: it is not the log going on.
+        assert.equal(await db.getString("balance"), where === "at the end" ? "250" : "100");
+        assert.equal(await db.getString("tail"), "y");
+        assert.equal(db.sequence, 4);
+      } finally {
+        await db.close();
+      }
+    }));
+}
+
+Deno.test("a lost newest file's gap stays on record when later opens start from a checkpoint", () =>
+  withDir(async (dir) => {
+    const checkpoint = { minKeys: 0 };
+    {
+      await using db = await open(dir, { maxFileSize: 2048, checkpoint });
+      for (let i = 0; i < 100; i++) await db.set(`k${i}`, "v".repeat(40));
+    }
+    const files = await dataFiles(dir);
+    await Deno.remove(files.at(-1)!);
+    {
+      const { db, warnings } = await openWarned(dir, { checkpoint });
+      assert.deepEqual(warnings.map((w) => w.kind), ["missing-file"]);
+      await db.set("new", "1");
+      await db.close();
+    }
+    for (const options of [{ checkpoint }, { checkpoint: false as const }]) {
+      const err = await openError(dir, { ...options, strict: true });
+      assert.ok(err instanceof CorruptionError, `${JSON.stringify(options)}: ${err}`);
+      const { db, warnings } = await openWarned(dir, options);
+      await db.close();
+      assert.deepEqual(warnings.map((w) => w.kind), ["missing-file"], JSON.stringify(options));
+      assert.equal(warnings[0].message, err.message.slice(err.message.indexOf(": ") + 2));
+    }
+  }));
+
+Deno.test("a lost middle file is reported with the same lost sequence numbers from a checkpoint", () =>
+  withDir(async (dir) => {
+    const checkpoint = { minKeys: 0 };
+    {
+      await using db = await open(dir, { maxFileSize: 2048, checkpoint });
+      for (let i = 0; i < 100; i++) await db.set(`k${i}`, "v".repeat(40));
+    }
+    const files = await dataFiles(dir);
+    await Deno.remove(files[2]);
+    const messages = [];
+    for (let round = 0; round < 2; round++) {
+      const { db, warnings } = await openWarned(dir, { checkpoint });
+      await db.close();
+      messages.push(warnings.map((w) => w.message.slice(w.message.lastIndexOf(":") + 1)));
+    }
+    const report = await verify(dir);
+    messages.push(report.issues.map((i) => i.message.slice(i.message.lastIndexOf(":") + 1)));
+    assert.equal(messages[0].length, 1);
+    assert.deepEqual(messages[1], messages[0]);
+    assert.deepEqual(messages[2], messages[0]);
+  }));
