@@ -106,6 +106,8 @@ export class Writer {
   #timer?: ReturnType<typeof setImmediate>;
   #interval?: ReturnType<typeof setInterval>;
   #handle?: Deno.FsFile;
+  // The previous file's seal and a new file's directory entry (see #switchTo).
+  #sealing: Promise<void> = Promise.resolve();
   #handleFile?: DataFile;
   #failure?: IOError;
   // Under "never" and the interval mode: a failed write whose acknowledged bytes
@@ -418,7 +420,10 @@ export class Writer {
         let written = 0;
         try {
           for (; written < taken; written++) await this.#write(this.#chunks[written]);
-          if (mustSync && this.#handle) await this.#fsync(this.#handle, this.#handleFile!);
+          if (mustSync && this.#handle) {
+            await this.#sealing;
+            await this.#fsync(this.#handle, this.#handleFile!);
+          }
         } catch (e) {
           if (e instanceof SyncFailure) this.#fail(e.cause);
           else await this.#writeFailed(written, e);
@@ -455,7 +460,7 @@ export class Writer {
 
   async #write(c: Chunk): Promise<void> {
     if (c.blob) return await this.#installBlob(c.file, c.blob);
-    if (c.file !== this.#handleFile) await this.#switchTo(c.file);
+    if (c.file !== this.#handleFile) this.#switchTo(c.file);
     faults.beforeWrite?.(c.file.path);
     writeAllSync(this.#handle!, c.bytes.subarray(0, c.used));
     c.file.size = c.start + c.used;
@@ -475,6 +480,7 @@ export class Writer {
   // retried: the writer stops, and the temporary file goes at the next open.
   async #installBlob(file: DataFile, b: NonNullable<Chunk["blob"]>): Promise<void> {
     try {
+      await this.#sealing;
       if (this.#handle) {
         await this.#handle.syncData();
         this.#handle.close();
@@ -498,25 +504,29 @@ export class Writer {
     }
   }
 
-  // Seal the previous file (fsync: older files are immutable and compaction trusts
-  // them) and open the next one, creating it durably when it is new.
-  async #switchTo(file: DataFile): Promise<void> {
-    if (this.#handle) {
-      await this.#fsync(this.#handle, this.#handleFile!);
-      this.#handle.close();
-      this.#handle = undefined;
-      this.#handleFile = undefined;
-    }
+  // Opens the next file, creating it when it is new, at once: a loop of awaited
+  // writes under "never" or the interval mode runs on microtasks alone, and an
+  // asynchronous open would wait for it while the buffer grew to MAX_BUFFERED
+  // (a quarter of a second of acknowledged writes that a crash then lost). The
+  // previous file is sealed (fsynced: older files are immutable and compaction
+  // trusts them) and a new file's name made durable beside the appends that
+  // follow; what needs them durable waits for #sealing first, and a failure
+  // stops the writer as a failed fsync does.
+  #switchTo(file: DataFile): void {
+    const prev = this.#handle, prevFile = this.#handleFile;
     const fresh = file.size === 0;
-    this.#handle = await Deno.open(file.path, { append: true, createNew: fresh });
+    this.#handle = Deno.openSync(file.path, { append: true, createNew: fresh });
     this.#handleFile = file;
+    const steps = [this.#sealing];
+    if (prev) steps.push(this.#fsync(prev, prevFile!).finally(() => prev.close()));
     if (fresh) {
-      try {
-        await syncDir(this.dir);
-      } catch (e) {
+      steps.push(syncDir(this.dir).catch((e) => {
         throw new SyncFailure("directory fsync failed", { cause: e });
-      }
+      }));
     }
+    const sealing = Promise.all(steps).then(() => {});
+    sealing.catch((e) => this.#fail(e instanceof SyncFailure ? e.cause : e));
+    this.#sealing = sealing;
   }
 
   // A write (not an fsync) failed, say on a full disk, at chunk `i` of the round:
@@ -544,6 +554,7 @@ export class Writer {
         Deno.unrefTimer(this.#retryTimer);
         return;
       }
+      await this.#sealing;
       if (this.#handle) await this.#fsync(this.#handle, this.#handleFile!);
     } catch (t) {
       this.#fail(t instanceof SyncFailure ? t.cause : t);

@@ -1,0 +1,33 @@
+/**
+ * A process crash under "never" and the interval mode loses at most the writes
+ * still buffered, even for a bulk load that awaits each write and so never
+ * yields to the event loop, while the writer moves to new data files.
+ */
+
+import assert from "node:assert/strict";
+import { open } from "../mod.ts";
+import { withDir } from "./helpers.ts";
+
+const CHILD = new URL("./children/never_loop.ts", import.meta.url).pathname;
+const WRITES = 20_000;
+// A write of 200 bytes makes a record of about 230: a buffer of 1 MiB (what is
+// written at once once it fills) holds about 4,600 of them.
+const MAX_LOST = 5_000;
+
+for (const mode of ["never", "interval"]) {
+  for (const maxFileSize of [4096, 64 << 20]) {
+    Deno.test(`kill -9 after ${WRITES} awaited writes under ${mode}, ${maxFileSize}-byte files, loses at most the buffer`, () =>
+      withDir(async (dir) => {
+        const child = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", CHILD, dir, mode, String(maxFileSize), String(WRITES)],
+          stderr: "piped",
+        }).output();
+        assert.equal(child.signal, "SIGKILL", new TextDecoder().decode(child.stderr));
+        await using db = await open(dir);
+        let kept = 0;
+        while (kept < WRITES && await db.has(`k${kept}`)) kept++;
+        assert.equal(db.size, kept, "the survivors are a prefix of the writes");
+        assert.ok(kept >= WRITES - MAX_LOST, `${kept} of ${WRITES} acknowledged writes survived`);
+      }));
+  }
+}
