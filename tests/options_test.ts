@@ -299,3 +299,48 @@ Deno.test("null open options and unknown fields of sync or follow are refused", 
     );
   }
 });
+
+Deno.test("a clock with fractions of a millisecond is rounded down; one that gives no time is refused by name", () =>
+  withDir(async (dir) => {
+    let now = 1_800_000_000_000.75;
+    {
+      await using db = await open(dir, { clock: () => now });
+      await db.set("k", "v", { ttl: 1000 });
+      assert.equal((await db.getEntry("k"))?.expireAt, 1_800_000_001_000);
+      for (const bad of [NaN, -1, 2 ** 60, "soon" as unknown as number]) {
+        now = bad;
+        await assert.rejects(() => db.set("k2", "v"), (e: unknown) => {
+          assert.ok(e instanceof InvalidArgumentError, String(e));
+          assert.match(e.message, /^clock\(\) returned /);
+          return true;
+        });
+      }
+      now = 1_800_000_000_500;
+    }
+    await using db = await open(dir);
+    assert.equal(db.size, 1);
+  }));
+
+Deno.test("what the user's clock or onProgress throws comes back as it is, not as an IOError", () =>
+  withDir(async (dir) => {
+    const boom = new Error("the user's own failure");
+    await assert.rejects(() =>
+      open(dir, {
+        clock: () => {
+          throw boom;
+        },
+      }), (e) => e === boom);
+    {
+      await using db = await open(dir);
+      for (let i = 0; i < 100; i++) await db.set(`k${i}`, "v");
+      await assert.rejects(() =>
+        db.compact({
+          onProgress: () => {
+            throw boom;
+          },
+        }), (e) => e === boom);
+      assert.equal(await db.getString("k99"), "v");
+    }
+    await using db = await open(dir);
+    assert.equal(db.size, 100);
+  }));

@@ -3,7 +3,7 @@
  * @module
  */
 
-import { InvalidArgumentError } from "../base/errors.ts";
+import { InvalidArgumentError, userCall } from "../base/errors.ts";
 import type { AutoCompact, OpenOptions } from "../base/types.ts";
 import { rejectUnknown } from "./validate.ts";
 
@@ -109,7 +109,26 @@ export function resolveOptions(o: OpenOptions = {}): ResolvedOptions {
     throw new InvalidArgumentError("onBackgroundError must be a function");
   }
   if (typeof r.clock !== "function") throw new InvalidArgumentError("clock must be a function");
+  if (r.clock !== Date.now) r.clock = checkedClock(r.clock);
   return r;
+}
+
+// The user's clock, read through checks where it is read: whole milliseconds
+// (one with fractions, like performance.timeOrigin + performance.now(), is
+// rounded down), and a value that is no time at all is refused by name rather
+// than found out later by the record encoder.
+function checkedClock(clock: () => number): () => number {
+  return () => {
+    const t = userCall(clock);
+    const ms = typeof t === "number" ? Math.floor(t) : NaN;
+    if (!(ms >= 0 && ms <= Number.MAX_SAFE_INTEGER)) {
+      throw new InvalidArgumentError(
+        `clock() returned ${String(t)}: it must return milliseconds since the Unix epoch, ` +
+          `from 0 to 2^53 - 1`,
+      );
+    }
+    return ms;
+  };
 }
 
 function resolveAutoCompact(a: OpenOptions["autoCompact"]): ResolvedOptions["autoCompact"] {

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { ClosedError, InvalidArgumentError, ReadOnlyError } from "../base/errors.ts";
+import { ClosedError, InvalidArgumentError, ReadOnlyError, userCall } from "../base/errors.ts";
 import { type Bytes, keyToBytes } from "../base/keys.ts";
 import { keyOut } from "../base/slab.ts";
 import type {
@@ -603,7 +603,8 @@ export class Cask {
     return attempt(() => {
       this.#checkOpen();
       checkCompactOptions(options);
-      return this.#catalog.compact(options?.onProgress ?? (() => {}));
+      const onProgress = options?.onProgress;
+      return this.#catalog.compact(onProgress ? (p) => userCall(onProgress, p) : () => {});
     });
   }
 

@@ -169,6 +169,25 @@ export function asCaskError(e: unknown, doing: string): CaskError {
   return new IOError(`${doing}: ${(e as Error)?.message ?? e}`, { cause: e });
 }
 
+// What the user's own callbacks (a clock, an onProgress) threw: passed back as
+// it is, never dressed up as an I/O failure.
+const thrownByUser = new WeakSet<object>();
+
+/** Calls the user's callback `fn`; what it throws is marked for {@link userErrorOr}. */
+export function userCall<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): R {
+  try {
+    return fn(...args);
+  } catch (e) {
+    if (typeof e === "object" && e !== null) thrownByUser.add(e);
+    throw e;
+  }
+}
+
+/** `e` itself when a user callback threw it (see {@link userCall}), else asCaskError(e, doing). */
+export function userErrorOr(e: unknown, doing: string): unknown {
+  return typeof e === "object" && e !== null && thrownByUser.has(e) ? e : asCaskError(e, doing);
+}
+
 /**
  * A write was attempted on a store opened with `readOnly: true`.
  *

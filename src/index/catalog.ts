@@ -14,6 +14,7 @@ import {
   HistoryGoneError,
   IndexFullError,
   ReadOnlyError,
+  userErrorOr,
 } from "../base/errors.ts";
 import { bytesToKey, keyToBytes } from "../base/keys.ts";
 import type {
@@ -205,7 +206,7 @@ export class Catalog {
     } catch (e) {
       c.#dropFiles([...c.#files.values()]);
       releaseLock(c.#lock!);
-      throw asCaskError(e, `cannot open the store in ${dir}`);
+      throw userErrorOr(e, `cannot open the store in ${dir}`);
     }
     return c;
   }
@@ -218,7 +219,7 @@ export class Catalog {
       await follower.start();
     } catch (e) {
       c.#dropFiles([...c.#files.values()]);
-      throw asCaskError(e, `cannot open the store in ${dir} read-only`);
+      throw userErrorOr(e, `cannot open the store in ${dir} read-only`);
     }
     c.#follower = follower;
     if (opts.followMs) follower.follow(opts.followMs, opts.onBackgroundError);
@@ -822,7 +823,7 @@ export class Catalog {
     const before = this.#pinned ?? this.#checkpointing;
     this.#compacting ??= (before ? before.then(run) : run())
       .then((r) => this.#lastCompaction = r, (e) => {
-        throw asCaskError(e, "compaction failed");
+        throw userErrorOr(e, "compaction failed");
       })
       .finally(() => {
         this.#compacting = undefined;

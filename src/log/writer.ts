@@ -520,9 +520,11 @@ export class Writer {
     const steps = [this.#sealing];
     if (prev) steps.push(this.#fsync(prev, prevFile!).finally(() => prev.close()));
     if (fresh) {
-      steps.push(syncDir(this.dir).catch((e) => {
-        throw new SyncFailure("directory fsync failed", { cause: e });
-      }));
+      steps.push(
+        syncDir(this.dir).catch((e) => {
+          throw new SyncFailure("directory fsync failed", { cause: e });
+        }),
+      );
     }
     const sealing = Promise.all(steps).then(() => {});
     sealing.catch((e) => this.#fail(e instanceof SyncFailure ? e.cause : e));
