@@ -269,3 +269,22 @@ await db.close();
     }
   });
 });
+
+Deno.test("a reader streams values out of files the writer's compaction removed, before it refreshes", () =>
+  withDir(async (dir) => {
+    await using w = await open(dir, { maxFileSize: 1024 });
+    const big = new Uint8Array(2 << 20).fill(1);
+    await w.set("small", "hello");
+    await w.setStream("blob", new Blob([big]).stream());
+    for (let i = 0; i < 30; i++) await w.set(`pad${i}`, "x".repeat(100));
+    await using r = await open(dir, { readOnly: true });
+    await w.set("small", "hello again");
+    await w.setStream("blob", new Blob([new Uint8Array(2 << 20).fill(2)]).stream());
+    await w.compact();
+    const read = async (k: string) =>
+      new Uint8Array(await new Response(await r.getStream(k)).arrayBuffer());
+    assert.equal(new TextDecoder().decode(await read("small")), "hello");
+    assert.deepEqual(await read("blob"), big);
+    await r.refresh();
+    assert.equal(new TextDecoder().decode(await read("small")), "hello again");
+  }));

@@ -92,6 +92,31 @@ export class DataFile {
   }
 
   /**
+   * A read descriptor of the caller's own (it closes it), for reads that must
+   * outlive a compaction that removes the file. Opened by path; once the file
+   * is unlinked, through the handle this object holds (a reader's, see hold()),
+   * which the system reopens as /proc/self/fd/N (Linux) or /dev/fd/N.
+   */
+  openOwn(): number {
+    try {
+      return openSync(this.path, "r");
+    } catch (e) {
+      const gone = (e as { code?: string }).code === "ENOENT";
+      try {
+        if (gone && this.#reader !== undefined) {
+          return openSync(
+            `${Deno.build.os === "linux" ? "/proc/self" : "/dev"}/fd/${this.#reader}`,
+            "r",
+          );
+        }
+      } catch {
+        // reported as the open by path failing
+      }
+      throw new IOError(`cannot open ${this.path}`, { cause: e });
+    }
+  }
+
+  /**
    * Serves later reads of the bytes now on disk from a memory map (see
    * mapped_file.ts) until close(). Only for a file that is never truncated
    * again: a sealed file of a store this process writes. False when no map

@@ -16,7 +16,7 @@ import type { DataFile } from "./datafile.ts";
 import { readFullAt } from "./fsutil.ts";
 import { readValue, type RecordPlace } from "./reader.ts";
 import type { Writer } from "./writer.ts";
-import { closeSync, openSync } from "node:fs";
+import { closeSync } from "node:fs";
 
 const CHUNK = 1024 * 1024;
 
@@ -104,7 +104,7 @@ export function valueStream(
     });
   }
   const fmt = file.fmt;
-  const fd = openSync(file.path, "r");
+  const fd = file.openOwn();
   const fail = (why: string) => {
     closeSync(fd);
     return new CorruptionError(`record at ${file.path}:${at.offset} ${why}`, file.path, at.offset);
