@@ -297,3 +297,24 @@ Deno.test("watch({ since }): an overflow before the replay delivered anything re
     assert.ok(e instanceof WatchOverflowError, `got ${e}`);
     assert.equal(e.resumeFrom, 0);
   }));
+
+Deno.test("watch({ since }): an overflow names the last replayed commit delivered in full, so nothing repeats", () =>
+  withDir(async (dir) => {
+    await using db = await open(dir, { sync: "never" });
+    for (let i = 1; i <= 20; i++) await db.set(`k${i}`, `v${i}`);
+    await db.atomic([{ type: "set", key: "b1", value: "1" }, {
+      type: "set",
+      key: "b2",
+      value: "2",
+    }]);
+    for (const [reads, resumeFrom] of [[5, 5], [21, 20], [22, 21]]) {
+      const feed = db.watch({ prefix: "", since: 0 });
+      for (let n = 0; n < reads; n++) await feed.next();
+      for (let i = 0; i < 10_001; i++) db.set(`x${i % 10}`, "v");
+      await db.sync();
+      let e: unknown;
+      while (!(e instanceof WatchOverflowError)) e = await feed.next().then(() => 0, (x) => x);
+      // After 21 reads the batch (sequence 21) is half delivered: it comes again whole.
+      assert.equal(e.resumeFrom, resumeFrom, `after ${reads} replayed changes`);
+    }
+  }));

@@ -13,8 +13,15 @@ import type { Change } from "../base/types.ts";
 import type { KeyChange } from "../index/catalog.ts";
 import { ChangeQueue } from "./change_queue.ts";
 
-/** A change replayed from the log: a key's change, or a range delete from `k` to `rangeEnd`. */
-export type LoggedKeyChange = KeyChange & { rangeEnd?: string; isRange?: boolean };
+/**
+ * A change replayed from the log: a key's change, or a range delete from `k`
+ * to `rangeEnd`; `commitEnd` when it is the last change of its commit.
+ */
+export type LoggedKeyChange = KeyChange & {
+  rangeEnd?: string;
+  isRange?: boolean;
+  commitEnd: boolean;
+};
 
 /** Which changes a watch delivers. */
 export interface WatchFilter {
@@ -29,8 +36,6 @@ export class Watch implements AsyncIterableIterator<Change> {
   readonly #queue: ChangeQueue;
   #unsubscribe: () => void;
   #history?: AsyncIterator<LoggedKeyChange>;
-  // The sequence number of the last change replayed, whose batch may go on.
-  #replayed?: number;
 
   /**
    * `subscribe` registers the listener and returns how to unregister it; `from`
@@ -90,12 +95,9 @@ export class Watch implements AsyncIterableIterator<Change> {
         if (r.done) break;
         const c = r.value;
         const wanted = c.isRange ? this.filter.overlaps(c.k, c.rangeEnd) : this.filter.match(c.k);
+        // The consumer has a commit in full once its last change is handed out or passed over.
+        if (c.commitEnd) this.#queue.delivered(c.seq);
         if (!wanted) continue;
-        // A batch is delivered in full once a change of a later commit comes.
-        if (this.#replayed !== undefined && c.seq !== this.#replayed) {
-          this.#queue.delivered(this.#replayed);
-        }
-        this.#replayed = c.seq;
         const change: Change = { key: keyToBytes(c.k), value: c.value, sequence: c.seq };
         if (c.isRange) {
           change.range = { end: c.rangeEnd === undefined ? undefined : keyToBytes(c.rangeEnd) };
@@ -106,7 +108,6 @@ export class Watch implements AsyncIterableIterator<Change> {
       this.#queue.fail(e as Error);
       this.#stop();
     }
-    if (this.#replayed !== undefined) this.#queue.delivered(this.#replayed);
     this.#history = undefined;
     return this.next();
   }

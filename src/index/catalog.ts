@@ -499,7 +499,7 @@ export class Catalog {
   async *history(
     since: number,
     upTo: number,
-  ): AsyncGenerator<KeyChange & { rangeEnd?: string; isRange?: boolean }> {
+  ): AsyncGenerator<KeyChange & { rangeEnd?: string; isRange?: boolean; commitEnd: boolean }> {
     const oldest = historyStart([...this.#files.values()]);
     if (since < oldest) throw new HistoryGoneError(since, oldest);
     // Everything committed up to now must be on disk to be read back.
@@ -508,10 +508,11 @@ export class Catalog {
     try {
       for await (const c of readHistory(files, since, upTo)) {
         if (c.range) {
-          yield { k: c.k, value: undefined, seq: c.seq, rangeEnd: c.range.end, isRange: true };
+          const { k, seq, last } = c;
+          yield { k, value: undefined, seq, rangeEnd: c.range.end, isRange: true, commitEnd: last };
         } else {
           const value = c.at ? readValue(c.at.file, c.at, c.k, this.#writer) : undefined;
-          yield { k: c.k, value, seq: c.seq };
+          yield { k: c.k, value, seq: c.seq, commitEnd: c.last };
         }
       }
     } catch (e) {

@@ -19,6 +19,8 @@ export interface LoggedChange {
   at?: { file: DataFile; offset: number; size: number };
   /** For a range delete: its end (undefined: no end); `k` is its start. */
   range?: { end: string | undefined };
+  /** Whether it is the last change of its commit (an atomic batch has several). */
+  last: boolean;
 }
 
 /**
@@ -63,16 +65,19 @@ export async function* readHistory(
       await replayFile(copy, fd, fstatSync(fd).size, false, {
         record: (k, _id, offset, size, tombstone, _ts, _exp, seq) => {
           if (seq > since && seq <= upTo) {
-            out.push({ k, seq, at: tombstone ? undefined : { file: copy, offset, size } });
+            const at = tombstone ? undefined : { file: copy, offset, size };
+            out.push({ k, seq, at, last: true });
           }
         },
         range: (k, end, seq) => {
-          if (seq > since && seq <= upTo) out.push({ k, seq, range: { end } });
+          if (seq > since && seq <= upTo) out.push({ k, seq, range: { end }, last: true });
         },
       }, { strict: false, readOnly: true, onWarning: () => {} });
     } finally {
       closeSync(fd);
     }
+    // A commit's records are all in one file, back to back.
+    for (let j = 0; j + 1 < out.length; j++) out[j].last = out[j + 1].seq !== out[j].seq;
     try {
       yield* out;
     } finally {
