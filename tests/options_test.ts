@@ -344,3 +344,35 @@ Deno.test("what the user's clock or onProgress throws comes back as it is, not a
     await using db = await open(dir);
     assert.equal(db.size, 100);
   }));
+
+/** Waits up to 5 s for a compaction to have finished in `db`. */
+async function compactedSoon(db: Cask): Promise<boolean> {
+  for (let i = 0; i < 100 && db.stats().lastCompaction === undefined; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return db.stats().lastCompaction !== undefined;
+}
+
+Deno.test("automatic compaction runs after mass deletes, and at open, not only when a data file fills", () =>
+  withDir(async (dir) => {
+    const autoCompact = { minDeadRatio: 0.5, minDeadBytes: 2 * 1024 * 1024 };
+    const value = new Uint8Array(64 * 1024).fill(7);
+    {
+      await using db = await open(dir, { autoCompact });
+      for (let i = 0; i < 64; i++) await db.set(`big${i}`, value);
+      assert.equal(db.stats().files.length, 1, "4 MiB in one 64 MiB data file");
+      for (let i = 0; i < 64; i++) await db.delete(`big${i}`);
+      await db.set("small", "v");
+      assert.ok(await compactedSoon(db), "compacted after the deletes");
+      const dead = db.stats().deadBytes;
+      assert.ok(dead < autoCompact.minDeadBytes, `${dead} dead bytes left`);
+      for (let i = 0; i < 64; i++) await db.set(`big${i}`, value);
+    }
+    {
+      await using db = await open(dir);
+      await db.deleteRange({ prefix: "big" });
+    }
+    await using db = await open(dir, { autoCompact });
+    assert.ok(await compactedSoon(db), "compacted after the open");
+    assert.equal(await db.getString("small"), "v");
+  }));

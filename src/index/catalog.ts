@@ -141,10 +141,18 @@ const nothing = (): void => {};
 const SMALL_STREAM = 1024 * 1024;
 
 /** Index, files, writer and reads of one open store. */
+// See #deadSinceCheck.
+const AUTO_CHECK_BYTES = 1024 * 1024;
+
 export class Catalog {
   #index: KeyDir;
   readonly #files = new Map<number, DataFile>();
   readonly #live = new Map<number, number>();
+  // Bytes of records the index let go of since auto-compaction last looked.
+  // It looks again past AUTO_CHECK_BYTES as well as at each new data file: a
+  // store that deletes most of its data and then writes little would otherwise
+  // keep the dead bytes for good.
+  #deadSinceCheck = 0;
   readonly #dir: string;
   readonly #opts: CatalogOptions;
   // Neither in a read-only store, which has a follower instead.
@@ -208,6 +216,9 @@ export class Catalog {
       releaseLock(c.#lock!);
       throw userErrorOr(e, `cannot open the store in ${dir}`);
     }
+    // A store may open with dead bytes enough already (a crash ended its last
+    // compaction, or it was closed right after mass deletes).
+    queueMicrotask(() => c.#maybeAutoCompact());
     return c;
   }
 
@@ -1117,5 +1128,11 @@ export class Catalog {
 
   #addLive(id: number, bytes: number): void {
     this.#live.set(id, (this.#live.get(id) ?? 0) + bytes);
+    if (
+      bytes < 0 && this.#opts.autoCompact && (this.#deadSinceCheck -= bytes) >= AUTO_CHECK_BYTES
+    ) {
+      this.#deadSinceCheck = 0;
+      queueMicrotask(() => this.#maybeAutoCompact());
+    }
   }
 }
