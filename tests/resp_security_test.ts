@@ -60,7 +60,14 @@ Deno.test("security: with a password, only PING, QUIT, AUTH and HELLO work befor
       const noauth = { err: "NOAUTH Authentication required." };
       assert.deepEqual(await c.call("GET", "k"), noauth);
       assert.deepEqual(await c.call("SET", "k", "v"), noauth);
-      assert.deepEqual(await c.call("NOSUCHCOMMAND"), noauth);
+      // As in Redis 7.0, a command that does not exist, or has the wrong
+      // number of arguments, is named as such before AUTH is asked for.
+      assert.deepEqual(await c.call("NOSUCHCOMMAND"), {
+        err: "ERR unknown command 'NOSUCHCOMMAND', with args beginning with: ",
+      });
+      assert.deepEqual(await c.call("GET"), {
+        err: "ERR wrong number of arguments for 'get' command",
+      });
       assert.deepEqual(await c.call("MULTI"), noauth);
       assert.equal(await c.call("PING"), "PONG");
       const wrongpass = { err: "WRONGPASS invalid username-password pair or user is disabled." };

@@ -116,9 +116,6 @@ export function prepare(s: Session, args: Uint8Array[]): PreparedCommand | undef
     return undefined;
   }
   const spec = COMMANDS.get(name);
-  if (s.server.password !== undefined && !s.authenticated && !spec?.flags.includes("noauth")) {
-    return failed(s, name, NOAUTH);
-  }
   if (spec === undefined) {
     // Redis quotes arguments, each followed by a space, until 128 characters are shown.
     let rest = "";
@@ -143,6 +140,11 @@ export function prepare(s: Session, args: Uint8Array[]): PreparedCommand | undef
     const fits = arity !== undefined &&
       (arity > 0 ? args.length === arity : args.length >= -arity);
     if (!fits) return failed(s, name, subcommandError(name, args, Object.keys(subs)).message);
+  }
+  // After the checks that need no state, as in Redis 7.0: an unknown command
+  // or a wrong arity is named as such even before AUTH.
+  if (s.server.password !== undefined && !s.authenticated && !spec.flags.includes("noauth")) {
+    return failed(s, name, NOAUTH);
   }
   if (s.transaction !== undefined && spec.notInMulti) {
     return failed(s, name, "ERR Command not allowed inside a transaction");
