@@ -17,6 +17,12 @@ Deno.test("security: HTTP requests are dropped unanswered and write nothing", as
       // HTTP's version is case-sensitive, but a careless client's need not be.
       "GET / http/1.1\r\nHost: 127.0.0.1\r\n\r\nSET pwned yes\r\n",
       "Host: 127.0.0.1\r\nSET pwned yes\r\n",
+      // HTTP/1.0 needs no Host: line; every method's request line is dropped.
+      ...["HEAD", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE", "PROPFIND"].map((method) =>
+        `${method} /x HTTP/1.0\r\n\r\nSET pwned yes\r\n`
+      ),
+      "OPTIONS * HTTP/1.1\r\n\r\nSET pwned yes\r\n",
+      "CONNECT 127.0.0.1:6379 HTTP/1.0\r\n\r\nSET pwned yes\r\n",
     ];
     for (const request of requests) {
       const c = await Client.connect(port);
@@ -44,6 +50,10 @@ Deno.test("security: HTTP requests are dropped unanswered and write nothing", as
     const d = await Client.connect(port);
     try {
       assert.equal(await d.call("SET", "ok", "HTTP/1.1"), "OK");
+      // Nor is a later line: only Redis' own POST and Host: close then.
+      assert.deepEqual(await d.call("PUT", "/x", "HTTP/1.0"), {
+        err: "ERR unknown command 'PUT', with args beginning with: '/x' 'HTTP/1.0' ",
+      });
     } finally {
       d.close();
     }
