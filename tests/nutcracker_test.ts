@@ -51,6 +51,106 @@ class Node {
   }
 }
 
+// What README "More than one machine" says nutcracker 0.5.0 closes the client's
+// connection on (QUIT aside), among the commands Cask has.
+const CLOSED_BY_PROXY: string[][] = [
+  ["MULTI"],
+  ["EXEC"],
+  ["DISCARD"],
+  ["WATCH", "a"],
+  ["UNWATCH"],
+  ["KEYS", "*"],
+  ["SCAN", "0"],
+  ["RANDOMKEY"],
+  ["DBSIZE"],
+  ["FLUSHDB"],
+  ["FLUSHALL"],
+  ["INFO"],
+  ["CONFIG", "GET", "maxclients"],
+  ["COMMAND", "COUNT"],
+  ["CLIENT", "ID"],
+  ["HELLO", "2"],
+  ["ECHO", "x"],
+  ["SELECT", "0"],
+  ["TIME"],
+  ["SAVE"],
+  ["BGSAVE"],
+  ["BGREWRITEAOF"],
+  ["LASTSAVE"],
+  ["MSETNX", "a", "1", "b", "2"],
+  ["RENAME", "a", "z"],
+  ["RENAMENX", "a", "z"],
+  ["SUBSTR", "a", "0", "1"],
+  ["EXPIRETIME", "a"],
+  ["PEXPIRETIME", "a"],
+  ["EXPIRE", "a", "100", "NX"],
+  ["PEXPIRE", "a", "100000", "XX"],
+  ["EXPIREAT", "a", "4102444800", "GT"],
+  ["PEXPIREAT", "a", "4102444800000", "LT"],
+];
+
+Deno.test("nutcracker: the README lists every command the proxy closes the connection on", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const start = readme.indexOf("**What the proxy does not do.**");
+  const text = readme.slice(start, readme.indexOf("\n- **", start + 1)).replace(/\s+/g, " ");
+  for (const [name] of CLOSED_BY_PROXY) assert.ok(text.includes(`\`${name}\``), name);
+  assert.match(text, /with an option \(`NX`, `XX`, `GT`, `LT`\)/);
+});
+
+// The README's claims about the proxy, one by one: which commands close the
+// connection, and the two that answer wrongly when their keys live on
+// different nodes.
+async function checkProxiedCommands(
+  proxyPort: number,
+  keys: string[],
+  owner: Map<string, Node>,
+): Promise<void> {
+  const client = async () => {
+    const c = await Client.connect(proxyPort);
+    assert.equal(await c.call("AUTH", PASSWORD), "OK");
+    return c;
+  };
+  for (const command of CLOSED_BY_PROXY) {
+    const c = await client();
+    try {
+      await assert.rejects(c.call(...command), /connection closed/, command.join(" "));
+    } finally {
+      c.close();
+    }
+  }
+  const c = await client();
+  try {
+    for (const command of [["EXPIRE", "a", "100"], ["EXPIREAT", "b", "4102444800"]]) {
+      assert.equal(await c.call(...command), 1, command.join(" "));
+    }
+    assert.deepEqual(await c.call("SET", "a", "1", "GET"), "1");
+    assert.equal(await c.call("GETEX", "a", "PERSIST"), "1");
+    // Two keys on different nodes: EXISTS goes to the first key's node only.
+    const first = keys[0];
+    const other = keys.find((k) => owner.get(k) !== owner.get(first))!;
+    assert.equal(await c.call("EXISTS", first, other), 1);
+    assert.equal(await c.call("DEL", first, other), 2, "DEL is split per node");
+    // COPY writes the copy on the source's node, where the proxy never looks.
+    const source = keys[1];
+    const target = keys.find((k) =>
+      owner.get(k) !== owner.get(source) && k !== first && k !== other
+    )!;
+    assert.equal(await c.call("DEL", target), 1);
+    assert.equal(await c.call("COPY", source, target), 1);
+    assert.equal(await c.call("GET", target), null);
+    const direct = await owner.get(source)!.client();
+    assert.equal(await direct.call("GET", target), `value of ${source}`);
+    assert.equal(await direct.call("DEL", target), 1);
+    direct.close();
+    // Put back what the later checks read.
+    for (const key of [first, other, target]) {
+      assert.equal(await c.call("SET", key, `value of ${key}`), "OK");
+    }
+  } finally {
+    c.close();
+  }
+}
+
 async function cli(port: number, ...args: string[]): Promise<string> {
   const out = await new Deno.Command("redis-cli", {
     args: ["-h", "127.0.0.1", "-p", String(port), "--no-auth-warning", "-a", PASSWORD, ...args],
@@ -128,6 +228,8 @@ Deno.test({
           for (const key of held) owner.set(key, node);
         }
         assert.equal(owner.size, 600, "every key lives on exactly one node");
+
+        await checkProxiedCommands(proxyPort, keys, owner);
 
         // Kill node 2 outright: its acknowledged writes are on disk (--sync always).
         const [n1, n2, n3] = nodes;

@@ -16,11 +16,20 @@ export async function installed(tool: string, flag = "--version"): Promise<boole
   }
 }
 
-/** Runs `fn` against a fresh redis-server on a free loopback port, no persistence. */
-export async function withRedis(fn: (port: number) => Promise<void>): Promise<void> {
+/**
+ * Runs `fn` against a fresh redis-server on a free loopback port, no
+ * persistence, given `extra` arguments besides (`--requirepass pw`).
+ */
+export async function withRedis(
+  fn: (port: number) => Promise<void>,
+  extra: string[] = [],
+): Promise<void> {
   const port = freePort();
   const dir = await Deno.makeTempDir({ prefix: "cask-redis-" });
-  const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
+  const args = [
+    ...["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    ...extra,
+  ];
   const child = new Deno.Command("redis-server", {
     args: [...args, "--dir", dir],
     stdout: "null",

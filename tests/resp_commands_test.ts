@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { DEFAULT_LIMITS } from "../src/resp/parser.ts";
 import { Client, type Reply, withServer } from "./resp_client.ts";
+import { installed } from "./redis_tools.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -221,6 +222,9 @@ Deno.test("commands: INFO reports true counts", async () => {
       assert.match(info, /db0:keys=3,expires=1,avg_ttl=\d+/);
       assert.match(info, /keyspace_hits:2\r\n/);
       assert.match(info, /keyspace_misses:1\r\n/);
+      assert.match(info, /connected_clients:1\r\nmaxclients:\d+\r\n/);
+      assert.match(info, /blocked_clients:0\r\n/);
+      assert.match(info, /total_connections_received:1\r\n/);
       assert.match(info, /total_commands_processed:[5-9]\r\n/);
       assert.match(info, /used_memory_rss:[1-9]\d+\r\n/);
       assert.match(info, /total_net_input_bytes:[1-9]\d+\r\n/);
@@ -230,6 +234,54 @@ Deno.test("commands: INFO reports true counts", async () => {
       c.close();
     }
   });
+});
+
+const hasStatTools = await installed("redis-cli") && await installed("stdbuf");
+if (!hasStatTools) {
+  console.log("redis-cli or stdbuf not on PATH (apt-get install redis-tools): skipping");
+}
+
+Deno.test({
+  name: "commands: redis-cli --stat reads true figures from INFO, blocked clients included",
+  ignore: !hasStatTools,
+  async fn() {
+    await withServer(async (port) => {
+      const c = await Client.connect(port);
+      await c.call("MSET", "a", "1", "b", "2", "c", "3");
+      // redis-cli buffers a pipe's lines: stdbuf makes it write each at once.
+      const child = new Deno.Command("stdbuf", {
+        args: ["-oL", "redis-cli", "-h", "127.0.0.1", "-p", String(port), "--stat", "-i", "0.1"],
+        stdout: "piped",
+        stderr: "null",
+      }).spawn();
+      const rows: string[][] = [];
+      try {
+        let text = "";
+        const lines = child.stdout.pipeThrough(new TextDecoderStream());
+        for await (const chunk of lines) {
+          text += chunk;
+          const data = text.split("\n").filter((l) => /^\d/.test(l) && l.endsWith(" "));
+          if (data.length >= 2) {
+            rows.push(...data.map((l) => l.trim().split(/\s+/)));
+            break;
+          }
+        }
+      } finally {
+        child.kill("SIGTERM");
+        await child.status;
+        c.close();
+      }
+      // keys, memory, clients, blocked, requests, (+delta), connections
+      const [keys, mem, clients, blocked, requests, delta, connections] = rows[1];
+      assert.equal(keys, "3");
+      assert.match(mem, /^\d+(\.\d+)?[KMG]$/);
+      assert.equal(clients, "2");
+      assert.equal(blocked, "0");
+      assert.ok(Number(requests) >= 2, requests);
+      assert.match(delta, /^\(\+1\)$/);
+      assert.equal(connections, "2");
+    });
+  },
 });
 
 async function serveInfo(flags: string[], section = "persistence"): Promise<string> {

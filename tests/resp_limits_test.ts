@@ -264,3 +264,50 @@ Deno.test({
     });
   },
 });
+
+Deno.test("limits: passing the total limit drops only the client that passed it", async () => {
+  const value = 1_000_000;
+  const sent = 860_000;
+  await withServer(async (port) => {
+    const watcher = await Client.connect(port);
+    try {
+      // Three clients hold 2.58 MB against a 2.5 MB limit: dropping one is
+      // enough. Dropped clients' bytes used to be given back only once their
+      // connection had closed, so reads of the others handled meanwhile found
+      // the total still over and dropped them too (2 or 3 of 3 most rounds).
+      for (let round = 0; round < 4; round++) {
+        const clients = await Promise.all([0, 1, 2].map(() => Client.connect(port)));
+        try {
+          const header = `*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$${value}\r\n`;
+          const answered = new Set<number>();
+          const replies = clients.map((c, i) =>
+            replyWithin(c, 10_000).finally(() => answered.add(i))
+          );
+          await Promise.all(clients.map((c) => c.write(header)));
+          await Promise.all(clients.map((c) => c.write(new Uint8Array(sent))));
+          await Promise.race(replies);
+          // Other drops, if any, follow within the same few event-loop turns.
+          await sleep(200);
+          assert.equal(answered.size, 1, `round ${round}: ${answered.size} of 3 clients dropped`);
+          for (const [i, c] of clients.entries()) {
+            if (answered.has(i)) {
+              assert.deepEqual(await replies[i], {
+                err: "ERR query buffers of all clients exceed their limit of 2500000 bytes; " +
+                  "closing the connection",
+              });
+              continue;
+            }
+            await c.write(new Uint8Array(value - sent));
+            await c.write("\r\n");
+            assert.equal(await replies[i], "OK");
+          }
+          await waitForBuffered(watcher, (n) => n < 1000);
+        } finally {
+          for (const c of clients) c.close();
+        }
+      }
+    } finally {
+      watcher.close();
+    }
+  }, { totalQueryBufferLimit: 2_500_000 });
+});

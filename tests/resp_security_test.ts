@@ -17,6 +17,12 @@ Deno.test("security: HTTP requests are dropped unanswered and write nothing", as
       // HTTP's version is case-sensitive, but a careless client's need not be.
       "GET / http/1.1\r\nHost: 127.0.0.1\r\n\r\nSET pwned yes\r\n",
       "Host: 127.0.0.1\r\nSET pwned yes\r\n",
+      // HTTP/1.0 needs no Host: line; every method's request line is dropped.
+      ...["HEAD", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE", "PROPFIND"].map((method) =>
+        `${method} /x HTTP/1.0\r\n\r\nSET pwned yes\r\n`
+      ),
+      "OPTIONS * HTTP/1.1\r\n\r\nSET pwned yes\r\n",
+      "CONNECT 127.0.0.1:6379 HTTP/1.0\r\n\r\nSET pwned yes\r\n",
     ];
     for (const request of requests) {
       const c = await Client.connect(port);
@@ -44,6 +50,10 @@ Deno.test("security: HTTP requests are dropped unanswered and write nothing", as
     const d = await Client.connect(port);
     try {
       assert.equal(await d.call("SET", "ok", "HTTP/1.1"), "OK");
+      // Nor is a later line: only Redis' own POST and Host: close then.
+      assert.deepEqual(await d.call("PUT", "/x", "HTTP/1.0"), {
+        err: "ERR unknown command 'PUT', with args beginning with: '/x' 'HTTP/1.0' ",
+      });
     } finally {
       d.close();
     }
@@ -60,7 +70,14 @@ Deno.test("security: with a password, only PING, QUIT, AUTH and HELLO work befor
       const noauth = { err: "NOAUTH Authentication required." };
       assert.deepEqual(await c.call("GET", "k"), noauth);
       assert.deepEqual(await c.call("SET", "k", "v"), noauth);
-      assert.deepEqual(await c.call("NOSUCHCOMMAND"), noauth);
+      // As in Redis 7.0, a command that does not exist, or has the wrong
+      // number of arguments, is named as such before AUTH is asked for.
+      assert.deepEqual(await c.call("NOSUCHCOMMAND"), {
+        err: "ERR unknown command 'NOSUCHCOMMAND', with args beginning with: ",
+      });
+      assert.deepEqual(await c.call("GET"), {
+        err: "ERR wrong number of arguments for 'get' command",
+      });
       assert.deepEqual(await c.call("MULTI"), noauth);
       assert.equal(await c.call("PING"), "PONG");
       const wrongpass = { err: "WRONGPASS invalid username-password pair or user is disabled." };

@@ -146,8 +146,14 @@ Deno.test("parser: malformed frames are protocol errors", () => {
   protocolError("*1\r\n\x00\r\n", /expected '\$', got '\\x00'/);
   protocolError("*1\r\n$-1\r\n", /invalid bulk length/);
   protocolError("*1\r\n$x\r\n", /invalid bulk length/);
-  protocolError("*1\r\n$3\r\nabcXY", /expected CRLF after bulk data/);
   protocolError("*1\n", /expected CRLF/);
+});
+
+Deno.test("parser: the two bytes after a bulk's data are skipped unread, as Redis does", () => {
+  assert.deepEqual(parseAll(bytes("*1\r\n$3\r\nabcXY*1\r\n$1\r\nb\r\n")).map(texts), [
+    ["abc"],
+    ["b"],
+  ]);
 });
 
 Deno.test("parser: commands before a malformed frame are still handed out", () => {
@@ -177,7 +183,8 @@ Deno.test("parser: an endless line is refused once it passes the line limit", ()
   }
   p.push(bytes("x"));
   assert.throws(() => p.next(), /too big inline request/);
-  protocolError(`*${"1".repeat(200)}`, /too big header line/, limits);
+  protocolError(`*${"1".repeat(200)}`, /^too big mbulk count string$/, limits);
+  protocolError(`*1\r\n$${"1".repeat(200)}`, /^too big bulk count string$/, limits);
 });
 
 Deno.test("parser: big pipelines and big values are not copied quadratically", () => {

@@ -6,7 +6,9 @@
 
 import type { CommandSpec } from "./command_spec.ts";
 import { syntaxArguments } from "./command_syntax.ts";
+import { CommandError } from "./command_error.ts";
 import type { Reply } from "./encoder.ts";
+import { globMatch } from "./glob.ts";
 import { asciiUpper, subcommandError } from "./words.ts";
 
 /** COMMAND [COUNT | LIST | INFO name ... | DOCS [name ...]] over `table`. */
@@ -15,7 +17,7 @@ export function commandReply(table: ReadonlyMap<string, CommandSpec>, args: Uint
   const sub = asciiUpper(args[1]);
   const named = args.length > 2 ? args.slice(2).map(asciiUpper) : [...table.keys()];
   if (sub === "COUNT" && args.length === 2) return table.size;
-  if (sub === "LIST" && args.length === 2) return [...table.keys()].map((n) => n.toLowerCase());
+  if (sub === "LIST") return commandList(table, args);
   if (sub === "INFO") {
     return named.map((name) => {
       const spec = table.get(name);
@@ -39,6 +41,33 @@ export function commandReply(table: ReadonlyMap<string, CommandSpec>, args: Uint
     return { map: docs };
   }
   throw subcommandError("COMMAND", args, ["COUNT", "LIST", "INFO", "DOCS"]);
+}
+
+const ascii = new TextEncoder();
+
+// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN glob]. The
+// glob ignores case, as Redis' does. Sub-commands (`config|get`) are not
+// listed: COMMAND INFO does not describe them either.
+function commandList(table: ReadonlyMap<string, CommandSpec>, args: Uint8Array[]): Reply {
+  const names = [...table.keys()];
+  if (args.length === 2) return names.map((n) => n.toLowerCase());
+  if (args.length !== 5 || asciiUpper(args[2]) !== "FILTERBY") {
+    throw new CommandError("ERR syntax error");
+  }
+  switch (asciiUpper(args[3])) {
+    case "PATTERN": {
+      const pattern = args[4].map((c) => c >= 0x61 && c <= 0x7a ? c - 0x20 : c);
+      return names.filter((n) => globMatch(pattern, ascii.encode(n))).map((n) => n.toLowerCase());
+    }
+    case "MODULE":
+      return []; // no modules are loaded, so none has commands
+    case "ACLCAT":
+      throw new CommandError(
+        "ERR COMMAND LIST FILTERBY ACLCAT is not supported: Cask has no ACL categories",
+      );
+    default:
+      throw new CommandError("ERR syntax error");
+  }
 }
 
 function describe(name: string, spec: CommandSpec): Reply {

@@ -494,7 +494,7 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map<string, Comman
         "Returns detailed information about all commands.",
         (_, a) => commandReply(COMMANDS, a),
       ),
-      subcommands: { COUNT: 2, LIST: 2, INFO: -2, DOCS: -2 },
+      subcommands: { COUNT: 2, LIST: -2, INFO: -2, DOCS: -2 },
     },
   ],
   [

@@ -94,7 +94,7 @@ export function hello(s: Session, args: Uint8Array[]): Reply {
   if (s.server.password !== undefined && !s.authenticated) {
     throw new CommandError(
       "NOAUTH HELLO must be called with the client already authenticated, " +
-        "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client " +
+        "otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client " +
         "and select the RESP protocol version at the same time",
     );
   }

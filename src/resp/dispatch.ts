@@ -110,15 +110,12 @@ export function prepare(s: Session, args: Uint8Array[]): PreparedCommand | undef
   if (looksLikeHttp(name, args, first)) {
     console.error(
       "cask serve: possible security attack: a client sent HTTP (POST, Host: or " +
-        "GET / HTTP) to the Redis port; connection closed",
+        "an HTTP request line) to the Redis port; connection closed",
     );
     s.drop = true;
     return undefined;
   }
   const spec = COMMANDS.get(name);
-  if (s.server.password !== undefined && !s.authenticated && !spec?.flags.includes("noauth")) {
-    return failed(s, name, NOAUTH);
-  }
   if (spec === undefined) {
     // Redis quotes arguments, each followed by a space, until 128 characters are shown.
     let rest = "";
@@ -143,6 +140,11 @@ export function prepare(s: Session, args: Uint8Array[]): PreparedCommand | undef
     const fits = arity !== undefined &&
       (arity > 0 ? args.length === arity : args.length >= -arity);
     if (!fits) return failed(s, name, subcommandError(name, args, Object.keys(subs)).message);
+  }
+  // After the checks that need no state, as in Redis 7.0: an unknown command
+  // or a wrong arity is named as such even before AUTH.
+  if (s.server.password !== undefined && !s.authenticated && !spec.flags.includes("noauth")) {
+    return failed(s, name, NOAUTH);
   }
   if (s.transaction !== undefined && spec.notInMulti) {
     return failed(s, name, "ERR Command not allowed inside a transaction");
@@ -188,12 +190,16 @@ const HTTP_VERSION = /^http\//i;
 
 // Redis drops clients that send `POST` or `Host:` as a command: that is a
 // browser or proxy talking HTTP to the port, possibly on a web page's behalf.
-// A first line `GET / HTTP/1.1` is dropped as well, before it is answered; a
-// GET of three words is an arity error anyway, so nothing a Redis client
-// sends is lost. `HTTP/` in any case: clients need not be as strict as browsers.
+// A first line that is an HTTP request line (`PUT /x HTTP/1.0`, which needs no
+// Host:) is dropped as well, before it is answered, whatever the method: of
+// the commands Cask knows, only GET shares a name with one, and a GET of three
+// words is an arity error anyway, so nothing a Redis client sends is lost. A
+// known command of three words ending in `HTTP/...` (`SET k HTTP/1.1`) runs.
+// `HTTP/` in any case: clients need not be as strict as browsers.
 function looksLikeHttp(name: string, args: Uint8Array[], first: boolean): boolean {
   if (name === "POST" || name === "HOST:") return true;
-  return first && name === "GET" && args.length === 3 && HTTP_VERSION.test(byteString(args[2]));
+  if (!first || args.length !== 3 || !HTTP_VERSION.test(byteString(args[2]))) return false;
+  return name === "GET" || !COMMANDS.has(name);
 }
 
 // A command refused before it ran; inside MULTI it also dooms the EXEC, and

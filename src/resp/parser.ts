@@ -134,7 +134,7 @@ export class RespParser {
           if (inline.length === 0) continue; // blank lines are keep-alives
           return inline;
         }
-        const end = this.#line(true);
+        const end = this.#line("mbulk count string");
         if (end < 0) return undefined;
         const count = parseLength(this.#buf, this.#lineStart + 1, end);
         if (count === undefined) throw new ProtocolError("invalid multibulk length");
@@ -166,7 +166,7 @@ export class RespParser {
         if (first !== DOLLAR) {
           throw new ProtocolError(`expected '$', got '${printable(first)}'`);
         }
-        const end = this.#line(true);
+        const end = this.#line("bulk count string");
         if (end < 0) return undefined;
         const length = parseLength(this.#buf, this.#lineStart + 1, end);
         if (length === undefined || length < 0 || length > this.#limits.maxBulkLength) {
@@ -179,10 +179,10 @@ export class RespParser {
       }
       const length = this.#bulkLength;
       if (this.#end - this.#start < length + 2) return undefined;
+      // The two bytes after the data are skipped unread, as Redis skips them:
+      // a stricter check would answer differently from Redis, and a proxy
+      // that frames requests as Redis does would then see a different stream.
       const at = this.#start + length;
-      if (this.#buf[at] !== CR || this.#buf[at + 1] !== LF) {
-        throw new ProtocolError("expected CRLF after bulk data");
-      }
       args.push(this.#buf.subarray(this.#start, at));
       this.#argCost += length + ARGUMENT_OVERHEAD;
       this.#bulkLength = -1;
@@ -193,7 +193,7 @@ export class RespParser {
   }
 
   #inline(): RespCommand | undefined {
-    const end = this.#line(false);
+    const end = this.#line(undefined);
     if (end < 0) return undefined;
     const args = splitInline(this.#buf.subarray(this.#lineStart, end));
     if (args === undefined) throw new ProtocolError("unbalanced quotes in request");
@@ -203,9 +203,11 @@ export class RespParser {
   /**
    * Finds the next line and consumes it, returning where it ends without the
    * terminator (it starts at #lineStart); -1 when it has not fully arrived.
-   * Frame headers must end in CRLF; inline commands may end in a bare LF.
+   * `header` names a frame header (Redis' words for one too long), which must
+   * end in CRLF; undefined means an inline command, which may end in a bare LF.
    */
-  #line(strict: boolean): number {
+  #line(header: string | undefined): number {
+    const tooBig = header === undefined ? "too big inline request" : `too big ${header}`;
     const from = this.#start + this.#scanned;
     // A plain loop: lines are short, and indexOf() would either allocate a
     // view per call or search the whole free tail of a buffer a big value grew.
@@ -216,19 +218,15 @@ export class RespParser {
     const lf = at < limit ? at - from : -1;
     if (lf < 0) {
       this.#scanned = this.#end - this.#start;
-      if (this.#scanned > this.#limits.maxLineLength) {
-        throw new ProtocolError(strict ? "too big header line" : "too big inline request");
-      }
+      if (this.#scanned > this.#limits.maxLineLength) throw new ProtocolError(tooBig);
       return -1;
     }
     const start = this.#start;
     const newline = from + lf;
     let end = newline;
     if (end > start && this.#buf[end - 1] === CR) end--;
-    else if (strict) throw new ProtocolError("expected CRLF at end of header");
-    if (end - start > this.#limits.maxLineLength) {
-      throw new ProtocolError(strict ? "too big header line" : "too big inline request");
-    }
+    else if (header !== undefined) throw new ProtocolError("expected CRLF at end of header");
+    if (end - start > this.#limits.maxLineLength) throw new ProtocolError(tooBig);
     this.#consume(newline + 1 - start);
     this.#lineStart = start;
     return end;

@@ -259,8 +259,7 @@ export class RespServer {
       }
     } finally {
       // What the client had buffered is given back before any lingering.
-      st.stats.bufferedBytes -= c.buffered;
-      c.buffered = 0;
+      this.#release(c);
       // The last replies go out before the socket closes (a failure here is
       // the peer's going away, which needs no report).
       await c.writing?.catch(() => {});
@@ -275,6 +274,8 @@ export class RespServer {
   // A MULTI queue and watched keys count as buffered request bytes: the
   // client sent them and the server holds them until EXEC.
   #account(c: Connection, parser: RespParser, session: Session): void {
+    // A client being dropped has given its bytes back already.
+    if (c.linger) return;
     const now = parser.buffered + (session.transaction?.cost ?? 0) + session.watchedCost;
     this.#state.stats.bufferedBytes += now - c.buffered;
     c.buffered = now;
@@ -294,10 +295,19 @@ export class RespServer {
   }
 
   // The error reply of a client dropped for passing a limit, once logged.
+  // Its bytes are given back at once, not when its connection has closed:
+  // other clients' reads handled meanwhile must not find the total still over
+  // the limit and be dropped too, when dropping this one was enough.
   #dropping(c: Connection, session: Session, over: string): Reply {
     console.error(`cask serve: client ${session.id}: ${over}`);
+    this.#release(c);
     c.linger = true;
     return { error: `ERR ${over}` };
+  }
+
+  #release(c: Connection): void {
+    this.#state.stats.bufferedBytes -= c.buffered;
+    c.buffered = 0;
   }
 
   async #send(c: Connection, out: ReplyBuffer, reply: Reply): Promise<void> {
@@ -409,6 +419,7 @@ export class RespServer {
     } catch (e) {
       if (!(e instanceof ProtocolError)) throw e;
       fatal = { error: `ERR Protocol error: ${e.message}` };
+      this.#release(c);
       c.linger = true;
     }
     if (inFlight.length > 0) await settle();

@@ -114,6 +114,10 @@ const SECTIONS: Record<string, (st: ServerState) => string[] | Promise<string[]>
     `connected_clients:${st.stats.connectedClients}`,
     `maxclients:${st.maxClients}`,
     `client_query_buffers_bytes:${st.stats.bufferedBytes}`,
+    // No command blocks and none tracks keys for clients: true zeros, which
+    // redis-cli --stat and monitoring read (a missing field shows as garbage).
+    "blocked_clients:0",
+    "tracking_clients:0",
   ],
   Memory: (st) => {
     const m = Deno.memoryUsage();
@@ -148,6 +152,8 @@ const SECTIONS: Record<string, (st: ServerState) => string[] | Promise<string[]>
     `rejected_connections:${st.stats.rejectedConnections}`,
     `keyspace_hits:${st.stats.keyspaceHits}`,
     `keyspace_misses:${st.stats.keyspaceMisses}`,
+    // Nothing is ever evicted: the store is not a cache.
+    "evicted_keys:0",
   ],
   Keyspace: async (st) => {
     // Expiries live in the index only, so counting them walks every key.
