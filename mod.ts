@@ -21,6 +21,7 @@
 
 import type { OpenOptions } from "./src/base/types.ts";
 import { Cask } from "./src/api/store.ts";
+import { resolveOptions } from "./src/api/options.ts";
 import { Kv } from "./src/kv/mod.ts";
 
 export { Cask } from "./src/api/store.ts";
@@ -123,5 +124,6 @@ export {
  * ```
  */
 export async function openKv(path: string, options?: OpenOptions): Promise<Kv> {
-  return new Kv(await Cask.open(path, options));
+  const { maxKeySize, maxValueSize } = resolveOptions(options);
+  return new Kv(await Cask.open(path, options), { maxKeySize, maxValueSize });
 }

@@ -10,6 +10,7 @@ import { checkConsistency, type KvConsistencyLevel } from "./consistency.ts";
 import type { KvEngine } from "./engine.ts";
 import { absentEntry, entryOf, type KvCommitResult, type KvEntryMaybe } from "./entry.ts";
 import { encodeKey, type KvKey } from "./key_codec.ts";
+import { checkReadKey, type KvLimits } from "./limits.ts";
 import { KvListIterator } from "./list_iterator.ts";
 import type { EnqueueOptions } from "./mutation.ts";
 import { QueueDispatcher, Wakeup } from "./queue.ts";
@@ -77,10 +78,13 @@ export class Kv {
   #closing: Promise<void> | undefined;
   readonly #versionstampSymbol = Symbol("KvCommitVersionstamp");
 
-  /** Wraps an open store; `openKv` is the usual way to get one. */
-  constructor(engine: KvEngine) {
+  readonly #limits: KvLimits;
+
+  /** Wraps an open store with its size limits; `openKv` is the usual way to get one. */
+  constructor(engine: KvEngine, limits: KvLimits) {
     this.#engine = engine;
-    this.#committer = new Committer(engine, this.#gate, () => this.#wakeup.wake());
+    this.#limits = limits;
+    this.#committer = new Committer(engine, this.#gate, limits, () => this.#wakeup.wake());
     this.#queue = new QueueDispatcher(engine, this.#wakeup, () => this.#gate.isClosed);
   }
 
@@ -92,6 +96,7 @@ export class Kv {
     this.#gate.check();
     checkConsistency(options?.consistency);
     const kb = encodeKey(key);
+    checkReadKey(this.#limits, kb);
     const record = await readEntry(this.#engine, kb);
     return record === undefined ? absentEntry(key) : entryOf<T>(kb, record);
   }
@@ -220,6 +225,7 @@ export class Kv {
     this.#gate.check();
     checkConsistency(consistency);
     const encoded = keys.map((k) => encodeKey(k));
+    for (const kb of encoded) checkReadKey(this.#limits, kb);
     const records = await readAtOnce(this.#engine, encoded);
     return records.map((r, i) => r === undefined ? absentEntry(keys[i]) : entryOf(encoded[i], r));
   }
