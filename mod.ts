@@ -22,6 +22,7 @@
 import type { OpenOptions } from "./src/base/types.ts";
 import { Cask } from "./src/api/store.ts";
 import { resolveOptions } from "./src/api/options.ts";
+import { MEMORY_PATH, temporaryEngine } from "./src/kv/memory.ts";
 import { Kv } from "./src/kv/mod.ts";
 
 export { Cask } from "./src/api/store.ts";
@@ -111,7 +112,9 @@ export {
  * in directory `path`: the same calls as `Deno.openKv(path)`, so switching is
  * a one-line change. `options` are the store's {@link OpenOptions}; the
  * default `sync: "always"` makes each commit durable before it resolves, as
- * in Deno KV.
+ * in Deno KV. As in Deno KV, the path `":memory:"` opens a new empty, private
+ * store each time, gone once it is closed (Cask keeps it in a fresh directory
+ * under the OS temp dir and removes that directory at close).
  *
  * @example
  * ```ts
@@ -125,5 +128,8 @@ export {
  */
 export async function openKv(path: string, options?: OpenOptions): Promise<Kv> {
   const { maxKeySize, maxValueSize } = resolveOptions(options);
-  return new Kv(await Cask.open(path, options), { maxKeySize, maxValueSize });
+  const engine = path === MEMORY_PATH
+    ? await temporaryEngine((dir) => Cask.open(dir, options))
+    : await Cask.open(path, options);
+  return new Kv(engine, { maxKeySize, maxValueSize });
 }
