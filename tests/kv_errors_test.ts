@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { openKv } from "../mod.ts";
+import { type KvListSelector, openKv } from "../mod.ts";
 import { withDir } from "./helpers.ts";
 import { openDenoKv, outcome } from "./kv_peer.ts";
 
@@ -119,6 +119,62 @@ Deno.test("Cask keeps its larger limits where Deno KV refuses", async () => {
     } finally {
       denoKv.close();
       await kv.close();
+    }
+  });
+});
+
+Deno.test("cursors past the keys list as in Deno KV and never reach the queue; unpadded ones are refused", async () => {
+  await withDir(async (dir) => {
+    const denoKv = await openDenoKv(`${dir}/deno.sqlite3`);
+    const cask = await openKv(`${dir}/cask`);
+    const b64 = (bytes: number[]) =>
+      btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_");
+    try {
+      for (const kv of [denoKv, cask as unknown as AnyKv]) {
+        await kv.set(["a"], 1);
+        await kv.set(["a", "b"], 2);
+        // Cask stores messages under keys starting with 0xff, past every KvKey.
+        await kv.enqueue({ secret: 1 }, { delay: 60_000 });
+      }
+      const cases: [KvListSelector, number[]][] = [
+        [{ prefix: [] }, [0xff, 0x72]], // the audit's cursor: past Cask's queue records
+        [{ prefix: [] }, [0xff]],
+        [{ prefix: [] }, [0xfe]],
+        [{ prefix: [] }, [0x00]],
+        [{ prefix: [] }, [0x03]],
+        [{ prefix: ["a"] }, [0xff, 0x01]],
+        [{ start: ["a"], end: ["b"] }, [0xff]],
+        [{ prefix: [] }, [0x02, 0x61, 0x00]], // ["a"]: a key, listed from
+        [{ prefix: [] }, [0x27]], // [true]
+      ];
+      // Deno KV's cursors are padded base64url, and it refuses them unpadded.
+      const strings: [KvListSelector, string][] = [
+        ...cases.map(([s, bytes]): [KvListSelector, string] => [s, b64(bytes)]),
+        [{ prefix: [] }, "Jw"],
+        [{ prefix: [] }, "AmFhAA"],
+        [{ prefix: [] }, "AmEA="],
+        [{ prefix: [] }, "Am+A"],
+        [{ prefix: [] }, "Am/A"],
+      ];
+      const differing: string[] = [];
+      for (const [selector, cursor] of strings) {
+        for (const reverse of [false, true]) {
+          const list = (kv: AnyKv) =>
+            Array.fromAsync(kv.list(selector, { reverse, cursor }), (e) => e.key);
+          const want = await outcome(() => list(denoKv));
+          const got = await outcome(() => list(cask as unknown as AnyKv));
+          if (JSON.stringify(got) !== JSON.stringify(want)) {
+            differing.push(
+              `${JSON.stringify(selector)} ${cursor} reverse=${reverse}: ` +
+                `Deno ${JSON.stringify(want)} / Cask ${JSON.stringify(got)}`,
+            );
+          }
+        }
+      }
+      assert.deepEqual(differing, []);
+    } finally {
+      denoKv.close();
+      await cask.close();
     }
   });
 });
