@@ -23,7 +23,8 @@ import type { OpenOptions } from "./src/base/types.ts";
 import { Cask } from "./src/api/store.ts";
 import { resolveOptions } from "./src/api/options.ts";
 import { MEMORY_PATH, temporaryEngine } from "./src/kv/memory.ts";
-import { Kv } from "./src/kv/mod.ts";
+import { newKv } from "./src/kv/kv.ts";
+import type { Kv } from "./src/kv/mod.ts";
 
 export { Cask } from "./src/api/store.ts";
 export { Batch } from "./src/api/batch.ts";
@@ -131,5 +132,5 @@ export async function openKv(path: string, options?: OpenOptions): Promise<Kv> {
   const engine = path === MEMORY_PATH
     ? await temporaryEngine((dir) => Cask.open(dir, options))
     : await Cask.open(path, options);
-  return new Kv(engine, { maxKeySize, maxValueSize });
+  return newKv(engine, { maxKeySize, maxValueSize });
 }

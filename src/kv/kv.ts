@@ -3,7 +3,7 @@
  * @module
  */
 
-import { AtomicOperation } from "./atomic.ts";
+import { type AtomicOperation, newAtomicOperation } from "./atomic.ts";
 import { CloseGate } from "./close_gate.ts";
 import { Committer } from "./commit.ts";
 import { checkConsistency, type KvConsistencyLevel } from "./consistency.ts";
@@ -11,7 +11,7 @@ import type { KvEngine } from "./engine.ts";
 import { absentEntry, entryOf, type KvCommitResult, type KvEntryMaybe } from "./entry.ts";
 import { encodeKey, type KvKey } from "./key_codec.ts";
 import { checkReadKey, type KvLimits } from "./limits.ts";
-import { KvListIterator } from "./list_iterator.ts";
+import { type KvListIterator, newListIterator } from "./list_iterator.ts";
 import type { EnqueueOptions } from "./mutation.ts";
 import { QueueDispatcher, Wakeup } from "./queue.ts";
 import { readAtOnce, readEntry } from "./read.ts";
@@ -54,6 +54,9 @@ function positiveInteger(name: string, n: number | undefined): void {
   }
 }
 
+/** Makes a `Kv` over `engine`, whose size limits are `limits`; for `openKv`. */
+export let newKv: (engine: KvEngine, limits: KvLimits) => Kv;
+
 /**
  * A Deno KV-compatible database over a Cask store: typed tuple keys,
  * structured-clone values, versionstamps, checked atomics, sum/min/max,
@@ -80,8 +83,12 @@ export class Kv {
 
   readonly #limits: KvLimits;
 
-  /** Wraps an open store with its size limits; `openKv` is the usual way to get one. */
-  constructor(engine: KvEngine, limits: KvLimits) {
+  static {
+    newKv = (engine, limits) => new Kv(engine, limits);
+  }
+
+  /** @ignore Use `openKv`. */
+  private constructor(engine: KvEngine, limits: KvLimits) {
     this.#engine = engine;
     this.#limits = limits;
     this.#committer = new Committer(engine, this.#gate, limits, () => this.#wakeup.wake());
@@ -132,7 +139,7 @@ export class Kv {
     positiveInteger("batchSize", asked);
     // Batch bounds decide which writes made during the iteration it sees, so they are Deno KV's.
     const batchSize = asked ?? Math.min(options.limit ?? DEFAULT_BATCH, MAX_LIMIT_BATCH);
-    return new KvListIterator<T>({
+    return newListIterator<T>({
       engine: this.#engine,
       gate: this.#gate,
       parts: selectorParts(selector),
@@ -163,7 +170,7 @@ export class Kv {
 
   /** A new atomic operation on this store. */
   atomic(): AtomicOperation {
-    return new AtomicOperation(this.#committer);
+    return newAtomicOperation(this.#committer);
   }
 
   /** A stream of the entries of `keys`: now, then whenever one of them changes. */
