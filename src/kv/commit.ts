@@ -15,6 +15,7 @@ import { BIG_UINT, encodeKey, encodeWriteKey, type KvKey } from "./key_codec.ts"
 import { checkQueueRecord, checkValue, checkWriteKey, type KvLimits } from "./limits.ts";
 import type { KvAtomicCheck, PendingEnqueue, PendingMutation } from "./mutation.ts";
 import { Mutex } from "./mutex.ts";
+import { serdeError } from "./serde.ts";
 import { DEFAULT_BACKOFF, queueWrite } from "./queue_record.ts";
 import { applyU64 } from "./u64.ts";
 import { plainSum } from "./plain_sum.ts";
@@ -64,16 +65,23 @@ export class Committer {
       checkWriteKey(limits, bytes);
       return bytes;
     };
-    const checks = plan.checks.map((c) => ({
-      key: writeKey("check", c.key),
-      sequence: c.versionstamp === null ? null : sequenceOf(c.versionstamp),
-    }));
+    const checks = plan.checks.map((c) => {
+      const key = writeKey("check", c.key);
+      const stamp: unknown = c.versionstamp;
+      if (stamp !== null && typeof stamp !== "string") throw serdeError("string", stamp);
+      return { key, sequence: stamp === null ? null : sequenceOf(stamp) };
+    });
     const keyed = plan.mutations.map((m) => {
+      // Deno KV's words: it reads the key's length (for a versionstamp suffix) first.
+      if (m.key === null || m.key === undefined) {
+        throw new TypeError(`Cannot read properties of ${m.key} (reading 'length')`);
+      }
       if (m.type !== "delete") checkValue(limits, m.value);
       return { m, key: writeKey("mutation", m.key) };
     });
     const now = Date.now();
     const enqueueOps = plan.enqueues.map((e) => {
+      if (!Array.isArray(e.keysIfUndelivered)) throw serdeError("array", e.keysIfUndelivered);
       const op = queueWrite({
         payload: e.payload,
         // Deno KV accepts the empty key here; no write can store it, so it is left out.

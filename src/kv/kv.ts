@@ -9,7 +9,7 @@ import { Committer } from "./commit.ts";
 import { checkConsistency, type KvConsistencyLevel } from "./consistency.ts";
 import type { KvEngine } from "./engine.ts";
 import { absentEntry, entryOf, type KvCommitResult, type KvEntryMaybe } from "./entry.ts";
-import { encodeKey, type KvKey } from "./key_codec.ts";
+import { COMMIT_VERSIONSTAMP, encodeKey, type KvKey } from "./key_codec.ts";
 import { checkReadKey, type KvLimits } from "./limits.ts";
 import { type KvListIterator, newListIterator } from "./list_iterator.ts";
 import type { EnqueueOptions } from "./mutation.ts";
@@ -79,7 +79,6 @@ export class Kv {
   readonly #queue: QueueDispatcher;
   readonly #gate = new CloseGate();
   #closing: Promise<void> | undefined;
-  readonly #versionstampSymbol = Symbol("KvCommitVersionstamp");
 
   readonly #limits: KvLimits;
 
@@ -102,8 +101,7 @@ export class Kv {
   ): Promise<KvEntryMaybe<T>> {
     this.#gate.check();
     checkConsistency(options?.consistency);
-    const kb = encodeKey(key);
-    checkReadKey(this.#limits, kb);
+    const kb = this.#readKey(key);
     const record = await readEntry(this.#engine, kb);
     return record === undefined ? absentEntry(key) : entryOf<T>(kb, record);
   }
@@ -193,7 +191,7 @@ export class Kv {
    * versionstamp. Cask does not support such keys: a write with one throws TypeError.
    */
   commitVersionstamp(): symbol {
-    return this.#versionstampSymbol;
+    return COMMIT_VERSIONSTAMP;
   }
 
   /**
@@ -225,14 +223,22 @@ export class Kv {
     return this.close();
   }
 
+  // The bytes of a key to read; Deno KV's words for a missing one.
+  #readKey(key: KvKey): Uint8Array {
+    if (key === null || key === undefined) throw new TypeError("Invalid range");
+    const kb = encodeKey(key);
+    checkReadKey(this.#limits, kb);
+    return kb;
+  }
+
   async #readMany(
     keys: readonly KvKey[],
     consistency: KvConsistencyLevel | undefined,
   ): Promise<KvEntryMaybe<unknown>[]> {
     this.#gate.check();
     checkConsistency(consistency);
-    const encoded = keys.map((k) => encodeKey(k));
-    for (const kb of encoded) checkReadKey(this.#limits, kb);
+    // Deno KV maps over whatever it is given (a string maps over its characters).
+    const encoded = Array.prototype.map.call(keys, (k: KvKey) => this.#readKey(k)) as Uint8Array[];
     const records = await readAtOnce(this.#engine, encoded);
     return records.map((r, i) => r === undefined ? absentEntry(keys[i]) : entryOf(encoded[i], r));
   }
