@@ -21,7 +21,10 @@
 
 import type { OpenOptions } from "./src/base/types.ts";
 import { Cask } from "./src/api/store.ts";
-import { Kv } from "./src/kv/mod.ts";
+import { resolveOptions } from "./src/api/options.ts";
+import { MEMORY_PATH, temporaryEngine } from "./src/kv/memory.ts";
+import { newKv } from "./src/kv/kv.ts";
+import type { Kv } from "./src/kv/mod.ts";
 
 export { Cask } from "./src/api/store.ts";
 export { Batch } from "./src/api/batch.ts";
@@ -110,7 +113,9 @@ export {
  * in directory `path`: the same calls as `Deno.openKv(path)`, so switching is
  * a one-line change. `options` are the store's {@link OpenOptions}; the
  * default `sync: "always"` makes each commit durable before it resolves, as
- * in Deno KV.
+ * in Deno KV. As in Deno KV, the path `":memory:"` opens a new empty, private
+ * store each time, gone once it is closed (Cask keeps it in a fresh directory
+ * under the OS temp dir and removes that directory at close).
  *
  * @example
  * ```ts
@@ -123,5 +128,9 @@ export {
  * ```
  */
 export async function openKv(path: string, options?: OpenOptions): Promise<Kv> {
-  return new Kv(await Cask.open(path, options));
+  const { maxKeySize, maxValueSize } = resolveOptions(options);
+  const engine = path === MEMORY_PATH
+    ? await temporaryEngine((dir) => Cask.open(dir, options))
+    : await Cask.open(path, options);
+  return newKv(engine, { maxKeySize, maxValueSize });
 }

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { openKv } from "../mod.ts";
+import { type KvListSelector, openKv } from "../mod.ts";
 import { withDir } from "./helpers.ts";
 import { openDenoKv, outcome } from "./kv_peer.ts";
 
@@ -54,6 +54,39 @@ const SAME: [string, (kv: AnyKv) => unknown][] = [
   ["expireIn too large", (kv) => kv.set(["e"], 1, { expireIn: 2 ** 60 })],
   ["awaited atomic", (kv) => bad(kv.atomic()).then()],
   ["bigint over 255 bytes", (kv) => kv.get([2n ** 2100n])],
+  // Keys, versionstamps and key lists of the wrong type: serde_v8's words.
+  ["string key set", (kv) => kv.set(bad("a"), 1)],
+  ["number key set", (kv) => kv.set(bad(5), 1)],
+  ["object key set", (kv) => kv.set(bad({}), 1)],
+  ["null key set", (kv) => kv.set(bad(null), 1)],
+  ["no key set", (kv) => bad(kv).set()],
+  ["null key delete", (kv) => kv.delete(bad(null))],
+  ["undefined key sum", (kv) => kv.atomic().sum(bad(undefined), 1n).commit()],
+  [
+    "null key mutate",
+    (kv) => kv.atomic().mutate(bad({ type: "set", key: null, value: 1 })).commit(),
+  ],
+  ["string key get", (kv) => kv.get(bad("a"))],
+  ["boolean key get", (kv) => kv.get(bad(true))],
+  ["null key get", (kv) => kv.get(bad(null))],
+  ["no key get", (kv) => bad(kv).get()],
+  ["string getMany", (kv) => kv.getMany(bad("x"))],
+  ["null getMany", (kv) => kv.getMany(bad(null))],
+  ["null key getMany", (kv) => kv.getMany([bad(null)])],
+  ["string watch", (kv) => kv.watch(bad("x")).getReader().read()],
+  ["null watch", (kv) => kv.watch(bad(null)).getReader().read()],
+  ["string key watch", (kv) => kv.watch([bad("x")]).getReader().read()],
+  ["string check key", (kv) => kv.atomic().check({ key: bad("a"), versionstamp: null }).commit()],
+  ["null check key", (kv) => kv.atomic().check({ key: bad(null), versionstamp: null }).commit()],
+  ["number versionstamp", (kv) => kv.atomic().check({ key: ["a"], versionstamp: bad(5) }).commit()],
+  [
+    "bigint versionstamp",
+    (kv) => kv.atomic().check({ key: ["a"], versionstamp: bad(5n) }).commit(),
+  ],
+  ["array versionstamp", (kv) => kv.atomic().check({ key: ["a"], versionstamp: bad([]) }).commit()],
+  ["string keysIfUndelivered key", (kv) => kv.enqueue(1, { keysIfUndelivered: [bad("a")] })],
+  ["string keysIfUndelivered", (kv) => kv.enqueue(1, { keysIfUndelivered: bad("a") })],
+  ["symbol key part", (kv) => kv.set([Symbol("s")], 1)],
 ];
 
 Deno.test("invalid calls fail as in Deno KV: same error class and message", async () => {
@@ -119,6 +152,62 @@ Deno.test("Cask keeps its larger limits where Deno KV refuses", async () => {
     } finally {
       denoKv.close();
       await kv.close();
+    }
+  });
+});
+
+Deno.test("cursors past the keys list as in Deno KV and never reach the queue; unpadded ones are refused", async () => {
+  await withDir(async (dir) => {
+    const denoKv = await openDenoKv(`${dir}/deno.sqlite3`);
+    const cask = await openKv(`${dir}/cask`);
+    const b64 = (bytes: number[]) =>
+      btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_");
+    try {
+      for (const kv of [denoKv, cask as unknown as AnyKv]) {
+        await kv.set(["a"], 1);
+        await kv.set(["a", "b"], 2);
+        // Cask stores messages under keys starting with 0xff, past every KvKey.
+        await kv.enqueue({ secret: 1 }, { delay: 60_000 });
+      }
+      const cases: [KvListSelector, number[]][] = [
+        [{ prefix: [] }, [0xff, 0x72]], // the audit's cursor: past Cask's queue records
+        [{ prefix: [] }, [0xff]],
+        [{ prefix: [] }, [0xfe]],
+        [{ prefix: [] }, [0x00]],
+        [{ prefix: [] }, [0x03]],
+        [{ prefix: ["a"] }, [0xff, 0x01]],
+        [{ start: ["a"], end: ["b"] }, [0xff]],
+        [{ prefix: [] }, [0x02, 0x61, 0x00]], // ["a"]: a key, listed from
+        [{ prefix: [] }, [0x27]], // [true]
+      ];
+      // Deno KV's cursors are padded base64url, and it refuses them unpadded.
+      const strings: [KvListSelector, string][] = [
+        ...cases.map(([s, bytes]): [KvListSelector, string] => [s, b64(bytes)]),
+        [{ prefix: [] }, "Jw"],
+        [{ prefix: [] }, "AmFhAA"],
+        [{ prefix: [] }, "AmEA="],
+        [{ prefix: [] }, "Am+A"],
+        [{ prefix: [] }, "Am/A"],
+      ];
+      const differing: string[] = [];
+      for (const [selector, cursor] of strings) {
+        for (const reverse of [false, true]) {
+          const list = (kv: AnyKv) =>
+            Array.fromAsync(kv.list(selector, { reverse, cursor }), (e) => e.key);
+          const want = await outcome(() => list(denoKv));
+          const got = await outcome(() => list(cask as unknown as AnyKv));
+          if (JSON.stringify(got) !== JSON.stringify(want)) {
+            differing.push(
+              `${JSON.stringify(selector)} ${cursor} reverse=${reverse}: ` +
+                `Deno ${JSON.stringify(want)} / Cask ${JSON.stringify(got)}`,
+            );
+          }
+        }
+      }
+      assert.deepEqual(differing, []);
+    } finally {
+      denoKv.close();
+      await cask.close();
     }
   });
 });

@@ -278,3 +278,52 @@ Deno.test("a handler's exception is logged in Deno KV's words", async () => {
     assert.equal((logged[0][1] as Error).message, "handler failed");
   });
 });
+
+Deno.test("a dead letter the store refuses is retried after a pause, never in a tight loop", async () => {
+  await withDir(async (dir) => {
+    const deadKey = ["dead", "x".repeat(500)];
+    const first = await openKv(dir, { maxKeySize: 1000 });
+    await first.enqueue("m", { backoffSchedule: [10], keysIfUndelivered: [deadKey] });
+    await first.close();
+    const logged: unknown[][] = [];
+    const error = console.error;
+    console.error = (...args: unknown[]) => logged.push(args);
+    let attempts = 0, ticks = 0;
+    try {
+      // Reopened with a smaller key limit, the store refuses the dead-letter write.
+      const kv = await openKv(dir, { maxKeySize: 100 });
+      const listening = kv.listenQueue(() => {
+        attempts++;
+        throw new Error("handler failed");
+      });
+      const ticker = setInterval(() => ticks++, 50);
+      await new Promise((r) => setTimeout(r, 1500));
+      clearInterval(ticker);
+      await kv.close();
+      await listening;
+    } finally {
+      console.error = error;
+    }
+    // Two attempts by the schedule, then one more after the first 1 s pause; before the
+    // fix the message came back at once, thousands of times, and timers starved.
+    assert.ok(attempts >= 2 && attempts <= 4, `${attempts} attempts`);
+    assert.ok(ticks >= 20, `${ticks} timer ticks in 1.5 s`);
+    assert.ok(logged.some((a) => String(a[0]).includes("could not be written")));
+    // Nothing was lost: with room for the key again, the dead letter is written.
+    const kv = await openKv(dir, { maxKeySize: 1000 });
+    console.error = () => {};
+    try {
+      const listening = kv.listenQueue(() => {
+        throw new Error("handler failed");
+      });
+      for (let i = 0; i < 200 && (await kv.get(deadKey)).value === null; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.equal((await kv.get(deadKey)).value, "m");
+      await kv.close();
+      await listening;
+    } finally {
+      console.error = error;
+    }
+  });
+});

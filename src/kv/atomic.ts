@@ -17,6 +17,9 @@ import {
 import { KvU64 } from "./u64.ts";
 import { encodeValue } from "./value_codec.ts";
 
+/** Makes an operation that commits through `committer`; for `Kv.atomic()`. */
+export let newAtomicOperation: (committer: Committer) => AtomicOperation;
+
 /**
  * Checks and mutations applied all together or not at all. Every mutation of
  * one commit gets the same versionstamp. When a check fails, `commit()`
@@ -46,8 +49,12 @@ export class AtomicOperation {
   #atCommit?: Error;
   readonly #defer = (e: Error) => void (this.#atCommit ??= e);
 
-  /** Made by `Kv.atomic()`. */
-  constructor(committer: Committer) {
+  static {
+    newAtomicOperation = (committer) => new AtomicOperation(committer);
+  }
+
+  /** @ignore Use `Kv.atomic()`. */
+  private constructor(committer: Committer) {
     this.#committer = committer;
   }
 

@@ -11,9 +11,11 @@ import { bytesId } from "./bytes.ts";
 import type { CloseGate } from "./close_gate.ts";
 import type { EngineCheck, EngineEntry, EngineOp, KvEngine } from "./engine.ts";
 import type { KvCommitError, KvCommitResult } from "./entry.ts";
-import { BIG_UINT, encodeKey, encodeWriteKey } from "./key_codec.ts";
+import { BIG_UINT, encodeKey, encodeWriteKey, type KvKey } from "./key_codec.ts";
+import { checkQueueRecord, checkValue, checkWriteKey, type KvLimits } from "./limits.ts";
 import type { KvAtomicCheck, PendingEnqueue, PendingMutation } from "./mutation.ts";
 import { Mutex } from "./mutex.ts";
+import { serdeError } from "./serde.ts";
 import { DEFAULT_BACKOFF, queueWrite } from "./queue_record.ts";
 import { applyU64 } from "./u64.ts";
 import { plainSum } from "./plain_sum.ts";
@@ -36,38 +38,63 @@ function holdable(c: { key: Uint8Array; sequence: number | null | undefined }): 
 export class Committer {
   readonly #engine: KvEngine;
   readonly #gate: CloseGate;
+  readonly #limits: KvLimits;
   readonly #onEnqueue: () => void;
   readonly #readModifyWrite = new Mutex();
 
-  /** `onEnqueue` runs after each commit that queued messages; `gate` refuses commits after close. */
-  constructor(engine: KvEngine, gate: CloseGate, onEnqueue: () => void) {
+  /**
+   * `onEnqueue` runs after each commit that queued messages; `gate` refuses
+   * commits after close; `limits` are the store's, checked before it sees a write.
+   */
+  constructor(engine: KvEngine, gate: CloseGate, limits: KvLimits, onEnqueue: () => void) {
     this.#engine = engine;
     this.#gate = gate;
+    this.#limits = limits;
     this.#onEnqueue = onEnqueue;
   }
 
   /** Applies `plan` atomically; `{ ok: false }` when a check fails. */
   async commit(plan: CommitPlan): Promise<KvCommitResult | KvCommitError> {
     this.#gate.check();
-    const checks = plan.checks.map((c) => ({
-      key: encodeFor("check", () => encodeWriteKey(c.key)),
-      sequence: c.versionstamp === null ? null : sequenceOf(c.versionstamp),
-    }));
-    const keyed = plan.mutations.map((m) => ({
-      m,
-      key: encodeFor("mutation", () => encodeWriteKey(m.key)),
-    }));
+    const limits = this.#limits;
+    const writeKey = (part: "check" | "mutation" | "enqueue", key: KvKey): Uint8Array => {
+      const bytes = encodeFor(
+        part,
+        () => part === "enqueue" ? encodeKey(key) : encodeWriteKey(key),
+      );
+      checkWriteKey(limits, bytes);
+      return bytes;
+    };
+    const checks = plan.checks.map((c) => {
+      const key = writeKey("check", c.key);
+      const stamp: unknown = c.versionstamp;
+      if (stamp !== null && typeof stamp !== "string") throw serdeError("string", stamp);
+      return { key, sequence: stamp === null ? null : sequenceOf(stamp) };
+    });
+    const keyed = plan.mutations.map((m) => {
+      // Deno KV's words: it reads the key's length (for a versionstamp suffix) first.
+      if (m.key === null || m.key === undefined) {
+        throw new TypeError(`Cannot read properties of ${m.key} (reading 'length')`);
+      }
+      if (m.type !== "delete") checkValue(limits, m.value);
+      return { m, key: writeKey("mutation", m.key) };
+    });
     const now = Date.now();
-    const enqueueOps = plan.enqueues.map((e) =>
-      queueWrite({
+    const enqueueOps = plan.enqueues.map((e) => {
+      if (!Array.isArray(e.keysIfUndelivered)) throw serdeError("array", e.keysIfUndelivered);
+      const op = queueWrite({
         payload: e.payload,
         // Deno KV accepts the empty key here; no write can store it, so it is left out.
-        keysIfUndelivered: e.keysIfUndelivered.map((k) => encodeFor("enqueue", () => encodeKey(k)))
+        // The others are checked now: a dead letter the store refuses would be a message
+        // that can never leave the queue.
+        keysIfUndelivered: e.keysIfUndelivered.map((k) => writeKey("enqueue", k))
           .filter((k) => k.length > 0),
         backoff: e.backoffSchedule ?? [...DEFAULT_BACKOFF],
         failures: 0,
-      }, now + e.delay)
-    );
+      }, now + e.delay);
+      checkQueueRecord(limits, op.value, e.payload);
+      return op;
+    });
     // A stamp Cask never issued is no key's, and the store refuses it: fail without asking.
     if (!checks.every(holdable)) return { ok: false };
     const needsRead = keyed.some(({ m }) => m.type !== "set" && m.type !== "delete");

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { serdeError } from "./serde.ts";
+
 /**
  * One part of a {@link KvKey}. A `symbol` is accepted only by the type, for
  * `Deno.Kv` compatibility (`commitVersionstamp()`); Cask rejects it at commit.
@@ -17,6 +19,12 @@
  * ```
  */
 export type KvKeyPart = Uint8Array | string | number | bigint | boolean | symbol;
+
+/**
+ * What `commitVersionstamp()` returns: one symbol for every store, as in Deno
+ * KV. Cask refuses keys that use it; any other symbol is an invalid part.
+ */
+export const COMMIT_VERSIONSTAMP: unique symbol = Symbol("KvCommitVersionstamp");
 
 /** Deno KV's words for a bigint key part past 255 bytes (its error also has code EINVAL). */
 export const BIG_UINT = "BigUint requires more than 255 bytes to be represented";
@@ -136,7 +144,9 @@ function pushPart(out: ByteSink, part: unknown): void {
     case "boolean":
       return out.push(part ? TRUE : FALSE);
     case "symbol":
-      throw new TypeError("Cask does not support commitVersionstamp() key parts");
+      if (part === COMMIT_VERSIONSTAMP) {
+        throw new TypeError("Cask does not support commitVersionstamp() key parts");
+      }
   }
   if (ArrayBuffer.isView(part)) {
     out.push(BYTES);
@@ -147,9 +157,7 @@ function pushPart(out: ByteSink, part: unknown): void {
 
 /** The bytes of `key`; throws TypeError for a non-array or an invalid part, as Deno KV does. */
 export function encodeKey(key: KvKey): Uint8Array {
-  if (!Array.isArray(key)) {
-    throw new TypeError(`invalid type; expected: array, got: ${typeof key}`);
-  }
+  if (!Array.isArray(key)) throw serdeError("array", key);
   const out = new ByteSink();
   for (const part of key) pushPart(out, part);
   return out.bytes();

@@ -3,14 +3,15 @@
  * @module
  */
 
-import { AtomicOperation } from "./atomic.ts";
+import { type AtomicOperation, newAtomicOperation } from "./atomic.ts";
 import { CloseGate } from "./close_gate.ts";
 import { Committer } from "./commit.ts";
 import { checkConsistency, type KvConsistencyLevel } from "./consistency.ts";
 import type { KvEngine } from "./engine.ts";
 import { absentEntry, entryOf, type KvCommitResult, type KvEntryMaybe } from "./entry.ts";
-import { encodeKey, type KvKey } from "./key_codec.ts";
-import { KvListIterator } from "./list_iterator.ts";
+import { COMMIT_VERSIONSTAMP, encodeKey, type KvKey } from "./key_codec.ts";
+import { checkReadKey, type KvLimits } from "./limits.ts";
+import { type KvListIterator, newListIterator } from "./list_iterator.ts";
 import type { EnqueueOptions } from "./mutation.ts";
 import { QueueDispatcher, Wakeup } from "./queue.ts";
 import { readAtOnce, readEntry } from "./read.ts";
@@ -53,6 +54,9 @@ function positiveInteger(name: string, n: number | undefined): void {
   }
 }
 
+/** Makes a `Kv` over `engine`, whose size limits are `limits`; for `openKv`. */
+export let newKv: (engine: KvEngine, limits: KvLimits) => Kv;
+
 /**
  * A Deno KV-compatible database over a Cask store: typed tuple keys,
  * structured-clone values, versionstamps, checked atomics, sum/min/max,
@@ -75,12 +79,18 @@ export class Kv {
   readonly #queue: QueueDispatcher;
   readonly #gate = new CloseGate();
   #closing: Promise<void> | undefined;
-  readonly #versionstampSymbol = Symbol("KvCommitVersionstamp");
 
-  /** Wraps an open store; `openKv` is the usual way to get one. */
-  constructor(engine: KvEngine) {
+  readonly #limits: KvLimits;
+
+  static {
+    newKv = (engine, limits) => new Kv(engine, limits);
+  }
+
+  /** @ignore Use `openKv`. */
+  private constructor(engine: KvEngine, limits: KvLimits) {
     this.#engine = engine;
-    this.#committer = new Committer(engine, this.#gate, () => this.#wakeup.wake());
+    this.#limits = limits;
+    this.#committer = new Committer(engine, this.#gate, limits, () => this.#wakeup.wake());
     this.#queue = new QueueDispatcher(engine, this.#wakeup, () => this.#gate.isClosed);
   }
 
@@ -91,7 +101,7 @@ export class Kv {
   ): Promise<KvEntryMaybe<T>> {
     this.#gate.check();
     checkConsistency(options?.consistency);
-    const kb = encodeKey(key);
+    const kb = this.#readKey(key);
     const record = await readEntry(this.#engine, kb);
     return record === undefined ? absentEntry(key) : entryOf<T>(kb, record);
   }
@@ -127,7 +137,7 @@ export class Kv {
     positiveInteger("batchSize", asked);
     // Batch bounds decide which writes made during the iteration it sees, so they are Deno KV's.
     const batchSize = asked ?? Math.min(options.limit ?? DEFAULT_BATCH, MAX_LIMIT_BATCH);
-    return new KvListIterator<T>({
+    return newListIterator<T>({
       engine: this.#engine,
       gate: this.#gate,
       parts: selectorParts(selector),
@@ -158,7 +168,7 @@ export class Kv {
 
   /** A new atomic operation on this store. */
   atomic(): AtomicOperation {
-    return new AtomicOperation(this.#committer);
+    return newAtomicOperation(this.#committer);
   }
 
   /** A stream of the entries of `keys`: now, then whenever one of them changes. */
@@ -181,19 +191,25 @@ export class Kv {
    * versionstamp. Cask does not support such keys: a write with one throws TypeError.
    */
   commitVersionstamp(): symbol {
-    return this.#versionstampSymbol;
+    return COMMIT_VERSIONSTAMP;
   }
 
   /**
    * Closes the store: queue listeners resolve, watch streams end, later calls
-   * reject. Resolves once the files are flushed and the directory is unlocked;
-   * `Deno.Kv.close()` returns nothing, so code written for it can ignore that.
+   * reject. Resolves once the files are flushed and the directory is unlocked,
+   * and rejects if that flush fails; `Deno.Kv.close()` returns nothing, so
+   * code written for it can ignore the promise: a failure then goes unreported
+   * (never an unhandled rejection).
    */
   close(): Promise<void> {
     if (this.#closing) return this.#closing;
     this.#gate.close();
     this.#wakeup.wake();
     this.#closing = this.#queue.settle().then(() => this.#engine.close());
+    // Deno KV code calls close() without awaiting it and may delete the
+    // directory next (a test's teardown): the flush then fails, and that must
+    // not kill the process. Callers who await the promise still see the error.
+    this.#closing.catch(() => {});
     return this.#closing;
   }
 
@@ -207,13 +223,22 @@ export class Kv {
     return this.close();
   }
 
+  // The bytes of a key to read; Deno KV's words for a missing one.
+  #readKey(key: KvKey): Uint8Array {
+    if (key === null || key === undefined) throw new TypeError("Invalid range");
+    const kb = encodeKey(key);
+    checkReadKey(this.#limits, kb);
+    return kb;
+  }
+
   async #readMany(
     keys: readonly KvKey[],
     consistency: KvConsistencyLevel | undefined,
   ): Promise<KvEntryMaybe<unknown>[]> {
     this.#gate.check();
     checkConsistency(consistency);
-    const encoded = keys.map((k) => encodeKey(k));
+    // Deno KV maps over whatever it is given (a string maps over its characters).
+    const encoded = Array.prototype.map.call(keys, (k: KvKey) => this.#readKey(k)) as Uint8Array[];
     const records = await readAtOnce(this.#engine, encoded);
     return records.map((r, i) => r === undefined ? absentEntry(keys[i]) : entryOf(encoded[i], r));
   }

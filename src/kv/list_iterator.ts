@@ -28,6 +28,9 @@ export interface ListPlan {
   batchSize: number;
 }
 
+/** Makes the iterator of `plan`; for `Kv.list()`. */
+export let newListIterator: <T>(plan: ListPlan) => KvListIterator<T>;
+
 /**
  * An async iterator of the entries of a `list()` call. Its `cursor` names the
  * last entry returned; pass it as `cursor` to a new `list()` to resume after it.
@@ -56,8 +59,12 @@ export class KvListIterator<T> implements AsyncIterableIterator<KvEntry<T>> {
   #done = false;
   #count = 0;
 
-  /** Made by `Kv.list()`. */
-  constructor(plan: ListPlan) {
+  static {
+    newListIterator = <T>(plan: ListPlan) => new KvListIterator<T>(plan);
+  }
+
+  /** @ignore Use `Kv.list()`. */
+  private constructor(plan: ListPlan) {
     this.#plan = plan;
     this.#cursor = plan.cursor || undefined;
   }

@@ -5,6 +5,7 @@
  */
 
 import type { KvKey } from "./key_codec.ts";
+import { serdeError } from "./serde.ts";
 import { encodeValue } from "./value_codec.ts";
 import type { KvU64 } from "./u64.ts";
 
@@ -186,9 +187,7 @@ export function pendingEnqueue(
   const integer = (v: unknown): number => {
     if (typeof v === "number") return v;
     if (typeof v === "bigint") return Number(v);
-    atCommit(
-      new TypeError(`serde_v8 error: invalid type; expected: integer, got: ${serdeType(v)}`),
-    );
+    atCommit(serdeError("integer", v));
     return 0;
   };
   return {
@@ -197,13 +196,4 @@ export function pendingEnqueue(
     keysIfUndelivered: options?.keysIfUndelivered ?? [],
     backoffSchedule: schedule ? Array.from(schedule, integer) : null,
   };
-}
-
-// How Deno KV's conversion names a value that is not an integer.
-function serdeType(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "array";
-  if (typeof v === "boolean") return "Boolean";
-  if (typeof v === "object") return "unknown";
-  return typeof v;
 }

@@ -19,6 +19,9 @@ import { decodeValue } from "./value_codec.ts";
 
 /** Messages looked at per scan of the queue range. */
 const SCAN_BATCH = 64;
+/** How long a message whose outcome could not be written waits, first and at most. */
+const UNRECORDED_HOLD_MS = 1000;
+const UNRECORDED_HOLD_MAX_MS = 60_000;
 
 /** Wakes sleepers when messages are queued or the store closes. */
 export class Wakeup {
@@ -53,10 +56,12 @@ export class QueueDispatcher {
   readonly #engine: KvEngine;
   readonly #wakeup: Wakeup;
   readonly #isClosed: () => boolean;
-  /** Ids of messages handed to a handler and not yet finished. */
+  /** Ids of messages handed to a handler and not yet finished (or held back). */
   readonly #inFlight = new Set<string>();
+  /** Outcome writes that failed in a row, per message id. */
+  readonly #unrecorded = new Map<string, number>();
   /** Deliveries whose handler returned and whose outcome is being written. */
-  readonly #recording = new Set<Promise<void>>();
+  readonly #recording = new Set<Promise<unknown>>();
   /** The handlers, which take turns with the messages, as Deno KV's do. */
   readonly #handlers: QueueHandler[] = [];
   #turn = 0;
@@ -117,7 +122,7 @@ export class QueueDispatcher {
         if (readyAt > now) return readyAt;
         this.#inFlight.add(id);
         const handler = this.#handlers[this.#turn++ % this.#handlers.length];
-        void this.#deliver(handler, e.key, e.value).finally(() => {
+        void this.#deliver(handler, id, e.key, e.value).finally(() => {
           this.#inFlight.delete(id);
           this.#wakeup.wake();
         });
@@ -129,7 +134,12 @@ export class QueueDispatcher {
     }
   }
 
-  async #deliver(handler: QueueHandler, key: Uint8Array, value: Uint8Array): Promise<void> {
+  async #deliver(
+    handler: QueueHandler,
+    id: string,
+    key: Uint8Array,
+    value: Uint8Array,
+  ): Promise<void> {
     const record = readQueueRecord(value);
     let ok = false;
     try {
@@ -142,8 +152,30 @@ export class QueueDispatcher {
     }
     const recorded = this.#record(ok, key, record);
     this.#recording.add(recorded);
-    await recorded;
+    const error = await recorded;
     this.#recording.delete(recorded);
+    if (error === undefined) this.#unrecorded.delete(id);
+    // After close the store refuses every write; the message waits for a reopen.
+    else if (!this.#isClosed()) await this.#holdBack(id, error);
+  }
+
+  // The outcome was not written, so the message is still stored and due: it
+  // is delivered again (at least once), but only after a pause that doubles
+  // while the writes keep failing. Handing it back at once would redeliver it
+  // in a loop that starves the event loop (a dead letter the store refuses
+  // fails every time).
+  async #holdBack(id: string, error: unknown): Promise<void> {
+    const failures = (this.#unrecorded.get(id) ?? 0) + 1;
+    this.#unrecorded.set(id, failures);
+    const ms = Math.min(UNRECORDED_HOLD_MS * 2 ** (failures - 1), UNRECORDED_HOLD_MAX_MS);
+    console.error(
+      `cask: the outcome of a queue delivery could not be written; delivering it again in ${ms} ms:`,
+      error,
+    );
+    await new Promise<void>((resolve) => {
+      // Unreferenced: a held message must not keep the process alive after close.
+      Deno.unrefTimer(setTimeout(resolve, ms));
+    });
   }
 
   /**
@@ -157,7 +189,8 @@ export class QueueDispatcher {
     await Promise.allSettled([...this.#recording]);
   }
 
-  async #record(ok: boolean, key: Uint8Array, record: QueueRecord): Promise<void> {
+  /** Writes a delivery's outcome; resolves with the error when the store refused it. */
+  async #record(ok: boolean, key: Uint8Array, record: QueueRecord): Promise<unknown> {
     const ops: EngineOp[] = [{ type: "delete", key }];
     if (!ok && record.failures < record.backoff.length) {
       const delay = record.backoff[record.failures];
@@ -169,8 +202,8 @@ export class QueueDispatcher {
     }
     try {
       await this.#engine.atomic(ops);
-    } catch {
-      // The message is still stored, so it is delivered again: at least once.
+    } catch (e) {
+      return e;
     }
   }
 }

@@ -51,7 +51,10 @@ export function readyAtOf(key: Uint8Array): number {
 }
 
 /** The write that stores `record`, deliverable at `readyAt`. */
-export function queueWrite(record: QueueRecord, readyAt: number): EngineOp {
+export function queueWrite(
+  record: QueueRecord,
+  readyAt: number,
+): Extract<EngineOp, { type: "set" }> {
   return { type: "set", key: queueKey(readyAt), value: serialize(record) };
 }
 

@@ -115,6 +115,9 @@ export function encodeCursor(range: ByteRange, lastKey: Uint8Array): string {
 export function resumeRange(range: ByteRange, cursor: string, reverse: boolean): ByteRange {
   let bin: string;
   try {
+    // Padded base64url only, as Deno KV requires (atob would also take "Jw" for "Jw==",
+    // and "+" or "/").
+    if (cursor.length % 4 !== 0 || /[+/]/.test(cursor)) throw new TypeError("not base64url");
     bin = atob(cursor.replaceAll("-", "+").replaceAll("_", "/"));
   } catch {
     throw new TypeError("invalid cursor");
@@ -127,5 +130,9 @@ export function resumeRange(range: ByteRange, cursor: string, reverse: boolean):
   ) {
     throw new TypeError("cursor out of bounds");
   }
+  // Any bytes are a position, as in Deno KV, but the scan never leaves the selector's
+  // own range, which ends below the records Cask keeps under 0xff (its queue).
+  if (compareBytes(next.start, range.start) < 0) next.start = range.start;
+  if (compareBytes(next.end, range.end) > 0) next.end = range.end;
   return next;
 }
