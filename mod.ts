@@ -22,9 +22,7 @@
 import type { OpenOptions } from "./src/base/types.ts";
 import { Cask } from "./src/api/store.ts";
 import { resolveOptions } from "./src/api/options.ts";
-import { MEMORY_PATH, temporaryEngine } from "./src/kv/memory.ts";
-import { newKv } from "./src/kv/kv.ts";
-import type { Kv } from "./src/kv/mod.ts";
+import { type Kv, openKvOn } from "./src/kv/mod.ts";
 
 export { Cask } from "./src/api/store.ts";
 export { Batch } from "./src/api/batch.ts";
@@ -129,8 +127,5 @@ export {
  */
 export async function openKv(path: string, options?: OpenOptions): Promise<Kv> {
   const { maxKeySize, maxValueSize } = resolveOptions(options);
-  const engine = path === MEMORY_PATH
-    ? await temporaryEngine((dir) => Cask.open(dir, options))
-    : await Cask.open(path, options);
-  return newKv(engine, { maxKeySize, maxValueSize });
+  return await openKvOn(path, (dir) => Cask.open(dir, options), { maxKeySize, maxValueSize });
 }

@@ -7,6 +7,8 @@
  */
 
 import type { KvEngine } from "./engine.ts";
+import { type Kv, newKv } from "./kv.ts";
+import type { KvLimits } from "./limits.ts";
 
 /** The path that asks for a private, temporary store, as in `Deno.openKv`. */
 export const MEMORY_PATH = ":memory:";
@@ -41,4 +43,16 @@ export async function temporaryEngine(
       }
     },
   };
+}
+
+/**
+ * The Kv for `openKv(path)`: on the store `open` opens at `path`, or, for
+ * {@link MEMORY_PATH}, on a temporary one.
+ */
+export async function openKvOn(
+  path: string,
+  open: (dir: string) => Promise<KvEngine>,
+  limits: KvLimits,
+): Promise<Kv> {
+  return newKv(path === MEMORY_PATH ? await temporaryEngine(open) : await open(path), limits);
 }

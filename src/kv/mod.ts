@@ -13,3 +13,5 @@ export type { KvKey, KvKeyPart } from "./key_codec.ts";
 export type { KvListSelector } from "./selector.ts";
 export type { KvCommitError, KvCommitResult, KvEntry, KvEntryMaybe } from "./entry.ts";
 export type { EnqueueOptions, KvAtomicCheck, KvMutation } from "./mutation.ts";
+// Not re-exported by mod.ts: how its openKv builds a Kv.
+export { openKvOn } from "./memory.ts";
