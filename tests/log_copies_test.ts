@@ -201,14 +201,21 @@ for (const where of ["at the end", "over a later record"] as const) {
     }));
 }
 
+// Index checkpoints at every close, for a store of 100 records over several 2 KiB files.
+const checkpoint = { minKeys: 0 };
+
+/** Writes those records into `dir`; returns its data files. */
+async function smallFiles(dir: string): Promise<string[]> {
+  {
+    await using db = await open(dir, { maxFileSize: 2048, checkpoint });
+    for (let i = 0; i < 100; i++) await db.set(`k${i}`, "v".repeat(40));
+  }
+  return await dataFiles(dir);
+}
+
 Deno.test("a lost newest file's gap stays on record when later opens start from a checkpoint", () =>
   withDir(async (dir) => {
-    const checkpoint = { minKeys: 0 };
-    {
-      await using db = await open(dir, { maxFileSize: 2048, checkpoint });
-      for (let i = 0; i < 100; i++) await db.set(`k${i}`, "v".repeat(40));
-    }
-    const files = await dataFiles(dir);
+    const files = await smallFiles(dir);
     await Deno.remove(files.at(-1)!);
     {
       const { db, warnings } = await openWarned(dir, { checkpoint });
@@ -228,12 +235,7 @@ Deno.test("a lost newest file's gap stays on record when later opens start from 
 
 Deno.test("a lost middle file is reported with the same lost sequence numbers from a checkpoint", () =>
   withDir(async (dir) => {
-    const checkpoint = { minKeys: 0 };
-    {
-      await using db = await open(dir, { maxFileSize: 2048, checkpoint });
-      for (let i = 0; i < 100; i++) await db.set(`k${i}`, "v".repeat(40));
-    }
-    const files = await dataFiles(dir);
+    const files = await smallFiles(dir);
     await Deno.remove(files[2]);
     const messages = [];
     for (let round = 0; round < 2; round++) {
