@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { open } from "../mod.ts";
+import { formatDumpLine, parseDumpLine } from "../src/cli/dump_format.ts";
+import { encodeOutput } from "../src/cli/encoding.ts";
 import { dataFiles, prng, randomBytes, text, withDir } from "./helpers.ts";
 import { serveArgs } from "./ports.ts";
 
@@ -749,5 +751,97 @@ Deno.test("cli: a dump holding a value past the default maxValueSize loads back"
     const got = ok(await cask(["get", "big", "--dir", `${dir}/b`]), "get").stdoutBytes;
     assert.equal(got.length, big.length);
     assert.ok(got.every((b, i) => b === big[i]), "bytes as set");
+  });
+});
+
+Deno.test("cli: dump lines and --hex/--base64 output spelled in pieces join into the whole", () => {
+  const rand = prng(7);
+  for (let n = 0; n < 40; n++) {
+    const value = randomBytes(rand, n);
+    for (const pieceBytes of [3, 6, 9, 3 * 1024]) {
+      const pieces = [
+        ...formatDumpLine({
+          key: value.length ? value : Uint8Array.of(1),
+          value,
+          expireAt: n || undefined,
+        }, pieceBytes),
+      ];
+      const line = pieces.join("");
+      const expected: Record<string, unknown> = {
+        key: (value.length ? value : Uint8Array.of(1)).toBase64(),
+        value: value.toBase64(),
+      };
+      if (n) expected.expireAt = n;
+      assert.equal(line, JSON.stringify(expected));
+      assert.deepEqual(parseDumpLine(line, 1).value, value);
+      const b64 = [...encodeOutput(value, "base64", pieceBytes)];
+      assert.equal(b64.join(""), value.toBase64());
+      // Only the last piece may be padded, or the join would not be base64.
+      assert.ok(b64.slice(0, -1).every((p) => !String(p).includes("=")), `pieces ${b64}`);
+      assert.equal([...encodeOutput(value, "hex", pieceBytes)].join(""), value.toHex());
+    }
+  }
+});
+
+// Reads `cask <args>`'s stdout as it comes and checks it is `head`, then
+// `count` copies of byte `fill`, then `tail`, without holding it whole.
+async function expectOutput(
+  args: string[],
+  head: string,
+  fill: number,
+  count: number,
+  tail: string,
+): Promise<void> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CLI, ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const headBytes = new TextEncoder().encode(head);
+  const tailBytes = new TextEncoder().encode(tail);
+  const total = headBytes.length + count + tailBytes.length;
+  const at = (i: number) =>
+    i < headBytes.length
+      ? headBytes[i]
+      : i < headBytes.length + count
+      ? fill
+      : tailBytes[i - headBytes.length - count];
+  let seen = 0;
+  let wrong = -1;
+  for await (const chunk of child.stdout) {
+    for (let i = 0; i < chunk.length && wrong < 0; i++) {
+      if (seen + i >= total || chunk[i] !== at(seen + i)) wrong = seen + i;
+    }
+    seen += chunk.length;
+  }
+  const status = await child.status;
+  assert.equal(status.code, 0, `cask ${args.join(" ")}: exit ${status.code}, ${await stderr}`);
+  assert.equal(wrong, -1, `cask ${args.join(" ")}: wrong byte at ${wrong}`);
+  assert.equal(seen, total, `cask ${args.join(" ")}: output length`);
+}
+
+Deno.test("cli: dump and get --hex of a 270 MiB value stream it out in pieces", async () => {
+  await withDir(async (dir) => {
+    // Spelled whole, this value's hex (540M characters) is past V8's string
+    // limit, and its dump line took JSON.stringify out of memory.
+    const size = 270 * 1024 * 1024;
+    ok(await cask(["set", "huge", "--dir", dir], new Uint8Array(size)), "set from stdin");
+    const A = "A".charCodeAt(0);
+    await expectOutput(
+      ["dump", "--dir", dir],
+      '{"key":"aHVnZQ==","value":"',
+      A,
+      size / 3 * 4,
+      '"}\n',
+    );
+    await expectOutput(
+      ["get", "68756765", "--hex", "--dir", dir],
+      "",
+      "0".charCodeAt(0),
+      size * 2,
+      "\n",
+    );
   });
 });

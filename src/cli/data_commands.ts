@@ -47,7 +47,8 @@ export const getCommand: Command = {
       if (!Deno.stdout.isTerminal()) return EXIT_OK;
     }
     const out = new Output();
-    await out.line(value ? encodeOutput(value, encoding) : "");
+    if (value) await out.write(encodeOutput(value, encoding));
+    await out.line();
     await out.flush();
     return EXIT_OK;
   },
@@ -151,10 +152,16 @@ export const scanCommand: Command = {
     await using db = await openForReading(args);
     const out = new Output();
     if (booleanFlag(args, "keys-only")) {
-      for await (const key of db.keys(options)) await out.line(encodeOutput(key, encoding));
+      for await (const key of db.keys(options)) {
+        await out.write(encodeOutput(key, encoding));
+        await out.line();
+      }
     } else {
       for await (const [key, value] of db.scan(options)) {
-        await out.line(encodeOutput(key, encoding), "\t", encodeOutput(value, encoding));
+        await out.write(encodeOutput(key, encoding));
+        await out.write(["\t"]);
+        await out.write(encodeOutput(value, encoding));
+        await out.line();
       }
     }
     await out.flush();

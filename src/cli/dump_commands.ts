@@ -40,7 +40,8 @@ export const dumpCommand: Command = {
     for await (const { key, value, expireAt } of db.scanEntries()) {
       const record: DumpRecord = { key, value };
       if (expireAt !== 0) record.expireAt = expireAt;
-      await out.line(formatDumpLine(record));
+      await out.write(formatDumpLine(record));
+      await out.line();
     }
     await out.flush();
     return EXIT_OK;

@@ -25,16 +25,21 @@ export class DumpFormatError extends Error {
   }
 }
 
+import { base64Pieces } from "./encoding.ts";
+
 const FIELDS = new Set(["key", "value", "expireAt"]);
 
-/** Encodes `record` as one dump line, without the line feed. */
-export function formatDumpLine(record: DumpRecord): string {
-  const line: Record<string, string | number> = {
-    key: record.key.toBase64(),
-    value: record.value.toBase64(),
-  };
-  if (record.expireAt !== undefined) line.expireAt = record.expireAt;
-  return JSON.stringify(line);
+/**
+ * Encodes `record` as one dump line, without the line feed, in pieces that
+ * join into the line: the value's base64 comes `pieceBytes` value bytes (a
+ * multiple of 3) at a time, since a value of a few hundred MiB spelled whole
+ * would be a string past V8's limit.
+ */
+export function* formatDumpLine(record: DumpRecord, pieceBytes?: number): Generator<string> {
+  // Base64 needs no JSON escaping, so the pieces are the JSON text as it is.
+  yield `{"key":"${record.key.toBase64()}","value":"`;
+  yield* base64Pieces(record.value, pieceBytes);
+  yield record.expireAt === undefined ? '"}' : `","expireAt":${record.expireAt}}`;
 }
 
 /** Decodes dump line number `lineNumber`; throws {@link DumpFormatError}. */
