@@ -403,6 +403,10 @@ Deno.test("cli: load refuses a malformed dump line with its number (exit 2)", as
         [JSON.stringify({ key: btoa("k"), value: "", expireAt: -1 }), /line 2: expireAt/],
         [JSON.stringify({ value: "" }), /line 2: missing base64 string 'key'/],
         [JSON.stringify({ key: "", value: "" }), /line 2: key must not be empty/],
+        [
+          JSON.stringify({ key: new Uint8Array(16 * 1024 * 1024 + 1).toBase64(), value: "" }),
+          /line 2: key is 16777217 bytes; a store takes at most 16777216/,
+        ],
       ] as const
     ) {
       const run = await cask(["load", "--dir", dir], `${good}\n${bad}\n`);
@@ -843,5 +847,24 @@ Deno.test("cli: dump and get --hex of a 270 MiB value stream it out in pieces", 
       size * 2,
       "\n",
     );
+  });
+});
+
+Deno.test("cli: a dump holding a key past the default maxKeySize loads back", async () => {
+  await withDir(async (dir) => {
+    const longKey = "k".repeat(70_000);
+    {
+      await using db = await open(`${dir}/a`, { maxKeySize: 100_000 });
+      await db.set(longKey, "v");
+      await db.set("small", "w");
+    }
+    const dump = ok(await cask(["dump", "--dir", `${dir}/a`]), "dump").stdout;
+    assert.equal(
+      ok(await cask(["load", "--dir", `${dir}/b`], dump), "load").stdout,
+      "loaded 2 keys\n",
+    );
+    await using copy = await open(`${dir}/b`, { maxKeySize: 100_000 });
+    assert.equal(text(await copy.get(longKey)), "v");
+    assert.equal(text(await copy.get("small")), "w");
   });
 });
