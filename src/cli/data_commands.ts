@@ -9,6 +9,7 @@ import {
   integerFlag,
   type ParsedArgs,
   stringFlag,
+  UsageError,
 } from "./args.ts";
 import type { Command } from "./command.ts";
 import { decodeArg, encodeOutput, type Encoding, ENCODING_FLAGS, encodingOf } from "./encoding.ts";
@@ -18,8 +19,11 @@ import { openForReading, openStore, STORE_FLAGS } from "./store.ts";
 
 const DATA_FLAGS = { ...STORE_FLAGS, ...ENCODING_FLAGS };
 
+// The store refuses an empty key too, but only once it is open (and created).
 function keyArg(args: ParsedArgs, encoding: Encoding): Uint8Array {
-  return decodeArg(args.positionals[0], encoding, "key");
+  const key = decodeArg(args.positionals[0], encoding, "key");
+  if (key.length === 0) throw new UsageError("key must not be empty");
+  return key;
 }
 
 /** `cask get <key>` */
@@ -66,14 +70,17 @@ export const setCommand: Command = {
   },
   async run(args) {
     expectPositionals(args, 1, 2, "<key> [value]");
+    // Every argument is checked before the open: a bad one must not leave a new store behind.
     const encoding = encodingOf(args);
-    const ttl = integerFlag(args, "ttl", 1);
+    // The store refuses a ttl whose expiry passes the largest safe timestamp.
+    const ttl = integerFlag(args, "ttl", 1, Number.MAX_SAFE_INTEGER - Date.now());
     const key = keyArg(args, encoding);
     const given = args.positionals[1];
+    const value = given === undefined ? undefined : decodeArg(given, encoding, "value");
     const options = ttl === undefined ? undefined : { ttl };
-    if (given !== undefined) {
+    if (value !== undefined) {
       await using db = await openStore(args);
-      await db.set(key, decodeArg(given, encoding, "value"), options);
+      await db.set(key, value, options);
       return EXIT_OK;
     }
     // Someone who typed `cask set k` at a terminal would otherwise face a silent wait.
