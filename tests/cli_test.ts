@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { open } from "../mod.ts";
-import { formatDumpLine, parseDumpLine } from "../src/cli/dump_format.ts";
+import { formatDumpLine, parseDumpLine, readDumpLine } from "../src/cli/dump_format.ts";
 import { encodeOutput } from "../src/cli/encoding.ts";
 import { dataFiles, prng, randomBytes, text, withDir } from "./helpers.ts";
 import { serveArgs } from "./ports.ts";
@@ -860,22 +860,34 @@ async function expectOutput(
   assert.equal(seen, total, `cask ${args.join(" ")}: output length`);
 }
 
-Deno.test("cli: dump and get --hex of a 270 MiB value stream it out in pieces", async () => {
+Deno.test("cli: a 270 MiB value dumps, loads back and prints as hex, in pieces", async () => {
   await withDir(async (dir) => {
     // Spelled whole, this value's hex (540M characters) is past V8's string
     // limit, and its dump line took JSON.stringify out of memory.
     const size = 270 * 1024 * 1024;
-    ok(await cask(["set", "huge", "--dir", dir], new Uint8Array(size)), "set from stdin");
+    // --sync never: durability is not the point here, and fsyncs of 270 MiB cost seconds.
+    const a = ["--dir", `${dir}/a`, "--sync", "never"];
+    ok(await cask(["set", "huge", ...a], new Uint8Array(size)), "set from stdin");
     const A = "A".charCodeAt(0);
     await expectOutput(
-      ["dump", "--dir", dir],
+      ["dump", ...a],
       '{"key":"aHVnZQ==","value":"',
       A,
       size / 3 * 4,
       '"}\n',
     );
+    // Its dump line (377 MB) is read as bytes, not as one string.
+    const dump = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", CLI, "dump", ...a],
+      stdout: "piped",
+    }).spawn();
+    await dump.stdout.pipeTo((await Deno.create(`${dir}/dump.jsonl`)).writable);
+    assert.equal((await dump.status).code, 0);
+    ok(await cask(["load", `${dir}/dump.jsonl`, "--dir", `${dir}/b`, "--sync", "never"]), "load");
+    await Deno.remove(`${dir}/dump.jsonl`);
+    await expectOutput(["get", "huge", "--dir", `${dir}/b`], "", 0, size, "");
     await expectOutput(
-      ["get", "68756765", "--hex", "--dir", dir],
+      ["get", "68756765", "--hex", "--dir", `${dir}/b`],
       "",
       "0".charCodeAt(0),
       size * 2,
@@ -901,4 +913,87 @@ Deno.test("cli: a dump holding a key past the default maxKeySize loads back", as
     assert.equal(text(await copy.get(longKey)), "v");
     assert.equal(text(await copy.get("small")), "w");
   });
+});
+
+// `text` cut into pieces of `size` bytes, as a line arrives from a stream.
+function piecesOf(text: string, size: number): Uint8Array[] {
+  const bytes = new TextEncoder().encode(text);
+  const pieces = [];
+  for (let at = 0; at < bytes.length; at += size) pieces.push(bytes.subarray(at, at + size));
+  return pieces;
+}
+
+function outcome(read: () => unknown): unknown {
+  try {
+    return read();
+  } catch (e) {
+    return e instanceof Error ? `${e.name}: ${e.message}` : e;
+  }
+}
+
+Deno.test("cli: a dump line read as bytes, as lines too long for a string are, reads as JSON.parse reads it", () => {
+  const rand = prng(11);
+  const lines = [
+    '{ "key" : "AAEC" ,\t"value":"AQID" }',
+    '{"key":"AQ==","value":"\\/\\/\\/\\/"}',
+    '{"key":"AQ==","value":"\\u002f\\u002F//AQID"}',
+    '{"key":"AQ","value":"AQ\\nID AQ\\tID"}',
+    '{"key":"AQ","value":"AQ==AQ=="}',
+    '{"key":"AQ","value":"AQ== "}',
+    '{"key":"AQ","value":"AQI"}',
+    '{"key":"AQ","value":"A"}',
+    '{"key":"AQ","value":"AQI="}',
+    '{"key":"AQ","value":"AQ="}',
+    '{"key":"AQ","value":"%%%%"}',
+    '{"key":"AQ","value":"AQ\x01ID"}',
+    '{"key":"AQ","value":"AQ\\qID"}',
+    '{"key":"AQ","value":"AQ\\u00"}',
+    '{"key":"AQ","value":"AQ\\u00zzID"}',
+    '{"key":"AQ","value":"\\b"}',
+    '{"key":"AQ","value":"AQ"',
+    '{"key":"AQ","value":"AQ"}x',
+    '{"key":"AQ","value":"AQ",}',
+    '{"key":"AQ","value":"AQ" "x"}',
+    '{"key":"AQ","value":[1,"]"]}',
+    '{"key":"AQ","value":{"a":"}"}}',
+    '{"key":"AQ","value":"AQ","expireAt":12.5}',
+    '{"key":"AQ","value":"AQ","expireAt":1e3}',
+    '{"key":"AQ","value":"AQ","expireAt":01}',
+    '{"key":"AQ","value":"AQ","expireAt":true}',
+    '{"key":"AQ","value":"AQ","expireAt":"5"}',
+    '{"key":"AQ","value":"AQ","extra":null}',
+    '{"__proto__":1,"key":"AQ","value":"AQ"}',
+    '{"key":"AQ","key":"Ag","value":""}',
+    '{"key":"AQ","value":"€€€€"}',
+    '{"key":"","value":"AQ"}',
+    '{"value":"AQ"}',
+    '{"key":"AQ","value":"AQID"}\r',
+    '{"key":"AQ","value":"A\\"Q"}',
+    '{"key\\"x":"AQ","value":"AQ"}',
+    '{"key":"AQ","value":"AQ\\\\"}',
+    '{"key":"AQ","value":"AQ\\\\\\"}',
+    "{}",
+  ];
+  for (let n = 0; n < 30; n++) {
+    const value = randomBytes(rand, n * 7);
+    lines.push(
+      [...formatDumpLine({ key: randomBytes(rand, 1 + n), value, expireAt: n || undefined }, 3)]
+        .join(""),
+    );
+  }
+  for (const line of lines) {
+    const expected = outcome(() => parseDumpLine(line, 4));
+    for (const size of [1, 2, 3, 5, 64]) {
+      // A long-line threshold of 0 reads every line as bytes; short strings of
+      // 0 and 3 bytes make nearly every string a long one, decoded in pieces.
+      for (const shortString of [0, 3, 1000]) {
+        const got = outcome(() => readDumpLine(piecesOf(line, size), 4, 0, shortString));
+        assert.deepEqual(
+          got,
+          expected,
+          `${line} in pieces of ${size}, short strings ${shortString}`,
+        );
+      }
+    }
+  }
 });

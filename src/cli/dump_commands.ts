@@ -8,7 +8,8 @@ import { count } from "./human.ts";
 import type { BatchOp, Cask } from "../../mod.ts";
 import { booleanFlag, expectPositionals, integerFlag, UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
-import { DumpFormatError, type DumpRecord, formatDumpLine, parseDumpLine } from "./dump_format.ts";
+import { DumpFormatError } from "./dump_error.ts";
+import { type DumpRecord, formatDumpLine, readDumpLine } from "./dump_format.ts";
 import { EXIT_OK } from "./exit_codes.ts";
 import { readLines } from "./lines.ts";
 import { LoadError } from "./load_error.ts";
@@ -100,7 +101,7 @@ export const loadCommand: Command = {
 // into `tally` as batches commit, so a failure can say how far it got.
 async function loadLines(
   db: Cask,
-  lines: AsyncIterable<string>,
+  lines: AsyncIterable<Uint8Array[]>,
   limits: { keys: number; bytes: number },
   tally: { loaded: number; expired: number },
 ): Promise<void> {
@@ -115,8 +116,9 @@ async function loadLines(
   let lineNumber = 0;
   for await (const line of lines) {
     lineNumber++;
-    if (line.trim() === "") continue;
-    const { key, value, expireAt } = parseDumpLine(line, lineNumber);
+    const record = readDumpLine(line, lineNumber);
+    if (record === undefined) continue;
+    const { key, value, expireAt } = record;
     // Checked here, not left to the store, which refuses a whole batch without naming the line.
     for (
       const [what, bytes, max] of [
