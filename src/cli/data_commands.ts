@@ -9,6 +9,7 @@ import {
   integerFlag,
   type ParsedArgs,
   stringFlag,
+  UsageError,
 } from "./args.ts";
 import type { Command } from "./command.ts";
 import { decodeArg, encodeOutput, type Encoding, ENCODING_FLAGS, encodingOf } from "./encoding.ts";
@@ -18,8 +19,11 @@ import { openForReading, openStore, STORE_FLAGS } from "./store.ts";
 
 const DATA_FLAGS = { ...STORE_FLAGS, ...ENCODING_FLAGS };
 
+// The store refuses an empty key too, but only once it is open (and created).
 function keyArg(args: ParsedArgs, encoding: Encoding): Uint8Array {
-  return decodeArg(args.positionals[0], encoding, "key");
+  const key = decodeArg(args.positionals[0], encoding, "key");
+  if (key.length === 0) throw new UsageError("key must not be empty");
+  return key;
 }
 
 /** `cask get <key>` */
@@ -47,7 +51,8 @@ export const getCommand: Command = {
       if (!Deno.stdout.isTerminal()) return EXIT_OK;
     }
     const out = new Output();
-    await out.line(value ? encodeOutput(value, encoding) : "");
+    if (value) await out.write(encodeOutput(value, encoding));
+    await out.line();
     await out.flush();
     return EXIT_OK;
   },
@@ -65,14 +70,17 @@ export const setCommand: Command = {
   },
   async run(args) {
     expectPositionals(args, 1, 2, "<key> [value]");
+    // Every argument is checked before the open: a bad one must not leave a new store behind.
     const encoding = encodingOf(args);
-    const ttl = integerFlag(args, "ttl", 1);
+    // The store refuses a ttl whose expiry passes the largest safe timestamp.
+    const ttl = integerFlag(args, "ttl", 1, Number.MAX_SAFE_INTEGER - Date.now());
     const key = keyArg(args, encoding);
     const given = args.positionals[1];
+    const value = given === undefined ? undefined : decodeArg(given, encoding, "value");
     const options = ttl === undefined ? undefined : { ttl };
-    if (given !== undefined) {
+    if (value !== undefined) {
       await using db = await openStore(args);
-      await db.set(key, decodeArg(given, encoding, "value"), options);
+      await db.set(key, value, options);
       return EXIT_OK;
     }
     // Someone who typed `cask set k` at a terminal would otherwise face a silent wait.
@@ -151,10 +159,16 @@ export const scanCommand: Command = {
     await using db = await openForReading(args);
     const out = new Output();
     if (booleanFlag(args, "keys-only")) {
-      for await (const key of db.keys(options)) await out.line(encodeOutput(key, encoding));
+      for await (const key of db.keys(options)) {
+        await out.write(encodeOutput(key, encoding));
+        await out.line();
+      }
     } else {
       for await (const [key, value] of db.scan(options)) {
-        await out.line(encodeOutput(key, encoding), "\t", encodeOutput(value, encoding));
+        await out.write(encodeOutput(key, encoding));
+        await out.write(["\t"]);
+        await out.write(encodeOutput(value, encoding));
+        await out.line();
       }
     }
     await out.flush();

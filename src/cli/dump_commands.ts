@@ -8,7 +8,8 @@ import { count } from "./human.ts";
 import type { BatchOp, Cask } from "../../mod.ts";
 import { booleanFlag, expectPositionals, integerFlag, UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
-import { type DumpRecord, formatDumpLine, parseDumpLine } from "./dump_format.ts";
+import { DumpFormatError } from "./dump_error.ts";
+import { type DumpRecord, formatDumpLine, readDumpLine } from "./dump_format.ts";
 import { EXIT_OK } from "./exit_codes.ts";
 import { readLines } from "./lines.ts";
 import { LoadError } from "./load_error.ts";
@@ -20,8 +21,11 @@ const DEFAULT_BATCH = 1000;
 // held in memory a thousand values at a time.
 const BATCH_BYTES = 16 * 1024 * 1024;
 
-// The largest maxValueSize the store accepts (1 GiB).
-const LOAD_MAX_VALUE = 1024 * 1024 * 1024;
+// Whatever dump wrote must load back: `cask set` streams values past the
+// default maxValueSize, and a store opened through the API may have taken keys
+// past the default maxKeySize, so load opens the store with the largest
+// limits it accepts (16 MiB keys, 1 GiB values).
+const LOAD_LIMITS = { maxKeySize: 16 * 1024 * 1024, maxValueSize: 1024 * 1024 * 1024 };
 
 /** `cask dump` */
 export const dumpCommand: Command = {
@@ -40,7 +44,8 @@ export const dumpCommand: Command = {
     for await (const { key, value, expireAt } of db.scanEntries()) {
       const record: DumpRecord = { key, value };
       if (expireAt !== 0) record.expireAt = expireAt;
-      await out.line(formatDumpLine(record));
+      await out.write(formatDumpLine(record));
+      await out.line();
     }
     await out.flush();
     return EXIT_OK;
@@ -74,9 +79,7 @@ export const loadCommand: Command = {
     }
     const path = args.positionals[0];
     const file = path === undefined || path === "-" ? undefined : await Deno.open(path);
-    // Whatever dump wrote must load back: `cask set` streams values past the
-    // default maxValueSize, so the store is opened with the largest allowed.
-    await using db = await openStore(args, { maxValueSize: LOAD_MAX_VALUE });
+    await using db = await openStore(args, LOAD_LIMITS);
     const limits = atomic
       ? { keys: Infinity, bytes: Infinity }
       : { keys: batchSize ?? DEFAULT_BATCH, bytes: BATCH_BYTES };
@@ -98,7 +101,7 @@ export const loadCommand: Command = {
 // into `tally` as batches commit, so a failure can say how far it got.
 async function loadLines(
   db: Cask,
-  lines: AsyncIterable<string>,
+  lines: AsyncIterable<Uint8Array[]>,
   limits: { keys: number; bytes: number },
   tally: { loaded: number; expired: number },
 ): Promise<void> {
@@ -113,8 +116,23 @@ async function loadLines(
   let lineNumber = 0;
   for await (const line of lines) {
     lineNumber++;
-    if (line.trim() === "") continue;
-    const { key, value, expireAt } = parseDumpLine(line, lineNumber);
+    const record = readDumpLine(line, lineNumber);
+    if (record === undefined) continue;
+    const { key, value, expireAt } = record;
+    // Checked here, not left to the store, which refuses a whole batch without naming the line.
+    for (
+      const [what, bytes, max] of [
+        ["key", key, LOAD_LIMITS.maxKeySize],
+        ["value", value, LOAD_LIMITS.maxValueSize],
+      ] as const
+    ) {
+      if (bytes.length > max) {
+        throw new DumpFormatError(
+          lineNumber,
+          `${what} is ${bytes.length} bytes; a store takes at most ${max}`,
+        );
+      }
+    }
     if (expireAt !== undefined && expireAt <= Date.now()) {
       tally.expired++;
       continue;

@@ -36,9 +36,40 @@ export function decodeArg(text: string, encoding: Encoding, what: string): Uint8
   return utf8.encode(text);
 }
 
-/** Spells `bytes` for output; UTF-8 mode passes them through untouched. */
-export function encodeOutput(bytes: Uint8Array, encoding: Encoding): Uint8Array {
-  if (encoding === "base64") return utf8.encode(bytes.toBase64());
-  if (encoding === "hex") return utf8.encode(bytes.toHex());
-  return bytes;
+// Bytes spelled per piece of output: a whole 300 MiB value spelled at once
+// would be a string past V8's limit (about 512 MiB). A multiple of 3, so every
+// base64 piece but the last ends without padding and the pieces join into
+// exactly the base64 of the whole.
+const PIECE_BYTES = 3 * 1024 * 1024;
+
+/**
+ * Spells `bytes` for output in pieces of `pieceBytes` bytes (a multiple of 3);
+ * UTF-8 mode passes them through untouched.
+ */
+export function* encodeOutput(
+  bytes: Uint8Array,
+  encoding: Encoding,
+  pieceBytes = PIECE_BYTES,
+): Generator<Uint8Array | string> {
+  if (encoding === "base64") yield* base64Pieces(bytes, pieceBytes);
+  else if (encoding === "hex") yield* spelled(bytes, pieceBytes, (piece) => piece.toHex());
+  else yield bytes;
+}
+
+/** The base64 of `bytes`, in pieces of `pieceBytes` bytes (a multiple of 3) that join into the whole. */
+export function base64Pieces(bytes: Uint8Array, pieceBytes = PIECE_BYTES): Generator<string> {
+  return spelled(bytes, pieceBytes, (piece) => piece.toBase64());
+}
+
+function* spelled(
+  bytes: Uint8Array,
+  pieceBytes: number,
+  spell: (piece: Uint8Array) => string,
+): Generator<string> {
+  // An empty value still spells as one (empty) piece.
+  let at = 0;
+  do {
+    yield spell(bytes.subarray(at, at + pieceBytes));
+    at += pieceBytes;
+  } while (at < bytes.length);
 }

@@ -6,7 +6,7 @@
 
 import { CaskError, CorruptionError } from "../../mod.ts";
 import { UsageError } from "./args.ts";
-import { DumpFormatError } from "./dump_format.ts";
+import { DumpFormatError } from "./dump_error.ts";
 import { LoadError } from "./load_error.ts";
 
 /** Success. */
