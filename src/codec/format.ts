@@ -1,7 +1,9 @@
 /**
- * On-disk format constants. Version 2 is written; version 1 is still read. The
- * layout is documented in the README; everything that reads or writes files
- * takes its numbers from here (the wasm codec included).
+ * On-disk format constants of records and file headers. Version 2 is written;
+ * version 1 is still read. The layout is documented in the README; what reads
+ * or writes records and file headers takes its numbers from here (the wasm
+ * codec included). Hint entries and the index checkpoint keep their layouts in
+ * their own modules (src/log/hint.ts, src/log/checkpoint.ts).
  * @module
  */
 
