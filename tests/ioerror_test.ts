@@ -181,6 +181,23 @@ Deno.test("a failed fsync stops the store for good; a reopen recovers what is du
     await assertRecovered(dir, new Set([0]), new Set([1]));
   }));
 
+Deno.test("a failed fsync of a file the writer has left is reported under that file's name", () =>
+  withDir(async (dir) => {
+    const db = await open(dir, { sync: "never", maxFileSize: 1024 });
+    faults.beforeSync = (path) => {
+      if (path.endsWith("/data.0")) throw new Error("EIO (injected)");
+    };
+    try {
+      for (let i = 0; i < 30; i++) db.set(key(i), values[i % values.length]);
+      const e = await db.sync().catch((e) => e);
+      assert.ok(e instanceof IOError, String(e));
+      assert.match(e.message, /^fsync of \S+\/data\.0 failed: EIO \(injected\)/);
+      await assert.rejects(db.close(), (c) => c === e, "the first failure is the one reported");
+    } finally {
+      faults.beforeSync = undefined;
+    }
+  }));
+
 Deno.test('a failed write under sync "always" rejects only the writes it carried', () =>
   withDir(async (dir) => {
     await using db = await open(dir);

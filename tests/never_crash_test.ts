@@ -31,3 +31,23 @@ for (const mode of ["never", "interval"]) {
       }));
   }
 }
+
+Deno.test({
+  name:
+    "a loop of awaited writes that rotates files thousands of times holds a bounded number of descriptors",
+  ignore: Deno.build.os !== "linux",
+  fn: () =>
+    withDir(async (dir) => {
+      const fds = () => [...Deno.readDirSync("/proc/self/fd")].length;
+      await using db = await open(dir, { sync: "never", maxFileSize: 1024 });
+      const before = fds();
+      let most = before;
+      // 2.6 MB: the buffer is written out twice on the way, past 1 MiB each time.
+      for (let i = 0; i < 20_000; i++) {
+        await db.set(`k${i}`, "v".repeat(100));
+        if (i % 500 === 0) most = Math.max(most, fds());
+      }
+      assert.ok(db.stats().files.length > 500, `${db.stats().files.length} files`);
+      assert.ok(most - before < 20, `${most - before} more descriptors open at the most`);
+    }),
+});

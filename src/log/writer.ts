@@ -46,6 +46,15 @@ interface Chunk {
 // cannot (the page cache may have dropped the data), so it is told apart.
 class SyncFailure extends Error {}
 
+// A failed fsync of `file`: the IOError names the file, whichever file the
+// writer has moved on to since.
+function fsyncFailure(file: DataFile, e: unknown): SyncFailure {
+  const err = new IOError(`fsync of ${file.path} failed: ${(e as Error)?.message ?? e}`, {
+    cause: e,
+  });
+  return new SyncFailure("fsync failed", { cause: err });
+}
+
 // Under "never" and the interval mode, how soon a failed write is tried again.
 const RETRY_MS = 1000;
 
@@ -106,8 +115,11 @@ export class Writer {
   #timer?: ReturnType<typeof setImmediate>;
   #interval?: ReturnType<typeof setInterval>;
   #handle?: Deno.FsFile;
-  // The previous file's seal and a new file's directory entry (see #switchTo).
-  #sealing: Promise<void> = Promise.resolve();
+  // Files left for a newer one since the last fsync round, and whether a new
+  // file's name is not yet durable: the next round takes care of both (see
+  // #switchTo).
+  #left: DataFile[] = [];
+  #newName = false;
   #handleFile?: DataFile;
   #failure?: IOError;
   // Under "never" and the interval mode: a failed write whose acknowledged bytes
@@ -316,8 +328,9 @@ export class Writer {
     clearTimeout(this.#retryTimer);
     try {
       await this.sync();
-      await this.#flushing;
     } finally {
+      // Even after a failure: a round still writing must not find its handle closed.
+      await this.#flushing;
       this.#handle?.close();
       this.#handle = undefined;
     }
@@ -421,7 +434,7 @@ export class Writer {
         try {
           for (; written < taken; written++) await this.#write(this.#chunks[written]);
           if (mustSync && this.#handle) {
-            await this.#sealing;
+            await this.#syncLeft();
             await this.#fsync(this.#handle, this.#handleFile!);
           }
         } catch (e) {
@@ -471,7 +484,7 @@ export class Writer {
       faults.beforeSync?.(file.path);
       await handle.syncData();
     } catch (e) {
-      throw new SyncFailure("fsync failed", { cause: e });
+      throw fsyncFailure(file, e);
     }
   }
 
@@ -480,7 +493,7 @@ export class Writer {
   // retried: the writer stops, and the temporary file goes at the next open.
   async #installBlob(file: DataFile, b: NonNullable<Chunk["blob"]>): Promise<void> {
     try {
-      await this.#sealing;
+      await this.#syncLeft();
       if (this.#handle) {
         await this.#handle.syncData();
         this.#handle.close();
@@ -500,35 +513,53 @@ export class Writer {
       file.size = b.size;
       await writeHint(this.dir, file.id, b.hint);
     } catch (e) {
+      if (e instanceof SyncFailure) throw e;
       throw new SyncFailure("a streamed value could not be put in place", { cause: e });
     }
   }
 
   // Opens the next file, creating it when it is new, at once: a loop of awaited
   // writes under "never" or the interval mode runs on microtasks alone, and an
-  // asynchronous open would wait for it while the buffer grew to MAX_BUFFERED
-  // (a quarter of a second of acknowledged writes that a crash then lost). The
-  // previous file is sealed (fsynced: older files are immutable and compaction
-  // trusts them) and a new file's name made durable beside the appends that
-  // follow; what needs them durable waits for #sealing first, and a failure
-  // stops the writer as a failed fsync does.
+  // asynchronous open (or fsync) would wait for it while the buffer grew to
+  // MAX_BUFFERED (a quarter of a second of acknowledged writes that a crash then
+  // lost). The file left is closed now and fsynced, with the directory after a
+  // new file, by the next fsync round (#syncLeft): every write under "always",
+  // sync(), close(), the interval's, a compaction's start. Handles do not pile
+  // up, and nothing blocks the event loop.
   #switchTo(file: DataFile): void {
-    const prev = this.#handle, prevFile = this.#handleFile;
     const fresh = file.size === 0;
-    this.#handle = Deno.openSync(file.path, { append: true, createNew: fresh });
-    this.#handleFile = file;
-    const steps = [this.#sealing];
-    if (prev) steps.push(this.#fsync(prev, prevFile!).finally(() => prev.close()));
-    if (fresh) {
-      steps.push(
-        syncDir(this.dir).catch((e) => {
-          throw new SyncFailure("directory fsync failed", { cause: e });
-        }),
-      );
+    const handle = Deno.openSync(file.path, { append: true, createNew: fresh });
+    if (this.#handle) {
+      this.#left.push(this.#handleFile!);
+      this.#handle.close();
     }
-    const sealing = Promise.all(steps).then(() => {});
-    sealing.catch((e) => this.#fail(e instanceof SyncFailure ? e.cause : e));
-    this.#sealing = sealing;
+    this.#handle = handle;
+    this.#handleFile = file;
+    if (fresh) this.#newName = true;
+  }
+
+  // Fsyncs the files left since the last round (older files are immutable, and
+  // compaction trusts them), then the directory, if a file was created.
+  async #syncLeft(): Promise<void> {
+    for (const f of this.#left.splice(0)) {
+      let h: Deno.FsFile | undefined;
+      try {
+        h = await Deno.open(f.path, { write: true });
+        faults.beforeSync?.(f.path);
+        await h.syncData();
+      } catch (e) {
+        throw fsyncFailure(f, e);
+      } finally {
+        h?.close();
+      }
+    }
+    if (!this.#newName) return;
+    this.#newName = false;
+    try {
+      await syncDir(this.dir);
+    } catch (e) {
+      throw new SyncFailure("directory fsync failed", { cause: e });
+    }
   }
 
   // A write (not an fsync) failed, say on a full disk, at chunk `i` of the round:
@@ -556,7 +587,7 @@ export class Writer {
         Deno.unrefTimer(this.#retryTimer);
         return;
       }
-      await this.#sealing;
+      await this.#syncLeft();
       if (this.#handle) await this.#fsync(this.#handle, this.#handleFile!);
     } catch (t) {
       this.#fail(t instanceof SyncFailure ? t.cause : t);
@@ -600,6 +631,8 @@ export class Writer {
   // dropped the data), so the writer stops for good: nothing more is
   // acknowledged, and a reopen recovers exactly what reached the disk intact.
   #fail(e: unknown): void {
+    // The first failure is the one to report: seals that fail after it name later files.
+    if (this.#failure) return;
     this.#failure = e instanceof IOError ? e : new IOError(
       `write to ${this.#handleFile?.path ?? this.dir} failed: ${(e as Error)?.message ?? e}`,
       { cause: e },
