@@ -582,3 +582,46 @@ Deno.test("a crash while a compaction removes an earlier compaction's outputs re
     }
     assert.deepEqual((await verify(dir)).issues, []);
   }));
+
+Deno.test("a crash part way through installing a compaction's outputs is no missing file", () =>
+  withDir(async (before) => {
+    const after = await tempDir();
+    try {
+      const options = { maxFileSize: 4096, checkpoint: false as const };
+      {
+        await using db = await open(before, options);
+        for (const round of ["a", "b"]) {
+          for (let i = 0; i < 400; i++) await db.set(`k${i}`, round.padEnd(50, "."));
+        }
+      }
+      const inputs = new Set<string>();
+      for await (const e of Deno.readDir(before)) {
+        inputs.add(e.name);
+        if (e.name !== "LOCK") await Deno.copyFile(`${before}/${e.name}`, `${after}/${e.name}`);
+      }
+      {
+        await using db = await open(after, options);
+        await db.compact();
+      }
+      const outputs = (await dataFiles(after)).filter((f) =>
+        !inputs.has(f.slice(after.length + 1))
+      );
+      assert.ok(outputs.length >= 6, `${outputs.length} outputs`);
+      // The renames of the first half of the outputs lasted; the inputs were all still there.
+      for (const f of outputs.slice(0, outputs.length / 2)) {
+        await Deno.copyFile(f, `${before}/${f.slice(after.length + 1)}`);
+      }
+      const { db, warnings } = await openWarned(before, true);
+      try {
+        assert.deepEqual(warnings, []);
+        assert.equal(db.size, 400);
+        for (let i = 0; i < 400; i += 37) {
+          assert.equal(await db.getString(`k${i}`), "b".padEnd(50, "."));
+        }
+      } finally {
+        await db.close();
+      }
+    } finally {
+      await Deno.remove(after, { recursive: true });
+    }
+  }));
