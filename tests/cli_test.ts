@@ -997,3 +997,32 @@ Deno.test("cli: a dump line read as bytes, as lines too long for a string are, r
     }
   }
 });
+
+Deno.test("cli: load takes a byte order mark at the start of a dump only, before a short or a long first line", async () => {
+  const bom = new Uint8Array([0xef, 0xbb, 0xbf]);
+  const bytes = (...parts: (Uint8Array | string)[]) =>
+    new Uint8Array(
+      parts.flatMap((p) => [...(typeof p === "string" ? new TextEncoder().encode(p) : p)]),
+    );
+  const line = (k: string, v: Uint8Array) =>
+    JSON.stringify({ key: btoa(k), value: v.toBase64() }) + "\n";
+  const long = new Uint8Array(13 * 1024 * 1024).fill(7); // its line is over 16 MiB: the byte reader
+  for (
+    const [what, dump, code] of [
+      ["before a short first line", bytes(bom, line("a", long.subarray(0, 3))), 0],
+      ["before a long first line", bytes(bom, line("a", long)), 0],
+      [
+        "before the second line",
+        bytes(line("a", long.subarray(0, 3)), bom, line("b", long.subarray(0, 3))),
+        2,
+      ],
+    ] as const
+  ) {
+    await withDir(async (dir) => {
+      const run = await cask(["load", "--dir", dir], dump);
+      assert.equal(run.code, code, `${what}: ${run.stderr}`);
+      if (code === 2) assert.match(run.stderr, /dump line 2: not valid JSON/);
+      else assert.equal(await keysIn(dir), 1, what);
+    });
+  }
+});

@@ -11,7 +11,7 @@ import type { Command } from "./command.ts";
 import { DumpFormatError } from "./dump_error.ts";
 import { type DumpRecord, formatDumpLine, readDumpLine } from "./dump_format.ts";
 import { EXIT_OK } from "./exit_codes.ts";
-import { readLines } from "./lines.ts";
+import { readLines, withoutBom } from "./lines.ts";
 import { LoadError } from "./load_error.ts";
 import { Output } from "./output.ts";
 import { openForReading, openStore, STORE_FLAGS } from "./store.ts";
@@ -85,7 +85,7 @@ export const loadCommand: Command = {
       : { keys: batchSize ?? DEFAULT_BATCH, bytes: BATCH_BYTES };
     const tally = { loaded: 0, expired: 0 };
     try {
-      await loadLines(db, readLines((file ?? Deno.stdin).readable), limits, tally);
+      await loadLines(db, withoutBom(readLines((file ?? Deno.stdin).readable)), limits, tally);
     } catch (e) {
       throw new LoadError(e, tally.loaded, atomic);
     }

@@ -14,7 +14,8 @@ import { LongString, readLongLine } from "./long_line.ts";
 // Lines longer than this are read as bytes (long_line.ts) rather than as one
 // string: past about 512 Mi characters there is no string to hold them.
 const LONG_LINE = 16 * 1024 * 1024;
-const utf8 = new TextDecoder();
+// A byte order mark is taken off the dump's start only (see withoutBom), never a line's.
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /** One key as dumped. */
 export interface DumpRecord {

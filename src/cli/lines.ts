@@ -22,6 +22,34 @@ export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGener
   if (pieces.length > 0) yield pieces;
 }
 
+const BOM = [0xef, 0xbb, 0xbf];
+
+/** `lines` with a UTF-8 byte order mark taken off the start of the first, as text files may begin. */
+export async function* withoutBom(
+  lines: AsyncIterable<Uint8Array[]>,
+): AsyncGenerator<Uint8Array[]> {
+  let first = true;
+  for await (const line of lines) {
+    if (first) {
+      first = false;
+      const head = line.slice(0, 3).flatMap((p) => [...p.subarray(0, 3)]).slice(0, 3);
+      if (BOM.every((b, i) => head[i] === b)) yield dropBytes(line, 3);
+      else yield line;
+    } else yield line;
+  }
+}
+
+// `pieces` without their first `n` bytes.
+function dropBytes(pieces: Uint8Array[], n: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const p of pieces) {
+    const cut = Math.min(n, p.length);
+    n -= cut;
+    if (cut < p.length) out.push(p.subarray(cut));
+  }
+  return out;
+}
+
 /** The total length of `pieces`. */
 export function byteLength(pieces: readonly Uint8Array[]): number {
   let n = 0;

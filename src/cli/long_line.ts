@@ -253,7 +253,8 @@ class Cursor {
     for (;;) {
       if (this.peek() < 0) throw notJson(this.line);
       const p = this.#pieces[this.#piece];
-      if (quote < this.#at || quotePiece !== this.#piece) {
+      // (No quote in the piece, -1, stays the answer for the rest of it.)
+      if ((quote >= 0 && quote < this.#at) || quotePiece !== this.#piece) {
         quote = p.indexOf(QUOTE, this.#at);
         quotePiece = this.#piece;
       }
