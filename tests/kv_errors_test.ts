@@ -188,6 +188,12 @@ Deno.test("cursors past the keys list as in Deno KV and never reach the queue; u
         [{ prefix: [] }, "AmEA="],
         [{ prefix: [] }, "Am+A"],
         [{ prefix: [] }, "Am/A"],
+        // Whitespace, and padding bits that are not zero, which atob lets through.
+        [{ prefix: [] }, "IcAA AAAAAAA"],
+        [{ prefix: [] }, "IcAAAAAAAAA\n"],
+        [{ prefix: [] }, "JAAAAAAAAA  "],
+        [{ prefix: [] }, "JAAAAAAAAB=="],
+        [{ prefix: [] }, "Jx=="],
       ];
       const differing: string[] = [];
       for (const [selector, cursor] of strings) {
