@@ -46,6 +46,9 @@ const OPEN_CASES: string[] = [
   "*1\r\n$4\r\nPINGxx",
   "*1\r\n$4\r\nPINGxx*1\r\n$4\r\nPING\r\n",
   "*2\r\n$4\r\nECHO\r\n$1\r\nab\r\n",
+  // Headers ending in a bare LF: Redis reads their number up to a CR.
+  "*1\n$4\nPING\r\n",
+  "*1\r\n$4\nPING\r\n",
   INLINE("COMMAND LIST FILTERBY PATTERN"),
   INLINE("COMMAND LIST FILTERBY PATTERN a b"),
   INLINE("COMMAND LIST FILTERBY NOSUCH x"),

@@ -146,7 +146,7 @@ Deno.test("parser: malformed frames are protocol errors", () => {
   protocolError("*1\r\n\x00\r\n", /expected '\$', got '\\x00'/);
   protocolError("*1\r\n$-1\r\n", /invalid bulk length/);
   protocolError("*1\r\n$x\r\n", /invalid bulk length/);
-  protocolError("*1\n", /expected CRLF/);
+  protocolError("*1\n", /invalid multibulk length/);
 });
 
 Deno.test("parser: the two bytes after a bulk's data are skipped unread, as Redis does", () => {

@@ -225,7 +225,12 @@ export class RespParser {
     const newline = from + lf;
     let end = newline;
     if (end > start && this.#buf[end - 1] === CR) end--;
-    else if (header !== undefined) throw new ProtocolError("expected CRLF at end of header");
+    else if (header !== undefined) {
+      // Redis reads a header's number up to a CR, so a bare LF makes it no number.
+      throw new ProtocolError(
+        header === "mbulk count string" ? "invalid multibulk length" : "invalid bulk length",
+      );
+    }
     if (end - start > this.#limits.maxLineLength) throw new ProtocolError(tooBig);
     this.#consume(newline + 1 - start);
     this.#lineStart = start;
