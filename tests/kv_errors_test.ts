@@ -15,6 +15,8 @@ const bad = (x: unknown) => x as any;
 
 const SAME: [string, (kv: AnyKv) => unknown][] = [
   ["empty key set", (kv) => kv.set([], 1)],
+  ["number cursor", (kv) => Array.fromAsync(kv.list({ prefix: [] }, { cursor: bad(5) }))],
+  ["object cursor", (kv) => Array.fromAsync(kv.list({ prefix: [] }, { cursor: bad({}) }))],
   ["empty key delete", (kv) => kv.delete([])],
   ["object key part", (kv) => kv.get([bad({})])],
   ["null key part", (kv) => kv.get([bad(null)])],

@@ -7,6 +7,7 @@
 
 import { compareBytes, concatBytes, startsWith } from "./bytes.ts";
 import { encodeKey, type KvKey } from "./key_codec.ts";
+import { serdeError } from "./serde.ts";
 
 /**
  * Which keys `list()` visits: all keys under a prefix (optionally from a start
@@ -113,6 +114,7 @@ export function encodeCursor(range: ByteRange, lastKey: Uint8Array): string {
 
 /** The part of `range` still to visit after the key `cursor` names, in the given direction. */
 export function resumeRange(range: ByteRange, cursor: string, reverse: boolean): ByteRange {
+  if (typeof cursor !== "string") throw serdeError("string", cursor);
   let bytes: Uint8Array;
   try {
     // Padded base64url only, with zero padding bits and no whitespace, as Deno KV
