@@ -376,3 +376,12 @@ Deno.test("automatic compaction runs after mass deletes, and at open, not only w
     assert.ok(await compactedSoon(db), "compacted after the open");
     assert.equal(await db.getString("small"), "v");
   }));
+
+Deno.test("automatic compaction with minDeadBytes below 1 MiB runs once that much is dead", () =>
+  withDir(async (dir) => {
+    await using db = await open(dir, { autoCompact: { minDeadRatio: 0.5, minDeadBytes: 8192 } });
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 20; i++) await db.set(`k${i}`, "x".repeat(500));
+    }
+    assert.ok(await compactedSoon(db), `not compacted with ${db.stats().deadBytes} bytes dead`);
+  }));

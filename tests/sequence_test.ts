@@ -318,3 +318,18 @@ Deno.test("watch({ since }): an overflow names the last replayed commit delivere
       assert.equal(e.resumeFrom, resumeFrom, `after ${reads} replayed changes`);
     }
   }));
+
+Deno.test("watch({ since }): a value streamed into a file of its own replays without its bytes, as live", () =>
+  withDir(async (dir) => {
+    await using db = await open(dir);
+    const live = db.watch({ prefix: "s" });
+    await db.setStream("s:big", new Blob([new Uint8Array(2 << 20).fill(1)]).stream());
+    await db.set("s:small", "0123456789");
+    const lengths = async (feed: AsyncIterator<{ value?: Uint8Array }>) => {
+      const out = [];
+      for (let i = 0; i < 2; i++) out.push((await feed.next()).value!.value!.length);
+      return out;
+    };
+    assert.deepEqual(await lengths(live), [0, 10]);
+    assert.deepEqual(await lengths(db.watch({ prefix: "s", since: 0 })), [0, 10]);
+  }));

@@ -149,7 +149,8 @@ export class Catalog {
   readonly #files = new Map<number, DataFile>();
   readonly #live = new Map<number, number>();
   // Bytes of records the index let go of since auto-compaction last looked.
-  // It looks again past AUTO_CHECK_BYTES as well as at each new data file: a
+  // It looks again past AUTO_CHECK_BYTES (or minDeadBytes, when smaller) as well
+  // as at each new data file: a
   // store that deletes most of its data and then writes little would otherwise
   // keep the dead bytes for good.
   #deadSinceCheck = 0;
@@ -522,7 +523,12 @@ export class Catalog {
           const { k, seq, last } = c;
           yield { k, value: undefined, seq, rangeEnd: c.range.end, isRange: true, commitEnd: last };
         } else {
-          const value = c.at ? readValue(c.at.file, c.at, c.k, this.#writer) : undefined;
+          // A streamed value stays out of memory (getStream reads it), as in a live feed.
+          const value = c.streamed
+            ? new Uint8Array(0)
+            : c.at
+            ? readValue(c.at.file, c.at, c.k, this.#writer)
+            : undefined;
           yield { k: c.k, value, seq: c.seq, commitEnd: c.last };
         }
       }
@@ -1128,8 +1134,10 @@ export class Catalog {
 
   #addLive(id: number, bytes: number): void {
     this.#live.set(id, (this.#live.get(id) ?? 0) + bytes);
+    const a = this.#opts.autoCompact;
     if (
-      bytes < 0 && this.#opts.autoCompact && (this.#deadSinceCheck -= bytes) >= AUTO_CHECK_BYTES
+      bytes < 0 && a &&
+      (this.#deadSinceCheck -= bytes) >= Math.min(AUTO_CHECK_BYTES, a.minDeadBytes)
     ) {
       this.#deadSinceCheck = 0;
       queueMicrotask(() => this.#maybeAutoCompact());

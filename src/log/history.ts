@@ -17,6 +17,8 @@ export interface LoggedChange {
   seq: number;
   /** A set's record, to read its value from; undefined for a delete or a range delete. */
   at?: { file: DataFile; offset: number; size: number };
+  /** A set of a value streamed into a file of its own: as live, the change comes without it. */
+  streamed?: boolean;
   /** For a range delete: its end (undefined: no end); `k` is its start. */
   range?: { end: string | undefined };
   /** Whether it is the last change of its commit (an atomic batch has several). */
@@ -66,7 +68,7 @@ export async function* readHistory(
         record: (k, _id, offset, size, tombstone, _ts, _exp, seq) => {
           if (seq > since && seq <= upTo) {
             const at = tombstone ? undefined : { file: copy, offset, size };
-            out.push({ k, seq, at, last: true });
+            out.push({ k, seq, at, streamed: !tombstone && f.blob, last: true });
           }
         },
         range: (k, end, seq) => {
