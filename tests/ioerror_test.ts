@@ -8,7 +8,7 @@
  * fsync, made through the writer's fault seam, stops the store for good.
  */
 import assert from "node:assert/strict";
-import { IOError, open, type OpenOptions } from "../mod.ts";
+import { IOError, open, type OpenOptions, verify } from "../mod.ts";
 import { faults } from "../src/log/faults.ts";
 import { openQuiet, prng, randomBytes, withDir } from "./helpers.ts";
 
@@ -217,4 +217,22 @@ Deno.test('a failed write under sync "always" rejects only the writes it carried
     assert.deepEqual(await db.get(key(2)), values[2]);
     await db.close();
     await assertRecovered(dir, new Set([0, 2]), new Set());
+  }));
+
+Deno.test('after a failed write under "always", the next data file continues the log with no gap', () =>
+  withDir(async (dir) => {
+    {
+      await using db = await open(dir, { maxFileSize: 4096 });
+      for (let i = 0; i < 10; i++) await db.set(key(i), "v".repeat(100));
+      faults.beforeWrite = () => {
+        faults.beforeWrite = undefined;
+        throw new Error("No space left on device (injected)");
+      };
+      await assert.rejects(db.set("lost", "x".repeat(100)), IOError);
+      await db.set("big", "y".repeat(5000)); // does not fit: a new data file
+      assert.equal(db.sequence, 11);
+    }
+    await using db = await open(dir, { strict: true });
+    assert.equal((await db.get("big"))?.length, 5000);
+    assert.deepEqual((await verify(dir)).issues, []);
   }));

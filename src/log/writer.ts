@@ -36,6 +36,7 @@ interface Chunk {
   file: DataFile;
   start: number; // file offset of bytes[0]
   pos0: number; // the writer's append position (#appended) at bytes[0]
+  seq0: number; // the last sequence number handed out before the chunk's records
   bytes: Uint8Array;
   used: number;
   /** Not bytes to write but a streamed value's file to put in place (see appendBlob). */
@@ -251,6 +252,7 @@ export class Writer {
       file,
       start: 0,
       pos0: this.#appended,
+      seq0: this.#seq,
       bytes: new Uint8Array(0),
       used: 0,
       blob: { tmp, head: bytes, size, hint: hint.finish() },
@@ -389,6 +391,7 @@ export class Writer {
       file,
       start: this.#end,
       pos0: this.#appended,
+      seq0: this.#seq,
       bytes: size <= CHUNK_SIZE && this.#spare.pop() || new Uint8Array(Math.max(CHUNK_SIZE, size)),
       used: 0,
     };
@@ -603,6 +606,9 @@ export class Writer {
     }
     this.#open = undefined;
     this.#appended = c.pos0;
+    // The rejected writes never happened: their numbers are handed out again, so the
+    // next file's header continues the log with no gap.
+    this.#seq = c.seq0;
     this.active = c.file;
     this.#end = c.start;
     // The file's header was in the dropped bytes: it goes first again.
