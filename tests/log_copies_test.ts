@@ -249,3 +249,91 @@ Deno.test("a lost middle file is reported with the same lost sequence numbers fr
     assert.deepEqual(messages[1], messages[0]);
     assert.deepEqual(messages[2], messages[0]);
   }));
+
+Deno.test("a compacted store's files copied in beside a small store's one file do not take it over", () =>
+  withDir(async (dir) => {
+    {
+      await using db = await open(dir);
+      await db.set("role:alice", "user");
+    }
+    const b = await otherStore();
+    try {
+      {
+        await using db = await open(b, { maxFileSize: 1024 });
+        await db.compact();
+      }
+      for (const f of await dataFiles(b)) {
+        const name = f.slice(b.length + 1);
+        if (name !== "data.0") await Deno.copyFile(f, `${dir}/${name}`);
+      }
+    } finally {
+      await Deno.remove(b, { recursive: true });
+    }
+    const copied = (await dataFiles(dir)).filter((f) => !f.endsWith("/data.0"));
+    {
+      const { db, warnings } = await openWarned(dir);
+      try {
+        assert.equal(await db.getString("role:alice"), "user");
+        assert.equal(db.size, 1);
+        assert.equal(warnings.length, copied.length);
+        await db.set("written-after", "by A's user");
+      } finally {
+        await db.close();
+      }
+    }
+    for (const f of copied) await Deno.remove(f);
+    await using db = await open(dir, { strict: true });
+    assert.equal(await db.getString("written-after"), "by A's user");
+  }));
+
+Deno.test("a copy of a file a compaction merged, put back after it, is skipped: deleted keys stay deleted", () =>
+  withDir(async (dir) => {
+    let saved: Uint8Array;
+    {
+      await using db = await open(dir, { maxFileSize: 1024 });
+      await db.set("secret", "to be deleted");
+      for (let i = 0; i < 40; i++) await db.set(`k${i}`, "v".repeat(40));
+      saved = await Deno.readFile(`${dir}/data.0`);
+      await db.delete("secret");
+      await db.compact();
+    }
+    await Deno.writeFile(`${dir}/data.0`, saved);
+    const { db, warnings } = await openWarned(dir);
+    try {
+      assert.equal(await db.get("secret"), undefined);
+      assert.deepEqual(warnings.map((w) => [w.kind, w.file]), [["foreign-file", `${dir}/data.0`]]);
+    } finally {
+      await db.close();
+    }
+    assert.ok((await openError(dir, { strict: true })) instanceof CorruptionError);
+    assert.deepEqual((await verify(dir)).issues.map((i) => i.kind), ["foreign-file"]);
+  }));
+
+Deno.test("a log file holding numbers past where the next file starts (a fork's copy) is damage there", () =>
+  withDir(async (dir) => {
+    const fork = await tempDir();
+    try {
+      {
+        await using db = await open(dir, { maxFileSize: 4096 });
+        for (let i = 0; i < 10; i++) await db.set(`k${i}`, "original".padEnd(40, "."));
+        await db.backup(fork);
+        for (let i = 0; i < 100; i++) await db.set(`k${i % 50}`, `later ${i}`.padEnd(40, "."));
+      }
+      {
+        // The backup goes on writing into its own copy of data.0: same store, same salt.
+        await using db = await open(fork, { maxFileSize: 1 << 20 });
+        for (let i = 0; i < 80; i++) await db.set(`fork${i}`, "a write the store never made");
+      }
+      await Deno.copyFile(`${fork}/data.0`, `${dir}/data.0`);
+    } finally {
+      await Deno.remove(fork, { recursive: true });
+    }
+    const { db, warnings } = await openWarned(dir);
+    try {
+      assert.deepEqual(warnings.map((w) => w.kind), ["damaged"]);
+      assert.equal(await db.get("fork79"), undefined);
+    } finally {
+      await db.close();
+    }
+    assert.ok((await openError(dir, { strict: true })) instanceof CorruptionError);
+  }));

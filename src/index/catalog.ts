@@ -28,7 +28,7 @@ import type {
 } from "../base/types.ts";
 import { writeBackup } from "../log/backup.ts";
 import type { DataFile } from "../log/datafile.ts";
-import { acquireLock, releaseLock } from "../log/lock.ts";
+import { acquireLock, recordStoreId, releaseLock } from "../log/lock.ts";
 import { cleanupMerge } from "../log/merge_files.ts";
 import { mappingAvailable } from "../log/mapped_file.ts";
 import { ReadAhead } from "../log/readahead.ts";
@@ -212,6 +212,7 @@ export class Catalog {
       await cleanupMerge(dir);
       await removeCheckpointTemp(dir);
       await c.#recover();
+      recordStoreId(c.#lock!, dir, c.#storeId);
     } catch (e) {
       c.#dropFiles([...c.#files.values()]);
       releaseLock(c.#lock!);

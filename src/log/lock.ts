@@ -55,6 +55,37 @@ async function lockFile(dir: string, create: boolean): Promise<Deno.FsFile | und
 }
 
 /** Releases a lock taken by acquireLock. */
+/**
+ * The store id the writer that last opened `dir` wrote in its lock file (see
+ * {@link recordStoreId}); undefined when there is none.
+ */
+export function lockedStoreId(dir: string): string | undefined {
+  try {
+    const id = Deno.readTextFileSync(join(dir, LOCK_FILE)).trim();
+    return /^[0-9a-f]{16}$/.test(id) ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Writes `storeId` into the held lock file `lock` of `dir`: which store the
+ * directory's data files are, evidence a later open weighs when files of
+ * another store were copied in beside them.
+ */
+export function recordStoreId(lock: Deno.FsFile, dir: string, storeId: string): void {
+  if (lockedStoreId(dir) === storeId) return;
+  try {
+    lock.truncateSync(0);
+    lock.seekSync(0, Deno.SeekMode.Start);
+    const bytes = new TextEncoder().encode(storeId + "\n");
+    for (let at = 0; at < bytes.length;) at += lock.writeSync(bytes.subarray(at));
+    lock.syncDataSync();
+  } catch (e) {
+    throw new IOError(`cannot write ${join(dir, LOCK_FILE)}`, { cause: e });
+  }
+}
+
 export function releaseLock(file: Deno.FsFile): void {
   file.close();
 }

@@ -34,6 +34,7 @@ import {
 } from "./checkpoint.ts";
 import { DataFile } from "./datafile.ts";
 import { dataPath, hintPath, listIds, readFullAt, syncDir } from "./fsutil.ts";
+import { lockedStoreId } from "./lock.ts";
 import { statOrUndefined } from "./tail.ts";
 import { readHint } from "./hint.ts";
 import { walkLog } from "./logscan.ts";
@@ -156,6 +157,23 @@ export async function recoverLog(
       f.fmt = fmt;
       files.push(f);
     }
+    // A merge removes its inputs oldest first, its newest last, and their records
+    // are all in its outputs: a log file it covered, there without that newest
+    // input, is a stale copy put back.
+    const mergedThrough = files.filter((f) => f.compacted).map((f) => f.header!.follows);
+    for (const f of [...files]) {
+      const through = mergedThrough.find((t) =>
+        f.id < t && !files.some((g) => g.id === t && !g.compacted)
+      );
+      if (f.compacted || f.blob || f.header?.version !== 2 || through === undefined) continue;
+      report(
+        "foreign-file",
+        f.path,
+        f.size,
+        `skipped: a stale copy (a compaction through data.${through}, which is gone, merged it)`,
+      );
+      files.splice(files.indexOf(f), 1);
+    }
     const ck = (checkpoint || opts.checkpointEvidence) && readCheckpoint(dir, storeId);
     // Sequence numbers the lost files held are never handed out again.
     let lost = 0;
@@ -207,7 +225,9 @@ export async function recoverLog(
         const p = probes.find((x) => x.id === f.id)!;
         const last = i === files.length - 1 && !f.compacted;
         const from = f.id === used?.fileId ? { offset: used.resume, seq: used.seq } : undefined;
-        lastSeq = await replayOne(f, p, last, replayInto, opts, from);
+        // A log file holds no number past where the file continuing it starts.
+        const next = files.find((g) => !g.compacted && g.header?.follows === f.id);
+        lastSeq = await replayOne(f, p, last, replayInto, opts, from, next?.header!.baseSeq);
         // The log cut off part of what the checkpoint covers: its entries may point there.
         if (named && f.size < named.size) return { ...empty(storeId), checkpoint: "contradicted" };
       }
@@ -278,8 +298,9 @@ function probe(dir: string, id: number, readOnly: boolean): Probe {
 // new one for a store without any). Files of another store can sit beside the
 // store's own (a backup restored over the wrong directory, say), and even
 // outnumber them, so with more than one id the store is, in this order: the
-// one whose intact index checkpoint names its files (only the store's own
-// writer writes one); the one with fewer files that continue a file it does not
+// one the lock file names (its last writer wrote it there); the one whose
+// intact index checkpoint names its files (only the store's own writer writes
+// one); the one with fewer files that continue a file it does not
 // have (a store's own log is whole unless files went missing, where files
 // copied in from another store continue files left behind); the one with more
 // files; the oldest file's. With no intact header at all, a damaged one under
@@ -300,7 +321,9 @@ function pickStoreId(probes: Probe[], dir: string): string {
   }
   if (stores.size === 1) return stores.keys().next().value!;
   const ck = readCheckpoint(dir);
+  const locked = lockedStoreId(dir);
   const rank = (id: string, files: FileHeader[]) => [
+    locked === id ? 1 : 0,
     ck?.storeId === id &&
       files.some((h) => ck.files.some((f) => f.id === h.fileId && f.salt === h.salt))
       ? 1
@@ -399,6 +422,7 @@ async function replayOne(
   sink: RecoverySink,
   opts: RecoveryOptions,
   from?: ResumePoint,
+  maxSeq?: number,
 ): Promise<number> {
   // A hint stands in for its data file's scan; the newest file never has one.
   if (!from && !last && f.header && opts.useHints !== false) {
@@ -419,5 +443,5 @@ async function replayOne(
       opts.onWarning({ kind: "bad-hint", file: path, offset: 0, bytes: 0, message });
     }
   }
-  return await replayFile(f, p.fd, p.size, last, sink, opts, from);
+  return await replayFile(f, p.fd, p.size, last, sink, opts, from, maxSeq);
 }

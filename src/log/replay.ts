@@ -93,7 +93,8 @@ interface Pending {
  * the newest file (`last`) a torn tail or an unfinished batch is truncated off;
  * `file.size` ends as the size of the valid log. `from` resumes an earlier
  * replay of the same file (a reader following it) instead of starting at the
- * first record.
+ * first record. `maxSeq`: where the log file continuing this one starts, past
+ * which no record of this one can be (one is a copy from another history).
  */
 export async function replayFile(
   file: DataFile,
@@ -103,6 +104,7 @@ export async function replayFile(
   sink: RecoverySink,
   opts: RecoveryOptions,
   from?: ResumePoint,
+  maxSeq = Infinity,
 ): Promise<number> {
   const r = new Replay(file, size, last, sink, opts, from?.seq);
   const log = file.header?.version === 2 && !file.compacted;
@@ -116,7 +118,7 @@ export async function replayFile(
       // which counts once its commit record does): an older one is a copy of an
       // earlier record (put back by hand, or met inside a value past damage),
       // not the log going on.
-      owns: log ? (h) => h.seq > r.lastSeq : undefined,
+      owns: log ? (h) => h.seq > r.lastSeq && h.seq <= maxSeq : undefined,
     },
     (offset, h, buf, at) => r.visit(offset, h, buf, at),
     (offset, next) => r.damage(offset, next),
