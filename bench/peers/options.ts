@@ -53,10 +53,14 @@ export interface Options {
   out?: string;
 }
 
-const USAGE = `usage: deno task bench:peers [--n 1000000 | --quick] [--records N] [--ycsb-ops N]
+// `deno task bench:peers` runs this and then bench/kv_peers.ts, and deno task hands
+// extra arguments to the last command only: flags go to this script directly.
+const USAGE =
+  `usage: deno run -A bench/peers/run.ts [--n 1000000 | --quick] [--records N] [--ycsb-ops N]
                               [--ycsb-value BYTES] [--engines ${ENGINES.join(",")}]
                               [--workloads ${WORKLOADS.join(",")}]
                               [--out NAME: write bench/results/NAME.md only, e.g. for a rerun]
+(npm run bench:peers / deno task bench:peers run it with no flags, then bench/kv_peers.ts)
 environment: CASK_BENCH_N, CASK_BENCH_RECORDS, CASK_BENCH_YCSB_OPS set the same numbers
 (flags win); --records defaults to n, --ycsb-ops to n / 40 (and at most records / 10).`;
 
