@@ -236,3 +236,23 @@ Deno.test('after a failed write under "always", the next data file continues the
     assert.equal((await db.get("big"))?.length, 5000);
     assert.deepEqual((await verify(dir)).issues, []);
   }));
+
+Deno.test('a streamed value put in place is acknowledged even when the next file\'s first write fails ("always")', () =>
+  withDir(async (dir) => {
+    {
+      await using db = await open(dir);
+      await db.set("a", "1");
+      // data.0 is the log, data.1 the value's own file, data.2 the file after it.
+      faults.beforeWrite = (path) => {
+        if (!path.endsWith("/data.2")) return;
+        faults.beforeWrite = undefined;
+        throw new Error("No space left on device (injected)");
+      };
+      await db.setStream("big", new Blob([new Uint8Array(2 << 20).fill(7)]).stream());
+      assert.equal((await db.get("big"))?.length, 2 << 20);
+      await db.set("b", "after");
+    }
+    await using db = await open(dir, { strict: true });
+    assert.equal((await db.get("big"))?.length, 2 << 20);
+    assert.equal(await db.getString("b"), "after");
+  }));

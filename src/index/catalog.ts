@@ -663,19 +663,23 @@ export class Catalog {
     }
     const recordSize = at.headerSize + op.kb.length + v.length;
     this.#inflight.set(op.k, at.seq);
-    await this.#writer.commit(() => {
-      if (this.#inflight.get(op.k) === at.seq) this.#inflight.delete(op.k);
-      this.#put(op.k, {
-        fileId: at.file.id,
-        offset: at.offset,
-        size: recordSize,
-        timestamp: ts,
-        expireAt: op.expireAt,
-      });
-      this.#seq = at.seq;
-      // A watcher gets the change, not the value: getStream reads it.
-      this.#notify([{ k: op.k, value: new Uint8Array(0), seq: at.seq }]);
-    }, true);
+    await this.#writer.commit(
+      () => {
+        if (this.#inflight.get(op.k) === at.seq) this.#inflight.delete(op.k);
+        this.#put(op.k, {
+          fileId: at.file.id,
+          offset: at.offset,
+          size: recordSize,
+          timestamp: ts,
+          expireAt: op.expireAt,
+        });
+        this.#seq = at.seq;
+        // A watcher gets the change, not the value: getStream reads it.
+        this.#notify([{ k: op.k, value: new Uint8Array(0), seq: at.seq }]);
+      },
+      true,
+      at.end,
+    );
   }
 
   /** The value of `k` as a checked stream of chunks, or undefined when absent. */

@@ -76,6 +76,11 @@ export interface Placement {
   headerSize: number;
 }
 
+/** Where a streamed value went, and the place in the append order its commit waits for. */
+export interface BlobPlacement extends Placement {
+  end: number;
+}
+
 /** Options of a Writer. */
 export interface WriterOptions {
   sync: SyncMode;
@@ -213,7 +218,7 @@ export class Writer {
    * CRC-32 is `valueCrc`. The value becomes the one record of a new data file
    * (a blob file) after the active one, and appends go on in a file after it.
    * The file is renamed into place, in order, by the flusher; the caller waits
-   * for that through commit(apply, true).
+   * for that through commit(apply, true, end).
    */
   appendBlob(
     tmp: string,
@@ -222,7 +227,7 @@ export class Writer {
     valueCrc: number,
     timestamp: number,
     expireAt: number,
-  ): Placement {
+  ): BlobPlacement {
     this.#check();
     const seq = this.#seq + 1;
     const header = {
@@ -258,9 +263,13 @@ export class Writer {
       blob: { tmp, head: bytes, size, hint: hint.finish() },
     });
     this.#open = undefined;
+    // The blob takes one place in the append order, so its commit can wait for
+    // exactly it (commit's `upTo`), not for the next file's header after it:
+    // if that header's write fails, the value is in place all the same.
+    const end = ++this.#appended;
     this.#seq = seq;
     this.active = this.#newFile(file.id);
-    return { file, offset: fileHead.length, seq, headerSize: file.fmt.headerSize };
+    return { file, offset: fileHead.length, seq, headerSize: file.fmt.headerSize, end };
   }
 
   /**
@@ -268,7 +277,7 @@ export class Writer {
    * order) once the bytes are fsynced and the promise then resolves with its result;
    * otherwise `apply` runs now.
    */
-  commit<T>(apply: () => T, durable = false): Promise<T> {
+  commit<T>(apply: () => T, durable = false, upTo?: number): Promise<T> {
     if (this.options.sync !== "always" && !durable) {
       const result = apply();
       if (this.#buffered >= FLUSH_BYTES) this.#kick();
@@ -276,7 +285,7 @@ export class Writer {
       if (this.#buffered < MAX_BUFFERED) return Promise.resolve(result);
       return this.#flushing!.then(() => result);
     }
-    const p = this.#wait(apply) as Promise<T>;
+    const p = this.#wait(apply, upTo) as Promise<T>;
     this.#kick();
     return p;
   }
@@ -400,9 +409,10 @@ export class Writer {
     return fresh;
   }
 
-  #wait(apply: () => unknown): Promise<unknown> {
+  // Waits for the bytes appended up to `pos` to be durable.
+  #wait(apply: () => unknown, pos = this.#appended): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      this.#waiters.push({ pos: this.#appended, apply, resolve, reject });
+      this.#waiters.push({ pos, apply, resolve, reject });
     });
   }
 
