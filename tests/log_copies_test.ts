@@ -337,3 +337,18 @@ Deno.test("a log file holding numbers past where the next file starts (a fork's 
     }
     assert.ok((await openError(dir, { strict: true })) instanceof CorruptionError);
   }));
+
+Deno.test("the file after a lost newest file takes a new number, never the lost one's", () =>
+  withDir(async (dir) => {
+    const files = await smallFiles(dir);
+    const lost = files.at(-1)!;
+    await Deno.remove(lost);
+    const { db, warnings } = await openWarned(dir, { checkpoint });
+    try {
+      assert.deepEqual(warnings.map((w) => w.kind), ["missing-file"]);
+      await db.set("after", "the loss");
+    } finally {
+      await db.close();
+    }
+    assert.equal(await Deno.stat(lost).catch(() => undefined), undefined, `${lost} was made again`);
+  }));

@@ -79,8 +79,8 @@ export function checkChain(links: readonly ChainLink[]): ChainBreak[] {
           from: prevSeq,
           to: h.baseSeq,
           message: `data.${prev.id} ends at sequence ${prevSeq} but data.${l.id} follows ` +
-            `sequence ${h.baseSeq}: sequences ${prevSeq + 1}..${h.baseSeq}, the end of ` +
-            `data.${prev.id}, are missing`,
+            `sequence ${h.baseSeq}: sequences ${prevSeq + 1}..${h.baseSeq} are missing (the end ` +
+            `of data.${prev.id}, or files after it)`,
         });
       } else if (!prev && known < h.baseSeq && !covered(h.follows, h.baseSeq)) {
         // (With every sequence number up to baseSeq seen, say in a merge output

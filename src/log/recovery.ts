@@ -253,7 +253,8 @@ export async function recoverLog(
       storeId,
       seq: Math.max(seq, lost),
       append: appendable ? newest : undefined,
-      nextId: top === undefined ? 0 : top + 1,
+      // Past a lost file's number too: a copy of it restored later must not meet a new file.
+      nextId: Math.max(top ?? -1, ...missing.map((g) => g.id)) + 1,
       follows: newest?.id ?? -1,
       checkpoint: used,
     };
