@@ -275,7 +275,7 @@ Deno.test("a deleted newest data file is reported when the index checkpoint name
     }
     const files = await dataFiles(dir);
     assert.ok(files.length >= 4, `${files.length} files`);
-    const newest = files[files.length - 1], name = newest.slice(dir.length + 1);
+    const newest = files[files.length - 1];
     const first = headerOf(await Deno.readFile(newest)).baseSeq + 1;
     await Deno.remove(newest);
 

@@ -227,7 +227,7 @@ export async function recoverLog(
         const from = f.id === used?.fileId ? { offset: used.resume, seq: used.seq } : undefined;
         // A log file holds no number past where the file continuing it starts.
         const next = files.find((g) => !g.compacted && g.header?.follows === f.id);
-        lastSeq = await replayOne(f, p, last, replayInto, opts, from, next?.header!.baseSeq);
+        lastSeq = await replayOne(f, p, last, replayInto, opts, from, next?.header?.baseSeq);
         // The log cut off part of what the checkpoint covers: its entries may point there.
         if (named && f.size < named.size) return { ...empty(storeId), checkpoint: "contradicted" };
       }
