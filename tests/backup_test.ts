@@ -259,3 +259,48 @@ Deno.test("backup: a backup taken as the source began a new file is backed up in
     assert.equal(new TextDecoder().decode(await b.get("after")), "it");
   });
 });
+
+Deno.test("a backup removes the target's old files oldest first, so a backup cut short there leaves a store", () =>
+  withDir(async (dir) => {
+    const target = `${dir}/target`, src = `${dir}/src`;
+    await using db = await open(src, { maxFileSize: 1024, checkpoint: false });
+    await db.set("role:alice", "admin");
+    for (let i = 0; i < 20; i++) await db.set(`pad${i}`, "p".repeat(100));
+    await db.delete("role:alice");
+    for (let i = 0; i < 20; i++) await db.set(`pad${i}`, "q".repeat(100));
+    await db.backup(target);
+    const before = new Map<string, Uint8Array>();
+    for await (const e of Deno.readDir(target)) {
+      before.set(e.name, await Deno.readFile(`${target}/${e.name}`));
+    }
+    await db.compact();
+    await db.set("after", "1");
+    const removed: string[] = [];
+    const remove = Deno.remove;
+    Deno.remove = (path, options) => {
+      removed.push(String(path).slice(target.length + 1));
+      return remove(path, options);
+    };
+    try {
+      await db.backup(target);
+    } finally {
+      Deno.remove = remove;
+    }
+    const id = (name: string) => Number(name.slice(name.indexOf(".") + 1));
+    assert.ok(removed.length >= 3, `${removed.length} files removed`);
+    assert.deepEqual(removed, [...removed].sort((a, b) => id(a) - id(b) || (a < b ? 1 : -1)));
+    // Every state the removal passes through opens strict, with the delete kept.
+    for (let k = 0; k <= removed.length; k++) {
+      const state = `${dir}/state${k}`;
+      await Deno.mkdir(state);
+      for await (const e of Deno.readDir(target)) {
+        await Deno.copyFile(`${target}/${e.name}`, `${state}/${e.name}`);
+      }
+      for (const name of removed.slice(k)) {
+        await Deno.writeFile(`${state}/${name}`, before.get(name)!);
+      }
+      await using copy = await open(state, { strict: true });
+      assert.equal(await copy.get("role:alice"), undefined, `after ${k} removals`);
+      assert.equal(await copy.getString("after"), "1");
+    }
+  }));

@@ -256,3 +256,22 @@ Deno.test('a streamed value put in place is acknowledged even when the next file
     assert.equal((await db.get("big"))?.length, 2 << 20);
     assert.equal(await db.getString("b"), "after");
   }));
+
+Deno.test({
+  name: "setStream on a full disk rejects with IOError and leaves no temporary file",
+  ignore: !mountable,
+  fn: () =>
+    withTinyDisk(async (dir) => {
+      await using db = await open(dir);
+      await db.set("a", "1");
+      const e = await db.setStream("big", new Blob([new Uint8Array(1 << 20).fill(7)]).stream())
+        .catch((e) => e);
+      assertIOError(e, "setStream");
+      assert.deepEqual(
+        [...Deno.readDirSync(dir)].map((f) => f.name).filter((n) => n.endsWith(".merging")),
+        [],
+      );
+      assert.equal(await db.get("big"), undefined);
+      await db.set("b", "2");
+    }),
+});

@@ -352,3 +352,58 @@ Deno.test("the file after a lost newest file takes a new number, never the lost 
     }
     assert.equal(await Deno.stat(lost).catch(() => undefined), undefined, `${lost} was made again`);
   }));
+
+Deno.test("a backup restored into a directory that once held an empty store is the store", () =>
+  withDir(async (dir) => {
+    const backup = await tempDir();
+    try {
+      {
+        await using db = await open(`${dir}/src`, { maxFileSize: 1024 });
+        for (let i = 0; i < 100; i++) await db.set(`user:${i}`, `data ${i}`);
+        await db.compact();
+        await db.backup(backup);
+      }
+      // The application's first open, of an empty directory, before the restore.
+      await (await open(`${dir}/data`)).close();
+      for (const f of await dataFiles(backup)) {
+        await Deno.copyFile(f, `${dir}/data/${f.slice(backup.length + 1)}`);
+      }
+    } finally {
+      await Deno.remove(backup, { recursive: true });
+    }
+    const { db, warnings } = await openWarned(`${dir}/data`);
+    try {
+      assert.equal(db.size, 100);
+      assert.equal(await db.getString("user:1"), "data 1");
+      assert.deepEqual(warnings.map((w) => [w.kind, w.file]), [[
+        "foreign-file",
+        `${dir}/data/data.0`,
+      ]]);
+    } finally {
+      await db.close();
+    }
+  }));
+
+Deno.test("stale copies of a merged file and of that merge's newest input, put back together, are skipped", () =>
+  withDir(async (dir) => {
+    const saved = new Map<string, Uint8Array>();
+    {
+      await using db = await open(dir, { maxFileSize: 1024 });
+      await db.set("secret", "to be deleted");
+      for (let i = 0; i < 40; i++) await db.set(`k${i}`, "v".repeat(40));
+      for (const f of await dataFiles(dir)) saved.set(f, await Deno.readFile(f));
+      await db.delete("secret");
+      await db.compact();
+    }
+    const files = [...saved.keys()];
+    assert.ok(files.length >= 4, `${files.length} files`);
+    for (const f of [files[0], files.at(-1)!]) await Deno.writeFile(f, saved.get(f)!);
+    const { db, warnings } = await openWarned(dir);
+    try {
+      assert.equal(await db.get("secret"), undefined);
+      assert.ok(warnings.some((w) => w.kind === "foreign-file" && w.file === files[0]));
+    } finally {
+      await db.close();
+    }
+    assert.ok((await openError(dir, { strict: true })) instanceof CorruptionError);
+  }));

@@ -141,13 +141,19 @@ async function writeFiles(target: string, files: readonly SnapshotFile[]): Promi
   }
   // Only now: until every new file is in place, the old ones keep the target a store.
   await syncDir(target);
+  // Oldest first, each removal durable before the next, as compaction removes its
+  // inputs: a backup cut short here leaves the newest of the old files, never an
+  // old file without the ones after it (which recovery takes for a stale copy).
+  const unwanted: string[] = [];
   for await (const e of Deno.readDir(target)) {
-    if (e.isFile && LOG_FILE.test(e.name) && !wanted.has(e.name)) {
-      await Deno.remove(`${target}/${e.name}`);
-      c.filesRemoved++;
-    }
+    if (e.isFile && LOG_FILE.test(e.name) && !wanted.has(e.name)) unwanted.push(e.name);
   }
-  await syncDir(target);
+  const order = (name: string) => Number(name.slice(5)) * 2 + (name.startsWith("hint") ? 0 : 1);
+  for (const name of unwanted.sort((a, b) => order(a) - order(b))) {
+    await Deno.remove(`${target}/${name}`);
+    await syncDir(target);
+    c.filesRemoved++;
+  }
   return c;
 }
 

@@ -158,19 +158,20 @@ export async function recoverLog(
       files.push(f);
     }
     // A merge removes its inputs oldest first, its newest last, and their records
-    // are all in its outputs: a log file it covered, there without that newest
-    // input, is a stale copy put back.
+    // are all in its outputs: the inputs left are the newest ones, each log file
+    // among them with the file that continues it. A log file the merge covered
+    // without the file after it (the newest input, say) is a stale copy put back.
     const mergedThrough = files.filter((f) => f.compacted).map((f) => f.header!.follows);
     for (const f of [...files]) {
-      const through = mergedThrough.find((t) =>
-        f.id < t && !files.some((g) => g.id === t && !g.compacted)
-      );
+      const continued = files.some((g) => !g.compacted && g.header?.follows === f.id);
+      const through = mergedThrough.find((t) => f.id < t && !continued);
       if (f.compacted || f.blob || f.header?.version !== 2 || through === undefined) continue;
       report(
         "foreign-file",
         f.path,
         f.size,
-        `skipped: a stale copy (a compaction through data.${through}, which is gone, merged it)`,
+        `skipped: a stale copy (a compaction through data.${through} merged it, and the ` +
+          `file that continued it is gone)`,
       );
       files.splice(files.indexOf(f), 1);
     }
@@ -323,8 +324,13 @@ function pickStoreId(probes: Probe[], dir: string): string {
   if (stores.size === 1) return stores.keys().next().value!;
   const ck = readCheckpoint(dir);
   const locked = lockedStoreId(dir);
+  // Whether store `id` has any record: an empty store's files are headers alone.
+  const holdsRecords = (id: string) =>
+    probes.some((p) => p.header?.storeId === id && p.size > FILE_HEADER_SIZE);
   const rank = (id: string, files: FileHeader[]) => [
-    locked === id ? 1 : 0,
+    // (A store opened once and left empty, then a backup restored into its
+    // directory: the lock names the empty one.)
+    locked === id && holdsRecords(id) ? 1 : 0,
     ck?.storeId === id &&
       files.some((h) => ck.files.some((f) => f.id === h.fileId && f.salt === h.salt))
       ? 1

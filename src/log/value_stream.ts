@@ -7,13 +7,13 @@
  * @module
  */
 
-import { CorruptionError, InvalidArgumentError } from "../base/errors.ts";
+import { CorruptionError, InvalidArgumentError, IOError } from "../base/errors.ts";
 import { keyEquals } from "../base/keys.ts";
 import { crc32, readHeader, recordSize } from "../codec/codec.ts";
 import { MAX_STREAMED_VALUE, RecordCrc } from "../codec/stream_record.ts";
 import { FILE_HEADER_SIZE, HEADER_SIZE } from "../codec/format.ts";
 import type { DataFile } from "./datafile.ts";
-import { readFullAt } from "./fsutil.ts";
+import { readFullAt, writeAll } from "./fsutil.ts";
 import { readValue, type RecordPlace } from "./reader.ts";
 import type { Writer } from "./writer.ts";
 import { closeSync } from "node:fs";
@@ -49,11 +49,16 @@ export async function spoolValue(
   }
   const limit = size ?? max;
   const tmp = `${dir}/blob.${crypto.randomUUID()}.merging`;
-  const file = await Deno.open(tmp, { write: true, createNew: true });
+  // The file's own failures (a full disk) are IOErrors; the source's pass as they are.
+  const io = <T>(p: Promise<T>): Promise<T> =>
+    p.catch((e) => {
+      throw new IOError(`write to ${tmp} failed: ${(e as Error)?.message ?? e}`, { cause: e });
+    });
+  const file = await io(Deno.open(tmp, { write: true, createNew: true }));
   let length = 0, crc = 0;
   const offset = FILE_HEADER_SIZE + HEADER_SIZE + keyLen;
   try {
-    await file.write(new Uint8Array(offset));
+    await io(writeAll(file, new Uint8Array(offset)));
     for await (const chunk of source) {
       if (!(chunk instanceof Uint8Array)) {
         throw new InvalidArgumentError("a value stream must yield Uint8Array chunks");
@@ -63,12 +68,12 @@ export async function spoolValue(
         throw new InvalidArgumentError(`the stream holds more than ${limit} bytes`);
       }
       crc = crc32(chunk, crc);
-      for (let done = 0; done < chunk.length;) done += await file.write(chunk.subarray(done));
+      await io(writeAll(file, chunk));
     }
     if (size !== undefined && length !== size) {
       throw new InvalidArgumentError(`the stream held ${length} bytes, not the ${size} announced`);
     }
-    await file.syncData();
+    await io(file.syncData());
   } catch (e) {
     file.close();
     await Deno.remove(tmp).catch(() => {});
