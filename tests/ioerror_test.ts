@@ -275,3 +275,62 @@ Deno.test({
       await db.set("b", "2");
     }),
 });
+
+Deno.test("a streamed value whose hint cannot be written is still in place, and the store goes on", () =>
+  withDir(async (dir) => {
+    {
+      await using db = await open(dir);
+      await db.set("a", "1");
+      // data.1 will be the value's own file: its hint cannot be created.
+      await Deno.mkdir(`${dir}/hint.1.merging`);
+      await db.setStream("big", new Blob([new Uint8Array(2 << 20).fill(7)]).stream());
+      await db.set("b", "2");
+    }
+    await using db = await open(dir, { strict: true });
+    assert.equal((await db.get("big"))?.length, 2 << 20);
+    assert.equal(await db.getString("b"), "2");
+  }));
+
+Deno.test("after a failed fsync, writes that would write nothing reject too", () =>
+  withDir(async (dir) => {
+    const db = await open(dir);
+    await db.set("a", "1");
+    faults.beforeSync = () => {
+      throw new Error("EIO (injected)");
+    };
+    try {
+      await assert.rejects(db.set("b", "2"), IOError);
+    } finally {
+      faults.beforeSync = undefined;
+    }
+    await assert.rejects(db.delete("absent"), IOError);
+    await assert.rejects(db.atomic([]), IOError);
+    await assert.rejects(
+      db.atomic([{ type: "set", key: "c", value: "3" }], { checks: [{ key: "a", sequence: 99 }] }),
+      IOError,
+    );
+    await db.close().catch(() => {});
+  }));
+
+Deno.test('a range delete refused while the writer is stalled ("never") holds no check up afterwards', () =>
+  withDir(async (dir) => {
+    await using db = await open(dir, { sync: "never" });
+    await db.set("user:1", "a");
+    await db.sync();
+    faults.beforeWrite = () => {
+      throw new Error("No space left on device (injected)");
+    };
+    try {
+      db.set("other", "x");
+      await assert.rejects(db.sync(), IOError);
+      await assert.rejects(db.deleteRange({ prefix: "user:" }), IOError);
+    } finally {
+      faults.beforeWrite = undefined;
+    }
+    await db.sync();
+    const entry = (await db.getEntry("user:1"))!;
+    const r = await db.atomic([{ type: "set", key: "user:1", value: "b" }], {
+      checks: [{ key: "user:1", sequence: entry.sequence }, { key: "user:2", sequence: null }],
+    });
+    assert.equal(r.ok, true);
+  }));

@@ -307,6 +307,9 @@ export class Catalog {
 
   #writable(): void {
     if (this.#follower) throw new ReadOnlyError();
+    // Also for writes that would write nothing (a delete of an absent key, a
+    // failing check): after a failed fsync every write rejects.
+    if (this.#writer?.failure) throw this.#writer.failure;
   }
 
   async #recover(): Promise<void> {
@@ -622,7 +625,13 @@ export class Catalog {
     };
     const range = { start, end };
     this.#inflightRanges.add(range);
-    return this.#append([op], false, (n) => n).finally(() => this.#inflightRanges.delete(range));
+    try {
+      return this.#append([op], false, (n) => n).finally(() => this.#inflightRanges.delete(range));
+    } catch (e) {
+      // Refused at once (a stalled writer): no range is in flight to hold checks up.
+      this.#inflightRanges.delete(range);
+      throw e;
+    }
   }
 
   /**

@@ -20,7 +20,7 @@ import { encodeOps, framedSize } from "../codec/framing.ts";
 import { DataFile } from "./datafile.ts";
 import { faults } from "./faults.ts";
 import { HintWriter, writeHint } from "./hint.ts";
-import { syncDir, writeAll, writeAllSync } from "./fsutil.ts";
+import { hintPath, syncDir, writeAll, writeAllSync } from "./fsutil.ts";
 import { clearImmediate, setImmediate } from "node:timers";
 
 // Chunk size for buffered appends: large enough for efficient writes, small
@@ -502,8 +502,9 @@ export class Writer {
   }
 
   // Seals the file before the blob, then gives the blob file its head, makes it
-  // durable and renames it (and its hint) into place. A failure here is not
-  // retried: the writer stops, and the temporary file goes at the next open.
+  // durable and renames it into place, then writes its hint. A failure before
+  // the value is in place is not retried: the writer stops, and the temporary
+  // file goes at the next open.
   async #installBlob(file: DataFile, b: NonNullable<Chunk["blob"]>): Promise<void> {
     try {
       await this.#syncLeft();
@@ -524,10 +525,16 @@ export class Writer {
       await Deno.rename(b.tmp, file.path);
       await syncDir(this.dir);
       file.size = b.size;
-      await writeHint(this.dir, file.id, b.hint);
     } catch (e) {
       if (e instanceof SyncFailure) throw e;
       throw new SyncFailure("a streamed value could not be put in place", { cause: e });
+    }
+    // The value is in place and durable. Its hint only spares an open the scan
+    // of the value's file: one that cannot be written (a full disk) is left out.
+    try {
+      await writeHint(this.dir, file.id, b.hint);
+    } catch {
+      await Deno.remove(`${hintPath(this.dir, file.id)}.merging`).catch(() => {});
     }
   }
 
