@@ -80,6 +80,22 @@ Deno.test("4 Workers and the owner: the final state is the model of acknowledged
   });
 });
 
+Deno.test("attach() twice on one share is refused, and after detach() it is ClosedError", async () => {
+  await withDir(async (dir) => {
+    const db = await open(dir);
+    await withWorkers(1, async ([w]) => {
+      await w.attach(db);
+      assertError(await w.send({ cmd: "attachAgain" }), "INVALID_ARGUMENT", "isInvalidArgument");
+      // The first attachment still gets its own replies.
+      assert.equal((await call(w, "set", "k", "v")).ok, true);
+      assert.equal((await call(w, "delete", "absent")).value, false);
+      await w.send({ cmd: "detach" });
+      assertError(await w.send({ cmd: "attachAgain" }), "CLOSED", "isClosed");
+    });
+    await db.close();
+  });
+});
+
 Deno.test("a Worker reads its own writes, sees the owner's after refresh(), gets typed errors", async () => {
   await withDir(async (dir) => {
     const db = await open(dir, { sync: "never" });

@@ -16,6 +16,9 @@ export const WATCH_MAX_BYTES = 64 * 1024 * 1024;
 
 type Waiter = { resolve: (r: IteratorResult<Change>) => void; reject: (e: unknown) => void };
 
+/** Changes that report an expiry noticed (see KeyChange.expired), for resumePoint. */
+export const expiries: WeakSet<Change> = new WeakSet();
+
 /** A bounded queue of changes with one consumer; see the module doc. */
 export class ChangeQueue {
   #queue: Change[] = [];
@@ -37,7 +40,8 @@ export class ChangeQueue {
    * queued, and the whole batch comes again after the resume.
    */
   get resumePoint(): number {
-    const next = this.#queue[0];
+    // An expiry carries the last commit's number: it is no part of a batch.
+    const next = this.#queue.find((c) => !expiries.has(c));
     return next !== undefined && next.sequence === this.#delivered
       ? this.#delivered - 1
       : this.#delivered;

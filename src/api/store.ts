@@ -460,7 +460,8 @@ export class Cask {
    * with `range` set), then goes on live, with no gap and no repeat: a
    * consumer that stores the last `sequence` it handled resumes across a
    * restart. History a compaction merged is gone: such a `since` is refused
-   * with HistoryGoneError.
+   * with HistoryGoneError, and one past the store's sequence number with
+   * InvalidArgumentError.
    *
    * @example
    * ```ts
@@ -477,15 +478,20 @@ export class Cask {
   watch(options: WatchOptions): AsyncIterableIterator<Change> {
     this.#checkOpen();
     const { filter, since } = watchFilter(options);
+    const now = this.#catalog.sequence;
+    if (since !== undefined && since > now) {
+      // A position from another store, or from writes this one lost (under
+      // "never", a crash): skipping to it would hide what came in between.
+      throw new InvalidArgumentError(
+        `since ${since} is past this store's last sequence number, ${now}`,
+      );
+    }
     const w = new Watch(
       (l) => this.#catalog.listen(l),
       filter,
       this.#catalog.sequence,
       (ended) => this.#watches.delete(ended),
       since === undefined ? undefined : (upTo) => this.#catalog.history(since, upTo),
-      // Only a since past the sequence skips commits: the expiries noticed
-      // meanwhile carry the sequence as it is, and must not be skipped.
-      since !== undefined && since > this.#catalog.sequence ? since : undefined,
       since,
     );
     this.#watches.add(w);

@@ -11,7 +11,7 @@
 import { keyToBytes } from "../base/keys.ts";
 import type { Change } from "../base/types.ts";
 import type { KeyChange } from "../index/catalog.ts";
-import { ChangeQueue } from "./change_queue.ts";
+import { ChangeQueue, expiries } from "./change_queue.ts";
 
 /**
  * A change replayed from the log: a key's change, or a range delete from `k`
@@ -48,9 +48,6 @@ export class Watch implements AsyncIterableIterator<Change> {
     from: number,
     readonly onEnd: (w: Watch) => void,
     history?: (upTo: number) => AsyncIterator<LoggedKeyChange>,
-    // Changes up to this sequence number are not delivered: a `since` past the
-    // store's sequence skips the commits up to it.
-    readonly after = -1,
     since?: number,
   ) {
     // An overflow before the replay delivered anything resumes from `since`.
@@ -62,9 +59,10 @@ export class Watch implements AsyncIterableIterator<Change> {
   #push(changes: KeyChange[]): void {
     if (this.#queue.ended) return;
     for (const c of changes) {
-      if (c.seq <= this.after || !this.filter.match(c.k)) continue;
+      if (!this.filter.match(c.k)) continue;
       // A copy: the caller's buffer may change after its write resolved.
       const change = { key: keyToBytes(c.k), value: c.value?.slice(), sequence: c.seq };
+      if (c.expired) expiries.add(change);
       if (!this.#queue.push(change)) return this.#stop();
     }
   }

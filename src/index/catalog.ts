@@ -94,6 +94,8 @@ export interface KeyChange {
   k: string;
   value: Uint8Array | undefined;
   seq: number;
+  /** An expiry noticed: it carries the last commit's number, not one of its own. */
+  expired?: true;
 }
 
 // Keys a checkpoint encodes at most between two pauses, and how often a
@@ -424,7 +426,7 @@ export class Catalog {
   #expire(keys: readonly string[]): void {
     if (keys.length === 0) return;
     for (const k of keys) this.#remove(k);
-    this.#notify(keys.map((k) => ({ k, value: undefined, seq: this.#seq })));
+    this.#notify(keys.map((k) => ({ k, value: undefined, seq: this.#seq, expired: true })));
   }
 
   /**

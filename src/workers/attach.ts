@@ -117,6 +117,14 @@ export class AttachedCask {
     if (Atomics.load(new Int32Array(shared.state), CLOSED_FLAG) === 1) {
       throw new ClosedError();
     }
+    // A share's port carries one attachment's calls and replies: a second one
+    // would take its replies over (and one detached has closed it).
+    const used = attachments.get(shared.port);
+    if (used === "detached") throw new ClosedError("this share was attached and detached");
+    if (used) {
+      throw new InvalidArgumentError("this share is attached already: share() once per Worker");
+    }
+    attachments.set(shared.port, "attached");
     const db = new AttachedCask(shared);
     // The follower opens once every commit the owner applied so far is in the
     // files: a Worker's reads start no older than the store it was shared from.
@@ -281,6 +289,7 @@ export class AttachedCask {
     if (this.#detached || this.#ownerClosed) return;
     const last = this.#call("detach", []);
     this.#detached = true;
+    attachments.set(this.#port, "detached");
     await last;
     this.#endWatches();
     await this.#reader.close();
@@ -434,6 +443,9 @@ function unsendable(e: unknown): InvalidArgumentError {
  * });
  * ```
  */
+// What became of each share's port: attached, or attached and then detached.
+const attachments = new WeakMap<MessagePort, "attached" | "detached">();
+
 export function attach(shared: SharedCask): Promise<AttachedCask> {
   return AttachedCask.attach(shared);
 }

@@ -27,6 +27,8 @@ type Command =
   | { cmd: "racingSets"; count: number }
   | { cmd: "setLater"; ms: number }
   | { cmd: "watchLate"; prefix: string; last: string; ms: number }
+  | { cmd: "attachAgain" }
+  | { cmd: "detach" }
   | { cmd: "crash"; thread: number };
 
 const self = globalThis as unknown as {
@@ -35,6 +37,8 @@ const self = globalThis as unknown as {
 };
 
 let attached: AttachedCask | undefined;
+// What the last attach was given: attaching it again must be refused.
+let lastShared: SharedCask | undefined;
 const utf8 = new TextDecoder();
 
 function describe(e: unknown) {
@@ -218,6 +222,13 @@ async function run(c: Command): Promise<unknown> {
       );
       return await Promise.all(ends);
     }
+    case "attachAgain":
+      await attach(lastShared!);
+      return;
+    case "detach":
+      await attached!.detach();
+      attached = undefined;
+      return;
     case "setThenDetach": {
       // A watch, then a set and a detach in one turn: the feed's changes.
       const feed = db.watch({ prefix: "detach:" });
@@ -291,6 +302,7 @@ self.onmessage = async (e: MessageEvent) => {
   try {
     if (attachTo) {
       await attached?.detach();
+      lastShared = attachTo.shared;
       attached = await attach(attachTo.shared);
     }
     self.postMessage({ id, ok: true, value: command && await run(command) });
