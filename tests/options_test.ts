@@ -385,3 +385,37 @@ Deno.test("automatic compaction with minDeadBytes below 1 MiB runs once that muc
     }
     assert.ok(await compactedSoon(db), `not compacted with ${db.stats().deadBytes} bytes dead`);
   }));
+
+Deno.test("automatic compaction: a reopen with minDeadBytes 0 works; expired records count as dead", () =>
+  withDir(async (dir) => {
+    {
+      await using db = await open(dir);
+      await db.set("k", "v1");
+      await db.set("k", "v2");
+    }
+    {
+      await using db = await open(dir, { autoCompact: { minDeadBytes: 0 }, sync: "never" });
+      assert.equal(await db.getString("k"), "v2");
+    }
+    let now = 1_000_000;
+    await using db = await open(`${dir}/ttl`, {
+      clock: () => now,
+      maxFileSize: 16 * 1024,
+      autoCompact: { minDeadRatio: 0.5, minDeadBytes: 32 * 1024 },
+    });
+    // A cache whose keys only ever expire: nothing is overwritten or deleted.
+    for (let i = 0; i < 100; i++) await db.set(`c:${i}`, "x".repeat(1000), { ttl: 1000 });
+    now += 5000;
+    for (let i = 100; i < 140; i++) await db.set(`c:${i}`, "x".repeat(1000), { ttl: 1000 });
+    assert.ok(await compactedSoon(db), `not compacted with ${db.stats().liveBytes} bytes "live"`);
+    assert.ok(db.stats().liveBytes < 50_000, `${db.stats().liveBytes} live bytes`);
+  }));
+
+Deno.test('under "always", writes waiting for their fsync are not counted as dead bytes', () =>
+  withDir(async (dir) => {
+    await using db = await open(dir);
+    const writes = Array.from({ length: 200 }, (_, i) => db.set(`k${i}`, "x".repeat(1000)));
+    assert.equal(db.stats().deadBytes, 0);
+    await Promise.all(writes);
+    assert.equal(db.stats().deadBytes, 0);
+  }));

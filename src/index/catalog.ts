@@ -855,21 +855,35 @@ export class Catalog {
     const run = () => runCompaction(this.#compaction, onProgress);
     // A background checkpoint gives way (it sees #compacting), a backup does not.
     const before = this.#pinned ?? this.#checkpointing;
+    let done = false;
     this.#compacting ??= (before ? before.then(run) : run())
-      .then((r) => this.#lastCompaction = r, (e) => {
+      .then((r) => {
+        done = true;
+        return this.#lastCompaction = r;
+      }, (e) => {
         throw userErrorOr(e, "compaction failed");
       })
       .finally(() => {
         this.#compacting = undefined;
-        // The checkpoint on disk names files the compaction removed.
-        queueMicrotask(() => this.#maybeCheckpoint(true));
+        queueMicrotask(() => {
+          // The checkpoint on disk names files the compaction removed.
+          this.#maybeCheckpoint(true);
+          // Writes made while it ran may have passed the thresholds again (their
+          // checks found it running); after a failure, the next check decides.
+          if (done) this.#maybeAutoCompact();
+        });
       });
     return this.#compacting;
   }
 
   #maybeAutoCompact(): void {
     const a = this.#opts.autoCompact;
-    if (!a || this.#compacting || this.#closing || !wantsCompaction(this.#compaction, a)) return;
+    // (Not while the store opens: replayed overwrites ask too.)
+    if (!a || !this.#writer || this.#compacting || this.#closing) return;
+    // Expired records are dead too, but leave the index only once noticed: a
+    // cache of keys that only ever expire would otherwise never compact.
+    this.#expire(this.#index.expired(this.#opts.clock()));
+    if (!wantsCompaction(this.#compaction, a)) return;
     // A close stops it between chunks: that is no failure to report.
     this.compact(() => {}).catch((e) => {
       if (!(e instanceof ClosedError && this.#closing)) this.#opts.onBackgroundError(e);
@@ -907,12 +921,17 @@ export class Catalog {
   stats(): Stats {
     const files: FileStats[] = [];
     let liveBytes = 0, deadBytes = 0;
-    for (const f of [...this.#files.values()].sort((a, b) => a.id - b.id)) {
+    // Writes appended but not applied yet (under "always", until their fsync)
+    // are not live yet, and not dead either: they end the newest files.
+    let unapplied = this.#writer?.unapplied ?? 0;
+    for (const f of [...this.#files.values()].sort((a, b) => b.id - a.id)) {
       const size = this.#writer?.sizeOf(f) ?? f.size;
       const live = this.liveBytes(f.id);
       // The file header is overhead every file has, not reclaimable dead space.
       const body = Math.max(0, size - f.headerSize);
-      const dead = Math.max(0, body - live);
+      const pending = Math.min(unapplied, Math.max(0, body - live));
+      unapplied -= pending;
+      const dead = Math.max(0, body - live - pending);
       files.push({
         id: f.id,
         size,
@@ -923,6 +942,7 @@ export class Catalog {
       liveBytes += live;
       deadBytes += dead;
     }
+    files.reverse();
     return {
       keys: this.#index.size,
       liveBytes,

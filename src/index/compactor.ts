@@ -144,8 +144,9 @@ export function wantsCompaction(ctx: CompactionContext, a: Required<AutoCompact>
     total += ctx.writer.sizeOf(f) - f.headerSize;
     live += ctx.liveBytes(f.id);
   }
-  const dead = total - live;
-  return dead >= a.minDeadBytes && dead >= a.minDeadRatio * total;
+  // Appended writes not applied yet (under "always", until their fsync) are not live yet either.
+  const dead = total - live - ctx.writer.unapplied;
+  return dead > 0 && dead >= a.minDeadBytes && dead >= a.minDeadRatio * total;
 }
 
 // The entries served by `inputIds`, in key order, from the first key after

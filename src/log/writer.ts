@@ -177,6 +177,11 @@ export class Writer {
     return this.#deferred;
   }
 
+  /** About how many bytes were appended whose writes are not applied yet (waiting for their fsync). */
+  get unapplied(): number {
+    return this.#deferred ? Math.max(0, this.#appended - this.#durable) : 0;
+  }
+
   /** Whether writes are appended but not yet applied (waiting for their fsync). */
   get busy(): boolean {
     return this.#waiters.length > 0;
