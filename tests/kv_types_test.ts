@@ -55,6 +55,34 @@ Deno.test("a typed array inside a value read back owns its bytes: no other recor
   });
 });
 
+Deno.test("every typed array and DataView read back has a buffer of exactly its own bytes", async () => {
+  await withDir(async (dir) => {
+    const kv = await openKv(dir);
+    await kv.set(["rec"], { secret: "password123", data: new Uint8Array([1, 2, 3]) });
+    await kv.set(["f64"], new Float64Array([1.5, 2.5]));
+    await kv.set(["i16"], {
+      nested: [new Int16Array([7, 8])],
+      view: new DataView(new ArrayBuffer(3)),
+    });
+    const rec = (await kv.get<{ data: Uint8Array }>(["rec"])).value!;
+    const f64 = (await kv.get<Float64Array>(["f64"])).value!;
+    const i16 = (await kv.get<{ nested: Int16Array[]; view: DataView }>(["i16"])).value!;
+    for (
+      const [what, v] of [["nested", rec.data], ["top", f64], ["deep", i16.nested[0]], [
+        "DataView",
+        i16.view,
+      ]] as const
+    ) {
+      assert.equal(v.byteOffset, 0, what);
+      assert.equal(v.buffer.byteLength, v.byteLength, what);
+    }
+    assert.deepEqual([...f64], [1.5, 2.5]);
+    assert.deepEqual([...i16.nested[0]], [7, 8]);
+    assert.notEqual(f64.buffer, i16.nested[0].buffer as ArrayBufferLike);
+    await kv.close();
+  });
+});
+
 Deno.test("a value that is a stream, a port, a CryptoKey or a Blob is refused, not stored as an empty object", async () => {
   await withDir(async (dir) => {
     const kv = await openKv(`${dir}/cask`);

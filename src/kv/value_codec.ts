@@ -48,14 +48,50 @@ export function decodeValue(stored: Uint8Array): unknown {
       return stored.slice(1);
     case U64:
       return new KvU64(storedU64(stored)!);
-    case V8:
-      // From a copy of its own: the typed arrays in a value are views into
-      // the bytes deserialized, and `stored` may be a view of the store's
-      // shared read slab (other records' bytes, which a transfer of such a
-      // view's buffer would detach from under the store).
-      return deserialize(stored.slice(1));
+    case V8: {
+      // From a copy of its own: `stored` may be a view of the store's shared
+      // read slab (other records' bytes, which a transfer of such a view's
+      // buffer would detach from under the store).
+      const body = stored.slice(1);
+      const value = deserialize(body);
+      // node:v8 gives typed arrays and DataViews as views into the bytes it read
+      // (the whole record) or into Node's shared 8 KiB pool: each gets a buffer of
+      // exactly its own bytes, as a structured clone gives. Such views are host
+      // objects, tag '\\' in the serialized bytes; without one there are none.
+      return body.includes(HOST_OBJECT) ? ownBuffers(value, new WeakSet()) : value;
+    }
   }
   throw new TypeError("Invalid value type");
+}
+
+const HOST_OBJECT = 0x5c;
+
+// `v` with every ArrayBufferView in it (itself included) on a buffer of its own.
+function ownBuffers(v: unknown, seen: WeakSet<object>): unknown {
+  if (typeof v !== "object" || v === null) return v;
+  if (ArrayBuffer.isView(v)) {
+    const bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength).slice();
+    if (v instanceof DataView) return new DataView(bytes.buffer);
+    const Ctor = v.constructor as new (b: ArrayBuffer) => ArrayBufferView;
+    return new Ctor(bytes.buffer);
+  }
+  if (seen.has(v)) return v;
+  seen.add(v);
+  if (v instanceof Map) {
+    for (const [k, x] of [...v]) v.set(k, ownBuffers(x, seen));
+  } else if (v instanceof Set) {
+    for (const x of [...v]) {
+      const y = ownBuffers(x, seen);
+      if (y !== x) {
+        v.delete(x);
+        v.add(y);
+      }
+    }
+  } else {
+    const o = v as Record<string, unknown>;
+    for (const k of Object.keys(o)) o[k] = ownBuffers(o[k], seen);
+  }
+  return v;
 }
 
 // Platform objects whose state lives outside their properties: node:v8's
