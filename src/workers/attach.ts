@@ -422,6 +422,9 @@ function unsendable(e: unknown): InvalidArgumentError {
   return new InvalidArgumentError(`cannot send to another thread: ${message}`);
 }
 
+// What became of each share's port: attached, or attached and then detached.
+const attachments = new WeakMap<MessagePort, "attached" | "detached">();
+
 /**
  * Attaches to a store another thread owns, from what its `share()` returned
  * (posted to this Worker with its port transferred). See {@link AttachedCask}.
@@ -443,9 +446,6 @@ function unsendable(e: unknown): InvalidArgumentError {
  * });
  * ```
  */
-// What became of each share's port: attached, or attached and then detached.
-const attachments = new WeakMap<MessagePort, "attached" | "detached">();
-
 export function attach(shared: SharedCask): Promise<AttachedCask> {
   return AttachedCask.attach(shared);
 }
