@@ -79,6 +79,16 @@ Deno.test("every typed array and DataView read back has a buffer of exactly its 
     assert.deepEqual([...f64], [1.5, 2.5]);
     assert.deepEqual([...i16.nested[0]], [7, 8]);
     assert.notEqual(f64.buffer, i16.nested[0].buffer as ArrayBufferLike);
+    // In a Map's keys and values, a Set, and an Error's cause (not enumerable) too.
+    const m = new Map<unknown, unknown>([[new Uint8Array([9, 9]), new Int32Array([5])]]);
+    const err = new Error("boom", { cause: new Uint8Array([1, 2]) });
+    await kv.set(["deep"], { m, s: new Set([new Uint8Array([3])]), err });
+    const deep = (await kv.get<{ m: Map<Uint8Array, Int32Array>; s: Set<Uint8Array>; err: Error }>([
+      "deep",
+    ])).value!;
+    const [[mk, mv]] = [...deep.m];
+    const views = [mk, mv, [...deep.s][0], deep.err.cause as Uint8Array];
+    assert.deepEqual(views.map((v) => v.buffer.byteLength), views.map((v) => v.byteLength));
     await kv.close();
   });
 });

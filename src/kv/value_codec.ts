@@ -78,7 +78,9 @@ function ownBuffers(v: unknown, seen: WeakSet<object>): unknown {
   if (seen.has(v)) return v;
   seen.add(v);
   if (v instanceof Map) {
-    for (const [k, x] of [...v]) v.set(k, ownBuffers(x, seen));
+    const entries = [...v];
+    v.clear();
+    for (const [k, x] of entries) v.set(ownBuffers(k, seen), ownBuffers(x, seen));
   } else if (v instanceof Set) {
     for (const x of [...v]) {
       const y = ownBuffers(x, seen);
@@ -88,8 +90,12 @@ function ownBuffers(v: unknown, seen: WeakSet<object>): unknown {
       }
     }
   } else {
+    // Own names, not keys: an Error's cause is not enumerable.
     const o = v as Record<string, unknown>;
-    for (const k of Object.keys(o)) o[k] = ownBuffers(o[k], seen);
+    for (const k of Object.getOwnPropertyNames(o)) {
+      const x = o[k], y = ownBuffers(x, seen);
+      if (y !== x) o[k] = y;
+    }
   }
   return v;
 }
