@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import { type Cask, type CompactProgress, InvalidArgumentError, open } from "../mod.ts";
+import { FILE_HEADER_SIZE, HEADER_SIZE } from "../src/codec/format.ts";
 import { openQuiet, prng, randomBytes, withDir } from "./helpers.ts";
 
 // Sizes of every data file and the key count: a refused call must change neither.
@@ -418,4 +419,43 @@ Deno.test('under "always", writes waiting for their fsync are not counted as dea
     assert.equal(db.stats().deadBytes, 0);
     await Promise.all(writes);
     assert.equal(db.stats().deadBytes, 0);
+  }));
+
+Deno.test("automatic compaction leaves a streamed value still being committed in its own file", () =>
+  withDir(async (dir) => {
+    await using db = await open(dir, { autoCompact: { minDeadBytes: 0, minDeadRatio: 0 } });
+    await db.set("a", "1");
+    await db.set("a", "2");
+    await db.batch().set("b", "x").set("c", "y").commit();
+    await db.delete("b");
+    await db.setStream("big", new Blob([new Uint8Array(2 << 20).fill(3)]).stream());
+    await db.set("d", "1");
+    await db.set("d", "2");
+    await new Promise((r) => setTimeout(r, 500));
+    const big = db.stats().files.filter((f) => f.size >= 2 << 20);
+    assert.equal(big.length, 1);
+    // A file of its own: a file header and the one record.
+    const own = FILE_HEADER_SIZE + HEADER_SIZE + "big".length + (2 << 20);
+    assert.equal(big[0].size, own, `the value shares data.${big[0].id}`);
+    assert.equal((await db.get("big"))?.length, 2 << 20);
+  }));
+
+Deno.test("automatic compaction's check drops expired keys without a change to feeds", () =>
+  withDir(async (dir) => {
+    let now = 1_000_000;
+    await using db = await open(dir, {
+      sync: "never",
+      clock: () => now,
+      autoCompact: { minDeadBytes: 1, minDeadRatio: 0.99 },
+    });
+    await db.set("t", "v", { ttl: 1000 });
+    const feed = db.watch({ prefix: "" });
+    now += 5000;
+    await db.set("x", "1");
+    await db.set("x", "2");
+    await db.delete("x");
+    const keys = [];
+    for (let i = 0; i < 3; i++) keys.push(new TextDecoder().decode((await feed.next()).value!.key));
+    assert.deepEqual(keys, ["x", "x", "x"]);
+    await feed.return!();
   }));

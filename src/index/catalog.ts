@@ -880,9 +880,11 @@ export class Catalog {
     const a = this.#opts.autoCompact;
     // (Not while the store opens: replayed overwrites ask too.)
     if (!a || !this.#writer || this.#compacting || this.#closing) return;
-    // Expired records are dead too, but leave the index only once noticed: a
-    // cache of keys that only ever expire would otherwise never compact.
-    this.#expire(this.#index.expired(this.#opts.clock()));
+    // Expired records are dead too, but count as live until they leave the index:
+    // a cache of keys that only ever expire would never compact. They leave it
+    // here without a change to feeds, as a compaction drops them (a feed reports
+    // an expiry a read noticed).
+    for (const k of this.#index.expired(this.#opts.clock())) this.#remove(k);
     if (!wantsCompaction(this.#compaction, a)) return;
     // A close stops it between chunks: that is no failure to report.
     this.compact(() => {}).catch((e) => {
@@ -900,6 +902,7 @@ export class Catalog {
       maxFileSize: this.#opts.maxFileSize,
       onWarning: this.#opts.onWarning,
       liveBytes: (id) => this.liveBytes(id),
+      applied: () => this.#seq,
       keyCount: () => this.#index.size,
       entries: () => this.#index.range(),
       walk: (after, visit) => this.#index.walk(after, visit),

@@ -34,6 +34,8 @@ export interface CompactionContext {
   maxFileSize: number;
   onWarning: (w: RecoveryWarning) => void;
   liveBytes(id: number): number;
+  /** The sequence number of the last commit applied to the index. */
+  applied(): number;
   /** Keys in the index. */
   keyCount(): number;
   /** Every index entry in key order; tolerates changes while iterated. */
@@ -65,8 +67,10 @@ export async function runCompaction(
   const { writer } = ctx;
   const t0 = performance.now();
   // A live streamed value stays in its own file: copying it would hold it in memory.
+  // So does one not applied yet (its commit waits for its fsync), which counts no
+  // live bytes until then.
   const inputs = [...ctx.files.values()]
-    .filter((f) => !(f.blob && ctx.liveBytes(f.id) > 0))
+    .filter((f) => !(f.blob && (ctx.liveBytes(f.id) > 0 || f.header!.baseSeq >= ctx.applied())))
     .sort((a, b) => a.id - b.id);
   const inputIds = new Set(inputs.map((f) => f.id));
   const firstId = writer.nextId;
