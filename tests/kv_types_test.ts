@@ -89,6 +89,12 @@ Deno.test("every typed array and DataView read back has a buffer of exactly its 
     const [[mk, mv]] = [...deep.m];
     const views = [mk, mv, [...deep.s][0], deep.err.cause as Uint8Array];
     assert.deepEqual(views.map((v) => v.buffer.byteLength), views.map((v) => v.byteLength));
+    // As a structured clone: one array met twice is one array, and a Set keeps its order.
+    const u = new Uint8Array([1]);
+    await kv.set(["shape"], { twice: [u, u], s: new Set(["a", new Int32Array([5]), "b"]) });
+    const shape = (await kv.get<{ twice: Uint8Array[]; s: Set<unknown> }>(["shape"])).value!;
+    assert.equal(shape.twice[0], shape.twice[1]);
+    assert.deepEqual([...shape.s].map(String), ["a", "5", "b"]);
     await kv.close();
   });
 });

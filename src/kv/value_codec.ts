@@ -5,7 +5,7 @@
  * @module
  */
 
-import { deserialize, serialize } from "node:v8";
+import { DefaultDeserializer, serialize } from "node:v8";
 import { isKvU64, KvU64 } from "./u64.ts";
 
 const V8 = 1;
@@ -52,52 +52,32 @@ export function decodeValue(stored: Uint8Array): unknown {
       // From a copy of its own: `stored` may be a view of the store's shared
       // read slab (other records' bytes, which a transfer of such a view's
       // buffer would detach from under the store).
-      const body = stored.slice(1);
-      const value = deserialize(body);
-      // node:v8 gives typed arrays and DataViews as views into the bytes it read
-      // (the whole record) or into Node's shared 8 KiB pool: each gets a buffer of
-      // exactly its own bytes, as a structured clone gives. Such views are host
-      // objects, tag '\\' in the serialized bytes; without one there are none.
-      return body.includes(HOST_OBJECT) ? ownBuffers(value, new WeakSet()) : value;
+      const d = new OwnBuffersDeserializer(stored.slice(1));
+      d.readHeader();
+      return d.readValue();
     }
   }
   throw new TypeError("Invalid value type");
 }
 
-const HOST_OBJECT = 0x5c;
+// node:v8's documented hook for host objects, which its type declarations leave out.
+type HostObjectReader = new (bytes: Uint8Array) => {
+  readHeader(): boolean;
+  readValue(): unknown;
+  _readHostObject(): unknown;
+};
 
-// `v` with every ArrayBufferView in it (itself included) on a buffer of its own.
-function ownBuffers(v: unknown, seen: WeakSet<object>): unknown {
-  if (typeof v !== "object" || v === null) return v;
-  if (ArrayBuffer.isView(v)) {
+// node:v8 reads a typed array or DataView as a view into the bytes it reads
+// (the whole record) or into Node's shared 8 KiB pool: each gets a buffer of
+// exactly its own bytes here, as a structured clone gives. (The deserializer
+// keeps a view met twice one object, and a Set's order.)
+class OwnBuffersDeserializer extends (DefaultDeserializer as unknown as HostObjectReader) {
+  override _readHostObject(): ArrayBufferView {
+    const v = super._readHostObject() as ArrayBufferView;
     const bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength).slice();
     if (v instanceof DataView) return new DataView(bytes.buffer);
-    const Ctor = v.constructor as new (b: ArrayBuffer) => ArrayBufferView;
-    return new Ctor(bytes.buffer);
+    return new (v.constructor as new (b: ArrayBuffer) => ArrayBufferView)(bytes.buffer);
   }
-  if (seen.has(v)) return v;
-  seen.add(v);
-  if (v instanceof Map) {
-    const entries = [...v];
-    v.clear();
-    for (const [k, x] of entries) v.set(ownBuffers(k, seen), ownBuffers(x, seen));
-  } else if (v instanceof Set) {
-    for (const x of [...v]) {
-      const y = ownBuffers(x, seen);
-      if (y !== x) {
-        v.delete(x);
-        v.add(y);
-      }
-    }
-  } else {
-    // Own names, not keys: an Error's cause is not enumerable.
-    const o = v as Record<string, unknown>;
-    for (const k of Object.getOwnPropertyNames(o)) {
-      const x = o[k], y = ownBuffers(x, seen);
-      if (y !== x) o[k] = y;
-    }
-  }
-  return v;
 }
 
 // Platform objects whose state lives outside their properties: node:v8's
