@@ -30,6 +30,7 @@ import type {
   WatchOptions,
 } from "../base/types.ts";
 import { Batch } from "../api/batch.ts";
+import { expiries } from "../api/change_queue.ts";
 import { Cask } from "../api/store.ts";
 import {
   CLOSED_FLAG,
@@ -134,6 +135,7 @@ export class AttachedCask {
     } catch (e) {
       db.#call("detach", []).catch(() => {});
       db.#detached = true;
+      attachments.set(shared.port, "detached");
       throw e;
     }
     if (db.#ownerClosed) {
@@ -393,8 +395,10 @@ export class AttachedCask {
       }
       case "watch": {
         const w = this.#watches.get(m.wid);
-        if (m.change) w?.push(m.change);
-        else if (m.error) w?.fail(fromWire(m.error));
+        if (m.change) {
+          if (m.expired) expiries.add(m.change);
+          w?.push(m.change);
+        } else if (m.error) w?.fail(fromWire(m.error));
         else w?.end();
         break;
       }

@@ -82,5 +82,13 @@ export interface Request {
  */
 export type Message =
   | { kind: "reply"; id: number; seq: number; value?: unknown; error?: WireError }
-  | { kind: "watch"; wid: number; change?: Change; end?: true; error?: WireError }
+  | {
+    kind: "watch";
+    wid: number;
+    change?: Change;
+    /** The change reports an expiry noticed (see resumePoint in change_queue.ts). */
+    expired?: true;
+    end?: true;
+    error?: WireError;
+  }
   | { kind: "closed" };

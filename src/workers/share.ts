@@ -31,6 +31,7 @@ import {
   STATE_INTS,
 } from "./protocol.ts";
 import { Watch } from "../api/watch.ts";
+import { expiries } from "../api/change_queue.ts";
 import { Outbox } from "./outbox.ts";
 import { toWire } from "./wire_errors.ts";
 
@@ -174,7 +175,9 @@ class Attachment {
       try {
         for await (const c of feed) {
           const change = { ...c, key: own(c.key), value: c.value && own(c.value) };
-          this.#out.push({ kind: "watch", wid, change });
+          // The mark that a change reports an expiry stays on this side of postMessage.
+          const expired = expiries.has(c) || undefined;
+          this.#out.push({ kind: "watch", wid, change, expired });
         }
         this.#out.push({ kind: "watch", wid, end: true });
       } catch (e) {
