@@ -334,3 +334,26 @@ Deno.test('a range delete refused while the writer is stalled ("never") holds no
     });
     assert.equal(r.ok, true);
   }));
+
+Deno.test("after a failed fsync, an automatic compaction check does not throw out of its microtask", () =>
+  withDir(async (dir) => {
+    let now = 1_000_000;
+    const db = await open(dir, {
+      clock: () => now,
+      autoCompact: { minDeadBytes: 1, minDeadRatio: 0 },
+      onBackgroundError: () => {},
+    });
+    await db.set("t", "v", { ttl: 1000 });
+    faults.beforeSync = () => {
+      throw new Error("EIO (injected)");
+    };
+    try {
+      await assert.rejects(db.set("b", "2"), IOError);
+    } finally {
+      faults.beforeSync = undefined;
+    }
+    now += 5000;
+    assert.equal(await db.get("t"), undefined); // the expiry noticed asks for a check
+    await new Promise((r) => setTimeout(r, 50));
+    await assert.rejects(db.close(), IOError);
+  }));

@@ -850,8 +850,12 @@ export class Catalog {
 
   /** Compacts, or joins the compaction already running. */
   compact(onProgress: (p: CompactProgress) => void): Promise<CompactResult> {
-    this.#writable();
-    if (this.#writer.failure) return Promise.reject(this.#writer.failure);
+    // A rejection, never a throw: automatic compaction calls this from a microtask.
+    try {
+      this.#writable();
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const run = () => runCompaction(this.#compaction, onProgress);
     // A background checkpoint gives way (it sees #compacting), a backup does not.
     const before = this.#pinned ?? this.#checkpointing;
@@ -879,7 +883,7 @@ export class Catalog {
   #maybeAutoCompact(): void {
     const a = this.#opts.autoCompact;
     // (Not while the store opens: replayed overwrites ask too.)
-    if (!a || !this.#writer || this.#compacting || this.#closing) return;
+    if (!a || !this.#writer || this.#writer.failure || this.#compacting || this.#closing) return;
     // Expired records are dead too, but count as live until they leave the index:
     // a cache of keys that only ever expire would never compact. They leave it
     // here without a change to feeds, as a compaction drops them (a feed reports
