@@ -889,7 +889,7 @@ export class Catalog {
     // here without a change to feeds, as a compaction drops them (a feed reports
     // an expiry a read noticed).
     for (const k of this.#index.expired(this.#opts.clock())) this.#remove(k);
-    if (!wantsCompaction(this.#compaction, a)) return;
+    if (!wantsCompaction(this.stats(), a)) return;
     // A close stops it between chunks: that is no failure to report.
     this.compact(() => {}).catch((e) => {
       if (!(e instanceof ClosedError && this.#closing)) this.#opts.onBackgroundError(e);

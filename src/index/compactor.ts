@@ -11,6 +11,7 @@ import type {
   CompactProgress,
   CompactResult,
   RecoveryWarning,
+  Stats,
 } from "../base/types.ts";
 import { DataFile } from "../log/datafile.ts";
 import { installMerged, type MergePlan, removeInputs, writeMerged } from "../log/merge_files.ts";
@@ -141,16 +142,13 @@ export async function runCompaction(
   };
 }
 
-/** Whether dead bytes exceed both thresholds of automatic compaction. */
-export function wantsCompaction(ctx: CompactionContext, a: Required<AutoCompact>): boolean {
-  let total = 0, live = 0;
-  for (const f of ctx.files.values()) {
-    total += ctx.writer.sizeOf(f) - f.headerSize;
-    live += ctx.liveBytes(f.id);
-  }
-  // Appended writes not applied yet (under "always", until their fsync) are not live yet either.
-  const dead = total - live - ctx.writer.unapplied;
-  return dead > 0 && dead >= a.minDeadBytes && dead >= a.minDeadRatio * total;
+/** Whether the dead bytes of `s` (see Catalog.stats) exceed both thresholds of automatic compaction. */
+export function wantsCompaction(
+  s: Pick<Stats, "liveBytes" | "deadBytes">,
+  a: Required<AutoCompact>,
+): boolean {
+  const dead = s.deadBytes;
+  return dead > 0 && dead >= a.minDeadBytes && dead >= a.minDeadRatio * (s.liveBytes + dead);
 }
 
 // The entries served by `inputIds`, in key order, from the first key after
