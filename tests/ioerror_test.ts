@@ -162,18 +162,23 @@ for (
   });
 }
 
+/** Makes every fsync fail while `write` (issued just before) is tried: it rejects with IOError. */
+async function failOneFsync(write: Promise<unknown>): Promise<void> {
+  faults.beforeSync = () => {
+    throw new Error("EIO (injected)");
+  };
+  try {
+    await assert.rejects(write, IOError);
+  } finally {
+    faults.beforeSync = undefined;
+  }
+}
+
 Deno.test("a failed fsync stops the store for good; a reopen recovers what is durable", () =>
   withDir(async (dir) => {
     const db = await open(dir);
     await db.set(key(0), values[0]);
-    faults.beforeSync = () => {
-      throw new Error("EIO (injected)");
-    };
-    try {
-      await assert.rejects(db.set(key(1), values[1]), IOError);
-    } finally {
-      faults.beforeSync = undefined;
-    }
+    await failOneFsync(db.set(key(1), values[1]));
     assert.equal(await db.has(key(1)), false, "a write whose fsync failed is not visible");
     await assert.rejects(db.set(key(2), values[2]), IOError, "no write after a failed fsync");
     await assert.rejects(db.sync(), IOError);
@@ -295,14 +300,7 @@ Deno.test("after a failed fsync, writes that would write nothing reject too", ()
   withDir(async (dir) => {
     const db = await open(dir);
     await db.set("a", "1");
-    faults.beforeSync = () => {
-      throw new Error("EIO (injected)");
-    };
-    try {
-      await assert.rejects(db.set("b", "2"), IOError);
-    } finally {
-      faults.beforeSync = undefined;
-    }
+    await failOneFsync(db.set("b", "2"));
     await assert.rejects(db.delete("absent"), IOError);
     await assert.rejects(db.atomic([]), IOError);
     await assert.rejects(
@@ -344,14 +342,7 @@ Deno.test("after a failed fsync, an automatic compaction check does not throw ou
       onBackgroundError: () => {},
     });
     await db.set("t", "v", { ttl: 1000 });
-    faults.beforeSync = () => {
-      throw new Error("EIO (injected)");
-    };
-    try {
-      await assert.rejects(db.set("b", "2"), IOError);
-    } finally {
-      faults.beforeSync = undefined;
-    }
+    await failOneFsync(db.set("b", "2"));
     now += 5000;
     assert.equal(await db.get("t"), undefined); // the expiry noticed asks for a check
     await new Promise((r) => setTimeout(r, 50));

@@ -85,7 +85,7 @@ export const loadCommand: Command = {
       : { keys: batchSize ?? DEFAULT_BATCH, bytes: BATCH_BYTES };
     const tally = { loaded: 0, expired: 0 };
     try {
-      await loadLines(db, withoutBom(readLines((file ?? Deno.stdin).readable)), limits, tally);
+      await loadLines(db, readLines((file ?? Deno.stdin).readable), limits, tally);
     } catch (e) {
       throw new LoadError(e, tally.loaded, atomic);
     }
@@ -116,7 +116,7 @@ async function loadLines(
   let lineNumber = 0;
   for await (const line of lines) {
     lineNumber++;
-    const record = readDumpLine(line, lineNumber);
+    const record = readDumpLine(lineNumber === 1 ? withoutBom(line) : line, lineNumber);
     if (record === undefined) continue;
     const { key, value, expireAt } = record;
     // Checked here, not left to the store, which refuses a whole batch without naming the line.

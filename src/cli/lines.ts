@@ -24,19 +24,10 @@ export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGener
 
 const BOM = [0xef, 0xbb, 0xbf];
 
-/** `lines` with a UTF-8 byte order mark taken off the start of the first, as text files may begin. */
-export async function* withoutBom(
-  lines: AsyncIterable<Uint8Array[]>,
-): AsyncGenerator<Uint8Array[]> {
-  let first = true;
-  for await (const line of lines) {
-    if (first) {
-      first = false;
-      const head = line.slice(0, 3).flatMap((p) => [...p.subarray(0, 3)]).slice(0, 3);
-      if (BOM.every((b, i) => head[i] === b)) yield dropBytes(line, 3);
-      else yield line;
-    } else yield line;
-  }
+/** `line` (a dump's first) without a UTF-8 byte order mark at its start, as text files may begin. */
+export function withoutBom(line: Uint8Array[]): Uint8Array[] {
+  const head = line.slice(0, 3).flatMap((p) => [...p.subarray(0, 3)]);
+  return BOM.every((b, i) => head[i] === b) ? dropBytes(line, 3) : line;
 }
 
 // `pieces` without their first `n` bytes.

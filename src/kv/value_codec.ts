@@ -49,10 +49,10 @@ export function decodeValue(stored: Uint8Array): unknown {
     case U64:
       return new KvU64(storedU64(stored)!);
     case V8: {
-      // From a copy of its own: `stored` may be a view of the store's shared
-      // read slab (other records' bytes, which a transfer of such a view's
-      // buffer would detach from under the store).
-      const d = new OwnBuffersDeserializer(stored.slice(1));
+      // `stored` may be a view of the store's shared read slab: nothing read
+      // back points into it (strings and ArrayBuffers are copies, and views
+      // get buffers of their own below), so it needs no copy first.
+      const d = new OwnBuffersDeserializer(stored.subarray(1));
       d.readHeader();
       return d.readValue();
     }

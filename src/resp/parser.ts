@@ -207,7 +207,6 @@ export class RespParser {
    * end in CRLF; undefined means an inline command, which may end in a bare LF.
    */
   #line(header: string | undefined): number {
-    const tooBig = header === undefined ? "too big inline request" : `too big ${header}`;
     const from = this.#start + this.#scanned;
     // A plain loop: lines are short, and indexOf() would either allocate a
     // view per call or search the whole free tail of a buffer a big value grew.
@@ -218,7 +217,7 @@ export class RespParser {
     const lf = at < limit ? at - from : -1;
     if (lf < 0) {
       this.#scanned = this.#end - this.#start;
-      if (this.#scanned > this.#limits.maxLineLength) throw new ProtocolError(tooBig);
+      if (this.#scanned > this.#limits.maxLineLength) throw tooBig(header);
       return -1;
     }
     const start = this.#start;
@@ -231,7 +230,7 @@ export class RespParser {
         header === "mbulk count string" ? "invalid multibulk length" : "invalid bulk length",
       );
     }
-    if (end - start > this.#limits.maxLineLength) throw new ProtocolError(tooBig);
+    if (end - start > this.#limits.maxLineLength) throw tooBig(header);
     this.#consume(newline + 1 - start);
     this.#lineStart = start;
     return end;
@@ -274,4 +273,9 @@ function parseLength(buf: Uint8Array, from: number, to: number): number | undefi
 
 function printable(c: number): string {
   return c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, "0")}`;
+}
+
+// Redis' words for a line past the limit: an inline request, or the header named.
+function tooBig(header: string | undefined): ProtocolError {
+  return new ProtocolError(header === undefined ? "too big inline request" : `too big ${header}`);
 }
