@@ -559,6 +559,45 @@ Deno.test("cli: a read command at a directory holding no store fails with exit 2
   });
 });
 
+Deno.test("cli: del and compact at a directory holding no store fail with exit 2 and create nothing", async () => {
+  await withDir(async (dir) => {
+    for (const args of [["del", "k"], ["compact"]]) {
+      const run = await cask([...args, "--dir", `${dir}/typo`]);
+      assert.equal(run.code, 2, `${args[0]}: ${run.stderr}`);
+      assert.match(run.stderr, /no Cask store at/);
+    }
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
+    // An existing store is still theirs to change.
+    const store = `${dir}/s`;
+    ok(await cask(["set", "k", "v", "--dir", store]), "set");
+    assert.equal(ok(await cask(["del", "k", "--dir", store]), "del").stdout, "true\n");
+    ok(await cask(["compact", "--dir", store]), "compact");
+  });
+});
+
+Deno.test("cli: a load whose dump fails before anything is stored leaves no new store behind", async () => {
+  await withDir(async (dir) => {
+    for (const flags of [[], ["--atomic"]]) {
+      const store = `${dir}/new`;
+      const run = await cask(["load", "--dir", store, ...flags], "not json\n");
+      assert.equal(run.code, 2, run.stderr);
+      assert.match(run.stderr, /line 1/);
+      assert.deepEqual([...Deno.readDirSync(dir)], [], `load ${flags.join(" ")}`);
+    }
+    // A good dump creates the store, and an empty one an empty store.
+    ok(await cask(["load", "--dir", `${dir}/a`], '{"key":"aw==","value":"dg=="}\n'), "load");
+    assert.equal(ok(await cask(["get", "k", "--dir", `${dir}/a`]), "get").stdout, "v");
+    ok(await cask(["load", "--dir", `${dir}/b`], ""), "load of an empty dump");
+    assert.equal(ok(await cask(["stats", "--json", "--dir", `${dir}/b`]), "stats").code, 0);
+  });
+});
+
+Deno.test("cli: an option before the command is named as such", async () => {
+  const run = await cask(["--dir", "s", "get", "k"]);
+  assert.equal(run.code, 2);
+  assert.match(run.stderr, /unknown command '--dir'; options go after the command/);
+});
+
 Deno.test("cli: serve on a busy port fails naming the address, before creating the store", async () => {
   await withDir(async (dir) => {
     using busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });

@@ -9,7 +9,7 @@ import type { Command } from "./command.ts";
 import { EXIT_FAILURE, EXIT_OK } from "./exit_codes.ts";
 import { count, formatBytes } from "./human.ts";
 import { ProgressBar } from "./progress.ts";
-import { openStore, STORE_FLAGS } from "./store.ts";
+import { openExisting, STORE_FLAGS } from "./store.ts";
 
 /** `cask compact` */
 export const compactCommand: Command = {
@@ -25,7 +25,7 @@ export const compactCommand: Command = {
     // the compaction: reported, and the run then ends with the corruption exit
     // code, as verify does.
     let damaged = 0;
-    await using db = await openStore(args, {
+    await using db = await openExisting(args, {
       onWarning: (w) => {
         console.warn(`cask: ${w.message}`);
         if (w.kind === "damaged") damaged++;

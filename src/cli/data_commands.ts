@@ -15,7 +15,7 @@ import type { Command } from "./command.ts";
 import { decodeArg, encodeOutput, type Encoding, ENCODING_FLAGS, encodingOf } from "./encoding.ts";
 import { EXIT_NOT_FOUND, EXIT_OK } from "./exit_codes.ts";
 import { Output } from "./output.ts";
-import { openForReading, openStore, STORE_FLAGS } from "./store.ts";
+import { openExisting, openForReading, openStore, STORE_FLAGS } from "./store.ts";
 
 const DATA_FLAGS = { ...STORE_FLAGS, ...ENCODING_FLAGS };
 
@@ -104,7 +104,7 @@ export const delCommand: Command = {
     expectPositionals(args, 1, 1, "<key>");
     // Checked before the open: a bad key must not leave a new store behind.
     const key = keyArg(args, encodingOf(args));
-    await using db = await openStore(args);
+    await using db = await openExisting(args);
     console.log(await db.delete(key));
     return EXIT_OK;
   },

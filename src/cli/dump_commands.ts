@@ -14,7 +14,7 @@ import { EXIT_OK } from "./exit_codes.ts";
 import { readLines, withoutBom } from "./lines.ts";
 import { LoadError } from "./load_error.ts";
 import { Output } from "./output.ts";
-import { openForReading, openStore, STORE_FLAGS } from "./store.ts";
+import { openForReading, openIfPresent, openStore, STORE_FLAGS } from "./store.ts";
 
 const DEFAULT_BATCH = 1000;
 // A batch is also cut at this many bytes, so a dump of big values is not
@@ -79,15 +79,18 @@ export const loadCommand: Command = {
     }
     const path = args.positionals[0];
     const file = path === undefined || path === "-" ? undefined : await Deno.open(path);
-    await using db = await openStore(args, LOAD_LIMITS);
+    let db = await openIfPresent(args, LOAD_LIMITS);
     const limits = atomic
       ? { keys: Infinity, bytes: Infinity }
       : { keys: batchSize ?? DEFAULT_BATCH, bytes: BATCH_BYTES };
     const tally = { loaded: 0, expired: 0 };
     try {
-      await loadLines(db, readLines((file ?? Deno.stdin).readable), limits, tally);
+      const store = async () => db ??= await openStore(args, LOAD_LIMITS);
+      await loadLines(store, readLines((file ?? Deno.stdin).readable), limits, tally);
     } catch (e) {
       throw new LoadError(e, tally.loaded, atomic);
+    } finally {
+      await db?.close();
     }
     console.log(
       `loaded ${count(tally.loaded, "key")}` +
@@ -98,9 +101,10 @@ export const loadCommand: Command = {
 };
 
 // Stores the keys of dump `lines` in atomic batches cut at `limits`, counting
-// into `tally` as batches commit, so a failure can say how far it got.
+// into `tally` as batches commit, so a failure can say how far it got. The
+// store comes from `store()` at the first commit (see openIfPresent).
 async function loadLines(
-  db: Cask,
+  store: () => Promise<Cask>,
   lines: AsyncIterable<Uint8Array[]>,
   limits: { keys: number; bytes: number },
   tally: { loaded: number; expired: number },
@@ -108,7 +112,7 @@ async function loadLines(
   let ops: BatchOp[] = [];
   let bytes = 0;
   const commit = async () => {
-    await db.atomic(ops);
+    await (await store()).atomic(ops);
     tally.loaded += ops.length;
     ops = [];
     bytes = 0;

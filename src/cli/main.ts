@@ -50,7 +50,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     console.error(
       name === undefined
         ? mainHelp(COMMANDS)
-        : `cask: unknown command '${name === "help" ? rest[0] : name}' (see cask --help)`,
+        : `cask: unknown command '${name === "help" ? rest[0] : name}'` +
+          // `cask --dir s get k`: the user put an option first.
+          (name.startsWith("-") ? "; options go after the command" : "") + " (see cask --help)",
     );
     return EXIT_USAGE;
   }

@@ -70,6 +70,30 @@ function storeOptions(args: ParsedArgs, options: OpenOptions): OpenOptions {
 }
 
 /**
+ * Opens the store the command line names for a command that has nothing to do
+ * in an empty store (`del`, `compact`): one that is not there is not created.
+ * @throws {InvalidArgumentError} the directory holds no store.
+ */
+export async function openExisting(args: ParsedArgs, options: OpenOptions = {}): Promise<Cask> {
+  await requireStore(storeDir(args));
+  return await openStore(args, options);
+}
+
+/**
+ * For a command that creates the store if need be from its input (`load`):
+ * the store opened now when the directory holds one, so a lock held by
+ * another process fails before any input is read; else undefined, and the
+ * caller opens it once it has something to write, so input that fails before
+ * that leaves no new store behind.
+ */
+export async function openIfPresent(
+  args: ParsedArgs,
+  options: OpenOptions = {},
+): Promise<Cask | undefined> {
+  return await holdsStore(storeDir(args)) ? await openStore(args, options) : undefined;
+}
+
+/**
  * Opens the store the command line names for a command that only reads: as
  * the writer when it is free (so a torn tail is repaired as on any open),
  * read-only, saying so on stderr, when another process holds it.
