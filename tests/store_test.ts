@@ -104,6 +104,20 @@ Deno.test("large values (8 MiB) set, get and survive a restart", () =>
     assert.equal(await db.getString("small"), "after");
   }));
 
+// A view whose buffer was transferred, and one a resizable buffer shrank below.
+function detached(): Uint8Array {
+  const u = new Uint8Array([1, 2, 3]);
+  structuredClone(u.buffer, { transfer: [u.buffer] });
+  return u;
+}
+
+function shrunk(): Uint8Array {
+  const rab = new ArrayBuffer(8, { maxByteLength: 16 });
+  const u = new Uint8Array(rab, 4, 4);
+  rab.resize(2);
+  return u;
+}
+
 Deno.test("bad input is rejected with InvalidArgumentError and writes nothing", () =>
   withDir(async (dir) => {
     {
@@ -134,6 +148,24 @@ Deno.test("bad input is rejected with InvalidArgumentError and writes nothing", 
         ],
         ["atomic not array", () => db.atomic("x" as unknown as [])],
         ["scan bad limit", () => db.keys({ limit: -1 }).next()],
+        ["detached value", () => db.set("k", detached())],
+        ["shrunk value", () => db.set("k", shrunk())],
+        ["detached key", () => db.set(detached(), "v")],
+        ["batch with a detached value", () =>
+          db.atomic([
+            { type: "set", key: "b1", value: "v" },
+            { type: "set", key: "b2", value: detached() },
+          ])],
+        ["stream of a detached chunk", () =>
+          db.setStream(
+            "k",
+            new ReadableStream({
+              start(c) {
+                c.enqueue(detached());
+                c.close();
+              },
+            }),
+          )],
       ];
       for (const [name, call] of bad) {
         await assert.rejects(call, InvalidArgumentError, name);

@@ -30,7 +30,7 @@ const APPLY_CHUNK = 8192;
 
 /** UTF-8 bytes of `x`, or `x` itself when it already is bytes; `what` names it in errors. */
 export function toBytes(x: unknown, what: string): Uint8Array {
-  if (x instanceof Uint8Array) return x;
+  if (x instanceof Uint8Array) return readable(x, what);
   // TextEncoder costs a runtime call; short ASCII strings (most keys) convert faster in JS.
   if (typeof x === "string") {
     return x.length <= 64 && ASCII.test(x) ? keyToBytes(x) : utf8.encode(x);
@@ -38,6 +38,24 @@ export function toBytes(x: unknown, what: string): Uint8Array {
   throw new InvalidArgumentError(
     `${what} must be a Uint8Array or a string, got ${x === null ? "null" : typeof x}`,
   );
+}
+
+const NOTHING = new Uint8Array(0);
+
+/**
+ * `x`, once it is known to be readable: a view of a transferred (detached)
+ * buffer, or of a resizable one shrunk below it, reads as empty but throws a
+ * bare TypeError when copied.
+ * @throws {InvalidArgumentError} the view's bytes are gone.
+ */
+export function readable(x: Uint8Array, what: string): Uint8Array {
+  if (x.length !== 0) return x;
+  try {
+    x.set(NOTHING);
+  } catch {
+    throw new InvalidArgumentError(`${what}'s buffer is detached or was shrunk below it`);
+  }
+  return x;
 }
 
 // Keys up to this long go through a reused plain array: apply() takes a packed

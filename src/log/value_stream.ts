@@ -8,7 +8,7 @@
  */
 
 import { CorruptionError, InvalidArgumentError, IOError } from "../base/errors.ts";
-import { keyEquals } from "../base/keys.ts";
+import { keyEquals, readable } from "../base/keys.ts";
 import { crc32, readHeader, recordSize } from "../codec/codec.ts";
 import { MAX_STREAMED_VALUE, RecordCrc } from "../codec/stream_record.ts";
 import { FILE_HEADER_SIZE, HEADER_SIZE } from "../codec/format.ts";
@@ -63,6 +63,7 @@ export async function spoolValue(
       if (!(chunk instanceof Uint8Array)) {
         throw new InvalidArgumentError("a value stream must yield Uint8Array chunks");
       }
+      readable(chunk, "a value stream chunk");
       length += chunk.length;
       if (length > limit) {
         throw new InvalidArgumentError(`the stream holds more than ${limit} bytes`);
