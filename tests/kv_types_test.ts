@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { openKv } from "../mod.ts";
 import { withDir } from "./helpers.ts";
-import { openDenoKv } from "./kv_peer.ts";
+import { openDenoKv, plain } from "./kv_peer.ts";
 
 /** Code written for Deno KV, used unchanged. */
 async function denoKvCode(kv: Deno.Kv): Promise<string | null> {
@@ -122,6 +122,33 @@ Deno.test("a value that is a stream, a port, a CryptoKey or a Blob is refused, n
     } finally {
       port1.close();
       port2.close();
+      await kv.close();
+      denoKv.close();
+    }
+  });
+});
+
+Deno.test("Deno KV counter code type-checks on openKv's result unchanged: mutate() takes a Deno.KvU64", async () => {
+  await withDir(async (dir) => {
+    const kv = await openKv(`${dir}/cask`);
+    const denoKv = await openDenoKv(`${dir}/deno.sqlite`);
+    try {
+      // The same lines on each store, typed by the store's own declarations (Cask's for kv).
+      await kv.atomic()
+        .mutate({ type: "sum", key: ["visits"], value: new Deno.KvU64(1n) })
+        .mutate({ type: "max", key: ["peak"], value: new Deno.KvU64(5n) })
+        .mutate({ type: "min", key: ["low"], value: new Deno.KvU64(5n) })
+        .commit();
+      await denoKv.atomic()
+        .mutate({ type: "sum", key: ["visits"], value: new Deno.KvU64(1n) })
+        .mutate({ type: "max", key: ["peak"], value: new Deno.KvU64(5n) })
+        .mutate({ type: "min", key: ["low"], value: new Deno.KvU64(5n) })
+        .commit();
+      const keys = [["visits"], ["peak"], ["low"]];
+      const read = async (store: Deno.Kv) => (await store.getMany(keys)).map((e) => plain(e.value));
+      assert.deepEqual(await read(kv), await read(denoKv));
+      assert.deepEqual(await read(kv), [{ u64: 1n }, { u64: 5n }, { u64: 5n }]);
+    } finally {
       await kv.close();
       denoKv.close();
     }

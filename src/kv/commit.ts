@@ -15,7 +15,7 @@ import { BIG_UINT, encodeKey, encodeWriteKey, type KvKey } from "./key_codec.ts"
 import { checkQueueRecord, checkValue, checkWriteKey, type KvLimits } from "./limits.ts";
 import type { KvAtomicCheck, PendingEnqueue, PendingMutation } from "./mutation.ts";
 import { Mutex } from "./mutex.ts";
-import { serdeError } from "./serde.ts";
+import { isSerdeArray, serdeError } from "./serde.ts";
 import { DEFAULT_BACKOFF, queueWrite } from "./queue_record.ts";
 import { applyU64 } from "./u64.ts";
 import { plainSum } from "./plain_sum.ts";
@@ -81,7 +81,7 @@ export class Committer {
     });
     const now = Date.now();
     const enqueueOps = plan.enqueues.map((e) => {
-      if (!Array.isArray(e.keysIfUndelivered)) throw serdeError("array", e.keysIfUndelivered);
+      if (!isSerdeArray(e.keysIfUndelivered)) throw serdeError("array", e.keysIfUndelivered);
       const op = queueWrite({
         payload: e.payload,
         // Deno KV accepts the empty key here; no write can store it, so it is left out.

@@ -3,6 +3,8 @@
  * @module
  */
 
+import { serdeVariant } from "./serde.ts";
+
 /**
  * Read consistency. Cask reads are always strong (one process owns the
  * store), so both levels behave the same.
@@ -21,9 +23,8 @@ export type KvConsistencyLevel = "strong" | "eventual";
 /** Throws TypeError for a level other than the two (or none), as Deno KV does. */
 export function checkConsistency(level: unknown): void {
   if (level === undefined || level === null || level === "strong" || level === "eventual") return;
-  if (typeof level === "string") {
-    // Deno KV's exact words, so code matching on them keeps working.
-    throw new TypeError(`unknown variant \`${level}\`, expected \`strong\` or \`eventual\``);
-  }
-  throw new TypeError(`consistency must be "strong" or "eventual": received ${typeof level}`);
+  const variant = serdeVariant(level);
+  if (variant === "strong" || variant === "eventual") return;
+  // Deno KV's exact words, so code matching on them keeps working.
+  throw new TypeError(`unknown variant \`${variant}\`, expected \`strong\` or \`eventual\``);
 }

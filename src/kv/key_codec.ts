@@ -6,7 +6,7 @@
  * @module
  */
 
-import { serdeError } from "./serde.ts";
+import { isSerdeArray, serdeError } from "./serde.ts";
 
 /**
  * One part of a {@link KvKey}. A `symbol` is accepted only by the type, for
@@ -157,7 +157,7 @@ function pushPart(out: ByteSink, part: unknown): void {
 
 /** The bytes of `key`; throws TypeError for a non-array or an invalid part, as Deno KV does. */
 export function encodeKey(key: KvKey): Uint8Array {
-  if (!Array.isArray(key)) throw serdeError("array", key);
+  if (!isSerdeArray(key)) throw serdeError("array", key);
   const out = new ByteSink();
   for (const part of key) pushPart(out, part);
   return out.bytes();

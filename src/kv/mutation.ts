@@ -5,8 +5,8 @@
  */
 
 import type { KvKey } from "./key_codec.ts";
-import { serdeError } from "./serde.ts";
-import { encodeValue } from "./value_codec.ts";
+import { isSerdeArray, serdeError } from "./serde.ts";
+import { encodeMessage, encodeValue } from "./value_codec.ts";
 import type { KvU64 } from "./u64.ts";
 
 /**
@@ -51,9 +51,9 @@ export type KvMutation =
   & (
     | { type: "set"; value: unknown; expireIn?: number }
     | { type: "delete" }
-    | { type: "sum"; value: KvU64 }
-    | { type: "max"; value: KvU64 }
-    | { type: "min"; value: KvU64 }
+    | { type: "sum"; value: KvU64 | Deno.KvU64 }
+    | { type: "max"; value: KvU64 | Deno.KvU64 }
+    | { type: "min"; value: KvU64 | Deno.KvU64 }
   );
 
 /** A mutation with its value encoded. */
@@ -127,7 +127,8 @@ const U64_MAX = 2n ** 64n - 1n;
  * does, or hands `atCommit` an error Deno KV raises only at commit.
  */
 export function pendingMutation(m: KvMutation, atCommit: (e: Error) => void): PendingMutation {
-  const { key } = m;
+  // A property read, not destructuring: Deno KV's words for a null mutation.
+  const key = m.key;
   switch (m.type) {
     case "delete":
       if ((m as { value?: unknown }).value) {
@@ -190,10 +191,19 @@ export function pendingEnqueue(
     atCommit(serdeError("integer", v));
     return 0;
   };
+  const payload = encodeMessage(message);
+  // In the order Deno KV converts them, so the first wrong one is the one reported.
+  const delayMs = integer(delay);
+  let backoffSchedule: number[] | null = null;
+  if (schedule !== undefined) {
+    // A number or object passed the checks above (its length is not a number): refused here.
+    if (isSerdeArray(schedule)) backoffSchedule = Array.from(schedule, integer);
+    else atCommit(serdeError("array", schedule));
+  }
   return {
-    payload: encodeValue(message),
-    delay: integer(delay),
+    payload,
+    delay: delayMs,
     keysIfUndelivered: options?.keysIfUndelivered ?? [],
-    backoffSchedule: schedule ? Array.from(schedule, integer) : null,
+    backoffSchedule,
   };
 }

@@ -5,27 +5,72 @@
  * @module
  */
 
-import { DefaultDeserializer, serialize } from "node:v8";
+import { DefaultDeserializer, DefaultSerializer } from "node:v8";
+import { serdeError } from "./serde.ts";
 import { isKvU64, KvU64 } from "./u64.ts";
 
 const V8 = 1;
 const BYTES = 2;
 const U64 = 3;
 
-/** The stored form of `value`; throws TypeError for a value structured clone rejects. */
+/**
+ * The stored form of `value`; throws for a value structured clone rejects,
+ * with Deno KV's error class and message.
+ */
 export function encodeValue(value: unknown): Uint8Array {
-  if (value instanceof Uint8Array) return tagged(BYTES, value);
-  if (isKvU64(value)) return encodeU64(value.value);
-  if (typeof value === "object" && value !== null) refuseHostObjects(value);
-  let body: Uint8Array;
-  try {
-    body = serialize(value);
-  } catch (e) {
-    // Deno KV reports unclonable values as TypeError; node:v8 throws a plain Error.
-    throw new TypeError((e as Error).message, { cause: e });
+  if (value instanceof Uint8Array) {
+    // Deno KV takes a Uint8Array's bytes only from an ArrayBuffer.
+    if (value.buffer instanceof SharedArrayBuffer) throw serdeError("buffer", value);
+    return tagged(BYTES, value);
   }
-  return tagged(V8, body);
+  if (isKvU64(value)) return encodeU64(value.value);
+  return encodeMessage(value);
 }
+
+/**
+ * The stored form of a queue message: always its structured clone, as Deno
+ * KV sends messages, so a KvU64 arrives as a plain `{ value }` object.
+ */
+export function encodeMessage(value: unknown): Uint8Array {
+  if (typeof value === "object" && value !== null) refuseHostObjects(value);
+  const serializer = new KvSerializer();
+  serializer.writeHeader();
+  try {
+    serializer.writeValue(value);
+  } catch (e) {
+    // node:v8 has no hook for a WebAssembly.Module: its default refusal is renamed here.
+    if (e instanceof Error && e.message === WASM_REFUSAL) {
+      throw new TypeError("Wasm modules cannot be stored");
+    }
+    throw e;
+  }
+  return tagged(V8, serializer.releaseBuffer());
+}
+
+const WASM_REFUSAL = "Deno serializer: get_wasm_module_transfer_id not implemented";
+
+// Structured clone as Deno KV does it, through node:v8's hooks.
+class KvSerializer extends (DefaultSerializer as unknown as SerializerHooks) {
+  // The error for a value it cannot clone (a plain Error by default): Deno KV's is a
+  // TypeError. Other errors (a getter's own, the stack's RangeError, and the Error for a
+  // SharedArrayBuffer, as in Deno KV) pass through as they are. An own property, as the
+  // constructor sets the default one.
+  override _getDataCloneError = TypeError;
+
+  // node:v8 copies the bytes of a view on a SharedArrayBuffer; Deno KV refuses them.
+  override _writeHostObject(view: ArrayBufferView): void {
+    if (view.buffer instanceof SharedArrayBuffer) {
+      throw new Error("#<SharedArrayBuffer> could not be cloned.");
+    }
+    super._writeHostObject(view);
+  }
+}
+
+// node:v8's documented hooks, which its type declarations leave out.
+type SerializerHooks = new () => DefaultSerializer & {
+  _getDataCloneError: new (message: string) => Error;
+  _writeHostObject(view: ArrayBufferView): void;
+};
 
 /** The stored form of a KvU64 holding `n`. */
 export function encodeU64(n: bigint): Uint8Array {

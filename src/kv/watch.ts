@@ -8,7 +8,7 @@ import type { CloseGate } from "./close_gate.ts";
 import type { EngineChange, KvEngine } from "./engine.ts";
 import { absentEntry, entryOf, type KvEntryMaybe } from "./entry.ts";
 import { encodeKey, type KvKey } from "./key_codec.ts";
-import { serdeError } from "./serde.ts";
+import { isSerdeArray, serdeError } from "./serde.ts";
 import { readAtOnce } from "./read.ts";
 
 type Wake = IteratorResult<EngineChange> | "expired";
@@ -36,7 +36,7 @@ export function watchStream(
   raw: boolean,
   gate: CloseGate,
 ): ReadableStream<KvEntryMaybe<unknown>[]> {
-  if (!Array.isArray(keys)) throw serdeError("array", keys);
+  if (!isSerdeArray(keys)) throw serdeError("array", keys);
   const encoded = keys.map((k) => encodeKey(k));
   // The empty key is never written (the store refuses it), so it is not subscribed to.
   const written = encoded.filter((k) => k.length > 0);
