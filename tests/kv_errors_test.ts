@@ -75,6 +75,9 @@ const SAME: [string, (kv: AnyKv) => unknown][] = [
   ["string getMany", (kv) => kv.getMany(bad("x"))],
   ["null getMany", (kv) => kv.getMany(bad(null))],
   ["null key getMany", (kv) => kv.getMany([bad(null)])],
+  ["array-like getMany", (kv) => kv.getMany(bad({ length: 2 }))],
+  // deno-lint-ignore no-sparse-arrays -- the hole is the case
+  ["sparse getMany", (kv) => kv.getMany([, ["a"]] as Deno.KvKey[])],
   ["string watch", (kv) => kv.watch(bad("x")).getReader().read()],
   ["null watch", (kv) => kv.watch(bad(null)).getReader().read()],
   ["string key watch", (kv) => kv.watch([bad("x")]).getReader().read()],

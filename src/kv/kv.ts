@@ -15,6 +15,7 @@ import { type KvListIterator, newListIterator } from "./list_iterator.ts";
 import type { EnqueueOptions } from "./mutation.ts";
 import { QueueDispatcher, Wakeup } from "./queue.ts";
 import { readAtOnce, readEntry } from "./read.ts";
+import { serdeError } from "./serde.ts";
 import { type KvListSelector, selectorParts } from "./selector.ts";
 import { watchStream } from "./watch.ts";
 
@@ -237,8 +238,13 @@ export class Kv {
   ): Promise<KvEntryMaybe<unknown>[]> {
     this.#gate.check();
     checkConsistency(consistency);
-    // Deno KV maps over whatever it is given (a string maps over its characters).
+    // Deno KV maps over whatever it is given (a string maps over its characters),
+    // and the holes the map leaves (a sparse list, an array-like) fail as its
+    // request is read.
     const encoded = Array.prototype.map.call(keys, (k: KvKey) => this.#readKey(k)) as Uint8Array[];
+    for (let i = 0; i < encoded.length; i++) {
+      if (!(i in encoded)) throw serdeError("object", undefined);
+    }
     const records = await readAtOnce(this.#engine, encoded);
     return records.map((r, i) => r === undefined ? absentEntry(keys[i]) : entryOf(encoded[i], r));
   }
