@@ -82,6 +82,44 @@ Deno.test("readers: a following reader beside a writer child with 4 writers and 
   });
 });
 
+const COMPACT_LOOP = new URL("./children/compact_loop.ts", import.meta.url).pathname;
+
+Deno.test("readers: refresh() beside a writer compacting thousands of files in a loop never fails", async () => {
+  await withDir(async (dir) => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", COMPACT_LOOP, dir, "4000"],
+      stdout: "piped",
+    }).spawn();
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let out = "";
+    while (!out.includes("ready\n")) {
+      const { value, done } = await lines.read();
+      if (done) break;
+      out += value;
+    }
+    const r = await open(dir, { readOnly: true });
+    let running = true;
+    const exited = child.status.finally(() => running = false);
+    let refreshes = 0;
+    const failures: string[] = [];
+    try {
+      // Files a compaction removed between a reload's listing and its opens: the
+      // reload must list again, not give up (it did after ten tries, about 1 run in 3).
+      while (running) await r.refresh().then(() => refreshes++, (e) => failures.push(String(e)));
+      assert.equal((await exited).code, 0);
+      for (let c = await lines.read(); !c.done; c = await lines.read()) out += c.value;
+      assert.deepEqual(failures, []);
+      assert.ok(refreshes > 10, `${refreshes} refreshes`);
+      await r.refresh();
+      assert.equal(r.sequence, Number(/done (\d+)/.exec(out)?.[1]));
+      await using w = await open(dir);
+      assert.deepEqual(await contents(r), await contents(w));
+    } finally {
+      await r.close();
+    }
+  });
+});
+
 // Each snapshot equals the model at its sequence number, which makes it a
 // prefix of the log: no half batch, no value that was never written. And no
 // key goes back in time: sequence numbers and each key's write counter grow.

@@ -35,7 +35,7 @@ import {
 import { DataFile } from "./datafile.ts";
 import { dataPath, hintPath, listIds, readFullAt, syncDir } from "./fsutil.ts";
 import { lockedStoreId } from "./lock.ts";
-import { statOrUndefined } from "./tail.ts";
+import { isGone, statOrUndefined } from "./tail.ts";
 import { readHint } from "./hint.ts";
 import { walkLog } from "./logscan.ts";
 import {
@@ -103,11 +103,13 @@ export async function recoverLog(
     if (opts.strict) throw new CorruptionError(`${file}: ${message}`, file, 0);
     opts.onWarning({ kind, file, offset: 0, bytes, message: `${file}: ${message}` });
   };
-  const { ids, strays } = await listIds(dir, "data");
-  for (const name of strays) report("foreign-file", `${dir}/${name}`, 0, "not a data file id");
+  const listed = await listIds(dir, "data");
+  for (const name of listed.strays) {
+    report("foreign-file", `${dir}/${name}`, 0, "not a data file id");
+  }
   const probes: Probe[] = [];
   try {
-    for (const id of ids) probes.push(probe(dir, id, opts.readOnly === true));
+    const ids = await probeAll(dir, listed.ids, opts.readOnly === true, probes);
     const storeId = pickStoreId(probes, dir);
     const files: DataFile[] = [];
     for (let i = 0; i < probes.length; i++) {
@@ -278,6 +280,51 @@ function resumesAtRecord(ck: Checkpoint, files: DataFile[], probes: Probe[]): bo
   readFullAt(probe.fd, ck.resume, head);
   const h = readHeader(file.fmt, head, 0);
   return h !== undefined && h.seq > ck.seq;
+}
+
+// How many times a reader lists the directory again before a file that
+// vanished between the listing and its open counts as an error.
+const RELISTS = 100;
+
+// Opens the data files `ids` into `probes`, in order, and returns the ids it
+// opened. A reader's listing can go stale before it opens a file: the writer's
+// compaction removed it. It then lists again and opens only what it does not
+// hold yet (ids are never reused), closing what is no longer listed, until one
+// listing opens whole; starting the whole load over lost that race again and
+// again beside a writer compacting a store of thousands of files in a loop.
+async function probeAll(
+  dir: string,
+  first: number[],
+  readOnly: boolean,
+  probes: Probe[],
+): Promise<number[]> {
+  let ids = first;
+  for (let pass = 1;; pass++) {
+    const held = new Map(probes.map((p) => [p.id, p]));
+    let gone = false;
+    try {
+      for (const id of ids) {
+        if (held.has(id)) continue;
+        try {
+          held.set(id, probe(dir, id, readOnly));
+        } catch (e) {
+          if (!readOnly || !isGone(e) || pass === RELISTS) throw e;
+          gone = true;
+          break;
+        }
+      }
+    } finally {
+      // Whatever was opened is the caller's to close, even on a throw.
+      probes.splice(0, probes.length, ...held.values());
+    }
+    if (!gone) break;
+    ids = (await listIds(dir, "data")).ids;
+    const listed = new Set(ids);
+    for (const p of probes) if (!listed.has(p.id)) closeSync(p.fd);
+    probes.splice(0, probes.length, ...probes.filter((p) => listed.has(p.id)));
+  }
+  probes.sort((a, b) => a.id - b.id);
+  return ids;
 }
 
 // Opens data file `id`, read-write unless `readOnly` (a torn tail may be cut),
