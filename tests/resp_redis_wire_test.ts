@@ -49,6 +49,14 @@ const OPEN_CASES: string[] = [
   // Headers ending in a bare LF: Redis reads their number up to a CR.
   "*1\n$4\nPING\r\n",
   "*1\r\n$4\nPING\r\n",
+  // Lengths read as Redis reads numbers: no leading zero, no "-0".
+  "*01\r\n$4\r\nPING\r\n",
+  "*1\r\n$04\r\nPING\r\n",
+  "*-0\r\nPING\r\n",
+  "*1\r\n$00\r\n\r\n",
+  "*3\r\n$3\r\nSET\r\n$01\r\nk\r\n$01\r\nv\r\n",
+  "*0\r\n*1\r\n$4\r\nPING\r\n",
+  "*1\r\n$0\r\n\r\n",
   INLINE("COMMAND LIST FILTERBY PATTERN"),
   INLINE("COMMAND LIST FILTERBY PATTERN a b"),
   INLINE("COMMAND LIST FILTERBY NOSUCH x"),

@@ -186,7 +186,8 @@ export class ReplyBuffer {
   }
 }
 
-// CR or LF inside a one-line reply would end the frame early.
+// CR or LF inside a one-line reply would end the frame early: as Redis does,
+// those at either end go and each one inside becomes a space.
 function oneLine(text: string): string {
-  return text.replace(/[\r\n]+/g, " ");
+  return text.replace(/^[\r\n]+|[\r\n]+$/g, "").replace(/[\r\n]/g, " ");
 }

@@ -8,7 +8,7 @@
 import { CommandError } from "./command_error.ts";
 import type { Reply } from "./encoder.ts";
 import type { KeyView, ReadView } from "./keyspace.ts";
-import { parseInt64 } from "./numbers.ts";
+import { INT64_MAX, INT64_MIN, parseInt64 } from "./numbers.ts";
 import { asciiUpper, byteString } from "./words.ts";
 
 /**
@@ -32,12 +32,8 @@ export function expire(name: string, unit: number, absolute: boolean) {
     if (flags.has("GT") && flags.has("LT")) {
       throw new CommandError("ERR GT and LT options at the same time are not compatible");
     }
-    const n = Number(parseInt64(args[2]));
     const now = v.now();
-    const at = n * unit + (absolute ? 0 : now);
-    if (!Number.isSafeInteger(n * unit) || !Number.isSafeInteger(at)) {
-      throw new CommandError(`ERR invalid expire time in '${name}' command`);
-    }
+    const at = expireTime(name, parseInt64(args[2]), unit, absolute ? 0 : now);
     const old = await v.entry(args[1]);
     if (old === undefined) return 0;
     // No expiry counts as an infinite one for GT and LT, as in Redis.
@@ -46,9 +42,32 @@ export function expire(name: string, unit: number, absolute: boolean) {
     if (flags.has("XX") && old.expireAt === undefined) return 0;
     if (flags.has("GT") && !(at > current)) return 0;
     if (flags.has("LT") && !(at < current)) return 0;
-    v.put(args[1], { value: old.value, expireAt: at });
+    // A time already past deletes the key, as in Redis.
+    if (at <= now) v.remove(args[1]);
+    else v.put(args[1], { value: old.value, expireAt: at });
     return 1;
   };
+}
+
+// The absolute expiry in ms, checked as Redis checks it in its 64-bit
+// arithmetic: a time far in the past is fine (the key goes at once), but the
+// unit and the base must not overflow. Past 2^53 ms (year 287396) the store
+// keeps no exact time, so such times are refused too.
+function expireTime(name: string, n: bigint, unit: number, base: number): number {
+  let when = n;
+  if (unit !== 1) {
+    const u = BigInt(unit);
+    if (when > INT64_MAX / u || when < INT64_MIN / u) throw invalidTime(name);
+    when *= u;
+  }
+  if (when > INT64_MAX - BigInt(base)) throw invalidTime(name);
+  when += BigInt(base);
+  if (when > BigInt(Number.MAX_SAFE_INTEGER)) throw invalidTime(name);
+  return Number(when);
+}
+
+function invalidTime(name: string): CommandError {
+  return new CommandError(`ERR invalid expire time in '${name}' command`);
 }
 
 /** PERSIST key: 1 when an expiry was removed. */

@@ -12,8 +12,10 @@ export const NOT_INTEGER = "ERR value is not an integer or out of range";
 // Redis' reply when a float argument or value does not parse.
 const NOT_FLOAT = "ERR value is not a valid float";
 
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
+/** The range of Redis' integers. */
+export const INT64_MIN = -(2n ** 63n);
+/** The range of Redis' integers. */
+export const INT64_MAX = 2n ** 63n - 1n;
 const latin1 = new TextDecoder("latin1");
 // Redis' string2ll: no sign but '-', no spaces, no leading zeros.
 const INTEGER = /^(0|-?[1-9]\d{0,19})$/;

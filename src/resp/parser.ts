@@ -262,6 +262,8 @@ function parseLength(buf: Uint8Array, from: number, to: number): number | undefi
   if (negative) i++;
   // 15 digits stay exact in a double and exceed every limit we enforce.
   if (i === to || to - i > 15) return undefined;
+  // As Redis reads it: no leading zero, and no "-0".
+  if (buf[i] === 0x30 && (to - i > 1 || negative)) return undefined;
   let n = 0;
   for (; i < to; i++) {
     const digit = buf[i] - 0x30;
