@@ -168,6 +168,9 @@ export class Catalog {
   // is applied after its fsync), with that write's sequence number, negated for
   // a delete: a checked commit judges a key by its newest write, applied or not.
   readonly #inflight = new Map<string, number>();
+  // The backups asked for so far, settled once the last has, and how many are unsettled.
+  #backups: Promise<void> = Promise.resolve();
+  #backupsQueued = 0;
   readonly #inflightRanges = new Set<{ start: string; end: string | undefined }>();
   readonly #listeners = new Set<(changes: KeyChange[]) => void>();
   #compacting?: Promise<CompactResult>;
@@ -272,7 +275,19 @@ export class Catalog {
    * Writes a snapshot of the store at one sequence number into `target`: the
    * files the index points into, the open one up to what is written of it.
    */
-  async backup(target: string): Promise<BackupResult> {
+  backup(target: string): Promise<BackupResult> {
+    // One at a time: a second backup into the same target must not run beside
+    // the first (the target's lock would refuse it), so calls queue. The first
+    // starts at once, holding off a compaction asked for right after it.
+    const run = this.#backupsQueued === 0
+      ? this.#backupRetrying(target)
+      : this.#backups.then(() => this.#backupRetrying(target));
+    this.#backupsQueued++;
+    this.#backups = run.then(nothing, nothing).finally(() => this.#backupsQueued--);
+    return run;
+  }
+
+  async #backupRetrying(target: string): Promise<BackupResult> {
     for (let attempt = 1;; attempt++) {
       // A compaction would remove files while they are linked: let a running
       // one finish, and hold off new ones (this store's; a reader's writer is

@@ -9,12 +9,12 @@
  * @module
  */
 
-import { InvalidArgumentError } from "../base/errors.ts";
+import { InvalidArgumentError, IOError } from "../base/errors.ts";
 import { decodeFileHeader } from "../codec/file_header.ts";
 import { FILE_HEADER_SIZE, KIND_DATA, KIND_HINT } from "../codec/format.ts";
 import { DataFile } from "./datafile.ts";
 import { dataPath, hintPath, LOG_FILE, syncDir, writeAll } from "./fsutil.ts";
-import { acquireLockIfPresent, releaseLock } from "./lock.ts";
+import { lockWhileWriting } from "./lock.ts";
 import { replayFile } from "./replay.ts";
 import { statOrUndefined } from "./tail.ts";
 
@@ -62,12 +62,15 @@ export async function writeBackup(
   if ((await Deno.realPath(source)) === (await Deno.realPath(target))) {
     throw new InvalidArgumentError(`cannot back up ${source} into itself`);
   }
-  const lock = await acquireLockIfPresent(target);
+  // Held for the whole backup: a store opened in the target, or a second
+  // backup into it (of this process or another) linking source files where
+  // this one truncates and copies, which would write into the source's files.
+  const unlock = await lockWhileWriting(target);
   try {
     await checkTarget(target, storeId, files);
     return await writeFiles(target, files);
   } finally {
-    if (lock) releaseLock(lock);
+    unlock();
   }
 }
 
@@ -204,19 +207,29 @@ async function placeOpen(s: SnapshotFile, to: string, c: BackupCounts): Promise<
   }
   const from = prefix ? dst.size : 0;
   if (dst && from === 0) await Deno.remove(to);
-  await copyRange(s.file, to, from, s.size, c);
+  await copyRange(s.file, to, from, s.size, c, prefix ? dst.ino : undefined);
 }
 
 // Copies bytes [from, size) of `file`, read through its held descriptor (which
-// still reads a file a compaction has unlinked), to the same place in `to`.
+// still reads a file a compaction has unlinked), to the same place in `to`: a
+// new file from 0, else the file `to` was, inode `ino`, a copy of its own. It
+// never writes into a file it did not check: `to` may be a hard link to a
+// source file, and writing there would change the store being backed up.
 async function copyRange(
   file: DataFile,
   to: string,
   from: number,
   size: number,
   c: BackupCounts,
+  ino?: number | null,
 ): Promise<void> {
-  using out = await Deno.open(to, { write: true, create: true });
+  using out = await Deno.open(to, from === 0 ? { write: true, createNew: true } : { write: true });
+  if (from > 0) {
+    const now = await out.stat();
+    if (now.ino !== ino || now.nlink !== 1) {
+      throw new IOError(`${to} changed while it was backed up into (another backup?)`);
+    }
+  }
   await out.truncate(from);
   await out.seek(from, Deno.SeekMode.Start);
   const buf = new Uint8Array(Math.min(COPY_CHUNK, Math.max(size - from, 0)));

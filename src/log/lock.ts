@@ -15,43 +15,76 @@ const LOCK_PATIENCE_MS = 256;
 
 /** Takes the directory's lock or throws LockedError; returns the held file. */
 export async function acquireLock(dir: string): Promise<Deno.FsFile> {
-  return (await lockFile(dir, true))!;
+  const path = join(dir, LOCK_FILE);
+  for (;;) {
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(path, { read: true, write: true, create: true });
+    } catch (e) {
+      throw new IOError(`cannot open lock file in ${dir}`, { cause: e });
+    }
+    if (!(await lockOrWait(file, path))) {
+      file.close();
+      throw new LockedError(dir);
+    }
+    // A lock file its holder removed before letting go (a backup's, see
+    // lockWhileWriting) can be locked here once it is gone from the directory:
+    // only the file under the name counts.
+    if (sameFile(file, path)) return file;
+    file.close();
+  }
+}
+
+// flock locks belong to the open file description, so a second open() in this
+// same process conflicts too, which is what a second store on the dir needs.
+// The flip side: a child process forked by this one holds a copy of the
+// descriptor until it execs, which in a large process can take milliseconds,
+// and keeps a just-released lock held meanwhile. So a conflict is retried for
+// a moment before it counts; a real second writer holds the lock for longer.
+async function lockOrWait(file: Deno.FsFile, path: string): Promise<boolean> {
+  try {
+    for (let wait = 1; wait <= LOCK_PATIENCE_MS; wait *= 2) {
+      if (await file.tryLock(true)) return true;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+    return await file.tryLock(true);
+  } catch (e) {
+    file.close();
+    throw new IOError(`cannot lock ${path}`, { cause: e });
+  }
+}
+
+function sameFile(file: Deno.FsFile, path: string): boolean {
+  try {
+    return file.statSync().ino === Deno.statSync(path).ino;
+  } catch {
+    return false;
+  }
 }
 
 /**
- * Takes the directory's lock when it has a lock file (a store was opened
- * there), without creating one; throws LockedError while a store holds it.
+ * Takes the lock of `dir`, a directory a backup writes into, as a store's
+ * writer would; a lock file it had to create goes again when the returned
+ * function releases the lock (a backup leaves no lock file of its own).
  */
-export function acquireLockIfPresent(dir: string): Promise<Deno.FsFile | undefined> {
-  return lockFile(dir, false);
+export async function lockWhileWriting(dir: string): Promise<() => void> {
+  const path = join(dir, LOCK_FILE);
+  const created = !existsSync(path);
+  const file = await acquireLock(dir);
+  return () => {
+    // Removed while still held: a waiter then finds it gone (see acquireLock).
+    if (created) Deno.removeSync(path);
+    releaseLock(file);
+  };
 }
 
-async function lockFile(dir: string, create: boolean): Promise<Deno.FsFile | undefined> {
-  let file: Deno.FsFile;
+function existsSync(path: string): boolean {
   try {
-    file = await Deno.open(join(dir, LOCK_FILE), { read: true, write: true, create });
-  } catch (e) {
-    if (!create && e instanceof Deno.errors.NotFound) return undefined;
-    throw new IOError(`cannot open lock file in ${dir}`, { cause: e });
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
   }
-  // flock locks belong to the open file description, so a second open() in this
-  // same process conflicts too, which is what a second store on the dir needs.
-  // The flip side: a child process forked by this one holds a copy of the
-  // descriptor until it execs, which in a large process can take milliseconds,
-  // and keeps a just-released lock held meanwhile. So a conflict is retried for
-  // a moment before it counts; a real second writer holds the lock for longer.
-  try {
-    for (let wait = 1; wait <= LOCK_PATIENCE_MS; wait *= 2) {
-      if (await file.tryLock(true)) return file;
-      await new Promise((r) => setTimeout(r, wait));
-    }
-    if (await file.tryLock(true)) return file;
-  } catch (e) {
-    file.close();
-    throw new IOError(`cannot lock ${join(dir, LOCK_FILE)}`, { cause: e });
-  }
-  file.close();
-  throw new LockedError(dir);
 }
 
 /** Releases a lock taken by acquireLock. */
