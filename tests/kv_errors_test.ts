@@ -139,6 +139,10 @@ Deno.test("invalid calls fail as in Deno KV: same error class and message", asyn
   });
 });
 
+Deno.test("an empty path fails as in Deno KV", async () => {
+  assert.deepEqual(await outcome(() => openKv("")), await outcome(() => Deno.openKv("")));
+});
+
 Deno.test("Cask keeps its larger limits where Deno KV refuses", async () => {
   await withDir(async (dir) => {
     const denoKv = await openDenoKv(`${dir}/deno.sqlite3`);

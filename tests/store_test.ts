@@ -377,6 +377,9 @@ Deno.test("file-system failures on open are typed IOErrors", () =>
     const err = await open(`${dir}/not-a-dir`).catch((e) => e);
     assert.ok(err instanceof IOError, String(err));
     assert.equal(err.code, "IO");
+    // Say, a Deno KV SQLite file kept in a switch to openKv: named as such, left as it was.
+    assert.match(err.message, /not-a-dir: it is a file, not a store directory/);
+    assert.equal(await Deno.readTextFile(`${dir}/not-a-dir`), "x");
     const v = await verify(`${dir}/missing`).catch((e) => e);
     assert.ok(v instanceof IOError, String(v));
   }));

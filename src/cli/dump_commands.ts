@@ -145,5 +145,6 @@ async function loadLines(
     bytes += key.length + value.length;
     if (ops.length >= limits.keys || bytes >= limits.bytes) await commit();
   }
-  await commit();
+  // A dump that stores nothing (empty, or all expired) opens no store either.
+  if (ops.length > 0) await commit();
 }

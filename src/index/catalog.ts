@@ -13,6 +13,7 @@ import {
   CorruptionError,
   HistoryGoneError,
   IndexFullError,
+  IOError,
   ReadOnlyError,
   userErrorOr,
 } from "../base/errors.ts";
@@ -210,6 +211,10 @@ export class Catalog {
     try {
       await Deno.mkdir(dir, { recursive: true });
     } catch (e) {
+      // Say a Deno KV SQLite file, say, passed where a store directory goes.
+      if (e instanceof Deno.errors.AlreadyExists) {
+        throw new IOError(`cannot open ${dir}: it is a file, not a store directory`, { cause: e });
+      }
       throw asCaskError(e, `cannot create ${dir}`);
     }
     const c = new Catalog(dir, opts, await acquireLock(dir));

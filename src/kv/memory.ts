@@ -54,5 +54,7 @@ export async function openKvOn(
   open: (dir: string) => Promise<KvEngine>,
   limits: KvLimits,
 ): Promise<Kv> {
+  // Deno KV's words: its path names a file.
+  if (path === "") throw new TypeError("Filename cannot be empty");
   return newKv(path === MEMORY_PATH ? await temporaryEngine(open) : await open(path), limits);
 }
