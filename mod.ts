@@ -126,6 +126,12 @@ export {
  * ```
  */
 export async function openKv(path: string, options?: OpenOptions): Promise<Kv> {
-  const { maxKeySize, maxValueSize } = resolveOptions(options);
-  return await openKvOn(path, (dir) => Cask.open(dir, options), { maxKeySize, maxValueSize });
+  // The store resolves the same options: its limits and clock are these.
+  const { maxKeySize, maxValueSize, clock } = resolveOptions(options);
+  return await openKvOn(
+    path,
+    (dir) => Cask.open(dir, options),
+    { maxKeySize, maxValueSize },
+    clock,
+  );
 }

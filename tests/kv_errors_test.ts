@@ -13,6 +13,11 @@ type AnyKv = Deno.Kv;
 // deno-lint-ignore no-explicit-any -- invalid arguments on purpose
 const bad = (x: unknown) => x as any;
 
+/** +262143-12-31T23:59:59.999Z: Deno KV can date no expiry after it. */
+const LATEST_EXPIRY = 8_210_266_876_799_999;
+/** An expireIn that puts the expiry a minute past that, by real time (one number: both show it). */
+const PAST_LATEST = LATEST_EXPIRY - Date.now() + 60_000;
+
 const SAME: [string, (kv: AnyKv) => unknown][] = [
   ["empty key set", (kv) => kv.set([], 1)],
   ["number cursor", (kv) => Array.fromAsync(kv.list({ prefix: [] }, { cursor: bad(5) }))],
@@ -54,6 +59,45 @@ const SAME: [string, (kv: AnyKv) => unknown][] = [
   ["negative expireIn", (kv) => kv.set(["e"], 1, { expireIn: -1 })],
   ["fractional expireIn", (kv) => kv.set(["e"], 1, { expireIn: 1.5 })],
   ["expireIn too large", (kv) => kv.set(["e"], 1, { expireIn: 2 ** 60 })],
+  // Safe integers that put the expiry past the latest time Deno KV can date.
+  ["expireIn 2^53-1", (kv) => kv.set(["e"], 1, { expireIn: Number.MAX_SAFE_INTEGER })],
+  ["expireIn past the latest date", (kv) => kv.set(["e"], 1, { expireIn: PAST_LATEST })],
+  [
+    "atomic expireIn 2^53-1",
+    (kv) => kv.atomic().set(["e"], 1, { expireIn: Number.MAX_SAFE_INTEGER }).commit(),
+  ],
+  [
+    "mutate expireIn past the latest date",
+    (kv) =>
+      kv.atomic().mutate({ type: "set", key: ["e"], value: 1, expireIn: PAST_LATEST }).commit(),
+  ],
+  // Which error a commit with several faults reports.
+  [
+    "too-large expireIn after a bigint key",
+    (kv) => kv.atomic().set([2n ** 70n], 1).set(["e"], 1, { expireIn: PAST_LATEST }).commit(),
+  ],
+  [
+    "too-large expireIn after an oversized key",
+    (kv) =>
+      kv.atomic().set(["x".repeat(70_000)], 1).set(["e"], 1, { expireIn: PAST_LATEST }).commit(),
+  ],
+  [
+    "two too-large expireIns",
+    (kv) =>
+      kv.atomic().set(["e"], 1, { expireIn: Number.MAX_SAFE_INTEGER })
+        .set(["e"], 1, { expireIn: 2 ** 60 }).commit(),
+  ],
+  [
+    "too-large expireIn and a delay of the wrong type",
+    (kv) =>
+      kv.atomic().set(["e"], 1, { expireIn: 2 ** 60 }).enqueue(1, { delay: bad("x") }).commit(),
+  ],
+  [
+    "malformed check and a too-large expireIn",
+    (kv) =>
+      kv.atomic().check({ key: ["a"], versionstamp: "zz" })
+        .set(["e"], 1, { expireIn: PAST_LATEST }).commit(),
+  ],
   ["awaited atomic", (kv) => bad(kv.atomic()).then()],
   ["bigint over 255 bytes", (kv) => kv.get([2n ** 2100n])],
   // Keys, versionstamps and key lists of the wrong type: serde_v8's words.

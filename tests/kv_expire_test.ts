@@ -64,3 +64,31 @@ Deno.test("expireIn keys vanish from get, getMany, list and checks once expired"
     }
   });
 });
+
+Deno.test("with an injected clock, expireIn counts from that clock, however far it is from real time", async () => {
+  for (const offset of [-86_400_000, 86_400_000]) {
+    await withDir(async (dir) => {
+      let now = Date.now() + offset;
+      const kv = await openKv(dir, { clock: () => now });
+      try {
+        await kv.set(["s", 1], "set", { expireIn: 60_000 });
+        await kv.atomic().set(["s", 2], "atomic", { expireIn: 60_000 }).commit();
+        await kv.atomic().mutate({ type: "set", key: ["s", 3], value: "mutate", expireIn: 60_000 })
+          .commit();
+        const values = async () =>
+          (await kv.getMany([["s", 1], ["s", 2], ["s", 3]])).map((e) => e.value);
+        assert.deepEqual(await values(), ["set", "atomic", "mutate"], `offset ${offset}: just set`);
+        now += 59_999;
+        assert.deepEqual(
+          await values(),
+          ["set", "atomic", "mutate"],
+          `offset ${offset}: 1 ms left`,
+        );
+        now += 1;
+        assert.deepEqual(await values(), [null, null, null], `offset ${offset}: time is up`);
+      } finally {
+        await kv.close();
+      }
+    });
+  }
+});

@@ -128,6 +128,29 @@ Deno.test("delay holds a message back; a failed check enqueues nothing", async (
   });
 });
 
+Deno.test("with an injected clock, a delayed message is due when that clock says so", async () => {
+  await withDir(async (dir) => {
+    // A day behind real time: by real time the message would be due at once.
+    let now = Date.now() - 86_400_000;
+    const kv = await openKv(dir, { clock: () => now });
+    await kv.enqueue("late", { delay: 60_000 });
+    const got: unknown[] = [];
+    const listening = kv.listenQueue((v) => void got.push(v));
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(got, [], "not due yet by the store's clock");
+      now += 60_000;
+      // Queuing wakes the dispatcher, which reads the clock again.
+      await kv.enqueue("now");
+      for (let i = 0; i < 100 && got.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(got.sort(), ["late", "now"]);
+    } finally {
+      await kv.close();
+      await listening;
+    }
+  });
+});
+
 Deno.test("list() never shows queued messages", async () => {
   await withDir(async (dir) => {
     const kv = await openKv(dir);

@@ -8,6 +8,17 @@ import { openKv } from "../mod.ts";
 import { withDir } from "./helpers.ts";
 import { openDenoKv, plain } from "./kv_peer.ts";
 
+/** `p`'s value, or "timeout" when it takes longer than `ms`. */
+async function within<T>(p: Promise<T>, ms: number): Promise<T | "timeout"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), ms));
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 type Emitted = { key: unknown; value: unknown; stamped: boolean }[];
 
 /** Runs the script on `kv`; returns what the stream emitted after each step. */
@@ -88,6 +99,34 @@ Deno.test("a watched key that expires is reported absent", async () => {
       const { value } = await reader.read();
       assert.deepEqual(value, [{ key: ["a"], value: null, versionstamp: null }]);
       assert.ok(Date.now() - t0 < 1000, "reported when it expired, not at some later read");
+      await reader.cancel();
+    } finally {
+      await kv.close();
+    }
+  });
+});
+
+Deno.test("with an injected clock, a watch reports an expiry once that clock has passed it", async () => {
+  await withDir(async (dir) => {
+    // A day ahead of real time: a timer set by real time would wait a day.
+    let now = Date.now() + 86_400_000;
+    const kv = await openKv(dir, { clock: () => now });
+    try {
+      await kv.set(["a"], 1, { expireIn: 100 });
+      const reader = kv.watch([["a"]]).getReader();
+      assert.equal((await reader.read()).value![0].value, 1);
+      const next = reader.read();
+      // The timer fires after 100 real ms, but the clock has not moved: nothing to report.
+      assert.equal(await within(next, 400), "timeout");
+      now += 100;
+      const t0 = performance.now();
+      const late = await within(next, 2000);
+      assert.notEqual(late, "timeout", "the expiry was never reported");
+      assert.deepEqual(
+        (late as ReadableStreamReadResult<unknown>).value,
+        [{ key: ["a"], value: null, versionstamp: null }],
+      );
+      assert.ok(performance.now() - t0 < 1000, "seen at the timer's next wake");
       await reader.cancel();
     } finally {
       await kv.close();

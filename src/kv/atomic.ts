@@ -69,7 +69,7 @@ export class AtomicOperation {
 
   /** Adds mutations in their object form. */
   mutate(...mutations: KvMutation[]): this {
-    for (const m of mutations) this.#plan.mutations.push(pendingMutation(m, this.#defer));
+    for (const m of mutations) this.#plan.mutations.push(pendingMutation(m));
     return this;
   }
 
@@ -90,7 +90,7 @@ export class AtomicOperation {
 
   /** Stores `value` at `key`, optionally expiring `expireIn` ms after the commit. */
   set(key: KvKey, value: unknown, options?: { expireIn?: number }): this {
-    const expireIn = checkExpireIn(options?.expireIn, this.#defer);
+    const expireIn = checkExpireIn(options?.expireIn);
     this.#plan.mutations.push({ type: "set", key, value: encodeValue(value), expireIn });
     return this;
   }

@@ -13,7 +13,12 @@ import type { EngineCheck, EngineEntry, EngineOp, KvEngine } from "./engine.ts";
 import type { KvCommitError, KvCommitResult } from "./entry.ts";
 import { BIG_UINT, encodeKey, encodeWriteKey, type KvKey } from "./key_codec.ts";
 import { checkQueueRecord, checkValue, checkWriteKey, type KvLimits } from "./limits.ts";
-import type { KvAtomicCheck, PendingEnqueue, PendingMutation } from "./mutation.ts";
+import {
+  expiryAt,
+  type KvAtomicCheck,
+  type PendingEnqueue,
+  type PendingMutation,
+} from "./mutation.ts";
 import { Mutex } from "./mutex.ts";
 import { isSerdeArray, serdeError } from "./serde.ts";
 import { DEFAULT_BACKOFF, queueWrite } from "./queue_record.ts";
@@ -34,22 +39,38 @@ function holdable(c: { key: Uint8Array; sequence: number | null | undefined }): 
   return c.sequence !== undefined;
 }
 
+/** A mutation with its encoded key and, for a set with `expireIn`, its expiry. */
+interface Keyed {
+  m: PendingMutation;
+  key: Uint8Array;
+  expireAt: number | undefined;
+}
+
 /** Commits plans against one engine. */
 export class Committer {
   readonly #engine: KvEngine;
   readonly #gate: CloseGate;
   readonly #limits: KvLimits;
+  readonly #clock: () => number;
   readonly #onEnqueue: () => void;
   readonly #readModifyWrite = new Mutex();
 
   /**
    * `onEnqueue` runs after each commit that queued messages; `gate` refuses
-   * commits after close; `limits` are the store's, checked before it sees a write.
+   * commits after close; `limits` are the store's, checked before it sees a write;
+   * `clock` is the store's, which dates expiries and queue delays.
    */
-  constructor(engine: KvEngine, gate: CloseGate, limits: KvLimits, onEnqueue: () => void) {
+  constructor(
+    engine: KvEngine,
+    gate: CloseGate,
+    limits: KvLimits,
+    clock: () => number,
+    onEnqueue: () => void,
+  ) {
     this.#engine = engine;
     this.#gate = gate;
     this.#limits = limits;
+    this.#clock = clock;
     this.#onEnqueue = onEnqueue;
   }
 
@@ -65,23 +86,39 @@ export class Committer {
       checkWriteKey(limits, bytes);
       return bytes;
     };
-    const checks = plan.checks.map((c) => {
-      const key = writeKey("check", c.key);
+    // Deno KV's order: the errors of its JavaScript side and of reading the arguments
+    // (a stamp or a dead-letter list of the wrong type, a missing key), a malformed stamp,
+    // then a too-large expireIn, then the keys' encoding and sizes.
+    for (const c of plan.checks) {
       const stamp: unknown = c.versionstamp;
       if (stamp !== null && typeof stamp !== "string") throw serdeError("string", stamp);
-      return { key, sequence: stamp === null ? null : sequenceOf(stamp) };
-    });
-    const keyed = plan.mutations.map((m) => {
+    }
+    for (const m of plan.mutations) {
       // Deno KV's words: it reads the key's length (for a versionstamp suffix) first.
       if (m.key === null || m.key === undefined) {
         throw new TypeError(`Cannot read properties of ${m.key} (reading 'length')`);
       }
-      if (m.type !== "delete") checkValue(limits, m.value);
-      return { m, key: writeKey("mutation", m.key) };
-    });
-    const now = Date.now();
-    const enqueueOps = plan.enqueues.map((e) => {
+    }
+    for (const e of plan.enqueues) {
       if (!isSerdeArray(e.keysIfUndelivered)) throw serdeError("array", e.keysIfUndelivered);
+    }
+    const sequences = plan.checks.map((c) =>
+      c.versionstamp === null ? null : sequenceOf(c.versionstamp)
+    );
+    // One reading of the store's clock dates every expiry and delay of the commit.
+    const now = this.#clock();
+    const expiries = plan.mutations.map((m) =>
+      m.type === "set" && m.expireIn !== undefined ? expiryAt(m.expireIn, now) : undefined
+    );
+    const checks = plan.checks.map((c, i) => ({
+      key: writeKey("check", c.key),
+      sequence: sequences[i],
+    }));
+    const keyed = plan.mutations.map((m, i) => {
+      if (m.type !== "delete") checkValue(limits, m.value);
+      return { m, key: writeKey("mutation", m.key), expireAt: expiries[i] };
+    });
+    const enqueueOps = plan.enqueues.map((e) => {
       const op = queueWrite({
         payload: e.payload,
         // Deno KV accepts the empty key here; no write can store it, so it is left out.
@@ -99,9 +136,9 @@ export class Committer {
     if (!checks.every(holdable)) return { ok: false };
     const needsRead = keyed.some(({ m }) => m.type !== "set" && m.type !== "delete");
     const result = needsRead
-      ? await this.#readModifyWrite.run(() => this.#commitReading(keyed, checks, enqueueOps, now))
+      ? await this.#readModifyWrite.run(() => this.#commitReading(keyed, checks, enqueueOps))
       : await this.#engine.atomic(
-        [...this.#writes(keyed, new Map(), now), ...enqueueOps],
+        [...this.#writes(keyed, new Map()), ...enqueueOps],
         { checks },
       );
     if (!result.ok) return { ok: false };
@@ -110,10 +147,9 @@ export class Committer {
   }
 
   async #commitReading(
-    keyed: { m: PendingMutation; key: Uint8Array }[],
+    keyed: Keyed[],
     checks: EngineCheck[],
     enqueueOps: EngineOp[],
-    now: number,
   ): Promise<{ ok: true; sequence: number } | { ok: false }> {
     const readKeys = new Map<string, Uint8Array>();
     for (const { m, key } of keyed) {
@@ -129,7 +165,7 @@ export class Committer {
       const current = new Map([...read].map(([id, e]) => [id, e?.value]));
       let ops: EngineOp[];
       try {
-        ops = [...this.#writes(keyed, current, now), ...enqueueOps];
+        ops = [...this.#writes(keyed, current), ...enqueueOps];
       } catch (e) {
         // Deno KV evaluates checks first: a failed check wins over a mutation error.
         if (!(await this.#holds(checks))) return { ok: false };
@@ -155,18 +191,16 @@ export class Committer {
    * keys sum/min/max read; it follows the writes to them, so later ones see earlier ones.
    */
   #writes(
-    keyed: { m: PendingMutation; key: Uint8Array }[],
+    keyed: Keyed[],
     current: Map<string, Uint8Array | undefined>,
-    now: number,
   ): EngineOp[] {
-    return keyed.map(({ m, key }): EngineOp => {
+    return keyed.map(({ m, key, expireAt }): EngineOp => {
       const id = current.size > 0 ? bytesId(key) : "";
       if (m.type === "delete") {
         if (current.has(id)) current.set(id, undefined);
         return { type: "delete", key };
       }
       let value = m.value;
-      const expireAt = m.type === "set" && m.expireIn !== undefined ? now + m.expireIn : undefined;
       if (m.type !== "set") {
         const operand = storedU64(m.value);
         const stored = current.get(id);

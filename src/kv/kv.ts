@@ -55,8 +55,11 @@ function positiveInteger(name: string, n: number | undefined): void {
   }
 }
 
-/** Makes a `Kv` over `engine`, whose size limits are `limits`; for `openKv`. */
-export let newKv: (engine: KvEngine, limits: KvLimits) => Kv;
+/**
+ * Makes a `Kv` over `engine`, whose size limits are `limits` and whose clock
+ * (the time its expiries are judged by) is `clock`; for `openKv`.
+ */
+export let newKv: (engine: KvEngine, limits: KvLimits, clock: () => number) => Kv;
 
 /**
  * A Deno KV-compatible database over a Cask store: typed tuple keys,
@@ -82,17 +85,19 @@ export class Kv {
   #closing: Promise<void> | undefined;
 
   readonly #limits: KvLimits;
+  readonly #clock: () => number;
 
   static {
-    newKv = (engine, limits) => new Kv(engine, limits);
+    newKv = (engine, limits, clock) => new Kv(engine, limits, clock);
   }
 
   /** @ignore Use `openKv`. */
-  private constructor(engine: KvEngine, limits: KvLimits) {
+  private constructor(engine: KvEngine, limits: KvLimits, clock: () => number) {
     this.#engine = engine;
     this.#limits = limits;
-    this.#committer = new Committer(engine, this.#gate, limits, () => this.#wakeup.wake());
-    this.#queue = new QueueDispatcher(engine, this.#wakeup, () => this.#gate.isClosed);
+    this.#clock = clock;
+    this.#committer = new Committer(engine, this.#gate, limits, clock, () => this.#wakeup.wake());
+    this.#queue = new QueueDispatcher(engine, this.#wakeup, () => this.#gate.isClosed, clock);
   }
 
   /** The entry of `key`: `value` and `versionstamp` are null when it is absent. */
@@ -184,6 +189,7 @@ export class Kv {
       keys,
       options?.raw ?? false,
       this.#gate,
+      this.#clock,
     ) as unknown as ReadableStream<{ [K in keyof T]: KvEntryMaybe<T[K]> }>;
   }
 

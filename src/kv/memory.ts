@@ -47,14 +47,17 @@ export async function temporaryEngine(
 
 /**
  * The Kv for `openKv(path)`: on the store `open` opens at `path`, or, for
- * {@link MEMORY_PATH}, on a temporary one.
+ * {@link MEMORY_PATH}, on a temporary one. `limits` and `clock` are that
+ * store's (the engine interface carries neither).
  */
 export async function openKvOn(
   path: string,
   open: (dir: string) => Promise<KvEngine>,
   limits: KvLimits,
+  clock: () => number,
 ): Promise<Kv> {
   // Deno KV's words: its path names a file.
   if (path === "") throw new TypeError("Filename cannot be empty");
-  return newKv(path === MEMORY_PATH ? await temporaryEngine(open) : await open(path), limits);
+  const engine = path === MEMORY_PATH ? await temporaryEngine(open) : await open(path);
+  return newKv(engine, limits, clock);
 }

@@ -100,33 +100,35 @@ const MAX_BACKOFF_INTERVALS = 5;
 const MAX_BACKOFF_INTERVAL = 60 * 60 * 1000;
 
 /**
- * Checks `expireIn`; throws TypeError as Deno KV does. One too large for a
- * timestamp Deno KV refuses only at commit: that error goes to `atCommit`.
+ * Checks `expireIn`; throws TypeError as Deno KV does. One that puts the
+ * expiry past the latest Deno KV can date is refused only at commit, when
+ * the time it counts from is read (see {@link expiryAt}).
  */
-export function checkExpireIn(
-  expireIn: unknown,
-  atCommit: (e: Error) => void,
-): number | undefined {
+export function checkExpireIn(expireIn: unknown): number | undefined {
   if (expireIn === undefined) return undefined;
   if (typeof expireIn !== "number" || !Number.isInteger(expireIn) || expireIn < 0) {
     throw new TypeError(`expireIn must be a non-negative integer: received ${expireIn}`);
   }
-  if (!Number.isSafeInteger(expireIn)) {
-    // Deno KV's words, its number capped at a u64's largest.
-    const shown = BigInt(expireIn) < U64_MAX ? BigInt(expireIn) : U64_MAX;
-    atCommit(new TypeError(`Invalid mutation: expireIn is too large: ${shown}`));
-    return undefined;
-  }
   return expireIn;
 }
 
+/** +262143-12-31T23:59:59.999Z, the latest time Deno KV's date type holds. */
+const LATEST_EXPIRY = 8_210_266_876_799_999;
 const U64_MAX = 2n ** 64n - 1n;
 
-/**
- * Validates and encodes a `mutate()` argument; throws TypeError as Deno KV
- * does, or hands `atCommit` an error Deno KV raises only at commit.
- */
-export function pendingMutation(m: KvMutation, atCommit: (e: Error) => void): PendingMutation {
+/** The expiry `expireIn` ms after `now`; TypeError, in Deno KV's words, past the latest it can date. */
+export function expiryAt(expireIn: number, now: number): number {
+  const at = now + expireIn;
+  if (at > LATEST_EXPIRY) {
+    // Deno KV's number is capped at a u64's largest.
+    const shown = BigInt(expireIn) < U64_MAX ? BigInt(expireIn) : U64_MAX;
+    throw new TypeError(`Invalid mutation: expireIn is too large: ${shown}`);
+  }
+  return at;
+}
+
+/** Validates and encodes a `mutate()` argument; throws TypeError as Deno KV does. */
+export function pendingMutation(m: KvMutation): PendingMutation {
   // A property read, not destructuring: Deno KV's words for a null mutation.
   const key = m.key;
   switch (m.type) {
@@ -143,9 +145,7 @@ export function pendingMutation(m: KvMutation, atCommit: (e: Error) => void): Pe
         throw new TypeError(`Invalid mutation '${m.type}' without value`);
       }
       if (m.type === "set") {
-        const expireIn = typeof m.expireIn === "number"
-          ? checkExpireIn(m.expireIn, atCommit)
-          : undefined;
+        const expireIn = typeof m.expireIn === "number" ? checkExpireIn(m.expireIn) : undefined;
         return { type: "set", key, value: encodeValue(m.value), expireIn };
       }
       return { type: m.type, key, value: encodeValue(m.value) };

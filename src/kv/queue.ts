@@ -56,6 +56,7 @@ export class QueueDispatcher {
   readonly #engine: KvEngine;
   readonly #wakeup: Wakeup;
   readonly #isClosed: () => boolean;
+  readonly #clock: () => number;
   /** Ids of messages handed to a handler and not yet finished (or held back). */
   readonly #inFlight = new Set<string>();
   /** Outcome writes that failed in a row, per message id. */
@@ -68,11 +69,15 @@ export class QueueDispatcher {
   /** The one delivery loop, started by the first handler. */
   #loop?: Promise<void>;
 
-  /** `isClosed` tells the loop to stop. */
-  constructor(engine: KvEngine, wakeup: Wakeup, isClosed: () => boolean) {
+  /**
+   * `isClosed` tells the loop to stop; `clock` is the store's, which says when
+   * a message is due (a sleep runs on real time, so each wake reads it again).
+   */
+  constructor(engine: KvEngine, wakeup: Wakeup, isClosed: () => boolean, clock: () => number) {
     this.#engine = engine;
     this.#wakeup = wakeup;
     this.#isClosed = isClosed;
+    this.#clock = clock;
   }
 
   /**
@@ -97,7 +102,7 @@ export class QueueDispatcher {
         throw e;
       }
       if (this.#isClosed()) break;
-      await this.#wakeup.sleep(Math.max(0, nextReady - Date.now()));
+      await this.#wakeup.sleep(Math.max(0, nextReady - this.#clock()));
     }
   }
 
@@ -106,7 +111,7 @@ export class QueueDispatcher {
   // passed over); returns when the first message not yet due is (Infinity:
   // none).
   async #deliverDue(): Promise<number> {
-    const now = Date.now();
+    const now = this.#clock();
     let start = QUEUE_PREFIX;
     for (;;) {
       let seen = 0, last = start;
@@ -194,7 +199,7 @@ export class QueueDispatcher {
     const ops: EngineOp[] = [{ type: "delete", key }];
     if (!ok && record.failures < record.backoff.length) {
       const delay = record.backoff[record.failures];
-      ops.push(queueWrite({ ...record, failures: record.failures + 1 }, Date.now() + delay));
+      ops.push(queueWrite({ ...record, failures: record.failures + 1 }, this.#clock() + delay));
     } else if (!ok) {
       for (const k of record.keysIfUndelivered) {
         ops.push({ type: "set", key: k, value: record.payload });

@@ -13,20 +13,32 @@ import { readAtOnce } from "./read.ts";
 
 type Wake = IteratorResult<EngineChange> | "expired";
 
-/** Resolves "expired" at `at` (ms since the epoch); `cancel` clears the timer. */
-function expiryTimer(at: number): { fired: Promise<Wake>; cancel: () => void } {
+/** The longest delay setTimeout takes (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Resolves "expired" once `at` (ms since the epoch by `clock`) should have
+ * come; `cancel` clears the timer. A timer waits on real time, so it only
+ * says when to look: the caller reads the keys again, and the store judges
+ * their expiry by `clock`.
+ */
+function expiryTimer(
+  at: number,
+  clock: () => number,
+): { fired: Promise<Wake>; cancel: () => void } {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const fired = new Promise<Wake>((resolve) => {
-    // +1: the store treats a key as expired only once its time is strictly past.
+    // +1: a timer may fire a little early by the clock.
     if (at !== Infinity) {
-      timer = setTimeout(() => resolve("expired"), Math.max(0, at - Date.now() + 1));
+      const ms = Math.min(Math.max(0, at - clock() + 1), MAX_TIMER_MS);
+      timer = setTimeout(() => resolve("expired"), ms);
     }
   });
   return { fired, cancel: () => clearTimeout(timer) };
 }
 
 /**
- * The stream of `keys`. Without `raw`, an array is emitted only when some
+ * The stream of `keys`; `clock` is the store's, which judges expiry. Without `raw`, an array is emitted only when some
  * versionstamp differs from the last array emitted. Closing `gate` ends the
  * stream, one not yet read included, as Deno KV's does.
  */
@@ -35,6 +47,7 @@ export function watchStream(
   keys: readonly KvKey[],
   raw: boolean,
   gate: CloseGate,
+  clock: () => number,
 ): ReadableStream<KvEntryMaybe<unknown>[]> {
   if (!isSerdeArray(keys)) throw serdeError("array", keys);
   const encoded = keys.map((k) => encodeKey(k));
@@ -54,7 +67,7 @@ export function watchStream(
   /** The next reason to read again; false when the stream is over. */
   async function wake(feed: AsyncIterator<EngineChange>): Promise<{ stale: boolean } | false> {
     for (;;) {
-      const timer = expiryTimer(nextExpiry);
+      const timer = expiryTimer(nextExpiry, clock);
       let woke: Wake;
       try {
         woke = await Promise.race([feed.next(), ended, timer.fired]);
