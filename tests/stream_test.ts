@@ -1,8 +1,15 @@
 import assert from "node:assert/strict";
-import { ClosedError, CorruptionError, InvalidArgumentError, open, verify } from "../mod.ts";
+import {
+  type Cask,
+  ClosedError,
+  CorruptionError,
+  InvalidArgumentError,
+  open,
+  verify,
+} from "../mod.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
-import { dataFiles, prng, randomBytes, withDir } from "./helpers.ts";
+import { dataFiles, prng, randomBytes, text, withDir } from "./helpers.ts";
 
 const BIG_MIB = Number(Deno.env.get("CASK_STREAM_MIB") ?? 1024);
 
@@ -269,3 +276,138 @@ Deno.test({
     assert.equal(after, before, "all given back after collection");
   },
 });
+
+// A stream whose chunks the test hands over, and which ends when it says.
+function heldStream(): {
+  stream: ReadableStream<Uint8Array>;
+  push(b: Uint8Array): void;
+  end(): void;
+} {
+  let c!: ReadableStreamDefaultController<Uint8Array>;
+  const stream = new ReadableStream<Uint8Array>({ start: (ctl) => void (c = ctl) });
+  return { stream, push: (b) => c.enqueue(b), end: () => c.close() };
+}
+
+// Whether `p` has settled after the event loop ran for a while.
+async function settledSoon(p: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  p.then(() => settled = true, () => settled = true);
+  await new Promise((r) => setTimeout(r, 30));
+  return settled;
+}
+
+const SYNC_MODES = ["always", "never", { intervalMs: 5 }] as const;
+const BIG = new Uint8Array(2 * 1024 * 1024).fill(3);
+
+// Writes issued in order; `check` holds of the store they leave, and again after a reopen.
+const ORDER_CASES: {
+  name: string;
+  run(db: Cask): Promise<void>;
+  check(db: Cask): Promise<void>;
+}[] = [{
+  name: "a delete issued after a big setStream deletes the streamed value",
+  async run(db) {
+    const s = db.setStream("video", streamOf(BIG));
+    const deleted = db.delete("video");
+    await s;
+    assert.equal(await deleted, true);
+  },
+  async check(db) {
+    assert.equal(await db.get("video"), undefined);
+  },
+}, {
+  name: "set, setStream, set: the last set wins; writes of other keys do not wait",
+  async run(db) {
+    const held = heldStream();
+    const first = db.set("k", "first");
+    const mid = db.setStream("k", held.stream);
+    const last = db.set("k", "last");
+    await db.set("other", "o");
+    assert.equal(await db.getString("other"), "o");
+    assert.equal(await settledSoon(last), false, "the later set waits for the stream");
+    held.push(enc("mid"));
+    held.end();
+    await Promise.all([first, mid, last]);
+  },
+  async check(db) {
+    assert.equal(await db.getString("k"), "last");
+  },
+}, {
+  name: "a second setStream of a key commits after the first, even when it ends first",
+  async run(db) {
+    const slow = heldStream();
+    const a = db.setStream("two", slow.stream);
+    const b = db.setStream("two", streamOf(enc("second")));
+    assert.equal(await settledSoon(b), false, "the second stream waits for the first");
+    slow.push(BIG);
+    slow.end();
+    await Promise.all([a, b]);
+  },
+  async check(db) {
+    assert.equal(await db.getString("two"), "second");
+  },
+}, {
+  name: "a range delete waits for a stream in its range, and a set in the range waits behind it",
+  async run(db) {
+    await db.set("r:0", "x");
+    const held = heldStream();
+    const s = db.setStream("r:1", held.stream);
+    const deleted = db.deleteRange({ prefix: "r:" });
+    const kept = db.set("r:2", "kept");
+    assert.equal(await settledSoon(kept), false, "the set waits behind the range delete");
+    held.push(BIG);
+    held.end();
+    await s;
+    assert.equal(await deleted, 2, "the range delete removed r:0 and the streamed r:1");
+    await kept;
+  },
+  async check(db) {
+    assert.deepEqual(await Array.fromAsync(db.keys({ prefix: "r:" }), (k) => text(k)), ["r:2"]);
+  },
+}, {
+  name: "a checked commit judges its checked key after a stream issued before it",
+  async run(db) {
+    const held = heldStream();
+    const s = db.setStream("c", held.stream);
+    const r = db.atomic([{ type: "set", key: "other", value: "won" }], {
+      checks: [{ key: "c", sequence: null }],
+    });
+    held.push(enc("streamed"));
+    held.end();
+    await s;
+    assert.deepEqual(await r, { ok: false });
+  },
+  async check(db) {
+    assert.equal(await db.getString("c"), "streamed");
+    assert.equal(await db.has("other"), false);
+  },
+}];
+
+for (const sync of SYNC_MODES) {
+  for (const c of ORDER_CASES) {
+    Deno.test(`writes in call order (sync ${JSON.stringify(sync)}): ${c.name}`, () =>
+      withDir(async (dir) => {
+        {
+          await using db = await open(dir, { sync });
+          await c.run(db);
+          await c.check(db);
+        }
+        await using again = await open(dir);
+        await c.check(again);
+      }));
+  }
+}
+
+Deno.test("a write waiting behind a stream that fails still goes, after it", () =>
+  withDir(async (dir) => {
+    await using db = await open(dir);
+    await db.set("k", "old");
+    const held = heldStream();
+    const s = db.setStream("k", held.stream, { size: 10 });
+    const after = db.set("k", "after");
+    held.push(enc("short"));
+    held.end();
+    await assert.rejects(s, InvalidArgumentError);
+    await after;
+    assert.equal(await db.getString("k"), "after");
+  }));

@@ -53,6 +53,7 @@ import { BulkLoader, loadingSink, type LoadTarget } from "./bulk_load.ts";
 import { TailMerge } from "./tail_merge.ts";
 import { Follower, type FollowTarget } from "./follower.ts";
 import { type Entry, KeyDir } from "./keydir.ts";
+import { type Claim, type KeyRange, WriteOrder } from "./write_order.ts";
 
 /** What a catalog is opened with (validated by the API layer). */
 export interface CatalogOptions extends RecoveryOptions {
@@ -172,7 +173,9 @@ export class Catalog {
   // The backups asked for so far, settled once the last has, and how many are unsettled.
   #backups: Promise<void> = Promise.resolve();
   #backupsQueued = 0;
-  readonly #inflightRanges = new Set<{ start: string; end: string | undefined }>();
+  readonly #inflightRanges = new Set<KeyRange>();
+  // Streams in flight and the writes of their keys waiting behind them.
+  readonly #order = new WriteOrder();
   readonly #listeners = new Set<(changes: KeyChange[]) => void>();
   #compacting?: Promise<CompactResult>;
   // See READ_FIRST_CREDIT.
@@ -615,11 +618,17 @@ export class Catalog {
 
   /** Writes one set. */
   put(op: KeyedOp): Promise<void> {
-    return this.#append([op], false, nothing);
+    if (this.#order.idle) return this.#append([op], false, nothing);
+    return this.#order.after({ keys: [op.k] }, () => this.#append([op], false, nothing));
   }
 
   /** Writes one set or delete; resolves to whether a deleted key was present. */
   write(op: KeyedOp): Promise<boolean> {
+    if (this.#order.idle) return this.#write(op);
+    return this.#order.after({ keys: [op.k] }, () => this.#write(op));
+  }
+
+  #write(op: KeyedOp): Promise<boolean> {
     this.#writable();
     // Nothing to delete (an expired key is dropped here) and no write of the key
     // in flight that could create it (#inflight holds those waiting for their
@@ -637,6 +646,14 @@ export class Catalog {
    * record in the log; resolves to how many live keys it deleted.
    */
   deleteRange(start: string, end: string | undefined): Promise<number> {
+    if (this.#order.idle) return this.#deleteRange(start, end);
+    return this.#order.after(
+      { keys: [], ranges: [{ start, end }] },
+      () => this.#deleteRange(start, end),
+    );
+  }
+
+  #deleteRange(start: string, end: string | undefined): Promise<number> {
     const op: KeyedOp = {
       k: start,
       kb: keyToBytes(start),
@@ -659,15 +676,27 @@ export class Catalog {
   /**
    * Stores the value `source` streams under `k`, never holding it whole: it is
    * spooled to a temporary file and becomes a data file of its own. Resolves
-   * once the value is durable, whatever the sync mode.
+   * once the value is durable, whatever the sync mode. It commits after the
+   * writes of `k` issued before it, and those issued after it wait for it
+   * (see write_order.ts).
    */
-  async setStream(
+  setStream(op: KeyedOp, source: ReadableStream<Uint8Array>, size?: number): Promise<void> {
+    return this.#order.hold(
+      { keys: [op.k] },
+      (before) => this.#setStream(op, source, size, before),
+    );
+  }
+
+  // `before`: the earlier writes of the key still held, which commit first.
+  async #setStream(
     op: KeyedOp,
     source: ReadableStream<Uint8Array>,
-    size?: number,
+    size: number | undefined,
+    before: Promise<void> | undefined,
   ): Promise<void> {
     this.#writable();
     const v = await spoolValue(this.#dir, op.kb.length, source, size);
+    await before;
     if (v.length <= SMALL_STREAM) {
       // A file of its own would cost more than it saves: write it like any value.
       let value: Uint8Array;
@@ -676,7 +705,8 @@ export class Catalog {
       } finally {
         await Deno.remove(v.tmp).catch(() => {});
       }
-      await this.write({ ...op, vb: value });
+      // Not write(): that would wait for this very stream.
+      await this.#write({ ...op, vb: value });
       await this.#writer.sync();
       return;
     }
@@ -736,6 +766,12 @@ export class Catalog {
    * resolves to the newest sequence number.
    */
   atomic(ops: readonly KeyedOp[], checks: readonly KeyedCheck[] = []): Promise<number | null> {
+    if (this.#order.idle) return this.#atomic(ops, checks);
+    const claim: Claim = { keys: [...ops.map((o) => o.k), ...checks.map((c) => c.k)] };
+    return this.#order.after(claim, () => this.#atomic(ops, checks));
+  }
+
+  #atomic(ops: readonly KeyedOp[], checks: readonly KeyedCheck[]): Promise<number | null> {
     this.#writable();
     for (const c of checks) {
       const pending = this.#inflight.has(c.k) || this.#inRangeInFlight(c.k);
