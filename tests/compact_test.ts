@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { type Cask, CorruptionError, open, type RecoveryWarning, verify } from "../mod.ts";
 import { CACHED_BLOCKS } from "../src/log/gather.ts";
 import { HEADER_SIZE } from "../src/codec/format.ts";
-import { openQuiet, prng, randomBytes, text, withDir } from "./helpers.ts";
+import { dataFiles, openQuiet, prng, randomBytes, text, withDir } from "./helpers.ts";
 
 const small = { maxFileSize: 4096, onWarning: () => {} };
 
@@ -199,6 +199,27 @@ Deno.test("expired keys are dropped by compaction and stay expired", () =>
       assert.equal(await db.has("long"), false);
       assert.equal(await db.getString("forever"), "z");
     }
+  }));
+
+Deno.test("compact() drops an expired streamed value's file though nothing read the key", () =>
+  withDir(async (dir) => {
+    let now = 1_000_000;
+    await using db = await open(dir, { clock: () => now, autoCompact: false });
+    const big = new Blob([new Uint8Array(4 * 1024 * 1024).fill(7)]).stream();
+    await db.setStream("big", big, { ttl: 100 });
+    await db.set("pad", "x");
+    const largest = async () =>
+      Math.max(
+        ...await Promise.all((await dataFiles(dir)).map(async (f) => (await Deno.stat(f)).size)),
+      );
+    assert.ok(await largest() > 4 * 1024 * 1024);
+    now += 200;
+    const r = await db.compact();
+    assert.ok(r.bytesOut < 1024, `${r.bytesOut} bytes out`);
+    assert.ok(await largest() < 1024, "the expired value's file is gone");
+    assert.ok(db.stats().liveBytes < 1024, `${db.stats().liveBytes} live bytes`);
+    assert.equal(await db.getString("pad"), "x");
+    assert.equal(await db.has("big"), false);
   }));
 
 Deno.test("automatic compaction starts when dead bytes pass the thresholds", () =>

@@ -912,7 +912,11 @@ export class Catalog {
     } catch (e) {
       return Promise.reject(e);
     }
-    const run = () => runCompaction(this.#compaction, onProgress);
+    const run = () => {
+      // An expired streamed value's file is an input only once its key is gone.
+      this.#dropExpired();
+      return runCompaction(this.#compaction, onProgress);
+    };
     // A background checkpoint gives way (it sees #compacting), a backup does not.
     const before = this.#pinned ?? this.#checkpointing;
     let done = false;
@@ -940,16 +944,21 @@ export class Catalog {
     const a = this.#opts.autoCompact;
     // (Not while the store opens: replayed overwrites ask too.)
     if (!a || !this.#writer || this.#writer.failure || this.#compacting || this.#closing) return;
-    // Expired records are dead too, but count as live until they leave the index:
-    // a cache of keys that only ever expire would never compact. They leave it
-    // here without a change to feeds, as a compaction drops them (a feed reports
-    // an expiry a read noticed).
-    for (const k of this.#index.expired(this.#opts.clock())) this.#remove(k);
+    this.#dropExpired();
     if (!wantsCompaction(this.stats(), a)) return;
     // A close stops it between chunks: that is no failure to report.
     this.compact(() => {}).catch((e) => {
       if (!(e instanceof ClosedError && this.#closing)) this.#opts.onBackgroundError(e);
     });
+  }
+
+  // Expired records are dead too, but count as live until they leave the index:
+  // a cache of keys that only ever expire would never compact, and a compaction
+  // would keep an expired streamed value's file (it skips files with live
+  // bytes). They leave it here without a change to feeds, as a compaction drops
+  // them (a feed reports an expiry a read noticed).
+  #dropExpired(): void {
+    for (const k of this.#index.expired(this.#opts.clock())) this.#remove(k);
   }
 
   get #compaction(): CompactionContext {
