@@ -111,6 +111,26 @@ Deno.test("watch sees each key a deleteRange removes", () =>
     assert.deepEqual(got, [["p:1", undefined, 3], ["p:2", undefined, 3]]);
   }));
 
+Deno.test("a deleteRange over keys that had expired reports only the keys it removed, as its count does", () =>
+  withDir(async (dir) => {
+    let now = 1_000_000;
+    await using db = await open(dir, { clock: () => now });
+    await db.set("s:1", "a", { ttl: 10 });
+    await db.set("s:2", "b");
+    await db.set("s:3", "c", { ttl: 10 });
+    const feed = db.watch({ prefix: "" });
+    now += 10;
+    assert.equal(await db.deleteRange({ prefix: "s:" }), 1);
+    await db.set("z", "end");
+    const got = [];
+    for (;;) {
+      const c = (await feed.next()).value!;
+      got.push([text(c.key), text(c.value), c.sequence]);
+      if (text(c.key) === "z") break;
+    }
+    assert.deepEqual(got, [["s:2", undefined, 4], ["z", "end", 5]]);
+  }));
+
 Deno.test("stats() reports index memory; maxIndexBytes refuses new keys but not overwrites or deletes", () =>
   withDir(async (dir) => {
     {

@@ -1220,13 +1220,15 @@ export class Catalog {
   }
 
   // Drops every key in [start, end); returns how many were live. With `changes`,
-  // records each dropped key as a change of commit `seq`.
+  // records each live key dropped as a change of commit `seq`: one that had
+  // expired leaves unreported, as when a compaction drops it.
   #removeRange(start: string, end: string | undefined, seq = 0, changes?: KeyChange[]): number {
     const keys: string[] = [];
     for (const [k] of this.#index.range(start, end)) keys.push(k);
     let live = 0;
     for (const k of keys) {
-      if (this.#remove(k)) live++;
+      if (!this.#remove(k)) continue;
+      live++;
       changes?.push({ k, value: undefined, seq });
     }
     return live;
