@@ -146,6 +146,59 @@ Deno.test("checkpoint: flipped bytes anywhere in it are detected and the log rep
     }
   }));
 
+Deno.test("checkpoint: a damaged file table names no file: new files keep their numbers and the store opens again", () =>
+  withDir(async (dir) => {
+    await build(`${dir}/base`, 6, 500);
+    const want = await replayed(`${dir}/base`);
+    const good = await Deno.readFile(`${dir}/base/${NAME}`);
+    // The file table follows the entries; a row starts with its u64 file id.
+    const table = readCheckpoint(`${dir}/base`)!.end;
+    for (const bit of [40, 33, 62]) {
+      const trial = `${dir}/bit${bit}`;
+      await Deno.mkdir(trial);
+      for (const e of Deno.readDirSync(`${dir}/base`)) {
+        await Deno.copyFile(`${dir}/base/${e.name}`, `${trial}/${e.name}`);
+      }
+      const bad = good.slice();
+      bad[table + (bit >> 3)] ^= 1 << (bit & 7);
+      await Deno.writeFile(`${trial}/${NAME}`, bad);
+      {
+        // Small files: the writes open new ones, numbered past the files there.
+        await using db = await open(trial, { ...OPTS, maxFileSize: 1024 });
+        for (let i = 0; i < 40; i++) await db.set(`zz${i}`, "x".repeat(100));
+      }
+      const ids = [...Deno.readDirSync(trial)].filter((e) => e.name.startsWith("data."))
+        .map((e) => Number(e.name.slice(5)));
+      assert.ok(ids.every((id) => id < 1000), `bit ${bit}: ${ids.join(" ")}`);
+      const rows = await replayed(trial);
+      const zz = hex(new TextEncoder().encode("zz"));
+      assert.equal(rows.filter(([k]) => k.startsWith(zz)).length, 40, `bit ${bit}`);
+      assert.deepEqual(rows.filter(([k]) => !k.startsWith(zz)), want, `bit ${bit}`);
+      assert.deepEqual(await opened(trial), rows, `bit ${bit}: reopened`);
+    }
+  }));
+
+Deno.test("checkpoint: with every data file lost, the checkpoint still names them (strict refuses the open)", () =>
+  withDir(async (dir) => {
+    await build(dir, 7, 300);
+    for (const e of [...Deno.readDirSync(dir)]) {
+      if (/^(data|hint)\./.test(e.name)) await Deno.remove(`${dir}/${e.name}`);
+    }
+    await assert.rejects(
+      open(dir, { ...OPTS, strict: true }),
+      /is missing: the index checkpoint names it/,
+    );
+    const warnings: string[] = [];
+    {
+      await using db = await open(dir, { ...OPTS, onWarning: (w) => warnings.push(w.kind) });
+      assert.equal(db.size, 0);
+      await db.set("after", "loss");
+    }
+    assert.ok(warnings.includes("missing-file"), warnings.join(" "));
+    await using again = await open(dir, OPTS);
+    assert.equal(await again.getString("after"), "loss");
+  }));
+
 Deno.test("checkpoint: a damaged resume point is never replayed from (no record is cut off)", () =>
   withDir(async (dir) => {
     await build(dir, 4);
@@ -193,6 +246,37 @@ Deno.test("checkpoint: an older one of the same store resumes earlier, and gives
     assert.deepEqual(compacted, want);
     await Deno.writeFile(`${dir}/${NAME}`, old);
     assert.deepEqual(await opened(dir), want);
+  }));
+
+Deno.test("checkpoint: one copied in from a fork of the store's history is not trusted over the log", () =>
+  withDir(async (dir) => {
+    const copy = (from: string, to: string) => {
+      Deno.mkdirSync(to);
+      for (const e of Deno.readDirSync(from)) {
+        Deno.copyFileSync(`${from}/${e.name}`, `${to}/${e.name}`);
+      }
+    };
+    const opts: OpenOptions = { checkpoint: { minKeys: 1 }, onWarning: () => {} };
+    {
+      await using db = await open(`${dir}/a`, opts);
+      for (let i = 0; i < 100; i++) await db.set(`a${i}`, `va${i}`);
+    }
+    copy(`${dir}/a`, `${dir}/b`);
+    // Both go on with records of the same sizes at the same places: same files,
+    // salts, sizes and sequence numbers, different keys.
+    for (const [side, key] of [["a", "f"], ["b", "g"]]) {
+      await using db = await open(`${dir}/${side}`, opts);
+      for (let i = 0; i < 10; i++) await db.set(`${key}${i}`, `v${key}${i}`);
+    }
+    const want = await replayed(`${dir}/a`);
+    Deno.copyFileSync(`${dir}/b/${NAME}`, `${dir}/a/${NAME}`);
+    {
+      await using db = await open(`${dir}/a`, opts);
+      assert.deepEqual(await rows(db), want);
+      assert.equal(await db.getString("f3"), "vf3");
+      assert.equal(await db.get("g3"), undefined);
+    }
+    assert.deepEqual(await replayed(`${dir}/a`), want);
   }));
 
 Deno.test("checkpoint: another store's is ignored", () =>

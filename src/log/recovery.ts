@@ -14,7 +14,8 @@
 import { closeSync, fstatSync, openSync } from "node:fs";
 import { CorruptionError, IOError } from "../base/errors.ts";
 import type { ProblemKind } from "../base/types.ts";
-import { FORMAT_V1, formatV2, readHeader, type RecordFormat } from "../codec/codec.ts";
+import { FORMAT_V1, formatV2, readHeader, type RecordFormat, recordSize } from "../codec/codec.ts";
+import { keyEquals } from "../base/keys.ts";
 import {
   decodeFileHeader,
   fieldsOfDamaged,
@@ -181,9 +182,11 @@ export async function recoverLog(
     // Sequence numbers the lost files held are never handed out again.
     let lost = 0;
     // Its file table is checked only with the whole checkpoint: a damaged one
-    // must not report files missing, so it is checked first, when it would.
-    const missing = ck ? newestMissing(ck, files) : [];
-    if (ck && missing.length > 0 && loadCheckpoint(ck, () => {})) {
+    // must not report files missing, nor number new files past its ids, so it
+    // is checked first, when it would.
+    const claimed = ck ? newestMissing(ck, files) : [];
+    const missing = ck && claimed.length > 0 && loadCheckpoint(ck, () => {}) ? claimed : [];
+    if (ck && missing.length > 0) {
       const named = [...ck.files].sort((a, b) => a.id - b.id);
       for (const gone of missing) {
         const path = dataPath(dir, gone.id);
@@ -205,7 +208,21 @@ export async function recoverLog(
       ? ck
       : undefined;
     const load = () => {
-      if (!loadCheckpoint(used!, checkpoint!.entry)) return false;
+      // The entry at the newest place in the log: a checkpoint copied in from a
+      // fork of this store's history (same files, same salts, records of the
+      // same sizes) points there at a record the fork wrote and this log did
+      // not, which its other checks cannot see.
+      let newest: Newest | undefined;
+      const visit: EntryVisitor = (key, fileId, offset, size, timestamp, expireAt) => {
+        if (
+          !newest || fileId > newest.fileId || (fileId === newest.fileId && offset > newest.offset)
+        ) {
+          newest = { key, fileId, offset, size, timestamp };
+        }
+        checkpoint!.entry(key, fileId, offset, size, timestamp, expireAt);
+      };
+      if (!loadCheckpoint(used!, visit)) return false;
+      if (newest && !holdsEntry(newest, files, probes)) return false;
       checkpoint!.done();
       return true;
     };
@@ -264,6 +281,29 @@ export async function recoverLog(
   } finally {
     for (const p of probes) if (p.fd >= 0) closeSync(p.fd);
   }
+}
+
+interface Newest {
+  key: string;
+  fileId: number;
+  offset: number;
+  size: number;
+  timestamp: number;
+}
+
+// Whether the log holds, where a checkpoint entry points, a record of that
+// entry's key, size and timestamp.
+function holdsEntry(e: Newest, files: DataFile[], probes: Probe[]): boolean {
+  const file = files.find((f) => f.id === e.fileId);
+  const probe = probes.find((p) => p.id === e.fileId);
+  if (!file || !probe || e.offset + e.size > probe.size) return false;
+  const head = new Uint8Array(file.fmt.headerSize + e.key.length);
+  if (head.length > e.size) return false;
+  readFullAt(probe.fd, e.offset, head);
+  const h = readHeader(file.fmt, head, 0);
+  return h !== undefined && h.keyLen === e.key.length && h.timestamp === e.timestamp &&
+    recordSize(file.fmt, h.keyLen, h.valueLen) === e.size &&
+    keyEquals(head, file.fmt.headerSize, e.key);
 }
 
 // Whether the checkpoint's resume point is the end of its file or the start
@@ -366,7 +406,9 @@ function pickStoreId(probes: Probe[], dir: string): string {
     const named = probes.map((p) => fieldsOfDamaged(p.head)).find((f, i) =>
       f?.fileId === probes[i].id
     );
-    return named?.storeId ?? newStoreId();
+    // With no data file left at all, the lock file still names the store: its
+    // checkpoint then says which files are lost.
+    return named?.storeId ?? lockedStoreId(dir) ?? newStoreId();
   }
   if (stores.size === 1) return stores.keys().next().value!;
   const ck = readCheckpoint(dir);
