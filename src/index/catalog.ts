@@ -317,11 +317,19 @@ export class Catalog {
   }
 
   async #backupOnce(target: string): Promise<BackupResult> {
-    await this.#writer?.sync();
-    const open = this.#writer?.active ?? this.#follower?.tail;
+    // A streamed value not yet in place would be copied as an empty file, with
+    // the file after it claiming its sequence number: the snapshot waits.
+    do await this.#writer?.sync(); while (this.#writer?.installing);
+    let open: DataFile | undefined = this.#writer?.active ?? this.#follower?.tail;
     const seq = this.#seq;
-    const files = [...this.#files.values()].sort((a, b) => a.id - b.id)
-      .map((file) => ({ file, size: file.size, sealed: file !== open }));
+    let all = [...this.#files.values()].sort((a, b) => a.id - b.id);
+    // A file just begun holds nothing yet (its header is still in the writer's
+    // buffer): the snapshot ends with the file before it.
+    if (open && open.size === 0) {
+      all = all.filter((f) => f !== open);
+      open = all.filter((f) => !f.compacted).at(-1);
+    }
+    const files = all.map((file) => ({ file, size: file.size, sealed: file !== open }));
     const storeId = this.#follower?.storeId ?? this.#storeId;
     const { openSeq, ...counts } = await writeBackup(this.#dir, storeId, target, files);
     // What the copy of the open file holds, not what is applied: a writer

@@ -182,6 +182,14 @@ export class Writer {
     return this.#deferred ? Math.max(0, this.#appended - this.#durable) : 0;
   }
 
+  /**
+   * Whether a streamed value is appended but not yet in place: its file is
+   * registered, at size 0, and the file after it is begun.
+   */
+  get installing(): boolean {
+    return this.#chunks.some((c) => c.blob !== undefined);
+  }
+
   /** Whether writes are appended but not yet applied (waiting for their fsync). */
   get busy(): boolean {
     return this.#waiters.length > 0;
