@@ -519,6 +519,35 @@ Deno.test("checkpoint: a short log after it is merged into its entries as they l
     }
   }));
 
+Deno.test("checkpoint: a writer that commits in atomic batches gets background ones too", () =>
+  withDir(async (dir) => {
+    const opts: OpenOptions = {
+      sync: "never",
+      maxFileSize: 256 * 1024,
+      checkpoint: { minKeys: 1000 },
+    };
+    const key = (i: number) => `b:${String(i).padStart(6, "0")}`;
+    const batches = async (db: Cask, value: string) => {
+      for (let i = 0; i < 20_000; i += 500) {
+        await db.atomic(
+          Array.from({ length: 500 }, (_, j) => ({ type: "set", key: key(i + j), value })),
+        );
+        // A turn of the event loop, as a writer serving requests gives.
+        await new Promise((r) => setTimeout(r, 0));
+      }
+    };
+    {
+      await using db = await open(dir, opts);
+      await batches(db, "base");
+    }
+    const closed = readCheckpoint(dir)!.seq;
+    await using db = await open(dir, opts);
+    // 60,000 records in 120 commits: the log outgrows half the keys many times over.
+    for (let pass = 0; pass < 3; pass++) await batches(db, `p${pass}`);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.ok(readCheckpoint(dir)!.seq > closed, "a background checkpoint was written");
+  }));
+
 Deno.test("checkpoint: a background one pauses with its time slicer between pieces of entries", () =>
   withDir(async (dir) => {
     // Five pieces of 100 entries; the slicer's pauses are counted, and the

@@ -189,8 +189,16 @@ export class Catalog {
   // What the checkpoint on disk covers ("" when there is none that matches):
   // close writes a new one only when the store changed since.
   #checkpointed = "";
-  // The sequence number the newest checkpoint resumes from, and the one being written.
-  #checkpointSeq = 0;
+  // Records appended (from the open on; at the open, the sequence numbers the
+  // log holds after its checkpoint, a floor), and their count where the newest
+  // checkpoint resumes: a background one is due once the log after it has grown
+  // past half the keys. Records, not sequence numbers: an atomic batch of a
+  // thousand writes takes one number, and batch writers got no checkpoint.
+  #records = 0;
+  #checkpointRecords = 0;
+  // #records as each file begun since the open got its first record: a
+  // background checkpoint resumes at the start of the active file.
+  readonly #recordsBefore = new Map<number, number>();
   #checkpointing?: Promise<void>;
   // The background checkpoint's time slices, while one is written.
   #checkpointSlicer?: TimeSlicer;
@@ -394,8 +402,8 @@ export class Catalog {
       // What it covers, not what the open replayed after it: a close that
       // comes before any write still saves the next open that replay.
       this.#checkpointed = this.#checkpointKey(log.checkpoint.seq, log.checkpoint.files);
-      this.#checkpointSeq = log.checkpoint.seq;
     }
+    this.#records = log.seq - (typeof log.checkpoint === "object" ? log.checkpoint.seq : 0);
     for (const f of log.files) this.#files.set(f.id, f);
     this.#storeId = log.storeId;
     this.#seq = log.seq;
@@ -410,6 +418,7 @@ export class Catalog {
       onDropFile: (f) => this.#files.delete(f.id),
       onNewFile: (f) => {
         this.#files.set(f.id, f);
+        this.#recordsBefore.set(f.id, this.#records);
         // Not from inside the append (or the seal of a compaction) that rotated.
         queueMicrotask(() => {
           this.#maybeAutoCompact();
@@ -812,6 +821,7 @@ export class Catalog {
     this.#checkpointSlicer?.nudge(CHECKPOINT_STARVE_MS, CHECKPOINT_NUDGED_SHARE);
     const ts = this.#opts.clock();
     const { file, offset, seq, headerSize } = this.#writer.appendOps(ops, ts, batch);
+    this.#records += ops.length;
     const deferred = this.#writer.deferred;
     if (deferred) { for (const o of ops) this.#inflight.set(o.k, o.tombstone ? -seq : seq); }
     const done = this.#writer.commit(() => {
@@ -1096,7 +1106,7 @@ export class Catalog {
     if (size < this.#opts.checkpointMinKeys || [...this.#files.values()].some((f) => !f.header)) {
       return;
     }
-    if (!force && this.#seq - this.#checkpointSeq < size / 2) return;
+    if (!force && this.#records - this.#checkpointRecords < size / 2) return;
     this.#checkpointing = this.#liveCheckpoint()
       .catch((e) => {
         if (e !== ABANDONED) this.#opts.onBackgroundError(asCaskError(e, "checkpoint failed"));
@@ -1115,6 +1125,9 @@ export class Catalog {
   // a second sync makes every record an entry points at durable.
   async #liveCheckpoint(): Promise<void> {
     const active = this.#writer.active;
+    // The file the open appended to was begun before it: count from nothing.
+    const records = this.#recordsBefore.get(active.id) ?? 0;
+    for (const id of this.#recordsBefore.keys()) if (id < active.id) this.#recordsBefore.delete(id);
     await this.#writer.sync();
     const seq = active.header!.baseSeq;
     const start: CheckpointStart = {
@@ -1136,7 +1149,7 @@ export class Catalog {
     } finally {
       this.#checkpointSlicer = undefined;
     }
-    this.#checkpointSeq = seq;
+    this.#checkpointRecords = records;
     this.#checkpointed = "";
   }
 
