@@ -249,6 +249,28 @@ Deno.test("backup: taken while streamed values are put in place, it holds what i
   });
 });
 
+Deno.test("backup: backups racing into one target from a writer and a reader leave no LOCK there", async () => {
+  await withDir(async (dir) => {
+    const target = `${dir}.backup`;
+    try {
+      await using db = await open(`${dir}/s`, { maxFileSize: 4096 });
+      for (let i = 0; i < 500; i++) await db.set(`k${i}`, "v".repeat(100));
+      await using reader = await open(`${dir}/s`, { readOnly: true });
+      // The second takes the lock file the first made; the first then removes
+      // it, and the second made it again: it must remove that one too.
+      for (let round = 0; round < 5; round++) {
+        const [a, b] = await Promise.all([db.backup(target), reader.backup(target)]);
+        assert.equal(a.sequence, b.sequence);
+        assert.ok(!Deno.readDirSync(target).some((e) => e.name === "LOCK"), `round ${round}`);
+      }
+      await using copy = await open(target);
+      assert.equal(copy.size, 500);
+    } finally {
+      await Deno.remove(target, { recursive: true }).catch(() => {});
+    }
+  });
+});
+
 Deno.test("backup: a backup into a target another backup holds fails with LockedError, leaving both stores whole", async () => {
   await withDir(async (dir) => {
     const target = `${dir}.backup`;

@@ -411,3 +411,40 @@ Deno.test("a write waiting behind a stream that fails still goes, after it", () 
     await after;
     assert.equal(await db.getString("k"), "after");
   }));
+
+Deno.test("twenty thousand writes queued behind a stream of their key all go, in order", () =>
+  withDir(async (dir) => {
+    await using db = await open(dir, { sync: "never" });
+    const held = heldStream();
+    const s = db.setStream("k", held.stream);
+    // Each used to wait on every earlier one: memory and time grew with the
+    // square of the queue, and this many ran the process out of memory.
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < 20_000; i++) writes.push(db.set("k", `v${i}`));
+    for (let i = 0; i < 20_000; i++) writes.push(db.set(`other${i}`, "x"));
+    held.push(BIG);
+    held.end();
+    await s;
+    await Promise.all(writes);
+    assert.equal(await db.getString("k"), "v19999");
+    assert.equal(await db.getString("other19999"), "x");
+  }));
+
+Deno.test("close() writes what was called before it, even while it waits behind a stream that has not ended", () =>
+  withDir(async (dir) => {
+    const held = heldStream();
+    const db = await open(dir);
+    await db.set("k", "old");
+    const s = db.setStream("k", held.stream);
+    const mine = db.set("k", "mine");
+    const other = db.set("other", "o");
+    await db.close();
+    await mine;
+    await other;
+    // The stream learns of the close once its source moves on.
+    held.end();
+    await assert.rejects(s, ClosedError);
+    await using again = await open(dir);
+    assert.equal(await again.getString("k"), "mine");
+    assert.equal(await again.getString("other"), "o");
+  }));

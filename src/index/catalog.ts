@@ -1050,6 +1050,9 @@ export class Catalog {
   async close(): Promise<void> {
     this.#closing = true;
     try {
+      // Writes called before the close, still waiting behind a streamed value
+      // of their key, are written now: the stream fails with the close.
+      await this.#order.release();
       // A running compaction stops at its next chunk and removes its temporary files.
       await this.#compacting?.catch(() => {});
       await this.#checkpointing;

@@ -20,18 +20,27 @@ export interface Claim {
   ranges?: readonly KeyRange[];
 }
 
-interface Held extends Claim {
+interface Ranged extends Claim {
   settled: Promise<unknown>;
 }
 
+const nothing = (): void => {};
+
 /** The streams in flight and the writes waiting behind them; see the module doc. */
 export class WriteOrder {
-  // In call order (a Set iterates in insertion order).
-  readonly #held = new Set<Held>();
+  // Per key, a promise that settles once every held write of it has: a new
+  // write of the key waits for that one promise, never for a list that grows
+  // with the queue (20,000 writes queued behind a stream ran out of memory).
+  readonly #byKey = new Map<string, Promise<unknown>>();
+  // Held writes with ranges (range deletes), which keys alone cannot find.
+  readonly #ranged = new Set<Ranged>();
+  // The writes waiting (not the streams), and the gate close() opens for them.
+  readonly #waiting = new Set<Promise<unknown>>();
+  readonly #closing = Promise.withResolvers<void>();
 
   /** Whether nothing is held: every write may go at once, with no claim to build. */
   get idle(): boolean {
-    return this.#held.size === 0;
+    return this.#byKey.size === 0 && this.#ranged.size === 0;
   }
 
   /**
@@ -43,10 +52,13 @@ export class WriteOrder {
     const before = this.#overlapping(claim);
     if (before === undefined) return write();
     let result!: Promise<T>;
-    const turn = before.then(() => {
+    const turn = Promise.race([before, this.#closing.promise]).then(() => {
       result = write();
     });
     this.#hold(claim, turn);
+    this.#waiting.add(turn);
+    const forget = () => this.#waiting.delete(turn);
+    turn.then(forget, forget);
     return turn.then(() => result);
   }
 
@@ -61,21 +73,47 @@ export class WriteOrder {
     return done;
   }
 
+  /**
+   * Lets every waiting write go now, in call order, and resolves once each
+   * has been issued: a store that closes writes what was called before it,
+   * and a stream that never ends must not hold those writes up.
+   */
+  async release(): Promise<void> {
+    this.#closing.resolve();
+    await Promise.allSettled([...this.#waiting]);
+  }
+
   #hold(claim: Claim, settled: Promise<unknown>): void {
-    const held = { ...claim, settled };
-    this.#held.add(held);
-    const release = () => this.#held.delete(held);
-    settled.then(release, release);
+    for (const k of claim.keys) {
+      const earlier = this.#byKey.get(k);
+      const all = earlier ? Promise.allSettled([earlier, settled]) : settled.then(nothing, nothing);
+      this.#byKey.set(k, all);
+      const drop = () => {
+        if (this.#byKey.get(k) === all) this.#byKey.delete(k);
+      };
+      all.then(drop);
+    }
+    if (claim.ranges?.length) {
+      const held = { ...claim, settled };
+      this.#ranged.add(held);
+      const drop = () => this.#ranged.delete(held);
+      settled.then(drop, drop);
+    }
   }
 
   // Resolves once every held write that `claim` overlaps has settled (failed
   // ones included); undefined when it overlaps none.
   #overlapping(claim: Claim): Promise<void> | undefined {
-    let waits: Promise<unknown>[] | undefined;
-    for (const h of this.#held) {
-      if (overlaps(h, claim)) (waits ??= []).push(h.settled);
+    const waits: Promise<unknown>[] = [];
+    for (const k of claim.keys) {
+      const p = this.#byKey.get(k);
+      if (p) waits.push(p);
     }
-    return waits && Promise.allSettled(waits).then(() => {});
+    for (const h of this.#ranged) if (overlaps(h, claim)) waits.push(h.settled);
+    if (claim.ranges?.length) {
+      for (const [k, p] of this.#byKey) if (inRanges(k, claim.ranges)) waits.push(p);
+    }
+    return waits.length === 0 ? undefined : Promise.allSettled(waits).then(nothing);
   }
 }
 

@@ -64,30 +64,20 @@ function sameFile(file: Deno.FsFile, path: string): boolean {
 
 /**
  * Takes the lock of `dir`, a directory a backup writes into, as a store's
- * writer would; a lock file it had to create goes again when the returned
- * function releases the lock (a backup leaves no lock file of its own).
+ * writer would; the returned function releases it, removing the lock file
+ * unless a store's writer has recorded its id there (a backup leaves no lock
+ * file of its own, even when another backup's lock file was there first and
+ * went before this one got it).
  */
 export async function lockWhileWriting(dir: string): Promise<() => void> {
-  const path = join(dir, LOCK_FILE);
-  const created = !existsSync(path);
   const file = await acquireLock(dir);
   return () => {
     // Removed while still held: a waiter then finds it gone (see acquireLock).
-    if (created) Deno.removeSync(path);
+    if (lockedStoreId(dir) === undefined) Deno.removeSync(join(dir, LOCK_FILE));
     releaseLock(file);
   };
 }
 
-function existsSync(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Releases a lock taken by acquireLock. */
 /**
  * The store id the writer that last opened `dir` wrote in its lock file (see
  * {@link recordStoreId}); undefined when there is none.
@@ -119,6 +109,7 @@ export function recordStoreId(lock: Deno.FsFile, dir: string, storeId: string): 
   }
 }
 
+/** Releases a lock taken by acquireLock. */
 export function releaseLock(file: Deno.FsFile): void {
   file.close();
 }
