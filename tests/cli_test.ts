@@ -584,6 +584,10 @@ Deno.test("cli: a load whose dump fails before anything is stored leaves no new 
       assert.match(run.stderr, /line 1/);
       assert.deepEqual([...Deno.readDirSync(dir)], [], `load ${flags.join(" ")}`);
     }
+    // A bad option is a usage error at once, whatever the dump holds.
+    const bad = await cask(["load", "--sync", "bogus", "--dir", `${dir}/b`], "");
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /--sync must be/);
     // A dump that stores nothing creates nothing either; a good one creates the store.
     ok(await cask(["load", "--dir", `${dir}/b`], ""), "load of an empty dump");
     const expired = '{"key":"aw==","value":"dg==","expireAt":1}\n';

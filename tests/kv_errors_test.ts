@@ -56,6 +56,14 @@ const SAME: [string, (kv: AnyKv) => unknown][] = [
   ["delay over 30 days", (kv) => kv.enqueue(1, { delay: 31 * 86_400_000 })],
   ["six backoff intervals", (kv) => kv.enqueue(1, { backoffSchedule: [1, 1, 1, 1, 1, 1] })],
   ["backoff over an hour", (kv) => kv.enqueue(1, { backoffSchedule: [3_600_001] })],
+  [
+    "SharedArrayBuffer bytes key part",
+    (kv) => kv.set([new Uint8Array(new SharedArrayBuffer(2))], 1),
+  ],
+  [
+    "SharedArrayBuffer DataView key part",
+    (kv) => kv.get([bad(new DataView(new SharedArrayBuffer(2)))]),
+  ],
   ["negative expireIn", (kv) => kv.set(["e"], 1, { expireIn: -1 })],
   ["fractional expireIn", (kv) => kv.set(["e"], 1, { expireIn: 1.5 })],
   ["expireIn too large", (kv) => kv.set(["e"], 1, { expireIn: 2 ** 60 })],

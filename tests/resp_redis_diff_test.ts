@@ -304,6 +304,12 @@ const SCRIPT: string[][] = [
   ["LASTSAVE", "x"],
   ["RANDOMKEY", "x"],
   ["NOSUCH", "a", "b", "c", "d", "e"],
+  // Redis prints an argument into an error up to a NUL byte, a sub-command at most 128 bytes.
+  ["CONFIG", "A".repeat(200)],
+  ["CLIENT", "B".repeat(129)],
+  ["NO\0SUCH", "a\0b"],
+  ["EXPIRE", "t", "10", "F\0OO"],
+  ["CONFIG", "S\0UB"],
   // Redis puts a space for each CR and each LF of an argument it quotes.
   ["NOSUCH", "a\r\nb", "c\n\nd"],
   ["NO\r\nSUCH"],

@@ -411,6 +411,21 @@ Deno.test("server: basic commands answer as Redis does", async () => {
       assert.deepEqual(await c.call("SET", "t", "v", "EX", "x"), {
         err: "ERR value is not an integer or out of range",
       });
+      // Past 2^53 ms once added to now (the README's documented limit): Redis' words, in
+      // every command that takes a relative time.
+      for (
+        const [args, name] of [
+          [["SET", "t", "v", "EX", "9007199254740"], "set"],
+          [["SET", "t", "v", "PX", "9007199254740000"], "set"],
+          [["SETEX", "t", "9007199254740", "v"], "setex"],
+          [["PSETEX", "t", "9007199254740000", "v"], "psetex"],
+          [["GETEX", "t", "EX", "9007199254740"], "getex"],
+        ] as const
+      ) {
+        assert.deepEqual(await c.call(...args), {
+          err: `ERR invalid expire time in '${name}' command`,
+        }, args.join(" "));
+      }
       assert.deepEqual(await c.call("SET", "t", "v", "BOGUS"), { err: "ERR syntax error" });
       assert.equal(await c.call("SELECT", "0"), "OK");
       assert.deepEqual(await c.call("SELECT", "1"), { err: "ERR DB index is out of range" });

@@ -90,7 +90,9 @@ export async function openIfPresent(
   args: ParsedArgs,
   options: OpenOptions = {},
 ): Promise<Cask | undefined> {
-  return await holdsStore(storeDir(args)) ? await openStore(args, options) : undefined;
+  // Its options are checked now either way: a mistake is a usage error at once.
+  const resolved = storeOptions(args, options);
+  return await holdsStore(storeDir(args)) ? await open(storeDir(args), resolved) : undefined;
 }
 
 /**

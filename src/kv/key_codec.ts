@@ -149,6 +149,8 @@ function pushPart(out: ByteSink, part: unknown): void {
       }
   }
   if (ArrayBuffer.isView(part)) {
+    // Deno KV takes a part's bytes only from an ArrayBuffer, as it does a value's.
+    if (part.buffer instanceof SharedArrayBuffer) throw serdeError("buffer", part);
     out.push(BYTES);
     return pushEscaped(out, new Uint8Array(part.buffer, part.byteOffset, part.byteLength));
   }

@@ -7,7 +7,7 @@ import { CommandError } from "./command_error.ts";
 import type { Session } from "./context.ts";
 import { OK, type Reply } from "./encoder.ts";
 import { parseInt64 } from "./numbers.ts";
-import { asciiUpper, byteString, subcommandError } from "./words.ts";
+import { asciiUpper, byteString, quoted, subcommandError } from "./words.ts";
 
 const WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled.";
 
@@ -88,7 +88,7 @@ export function hello(s: Session, args: Uint8Array[]): Reply {
     } else if (word === "SETNAME" && i + 1 < args.length) {
       name = clientName(args[++i]);
     } else {
-      throw new CommandError(`ERR Syntax error in HELLO option '${byteString(args[i])}'`);
+      throw new CommandError(`ERR Syntax error in HELLO option '${quoted(args[i])}'`);
     }
   }
   if (s.server.password !== undefined && !s.authenticated) {

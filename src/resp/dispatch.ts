@@ -13,7 +13,7 @@ import type { Session } from "./context.ts";
 import type { Reply } from "./encoder.ts";
 import { lockKeys, runCommand, runInView } from "./execute.ts";
 import { refusedExec } from "./transaction_commands.ts";
-import { asciiUpper, byteString, sameBytes, subcommandError } from "./words.ts";
+import { asciiUpper, byteString, quoted, sameBytes, subcommandError } from "./words.ts";
 
 /**
  * What may still be in flight when a command starts: a "read" may overlap
@@ -120,14 +120,12 @@ export function prepare(s: Session, args: Uint8Array[]): PreparedCommand | undef
     // Redis quotes arguments, each followed by a space, until 128 characters are shown.
     let rest = "";
     for (let i = 1; i < args.length && rest.length < 128; i++) {
-      rest += `'${byteString(args[i]).slice(0, 128 - rest.length)}' `;
+      rest += `'${quoted(args[i], 128 - rest.length)}' `;
     }
     return failed(
       s,
       name,
-      `ERR unknown command '${
-        byteString(args[0]).slice(0, 128)
-      }', with args beginning with: ${rest}`,
+      `ERR unknown command '${quoted(args[0], 128)}', with args beginning with: ${rest}`,
     );
   }
   if (spec.arity > 0 ? args.length !== spec.arity : args.length < -spec.arity) {

@@ -9,7 +9,7 @@ import { CommandError } from "./command_error.ts";
 import type { Reply } from "./encoder.ts";
 import type { KeyView, ReadView } from "./keyspace.ts";
 import { INT64_MAX, INT64_MIN, parseInt64 } from "./numbers.ts";
-import { asciiUpper, byteString } from "./words.ts";
+import { asciiUpper, quoted } from "./words.ts";
 
 /**
  * EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT key time [NX|XX|GT|LT]: `unit` is 1000
@@ -22,7 +22,7 @@ export function expire(name: string, unit: number, absolute: boolean) {
     for (const arg of args.slice(3)) {
       const f = asciiUpper(arg);
       if (!["NX", "XX", "GT", "LT"].includes(f)) {
-        throw new CommandError(`ERR Unsupported option ${byteString(arg)}`);
+        throw new CommandError(`ERR Unsupported option ${quoted(arg)}`);
       }
       flags.add(f);
     }

@@ -25,10 +25,15 @@ const EXPIRY_WORDS = new Set(["EX", "PX", "EXAT", "PXAT"]);
 export function parseExpiry(word: string, arg: Uint8Array, command: string): Expiry {
   const n = Number(parseInt64(arg));
   const ms = word === "EX" || word === "EXAT" ? n * 1000 : n;
-  if (n <= 0 || !Number.isSafeInteger(ms)) {
+  const absolute = word.endsWith("AT");
+  // Past 2^53 ms the store keeps no exact time (see README): refused in
+  // Redis' words, a relative time once it is added to now.
+  if (
+    n <= 0 || !Number.isSafeInteger(ms) || !Number.isSafeInteger(absolute ? ms : ms + Date.now())
+  ) {
     throw new CommandError(`ERR invalid expire time in '${command}' command`);
   }
-  return word.endsWith("AT") ? { at: ms } : { ttl: ms };
+  return absolute ? { at: ms } : { ttl: ms };
 }
 
 // Which option words each one excludes, as in Redis' parser of SET and GETEX

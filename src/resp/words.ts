@@ -20,6 +20,16 @@ export function byteString(arg: Uint8Array): string {
   return String.fromCharCode.apply(null, arg as unknown as number[]);
 }
 
+/**
+ * An argument as Redis' `%.Ns` prints it into an error: up to its first NUL
+ * byte, at most `max` bytes.
+ */
+export function quoted(arg: Uint8Array, max = Infinity): string {
+  const nul = arg.indexOf(0);
+  const end = Math.min(nul < 0 ? arg.length : nul, max);
+  return byteString(arg.subarray(0, end));
+}
+
 /** Whether `a` and `b` hold the same bytes. */
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   const n = a.length;
@@ -52,6 +62,6 @@ export function subcommandError(
   return new CommandError(
     known.includes(sub)
       ? `ERR wrong number of arguments for '${command.toLowerCase()}|${sub.toLowerCase()}' command`
-      : `ERR unknown subcommand '${byteString(args[1])}'. Try ${command} HELP.`,
+      : `ERR unknown subcommand '${quoted(args[1], 128)}'. Try ${command} HELP.`,
   );
 }
