@@ -441,10 +441,68 @@ Deno.test("close() writes what was called before it, even while it waits behind 
     await db.close();
     await mine;
     await other;
-    // The stream learns of the close once its source moves on.
-    held.end();
+    // The stream fails at once: its source, which never ended, is cancelled.
     await assert.rejects(s, ClosedError);
     await using again = await open(dir);
     assert.equal(await again.getString("k"), "mine");
     assert.equal(await again.getString("other"), "o");
+  }));
+
+Deno.test("a stream still being received when close() begins fails, and never overtakes a write called after it", () =>
+  withDir(async (dir) => {
+    {
+      const db = await open(dir, { maxFileSize: 256 * 1024 });
+      // Enough to compact for a while: close() waits for the compaction, a gap in
+      // which a stream whose source ended used to commit after the set below.
+      const value = new Uint8Array(100);
+      for (let round = 0; round < 3; round++) {
+        for (let i = 0; i < 20_000; i += 1000) {
+          await db.atomic(
+            Array.from({ length: 1000 }, (_, j) => ({ type: "set", key: `key${i + j}`, value })),
+          );
+        }
+      }
+      const held = heldStream();
+      const s = db.setStream("k", held.stream);
+      const set = db.set("k", "b");
+      const compaction = db.compact().catch(() => {});
+      const closed = db.close();
+      // The source ends once the close has begun (and let the set go).
+      held.push(enc("streamed"));
+      held.end();
+      await closed;
+      await assert.rejects(s, ClosedError);
+      await set;
+      await compaction;
+    }
+    await using again = await open(dir);
+    assert.equal(await again.getString("k"), "b");
+  }));
+
+Deno.test("close() ends every stream not yet in place: one waiting behind another, one whose source stalls", () =>
+  withDir(async (dir) => {
+    const db = await open(dir);
+    const stalled = heldStream();
+    let cancelled = false;
+    const source = new ReadableStream<Uint8Array>({
+      start: (c) => c.enqueue(BIG),
+      cancel: () => void (cancelled = true),
+    });
+    const first = db.setStream("k", stalled.stream);
+    // Its source has ended, but it commits after the first, which never ends.
+    const second = db.setStream("k", new Blob([BIG]).stream());
+    const third = db.set("k", "third");
+    // Its source gives one chunk and then nothing: the close cancels it.
+    const fourth = db.setStream("other", source);
+    await db.close();
+    await third;
+    for (const p of [first, second, fourth]) {
+      assert.equal(await settledSoon(p), true, "settled after close");
+      await assert.rejects(p, ClosedError);
+    }
+    assert.equal(cancelled, true, "the stalled source was cancelled");
+    assert.deepEqual([...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("blob.")), []);
+    await using again = await open(dir);
+    assert.equal(await again.getString("k"), "third");
+    assert.equal(await again.get("other"), undefined);
   }));

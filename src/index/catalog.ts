@@ -712,8 +712,14 @@ export class Catalog {
     before: Promise<void> | undefined,
   ): Promise<void> {
     this.#writable();
-    const v = await spoolValue(this.#dir, op.kb.length, source, size);
+    const v = await spoolValue(this.#dir, op.kb.length, source, size, this.#order.closing);
     await before;
+    // A close began meanwhile: it lets the writes called before it go, and
+    // this value, not yet in place, must not overtake them.
+    if (this.#closing) {
+      await Deno.remove(v.tmp).catch(() => {});
+      throw new ClosedError();
+    }
     if (v.length <= SMALL_STREAM) {
       // A file of its own would cost more than it saves: write it like any value.
       let value: Uint8Array;

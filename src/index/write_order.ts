@@ -68,9 +68,16 @@ export class WriteOrder {
    * held writes it overlaps, or undefined.
    */
   hold<T>(claim: Claim, start: (before: Promise<void> | undefined) => Promise<T>): Promise<T> {
-    const done = start(this.#overlapping(claim));
+    // A close ends the wait too: the stream then fails, it does not commit.
+    const before = this.#overlapping(claim);
+    const done = start(before && Promise.race([before, this.#closing.promise]));
     this.#hold(claim, done);
     return done;
+  }
+
+  /** Resolves once {@link release} is called (the store closes). */
+  get closing(): Promise<void> {
+    return this.#closing.promise;
   }
 
   /**

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { CorruptionError, InvalidArgumentError, IOError } from "../base/errors.ts";
+import { ClosedError, CorruptionError, InvalidArgumentError, IOError } from "../base/errors.ts";
 import { keyEquals, readable } from "../base/keys.ts";
 import { crc32, readHeader, recordSize } from "../codec/codec.ts";
 import { MAX_STREAMED_VALUE, RecordCrc } from "../codec/stream_record.ts";
@@ -33,12 +33,15 @@ export interface SpooledValue {
  * Writes the chunks of `source` to a new temporary file in `dir` after room for
  * a file header and a record head for `keyLen` key bytes, fsynced; the file is
  * removed again if anything fails. At most `size` bytes when given, and exactly.
+ * Once `stop` resolves (the store closes), the source is cancelled and this
+ * rejects with ClosedError, whether or not the source has more to give.
  */
 export async function spoolValue(
   dir: string,
   keyLen: number,
   source: ReadableStream<Uint8Array>,
   size?: number,
+  stop?: Promise<void>,
 ): Promise<SpooledValue> {
   // The index keeps a record's size in 32 bits: header, key and value together.
   const max = MAX_STREAMED_VALUE - HEADER_SIZE - keyLen;
@@ -57,9 +60,16 @@ export async function spoolValue(
   const file = await io(Deno.open(tmp, { write: true, createNew: true }));
   let length = 0, crc = 0;
   const offset = FILE_HEADER_SIZE + HEADER_SIZE + keyLen;
+  const reader = source.getReader();
+  // Undefined once the store closes; a read always gives a result object.
+  const stopped = stop?.then(() => undefined);
   try {
     await io(writeAll(file, new Uint8Array(offset)));
-    for await (const chunk of source) {
+    for (;;) {
+      const next = stopped ? await Promise.race([reader.read(), stopped]) : await reader.read();
+      if (next === undefined) throw new ClosedError();
+      if (next.done) break;
+      const chunk: unknown = next.value;
       if (!(chunk instanceof Uint8Array)) {
         throw new InvalidArgumentError("a value stream must yield Uint8Array chunks");
       }
@@ -76,6 +86,7 @@ export async function spoolValue(
     }
     await io(file.syncData());
   } catch (e) {
+    reader.cancel(e).catch(() => {});
     file.close();
     await Deno.remove(tmp).catch(() => {});
     throw e;
