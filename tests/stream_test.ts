@@ -506,3 +506,36 @@ Deno.test("close() ends every stream not yet in place: one waiting behind anothe
     assert.equal(await again.getString("k"), "third");
     assert.equal(await again.get("other"), undefined);
   }));
+
+Deno.test("a small streamed value read back while close() begins fails, and never overtakes a write called after it", () =>
+  withDir(async (dir) => {
+    {
+      const db = await open(dir);
+      for (let i = 0; i < 20_000; i++) db.set(`f${i % 2000}`, "x".repeat(200));
+      await db.sync();
+      // close() waits for the compaction: the writer is still open when the value is read back.
+      const compaction = db.compact().catch(() => {});
+      const held = heldStream();
+      const s = db.setStream("k", held.stream);
+      const set = db.set("k", "B");
+      // The close begins exactly when the value is read back from its temporary file.
+      const readFile = Deno.readFile;
+      let closed: Promise<void> | undefined;
+      Deno.readFile = (path, options) => {
+        if (!closed && String(path).includes("blob.")) closed = db.close();
+        return readFile(path, options);
+      };
+      try {
+        held.push(enc("streamed"));
+        held.end();
+        await assert.rejects(s, ClosedError);
+      } finally {
+        Deno.readFile = readFile;
+      }
+      await set;
+      await closed;
+      await compaction;
+    }
+    await using again = await open(dir);
+    assert.equal(await again.getString("k"), "B");
+  }));

@@ -714,22 +714,26 @@ export class Catalog {
     this.#writable();
     const v = await spoolValue(this.#dir, op.kb.length, source, size, this.#order.closing);
     await before;
-    // A close began meanwhile: it lets the writes called before it go, and
-    // this value, not yet in place, must not overtake them.
-    if (this.#closing) {
-      await Deno.remove(v.tmp).catch(() => {});
-      throw new ClosedError();
-    }
+    // A small value is written like any value (a file of its own would cost
+    // more than it saves): read back before the check below, so no wait comes
+    // between the check and the write.
+    let small: Uint8Array | undefined;
     if (v.length <= SMALL_STREAM) {
-      // A file of its own would cost more than it saves: write it like any value.
-      let value: Uint8Array;
       try {
-        value = (await Deno.readFile(v.tmp)).subarray(v.offset);
+        small = (await Deno.readFile(v.tmp)).subarray(v.offset);
       } finally {
         await Deno.remove(v.tmp).catch(() => {});
       }
+    }
+    // A close began meanwhile: it lets the writes called before it go, and
+    // this value, not yet in place, must not overtake them.
+    if (this.#closing) {
+      if (small === undefined) await Deno.remove(v.tmp).catch(() => {});
+      throw new ClosedError();
+    }
+    if (small !== undefined) {
       // Not write(): that would wait for this very stream.
-      await this.#write({ ...op, vb: value });
+      await this.#write({ ...op, vb: small });
       await this.#writer.sync();
       return;
     }
