@@ -350,3 +350,22 @@ Deno.test("watch: an expiry at the head of the queue at an overflow does not mak
     while (!(e instanceof WatchOverflowError)) e = await feed.next().then(() => 0, (x) => x);
     assert.equal(e.resumeFrom, delivered);
   }));
+
+Deno.test("watch: a live feed gets every write called before close(), then ends", () =>
+  withDir(async (dir) => {
+    for (const sync of ["always", "never"] as const) {
+      const db = await open(`${dir}/${sync}`, { sync });
+      const feed = db.watch({ prefix: "" });
+      const seen: string[] = [];
+      const reading = (async () => {
+        for await (const c of feed) seen.push(`${new TextDecoder().decode(c.key)}@${c.sequence}`);
+      })();
+      await db.set("j", "pre");
+      // Not awaited: still in flight (under "always", waiting for its fsync) when close() begins.
+      const last = db.set("k", "after");
+      await db.close();
+      await last;
+      await reading;
+      assert.deepEqual(seen, ["j@1", "k@2"], sync);
+    }
+  }));

@@ -696,9 +696,12 @@ export class Cask {
    */
   close(): Promise<void> {
     if (!this.#closing) {
-      for (const w of this.#watches) w.end();
       this.#sharing?.close();
-      this.#closing = this.#catalog.close();
+      // Feeds end once every write called before the close is applied (the
+      // close writes those still pending), so a live feed misses none of them.
+      this.#closing = this.#catalog.close(() => {
+        for (const w of this.#watches) w.end();
+      });
     }
     return this.#closing;
   }

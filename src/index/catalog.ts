@@ -1056,9 +1056,18 @@ export class Catalog {
     };
   }
 
-  /** Flushes and fsyncs pending writes, closes the files and releases the lock. */
-  async close(): Promise<void> {
+  /**
+   * Flushes and fsyncs pending writes, closes the files and releases the lock;
+   * `applied` runs once every write called before it is applied (or the close
+   * failed first).
+   */
+  async close(applied: () => void = nothing): Promise<void> {
     this.#closing = true;
+    let told = false;
+    const tell = () => {
+      if (!told) applied();
+      told = true;
+    };
     try {
       // Writes called before the close, still waiting behind a streamed value
       // of their key, are written now: the stream fails with the close.
@@ -1068,10 +1077,12 @@ export class Catalog {
       await this.#checkpointing;
       await this.#follower?.close();
       await this.#writer?.close();
+      tell();
       if (this.#writer && this.#index.size >= this.#opts.checkpointMinKeys) {
         await this.#closingCheckpoint();
       }
     } finally {
+      tell();
       this.#dropFiles([...this.#files.values()]);
       if (this.#lock) releaseLock(this.#lock);
     }
