@@ -548,6 +548,27 @@ Deno.test("checkpoint: a writer that commits in atomic batches gets background o
     assert.ok(readCheckpoint(dir)!.seq > closed, "a background checkpoint was written");
   }));
 
+Deno.test("checkpoint: batches issued all at once, before the store has minKeys, get a background one", () =>
+  withDir(async (dir) => {
+    // Under "always" a write enters the index after its fsync: the check made as
+    // the burst fills files saw too few keys, and nothing looked again.
+    await using db = await open(dir, { maxFileSize: 64 * 1024, checkpoint: { minKeys: 100 } });
+    const value = "x".repeat(200);
+    await Promise.all(
+      Array.from(
+        { length: 60 },
+        (_, r) =>
+          db.atomic(
+            Array.from({ length: 100 }, (_, j) => ({ type: "set", key: `b${r}:${j}`, value })),
+          ),
+      ),
+    );
+    for (let i = 0; i < 100 && !readCheckpoint(dir); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(readCheckpoint(dir), "a background checkpoint was written");
+  }));
+
 Deno.test("checkpoint: a background one pauses with its time slicer between pieces of entries", () =>
   withDir(async (dir) => {
     // Five pieces of 100 entries; the slicer's pauses are counted, and the

@@ -867,6 +867,9 @@ export class Catalog {
         }
         this.#notify(changes);
       }
+      if (this.#checkpointDue && !this.#checkpointing && this.#writer.unapplied === 0) {
+        queueMicrotask(() => this.#maybeCheckpoint(false));
+      }
       return result(deleted, seq);
     });
     // A write rejected (its write failed) never happened: it no longer decides checks.
@@ -1128,6 +1131,9 @@ export class Catalog {
     this.#checkpointDue = false;
     if (this.#compacting || this.#closing || this.#writer.failure) return;
     if (size < this.#opts.checkpointMinKeys || [...this.#files.values()].some((f) => !f.header)) {
+      // Writes waiting for their fsync are not in the index yet (a burst of
+      // batches fills files first): look again once they are applied.
+      if (this.#writer.unapplied > 0) this.#checkpointDue = true;
       return;
     }
     if (!force && this.#records - this.#checkpointRecords < size / 2) return;
