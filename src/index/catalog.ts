@@ -1130,12 +1130,13 @@ export class Catalog {
     }
     this.#checkpointDue = false;
     if (this.#compacting || this.#closing || this.#writer.failure) return;
-    if (size < this.#opts.checkpointMinKeys || [...this.#files.values()].some((f) => !f.header)) {
+    if (size < this.#opts.checkpointMinKeys) {
       // Writes waiting for their fsync are not in the index yet (a burst of
       // batches fills files first): look again once they are applied.
       if (this.#writer.unapplied > 0) this.#checkpointDue = true;
       return;
     }
+    if ([...this.#files.values()].some((f) => !f.header)) return;
     if (!force && this.#records - this.#checkpointRecords < size / 2) return;
     this.#checkpointing = this.#liveCheckpoint()
       .catch((e) => {
