@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DataFile } from "../src/log/datafile.ts";
-import { Gatherer } from "../src/log/gather.ts";
+import { BLOCK, CACHED_BLOCKS, FILE_ORDER_BLOCKS, Gatherer } from "../src/log/gather.ts";
 import { prng, randomBytes, withDir } from "./helpers.ts";
 
 const MiB = 1024 * 1024;
@@ -41,7 +41,7 @@ Deno.test("gathered reads put every record in its place, dense or sparse", () =>
       at[i] = pos;
       pos += sizes[i];
     }
-    const gather = new Gatherer();
+    const gather = new Gatherer(CACHED_BLOCKS);
     const batch = gather.codec.batch(pos, offsets.length, 0);
     const into = batch.records;
     await gather.read(file, order, offsets, sizes, batch, at);
@@ -64,7 +64,7 @@ Deno.test("gathered reads leave records not asked for untouched", () =>
     const file = new DataFile(dir, 0, bytes.length);
     const offsets = [100, 300, 500, 700], sizes = [50, 50, 50, 50];
     const at = Uint32Array.from([0, 50, 100, 150]);
-    const gather = new Gatherer();
+    const gather = new Gatherer(CACHED_BLOCKS);
     const batch = gather.codec.batch(200, 4, 0);
     const into = batch.records.fill(0xee);
     await gather.read(file, [1, 3], offsets, sizes, batch, at);
@@ -72,5 +72,48 @@ Deno.test("gathered reads leave records not asked for untouched", () =>
     assert.deepEqual(into.subarray(150, 200), bytes.subarray(700, 750));
     assert.ok(into.subarray(0, 50).every((b) => b === 0xee));
     assert.ok(into.subarray(100, 150).every((b) => b === 0xee));
+    file.close();
+  }));
+
+Deno.test("a gather in file order with a few block slots reads each block once", () =>
+  withDir(async (dir) => {
+    const rand = prng(13);
+    const bytes = randomBytes(rand, 10 * MiB);
+    await Deno.writeFile(`${dir}/data.0`, bytes);
+    const file = new CountingFile(dir, 0, bytes.length);
+    // Dense records of 100-300 bytes over all 40 blocks, some straddling block ends.
+    const offsets: number[] = [], sizes: number[] = [];
+    for (let o = 17; o < bytes.length - 400;) {
+      const size = 100 + Math.floor(rand() * 200);
+      offsets.push(o);
+      sizes.push(size);
+      o += size + Math.floor(rand() * 50);
+    }
+    const gather = new Gatherer(FILE_ORDER_BLOCKS);
+    // Segments of about 512 KiB each, in file order, as a merge in file order takes them.
+    let reads = 0;
+    for (let first = 0; first < offsets.length;) {
+      let end = first, bytesIn = 0;
+      while (end < offsets.length && bytesIn < 512 * 1024) bytesIn += sizes[end++];
+      const which = Array.from({ length: end - first }, (_, j) => first + j);
+      const at = new Uint32Array(offsets.length);
+      let pos = 0;
+      for (const i of which) {
+        at[i] = pos;
+        pos += sizes[i];
+      }
+      const batch = gather.codec.batch(pos, offsets.length, 0);
+      await gather.read(file, which, offsets, sizes, batch, at);
+      for (const i of which) {
+        assert.deepEqual(
+          batch.records.subarray(at[i], at[i] + sizes[i]),
+          bytes.subarray(offsets[i], offsets[i] + sizes[i]),
+          `record ${i} at ${offsets[i]}`,
+        );
+      }
+      first = end;
+      reads = file.reads;
+    }
+    assert.equal(reads, Math.ceil(bytes.length / BLOCK), "one read per block");
     file.close();
   }));

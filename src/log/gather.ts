@@ -40,6 +40,13 @@ const BLOCK_READ = BLOCK + DENSE;
 export const CACHED_BLOCKS = 128;
 
 /**
+ * Block slots for a merge in file order: each block is used by the segment
+ * that reaches it and perhaps the next, never again, so a few slots serve, and
+ * the merge's memory holds 1 MiB of blocks rather than 32 MiB.
+ */
+export const FILE_ORDER_BLOCKS = 4;
+
+/**
  * The first pass of {@link sortByBucket}: each item's bucket, and where each
  * bucket starts among the sorted items (with `count` at the end). Pauses with
  * `slicer` every so many items.
@@ -97,7 +104,12 @@ export class Gatherer {
   #slots = new Map<string, number>();
 
   /** The merge's codec: its memory holds the cached blocks and the batches they are copied to. */
-  readonly codec: MergeCodec = new MergeCodec(CACHED_BLOCKS, BLOCK_READ);
+  readonly codec: MergeCodec;
+
+  /** `blocks`: how many blocks read whole are kept (at most {@link CACHED_BLOCKS}). */
+  constructor(readonly blocks: number) {
+    this.codec = new MergeCodec(blocks, BLOCK_READ);
+  }
 
   /**
    * For each i in `which`: bytes [offsets[i], offsets[i] + sizes[i]) of `file`
@@ -157,7 +169,7 @@ export class Gatherer {
     if (slot !== undefined) this.#slots.delete(key);
     else if (read) {
       slot = this.#slots.size;
-      if (slot === CACHED_BLOCKS) {
+      if (slot === this.blocks) {
         const [oldest, free] = this.#slots.entries().next().value!;
         this.#slots.delete(oldest);
         slot = free;

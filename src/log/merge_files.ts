@@ -29,7 +29,14 @@ import { encodeFileHeader, type FileHeader, newSalt } from "../codec/file_header
 import { FILE_FLAG_COMPACTED, FLAG_BATCH, KIND_DATA } from "../codec/format.ts";
 import type { DataFile } from "./datafile.ts";
 import { dataPath, hintPath, syncDir, writeAll } from "./fsutil.ts";
-import { BLOCK, bucketCounts, bucketOrder, CACHED_BLOCKS, Gatherer } from "./gather.ts";
+import {
+  BLOCK,
+  bucketCounts,
+  bucketOrder,
+  CACHED_BLOCKS,
+  FILE_ORDER_BLOCKS,
+  Gatherer,
+} from "./gather.ts";
 import { TimeSlicer } from "./time_slice.ts";
 import { HintWriter } from "./hint.ts";
 import { keyEquals } from "../base/keys.ts";
@@ -408,7 +415,8 @@ async function copyOrder(
 export async function writeMerged(plan: MergePlan): Promise<MergeResult> {
   const outs: Output[] = [];
   const seg = new Segment();
-  const gather = new Gatherer();
+  // Made once the copy order is known.
+  let gather!: Gatherer;
   const slicer = new TimeSlicer();
   let done = 0;
   const copy = async (o: Output) => {
@@ -444,6 +452,8 @@ export async function writeMerged(plan: MergePlan): Promise<MergeResult> {
       seg.add(live, i);
     };
     const order = await copyOrder(live, plan.inputs, slicer);
+    // Key order comes back to blocks in any order, so it keeps them all.
+    gather = new Gatherer(order ? FILE_ORDER_BLOCKS : CACHED_BLOCKS);
     for (let j = 0; j < n; j++) {
       const i = order ? order[j] : j;
       if (j % TAKE_KEYS === 0) await slicer.pause();
