@@ -419,3 +419,25 @@ Deno.test("a backup removes the target's old files oldest first, so a backup cut
       assert.equal(await copy.getString("after"), "1");
     }
   }));
+
+Deno.test("a backup called before close() runs to its end, and never empties a good backup", () =>
+  withDir(async (dir) => {
+    const src = `${dir}/src`, target = `${dir}/target`, other = `${dir}/other`;
+    const db = await open(src);
+    for (let i = 0; i < 100; i++) await db.set(`k${i}`, `v${i}`);
+    await db.backup(target);
+    await db.set("k100", "v100");
+    // The second waits behind the first, and the close is called before either ends.
+    const first = db.backup(other);
+    const second = db.backup(target);
+    const closed = db.close();
+    const r = await second;
+    await first;
+    await closed;
+    assert.equal(r.sequence, 101);
+    for (const t of [target, other]) {
+      await using b = await open(t);
+      assert.equal(b.size, 101, t);
+      assert.equal(await b.getString("k100"), "v100");
+    }
+  }));

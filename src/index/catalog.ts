@@ -1075,6 +1075,10 @@ export class Catalog {
       // Writes called before the close, still waiting behind a streamed value
       // of their key, are written now: the stream fails with the close.
       await this.#order.release();
+      // Backups called before the close run to their end: one queued behind
+      // another would otherwise find the files closed, and a snapshot of
+      // nothing would empty its target.
+      await this.#backups;
       // A running compaction stops at its next chunk and removes its temporary files.
       await this.#compacting?.catch(() => {});
       await this.#checkpointing;

@@ -136,6 +136,8 @@ export class Writer {
 
   #seq: number;
   readonly #deferred: boolean;
+  // Streamed values appended whose commits have not settled.
+  #blobs = 0;
   readonly #sealedEnds = new WeakMap<DataFile, number>();
 
   /** Appends to `options.append`, or starts a new file following `options.follows`. */
@@ -172,14 +174,18 @@ export class Writer {
     return this.#failure;
   }
 
-  /** Whether commit() applies writes only after their fsync (sync "always"). */
+  /**
+   * Whether commit() applies writes only after their fsync: under sync
+   * "always", and under the others while a streamed value is appended but not
+   * applied (see appendBlob).
+   */
   get deferred(): boolean {
-    return this.#deferred;
+    return this.#deferred || this.#blobs > 0;
   }
 
   /** About how many bytes were appended whose writes are not applied yet (waiting for their fsync). */
   get unapplied(): number {
-    return this.#deferred ? Math.max(0, this.#appended - this.#durable) : 0;
+    return this.deferred ? Math.max(0, this.#appended - this.#durable) : 0;
   }
 
   /**
@@ -281,6 +287,10 @@ export class Writer {
     // if that header's write fails, the value is in place all the same.
     const end = ++this.#appended;
     this.#seq = seq;
+    // Writes appended after it are applied after it, as under "always", though
+    // it waits for its fsync: a later sequence number must not become visible
+    // (and be checkpointed, and fed) before an earlier one.
+    this.#blobs++;
     this.active = this.#newFile(file.id);
     return { file, offset: fileHead.length, seq, headerSize: file.fmt.headerSize, end };
   }
@@ -291,14 +301,14 @@ export class Writer {
    * otherwise `apply` runs now.
    */
   commit<T>(apply: () => T, durable = false, upTo?: number): Promise<T> {
-    if (this.options.sync !== "always" && !durable) {
+    if (!this.deferred && !durable) {
       const result = apply();
       if (this.#buffered >= FLUSH_BYTES) this.#kick();
       else this.#schedule();
       if (this.#buffered < MAX_BUFFERED) return Promise.resolve(result);
       return this.#flushing!.then(() => result);
     }
-    const p = this.#wait(apply, upTo) as Promise<T>;
+    const p = this.#wait(apply, upTo, upTo !== undefined) as Promise<T>;
     this.#kick();
     return p;
   }
@@ -423,10 +433,14 @@ export class Writer {
   }
 
   // Waits for the bytes appended up to `pos` to be durable.
-  #wait(apply: () => unknown, pos = this.#appended): Promise<unknown> {
-    return new Promise((resolve, reject) => {
+  #wait(apply: () => unknown, pos = this.#appended, blob = false): Promise<unknown> {
+    const p = new Promise((resolve, reject) => {
       this.#waiters.push({ pos, apply, resolve, reject });
     });
+    if (!blob) return p;
+    const settled = () => this.#blobs--;
+    p.then(settled, settled);
+    return p;
   }
 
   // The buffer is written out once the event loop has run the I/O callbacks
