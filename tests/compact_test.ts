@@ -476,3 +476,18 @@ Deno.test("records swapped on disk, each intact, are not copied under the wrong 
     model.delete(kb);
     await assertContents(db, model);
   }));
+
+Deno.test("a compact() called while one runs joins it and is told its progress too", () =>
+  withDir(async (dir) => {
+    await using db = await open(dir, { maxFileSize: 64 * 1024 });
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 2000; i++) await db.set(`k${i}`, `v${round}-${i}`);
+    }
+    const first: string[] = [], second: string[] = [];
+    const a = db.compact({ onProgress: (p) => first.push(p.phase) });
+    const b = db.compact({ onProgress: (p) => second.push(p.phase) });
+    const [ra, rb] = await Promise.all([a, b]);
+    assert.deepEqual(ra, rb);
+    assert.ok(second.includes("cleanup"), `the joined call was told: ${second.join(",")}`);
+    assert.deepEqual(second, first.slice(first.length - second.length));
+  }));

@@ -243,9 +243,9 @@ export interface CompactProgress {
   /** "copy": live records are being copied; "sync": new files are fsynced;
    * "install": new files are renamed into place; "cleanup": old files are removed. */
   phase: "copy" | "sync" | "install" | "cleanup";
-  /** Input bytes processed so far. */
+  /** Bytes of live records copied so far. */
   bytesDone: number;
-  /** Input bytes in all. */
+  /** Bytes of live records to copy in all (the inputs' dead bytes are not copied). */
   bytesTotal: number;
 }
 

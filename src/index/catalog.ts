@@ -173,6 +173,8 @@ export class Catalog {
   // The backups asked for so far, settled once the last has, and how many are unsettled.
   #backups: Promise<void> = Promise.resolve();
   #backupsQueued = 0;
+  // The onProgress of every compact() call the running compaction answers.
+  readonly #progress = new Set<(p: CompactProgress) => void>();
   readonly #inflightRanges = new Set<KeyRange>();
   // Streams in flight and the writes of their keys waiting behind them.
   readonly #order = new WriteOrder();
@@ -943,10 +945,14 @@ export class Catalog {
     } catch (e) {
       return Promise.reject(e);
     }
+    // A call made while a compaction runs joins it, and is told its progress too.
+    this.#progress.add(onProgress);
     const run = () => {
       // An expired streamed value's file is an input only once its key is gone.
       this.#dropExpired();
-      return runCompaction(this.#compaction, onProgress);
+      return runCompaction(this.#compaction, (p) => {
+        for (const tell of this.#progress) tell(p);
+      });
     };
     // A background checkpoint gives way (it sees #compacting), a backup does not.
     const before = this.#pinned ?? this.#checkpointing;
@@ -960,6 +966,7 @@ export class Catalog {
       })
       .finally(() => {
         this.#compacting = undefined;
+        this.#progress.clear();
         queueMicrotask(() => {
           // The checkpoint on disk names files the compaction removed.
           this.#maybeCheckpoint(true);
