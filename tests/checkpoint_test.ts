@@ -6,7 +6,7 @@
  * writing it, or a log cut shorter than what it covers.
  */
 import assert from "node:assert/strict";
-import { type Cask, open, type OpenOptions } from "../mod.ts";
+import { type Cask, open, type OpenOptions, verify } from "../mod.ts";
 import { readCheckpoint, writeCheckpoint } from "../src/log/checkpoint.ts";
 import { TimeSlicer } from "../src/log/time_slice.ts";
 import { prng, randomBytes, withDir } from "./helpers.ts";
@@ -195,8 +195,15 @@ Deno.test("checkpoint: with every data file lost, the checkpoint still names the
       await db.set("after", "loss");
     }
     assert.ok(warnings.includes("missing-file"), warnings.join(" "));
-    await using again = await open(dir, OPTS);
-    assert.equal(await again.getString("after"), "loss");
+    // The checkpoint is gone now: the new file's header alone keeps the gap on record.
+    const later: string[] = [];
+    {
+      await using again = await open(dir, { ...OPTS, onWarning: (w) => later.push(w.kind) });
+      assert.equal(await again.getString("after"), "loss");
+    }
+    assert.deepEqual(later, ["missing-file"]);
+    await assert.rejects(open(dir, { ...OPTS, strict: true }), /sequences 1\.\.\d+ are lost/);
+    assert.deepEqual((await verify(dir)).issues.map((i) => i.kind), ["missing-file"]);
   }));
 
 Deno.test("checkpoint: a damaged resume point is never replayed from (no record is cut off)", () =>
@@ -277,6 +284,37 @@ Deno.test("checkpoint: one copied in from a fork of the store's history is not t
       assert.equal(await db.get("g3"), undefined);
     }
     assert.deepEqual(await replayed(`${dir}/a`), want);
+  }));
+
+Deno.test("checkpoint: a fork's whose newest entry matches the log is still found out", () =>
+  withDir(async (dir) => {
+    // One clock for both forks: records of the same key, size and place have
+    // the same timestamp too, and the last one each writes is the same record.
+    const opts: OpenOptions = { checkpoint: { minKeys: 1 }, clock: () => 1_700_000_000_000 };
+    {
+      await using db = await open(`${dir}/a`, opts);
+      for (let i = 0; i < 50; i++) await db.set(`base${i}`, `v${i}`);
+    }
+    Deno.mkdirSync(`${dir}/b`);
+    for (const e of Deno.readDirSync(`${dir}/a`)) {
+      Deno.copyFileSync(`${dir}/a/${e.name}`, `${dir}/b/${e.name}`);
+    }
+    const writes = { a: ["long", "s"], b: ["s", "long"] };
+    for (const [side, [m, n]] of Object.entries(writes)) {
+      await using db = await open(`${dir}/${side}`, opts);
+      await db.set("m", m);
+      await db.set("n", n);
+      await db.set("last", "same");
+    }
+    Deno.copyFileSync(`${dir}/b/${NAME}`, `${dir}/a/${NAME}`);
+    const want = await replayed(`${dir}/a`);
+    for (let round = 0; round < 2; round++) {
+      await using db = await open(`${dir}/a`, opts);
+      assert.deepEqual(await rows(db), want, `open ${round + 1}`);
+      assert.equal(await db.getString("m"), "long");
+      assert.equal(await db.getString("n"), "s");
+    }
+    assert.deepEqual((await verify(`${dir}/a`)).issues, []);
   }));
 
 Deno.test("checkpoint: another store's is ignored", () =>

@@ -14,8 +14,7 @@
 import { closeSync, fstatSync, openSync } from "node:fs";
 import { CorruptionError, IOError } from "../base/errors.ts";
 import type { ProblemKind } from "../base/types.ts";
-import { FORMAT_V1, formatV2, readHeader, type RecordFormat, recordSize } from "../codec/codec.ts";
-import { keyEquals } from "../base/keys.ts";
+import { FORMAT_V1, formatV2, readHeader, type RecordFormat } from "../codec/codec.ts";
 import {
   decodeFileHeader,
   fieldsOfDamaged,
@@ -34,6 +33,7 @@ import {
   readCheckpoint,
 } from "./checkpoint.ts";
 import { DataFile } from "./datafile.ts";
+import { type CheckedEntry, EntrySample, holdsEntry } from "./entry_sample.ts";
 import { dataPath, hintPath, listIds, readFullAt, syncDir } from "./fsutil.ts";
 import { lockedStoreId } from "./lock.ts";
 import { isGone, statOrUndefined } from "./tail.ts";
@@ -208,21 +208,13 @@ export async function recoverLog(
       ? ck
       : undefined;
     const load = () => {
-      // The entry at the newest place in the log: a checkpoint copied in from a
-      // fork of this store's history (same files, same salts, records of the
-      // same sizes) points there at a record the fork wrote and this log did
-      // not, which its other checks cannot see.
-      let newest: Newest | undefined;
+      const sample = new EntrySample(used!.count);
       const visit: EntryVisitor = (key, fileId, offset, size, timestamp, expireAt) => {
-        if (
-          !newest || fileId > newest.fileId || (fileId === newest.fileId && offset > newest.offset)
-        ) {
-          newest = { key, fileId, offset, size, timestamp };
-        }
+        sample.add(key, fileId, offset, size, timestamp, expireAt);
         checkpoint!.entry(key, fileId, offset, size, timestamp, expireAt);
       };
       if (!loadCheckpoint(used!, visit)) return false;
-      if (newest && !holdsEntry(newest, files, probes)) return false;
+      if (!sample.entries().every((e) => logHolds(e, files, probes))) return false;
       checkpoint!.done();
       return true;
     };
@@ -275,7 +267,9 @@ export async function recoverLog(
       append: appendable ? newest : undefined,
       // Past a lost file's number too: a copy of it restored later must not meet a new file.
       nextId: Math.max(top ?? -1, ...missing.map((g) => g.id)) + 1,
-      follows: newest?.id ?? -1,
+      // With no log file left, the new one follows the newest lost file: its
+      // header then keeps the gap on record (one following -1 starts a log).
+      follows: newest?.id ?? Math.max(-1, ...missing.map((g) => g.id)),
       checkpoint: used,
     };
   } finally {
@@ -283,27 +277,12 @@ export async function recoverLog(
   }
 }
 
-interface Newest {
-  key: string;
-  fileId: number;
-  offset: number;
-  size: number;
-  timestamp: number;
-}
-
-// Whether the log holds, where a checkpoint entry points, a record of that
-// entry's key, size and timestamp.
-function holdsEntry(e: Newest, files: DataFile[], probes: Probe[]): boolean {
+// Whether the log holds the record checkpoint entry `e` points at.
+function logHolds(e: CheckedEntry, files: DataFile[], probes: Probe[]): boolean {
   const file = files.find((f) => f.id === e.fileId);
   const probe = probes.find((p) => p.id === e.fileId);
-  if (!file || !probe || e.offset + e.size > probe.size) return false;
-  const head = new Uint8Array(file.fmt.headerSize + e.key.length);
-  if (head.length > e.size) return false;
-  readFullAt(probe.fd, e.offset, head);
-  const h = readHeader(file.fmt, head, 0);
-  return h !== undefined && h.keyLen === e.key.length && h.timestamp === e.timestamp &&
-    recordSize(file.fmt, h.keyLen, h.valueLen) === e.size &&
-    keyEquals(head, file.fmt.headerSize, e.key);
+  return file !== undefined && probe !== undefined &&
+    holdsEntry(e, file.fmt, probe.size, (at, into) => readFullAt(probe.fd, at, into));
 }
 
 // Whether the checkpoint's resume point is the end of its file or the start
