@@ -60,3 +60,18 @@ export async function dataFiles(dir: string): Promise<string[]> {
   }
   return ids.sort((a, b) => a - b).map((id) => `${dir}/data.${id}`);
 }
+
+/**
+ * MB of memory a store still holds after the workload `mode` of
+ * children/held_memory.ts, in a child process that can force collection.
+ */
+export async function heldMemoryMB(mode: "stream" | "watch" | "queued"): Promise<number> {
+  const child = new URL("./children/held_memory.ts", import.meta.url).pathname;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--v8-flags=--expose-gc", child, mode],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  if (!out.success) throw new Error(`held_memory.ts ${mode} failed`);
+  return JSON.parse(new TextDecoder().decode(out.stdout)).grewMB;
+}

@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { openKv } from "../mod.ts";
-import { withDir } from "./helpers.ts";
+import { heldMemoryMB, withDir } from "./helpers.ts";
 import { openDenoKv, plain } from "./kv_peer.ts";
 
 /** `p`'s value, or "timeout" when it takes longer than `ms`. */
@@ -151,4 +151,11 @@ Deno.test("a stream nobody read for 10,000+ commits still reports the latest ent
       await kv.close();
     }
   });
+});
+
+Deno.test("a watch stream holds no change it saw: 5,000 values of 10 KB leave nothing behind", async () => {
+  // Each wait for a change used to race the store's close, which kept every
+  // change (50 MB here) until the store closed, the stream cancelled or not.
+  const grew = await heldMemoryMB("watch");
+  assert.ok(grew < 10, `${grew.toFixed(1)} MB still held`);
 });

@@ -144,6 +144,13 @@ const nothing = (): void => {};
 // Streamed values up to this size are written like any other value.
 const SMALL_STREAM = 1024 * 1024;
 
+// A write that waits (behind a stream) is encoded only when its turn comes,
+// and its caller may have reused the key or value buffer by then: it gets
+// copies of its own. A write that goes at once is encoded within the call.
+function owned(op: KeyedOp): KeyedOp {
+  return { ...op, kb: op.kb.slice(), vb: op.vb.slice() };
+}
+
 /** Index, files, writer and reads of one open store. */
 // See #deadSinceCheck.
 const AUTO_CHECK_BYTES = 1024 * 1024;
@@ -638,13 +645,15 @@ export class Catalog {
   /** Writes one set. */
   put(op: KeyedOp): Promise<void> {
     if (this.#order.idle) return this.#append([op], false, nothing);
-    return this.#order.after({ keys: [op.k] }, () => this.#append([op], false, nothing));
+    const mine = owned(op);
+    return this.#order.after({ keys: [op.k] }, () => this.#append([mine], false, nothing));
   }
 
   /** Writes one set or delete; resolves to whether a deleted key was present. */
   write(op: KeyedOp): Promise<boolean> {
     if (this.#order.idle) return this.#write(op);
-    return this.#order.after({ keys: [op.k] }, () => this.#write(op));
+    const mine = owned(op);
+    return this.#order.after({ keys: [op.k] }, () => this.#write(mine));
   }
 
   #write(op: KeyedOp): Promise<boolean> {
@@ -700,9 +709,11 @@ export class Catalog {
    * (see write_order.ts).
    */
   setStream(op: KeyedOp, source: ReadableStream<Uint8Array>, size?: number): Promise<void> {
+    // The key is written when the stream ends: a copy, as for a write that waits.
+    const mine = owned(op);
     return this.#order.hold(
       { keys: [op.k] },
-      (before) => this.#setStream(op, source, size, before),
+      (before) => this.#setStream(mine, source, size, before),
     );
   }
 
@@ -723,6 +734,11 @@ export class Catalog {
     if (v.length <= SMALL_STREAM) {
       try {
         small = (await Deno.readFile(v.tmp)).subarray(v.offset);
+      } catch (e) {
+        // close() does not wait for a stream, and the next open of the
+        // directory removes the temporary files it finds.
+        if (this.#closing) throw new ClosedError();
+        throw new IOError(`read of ${v.tmp} failed: ${(e as Error)?.message ?? e}`, { cause: e });
       } finally {
         await Deno.remove(v.tmp).catch(() => {});
       }
@@ -797,7 +813,8 @@ export class Catalog {
   atomic(ops: readonly KeyedOp[], checks: readonly KeyedCheck[] = []): Promise<number | null> {
     if (this.#order.idle) return this.#atomic(ops, checks);
     const claim: Claim = { keys: [...ops.map((o) => o.k), ...checks.map((c) => c.k)] };
-    return this.#order.after(claim, () => this.#atomic(ops, checks));
+    const mine = ops.map(owned);
+    return this.#order.after(claim, () => this.#atomic(mine, checks));
   }
 
   #atomic(ops: readonly KeyedOp[], checks: readonly KeyedCheck[]): Promise<number | null> {

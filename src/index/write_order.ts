@@ -8,6 +8,8 @@
  * @module
  */
 
+import { Signal } from "../base/signal.ts";
+
 /** Keys [start, end) (`end` undefined: no end). */
 export interface KeyRange {
   start: string;
@@ -36,7 +38,7 @@ export class WriteOrder {
   readonly #ranged = new Set<Ranged>();
   // The writes waiting (not the streams), and the gate close() opens for them.
   readonly #waiting = new Set<Promise<unknown>>();
-  readonly #closing = Promise.withResolvers<void>();
+  readonly #closing = new Signal();
 
   /** Whether nothing is held: every write may go at once, with no claim to build. */
   get idle(): boolean {
@@ -52,7 +54,7 @@ export class WriteOrder {
     const before = this.#overlapping(claim);
     if (before === undefined) return write();
     let result!: Promise<T>;
-    const turn = Promise.race([before, this.#closing.promise]).then(() => {
+    const turn = this.#closing.race(before, undefined).then(() => {
       result = write();
     });
     this.#hold(claim, turn);
@@ -70,14 +72,14 @@ export class WriteOrder {
   hold<T>(claim: Claim, start: (before: Promise<void> | undefined) => Promise<T>): Promise<T> {
     // A close ends the wait too: the stream then fails, it does not commit.
     const before = this.#overlapping(claim);
-    const done = start(before && Promise.race([before, this.#closing.promise]));
+    const done = start(before && this.#closing.race(before, undefined));
     this.#hold(claim, done);
     return done;
   }
 
-  /** Resolves once {@link release} is called (the store closes). */
-  get closing(): Promise<void> {
-    return this.#closing.promise;
+  /** Fires once {@link release} is called (the store closes). */
+  get closing(): Signal {
+    return this.#closing;
   }
 
   /**
@@ -86,7 +88,7 @@ export class WriteOrder {
    * and a stream that never ends must not hold those writes up.
    */
   async release(): Promise<void> {
-    this.#closing.resolve();
+    this.#closing.fire();
     await Promise.allSettled([...this.#waiting]);
   }
 

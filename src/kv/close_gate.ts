@@ -6,27 +6,25 @@
  */
 
 import { ClosedError } from "../base/errors.ts";
+import { Signal } from "../base/signal.ts";
 
 /** Set once by `Kv.close()`; checked at the start of each call. */
 export class CloseGate {
-  #closed = false;
-  #signal!: () => void;
-  /** Resolves when the gate closes (ends watch streams). */
-  readonly closed: Promise<void> = new Promise((resolve) => this.#signal = resolve);
+  /** Fires when the gate closes (ends watch streams). */
+  readonly closed: Signal = new Signal();
 
   /** Whether `close()` was called. */
   get isClosed(): boolean {
-    return this.#closed;
+    return this.closed.fired;
   }
 
   /** Refuses every later call. */
   close(): void {
-    this.#closed = true;
-    this.#signal();
+    this.closed.fire();
   }
 
   /** Throws ClosedError (the class Cask documents for closed stores) once closed. */
   check(): void {
-    if (this.#closed) throw new ClosedError();
+    if (this.closed.fired) throw new ClosedError();
   }
 }

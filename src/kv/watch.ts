@@ -57,7 +57,7 @@ export function watchStream(
   // (and a stream first read after close never reaches the store).
   const subscribe = () => engine.watch({ keys: written })[Symbol.asyncIterator]();
   let changes: AsyncIterator<EngineChange> | undefined;
-  const ended = gate.closed.then((): Wake => ({ done: true, value: undefined }));
+  const ended: Wake = { done: true, value: undefined };
   let last: (string | null)[] | undefined;
   // Changes up to this sequence are already in the last read; one commit can report several keys.
   let readAt = -1;
@@ -70,7 +70,8 @@ export function watchStream(
       const timer = expiryTimer(nextExpiry, clock);
       let woke: Wake;
       try {
-        woke = await Promise.race([feed.next(), ended, timer.fired]);
+        // Both raced promises end with this wait; the gate's signal lives as long as the store.
+        woke = await gate.closed.race(Promise.race([feed.next(), timer.fired]), ended);
       } catch (e) {
         // The store ends a feed that fell too far behind (nobody read the stream):
         // subscribe again and read the keys afresh, which covers what was missed.

@@ -9,6 +9,7 @@
 
 import { ClosedError, CorruptionError, InvalidArgumentError, IOError } from "../base/errors.ts";
 import { keyEquals, readable } from "../base/keys.ts";
+import type { Signal } from "../base/signal.ts";
 import { crc32, readHeader, recordSize } from "../codec/codec.ts";
 import { MAX_STREAMED_VALUE, RecordCrc } from "../codec/stream_record.ts";
 import { FILE_HEADER_SIZE, HEADER_SIZE } from "../codec/format.ts";
@@ -33,7 +34,7 @@ export interface SpooledValue {
  * Writes the chunks of `source` to a new temporary file in `dir` after room for
  * a file header and a record head for `keyLen` key bytes, fsynced; the file is
  * removed again if anything fails. At most `size` bytes when given, and exactly.
- * Once `stop` resolves (the store closes), the source is cancelled and this
+ * Once `stop` fires (the store closes), the source is cancelled and this
  * rejects with ClosedError, whether or not the source has more to give.
  */
 export async function spoolValue(
@@ -41,7 +42,7 @@ export async function spoolValue(
   keyLen: number,
   source: ReadableStream<Uint8Array>,
   size?: number,
-  stop?: Promise<void>,
+  stop?: Signal,
 ): Promise<SpooledValue> {
   // The index keeps a record's size in 32 bits: header, key and value together.
   const max = MAX_STREAMED_VALUE - HEADER_SIZE - keyLen;
@@ -61,12 +62,11 @@ export async function spoolValue(
   let length = 0, crc = 0;
   const offset = FILE_HEADER_SIZE + HEADER_SIZE + keyLen;
   const reader = source.getReader();
-  // Undefined once the store closes; a read always gives a result object.
-  const stopped = stop?.then(() => undefined);
   try {
     await io(writeAll(file, new Uint8Array(offset)));
     for (;;) {
-      const next = stopped ? await Promise.race([reader.read(), stopped]) : await reader.read();
+      // Undefined once the store closes; a read always gives a result object.
+      const next = stop ? await stop.race(reader.read(), undefined) : await reader.read();
       if (next === undefined) throw new ClosedError();
       if (next.done) break;
       const chunk: unknown = next.value;

@@ -1,5 +1,6 @@
 // Streams a big value into a store, then reads it back, reporting the peak RSS.
-// Args: dir, MiB, mode ("roundtrip" | "slow" — the latter never finishes and is killed).
+// Args: dir, MiB, mode ("roundtrip"; "fresh": the same with a fresh buffer per
+// chunk; "slow": never finishes and is killed).
 import { open } from "../../mod.ts";
 
 const [dir, mib, mode] = Deno.args;
@@ -22,8 +23,10 @@ const source = new ReadableStream<Uint8Array>({
     }
     const n = Math.min(chunk.length, total - sent);
     sent += n;
-    // The same buffer each time: the store is done with a chunk before it pulls the next.
-    c.enqueue(chunk.subarray(0, n));
+    // A fresh buffer each time, as a file or a socket gives, or one reused
+    // buffer (the store is done with a chunk before it pulls the next); only
+    // fresh ones show a store that keeps its chunks.
+    c.enqueue(mode === "fresh" ? chunk.slice(0, n) : chunk.subarray(0, n));
   },
 });
 await db.setStream("big", source, { size: mode === "slow" ? undefined : total });
