@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { KvU64, openKv } from "../mod.ts";
+import { KvU64, openKv, ReadOnlyError } from "../mod.ts";
 import { withDir } from "./helpers.ts";
 import { openDenoKv } from "./kv_peer.ts";
 
@@ -369,5 +369,26 @@ Deno.test("a dead letter the store refuses is retried after a pause, never in a 
     } finally {
       console.error = error;
     }
+  });
+});
+
+Deno.test("listenQueue on a read-only store is refused, and runs no handler", async () => {
+  await withDir(async (dir) => {
+    {
+      await using w = await openKv(dir);
+      await w.enqueue("m1");
+    }
+    await using r = await openKv(dir, { readOnly: true });
+    let ran = 0;
+    const listening = r.listenQueue(() => void ran++).then(() => "resolved", (e) => e);
+    const outcome = await Promise.race([
+      listening,
+      new Promise((resolve) => setTimeout(() => resolve("still listening"), 1500)),
+    ]);
+    assert.ok(outcome instanceof ReadOnlyError, String(outcome));
+    assert.equal(ran, 0);
+    // The message waits for a writer, which gets it once.
+    await using w = await openKv(dir);
+    assert.deepEqual(await collect(w, 1), ["m1"]);
   });
 });

@@ -159,3 +159,26 @@ Deno.test("a watch stream holds no change it saw: 5,000 values of 10 KB leave no
   const grew = await heldMemoryMB("watch");
   assert.ok(grew < 10, `${grew.toFixed(1)} MB still held`);
 });
+
+Deno.test("watch() refuses a key too large to read, as Deno KV does", async () => {
+  await withDir(async (dir) => {
+    const big = ["x".repeat(70_000)];
+    await using kv = await openKv(`${dir}/cask`);
+    const peer = await openDenoKv(`${dir}/deno.sqlite`);
+    try {
+      const theirs = (() => {
+        try {
+          peer.watch([big]);
+        } catch (e) {
+          return e;
+        }
+      })() as Error;
+      assert.ok(theirs instanceof TypeError, String(theirs));
+      assert.throws(() => kv.watch([big]), TypeError, "Key too large for read");
+    } finally {
+      peer.close();
+    }
+    await using small = await openKv(`${dir}/small`, { maxKeySize: 100 });
+    assert.throws(() => small.watch([["x".repeat(198)]]), TypeError, "Key too large for read");
+  });
+});

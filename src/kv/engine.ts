@@ -46,6 +46,8 @@ export type EngineWatchTarget =
 export interface KvEngine {
   /** The last committed sequence number; 0 for an empty store. */
   readonly sequence: number;
+  /** Whether the store was opened read-only: it takes no writes, and so no queue deliveries. */
+  readonly readOnly: boolean;
   /** Applies `ops` as one commit if every check holds at commit time. */
   atomic(
     ops: EngineOp[],

@@ -3,6 +3,7 @@
  * @module
  */
 
+import { ReadOnlyError } from "../base/errors.ts";
 import { type AtomicOperation, newAtomicOperation } from "./atomic.ts";
 import { CloseGate } from "./close_gate.ts";
 import { Committer } from "./commit.ts";
@@ -169,6 +170,11 @@ export class Kv {
   // deno-lint-ignore no-explicit-any -- the message type is the caller's, as in Deno.Kv
   listenQueue(handler: (value: any) => Promise<void> | void): Promise<void> {
     if (this.#gate.isClosed) return Promise.reject(new Error("Queue already closed"));
+    // A delivery is done only once its outcome is written: a reader would run
+    // each message again and again, beside the writer that runs it too.
+    if (this.#engine.readOnly) {
+      return Promise.reject(new ReadOnlyError("listenQueue() needs a writable store"));
+    }
     return this.#queue.listen(handler);
   }
 
@@ -190,6 +196,7 @@ export class Kv {
       options?.raw ?? false,
       this.#gate,
       this.#clock,
+      this.#limits,
     ) as unknown as ReadableStream<{ [K in keyof T]: KvEntryMaybe<T[K]> }>;
   }
 

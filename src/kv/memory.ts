@@ -31,6 +31,9 @@ export async function temporaryEngine(
     get sequence() {
       return engine.sequence;
     },
+    get readOnly() {
+      return engine.readOnly;
+    },
     atomic: (ops, options) => engine.atomic(ops, options),
     getEntry: (key) => engine.getEntry(key),
     scanEntries: (options) => engine.scanEntries(options),

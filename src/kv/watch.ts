@@ -8,6 +8,7 @@ import type { CloseGate } from "./close_gate.ts";
 import type { EngineChange, KvEngine } from "./engine.ts";
 import { absentEntry, entryOf, type KvEntryMaybe } from "./entry.ts";
 import { encodeKey, type KvKey } from "./key_codec.ts";
+import { checkReadKey, type KvLimits } from "./limits.ts";
 import { isSerdeArray, serdeError } from "./serde.ts";
 import { readAtOnce } from "./read.ts";
 
@@ -48,9 +49,15 @@ export function watchStream(
   raw: boolean,
   gate: CloseGate,
   clock: () => number,
+  limits: KvLimits,
 ): ReadableStream<KvEntryMaybe<unknown>[]> {
   if (!isSerdeArray(keys)) throw serdeError("array", keys);
-  const encoded = keys.map((k) => encodeKey(k));
+  // Each key is read (now, and at every change), so each must fit a read, as in Deno KV.
+  const encoded = keys.map((k) => {
+    const kb = encodeKey(k);
+    checkReadKey(limits, kb);
+    return kb;
+  });
   // The empty key is never written (the store refuses it), so it is not subscribed to.
   const written = encoded.filter((k) => k.length > 0);
   // Subscribed at the first pull, before the first read, so no commit falls between the two
