@@ -139,14 +139,62 @@ Deno.test("limits: unauthenticated clients hold little each and cannot crowd out
       assert.deepEqual(await replyWithin(greedy), {
         err: "ERR Protocol error: unauthenticated bulk length",
       });
-      // An authenticated client still gets the room the total limit leaves.
-      assert.equal(await authed.call("SET", "k", "v".repeat(400 * KiB)), "OK");
+      // An authenticated client still gets the seven eighths of the total
+      // that are not the strangers'.
+      assert.equal(await authed.call("SET", "k", "v".repeat(3 * MiB)), "OK");
     } finally {
       for (const c of strangers) c.close();
       authed.close();
       watcher.close();
     }
-  }, { password: "pw", clientQueryBufferLimit: MiB, totalQueryBufferLimit: MiB });
+  }, { password: "pw", clientQueryBufferLimit: 4 * MiB, totalQueryBufferLimit: 8 * MiB });
+});
+
+Deno.test("limits: strangers filling their share are dropped, not authenticated clients", async () => {
+  const total = 2 * MiB;
+  await withServer(async (port) => {
+    const authed = await Client.connect(port);
+    const strangers: Client[] = [];
+    try {
+      assert.equal(await authed.call("AUTH", "pw"), "OK");
+      // Each stranger sends the most one command may hold before AUTH; 14 of
+      // them used to fill the 2 MiB total, so that the authenticated client's
+      // SET below was the read that passed it, and it was dropped instead.
+      const most =
+        `*10\r\n$3\r\nSET\r\n${`$${16 * KiB}\r\n${"x".repeat(16 * KiB)}\r\n`.repeat(8)}` +
+        `$${16 * KiB}\r\n${"x".repeat(16_000)}`;
+      const replies: Promise<Reply>[] = [];
+      for (let i = 0; i < 14; i++) {
+        const c = await Client.connect(port);
+        strangers.push(c);
+        await c.write(most);
+        replies.push(replyWithin(c).catch(() => ({ err: "closed without a reply" })));
+        await sleep(10);
+      }
+      assert.equal(await authed.call("SET", "k", "v".repeat(300_000)), "OK");
+      // The share strangers have (an eighth of the total) holds one of them;
+      // each one whose read passed it was dropped.
+      const dropped = (await Promise.all(replies.slice(1))).map((r) => JSON.stringify(r));
+      assert.deepEqual(
+        new Set(dropped),
+        new Set([JSON.stringify({
+          err: `ERR query buffers of unauthenticated clients exceed their limit of ${
+            total / 8
+          } bytes; closing the connection`,
+        })]),
+      );
+      // Authenticated clients have the rest of the total whatever strangers hold.
+      assert.equal(await authed.call("SET", "k", "v".repeat(total - total / 8 - 1000)), "OK");
+      assert.deepEqual(await authed.call("SET", "k", "v".repeat(total - total / 8 + 1000)), {
+        err: `ERR query buffers of authenticated clients exceed their limit of ${
+          total - total / 8
+        } bytes; closing the connection`,
+      });
+    } finally {
+      for (const c of strangers) c.close();
+      authed.close();
+    }
+  }, { password: "pw", totalQueryBufferLimit: total });
 });
 
 Deno.test("limits: every argument counts toward the query buffer limit, empty ones too", async () => {

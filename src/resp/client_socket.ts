@@ -17,6 +17,8 @@ export interface Connection {
   lastActive: number;
   /** This connection's share of ServerStats.bufferedBytes. */
   buffered: number;
+  /** Whether `buffered` counts against the unauthenticated clients' share. */
+  stranger: boolean;
   /** Closed because of an error the client must be able to read. */
   linger: boolean;
   /** The reply write in progress; at most one at a time. */

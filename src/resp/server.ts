@@ -47,7 +47,10 @@ export interface RespServerOptions {
   idleTimeoutMs?: number;
   /** Most request bytes one client may have buffered; default 128 MiB. */
   clientQueryBufferLimit?: number;
-  /** Most request bytes all clients together may have buffered; default 1 GiB. */
+  /**
+   * Most request bytes all clients together may have buffered; default 1 GiB.
+   * With a password, an eighth of it is for clients not yet authenticated.
+   */
   totalQueryBufferLimit?: number;
   /** The store's sync mode, reported by INFO and CONFIG GET appendfsync. */
   sync?: string;
@@ -68,6 +71,10 @@ const READ_SIZE = 64 * 1024;
 // Replies of a long pipeline go out once this many bytes are pending, so a
 // client pipelining big MGETs cannot make the server buffer without bound.
 const FLUSH_AT = MiB;
+// With a password, clients not yet authenticated share this fraction of the
+// total query buffer limit, and authenticated ones the rest: strangers filling
+// theirs are dropped, and can never get authenticated clients dropped.
+const UNAUTHENTICATED_SHARE = 1 / 8;
 // A failing accept (out of file descriptors) is retried after this pause
 // rather than in a tight loop.
 const ACCEPT_RETRY_MS = 100;
@@ -79,7 +86,13 @@ export class RespServer {
   readonly #state: ServerState;
   readonly #limits: RespLimits;
   readonly #clientLimit: number;
-  readonly #totalLimit: number;
+  // The total limit split between authenticated clients and strangers; who
+  // the first are, for the error when they pass theirs.
+  readonly #authenticatedLimit: number;
+  readonly #authenticatedWho: string;
+  readonly #strangerLimit: number;
+  // What strangers hold, a part of ServerStats.bufferedBytes.
+  #strangerBytes = 0;
   readonly #idleTimeoutMs: number;
   readonly #connections = new Set<Connection>();
   readonly #handlers = new Set<Promise<void>>();
@@ -96,7 +109,14 @@ export class RespServer {
     });
     this.#limits = options.limits ?? DEFAULT_LIMITS;
     this.#clientLimit = options.clientQueryBufferLimit ?? 128 * MiB;
-    this.#totalLimit = options.totalQueryBufferLimit ?? 1024 * MiB;
+    const total = options.totalQueryBufferLimit ?? 1024 * MiB;
+    this.#strangerLimit = options.password === undefined
+      ? 0
+      : Math.floor(total * UNAUTHENTICATED_SHARE);
+    this.#authenticatedLimit = total - this.#strangerLimit;
+    this.#authenticatedWho = options.password === undefined
+      ? "all clients"
+      : "authenticated clients";
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 0;
     const cache = new ValueCache(options.valueCacheBytes ?? 64 * MiB);
     this.#state = {
@@ -213,6 +233,7 @@ export class RespServer {
       closed: false,
       lastActive: Date.now(),
       buffered: 0,
+      stranger: false,
       linger: false,
     };
     const session: Session = {
@@ -277,8 +298,12 @@ export class RespServer {
     // A client being dropped has given its bytes back already.
     if (c.linger) return;
     const now = parser.buffered + (session.transaction?.cost ?? 0) + session.watchedCost;
-    this.#state.stats.bufferedBytes += now - c.buffered;
+    // An AUTH moves what the client holds from the strangers' share to the rest.
+    this.#release(c);
+    c.stranger = !session.authenticated;
     c.buffered = now;
+    this.#state.stats.bufferedBytes += now;
+    if (c.stranger) this.#strangerBytes += now;
   }
 
   // Accounts for what the client holds now; why it must go, if it must.
@@ -287,9 +312,14 @@ export class RespServer {
     if (c.buffered > this.#clientLimit) {
       return `client query buffer exceeds its limit of ${this.#clientLimit} bytes; closing the connection`;
     }
-    if (this.#state.stats.bufferedBytes > this.#totalLimit) {
-      return `query buffers of all clients exceed their limit of ${this.#totalLimit} bytes; ` +
-        "closing the connection";
+    if (c.stranger) {
+      if (this.#strangerBytes <= this.#strangerLimit) return undefined;
+      return `query buffers of unauthenticated clients exceed their limit of ${this.#strangerLimit} ` +
+        "bytes; closing the connection";
+    }
+    if (this.#state.stats.bufferedBytes - this.#strangerBytes > this.#authenticatedLimit) {
+      return `query buffers of ${this.#authenticatedWho} exceed their limit of ` +
+        `${this.#authenticatedLimit} bytes; closing the connection`;
     }
     return undefined;
   }
@@ -307,6 +337,7 @@ export class RespServer {
 
   #release(c: Connection): void {
     this.#state.stats.bufferedBytes -= c.buffered;
+    if (c.stranger) this.#strangerBytes -= c.buffered;
     c.buffered = 0;
   }
 
