@@ -1,7 +1,7 @@
 /**
  * The RESP TCP server. Each connection reads, parses every complete command
  * of what arrived (pipelining), runs them in order and answers them in one
- * write. A protocol violation gets `-ERR Protocol error: ...` and that
+ * write, or in writes of about 1 MiB, each awaited, when they are more. A protocol violation gets `-ERR Protocol error: ...` and that
  * connection alone is closed.
  *
  * Exposure limits: a password (AUTH), before which requests must be small, a
@@ -71,6 +71,10 @@ const READ_SIZE = 64 * 1024;
 // Replies of a long pipeline go out once this many bytes are pending, so a
 // client pipelining big MGETs cannot make the server buffer without bound.
 const FLUSH_AT = MiB;
+// Most commands of a pipeline started before the replies of those ahead of
+// them are encoded: a read holds its value until then, so without a bound one
+// read of 64 KiB (2,500 GETs) could hold 2,500 values (of 1 MB: 2.5 GB).
+const MAX_IN_FLIGHT = 16;
 // With a password, clients not yet authenticated share this fraction of the
 // total query buffer limit, and authenticated ones the rest: strangers filling
 // theirs are dropped, and can never get authenticated clients dropped.
@@ -390,17 +394,20 @@ export class RespServer {
       if (lone !== undefined) inFlight[inFlight.length - 1] = lone;
       gathering = undefined;
     };
+    // Replies go out as they pass FLUSH_AT, each write awaited before the
+    // next starts: a client that reads slowly holds up only itself.
     const settle = async () => {
       issue();
       for (const pending of inFlight) {
         if (pending instanceof WriteBatch) {
           for (const r of await pending.replies()) out.reply(r);
-          continue;
+        } else {
+          const r = pending instanceof Promise ? await pending : pending;
+          // HELLO 3 answers, and everything after it is, in RESP3.
+          out.protocol = session.protocol;
+          out.reply(r);
         }
-        const r = pending instanceof Promise ? await pending : pending;
-        // HELLO 3 answers, and everything after it is, in RESP3.
-        out.protocol = session.protocol;
-        out.reply(r);
+        if (out.length >= FLUSH_AT) await this.#flush(c, out);
       }
       inFlight.length = 0;
       flying = undefined;
@@ -420,7 +427,11 @@ export class RespServer {
             break;
           }
         }
-        if (flying !== undefined && (command.overlap === "barrier" || command.overlap !== flying)) {
+        if (
+          flying !== undefined &&
+          (command.overlap === "barrier" || command.overlap !== flying ||
+            inFlight.length >= MAX_IN_FLIGHT)
+        ) {
           await settle();
         }
         const ops = command.blind();
