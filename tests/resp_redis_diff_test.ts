@@ -381,6 +381,60 @@ Deno.test({
   },
 });
 
+// The keys KEYS and SCAN MATCH select, compared as sets (the servers list
+// them in different orders).
+const utf8 = new TextEncoder();
+const GLOB_KEYS = [
+  ..."a b ab abc a*b a?b a[b a]b a\\b h[e]llo hello hallo hxllo hllo heeello a-b a^b \\ [ ] - * ? _"
+    .split(" "),
+  ..."foo:1 Foo:1 x\0y \u00ff \u00e9".split(" "),
+].map((k) => utf8.encode(k)).concat([Uint8Array.of(0x80), Uint8Array.of(0xff)]);
+const GLOB_PATTERNS = [
+  ..."* a?b a\\*b a[*]b a[\\]]b a[]]b h[ae]llo h[^e]llo h[a-e]llo h[e-a]llo h[-a]llo h[^]llo"
+    .split(" "),
+  // A `-` before `]`: a range up to `]`, and the class runs on.
+  ..."h[a-]llo [a-] [a-]x] [^a-] a[b- a[a-c-e]b a[^-]b a[a\\-c]b a[\\-]b".split(" "),
+  ..."h[]llo h[a-a]llo [] [ ] \\ *\\ a[ a[b a[\\ [[] [\\[] foo:[12] [fF]oo:* x* ?? ***a *[^a-z]*"
+    .split(" "),
+].map((p) => utf8.encode(p)).concat([
+  // Ranges of C chars, signed: 0x01 to 0xff is -1 to 1, 0x7f to 0x81 all but 0x80.
+  Uint8Array.of(0x5b, 0x01, 0x2d, 0xff, 0x5d),
+  Uint8Array.of(0x5b, 0x7f, 0x2d, 0x81, 0x5d),
+]);
+
+async function globSelections(port: number): Promise<string[]> {
+  const c = await Client.connect(port);
+  try {
+    await c.call("FLUSHALL");
+    for (const k of GLOB_KEYS) assert.equal(await c.call("SET", k, "v"), "OK");
+    const out: string[] = [];
+    const sorted = (r: Reply) => JSON.stringify((r as string[]).slice().sort());
+    for (const p of GLOB_PATTERNS) {
+      out.push(`KEYS ${JSON.stringify([...p])}: ${sorted(await c.call("KEYS", p))}`);
+      const scan = await c.call("SCAN", "0", "MATCH", p, "COUNT", "1000") as Reply[];
+      out.push(`SCAN ${JSON.stringify([...p])}: ${scan[0]} ${sorted(scan[1])}`);
+    }
+    return out;
+  } finally {
+    c.close();
+  }
+}
+
+Deno.test({
+  name: "redis-server vs cask: KEYS and SCAN MATCH select the same keys",
+  ignore: !hasRedis,
+  async fn() {
+    let expected: string[] = [];
+    await withRedis(async (port) => {
+      expected = await globSelections(port);
+    });
+    await withServer(async (port) => {
+      const got = await globSelections(port);
+      for (let i = 0; i < got.length; i++) assert.equal(got[i], expected[i]);
+    });
+  },
+});
+
 // What redis-cli shows as the hint after a command name comes from COMMAND
 // DOCS; for the commands both servers have, the hints must read the same.
 const OWN_SYNTAX = new Set(["scan", "config", "command", "client"]);

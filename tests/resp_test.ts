@@ -264,6 +264,17 @@ Deno.test("glob: Redis pattern semantics over bytes", () => {
   assert.ok(m("*[\\]]", "a]"));
   assert.ok(globMatch(bytes("\xff*"), new Uint8Array([0xc3, 0xbf, 1])));
   assert.ok(m("a".repeat(30) + "*b", "a".repeat(60)) === false);
+  // A `-` before `]` makes a range that ends at `]`, and the class runs on
+  // (here to the end of the pattern), as in Redis 7.0.
+  assert.ok(!m("h[a-]llo", "hallo"));
+  assert.ok(m("h[a-]llo", "hl"));
+  assert.ok(m("[a-]", "a") && m("[a-]", "]") && m("[a-]", "_"));
+  assert.ok(!m("[a-]", "-"));
+  assert.ok(m("[a-]x]", "x") && !m("[a-]x]", "a]"));
+  // Ranges compare C chars, signed: 0x01 to 0xff is -1 to 1.
+  const range = Uint8Array.of(0x5b, 0x01, 0x2d, 0xff, 0x5d);
+  assert.ok(globMatch(range, Uint8Array.of(0x00)) && globMatch(range, Uint8Array.of(0xff)));
+  assert.ok(!globMatch(range, Uint8Array.of(0x41)) && !globMatch(range, Uint8Array.of(0x80)));
 });
 
 Deno.test("glob: literal prefixes become prefix scans", () => {

@@ -89,10 +89,14 @@ function matchOne(pattern: Uint8Array, p: number, c: number): number {
     if (pattern[i] === BACKSLASH && i + 1 < pattern.length) {
       if (pattern[i + 1] === c) hit = true;
       i += 2;
-    } else if (i + 2 < pattern.length && pattern[i + 1] === DASH && pattern[i + 2] !== CLOSE) {
-      const lo = Math.min(pattern[i], pattern[i + 2]);
-      const hi = Math.max(pattern[i], pattern[i + 2]);
-      if (c >= lo && c <= hi) hit = true;
+    } else if (i + 2 < pattern.length && pattern[i + 1] === DASH) {
+      // A `]` after the dash ends the range, not the class (`[a-]` is `]`
+      // to `a`, and the class goes on), as in Redis 7.0. Redis compares
+      // C chars, which are signed.
+      const from = signed(pattern[i]);
+      const to = signed(pattern[i + 2]);
+      const at = signed(c);
+      if (at >= Math.min(from, to) && at <= Math.max(from, to)) hit = true;
       i += 3;
     } else {
       if (pattern[i] === c) hit = true;
@@ -101,4 +105,8 @@ function matchOne(pattern: Uint8Array, p: number, c: number): number {
   }
   const length = Math.min(i + 1, pattern.length) - p;
   return hit !== negate ? length : 0;
+}
+
+function signed(byte: number): number {
+  return byte << 24 >> 24;
 }
