@@ -351,6 +351,18 @@ const SCRIPT: string[][] = [
   ["HELLO", "-0"],
   ["HELLO", "-1"],
   ["HELLO", "12345678901234567"],
+  // CONFIG GET ignores case: a plain name is answered as it was asked for
+  // (once, however often it is asked), a pattern with the setting's name.
+  ["CONFIG", "GET", "SAVE"],
+  ["CONFIG", "GET", "Save", "save", "SAVE"],
+  ["CONFIG", "GET", "S?VE"],
+  ["CONFIG", "GET", "[S]ave"],
+  ["CONFIG", "GET", "TIMEOUT"],
+  ["CONFIG", "GET", "timeo*t"],
+  ["CONFIG", "GET", "nosuchsetting"],
+  ["CLIENT", "HELP", "x"],
+  ["COMMAND", "HELP", "x"],
+  ["CONFIG", "HELP", "x"],
 ];
 
 async function replies(port: number): Promise<Reply[]> {
@@ -378,6 +390,73 @@ Deno.test({
         assert.deepEqual(got[i], expected[i], `reply ${i} to ${SCRIPT[i].join(" ")}`);
       }
     });
+  },
+});
+
+// COMMAND INFO's arity and key positions (first, last, step) are Redis' for
+// every command both servers have.
+Deno.test({
+  name: "redis-server vs cask: COMMAND INFO gives the same arities and key positions",
+  ignore: !hasRedis,
+  async fn() {
+    const positions = async (port: number, names: string[]) => {
+      const c = await Client.connect(port);
+      try {
+        const info = await c.call("COMMAND", "INFO", ...names) as Reply[][];
+        return info.map((i) => JSON.stringify([i[0], i[1], i[3], i[4], i[5]]));
+      } finally {
+        c.close();
+      }
+    };
+    let names: string[] = [];
+    let ours: string[] = [];
+    await withServer(async (port) => {
+      const c = await Client.connect(port);
+      names = await c.call("COMMAND", "LIST") as string[];
+      c.close();
+      ours = await positions(port, names);
+    });
+    await withRedis(async (port) => {
+      assert.deepEqual(ours, await positions(port, names));
+    });
+  },
+});
+
+// HELP lists the sub-commands Cask has, each in Redis 7.0's words, between
+// Redis' first and last lines. SETINFO came in Redis 7.2, after 7.0.
+Deno.test({
+  name: "redis-server vs cask: CLIENT, COMMAND and CONFIG HELP use Redis' words",
+  ignore: !hasRedis,
+  async fn() {
+    const help = async (port: number, command: string) => {
+      const c = await Client.connect(port);
+      try {
+        const lines = await c.call(command, "help") as string[];
+        // An entry: its first line and the indented lines after it.
+        const entries: string[] = [];
+        for (const line of lines.slice(1)) {
+          if (line.startsWith(" ")) entries[entries.length - 1] += `\n${line}`;
+          else entries.push(line);
+        }
+        return { first: lines[0], entries };
+      } finally {
+        c.close();
+      }
+    };
+    for (const command of ["CLIENT", "COMMAND", "CONFIG"]) {
+      let ours = { first: "", entries: [] as string[] };
+      await withServer(async (port) => {
+        ours = await help(port, command);
+      });
+      await withRedis(async (port) => {
+        const theirs = await help(port, command);
+        assert.equal(ours.first, theirs.first);
+        assert.equal(ours.entries.at(-1), theirs.entries.at(-1));
+        const known = ours.entries.filter((e) => !e.startsWith("SETINFO "));
+        assert.deepEqual(known, theirs.entries.filter((e) => known.includes(e)), command);
+        assert.ok(known.length >= 2, `${command} HELP: ${ours.entries}`);
+      });
+    }
   },
 });
 

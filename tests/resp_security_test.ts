@@ -233,6 +233,8 @@ Deno.test("security: idle clients are disconnected after the timeout, busy ones 
       }
       assert.equal(await closed, true);
       assert.equal(await busy.call("PING"), "PONG");
+      // Redis' setting is in whole seconds: a part of one is one, as 0 is never.
+      assert.deepEqual(await busy.call("CONFIG", "GET", "timeout"), ["timeout", "1"]);
     } finally {
       idle.close();
       busy.close();

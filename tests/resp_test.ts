@@ -275,6 +275,12 @@ Deno.test("glob: Redis pattern semantics over bytes", () => {
   const range = Uint8Array.of(0x5b, 0x01, 0x2d, 0xff, 0x5d);
   assert.ok(globMatch(range, Uint8Array.of(0x00)) && globMatch(range, Uint8Array.of(0xff)));
   assert.ok(!globMatch(range, Uint8Array.of(0x41)) && !globMatch(range, Uint8Array.of(0x80)));
+  // Redis' nocase: letters fold, ranges fold after their ends are ordered,
+  // and an escaped letter inside a class is exact.
+  const i = (p: string, s: string) => globMatch(bytes(p), bytes(s), true);
+  assert.ok(i("S?VE", "save") && i("s\\Ave", "save") && i("[A-C]x", "bx") && i("[ABC]x", "bx"));
+  assert.ok(!i("[\\S]ave", "save") && i("[\\s]ave", "save"));
+  assert.ok(!i("[Z-a]", "b") && !m("S?VE", "save"));
 });
 
 Deno.test("glob: literal prefixes become prefix scans", () => {

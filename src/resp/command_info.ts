@@ -9,9 +9,10 @@ import { syntaxArguments } from "./command_syntax.ts";
 import { CommandError } from "./command_error.ts";
 import type { Reply } from "./encoder.ts";
 import { globMatch } from "./glob.ts";
+import { helpReply } from "./help.ts";
 import { asciiUpper, subcommandError } from "./words.ts";
 
-/** COMMAND [COUNT | LIST | INFO name ... | DOCS [name ...]] over `table`. */
+/** COMMAND [COUNT | LIST | INFO name ... | DOCS [name ...] | HELP] over `table`. */
 export function commandReply(table: ReadonlyMap<string, CommandSpec>, args: Uint8Array[]): Reply {
   if (args.length === 1) return [...table].map(([name, spec]) => describe(name, spec));
   const sub = asciiUpper(args[1]);
@@ -40,8 +41,27 @@ export function commandReply(table: ReadonlyMap<string, CommandSpec>, args: Uint
     }
     return { map: docs };
   }
-  throw subcommandError("COMMAND", args, ["COUNT", "LIST", "INFO", "DOCS"]);
+  if (sub === "HELP" && args.length === 2) return helpReply("COMMAND", COMMAND_HELP);
+  throw subcommandError("COMMAND", args, ["COUNT", "LIST", "INFO", "DOCS", "HELP"]);
 }
+
+// Redis 7.0's words for the sub-commands Cask has, in its order.
+const COMMAND_HELP = [
+  "(no subcommand)",
+  "    Return details about all Redis commands.",
+  "COUNT",
+  "    Return the total number of commands in this Redis server.",
+  "LIST",
+  "    Return a list of all commands in this Redis server.",
+  "INFO [<command-name> ...]",
+  "    Return details about multiple Redis commands.",
+  "    If no command names are given, documentation details for all",
+  "    commands are returned.",
+  "DOCS [<command-name> ...]",
+  "    Return documentation details about multiple Redis commands.",
+  "    If no command names are given, documentation details for all",
+  "    commands are returned.",
+];
 
 const ascii = new TextEncoder();
 
@@ -56,8 +76,8 @@ function commandList(table: ReadonlyMap<string, CommandSpec>, args: Uint8Array[]
   }
   switch (asciiUpper(args[3])) {
     case "PATTERN": {
-      const pattern = args[4].map((c) => c >= 0x61 && c <= 0x7a ? c - 0x20 : c);
-      return names.filter((n) => globMatch(pattern, ascii.encode(n))).map((n) => n.toLowerCase());
+      const lower = names.map((n) => n.toLowerCase());
+      return lower.filter((n) => globMatch(args[4], ascii.encode(n), true));
     }
     case "MODULE":
       return []; // no modules are loaded, so none has commands

@@ -446,7 +446,7 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map<string, Comman
         "Returns the effective values of configuration parameters.",
         config,
       ),
-      subcommands: { GET: -3 },
+      subcommands: { GET: -3, HELP: 2 },
     },
   ],
   [
@@ -490,11 +490,11 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map<string, Comman
         -1,
         ["loading", "stale"],
         A,
-        "[COUNT|LIST|INFO|DOCS]",
+        "[COUNT|LIST|INFO|DOCS|HELP]",
         "Returns detailed information about all commands.",
         (_, a) => commandReply(COMMANDS, a),
       ),
-      subcommands: { COUNT: 2, LIST: -2, INFO: -2, DOCS: -2 },
+      subcommands: { COUNT: 2, LIST: -2, INFO: -2, DOCS: -2, HELP: 2 },
     },
   ],
   [
@@ -543,11 +543,11 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map<string, Comman
         -2,
         ["admin"],
         C,
-        "ID|GETNAME|SETNAME|SETINFO|INFO",
+        "ID|GETNAME|SETNAME|SETINFO|INFO|HELP",
         "Client connection commands.",
         client,
       ),
-      subcommands: { ID: 2, GETNAME: 2, SETNAME: 3, SETINFO: 4, INFO: 2 },
+      subcommands: { ID: 2, GETNAME: 2, SETNAME: 3, SETINFO: 4, INFO: 2, HELP: 2 },
     },
   ],
   ["MULTI", server(1, ["fast", "no-multi"], T, "", "Starts a transaction.", multi)],
@@ -555,14 +555,19 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map<string, Comman
   ["DISCARD", server(1, ["fast", "no-multi"], T, "", "Discards a transaction.", discard)],
   [
     "WATCH",
-    server(
-      -2,
-      ["fast", "no-multi"],
-      T,
-      "key [key ...]",
-      "Monitors changes to keys to determine the execution of a transaction.",
-      watch,
-    ),
+    // Its keys are named for COMMAND INFO (clients route by them); a server
+    // command takes no key locks, so they change nothing else.
+    {
+      ...server(
+        -2,
+        ["fast", "no-multi"],
+        T,
+        "key [key ...]",
+        "Monitors changes to keys to determine the execution of a transaction.",
+        watch,
+      ),
+      keys: ALL,
+    },
   ],
   [
     "UNWATCH",

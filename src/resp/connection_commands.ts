@@ -6,6 +6,7 @@
 import { CommandError } from "./command_error.ts";
 import type { Session } from "./context.ts";
 import { OK, type Reply } from "./encoder.ts";
+import { helpReply } from "./help.ts";
 import { parseInt64 } from "./numbers.ts";
 import { asciiUpper, byteString, quoted, subcommandError } from "./words.ts";
 
@@ -129,8 +130,26 @@ export function client(s: Session, args: Uint8Array[]): Reply {
   if (sub === "INFO" && args.length === 2) {
     return `id=${s.id} name=${s.name ?? ""} db=0 resp=${s.protocol}\n`;
   }
-  throw subcommandError("CLIENT", args, ["ID", "GETNAME", "SETNAME", "SETINFO", "INFO"]);
+  if (sub === "HELP" && args.length === 2) return helpReply("CLIENT", CLIENT_HELP);
+  throw subcommandError("CLIENT", args, ["ID", "GETNAME", "SETNAME", "SETINFO", "INFO", "HELP"]);
 }
+
+// Redis 7.0's words for the sub-commands Cask has, in its order (SETINFO's
+// are Redis 7.2's).
+const CLIENT_HELP = [
+  "GETNAME",
+  "    Return the name of the current connection.",
+  "ID",
+  "    Return the ID of the current connection.",
+  "INFO",
+  "    Return information about the current client connection.",
+  "SETNAME <name>",
+  "    Assign the name <name> to the current connection.",
+  "SETINFO <option> <value>",
+  "    Set client meta attr. Options are:",
+  "    * LIB-NAME: the client lib name.",
+  "    * LIB-VER: the client lib version.",
+];
 
 function clientName(arg: Uint8Array): string {
   if (arg.some((c) => c <= 0x20 || c > 0x7e)) {

@@ -45,6 +45,8 @@ export interface ServerState {
   /** Whether the store compacts by itself, shown by INFO. */
   readonly autoCompact: boolean;
   readonly maxClients: number;
+  /** Idle clients are disconnected after this many ms; 0 never. */
+  readonly idleTimeoutMs: number;
   /**
    * The longest string a command may make (APPEND, SETRANGE): the longest bulk
    * the parser takes, Redis' proto-max-bulk-len.

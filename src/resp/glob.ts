@@ -42,8 +42,11 @@ export function compileGlob(pattern: Uint8Array): Glob {
   };
 }
 
-/** Whether `text` matches `pattern` entirely (Redis `stringmatchlen` semantics). */
-export function globMatch(pattern: Uint8Array, text: Uint8Array): boolean {
+/**
+ * Whether `text` matches `pattern` entirely (Redis `stringmatchlen` semantics);
+ * `nocase` ignores the case of ASCII letters, as Redis' nocase matching does.
+ */
+export function globMatch(pattern: Uint8Array, text: Uint8Array, nocase = false): boolean {
   let p = 0;
   let t = 0;
   // Position after the last `*` seen and the text position it was tried at:
@@ -58,7 +61,7 @@ export function globMatch(pattern: Uint8Array, text: Uint8Array): boolean {
       starT = t;
       continue;
     }
-    const step = p < pattern.length ? matchOne(pattern, p, text[t]) : 0;
+    const step = p < pattern.length ? matchOne(pattern, p, text[t], nocase) : 0;
     if (step > 0) {
       p += step;
       t++;
@@ -75,11 +78,11 @@ export function globMatch(pattern: Uint8Array, text: Uint8Array): boolean {
 
 // Tests one byte against the pattern element at `p`; returns that element's
 // length in the pattern when it matches, 0 when it does not.
-function matchOne(pattern: Uint8Array, p: number, c: number): number {
+function matchOne(pattern: Uint8Array, p: number, c: number, nocase: boolean): number {
   const head = pattern[p];
   if (head === QUESTION) return 1;
-  if (head === BACKSLASH && p + 1 < pattern.length) return pattern[p + 1] === c ? 2 : 0;
-  if (head !== OPEN) return head === c ? 1 : 0;
+  if (head === BACKSLASH && p + 1 < pattern.length) return same(pattern[p + 1], c, nocase) ? 2 : 0;
+  if (head !== OPEN) return same(head, c, nocase) ? 1 : 0;
   let i = p + 1;
   const negate = pattern[i] === CARET;
   if (negate) i++;
@@ -87,24 +90,39 @@ function matchOne(pattern: Uint8Array, p: number, c: number): number {
   // An unterminated class runs to the end of the pattern, as in Redis.
   while (i < pattern.length && pattern[i] !== CLOSE) {
     if (pattern[i] === BACKSLASH && i + 1 < pattern.length) {
+      // Exact even with nocase, as in Redis.
       if (pattern[i + 1] === c) hit = true;
       i += 2;
     } else if (i + 2 < pattern.length && pattern[i + 1] === DASH) {
       // A `]` after the dash ends the range, not the class (`[a-]` is `]`
       // to `a`, and the class goes on), as in Redis 7.0. Redis compares
-      // C chars, which are signed.
-      const from = signed(pattern[i]);
-      const to = signed(pattern[i + 2]);
-      const at = signed(c);
-      if (at >= Math.min(from, to) && at <= Math.max(from, to)) hit = true;
+      // C chars, which are signed, and folds case after ordering the ends.
+      let from = Math.min(signed(pattern[i]), signed(pattern[i + 2]));
+      let to = Math.max(signed(pattern[i]), signed(pattern[i + 2]));
+      let at = signed(c);
+      if (nocase) {
+        from = lower(from);
+        to = lower(to);
+        at = lower(at);
+      }
+      if (at >= from && at <= to) hit = true;
       i += 3;
     } else {
-      if (pattern[i] === c) hit = true;
+      if (same(pattern[i], c, nocase)) hit = true;
       i++;
     }
   }
   const length = Math.min(i + 1, pattern.length) - p;
   return hit !== negate ? length : 0;
+}
+
+function same(a: number, b: number, nocase: boolean): boolean {
+  return a === b || (nocase && lower(a) === lower(b));
+}
+
+// C's tolower() in the "C" locale: ASCII letters only.
+function lower(c: number): number {
+  return c >= 0x41 && c <= 0x5a ? c + 0x20 : c;
 }
 
 function signed(byte: number): number {

@@ -97,7 +97,6 @@ export class RespServer {
   readonly #strangerLimit: number;
   // What strangers hold, a part of ServerStats.bufferedBytes.
   #strangerBytes = 0;
-  readonly #idleTimeoutMs: number;
   readonly #connections = new Set<Connection>();
   readonly #handlers = new Set<Promise<void>>();
   readonly #accepting: Promise<void>;
@@ -121,7 +120,6 @@ export class RespServer {
     this.#authenticatedWho = options.password === undefined
       ? "all clients"
       : "authenticated clients";
-    this.#idleTimeoutMs = options.idleTimeoutMs ?? 0;
     const cache = new ValueCache(options.valueCacheBytes ?? 64 * MiB);
     this.#state = {
       db,
@@ -135,6 +133,7 @@ export class RespServer {
       sync: options.sync ?? "always",
       autoCompact: options.autoCompact ?? false,
       maxClients: fitOpenFiles(options.maxClients ?? 10_000),
+      idleTimeoutMs: options.idleTimeoutMs ?? 0,
       maxString: this.#limits.maxBulkLength,
       password: options.password === undefined ? undefined : encoder.encode(options.password),
       startedAt: Date.now(),
@@ -152,8 +151,9 @@ export class RespServer {
       },
       nextClientId: 1,
     };
-    if (this.#idleTimeoutMs > 0) {
-      const every = Math.min(1000, Math.max(10, this.#idleTimeoutMs / 4));
+    const idle = this.#state.idleTimeoutMs;
+    if (idle > 0) {
+      const every = Math.min(1000, Math.max(10, idle / 4));
       this.#sweeper = setInterval(() => this.#closeIdle(), every);
     }
     this.#accepting = this.#accept();
@@ -225,7 +225,7 @@ export class RespServer {
   }
 
   #closeIdle(): void {
-    const cutoff = Date.now() - this.#idleTimeoutMs;
+    const cutoff = Date.now() - this.#state.idleTimeoutMs;
     for (const c of this.#connections) if (!c.busy && c.lastActive < cutoff) close(c);
   }
 

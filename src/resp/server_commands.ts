@@ -1,6 +1,6 @@
 /**
- * Server commands: INFO, DBSIZE, CONFIG GET, BGREWRITEAOF, SAVE/BGSAVE/LASTSAVE
- * and TIME.
+ * Server commands: INFO, DBSIZE, CONFIG GET/HELP, BGREWRITEAOF,
+ * SAVE/BGSAVE/LASTSAVE and TIME.
  * @module
  */
 
@@ -8,8 +8,9 @@ import { CommandError } from "./command_error.ts";
 import type { ServerState, Session } from "./context.ts";
 import { OK, type Reply } from "./encoder.ts";
 import { globMatch } from "./glob.ts";
+import { helpReply } from "./help.ts";
 import { expiryOf, type KeyView } from "./keyspace.ts";
-import { asciiUpper } from "./words.ts";
+import { asciiUpper, byteString } from "./words.ts";
 import { formatBytes } from "../cli/human.ts";
 
 const utf8 = new TextEncoder();
@@ -19,23 +20,45 @@ export function dbsize(s: Session, _args: Uint8Array[], view?: KeyView): Reply |
   return view ? view.size() : s.server.db.size;
 }
 
-/** CONFIG GET pattern [pattern ...]: the few settings clients (redis-benchmark) ask for. */
+/**
+ * CONFIG GET pattern [pattern ...]: the few settings clients (redis-benchmark)
+ * ask for; CONFIG HELP.
+ */
 export function config(s: Session, args: Uint8Array[]): Reply {
-  // The command table checked the sub-command: GET and at least one pattern.
+  // The command table checked the sub-command: GET and at least one pattern, or HELP.
+  if (asciiUpper(args[1]) === "HELP") return helpReply("CONFIG", CONFIG_HELP);
   const st = s.server;
-  const settings: [string, string][] = [
+  const settings = new Map([
     ["save", ""],
     ["appendonly", "yes"],
     ["appendfsync", st.sync === "always" ? "always" : st.sync === "never" ? "no" : "everysec"],
     ["maxclients", String(st.maxClients)],
     ["databases", "1"],
     ["port", String(st.port)],
-  ];
-  const patterns = args.slice(2);
-  return {
-    map: settings.filter(([name]) => patterns.some((p) => globMatch(p, utf8.encode(name)))),
-  };
+    // Redis counts whole seconds; a part of one counts as one, as 0 is never.
+    ["timeout", String(Math.ceil(st.idleTimeoutMs / 1000))],
+  ]);
+  // As in Redis 7.0, case is ignored: a name without wildcards is answered
+  // as it was asked for, once, and a pattern with the names it matches.
+  const shown = new Map<string, Reply>();
+  for (const p of args.slice(2)) {
+    if (!p.some((c) => c === 0x2a || c === 0x3f || c === 0x5b)) {
+      const name = byteString(p).toLowerCase();
+      if (settings.has(name) && !shown.has(name)) shown.set(name, p);
+      continue;
+    }
+    for (const name of settings.keys()) {
+      if (!shown.has(name) && globMatch(p, utf8.encode(name), true)) shown.set(name, name);
+    }
+  }
+  return { map: [...shown].map(([name, as]) => [as, settings.get(name)!]) };
 }
+
+// Redis 7.0's words for the sub-command Cask has.
+const CONFIG_HELP = [
+  "GET <pattern>",
+  "    Return parameters matching the glob-like <pattern> and their values.",
+];
 
 /** BGREWRITEAOF: a compaction in the background. */
 export function bgrewriteaof(s: Session): Reply {
