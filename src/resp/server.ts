@@ -1,8 +1,9 @@
 /**
  * The RESP TCP server. Each connection reads, parses every complete command
  * of what arrived (pipelining), runs them in order and answers them in one
- * write, or in writes of about 1 MiB, each awaited, when they are more. A protocol violation gets `-ERR Protocol error: ...` and that
- * connection alone is closed.
+ * write, or in writes of about 1 MiB, each awaited, when they are more. A
+ * protocol violation gets `-ERR Protocol error: ...` and that connection alone
+ * is closed.
  *
  * Exposure limits: a password (AUTH), before which requests must be small, a
  * cap on clients (fitted to the open-file limit), an idle timeout, and caps on
