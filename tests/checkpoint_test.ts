@@ -6,10 +6,10 @@
  * writing it, or a log cut shorter than what it covers.
  */
 import assert from "node:assert/strict";
-import { type Cask, open, type OpenOptions, verify } from "../mod.ts";
+import { type Cask, CorruptionError, open, type OpenOptions, verify } from "../mod.ts";
 import { readCheckpoint, writeCheckpoint } from "../src/log/checkpoint.ts";
 import { TimeSlicer } from "../src/log/time_slice.ts";
-import { prng, randomBytes, withDir } from "./helpers.ts";
+import { prng, randomBytes, tempDir, withDir } from "./helpers.ts";
 
 const OPTS: OpenOptions = {
   sync: "never",
@@ -504,11 +504,24 @@ Deno.test("checkpoint: a background one whose resume file the log then cuts shor
     bytes[last.size - 3] ^= 0xff;
     await Deno.writeFile(path, bytes);
     const want = await replayed(dir);
+    // What the checkpoint covered was durable: the damage there is lost records.
+    const copy = await tempDir();
+    try {
+      for (const e of Deno.readDirSync(dir)) {
+        await Deno.copyFile(`${dir}/${e.name}`, `${copy}/${e.name}`);
+      }
+      const err = await open(copy, { ...OPTS, strict: true }).then((db) => db.close(), (e) => e);
+      assert.ok(err instanceof CorruptionError, `strict open gave ${err}`);
+      assert.equal(err.file, `${copy}/data.${last.id}`);
+    } finally {
+      await Deno.remove(copy, { recursive: true });
+    }
     const kinds: string[] = [];
     const db = await open(dir, { ...OPTS, onWarning: (w) => kinds.push(w.kind) });
     assert.deepEqual(await rows(db), want);
-    assert.ok(kinds.includes("torn-tail"), `${kinds}`);
+    assert.ok(kinds.includes("torn-tail") && kinds.includes("missing-file"), `${kinds}`);
     assert.ok(!(await exists(`${dir}/${NAME}`)), "the contradicted checkpoint is removed");
+    assert.ok(db.sequence >= last.lastSeq, "the lost sequence numbers are not handed out again");
     await db.close();
     assert.deepEqual(await opened(dir), await replayed(dir));
   }));

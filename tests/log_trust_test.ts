@@ -207,6 +207,96 @@ Deno.test("a value embedding the store's own earlier records (same salt) never r
     }
   }));
 
+/**
+ * A store whose only data file holds `role:alice = user`, then `upload`: a
+ * value holding a copy of the data file of a fork of the store (its files
+ * copied elsewhere, where `role:alice = admin` was written next), then 4 KiB of
+ * padding, then `after` when `trailer`. The fork's write is under the store's
+ * salt and carries the sequence number that continues the store's log.
+ */
+async function storeWithForkUpload(dir: string, trailer: boolean) {
+  {
+    await using db = await open(dir);
+    await db.set("role:alice", "user");
+  }
+  const fork = await tempDir();
+  let forked: Uint8Array;
+  try {
+    for (const e of Deno.readDirSync(dir)) {
+      await Deno.copyFile(`${dir}/${e.name}`, `${fork}/${e.name}`);
+    }
+    {
+      await using db = await open(fork);
+      await db.set("role:alice", "admin");
+    }
+    forked = await Deno.readFile((await dataFiles(fork))[0]);
+  } finally {
+    await Deno.remove(fork, { recursive: true });
+  }
+  const value = new Uint8Array(forked.length + 4096).fill(7);
+  value.set(forked);
+  {
+    await using db = await open(dir);
+    await db.set("upload", value);
+    if (trailer) await db.set("after", "real");
+  }
+  const [file] = await dataFiles(dir);
+  const whole = await Deno.readFile(file);
+  const valueAt = indexOf(whole, value);
+  assert.ok(valueAt > 0);
+  return { file, whole, forked, valueAt, value };
+}
+
+Deno.test("a value holding a copy of a fork's data file: a cut inside it is a torn tail, never the fork's write", () =>
+  withDir(async (dir) => {
+    const { file, whole, forked, valueAt } = await storeWithForkUpload(dir, false);
+    const boundaries = recordEnds(forked).map((e) => valueAt + e);
+    const uploadStart = valueAt - HEADER_SIZE - "upload".length;
+    const cuts = cutOffsets(uploadStart, whole.length, 37, boundaries);
+    assert.ok(cuts.length >= 100, `${cuts.length} cuts`);
+    for (const cut of cuts) {
+      for (const strict of [false, true]) {
+        await Deno.writeFile(file, whole.subarray(0, cut));
+        const { db, warnings } = await openWarned(dir, strict);
+        try {
+          assert.deepEqual(warnings.map((w) => w.kind), ["torn-tail"], `cut at ${cut}`);
+          assert.equal(warnings[0].offset, uploadStart, `cut at ${cut}`);
+          assert.equal(await db.getString("role:alice"), "user", `cut at ${cut}`);
+          assert.equal(await db.get("upload"), undefined);
+          assert.equal(db.size, 1);
+        } finally {
+          await db.close();
+        }
+      }
+    }
+  }));
+
+Deno.test("a flipped byte in a value holding a fork's data file, a real record behind: the value is damage, the fork's write never applied", () =>
+  withDir(async (dir) => {
+    const { file, whole, forked, valueAt, value } = await storeWithForkUpload(dir, true);
+    const uploadStart = valueAt - HEADER_SIZE - "upload".length;
+    const flips = [valueAt + 3, valueAt + forked.length + 1, valueAt + value.length - 1];
+    for (const flip of flips) {
+      const damaged = whole.slice();
+      damaged[flip] ^= 0x20;
+      await Deno.writeFile(file, damaged);
+      const err = await rejection(open(dir, { strict: true }));
+      assert.ok(err instanceof CorruptionError, `flip at ${flip}: ${err}`);
+      assert.equal(err.offset, uploadStart);
+      const { db, warnings } = await openWarned(dir);
+      try {
+        assert.deepEqual(warnings.map((w) => [w.kind, w.offset]), [["damaged", uploadStart]]);
+        // The whole value is the damage: nothing inside it is looked at as a record.
+        assert.equal(warnings[0].bytes, HEADER_SIZE + "upload".length + value.length);
+        assert.equal(await db.getString("role:alice"), "user", `flip at ${flip}`);
+        assert.equal(await db.getString("after"), "real");
+        assert.equal(await db.get("upload"), undefined);
+      } finally {
+        await db.close();
+      }
+    }
+  }));
+
 /** A store of ~30 files of 16 KiB: 3000 keys, every third deleted, every fifth rewritten. Returns the expected contents. */
 async function fillStore(dir: string): Promise<Map<string, string>> {
   const want = new Map<string, string>();
@@ -310,6 +400,54 @@ Deno.test("a deleted newest data file is reported when the index checkpoint name
     const after = (await dataFiles(dir)).at(-1)!;
     assert.notEqual(after, newest);
     assert.match(new TextDecoder().decode(cli.stdout), new RegExp(`missing-file ${after} `));
+  }));
+
+Deno.test("the newest data file cut below the size the index checkpoint names: its lost records are reported", () =>
+  withDir(async (dir) => {
+    {
+      await using db = await open(dir, { checkpoint: { minKeys: 0 } });
+      for (let i = 0; i < 10; i++) await db.set(`k${i}`, `value-${i}`);
+    }
+    const [file] = await dataFiles(dir);
+    const whole = await Deno.readFile(file);
+    const checkpoint = await Deno.readFile(`${dir}/checkpoint`);
+    const ends = recordEnds(whole);
+    assert.equal(ends.length, 11);
+    // Inside the last record, inside an earlier one, and between records (whole records gone).
+    for (const cut of [whole.length - 1, whole.length - 100, ends[8], ends[1] + 5]) {
+      const kept = ends.filter((e) => e <= cut).length - 1;
+      const restore = async () => {
+        await Deno.writeFile(file, whole.subarray(0, cut));
+        await Deno.writeFile(`${dir}/checkpoint`, checkpoint);
+      };
+      await restore();
+      const err = await rejection(open(dir, { strict: true }));
+      assert.ok(err instanceof CorruptionError, `cut at ${cut}: ${err}`);
+      assert.equal(err.file, file);
+      assert.ok(err.message.includes(`${kept + 1}..10`), `cut at ${cut}: ${err.message}`);
+
+      await restore();
+      const report = await verify(dir);
+      assert.ok(report.issues.some((i) => i.kind === "missing-file"), `cut at ${cut}`);
+
+      await restore();
+      const { db, warnings } = await openWarned(dir);
+      assert.ok(warnings.some((w) => w.kind === "missing-file" && w.file === file), `${cut}`);
+      assert.equal(db.size, kept);
+      assert.equal(db.sequence, 10, "the lost sequence numbers are not handed out again");
+      await db.set("after", "the loss");
+      await db.close();
+      // The gap stays on record: the next file continues from sequence 10.
+      const later = await openWarned(dir);
+      assert.deepEqual(later.warnings.map((w) => w.kind), ["missing-file"], `cut at ${cut}`);
+      assert.equal(await later.db.getString("after"), "the loss");
+      await later.db.close();
+      for (const e of Deno.readDirSync(dir)) {
+        if (!["LOCK", "checkpoint", "data.0"].includes(e.name)) {
+          await Deno.remove(`${dir}/${e.name}`);
+        }
+      }
+    }
   }));
 
 for (const source of ["a stale copy of an old file", "a file of another store"]) {

@@ -399,7 +399,9 @@ export class Catalog {
       this.#index = new KeyDir({ pointCache: this.#opts.pointCache });
       this.#live.clear();
       records = loader();
-      log = await recoverLog(this.#dir, loadingSink(records, now), this.#opts);
+      // The checkpoint still tells what the log lost that it covered (a cut file).
+      const evidence = { ...this.#opts, checkpointEvidence: true };
+      log = await recoverLog(this.#dir, loadingSink(records, now), evidence);
     }
     records.flush();
     // A checkpoint that was not used (damaged, another store's, naming files

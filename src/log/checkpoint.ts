@@ -364,6 +364,17 @@ export function newestMissing(c: CheckpointPoint, files: DataFile[]): Checkpoint
   return c.files.filter((n) => n.id > top);
 }
 
+/**
+ * The row of `c` for `file` when the file, its replay done, ends short of the
+ * size `c` names for it. A checkpoint is renamed into place only once every
+ * byte it names is durable, so no crash leaves a file it names shorter: the
+ * records past the end were acknowledged, and are lost.
+ */
+export function endsShort(c: CheckpointPoint, file: DataFile): CheckpointFile | undefined {
+  const named = c.files.find((n) => n.id === file.id && n.salt === file.fmt.salt);
+  return named && file.size < named.size ? named : undefined;
+}
+
 // Sequential reads of [from, end) of `fd` through one buffer; `need` makes n
 // bytes available at `at`. `seen` gets every byte once, in order.
 class Stream {

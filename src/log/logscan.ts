@@ -89,7 +89,7 @@ export async function walkLog(
         continue;
       }
     }
-    const next = findNextRecord(log, pos + 1);
+    const next = findNextRecord(log, resyncFrom(log, pos));
     if (!(await onDamage(pos, next)) || next < 0) return pos;
     pos = next;
   }
@@ -119,6 +119,22 @@ function verifyLarge(
     crc.update(part);
   }
   return crc.matches() ? { h: { ...h }, bytes: head } : undefined;
+}
+
+// Where to look for the next record past damage at `pos`. A header that holds
+// (its own CRC) and that the log accepts declares its record's extent: the
+// bytes inside are that record's, written by the writer in one append, so a
+// record found there is part of a value (a copy of a fork's log file keeps the
+// salt and the sequence numbers that continue the log), never the log going
+// on. A torn write whose header made it to disk thus ends the file as a torn
+// tail. Any other damage is searched past byte by byte.
+function resyncFrom(log: LogFile, pos: number): number {
+  const head = new Uint8Array(log.fmt.headerSize);
+  if (pos + head.length > log.size) return pos + 1;
+  readFullAt(log.fd, pos, head);
+  const h = readHeader(log.fmt, head, 0);
+  if (!h || (log.owns && !log.owns(h))) return pos + 1;
+  return pos + recordSize(log.fmt, h.keyLen, h.valueLen);
 }
 
 // The offset of the first record at or after `from` that the log accepts as its

@@ -26,6 +26,7 @@ import { FILE_FLAG_COMPACTED, FILE_HEADER_SIZE, FILE_MAGIC, KIND_DATA } from "..
 import { checkChain } from "./chain.ts";
 import {
   type Checkpoint,
+  endsShort,
   type EntryVisitor,
   loadCheckpoint,
   matchesFiles,
@@ -100,9 +101,9 @@ export async function recoverLog(
   opts: RecoveryOptions,
   checkpoint?: CheckpointTarget,
 ): Promise<RecoveredLog> {
-  const report = (kind: ProblemKind, file: string, bytes: number, message: string) => {
-    if (opts.strict) throw new CorruptionError(`${file}: ${message}`, file, 0);
-    opts.onWarning({ kind, file, offset: 0, bytes, message: `${file}: ${message}` });
+  const report = (kind: ProblemKind, file: string, bytes: number, message: string, offset = 0) => {
+    if (opts.strict) throw new CorruptionError(`${file}: ${message}`, file, offset);
+    opts.onWarning({ kind, file, offset, bytes, message: `${file}: ${message}` });
   };
   const listed = await listIds(dir, "data");
   for (const name of listed.strays) {
@@ -130,24 +131,7 @@ export async function recoverLog(
       if (newest && cutAtCreation(p)) {
         // A crash right after the file was created: nothing in it was ever
         // acknowledged. Beside a live writer, a file it is creating right now.
-        const what = opts.readOnly
-          ? "a data file cut short at creation"
-          : "removed a data file cut short at creation";
-        if (!opts.liveTail) {
-          opts.onWarning({
-            kind: "torn-tail",
-            file: path,
-            offset: 0,
-            bytes: p.size,
-            message: `${path}: ${what}`,
-          });
-        }
-        if (!opts.readOnly) {
-          closeSync(p.fd);
-          p.fd = -1;
-          await Deno.remove(path);
-          await syncDir(dir);
-        }
+        await dropUnwritten(dir, p, "a data file cut short at creation", opts);
         continue;
       }
       const fmt = await formatOfDamaged(p, storeId);
@@ -235,13 +219,33 @@ export async function recoverLog(
       if (named && f.id < used!.fileId) lastSeq = named.lastSeq;
       else {
         const p = probes.find((x) => x.id === f.id)!;
-        const last = i === files.length - 1 && !f.compacted;
+        const last = endsLog(files, i, opts.liveTail === true);
         const from = f.id === used?.fileId ? { offset: used.resume, seq: used.seq } : undefined;
         // A log file holds no number past where the file continuing it starts.
         const next = files.find((g) => !g.compacted && g.header?.follows === f.id);
         lastSeq = await replayOne(f, p, last, replayInto, opts, from, next?.header?.baseSeq);
         // The log cut off part of what the checkpoint covers: its entries may point there.
         if (named && f.size < named.size) return { ...empty(storeId), checkpoint: "contradicted" };
+        const short = last && ck ? endsShort(ck, f) : undefined;
+        if (short && ck && loadCheckpoint(ck, () => {})) {
+          lost = Math.max(lost, short.lastSeq);
+          report(
+            "missing-file",
+            f.path,
+            short.size - f.size,
+            `the index checkpoint names it with ${short.size} bytes, through sequence ` +
+              `${short.lastSeq}, but it ends at ${f.size}: sequences ${lastSeq + 1}..` +
+              `${short.lastSeq} are lost`,
+            f.size,
+          );
+        }
+        // Files begun after writes a crash cut short name sequence numbers no record holds.
+        if (last && files.slice(i + 1).some((g) => g.header!.baseSeq > lastSeq)) {
+          for (const g of files.splice(i + 1)) {
+            const why = `a data file begun after writes to data.${f.id} a crash cut short`;
+            await dropUnwritten(dir, probes.find((x) => x.id === g.id)!, why, opts);
+          }
+        }
       }
       if (!f.compacted) f.lastSeq = lastSeq;
       links.push({ id: f.id, header: f.header, lastSeq, compacted: f.compacted });
@@ -283,6 +287,44 @@ function logHolds(e: CheckedEntry, files: DataFile[], probes: Probe[]): boolean 
   const probe = probes.find((p) => p.id === e.fileId);
   return file !== undefined && probe !== undefined &&
     holdsEntry(e, file.fmt, probe.size, (at, into) => readFullAt(probe.fd, at, into));
+}
+
+// Whether file `i` of `files` ends the log as a crash can leave it: the newest
+// file, or the one before newer files that hold only their headers. The
+// writer begins the next file before the fsync of the file it leaves
+// completes, so a power cut can tear that file's last writes (none of them
+// acknowledged) and keep the new file's header. Beside a live writer such
+// files are being written, and are not.
+function endsLog(files: DataFile[], i: number, liveTail: boolean): boolean {
+  const f = files[i];
+  const after = files.slice(i + 1);
+  return !f.compacted &&
+    (after.length === 0 ||
+      (!liveTail && !f.blob &&
+        after.every((g) =>
+          g.header?.version === 2 && !g.compacted && !g.blob && g.size === g.headerSize
+        )));
+}
+
+// Drops data file `p`, which holds nothing ever acknowledged (`why` says what
+// it is): reported as a torn tail, and removed unless read only. Beside a live
+// writer it is a file being created: no report.
+async function dropUnwritten(
+  dir: string,
+  p: Probe,
+  why: string,
+  opts: RecoveryOptions,
+): Promise<void> {
+  const path = dataPath(dir, p.id);
+  if (!opts.liveTail) {
+    const message = `${path}: ${opts.readOnly ? why : `removed ${why}`}`;
+    opts.onWarning({ kind: "torn-tail", file: path, offset: 0, bytes: p.size, message });
+  }
+  if (opts.readOnly) return;
+  closeSync(p.fd);
+  p.fd = -1;
+  await Deno.remove(path);
+  await syncDir(dir);
 }
 
 // Whether the checkpoint's resume point is the end of its file or the start
