@@ -61,15 +61,24 @@ export async function spoolValue(
   const file = await io(Deno.open(tmp, { write: true, createNew: true }));
   let length = 0, crc = 0;
   const offset = FILE_HEADER_SIZE + HEADER_SIZE + keyLen;
-  const reader = source.getReader();
+  // A byte stream (a file's, stdin's) is read into one buffer, passed back
+  // each time: a fresh buffer per chunk let V8 pile up about 64 MiB of spent
+  // ones before collecting them (1 GiB from a file: 124 MiB of RSS).
+  const byob = byobReader(source);
+  const plain = byob ? undefined : source.getReader();
+  const reader = byob ?? plain!;
+  let room = new Uint8Array(byob ? SPOOL_CHUNK : 0);
   try {
     await io(writeAll(file, new Uint8Array(offset)));
     for (;;) {
+      const read = byob ? byob.read(room) : plain!.read();
       // Undefined once the store closes; a read always gives a result object.
-      const next = stop ? await stop.race(reader.read(), undefined) : await reader.read();
+      const next = stop ? await stop.race(read, undefined) : await read;
       if (next === undefined) throw new ClosedError();
       if (next.done) break;
       const chunk: unknown = next.value;
+      // The read took the buffer over; its view of the same bytes is the next room.
+      if (byob) room = new Uint8Array(next.value.buffer as ArrayBuffer);
       if (!(chunk instanceof Uint8Array)) {
         throw new InvalidArgumentError("a value stream must yield Uint8Array chunks");
       }
@@ -93,6 +102,18 @@ export async function spoolValue(
   }
   file.close();
   return { tmp, offset, length, crc };
+}
+
+// Bytes a byte stream's source is asked for at a time.
+const SPOOL_CHUNK = 1024 * 1024;
+
+// A BYOB reader of `source` when it is a byte stream; undefined otherwise.
+function byobReader(source: ReadableStream<Uint8Array>): ReadableStreamBYOBReader | undefined {
+  try {
+    return source.getReader({ mode: "byob" });
+  } catch {
+    return undefined;
+  }
 }
 
 /**

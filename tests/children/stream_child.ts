@@ -1,6 +1,8 @@
 // Streams a big value into a store, then reads it back, reporting the peak RSS.
 // Args: dir, MiB, mode ("roundtrip"; "fresh": the same with a fresh buffer per
-// chunk; "slow": never finishes and is killed).
+// chunk; "bytes": a byte stream, as a file's or stdin's is, which fills the
+// reader's buffer when it brings one and makes a fresh chunk otherwise;
+// "slow": never finishes and is killed).
 import { open } from "../../mod.ts";
 
 const [dir, mib, mode] = Deno.args;
@@ -13,7 +15,27 @@ const timer = setInterval(sample, 20);
 
 const db = await open(dir);
 let sent = 0;
-const source = new ReadableStream<Uint8Array>({
+const bytes = new ReadableStream({
+  type: "bytes",
+  pull(c) {
+    sample();
+    if (sent >= total) {
+      c.close();
+      c.byobRequest?.respond(0);
+      return;
+    }
+    const view = c.byobRequest?.view;
+    const into = view ? new Uint8Array(view.buffer, view.byteOffset, view.byteLength) : undefined;
+    const n = Math.min(into?.length ?? chunk.length, chunk.length, total - sent);
+    const part = chunk.subarray(sent % chunk.length, sent % chunk.length + n);
+    sent += n;
+    if (into) {
+      into.set(part);
+      c.byobRequest!.respond(n);
+    } else c.enqueue(part.slice());
+  },
+});
+const source = mode === "bytes" ? bytes : new ReadableStream<Uint8Array>({
   async pull(c) {
     sample();
     if (sent >= total) return c.close();
