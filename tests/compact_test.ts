@@ -491,3 +491,24 @@ Deno.test("a compact() called while one runs joins it and is told its progress t
     assert.ok(second.includes("cleanup"), `the joined call was told: ${second.join(",")}`);
     assert.deepEqual(second, first.slice(first.length - second.length));
   }));
+
+Deno.test("what a joining caller's onProgress throws fails that call alone, not the compaction it joined", () =>
+  withDir(async (dir) => {
+    await using db = await open(dir, { maxFileSize: 64 * 1024 });
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 2000; i++) await db.set(`k${i}`, `v${round}-${i}`);
+    }
+    const heard: string[] = [];
+    const boom = new Error("the joiner's own bug");
+    const a = db.compact({ onProgress: (p) => heard.push(p.phase) });
+    const b = db.compact({
+      onProgress: () => {
+        throw boom;
+      },
+    });
+    await assert.rejects(b, (e) => e === boom);
+    const r = await a;
+    assert.ok(r.bytesOut < r.bytesIn, `${r.bytesIn} -> ${r.bytesOut}`);
+    assert.ok(heard.includes("cleanup"), heard.join(","));
+    assert.equal(await db.getString("k1999"), "v2-1999");
+  }));

@@ -348,3 +348,41 @@ Deno.test("after a failed fsync, an automatic compaction check does not throw ou
     await new Promise((r) => setTimeout(r, 50));
     await assert.rejects(db.close(), IOError);
   }));
+
+for (const sync of ["never", { intervalMs: 5 }] as const) {
+  Deno.test(`a failed write while a streamed value is put in place: the writes behind it wait for the retry, never reject and come back (sync ${JSON.stringify(sync)})`, () =>
+    withDir(async (dir) => {
+      const db = await open(dir, { sync });
+      await db.set("a", "1");
+      // The file begun after the streamed value's cannot be written until the disk has room.
+      let full = true;
+      faults.beforeWrite = (path) => {
+        if (full && path.endsWith("data.2")) throw new Error("ENOSPC: no space left on device");
+      };
+      try {
+        const outcome = new Map<string, string>();
+        let i = 0;
+        const timer = setInterval(() => {
+          const v = `x${i++}`;
+          db.set("k", v).then(() => outcome.set(v, "ok"), (e) => outcome.set(v, e.name));
+        }, 0);
+        const stream = db.setStream("s", new Blob([new Uint8Array(2 << 20).fill(7)]).stream());
+        await new Promise((r) => setTimeout(r, 300));
+        clearInterval(timer);
+        full = false;
+        await stream;
+        await db.sync();
+        const acked = [...outcome].filter(([, o]) => o === "ok").map(([v]) => v);
+        const last = acked.sort((a, b) => Number(a.slice(1)) - Number(b.slice(1))).at(-1);
+        assert.equal(await db.getString("k"), last, "the store holds the last acknowledged set");
+        const seq = db.sequence;
+        await db.close();
+        await using again = await open(dir);
+        assert.equal(await again.getString("k"), last, "a rejected write never comes back");
+        assert.equal((await again.get("s"))?.length, 2 << 20);
+        assert.equal(again.sequence, seq);
+      } finally {
+        faults.beforeWrite = undefined;
+      }
+    }));
+}

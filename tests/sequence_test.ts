@@ -369,3 +369,25 @@ Deno.test("watch: a live feed gets every write called before close(), then ends"
       assert.deepEqual(seen, ["j@1", "k@2"], sync);
     }
   }));
+
+Deno.test('a change feed gets the bytes written, though the caller reuses its buffer before the write is applied (sync "always")', () =>
+  withDir(async (dir) => {
+    await using db = await open(dir, { sync: "always" });
+    const fed: string[] = [];
+    const feed = (async () => {
+      for await (const c of db.watch({ keys: ["k"] })) {
+        fed.push(new TextDecoder().decode(c.value));
+        if (fed.length === 2) break;
+      }
+    })();
+    const buf = new TextEncoder().encode("original");
+    const first = db.set("k", buf);
+    buf.set(new TextEncoder().encode("MUTATED!"));
+    await first;
+    const second = db.atomic([{ type: "set", key: "k", value: buf }]);
+    buf.set(new TextEncoder().encode("changed2"));
+    await second;
+    await feed;
+    assert.deepEqual(fed, ["original", "MUTATED!"]);
+    assert.equal(await db.getString("k"), "MUTATED!");
+  }));

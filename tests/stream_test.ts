@@ -711,3 +711,35 @@ for (const sync of ["never", { intervalMs: 5 }] as const) {
       }
     }));
 }
+
+for (const sync of ["never", { intervalMs: 5 }] as const) {
+  Deno.test(`writes made until a streamed value is in place and after it keep sequence order (sync ${JSON.stringify(sync)})`, () =>
+    withDir(async (dir) => {
+      for (let run = 0; run < 5; run++) {
+        const at = `${dir}/${run}`;
+        const db = await open(at, { sync });
+        const fed: number[] = [];
+        const feed = (async () => {
+          for await (const c of db.watch({ prefix: "" })) fed.push(c.sequence);
+        })();
+        let i = 0;
+        // Not awaited: some are deferred behind the stream when it is put in place.
+        const timer = setInterval(() => void db.set("k", `x${i++}`).catch(() => {}), 0);
+        await db.setStream("s", new Blob([BIG]).stream());
+        await db.set("k", "last");
+        clearInterval(timer);
+        const seq = db.sequence;
+        await db.sync();
+        await new Promise((r) => setTimeout(r, 20));
+        assert.ok(db.sequence >= seq, `db.sequence went back: ${seq} -> ${db.sequence}`);
+        const inMemory = await db.getString("k");
+        await db.close();
+        await feed;
+        for (let j = 1; j < fed.length; j++) {
+          assert.ok(fed[j] > fed[j - 1], `the feed went back: ${fed[j - 1]} -> ${fed[j]}`);
+        }
+        await using again = await open(at);
+        assert.equal(await again.getString("k"), inMemory);
+      }
+    }));
+}

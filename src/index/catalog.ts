@@ -855,6 +855,9 @@ export class Catalog {
     this.#records += ops.length;
     const deferred = this.#writer.deferred;
     if (deferred) { for (const o of ops) this.#inflight.set(o.k, o.tombstone ? -seq : seq); }
+    // Applied after the call returns: by then the caller may have reused its
+    // value buffers, and the feeds must get the bytes written.
+    const fed = deferred && this.#listeners.size > 0 ? ops.map((o) => o.vb.slice()) : undefined;
     const done = this.#writer.commit(() => {
       let at = offset, deleted = 0;
       const changes: KeyChange[] | undefined = this.#listeners.size > 0 ? [] : undefined;
@@ -883,9 +886,11 @@ export class Catalog {
       }
       this.#seq = seq;
       if (changes) {
-        for (const o of ops) {
-          if (!o.range) changes.push({ k: o.k, value: o.tombstone ? undefined : o.vb, seq });
-        }
+        ops.forEach((o, i) => {
+          if (!o.range) {
+            changes.push({ k: o.k, value: o.tombstone ? undefined : fed?.[i] ?? o.vb, seq });
+          }
+        });
         this.#notify(changes);
       }
       if (this.#checkpointDue && !this.#checkpointing && this.#writer.unapplied === 0) {
@@ -964,8 +969,18 @@ export class Catalog {
     } catch (e) {
       return Promise.reject(e);
     }
-    // A call made while a compaction runs joins it, and is told its progress too.
-    this.#progress.add(onProgress);
+    // A call made while a compaction runs joins it, and is told its progress
+    // too. What a caller's onProgress throws is that caller's failure alone:
+    // its call rejects with it, and the compaction goes on for the others.
+    let threw: { error: unknown } | undefined;
+    this.#progress.add((p) => {
+      if (threw) return;
+      try {
+        onProgress(p);
+      } catch (error) {
+        threw = { error };
+      }
+    });
     const run = () => {
       // An expired streamed value's file is an input only once its key is gone.
       this.#dropExpired();
@@ -994,7 +1009,10 @@ export class Catalog {
           if (done) this.#maybeAutoCompact();
         });
       });
-    return this.#compacting;
+    return this.#compacting.then((r) => {
+      if (threw) throw threw.error;
+      return r;
+    });
   }
 
   #maybeAutoCompact(): void {

@@ -64,6 +64,8 @@ interface Waiter {
   apply: () => unknown;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
+  /** A sync() call, which a failed write under "never" or the interval mode rejects at once. */
+  sync?: true;
 }
 
 /** Where an append landed. */
@@ -136,8 +138,12 @@ export class Writer {
 
   #seq: number;
   readonly #deferred: boolean;
-  // Streamed values appended whose commits have not settled.
+  // Streamed values appended whose commits have not settled, and the place
+  // in the append order up to which writes were deferred behind them: later
+  // writes are deferred too until those are applied, or one applied at once
+  // would get ahead of them.
   #blobs = 0;
+  #deferredTo = 0;
   readonly #sealedEnds = new WeakMap<DataFile, number>();
 
   /** Appends to `options.append`, or starts a new file following `options.follows`. */
@@ -180,7 +186,7 @@ export class Writer {
    * applied (see appendBlob).
    */
   get deferred(): boolean {
-    return this.#deferred || this.#blobs > 0;
+    return this.#deferred || this.#blobs > 0 || this.#durable < this.#deferredTo;
   }
 
   /** About how many bytes were appended whose writes are not applied yet (waiting for their fsync). */
@@ -308,6 +314,7 @@ export class Writer {
       if (this.#buffered < MAX_BUFFERED) return Promise.resolve(result);
       return this.#flushing!.then(() => result);
     }
+    if (!this.#deferred) this.#deferredTo = Math.max(this.#deferredTo, upTo ?? this.#appended);
     const p = this.#wait(apply, upTo, upTo !== undefined) as Promise<T>;
     this.#kick();
     return p;
@@ -332,7 +339,7 @@ export class Writer {
   sync(): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure);
     if (this.#durable >= this.#appended) return Promise.resolve();
-    const p = this.#wait(() => undefined) as Promise<void>;
+    const p = this.#wait(() => undefined, this.#appended, false, true) as Promise<void>;
     this.#kick();
     return p;
   }
@@ -362,6 +369,10 @@ export class Writer {
     clearTimeout(this.#retryTimer);
     try {
       await this.sync();
+    } catch (e) {
+      // Writes left waiting through a failed write are never retried now.
+      for (const w of this.#waiters.splice(0)) w.reject(e);
+      throw e;
     } finally {
       // Even after a failure: a round still writing must not find its handle closed.
       await this.#flushing;
@@ -433,9 +444,11 @@ export class Writer {
   }
 
   // Waits for the bytes appended up to `pos` to be durable.
-  #wait(apply: () => unknown, pos = this.#appended, blob = false): Promise<unknown> {
+  #wait(apply: () => unknown, pos = this.#appended, blob = false, sync = false): Promise<unknown> {
     const p = new Promise((resolve, reject) => {
-      this.#waiters.push({ pos, apply, resolve, reject });
+      this.#waiters.push(
+        sync ? { pos, apply, resolve, reject, sync } : { pos, apply, resolve, reject },
+      );
     });
     if (!blob) return p;
     const settled = () => this.#blobs--;
@@ -628,10 +641,17 @@ export class Writer {
       this.#recycle(i);
       if (this.options.sync !== "always") {
         this.#stall = err;
-        for (const w of this.#waiters.splice(0)) w.reject(err);
+        // The bytes stay buffered for the retry: a streamed value and the
+        // writes deferred behind it wait for it too (rejected, they would
+        // still be written); only sync() calls fail now.
+        const stay = this.#waiters.filter((w) => !w.sync);
+        for (const w of this.#waiters) if (w.sync) w.reject(err);
+        this.#waiters = stay;
         clearTimeout(this.#retryTimer);
         this.#retryTimer = setTimeout(() => this.#kick(), RETRY_MS);
-        Deno.unrefTimer(this.#retryTimer);
+        // Acknowledged writes alone do not keep the process alive; a promise
+        // that waits for the retry does.
+        if (stay.length === 0) Deno.unrefTimer(this.#retryTimer);
         return;
       }
       await this.#syncLeft();
