@@ -239,7 +239,8 @@ export async function recoverLog(
             f.size,
           );
         }
-        // Files begun after writes a crash cut short name sequence numbers no record holds.
+        // Files rotations began after writes a crash cut short (endsLog lets only
+        // those follow a last file) name sequence numbers no record holds.
         if (last && files.slice(i + 1).some((g) => g.header!.baseSeq > lastSeq)) {
           for (const g of files.splice(i + 1)) {
             const why = `a data file begun after writes to data.${f.id} a crash cut short`;
@@ -290,20 +291,23 @@ function logHolds(e: CheckedEntry, files: DataFile[], probes: Probe[]): boolean 
 }
 
 // Whether file `i` of `files` ends the log as a crash can leave it: the newest
-// file, or the one before newer files that hold only their headers. The
-// writer begins the next file before the fsync of the file it leaves
-// completes, so a power cut can tear that file's last writes (none of them
-// acknowledged) and keep the new file's header. Beside a live writer such
-// files are being written, and are not.
+// file, or the one a plain rotation left before newer files that hold only
+// their headers. The writer begins the next file before the fsync of the file
+// it leaves completes, so a power cut can tear that file's last writes (none of
+// them acknowledged) and keep the new file's header. Only a rotation does that:
+// a compaction's seal (an id gap), a streamed value's file, a file after a lost
+// one, or a version-1 file an upgrade left were all durable before the next
+// file began, and damage in them is damage. Beside a live writer such files are
+// being written, and are not.
 function endsLog(files: DataFile[], i: number, liveTail: boolean): boolean {
   const f = files[i];
-  const after = files.slice(i + 1);
-  return !f.compacted &&
-    (after.length === 0 ||
-      (!liveTail && !f.blob &&
-        after.every((g) =>
-          g.header?.version === 2 && !g.compacted && !g.blob && g.size === g.headerSize
-        )));
+  if (f.compacted) return false;
+  if (i === files.length - 1) return true;
+  const rotated = (g: DataFile, from: DataFile) =>
+    g.header?.version === 2 && !g.compacted && !g.blob && g.size === g.headerSize &&
+    g.id === from.id + 1 && g.header.follows === from.id;
+  return !liveTail && !f.blob && f.header?.version === 2 &&
+    files.slice(i + 1).every((g, j) => rotated(g, files[i + j]));
 }
 
 // Drops data file `p`, which holds nothing ever acknowledged (`why` says what
