@@ -52,11 +52,14 @@ export interface FollowTarget {
 
 // A load that raced with a compaction (a file listed, then removed before it
 // was opened) is tried again this many times before its error counts, after a
-// wait that doubles from 1 ms: a compaction removes its inputs one by one, each
-// removal fsynced, so retries at once all fell inside one removal phase (about
-// 1 load in 160 beside a writer compacting in a loop), while the waits add up
-// to half a second.
-const ATTEMPTS = 10;
+// wait that doubles from 1 ms up to RETRY_MAX_MS: a compaction removes its
+// inputs one by one, each removal fsynced, so retries at once all fell inside
+// one removal phase (about 1 load in 160 beside a writer compacting in a
+// loop). Ten tries (waits up to half a second) still ran out once on a loaded
+// machine beside a writer compacting thousands of files in a loop; thirty,
+// with waits capped, give it about two seconds of chances.
+const ATTEMPTS = 30;
+const RETRY_MAX_MS = 64;
 
 interface Loaded {
   files: DataFile[];
@@ -282,7 +285,7 @@ export class Follower {
         }
       }
       for (const f of files) f.close();
-      await new Promise((r) => setTimeout(r, 2 ** (attempt - 1)));
+      await new Promise((r) => setTimeout(r, Math.min(RETRY_MAX_MS, 2 ** (attempt - 1))));
     }
   }
 
