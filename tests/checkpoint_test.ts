@@ -206,6 +206,19 @@ Deno.test("checkpoint: with every data file lost, the checkpoint still names the
     assert.deepEqual((await verify(dir)).issues.map((i) => i.kind), ["missing-file"]);
   }));
 
+Deno.test("checkpoint: with every data file and the lock file lost, the checkpoint still names the files", () =>
+  withDir(async (dir) => {
+    await build(dir, 7, 300);
+    for (const e of [...Deno.readDirSync(dir)]) {
+      if (/^(data|hint)\./.test(e.name) || e.name === "LOCK") await Deno.remove(`${dir}/${e.name}`);
+    }
+    await assert.rejects(
+      open(dir, { ...OPTS, strict: true }),
+      /is missing: the index checkpoint names it/,
+    );
+    assert.ok((await verify(dir)).issues.some((i) => i.kind === "missing-file"));
+  }));
+
 Deno.test("checkpoint: a damaged resume point is never replayed from (no record is cut off)", () =>
   withDir(async (dir) => {
     await build(dir, 4);

@@ -432,8 +432,9 @@ function pickStoreId(probes: Probe[], dir: string): string {
       f?.fileId === probes[i].id
     );
     // With no data file left at all, the lock file still names the store: its
-    // checkpoint then says which files are lost.
-    return named?.storeId ?? lockedStoreId(dir) ?? newStoreId();
+    // checkpoint then says which files are lost. With the lock file gone too,
+    // the checkpoint is the only trace of the store, and says so itself.
+    return named?.storeId ?? lockedStoreId(dir) ?? readCheckpoint(dir)?.storeId ?? newStoreId();
   }
   if (stores.size === 1) return stores.keys().next().value!;
   const ck = readCheckpoint(dir);
