@@ -359,3 +359,45 @@ Deno.test("limits: passing the total limit drops only the client that passed it"
     }
   }, { totalQueryBufferLimit: 2_500_000 });
 });
+
+// Deno's accept() throws NotConnected for a peer that reset before it was
+// accepted; every failed accept used to pause the loop 100 ms, so a client
+// resetting a connection every 5 ms kept new clients waiting for a minute.
+Deno.test("limits: accepts failing for their own connection do not hold up the next", async () => {
+  const listen = Deno.listen;
+  const failures = [
+    new Deno.errors.NotConnected("os error 107"),
+    new Deno.errors.ConnectionReset("reset"),
+    new Deno.errors.ConnectionAborted("aborted"),
+  ];
+  const stub = (options: Deno.TcpListenOptions) => {
+    const listener = listen(options);
+    let failed = 0;
+    return new Proxy(listener, {
+      get(target, name) {
+        if (name === "accept") {
+          return () => failed < 30 ? Promise.reject(failures[failed++ % 3]) : target.accept();
+        }
+        const value = Reflect.get(target, name, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+  };
+  Object.assign(Deno, { listen: stub });
+  try {
+    await withServer(async (port) => {
+      const started = performance.now();
+      const c = await Client.connect(port);
+      try {
+        await c.send(["PING"]);
+        assert.equal(await replyWithin(c), "PONG");
+        const waited = performance.now() - started;
+        assert.ok(waited < 500, `PING answered after ${waited} ms`);
+      } finally {
+        c.close();
+      }
+    });
+  } finally {
+    Object.assign(Deno, { listen });
+  }
+});

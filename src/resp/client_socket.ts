@@ -61,3 +61,12 @@ export function isDisconnect(e: unknown): boolean {
     e instanceof Deno.errors.ConnectionAborted || e instanceof Deno.errors.BadResource ||
     e instanceof Deno.errors.Interrupted;
 }
+
+/**
+ * Whether a failed accept was that one connection's failure (its peer reset
+ * or gave up before the accept), so the next accept may follow at once.
+ */
+export function isFailedConnection(e: unknown): boolean {
+  return e instanceof Deno.errors.NotConnected || e instanceof Deno.errors.ConnectionReset ||
+    e instanceof Deno.errors.ConnectionAborted;
+}

@@ -80,6 +80,13 @@ export interface WriteSpec extends Common {
    * overlap in flight and share fsyncs; their reply is `+OK`.
    */
   blind?: (args: Uint8Array[]) => BatchOp[] | undefined;
+  /**
+   * Whether these arguments ask for a stored value back (GETDEL, SET ... GET):
+   * such a reply is held until its turn to be encoded, as a read's is, and
+   * counts toward the commands a pipeline may have in flight; other writes
+   * do not, so that they share fsyncs.
+   */
+  repliesValue?: (args: Uint8Array[]) => boolean;
 }
 
 /** A command about the connection or the server. */

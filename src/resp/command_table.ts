@@ -49,6 +49,7 @@ import {
   setex,
   setnx,
   setrange,
+  setRepliesValue,
   strlen,
 } from "./string_commands.ts";
 import { discard, exec, multi, unwatch, watch } from "./transaction_commands.ts";
@@ -90,9 +91,24 @@ function write(
   summary: string,
   run: KeyHandler,
   blind?: WriteSpec["blind"],
+  repliesValue?: WriteSpec["repliesValue"],
 ): WriteSpec {
-  return { kind: "write", arity, keys, flags: ["write"], group, syntax, summary, run, blind };
+  return {
+    kind: "write",
+    arity,
+    keys,
+    flags: ["write"],
+    group,
+    syntax,
+    summary,
+    run,
+    blind,
+    repliesValue,
+  };
 }
+
+// The reply of GETSET, GETDEL and GETEX is a stored value.
+const VALUE = () => true;
 
 function server(
   arity: number,
@@ -162,6 +178,7 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map<string, Comman
       "Sets the string value of a key.",
       set,
       blindSet,
+      setRepliesValue,
     ),
   ],
   [
@@ -201,9 +218,30 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map<string, Comman
   ],
   [
     "GETSET",
-    write(3, ONE, S, "key value", "Returns the previous value of a key after setting it.", getset),
+    write(
+      3,
+      ONE,
+      S,
+      "key value",
+      "Returns the previous value of a key after setting it.",
+      getset,
+      undefined,
+      VALUE,
+    ),
   ],
-  ["GETDEL", write(2, ONE, S, "key", "Returns the value of a key after deleting it.", getdel)],
+  [
+    "GETDEL",
+    write(
+      2,
+      ONE,
+      S,
+      "key",
+      "Returns the value of a key after deleting it.",
+      getdel,
+      undefined,
+      VALUE,
+    ),
+  ],
   [
     "GETEX",
     write(
@@ -213,6 +251,8 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map<string, Comman
       "key [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|PERSIST]",
       "Returns the value of a key after setting its expiration time.",
       getex,
+      undefined,
+      VALUE,
     ),
   ],
   [

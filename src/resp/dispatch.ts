@@ -39,6 +39,8 @@ export interface PreparedCommand {
    * its neighbours (counted as run); undefined when it must {@link run}.
    */
   blind(): BatchOp[] | undefined;
+  /** Whether its reply may hold a stored value (a read, GETDEL, SET ... GET). */
+  holdsValue(): boolean;
 }
 
 // A command answered without a handler: queued in MULTI, or refused. The
@@ -57,6 +59,9 @@ class Answered implements PreparedCommand {
   }
   blind(): undefined {
     return undefined;
+  }
+  holdsValue(): boolean {
+    return false;
   }
 }
 
@@ -93,6 +98,11 @@ class Runnable implements PreparedCommand {
     }
     if (ops !== undefined) this.#s.server.stats.totalCommands++;
     return ops;
+  }
+  holdsValue(): boolean {
+    const spec = this.#spec;
+    if (spec.kind === "write") return spec.repliesValue?.(this.#args) ?? false;
+    return spec.kind === "read";
   }
 }
 

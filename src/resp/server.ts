@@ -18,7 +18,14 @@ import { type Overlap, prepare } from "./dispatch.ts";
 import { type Reply, ReplyBuffer } from "./encoder.ts";
 import { KeyLocks } from "./key_locks.ts";
 import { StoreView } from "./keyspace.ts";
-import { close, type Connection, isDisconnect, lingerClose, writeAll } from "./client_socket.ts";
+import {
+  close,
+  type Connection,
+  isDisconnect,
+  isFailedConnection,
+  lingerClose,
+  writeAll,
+} from "./client_socket.ts";
 import { DEFAULT_LIMITS, ProtocolError, type RespLimits, RespParser } from "./parser.ts";
 import { fitOpenFiles } from "./open_files.ts";
 import { ScanCursors } from "./scan_cursors.ts";
@@ -72,16 +79,21 @@ const READ_SIZE = 64 * 1024;
 // Replies of a long pipeline go out once this many bytes are pending, so a
 // client pipelining big MGETs cannot make the server buffer without bound.
 const FLUSH_AT = MiB;
-// Most commands of a pipeline started before the replies of those ahead of
-// them are encoded: a read holds its value until then, so without a bound one
-// read of 64 KiB (2,500 GETs) could hold 2,500 values (of 1 MB: 2.5 GB).
-const MAX_IN_FLIGHT = 16;
+// Most commands whose reply may hold a stored value (reads, GETDEL, ...) a
+// pipeline starts before the replies of those ahead of them are encoded: such
+// a reply holds its value until then, so without a bound one read of 64 KiB
+// (2,500 GETs) could hold 2,500 values (of 1 MB: 2.5 GB). Other writes are not
+// counted: their replies are small, and settling them would wait for a commit
+// every few commands where a whole pipeline shares a few (group commit).
+const MAX_HOLDING_VALUES = 16;
 // With a password, clients not yet authenticated share this fraction of the
 // total query buffer limit, and authenticated ones the rest: strangers filling
 // theirs are dropped, and can never get authenticated clients dropped.
 const UNAUTHENTICATED_SHARE = 1 / 8;
 // A failing accept (out of file descriptors) is retried after this pause
-// rather than in a tight loop.
+// rather than in a tight loop. One that failed for its own connection (the
+// peer reset before it was accepted) is not: pausing for those let a client
+// resetting connections every few ms keep everyone else waiting.
 const ACCEPT_RETRY_MS = 100;
 const encoder = new TextEncoder();
 
@@ -194,6 +206,7 @@ export class RespServer {
         conn = await this.#listener.accept();
       } catch (e) {
         if (this.#closing) return;
+        if (isFailedConnection(e)) continue;
         if (!failing) {
           console.error(
             `cask serve: accept failed: ${describe(e)}; retrying every ${ACCEPT_RETRY_MS} ms ` +
@@ -387,6 +400,8 @@ export class RespServer {
     // batch of consecutive blind writes they were issued in.
     const inFlight: (Reply | Promise<Reply> | WriteBatch)[] = [];
     let flying: Overlap | undefined;
+    // Of inFlight, the entries whose reply may hold a stored value.
+    let holding = 0;
     let gathering: WriteBatch | undefined;
     // The batch being gathered is always the last entry of inFlight.
     const issue = () => {
@@ -411,6 +426,7 @@ export class RespServer {
         if (out.length >= FLUSH_AT) await this.#flush(c, out);
       }
       inFlight.length = 0;
+      holding = 0;
       flying = undefined;
     };
     // The error that ends the connection, answered after the replies before it.
@@ -431,7 +447,7 @@ export class RespServer {
         if (
           flying !== undefined &&
           (command.overlap === "barrier" || command.overlap !== flying ||
-            inFlight.length >= MAX_IN_FLIGHT)
+            holding >= MAX_HOLDING_VALUES)
         ) {
           await settle();
         }
@@ -455,6 +471,7 @@ export class RespServer {
           // until the cache keeps another: the replies ahead of it may do that.
           const held = known instanceof Uint8Array ? known.slice() : known;
           inFlight.push(held !== undefined ? held : command.run());
+          if (command.holdsValue()) holding++;
         }
         if (session.quit) break;
         if (out.length >= FLUSH_AT) await this.#flush(c, out);

@@ -15,6 +15,7 @@ import type { KeyView, ReadView, StoreView } from "./keyspace.ts";
 import { addLongDouble, formatLongDouble } from "./long_double.ts";
 import { addInt64, parseFloatArg, parseInt64 } from "./numbers.ts";
 import { expireAt, parseExpiry, parseGetExOptions, parseSetOptions } from "./set_options.ts";
+import { asciiUpper } from "./words.ts";
 
 const utf8 = new TextEncoder();
 const EMPTY = new Uint8Array(0);
@@ -93,6 +94,11 @@ export function blindSet(args: Uint8Array[]): BatchOp[] | undefined {
       ? { type: "set", key: args[1], value: args[2], expireAt: e.at }
       : { type: "set", key: args[1], value: args[2], ttl: e.ttl },
   ];
+}
+
+/** Whether a SET asks for the old value back (GET), which its reply then holds. */
+export function setRepliesValue(args: Uint8Array[]): boolean {
+  return args.slice(3).some((word) => asciiUpper(word) === "GET");
 }
 
 /** SETNX key value: 1 when set, 0 when the key existed. */
