@@ -197,6 +197,39 @@ Deno.test("limits: strangers filling their share are dropped, not authenticated 
   }, { password: "pw", totalQueryBufferLimit: total });
 });
 
+Deno.test("limits: strangers that fill their share cannot keep a newcomer from logging in", async () => {
+  const total = 2 * MiB;
+  await withServer(async (port) => {
+    const strangers: Client[] = [];
+    const watcher = await Client.connect(port);
+    strangers.push(watcher);
+    try {
+      assert.equal(await watcher.call("AUTH", "pw"), "OK");
+      // Strangers hold commands they never finish up to 10 bytes short of
+      // their share (262,144 bytes): too little room for an AUTH command.
+      // (What INFO reports includes the INFO request itself: `base`.)
+      const share = total / 8;
+      const base = await bufferedBytes(watcher);
+      for (let i = 0; i < 4; i++) {
+        const c = await Client.connect(port);
+        strangers.push(c);
+        await c.write(`GET ${"x".repeat(60_000)}`);
+      }
+      const held = await waitForBuffered(watcher, (n) => n >= base + 4 * 60_004) - base;
+      const last = await Client.connect(port);
+      strangers.push(last);
+      await last.write(`GET ${"x".repeat(share - held - 10 - 4)}`);
+      await waitForBuffered(watcher, (n) => n === base + share - 10);
+      const newcomer = await Client.connect(port);
+      strangers.push(newcomer);
+      assert.equal(await newcomer.call("AUTH", "pw"), "OK");
+      assert.equal(await newcomer.call("SET", "k", "v"), "OK");
+    } finally {
+      for (const c of strangers) c.close();
+    }
+  }, { password: "pw", totalQueryBufferLimit: total });
+});
+
 Deno.test("limits: every argument counts toward the query buffer limit, empty ones too", async () => {
   await withClient(async (c, watcher) => {
     // 6 KB on the wire, but a thousand argument objects on the heap.

@@ -290,6 +290,11 @@ export class RespServer {
         c.busy = false;
         c.lastActive = Date.now();
         if (!healthy) break;
+        const held = this.#strangersOver(c);
+        if (held !== undefined) {
+          await this.#send(c, out, this.#dropping(c, session, held));
+          break;
+        }
       }
     } catch (e) {
       // A peer that vanishes, or our own close() during shutdown, is routine.
@@ -330,16 +335,24 @@ export class RespServer {
     if (c.buffered > this.#clientLimit) {
       return `client query buffer exceeds its limit of ${this.#clientLimit} bytes; closing the connection`;
     }
-    if (c.stranger) {
-      if (this.#strangerBytes <= this.#strangerLimit) return undefined;
-      return `query buffers of unauthenticated clients exceed their limit of ${this.#strangerLimit} ` +
-        "bytes; closing the connection";
-    }
+    // Judged once the read's whole commands have run (see #strangersOver).
+    if (c.stranger) return undefined;
     if (this.#state.stats.bufferedBytes - this.#strangerBytes > this.#authenticatedLimit) {
       return `query buffers of ${this.#authenticatedWho} exceed their limit of ` +
         `${this.#authenticatedLimit} bytes; closing the connection`;
     }
     return undefined;
+  }
+
+  // Why stranger `c` must go, if it must: what strangers hold, once the
+  // commands its read completed have run, is over their share. Judged after
+  // the run, not before, so a newcomer's AUTH (a whole command, held by no
+  // one once run) always gets through, however full strangers have filled
+  // their share with commands they never finish.
+  #strangersOver(c: Connection): string | undefined {
+    if (!c.stranger || this.#strangerBytes <= this.#strangerLimit) return undefined;
+    return `query buffers of unauthenticated clients exceed their limit of ${this.#strangerLimit} ` +
+      "bytes; closing the connection";
   }
 
   // The error reply of a client dropped for passing a limit, once logged.
