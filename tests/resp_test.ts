@@ -281,6 +281,15 @@ Deno.test("glob: Redis pattern semantics over bytes", () => {
   assert.ok(i("S?VE", "save") && i("s\\Ave", "save") && i("[A-C]x", "bx") && i("[ABC]x", "bx"));
   assert.ok(!i("[\\S]ave", "save") && i("[\\s]ave", "save"));
   assert.ok(!i("[Z-a]", "b") && !m("S?VE", "save"));
+  // Redis gives up past 1000 nested stars (runs of stars with pattern after
+  // them): such a pattern matches nothing; stars at the end, escaped or in a
+  // class do not nest.
+  const key = "a".repeat(1200);
+  assert.ok(m("*a".repeat(1000), key));
+  assert.ok(!m("*a".repeat(1001), key));
+  assert.ok(m("*a".repeat(1000) + "*", key));
+  assert.ok(m("*a".repeat(1000) + "\\*".repeat(5), key + "*".repeat(5)));
+  assert.ok(m("*a".repeat(1000) + "[*]".repeat(3), key + "***"));
 });
 
 Deno.test("glob: literal prefixes become prefix scans", () => {

@@ -47,6 +47,8 @@ export function compileGlob(pattern: Uint8Array): Glob {
  * `nocase` ignores the case of ASCII letters, as Redis' nocase matching does.
  */
 export function globMatch(pattern: Uint8Array, text: Uint8Array, nocase = false): boolean {
+  // Only a pattern this long can pass Redis' cap (each nested star needs a byte after it).
+  if (pattern.length > 2 * MAX_NESTING && nestedStars(pattern) > MAX_NESTING) return false;
   let p = 0;
   let t = 0;
   // Position after the last `*` seen and the text position it was tried at:
@@ -76,13 +78,32 @@ export function globMatch(pattern: Uint8Array, text: Uint8Array, nocase = false)
   return p === pattern.length;
 }
 
+// Redis' stringmatchlen recurses once per run of stars with more pattern
+// after it, and gives up (no match) past this depth: a pattern with more such
+// runs matches nothing there, and here too.
+const MAX_NESTING = 1000;
+
+// The runs of stars in `pattern` with more pattern after them.
+function nestedStars(pattern: Uint8Array): number {
+  let n = 0;
+  for (let p = 0; p < pattern.length;) {
+    if (pattern[p] !== STAR) {
+      p += Math.abs(matchOne(pattern, p, 0, false));
+      continue;
+    }
+    while (p < pattern.length && pattern[p] === STAR) p++;
+    if (p < pattern.length) n++;
+  }
+  return n;
+}
+
 // Tests one byte against the pattern element at `p`; returns that element's
-// length in the pattern when it matches, 0 when it does not.
+// length in the pattern when it matches, minus that length when it does not.
 function matchOne(pattern: Uint8Array, p: number, c: number, nocase: boolean): number {
   const head = pattern[p];
   if (head === QUESTION) return 1;
-  if (head === BACKSLASH && p + 1 < pattern.length) return same(pattern[p + 1], c, nocase) ? 2 : 0;
-  if (head !== OPEN) return same(head, c, nocase) ? 1 : 0;
+  if (head === BACKSLASH && p + 1 < pattern.length) return same(pattern[p + 1], c, nocase) ? 2 : -2;
+  if (head !== OPEN) return same(head, c, nocase) ? 1 : -1;
   let i = p + 1;
   const negate = pattern[i] === CARET;
   if (negate) i++;
@@ -113,7 +134,7 @@ function matchOne(pattern: Uint8Array, p: number, c: number, nocase: boolean): n
     }
   }
   const length = Math.min(i + 1, pattern.length) - p;
-  return hit !== negate ? length : 0;
+  return hit !== negate ? length : -length;
 }
 
 function same(a: number, b: number, nocase: boolean): boolean {
