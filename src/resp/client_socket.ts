@@ -21,8 +21,12 @@ export interface Connection {
   stranger: boolean;
   /** Closed because of an error the client must be able to read. */
   linger: boolean;
-  /** The reply write in progress; at most one at a time. */
+  /** The last reply write queued; each starts once the one before it is done. */
   writing?: Promise<void>;
+  /** Reply bytes queued and not yet written. */
+  unsent: number;
+  /** Why a reply write failed; the connection ends at its next flush. */
+  writeError?: unknown;
 }
 
 /** Writes all of `bytes`. */

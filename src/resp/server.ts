@@ -79,6 +79,9 @@ const READ_SIZE = 64 * 1024;
 // Replies of a long pipeline go out once this many bytes are pending, so a
 // client pipelining big MGETs cannot make the server buffer without bound.
 const FLUSH_AT = MiB;
+// Reply bytes a connection may have queued, unwritten, before it stops
+// reading (see #flush).
+const MAX_UNSENT = 32 * MiB;
 // Most commands whose reply may hold a stored value (reads, GETDEL, ...) a
 // pipeline starts before the replies of those ahead of them are encoded: such
 // a reply holds its value until then, so without a bound one read of 64 KiB
@@ -253,6 +256,7 @@ export class RespServer {
       buffered: 0,
       stranger: false,
       linger: false,
+      unsent: 0,
     };
     const session: Session = {
       server: st,
@@ -377,19 +381,24 @@ export class RespServer {
     await this.#flush(c, out);
   }
 
-  // Starts writing the replies gathered in `out`, after the write before it
-  // (a failure of which throws here). The write itself is not awaited: the
-  // connection's next read starts at once instead of an event-loop turn
-  // later, while a client that reads no replies still stalls the connection
-  // at its next flush.
+  // Queues the replies gathered in `out`, written once the writes before
+  // them are done (a failure of one throws at the next flush). The
+  // connection reads on meanwhile, as Redis does: a client that sends a long
+  // pipeline before it reads any reply (redis-py's pipelines do) would
+  // otherwise stall with the server, each waiting for the other to read.
+  // Past MAX_UNSENT bytes queued the flush waits for them, so a client that
+  // reads no replies holds that much at most, and holds up only itself.
   async #flush(c: Connection, out: ReplyBuffer): Promise<void> {
+    if (c.writeError !== undefined) throw c.writeError;
     const bytes = out.drain();
     this.#state.stats.netOutputBytes += bytes.length;
-    await c.writing;
-    const writing = writeAll(c.conn, bytes);
+    c.unsent += bytes.length;
+    const writing = (c.writing ?? Promise.resolve()).then(() => writeAll(c.conn, bytes))
+      .finally(() => c.unsent -= bytes.length);
     // Surfaced by the next flush or the close; never an unhandled rejection.
-    writing.catch(() => {});
+    writing.catch((e) => c.writeError ??= e);
     c.writing = writing;
+    if (c.unsent > MAX_UNSENT) await writing;
   }
 
   // Runs every complete command buffered in `parser` and writes the replies;
