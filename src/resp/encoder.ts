@@ -100,6 +100,17 @@ export class ReplyBuffer {
   }
 
   /**
+   * Returns a copy of the encoded bytes and empties the buffer, which stays
+   * this one's: for a connection with writes still in flight, whose second
+   * buffer {@link drain} would hand back while a write still reads it.
+   */
+  take(): Uint8Array {
+    const out = this.#buf.slice(0, this.#length);
+    this.#length = 0;
+    return out;
+  }
+
+  /**
    * Returns the encoded bytes and empties the buffer. The view stays intact
    * until the drain after the next one, as replies encoded meanwhile go to a
    * second buffer: a connection that awaits each write before it starts the

@@ -390,7 +390,9 @@ export class RespServer {
   // reads no replies holds that much at most, and holds up only itself.
   async #flush(c: Connection, out: ReplyBuffer): Promise<void> {
     if (c.writeError !== undefined) throw c.writeError;
-    const bytes = out.drain();
+    // drain() hands back the buffer of the write before the last: safe only
+    // once no write is in flight.
+    const bytes = c.unsent > 0 ? out.take() : out.drain();
     this.#state.stats.netOutputBytes += bytes.length;
     c.unsent += bytes.length;
     const writing = (c.writing ?? Promise.resolve()).then(() => writeAll(c.conn, bytes))
