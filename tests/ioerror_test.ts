@@ -386,3 +386,25 @@ for (const sync of ["never", { intervalMs: 5 }] as const) {
       }
     }));
 }
+
+Deno.test('after a close() that failed, nothing more is written: a later open\'s acknowledged writes stay (sync "never")', () =>
+  withDir(async (dir) => {
+    const db = await open(dir, { sync: "never", maxFileSize: 4096, checkpoint: false });
+    await db.set("a", "1");
+    await db.sync();
+    // The next file cannot be created while a directory holds its name.
+    Deno.mkdirSync(`${dir}/data.1`);
+    for (let i = 0; i < 40; i++) await db.set(`k${i}`, "v".repeat(100)).catch(() => {});
+    await assert.rejects(db.close(), IOError);
+    Deno.removeSync(`${dir}/data.1`);
+    {
+      await using again = (await openQuiet(dir, { sync: "always", checkpoint: false })).db;
+      await again.set("x", "1");
+      // The closed store's retry (every second) used to write its buffer here.
+      await new Promise((r) => setTimeout(r, 1500));
+      await again.set("y", "2");
+    }
+    await using strict = await open(dir, { strict: true });
+    assert.equal(await strict.getString("x"), "1");
+    assert.equal(await strict.getString("y"), "2");
+  }));

@@ -391,3 +391,17 @@ Deno.test('a change feed gets the bytes written, though the caller reuses its bu
     assert.deepEqual(fed, ["original", "MUTATED!"]);
     assert.equal(await db.getString("k"), "MUTATED!");
   }));
+
+Deno.test('a change feed started between a write\'s call and its fsync gets the bytes written (sync "always")', () =>
+  withDir(async (dir) => {
+    await using db = await open(dir, { sync: "always" });
+    const buf = Uint8Array.of(1, 2, 3);
+    const written = db.set("b", buf);
+    const feed = db.watch({ prefix: "" })[Symbol.asyncIterator]();
+    const first = feed.next();
+    buf.fill(9);
+    await written;
+    assert.deepEqual((await first).value?.value, Uint8Array.of(1, 2, 3));
+    await feed.return?.();
+    assert.deepEqual(await db.get("b"), Uint8Array.of(1, 2, 3));
+  }));

@@ -856,8 +856,9 @@ export class Catalog {
     const deferred = this.#writer.deferred;
     if (deferred) { for (const o of ops) this.#inflight.set(o.k, o.tombstone ? -seq : seq); }
     // Applied after the call returns: by then the caller may have reused its
-    // value buffers, and the feeds must get the bytes written.
-    const fed = deferred && this.#listeners.size > 0 ? ops.map((o) => o.vb.slice()) : undefined;
+    // value buffers, and the feeds (one may start meanwhile) must get the
+    // bytes written.
+    const fed = deferred ? ops.map((o) => o.vb.slice()) : undefined;
     const done = this.#writer.commit(() => {
       let at = offset, deleted = 0;
       const changes: KeyChange[] | undefined = this.#listeners.size > 0 ? [] : undefined;

@@ -135,6 +135,8 @@ export class Writer {
   #stall?: IOError;
   #retryTimer?: ReturnType<typeof setTimeout>;
   #closed = false;
+  // Set once close() has made its last write: no flush starts after it.
+  #shut = false;
 
   #seq: number;
   readonly #deferred: boolean;
@@ -374,6 +376,10 @@ export class Writer {
       for (const w of this.#waiters.splice(0)) w.reject(e);
       throw e;
     } finally {
+      // Nothing is written after a close, not even a retry its failed sync
+      // set up: the store may be opened again meanwhile, and appended to.
+      this.#shut = true;
+      clearTimeout(this.#retryTimer);
       // Even after a failure: a round still writing must not find its handle closed.
       await this.#flushing;
       this.#handle?.close();
@@ -470,7 +476,7 @@ export class Writer {
   }
 
   #kick(): void {
-    if (!this.#flushing) this.#flushing = this.#flushLoop();
+    if (!this.#flushing && !this.#shut) this.#flushing = this.#flushLoop();
   }
 
   async #flushLoop(): Promise<void> {
