@@ -219,6 +219,23 @@ Deno.test("checkpoint: with every data file and the lock file lost, the checkpoi
     assert.ok((await verify(dir)).issues.some((i) => i.kind === "missing-file"));
   }));
 
+Deno.test("checkpoint: a lost file that held no record lost nothing, and is not reported", () =>
+  withDir(async (dir) => {
+    {
+      await using db = await open(dir, { checkpoint: { minKeys: 0 } });
+      assert.equal(db.size, 0);
+    }
+    assert.ok(Deno.statSync(`${dir}/${NAME}`).isFile, "the close wrote a checkpoint");
+    for (const e of [...Deno.readDirSync(dir)]) {
+      if (/^(data|hint)\./.test(e.name) || e.name === "LOCK") await Deno.remove(`${dir}/${e.name}`);
+    }
+    {
+      await using db = await open(dir, { strict: true });
+      assert.equal(db.sequence, 0);
+    }
+    assert.deepEqual((await verify(dir)).issues, []);
+  }));
+
 Deno.test("checkpoint: a damaged resume point is never replayed from (no record is cut off)", () =>
   withDir(async (dir) => {
     await build(dir, 4);

@@ -26,6 +26,7 @@ import { FILE_FLAG_COMPACTED, FILE_HEADER_SIZE, FILE_MAGIC, KIND_DATA } from "..
 import { checkChain } from "./chain.ts";
 import {
   type Checkpoint,
+  type CheckpointFile,
   endsShort,
   type EntryVisitor,
   loadCheckpoint,
@@ -170,21 +171,25 @@ export async function recoverLog(
     // is checked first, when it would.
     const claimed = ck ? newestMissing(ck, files) : [];
     const missing = ck && claimed.length > 0 && loadCheckpoint(ck, () => {}) ? claimed : [];
-    if (ck && missing.length > 0) {
-      const named = [...ck.files].sort((a, b) => a.id - b.id);
-      for (const gone of missing) {
+    // The last sequence number before lost file `gone`.
+    const named = ck ? [...ck.files].sort((a, b) => a.id - b.id) : [];
+    const before = (gone: CheckpointFile) =>
+      named.filter((n) => n.id < gone.id).at(-1)?.lastSeq ?? 0;
+    // A lost file that held no record (a store closed empty) lost nothing.
+    const lostRecords = missing.filter((gone) => gone.lastSeq > before(gone));
+    if (ck && lostRecords.length > 0) {
+      for (const gone of lostRecords) {
         const path = dataPath(dir, gone.id);
         // Beside a live writer (verify), the checkpoint may be newer than the
         // listing: a file it names that exists now was created meanwhile.
         if (opts.readOnly && (await statOrUndefined(path)) !== undefined) continue;
-        const before = named.filter((n) => n.id < gone.id).at(-1)?.lastSeq ?? 0;
         lost = Math.max(lost, gone.lastSeq);
         report(
           "missing-file",
           path,
           gone.size,
           `data.${gone.id} is missing: the index checkpoint names it, with sequences ` +
-            `${before + 1}..${gone.lastSeq}, which are lost`,
+            `${before(gone) + 1}..${gone.lastSeq}, which are lost`,
         );
       }
     }
@@ -274,7 +279,7 @@ export async function recoverLog(
       nextId: Math.max(top ?? -1, ...missing.map((g) => g.id)) + 1,
       // With no log file left, the new one follows the newest lost file: its
       // header then keeps the gap on record (one following -1 starts a log).
-      follows: newest?.id ?? Math.max(-1, ...missing.map((g) => g.id)),
+      follows: newest?.id ?? Math.max(-1, ...lostRecords.map((g) => g.id)),
       checkpoint: used,
     };
   } finally {
