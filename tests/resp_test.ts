@@ -891,6 +891,34 @@ Deno.test("server: shutdown closes idle clients, keeps data, refuses new ones", 
   });
 });
 
+Deno.test("server: shutdown ends, after a grace period, beside a client that reads none of its replies", async () => {
+  await withDir(async (dir) => {
+    const db = await open(dir, { sync: "never" });
+    const server = new RespServer(db, { port: 0, version: "test" });
+    const port = server.addr.port;
+    const setup = await Client.connect(port);
+    assert.equal(await setup.call("SET", "big", "x".repeat(1_000_000)), "OK");
+    setup.close();
+    // Far more replies than the server queues (32 MiB) and the sockets hold.
+    const greedy = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      const request = concat(Array.from({ length: 100 }, () => frame("GET", "big")));
+      for (let at = 0; at < request.length;) at += await greedy.write(request.subarray(at));
+      await new Promise((r) => setTimeout(r, 300));
+      const asked = performance.now();
+      const ended = await Promise.race([
+        server.shutdown().then(() => true),
+        new Promise<boolean>((r) => setTimeout(() => r(false), 15_000)),
+      ]);
+      assert.ok(ended, "shutdown returned");
+      assert.ok(performance.now() - asked < 10_000);
+    } finally {
+      greedy.close();
+      await db.close();
+    }
+  });
+});
+
 Deno.test("server: a pipelined write never shows in a read sent before it", async () => {
   // sync "never" applies writes at once, so a write started while an earlier
   // read is still walking its keys would be seen by that read's later keys.

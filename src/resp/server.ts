@@ -82,6 +82,8 @@ const FLUSH_AT = MiB;
 // Reply bytes a connection may have queued, unwritten, before it stops
 // reading (see #flush).
 const MAX_UNSENT = 32 * MiB;
+// How long a shutdown waits for busy connections to write their replies.
+const SHUTDOWN_GRACE_MS = 5000;
 // Most commands whose reply may hold a stored value (reads, GETDEL, ...) a
 // pipeline starts before the replies of those ahead of them are encoded: such
 // a reply holds its value until then, so without a bound one read of 64 KiB
@@ -194,8 +196,18 @@ export class RespServer {
       // Busy ones notice #closing once their current commands are answered.
       for (const c of this.#connections) if (!c.busy) close(c);
     }
-    await this.#accepting;
-    while (this.#handlers.size > 0) await Promise.all(this.#handlers);
+    // A client that reads none of its replies would hold a busy connection,
+    // and the shutdown, forever: after a grace period its connection is
+    // closed too (its commands have run; only their replies are lost).
+    const grace = setTimeout(() => {
+      for (const c of this.#connections) close(c);
+    }, SHUTDOWN_GRACE_MS);
+    try {
+      await this.#accepting;
+      while (this.#handlers.size > 0) await Promise.all(this.#handlers);
+    } finally {
+      clearTimeout(grace);
+    }
     await this.#state.compaction;
   }
 
