@@ -236,6 +236,23 @@ Deno.test("checkpoint: a lost file that held no record lost nothing, and is not 
     assert.deepEqual((await verify(dir)).issues, []);
   }));
 
+Deno.test("checkpoint: a streamed value's file a compaction kept, lost later, is reported (strict refuses)", () =>
+  withDir(async (dir) => {
+    {
+      await using db = await open(dir, { checkpoint: { minKeys: 1 } });
+      await db.set("x", "1");
+      await db.setStream("b", new Blob([new Uint8Array(2 << 20).fill(9)]).stream());
+      await db.set("y", "2");
+      await db.compact();
+    }
+    const blob = [...Deno.readDirSync(dir)].map((e) => e.name)
+      .find((n) => n.startsWith("data.") && Deno.statSync(`${dir}/${n}`).size > 2 << 20)!;
+    await Deno.remove(`${dir}/${blob}`);
+    await Deno.remove(`${dir}/hint.${blob.slice(5)}`).catch(() => {});
+    await assert.rejects(open(dir, { strict: true }), /is missing: the index checkpoint names it/);
+    assert.ok((await verify(dir)).issues.some((i) => i.kind === "missing-file"));
+  }));
+
 Deno.test("checkpoint: a damaged resume point is never replayed from (no record is cut off)", () =>
   withDir(async (dir) => {
     await build(dir, 4);

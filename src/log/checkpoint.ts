@@ -354,14 +354,25 @@ export function matchesFiles(c: CheckpointPoint, files: DataFile[]): boolean {
 }
 
 /**
- * The files `c` names that are newer than every file in `files` and gone: the
- * header chain cannot tell that the newest files of a log are missing, but a
- * checkpoint that names them can (a compaction only removes files older than
- * its outputs).
+ * The files `c` names that are gone, where no compaction explains it: the
+ * header chain cannot tell that the newest files of a log are missing, nor a
+ * streamed value's file a compaction kept (no later header names it), but a
+ * checkpoint that names them can (a file a present one continues is left to
+ * the chain). A compaction only removes files older than
+ * its outputs, whose ids are above every file that existed when it began: so
+ * with no merge output above the newest file `c` names, every file it names
+ * must still be there.
  */
-export function newestMissing(c: CheckpointPoint, files: DataFile[]): CheckpointFile[] {
+export function namedMissing(c: CheckpointPoint, files: DataFile[]): CheckpointFile[] {
   const top = files.reduce((m, f) => Math.max(m, f.id), -1);
-  return c.files.filter((n) => n.id > top);
+  const newestNamed = c.files.reduce((m, f) => Math.max(m, f.id), -1);
+  const compactedSince = files.some((f) => f.compacted && f.id > newestNamed);
+  const present = new Set(files.map((f) => f.id));
+  // A file a present one continues is the header chain's to report.
+  const followed = new Set(files.map((f) => f.header?.follows));
+  return c.files.filter((n) =>
+    n.id > top || (!compactedSince && !present.has(n.id) && !followed.has(n.id))
+  );
 }
 
 /**

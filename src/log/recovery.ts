@@ -31,7 +31,7 @@ import {
   type EntryVisitor,
   loadCheckpoint,
   matchesFiles,
-  newestMissing,
+  namedMissing,
   readCheckpoint,
 } from "./checkpoint.ts";
 import { DataFile } from "./datafile.ts";
@@ -169,7 +169,7 @@ export async function recoverLog(
     // Its file table is checked only with the whole checkpoint: a damaged one
     // must not report files missing, nor number new files past its ids, so it
     // is checked first, when it would.
-    const claimed = ck ? newestMissing(ck, files) : [];
+    const claimed = ck ? namedMissing(ck, files) : [];
     const missing = ck && claimed.length > 0 && loadCheckpoint(ck, () => {}) ? claimed : [];
     // The last sequence number before lost file `gone`.
     const named = ck ? [...ck.files].sort((a, b) => a.id - b.id) : [];

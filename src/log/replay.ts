@@ -56,7 +56,7 @@ export interface RecoveryOptions {
   liveTail?: boolean;
   /**
    * Read the index checkpoint even without a use for its entries, for the
-   * files it names that are gone (see newestMissing): for `verify`.
+   * files it names that are gone (see namedMissing): for `verify`.
    */
   checkpointEvidence?: boolean;
 }
