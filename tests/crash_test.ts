@@ -182,6 +182,7 @@ function crashTest(
   name: string,
   rounds: number,
   sync: (rand: () => number) => RoundConfig["sync"],
+  inlineFsync = false,
 ) {
   Deno.test(`kill -9 at random moments, sync ${name}: ${rounds} rounds`, () =>
     withDir(async (dir) => {
@@ -195,6 +196,7 @@ function crashTest(
           round,
           seed: (rand() * 2 ** 32) >>> 0,
           writers: 1 + ((rand() * 64) | 0),
+          inlineFsync,
         };
         // Half the rounds die after a number of acks (0: just after open), half
         // after a delay from spawn (which may fall in the child's startup or recovery).
@@ -217,3 +219,4 @@ crashTest("{ intervalMs }", Math.ceil(ROUNDS / 4), (rand) => ({
   intervalMs: 1 + ((rand() * 30) | 0),
 }));
 crashTest('"never"', Math.ceil(ROUNDS / 4), () => "never");
+crashTest('"always", inlineFsync', Math.ceil(ROUNDS / 4), () => "always", true);

@@ -212,22 +212,27 @@ async function traced(dir: string, mode: string): Promise<FileEvents> {
   }
 }
 
-Deno.test({
-  name:
-    "every durable acknowledgement comes after the fdatasync of its record and the fsync of its new file's directory",
-  ignore: !hasStrace,
-  fn: () =>
-    withDir(async (dir) => {
-      const ev = await traced(dir, "acks");
-      const acks = ev.said.filter((s) => s.line.startsWith("ack "));
-      assert.equal(acks.length, 42, "acknowledgements seen");
-      assert.ok(
-        ev.created.size >= 4,
-        `${ev.created.size} data files created: rotation is exercised`,
-      );
-      for (const { line, at } of acks) assertDurable(ev, dir, line.slice(4).replace("\\n", ""), at);
-    }),
-});
+for (const [mode, how] of [["acks", ""], ["acks-inline", " (inlineFsync)"]]) {
+  Deno.test({
+    name:
+      "every durable acknowledgement comes after the fdatasync of its record and the fsync of its new file's directory" +
+      how,
+    ignore: !hasStrace,
+    fn: () =>
+      withDir(async (dir) => {
+        const ev = await traced(dir, mode);
+        const acks = ev.said.filter((s) => s.line.startsWith("ack "));
+        assert.equal(acks.length, 42, "acknowledgements seen");
+        assert.ok(
+          ev.created.size >= 4,
+          `${ev.created.size} data files created: rotation is exercised`,
+        );
+        for (const { line, at } of acks) {
+          assertDurable(ev, dir, line.slice(4).replace("\\n", ""), at);
+        }
+      }),
+  });
+}
 
 Deno.test({
   name: 'sync() under sync "never" resolves after every earlier write and new file is durable',

@@ -23,6 +23,7 @@ const OPEN_OPTIONS = [
   "checkpoint",
   "mmap",
   "pointCache",
+  "inlineFsync",
 ] as const;
 
 /** Options with every default filled in. */
@@ -71,10 +72,14 @@ export function resolveOptions(o: OpenOptions = {}): ResolvedOptions {
     checkpointMinKeys: resolveCheckpoint(o.checkpoint),
     mmap: o.mmap ?? false,
     pointCache: o.pointCache ?? true,
+    inlineFsync: o.inlineFsync ?? false,
   };
   if (typeof r.readOnly !== "boolean") throw new InvalidArgumentError("readOnly must be a boolean");
   if (typeof r.pointCache !== "boolean") {
     throw new InvalidArgumentError("pointCache must be a boolean");
+  }
+  if (typeof r.inlineFsync !== "boolean") {
+    throw new InvalidArgumentError("inlineFsync must be a boolean");
   }
   if (r.followMs > 0 && !r.readOnly) {
     throw new InvalidArgumentError("follow needs readOnly: true (a writer is always current)");

@@ -73,6 +73,8 @@ export interface CatalogOptions extends RecoveryOptions {
   mmap?: boolean;
   /** Keep a point cache beside the index (see point_cache.ts); default true. */
   pointCache?: boolean;
+  /** Fsync on the JavaScript thread (see WriterOptions.inlineFsync); default false. */
+  inlineFsync?: boolean;
 }
 
 // A backup whose files a compaction removed while it linked them starts over
@@ -420,6 +422,7 @@ export class Catalog {
     this.#seq = log.seq;
     this.#writer = new Writer(this.#dir, {
       sync: this.#opts.sync,
+      inlineFsync: this.#opts.inlineFsync === true,
       maxFileSize: this.#opts.maxFileSize,
       storeId: log.storeId,
       seq: log.seq,

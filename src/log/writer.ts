@@ -86,6 +86,12 @@ export interface BlobPlacement extends Placement {
 /** Options of a Writer. */
 export interface WriterOptions {
   sync: SyncMode;
+  /**
+   * Fsync the active file on the JavaScript thread: no hand-off to a blocking
+   * thread and back per group commit, and what arrives meanwhile is read in one
+   * turn of the event loop, which waits for the fsync.
+   */
+  inlineFsync?: boolean;
   maxFileSize: number;
   /** Called when the writer starts a new data file, before anything can be read from it. */
   onNewFile: (file: DataFile) => void;
@@ -137,6 +143,8 @@ export class Writer {
   #closed = false;
   // Set once close() has made its last write: no flush starts after it.
   #shut = false;
+  // An fsync held the event loop since the last round began (inlineFsync).
+  #heldLoop = false;
 
   #seq: number;
   readonly #deferred: boolean;
@@ -479,10 +487,18 @@ export class Writer {
     if (!this.#flushing && !this.#shut) this.#flushing = this.#flushLoop();
   }
 
+  // Resolves after the caller's tick: #flushing is set by then, and appends
+  // made in the same tick join the round. After an inline fsync, after a turn
+  // of the event loop: writers that await only the store would otherwise start
+  // each next round from microtasks, and keep timers and sockets out for good.
+  #nextRound(): Promise<unknown> {
+    if (!this.#heldLoop) return Promise.resolve();
+    this.#heldLoop = false;
+    return new Promise((resolve) => setImmediate(resolve));
+  }
+
   async #flushLoop(): Promise<void> {
-    // Start after the caller's tick: #flushing is set by then, and appends made
-    // in the same tick join this round.
-    await Promise.resolve();
+    await this.#nextRound();
     try {
       while ((this.#chunks.length > 0 || this.#waiters.length > 0) && !this.#failure) {
         const taken = this.#chunks.length;
@@ -512,6 +528,7 @@ export class Writer {
         this.#recycle(taken);
         if (mustSync) this.#durable = upTo;
         this.#release();
+        if (this.#heldLoop) await this.#nextRound();
       }
     } finally {
       // Cleared in the same tick as the loop's last check, so no append can fall
@@ -541,7 +558,10 @@ export class Writer {
   async #fsync(handle: Deno.FsFile, file: DataFile): Promise<void> {
     try {
       faults.beforeSync?.(file.path);
-      await handle.syncData();
+      if (this.options.inlineFsync) {
+        this.#heldLoop = true;
+        handle.syncDataSync();
+      } else await handle.syncData();
     } catch (e) {
       throw fsyncFailure(file, e);
     }

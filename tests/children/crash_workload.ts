@@ -32,6 +32,8 @@ export interface RoundConfig {
   seed: number;
   /** Ops in flight at once. */
   writers: number;
+  /** Fsync on the JavaScript thread (the `inlineFsync` option). */
+  inlineFsync?: boolean;
 }
 
 /**

@@ -10,6 +10,7 @@ import { type Op, type RoundConfig, valueOf, workload } from "./crash_workload.t
 const cfg: RoundConfig = JSON.parse(Deno.args[0]);
 const db = await open(cfg.dir, {
   sync: cfg.sync,
+  inlineFsync: cfg.inlineFsync === true,
   maxFileSize: cfg.maxFileSize,
   checkpoint: { minKeys: 0 },
   onWarning: () => {},

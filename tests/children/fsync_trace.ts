@@ -1,6 +1,6 @@
 // Child process of the fsync-order test, run under strace. "acks": durable
 // writes (concurrent ones share fsyncs; small files rotate often), printing
-// "ack <key>" once each resolved. "sync": rounds of writes under sync "never",
+// "ack <key>" once each resolved ("acks-inline": the same with inlineFsync). "sync": rounds of writes under sync "never",
 // printing "synced <round>" once the round's sync() resolved. "compact": a
 // churned store is compacted, then "compacted" is printed. Each line is one write(2) to stdout.
 import { open } from "../../mod.ts";
@@ -8,8 +8,12 @@ import { open } from "../../mod.ts";
 const [dir, mode] = Deno.args;
 const say = (line: string) => Deno.stdout.writeSync(new TextEncoder().encode(line + "\n"));
 
-if (mode === "acks") {
-  const db = await open(dir, { sync: "always", maxFileSize: 2048 });
+if (mode === "acks" || mode === "acks-inline") {
+  const db = await open(dir, {
+    sync: "always",
+    maxFileSize: 2048,
+    inlineFsync: mode === "acks-inline",
+  });
   for (let round = 0; round < 12; round++) {
     const keys = Array.from({ length: 1 + (round % 4) }, (_, i) => `dk-${round}-${i}`);
     await Promise.all(keys.map(async (key) => {
