@@ -62,7 +62,8 @@ const USAGE =
                               [--out NAME: write bench/results/NAME.md only, e.g. for a rerun]
 (npm run bench:peers / deno task bench:peers run it with no flags, then bench/kv_peers.ts)
 environment: CASK_BENCH_N, CASK_BENCH_RECORDS, CASK_BENCH_YCSB_OPS set the same numbers
-(flags win); --records defaults to n, --ycsb-ops to n / 40 (and at most records / 10).`;
+(flags win); --records defaults to n, --ycsb-ops to n / 40 (and at most records / 10);
+CASK_BENCH_MMAP=1 and CASK_BENCH_INLINE_FSYNC=1 open Cask with mmap / inlineFsync.`;
 
 function pickList<T extends string>(raw: string, allowed: readonly T[], what: string): T[] {
   const items = raw.split(",").map((s) => s.trim()).filter(Boolean);

@@ -79,6 +79,9 @@ class CaskStore implements Store {
 // CASK_BENCH_MMAP=1 opens with `mmap: true`: sealed files (every file but the one being
 // appended to) are read through memory maps, as lmdb-js reads its whole file.
 const MMAP = Deno.env.get("CASK_BENCH_MMAP") === "1";
+// CASK_BENCH_INLINE_FSYNC=1 opens with `inlineFsync: true`: durable rows fsync on the
+// JavaScript thread, as node:sqlite's synchronous calls do.
+const INLINE_FSYNC = Deno.env.get("CASK_BENCH_INLINE_FSYNC") === "1";
 
 export const engine: Engine = {
   compactsInBackground: true,
@@ -86,10 +89,17 @@ export const engine: Engine = {
     ...(MMAP
       ? ["mmap: true (sealed files read through memory maps; the active file by pread)"]
       : []),
+    ...(INLINE_FSYNC ? ["inlineFsync: true (the fsync on the JavaScript thread)"] : []),
     'fsync off: sync "never" (appends reach the OS page cache, no fsync); durable: sync "always" (set() resolves after the fdatasync that covers it; writes in flight together share one: group commit)',
     `one-at-a-time rows: await set() per write; pipelined rows: ${PIPELINE} set()/delete() calls in flight, then Promise.all; readrandom/readmissing: getSync() per key; YCSB reads: await get(), as for every engine; scans: for await over scan()`,
     "compaction runs between other operations (it yields at every chunk), so YCSB A can run during it",
   ],
   open: async (dir, durable) =>
-    new CaskStore(await open(dir, { sync: durable ? "always" : "never", mmap: MMAP })),
+    new CaskStore(
+      await open(dir, {
+        sync: durable ? "always" : "never",
+        mmap: MMAP,
+        inlineFsync: INLINE_FSYNC,
+      }),
+    ),
 };
