@@ -3,12 +3,15 @@
 //   fsync every write:  cask --sync always  vs  redis appendonly yes, appendfsync always
 //   no fsync:           cask --sync never   vs  redis appendonly yes, appendfsync no
 // Workloads: SET and GET with 16-deep pipelines (-P 16, 50 clients), and
-// unpipelined with 50 clients (-c 50). Each cell is the median of RUNS runs.
+// unpipelined with 50 clients (-c 50); INCR of one key (redis-benchmark's own
+// INCR test, which has no -r), where every command reads what the one before
+// it wrote. Each cell is the median of RUNS runs.
 // Besides requests per second, the server's own CPU time per request (from
 // /proc/<pid>/stat) is reported: on a shared machine it is steadier than
 // throughput, which also depends on how much CPU redis-benchmark gets.
 //
 //   node_modules/deno/deno run -A bench/resp_bench.ts [--runs 3] [--requests 1000000]
+//     [--only always|never] [--workload <part of a workload's name>]
 //
 // A million pipelined requests make a run last about a second or more. Runs of 100,000
 // last a tenth of that, and startup weighs on them: in one session, -P 16 GET against
@@ -23,6 +26,7 @@ const { values } = parseArgs({
     runs: { type: "string", default: "3" },
     requests: { type: "string", default: "1000000" },
     only: { type: "string" },
+    workload: { type: "string" },
   },
 });
 const RUNS = Number(values.runs);
@@ -90,6 +94,8 @@ async function redis(fsync: "always" | "no"): Promise<Server> {
 interface Workload {
   name: string;
   args: string[];
+  /** Requests of a run, as a fraction of --requests: 1 pipelined, 1/5 unpipelined by default. */
+  share?: number;
 }
 
 const WORKLOADS: Workload[] = [
@@ -99,7 +105,11 @@ const WORKLOADS: Workload[] = [
   { name: "-c 50 GET", args: ["-t", "get", "-c", "50"] },
   // No store work at all: what one request costs in the network and dispatch paths.
   { name: "-c 50 PING", args: ["-t", "ping_mbulk", "-c", "50"] },
-];
+  // One key (no -r): each INCR waits for the one before it on that key. Fewer
+  // requests, so that a run under fsync lasts seconds, not minutes.
+  { name: "-c 50 INCR (one key)", args: ["-t", "incr", "-c", "50"], share: 1 / 50 },
+  { name: "-P 16 INCR (one key)", args: ["-t", "incr", "-P", "16", "-c", "50"], share: 1 / 50 },
+].filter((w) => values.workload === undefined || w.name.includes(values.workload));
 
 interface Result {
   rps: number;
@@ -116,7 +126,7 @@ async function cpuSeconds(pid: number): Promise<number> {
 
 async function run(server: Server, w: Workload): Promise<Result> {
   // Unpipelined runs do a fifth of the requests: same wall time, roughly.
-  const n = w.args.includes("-P") ? REQUESTS : REQUESTS / 5;
+  const n = Math.round(REQUESTS * (w.share ?? (w.args.includes("-P") ? 1 : 1 / 5)));
   const before = await cpuSeconds(server.pid);
   const out = await new Deno.Command("redis-benchmark", {
     args: [
@@ -126,8 +136,8 @@ async function run(server: Server, w: Workload): Promise<Result> {
       String(server.port),
       "-n",
       String(n),
-      "-r",
-      "10000",
+      // Without -r redis-benchmark's INCR names one key: that is the workload.
+      ...(w.name.includes("one key") ? [] : ["-r", "10000"]),
       "--csv",
       ...w.args,
     ],
@@ -135,7 +145,7 @@ async function run(server: Server, w: Workload): Promise<Result> {
     stderr: "piped",
   }).output();
   const text = new TextDecoder().decode(out.stdout);
-  const line = text.split("\n").find((l) => /^"(SET|GET|PING_MBULK)"/.test(l));
+  const line = text.split("\n").find((l) => /^"(SET|GET|PING_MBULK|INCR)"/.test(l));
   if (!out.success || line === undefined) {
     throw new Error(`redis-benchmark failed: ${new TextDecoder().decode(out.stderr)}${text}`);
   }
@@ -185,8 +195,9 @@ for (const [sync, fsync] of pairs) {
 }
 const load = (await Deno.readTextFile("/proc/loadavg").catch(() => "?")).split(" ")[0];
 console.log(
-  `redis-benchmark, ${REQUESTS} requests pipelined (${REQUESTS / 5} unpipelined), ` +
-    `-r 10000, 3-byte values, median of ${RUNS}; ${navigator.hardwareConcurrency} cores, ` +
+  `redis-benchmark, ${REQUESTS} requests pipelined (${REQUESTS / 5} unpipelined, ` +
+    `${REQUESTS / 50} INCR), -r 10000 (INCR: one key), 3-byte values, median of ${RUNS}; ` +
+    `${navigator.hardwareConcurrency} cores, ` +
     `1-min load ${load} at the end; ${(await redisVersion()).trim()}\n`,
 );
 console.log(
