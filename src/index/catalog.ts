@@ -241,8 +241,12 @@ export class Catalog {
     }
     const c = new Catalog(dir, opts, await acquireLock(dir));
     try {
-      await cleanupMerge(dir);
-      await removeCheckpointTemp(dir);
+      // A strict open that fails must leave the files as it found them: what
+      // recovery would change is made only once it succeeded (see #recover).
+      if (!opts.strict) {
+        await cleanupMerge(dir);
+        await removeCheckpointTemp(dir);
+      }
       await c.#recover();
       recordStoreId(c.#lock!, dir, c.#storeId);
     } catch (e) {
@@ -395,17 +399,27 @@ export class Catalog {
       ? undefined
       : { entry: merge.entry, done: merge.done, tail: merge.sink };
     let records = loader();
-    let log = await recoverLog(this.#dir, loadingSink(records, now), this.#opts, checkpoint);
+    let fixes: (() => Promise<void>)[] | undefined = this.#opts.strict ? [] : undefined;
+    const opts = { ...this.#opts, fixes };
+    let log = await recoverLog(this.#dir, loadingSink(records, now), opts, checkpoint);
     if (log.checkpoint === "contradicted") {
       // Everything loaded so far, the records still gathered included, goes.
       this.#index = new KeyDir({ pointCache: this.#opts.pointCache });
       this.#live.clear();
       records = loader();
       // The checkpoint still tells what the log lost that it covered (a cut file).
-      const evidence = { ...this.#opts, checkpointEvidence: true };
+      fixes = fixes && [];
+      const evidence = { ...this.#opts, checkpointEvidence: true, fixes };
       log = await recoverLog(this.#dir, loadingSink(records, now), evidence);
     }
     records.flush();
+    if (fixes) {
+      // Recovery succeeded: now what it found to cut and remove goes, with
+      // what an interrupted compaction or checkpoint left.
+      for (const fix of fixes) await fix();
+      await cleanupMerge(this.#dir);
+      await removeCheckpointTemp(this.#dir);
+    }
     // A checkpoint that was not used (damaged, another store's, naming files
     // the store no longer has as they were, or not read at all under
     // `checkpoint: false`) goes before any new write: a cut torn tail followed

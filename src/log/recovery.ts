@@ -325,15 +325,21 @@ async function dropUnwritten(
   opts: RecoveryOptions,
 ): Promise<void> {
   const path = dataPath(dir, p.id);
-  if (!opts.liveTail) {
+  const report = () => {
+    if (opts.liveTail) return;
     const message = `${path}: ${opts.readOnly ? why : `removed ${why}`}`;
     opts.onWarning({ kind: "torn-tail", file: path, offset: 0, bytes: p.size, message });
-  }
-  if (opts.readOnly) return;
+  };
+  if (opts.readOnly) return report();
   closeSync(p.fd);
   p.fd = -1;
-  await Deno.remove(path);
-  await syncDir(dir);
+  const remove = async () => {
+    await Deno.remove(path);
+    await syncDir(dir);
+    report();
+  };
+  if (opts.fixes) opts.fixes.push(remove);
+  else await remove();
 }
 
 // Whether the checkpoint's resume point is the end of its file or the start

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { fdatasyncSync, ftruncateSync } from "node:fs";
+import { closeSync, fdatasyncSync, ftruncateSync, openSync } from "node:fs";
 import { CorruptionError, IOError } from "../base/errors.ts";
 import { bytesToKey } from "../base/keys.ts";
 import type { ProblemKind, RecoveryWarning } from "../base/types.ts";
@@ -59,6 +59,13 @@ export interface RecoveryOptions {
    * files it names that are gone (see namedMissing): for `verify`.
    */
   checkpointEvidence?: boolean;
+  /**
+   * Strict opens: the changes recovery makes on disk (a torn tail cut, a file
+   * that holds nothing acknowledged removed) are queued here instead of made,
+   * and made once the whole recovery succeeded, so an open that fails leaves
+   * the files as it found them. Recovery reads on as if they were made.
+   */
+  fixes?: (() => Promise<void>)[];
 }
 
 /** Where a replay resumes inside a file: an offset at a record boundary, and the last sequence number before it. */
@@ -130,10 +137,31 @@ export async function replayFile(
     r.warn("torn-tail", cut, size - cut, `${size - cut} bytes of torn tail at ${cut}`);
     file.size = cut;
   } else {
-    r.warn("torn-tail", cut, size - cut, `cut ${size - cut} bytes of torn tail at ${cut}`);
-    truncate(fd, file, cut);
+    const cutTail = (fd: number) => {
+      r.warn("torn-tail", cut, size - cut, `cut ${size - cut} bytes of torn tail at ${cut}`);
+      truncate(fd, file, cut);
+    };
+    if (opts.fixes) {
+      file.size = cut;
+      // The descriptor is closed by then: the fix opens the file again.
+      opts.fixes.push(() => Promise.resolve(withFile(file, cutTail)));
+    } else cutTail(fd);
   }
   return r.lastSeq;
+}
+
+function withFile(file: DataFile, fn: (fd: number) => void): void {
+  let fd: number;
+  try {
+    fd = openSync(file.path, "r+");
+  } catch (e) {
+    throw new IOError(`cannot truncate the torn tail of ${file.path}`, { cause: e });
+  }
+  try {
+    fn(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 class Replay {
