@@ -2,7 +2,7 @@
 // port, missing passwords, oversized and slow requests, too many clients.
 import assert from "node:assert/strict";
 import { withDir } from "./helpers.ts";
-import { Client, type Reply, withServer } from "./resp_client.ts";
+import { Client, concat, frame, type Reply, withServer } from "./resp_client.ts";
 import { serveArgs } from "./ports.ts";
 
 const MiB = 1024 * 1024;
@@ -240,6 +240,56 @@ Deno.test("security: idle clients are disconnected after the timeout, busy ones 
       busy.close();
     }
   }, { idleTimeoutMs: 600 });
+});
+
+Deno.test("security: the timeout disconnects a client that reads none of its replies; a slow reader stays", async () => {
+  await withServer(async (port) => {
+    const watcher = await Client.connect(port);
+    // Far more replies than the server queues for a client (32 MiB).
+    const value = "x".repeat(200_000);
+    assert.equal(await watcher.call("SET", "big", value), "OK");
+    const request = concat(Array.from({ length: 400 }, () => frame("GET", "big")));
+    const greedy = await Deno.connect({ hostname: "127.0.0.1", port });
+    const slow = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      for (const conn of [greedy, slow]) {
+        for (let at = 0; at < request.length;) at += await conn.write(request.subarray(at));
+      }
+      // The slow client reads up to 8 MiB every 300 ms, inside the 1 s timeout:
+      // it gets every reply.
+      const expected = 400 * (`$${value.length}\r\n`.length + value.length + 2);
+      const chunk = new Uint8Array(8 << 20);
+      let got = 0;
+      while (got < expected) {
+        await sleep(300);
+        const n = await slow.read(chunk);
+        assert.ok(n !== null, `the slow reader was dropped after ${got} of ${expected} bytes`);
+        got += n;
+      }
+      assert.equal(got, expected);
+      // The greedy client, which read nothing, was dropped at its timeout: what
+      // it can still read ends early.
+      let greedyGot = 0;
+      for (;;) {
+        const n = await Promise.race([
+          greedy.read(chunk).catch(() => null),
+          sleep(3000).then(() => "open" as const),
+        ]);
+        assert.notEqual(
+          n,
+          "open",
+          `the server still holds the greedy client after ${greedyGot} bytes`,
+        );
+        if (n === null || n === "open") break;
+        greedyGot += n;
+      }
+      assert.ok(greedyGot < expected, `${greedyGot} of ${expected} bytes`);
+    } finally {
+      greedy.close();
+      slow.close();
+      watcher.close();
+    }
+  }, { idleTimeoutMs: 1000 });
 });
 
 Deno.test("security: past maxclients, new clients are refused with Redis' error", async () => {

@@ -13,7 +13,14 @@ export interface Connection {
   readonly conn: Deno.TcpConn;
   /** True while commands of this connection are running. */
   busy: boolean;
+  /**
+   * True while it waits for the client to read its queued replies: the idle
+   * timeout applies then, as in Redis, where a client whose replies cannot be
+   * written makes no progress either.
+   */
+  waitingOnClient: boolean;
   closed: boolean;
+  /** When the client last sent bytes, or took some of its replies. */
   lastActive: number;
   /** This connection's share of ServerStats.bufferedBytes. */
   buffered: number;
@@ -29,9 +36,16 @@ export interface Connection {
   writeError?: unknown;
 }
 
-/** Writes all of `bytes`. */
-export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
+/** Writes all of `bytes`; `progress` is called after each write that took some. */
+export async function writeAll(
+  conn: Deno.Conn,
+  bytes: Uint8Array,
+  progress?: () => void,
+): Promise<void> {
+  for (let at = 0; at < bytes.length;) {
+    at += await conn.write(bytes.subarray(at));
+    progress?.();
+  }
 }
 
 // Closing a socket with unread input makes the kernel answer with a reset,

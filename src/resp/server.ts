@@ -255,7 +255,9 @@ export class RespServer {
 
   #closeIdle(): void {
     const cutoff = Date.now() - this.#state.idleTimeoutMs;
-    for (const c of this.#connections) if (!c.busy && c.lastActive < cutoff) close(c);
+    for (const c of this.#connections) {
+      if ((!c.busy || c.waitingOnClient) && c.lastActive < cutoff) close(c);
+    }
   }
 
   async #serve(conn: Deno.TcpConn): Promise<void> {
@@ -263,6 +265,7 @@ export class RespServer {
     const c: Connection = {
       conn,
       busy: false,
+      waitingOnClient: false,
       closed: false,
       lastActive: Date.now(),
       buffered: 0,
@@ -407,12 +410,19 @@ export class RespServer {
     const bytes = c.unsent > 0 ? out.take() : out.drain();
     this.#state.stats.netOutputBytes += bytes.length;
     c.unsent += bytes.length;
-    const writing = (c.writing ?? Promise.resolve()).then(() => writeAll(c.conn, bytes))
+    const progress = () => c.lastActive = Date.now();
+    const writing = (c.writing ?? Promise.resolve()).then(() => writeAll(c.conn, bytes, progress))
       .finally(() => c.unsent -= bytes.length);
     // Surfaced by the next flush or the close; never an unhandled rejection.
     writing.catch((e) => c.writeError ??= e);
     c.writing = writing;
-    if (c.unsent > MAX_UNSENT) await writing;
+    if (c.unsent <= MAX_UNSENT) return;
+    c.waitingOnClient = true;
+    try {
+      await writing;
+    } finally {
+      c.waitingOnClient = false;
+    }
   }
 
   // Runs every complete command buffered in `parser` and writes the replies;
