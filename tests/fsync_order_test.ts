@@ -163,6 +163,8 @@ function fileEvents(calls: Call[], dir: string): FileEvents {
 }
 
 /** Whether a sync of `path` started after line `after` and ended before line `before`. */
+const idOf = (path: string) => Number(/\.(\d+)$/.exec(path)?.[1]);
+
 function synced(ev: FileEvents, path: string, after: number, before: number): boolean {
   return ev.syncs.some((s) => s.path === path && s.start > after && s.end < before);
 }
@@ -278,6 +280,20 @@ Deno.test({
       }
       const ids = removals.map((u) => Number(u.path.slice(u.path.lastIndexOf(".") + 1)));
       assert.deepEqual(ids, [...ids].sort((a, b) => a - b), "inputs removed oldest first");
+      // The file the compaction's seal left was durable before the file past
+      // the seal's gap of ids was created.
+      const begun = [...ev.created].map(([path, at]) => ({ path, at, id: idOf(path) }))
+        .filter((f) => /\/data\.\d+$/.test(f.path)).sort((a, b) => a.id - b.id);
+      const past = begun.findIndex((f, i) => i > 0 && f.id > begun[i - 1].id + 1);
+      assert.ok(past > 0, `no file begun past a gap: ${begun.map((f) => f.id)}`);
+      const left = begun[past - 1].path;
+      const lastWrite = Math.max(
+        ...ev.writes.filter((w) => w.path === left && w.end < begun[past].at).map((w) => w.end),
+      );
+      assert.ok(
+        synced(ev, left, lastWrite, begun[past].at),
+        `${begun[past].path} created before ${left}, which the seal left, was synced`,
+      );
       for (let i = 0; i < removals.length; i++) {
         const next = i + 1 < removals.length ? removals[i + 1].start : done;
         assert.ok(

@@ -614,6 +614,17 @@ export class Writer {
   // up, and nothing blocks the event loop.
   #switchTo(file: DataFile): void {
     const fresh = file.size === 0;
+    // A file begun past a gap of ids (a compaction's seal) is created only once
+    // the file it leaves is durable: recovery takes a tear before such a gap
+    // for damage, where a tear of the file a plain rotation left is a crash's.
+    if (fresh && this.#handle && file.id > this.#handleFile!.id + 1) {
+      try {
+        faults.beforeSync?.(this.#handleFile!.path);
+        this.#handle.syncDataSync();
+      } catch (e) {
+        throw fsyncFailure(this.#handleFile!, e);
+      }
+    }
     const handle = Deno.openSync(file.path, { append: true, createNew: fresh });
     if (this.#handle) {
       this.#left.push(this.#handleFile!);
