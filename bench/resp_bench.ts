@@ -94,9 +94,13 @@ async function redis(fsync: "always" | "no"): Promise<Server> {
 interface Workload {
   name: string;
   args: string[];
-  /** Requests of a run, as a fraction of --requests: 1 pipelined, 1/5 unpipelined by default. */
-  share?: number;
+  /** Requests of a run; by default --requests pipelined, a fifth of it unpipelined. */
+  requests?: number;
 }
+
+// INCR rows of one key: enough requests that -P 16 from 50 clients makes 25
+// pipelines each, few enough that a run under fsync lasts seconds, not minutes.
+const INCR_REQUESTS = 20_000;
 
 const WORKLOADS: Workload[] = [
   { name: "-P 16 SET", args: ["-t", "set", "-P", "16", "-c", "50"] },
@@ -105,11 +109,18 @@ const WORKLOADS: Workload[] = [
   { name: "-c 50 GET", args: ["-t", "get", "-c", "50"] },
   // No store work at all: what one request costs in the network and dispatch paths.
   { name: "-c 50 PING", args: ["-t", "ping_mbulk", "-c", "50"] },
-  // One key (no -r): each INCR waits for the one before it on that key. Fewer
-  // requests, so that a run under fsync lasts seconds, not minutes.
-  { name: "-c 50 INCR (one key)", args: ["-t", "incr", "-c", "50"], share: 1 / 50 },
-  { name: "-P 16 INCR (one key)", args: ["-t", "incr", "-P", "16", "-c", "50"], share: 1 / 50 },
+  // One key (no -r): each INCR waits for the one before it on that key.
+  { name: "-c 50 INCR (one key)", args: ["-t", "incr", "-c", "50"], requests: INCR_REQUESTS },
+  {
+    name: "-P 16 INCR (one key)",
+    args: ["-t", "incr", "-P", "16", "-c", "50"],
+    requests: INCR_REQUESTS,
+  },
 ].filter((w) => values.workload === undefined || w.name.includes(values.workload));
+if (WORKLOADS.length === 0) {
+  console.error(`--workload ${values.workload} names no workload`);
+  Deno.exit(2);
+}
 
 interface Result {
   rps: number;
@@ -126,7 +137,7 @@ async function cpuSeconds(pid: number): Promise<number> {
 
 async function run(server: Server, w: Workload): Promise<Result> {
   // Unpipelined runs do a fifth of the requests: same wall time, roughly.
-  const n = Math.round(REQUESTS * (w.share ?? (w.args.includes("-P") ? 1 : 1 / 5)));
+  const n = w.requests ?? (w.args.includes("-P") ? REQUESTS : REQUESTS / 5);
   const before = await cpuSeconds(server.pid);
   const out = await new Deno.Command("redis-benchmark", {
     args: [
@@ -196,7 +207,7 @@ for (const [sync, fsync] of pairs) {
 const load = (await Deno.readTextFile("/proc/loadavg").catch(() => "?")).split(" ")[0];
 console.log(
   `redis-benchmark, ${REQUESTS} requests pipelined (${REQUESTS / 5} unpipelined, ` +
-    `${REQUESTS / 50} INCR), -r 10000 (INCR: one key), 3-byte values, median of ${RUNS}; ` +
+    `${INCR_REQUESTS} INCR), -r 10000 (INCR: one key), 3-byte values, median of ${RUNS}; ` +
     `${navigator.hardwareConcurrency} cores, ` +
     `1-min load ${load} at the end; ${(await redisVersion()).trim()}\n`,
 );

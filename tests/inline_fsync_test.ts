@@ -53,3 +53,40 @@ Deno.test("writers that await only the store leave timers their turn between inl
       await again.close();
     }
   }));
+
+Deno.test("sockets get their turn between inline fsyncs, not only timers", () =>
+  withDir(async (dir) => {
+    const db = await open(dir, { sync: "always", inlineFsync: true });
+    await db.set("first", "");
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const echo = (async () => {
+      for await (const conn of listener) {
+        const buf = new Uint8Array(64);
+        for (let n; (n = await conn.read(buf)) !== null;) await conn.write(buf.subarray(0, n));
+        conn.close();
+      }
+    })();
+    let stop = false;
+    const writers = Array.from({ length: 64 }, async (_, w) => {
+      for (let i = 0; !stop; i++) await db.set(`k${w}:${i % 100}`, "v".repeat(100));
+    });
+    const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+    let pings = 0;
+    try {
+      const buf = new Uint8Array(8);
+      for (const end = performance.now() + 1000; performance.now() < end; pings++) {
+        await client.write(Uint8Array.of(1));
+        await client.read(buf);
+      }
+    } finally {
+      stop = true;
+      client.close();
+      await Promise.all(writers);
+      listener.close();
+      await echo.catch(() => {});
+      await db.close();
+    }
+    // A round trip waits for an fsync or two; when only immediates separated
+    // the rounds, one waited for about 50 of them (tens of ms): 10-30 a second.
+    assert.ok(pings >= 200, `${pings} pings in a second beside 64 writers`);
+  }));
