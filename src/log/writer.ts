@@ -60,8 +60,9 @@ function fsyncFailure(file: DataFile, e: unknown): SyncFailure {
 const RETRY_MS = 1000;
 
 // With inlineFsync, how many commit rounds may follow each other straight
-// before one waits for the event loop to poll sockets (see Writer.#nextRound).
-const CHAIN_ROUNDS = 16;
+// before one fsyncs on the blocking-task thread, so that the event loop polls
+// sockets meanwhile (see Writer.#nextRound).
+const CHAIN_ROUNDS = 8;
 
 interface Waiter {
   pos: number;
@@ -497,24 +498,17 @@ export class Writer {
 
   // Resolves after the caller's tick: #flushing is set by then, and appends
   // made in the same tick join the round. After an inline fsync, after a turn
-  // of the event loop: writers that await only the store would otherwise start
-  // each next round from microtasks, and keep timers and sockets out for good.
-  // An immediate lets timers run but, in Deno, polls sockets only now and then
-  // (a chain of them left a socket unanswered for about 50 rounds); a zero
-  // timeout polls them but waits a millisecond. So a round begun before the
-  // loop turned since the round before (its writers awaited only the store)
-  // goes through an immediate CHAIN_ROUNDS times in a row at most, then
-  // through a timeout. The mark is cleared by an immediate, which in Deno runs
-  // after the sockets' callbacks: a round a socket's request began may count as
-  // chained too, so the bound is loose enough that such rounds rarely wait
-  // (with 4, a server's unpipelined durable SETs lost a quarter of their rate).
+  // of the event loop (an immediate): writers that await only the store would
+  // otherwise start each next round from microtasks, and keep timers and
+  // sockets out for good. An immediate lets timers run but, in Deno, polls
+  // sockets only now and then (a chain of them left a socket unanswered for
+  // about 50 rounds), so a chain of rounds gets an fsync on the blocking-task
+  // thread now and then (see #fsync), during which the loop polls them.
   #nextRound(): Promise<unknown> {
     if (!this.#heldLoop) return Promise.resolve();
     this.#heldLoop = false;
     this.#chained = this.#sameTurn ? this.#chained + 1 : 0;
-    if (this.#chained < CHAIN_ROUNDS) return new Promise((resolve) => setImmediate(resolve));
-    this.#chained = 0;
-    return new Promise((resolve) => setTimeout(resolve, 0));
+    return new Promise((resolve) => setImmediate(resolve));
   }
 
   // Marks the end of a round that held the loop, until the loop turns.
@@ -586,10 +580,19 @@ export class Writer {
   async #fsync(handle: Deno.FsFile, file: DataFile): Promise<void> {
     try {
       faults.beforeSync?.(file.path);
-      if (this.options.inlineFsync) {
+      // Inline, but every CHAIN_ROUNDS-th round of a chain (rounds begun
+      // before the loop turned since the one before) goes to the thread, so
+      // that the loop polls sockets meanwhile. The mark of a chain is cleared
+      // by an immediate, which in Deno runs after the sockets' callbacks: a
+      // round a socket's request began may count as chained too, and then
+      // pays a hand-off to the thread now and then, not a wait.
+      if (this.options.inlineFsync && this.#chained < CHAIN_ROUNDS) {
         this.#heldLoop = true;
         handle.syncDataSync();
-      } else await handle.syncData();
+      } else {
+        this.#chained = 0;
+        await handle.syncData();
+      }
     } catch (e) {
       throw fsyncFailure(file, e);
     }
