@@ -86,7 +86,8 @@ Deno.test("sockets get their turn between inline fsyncs, not only timers", () =>
       await echo.catch(() => {});
       await db.close();
     }
-    // A round trip waits for an fsync or two; when only immediates separated
-    // the rounds, one waited for about 50 of them (tens of ms): 10-30 a second.
-    assert.ok(pings >= 200, `${pings} pings in a second beside 64 writers`);
+    // A round trip waits for an fsync or two (about 750 a second on a quiet
+    // machine); when only immediates separated the rounds, one waited for about
+    // 50 of them: 5-15 a second. The bound leaves room for a loaded machine.
+    assert.ok(pings >= 60, `${pings} pings in a second beside 64 writers`);
   }));
