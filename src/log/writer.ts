@@ -56,6 +56,16 @@ function fsyncFailure(file: DataFile, e: unknown): SyncFailure {
   return new SyncFailure("fsync failed", { cause: err });
 }
 
+// Fsyncs `file` on this thread, holding the event loop.
+function syncNow(handle: Deno.FsFile, file: DataFile): void {
+  try {
+    faults.beforeSync?.(file.path);
+    handle.syncDataSync();
+  } catch (e) {
+    throw fsyncFailure(file, e);
+  }
+}
+
 // Under "never" and the interval mode, how soon a failed write is tried again.
 const RETRY_MS = 1000;
 
@@ -578,21 +588,20 @@ export class Writer {
   }
 
   async #fsync(handle: Deno.FsFile, file: DataFile): Promise<void> {
+    // Inline, but every CHAIN_ROUNDS-th round of a chain (rounds begun before
+    // the loop turned since the one before) goes to the thread, so that the
+    // loop polls sockets meanwhile. The mark of a chain is cleared by an
+    // immediate, which in Deno runs after the sockets' callbacks: a round a
+    // socket's request began may count as chained too, and then pays a
+    // hand-off to the thread now and then, not a wait.
+    if (this.options.inlineFsync && this.#chained < CHAIN_ROUNDS) {
+      this.#heldLoop = true;
+      return syncNow(handle, file);
+    }
+    this.#chained = 0;
     try {
       faults.beforeSync?.(file.path);
-      // Inline, but every CHAIN_ROUNDS-th round of a chain (rounds begun
-      // before the loop turned since the one before) goes to the thread, so
-      // that the loop polls sockets meanwhile. The mark of a chain is cleared
-      // by an immediate, which in Deno runs after the sockets' callbacks: a
-      // round a socket's request began may count as chained too, and then
-      // pays a hand-off to the thread now and then, not a wait.
-      if (this.options.inlineFsync && this.#chained < CHAIN_ROUNDS) {
-        this.#heldLoop = true;
-        handle.syncDataSync();
-      } else {
-        this.#chained = 0;
-        await handle.syncData();
-      }
+      await handle.syncData();
     } catch (e) {
       throw fsyncFailure(file, e);
     }
@@ -649,12 +658,7 @@ export class Writer {
     // the file it leaves is durable: recovery takes a tear before such a gap
     // for damage, where a tear of the file a plain rotation left is a crash's.
     if (fresh && this.#handle && file.id > this.#handleFile!.id + 1) {
-      try {
-        faults.beforeSync?.(this.#handleFile!.path);
-        this.#handle.syncDataSync();
-      } catch (e) {
-        throw fsyncFailure(this.#handleFile!, e);
-      }
+      syncNow(this.#handle, this.#handleFile!);
     }
     const handle = Deno.openSync(file.path, { append: true, createNew: fresh });
     if (this.#handle) {
