@@ -29,6 +29,18 @@ export function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** Reads from `conn` until `n` bytes came or it closed; how many came. */
+export async function readUpTo(conn: Deno.Conn, n: number): Promise<number> {
+  const chunk = new Uint8Array(1 << 20);
+  let got = 0;
+  while (got < n) {
+    const read = await conn.read(chunk);
+    if (read === null) break;
+    got += read;
+  }
+  return got;
+}
+
 /** A decoded reply; errors become `{ err }`. */
 export type Reply = string | number | null | { err: string } | Reply[];
 

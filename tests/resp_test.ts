@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { open } from "../mod.ts";
 import { RespServer } from "../src/resp/server.ts";
-import { Client, concat, frame, type Reply, withServer } from "./resp_client.ts";
+import { Client, concat, frame, readUpTo, type Reply, withServer } from "./resp_client.ts";
 import { text, withDir } from "./helpers.ts";
 import { ReplyBuffer } from "../src/resp/encoder.ts";
 import { compileGlob, globMatch } from "../src/resp/glob.ts";
@@ -668,14 +668,7 @@ Deno.test("server: a pipeline sent whole before any reply is read is answered", 
       assert.equal(stalled, false, "the whole pipeline was taken in before any reply was read");
       const expected = count *
         ("+OK\r\n".length + `$${value.length}\r\n`.length + value.length + 2);
-      const chunk = new Uint8Array(1 << 20);
-      let got = 0;
-      while (got < expected) {
-        const n = await conn.read(chunk);
-        if (n === null) break;
-        got += n;
-      }
-      assert.equal(got, expected);
+      assert.equal(await readUpTo(conn, expected), expected);
     } finally {
       conn.close();
     }
@@ -707,14 +700,7 @@ Deno.test("server: pipelined GETs of a big value go out as they are read, others
       assert.ok(taken < 48 * 1024 * 1024, `${taken} bytes of replies taken out unread`);
       assert.ok(waited < 1000, `INFO waited ${waited} ms`);
       const expected = count * (size + `$${size}\r\n\r\n`.length);
-      const chunk = new Uint8Array(1 << 20);
-      let got = 0;
-      while (got < expected) {
-        const n = await greedy.read(chunk);
-        if (n === null) break;
-        got += n;
-      }
-      assert.equal(got, expected);
+      assert.equal(await readUpTo(greedy, expected), expected);
       assert.equal(await other.call("PING"), "PONG");
     } finally {
       greedy.close();
