@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { CorruptionError, open, type RecoveryWarning, verify } from "../mod.ts";
+import { type Cask, CorruptionError, open, type RecoveryWarning, verify } from "../mod.ts";
 import { crc32 } from "../src/codec/codec.ts";
 import { getU64, setU64 } from "../src/codec/file_header.ts";
 import { FILE_HEADER_SIZE, HEADER_SIZE } from "../src/codec/format.ts";
@@ -18,6 +18,30 @@ async function openWarned(dir: string, strict = false) {
   const warnings: RecoveryWarning[] = [];
   const db = await open(dir, { strict, onWarning: (w) => warnings.push(w) });
   return { db, warnings };
+}
+
+/**
+ * Cuts `file` to each length of `cuts` (from `whole`) and opens the store
+ * leniently and strictly; `check` sees each open store and its warnings.
+ */
+async function openEachCut(
+  dir: string,
+  file: string,
+  whole: Uint8Array,
+  cuts: number[],
+  check: (db: Cask, warnings: RecoveryWarning[], cut: number) => Promise<void>,
+): Promise<void> {
+  for (const cut of cuts) {
+    for (const strict of [false, true]) {
+      await Deno.writeFile(file, whole.subarray(0, cut));
+      const { db, warnings } = await openWarned(dir, strict);
+      try {
+        await check(db, warnings, cut);
+      } finally {
+        await db.close();
+      }
+    }
+  }
 }
 
 /** The error `p` rejects with (fails when it resolves). */
@@ -117,21 +141,13 @@ Deno.test("a value embedding another store's data file: a cut inside it is a tor
     const cuts = cutOffsets(blobStart, whole.length, 61, boundaries);
     assert.ok(cuts.length >= 100, `${cuts.length} cuts`);
 
-    for (const cut of cuts) {
-      for (const strict of [false, true]) {
-        await Deno.writeFile(file, whole.subarray(0, cut));
-        const { db, warnings } = await openWarned(dir, strict);
-        try {
-          assert.deepEqual(warnings.map((w) => w.kind), ["torn-tail"], `cut at ${cut}`);
-          assert.equal(await db.getString("role:alice"), "user", `cut at ${cut}`);
-          assert.equal(await db.get("blob"), undefined);
-          assert.equal(await db.get("scratch:0"), undefined, `cut at ${cut}`);
-          assert.equal(db.size, 1);
-        } finally {
-          await db.close();
-        }
-      }
-    }
+    await openEachCut(dir, file, whole, cuts, async (db, warnings, cut) => {
+      assert.deepEqual(warnings.map((w) => w.kind), ["torn-tail"], `cut at ${cut}`);
+      assert.equal(await db.getString("role:alice"), "user", `cut at ${cut}`);
+      assert.equal(await db.get("blob"), undefined);
+      assert.equal(await db.get("scratch:0"), undefined, `cut at ${cut}`);
+      assert.equal(db.size, 1);
+    });
   }));
 
 Deno.test("a flipped byte after the embedded record, with a real record behind: the value is damage", () =>
@@ -192,19 +208,11 @@ Deno.test("a value embedding the store's own earlier records (same salt) never r
     const blobStart = whole.length - blobLen - HEADER_SIZE - "blob".length;
     const cuts = cutOffsets(blobStart, whole.length, 71, boundaries);
     assert.ok(cuts.length >= 100, `${cuts.length} cuts`);
-    for (const cut of cuts) {
-      for (const strict of [false, true]) {
-        await Deno.writeFile(file, whole.subarray(0, cut));
-        const { db, warnings } = await openWarned(dir, strict);
-        try {
-          assert.deepEqual(warnings.map((w) => w.kind), ["torn-tail"], `cut at ${cut}`);
-          assert.equal(await db.getString("role:alice"), "user", `cut at ${cut}`);
-          assert.equal(await db.get("gone"), undefined, `cut at ${cut}`);
-        } finally {
-          await db.close();
-        }
-      }
-    }
+    await openEachCut(dir, file, whole, cuts, async (db, warnings, cut) => {
+      assert.deepEqual(warnings.map((w) => w.kind), ["torn-tail"], `cut at ${cut}`);
+      assert.equal(await db.getString("role:alice"), "user", `cut at ${cut}`);
+      assert.equal(await db.get("gone"), undefined, `cut at ${cut}`);
+    });
   }));
 
 /**
@@ -254,21 +262,13 @@ Deno.test("a value holding a copy of a fork's data file: a cut inside it is a to
     const uploadStart = valueAt - HEADER_SIZE - "upload".length;
     const cuts = cutOffsets(uploadStart, whole.length, 37, boundaries);
     assert.ok(cuts.length >= 100, `${cuts.length} cuts`);
-    for (const cut of cuts) {
-      for (const strict of [false, true]) {
-        await Deno.writeFile(file, whole.subarray(0, cut));
-        const { db, warnings } = await openWarned(dir, strict);
-        try {
-          assert.deepEqual(warnings.map((w) => w.kind), ["torn-tail"], `cut at ${cut}`);
-          assert.equal(warnings[0].offset, uploadStart, `cut at ${cut}`);
-          assert.equal(await db.getString("role:alice"), "user", `cut at ${cut}`);
-          assert.equal(await db.get("upload"), undefined);
-          assert.equal(db.size, 1);
-        } finally {
-          await db.close();
-        }
-      }
-    }
+    await openEachCut(dir, file, whole, cuts, async (db, warnings, cut) => {
+      assert.deepEqual(warnings.map((w) => w.kind), ["torn-tail"], `cut at ${cut}`);
+      assert.equal(warnings[0].offset, uploadStart, `cut at ${cut}`);
+      assert.equal(await db.getString("role:alice"), "user", `cut at ${cut}`);
+      assert.equal(await db.get("upload"), undefined);
+      assert.equal(db.size, 1);
+    });
   }));
 
 Deno.test("a flipped byte in a value holding a fork's data file, a real record behind: the value is damage, the fork's write never applied", () =>
