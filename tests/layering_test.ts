@@ -24,6 +24,10 @@ const EXCEPTIONS = new Set([
   // openKv and its types are part of the public API (issue 12). The KV layer never imports
   // mod.ts back (it takes the store as a structural KvEngine), so this adds no cycle.
   "mod.ts -> src/kv/mod.ts",
+  // `cask serve` is its store's only writer, and builds a read-modify-write on
+  // the writes still in flight (inFlightWrite): a seam for it alone, kept out
+  // of the public surface.
+  "src/resp/pending_writes.ts -> src/api/store.ts",
 ]);
 
 const ROOT = new URL("../", import.meta.url).href;

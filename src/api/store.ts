@@ -47,6 +47,45 @@ import { Sharing } from "../workers/share.ts";
 const utf8 = new TextDecoder();
 const EMPTY = new Uint8Array(0);
 
+let catalogOf: (db: Cask) => Catalog;
+
+/**
+ * A write appended and waiting for its fsync; see {@link inFlightWrite}.
+ * `drops` is {@link writeDrops} when it was appended.
+ */
+export interface InFlightWrite {
+  readonly seq: number;
+  readonly drops: number;
+}
+
+/**
+ * The newest write of `key` if it is appended but not yet applied (under sync
+ * "always" it waits for its fsync), else undefined. Not part of the public
+ * surface: it lets `cask serve`, the store's only writer, build a
+ * read-modify-write on a value still in flight instead of waiting a group
+ * commit for it. That is safe because a write that is dropped (its write
+ * failed) takes every write appended after it down with it.
+ */
+export function inFlightWrite(db: Cask, key: Uint8Array): InFlightWrite | undefined {
+  const catalog = catalogOf(db);
+  const seq = catalog.inFlightSeq(lookupKey(key));
+  return seq === undefined ? undefined : { seq, drops: catalog.writeDrops };
+}
+
+/** How many times writes in flight were dropped so far (see {@link InFlightWrite}). */
+export function writeDrops(db: Cask): number {
+  return catalogOf(db).writeDrops;
+}
+
+/**
+ * Whether `w`, from {@link inFlightWrite} of `key`, is still the newest write
+ * of `key` and still in flight: neither applied nor dropped.
+ */
+export function stillInFlight(db: Cask, key: Uint8Array, w: InFlightWrite): boolean {
+  const catalog = catalogOf(db);
+  return catalog.writeDrops === w.drops && catalog.inFlightSeq(lookupKey(key)) === w.seq;
+}
+
 /**
  * An open store. Get one with {@link open}.
  *
@@ -67,6 +106,10 @@ export class Cask {
   readonly #watches = new Set<Watch>();
   // The attachments of share(), made on its first call.
   #sharing?: Sharing;
+
+  static {
+    catalogOf = (db) => db.#catalog;
+  }
 
   /** @ignore Use {@link open}. */
   private constructor(catalog: Catalog, dir: string, options: ResolvedOptions) {

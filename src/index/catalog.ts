@@ -444,6 +444,10 @@ export class Catalog {
       nextId: log.nextId,
       follows: log.follows,
       onDropFile: (f) => this.#files.delete(f.id),
+      // Every write in flight was dropped: none of them decides checks, and a
+      // rejection's cleanup below could otherwise remove the entry of a new
+      // write that reuses a dropped one's sequence number.
+      onDropped: () => this.#inflight.clear(),
       onNewFile: (f) => {
         this.#files.set(f.id, f);
         this.#recordsBefore.set(f.id, this.#records);
@@ -567,6 +571,21 @@ export class Catalog {
       if (!(err instanceof CorruptionError)) throw err;
       return undefined;
     }
+  }
+
+  /**
+   * The sequence number of `k`'s newest write while it waits for its fsync
+   * (appended, not yet applied), or undefined. A write dropped since may still
+   * be listed for a moment: {@link writeDrops} tells.
+   */
+  inFlightSeq(k: string): number | undefined {
+    const seq = this.#inflight.get(k);
+    return seq === undefined ? undefined : Math.abs(seq);
+  }
+
+  /** How many times writes waiting for their fsync were dropped (see Writer.drops). */
+  get writeDrops(): number {
+    return this.#writer.drops;
   }
 
   /** The sequence number of `k`'s newest write, applied or in flight; null when absent. */
@@ -918,9 +937,12 @@ export class Catalog {
       }
       return result(deleted, seq);
     });
-    // A write rejected (its write failed) never happened: it no longer decides checks.
+    // A write rejected (its write failed) never happened: it no longer decides
+    // checks. A drop of every write in flight has cleared them already.
     if (deferred) {
+      const drops = this.#writer.drops;
       done.catch(() => {
+        if (this.#writer.drops !== drops) return;
         for (const o of ops) {
           if (Math.abs(this.#inflight.get(o.k) ?? 0) === seq) this.#inflight.delete(o.k);
         }

@@ -112,6 +112,12 @@ export interface WriterOptions {
   onNewFile: (file: DataFile) => void;
   /** Called when a failed write drops a new file before it was created. */
   onDropFile: (file: DataFile) => void;
+  /**
+   * Called when every write waiting for its fsync is dropped (rejected), just
+   * before their promises reject: anything kept about them is stale now, and
+   * their sequence numbers are handed out again.
+   */
+  onDropped?: () => void;
   /** The store's id, written into every file header. */
   storeId: string;
   /** The last sequence number the log holds; appends continue after it. */
@@ -166,6 +172,7 @@ export class Writer {
   #sameTurn = false;
 
   #seq: number;
+  #drops = 0;
   readonly #deferred: boolean;
   // Streamed values appended whose commits have not settled, and the place
   // in the append order up to which writes were deferred behind them: later
@@ -202,6 +209,16 @@ export class Writer {
   /** The sequence number of the last append. */
   get seq(): number {
     return this.#seq;
+  }
+
+  /**
+   * How many times appended writes waiting for their fsync were rejected
+   * (dropped) at once. It grows before their promises reject, so a caller that
+   * saw a write appended can tell synchronously whether it may since have been
+   * dropped.
+   */
+  get drops(): number {
+    return this.#drops;
   }
 
   /** The error that stopped the writer, if any. */
@@ -400,7 +417,7 @@ export class Writer {
       await this.sync();
     } catch (e) {
       // Writes left waiting through a failed write are never retried now.
-      for (const w of this.#waiters.splice(0)) w.reject(e);
+      this.#rejectAll(e);
       throw e;
     } finally {
       // Nothing is written after a close, not even a retry its failed sync
@@ -736,7 +753,7 @@ export class Writer {
     this.#release();
     const dropped = this.#chunks.splice(0);
     for (const d of dropped) this.#buffered -= d.used;
-    for (const w of this.#waiters.splice(0)) w.reject(err);
+    this.#rejectAll(err);
     for (const f of new Set(dropped.map((d) => d.file))) {
       if (f !== c.file) this.options.onDropFile(f);
     }
@@ -779,6 +796,13 @@ export class Writer {
       `write to ${this.#handleFile?.path ?? this.dir} failed: ${(e as Error)?.message ?? e}`,
       { cause: e },
     );
-    for (const w of this.#waiters.splice(0)) w.reject(this.#failure);
+    this.#rejectAll(this.#failure);
+  }
+
+  #rejectAll(e: unknown): void {
+    if (this.#waiters.length === 0) return;
+    this.#drops++;
+    this.options.onDropped?.();
+    for (const w of this.#waiters.splice(0)) w.reject(e);
   }
 }

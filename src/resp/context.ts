@@ -8,6 +8,7 @@ import type { Cask } from "../../mod.ts";
 import type { KeyLocks, LockScope } from "./key_locks.ts";
 import type { Reply } from "./encoder.ts";
 import type { KeyView, StoreView } from "./keyspace.ts";
+import type { PendingWrites } from "./pending_writes.ts";
 import type { ScanCursors } from "./scan_cursors.ts";
 import type { ValueCache } from "./value_cache.ts";
 import type { Watches } from "./watches.ts";
@@ -34,6 +35,8 @@ export interface ServerState {
   /** Read-only view of the store (through the cache) for commands that only read. */
   readonly reader: StoreView;
   readonly locks: KeyLocks;
+  /** What the read-modify-writes in flight wrote; every Overlay reads through it. */
+  readonly pending: PendingWrites;
   readonly watches: Watches;
   readonly cursors: ScanCursors;
   /** Cask's version, shown by INFO. */

@@ -57,16 +57,30 @@ export function lockKeys(spec: CommandSpec, args: Uint8Array[]): LockScope {
 
 /**
  * Writes what `view` buffered as one atomic batch and touches the WATCH
- * counters; the value cache hears of it before it is issued.
+ * counters; the value cache hears of it before it is issued. `readable` is
+ * called as soon as a read through another Overlay sees the writes: once
+ * they are applied, or recorded in `st.pending` while their fsync runs.
  */
-export async function commit(st: ServerState, view: Overlay): Promise<void> {
+export async function commit(
+  st: ServerState,
+  view: Overlay,
+  readable?: () => void,
+): Promise<void> {
   const ops = view.ops();
   if (ops.length === 0) return;
+  // Checked in the same step as the write is issued: once a dropped write's
+  // rejection is out, nothing may be appended on top of what it wrote.
+  if (view.builtOnDropped()) throw new Rebuild();
   st.cache.issued(view.written());
+  const applied = st.db.sequence;
+  const done = st.db.atomic(ops);
+  const records = st.pending.issued(st.db, view.changes());
+  if (records !== undefined || st.db.sequence !== applied) readable?.();
   try {
-    await st.db.atomic(ops);
+    await done;
   } finally {
     st.cache.settled();
+    if (records !== undefined) st.pending.settled(records);
   }
   st.watches.touch(view.written());
 }
@@ -81,14 +95,30 @@ export function errorReply(e: unknown): Reply {
   return { error: "ERR internal error" };
 }
 
+// Thrown by commit() when the view read a write in flight that was dropped
+// since: the command runs again, on what the store and the writes in flight
+// hold now.
+class Rebuild extends Error {}
+
+// A command that locks every key reads the store's key list, which has no
+// writes in flight: it waits for them to complete. The others read the
+// writes in flight before them (see commit()).
 async function lockedWrite(spec: WriteSpec, s: Session, args: Uint8Array[]): Promise<Reply> {
   const st = s.server;
-  return await st.locks.exclusive(lockKeys(spec, args), async () => {
-    const view = new Overlay(st.db);
-    const reply = await spec.run(view, args, s);
-    await commit(st, view);
-    return reply;
-  });
+  const keys = lockKeys(spec, args);
+  return await st.locks.exclusive(keys, async (readable) => {
+    for (;;) {
+      const view = new Overlay(st.db, st.pending);
+      const reply = await spec.run(view, args, s);
+      try {
+        await commit(st, view, readable);
+      } catch (e) {
+        if (e instanceof Rebuild) continue;
+        throw e;
+      }
+      return reply;
+    }
+  }, keys !== "all");
 }
 
 /**

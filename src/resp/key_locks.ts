@@ -9,6 +9,11 @@
  * the writes queued before them, and many can share one fsync, even on one
  * hot key. A read-modify-write instead waits until every earlier write to its
  * keys has *completed*, so its read sees them, and later writes wait for it.
+ * Between read-modify-writes of known keys (INCR after INCR) it waits only
+ * until the earlier one's write is issued and readable through the server's
+ * record of writes in flight (pending_writes.ts): so a hot counter's
+ * increments share group commits as blind writes do, where each used to wait
+ * for the fsync of the one before.
  *
  * Per-key bookkeeping is kept only where a read-modify-write is involved. A
  * blind write to keys no such command is queued on goes straight to the
@@ -31,12 +36,18 @@ import { byteString } from "./words.ts";
 // later command actually has to wait.
 class Turn {
   issued = false;
+  readable = false;
   done = false;
   #issued?: PromiseWithResolvers<void>;
+  #readable?: PromiseWithResolvers<void>;
   #done?: PromiseWithResolvers<void>;
 
   whenIssued(): Promise<void> | undefined {
     return this.issued ? undefined : (this.#issued ??= Promise.withResolvers()).promise;
+  }
+
+  whenReadable(): Promise<void> | undefined {
+    return this.readable ? undefined : (this.#readable ??= Promise.withResolvers()).promise;
   }
 
   whenDone(): Promise<void> | undefined {
@@ -48,8 +59,14 @@ class Turn {
     this.#issued?.resolve();
   }
 
-  markDone(): void {
+  markReadable(): void {
     this.markIssued();
+    this.readable = true;
+    this.#readable?.resolve();
+  }
+
+  markDone(): void {
+    this.markReadable();
     this.done = true;
     this.#done?.resolve();
   }
@@ -159,17 +176,32 @@ export class KeyLocks {
     }
   }
 
-  /** Runs a read-modify-write alone on `keys`, after every earlier write to them completed. */
-  async exclusive<T>(keys: LockScope, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs a read-modify-write alone on `keys`, after every earlier write to
+   * them completed. With `early`, it need only wait until the earlier
+   * read-modify-writes are *readable*: their writes issued and visible to a
+   * read (see pending_writes.ts); `fn` calls
+   * its argument once its own writes are. It still finishes (and so counts as
+   * done) only after them.
+   */
+  async exclusive<T>(
+    keys: LockScope,
+    fn: (readable: () => void) => Promise<T>,
+    early = false,
+  ): Promise<T> {
     const turn = new Turn();
     const queued = keys === "all" ? this.#queueAll(turn) : this.#queue(keys, turn);
     try {
       const unqueued = this.#unqueued.drained();
       if (unqueued !== undefined) await unqueued;
-      const waits = queued.earlier.flatMap((t) => t.whenDone() ?? []);
+      const waits = queued.earlier.flatMap((t) => (early ? t.whenReadable() : t.whenDone()) ?? []);
       if (waits.length > 0) await Promise.all(waits);
-      return await fn();
+      return await fn(() => turn.markReadable());
     } finally {
+      if (early) {
+        const ahead = queued.earlier.flatMap((t) => t.whenDone() ?? []);
+        if (ahead.length > 0) await Promise.all(ahead);
+      }
       this.#finish(queued.ids, turn);
     }
   }

@@ -26,6 +26,18 @@ export interface ReadView {
   entry(key: Uint8Array): Promise<Entry | undefined>;
 }
 
+/** Entries written by writes still in flight, newer than the store's (pending_writes.ts). */
+export interface InFlightEntries {
+  /** `key`'s newest write if it is in flight: the entry it writes (null: a delete). */
+  record(
+    db: Cask,
+    key: Uint8Array,
+    id: string,
+  ): { entry: Entry | null; write: { drops: number } } | undefined;
+  /** Whether writes in flight were dropped since a record with these `drops` was read. */
+  droppedSince(db: Cask, drops: number): boolean;
+}
+
 /** Reads and buffered writes of one command or transaction. */
 export interface KeyView extends ReadView {
   put(key: Uint8Array, entry: Entry): void;
@@ -115,11 +127,17 @@ export class StoreView implements ReadView {
 /** Buffers writes over the store; later reads of the same view see them. */
 export class Overlay implements KeyView {
   readonly #db: Cask;
+  readonly #pending: InFlightEntries;
   // By byteString(key): the pending entry, or null for a pending delete.
   readonly #changes = new Map<string, { key: Uint8Array; entry: Entry | null }>();
+  // The writer's drop count when a record of a write in flight was read (the
+  // same for every record valid at once); -1 once records of two counts were.
+  #basedOn?: number;
 
-  constructor(db: Cask) {
+  /** Reads `db`, where `pending` has no newer entry. */
+  constructor(db: Cask, pending: InFlightEntries) {
     this.#db = db;
+    this.#pending = pending;
   }
 
   now(): number {
@@ -127,21 +145,45 @@ export class Overlay implements KeyView {
   }
 
   async get(key: Uint8Array): Promise<Uint8Array | undefined> {
-    const change = this.#changes.get(byteString(key));
-    if (change === undefined) return await this.#db.get(key);
-    return this.#live(change.entry)?.value;
+    const id = byteString(key);
+    const known = this.#known(key, id);
+    if (known === undefined) return await this.#db.get(key);
+    return this.#live(known)?.value;
   }
 
   async has(key: Uint8Array): Promise<boolean> {
-    const change = this.#changes.get(byteString(key));
-    if (change === undefined) return await this.#db.has(key);
-    return this.#live(change.entry) !== undefined;
+    const id = byteString(key);
+    const known = this.#known(key, id);
+    if (known === undefined) return await this.#db.has(key);
+    return this.#live(known) !== undefined;
   }
 
   async entry(key: Uint8Array): Promise<Entry | undefined> {
-    const change = this.#changes.get(byteString(key));
-    if (change === undefined) return await readEntry(this.#db, key);
-    return this.#live(change.entry);
+    const id = byteString(key);
+    const known = this.#known(key, id);
+    if (known === undefined) return await readEntry(this.#db, key);
+    return this.#live(known);
+  }
+
+  /**
+   * Whether this view read a write in flight that may since have been
+   * dropped: what it would write may build on a value that never was.
+   */
+  builtOnDropped(): boolean {
+    const b = this.#basedOn;
+    return b !== undefined && (b === -1 || this.#pending.droppedSince(this.#db, b));
+  }
+
+  // The entry this view wrote, else the one a write in flight did, else
+  // undefined: the store's is the latest.
+  #known(key: Uint8Array, id: string): Entry | null | undefined {
+    const change = this.#changes.get(id);
+    if (change !== undefined) return change.entry;
+    const record = this.#pending.record(this.#db, key, id);
+    if (record === undefined) return undefined;
+    const drops = record.write.drops;
+    this.#basedOn = this.#basedOn === undefined || this.#basedOn === drops ? drops : -1;
+    return record.entry;
   }
 
   put(key: Uint8Array, entry: Entry): void {
@@ -193,6 +235,11 @@ export class Overlay implements KeyView {
   /** Keys this view wrote or deleted. */
   written(): Uint8Array[] {
     return [...this.#changes.values()].map((c) => c.key);
+  }
+
+  /** The keys written with what each holds after: null when deleted. */
+  changes(): Iterable<{ key: Uint8Array; entry: Entry | null }> {
+    return this.#changes.values();
   }
 
   /** The buffered writes as one atomic batch. */

@@ -17,6 +17,7 @@ import type { ServerState, Session } from "./context.ts";
 import { type Overlap, prepare } from "./dispatch.ts";
 import { type Reply, ReplyBuffer } from "./encoder.ts";
 import { KeyLocks } from "./key_locks.ts";
+import { PendingWrites } from "./pending_writes.ts";
 import { StoreView } from "./keyspace.ts";
 import {
   close,
@@ -144,6 +145,7 @@ export class RespServer {
       cache,
       reader: new StoreView(db, cache),
       locks: new KeyLocks(),
+      pending: new PendingWrites(),
       watches: new Watches(),
       cursors: new ScanCursors(),
       version: options.version,

@@ -88,12 +88,12 @@ export async function exec(s: Session): Promise<Reply> {
     if (tx.aborted) {
       throw new CommandError("EXECABORT Transaction discarded because of previous errors.");
     }
-    return await st.locks.exclusive(lockScope(s, tx.commands), async () => {
+    return await st.locks.exclusive(lockScope(s, tx.commands), async (readable) => {
       const now = Date.now();
       for (const [id, w] of s.watched) {
         if (st.watches.version(id) !== w.version || w.expiresAt <= now) return NULL_ARRAY;
       }
-      const view = new Overlay(st.db);
+      const view = new Overlay(st.db, st.pending);
       const replies: Reply[] = [];
       // HELLO may switch protocols midway; Redis encodes each reply in the
       // protocol of its time.
@@ -103,7 +103,7 @@ export async function exec(s: Session): Promise<Reply> {
         protocols.push(s.protocol);
       }
       try {
-        await commit(st, view);
+        await commit(st, view, readable);
       } catch (e) {
         const reply = errorReply(e) as { error: string };
         return { error: `EXECABORT Transaction discarded: ${reply.error}` };
