@@ -109,7 +109,7 @@ const WORKLOADS: Workload[] = [
   { name: "-c 50 GET", args: ["-t", "get", "-c", "50"] },
   // No store work at all: what one request costs in the network and dispatch paths.
   { name: "-c 50 PING", args: ["-t", "ping_mbulk", "-c", "50"] },
-  // One key (no -r): each INCR waits for the one before it on that key.
+  // One key (no -r): each INCR reads what the one before it on that key wrote.
   { name: "-c 50 INCR (one key)", args: ["-t", "incr", "-c", "50"], requests: INCR_REQUESTS },
   {
     name: "-P 16 INCR (one key)",
