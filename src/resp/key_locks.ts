@@ -72,6 +72,27 @@ class Turn {
   }
 }
 
+const readable = (t: Turn) => t.whenReadable();
+const done = (t: Turn) => t.whenDone();
+
+// What to await until every one of `turns` got that far: nothing, its one
+// promise, or all of them (a Promise.all and a flatMap for every command
+// were measurable on a hot key's INCRs).
+function whenAll(
+  turns: readonly Turn[],
+  when: (t: Turn) => Promise<void> | undefined,
+): Promise<unknown> | undefined {
+  let one: Promise<void> | undefined;
+  let all: Promise<void>[] | undefined;
+  for (const t of turns) {
+    const p = when(t);
+    if (p === undefined) continue;
+    if (one === undefined) one = p;
+    else (all ??= [one]).push(p);
+  }
+  return all === undefined ? one : Promise.all(all);
+}
+
 /** The keys a command locks: those named, or `"all"` for every key, existing or not. */
 export type LockScope = readonly Uint8Array[] | "all";
 
@@ -161,8 +182,8 @@ export class KeyLocks {
 
   async #writeAfter<T>(queued: Queued, turn: Turn, fn: () => Promise<T>): Promise<T> {
     try {
-      const waits = queued.earlier.flatMap((t) => t.whenIssued() ?? []);
-      if (waits.length > 0) await Promise.all(waits);
+      const waits = whenAll(queued.earlier, (t) => t.whenIssued());
+      if (waits !== undefined) await waits;
       const result = fn();
       turn.markIssued();
       return await result;
@@ -170,8 +191,8 @@ export class KeyLocks {
       // "Done" promises that every earlier write to these keys is applied too
       // (a write refused at once finishes before the ones ahead of it), which
       // is what a later read-modify-write relies on.
-      const ahead = queued.earlier.flatMap((t) => t.whenDone() ?? []);
-      if (ahead.length > 0) await Promise.all(ahead);
+      const ahead = whenAll(queued.earlier, (t) => t.whenDone());
+      if (ahead !== undefined) await ahead;
       this.#finish(queued.ids, turn);
     }
   }
@@ -194,14 +215,12 @@ export class KeyLocks {
     try {
       const unqueued = this.#unqueued.drained();
       if (unqueued !== undefined) await unqueued;
-      const waits = queued.earlier.flatMap((t) => (early ? t.whenReadable() : t.whenDone()) ?? []);
-      if (waits.length > 0) await Promise.all(waits);
+      const waits = whenAll(queued.earlier, early ? readable : done);
+      if (waits !== undefined) await waits;
       return await fn(() => turn.markReadable());
     } finally {
-      if (early) {
-        const ahead = queued.earlier.flatMap((t) => t.whenDone() ?? []);
-        if (ahead.length > 0) await Promise.all(ahead);
-      }
+      const ahead = early ? whenAll(queued.earlier, done) : undefined;
+      if (ahead !== undefined) await ahead;
       this.#finish(queued.ids, turn);
     }
   }

@@ -13,7 +13,7 @@ import type { Session } from "./context.ts";
 import { OK, type Reply } from "./encoder.ts";
 import type { KeyView, ReadView, StoreView } from "./keyspace.ts";
 import { addLongDouble, formatLongDouble } from "./long_double.ts";
-import { addInt64, parseFloatArg, parseInt64 } from "./numbers.ts";
+import { addInt64, int64Bytes, parseFloatArg, parseInt64 } from "./numbers.ts";
 import { expireAt, parseExpiry, parseGetExOptions, parseSetOptions } from "./set_options.ts";
 import { asciiUpper } from "./words.ts";
 
@@ -233,7 +233,7 @@ export function incrBy(sign: 1n | -1n, deltaArg: number) {
     }
     const old = await v.entry(args[1]);
     const next = addInt64(old === undefined ? 0n : parseInt64(old.value), delta);
-    v.put(args[1], { value: utf8.encode(next.toString()), expireAt: old?.expireAt });
+    v.put(args[1], { value: int64Bytes(next), expireAt: old?.expireAt });
     // Integer replies are JS numbers; past 2^53 the exact digits go as a status line.
     return Number.isSafeInteger(Number(next)) ? Number(next) : { integer: next.toString() };
   };
