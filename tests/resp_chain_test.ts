@@ -88,3 +88,65 @@ function failingIncrs(): Promise<void> {
     assert.equal(await again.getString("n"), String(counted.length));
   });
 }
+
+Deno.test("a read-modify-write the store refuses at once leaves the record of the write in flight before it", () =>
+  withServer(
+    async (port) => {
+      // Every RENAME to a key over maxKeySize is refused before it is written,
+      // between INCRs of the key whose values are in flight.
+      const long = "k".repeat(64 * 1024 + 1);
+      let stop = false;
+      const renamer = async () => {
+        const c = await Client.connect(port);
+        while (!stop) assert.ok(typeof (await c.call("RENAME", "hot", long)) === "object");
+        c.close();
+      };
+      const renamers = [renamer(), renamer()];
+      const replies = (await Promise.all(Array.from({ length: 10 }, () => incrs(port, "hot", 50))))
+        .flat().map(Number).sort((a, b) => a - b);
+      stop = true;
+      await Promise.all(renamers);
+      assert.deepEqual(replies, Array.from({ length: 500 }, (_, i) => i + 1));
+      const c = await Client.connect(port);
+      assert.equal(await c.call("GET", "hot"), "500");
+      c.close();
+    },
+    {},
+    "always",
+  ));
+
+Deno.test("a command that answers from a write in flight, and writes nothing, never answers from a dropped one", () =>
+  withServer(
+    async (port) => {
+      const c = await Client.connect(port);
+      await c.call("SET", "b", "5");
+      let fail = true;
+      faults.beforeWrite = () => {
+        if (fail) {
+          fail = false;
+          throw new Error("ENOSPC (injected)");
+        }
+      };
+      let replies: Reply[];
+      try {
+        // One pipeline: the SETNX and GETDEL whose write fails are in flight
+        // when the commands after them read their keys.
+        await c.send(["SETNX", "lock", "a"], ["SETNX", "lock", "b"], ["GETDEL", "b"], [
+          "COPY",
+          "b",
+          "c",
+        ], ["RENAME", "b", "d"]);
+        replies = [];
+        for (let i = 0; i < 5; i++) replies.push(await c.reply());
+      } finally {
+        faults.beforeWrite = undefined;
+      }
+      assert.ok(typeof replies[0] === "object" && typeof replies[2] === "object", String(replies));
+      assert.deepEqual([replies[1], replies[3], replies[4]], [1, 1, "OK"]);
+      assert.equal(await c.call("GET", "lock"), "b");
+      assert.equal(await c.call("EXISTS", "c", "d"), 2);
+      c.close();
+    },
+    {},
+    "always",
+  ));

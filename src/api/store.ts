@@ -72,6 +72,14 @@ export function inFlightWrite(db: Cask, key: Uint8Array): InFlightWrite | undefi
   return seq === undefined ? undefined : { seq, drops: catalog.writeDrops };
 }
 
+/**
+ * The sequence number of the newest write appended to the log, applied or
+ * not: a call that leaves it unchanged appended nothing (it was refused).
+ */
+export function appendedSeq(db: Cask): number {
+  return catalogOf(db).appendedSeq;
+}
+
 /** How many times writes in flight were dropped so far (see {@link InFlightWrite}). */
 export function writeDrops(db: Cask): number {
   return catalogOf(db).writeDrops;

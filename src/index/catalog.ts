@@ -583,6 +583,11 @@ export class Catalog {
     return seq === undefined ? undefined : Math.abs(seq);
   }
 
+  /** The sequence number of the newest write appended, applied or not. */
+  get appendedSeq(): number {
+    return this.#writer.seq;
+  }
+
   /** How many times writes waiting for their fsync were dropped (see Writer.drops). */
   get writeDrops(): number {
     return this.#writer.drops;
@@ -868,7 +873,7 @@ export class Catalog {
     if (ops.length === 0) return Promise.resolve(this.#writer.seq);
     // One record is all or nothing by its own checksum: a batch of one needs
     // no commit record (which cost a read-modify-write of `cask serve` a
-    // second encoding and 40 bytes of log).
+    // second encoding and 48 bytes of log).
     return this.#append(ops, ops.length > 1, (_, seq) => seq);
   }
 

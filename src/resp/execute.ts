@@ -73,8 +73,9 @@ export async function commit(
   if (view.builtOnDropped()) throw new Rebuild();
   st.cache.issued(view.written());
   const applied = st.db.sequence;
+  const appended = st.pending.mark(st.db);
   const done = st.db.atomic(ops);
-  const records = st.pending.issued(st.db, view.changes());
+  const records = st.pending.issued(st.db, view.changes(), appended, done);
   if (records !== undefined || st.db.sequence !== applied) readable?.();
   try {
     await done;
@@ -109,7 +110,20 @@ async function lockedWrite(spec: WriteSpec, s: Session, args: Uint8Array[]): Pro
   return await st.locks.exclusive(keys, async (readable) => {
     for (;;) {
       const view = new Overlay(st.db, st.pending);
-      const reply = await spec.run(view, args, s);
+      let reply: Reply;
+      try {
+        reply = await spec.run(view, args, s);
+      } catch (e) {
+        // An error found in a value that was dropped is no answer either.
+        if (await view.answeredFromDropped()) continue;
+        throw e;
+      }
+      // A reply with no write of its own to wait for goes out at once: first
+      // make sure the writes it read were not dropped.
+      if (view.ops().length === 0) {
+        if (await view.answeredFromDropped()) continue;
+        return reply;
+      }
       try {
         await commit(st, view, readable);
       } catch (e) {

@@ -33,7 +33,7 @@ export interface InFlightEntries {
     db: Cask,
     key: Uint8Array,
     id: string,
-  ): { entry: Entry | null; write: { drops: number } } | undefined;
+  ): { entry: Entry | null; write: { drops: number }; settled: Promise<unknown> } | undefined;
   /** Whether writes in flight were dropped since a record with these `drops` was read. */
   droppedSince(db: Cask, drops: number): boolean;
 }
@@ -133,6 +133,8 @@ export class Overlay implements KeyView {
   // The writer's drop count when a record of a write in flight was read (the
   // same for every record valid at once); -1 once records of two counts were.
   #basedOn?: number;
+  // When the writes of the records read settle.
+  #reads: Promise<unknown>[] = [];
 
   /** Reads `db`, where `pending` has no newer entry. */
   constructor(db: Cask, pending: InFlightEntries) {
@@ -174,6 +176,17 @@ export class Overlay implements KeyView {
     return b !== undefined && (b === -1 || this.#pending.droppedSince(this.#db, b));
   }
 
+  /**
+   * For a command that read writes in flight and then writes nothing (or
+   * fails): waits until those writes settle, and says whether one may have
+   * been dropped, so its answer rests on a value that never was.
+   */
+  async answeredFromDropped(): Promise<boolean> {
+    if (this.#basedOn === undefined) return false;
+    await Promise.allSettled(this.#reads);
+    return this.builtOnDropped();
+  }
+
   // The entry this view wrote, else the one a write in flight did, else
   // undefined: the store's is the latest.
   #known(key: Uint8Array, id: string): Entry | null | undefined {
@@ -183,6 +196,7 @@ export class Overlay implements KeyView {
     if (record === undefined) return undefined;
     const drops = record.write.drops;
     this.#basedOn = this.#basedOn === undefined || this.#basedOn === drops ? drops : -1;
+    this.#reads.push(record.settled);
     return record.entry;
   }
 

@@ -15,7 +15,13 @@
  * @module
  */
 
-import { type InFlightWrite, inFlightWrite, stillInFlight, writeDrops } from "../api/store.ts";
+import {
+  appendedSeq,
+  type InFlightWrite,
+  inFlightWrite,
+  stillInFlight,
+  writeDrops,
+} from "../api/store.ts";
 import type { Cask } from "../../mod.ts";
 import type { Entry, InFlightEntries } from "./keyspace.ts";
 import { byteString } from "./words.ts";
@@ -25,6 +31,8 @@ export interface PendingWrite {
   readonly write: InFlightWrite;
   /** What the key holds once the write is applied; null when it is deleted. */
   readonly entry: Entry | null;
+  /** Settles once the write is applied or dropped. */
+  readonly settled: Promise<unknown>;
 }
 
 /** The entries written by read-modify-writes in flight, by key; see the module doc. */
@@ -33,24 +41,34 @@ export class PendingWrites implements InFlightEntries {
 
   /**
    * Records the entries just issued, right after the `db.atomic()` call that
-   * wrote them; returns the records to {@link settled} once that call settles,
-   * or undefined when the write is not in flight (applied at once, queued, or
-   * refused).
+   * wrote them (`done`, its promise); `appended` is {@link mark} from just
+   * before the call. Returns the records to {@link settled} once that call
+   * settles, or undefined when the write is not in flight: applied at once, or
+   * refused (then the key's newest write in flight is an earlier one, whose
+   * record must stay).
    */
   issued(
     db: Cask,
     written: Iterable<{ key: Uint8Array; entry: Entry | null }>,
+    appended: number,
+    done: Promise<unknown>,
   ): Map<string, PendingWrite> | undefined {
+    if (appendedSeq(db) === appended) return undefined;
     let mine: Map<string, PendingWrite> | undefined;
     for (const { key, entry } of written) {
       const write = inFlightWrite(db, key);
       if (write === undefined) continue;
-      const record = { write, entry };
+      const record = { write, entry, settled: done };
       const id = byteString(key);
       this.#byKey.set(id, record);
       (mine ??= new Map()).set(id, record);
     }
     return mine;
+  }
+
+  /** {@link appendedSeq}: taken just before a `db.atomic()` call, for {@link issued}. */
+  mark(db: Cask): number {
+    return appendedSeq(db);
   }
 
   /** Forgets `records`, unless a later write replaced them. */
