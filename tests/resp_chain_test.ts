@@ -150,3 +150,32 @@ Deno.test("a command that answers from a write in flight, and writes nothing, ne
     {},
     "always",
   ));
+
+Deno.test("a write the store refuses on the strength of a dropped value runs again on the real one", () =>
+  withDir(async (dir) => {
+    const db = await open(dir, { sync: "always", maxValueSize: 100 });
+    const server = new RespServer(db, { port: 0, version: "test" });
+    const c = await Client.connect(server.addr.port);
+    let fail = true;
+    faults.beforeWrite = () => {
+      if (fail) {
+        fail = false;
+        throw new Error("ENOSPC (injected)");
+      }
+    };
+    try {
+      const x60 = "x".repeat(60);
+      // The second APPEND reads the first's 60 bytes in flight; 120 would be
+      // refused, but the first is dropped, so it appends to nothing.
+      await c.send(["APPEND", "k", x60], ["APPEND", "k", x60]);
+      assert.equal(typeof (await c.reply()), "object");
+      assert.equal(await c.reply(), 60);
+      faults.beforeWrite = undefined;
+      assert.equal(await c.call("STRLEN", "k"), 60);
+    } finally {
+      faults.beforeWrite = undefined;
+      c.close();
+      await server.shutdown();
+      await db.close();
+    }
+  }));

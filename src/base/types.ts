@@ -181,7 +181,7 @@ export type SyncMode = "always" | "never" | { intervalMs: number };
  * for recovery, `verify` and compaction.
  * - "torn-tail": the newest file ends in an incomplete or invalid write (cut off on open);
  * - "damaged": records fail their checks and valid records of the store follow;
- * - "incomplete-batch": records of an atomic batch without their commit record;
+ * - "incomplete-batch": records of an atomic batch (of more than one write) without their commit record;
  * - "bad-file-header": a file header fails its checks;
  * - "bad-hint": a hint file is damaged or disagrees with its data file (open scans the data file);
  * - "missing-file": a file the log continues from is gone (a sequence gap);

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type BatchOp, CaskError } from "../../mod.ts";
+import { type BatchOp, CaskError, IOError } from "../../mod.ts";
 import { CommandError } from "./command_error.ts";
 import { type CommandSpec, keysOf, type WriteSpec } from "./command_spec.ts";
 import type { ServerState, Session } from "./context.ts";
@@ -128,6 +128,9 @@ async function lockedWrite(spec: WriteSpec, s: Session, args: Uint8Array[]): Pro
         await commit(st, view, readable);
       } catch (e) {
         if (e instanceof Rebuild) continue;
+        // A refusal (a value grown past maxValueSize) may rest on a dropped
+        // value too; a failure of the command's own write is its answer.
+        if (!(e instanceof IOError) && await view.answeredFromDropped()) continue;
         throw e;
       }
       return reply;
