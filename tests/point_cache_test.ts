@@ -316,3 +316,26 @@ Deno.test("point cache: keys cached before compactions read their values after t
     }
   });
 });
+
+Deno.test("point cache: held during a replay, it is neither filled nor asked, and comes back empty", () => {
+  const dir = new KeyDir();
+  const e = (i: number): Entry => ({
+    fileId: 1,
+    offset: i * 200,
+    size: 150,
+    timestamp: 0,
+    expireAt: 0,
+  });
+  dir.set("before", e(0));
+  assert.notEqual(dir.cached("before"), undefined);
+  dir.holdPoints();
+  for (let i = 1; i <= 5000; i++) dir.set(`k${i}`, e(i));
+  assert.equal(dir.cached("k1"), undefined, "not asked while held");
+  assert.ok(dir.cacheBytes > 0, "its table still counts in memoryBytes");
+  dir.releasePoints();
+  assert.equal(dir.cached("k1"), undefined, "not filled by the replay");
+  assert.equal(dir.cached("before"), undefined, "emptied");
+  dir.set("k1", e(1));
+  assert.deepEqual(dir.cached("k1"), { fileId: 1, offset: 200, size: 150 });
+  assert.deepEqual(dir.get("k5000"), e(5000));
+});

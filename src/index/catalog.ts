@@ -401,10 +401,12 @@ export class Catalog {
     let records = loader();
     let fixes: (() => Promise<void>)[] | undefined = this.#opts.strict ? [] : undefined;
     const opts = { ...this.#opts, fixes };
+    this.#index.holdPoints();
     let log = await recoverLog(this.#dir, loadingSink(records, now), opts, checkpoint);
     if (log.checkpoint === "contradicted") {
       // Everything loaded so far, the records still gathered included, goes.
       this.#index = new KeyDir({ pointCache: this.#opts.pointCache });
+      this.#index.holdPoints();
       this.#live.clear();
       records = loader();
       // The checkpoint still tells what the log lost that it covered (a cut file).
@@ -413,6 +415,7 @@ export class Catalog {
       log = await recoverLog(this.#dir, loadingSink(records, now), evidence);
     }
     records.flush();
+    this.#index.releasePoints();
     if (fixes) {
       // Recovery succeeded: now what it found to cut and remove goes, with
       // what an interrupted compaction or checkpoint left.

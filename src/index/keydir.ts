@@ -564,8 +564,10 @@ export class KeyDir {
   #probedSlot = 0;
   // Where keys' records lie, by hash, for point reads: kept in step with every
   // change below (set, append, relocate, delete). None in an index built only
-  // to be compared or copied.
-  readonly #points: PointCache | undefined;
+  // to be compared or copied, and set aside (#heldPoints) during an open's
+  // replay (see holdPoints).
+  #points: PointCache | undefined;
+  #heldPoints: PointCache | undefined;
   // The keys that expire, soonest first, and how many entries have an expiry.
   #expiries = new ExpiryQueue();
   #expiring = 0;
@@ -581,7 +583,27 @@ export class KeyDir {
 
   /** The point cache's share of {@link memoryBytes}: a table outside the JS heap. */
   get cacheBytes(): number {
-    return this.#points?.bytes ?? 0;
+    return (this.#points ?? this.#heldPoints)?.bytes ?? 0;
+  }
+
+  /**
+   * Stops keeping the point cache in step, and asking it, until
+   * {@link releasePoints}: an open replaying the log fills none of it (a cache
+   * filled by the replay was a tenth of the open, and is emptied after it).
+   */
+  holdPoints(): void {
+    if (this.#points === undefined) return;
+    this.#heldPoints = this.#points;
+    this.#points = undefined;
+  }
+
+  /** Takes the point cache back, empty and sized for the keys, as after a load in key order. */
+  releasePoints(): void {
+    const points = this.#heldPoints;
+    if (points === undefined) return;
+    this.#heldPoints = undefined;
+    this.#points = points;
+    points.reset(this.#size);
   }
 
   /**
