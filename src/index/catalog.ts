@@ -578,8 +578,9 @@ export class Catalog {
 
   /**
    * The sequence number of `k`'s newest write while it waits for its fsync
-   * (appended, not yet applied), or undefined. A write dropped since may still
-   * be listed for a moment: {@link writeDrops} tells.
+   * (appended, not yet applied), or undefined. A drop clears every entry, and
+   * the numbers of dropped writes are handed out again: {@link writeDrops}
+   * tells a new write from a dropped one of the same number.
    */
   inFlightSeq(k: string): number | undefined {
     const seq = this.#inflight.get(k);

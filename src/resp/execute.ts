@@ -72,11 +72,12 @@ export async function commit(
   // rejection is out, nothing may be appended on top of what it wrote.
   if (view.builtOnDropped()) throw new Rebuild();
   st.cache.issued(view.written());
-  const applied = st.db.sequence;
-  const appended = st.pending.mark(st.db);
+  const before = st.pending.appended(st.db);
   const done = st.db.atomic(ops);
-  const records = st.pending.issued(st.db, view.changes(), appended, done);
-  if (records !== undefined || st.db.sequence !== applied) readable?.();
+  const records = st.pending.issued(st.db, view.changes(), before, done);
+  // Appended is readable: recorded while it waits for its fsync, or applied
+  // at once. A write refused or queued appended nothing.
+  if (st.pending.appended(st.db) !== before) readable?.();
   try {
     await done;
   } finally {
@@ -120,7 +121,7 @@ async function lockedWrite(spec: WriteSpec, s: Session, args: Uint8Array[]): Pro
       }
       // A reply with no write of its own to wait for goes out at once: first
       // make sure the writes it read were not dropped.
-      if (view.ops().length === 0) {
+      if (!view.writes()) {
         if (await view.answeredFromDropped()) continue;
         return reply;
       }

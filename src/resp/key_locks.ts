@@ -72,6 +72,7 @@ class Turn {
   }
 }
 
+const issued = (t: Turn) => t.whenIssued();
 const readable = (t: Turn) => t.whenReadable();
 const done = (t: Turn) => t.whenDone();
 
@@ -182,7 +183,7 @@ export class KeyLocks {
 
   async #writeAfter<T>(queued: Queued, turn: Turn, fn: () => Promise<T>): Promise<T> {
     try {
-      const waits = whenAll(queued.earlier, (t) => t.whenIssued());
+      const waits = whenAll(queued.earlier, issued);
       if (waits !== undefined) await waits;
       const result = fn();
       turn.markIssued();
@@ -191,7 +192,7 @@ export class KeyLocks {
       // "Done" promises that every earlier write to these keys is applied too
       // (a write refused at once finishes before the ones ahead of it), which
       // is what a later read-modify-write relies on.
-      const ahead = whenAll(queued.earlier, (t) => t.whenDone());
+      const ahead = whenAll(queued.earlier, done);
       if (ahead !== undefined) await ahead;
       this.#finish(queued.ids, turn);
     }
@@ -201,9 +202,8 @@ export class KeyLocks {
    * Runs a read-modify-write alone on `keys`, after every earlier write to
    * them completed. With `early`, it need only wait until the earlier
    * read-modify-writes are *readable*: their writes issued and visible to a
-   * read (see pending_writes.ts); `fn` calls
-   * its argument once its own writes are. It still finishes (and so counts as
-   * done) only after them.
+   * read (see pending_writes.ts); `fn` calls its argument once its own writes
+   * are. It still finishes (and so counts as done) only after them.
    */
   async exclusive<T>(
     keys: LockScope,

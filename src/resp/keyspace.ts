@@ -251,6 +251,11 @@ export class Overlay implements KeyView {
     return [...this.#changes.values()].map((c) => c.key);
   }
 
+  /** Whether this view holds any write (or delete). */
+  writes(): boolean {
+    return this.#changes.size > 0;
+  }
+
   /** The keys written with what each holds after: null when deleted. */
   changes(): Iterable<{ key: Uint8Array; entry: Entry | null }> {
     return this.#changes.values();

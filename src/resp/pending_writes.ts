@@ -41,7 +41,7 @@ export class PendingWrites implements InFlightEntries {
 
   /**
    * Records the entries just issued, right after the `db.atomic()` call that
-   * wrote them (`done`, its promise); `appended` is {@link mark} from just
+   * wrote them (`done`, its promise); `before` is {@link appended} from just
    * before the call. Returns the records to {@link settled} once that call
    * settles, or undefined when the write is not in flight: applied at once, or
    * refused (then the key's newest write in flight is an earlier one, whose
@@ -50,10 +50,10 @@ export class PendingWrites implements InFlightEntries {
   issued(
     db: Cask,
     written: Iterable<{ key: Uint8Array; entry: Entry | null }>,
-    appended: number,
+    before: number,
     done: Promise<unknown>,
   ): Map<string, PendingWrite> | undefined {
-    if (appendedSeq(db) === appended) return undefined;
+    if (appendedSeq(db) === before) return undefined;
     let mine: Map<string, PendingWrite> | undefined;
     for (const { key, entry } of written) {
       const write = inFlightWrite(db, key);
@@ -66,8 +66,11 @@ export class PendingWrites implements InFlightEntries {
     return mine;
   }
 
-  /** {@link appendedSeq}: taken just before a `db.atomic()` call, for {@link issued}. */
-  mark(db: Cask): number {
+  /**
+   * The sequence number of the newest write appended ({@link appendedSeq}):
+   * a call that leaves it unchanged appended nothing.
+   */
+  appended(db: Cask): number {
     return appendedSeq(db);
   }
 
