@@ -146,3 +146,30 @@ Deno.test("a scan detects a flipped byte too, forward and reverse, whatever it r
       assert.ok(!seen.includes("k7"), "the damaged value was never yielded");
     }
   }));
+
+// The reader checks records up to 4 MiB in wasm memory and bigger ones in a
+// buffer of their own: a value on each side of that line, each in a sealed file
+// (small maxFileSize), read by pread and, where maps can be made, through a map.
+Deno.test("a flipped byte in a large value is detected by get, read in place or not", async () => {
+  const sizes = [2 << 20, 5 << 20];
+  const big = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31) >>> 3);
+  const maps = Deno.build.os === "linux" &&
+    (await Deno.permissions.query({ name: "ffi" })).state === "granted";
+  for (const mmap of maps ? [false, true] : [false]) {
+    await withDir(async (dir) => {
+      await using db = await open(dir, { mmap, maxFileSize: 1 << 20 });
+      for (const [i, n] of sizes.entries()) await db.set(`big${i}`, big(n));
+      await db.set("after", "x");
+      for (const [i, n] of sizes.entries()) assert.deepEqual(await db.get(`big${i}`), big(n));
+      for (const [i, n] of sizes.entries()) {
+        const file = `${dir}/data.${i}`;
+        assert.equal((await Deno.stat(file)).size, FILE_HEADER_SIZE + HEADER_SIZE + 4 + n);
+        await flipByte(file, FILE_HEADER_SIZE + HEADER_SIZE + 4 + (n >> 1));
+        const err = await db.get(`big${i}`).catch((e) => e);
+        assert.ok(err instanceof CorruptionError, `mmap ${mmap}, big${i}: ${err}`);
+        assert.equal(err.offset, FILE_HEADER_SIZE);
+      }
+      assert.equal(await db.getString("after"), "x");
+    });
+  }
+});

@@ -28,7 +28,8 @@ async function allOf(db: Cask): Promise<[string, Uint8Array][]> {
 }
 
 // Values of every size class the reader treats apart: slab views (<= 4 KiB),
-// own buffers, and records past the 1 MiB scratch read.
+// own buffers, and records past 1 MiB (see also corruption_test for records past
+// the 4 MiB read into wasm memory).
 function valueSize(rand: () => number): number {
   const r = rand();
   if (r < 0.9) return (rand() * 300) | 0;
