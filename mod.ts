@@ -87,6 +87,8 @@ export function open(dir: string, options?: OpenOptions): Promise<Cask> {
   return Cask.open(dir, options);
 }
 
+export { DEFAULT_MAX_KEY_SIZE, DEFAULT_MAX_VALUE_SIZE } from "./src/api/options.ts";
+
 export {
   AtomicOperation,
   type EnqueueOptions,

@@ -488,6 +488,7 @@ Deno.test("cli: usage errors exit 2 and say what is wrong", async () => {
       [["get", "k", "--sync", "sometimes", ...d], /--sync must be always, never or a number/],
       [["get", "k", "--dir"], /option '--dir' needs a value/],
       [["set", "", "v", ...d], /key must not be empty/],
+      [["set", "k".repeat(65_537), "v", ...d], /key is 65537 bytes; maxKeySize is 65536/],
       [["serve", "--port", "70000", ...d], /--port must be an integer in \[0, 65535\]/],
       [
         ["serve", "--value-cache", "-1", ...d],
@@ -503,6 +504,8 @@ Deno.test("cli: usage errors exit 2 and say what is wrong", async () => {
       assert.equal(run.code, 2, `${args.join(" ")}: exit ${run.code}, stderr ${run.stderr}`);
       assert.match(run.stderr, message, args.join(" "));
     }
+    const left = [...Deno.readDirSync(dir)].map((e) => e.name);
+    assert.deepEqual(left, [], "a usage error leaves no new store behind");
   });
 });
 

@@ -145,6 +145,37 @@ Deno.test("watch: a consumer that falls too far behind ends with WatchOverflowEr
     assert.equal(e.resumeFrom, 1, "resume after the last change delivered");
   }));
 
+Deno.test("watch: one commit of more than 10,000 changes ends a feed whose consumer is waiting", () =>
+  withDir(async (dir) => {
+    await using db = await open(dir, { sync: "never" });
+    for (const [size, overflows] of [[10_000, false], [10_001, true]] as const) {
+      const feed = db.watch({ prefix: `b${size}:` });
+      const waiting = feed.next();
+      const from = db.sequence;
+      await db.atomic(
+        Array.from(
+          { length: size },
+          (_, i) => ({ type: "set" as const, key: `b${size}:${i}`, value: "x" }),
+        ),
+      );
+      let got = 0;
+      let error: unknown;
+      try {
+        for (let r = await waiting; !r.done; r = await feed.next()) if (++got === size) break;
+      } catch (e) {
+        error = e;
+      }
+      if (overflows) {
+        assert.ok(error instanceof WatchOverflowError, `${size}: got ${error}, ${got} changes`);
+        assert.equal(error.resumeFrom, from, "the batch comes again whole after the resume");
+      } else {
+        assert.equal(error, undefined);
+        assert.equal(got, size);
+      }
+      await feed.return?.();
+    }
+  }));
+
 Deno.test("watch({ since }) replays the log across a restart, then goes on live, with no gap or repeat", () =>
   withDir(async (dir) => {
     let mark: number;

@@ -23,6 +23,12 @@ export const expiries: WeakSet<Change> = new WeakSet();
 export class ChangeQueue {
   #queue: Change[] = [];
   #bytes = 0;
+  // A change handed to a waiting consumer counts against the bound until the
+  // consumer asks for the next one: else a commit of WATCH_MAX_CHANGES + 1
+  // changes would fit (one handed over, the rest queued), though no consumer
+  // reads any of them before the commit's last is pushed.
+  #handed = 0;
+  #handedBytes = 0;
   #delivered: number;
   #waiter?: Waiter;
   #error?: Error;
@@ -65,12 +71,17 @@ export class ChangeQueue {
     if (this.ended) return true;
     if (this.#waiter) {
       this.#delivered = c.sequence;
+      this.#handed = 1;
+      this.#handedBytes = c.value?.length ?? 0;
       this.#take().resolve({ value: c, done: false });
       return true;
     }
     this.#queue.push(c);
     this.#bytes += c.value?.length ?? 0;
-    if (this.#queue.length <= WATCH_MAX_CHANGES && this.#bytes <= WATCH_MAX_BYTES) return true;
+    if (
+      this.#queue.length + this.#handed <= WATCH_MAX_CHANGES &&
+      this.#bytes + this.#handedBytes <= WATCH_MAX_BYTES
+    ) return true;
     this.fail(new WatchOverflowError(this.resumePoint));
     return false;
   }
@@ -97,6 +108,7 @@ export class ChangeQueue {
 
   /** The next change, waiting for one when none is buffered. */
   next(): Promise<IteratorResult<Change>> {
+    this.#handed = this.#handedBytes = 0;
     const c = this.#queue.shift();
     if (c) {
       this.#bytes -= c.value?.length ?? 0;

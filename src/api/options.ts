@@ -43,6 +43,30 @@ const FOLLOW_MS = 100;
 
 const MiB = 1024 * 1024;
 
+/**
+ * The longest key a store takes when `open` is given no `maxKeySize`: 64 KiB.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_KEY_SIZE } from "@cask/cask";
+ * const key = new TextEncoder().encode("user:42");
+ * console.log(key.length <= DEFAULT_MAX_KEY_SIZE); // true
+ * ```
+ */
+export const DEFAULT_MAX_KEY_SIZE = 64 * 1024;
+
+/**
+ * The largest value `set` takes when `open` is given no `maxValueSize`: 64 MiB
+ * (`setStream` has no such bound).
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_VALUE_SIZE } from "@cask/cask";
+ * console.log(DEFAULT_MAX_VALUE_SIZE / (1024 * 1024)); // 64
+ * ```
+ */
+export const DEFAULT_MAX_VALUE_SIZE = 64 * MiB;
+
 /** Validates `o` and fills in defaults. */
 export function resolveOptions(o: OpenOptions = {}): ResolvedOptions {
   if (typeof o !== "object" || o === null) {
@@ -58,8 +82,8 @@ export function resolveOptions(o: OpenOptions = {}): ResolvedOptions {
   const r: ResolvedOptions = {
     sync: o.sync ?? "always",
     maxFileSize: o.maxFileSize ?? 64 * MiB,
-    maxKeySize: o.maxKeySize ?? 64 * 1024,
-    maxValueSize: o.maxValueSize ?? 64 * MiB,
+    maxKeySize: o.maxKeySize ?? DEFAULT_MAX_KEY_SIZE,
+    maxValueSize: o.maxValueSize ?? DEFAULT_MAX_VALUE_SIZE,
     strict: o.strict ?? false,
     onWarning: o.onWarning ?? ((w) => console.warn(`cask: ${w.message}`)),
     onBackgroundError: o.onBackgroundError ??

@@ -11,6 +11,7 @@ import {
   stringFlag,
   UsageError,
 } from "./args.ts";
+import { DEFAULT_MAX_KEY_SIZE } from "../../mod.ts";
 import type { Command } from "./command.ts";
 import { decodeArg, encodeOutput, type Encoding, ENCODING_FLAGS, encodingOf } from "./encoding.ts";
 import { EXIT_NOT_FOUND, EXIT_OK } from "./exit_codes.ts";
@@ -24,6 +25,16 @@ function keyArg(args: ParsedArgs, encoding: Encoding): Uint8Array {
   const key = decodeArg(args.positionals[0], encoding, "key");
   if (key.length === 0) throw new UsageError("key must not be empty");
   return key;
+}
+
+// A key the store (opened with the default limits, as the CLI opens it) refuses
+// to write. Only set checks it: reads take any key, since `cask load` writes
+// keys past the default. (A value argument cannot pass maxValueSize: the kernel
+// caps one argument at 128 KiB.)
+function checkKeySize(key: Uint8Array): void {
+  if (key.length > DEFAULT_MAX_KEY_SIZE) {
+    throw new UsageError(`key is ${key.length} bytes; maxKeySize is ${DEFAULT_MAX_KEY_SIZE}`);
+  }
 }
 
 /** `cask get <key>` */
@@ -75,6 +86,7 @@ export const setCommand: Command = {
     // The store refuses a ttl whose expiry passes the largest safe timestamp.
     const ttl = integerFlag(args, "ttl", 1, Number.MAX_SAFE_INTEGER - Date.now());
     const key = keyArg(args, encoding);
+    checkKeySize(key);
     const given = args.positionals[1];
     const value = given === undefined ? undefined : decodeArg(given, encoding, "value");
     const options = ttl === undefined ? undefined : { ttl };

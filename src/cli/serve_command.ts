@@ -7,7 +7,7 @@
 import { DEFAULT_LIMITS } from "../resp/parser.ts";
 import { RespServer } from "../resp/server.ts";
 import { MAX_VALUE_CACHE_BYTES } from "../resp/value_cache.ts";
-import { IOError } from "../../mod.ts";
+import { DEFAULT_MAX_KEY_SIZE, DEFAULT_MAX_VALUE_SIZE, IOError } from "../../mod.ts";
 import { booleanFlag, expectPositionals, integerFlag, stringFlag, UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
 import { EXIT_FAILURE, EXIT_OK } from "./exit_codes.ts";
@@ -16,13 +16,10 @@ import { VERSION } from "./version.ts";
 
 const DEFAULT_PORT = 6380;
 const MiB = 1024 * 1024;
-const DEFAULT_MAX_VALUE = 64 * MiB;
 const DEFAULT_CLIENT_BUFFER = 128 * MiB;
 const DEFAULT_TOTAL_BUFFER = 1024 * MiB;
 const DEFAULT_MAX_CLIENTS = 10_000;
 const DEFAULT_VALUE_CACHE = 64 * MiB;
-// Keys travel as bulks too; the store's default maxKeySize is 64 KiB.
-const KEY_ROOM = 64 * 1024;
 const SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM"];
 const PASSWORD_ENV = "CASK_PASSWORD";
 
@@ -76,7 +73,7 @@ export const serveCommand: Command = {
     "max-value-size": {
       type: "string",
       value: "bytes",
-      description: `largest value accepted (default ${DEFAULT_MAX_VALUE})`,
+      description: `largest value accepted (default ${DEFAULT_MAX_VALUE_SIZE})`,
     },
     "no-auto-compact": {
       type: "boolean",
@@ -113,8 +110,12 @@ export const serveCommand: Command = {
           "or pass --insecure if a firewall guards the port",
       );
     }
-    const maxValueSize = integerFlag(args, "max-value-size", 0, 1024 * MiB) ?? DEFAULT_MAX_VALUE;
-    const maxBulk = Math.min(Math.max(maxValueSize, KEY_ROOM), DEFAULT_LIMITS.maxBulkLength);
+    const maxValueSize = integerFlag(args, "max-value-size", 0, 1024 * MiB) ??
+      DEFAULT_MAX_VALUE_SIZE;
+    const maxBulk = Math.min(
+      Math.max(maxValueSize, DEFAULT_MAX_KEY_SIZE),
+      DEFAULT_LIMITS.maxBulkLength,
+    );
     // One client must be able to send the largest value the store accepts.
     const clientBuffer = integerFlag(args, "client-query-buffer-limit", MiB) ??
       Math.max(DEFAULT_CLIENT_BUFFER, maxBulk + MiB);
