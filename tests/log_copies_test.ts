@@ -407,3 +407,78 @@ Deno.test("stale copies of a merged file and of that merge's newest input, put b
     }
     assert.ok((await openError(dir, { strict: true })) instanceof CorruptionError);
   }));
+
+// A compaction removes its inputs oldest first, each removal durable before the
+// next, so a crash there leaves its newest inputs: every such state must open
+// strict, as it was. Any other run of its inputs put back after it is a stale
+// copy, even one whose files continue each other, and even the outputs of an
+// earlier compaction that this one merged: each must be skipped, or the keys
+// deleted before this compaction (whose tombstones it dropped) come back.
+Deno.test("a compaction's inputs put back are skipped unless they are what its removal leaves", () =>
+  withDir(async (dir) => {
+    const files = () => {
+      const names = [...Deno.readDirSync(dir)].map((e) => e.name);
+      return names.filter((n) => /^(data|hint)\.\d+$/.test(n));
+    };
+    const inputs = new Map<string, Uint8Array>();
+    {
+      await using db = await open(dir, { maxFileSize: 1024 });
+      await db.set("secret", "to be deleted");
+      for (let i = 0; i < 30; i++) await db.set(`k${i}`, "v".repeat(40));
+      await db.compact();
+      for (let i = 30; i < 60; i++) await db.set(`k${i}`, "w".repeat(40));
+      await db.delete("secret");
+      await db.delete("k3");
+      for (const n of files()) inputs.set(n, await Deno.readFile(`${dir}/${n}`));
+      await db.compact();
+    }
+    const after = new Set(files());
+    const ids = [...inputs.keys()].filter((n) => n.startsWith("data.") && !after.has(n))
+      .map((n) => Number(n.slice(5))).sort((a, b) => a - b);
+    assert.ok(ids.length >= 6, `the second compaction merged ${ids.length} files`);
+    const putBack = async (put: number[]) => {
+      const copy = await tempDir();
+      for (const n of after) await Deno.copyFile(`${dir}/${n}`, `${copy}/${n}`);
+      for (const id of put) {
+        for (const n of [`data.${id}`, `hint.${id}`]) {
+          if (inputs.has(n)) await Deno.writeFile(`${copy}/${n}`, inputs.get(n)!);
+        }
+      }
+      return copy;
+    };
+    const check = async (copy: string, what: string) => {
+      await using db = await open(copy, { onWarning: () => {} });
+      assert.equal(await db.get("secret"), undefined, what);
+      assert.equal(await db.get("k3"), undefined, what);
+      assert.equal(await db.getString("k59"), "w".repeat(40), what);
+      assert.equal(await db.count(), 59, what);
+    };
+    for (let from = 0; from < ids.length; from++) {
+      const left = ids.slice(from);
+      const copy = await putBack(left);
+      try {
+        const what = `the removal left data.${left.join(", data.")}`;
+        assert.deepEqual((await verify(copy)).issues, [], what);
+        await (await open(copy, { strict: true })).close();
+        await check(copy, what);
+      } finally {
+        await Deno.remove(copy, { recursive: true });
+      }
+    }
+    for (let to = 1; to < ids.length; to++) {
+      const stale = ids.slice(0, to);
+      const copy = await putBack(stale);
+      try {
+        const what = `data.${stale.join(", data.")} put back`;
+        const kinds = (await verify(copy)).issues.map((i) => i.kind);
+        assert.ok(
+          kinds.length > 0 && kinds.every((k) => k === "foreign-file"),
+          `${what}: ${kinds}`,
+        );
+        assert.ok((await openError(copy, { strict: true })) instanceof CorruptionError, what);
+        await check(copy, what);
+      } finally {
+        await Deno.remove(copy, { recursive: true });
+      }
+    }
+  }));

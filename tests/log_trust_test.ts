@@ -684,6 +684,8 @@ Deno.test("data.9999999999999999 and a stray non-Cask data.N: reported, left alo
     assert.equal(text(await Deno.readFile(stray)), text(strayText));
   }));
 
+const idOf = (path: string) => Number(path.slice(path.lastIndexOf(".") + 1));
+
 Deno.test("a crash while a compaction removes an earlier compaction's outputs reports nothing missing", () =>
   withDir(async (dir) => {
     const aside = `${dir}.aside`;
@@ -702,14 +704,22 @@ Deno.test("a crash while a compaction removes an earlier compaction's outputs re
       );
       assert.ok(outputs.length > 2, `a merge of several outputs: ${outputs.length}`);
       // Its last part outlives the others, as when a crash cuts the next merge's
-      // removals (oldest first) short.
+      // removals (oldest first) short: with it, every later input of that merge.
       lastPart = outputs[outputs.length - 1];
-      await Deno.copyFile(lastPart, `${aside}/data`);
       for (let i = 0; i < 10; i++) await db.set(`k${i}`, value(i, "c"));
+      const from = idOf(lastPart);
+      for (const f of await dataFiles(dir)) {
+        if (idOf(f) >= from) await Deno.copyFile(f, `${aside}/${idOf(f)}`);
+      }
       await db.compact();
     }
     for (let i = 0; i < 100; i++) want.set(`k${i}`, value(i, i < 10 ? "c" : "b"));
-    await Deno.copyFile(`${aside}/data`, lastPart);
+    for await (const e of Deno.readDir(aside)) {
+      const back = `${dir}/data.${e.name}`;
+      if (!(await Deno.stat(back).then(() => true, () => false))) {
+        await Deno.copyFile(`${aside}/${e.name}`, back);
+      }
+    }
     await Deno.remove(aside, { recursive: true });
 
     const strict = await open(dir, { strict: true });

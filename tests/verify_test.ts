@@ -55,3 +55,18 @@ Deno.test("verify beside a store that compacts and rotates reports no damage", (
     const issues = reports.flatMap((r) => r.issues.map((x) => `${x.kind} ${x.message}`));
     assert.deepEqual(issues, []);
   }));
+
+Deno.test("verify reports the newest file cut below its header as missing when a checkpoint names it, as open does", () =>
+  withDir(async (dir) => {
+    {
+      await using db = await open(dir, { maxFileSize: 4096, checkpoint: { minKeys: 1 } });
+      for (let i = 0; i < 40; i++) await db.set(`k${i}`, "v".repeat(300));
+    }
+    const newest = (await dataFiles(dir)).at(-1)!;
+    await Deno.truncate(newest, 30);
+    const kinds = (await verify(dir)).issues.map((i) => [i.kind, i.file]);
+    const warnings: string[][] = [];
+    await (await open(dir, { onWarning: (w) => warnings.push([w.kind, w.file]) })).close();
+    assert.ok(warnings.some(([k, f]) => k === "missing-file" && f === newest), String(warnings));
+    assert.deepEqual(kinds, warnings.map(([k, f]) => [k, f]));
+  }));

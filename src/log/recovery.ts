@@ -145,21 +145,14 @@ export async function recoverLog(
       f.fmt = fmt;
       files.push(f);
     }
-    // A merge removes its inputs oldest first, its newest last, and their records
-    // are all in its outputs: the inputs left are the newest ones, each log file
-    // among them with the file that continues it. A log file the merge covered
-    // without the file after it (the newest input, say) is a stale copy put back.
-    const mergedThrough = files.filter((f) => f.compacted).map((f) => f.header!.follows);
-    for (const f of [...files]) {
-      const continued = files.some((g) => !g.compacted && g.header?.follows === f.id);
-      const through = mergedThrough.find((t) => f.id < t && !continued);
-      if (f.compacted || f.blob || f.header?.version !== 2 || through === undefined) continue;
+    const { stale, through } = staleCopies(files);
+    for (const f of stale) {
       report(
         "foreign-file",
         f.path,
         f.size,
         `skipped: a stale copy (a compaction through data.${through} merged it, and the ` +
-          `file that continued it is gone)`,
+          `files after it up to data.${through} are not all there)`,
       );
       files.splice(files.indexOf(f), 1);
     }
@@ -181,8 +174,9 @@ export async function recoverLog(
       for (const gone of lostRecords) {
         const path = dataPath(dir, gone.id);
         // Beside a live writer (verify), the checkpoint may be newer than the
-        // listing: a file it names that exists now was created meanwhile.
-        if (opts.readOnly && (await statOrUndefined(path)) !== undefined) continue;
+        // listing: a file it names that has its size now was created meanwhile
+        // (one still short of it, cut at creation say, lost what it named).
+        if (opts.readOnly && ((await statOrUndefined(path))?.size ?? -1) >= gone.size) continue;
         lost = Math.max(lost, gone.lastSeq);
         report(
           "missing-file",
@@ -532,6 +526,37 @@ function nearlySameId(a: string, b: string): boolean {
     for (; x !== 0; x &= x - 1) bits++;
   }
   return a.length === b.length && bits <= 8;
+}
+
+/**
+ * The files a compaction merged that are there though its removal of them
+ * cannot have left them, and the newest log file that compaction merged. It
+ * merges every file up to that log file (live streamed values' files aside) and
+ * removes them oldest first, that newest input last, each removal durable
+ * before the next; their records are all in its outputs. So the inputs a crash
+ * leaves are its newest ones, and from each the log runs on, file by file, to
+ * that newest input. A merged file from which it does not (a log file, or an
+ * older compaction's output, put back after the compaction) is a stale copy:
+ * replaying it would bring back keys whose deletes the compaction dropped.
+ */
+function staleCopies(files: DataFile[]): { stale: DataFile[]; through: number } {
+  const through = Math.max(-1, ...files.filter((f) => f.compacted).map((f) => f.header!.follows));
+  const logs = new Map(files.filter((f) => !f.compacted && !f.blob).map((f) => [f.id, f]));
+  // The log files from which the log runs to `through`, by the file each continues.
+  const run = new Map<number, number>();
+  for (let f = logs.get(through); f?.header && !run.has(f.header.follows);) {
+    run.set(f.header.follows, f.id);
+    f = logs.get(f.header.follows);
+  }
+  const inRun = new Set(run.values());
+  const stale = files.filter((f) => {
+    if (f.id >= through || f.blob || f.header?.version !== 2) return false;
+    if (!f.compacted) return !inRun.has(f.id);
+    // An output's log goes on in the file after its own merge's newest input.
+    const next = run.get(f.header.follows);
+    return next === undefined || next < f.id;
+  });
+  return { stale, through };
 }
 
 // Bytes of log after checkpoint `c`'s resume point.
