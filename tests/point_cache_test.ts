@@ -88,7 +88,12 @@ Deno.test("point cache: through sets, deletes, relocations and resizes, never an
           .sort();
         const to = int(rand, 60);
         const offsets = keys.map((_, i) => i * 300);
-        dir.relocate(keys, keys.map(() => to), offsets, (fileId) => fileId % 2 === 0);
+        dir.relocate(
+          keys,
+          keys.map(() => to),
+          offsets,
+          (fileId, size) => fileId % 2 === 0 ? size : -1,
+        );
         keys.forEach((key, i) => {
           const e = model.get(key);
           if (!e || e.fileId % 2 !== 0) return;

@@ -1355,12 +1355,13 @@ export class Catalog {
   }
 
   // Points each of `keys` (ascending) whose record is still in a file of `from`
-  // at the same record copied to `offsets[i]` of file `fileIds[i]`.
+  // at the same record copied to `offsets[i]` of file `fileIds[i]`, which is
+  // larger by `from`'s bytes for that file (a version-1 input's records grow).
   #moveAll(
     keys: readonly string[],
     fileIds: ArrayLike<number>,
     offsets: ArrayLike<number>,
-    from: Set<number>,
+    from: ReadonlyMap<number, number>,
   ): void {
     // The accounting changes once per run of keys from one input, and of keys
     // to one output, rather than per key: in key order, records of one input
@@ -1373,12 +1374,13 @@ export class Catalog {
       r.run = 0;
     };
     this.#index.relocate(keys, fileIds, offsets, (id, size, to) => {
-      if (!from.has(id)) return false;
+      const grows = from.get(id);
+      if (grows === undefined) return -1;
       settle(out, id, -1);
       settle(into, to, 1);
       out.run += size;
-      into.run += size;
-      return true;
+      into.run += size + grows;
+      return size + grows;
     });
     settle(out, -1, -1);
     settle(into, -1, 1);

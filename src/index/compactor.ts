@@ -46,13 +46,14 @@ export interface CompactionContext {
   remove(k: string): void;
   /**
    * Points each of `keys` (ascending) still served by a file in `from` at its
-   * copy: offset `offsets[i]` of file `fileIds[i]` (none when negative).
+   * copy: offset `offsets[i]` of file `fileIds[i]` (none when negative), larger
+   * than the record by `from`'s bytes for its file.
    */
   moveAll(
     keys: readonly string[],
     fileIds: ArrayLike<number>,
     offsets: ArrayLike<number>,
-    from: Set<number>,
+    from: ReadonlyMap<number, number>,
   ): void;
   /** Forgets and closes `files`. */
   dropFiles(files: DataFile[]): void;
@@ -115,7 +116,10 @@ export async function runCompaction(
   // A key still served by an input was not written since it was copied (new
   // writes go to files after the outputs), so the copy is its current value.
   // Keys move a slice at a time, the store running in between: until the
-  // inputs go, a key served by either file reads the same record.
+  // inputs go, a key served by either file reads the same record. A copy out
+  // of a version-1 input is larger by the difference of the record headers.
+  const outHeader = outputs.length > 0 ? ctx.files.get(outputs[0].id)!.fmt.headerSize : 0;
+  const grows = new Map(inputs.map((f) => [f.id, outHeader - f.fmt.headerSize]));
   const slicer = new TimeSlicer();
   for (let i = 0; i < moves.keys.length; i += MOVE_KEYS) {
     const end = i + MOVE_KEYS;
@@ -123,7 +127,7 @@ export async function runCompaction(
       moves.keys.slice(i, end),
       moves.fileIds.subarray(i, end),
       moves.offsets.subarray(i, end),
-      inputIds,
+      grows,
     );
     await slicer.pause();
   }

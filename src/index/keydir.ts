@@ -442,10 +442,11 @@ class Leaf extends Node<Entry> {
   }
 
   /** Points slot i at `offset` of file `fileId`. */
-  move(i: number, fileId: number, offset: number): void {
+  move(i: number, fileId: number, offset: number, size: number): void {
     const r = this.ro + i * 6;
     this.u[r + 4] = u32(fileId, "file id");
     this.u[r + 5] = u32(offset, "offset");
+    this.u[this.so + i] = u32(size, "size");
   }
 
   entry(i: number): Entry {
@@ -762,16 +763,17 @@ export class KeyDir {
 
   /**
    * Points keys at copies of their records: for each `keys[i]` (ascending) that
-   * is present and for which `take(fileId, size, fileIds[i])` of its entry says
-   * yes, the entry moves to offset `offsets[i]` of file `fileIds[i]`; a
-   * negative file id skips the key. One walk along the leaves serves all keys,
+   * is present and for which `take(fileId, size, fileIds[i])` of its entry gives
+   * the copy's size (negative: not moved), the entry moves to offset
+   * `offsets[i]` of file `fileIds[i]` with that size; a negative file id skips
+   * the key. One walk along the leaves serves all keys,
    * rather than a descent from the root per key.
    */
   relocate(
     keys: readonly string[],
     fileIds: ArrayLike<number>,
     offsets: ArrayLike<number>,
-    take: (fileId: number, size: number, to: number) => boolean,
+    take: (fileId: number, size: number, to: number) => number,
   ): void {
     if (keys.length === 0) return;
     let leaf = this.#leafFor(keys[0]), i = 0;
@@ -784,14 +786,14 @@ export class KeyDir {
       }
       while (leaf.keys[i] < k) i++;
       if (to < 0 || leaf.keys[i] !== k) continue;
-      const size = leaf.u[leaf.so + i];
-      if (!take(leaf.u[leaf.ro + i * 6 + 4], size, to)) continue;
+      const size = take(leaf.u[leaf.ro + i * 6 + 4], leaf.u[leaf.so + i], to);
+      if (size < 0) continue;
       // The point cache is left as it was: a slot of `k` there names the
       // input, which holds the same record until it goes, and after that a
       // file that is gone (ids are never reused), which reads as a miss.
       // Updating it cost a hash and a cache miss per key, a tenth of a
       // compaction of 100k small records.
-      leaf.move(i, to, offsets[j]);
+      leaf.move(i, to, offsets[j], size);
     }
   }
 
