@@ -408,13 +408,15 @@ Deno.test("stale copies of a merged file and of that merge's newest input, put b
     assert.ok((await openError(dir, { strict: true })) instanceof CorruptionError);
   }));
 
-// A compaction removes its inputs oldest first, each removal durable before the
-// next, so a crash there leaves its newest inputs: every such state must open
-// strict, as it was. Any other run of its inputs put back after it is a stale
+// A compaction installs its outputs one by one, then removes its inputs oldest
+// first, each removal durable before the next, so a crash leaves all its inputs
+// and some outputs, or its newest inputs: every such state must open strict,
+// with nothing lost. Any other run of its inputs put back after it is a stale
 // copy, even one whose files continue each other, and even the outputs of an
 // earlier compaction that this one merged: each must be skipped, or the keys
-// deleted before this compaction (whose tombstones it dropped) come back.
-Deno.test("a compaction's inputs put back are skipped unless they are what its removal leaves", () =>
+// deleted before this compaction (whose tombstones it dropped) come back. A
+// streamed value's file, which the log after it continues, sits among them.
+Deno.test("a compaction's inputs put back are skipped unless a crash can leave them", () =>
   withDir(async (dir) => {
     const files = () => {
       const names = [...Deno.readDirSync(dir)].map((e) => e.name);
@@ -426,7 +428,9 @@ Deno.test("a compaction's inputs put back are skipped unless they are what its r
       await db.set("secret", "to be deleted");
       for (let i = 0; i < 30; i++) await db.set(`k${i}`, "v".repeat(40));
       await db.compact();
-      for (let i = 30; i < 60; i++) await db.set(`k${i}`, "w".repeat(40));
+      for (let i = 30; i < 45; i++) await db.set(`k${i}`, "w".repeat(40));
+      await db.setStream("big", new Blob([new Uint8Array(1_100_000).fill(7)]).stream());
+      for (let i = 45; i < 60; i++) await db.set(`k${i}`, "w".repeat(40));
       await db.delete("secret");
       await db.delete("k3");
       for (const n of files()) inputs.set(n, await Deno.readFile(`${dir}/${n}`));
@@ -436,9 +440,16 @@ Deno.test("a compaction's inputs put back are skipped unless they are what its r
     const ids = [...inputs.keys()].filter((n) => n.startsWith("data.") && !after.has(n))
       .map((n) => Number(n.slice(5))).sort((a, b) => a - b);
     assert.ok(ids.length >= 6, `the second compaction merged ${ids.length} files`);
-    const putBack = async (put: number[]) => {
+    // The second compaction's outputs: the new files with hints.
+    const outputs = [...after].filter((n) => n.startsWith("data.") && !inputs.has(n))
+      .filter((n) => after.has(`hint.${n.slice(5)}`)).sort((a, b) => +a.slice(5) - +b.slice(5));
+    assert.ok(outputs.length >= 1);
+    const putBack = async (put: number[], installed = outputs.length) => {
       const copy = await tempDir();
-      for (const n of after) await Deno.copyFile(`${dir}/${n}`, `${copy}/${n}`);
+      const missing = outputs.slice(installed).flatMap((n) => [n, `hint.${n.slice(5)}`]);
+      for (const n of after) {
+        if (!missing.includes(n)) await Deno.copyFile(`${dir}/${n}`, `${copy}/${n}`);
+      }
       for (const id of put) {
         for (const n of [`data.${id}`, `hint.${id}`]) {
           if (inputs.has(n)) await Deno.writeFile(`${copy}/${n}`, inputs.get(n)!);
@@ -451,13 +462,25 @@ Deno.test("a compaction's inputs put back are skipped unless they are what its r
       assert.equal(await db.get("secret"), undefined, what);
       assert.equal(await db.get("k3"), undefined, what);
       assert.equal(await db.getString("k59"), "w".repeat(40), what);
-      assert.equal(await db.count(), 59, what);
+      assert.equal((await db.get("big"))?.length, 1_100_000, what);
+      assert.equal(await db.count(), 60, what);
     };
     for (let from = 0; from < ids.length; from++) {
       const left = ids.slice(from);
       const copy = await putBack(left);
       try {
         const what = `the removal left data.${left.join(", data.")}`;
+        assert.deepEqual((await verify(copy)).issues, [], what);
+        await (await open(copy, { strict: true })).close();
+        await check(copy, what);
+      } finally {
+        await Deno.remove(copy, { recursive: true });
+      }
+    }
+    for (let installed = 0; installed < outputs.length; installed++) {
+      const copy = await putBack(ids, installed);
+      try {
+        const what = `all inputs, ${installed} of ${outputs.length} outputs installed`;
         assert.deepEqual((await verify(copy)).issues, [], what);
         await (await open(copy, { strict: true })).close();
         await check(copy, what);

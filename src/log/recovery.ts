@@ -531,18 +531,27 @@ function nearlySameId(a: string, b: string): boolean {
 /**
  * The files a compaction merged that are there though its removal of them
  * cannot have left them, and the newest log file that compaction merged. It
- * merges every file up to that log file (live streamed values' files aside) and
- * removes them oldest first, that newest input last, each removal durable
- * before the next; their records are all in its outputs. So the inputs a crash
- * leaves are its newest ones, and from each the log runs on, file by file, to
- * that newest input. A merged file from which it does not (a log file, or an
- * older compaction's output, put back after the compaction) is a stale copy:
- * replaying it would bring back keys whose deletes the compaction dropped.
+ * merges every file up to that log file (live streamed values' files aside),
+ * installs its outputs, then removes its inputs oldest first, that newest input
+ * last, each removal durable before the next. So the inputs a crash leaves are
+ * its newest ones, and from each the log (streamed values' files are links of
+ * it) runs on, file by file, to that newest input. A merged file from which it
+ * does not (a log file, or an older compaction's output, put back after the
+ * compaction) is a stale copy: replaying it would bring back keys whose deletes
+ * the compaction dropped. Only once every output is there: until then every
+ * input is too, and holds what the missing outputs would. A version-1 file, or
+ * one whose header is damaged, cannot say, and is replayed.
  */
 function staleCopies(files: DataFile[]): { stale: DataFile[]; through: number } {
-  const through = Math.max(-1, ...files.filter((f) => f.compacted).map((f) => f.header!.follows));
-  const logs = new Map(files.filter((f) => !f.compacted && !f.blob).map((f) => [f.id, f]));
-  // The log files from which the log runs to `through`, by the file each continues.
+  const outputs = files.filter((f) => f.compacted);
+  const through = Math.max(-1, ...outputs.map((f) => f.header!.follows));
+  const newest = outputs.filter((f) => f.header!.follows === through);
+  const installed = new Set(newest.map((f) => f.header!.part));
+  if (newest.length === 0 || installed.size < newest[0].header!.parts) {
+    return { stale: [], through };
+  }
+  const logs = new Map(files.filter((f) => !f.compacted).map((f) => [f.id, f]));
+  // The files from which the log runs to `through`, by the file each continues.
   const run = new Map<number, number>();
   for (let f = logs.get(through); f?.header && !run.has(f.header.follows);) {
     run.set(f.header.follows, f.id);
