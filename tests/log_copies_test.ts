@@ -505,3 +505,67 @@ Deno.test("a compaction's inputs put back are skipped unless a crash can leave t
       }
     }
   }));
+
+// A stale copy stays on disk (foreign files are never deleted), so it must stay
+// skipped in every state a later compaction's crash can leave: judged against
+// the newest compaction whose outputs are all there, not the newest one begun.
+Deno.test("a stale copy put back stays skipped after a crash while a later compaction installs its outputs", () =>
+  withDir(async (dir) => {
+    const names = () =>
+      [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => /^(data|hint)\./.test(n));
+    let old: [string, Uint8Array];
+    {
+      await using db = await open(dir, { maxFileSize: 1024 });
+      await db.set("secret", "to be deleted");
+      for (let i = 0; i < 20; i++) await db.set(`k${i}`, "v".repeat(100));
+      old = ["data.0", await Deno.readFile(`${dir}/data.0`)];
+      await db.delete("secret");
+      await db.compact();
+    }
+    await Deno.writeFile(`${dir}/${old[0]}`, old[1]);
+    const before = new Map<string, Uint8Array>();
+    {
+      const { db, warnings } = await openWarned(dir, { maxFileSize: 1024 });
+      try {
+        assert.deepEqual(warnings.map((w) => [w.kind, w.file]), [[
+          "foreign-file",
+          `${dir}/data.0`,
+        ]]);
+        for (let i = 0; i < 20; i++) await db.set(`m${i}`, "w".repeat(100));
+        for (const n of names()) before.set(n, await Deno.readFile(`${dir}/${n}`));
+        await db.compact();
+      } finally {
+        await db.close();
+      }
+    }
+    // Its outputs: the new data files with hints.
+    const after = names();
+    const outputs = after.filter((n) => n.startsWith("data.") && !before.has(n))
+      .filter((n) => after.includes(`hint.${n.slice(5)}`)).sort((a, b) =>
+        +a.slice(5) - +b.slice(5)
+      );
+    assert.ok(outputs.length >= 2, `${outputs.length} outputs`);
+    for (let installed = 0; installed <= outputs.length; installed++) {
+      const copy = await tempDir();
+      try {
+        for (const [n, b] of before) await Deno.writeFile(`${copy}/${n}`, b);
+        for (const n of outputs.slice(0, installed)) {
+          await Deno.copyFile(`${dir}/${n}`, `${copy}/${n}`);
+        }
+        const what = `${installed} of ${outputs.length} outputs installed`;
+        const issues = (await verify(copy)).issues.map((i) => [i.kind, i.file]);
+        assert.deepEqual(issues, [["foreign-file", `${copy}/data.0`]], what);
+        const { db, warnings } = await openWarned(copy);
+        try {
+          assert.equal(await db.get("secret"), undefined, what);
+          assert.equal(await db.getString("m19"), "w".repeat(100), what);
+          assert.equal(await db.count(), 40, what);
+          assert.deepEqual(warnings.map((w) => w.kind), ["foreign-file"], what);
+        } finally {
+          await db.close();
+        }
+      } finally {
+        await Deno.remove(copy, { recursive: true });
+      }
+    }
+  }));

@@ -743,3 +743,34 @@ for (const sync of ["never", { intervalMs: 5 }] as const) {
       }
     }));
 }
+
+// A compaction leaves a live streamed value's file alone and merges the file
+// the delete is in. A delete (or an overwrite) still waiting for its fsync when
+// the compaction begins is applied during the compaction's own sync: the value's
+// file is dead by then, and must go with the delete record, or the value comes
+// back on the next open.
+for (const how of ["delete", "deleteRange", "overwrite with a ttl"] as const) {
+  Deno.test(`a streamed value whose ${how} waits for its fsync when a compaction begins stays gone`, async () => {
+    for (const turns of [0, 5, 20, 40]) {
+      await withDir(async (dir) => {
+        {
+          await using db = await open(dir);
+          await db.setStream("big", ReadableStream.from([new Uint8Array(2_000_000).fill(7)]));
+          const gone = how === "delete"
+            ? db.delete("big")
+            : how === "deleteRange"
+            ? db.deleteRange({ prefix: "bi" })
+            : db.set("big", "short", { ttl: 1 });
+          for (let i = 0; i < turns; i++) await Promise.resolve();
+          const compacted = db.compact();
+          await gone;
+          await compacted;
+          await new Promise((r) => setTimeout(r, 5));
+          assert.equal((await db.get("big"))?.length, undefined, `${turns} turns`);
+        }
+        await using db = await open(dir, { strict: true });
+        assert.equal((await db.get("big"))?.length, undefined, `${turns} turns, after a reopen`);
+      });
+    }
+  });
+}

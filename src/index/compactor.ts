@@ -71,17 +71,21 @@ export async function runCompaction(
   // A live streamed value stays in its own file: copying it would hold it in memory.
   // So does one not applied yet (its commit waits for its fsync), which counts no
   // live bytes until then.
-  const inputs = [...ctx.files.values()]
-    .filter((f) => !(f.blob && (ctx.liveBytes(f.id) > 0 || f.header!.baseSeq >= ctx.applied())))
-    .sort((a, b) => a.id - b.id);
-  const inputIds = new Set(inputs.map((f) => f.id));
+  const files = [...ctx.files.values()].sort((a, b) => a.id - b.id);
+  const kept = (f: DataFile) =>
+    f.blob && (ctx.liveBytes(f.id) > 0 || f.header!.baseSeq >= ctx.applied());
   const firstId = writer.nextId;
   // Outputs never outnumber inputs by more than one; the last output grows past
   // maxFileSize rather than run out of ids.
-  const lastId = firstId + inputs.length;
+  const lastId = firstId + files.filter((f) => !kept(f)).length;
   const throughId = writer.active.id, throughSeq = writer.seq;
-  writer.seal(inputs.length + 1);
+  writer.seal(lastId - firstId + 1);
   await writer.sync();
+  // Chosen after the sync: a delete or overwrite of a streamed value that was
+  // waiting for it is applied now, and the value's file, dead, must go with the
+  // record that killed it (in an input), or a reopen would bring the value back.
+  const inputs = files.filter((f) => !kept(f));
+  const inputIds = new Set(inputs.map((f) => f.id));
   const bytesIn = inputs.reduce((n, f) => n + f.size, 0);
   const bytesLive = inputs.reduce((n, f) => n + ctx.liveBytes(f.id), 0);
   let damaged = false;

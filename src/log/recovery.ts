@@ -538,17 +538,25 @@ function nearlySameId(a: string, b: string): boolean {
  * it) runs on, file by file, to that newest input. A merged file from which it
  * does not (a log file, or an older compaction's output, put back after the
  * compaction) is a stale copy: replaying it would bring back keys whose deletes
- * the compaction dropped. Only once every output is there: until then every
- * input is too, and holds what the missing outputs would. A version-1 file, or
- * one whose header is damaged, cannot say, and is replayed.
+ * the compaction dropped. So it is judged against the newest compaction whose
+ * outputs are all there: until they are, every input of a compaction is too,
+ * and holds what the missing outputs would. A version-1 file, or one whose
+ * header is damaged, cannot say, and is replayed.
  */
 function staleCopies(files: DataFile[]): { stale: DataFile[]; through: number } {
-  const outputs = files.filter((f) => f.compacted);
-  const through = Math.max(-1, ...outputs.map((f) => f.header!.follows));
-  const newest = outputs.filter((f) => f.header!.follows === through);
-  const installed = new Set(newest.map((f) => f.header!.part));
-  if (newest.length === 0 || installed.size < newest[0].header!.parts) {
-    return { stale: [], through };
+  // The newest log file a compaction merged whose outputs are all there.
+  const parts = new Map<number, Set<number>>();
+  for (const f of files) {
+    if (!f.compacted) continue;
+    const h = f.header!;
+    parts.set(h.follows, (parts.get(h.follows) ?? new Set()).add(h.part));
+  }
+  let through = -1;
+  for (const f of files) {
+    const h = f.header;
+    if (f.compacted && h!.follows > through && parts.get(h!.follows)!.size === h!.parts) {
+      through = h!.follows;
+    }
   }
   const logs = new Map(files.filter((f) => !f.compacted).map((f) => [f.id, f]));
   // The files from which the log runs to `through`, by the file each continues.
