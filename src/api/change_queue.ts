@@ -27,8 +27,7 @@ export class ChangeQueue {
   // consumer asks for the next one: else a commit of WATCH_MAX_CHANGES + 1
   // changes would fit (one handed over, the rest queued), though no consumer
   // reads any of them before the commit's last is pushed.
-  #handed = 0;
-  #handedBytes = 0;
+  #handed?: Change;
   #delivered: number;
   #waiter?: Waiter;
   #error?: Error;
@@ -71,16 +70,15 @@ export class ChangeQueue {
     if (this.ended) return true;
     if (this.#waiter) {
       this.#delivered = c.sequence;
-      this.#handed = 1;
-      this.#handedBytes = c.value?.length ?? 0;
+      this.#handed = c;
       this.#take().resolve({ value: c, done: false });
       return true;
     }
     this.#queue.push(c);
     this.#bytes += c.value?.length ?? 0;
     if (
-      this.#queue.length + this.#handed <= WATCH_MAX_CHANGES &&
-      this.#bytes + this.#handedBytes <= WATCH_MAX_BYTES
+      this.#queue.length + (this.#handed ? 1 : 0) <= WATCH_MAX_CHANGES &&
+      this.#bytes + (this.#handed?.value?.length ?? 0) <= WATCH_MAX_BYTES
     ) return true;
     this.fail(new WatchOverflowError(this.resumePoint));
     return false;
@@ -108,7 +106,7 @@ export class ChangeQueue {
 
   /** The next change, waiting for one when none is buffered. */
   next(): Promise<IteratorResult<Change>> {
-    this.#handed = this.#handedBytes = 0;
+    this.#handed = undefined;
     const c = this.#queue.shift();
     if (c) {
       this.#bytes -= c.value?.length ?? 0;

@@ -544,20 +544,18 @@ function nearlySameId(a: string, b: string): boolean {
  * header is damaged, cannot say, and is replayed.
  */
 function staleCopies(files: DataFile[]): { stale: DataFile[]; through: number } {
-  // The newest log file a compaction merged whose outputs are all there.
+  // The newest log file a compaction merged whose outputs are all there, by the
+  // output parts present of each compaction (named by its newest input).
   const parts = new Map<number, Set<number>>();
   for (const f of files) {
-    if (!f.compacted) continue;
-    const h = f.header!;
-    parts.set(h.follows, (parts.get(h.follows) ?? new Set()).add(h.part));
-  }
-  let through = -1;
-  for (const f of files) {
-    const h = f.header;
-    if (f.compacted && h!.follows > through && parts.get(h!.follows)!.size === h!.parts) {
-      through = h!.follows;
+    if (f.compacted) {
+      parts.set(f.header!.follows, (parts.get(f.header!.follows) ?? new Set()).add(f.header!.part));
     }
   }
+  const whole = files.filter((f) =>
+    f.compacted && parts.get(f.header!.follows)!.size === f.header!.parts
+  );
+  const through = Math.max(-1, ...whole.map((f) => f.header!.follows));
   const logs = new Map(files.filter((f) => !f.compacted).map((f) => [f.id, f]));
   // The files from which the log runs to `through`, by the file each continues.
   const run = new Map<number, number>();
