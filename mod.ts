@@ -52,7 +52,7 @@ export type {
 } from "./src/base/types.ts";
 export { verify } from "./src/log/verify.ts";
 export { attach, AttachedCask } from "./src/workers/attach.ts";
-export type { SharedCask } from "./src/workers/protocol.ts";
+export type { SharedCask } from "./src/api/share_protocol.ts";
 export type { Bytes } from "./src/base/keys.ts";
 export {
   CaskError,

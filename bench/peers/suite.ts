@@ -24,6 +24,7 @@ import {
 } from "./measure.ts";
 import type { Workload } from "./options.ts";
 import type { Engine, Store } from "./store.ts";
+import type { Group, SuiteSize, Want } from "./group.ts";
 import { ycsbGroup } from "./ycsb/group.ts";
 
 const DURABLE_WRITES = 2000;
@@ -33,24 +34,6 @@ const BIG_COUNT = 256;
 // One-at-a-time writes cost a commit each on some peers (lmdb-js: ~30k/s, Deno KV: ~4k/s);
 // a sample of this size keeps their rows to seconds while the store still holds N keys.
 const ONE_AT_A_TIME_WRITES = 100_000;
-
-/** Sizes of one child's run. */
-export interface SuiteSize {
-  n: number;
-  records: number;
-  ycsbOps: number;
-  ycsbValue: number;
-}
-
-export type Want = (...w: Workload[]) => boolean;
-// Groups push as they go, so a failure late in a chain keeps the rows measured before it.
-export type Group = (
-  engine: Engine,
-  dir: string,
-  ctx: { ds: Dataset; size: SuiteSize },
-  want: Want,
-  out: Result[],
-) => Promise<void>;
 
 function check(what: string, got: number, expected: number): void {
   if (got !== expected) throw new Error(`${what}: got ${got}, expected ${expected}`);

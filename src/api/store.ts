@@ -41,8 +41,8 @@ import {
   watchFilter,
 } from "./validate.ts";
 import { Watch } from "./watch.ts";
-import type { SharedCask } from "../workers/protocol.ts";
-import { Sharing } from "../workers/share.ts";
+import type { SharedCask } from "./share_protocol.ts";
+import { Sharing } from "./share.ts";
 
 const utf8 = new TextDecoder();
 const EMPTY = new Uint8Array(0);

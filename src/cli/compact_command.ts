@@ -7,7 +7,7 @@
 import { expectPositionals } from "./args.ts";
 import type { Command } from "./command.ts";
 import { EXIT_FAILURE, EXIT_OK } from "./exit_codes.ts";
-import { count, formatBytes } from "./human.ts";
+import { count, formatBytes } from "../base/human.ts";
 import { ProgressBar } from "./progress.ts";
 import { openExisting, STORE_FLAGS } from "./store.ts";
 

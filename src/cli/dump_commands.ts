@@ -4,7 +4,7 @@
  * @module
  */
 
-import { count } from "./human.ts";
+import { count } from "../base/human.ts";
 import type { BatchOp, Cask } from "../../mod.ts";
 import { booleanFlag, expectPositionals, integerFlag, UsageError } from "./args.ts";
 import type { Command } from "./command.ts";

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { count } from "./human.ts";
+import { count } from "../base/human.ts";
 
 /** `cask load` failed after storing `loaded` keys (none in `--atomic` mode); `cause` says why. */
 export class LoadError extends Error {

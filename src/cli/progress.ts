@@ -4,7 +4,7 @@
  * @module
  */
 
-import { formatBytes } from "./human.ts";
+import { formatBytes } from "../base/human.ts";
 
 const WIDTH = 30;
 const encoder = new TextEncoder();

@@ -8,7 +8,7 @@ import type { Stats } from "../../mod.ts";
 import { booleanFlag, expectPositionals } from "./args.ts";
 import type { Command } from "./command.ts";
 import { EXIT_OK } from "./exit_codes.ts";
-import { formatBytes } from "./human.ts";
+import { formatBytes } from "../base/human.ts";
 import { openForReading, STORE_FLAGS } from "./store.ts";
 
 /** `cask stats [--json]` */

@@ -8,7 +8,7 @@ import { verify, type VerifyReport } from "../../mod.ts";
 import { booleanFlag, expectPositionals } from "./args.ts";
 import type { Command } from "./command.ts";
 import { EXIT_FAILURE, EXIT_OK } from "./exit_codes.ts";
-import { count, formatBytes } from "./human.ts";
+import { count, formatBytes } from "../base/human.ts";
 import { DIR_FLAG, requireStore, storeDir } from "./store.ts";
 
 /** `cask verify [--json]` */

@@ -11,7 +11,7 @@ import { globMatch } from "./glob.ts";
 import { helpReply } from "./help.ts";
 import { expiryOf, type KeyView } from "./keyspace.ts";
 import { asciiUpper, byteString } from "./words.ts";
-import { formatBytes } from "../cli/human.ts";
+import { formatBytes } from "../base/human.ts";
 
 const utf8 = new TextEncoder();
 

@@ -39,10 +39,10 @@ import {
   type Request,
   SEQ_LOW,
   type SharedCask,
-} from "./protocol.ts";
-import { Outbox } from "./outbox.ts";
+} from "../api/share_protocol.ts";
+import { Outbox } from "../api/outbox.ts";
 import { RemoteWatch } from "./remote_watch.ts";
-import { fromWire } from "./wire_errors.ts";
+import { fromWire } from "../api/wire_errors.ts";
 
 interface Call {
   resolve: (v: unknown) => void;

@@ -2,7 +2,7 @@
 // share() returned; then each message is a command,
 // answered with { ok, value } or { error } (the error's class as seen here).
 import { attach, type AttachedCask } from "../../src/workers/attach.ts";
-import type { SharedCask } from "../../src/workers/protocol.ts";
+import type { SharedCask } from "../../src/api/share_protocol.ts";
 import { CaskError, ClosedError, InvalidArgumentError } from "../../src/base/errors.ts";
 import type { WatchOptions } from "../../src/base/types.ts";
 import { workload } from "./workers_workload.ts";

@@ -4,7 +4,7 @@
 
 import { elapsedMs, opsPerSec, type Result, unsupported } from "../measure.ts";
 import type { Workload } from "../options.ts";
-import type { Group } from "../suite.ts";
+import type { Group } from "../group.ts";
 import { type PlanRun, Records, runPlan } from "./driver.ts";
 import { makePlan, SPECS, YCSB_WORKLOADS } from "./workloads.ts";
 

@@ -29,9 +29,9 @@ import {
   SEQ_LOW,
   type SharedCask,
   STATE_INTS,
-} from "./protocol.ts";
-import { Watch } from "../api/watch.ts";
-import { expiries } from "../api/change_queue.ts";
+} from "./share_protocol.ts";
+import { Watch } from "./watch.ts";
+import { expiries } from "./change_queue.ts";
 import { Outbox } from "./outbox.ts";
 import { toWire } from "./wire_errors.ts";
 
