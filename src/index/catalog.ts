@@ -37,20 +37,13 @@ import { readIfKeys, type ReadRecord, readRecord, readValue } from "../log/reade
 import { historyStart, readHistory } from "../log/history.ts";
 import { spoolValue, valueStream } from "../log/value_stream.ts";
 import { type CheckpointTarget, recoverLog, type RecoveryOptions } from "../log/recovery.ts";
-import {
-  type CheckpointFile,
-  type CheckpointSource,
-  type CheckpointStart,
-  removeCheckpoint,
-  removeCheckpointTemp,
-  writeCheckpoint,
-} from "../log/checkpoint.ts";
+import { removeCheckpoint, removeCheckpointTemp } from "../log/checkpoint.ts";
 import { isGone } from "../log/tail.ts";
-import { TimeSlicer } from "../log/time_slice.ts";
 import { Writer, type WriterOptions } from "../log/writer.ts";
 import { type CompactionContext, runCompaction, wantsCompaction } from "./compactor.ts";
 import { BulkLoader, loadingSink, type LoadTarget } from "./bulk_load.ts";
 import { TailMerge } from "./tail_merge.ts";
+import { Checkpointer } from "./checkpointer.ts";
 import { Follower, type FollowTarget } from "./follower.ts";
 import { type Entry, KeyDir } from "./keydir.ts";
 import { type Claim, type KeyRange, WriteOrder } from "./write_order.ts";
@@ -102,22 +95,6 @@ export interface KeyChange {
   expired?: true;
 }
 
-// Keys a checkpoint encodes at most between two pauses, and how often a
-// background one checks its time slice among them: pieces of 8192 keys ran
-// 1.5-2.6 ms each, and a call waiting behind one waited as long.
-const CHECKPOINT_PIECE = 8192;
-const CHECKPOINT_CHECK = 256;
-// How long a background checkpoint waits for the event loop before a write
-// lets it go on instead (see writeCheckpoint), and the share of that wait it
-// then runs for. Right after a 1M-key compaction, in a loop of awaited gets
-// and sets that never lets the event loop run: p99.9 0.23-0.39 ms with 0.06,
-// 0.6-0.7 ms with fixed 0.5 ms runs. In a tight loop of 1M pipelined writes
-// (resumed only after each 1000), a checkpoint finished before the crash
-// at the end (open 0.94-0.97 s); with fixed 0.1 or 0.25 ms runs none did and
-// the open replayed the whole log (1.5 s).
-const CHECKPOINT_STARVE_MS = 2;
-const CHECKPOINT_NUDGED_SHARE = 0.06;
-
 // Gets read the record before comparing keys while their credit is not
 // negative: each read of the key's own record earns one (up to CREDIT), each
 // that lands on another key's record costs MISS, and a negative credit turns
@@ -136,9 +113,6 @@ const READ_FIRST_PAUSE = 1024;
 const CACHE_HIT = 4;
 const CACHE_CREDIT = 1024;
 const CACHE_PAUSE = 4096;
-
-// Thrown inside a background checkpoint that gave way to a close or a compaction.
-const ABANDONED = new Error("checkpoint abandoned");
 
 // The result of a write that resolves to nothing.
 const nothing = (): void => {};
@@ -197,24 +171,7 @@ export class Catalog {
   #pinned?: Promise<void>;
   #lastCompaction?: CompactResult;
   #closing = false;
-  // What the checkpoint on disk covers ("" when there is none that matches):
-  // close writes a new one only when the store changed since.
-  #checkpointed = "";
-  // Records appended (from the open on; at the open, the sequence numbers the
-  // log holds after its checkpoint, a floor), and their count where the newest
-  // checkpoint resumes: a background one is due once the log after it has grown
-  // past half the keys. Records, not sequence numbers: an atomic batch of a
-  // thousand writes takes one number, and batch writers got no checkpoint.
-  #records = 0;
-  #checkpointRecords = 0;
-  // #records as each file begun since the open got its first record: a
-  // background checkpoint resumes at the start of the active file.
-  readonly #recordsBefore = new Map<number, number>();
-  #checkpointing?: Promise<void>;
-  // The background checkpoint's time slices, while one is written.
-  #checkpointSlicer?: TimeSlicer;
-  // A rotation came while a checkpoint was being written: look again after it.
-  #checkpointDue = false;
+  readonly #checkpoints: Checkpointer;
   // Only a writable store maps files: a reader's files belong to another
   // process's writer, which may cut the newest one back.
   readonly #mmap: boolean;
@@ -225,6 +182,17 @@ export class Catalog {
     this.#lock = lock;
     this.#mmap = opts.mmap === true && lock !== undefined && mappingAvailable();
     this.#index = new KeyDir({ pointCache: opts.pointCache });
+    this.#checkpoints = new Checkpointer({
+      dir,
+      minKeys: opts.checkpointMinKeys,
+      index: () => this.#index,
+      files: this.#files,
+      writer: () => this.#writer,
+      storeId: () => this.#storeId,
+      seq: () => this.#seq,
+      busy: () => this.#closing || this.#compacting !== undefined,
+      onError: (e) => opts.onBackgroundError(e),
+    });
   }
 
   /** Locks `dir`, removes what an interrupted compaction left, and rebuilds the index from the files. */
@@ -428,12 +396,8 @@ export class Catalog {
     // `checkpoint: false`) goes before any new write: a cut torn tail followed
     // by appends could make a file it covers look as it was again.
     if (typeof log.checkpoint !== "object") await removeCheckpoint(this.#dir);
-    if (typeof log.checkpoint === "object") {
-      // What it covers, not what the open replayed after it: a close that
-      // comes before any write still saves the next open that replay.
-      this.#checkpointed = this.#checkpointKey(log.checkpoint.seq, log.checkpoint.files);
-    }
-    this.#records = log.seq - (typeof log.checkpoint === "object" ? log.checkpoint.seq : 0);
+    const loaded = typeof log.checkpoint === "object" ? log.checkpoint : undefined;
+    this.#checkpoints.opened(loaded, log.seq - (loaded?.seq ?? 0));
     for (const f of log.files) this.#files.set(f.id, f);
     this.#storeId = log.storeId;
     this.#seq = log.seq;
@@ -453,11 +417,11 @@ export class Catalog {
       onDropped: () => this.#inflight.clear(),
       onNewFile: (f) => {
         this.#files.set(f.id, f);
-        this.#recordsBefore.set(f.id, this.#records);
+        this.#checkpoints.begun(f);
         // Not from inside the append (or the seal of a compaction) that rotated.
         queueMicrotask(() => {
           this.#maybeAutoCompact();
-          this.#maybeCheckpoint(false);
+          this.#checkpoints.consider(false);
         });
       },
     });
@@ -897,10 +861,9 @@ export class Catalog {
   ): Promise<T> {
     this.#writable();
     if (this.#opts.maxIndexBytes !== Infinity) this.#checkBudget(ops);
-    this.#checkpointSlicer?.nudge(CHECKPOINT_STARVE_MS, CHECKPOINT_NUDGED_SHARE);
     const ts = this.#opts.clock();
     const { file, offset, seq, headerSize } = this.#writer.appendOps(ops, ts, batch);
-    this.#records += ops.length;
+    this.#checkpoints.appended(ops.length);
     const deferred = this.#writer.deferred;
     if (deferred) { for (const o of ops) this.#inflight.set(o.k, o.tombstone ? -seq : seq); }
     // Applied after the call returns: by then the caller may have reused its
@@ -944,9 +907,7 @@ export class Catalog {
         });
         this.#notify(changes);
       }
-      if (this.#checkpointDue && !this.#checkpointing && this.#writer.unapplied === 0) {
-        queueMicrotask(() => this.#maybeCheckpoint(false));
-      }
+      this.#checkpoints.applied();
       return result(deleted, seq);
     });
     // A write rejected (its write failed) never happened: it no longer decides
@@ -1054,7 +1015,7 @@ export class Catalog {
       });
     };
     // A background checkpoint gives way (it sees #compacting), a backup does not.
-    const before = this.#pinned ?? this.#checkpointing;
+    const before = this.#pinned ?? this.#checkpoints.running;
     let done = false;
     this.#compacting ??= (before ? before.then(run) : run())
       .then((r) => {
@@ -1068,7 +1029,7 @@ export class Catalog {
         this.#progress.clear();
         queueMicrotask(() => {
           // The checkpoint on disk names files the compaction removed.
-          this.#maybeCheckpoint(true);
+          this.#checkpoints.consider(true);
           // Writes made while it ran may have passed the thresholds again (their
           // checks found it running); after a failure, the next check decides.
           if (done) this.#maybeAutoCompact();
@@ -1190,154 +1151,16 @@ export class Catalog {
       await this.#backups;
       // A running compaction stops at its next chunk and removes its temporary files.
       await this.#compacting?.catch(() => {});
-      await this.#checkpointing;
+      await this.#checkpoints.running;
       await this.#follower?.close();
       await this.#writer?.close();
       tell();
-      if (this.#writer && this.#index.size >= this.#opts.checkpointMinKeys) {
-        await this.#closingCheckpoint();
-      }
+      if (this.#writer) await this.#checkpoints.atClose();
     } finally {
       tell();
       this.#dropFiles([...this.#files.values()]);
       if (this.#lock) releaseLock(this.#lock);
     }
-  }
-
-  // Identifies the state a checkpoint covers: the last sequence number and the files.
-  #checkpointKey(seq: number, files: Iterable<{ id: number }>): string {
-    return `${seq}:${[...files].map((f) => f.id).sort((a, b) => a - b).join(",")}`;
-  }
-
-  // Writes the index checkpoint of a closed writer: every write is applied and
-  // fsynced, so the checkpoint resumes the log at the end of the newest file.
-  async #closingCheckpoint(): Promise<void> {
-    const files = [...this.#files.values()].sort((a, b) => a.id - b.id);
-    const key = this.#checkpointKey(this.#seq, files);
-    if (key === this.#checkpointed || files.some((f) => f.header?.version !== 2)) return;
-    const newest = files[files.length - 1];
-    const start = {
-      storeId: this.#storeId,
-      fileId: newest.id,
-      resume: newest.size,
-      seq: this.#seq,
-    };
-    await writeCheckpoint(
-      this.#dir,
-      start,
-      this.#entries(),
-      () => this.#fileTable(),
-      async () => {},
-    );
-    this.#checkpointed = key;
-  }
-
-  // Starts a checkpoint in the background when the log since the last one has
-  // grown past half the keys (`force`: after a compaction, which made it stale).
-  // Each is written once per such growth, so its cost per write stays bounded.
-  #maybeCheckpoint(force: boolean): void {
-    const size = this.#index.size;
-    if (this.#checkpointing) {
-      this.#checkpointDue = true;
-      return;
-    }
-    this.#checkpointDue = false;
-    if (this.#compacting || this.#closing || this.#writer.failure) return;
-    if (size < this.#opts.checkpointMinKeys) {
-      // Writes waiting for their fsync are not in the index yet (a burst of
-      // batches fills files first): look again once they are applied.
-      if (this.#writer.unapplied > 0) this.#checkpointDue = true;
-      return;
-    }
-    if ([...this.#files.values()].some((f) => !f.header)) return;
-    if (!force && this.#records - this.#checkpointRecords < size / 2) return;
-    this.#checkpointing = this.#liveCheckpoint()
-      .catch((e) => {
-        if (e !== ABANDONED) this.#opts.onBackgroundError(asCaskError(e, "checkpoint failed"));
-      })
-      .finally(() => {
-        this.#checkpointing = undefined;
-        if (this.#checkpointDue) queueMicrotask(() => this.#maybeCheckpoint(false));
-      });
-  }
-
-  // A checkpoint of a store taking writes. It resumes at the start of the
-  // active file: once the sync below resolves, every write appended before it,
-  // so all of the files before that one, is applied. Its entries are read while
-  // writes go on, so some are newer than that point; replaying the log from it
-  // at open brings every key to its last write either way. Before the rename,
-  // a second sync makes every record an entry points at durable.
-  async #liveCheckpoint(): Promise<void> {
-    const active = this.#writer.active;
-    // The file the open appended to was begun before it: count from nothing.
-    const records = this.#recordsBefore.get(active.id) ?? 0;
-    for (const id of this.#recordsBefore.keys()) if (id < active.id) this.#recordsBefore.delete(id);
-    await this.#writer.sync();
-    const seq = active.header!.baseSeq;
-    const start: CheckpointStart = {
-      storeId: this.#storeId,
-      fileId: active.id,
-      resume: active.headerSize,
-      seq,
-    };
-    const slicer = this.#checkpointSlicer = new TimeSlicer();
-    try {
-      await writeCheckpoint(
-        this.#dir,
-        start,
-        this.#entries(slicer),
-        () => this.#fileTable(),
-        () => this.#writer.sync(),
-        slicer,
-      );
-    } finally {
-      this.#checkpointSlicer = undefined;
-    }
-    this.#checkpointRecords = records;
-    this.#checkpointed = "";
-  }
-
-  // The index in key order, in pieces. With `slicer` (a background
-  // checkpoint), a piece also ends with its time slice, and the source gives
-  // way when a close or a compaction starts.
-  #entries(slicer?: TimeSlicer): CheckpointSource {
-    let last: string | undefined;
-    return (visit) => {
-      if (slicer && (this.#closing || this.#compacting)) throw ABANDONED;
-      let n = 0, stopped = false;
-      this.#index.walk(last, (key, fileId, offset, size, timestamp, expireAt) => {
-        visit(key, fileId, offset, size, timestamp, expireAt);
-        last = key;
-        n++;
-        stopped = n === CHECKPOINT_PIECE || (n % CHECKPOINT_CHECK === 0 && slicer?.due === true);
-        return !stopped;
-      });
-      return stopped;
-    };
-  }
-
-  // The store's files as a checkpoint names them.
-  #fileTable(): CheckpointFile[] {
-    const files = [...this.#files.values()].sort((a, b) => a.id - b.id);
-    return files.map((f) => ({
-      id: f.id,
-      salt: f.header!.salt,
-      flags: f.header!.flags,
-      size: this.#writer.sizeOf(f),
-      lastSeq: this.#lastSeqOf(f, files),
-    }));
-  }
-
-  // The last sequence number in log file `f`: what recovery found in it (a
-  // file after lost ones starts later, and the gap must stay on record), else
-  // where the file after it starts, or for the newest one, the store's. A
-  // merge output covers its base.
-  #lastSeqOf(f: DataFile, files: DataFile[]): number {
-    if (f.compacted) return f.header!.baseSeq;
-    if (f.lastSeq !== undefined) return f.lastSeq;
-    const next = files.find((g) => !g.compacted && g.header!.follows === f.id);
-    if (next) return next.header!.baseSeq;
-    return f === files.findLast((g) => !g.compacted) ? this.#seq : f.header!.baseSeq;
   }
 
   #put(k: string, e: Entry): void {
