@@ -59,6 +59,40 @@ Deno.test("over-limit keys and values throw TypeError with Deno KV's messages", 
   });
 });
 
+Deno.test("reads of keys one and two bytes past the write limit fail where Deno KV's do", async () => {
+  // Deno KV checks its read limit on the bounds of the range a call reads.
+  const READS: [string, (kv: AnyKv, key: string[]) => Promise<unknown>][] = [
+    ["get", (kv, key) => kv.get(key).then((e) => e.versionstamp)],
+    ["getMany", (kv, key) => kv.getMany([key]).then((es) => es.length)],
+    ["watch", async (kv, key) => await kv.watch([key]).cancel()],
+    ["list prefix", (kv, key) => Array.fromAsync(kv.list({ prefix: key })).then((l) => l.length)],
+    [
+      "list start",
+      (kv, key) => Array.fromAsync(kv.list({ start: key, end: ["z"] })).then((l) => l.length),
+    ],
+    [
+      "list end",
+      (kv, key) => Array.fromAsync(kv.list({ start: ["a"], end: key })).then((l) => l.length),
+    ],
+  ];
+  await withDir(async (dir) => {
+    const denoKv = await openDenoKv(`${dir}/deno.sqlite3`);
+    const kv = await openKv(`${dir}/cask`, { maxKeySize: MAX_KEY });
+    try {
+      for (const [name, read] of READS) {
+        for (const over of [0, 1, 2]) {
+          const want = await outcome(() => read(denoKv, keyOf(2048 + over)));
+          const got = await outcome(() => read(kv as unknown as AnyKv, keyOf(MAX_KEY + over)));
+          assert.equal(shape(got), shape(want), `${name}, ${over} bytes past the write limit`);
+        }
+      }
+    } finally {
+      denoKv.close();
+      await kv.close();
+    }
+  });
+});
+
 Deno.test("limit messages name the user's sizes, and the largest allowed sizes work", async () => {
   await withDir(async (dir) => {
     const kv = await openKv(dir, { maxKeySize: MAX_KEY, maxValueSize: MAX_VALUE });
@@ -72,12 +106,12 @@ Deno.test("limit messages name the user's sizes, and the largest allowed sizes w
         name: "TypeError",
         message: `Key too large for write (max ${MAX_KEY} bytes)`,
       });
-      await assert.rejects(kv.get(keyOf(MAX_KEY + 2)), {
+      // The read limit is one byte more, on the range read: a get reads up to
+      // the key and a zero byte.
+      await assert.rejects(kv.get(keyOf(MAX_KEY + 1)), {
         name: "TypeError",
         message: `Key too large for read (max ${MAX_KEY + 1} bytes)`,
       });
-      // A read one byte past the write limit is allowed, as in Deno KV; nothing is there.
-      assert.equal((await kv.get(keyOf(MAX_KEY + 1))).versionstamp, null);
       await assert.rejects(kv.set(["v"], new Uint8Array(MAX_VALUE)), {
         name: "TypeError",
         message: `Value too large (max ${MAX_VALUE - 1} bytes)`,

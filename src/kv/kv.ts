@@ -11,7 +11,7 @@ import { checkConsistency, type KvConsistencyLevel } from "./consistency.ts";
 import type { KvEngine } from "./engine.ts";
 import { absentEntry, entryOf, type KvCommitResult, type KvEntryMaybe } from "./entry.ts";
 import { COMMIT_VERSIONSTAMP, encodeKey, type KvKey } from "./key_codec.ts";
-import { checkReadKey, type KvLimits } from "./limits.ts";
+import { checkReadBound, type KvLimits } from "./limits.ts";
 import { type KvListIterator, newListIterator } from "./list_iterator.ts";
 import type { EnqueueOptions } from "./mutation.ts";
 import { QueueDispatcher, Wakeup } from "./queue.ts";
@@ -147,6 +147,7 @@ export class Kv {
     return newListIterator<T>({
       engine: this.#engine,
       gate: this.#gate,
+      limits: this.#limits,
       parts: selectorParts(selector),
       consistency: options.consistency,
       limit: options.limit,
@@ -241,7 +242,7 @@ export class Kv {
   #readKey(key: KvKey): Uint8Array {
     if (key === null || key === undefined) throw new TypeError("Invalid range");
     const kb = encodeKey(key);
-    checkReadKey(this.#limits, kb);
+    checkReadBound(this.#limits, kb.length + 1);
     return kb;
   }
 

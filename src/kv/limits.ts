@@ -21,12 +21,16 @@ export function checkWriteKey(limits: KvLimits, bytes: Uint8Array): void {
 }
 
 /**
- * Throws for a read of a key longer than any that can be written, plus one
- * byte, as Deno KV's read limit is its write limit plus one.
+ * Throws for a read whose range has a bound longer than any key that can be
+ * written plus one byte: Deno KV checks its read limit (its write limit plus
+ * one) on the bounds of the range read. So a `get` of a key (the range from
+ * it to it and a zero byte) takes keys up to the write limit, a `watch` (of the
+ * key itself) one byte more, and a `list` its prefix up to the write limit
+ * (the prefix and one byte bound it) and its start and end one byte more.
  */
-export function checkReadKey(limits: KvLimits, bytes: Uint8Array): void {
+export function checkReadBound(limits: KvLimits, bytes: number): void {
   const max = limits.maxKeySize + 1;
-  if (bytes.length > max) throw new TypeError(`Key too large for read (max ${max} bytes)`);
+  if (bytes > max) throw new TypeError(`Key too large for read (max ${max} bytes)`);
 }
 
 /** Throws unless a value stored as `stored` (tag byte first) fits the store. */

@@ -7,6 +7,7 @@
 import type { CloseGate } from "./close_gate.ts";
 import { checkConsistency, type KvConsistencyLevel } from "./consistency.ts";
 import type { KvEngine } from "./engine.ts";
+import { checkReadBound, type KvLimits } from "./limits.ts";
 import { entryOf, type KvEntry } from "./entry.ts";
 import {
   type ByteRange,
@@ -20,6 +21,7 @@ import {
 export interface ListPlan {
   engine: KvEngine;
   gate: CloseGate;
+  limits: KvLimits;
   parts: SelectorParts;
   consistency?: KvConsistencyLevel;
   limit?: number;
@@ -109,7 +111,12 @@ export class KvListIterator<T> implements AsyncIterableIterator<KvEntry<T>> {
     const { engine, gate, reverse, batchSize } = this.#plan;
     gate.check();
     checkConsistency(this.#plan.consistency);
-    this.#range ??= byteRange(this.#plan.parts);
+    if (!this.#range) {
+      const range = byteRange(this.#plan.parts);
+      checkReadBound(this.#plan.limits, range.start.length);
+      checkReadBound(this.#plan.limits, range.end.length);
+      this.#range = range;
+    }
     const range = cursor === undefined ? this.#range : resumeRange(this.#range, cursor, reverse);
     const batch: { entry: KvEntry<T>; key: Uint8Array }[] = [];
     const scan = engine.scanEntries({

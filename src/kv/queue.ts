@@ -127,9 +127,13 @@ export class QueueDispatcher {
         if (readyAt > now) return readyAt;
         this.#inFlight.add(id);
         const handler = this.#handlers[this.#turn++ % this.#handlers.length];
-        void this.#deliver(handler, id, e.key, e.value).finally(() => {
+        let again = true;
+        void this.#deliver(handler, id, e.key, e.value).then((a) => again = a).finally(() => {
           this.#inFlight.delete(id);
-          this.#wakeup.wake();
+          // Only a message put back can be due sooner than the loop's next
+          // look: a look after every finished delivery read every message
+          // still in flight again (2,000 at once blocked the event loop 7 s).
+          if (again) this.#wakeup.wake();
         });
       }
       if (seen < SCAN_BATCH) return Infinity;
@@ -139,12 +143,14 @@ export class QueueDispatcher {
     }
   }
 
+  // Resolves to whether the message was put back: its retry written, or its
+  // outcome not written and the message held back (then due again).
   async #deliver(
     handler: QueueHandler,
     id: string,
     key: Uint8Array,
     value: Uint8Array,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const record = readQueueRecord(value);
     let ok = false;
     try {
@@ -159,9 +165,14 @@ export class QueueDispatcher {
     this.#recording.add(recorded);
     const error = await recorded;
     this.#recording.delete(recorded);
-    if (error === undefined) this.#unrecorded.delete(id);
+    if (error === undefined) {
+      this.#unrecorded.delete(id);
+      return !ok && record.failures < record.backoff.length;
+    }
     // After close the store refuses every write; the message waits for a reopen.
-    else if (!this.#isClosed()) await this.#holdBack(id, error);
+    if (this.#isClosed()) return false;
+    await this.#holdBack(id, error);
+    return true;
   }
 
   // The outcome was not written, so the message is still stored and due: it

@@ -8,7 +8,7 @@ import type { CloseGate } from "./close_gate.ts";
 import type { EngineChange, KvEngine } from "./engine.ts";
 import { absentEntry, entryOf, type KvEntryMaybe } from "./entry.ts";
 import { encodeKey, type KvKey } from "./key_codec.ts";
-import { checkReadKey, type KvLimits } from "./limits.ts";
+import { checkReadBound, type KvLimits } from "./limits.ts";
 import { isSerdeArray, serdeError } from "./serde.ts";
 import { readAtOnce } from "./read.ts";
 
@@ -55,7 +55,7 @@ export function watchStream(
   // Each key is read (now, and at every change), so each must fit a read, as in Deno KV.
   const encoded = keys.map((k) => {
     const kb = encodeKey(k);
-    checkReadKey(limits, kb);
+    checkReadBound(limits, kb.length);
     return kb;
   });
   // The empty key is never written (the store refuses it), so it is not subscribed to.
