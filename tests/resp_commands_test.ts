@@ -87,6 +87,78 @@ Deno.test("commands: WATCH makes EXEC fail after another client's write, not oth
   });
 });
 
+Deno.test("commands: a write the store refuses, and a WATCH that fails, change no watch", async () => {
+  await withServer(async (port) => {
+    const a = await Client.connect(port);
+    const b = await Client.connect(port);
+    // Past the store's default maxKeySize (64 KiB): every write of it is refused.
+    const huge = "h".repeat(70_000);
+    const isError = (r: unknown) => typeof r === "object" && r !== null && "err" in r;
+    const execAfter = async (watched: string[], ...writes: string[][]) => {
+      assert.equal(await a.call("WATCH", ...watched), "OK");
+      for (const w of writes) await b.call(...w);
+      assert.equal(await a.call("MULTI"), "OK");
+      assert.equal(await a.call("GET", "w"), "QUEUED");
+      return await a.call("EXEC");
+    };
+    try {
+      assert.equal(await b.call("SET", "w", "1"), "OK");
+      for (
+        const write of [
+          ["SET", huge, "v"],
+          ["SET", huge, "v", "EX", "100"],
+          ["SETEX", huge, "100", "v"],
+          ["PSETEX", huge, "100000", "v"],
+          ["MSET", huge, "v", "other", "o"],
+          ["MSET", "other", "o", huge, "v"],
+          ["SET", "", "v"],
+        ]
+      ) {
+        assert.ok(isError(await b.call(...write)) || write[0] === "MSET", write[0]);
+        assert.deepEqual(await execAfter([huge, "w"], write), ["1"], write.join(" ").slice(0, 40));
+      }
+      // Pipelined writes go to the store as one batch; when it refuses one of
+      // them, the ones it then takes alone still count.
+      assert.equal(await a.call("WATCH", "other"), "OK");
+      await b.send(["SET", huge, "v"], ["SET", "other", "o2"], ["SET", "", "v"]);
+      const replies = [await b.reply(), await b.reply(), await b.reply()];
+      assert.deepEqual(replies.map(isError), [true, false, true]);
+      assert.equal(await a.call("MULTI"), "OK");
+      assert.equal(await a.call("GET", "other"), "QUEUED");
+      assert.equal(await a.call("EXEC"), null);
+      // A WATCH answering an error watches none of its keys, the ones before the bad one included.
+      assert.ok(isError(await a.call("WATCH", "w", "")));
+      assert.equal(await b.call("SET", "w", "2"), "OK");
+      assert.equal(await a.call("MULTI"), "OK");
+      assert.equal(await a.call("GET", "w"), "QUEUED");
+      assert.deepEqual(await a.call("EXEC"), ["2"]);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+});
+
+Deno.test("commands: CLIENT SETINFO takes LIB-NAME and LIB-VER with printable values, as Redis 7.2", async () => {
+  await withServer(async (port) => {
+    const c = await Client.connect(port);
+    try {
+      assert.equal(await c.call("CLIENT", "SETINFO", "lib-name", "ioredis"), "OK");
+      assert.equal(await c.call("CLIENT", "SETINFO", "LIB-VER", "5.4.1"), "OK");
+      assert.deepEqual(await c.call("CLIENT", "SETINFO", "foo", "bar"), {
+        err: "ERR Unrecognized option 'foo'",
+      });
+      for (const bad of ["a b", "a\nb", "a\x00", "\x7f", "\xe9"]) {
+        assert.deepEqual(await c.call("CLIENT", "SETINFO", "Lib-Name", bad), {
+          err: "ERR Lib-Name cannot contain spaces, newlines or special characters.",
+        }, JSON.stringify(bad));
+      }
+    } finally {
+      c.close();
+    }
+  });
+});
+
 Deno.test("commands: optimistic increments with WATCH/MULTI/EXEC from many clients add up", async () => {
   await withServer(
     async (port) => {

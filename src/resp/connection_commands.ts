@@ -125,8 +125,9 @@ export function client(s: Session, args: Uint8Array[]): Reply {
     s.name = name === "" ? undefined : name;
     return OK;
   }
-  // Sent by newer client libraries on connect; the attributes are not kept.
-  if (sub === "SETINFO" && args.length === 4) return OK;
+  // Sent by newer client libraries on connect; checked as Redis 7.2 checks
+  // them, but not kept.
+  if (sub === "SETINFO" && args.length === 4) return setInfo(args[2], args[3]);
   if (sub === "INFO" && args.length === 2) {
     return `id=${s.id} name=${s.name ?? ""} db=0 resp=${s.protocol}\n`;
   }
@@ -152,10 +153,28 @@ const CLIENT_HELP = [
 ];
 
 function clientName(arg: Uint8Array): string {
-  if (arg.some((c) => c <= 0x20 || c > 0x7e)) {
+  if (!printable(arg)) {
     throw new CommandError(
       "ERR Client names cannot contain spaces, newlines or special characters.",
     );
   }
   return byteString(arg);
+}
+
+// CLIENT SETINFO LIB-NAME | LIB-VER value, in Redis 7.2's words.
+function setInfo(attr: Uint8Array, value: Uint8Array): Reply {
+  const name = byteString(attr), upper = asciiUpper(attr);
+  if (upper !== "LIB-NAME" && upper !== "LIB-VER") {
+    throw new CommandError(`ERR Unrecognized option '${name}'`);
+  }
+  if (!printable(value)) {
+    throw new CommandError(`ERR ${name} cannot contain spaces, newlines or special characters.`);
+  }
+  return OK;
+}
+
+// Whether every byte is a printable ASCII character other than space: what
+// CLIENT LIST's space-separated fields need of a name.
+function printable(arg: Uint8Array): boolean {
+  return arg.every((c) => c > 0x20 && c <= 0x7e);
 }

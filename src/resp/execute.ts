@@ -167,24 +167,29 @@ export function blindWrites(st: ServerState, writes: BatchOp[][]): Promise<Reply
         () => Promise.all(writes.map((ops) => storeWrite(st, ops).then(() => OK, errorReply))),
       ),
     (replies) => replies,
+    (replies) => writes.flatMap((ops, i) => replies[i] === OK ? opKeys(ops) : []),
   );
 }
 
 // Runs `write` as a blind write of `ops`' keys; `reply` makes the answer of
-// its result in the same step (a promise hop per SET is measurable).
+// its result in the same step (a promise hop per SET is measurable). The keys
+// `written` names (all of them by default) count as changed for WATCH once
+// the write resolved: a write the store refused changed nothing. An EXEC
+// cannot look in between, since it waits for the keys' lock.
 function lockedBlind<T, R>(
   st: ServerState,
   ops: BatchOp[],
   write: () => Promise<T>,
   reply: (result: T) => R,
+  written?: (result: T) => readonly Uint8Array[],
 ): Promise<R> {
-  const keys = ops.map((op) => op.key as Uint8Array);
+  const keys = opKeys(ops);
   return st.locks.write(keys, () => {
-    st.watches.touch(keys);
     st.cache.issued(keys);
     return write().then(
       (result) => {
         st.cache.settled();
+        st.watches.touch(written ? written(result) : keys);
         return reply(result);
       },
       (e) => {
@@ -193,6 +198,10 @@ function lockedBlind<T, R>(
       },
     );
   });
+}
+
+function opKeys(ops: readonly BatchOp[]): Uint8Array[] {
+  return ops.map((op) => op.key as Uint8Array);
 }
 
 // One write handed to the store: a lone SET as a set (cheaper than a batch of one).

@@ -52,15 +52,27 @@ function endTransaction(s: Session): void {
 export async function watch(s: Session, args: Uint8Array[]): Promise<Reply> {
   if (s.transaction !== undefined) throw new CommandError("ERR WATCH inside MULTI is not allowed");
   const st = s.server;
-  for (const key of args.slice(1)) {
-    const id = byteString(key);
-    if (s.watched.has(id)) continue;
-    // Watched before the expiry is read: a write in between changes the
-    // version, so whatever expiry the read sees, EXEC cannot miss it.
-    const w = { key: key.slice(), version: st.watches.watch(id), expiresAt: Infinity };
-    s.watched.set(id, w);
-    s.watchedCost += key.length + WATCHED_KEY_OVERHEAD;
-    w.expiresAt = await expiryOf(st.db, key) ?? Infinity;
+  // A WATCH that answers an error watches none of its keys.
+  const added: string[] = [];
+  try {
+    for (const key of args.slice(1)) {
+      const id = byteString(key);
+      if (s.watched.has(id)) continue;
+      // Watched before the expiry is read: a write in between changes the
+      // version, so whatever expiry the read sees, EXEC cannot miss it.
+      const w = { key: key.slice(), version: st.watches.watch(id), expiresAt: Infinity };
+      s.watched.set(id, w);
+      s.watchedCost += key.length + WATCHED_KEY_OVERHEAD;
+      added.push(id);
+      w.expiresAt = await expiryOf(st.db, key) ?? Infinity;
+    }
+  } catch (e) {
+    for (const id of added) {
+      st.watches.unwatch(id);
+      s.watchedCost -= s.watched.get(id)!.key.length + WATCHED_KEY_OVERHEAD;
+      s.watched.delete(id);
+    }
+    throw e;
   }
   return OK;
 }
