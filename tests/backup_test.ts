@@ -441,3 +441,40 @@ Deno.test("a backup called before close() runs to its end, and never empties a g
       assert.equal(await b.getString("k100"), "v100");
     }
   }));
+
+Deno.test("backup: a following reader's backups succeed while the writer compacts", async () => {
+  await withDir(async (dir) => {
+    const w = await open(dir, { maxFileSize: 4096, sync: "never" });
+    for (let i = 0; i < 4; i++) {
+      await w.setStream(`blob${i}`, new Blob([new Uint8Array((1 << 20) + i)]).stream());
+    }
+    // Refreshing every 2 ms, it catches up with most compactions while a backup copies.
+    const r = await open(dir, { readOnly: true, follow: { intervalMs: 2 } });
+    let stop = false, n = 0;
+    const churn = (async () => {
+      while (!stop) {
+        for (let i = 0; i < 50; i++) w.set(`k${n++ % 200}`, `v${n}`);
+        await w.compact();
+        await new Promise((res) => setTimeout(res, 1));
+      }
+    })();
+    try {
+      for (let i = 0; i < 12; i++) {
+        const target = `${dir}-backup${i % 2}`;
+        const { sequence } = await r.backup(target);
+        const b = await open(target, { readOnly: true });
+        assert.equal(b.sequence, sequence);
+        assert.equal((await b.get("blob3"))?.length, (1 << 20) + 3);
+        await b.close();
+      }
+    } finally {
+      stop = true;
+      await churn;
+      await r.close();
+      await w.close();
+      for (const t of [0, 1]) {
+        await Deno.remove(`${dir}-backup${t}`, { recursive: true }).catch(() => {});
+      }
+    }
+  });
+});

@@ -436,3 +436,25 @@ Deno.test('a change feed started between a write\'s call and its fsync gets the 
     await feed.return?.();
     assert.deepEqual(await db.get("b"), Uint8Array.of(1, 2, 3));
   }));
+
+Deno.test("sequence: a delete of a key whose delete is in flight deletes nothing and takes no number", async () => {
+  for (const sync of ["always", "never"] as const) {
+    await withDir(async (dir) => {
+      const db = await open(dir, { sync });
+      await db.set("k", "v");
+      const before = db.sequence;
+      const feed = db.watch({ prefix: "k" });
+      assert.deepEqual(await Promise.all([db.delete("k"), db.delete("k")]), [true, false], sync);
+      assert.equal(db.sequence, before + 1, sync);
+      // A set in flight before the second delete gives it something to delete again.
+      const [, again, gone] = await Promise.all([db.delete("k"), db.set("k", "w"), db.delete("k")]);
+      assert.equal(again, undefined);
+      assert.equal(gone, true, sync);
+      assert.equal(db.sequence, before + 3, sync);
+      await db.close();
+      const changes: number[] = [];
+      for await (const c of feed) changes.push(c.sequence);
+      assert.deepEqual(changes, [before + 1, before + 2, before + 3], sync);
+    });
+  }
+});

@@ -774,3 +774,34 @@ for (const how of ["delete", "deleteRange", "overwrite with a ttl"] as const) {
     }
   });
 }
+
+Deno.test("stream: writes called as soon as a setStream settled keep their call order", async () => {
+  for (const sync of ["always", "never"] as const) {
+    for (const failing of [false, true]) {
+      await withDir(async (dir) => {
+        const db = await open(dir, { sync });
+        const source = new ReadableStream<Uint8Array>({
+          start(c) {
+            c.enqueue(enc("abc"));
+            if (failing) c.error(new Error("source failed"));
+            else c.close();
+          },
+        });
+        try {
+          await db.setStream("a", source);
+        } catch {
+          // The failing source's error: the key keeps no value from it.
+        }
+        // Called in the order b, a, c right after the stream's promise settled.
+        await Promise.all([db.set("b", "1"), db.set("a", "2"), db.set("c", "3")]);
+        const seq = async (k: string) => (await db.getEntry(k))!.sequence;
+        const [b, a, c] = [await seq("b"), await seq("a"), await seq("c")];
+        assert.ok(
+          b < a && a < c,
+          `${sync}, source ${failing ? "failed" : "ended"}: b@${b} a@${a} c@${c}`,
+        );
+        await db.close();
+      });
+    }
+  }
+});

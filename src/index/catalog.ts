@@ -294,8 +294,11 @@ export class Catalog {
       while (this.#compacting) await this.#compacting.catch(() => {});
       const pin = Promise.withResolvers<void>();
       this.#pinned = pin.promise;
+      const once = () => this.#backupOnce(target);
       try {
-        return await this.#backupOnce(target);
+        // A reader's refresh would close the files the backup copies when it
+        // catches up with a compaction: it waits for the backup.
+        return await (this.#follower ? this.#follower.exclusive(once) : once());
       } catch (e) {
         if (!isGone(e) || attempt === BACKUP_ATTEMPTS) {
           throw asCaskError(e, `backup of ${this.#dir} into ${target} failed`);
@@ -304,6 +307,8 @@ export class Catalog {
         this.#pinned = undefined;
         pin.resolve();
       }
+      // A reader starts over from the files the writer has now.
+      await this.#follower?.refresh();
     }
   }
 
@@ -674,10 +679,18 @@ export class Catalog {
     // fsync; others are applied at once): no tombstone, which would take a
     // sequence number. Writes still waiting for their fsync are acknowledged
     // first, as they would be before a tombstone: acknowledgements keep call order.
-    if (op.tombstone && !this.lookup(op.k) && !this.#inflight.has(op.k)) {
+    if (op.tombstone && this.#absentAfterInflight(op.k)) {
       return this.#writer.busy ? this.#writer.sync().then(() => false) : Promise.resolve(false);
     }
     return this.#append([op], false, (n) => n > 0);
+  }
+
+  // Whether `k` is absent once the writes of it in flight are applied: the
+  // newest of them decides (a delete deletes it, so a second delete finds
+  // nothing), or with none, the index.
+  #absentAfterInflight(k: string): boolean {
+    const newest = this.#inflight.get(k);
+    return newest === undefined ? !this.lookup(k) : newest < 0;
   }
 
   /**

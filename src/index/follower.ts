@@ -123,8 +123,13 @@ export class Follower {
 
   /** Catches up with the writer; calls run one after another. */
   refresh(): Promise<void> {
-    const run = this.#running.then(() => this.#refresh());
-    this.#running = run.catch(() => {});
+    return this.exclusive(() => this.#refresh());
+  }
+
+  /** Runs `work` once no refresh runs, and starts none until it has settled. */
+  exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#running.then(work);
+    this.#running = run.then(() => {}, () => {});
     return run;
   }
 

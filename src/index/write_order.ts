@@ -34,6 +34,8 @@ export class WriteOrder {
   // write of the key waits for that one promise, never for a list that grows
   // with the queue (20,000 writes queued behind a stream ran out of memory).
   readonly #byKey = new Map<string, Promise<unknown>>();
+  // Per key, how many held writes of it have not settled yet.
+  readonly #unsettled = new Map<string, number>();
   // Held writes with ranges (range deletes), which keys alone cannot find.
   readonly #ranged = new Set<Ranged>();
   // The writes waiting (not the streams), and the gate close() opens for them.
@@ -92,15 +94,24 @@ export class WriteOrder {
     await Promise.allSettled([...this.#waiting]);
   }
 
+  // A key is let go in the same reaction as its last held write settles,
+  // which was the first to wait on that write: before its caller resumes, so a
+  // write the caller then makes of the key goes at once, in call order with
+  // its writes of other keys.
   #hold(claim: Claim, settled: Promise<unknown>): void {
     for (const k of claim.keys) {
       const earlier = this.#byKey.get(k);
-      const all = earlier ? Promise.allSettled([earlier, settled]) : settled.then(nothing, nothing);
-      this.#byKey.set(k, all);
+      this.#byKey.set(k, earlier ? Promise.allSettled([earlier, settled]) : settled);
+      this.#unsettled.set(k, (this.#unsettled.get(k) ?? 0) + 1);
       const drop = () => {
-        if (this.#byKey.get(k) === all) this.#byKey.delete(k);
+        const left = this.#unsettled.get(k)! - 1;
+        if (left > 0) this.#unsettled.set(k, left);
+        else {
+          this.#unsettled.delete(k);
+          this.#byKey.delete(k);
+        }
       };
-      all.then(drop);
+      settled.then(drop, drop);
     }
     if (claim.ranges?.length) {
       const held = { ...claim, settled };
