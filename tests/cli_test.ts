@@ -20,9 +20,10 @@ async function cask(
   args: string[],
   stdin?: Uint8Array | string,
   env: Record<string, string> = {},
+  permissions = ["-A"],
 ): Promise<Run> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CLI, ...args],
+    args: ["run", ...permissions, CLI, ...args],
     stdin: stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
@@ -281,6 +282,28 @@ Deno.test("cli: compact keeps the data and prints no progress when not on a term
   });
 });
 
+Deno.test("cli: scan and dump that meet a damaged record print every line before it, then exit 3", async () => {
+  await withDir(async (dir) => {
+    {
+      // With an index checkpoint the open trusts the records; the scan meets the damage.
+      await using db = await open(dir, { checkpoint: { minKeys: 0 } });
+      for (let i = 0; i < 100; i++) await db.set(`k${String(i).padStart(2, "0")}`, `value ${i}`);
+    }
+    const file = (await dataFiles(dir))[0];
+    const b = await Deno.readFile(file);
+    // The byte after "value 5" in "value 50": latin1 keeps offsets equal to bytes.
+    b[new TextDecoder("latin1").decode(b).indexOf("value 50") + 7] ^= 1;
+    await Deno.writeFile(file, b);
+    for (const command of ["scan", "dump"]) {
+      const run = await cask([command, "--dir", dir]);
+      assert.equal(run.code, 3, run.stderr);
+      assert.match(run.stderr, /checksum|damaged/, command);
+      const lines = run.stdout.split("\n").filter((l) => l !== "");
+      assert.equal(lines.length, 50, `${command}: ${lines.length} lines before the damaged record`);
+    }
+  });
+});
+
 Deno.test("cli: compact that drops damaged records says so and exits 3", async () => {
   // With an index checkpoint the open trusts the records it covers and the
   // compaction finds the damage; without one the open's scan skips it.
@@ -509,19 +532,43 @@ Deno.test("cli: usage errors exit 2 and say what is wrong", async () => {
   });
 });
 
+// The commands that only read, with `d` (`--dir DIR`), and their output for a store holding k = v.
+function readCommands(d: string[]): [string[], RegExp][] {
+  return [
+    [["get", "k", ...d], /^v$/],
+    [["has", "k", ...d], /^true\n$/],
+    [["scan", ...d], /^k\tv\n$/],
+    [["stats", "--json", ...d], /"keys":1/],
+    [["dump", ...d], /^\{"key":"aw=="/],
+  ];
+}
+
+Deno.test("cli: read commands open read-only where the process may not write, and say so", async () => {
+  await withDir(async (dir) => {
+    const db = await open(dir);
+    await db.set("k", "v");
+    await db.close();
+    const d = ["--dir", dir];
+    const reads = readCommands(d);
+    // Deno's --allow-write not granted: the store cannot be locked for writing.
+    const readOnly = ["--allow-read", "--allow-env"];
+    for (const [args, out] of reads) {
+      const run = ok(await cask(args, undefined, {}, readOnly), args[0]);
+      assert.match(run.stdout, out, args[0]);
+      assert.match(run.stderr, /cannot be written by this process; reading it read-only/, args[0]);
+    }
+    const set = await cask(["set", "k", "w", ...d], undefined, {}, readOnly);
+    assert.equal(set.code, 3, set.stderr);
+  });
+});
+
 Deno.test("cli: read commands beside a writer in another process open read-only and say so", async () => {
   await withDir(async (dir) => {
     const db = await open(dir);
     try {
       await db.set("k", "v");
       const d = ["--dir", dir];
-      const reads: [string[], RegExp][] = [
-        [["get", "k", ...d], /^v$/],
-        [["has", "k", ...d], /^true\n$/],
-        [["scan", ...d], /^k\tv\n$/],
-        [["stats", "--json", ...d], /"keys":1/],
-        [["dump", ...d], /^\{"key":"aw=="/],
-      ];
+      const reads = readCommands(d);
       for (const [args, out] of reads) {
         const run = ok(await cask(args), args[0]);
         assert.match(run.stdout, out, args[0]);

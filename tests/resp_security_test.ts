@@ -155,6 +155,26 @@ Deno.test("security: a non-loopback --host needs a password or --insecure", asyn
   }
 });
 
+Deno.test("security: every spelling of a loopback address counts as loopback, and only those", async () => {
+  const loopback = [
+    "127.0.0.1",
+    "127.1.2.3",
+    "localhost",
+    "::1",
+    "0:0:0:0:0:0:0:1",
+    "::ffff:127.0.0.1",
+  ];
+  const other = ["0.0.0.0", "0", "::", "::2", "1::1", "::ffff:10.0.0.1", "128.0.0.1"];
+  const runs = await Promise.all([...loopback, ...other].map((h) => serve(["--host", h])));
+  runs.forEach((run, i) => {
+    const host = [...loopback, ...other][i];
+    const refused = /refusing to listen on .* without a password/.test(run.stderr);
+    // A loopback address this machine lacks (IPv6) fails to bind instead: not a refusal.
+    assert.equal(refused, i >= loopback.length, `${host}: ${run.stderr}`);
+    if (refused) assert.equal(run.code, 2, host);
+  });
+});
+
 async function reading(c: Client): Promise<Reply> {
   return await c.reply();
 }

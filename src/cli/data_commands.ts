@@ -170,20 +170,24 @@ export const scanCommand: Command = {
     };
     await using db = await openForReading(args);
     const out = new Output();
-    if (booleanFlag(args, "keys-only")) {
-      for await (const key of db.keys(options)) {
-        await out.write(encodeOutput(key, encoding));
-        await out.line();
+    // A damaged record ends the scan with an error; the lines before it still go out.
+    try {
+      if (booleanFlag(args, "keys-only")) {
+        for await (const key of db.keys(options)) {
+          await out.write(encodeOutput(key, encoding));
+          await out.line();
+        }
+      } else {
+        for await (const [key, value] of db.scan(options)) {
+          await out.write(encodeOutput(key, encoding));
+          await out.write(["\t"]);
+          await out.write(encodeOutput(value, encoding));
+          await out.line();
+        }
       }
-    } else {
-      for await (const [key, value] of db.scan(options)) {
-        await out.write(encodeOutput(key, encoding));
-        await out.write(["\t"]);
-        await out.write(encodeOutput(value, encoding));
-        await out.line();
-      }
+    } finally {
+      await out.flush();
     }
-    await out.flush();
     return EXIT_OK;
   },
 };

@@ -41,13 +41,17 @@ export const dumpCommand: Command = {
     const out = new Output();
     // The entries carry each key's exact expiry: one computed from ttl() and the
     // clock moved up to a millisecond later at every dump and load.
-    for await (const { key, value, expireAt } of db.scanEntries()) {
-      const record: DumpRecord = { key, value };
-      if (expireAt !== 0) record.expireAt = expireAt;
-      await out.write(formatDumpLine(record));
-      await out.line();
+    // A damaged record ends the dump with an error; the lines before it still go out.
+    try {
+      for await (const { key, value, expireAt } of db.scanEntries()) {
+        const record: DumpRecord = { key, value };
+        if (expireAt !== 0) record.expireAt = expireAt;
+        await out.write(formatDumpLine(record));
+        await out.line();
+      }
+    } finally {
+      await out.flush();
     }
-    await out.flush();
     return EXIT_OK;
   },
 };

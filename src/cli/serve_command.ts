@@ -183,7 +183,35 @@ export const serveCommand: Command = {
 };
 
 function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+  const h = host.toLowerCase();
+  if (h === "localhost" || IPV4_LOOPBACK.test(h)) return true;
+  const g = ipv6Groups(h);
+  if (g === undefined || g.slice(0, 5).some((x) => x !== 0)) return false;
+  // ::1 however it is spelt, or an IPv4 loopback address mapped (::ffff:127.x.x.x).
+  return (g[5] === 0 && g[6] === 0 && g[7] === 1) || (g[5] === 0xffff && g[6] >> 8 === 127);
+}
+
+const IPV4_LOOPBACK = /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
+
+// The eight 16-bit groups of an IPv6 address (a dotted IPv4 tail counts as
+// two); undefined when `h` is not one.
+function ipv6Groups(h: string): number[] | undefined {
+  const v4 = /^(.*:)(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(h);
+  let text = h;
+  if (v4) {
+    const b = v4.slice(2).map(Number);
+    if (b.some((x) => x > 255)) return undefined;
+    text = `${v4[1]}${((b[0] << 8) | b[1]).toString(16)}:${((b[2] << 8) | b[3]).toString(16)}`;
+  }
+  const halves = text.split("::");
+  if (halves.length > 2) return undefined;
+  const part = (s: string) => s === "" ? [] : s.split(":");
+  const head = part(halves[0]), tail = halves.length === 2 ? part(halves[1]) : [];
+  const fill = 8 - head.length - tail.length;
+  if (halves.length === 2 ? fill < 1 : fill !== 0) return undefined;
+  const groups = [...head, ...Array(fill).fill("0"), ...tail];
+  if (!groups.every((x) => /^[0-9a-f]{1,4}$/.test(x))) return undefined;
+  return groups.map((x) => parseInt(x, 16));
 }
 
 // Binding comes after the open (the server needs the store), so a busy port is

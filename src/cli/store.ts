@@ -97,21 +97,36 @@ export async function openIfPresent(
 
 /**
  * Opens the store the command line names for a command that only reads: as
- * the writer when it is free (so a torn tail is repaired as on any open),
- * read-only, saying so on stderr, when another process holds it.
+ * the writer when it can be (so a torn tail is repaired as on any open),
+ * read-only, saying so on stderr, when another process holds it or the
+ * process may not write there (file modes, or Deno's `--allow-write` not
+ * granted).
  * @throws {InvalidArgumentError} the directory holds no store (nothing is created).
  */
 export async function openForReading(args: ParsedArgs): Promise<Cask> {
   const dir = storeDir(args);
   const options = storeOptions(args, {});
   await requireStore(dir);
+  let why: string;
   try {
     return await open(dir, options);
   } catch (e) {
-    if (!(e instanceof LockedError)) throw e;
+    if (e instanceof LockedError) why = "is in use by another process";
+    else if (writeDenied(e)) why = "cannot be written by this process";
+    else throw e;
   }
-  console.error(`cask: ${dir} is in use by another process; reading it read-only`);
+  console.error(`cask: ${dir} ${why}; reading it read-only`);
   return await open(dir, { readOnly: true });
+}
+
+// Whether `e`, or an error it was caused by, says the process may not write.
+function writeDenied(e: unknown): boolean {
+  for (let c = e; c instanceof Error; c = c.cause) {
+    if (c instanceof Deno.errors.PermissionDenied || c instanceof Deno.errors.NotCapable) {
+      return true;
+    }
+  }
+  return false;
 }
 
 /**
