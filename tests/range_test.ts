@@ -150,6 +150,27 @@ Deno.test("stats() reports index memory; maxIndexBytes refuses new keys but not 
     assert.equal(await db.has("new"), false);
   }));
 
+Deno.test("maxIndexBytes: keys deleted give their room back to new keys, without a reopen", () =>
+  withDir(async (dir) => {
+    await using db = await open(dir, { sync: "never", maxIndexBytes: 256 * 1024 });
+    const fill = async (prefix: string) => {
+      for (let i = 0;; i++) {
+        try {
+          await db.set(`${prefix}${String(i).padStart(6, "0")}`, "v");
+        } catch (e) {
+          assert.ok(e instanceof IndexFullError, String(e));
+          return i;
+        }
+      }
+    };
+    const first = await fill("a:");
+    assert.ok(first > 1000, `${first} keys fit`);
+    assert.equal(await db.deleteRange({ prefix: "a:" }), first);
+    // About as many new keys fit again.
+    const second = await fill("b:");
+    assert.ok(second > first * 0.9, `${second} new keys fit after deleting ${first}`);
+  }));
+
 Deno.test("a deleteRange or watch whose bound is undefined is refused and deletes nothing", () =>
   withDir(async (dir) => {
     {

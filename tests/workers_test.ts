@@ -430,6 +430,11 @@ Deno.test("a Worker's call writes its arguments as they were at the call", () =>
     assert.ok(ttl !== undefined && ttl <= 60_000 && ttl > 50_000, `ttl ${ttl}`);
     assert.ok(await db.has("reuse:op"));
     assert.equal(await db.has("reuse:extra"), false);
+    assert.equal(await db.getString("reuse:shared"), "AAAA");
+    assert.deepEqual([await db.has("K1"), await db.has("K2")], [true, false]);
+    for (const i of [0, 1, 2, 3]) {
+      assert.equal(await db.getString(`reuse:view${i}`), "C".repeat(10));
+    }
   }));
 
 Deno.test("a Worker's set takes a ttl from a getter or a prototype, as the owner's does", () =>

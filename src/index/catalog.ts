@@ -950,7 +950,7 @@ export class Catalog {
 
   // A write that adds a key must fit the index budget; overwrites and deletes always may.
   #checkBudget(ops: readonly KeyedOp[]): void {
-    const used = this.#index.memoryBytes();
+    const used = this.#index.usedBytes();
     if (used < this.#opts.maxIndexBytes) return;
     for (const o of ops) {
       if (o.tombstone || o.range || this.#index.get(o.k) || this.#inflight.has(o.k)) continue;

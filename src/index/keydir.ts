@@ -145,6 +145,8 @@ class NodeStore {
   #end = 0;
   /** Bytes of slabs allocated, and of the key-array slots carved with them. */
   bytes = 0;
+  // The part of `bytes` in freed blocks, which new nodes take before any new slab.
+  #freedBytes = 0;
   // Indexed by capacity / STEP. A block id is slab index * SLAB_BYTES + byte offset.
   readonly #freeBlocks: number[][] = Array.from({ length: MAX / STEP + 1 }, () => []);
   readonly #freeKeys: string[][][] = Array.from({ length: MAX / STEP + 1 }, () => []);
@@ -156,7 +158,10 @@ class NodeStore {
   /** Id of a block for `cap` slots. */
   alloc(cap: number): number {
     const free = this.#freeBlocks[cap / STEP];
-    if (free.length !== 0) return free.pop()!;
+    if (free.length !== 0) {
+      this.#freedBytes -= this.#blockBytes(cap);
+      return free.pop()!;
+    }
     const bytes = cap * (this.rowBytes + 8);
     if (this.#top + bytes > this.#end) {
       this.#end = Math.min(SLAB_BYTES, Math.max(FIRST_SLAB_BYTES, 2 * this.#end));
@@ -180,6 +185,20 @@ class NodeStore {
   free(block: number, keys: string[]): void {
     this.#freeBlocks[keys.length / STEP].push(block);
     this.#freeKeys[keys.length / STEP].push(keys.fill(""));
+    this.#freedBytes += this.#blockBytes(keys.length);
+  }
+
+  /**
+   * The part of {@link bytes} that new nodes take before any new slab is
+   * made: freed blocks, and the current slab's room not yet carved.
+   */
+  get spareBytes(): number {
+    return this.#freedBytes + this.#blockBytes((this.#end - this.#top) / (this.rowBytes + 8));
+  }
+
+  // A block's bytes in the slab, and its key array's slots (as counted in `bytes`).
+  #blockBytes(cap: number): number {
+    return cap * (this.rowBytes + 8 + 4);
   }
 }
 
@@ -617,6 +636,15 @@ export class KeyDir {
   memoryBytes(): number {
     return this.#inners.bytes + this.#leaves.bytes + this.#keyBytes + this.#size * NODE_SHARE +
       this.cacheBytes;
+  }
+
+  /**
+   * {@link memoryBytes} less the freed node storage that new keys take before
+   * the keydir allocates more: what a budget on its memory must count, or a
+   * store that deleted keys would refuse new ones until it is reopened.
+   */
+  usedBytes(): number {
+    return this.memoryBytes() - this.#inners.spareBytes - this.#leaves.spareBytes;
   }
 
   /**

@@ -200,7 +200,19 @@ async function run(c: Command): Promise<unknown> {
       ];
       const atomic = db.atomic(ops);
       ops.push({ type: "set", key: "reuse:extra", value: "v" });
-      await Promise.all([...sets, withTtl, atomic]);
+      // Bytes in shared memory, changed right after the call: a value, and a
+      // key inside an atomic operation.
+      const shared = new Uint8Array(new SharedArrayBuffer(4)).fill(65);
+      const sharedSet = db.set("reuse:shared", shared);
+      shared.fill(66);
+      const sharedKey = new Uint8Array(new SharedArrayBuffer(2));
+      sharedKey.set([75, 49]);
+      const sharedAtomic = db.atomic([{ type: "set", key: sharedKey, value: "x" }]);
+      sharedKey.set([75, 50]);
+      // A few bytes viewed in a big buffer: only they are sent.
+      const big = new Uint8Array(32 * 1024 * 1024).fill(67);
+      const views = [0, 1, 2, 3].map((i) => db.set(`reuse:view${i}`, big.subarray(i, i + 10)));
+      await Promise.all([...sets, withTtl, atomic, sharedSet, sharedAtomic, ...views]);
       return null;
     }
     case "setInheritedTtl": {
