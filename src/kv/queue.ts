@@ -26,9 +26,19 @@ const UNRECORDED_HOLD_MAX_MS = 60_000;
 /** Wakes sleepers when messages are queued or the store closes. */
 export class Wakeup {
   #waiters: (() => void)[] = [];
+  // A wake that came while nobody slept: the delivery loop was scanning, and
+  // may have passed the message that woke it.
+  #missed = false;
 
-  /** Resolves at the next `wake()` or after `ms`, whichever comes first. */
+  /**
+   * Resolves at the next `wake()` or after `ms`, whichever comes first; at
+   * once when a wake came since the last sleep ended.
+   */
   sleep(ms: number): Promise<void> {
+    if (this.#missed) {
+      this.#missed = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const timer = setTimeout(done, Math.min(ms, 2 ** 31 - 1));
       const waiters = this.#waiters;
@@ -42,8 +52,9 @@ export class Wakeup {
     });
   }
 
-  /** Ends every pending sleep. */
+  /** Ends every pending sleep, or the next one when none is pending. */
   wake(): void {
+    if (this.#waiters.length === 0) this.#missed = true;
     for (const w of this.#waiters.splice(0)) w();
   }
 }
