@@ -143,10 +143,14 @@ class NodeStore {
   readonly rowBytes: number;
   #top = 0;
   #end = 0;
-  /** Bytes of slabs allocated, and of the key-array slots carved with them. */
+  /**
+   * Bytes of the blocks carved out of the slabs so far, with their key arrays'
+   * slots. A slab's room not yet carved is left out: its pages are not touched
+   * yet, so the process does not hold them.
+   */
   bytes = 0;
-  // The part of `bytes` in freed blocks, which new nodes take before any new slab.
-  #freedBytes = 0;
+  /** The part of {@link bytes} in freed blocks, which new nodes take before carving more. */
+  freedBytes = 0;
   // Indexed by capacity / STEP. A block id is slab index * SLAB_BYTES + byte offset.
   readonly #freeBlocks: number[][] = Array.from({ length: MAX / STEP + 1 }, () => []);
   readonly #freeKeys: string[][][] = Array.from({ length: MAX / STEP + 1 }, () => []);
@@ -159,20 +163,19 @@ class NodeStore {
   alloc(cap: number): number {
     const free = this.#freeBlocks[cap / STEP];
     if (free.length !== 0) {
-      this.#freedBytes -= this.#blockBytes(cap);
+      this.freedBytes -= this.#blockBytes(cap);
       return free.pop()!;
     }
     const bytes = cap * (this.rowBytes + 8);
     if (this.#top + bytes > this.#end) {
       this.#end = Math.min(SLAB_BYTES, Math.max(FIRST_SLAB_BYTES, 2 * this.#end));
       const slab = new ArrayBuffer(this.#end);
-      // A key array costs a 4-byte slot per block slot beside the slab's bytes.
-      this.bytes += this.#end + (this.#end / (this.rowBytes + 8)) * 4;
       this.f.push(new Float64Array(slab));
       this.u.push(new Uint32Array(slab));
       this.#top = 0;
     }
     this.#top += bytes;
+    this.bytes += this.#blockBytes(cap);
     return (this.f.length - 1) * SLAB_BYTES + this.#top - bytes;
   }
 
@@ -185,18 +188,10 @@ class NodeStore {
   free(block: number, keys: string[]): void {
     this.#freeBlocks[keys.length / STEP].push(block);
     this.#freeKeys[keys.length / STEP].push(keys.fill(""));
-    this.#freedBytes += this.#blockBytes(keys.length);
+    this.freedBytes += this.#blockBytes(keys.length);
   }
 
-  /**
-   * The part of {@link bytes} that new nodes take before any new slab is
-   * made: freed blocks, and the current slab's room not yet carved.
-   */
-  get spareBytes(): number {
-    return this.#freedBytes + this.#blockBytes((this.#end - this.#top) / (this.rowBytes + 8));
-  }
-
-  // A block's bytes in the slab, and its key array's slots (as counted in `bytes`).
+  // A block's bytes in its slab, and its key array's 4-byte slots.
   #blockBytes(cap: number): number {
     return cap * (this.rowBytes + 8 + 4);
   }
@@ -644,7 +639,7 @@ export class KeyDir {
    * store that deleted keys would refuse new ones until it is reopened.
    */
   usedBytes(): number {
-    return this.memoryBytes() - this.#inners.spareBytes - this.#leaves.spareBytes;
+    return this.memoryBytes() - this.#inners.freedBytes - this.#leaves.freedBytes;
   }
 
   /**
