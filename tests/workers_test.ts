@@ -431,6 +431,8 @@ Deno.test("a Worker's call writes its arguments as they were at the call", () =>
     assert.ok(await db.has("reuse:op"));
     assert.equal(await db.has("reuse:extra"), false);
     assert.equal(await db.getString("reuse:shared"), "AAAA");
+    assert.equal(await db.getString("reuse:class"), "AAAA");
+    assert.equal(await db.getString("reuse:bare"), "AAAA");
     assert.deepEqual([await db.has("K1"), await db.has("K2")], [true, false]);
     for (const i of [0, 1, 2, 3]) {
       assert.equal(await db.getString(`reuse:view${i}`), "C".repeat(10));

@@ -369,7 +369,7 @@ export class AttachedCask {
     // which the owner's own calls never see (they copy at the call).
     let now: unknown[];
     try {
-      now = structuredClone(args.map(ownBytes));
+      now = structuredClone(ownBytes(args) as unknown[]);
     } catch (e) {
       return Promise.reject(unsendable(e));
     }
@@ -458,15 +458,21 @@ export function attach(shared: SharedCask): Promise<AttachedCask> {
 // of a SharedArrayBuffer would share its memory (the owner would read what it
 // holds later), and a view of part of a buffer would take the whole buffer
 // along (a 10-byte view of 32 MiB: 0.7 s a call). They are copied here, in
-// arrays and plain objects (atomic operations, checks, options) too.
-function ownBytes(v: unknown): unknown {
+// arrays and in objects of any class (operations, checks, options) too, whose
+// own enumerable fields are what structured cloning keeps of them; `seen`
+// gives an object met again (a cycle) the same copy.
+function ownBytes(v: unknown, seen = new Map<object, unknown>()): unknown {
   if (v instanceof Uint8Array) {
     const whole = v.byteLength === v.buffer.byteLength && !(v.buffer instanceof SharedArrayBuffer);
     return whole ? v : v.slice();
   }
-  if (Array.isArray(v)) return v.map(ownBytes);
-  if (typeof v === "object" && v !== null && Object.getPrototypeOf(v) === Object.prototype) {
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, ownBytes(x)]));
-  }
-  return v;
+  if (typeof v !== "object" || v === null) return v;
+  const isArray = Array.isArray(v);
+  if (!isArray && Object.prototype.toString.call(v) !== "[object Object]") return v;
+  if (seen.has(v)) return seen.get(v);
+  // An array keeps its length, holes included.
+  const copy = (isArray ? new Array(v.length) : {}) as Record<string, unknown>;
+  seen.set(v, copy);
+  for (const [k, x] of Object.entries(v)) copy[k] = ownBytes(x, seen);
+  return copy;
 }

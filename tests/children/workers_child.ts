@@ -209,10 +209,31 @@ async function run(c: Command): Promise<unknown> {
       sharedKey.set([75, 49]);
       const sharedAtomic = db.atomic([{ type: "set", key: sharedKey, value: "x" }]);
       sharedKey.set([75, 50]);
+      // Operations that are class instances, or have no prototype, holding shared bytes.
+      class SetOp {
+        readonly type = "set";
+        constructor(readonly key: string, readonly value: Uint8Array) {}
+      }
+      const classValue = new Uint8Array(new SharedArrayBuffer(4)).fill(65);
+      const classAtomic = db.atomic([new SetOp("reuse:class", classValue)]);
+      classValue.fill(66);
+      const bare = Object.assign(Object.create(null), { type: "set", key: "reuse:bare" });
+      bare.value = new Uint8Array(new SharedArrayBuffer(4)).fill(65);
+      const bareAtomic = db.atomic([bare]);
+      bare.value.fill(66);
       // A few bytes viewed in a big buffer: only they are sent.
       const big = new Uint8Array(32 * 1024 * 1024).fill(67);
       const views = [0, 1, 2, 3].map((i) => db.set(`reuse:view${i}`, big.subarray(i, i + 10)));
-      await Promise.all([...sets, withTtl, atomic, sharedSet, sharedAtomic, ...views]);
+      await Promise.all([
+        ...sets,
+        withTtl,
+        atomic,
+        sharedSet,
+        sharedAtomic,
+        classAtomic,
+        bareAtomic,
+        ...views,
+      ]);
       return null;
     }
     case "setInheritedTtl": {
