@@ -93,6 +93,38 @@ Deno.test("reads of keys one and two bytes past the write limit fail where Deno 
   });
 });
 
+Deno.test("a list resumed from a long cursor fails where Deno KV's does", async () => {
+  // Cursors of `n` bytes of "A", in the URL-safe base64 both stores use.
+  const cursor = (n: number) => btoa("A".repeat(n)).replaceAll("+", "-").replaceAll("/", "_");
+  await withDir(async (dir) => {
+    const denoKv = await openDenoKv(`${dir}/deno.sqlite3`);
+    const kv = await openKv(`${dir}/cask`, { maxKeySize: 2048 });
+    try {
+      for (const store of [denoKv, kv as unknown as AnyKv]) await store.set(["a", 1], 1);
+      for (const n of [10, 2040, 2047, 2048, 2049]) {
+        for (const selector of [{ prefix: ["a"] }, { start: ["a"], end: ["b"] }]) {
+          for (const reverse of [false, true]) {
+            const read = (store: AnyKv) => () =>
+              Array.fromAsync(store.list(selector, { cursor: cursor(n), reverse })).then((l) =>
+                l.length
+              );
+            const want = await outcome(read(denoKv));
+            const got = await outcome(read(kv as unknown as AnyKv));
+            assert.deepEqual(
+              got,
+              want,
+              `${n} bytes, ${JSON.stringify(selector)}, reverse ${reverse}`,
+            );
+          }
+        }
+      }
+    } finally {
+      denoKv.close();
+      await kv.close();
+    }
+  });
+});
+
 Deno.test("limit messages name the user's sizes, and the largest allowed sizes work", async () => {
   await withDir(async (dir) => {
     const kv = await openKv(dir, { maxKeySize: MAX_KEY, maxValueSize: MAX_VALUE });

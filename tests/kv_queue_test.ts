@@ -275,6 +275,30 @@ Deno.test("a message queued while the dispatcher scans is not left asleep", asyn
   assert.ok(performance.now() - t >= 15);
 });
 
+Deno.test("a handler that queues a message for each one it gets leaves timers running", async () => {
+  for (const sync of ["never", { intervalMs: 5 }] as const) {
+    await withDir(async (dir) => {
+      const kv = await openKv(dir, { sync });
+      const started = performance.now();
+      let deliveries = 0, stop = false;
+      const listening = kv.listenQueue(async (n: number) => {
+        deliveries++;
+        // A bound, so that a dispatcher that never lets the event loop run
+        // still ends this test (failed) rather than hang it.
+        if (!stop && performance.now() - started < 3000) await kv.enqueue(n + 1);
+      });
+      await kv.enqueue(0);
+      await new Promise((r) => setTimeout(r, 200));
+      const late = performance.now() - started - 200;
+      stop = true;
+      assert.ok(late < 1000, `${JSON.stringify(sync)}: a 200 ms timer fired ${late} ms late`);
+      assert.ok(deliveries > 10, `${deliveries} deliveries`);
+      await kv.close();
+      await listening;
+    });
+  }
+});
+
 Deno.test("finished deliveries do not make the queue read its messages in flight again", async () => {
   await withDir(async (dir) => {
     // The engine counts the records its range scans hand over.

@@ -118,6 +118,11 @@ export class KvListIterator<T> implements AsyncIterableIterator<KvEntry<T>> {
       this.#range = range;
     }
     const range = cursor === undefined ? this.#range : resumeRange(this.#range, cursor, reverse);
+    // A cursor moves one bound: the range read is checked again, as Deno KV checks it.
+    if (cursor !== undefined) {
+      checkReadBound(this.#plan.limits, range.start.length);
+      checkReadBound(this.#plan.limits, range.end.length);
+    }
     const batch: { entry: KvEntry<T>; key: Uint8Array }[] = [];
     const scan = engine.scanEntries({
       start: range.start,

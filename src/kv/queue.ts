@@ -5,6 +5,7 @@
  * @module
  */
 
+import { setImmediate } from "node:timers";
 import { bytesId } from "./bytes.ts";
 import type { EngineOp, KvEngine } from "./engine.ts";
 import {
@@ -37,7 +38,11 @@ export class Wakeup {
   sleep(ms: number): Promise<void> {
     if (this.#missed) {
       this.#missed = false;
-      return Promise.resolve();
+      // Through the event loop even so: a handler that queues a message for
+      // each one it gets, under a sync mode whose commits need no I/O, would
+      // otherwise run the loop in microtasks alone, and no timer, socket or
+      // interval fsync would run again.
+      return new Promise((resolve) => setImmediate(resolve));
     }
     return new Promise((resolve) => {
       const timer = setTimeout(done, Math.min(ms, 2 ** 31 - 1));
