@@ -473,3 +473,44 @@ Deno.test("sequence: a delete of a key whose delete is in flight deletes nothing
     });
   }
 });
+
+Deno.test("sequence: writes in flight decide deletes and absent-key checks by the newest of them", async () => {
+  for (const sync of ["always", "never", { intervalMs: 5 }] as const) {
+    const mode = JSON.stringify(sync);
+    await withDir(async (dir) => {
+      const db = await open(dir, { sync });
+      await db.set("b", "1");
+      await db.set("k", "v");
+      const before = db.sequence;
+      // A delete of a key a range delete in flight removes, and of the range's
+      // start key that never existed: nothing written, no number taken.
+      const [n, gone, never] = await Promise.all([
+        db.deleteRange({ start: "a", end: "c" }),
+        db.delete("b"),
+        db.deleteRange({ start: "x", end: "z" }).then(() => db.delete("x")),
+      ]);
+      assert.deepEqual([n, gone, never], [1, false, false], mode);
+      assert.equal(db.sequence, before + 2, mode);
+      // A check that a key is absent holds behind its delete in flight, and
+      // behind a range delete in flight over it; not behind a set in flight.
+      const absent = (key: string) => [{ key, sequence: null }];
+      const [, afterDelete] = await Promise.all([
+        db.delete("k"),
+        db.atomic([{ type: "set", key: "k", value: "new" }], { checks: absent("k") }),
+      ]);
+      assert.equal(afterDelete.ok, true, `${mode}: check behind a delete`);
+      const [, afterRange] = await Promise.all([
+        db.deleteRange({ start: "k", end: "l" }),
+        db.atomic([{ type: "set", key: "k", value: "newer" }], { checks: absent("k") }),
+      ]);
+      assert.equal(afterRange.ok, true, `${mode}: check behind a range delete`);
+      const [, afterSet] = await Promise.all([
+        db.set("m", "v"),
+        db.atomic([{ type: "set", key: "m", value: "w" }], { checks: absent("m") }),
+      ]);
+      assert.equal(afterSet.ok, false, `${mode}: check behind a set`);
+      assert.equal(text(await db.get("k")), "newer");
+      await db.close();
+    });
+  }
+});

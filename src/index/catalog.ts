@@ -692,11 +692,18 @@ export class Catalog {
   }
 
   // Whether `k` is absent once the writes of it in flight are applied: the
-  // newest of them decides (a delete deletes it, so a second delete finds
-  // nothing), or with none, the index.
+  // newest of them decides (a delete or a range delete deletes it, so a
+  // second delete finds nothing), or with none, the index.
   #absentAfterInflight(k: string): boolean {
+    return this.#deletedInFlight(k) || (!this.#inflight.has(k) && !this.lookup(k));
+  }
+
+  // Whether the newest write of `k` in flight deletes it: a delete, or a range
+  // delete over it when no set or delete of it is in flight (#inflight holds a
+  // key's newest one; a range delete is newer than none of them).
+  #deletedInFlight(k: string): boolean {
     const newest = this.#inflight.get(k);
-    return newest === undefined ? !this.lookup(k) : newest < 0;
+    return newest !== undefined ? newest < 0 : this.#inRangeInFlight(k);
   }
 
   /**
@@ -852,6 +859,10 @@ export class Catalog {
     for (const c of checks) {
       const pending = this.#inflight.has(c.k) || this.#inRangeInFlight(c.k);
       if (!pending && this.seqOf(c.k) === c.seq) continue;
+      // A key whose newest write in flight deletes it (a delete, or a range
+      // delete with no write of it in flight) is absent when this commit
+      // applies, after them.
+      if (pending && c.seq === null && this.#deletedInFlight(c.k)) continue;
       // Lost to a write still waiting for its fsync: answer once it is applied,
       // so a caller that reads and retries sees it rather than spin.
       if (pending) return this.#writer.sync().then(() => null);
@@ -884,7 +895,10 @@ export class Catalog {
     const { file, offset, seq, headerSize } = this.#writer.appendOps(ops, ts, batch);
     this.#checkpoints.appended(ops.length);
     const deferred = this.#writer.deferred;
-    if (deferred) { for (const o of ops) this.#inflight.set(o.k, o.tombstone ? -seq : seq); }
+    // A range delete is not a write of its start key: #inflightRanges has it.
+    if (deferred) {
+      for (const o of ops) if (!o.range) this.#inflight.set(o.k, o.tombstone ? -seq : seq);
+    }
     // Applied after the call returns: by then the caller may have reused its
     // value buffers, and the feeds must get the bytes written. They are copied
     // now only when a feed listens (a copy of every value cost durable
