@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  type Cask,
   HistoryGoneError,
   InvalidArgumentError,
   open,
@@ -437,80 +438,84 @@ Deno.test('a change feed started between a write\'s call and its fsync gets the 
     assert.deepEqual(await db.get("b"), Uint8Array.of(1, 2, 3));
   }));
 
-Deno.test("sequence: a delete of a key whose delete is in flight deletes nothing and takes no number", async () => {
+// Runs `fn` on a fresh store under each sync mode, named by `mode` in messages.
+async function inEachSyncMode(fn: (db: Cask, mode: string) => Promise<void>): Promise<void> {
   for (const sync of ["always", "never", { intervalMs: 5 }] as const) {
-    const mode = JSON.stringify(sync);
     await withDir(async (dir) => {
       const db = await open(dir, { sync });
-      await db.set("k", "v");
-      const before = db.sequence;
-      const feed = db.watch({ prefix: "k" });
-      assert.deepEqual(await Promise.all([db.delete("k"), db.delete("k")]), [true, false], mode);
-      assert.equal(db.sequence, before + 1, mode);
-      // A set in flight before the second delete gives it something to delete again.
-      const [, again, gone] = await Promise.all([db.delete("k"), db.set("k", "w"), db.delete("k")]);
-      assert.equal(again, undefined);
-      assert.equal(gone, true, mode);
-      assert.equal(db.sequence, before + 3, mode);
-      // Acknowledged in call order, the deletes that wrote nothing included.
-      await db.set("k", "v");
-      const order: string[] = [];
-      const t = (name: string, p: Promise<unknown>) => p.then(() => order.push(name));
-      await Promise.all([
-        t("set j", db.set("j", "v")),
-        t("del 1", db.delete("k")),
-        t("del 2", db.delete("k")),
-        t("set k", db.set("k", "x")),
-        t("del 3", db.delete("k")),
-        t("del 4", db.delete("k")),
-      ]);
-      assert.deepEqual(order, ["set j", "del 1", "del 2", "set k", "del 3", "del 4"], mode);
-      await db.close();
-      const changes: number[] = [];
-      for await (const c of feed) changes.push(c.sequence);
-      const b = before;
-      assert.deepEqual(changes, [b + 1, b + 2, b + 3, b + 4, b + 6, b + 7, b + 8], mode);
+      try {
+        await fn(db, JSON.stringify(sync));
+      } finally {
+        await db.close();
+      }
     });
   }
-});
+}
 
-Deno.test("sequence: writes in flight decide deletes and absent-key checks by the newest of them", async () => {
-  for (const sync of ["always", "never", { intervalMs: 5 }] as const) {
-    const mode = JSON.stringify(sync);
-    await withDir(async (dir) => {
-      const db = await open(dir, { sync });
-      await db.set("b", "1");
-      await db.set("k", "v");
-      const before = db.sequence;
-      // A delete of a key a range delete in flight removes, and of the range's
-      // start key that never existed: nothing written, no number taken.
-      const [n, gone, never] = await Promise.all([
-        db.deleteRange({ start: "a", end: "c" }),
-        db.delete("b"),
-        db.deleteRange({ start: "x", end: "z" }).then(() => db.delete("x")),
-      ]);
-      assert.deepEqual([n, gone, never], [1, false, false], mode);
-      assert.equal(db.sequence, before + 2, mode);
-      // A check that a key is absent holds behind its delete in flight, and
-      // behind a range delete in flight over it; not behind a set in flight.
-      const absent = (key: string) => [{ key, sequence: null }];
-      const [, afterDelete] = await Promise.all([
-        db.delete("k"),
-        db.atomic([{ type: "set", key: "k", value: "new" }], { checks: absent("k") }),
-      ]);
-      assert.equal(afterDelete.ok, true, `${mode}: check behind a delete`);
-      const [, afterRange] = await Promise.all([
-        db.deleteRange({ start: "k", end: "l" }),
-        db.atomic([{ type: "set", key: "k", value: "newer" }], { checks: absent("k") }),
-      ]);
-      assert.equal(afterRange.ok, true, `${mode}: check behind a range delete`);
-      const [, afterSet] = await Promise.all([
-        db.set("m", "v"),
-        db.atomic([{ type: "set", key: "m", value: "w" }], { checks: absent("m") }),
-      ]);
-      assert.equal(afterSet.ok, false, `${mode}: check behind a set`);
-      assert.equal(text(await db.get("k")), "newer");
-      await db.close();
-    });
-  }
-});
+Deno.test("sequence: a delete of a key whose delete is in flight deletes nothing and takes no number", () =>
+  inEachSyncMode(async (db, mode) => {
+    await db.set("k", "v");
+    const before = db.sequence;
+    const feed = db.watch({ prefix: "k" });
+    assert.deepEqual(await Promise.all([db.delete("k"), db.delete("k")]), [true, false], mode);
+    assert.equal(db.sequence, before + 1, mode);
+    // A set in flight before the second delete gives it something to delete again.
+    const [, again, gone] = await Promise.all([db.delete("k"), db.set("k", "w"), db.delete("k")]);
+    assert.equal(again, undefined);
+    assert.equal(gone, true, mode);
+    assert.equal(db.sequence, before + 3, mode);
+    // Acknowledged in call order, the deletes that wrote nothing included.
+    await db.set("k", "v");
+    const order: string[] = [];
+    const t = (name: string, p: Promise<unknown>) => p.then(() => order.push(name));
+    await Promise.all([
+      t("set j", db.set("j", "v")),
+      t("del 1", db.delete("k")),
+      t("del 2", db.delete("k")),
+      t("set k", db.set("k", "x")),
+      t("del 3", db.delete("k")),
+      t("del 4", db.delete("k")),
+    ]);
+    assert.deepEqual(order, ["set j", "del 1", "del 2", "set k", "del 3", "del 4"], mode);
+    await db.close();
+    const changes: number[] = [];
+    for await (const c of feed) changes.push(c.sequence);
+    const b = before;
+    assert.deepEqual(changes, [b + 1, b + 2, b + 3, b + 4, b + 6, b + 7, b + 8], mode);
+  }));
+
+Deno.test("sequence: writes in flight decide deletes and absent-key checks by the newest of them", () =>
+  inEachSyncMode(async (db, mode) => {
+    await db.set("b", "1");
+    await db.set("k", "v");
+    const before = db.sequence;
+    // A delete of a key a range delete in flight removes, and of the range's
+    // start key that never existed: nothing written, no number taken.
+    const [n, gone, , never] = await Promise.all([
+      db.deleteRange({ start: "a", end: "c" }),
+      db.delete("b"),
+      db.deleteRange({ start: "x", end: "z" }),
+      db.delete("x"),
+    ]);
+    assert.deepEqual([n, gone, never], [1, false, false], mode);
+    assert.equal(db.sequence, before + 2, mode);
+    // A check that a key is absent holds behind its delete in flight, and
+    // behind a range delete in flight over it; not behind a set in flight.
+    const absent = (key: string) => [{ key, sequence: null }];
+    const [, afterDelete] = await Promise.all([
+      db.delete("k"),
+      db.atomic([{ type: "set", key: "k", value: "new" }], { checks: absent("k") }),
+    ]);
+    assert.equal(afterDelete.ok, true, `${mode}: check behind a delete`);
+    const [, afterRange] = await Promise.all([
+      db.deleteRange({ start: "k", end: "l" }),
+      db.atomic([{ type: "set", key: "k", value: "newer" }], { checks: absent("k") }),
+    ]);
+    assert.equal(afterRange.ok, true, `${mode}: check behind a range delete`);
+    const [, afterSet] = await Promise.all([
+      db.set("m", "v"),
+      db.atomic([{ type: "set", key: "m", value: "w" }], { checks: absent("m") }),
+    ]);
+    assert.equal(afterSet.ok, false, `${mode}: check behind a set`);
+    assert.equal(text(await db.get("k")), "newer");
+  }));

@@ -111,18 +111,17 @@ export class KvListIterator<T> implements AsyncIterableIterator<KvEntry<T>> {
     const { engine, gate, reverse, batchSize } = this.#plan;
     gate.check();
     checkConsistency(this.#plan.consistency);
-    if (!this.#range) {
-      const range = byteRange(this.#plan.parts);
-      checkReadBound(this.#plan.limits, range.start.length);
-      checkReadBound(this.#plan.limits, range.end.length);
-      this.#range = range;
-    }
-    const range = cursor === undefined ? this.#range : resumeRange(this.#range, cursor, reverse);
-    // A cursor moves one bound: the range read is checked again, as Deno KV checks it.
-    if (cursor !== undefined) {
-      checkReadBound(this.#plan.limits, range.start.length);
-      checkReadBound(this.#plan.limits, range.end.length);
-    }
+    // The bounds of the range read are checked as Deno KV checks them: the
+    // selector's, and again once a cursor moves one of them.
+    const checked = (r: ByteRange) => {
+      checkReadBound(this.#plan.limits, r.start.length);
+      checkReadBound(this.#plan.limits, r.end.length);
+      return r;
+    };
+    this.#range ??= checked(byteRange(this.#plan.parts));
+    const range = cursor === undefined
+      ? this.#range
+      : checked(resumeRange(this.#range, cursor, reverse));
     const batch: { entry: KvEntry<T>; key: Uint8Array }[] = [];
     const scan = engine.scanEntries({
       start: range.start,
