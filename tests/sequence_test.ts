@@ -519,3 +519,26 @@ Deno.test("sequence: writes in flight decide deletes and absent-key checks by th
     assert.equal(afterSet.ok, false, `${mode}: check behind a set`);
     assert.equal(text(await db.get("k")), "newer");
   }));
+
+Deno.test("sequence: a range delete applied no longer decides the writes of its keys called after it", () =>
+  inEachSyncMode(async (db, mode) => {
+    // Called together: the set after the range delete makes the key present
+    // again, so the delete after it deletes it, and a check that it is absent fails.
+    const [, , deleted] = await Promise.all([
+      db.deleteRange({ prefix: "a" }),
+      db.set("a1", "hello"),
+      db.delete("a1"),
+    ]);
+    assert.equal(deleted, true, mode);
+    assert.equal(await db.get("a1"), undefined, mode);
+    const [, , , checked] = await Promise.all([
+      db.set("b1", "x"),
+      db.deleteRange({ prefix: "b" }),
+      db.set("b1", "owner-A"),
+      db.atomic([{ type: "set", key: "b1", value: "owner-B" }], {
+        checks: [{ key: "b1", sequence: null }],
+      }),
+    ]);
+    assert.equal(checked.ok, false, mode);
+    assert.equal(text(await db.get("b1")), "owner-A", mode);
+  }));

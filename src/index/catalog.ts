@@ -729,8 +729,14 @@ export class Catalog {
     };
     const range = { start, end };
     this.#inflightRanges.add(range);
+    // In flight until applied: under "never" that is at once, and writes
+    // called next must not be judged by it. A rejected one never applies.
+    const applied = (n: number) => {
+      this.#inflightRanges.delete(range);
+      return n;
+    };
     try {
-      return this.#append([op], false, (n) => n).finally(() => this.#inflightRanges.delete(range));
+      return this.#append([op], false, applied).finally(() => this.#inflightRanges.delete(range));
     } catch (e) {
       // Refused at once (a stalled writer): no range is in flight to hold checks up.
       this.#inflightRanges.delete(range);
