@@ -776,3 +776,38 @@ Deno.test("a crash part way through installing a compaction's outputs is no miss
       await Deno.remove(after, { recursive: true });
     }
   }));
+
+Deno.test("a fork's log file numbered after the store's newest file is skipped: its older numbers never undo newer writes", () =>
+  withDir(async (dir) => {
+    const fork = await tempDir();
+    try {
+      const db = await open(dir);
+      for (let i = 0; i < 20; i++) await db.set(`k${i}`, `s${i}`);
+      await db.backup(fork);
+      // The backup opened and written to: a history of its own from sequence 20 on.
+      const other = await open(fork, { maxFileSize: 1024 });
+      for (let i = 0; i < 30; i++) await other.set(`k${i % 5}`, `fork${i}`.padEnd(40, "f"));
+      await other.close();
+      for (let i = 20; i < 60; i++) await db.set(`k${i % 5}`, `s${i}`);
+      await db.close();
+      const forkFiles = await dataFiles(fork);
+      const newest = forkFiles[forkFiles.length - 1];
+      const planted = `${dir}/${newest.split("/").pop()}`;
+      await Deno.copyFile(newest, planted);
+
+      const err = await rejection(open(dir, { strict: true }));
+      assert.ok(err instanceof CorruptionError, String(err));
+      assert.ok(err.message.includes(planted), err.message);
+      const { db: again, warnings } = await openWarned(dir);
+      try {
+        assert.deepEqual(warnings.map((w) => [w.kind, w.file]), [["foreign-file", planted]]);
+        assert.equal(again.sequence, 60);
+        for (let i = 0; i < 5; i++) assert.equal(await again.getString(`k${i}`), `s${55 + i}`);
+      } finally {
+        await again.close();
+      }
+      assert.ok((await verify(dir)).issues.some((i) => i.kind === "foreign-file"));
+    } finally {
+      await Deno.remove(fork, { recursive: true });
+    }
+  }));

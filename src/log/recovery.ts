@@ -210,13 +210,29 @@ export async function recoverLog(
     const replayInto = merge ? checkpoint!.tail : sink;
     const links = [];
     let seq = used?.seq ?? 0;
+    // The highest sequence number in the files before the one at hand.
+    let held = 0;
     for (let i = 0; i < files.length; i++) {
       const f = files[i];
       const named = used?.files.find((n) => n.id === f.id);
       let lastSeq: number;
       // Files before the resume point are in the checkpoint; the log from it on is replayed.
       if (named && f.id < used!.fileId) lastSeq = named.lastSeq;
-      else {
+      else if (forked(f, held)) {
+        // Every file before a log file holds only numbers up to the one it
+        // continues from (a merge's outputs, numbered after it, only older
+        // ones): this one was written by a fork of the store's history (a
+        // backup opened and written to, say) and would undo newer writes.
+        report(
+          "foreign-file",
+          f.path,
+          f.size,
+          `skipped: it continues from sequence ${f.header!.baseSeq}, but the files before it ` +
+            `hold sequences up to ${held}: a file from a fork of this store's history`,
+        );
+        files.splice(i--, 1);
+        continue;
+      } else {
         const p = probes.find((x) => x.id === f.id)!;
         const last = endsLog(files, i, opts.liveTail === true);
         const from = f.id === used?.fileId ? { offset: used.resume, seq: used.seq } : undefined;
@@ -250,6 +266,7 @@ export async function recoverLog(
       if (!f.compacted) f.lastSeq = lastSeq;
       links.push({ id: f.id, header: f.header, lastSeq, compacted: f.compacted });
       seq = Math.max(seq, lastSeq, f.header?.baseSeq ?? 0);
+      held = Math.max(held, lastSeq);
     }
     if (merge && !load()) return { ...empty(storeId), checkpoint: "contradicted" };
     for (const b of checkChain(links)) {
@@ -572,6 +589,12 @@ function staleCopies(files: DataFile[]): { stale: DataFile[]; through: number } 
     return next === undefined || next < f.id;
   });
   return { stale, through };
+}
+
+// Whether log file `f` continues from a sequence number below `held`, the
+// highest one the files before it hold.
+function forked(f: DataFile, held: number): boolean {
+  return f.header?.version === 2 && !f.compacted && f.header.baseSeq < held;
 }
 
 // Bytes of log after checkpoint `c`'s resume point.
