@@ -15,6 +15,7 @@ import { FILE_HEADER_SIZE, KIND_DATA, KIND_HINT } from "../codec/format.ts";
 import { DataFile } from "./datafile.ts";
 import { dataPath, hintPath, LOG_FILE, syncDir, writeAll } from "./fsutil.ts";
 import { lockWhileWriting } from "./lock.ts";
+import { removeCheckpoint, removeCheckpointTemp } from "./checkpoint.ts";
 import { replayFile } from "./replay.ts";
 import { statOrUndefined } from "./tail.ts";
 
@@ -89,8 +90,14 @@ async function checkTarget(
     byName.set(`hint.${s.file.id}`, hintPath(s.file.dir, s.file.id));
   }
   for await (const e of Deno.readDir(target)) {
-    if (!e.isFile || !LOG_FILE.test(e.name)) continue;
+    if (!LOG_FILE.test(e.name)) continue;
     const path = `${target}/${e.name}`;
+    if (!e.isFile) {
+      throw new InvalidArgumentError(
+        `${path} is not a file of this store (not a file at all): back up into an empty ` +
+          "directory or an earlier backup of this store",
+      );
+    }
     // An empty file holds nothing to lose: a backup taken just as the source
     // began a new file leaves one (and an open of the copy removes it).
     if ((await Deno.stat(path)).size === 0) continue;
@@ -117,6 +124,10 @@ async function writeFiles(target: string, files: readonly SnapshotFile[]): Promi
     bytesCopied: 0,
     filesRemoved: 0,
   };
+  // An earlier backup's checkpoint names the files that backup held: kept,
+  // an open would take it over the log and report the files it names as short.
+  await removeCheckpoint(target);
+  await removeCheckpointTemp(target);
   const wanted = new Set<string>();
   for (const s of files) {
     const to = dataPath(target, s.file.id);
@@ -161,8 +172,8 @@ async function writeFiles(target: string, files: readonly SnapshotFile[]): Promi
 }
 
 // A sealed file: kept when the target has it already (the same inode, or the
-// same size and header: a sealed file only ever had these bytes), else linked,
-// else copied.
+// same bytes: a store opened in the target since may have appended its own
+// records to a copy, up to the very size), else linked, else copied.
 async function placeSealed(
   from: string,
   to: string,
@@ -174,7 +185,7 @@ async function placeSealed(
   // A source a compaction just unlinked cannot be compared by name: copy it
   // from the descriptor held for it instead.
   const same = dst && (dst.ino === src?.ino ||
-    (dst.size === size && await sameHead(from, to).catch(() => false)));
+    (dst.size === size && await sameBytes(from, to, size).catch(() => false)));
   if (same) {
     c.filesKept++;
     return;
@@ -275,29 +286,49 @@ async function sameTail(file: DataFile, path: string, size: number): Promise<boo
   file.read(from, ours);
   using f = await Deno.open(path, { read: true });
   await f.seek(from, Deno.SeekMode.Start);
-  for (let got = 0; got < theirs.length;) {
-    const n = await f.read(theirs.subarray(got));
-    if (n === null) return false;
-    got += n;
-  }
-  return ours.every((v, i) => v === theirs[i]);
+  return await readFull(f, theirs) === theirs.length && equalBytes(ours, theirs);
 }
 
 async function sameHead(a: string, b: string): Promise<boolean> {
   const [x, y] = await Promise.all([head(a), head(b)]);
+  return equalBytes(x, y);
+}
+
+// Whether the files at `a` and `b` both hold the same `size` bytes.
+async function sameBytes(a: string, b: string, size: number): Promise<boolean> {
+  using x = await Deno.open(a, { read: true });
+  using y = await Deno.open(b, { read: true });
+  const bx = new Uint8Array(Math.min(COPY_CHUNK, size)), by = new Uint8Array(bx.length);
+  for (let at = 0; at < size; at += bx.length) {
+    const n = Math.min(bx.length, size - at);
+    const [gx, gy] = await Promise.all([
+      readFull(x, bx.subarray(0, n)),
+      readFull(y, by.subarray(0, n)),
+    ]);
+    if (gx !== n || gy !== n || !equalBytes(bx.subarray(0, n), by.subarray(0, n))) return false;
+  }
+  return true;
+}
+
+function equalBytes(x: Uint8Array, y: Uint8Array): boolean {
   return x.length === y.length && x.every((v, i) => v === y[i]);
 }
 
 async function head(path: string): Promise<Uint8Array> {
   using f = await Deno.open(path, { read: true });
   const buf = new Uint8Array(FILE_HEADER_SIZE);
+  return buf.subarray(0, await readFull(f, buf));
+}
+
+// Reads into `buf` from the file's position until it is full or the file ends; returns the bytes read.
+async function readFull(f: Deno.FsFile, buf: Uint8Array): Promise<number> {
   let got = 0;
   while (got < buf.length) {
     const n = await f.read(buf.subarray(got));
     if (n === null) break;
     got += n;
   }
-  return buf.subarray(0, got);
+  return got;
 }
 
 async function fsync(path: string): Promise<void> {
