@@ -58,3 +58,29 @@ Deno.test("no public constructor takes a type that mod.ts does not export", asyn
   }
   assert.deepEqual(unexported, []);
 });
+
+Deno.test("every TypeScript example in the README type-checks as written", async () => {
+  const root = new URL("..", import.meta.url).pathname;
+  const readme = await Deno.readTextFile(`${root}README.md`);
+  const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
+  assert.ok(blocks.length >= 5, `${blocks.length} examples`);
+  // Inside the project, so "@cask/cask" resolves to it as it does for a user.
+  const dir = await Deno.makeTempDir({ dir: root, prefix: ".readme-examples-" });
+  try {
+    const files = await Promise.all(blocks.map(async (code, i) => {
+      const file = `${dir}/example${i}.ts`;
+      // The one example that imports a checkout by path names where it would be.
+      await Deno.writeTextFile(file, code.replace('"../cask/mod.ts"', '"@cask/cask"'));
+      return file;
+    }));
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["check", ...files],
+      cwd: root,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -251,6 +251,8 @@ Deno.test("watch({ since }) whose replay a compaction cuts short ends with Histo
     }
     assert.ok(error instanceof HistoryGoneError, `got ${error}`);
     assert.ok(error.oldest > seen[seen.length - 1], `${error.oldest} after ${seen.at(-1)}`);
+    // It names where the consumer was left, not where the replay began.
+    assert.match(error.message, new RegExp(`changes after sequence ${seen.at(-1)};`));
   }));
 
 Deno.test("delete() of a key that expired unnoticed takes no sequence number", () =>

@@ -805,3 +805,20 @@ Deno.test("stream: writes called as soon as a setStream settled keep their call 
     }
   }
 });
+
+Deno.test("setStream refused before it starts (bad options, a closed store) cancels its source", () =>
+  withDir(async (dir) => {
+    const source = () => {
+      const s = { cancelled: false, stream: undefined as unknown as ReadableStream<Uint8Array> };
+      s.stream = new ReadableStream<Uint8Array>({ cancel: () => void (s.cancelled = true) });
+      return s;
+    };
+    const db = await open(dir);
+    const bad = source();
+    await assert.rejects(db.setStream("k", bad.stream, { size: -1 }), InvalidArgumentError);
+    assert.equal(bad.cancelled, true, "bad options");
+    await db.close();
+    const late = source();
+    await assert.rejects(db.setStream("k", late.stream), ClosedError);
+    assert.equal(late.cancelled, true, "closed store");
+  }));

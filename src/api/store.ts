@@ -337,9 +337,17 @@ export class Cask {
       if (stream.locked) {
         throw new InvalidArgumentError("setStream() needs a stream no reader holds (it is locked)");
       }
-      checkStreamOptions(options);
       const { size, ...rest } = options ?? {};
-      const op = this.#prepare({ type: "set", key, value: EMPTY, ...rest });
+      let op;
+      try {
+        checkStreamOptions(options);
+        op = this.#prepare({ type: "set", key, value: EMPTY, ...rest });
+      } catch (e) {
+        // Refused before a byte was read: the source is let go, as a pipe
+        // whose destination fails lets go of its source.
+        stream.cancel(e).catch(() => {});
+        throw e;
+      }
       return this.#catalog.setStream(op, stream, size);
     });
   }

@@ -594,11 +594,14 @@ export class Catalog {
     // Everything committed up to now must be on disk to be read back.
     await this.#writer.sync();
     const files = [...this.#files.values()].sort((a, b) => a.id - b.id);
+    // The last commit handed over whole: where a replay cut short resumes.
+    let delivered = since;
     try {
       for await (const c of readHistory(files, since, upTo)) {
         if (c.range) {
           const { k, seq, last } = c;
           yield { k, value: undefined, seq, rangeEnd: c.range.end, isRange: true, commitEnd: last };
+          if (last) delivered = seq;
         } else {
           // A streamed value stays out of memory (getStream reads it), as in a live feed.
           const value = c.streamed
@@ -607,12 +610,13 @@ export class Catalog {
             ? readValue(c.at.file, c.at, c.k, this.#writer)
             : undefined;
           yield { k: c.k, value, seq: c.seq, commitEnd: c.last };
+          if (c.last) delivered = c.seq;
         }
       }
     } catch (e) {
       // A compaction that ran during the replay merged the files it was reading.
       const now = historyStart([...this.#files.values()]);
-      if (since < now) throw new HistoryGoneError(since, now);
+      if (since < now) throw new HistoryGoneError(delivered, now);
       throw e;
     }
   }
