@@ -1121,3 +1121,39 @@ Deno.test("cli: load takes a byte order mark at the start of a dump only, before
     });
   }
 });
+
+Deno.test({
+  name: "cli: output to a full disk exits 3 with one line, not a stack trace",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    await withDir(async (dir) => {
+      ok(await cask(["set", "--dir", dir, "k", "v".repeat(1000)]), "set");
+      const out = await new Deno.Command("sh", {
+        args: ["-c", `"$0" run -A "$1" scan --dir "$2" > /dev/full`, Deno.execPath(), CLI, dir],
+        stderr: "piped",
+        env: { NO_COLOR: "1" },
+      }).output();
+      const stderr = dec.decode(out.stderr);
+      assert.equal(out.code, 3, stderr);
+      assert.match(stderr, /^cask scan: .*No space left on device \(os error 28\)\n$/);
+    });
+  },
+});
+
+Deno.test("cli: a --dir that is a file is a usage error (exit 2) for every command", async () => {
+  await withDir(async (dir) => {
+    const file = `${dir}/afile`;
+    await Deno.writeTextFile(file, "not a store");
+    for (
+      const args of [["set", "k", "v"], ["get", "k"], ["scan"], ["compact"], [
+        "serve",
+        "--port",
+        "0",
+      ]]
+    ) {
+      const run = await cask([...args, "--dir", file]);
+      assert.equal(run.code, 2, `${args[0]}: ${run.stderr}`);
+    }
+    assert.equal(await Deno.readTextFile(file), "not a store");
+  });
+});

@@ -75,6 +75,12 @@ Deno.test("limits: before AUTH, more than 10 arguments or a bulk over 16 KiB clo
       // Past the server's own cap too, but Redis names the missing AUTH first.
       ["*1048577\r\n", "ERR Protocol error: unauthenticated multibulk length"],
       ["*2\r\n$16385\r\n", "ERR Protocol error: unauthenticated bulk length"],
+      // Past the server's own bulk cap (64 MiB) too: Redis, whose cap is 512 MB,
+      // names the missing AUTH here as well.
+      ["*1\r\n$67108865\r\n", "ERR Protocol error: unauthenticated bulk length"],
+      // Past what Redis takes at all (INT_MAX, 512 MB): invalid, AUTH or not.
+      ["*2147483648\r\n", "ERR Protocol error: invalid multibulk length"],
+      ["*1\r\n$536870913\r\n", "ERR Protocol error: invalid bulk length"],
       [
         "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$16385\r\n",
         "ERR Protocol error: unauthenticated bulk length",

@@ -63,7 +63,21 @@ const OPEN_CASES: string[] = [
   INLINE("COMMAND LIST FOO"),
   INLINE("COMMAND LIST FILTERBY MODULE x"),
   INLINE("COMMAND LIST FILTERBY PATTERN nosuch*"),
+  // Inline splitting: a quote inside a word opens a quoted part; a vertical
+  // tab or form feed is part of a word; a NUL ends the line.
+  INLINE('ECHO a"b"'),
+  INLINE('ECHO a"b c"'),
+  INLINE("ECHO a'b c'"),
+  INLINE('ECHO a"b"c'),
+  INLINE("ECHO a\x0bb"),
+  INLINE("ECHO a\x0cb"),
+  INLINE("ECHO \x0b\x0cab"),
+  INLINE('ECHO "a"\x0b'),
+  INLINE("ECHO a\x00b c"),
+  INLINE('ECHO "a\x00b"'),
 ];
+// Before and after AUTH alike (a stranger's too): the same errors in Redis' order.
+const LENGTH_CASES = ["*2147483648\r\n", "*1\r\n$67108865\r\n", "*1\r\n$536870913\r\n"];
 
 // With a password: Redis names an unknown command, a wrong arity or an
 // unknown sub-command before it asks for AUTH.
@@ -82,6 +96,7 @@ const AUTH_CASES: string[] = [
   "MULTI\r\nGET\r\nEXEC\r\n",
   INLINE("EXEC"),
   INLINE("QUIT"),
+  ...LENGTH_CASES,
 ];
 
 async function answers(port: number, cases: string[]): Promise<string[]> {

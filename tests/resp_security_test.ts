@@ -341,3 +341,35 @@ Deno.test("security: past maxclients, new clients are refused with Redis' error"
     }
   }, { maxClients: 2 });
 });
+
+Deno.test("security: a client not yet authenticated that reads none of its replies is dropped early", async () => {
+  await withServer(async (port) => {
+    const stranger = await Deno.connect({ hostname: "127.0.0.1", port });
+    const signedIn = await Client.connect(port);
+    try {
+      assert.equal(await signedIn.call("AUTH", "s3cret"), "OK");
+      // PINGs of 16 KB each, allowed before AUTH, echo as much back, and the
+      // client reads none of it. The server used to read on until it held
+      // 32 MiB of replies for it (for each such client), then stop reading.
+      const batch = concat(Array.from({ length: 64 }, () => frame("PING", "x".repeat(16_000))));
+      let sent = 0;
+      const dropped = async () => {
+        for (;;) {
+          for (let at = 0; at < batch.length;) at += await stranger.write(batch.subarray(at));
+          sent += batch.length;
+        }
+      };
+      const outcome = await Promise.race([
+        dropped().catch(() => "dropped" as const),
+        sleep(20_000).then(() => "stalled" as const),
+      ]);
+      assert.equal(outcome, "dropped", `after ${sent} bytes sent`);
+      // What the socket buffers hold aside, it went well before 32 MiB.
+      assert.ok(sent < 24 * MiB, `dropped only after ${sent} bytes`);
+      assert.equal(await signedIn.call("PING"), "PONG");
+    } finally {
+      stranger.close();
+      signedIn.close();
+    }
+  }, { password: "s3cret" });
+});

@@ -127,11 +127,25 @@ Deno.test("inline: splitting follows Redis quoting rules", () => {
   assert.equal(split('SET k "open'), undefined);
   assert.equal(split('SET k "a"b'), undefined);
   assert.deepEqual(split(""), []);
+  // A quote inside a word opens a quoted part; VT and FF belong to the word.
+  assert.deepEqual(split('ECHO a"b c" d'), ["ECHO", "ab c", "d"]);
+  assert.deepEqual(split("ECHO a'b'"), ["ECHO", "ab"]);
+  assert.deepEqual(split("ECHO a\vb\f"), ["ECHO", "a\vb\f"]);
+  assert.deepEqual(split("\v ECHO\tx"), ["ECHO", "x"]);
 });
 
 Deno.test("parser: inline commands end at LF or CRLF; unbalanced quotes are an error", () => {
   assert.deepEqual(parseAll(bytes("PING\nECHO hi\r\n")).map(texts), [["PING"], ["ECHO", "hi"]]);
   protocolError('SET k "oops\r\n', /unbalanced quotes/);
+});
+
+Deno.test("parser: a line with a NUL byte before its end never ends, as in Redis, until it is too long", () => {
+  const limits: RespLimits = { maxBulkLength: 1024, maxMultibulkLength: 8, maxLineLength: 100 };
+  const p = new RespParser(limits);
+  p.push(bytes("ECHO a\x00b c\r\nPING\r\n"));
+  assert.equal(p.next(), undefined);
+  p.push(bytes("PING\r\n".repeat(14)));
+  assert.throws(() => p.next(), /too big inline request/);
 });
 
 Deno.test("parser: *0, *-1 and blank lines are ignored", () => {

@@ -32,8 +32,10 @@ export function describeError(e: unknown): string {
   if (e instanceof CorruptionError && e.file !== undefined) {
     return `${e.message} (${e.file}${e.offset === undefined ? "" : ` at offset ${e.offset}`})`;
   }
-  // Operating-system errors (missing file, port in use...) explain themselves.
-  const osError = Object.values(Deno.errors).some((kind) => e instanceof kind);
+  // Operating-system errors (missing file, port in use, disk full...) explain
+  // themselves; those Deno has no class for (ENOSPC) end in their errno.
+  const osError = Object.values(Deno.errors).some((kind) => e instanceof kind) ||
+    (e instanceof Error && /\(os error \d+\)$/.test(e.message));
   if (
     e instanceof UsageError || e instanceof CaskError || e instanceof DumpFormatError || osError
   ) {

@@ -60,8 +60,13 @@ export function parseSync(text: string): SyncMode {
 }
 
 /** Opens the store the command line names; `options` adds command-specific settings. */
-export function openStore(args: ParsedArgs, options: OpenOptions = {}): Promise<Cask> {
-  return open(storeDir(args), storeOptions(args, options));
+export async function openStore(args: ParsedArgs, options: OpenOptions = {}): Promise<Cask> {
+  const dir = storeDir(args);
+  // A mistyped --dir, as read commands treat one (exit 2), not an I/O failure.
+  if ((await Deno.stat(dir).catch(() => undefined))?.isFile) {
+    throw new InvalidArgumentError(`${dir} is a file, not a store directory`);
+  }
+  return await open(dir, storeOptions(args, options));
 }
 
 function storeOptions(args: ParsedArgs, options: OpenOptions): OpenOptions {

@@ -11,13 +11,19 @@ const CR = 0x0d;
 const LF = 0x0a;
 const VT = 0x0b;
 const FF = 0x0c;
-const NUL = 0x00;
 const DQUOTE = 0x22;
 const SQUOTE = 0x27;
 const BACKSLASH = 0x5c;
 
+// C's isspace(): blanks skipped between arguments, and what may follow a closing quote.
 function isSpace(c: number): boolean {
-  return c === SPACE || c === TAB || c === CR || c === LF || c === VT || c === FF || c === NUL;
+  return c === SPACE || c === TAB || c === CR || c === LF || c === VT || c === FF;
+}
+
+// What ends an unquoted argument: fewer bytes than isspace() (a vertical tab or
+// form feed is part of the argument).
+function endsWord(c: number): boolean {
+  return c === SPACE || c === LF || c === CR || c === TAB;
 }
 
 function hexValue(c: number): number {
@@ -37,7 +43,8 @@ const ESCAPES: Record<number, number> = {
 };
 
 /**
- * Returns the arguments of one inline line (without its line ending), or
+ * Returns the arguments of one inline line (without its line ending, and
+ * without NUL bytes: the parser never ends such a line, as Redis does not), or
  * `undefined` when quotes are unbalanced, as Redis rejects those.
  */
 export function splitInline(line: Uint8Array): Uint8Array[] | undefined {
@@ -47,45 +54,44 @@ export function splitInline(line: Uint8Array): Uint8Array[] | undefined {
     while (i < line.length && isSpace(line[i])) i++;
     if (i === line.length) break;
     const arg: number[] = [];
-    const quote = line[i] === DQUOTE || line[i] === SQUOTE ? line[i++] : 0;
-    let closed = quote === 0;
-    while (i < line.length) {
+    // A quote anywhere in an argument opens a quoted part, which must end the
+    // argument (`a"b c"` is `ab c`; `"a"b` is refused).
+    let quote = 0;
+    for (; i < line.length; i++) {
       const c = line[i];
       if (quote === 0) {
-        if (isSpace(c)) break;
-        arg.push(c);
-        i++;
+        if (endsWord(c)) break;
+        if (c === DQUOTE || c === SQUOTE) quote = c;
+        else arg.push(c);
       } else if (c === quote) {
+        if (i + 1 < line.length && !isSpace(line[i + 1])) return undefined;
+        quote = 0;
         i++;
-        // A closing quote glued to more text is ambiguous; Redis refuses it.
-        if (i < line.length && !isSpace(line[i])) return undefined;
-        closed = true;
         break;
       } else if (c === BACKSLASH && i + 1 < line.length) {
         const next = line[i + 1];
         if (quote === SQUOTE) {
-          arg.push(next === SQUOTE ? SQUOTE : BACKSLASH);
-          i += next === SQUOTE ? 2 : 1;
+          if (next === SQUOTE) {
+            arg.push(SQUOTE);
+            i++;
+          } else arg.push(BACKSLASH);
         } else if (next === 0x78 && i + 3 < line.length) {
           const hi = hexValue(line[i + 2]);
           const lo = hexValue(line[i + 3]);
           if (hi >= 0 && lo >= 0) {
             arg.push(hi * 16 + lo);
-            i += 4;
+            i += 3;
           } else {
             arg.push(next);
-            i += 2;
+            i++;
           }
         } else {
           arg.push(ESCAPES[next] ?? next);
-          i += 2;
+          i++;
         }
-      } else {
-        arg.push(c);
-        i++;
-      }
+      } else arg.push(c);
     }
-    if (!closed) return undefined;
+    if (quote !== 0) return undefined;
     args.push(Uint8Array.from(arg));
   }
   return args;

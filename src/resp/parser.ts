@@ -46,9 +46,14 @@ export const DEFAULT_LIMITS: RespLimits = {
 // make the server hold more than a few small arguments.
 const UNAUTHENTICATED_MULTIBULK = 10;
 const UNAUTHENTICATED_BULK = 16 * 1024;
+// Redis' own bounds (INT_MAX arguments, proto-max-bulk-len's default of 512 MB),
+// which it checks before a stranger's.
+const REDIS_MAX_MULTIBULK = 2 ** 31 - 1;
+const REDIS_MAX_BULK = 512 * 1024 * 1024;
 
 const CR = 0x0d;
 const LF = 0x0a;
+const NUL = 0x00;
 const STAR = 0x2a;
 const DOLLAR = 0x24;
 const INITIAL_CAPACITY = 16 * 1024;
@@ -69,6 +74,9 @@ export class RespParser {
   // Bytes after #start already searched for a line feed, so a long line that
   // trickles in is scanned once, not once per read.
   #scanned = 0;
+  // A NUL byte met before the line's end: Redis looks for the end with C's
+  // strchr(), which stops there, so that line never ends (until it is too long).
+  #nul = false;
   // Where the line #line() found last starts.
   #lineStart = 0;
   // Multibulk in progress: arguments so far and their cost, how many are
@@ -137,8 +145,11 @@ export class RespParser {
         const end = this.#line("mbulk count string");
         if (end < 0) return undefined;
         const count = parseLength(this.#buf, this.#lineStart + 1, end);
-        if (count === undefined) throw new ProtocolError("invalid multibulk length");
-        // Before our own cap, as Redis (whose cap is far higher) checks it.
+        // Redis' own bound first, then the stranger's, then ours (Redis has
+        // none lower), so each request gets the error Redis gives it.
+        if (count === undefined || count > REDIS_MAX_MULTIBULK) {
+          throw new ProtocolError("invalid multibulk length");
+        }
         if (count > UNAUTHENTICATED_MULTIBULK && !this.#authenticated()) {
           throw new ProtocolError("unauthenticated multibulk length");
         }
@@ -169,12 +180,15 @@ export class RespParser {
         const end = this.#line("bulk count string");
         if (end < 0) return undefined;
         const length = parseLength(this.#buf, this.#lineStart + 1, end);
-        if (length === undefined || length < 0 || length > this.#limits.maxBulkLength) {
+        const max = this.#limits.maxBulkLength;
+        // In Redis' order, as for the count above.
+        if (length === undefined || length < 0 || length > Math.max(REDIS_MAX_BULK, max)) {
           throw new ProtocolError("invalid bulk length");
         }
         if (length > UNAUTHENTICATED_BULK && !this.#authenticated()) {
           throw new ProtocolError("unauthenticated bulk length");
         }
+        if (length > max) throw new ProtocolError("invalid bulk length");
         this.#bulkLength = length;
       }
       const length = this.#bulkLength;
@@ -213,8 +227,9 @@ export class RespParser {
     const buf = this.#buf;
     const limit = this.#end;
     let at = from;
-    while (at < limit && buf[at] !== LF) at++;
-    const lf = at < limit ? at - from : -1;
+    while (at < limit && buf[at] !== LF && buf[at] !== NUL) at++;
+    if (at < limit && buf[at] === NUL) this.#nul = true;
+    const lf = at < limit && !this.#nul ? at - from : -1;
     if (lf < 0) {
       this.#scanned = this.#end - this.#start;
       if (this.#scanned > this.#limits.maxLineLength) throw tooBig(header);

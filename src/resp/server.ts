@@ -83,6 +83,11 @@ const FLUSH_AT = MiB;
 // Reply bytes a connection may have queued, unwritten, before it stops
 // reading (see #flush).
 const MAX_UNSENT = 32 * MiB;
+// Reply bytes a client not yet authenticated may leave unread (past what the
+// kernel's socket buffer took) before it is dropped: its replies are PINGs'
+// and errors, and a stranger sending PINGs and reading nothing made the server
+// hold MAX_UNSENT for each such connection (Redis drops these clients too).
+const MAX_UNSENT_UNAUTHENTICATED = 64 * 1024;
 // How long a shutdown waits for busy connections to write their replies.
 const SHUTDOWN_GRACE_MS = 5000;
 // Most commands whose reply may hold a stored value (reads, GETDEL, ...) a
@@ -294,6 +299,9 @@ export class RespServer {
     st.stats.totalConnections++;
     try {
       conn.setNoDelay(true);
+      // A peer that vanished without closing is found in the end, with the
+      // system's keepalive timing, and gives its slot back.
+      conn.setKeepAlive(true);
       while (!this.#closing && !session.quit) {
         const n = await conn.read(input);
         if (n === null) break;
@@ -311,6 +319,15 @@ export class RespServer {
         c.busy = false;
         c.lastActive = Date.now();
         if (!healthy) break;
+        if (!session.authenticated && c.unsent > MAX_UNSENT_UNAUTHENTICATED) {
+          // It reads no replies, so none is sent: the socket closes at once.
+          console.error(
+            `cask serve: client ${session.id}: unauthenticated client left more than ` +
+              `${MAX_UNSENT_UNAUTHENTICATED} bytes of replies unread; closing the connection`,
+          );
+          close(c);
+          break;
+        }
         const held = this.#strangersOver(c);
         if (held !== undefined) {
           await this.#send(c, out, this.#dropping(c, session, held));
