@@ -811,3 +811,34 @@ Deno.test("a fork's log file numbered after the store's newest file is skipped: 
       await Deno.remove(fork, { recursive: true });
     }
   }));
+
+Deno.test("another store's file in place of the newest: verify reports it foreign and ours missing, as the open does", () =>
+  withDir(async (dir) => {
+    {
+      await using db = await open(dir, { maxFileSize: 4096, checkpoint: { minKeys: 0 } });
+      for (let i = 0; i < 300; i++) await db.set(`k${i}`, `v${i}`.padEnd(40, "."));
+    }
+    const newest = (await dataFiles(dir)).at(-1)!;
+    const other = await tempDir();
+    try {
+      // Another store's file of that number, at least as long as ours.
+      const theirs = `${other}/${newest.split("/").pop()}`;
+      {
+        await using db = await open(other, { maxFileSize: 4096 });
+        for (let i = 0; !(await Deno.stat(theirs).then((s) => s.size, () => 0) >= 4000); i++) {
+          await db.set(`other${i}`, `w${i}`.padEnd(40, "."));
+        }
+      }
+      await Deno.copyFile(theirs, newest);
+    } finally {
+      await Deno.remove(other, { recursive: true });
+    }
+    const kinds = (list: { kind: string; file: string }[]) =>
+      list.map((i) => [i.kind, i.file]).sort();
+    const want = [["foreign-file", newest], ["missing-file", newest]].sort();
+    // verify first: the open goes on in a new file, which then names the gap.
+    assert.deepEqual(kinds((await verify(dir)).issues), want);
+    const { db, warnings } = await openWarned(dir);
+    await db.close();
+    assert.deepEqual(kinds(warnings), want);
+  }));

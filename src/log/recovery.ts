@@ -175,8 +175,13 @@ export async function recoverLog(
         const path = dataPath(dir, gone.id);
         // Beside a live writer (verify), the checkpoint may be newer than the
         // listing: a file it names that has its size now was created meanwhile
-        // (one still short of it, cut at creation say, lost what it named).
-        if (opts.readOnly && ((await statOrUndefined(path))?.size ?? -1) >= gone.size) continue;
+        // (one still short of it, cut at creation say, lost what it named). One
+        // listed already was there, and was skipped (another store's, say).
+        const listedAlready = probes.some((p) => p.id === gone.id);
+        if (
+          opts.readOnly && !listedAlready &&
+          ((await statOrUndefined(path))?.size ?? -1) >= gone.size
+        ) continue;
         lost = Math.max(lost, gone.lastSeq);
         report(
           "missing-file",
