@@ -95,3 +95,37 @@ Deno.test("a commit that throws on a non-U64 value writes none of its mutations"
     }
   });
 });
+
+Deno.test("kv: commits called together apply in call order, sum/min/max among them, as Deno KV's do", async () => {
+  for (const sync of ["always", "never", { intervalMs: 5 }] as const) {
+    await withDir(async (dir) => {
+      await using kv = await openKv(dir, { sync });
+      const mode = JSON.stringify(sync);
+      // A set called after a sum wins, and takes the later versionstamp.
+      const [sum, set] = await Promise.all([
+        kv.atomic().sum(["n"], 1n).commit(),
+        kv.set(["n"], new KvU64(10n)),
+      ]);
+      assert.equal((await kv.get<KvU64>(["n"])).value?.value, 10n, mode);
+      assert.ok(sum.ok && sum.versionstamp < set.versionstamp, mode);
+      // A delete called after a max sticks.
+      await Promise.all([kv.atomic().max(["m"], 5n).commit(), kv.delete(["m"])]);
+      assert.equal((await kv.get(["m"])).value, null, mode);
+      // A create-if-absent called after a sum of the key finds it present.
+      const [, create] = await Promise.all([
+        kv.atomic().sum(["q"], 1n).commit(),
+        kv.atomic().check({ key: ["q"], versionstamp: null }).set(["q"], new KvU64(5n)).commit(),
+      ]);
+      assert.equal(create.ok, false, mode);
+      assert.equal((await kv.get<KvU64>(["q"])).value?.value, 1n, mode);
+      // Many sums and sets in a row: the last call decides.
+      const calls: Promise<unknown>[] = [];
+      for (let i = 0; i < 50; i++) {
+        calls.push(kv.atomic().min(["r"], BigInt(100 - i)).commit());
+        calls.push(kv.set(["r"], new KvU64(BigInt(1000 + i))));
+      }
+      await Promise.all(calls);
+      assert.equal((await kv.get<KvU64>(["r"])).value?.value, 1049n, mode);
+    });
+  }
+});

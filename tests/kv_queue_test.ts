@@ -474,3 +474,30 @@ Deno.test("listenQueue on a read-only store is refused, and runs no handler", as
     assert.deepEqual(await collect(w, 1), ["m1"]);
   });
 });
+
+Deno.test("a backlog of due messages is handed out a page at a time, the event loop running between pages", async () => {
+  await withDir(async (dir) => {
+    const n = 2000;
+    {
+      await using kv = await openKv(dir, { sync: "never" });
+      const a = kv.atomic();
+      for (let i = 0; i < n; i++) a.enqueue(i);
+      await a.commit();
+    }
+    await using kv = await openKv(dir);
+    let handed = 0, release!: () => void;
+    const gate = new Promise<void>((r) => release = r);
+    const listening = kv.listenQueue(async () => {
+      handed++;
+      await gate;
+    });
+    // A timer due at once fires while the backlog is handed out, not after all of it.
+    const atTimer = await new Promise<number>((r) => setTimeout(() => r(handed), 0));
+    assert.ok(atTimer < n, `the timer fired only once all ${atTimer} messages were handed out`);
+    // Every message is still handed out, all at once in flight, as Deno KV does.
+    while (handed < n) await new Promise((r) => setTimeout(r, 10));
+    release();
+    await kv.close();
+    await listening;
+  });
+});

@@ -2,8 +2,11 @@
  * Turns a built atomic operation into one engine commit. Plain sets and
  * deletes go straight to the engine with the user's checks. sum/min/max read
  * their keys first, so their commit also checks that those keys are still
- * as read; such commits take a mutex (so they do not keep failing each other)
- * and retry while only their own read checks fail.
+ * as read, and retries while only their own read checks fail. Commits reach
+ * the engine in call order, as Deno KV applies them: one called after such a
+ * read-modify-write waits until it is done (so read-modify-writes do not keep
+ * failing each other either), and one called after a waiting commit waits
+ * until that one is issued.
  * @module
  */
 
@@ -19,7 +22,6 @@ import {
   type PendingEnqueue,
   type PendingMutation,
 } from "./mutation.ts";
-import { Mutex } from "./mutex.ts";
 import { isSerdeArray, serdeError } from "./serde.ts";
 import { DEFAULT_BACKOFF, queueWrite } from "./queue_record.ts";
 import { applyU64 } from "./u64.ts";
@@ -53,7 +55,11 @@ export class Committer {
   readonly #limits: KvLimits;
   readonly #clock: () => number;
   readonly #onEnqueue: () => void;
-  readonly #readModifyWrite = new Mutex();
+  // Resolves once the commit called last has reached the engine in its final
+  // form (a read-modify-write: once it is done, as it may read and retry).
+  #issued: Promise<void> = Promise.resolve();
+  // Commits called but not yet issued: while any is, later ones queue too.
+  #queued = 0;
 
   /**
    * `onEnqueue` runs after each commit that queued messages; `gate` refuses
@@ -135,15 +141,40 @@ export class Committer {
     // A stamp Cask never issued is no key's, and the store refuses it: fail without asking.
     if (!checks.every(holdable)) return { ok: false };
     const needsRead = keyed.some(({ m }) => m.type !== "set" && m.type !== "delete");
-    const result = needsRead
-      ? await this.#readModifyWrite.run(() => this.#commitReading(keyed, checks, enqueueOps))
-      : await this.#engine.atomic(
-        [...this.#writes(keyed, new Map()), ...enqueueOps],
-        { checks },
-      );
+    const direct = () =>
+      this.#engine.atomic([...this.#writes(keyed, new Map()), ...enqueueOps], { checks });
+    const result = !needsRead && this.#queued === 0 ? await direct() : await this.#inTurn(
+      needsRead ? () => this.#commitReading(keyed, checks, enqueueOps) : direct,
+      needsRead,
+    );
     if (!result.ok) return { ok: false };
     if (enqueueOps.length > 0) this.#onEnqueue();
     return { ok: true, versionstamp: versionstampOf(result.sequence) };
+  }
+
+  // Runs `issue` once every commit called before it has been issued; the
+  // commits called after it wait for its issue, or with `whole` (a
+  // read-modify-write), for all of it.
+  async #inTurn<T>(issue: () => Promise<T>, whole: boolean): Promise<T> {
+    const before = this.#issued;
+    const turn = Promise.withResolvers<void>();
+    this.#issued = turn.promise;
+    this.#queued++;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.#queued--;
+      turn.resolve();
+    };
+    try {
+      await before;
+      const result = issue();
+      if (!whole) release();
+      return await result;
+    } finally {
+      release();
+    }
   }
 
   async #commitReading(
