@@ -315,6 +315,14 @@ Deno.test("backup: a target holding another store, or a user's file with a store
     await Deno.mkdir(`${dir}/folder/data.0`, { recursive: true });
     await assert.rejects(src.backup(`${dir}/folder`), InvalidArgumentError);
     assert.ok((await Deno.stat(`${dir}/folder/data.0`)).isDirectory);
+    // And a file or folder named checkpoint that is not this store's checkpoint.
+    await src.backup(`${dir}/bk`);
+    await Deno.writeTextFile(`${dir}/bk/checkpoint`, "my own notes");
+    await assert.rejects(src.backup(`${dir}/bk`), InvalidArgumentError);
+    assert.equal(await Deno.readTextFile(`${dir}/bk/checkpoint`), "my own notes");
+    await Deno.remove(`${dir}/bk/checkpoint`);
+    await Deno.mkdir(`${dir}/bk/checkpoint/inside`, { recursive: true });
+    await assert.rejects(src.backup(`${dir}/bk`), InvalidArgumentError);
   });
 });
 
@@ -342,6 +350,37 @@ Deno.test("backup: a backup opened and written to up to the very size the source
     const r = await src.backup(`${dir}/bk`);
     await using b = await open(`${dir}/bk`, { strict: true });
     assert.equal(b.sequence, r.sequence);
+    assert.deepEqual(await contents(b), await contents(src));
+  });
+});
+
+Deno.test("backup: records a store opened in the target appended to the copy of the open file are never kept, even when they end as the source's do", async () => {
+  await withDir(async (dir) => {
+    // Values whose last 4 KiB (and more) are the same bytes.
+    const value = new Uint8Array(8192).fill(42);
+    await using src = await open(`${dir}/src`);
+    await src.set("pad", "x");
+    await src.backup(`${dir}/bk`);
+    {
+      await using drill = await open(`${dir}/bk`);
+      await drill.set("drill:7", value);
+    }
+    await src.set("user:42", value);
+    const kept = await src.backup(`${dir}/bk`);
+    {
+      await using b = await open(`${dir}/bk`, { strict: true });
+      assert.equal(b.sequence, kept.sequence);
+      assert.deepEqual(await contents(b), await contents(src));
+    }
+    // The same when the source wrote more since: the copy is not extended.
+    {
+      await using drill = await open(`${dir}/bk`);
+      await drill.set("drill:8", value);
+    }
+    await src.set("user:43", value);
+    await src.set("after", "1");
+    await src.backup(`${dir}/bk`);
+    await using b = await open(`${dir}/bk`, { strict: true });
     assert.deepEqual(await contents(b), await contents(src));
   });
 });

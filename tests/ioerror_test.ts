@@ -408,3 +408,33 @@ Deno.test('after a close() that failed, nothing more is written: a later open\'s
     assert.equal(await strict.getString("x"), "1");
     assert.equal(await strict.getString("y"), "2");
   }));
+
+Deno.test("a small streamed value is answered by its own write: resolved when stored, as a retry stores it or another write fails", () =>
+  withDir(async (dir) => {
+    for (const sync of ["never", "always"] as const) {
+      const path = `${dir}/${sync}`;
+      const db = await open(path, { sync, onWarning: () => {} });
+      await db.set("a", "1");
+      await db.sync();
+      let calls = 0;
+      let other: Promise<unknown> | undefined;
+      faults.beforeWrite = () => {
+        calls++;
+        // "never": the value's own first write fails and is retried. "always":
+        // another caller's write, appended while the value's is written, fails.
+        if (sync === "never" && calls === 1) throw new Error("ENOSPC (injected)");
+        if (sync === "always" && calls === 1) other = db.set("c", "x");
+        if (sync === "always" && calls === 2) throw new Error("ENOSPC (injected)");
+      };
+      try {
+        await db.setStream("s", new Blob(["small streamed value"]).stream());
+      } finally {
+        faults.beforeWrite = undefined;
+      }
+      assert.equal(await db.getString("s"), "small streamed value", sync);
+      if (sync === "always") await assert.rejects(other!, IOError);
+      await db.close();
+      await using again = await open(path, { strict: true });
+      assert.equal(await again.getString("s"), "small streamed value", sync);
+    }
+  }));

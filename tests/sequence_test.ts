@@ -544,3 +544,26 @@ Deno.test("sequence: a range delete applied no longer decides the writes of its 
     assert.equal(checked.ok, false, mode);
     assert.equal(text(await db.get("b1")), "owner-A", mode);
   }));
+
+Deno.test("sequence: a range delete called after a set in flight decides an absent-key check and a delete of that key", () =>
+  inEachSyncMode(async (db, mode) => {
+    await db.set("b", "old");
+    const [, n, checked] = await Promise.all([
+      db.set("b", "new"),
+      db.deleteRange({ start: "a", end: "c" }),
+      db.atomic([{ type: "set", key: "x", value: "1" }], {
+        checks: [{ key: "b", sequence: null }],
+      }),
+    ]);
+    assert.equal(n, 1, mode);
+    assert.equal(checked.ok, true, `${mode}: b is absent behind the range delete`);
+    assert.equal(await db.has("x"), true, mode);
+    const before = db.sequence;
+    const [, , gone] = await Promise.all([
+      db.set("b", "again"),
+      db.deleteRange({ start: "a", end: "c" }),
+      db.delete("b"),
+    ]);
+    assert.equal(gone, false, `${mode}: nothing left to delete`);
+    assert.equal(db.sequence, before + 2, `${mode}: the delete took no number`);
+  }));

@@ -164,7 +164,8 @@ export class Catalog {
   #backupsQueued = 0;
   // The onProgress of every compact() call the running compaction answers.
   readonly #progress = new Set<(p: CompactProgress) => void>();
-  readonly #inflightRanges = new Set<KeyRange>();
+  // Range deletes appended but not yet applied, with their sequence numbers.
+  readonly #inflightRanges = new Set<KeyRange & { seq: number }>();
   // Streams in flight and the writes of their keys waiting behind them.
   readonly #order = new WriteOrder();
   readonly #listeners = new Set<(changes: KeyChange[]) => void>();
@@ -703,11 +704,13 @@ export class Catalog {
   }
 
   // Whether the newest write of `k` in flight deletes it: a delete, or a range
-  // delete over it when no set or delete of it is in flight (#inflight holds a
-  // key's newest one; a range delete is newer than none of them).
+  // delete over it called after the key's newest set or delete in flight
+  // (#inflight holds that one).
   #deletedInFlight(k: string): boolean {
     const newest = this.#inflight.get(k);
-    return newest !== undefined ? newest < 0 : this.#inRangeInFlight(k);
+    const range = this.#rangeInFlight(k);
+    if (newest === undefined) return range > 0;
+    return range > Math.abs(newest) || newest < 0;
   }
 
   /**
@@ -731,7 +734,7 @@ export class Catalog {
       tombstone: false,
       range: true,
     };
-    const range = { start, end };
+    const range = { start, end, seq: 0 };
     this.#inflightRanges.add(range);
     // In flight until applied: under "never" that is at once, and writes
     // called next must not be judged by it. A rejected one never applies.
@@ -740,7 +743,10 @@ export class Catalog {
       return n;
     };
     try {
-      return this.#append([op], false, applied).finally(() => this.#inflightRanges.delete(range));
+      const done = this.#append([op], false, applied);
+      // Appended by now (the number is the writer's newest); applied, perhaps, too.
+      range.seq = this.#writer.seq;
+      return done.finally(() => this.#inflightRanges.delete(range));
     } catch (e) {
       // Refused at once (a stalled writer): no range is in flight to hold checks up.
       this.#inflightRanges.delete(range);
@@ -797,9 +803,10 @@ export class Catalog {
       throw new ClosedError();
     }
     if (small !== undefined) {
-      // Not write(): that would wait for this very stream.
-      await this.#write({ ...op, vb: small });
-      await this.#writer.sync();
+      // Not write(): that would wait for this very stream. Applied once
+      // durable, as a big value is: a sync() after an applied write failed
+      // for another write's failure, and rejected a value stored all the same.
+      await this.#append([{ ...op, vb: small }], false, nothing, true);
       return;
     }
     const ts = this.#opts.clock();
@@ -867,7 +874,7 @@ export class Catalog {
   #atomic(ops: readonly KeyedOp[], checks: readonly KeyedCheck[]): Promise<number | null> {
     this.#writable();
     for (const c of checks) {
-      const pending = this.#inflight.has(c.k) || this.#inRangeInFlight(c.k);
+      const pending = this.#inflight.has(c.k) || this.#rangeInFlight(c.k) > 0;
       if (!pending && this.seqOf(c.k) === c.seq) continue;
       // A key whose newest write in flight deletes it (a delete, or a range
       // delete with no write of it in flight) is absent when this commit
@@ -885,26 +892,30 @@ export class Catalog {
     return this.#append(ops, ops.length > 1, (_, seq) => seq);
   }
 
-  #inRangeInFlight(k: string): boolean {
+  // The sequence number of the newest range delete in flight over `k` (0: none).
+  #rangeInFlight(k: string): number {
+    let newest = 0;
     for (const r of this.#inflightRanges) {
-      if (k >= r.start && (r.end === undefined || k < r.end)) return true;
+      if (k >= r.start && (r.end === undefined || k < r.end)) newest = Math.max(newest, r.seq);
     }
-    return false;
+    return newest;
   }
 
-  // Appends `ops` and applies them once committed; resolves to what `result`
-  // makes of how many live keys they deleted and of their sequence number.
+  // Appends `ops` and applies them once committed (`durable`: once durable,
+  // whatever the sync mode); resolves to what `result` makes of how many live
+  // keys they deleted and of their sequence number.
   #append<T>(
     ops: readonly KeyedOp[],
     batch: boolean,
     result: (deleted: number, seq: number) => T,
+    durable = false,
   ): Promise<T> {
     this.#writable();
     if (this.#opts.maxIndexBytes !== Infinity) this.#checkBudget(ops);
     const ts = this.#opts.clock();
     const { file, offset, seq, headerSize } = this.#writer.appendOps(ops, ts, batch);
     this.#checkpoints.appended(ops.length);
-    const deferred = this.#writer.deferred;
+    const deferred = durable || this.#writer.deferred;
     // A range delete is not a write of its start key: #inflightRanges has it.
     if (deferred) {
       for (const o of ops) if (!o.range) this.#inflight.set(o.k, o.tombstone ? -seq : seq);
@@ -952,7 +963,7 @@ export class Catalog {
       }
       this.#checkpoints.applied();
       return result(deleted, seq);
-    });
+    }, durable);
     // A write rejected (its write failed) never happened: it no longer decides
     // checks. A drop of every write in flight has cleared them already.
     if (deferred) {

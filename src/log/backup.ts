@@ -11,11 +11,11 @@
 
 import { InvalidArgumentError, IOError } from "../base/errors.ts";
 import { decodeFileHeader } from "../codec/file_header.ts";
-import { FILE_HEADER_SIZE, KIND_DATA, KIND_HINT } from "../codec/format.ts";
+import { FILE_HEADER_SIZE, KIND_CHECKPOINT, KIND_DATA, KIND_HINT } from "../codec/format.ts";
 import { DataFile } from "./datafile.ts";
 import { dataPath, hintPath, LOG_FILE, syncDir, writeAll } from "./fsutil.ts";
 import { lockWhileWriting } from "./lock.ts";
-import { removeCheckpoint, removeCheckpointTemp } from "./checkpoint.ts";
+import { CHECKPOINT_NAMES, removeCheckpoint, removeCheckpointTemp } from "./checkpoint.ts";
 import { replayFile } from "./replay.ts";
 import { statOrUndefined } from "./tail.ts";
 
@@ -90,7 +90,8 @@ async function checkTarget(
     byName.set(`hint.${s.file.id}`, hintPath(s.file.dir, s.file.id));
   }
   for await (const e of Deno.readDir(target)) {
-    if (!LOG_FILE.test(e.name)) continue;
+    const checkpoint = CHECKPOINT_NAMES.includes(e.name);
+    if (!LOG_FILE.test(e.name) && !checkpoint) continue;
     const path = `${target}/${e.name}`;
     if (!e.isFile) {
       throw new InvalidArgumentError(
@@ -101,11 +102,13 @@ async function checkTarget(
     // An empty file holds nothing to lose: a backup taken just as the source
     // began a new file leaves one (and an open of the copy removes it).
     if ((await Deno.stat(path)).size === 0) continue;
-    const h = decodeFileHeader(await head(path), e.name.startsWith("data") ? KIND_DATA : KIND_HINT);
+    const kind = checkpoint ? KIND_CHECKPOINT : e.name.startsWith("data") ? KIND_DATA : KIND_HINT;
+    const h = decodeFileHeader(await head(path), kind);
     const source = byName.get(e.name);
     const ours = h?.version === 2
       ? h.storeId === storeId
-      : h !== undefined && source !== undefined && await sameHead(source, path).catch(() => false);
+      : !checkpoint && h !== undefined && source !== undefined &&
+        await sameHead(source, path).catch(() => false);
     if (!ours) {
       throw new InvalidArgumentError(
         `${path} is not a file of this store: back up into an empty directory or an earlier ` +
@@ -204,14 +207,14 @@ async function placeSealed(
 }
 
 // The file still being appended: the target's copy is extended when it is a
-// shorter copy of it (the log only grows), else written afresh. A copy of it
-// has its header (whose salt is random) and its bytes up to the copy's end;
-// the last TAIL_CHECK of those are compared too, because a store opened in the
-// target since appends its own records to the same file.
+// shorter copy of it (the log only grows), else written afresh. Its bytes are
+// compared, all of them: a store opened in the target since appends records of
+// its own to the same file, under the same header, and they may end as the
+// source's do.
 async function placeOpen(s: SnapshotFile, to: string, c: BackupCounts): Promise<void> {
   const dst = await statOrUndefined(to);
   const prefix = dst !== undefined && dst.size <= s.size && dst.nlink === 1 &&
-    await sameHead(s.file.path, to).catch(() => false) && await sameTail(s.file, to, dst.size);
+    await sameBytes(s.file.path, to, dst.size).catch(() => false);
   if (prefix && dst.size === s.size) {
     c.filesKept++;
     return;
@@ -275,18 +278,6 @@ async function lastSeqOf(s: SnapshotFile, target: string): Promise<number> {
   } finally {
     copy.close();
   }
-}
-
-const TAIL_CHECK = 4096;
-
-// Whether bytes [size - TAIL_CHECK, size) of `file` and of the file at `path` agree.
-async function sameTail(file: DataFile, path: string, size: number): Promise<boolean> {
-  const from = Math.max(0, size - TAIL_CHECK);
-  const ours = new Uint8Array(size - from), theirs = new Uint8Array(size - from);
-  file.read(from, ours);
-  using f = await Deno.open(path, { read: true });
-  await f.seek(from, Deno.SeekMode.Start);
-  return await readFull(f, theirs) === theirs.length && equalBytes(ours, theirs);
 }
 
 async function sameHead(a: string, b: string): Promise<boolean> {

@@ -41,6 +41,8 @@ import type { TimeSlicer } from "./time_slice.ts";
 
 const NAME = "checkpoint";
 const TEMP = "checkpoint.writing";
+/** The names a checkpoint, finished or being written, has in a store's directory. */
+export const CHECKPOINT_NAMES: readonly string[] = [NAME, TEMP];
 const FILE_ROW = 32;
 const ENTRY = 40;
 const CHUNK = 1 << 20;
