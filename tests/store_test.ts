@@ -518,3 +518,23 @@ Deno.test("entries() is scan(); a closed store refuses even empty commits; compa
     await assert.rejects(db.atomic([]), ClosedError);
     await assert.rejects(db.batch().commit(), ClosedError);
   }));
+
+Deno.test("a store opened by a relative path stays where it was opened when the process changes directory", () =>
+  withDir(async (dir) => {
+    for (const mode of ["always", "never", "interval"]) {
+      const from = `${dir}/${mode}-a`, to = `${dir}/${mode}-b`;
+      await Deno.mkdir(from);
+      await Deno.mkdir(`${to}/data`, { recursive: true });
+      const child = new URL("./children/chdir_writer.ts", import.meta.url).pathname;
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", child, from, to, mode],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const err = new TextDecoder().decode(out.stderr);
+      assert.ok(out.success, `${mode}: ${err}`);
+      const { size } = JSON.parse(new TextDecoder().decode(out.stdout));
+      assert.equal(size, 25, mode);
+      assert.deepEqual([...Deno.readDirSync(`${to}/data`)], [], `${mode}: files written elsewhere`);
+    }
+  }));

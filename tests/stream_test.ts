@@ -5,6 +5,7 @@ import {
   CorruptionError,
   InvalidArgumentError,
   open,
+  ReadOnlyError,
   verify,
 } from "../mod.ts";
 
@@ -821,4 +822,8 @@ Deno.test("setStream refused before it starts (bad options, a closed store) canc
     const late = source();
     await assert.rejects(db.setStream("k", late.stream), ClosedError);
     assert.equal(late.cancelled, true, "closed store");
+    await using reader = await open(dir, { readOnly: true });
+    const refused = source();
+    await assert.rejects(reader.setStream("k", refused.stream), ReadOnlyError);
+    assert.equal(refused.cancelled, true, "read-only store");
   }));

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { resolve } from "node:path";
 import { ClosedError, InvalidArgumentError, ReadOnlyError, userCall } from "../base/errors.ts";
 import { type Bytes, keyToBytes } from "../base/keys.ts";
 import { keyOut } from "../base/slab.ts";
@@ -133,7 +134,11 @@ export class Cask {
       throw new InvalidArgumentError("dir must be a non-empty string");
     }
     const o = resolveOptions(options);
-    return new Cask(await Catalog.open(dir, o), dir, o);
+    // Resolved once: files are named from it for the store's whole life, and
+    // a relative path read after the process changed its directory named
+    // another (a store's new files were written into it, unnoticed).
+    const at = resolve(dir);
+    return new Cask(await Catalog.open(at, o), at, o);
   }
 
   /** Number of live keys in the store: expired keys are not counted. */
@@ -330,26 +335,26 @@ export class Cask {
     stream: ReadableStream<Uint8Array>,
     options?: SetOptions & { size?: number },
   ): Promise<void> {
-    return attempt(() => {
+    const storing = attempt(() => {
       if (!(stream instanceof ReadableStream)) {
         throw new InvalidArgumentError("setStream() takes a ReadableStream<Uint8Array>");
       }
       if (stream.locked) {
         throw new InvalidArgumentError("setStream() needs a stream no reader holds (it is locked)");
       }
+      checkStreamOptions(options);
       const { size, ...rest } = options ?? {};
-      let op;
-      try {
-        checkStreamOptions(options);
-        op = this.#prepare({ type: "set", key, value: EMPTY, ...rest });
-      } catch (e) {
-        // Refused before a byte was read: the source is let go, as a pipe
-        // whose destination fails lets go of its source.
-        stream.cancel(e).catch(() => {});
-        throw e;
-      }
+      const op = this.#prepare({ type: "set", key, value: EMPTY, ...rest });
       return this.#catalog.setStream(op, stream, size);
     });
+    // Refused before a byte was read (bad options or key, a closed or
+    // read-only store): the source is let go, as a pipe whose destination
+    // fails lets go of its source. One read from is the stream's reader's.
+    // The promise handed back is the store's own, as before.
+    storing.catch((e) => {
+      if (stream instanceof ReadableStream && !stream.locked) stream.cancel(e).catch(() => {});
+    });
+    return storing;
   }
 
   /**

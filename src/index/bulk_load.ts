@@ -38,7 +38,19 @@ export class BulkLoader {
   // Bytes every key seen so far shares; buckets are taken from the bytes after it.
   #prefix?: string;
 
-  constructor(readonly target: LoadTarget) {}
+  constructor(public target: LoadTarget) {}
+
+  /**
+   * Drops the records gathered and not applied, and sends the ones that come
+   * next to `target`: a loader, whose buffers are megabytes, serves one load
+   * after another.
+   */
+  reset(target: LoadTarget): void {
+    this.#keys.fill("", 0, this.#n);
+    this.#n = 0;
+    this.#sorted = true;
+    this.target = target;
+  }
 
   /** Adds a record in log order. */
   add(

@@ -81,7 +81,9 @@ function targetLoad(t: FollowTarget): LoadTarget {
 /** Loads and follows a store that another process may be writing; see the module doc. */
 export class Follower {
   readonly #t: FollowTarget;
-  // Kept across refreshes: its buffers are megabytes, and a follower polls often.
+  // Kept across refreshes and reloads: its buffers are megabytes, and a
+  // follower polls often (a loader of its own for each reload, beside a
+  // writer compacting in a loop, took its RSS to 190 MiB in 40 s, against 134).
   readonly #loader: BulkLoader;
   readonly #held: HeldLoad;
   #tail?: DataFile;
@@ -260,11 +262,21 @@ export class Follower {
   // taken while a compaction swapped files), is the writer's compaction moving
   // files under it: it starts over.
   async #load(begin: () => LoadTarget): Promise<Loaded> {
+    try {
+      return await this.#loadInto(begin);
+    } finally {
+      // Back to following, with none of the load's records left in it.
+      this.#loader.reset(this.#held);
+    }
+  }
+
+  async #loadInto(begin: () => LoadTarget): Promise<Loaded> {
     const t = this.#t;
+    const loader = this.#loader;
     for (let attempt = 1;; attempt++) {
       const warnings: RecoveryWarning[] = [];
       const seen = new Set((await listIds(t.dir, "data")).ids);
-      const loader = new BulkLoader(begin());
+      loader.reset(begin());
       let files: DataFile[] = [];
       try {
         const log = await recoverLog(t.dir, loadingSink(loader, t.clock()), {
