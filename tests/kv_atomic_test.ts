@@ -129,3 +129,38 @@ Deno.test("kv: commits called together apply in call order, sum/min/max among th
     });
   }
 });
+
+Deno.test("kv: reads and close() wait for the commits called before them that wait behind a sum", async () => {
+  for (const sync of ["always", "never", { intervalMs: 5 }] as const) {
+    await withDir(async (dir) => {
+      const mode = JSON.stringify(sync);
+      {
+        const kv = await openKv(dir, { sync });
+        await kv.set(["n"], new KvU64(5n));
+        await kv.set(["a"], 0);
+        const sum = kv.atomic().sum(["n"], 1n).commit();
+        const set = kv.set(["a"], 1);
+        const [n, a] = await kv.getMany<[KvU64, number]>([["n"], ["a"]]);
+        // Under "always" a write is visible once durable (see the README), so
+        // the read shows what is durable by then; otherwise both writes.
+        if (sync !== "always") {
+          assert.equal(n.value?.value, 6n, mode);
+          assert.equal(a.value, 1, mode);
+          assert.equal((await kv.get(["a"])).value, 1, mode);
+        }
+        await Promise.all([sum, set]);
+        // Un-awaited sums and sets, then close(): every one called before it is written.
+        const calls: Promise<unknown>[] = [];
+        for (let i = 0; i < 70; i++) {
+          calls.push(i % 7 === 0 ? kv.atomic().sum(["n"], 1n).commit() : kv.set(["k", i], i));
+        }
+        await kv.close();
+        const settled = await Promise.allSettled(calls);
+        assert.deepEqual(settled.filter((s) => s.status === "rejected"), [], mode);
+      }
+      await using again = await openKv(dir);
+      assert.equal((await again.get<KvU64>(["n"])).value?.value, 16n, mode);
+      assert.equal((await again.get(["k", 69])).value, 69, mode);
+    });
+  }
+});

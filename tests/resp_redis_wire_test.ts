@@ -56,6 +56,13 @@ const OPEN_CASES: string[] = [
   "*1\r\n$00\r\n\r\n",
   "*3\r\n$3\r\nSET\r\n$01\r\nk\r\n$01\r\nv\r\n",
   "*0\r\n*1\r\n$4\r\nPING\r\n",
+  // A header ends at its first CR; the byte after it is skipped unread.
+  "*1\rX$4\rXPING\r\nPING\r\n",
+  "*1\r\n$4\r\x00PING\r\nPING\r\n",
+  "*1\r\n\x00\r\nPING\r\n",
+  "*1\r\n\r\n",
+  "*1\r\n\n\r\n",
+  "*1\r\n\xffx\r\n",
   "*1\r\n$0\r\n\r\n",
   INLINE("COMMAND LIST FILTERBY PATTERN"),
   INLINE("COMMAND LIST FILTERBY PATTERN a b"),

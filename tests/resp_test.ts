@@ -157,10 +157,26 @@ Deno.test("parser: malformed frames are protocol errors", () => {
   protocolError("*1x\r\n", /invalid multibulk length/);
   protocolError("*\r\n", /invalid multibulk length/);
   protocolError("*1\r\nfoo\r\n", /expected '\$', got 'f'/);
-  protocolError("*1\r\n\x00\r\n", /expected '\$', got '\\x00'/);
+  // The byte named as it is, a CR as a space once the error line is written.
+  protocolError("*1\r\n\r\n", /expected '\$', got '\r'/);
   protocolError("*1\r\n$-1\r\n", /invalid bulk length/);
   protocolError("*1\r\n$x\r\n", /invalid bulk length/);
-  protocolError("*1\n", /invalid multibulk length/);
+  // A header ends at its first CR: a bare LF is part of its number.
+  protocolError("*1\n\r\n", /invalid multibulk length/);
+});
+
+Deno.test("parser: a header ends at its first CR and the byte after it is skipped, whatever it is, as in Redis", () => {
+  assert.deepEqual(parseAll(bytes("*1\rX$4\rXPING\r\nPING\r\n")).map(texts), [["PING"], ["PING"]]);
+  assert.deepEqual(parseAll(bytes("*1\r\n$4\r\x00PING\r\n")).map(texts), [["PING"]]);
+  // Not before that byte has come, nor past a NUL before the CR (Redis' strchr stops there).
+  const p = new RespParser();
+  p.push(bytes("*1\r"));
+  assert.equal(p.next(), undefined);
+  p.push(bytes("\n$4\r\nPING\r\n"));
+  assert.deepEqual(texts(p.next()), ["PING"]);
+  const stalled = new RespParser();
+  stalled.push(bytes("*1\r\n\x00\r\nPING\r\n"));
+  assert.equal(stalled.next(), undefined);
 });
 
 Deno.test("parser: the two bytes after a bulk's data are skipped unread, as Redis does", () => {

@@ -80,6 +80,16 @@ export class Committer {
     this.#onEnqueue = onEnqueue;
   }
 
+  /**
+   * Resolves once every commit called so far has reached the store; undefined
+   * when each has already (only a read-modify-write in flight holds later
+   * ones back). A read that waits for it sees the writes called before it,
+   * as in Deno KV, where they would otherwise wait behind the read-modify-write.
+   */
+  issued(): Promise<void> | undefined {
+    return this.#queued > 0 ? this.#issued : undefined;
+  }
+
   /** Applies `plan` atomically; `{ ok: false }` when a check fails. */
   async commit(plan: CommitPlan): Promise<KvCommitResult | KvCommitError> {
     this.#gate.check();

@@ -109,6 +109,7 @@ export class Kv {
     this.#gate.check();
     checkConsistency(options?.consistency);
     const kb = this.#readKey(key);
+    await this.#committer.issued();
     const record = await readEntry(this.#engine, kb);
     return record === undefined ? absentEntry(key) : entryOf<T>(kb, record);
   }
@@ -220,7 +221,10 @@ export class Kv {
     if (this.#closing) return this.#closing;
     this.#gate.close();
     this.#wakeup.wake();
-    this.#closing = this.#queue.settle().then(() => this.#engine.close());
+    // Commits called before it that wait behind a read-modify-write are
+    // written first, as the store's own close() writes the writes called before it.
+    this.#closing = Promise.all([this.#queue.settle(), this.#committer.issued()])
+      .then(() => this.#engine.close());
     // Deno KV code calls close() without awaiting it and may delete the
     // directory next (a test's teardown): the flush then fails, and that must
     // not kill the process. Callers who await the promise still see the error.
@@ -259,6 +263,7 @@ export class Kv {
     for (let i = 0; i < encoded.length; i++) {
       if (!(i in encoded)) throw serdeError("object", undefined);
     }
+    await this.#committer.issued();
     const records = await readAtOnce(this.#engine, encoded);
     return records.map((r, i) => r === undefined ? absentEntry(keys[i]) : entryOf(encoded[i], r));
   }

@@ -172,13 +172,14 @@ export class RespParser {
     const args = this.#args!;
     while (this.#remaining > 0) {
       if (this.#bulkLength < 0) {
-        if (this.#start === this.#end) return undefined;
-        const first = this.#buf[this.#start];
-        if (first !== DOLLAR) {
-          throw new ProtocolError(`expected '$', got '${printable(first)}'`);
-        }
+        // Redis looks at the '$' once the header's line has ended, and names
+        // the byte as it is (a CR or LF as a space, as every error line).
         const end = this.#line("bulk count string");
         if (end < 0) return undefined;
+        const first = this.#buf[this.#lineStart];
+        if (first !== DOLLAR) {
+          throw new ProtocolError(`expected '$', got '${String.fromCharCode(first)}'`);
+        }
         const length = parseLength(this.#buf, this.#lineStart + 1, end);
         const max = this.#limits.maxBulkLength;
         // In Redis' order, as for the count above.
@@ -217,36 +218,37 @@ export class RespParser {
   /**
    * Finds the next line and consumes it, returning where it ends without the
    * terminator (it starts at #lineStart); -1 when it has not fully arrived.
-   * `header` names a frame header (Redis' words for one too long), which must
-   * end in CRLF; undefined means an inline command, which may end in a bare LF.
+   * `header` names a frame header (Redis' words for one too long), which ends
+   * as Redis ends one: at its first CR, the byte after which is skipped
+   * unread, whatever it is. Undefined means an inline command, which ends at
+   * its first LF (a CR before it is dropped).
    */
   #line(header: string | undefined): number {
     const from = this.#start + this.#scanned;
+    const stop = header === undefined ? LF : CR;
     // A plain loop: lines are short, and indexOf() would either allocate a
     // view per call or search the whole free tail of a buffer a big value grew.
+    // Redis searches with C's strchr(), which a NUL byte stops: see #nul.
     const buf = this.#buf;
     const limit = this.#end;
     let at = from;
-    while (at < limit && buf[at] !== LF && buf[at] !== NUL) at++;
+    while (at < limit && buf[at] !== stop && buf[at] !== NUL) at++;
     if (at < limit && buf[at] === NUL) this.#nul = true;
-    const lf = at < limit && !this.#nul ? at - from : -1;
-    if (lf < 0) {
+    if (at === limit || this.#nul) {
       this.#scanned = this.#end - this.#start;
       if (this.#scanned > this.#limits.maxLineLength) throw tooBig(header);
       return -1;
     }
-    const start = this.#start;
-    const newline = from + lf;
-    let end = newline;
-    if (end > start && this.#buf[end - 1] === CR) end--;
-    else if (header !== undefined) {
-      // Redis reads a header's number up to a CR, so a bare LF makes it no number.
-      throw new ProtocolError(
-        header === "mbulk count string" ? "invalid multibulk length" : "invalid bulk length",
-      );
+    // A header's CR must have the byte it skips after it.
+    if (header !== undefined && at + 1 === limit) {
+      this.#scanned = at - this.#start;
+      return -1;
     }
+    const start = this.#start;
+    let end = at;
+    if (header === undefined && end > start && buf[end - 1] === CR) end--;
     if (end - start > this.#limits.maxLineLength) throw tooBig(header);
-    this.#consume(newline + 1 - start);
+    this.#consume(at + (header === undefined ? 1 : 2) - start);
     this.#lineStart = start;
     return end;
   }
@@ -286,10 +288,6 @@ function parseLength(buf: Uint8Array, from: number, to: number): number | undefi
     n = n * 10 + digit;
   }
   return negative ? -n : n;
-}
-
-function printable(c: number): string {
-  return c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, "0")}`;
 }
 
 // Redis' words for a line past the limit: an inline request, or the header named.
