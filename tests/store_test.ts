@@ -538,3 +538,22 @@ Deno.test("a store opened by a relative path stays where it was opened when the 
       assert.deepEqual([...Deno.readDirSync(`${to}/data`)], [], `${mode}: files written elsewhere`);
     }
   }));
+
+Deno.test("a loop of awaited reads lets a durable write called before it finish", () =>
+  withDir(async (dir) => {
+    for (const inlineFsync of [false, true]) {
+      await using db = await open(`${dir}/${inlineFsync}`, { inlineFsync });
+      const writing = db.set("ready", "yes");
+      let polls = 0;
+      // Reads settle in microtasks; the fsync the write waits for needs the
+      // event loop. A bound ends the test (failed) if the loop never lets it run.
+      while (!(await db.has("ready")) && polls < 2_000_000) polls++;
+      assert.ok(polls < 2_000_000, `inlineFsync ${inlineFsync}: never saw the write`);
+      await writing;
+      // The same through get() and getMany().
+      const more = db.set("later", "1");
+      for (polls = 0; (await db.get("later")) === undefined && polls < 2_000_000;) polls++;
+      assert.ok(polls < 2_000_000, `inlineFsync ${inlineFsync}: get never saw the write`);
+      await more;
+    }
+  }));

@@ -26,6 +26,7 @@ import type {
 import { Catalog, type KeyedOp } from "../index/catalog.ts";
 import type { Entry } from "../index/keydir.ts";
 import { stepAsync } from "./async_steps.ts";
+import { settled } from "./loop_turns.ts";
 import { Batch } from "./batch.ts";
 import { type ResolvedOptions, resolveOptions } from "./options.ts";
 import {
@@ -177,7 +178,7 @@ export class Cask {
    */
   get(key: Bytes): Promise<Uint8Array | undefined> {
     try {
-      return Promise.resolve(this.getSync(key));
+      return settled(this.getSync(key));
     } catch (e) {
       return Promise.reject(e);
     }
@@ -866,10 +867,12 @@ export class Cask {
 }
 
 // Runs `f`, turning a throw into a rejection, so every method reports bad input
-// the same way; a promise `f` returns is passed on as it is, without another hop.
+// the same way; a promise `f` returns is passed on as it is, without another hop,
+// and a result it has at once settles as loop_turns.ts says.
 function attempt<T>(f: () => T | Promise<T>): Promise<T> {
   try {
-    return Promise.resolve(f());
+    const r = f();
+    return r instanceof Promise ? r : settled(r);
   } catch (e) {
     return Promise.reject(e);
   }
