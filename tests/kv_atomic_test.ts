@@ -164,3 +164,20 @@ Deno.test("kv: reads and close() wait for the commits called before them that wa
     });
   }
 });
+
+Deno.test("kv: a read answers as of its call, not with writes called after it", async () => {
+  for (const sync of ["always", "never", { intervalMs: 5 }] as const) {
+    await withDir(async (dir) => {
+      await using kv = await openKv(dir, { sync });
+      const mode = JSON.stringify(sync);
+      await kv.set(["k"], 1);
+      const get = kv.get(["k"]);
+      const many = kv.getMany([["k"]]);
+      const later = kv.set(["k"], 2);
+      assert.equal((await get).value, 1, mode);
+      assert.equal((await many)[0].value, 1, mode);
+      await later;
+      assert.equal((await kv.get(["k"])).value, 2, mode);
+    });
+  }
+});

@@ -7,6 +7,7 @@ import { ReplyBuffer } from "../src/resp/encoder.ts";
 import { compileGlob, globMatch } from "../src/resp/glob.ts";
 import { KeyLocks } from "../src/resp/key_locks.ts";
 import { splitInline } from "../src/resp/inline.ts";
+import { byteString, quoted } from "../src/resp/words.ts";
 import { ProtocolError, type RespLimits, RespParser } from "../src/resp/parser.ts";
 
 const enc = new TextEncoder();
@@ -146,6 +147,20 @@ Deno.test("parser: a line with a NUL byte before its end never ends, as in Redis
   assert.equal(p.next(), undefined);
   p.push(bytes("PING\r\n".repeat(14)));
   assert.throws(() => p.next(), /too big inline request/);
+});
+
+Deno.test("parser: a line that ended is not too big, however long, as in Redis", () => {
+  const limits: RespLimits = { maxBulkLength: 1024, maxMultibulkLength: 8, maxLineLength: 100 };
+  assert.deepEqual(parseAll(bytes(`ECHO ${"x".repeat(200)}\r\n`), limits).map(texts), [
+    ["ECHO", "x".repeat(200)],
+  ]);
+  protocolError(`*${"1".repeat(200)}\r\n`, /invalid multibulk length/, limits);
+});
+
+Deno.test("words: a long argument is one character per byte, 0x80-0x9f too", () => {
+  const arg = new Uint8Array([...new Array(40).fill(0x61), 0x80, 0x9c, 0xff]);
+  assert.equal(byteString(arg), "a".repeat(40) + "\x80\x9c\xff");
+  assert.equal(quoted(arg), "a".repeat(40) + "\x80\x9c\xff");
 });
 
 Deno.test("parser: *0, *-1 and blank lines are ignored", () => {

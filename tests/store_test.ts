@@ -550,10 +550,20 @@ Deno.test("a loop of awaited reads lets a durable write called before it finish"
       while (!(await db.has("ready")) && polls < 2_000_000) polls++;
       assert.ok(polls < 2_000_000, `inlineFsync ${inlineFsync}: never saw the write`);
       await writing;
-      // The same through get() and getMany().
+      // The same through get(), and through scans (each step a read).
       const more = db.set("later", "1");
       for (polls = 0; (await db.get("later")) === undefined && polls < 2_000_000;) polls++;
       assert.ok(polls < 2_000_000, `inlineFsync ${inlineFsync}: get never saw the write`);
       await more;
+      let done = false;
+      const last = db.set("last", "1").then(() => done = true);
+      for (polls = 0; !done && polls < 2_000_000; polls++) {
+        for await (const _ of db.keys({ prefix: "none" }));
+      }
+      assert.ok(
+        done,
+        `inlineFsync ${inlineFsync}: a loop of empty scans never let the write finish`,
+      );
+      await last;
     }
   }));

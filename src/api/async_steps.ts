@@ -7,13 +7,15 @@
  * @module
  */
 
+import { settled } from "./loop_turns.ts";
+
 /** `it` as an AsyncGenerator: each step runs synchronously, its result (or throw) in a settled promise. */
 export function stepAsync<T>(
   it: Generator<T, void, undefined>,
 ): AsyncGenerator<T, void, undefined> {
   const settle = (step: () => IteratorResult<T, void>): Promise<IteratorResult<T, void>> => {
     try {
-      return Promise.resolve(step());
+      return settled(step());
     } catch (e) {
       return Promise.reject(e);
     }

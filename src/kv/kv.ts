@@ -109,7 +109,10 @@ export class Kv {
     this.#gate.check();
     checkConsistency(options?.consistency);
     const kb = this.#readKey(key);
-    await this.#committer.issued();
+    // Read at the call unless commits called before it are held: a hop here
+    // let a write called after it in first.
+    const held = this.#committer.issued();
+    if (held) await held;
     const record = await readEntry(this.#engine, kb);
     return record === undefined ? absentEntry(key) : entryOf<T>(kb, record);
   }
@@ -263,7 +266,8 @@ export class Kv {
     for (let i = 0; i < encoded.length; i++) {
       if (!(i in encoded)) throw serdeError("object", undefined);
     }
-    await this.#committer.issued();
+    const held = this.#committer.issued();
+    if (held) await held;
     const records = await readAtOnce(this.#engine, encoded);
     return records.map((r, i) => r === undefined ? absentEntry(keys[i]) : entryOf(encoded[i], r));
   }

@@ -19,7 +19,9 @@ const TRIES = 8;
 /**
  * The records of `keys`, re-read while a commit landed in between, so they
  * belong to one point in time (after {@link TRIES} tries the last read is
- * returned as it is).
+ * returned as it is). In between means while they were asked for: a commit
+ * that lands while their answers settle was called after the read (the store
+ * reads at the call), and must not be seen, as in Deno KV.
  */
 export async function readAtOnce(
   engine: KvEngine,
@@ -28,8 +30,10 @@ export async function readAtOnce(
   let records: (EngineEntry | undefined)[] = [];
   for (let i = 0; i < TRIES; i++) {
     const before = engine.sequence;
-    records = await Promise.all(keys.map((k) => readEntry(engine, k)));
-    if (engine.sequence === before) break;
+    const reads = keys.map((k) => readEntry(engine, k));
+    const still = engine.sequence === before;
+    records = await Promise.all(reads);
+    if (still) break;
   }
   return records;
 }

@@ -6,6 +6,7 @@
 
 import { CommandError } from "./command_error.ts";
 import { type LongDouble, parseLongDouble } from "./long_double.ts";
+import { byteString } from "./words.ts";
 
 /** Redis' reply when an integer argument or value does not parse. */
 export const NOT_INTEGER = "ERR value is not an integer or out of range";
@@ -16,7 +17,6 @@ const NOT_FLOAT = "ERR value is not a valid float";
 export const INT64_MIN = -(2n ** 63n);
 /** The range of Redis' integers. */
 export const INT64_MAX = 2n ** 63n - 1n;
-const latin1 = new TextDecoder("latin1");
 const ascii = new TextEncoder();
 // Redis' string2ll: no sign but '-', no spaces, no leading zeros.
 const INTEGER = /^(0|-?[1-9]\d{0,19})$/;
@@ -31,7 +31,7 @@ const ZERO = 0x30;
 export function parseInt64(arg: Uint8Array, error = NOT_INTEGER): bigint {
   const small = smallInteger(arg);
   if (small !== undefined) return BigInt(small);
-  const text = latin1.decode(arg);
+  const text = byteString(arg);
   if (!INTEGER.test(text)) throw new CommandError(error);
   const n = BigInt(text);
   if (n < INT64_MIN || n > INT64_MAX) throw new CommandError(error);
@@ -86,7 +86,7 @@ export function addInt64(value: bigint, delta: bigint): bigint {
 
 /** Parses a float as Redis does (see long_double.ts); anything else fails with {@link NOT_FLOAT}. */
 export function parseFloatArg(arg: Uint8Array): LongDouble {
-  const n = parseLongDouble(latin1.decode(arg));
+  const n = parseLongDouble(byteString(arg));
   if (n === undefined) throw new CommandError(NOT_FLOAT);
   return n;
 }

@@ -247,7 +247,8 @@ export class RespParser {
     const start = this.#start;
     let end = at;
     if (header === undefined && end > start && buf[end - 1] === CR) end--;
-    if (end - start > this.#limits.maxLineLength) throw tooBig(header);
+    // A line that ended is not too big, however long: Redis checks the
+    // limit only while the end has not come.
     this.#consume(at + (header === undefined ? 1 : 2) - start);
     this.#lineStart = start;
     return end;

@@ -11,11 +11,10 @@ import type { Reply } from "./encoder.ts";
 import { compileGlob, type Glob } from "./glob.ts";
 import type { KeyRange, KeyView } from "./keyspace.ts";
 import { parseInt64 } from "./numbers.ts";
-import { asciiUpper } from "./words.ts";
+import { asciiUpper, byteString } from "./words.ts";
 
 const DEFAULT_COUNT = 10;
 const MATCH_ALL = compileGlob(new TextEncoder().encode("*"));
-const latin1 = new TextDecoder("latin1");
 const INVALID_CURSOR = "ERR invalid cursor";
 // Redis reads a cursor with strtoul: a sign, then digits (none: 0), then nothing.
 const CURSOR = /^([+-]?\d+)?$/;
@@ -65,7 +64,7 @@ export async function scan(s: Session, args: Uint8Array[]): Promise<Reply> {
 
 // An unsigned 64-bit cursor, read as Redis' strtoul reads it: "-1" is 2^64 - 1.
 function parseCursor(arg: Uint8Array): bigint {
-  const text = latin1.decode(arg);
+  const text = byteString(arg);
   if (!CURSOR.test(text)) throw new CommandError(INVALID_CURSOR);
   const n = text === "" ? 0n : BigInt(text);
   if (n >= UINT64 || n <= -UINT64) throw new CommandError(INVALID_CURSOR);

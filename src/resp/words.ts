@@ -4,9 +4,9 @@
  * @module
  */
 
+import { bytesToKey } from "../base/keys.ts";
 import { CommandError } from "./command_error.ts";
 
-const latin1 = new TextDecoder("latin1");
 const SHORT = 32;
 
 /**
@@ -16,7 +16,9 @@ const SHORT = 32;
 export function byteString(arg: Uint8Array): string {
   // Short keys are the common case; building them here is cheaper than a
   // call into the runtime's decoder (profiled: 7% of a pipelined benchmark).
-  if (arg.length > SHORT) return latin1.decode(arg);
+  // Not TextDecoder("latin1") for long ones: it is windows-1252, which made
+  // bytes 0x80-0x9f other characters (and errors quote other bytes).
+  if (arg.length > SHORT) return bytesToKey(arg);
   return String.fromCharCode.apply(null, arg as unknown as number[]);
 }
 
@@ -40,7 +42,7 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 /** An option or command name, upper-cased for comparison. */
 export function asciiUpper(arg: Uint8Array): string {
-  if (arg.length > SHORT) return latin1.decode(arg).toUpperCase();
+  if (arg.length > SHORT) return bytesToKey(arg).toUpperCase();
   let text = "";
   for (let i = 0; i < arg.length; i++) {
     const c = arg[i];
