@@ -16,19 +16,24 @@ import { setImmediate } from "node:timers";
 const RUN = 256;
 
 let sinceTurn = 0;
-let watching = false;
+// The next turn of the loop, while one is watched for: every result past the
+// run waits for it, so a burst of reads (a Promise.all of thousands) takes
+// one immediate, not one each.
+let turn: PromiseWithResolvers<void> | undefined;
 
 function turned(): void {
   sinceTurn = 0;
-  watching = false;
+  const t = turn!;
+  turn = undefined;
+  t.resolve();
 }
 
 /** `value` as a settled promise; after a run of them without a turn of the event loop, settled after one. */
 export function settled<T>(value: T): Promise<T> {
-  if (!watching) {
-    watching = true;
+  if (turn === undefined) {
+    turn = Promise.withResolvers();
     setImmediate(turned);
   }
   if (++sinceTurn < RUN) return Promise.resolve(value);
-  return new Promise((resolve) => setImmediate(() => resolve(value)));
+  return turn.promise.then(() => value);
 }
