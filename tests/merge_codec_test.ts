@@ -14,6 +14,20 @@ import { prng, randomBytes } from "./helpers.ts";
 
 const FROM = formatV2(0x1234_5678), TO = formatV2(0x9abc_def0);
 
+// The header of an output file sealed under TO.
+const header: FileHeader = {
+  version: 2,
+  kind: KIND_DATA,
+  flags: FILE_FLAG_COMPACTED,
+  salt: TO.salt,
+  storeId: "0011223344556677",
+  fileId: 5,
+  follows: 3,
+  baseSeq: 9,
+  part: 1,
+  parts: 1,
+};
+
 /** Records of varied sizes (some batch members) encoded under FROM, back to back. */
 function records(count: number) {
   const rand = prng(7);
@@ -61,18 +75,6 @@ Deno.test("merge codec: sealed records verify under the new salt, batch flag cle
   assert.equal(batch.check(0, n), n);
   const outAt = 64;
   const entries = batch.seal(0, n, TO, FLAG_BATCH, outAt).slice();
-  const header: FileHeader = {
-    version: 2,
-    kind: KIND_DATA,
-    flags: FILE_FLAG_COMPACTED,
-    salt: TO.salt,
-    storeId: "0011223344556677",
-    fileId: 5,
-    follows: 3,
-    baseSeq: 9,
-    part: 1,
-    parts: 1,
-  };
   assert.equal(encodeFileHeader(header).length, outAt);
   const bulk = new HintWriter(header), one = new HintWriter(header);
   bulk.addEntries(entries, n);
@@ -92,6 +94,38 @@ Deno.test("merge codec: sealed records verify under the new salt, batch flag cle
     one.add(keys[i], h, outAt + at[i]);
   }
   assert.deepEqual(bulk.finish(), one.finish());
+});
+
+Deno.test("a hint taken in pieces out of left-over buffers, while they grow, has the bytes of one written at once", () => {
+  const rand = prng(3);
+  const whole = new HintWriter(header);
+  // Small and full of garbage, as buffers an earlier merge used are.
+  const pieces = new HintWriter(header, [
+    new Uint8Array(100).fill(0xff),
+    new Uint8Array(30).fill(0xee),
+  ]);
+  const taken: Uint8Array[] = [];
+  const h = emptyHeader();
+  for (let i = 0; i < 500; i++) {
+    const key = randomBytes(rand, 1 + Math.floor(rand() * 50));
+    Object.assign(h, {
+      valueLen: i * 3,
+      timestamp: 1e12 + i,
+      expireAt: i % 9 ? 0 : 2e12,
+      seq: i,
+      flags: 0,
+    });
+    whole.add(key, h, 64 + i * 200);
+    pieces.add(key, h, 64 + i * 200);
+    // Each piece is written out before the next is taken, as a merge does.
+    if (rand() < 0.05) taken.push(pieces.take().slice());
+  }
+  taken.push(pieces.finish().slice());
+  const joined = new Uint8Array(taken.reduce((n, t) => n + t.length, 0));
+  let at = 0;
+  for (const t of taken) joined.set(t, (at += t.length) - t.length);
+  assert.ok(taken.length > 5, `${taken.length} pieces`);
+  assert.deepEqual(joined, whole.finish());
 });
 
 Deno.test("merge codec: check stops at a damaged record, a wrong size or a wrong key length", () => {

@@ -14,7 +14,13 @@ import type {
   Stats,
 } from "../base/types.ts";
 import { DataFile } from "../log/datafile.ts";
-import { installMerged, type MergePlan, removeInputs, writeMerged } from "../log/merge_files.ts";
+import {
+  installMerged,
+  type MergePlan,
+  releaseMoves,
+  removeInputs,
+  writeMerged,
+} from "../log/merge_files.ts";
 import { TimeSlicer } from "../log/time_slice.ts";
 import type { Writer } from "../log/writer.ts";
 import type { Entry, KeyDir } from "./keydir.ts";
@@ -135,6 +141,7 @@ export async function runCompaction(
     );
     await slicer.pause();
   }
+  releaseMoves(moves);
   // Keys whose records were damaged were not copied; they are gone with the
   // inputs, so they leave the index rather than point nowhere.
   if (damaged) { for (const [k, e] of ctx.entries()) if (inputIds.has(e.fileId)) ctx.remove(k); }

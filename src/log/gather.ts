@@ -98,6 +98,11 @@ async function sortByBucket(
   return { order: await bucketOrder(bucket, starts, slicer), starts };
 }
 
+// The codec of the last merge, kept for the next: its memory's pages are
+// touched already (see base/spare_buffers.ts for what a fresh page costs), and
+// a WebAssembly memory cannot give them back anyway.
+let spareCodec: MergeCodec | undefined;
+
 /** Reads records of data files into a merge's batches; keeps recently read blocks between calls. */
 export class Gatherer {
   // Block slot by file id and block; Map order is use order, oldest first.
@@ -108,7 +113,15 @@ export class Gatherer {
 
   /** `blocks`: how many blocks read whole are kept (at most {@link CACHED_BLOCKS}). */
   constructor(readonly blocks: number) {
-    this.codec = new MergeCodec(blocks, BLOCK_READ);
+    // Room for the most blocks whatever `blocks` is, so any merge can reuse it;
+    // slots never used are never touched.
+    this.codec = spareCodec ?? new MergeCodec(CACHED_BLOCKS, BLOCK_READ);
+    spareCodec = undefined;
+  }
+
+  /** Keeps the codec for the next merge's Gatherer; this one is not used again. */
+  release(): void {
+    spareCodec = this.codec;
   }
 
   /**
@@ -138,6 +151,8 @@ export class Gatherer {
     const into = batch.records;
     for (let b = 0; b < blocks; b++) {
       const first = starts[b], end = starts[b + 1];
+      // Most blocks hold none of a segment's records when it is one of many.
+      if (first === end) continue;
       let lo = Infinity, hi = 0, small = 0;
       for (let j = first; j < end; j++) {
         const i = order[j];

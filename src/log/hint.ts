@@ -31,19 +31,42 @@ const ENTRY_V1 = 32;
 const ENTRY = 44;
 const TRAILER = 8;
 
-/** Builds the hint of one version-2 data file incrementally; its bytes are taken out in pieces. */
+/**
+ * Builds the hint of one version-2 data file incrementally; its bytes are taken
+ * out in pieces. It fills one of its two buffers while the piece last taken,
+ * a view of the other, is written out.
+ */
 export class HintWriter {
-  #buf = new Uint8Array(64 * 1024);
-  #view = new DataView(this.#buf.buffer);
+  #buf: Uint8Array;
+  #spare: Uint8Array;
+  #view: DataView;
   #used = 0;
   #count = 0;
   #crc: number;
-  #header?: Uint8Array;
+  // Where the bytes the CRC covers start in #buf: after the file header, which
+  // the first piece begins with.
+  #crcFrom: number;
 
-  /** `data`: the header of the data file the hint describes. */
-  constructor(readonly data: FileHeader) {
+  /**
+   * `data`: the header of the data file the hint describes; `buffers`: the two
+   * it starts with (they grow as needed).
+   */
+  constructor(
+    readonly data: FileHeader,
+    buffers: [Uint8Array, Uint8Array] = [new Uint8Array(256), new Uint8Array(256)],
+  ) {
+    [this.#buf, this.#spare] = buffers;
+    this.#view = new DataView(this.#buf.buffer, this.#buf.byteOffset, this.#buf.length);
     this.#crc = data.salt;
-    this.#header = encodeFileHeader({ ...data, kind: KIND_HINT });
+    const head = encodeFileHeader({ ...data, kind: KIND_HINT });
+    this.#reserve(head.length);
+    this.#buf.set(head);
+    this.#used = this.#crcFrom = head.length;
+  }
+
+  /** Its two buffers, to reuse once nothing it handed out is read any more. */
+  get buffers(): [Uint8Array, Uint8Array] {
+    return [this.#buf, this.#spare];
   }
 
   /** Adds the entry of the record at `offset` whose key is `key`. */
@@ -79,31 +102,26 @@ export class HintWriter {
     this.#view = new DataView(bigger.buffer);
   }
 
-  /** The bytes added since the last take (the file header first). */
+  /** The bytes added since the last take (the file header first): a view, valid until the next take. */
   take(): Uint8Array {
-    const body = this.#buf.slice(0, this.#used);
-    this.#crc = crc32(body, this.#crc);
-    this.#used = 0;
-    const head = this.#header;
-    if (!head) return body;
-    this.#header = undefined;
-    const out = new Uint8Array(head.length + body.length);
-    out.set(head);
-    out.set(body, head.length);
+    const out = this.#buf.subarray(0, this.#used);
+    this.#crc = crc32(out.subarray(this.#crcFrom), this.#crc);
+    this.#crcFrom = this.#used = 0;
+    [this.#buf, this.#spare] = [this.#spare, this.#buf];
+    this.#view = new DataView(this.#buf.buffer, this.#buf.byteOffset, this.#buf.length);
     return out;
   }
 
-  /** The final bytes: whatever is left, then the trailer. */
+  /** The final bytes: whatever is left, then the trailer; a view, as {@link HintWriter.take} gives. */
   finish(): Uint8Array {
-    const rest = this.take();
-    const t = new Uint8Array(TRAILER);
-    const v = new DataView(t.buffer);
-    v.setUint32(0, this.#count, true);
-    v.setUint32(4, crc32(t.subarray(0, 4), this.#crc), true);
-    const out = new Uint8Array(rest.length + TRAILER);
-    out.set(rest);
-    out.set(t, rest.length);
-    return out;
+    this.#reserve(TRAILER);
+    const v = this.#view, at = this.#used;
+    v.setUint32(at, this.#count, true);
+    const crc = crc32(this.#buf.subarray(this.#crcFrom, at + 4), this.#crc);
+    v.setUint32(at + 4, crc, true);
+    this.#used += TRAILER;
+    this.#crcFrom = this.#used;
+    return this.take();
   }
 }
 

@@ -40,6 +40,7 @@ import {
 import { TimeSlicer } from "./time_slice.ts";
 import { HintWriter } from "./hint.ts";
 import { keyEquals } from "../base/keys.ts";
+import { giveBack, giveBackArrays, takeArray, takeBuffer } from "../base/spare_buffers.ts";
 import type { CompactProgress } from "../base/types.ts";
 
 /** What a compaction is asked to do. */
@@ -94,6 +95,11 @@ export interface MergeMoves {
   offsets: Float64Array;
 }
 
+/** Gives the arrays of `moves` back to the spare buffers once the index has taken them. */
+export function releaseMoves(moves: MergeMoves): void {
+  giveBackArrays(moves.fileIds, moves.offsets);
+}
+
 /** What a merge wrote. */
 export interface MergeResult {
   outputs: MergeOutput[];
@@ -104,8 +110,8 @@ const TEMP = ".merging";
 
 class Output {
   size = 0;
-  buf = new Uint8Array(4 * 1024 * 1024);
-  #spare = new Uint8Array(4 * 1024 * 1024);
+  buf = takeBuffer(OUTPUT_BUFFER);
+  #spare = takeBuffer(OUTPUT_BUFFER);
   #writing: Promise<void> = Promise.resolve();
   // Data bytes written since the last early sync was started, and that sync.
   #unsynced = 0;
@@ -136,7 +142,7 @@ class Output {
       parts: 0,
     };
     this.fmt = formatV2(this.header.salt);
-    this.hint = new HintWriter(this.header);
+    this.hint = new HintWriter(this.header, [takeBuffer(HINT_BUFFER), takeBuffer(HINT_BUFFER)]);
     this.push(encodeFileHeader(this.header));
   }
 
@@ -232,7 +238,26 @@ class Output {
     await this.#writing;
     await this.#syncing;
   }
+
+  /**
+   * Writes out the rest of the records and the whole hint, and gives the
+   * buffers back for the next output (this merge's or a later one's). What is
+   * left is {@link Output.seal} and the syncs.
+   */
+  async complete(): Promise<void> {
+    await this.flush();
+    await this.#writing;
+    await writeAll(this.hintFile, this.hint.finish());
+    for (const b of [this.buf, this.#spare, ...this.hint.buffers]) giveBack(b);
+    this.buf = this.#spare = new Uint8Array(0);
+  }
 }
+
+// An output's two buffers hold a flush (FLUSH_BYTES) and the segment that
+// overflows it; its hint's two, the entries of a flush (an entry is never
+// longer than its record).
+const OUTPUT_BUFFER = 4 * 1024 * 1024;
+const HINT_BUFFER = OUTPUT_BUFFER;
 
 // An output is fdatasynced in the background each time this much more of it
 // is written, so the disk writes while the merge works on the next segments
@@ -290,12 +315,17 @@ class LiveRecords {
 
   // Typed arrays have room for `cap` records from the start: growing arrays of
   // a million records copies them, milliseconds that other calls would wait
-  // out, while making them zero-filled costs nothing until they are written.
+  // out. They are spare buffers, whose pages an earlier merge touched already.
   constructor(cap: number) {
     cap = Math.max(cap, 16);
-    this.fileIds = new Uint32Array(cap);
-    this.offsets = new Float64Array(cap);
-    this.sizes = new Uint32Array(cap);
+    this.fileIds = takeArray(Uint32Array, cap);
+    this.offsets = takeArray(Float64Array, cap);
+    this.sizes = takeArray(Uint32Array, cap);
+  }
+
+  /** Gives the arrays back; this is not used again. */
+  release(): void {
+    giveBackArrays(this.fileIds, this.offsets, this.sizes);
   }
 
   add(key: string, fileId: number, offset: number, size: number): number {
@@ -432,7 +462,11 @@ export async function writeMerged(plan: MergePlan): Promise<MergeResult> {
   try {
     const live = await takeLive(plan, slicer);
     const n = live.n;
-    moves = { keys: live.keys, fileIds: new Int32Array(n), offsets: new Float64Array(n) };
+    moves = {
+      keys: live.keys,
+      fileIds: takeArray(Int32Array, n),
+      offsets: takeArray(Float64Array, n),
+    };
     // -1 (not copied) in slices: filling a million at once took 2-3 ms.
     for (let i = 0; i < n; i += TAKE_KEYS) {
       moves.fileIds.fill(-1, i, i + TAKE_KEYS);
@@ -461,15 +495,15 @@ export async function writeMerged(plan: MergePlan): Promise<MergeResult> {
         const o = outs[outs.length - 1];
         if (seg.bytes > 0) await copy(o);
         if (stop !== "output") continue;
-        await o.flush();
+        await o.complete();
         outs.push(openOutput(plan, o.id + 1, moves));
       }
     }
     if (seg.bytes > 0) await copy(outs[outs.length - 1]);
-    await outs[outs.length - 1].flush();
+    await outs[outs.length - 1].complete();
+    live.release();
     for (const o of outs) {
       await o.drain();
-      await writeAll(o.hintFile, o.hint.finish());
       await o.seal(outs.length);
       await o.data.syncData();
       await o.hintFile.syncData();
@@ -488,6 +522,7 @@ export async function writeMerged(plan: MergePlan): Promise<MergeResult> {
     throw e;
   }
   for (const o of outs) closeOutput(o);
+  gather?.release();
   return {
     outputs: outs.map((o) => ({
       id: o.id,
