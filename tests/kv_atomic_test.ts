@@ -165,6 +165,33 @@ Deno.test("kv: reads and close() wait for the commits called before them that wa
   }
 });
 
+Deno.test("kv: a list's batch sees the writes called before it that wait behind a sum", async () => {
+  for (const sync of ["never", { intervalMs: 5 }] as const) {
+    await withDir(async (dir) => {
+      await using kv = await openKv(dir, { sync });
+      const mode = JSON.stringify(sync);
+      await kv.set(["n"], new KvU64(5n));
+      await kv.set(["a", 1], 0);
+      const writes = [
+        kv.atomic().sum(["n"], 1n).commit(),
+        kv.set(["a", 1], 1),
+        kv.set(["a", 2], 2),
+        kv.delete(["a", 1]),
+      ];
+      const seen = [];
+      for await (const e of kv.list({ prefix: ["a"] })) seen.push([e.key, e.value]);
+      assert.deepEqual(seen, [[["a", 2], 2]], mode);
+      await Promise.all(writes);
+      // And a batch pulled later sees what was called before it.
+      const page = kv.list({ prefix: ["a"] }, { batchSize: 1 });
+      assert.deepEqual((await page.next()).value?.key, ["a", 2], mode);
+      const more = [kv.atomic().sum(["n"], 1n).commit(), kv.set(["a", 3], 3)];
+      assert.deepEqual((await page.next()).value?.key, ["a", 3], mode);
+      await Promise.all(more);
+    });
+  }
+});
+
 Deno.test("kv: a read answers as of its call, not with writes called after it", async () => {
   for (const sync of ["always", "never", { intervalMs: 5 }] as const) {
     await withDir(async (dir) => {

@@ -158,6 +158,7 @@ export class Kv {
       cursor: options.cursor,
       reverse: options.reverse === true,
       batchSize,
+      issued: () => this.#committer.issued(),
     });
   }
 

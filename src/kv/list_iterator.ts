@@ -28,6 +28,8 @@ export interface ListPlan {
   cursor?: string;
   reverse: boolean;
   batchSize: number;
+  /** The commits called so far, while some wait behind a read-modify-write (Committer.issued). */
+  issued(): Promise<void> | undefined;
 }
 
 /** Makes the iterator of `plan`; for `Kv.list()`. */
@@ -122,6 +124,10 @@ export class KvListIterator<T> implements AsyncIterableIterator<KvEntry<T>> {
     const range = cursor === undefined
       ? this.#range
       : checked(resumeRange(this.#range, cursor, reverse));
+    // A batch is read when it is pulled, and sees the writes called before
+    // that, as a get does.
+    const held = this.#plan.issued();
+    if (held) await held;
     const batch: { entry: KvEntry<T>; key: Uint8Array }[] = [];
     const scan = engine.scanEntries({
       start: range.start,
