@@ -385,6 +385,43 @@ Deno.test("watch: an expiry at the head of the queue at an overflow does not mak
     assert.equal(e.resumeFrom, delivered);
   }));
 
+Deno.test("watch({ since }): a close() during the replay ends the feed there, never skipping to live changes", () =>
+  withDir(async (dir) => {
+    const db = await open(dir);
+    for (let i = 1; i <= 10; i++) await db.set(`k${i}`, "v");
+    const feed = db.watch({ prefix: "k", since: 0 });
+    const got = [(await feed.next()).value.sequence];
+    await db.set("k11", "v");
+    await db.close();
+    for await (const c of feed) got.push(c.sequence);
+    // What was delivered runs without a gap from since, so a consumer that
+    // resumes after the last of it misses nothing.
+    assert.deepEqual(got, got.map((_, i) => i + 1));
+  }));
+
+Deno.test("watch: next() called again before an earlier one settles is answered in order, replayed or live", () =>
+  withDir(async (dir) => {
+    await using db = await open(dir);
+    for (let i = 1; i <= 6; i++) await db.set(i % 2 ? `a${i}` : `b${i}`, "v");
+    // Replayed: the filter passes over b2, b4 and b6 between the answers.
+    const replay = db.watch({ prefix: "a", since: 0 });
+    const first = await Promise.all([replay.next(), replay.next(), replay.next()]);
+    assert.deepEqual(first.map((r) => r.value.sequence), [1, 3, 5]);
+    // Live: three calls waiting at once get three changes, in order.
+    const live = db.watch({ prefix: "a" });
+    const waiting = [live.next(), live.next(), live.next()];
+    for (let i = 7; i <= 9; i++) await db.set(`a${i}`, "v");
+    assert.deepEqual((await Promise.all(waiting)).map((r) => r.value.sequence), [7, 8, 9]);
+    // A close answers every call still waiting.
+    const more = [live.next(), live.next()];
+    await db.close();
+    assert.deepEqual(await Promise.all(more), [
+      { value: undefined, done: true },
+      { value: undefined, done: true },
+    ]);
+    await replay.return?.();
+  }));
+
 Deno.test("watch: a live feed gets every write called before close(), then ends", () =>
   withDir(async (dir) => {
     for (const sync of ["always", "never"] as const) {

@@ -29,7 +29,9 @@ export class ChangeQueue {
   // reads any of them before the commit's last is pushed.
   #handed?: Change;
   #delivered: number;
-  #waiter?: Waiter;
+  // Consumers waiting, oldest first: a next() called before an earlier one
+  // settled is answered after it, as an async generator answers.
+  #waiters: Waiter[] = [];
   #error?: Error;
   #done = false;
 
@@ -68,10 +70,11 @@ export class ChangeQueue {
    */
   push(c: Change): boolean {
     if (this.ended) return true;
-    if (this.#waiter) {
+    const waiter = this.#waiters.shift();
+    if (waiter) {
       this.#delivered = c.sequence;
       this.#handed = c;
-      this.#take().resolve({ value: c, done: false });
+      waiter.resolve({ value: c, done: false });
       return true;
     }
     this.#queue.push(c);
@@ -89,13 +92,13 @@ export class ChangeQueue {
     if (this.ended) return;
     this.#error = e;
     this.clear();
-    this.#waiter && this.#take().reject(e);
+    for (const w of this.#waiters.splice(0)) w.reject(e);
   }
 
   /** Ends the feed; buffered changes are still delivered. */
   end(): void {
     this.#done = true;
-    this.#waiter && this.#take().resolve({ value: undefined, done: true });
+    for (const w of this.#waiters.splice(0)) w.resolve({ value: undefined, done: true });
   }
 
   /** Drops the buffered changes. */
@@ -115,12 +118,6 @@ export class ChangeQueue {
     }
     if (this.#error) return Promise.reject(this.#error);
     if (this.#done) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve, reject) => this.#waiter = { resolve, reject });
-  }
-
-  #take(): Waiter {
-    const w = this.#waiter!;
-    this.#waiter = undefined;
-    return w;
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
   }
 }

@@ -36,6 +36,9 @@ export class Watch implements AsyncIterableIterator<Change> {
   readonly #queue: ChangeQueue;
   #unsubscribe: () => void;
   #history?: AsyncIterator<LoggedKeyChange>;
+  // The last next() call's answer: a replay answers one call at a time, or a
+  // call made during another's walk past unwanted changes would overtake it.
+  #turn: Promise<unknown> = Promise.resolve();
 
   /**
    * `subscribe` registers the listener and returns how to unregister it; `from`
@@ -80,13 +83,24 @@ export class Watch implements AsyncIterableIterator<Change> {
 
   /** The next change, waiting for one when none is buffered. */
   next(): Promise<IteratorResult<Change>> {
-    if (this.#history && !this.#queue.ended) return this.#fromHistory();
-    return this.#queue.next();
+    if (!this.#history) return this.#queue.next();
+    const answer = this.#turn.then(() => this.#history ? this.#fromHistory() : this.#queue.next());
+    this.#turn = answer.catch(() => {});
+    return answer;
   }
 
   // Delivers the next replayed change that the filter takes; once history is
   // exhausted, carries on with the live queue.
   async #fromHistory(): Promise<IteratorResult<Change>> {
+    if (this.#queue.ended) {
+      // Ended (the store closed) before the replay reached the live changes:
+      // handing those out would skip the rest of the replay. The consumer
+      // resumes after what it got.
+      this.#history!.return?.();
+      this.#history = undefined;
+      this.#queue.clear();
+      return this.#queue.next();
+    }
     try {
       for (;;) {
         const r = await this.#history!.next();
@@ -107,7 +121,7 @@ export class Watch implements AsyncIterableIterator<Change> {
       this.#stop();
     }
     this.#history = undefined;
-    return this.next();
+    return this.#queue.next();
   }
 
   /** Stops watching. */
