@@ -14,6 +14,9 @@ type AnyKv = Deno.Kv;
 const bad = (x: unknown) => x as any;
 
 /** +262143-12-31T23:59:59.999Z: Deno KV can date no expiry after it. */
+// A view of two bytes on an ArrayBuffer that may grow.
+const resizable = <T>(View: new (b: ArrayBuffer) => T): T =>
+  new View(new ArrayBuffer(2, { maxByteLength: 8 }));
 const LATEST_EXPIRY = 8_210_266_876_799_999;
 /** An expireIn that puts the expiry a minute past that, by real time (one number: both show it). */
 const PAST_LATEST = LATEST_EXPIRY - Date.now() + 60_000;
@@ -63,6 +66,36 @@ const SAME: [string, (kv: AnyKv) => unknown][] = [
   [
     "SharedArrayBuffer DataView key part",
     (kv) => kv.get([bad(new DataView(new SharedArrayBuffer(2)))]),
+  ],
+  // Bytes on a resizable ArrayBuffer: serde_v8 takes no slice of one.
+  ["resizable bytes key part", (kv) => kv.set([resizable(Uint8Array)], 1)],
+  ["resizable DataView key part", (kv) => kv.get([bad(resizable(DataView))])],
+  ["resizable Uint8Array value", (kv) => kv.set(["v"], resizable(Uint8Array))],
+  [
+    "resizable Uint8Array value, atomic",
+    (kv) => kv.atomic().set(["v"], resizable(Uint8Array)).commit(),
+  ],
+  ["watch with null options", (kv) => kv.watch([["a"]], bad(null))],
+  // Several faults in one commit: which one is reported.
+  [
+    "malformed check and a string mutation key",
+    (kv) => kv.atomic().check({ key: ["a"], versionstamp: "zz" }).delete(bad("str")).commit(),
+  ],
+  [
+    "malformed check of an object key part",
+    (kv) => kv.atomic().check({ key: [bad({})], versionstamp: "zz" }).commit(),
+  ],
+  [
+    "null check key and a number versionstamp",
+    (kv) => kv.atomic().check(bad({ key: null, versionstamp: 5 })).commit(),
+  ],
+  [
+    "number versionstamp and a null mutation key",
+    (kv) => kv.atomic().check(bad({ key: ["a"], versionstamp: 5 })).delete(bad(null)).commit(),
+  ],
+  [
+    "too-large expireIn and a string mutation key",
+    (kv) => kv.atomic().set(["a"], 1, { expireIn: 2 ** 60 }).delete(bad("str")).commit(),
   ],
   ["negative expireIn", (kv) => kv.set(["e"], 1, { expireIn: -1 })],
   ["fractional expireIn", (kv) => kv.set(["e"], 1, { expireIn: 1.5 })],

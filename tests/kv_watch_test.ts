@@ -45,8 +45,6 @@ async function script(kv: Deno.Kv, raw: boolean): Promise<Emitted[]> {
   await take();
   await kv.atomic().set(["a"], 4).delete(["b"]).commit();
   await take(); // one array for the commit, both keys changed
-  // (Deno KV's raw watch also reports a delete of an absent key; Cask writes nothing for
-  // one, so there is nothing to report: see the README.)
   await reader.cancel();
   // Within one commit both keys share a stamp; stamps grow from array to array.
   assert.equal(stamps[3][0] !== null && stamps[3][1] === null, true);
@@ -180,5 +178,52 @@ Deno.test("watch() refuses a key too large to read, as Deno KV does", async () =
     }
     await using small = await openKv(`${dir}/small`, { maxKeySize: 100 });
     assert.throws(() => small.watch([["x".repeat(198)]]), TypeError, "Key too large for read");
+  });
+});
+
+Deno.test("a watch waiting for a change keeps the process alive, as Deno KV's does", async () => {
+  await withDir(async (dir) => {
+    const script = `${dir}/watch.ts`;
+    await Deno.writeTextFile(
+      script,
+      `import { openKv } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};
+const kv = await openKv(${JSON.stringify(`${dir}/kv`)});
+for await (const [e] of kv.watch([["config"]])) console.log(JSON.stringify(e.value));
+`,
+    );
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", script],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    assert.equal((await lines.read()).value, "null\n");
+    // Before, the program ended here: "Top-level await promise never resolved".
+    const ended = await within(child.status, 1000);
+    assert.equal(ended, "timeout", JSON.stringify(ended));
+    child.kill("SIGKILL");
+    await child.status;
+    await lines.cancel();
+    await child.stderr.cancel();
+  });
+});
+
+Deno.test("a raw watch reports a delete of an absent watched key, as Deno KV's does", async () => {
+  await withDir(async (dir) => {
+    const denoKv = await openDenoKv(`${dir}/deno.sqlite3`);
+    await using cask = await openKv(`${dir}/cask`);
+    try {
+      for (const kv of [denoKv, cask as unknown as Deno.Kv]) {
+        const reader = kv.watch([["b"]], { raw: true }).getReader();
+        assert.equal((await reader.read()).value![0].versionstamp, null);
+        await kv.delete(["b"]);
+        const next = await within(reader.read(), 2000);
+        assert.notEqual(next, "timeout");
+        assert.equal((next as { value: Deno.KvEntryMaybe<unknown>[] }).value[0].value, null);
+        await reader.cancel();
+      }
+    } finally {
+      denoKv.close();
+    }
   });
 });

@@ -14,7 +14,7 @@ import { bytesId } from "./bytes.ts";
 import type { CloseGate } from "./close_gate.ts";
 import type { EngineCheck, EngineEntry, EngineOp, KvEngine } from "./engine.ts";
 import type { KvCommitError, KvCommitResult } from "./entry.ts";
-import { BIG_UINT, encodeKey, encodeWriteKey, type KvKey } from "./key_codec.ts";
+import { BIG_UINT, checkKeyShape, encodeKey, encodeWriteKey, type KvKey } from "./key_codec.ts";
 import { checkQueueRecord, checkValue, checkWriteKey, type KvLimits } from "./limits.ts";
 import {
   expiryAt,
@@ -102,19 +102,22 @@ export class Committer {
       checkWriteKey(limits, bytes);
       return bytes;
     };
-    // Deno KV's order: the errors of its JavaScript side and of reading the arguments
-    // (a stamp or a dead-letter list of the wrong type, a missing key), a malformed stamp,
+    // Deno KV's order: the errors of its JavaScript side (a missing mutation key),
+    // then of reading the arguments in order (each check's key, then its stamp's
+    // type; each mutation's key; each dead-letter list), then a malformed stamp,
     // then a too-large expireIn, then the keys' encoding and sizes.
-    for (const c of plan.checks) {
-      const stamp: unknown = c.versionstamp;
-      if (stamp !== null && typeof stamp !== "string") throw serdeError("string", stamp);
-    }
     for (const m of plan.mutations) {
       // Deno KV's words: it reads the key's length (for a versionstamp suffix) first.
       if (m.key === null || m.key === undefined) {
         throw new TypeError(`Cannot read properties of ${m.key} (reading 'length')`);
       }
     }
+    for (const c of plan.checks) {
+      checkKeyShape(c.key);
+      const stamp: unknown = c.versionstamp;
+      if (stamp !== null && typeof stamp !== "string") throw serdeError("string", stamp);
+    }
+    for (const m of plan.mutations) checkKeyShape(m.key);
     for (const e of plan.enqueues) {
       if (!isSerdeArray(e.keysIfUndelivered)) throw serdeError("array", e.keysIfUndelivered);
     }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { isSerdeArray, serdeError } from "./serde.ts";
+import { checkSliceable, isSerdeArray, serdeError } from "./serde.ts";
 
 /**
  * One part of a {@link KvKey}. A `symbol` is accepted only by the type, for
@@ -149,12 +149,33 @@ function pushPart(out: ByteSink, part: unknown): void {
       }
   }
   if (ArrayBuffer.isView(part)) {
-    // Deno KV takes a part's bytes only from an ArrayBuffer, as it does a value's.
-    if (part.buffer instanceof SharedArrayBuffer) throw serdeError("buffer", part);
+    checkPartShape(part);
     out.push(BYTES);
     return pushEscaped(out, new Uint8Array(part.buffer, part.byteOffset, part.byteLength));
   }
-  throw new TypeError("expected string, number, bigint, ArrayBufferView, boolean");
+  throw new TypeError(PART_TYPES);
+}
+
+const PART_TYPES = "expected string, number, bigint, ArrayBufferView, boolean";
+
+// Throws what Deno KV throws as it reads a key part of no key type, or bytes it
+// takes no slice of (a shared or resizable buffer's, as it refuses for a value).
+function checkPartShape(part: unknown): void {
+  const t = typeof part;
+  if (t === "string" || t === "number" || t === "bigint" || t === "boolean") return;
+  if (part === COMMIT_VERSIONSTAMP) return;
+  if (!ArrayBuffer.isView(part)) throw new TypeError(PART_TYPES);
+  checkSliceable(part);
+}
+
+/**
+ * Throws what Deno KV throws as it reads a key argument (not an array, a part of
+ * no key type, unsliceable bytes), without encoding it: a commit reads every
+ * key so before it judges stamps, expiries and the keys' encodings.
+ */
+export function checkKeyShape(key: unknown): void {
+  if (!isSerdeArray(key)) throw serdeError("array", key);
+  for (const part of key) checkPartShape(part);
 }
 
 /** The bytes of `key`; throws TypeError for a non-array or an invalid part, as Deno KV does. */

@@ -192,14 +192,16 @@ export class Kv {
   /** A stream of the entries of `keys`: now, then whenever one of them changes. */
   watch<T extends readonly unknown[]>(
     keys: readonly [...{ [K in keyof T]: KvKey }],
-    options?: { raw?: boolean },
+    options: { raw?: boolean } = {},
   ): ReadableStream<{ [K in keyof T]: KvEntryMaybe<T[K]> }> {
+    // Read first, as Deno KV reads it: null options throw the TypeError of reading `raw`.
+    const raw = options.raw ?? false;
     // After close() it throws at once, as Deno KV's does (there a BadResource).
     this.#gate.check();
     return watchStream(
       this.#engine,
       keys,
-      options?.raw ?? false,
+      raw,
       this.#gate,
       this.#clock,
       this.#limits,

@@ -88,6 +88,14 @@ export function serdeError(expected: string, v: unknown): TypeError {
   return new TypeError(`serde_v8 error: invalid type; expected: ${expected}, got: ${serdeType(v)}`);
 }
 
+/** Throws serde_v8's error for bytes it takes no slice of: those of a shared or a resizable buffer. */
+export function checkSliceable(view: ArrayBufferView): void {
+  if (view.buffer instanceof SharedArrayBuffer) throw serdeError("buffer", view);
+  if ((view.buffer as ArrayBuffer).resizable) {
+    throw new TypeError("serde_v8 error: can't create slice from resizable ArrayBuffer");
+  }
+}
+
 /**
  * The variant an enum argument names, read as serde_v8 reads it: a string (or
  * String object) is the variant; an object must have exactly one enumerable

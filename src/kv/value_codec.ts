@@ -6,7 +6,7 @@
  */
 
 import { DefaultDeserializer, DefaultSerializer } from "node:v8";
-import { serdeError } from "./serde.ts";
+import { checkSliceable } from "./serde.ts";
 import { isKvU64, KvU64 } from "./u64.ts";
 
 const V8 = 1;
@@ -19,8 +19,7 @@ const U64 = 3;
  */
 export function encodeValue(value: unknown): Uint8Array {
   if (value instanceof Uint8Array) {
-    // Deno KV takes a Uint8Array's bytes only from an ArrayBuffer.
-    if (value.buffer instanceof SharedArrayBuffer) throw serdeError("buffer", value);
+    checkSliceable(value);
     return tagged(BYTES, value);
   }
   if (isKvU64(value)) return encodeU64(value.value);

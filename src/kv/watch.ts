@@ -21,7 +21,9 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * Resolves "expired" once `at` (ms since the epoch by `clock`) should have
  * come; `cancel` clears the timer. A timer waits on real time, so it only
  * says when to look: the caller reads the keys again, and the store judges
- * their expiry by `clock`.
+ * their expiry by `clock`. With no expiry ahead it still runs, at the longest
+ * delay: a stream waiting for a change keeps the process alive, as Deno KV's
+ * does (a top-level `for await` over it would end the program otherwise).
  */
 function expiryTimer(
   at: number,
@@ -30,10 +32,8 @@ function expiryTimer(
   let timer: ReturnType<typeof setTimeout> | undefined;
   const fired = new Promise<Wake>((resolve) => {
     // +1: a timer may fire a little early by the clock.
-    if (at !== Infinity) {
-      const ms = Math.min(Math.max(0, at - clock() + 1), MAX_TIMER_MS);
-      timer = setTimeout(() => resolve("expired"), ms);
-    }
+    const ms = Math.min(Math.max(0, at - clock() + 1), MAX_TIMER_MS);
+    timer = setTimeout(() => resolve("expired"), ms);
   });
   return { fired, cancel: () => clearTimeout(timer) };
 }
