@@ -75,3 +75,37 @@ export async function heldMemoryMB(mode: "stream" | "watch" | "queued"): Promise
   if (!out.success) throw new Error(`held_memory.ts ${mode} failed`);
   return JSON.parse(new TextDecoder().decode(out.stdout)).grewMB;
 }
+
+/**
+ * Runs `source` as a script of its own (it may import `mod`, the project's
+ * mod.ts URL), waits for the first line it prints, then says whether it still
+ * runs `ms` later (it is killed then) or what it ended with.
+ */
+export async function stillRunning(
+  dir: string,
+  source: (mod: string) => string,
+  ms = 1000,
+): Promise<{ first: string; after: "running" | Deno.CommandStatus }> {
+  const script = `${dir}/script.ts`;
+  await Deno.writeTextFile(
+    script,
+    source(JSON.stringify(new URL("../mod.ts", import.meta.url).href)),
+  );
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", script],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const first = (await lines.read()).value ?? "";
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const after = await Promise.race([
+    child.status,
+    new Promise<"running">((r) => timer = setTimeout(() => r("running"), ms)),
+  ]);
+  clearTimeout(timer);
+  if (after === "running") child.kill("SIGKILL");
+  await child.status;
+  await lines.cancel();
+  return { first, after };
+}

@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { openKv } from "../mod.ts";
-import { heldMemoryMB, withDir } from "./helpers.ts";
+import { heldMemoryMB, stillRunning, withDir } from "./helpers.ts";
 import { openDenoKv, plain } from "./kv_peer.ts";
 
 /** `p`'s value, or "timeout" when it takes longer than `ms`. */
@@ -183,28 +183,14 @@ Deno.test("watch() refuses a key too large to read, as Deno KV does", async () =
 
 Deno.test("a watch waiting for a change keeps the process alive, as Deno KV's does", async () => {
   await withDir(async (dir) => {
-    const script = `${dir}/watch.ts`;
-    await Deno.writeTextFile(
-      script,
-      `import { openKv } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};
+    const run = await stillRunning(dir, (mod) =>
+      `import { openKv } from ${mod};
 const kv = await openKv(${JSON.stringify(`${dir}/kv`)});
 for await (const [e] of kv.watch([["config"]])) console.log(JSON.stringify(e.value));
-`,
-    );
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", script],
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    assert.equal((await lines.read()).value, "null\n");
+`);
+    assert.equal(run.first, "null\n");
     // Before, the program ended here: "Top-level await promise never resolved".
-    const ended = await within(child.status, 1000);
-    assert.equal(ended, "timeout", JSON.stringify(ended));
-    child.kill("SIGKILL");
-    await child.status;
-    await lines.cancel();
-    await child.stderr.cancel();
+    assert.equal(run.after, "running", JSON.stringify(run.after));
   });
 });
 

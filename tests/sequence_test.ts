@@ -7,7 +7,7 @@ import {
   type SyncMode,
   WatchOverflowError,
 } from "../mod.ts";
-import { text, withDir } from "./helpers.ts";
+import { stillRunning, text, withDir } from "./helpers.ts";
 
 const te = new TextEncoder();
 
@@ -603,4 +603,17 @@ Deno.test("sequence: a range delete called after a set in flight decides an abse
     ]);
     assert.equal(gone, false, `${mode}: nothing left to delete`);
     assert.equal(db.sequence, before + 2, `${mode}: the delete took no number`);
+  }));
+
+Deno.test("watch: a feed waiting for a change keeps the process alive", () =>
+  withDir(async (dir) => {
+    const run = await stillRunning(dir, (mod) =>
+      `import { open } from ${mod};
+const db = await open(${JSON.stringify(`${dir}/store`)});
+console.log("watching");
+for await (const c of db.watch({ prefix: "config" })) console.log(c.sequence);
+`);
+    assert.equal(run.first, "watching\n");
+    // Before, the program ended here: "Top-level await promise never resolved".
+    assert.equal(run.after, "running", JSON.stringify(run.after));
   }));

@@ -32,6 +32,10 @@ export class ChangeQueue {
   // Consumers waiting, oldest first: a next() called before an earlier one
   // settled is answered after it, as an async generator answers.
   #waiters: Waiter[] = [];
+  // Held while a consumer waits: a feed waiting for a change keeps the process
+  // alive, as a pending read of a socket does (a top-level `for await` over it
+  // would end the program otherwise). It never fires in practice.
+  #alive?: ReturnType<typeof setTimeout>;
   #error?: Error;
   #done = false;
 
@@ -70,7 +74,7 @@ export class ChangeQueue {
    */
   push(c: Change): boolean {
     if (this.ended) return true;
-    const waiter = this.#waiters.shift();
+    const waiter = this.#take();
     if (waiter) {
       this.#delivered = c.sequence;
       this.#handed = c;
@@ -92,13 +96,13 @@ export class ChangeQueue {
     if (this.ended) return;
     this.#error = e;
     this.clear();
-    for (const w of this.#waiters.splice(0)) w.reject(e);
+    for (let w = this.#take(); w; w = this.#take()) w.reject(e);
   }
 
   /** Ends the feed; buffered changes are still delivered. */
   end(): void {
     this.#done = true;
-    for (const w of this.#waiters.splice(0)) w.resolve({ value: undefined, done: true });
+    for (let w = this.#take(); w; w = this.#take()) w.resolve({ value: undefined, done: true });
   }
 
   /** Drops the buffered changes. */
@@ -118,6 +122,17 @@ export class ChangeQueue {
     }
     if (this.#error) return Promise.reject(this.#error);
     if (this.#done) return Promise.resolve({ value: undefined, done: true });
+    this.#alive ??= setTimeout(() => this.#alive = undefined, 2 ** 31 - 1);
     return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
+  // The oldest waiting consumer, if any; the process is let go once none waits.
+  #take(): Waiter | undefined {
+    const w = this.#waiters.shift();
+    if (this.#waiters.length === 0 && this.#alive !== undefined) {
+      clearTimeout(this.#alive);
+      this.#alive = undefined;
+    }
+    return w;
   }
 }
