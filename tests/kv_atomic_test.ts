@@ -188,6 +188,15 @@ Deno.test("kv: a list's batch sees the writes called before it that wait behind 
       const more = [kv.atomic().sum(["n"], 1n).commit(), kv.set(["a", 3], 3)];
       assert.deepEqual((await page.next()).value?.key, ["a", 3], mode);
       await Promise.all(more);
+      // A write called after a batch was pulled is not in it.
+      const late = [kv.atomic().sum(["n"], 1n).commit(), kv.set(["a", 4], 4)];
+      const it = kv.list({ prefix: ["a"] });
+      const first = it.next();
+      late.push(kv.set(["a", 9], 9));
+      const keys = [(await first).value?.key];
+      for await (const e of it) keys.push(e.key);
+      assert.deepEqual(keys, [["a", 2], ["a", 3], ["a", 4]], mode);
+      await Promise.all(late);
     });
   }
 });

@@ -97,6 +97,46 @@ const SAME: [string, (kv: AnyKv) => unknown][] = [
     "too-large expireIn and a string mutation key",
     (kv) => kv.atomic().set(["a"], 1, { expireIn: 2 ** 60 }).delete(bad("str")).commit(),
   ],
+  [
+    "a check key part of no key type and a resizable value",
+    (kv) =>
+      kv.atomic().check({ key: [bad({})], versionstamp: null }).set(["a"], resizable(Uint8Array))
+        .commit(),
+  ],
+  [
+    "a resizable value and an undefined mutation key",
+    (kv) =>
+      kv.atomic().set(["a"], resizable(Uint8Array)).mutate(bad({ type: "delete", key: undefined }))
+        .commit(),
+  ],
+  [
+    "an undefined mutation key and a delay of the wrong type",
+    (kv) =>
+      kv.atomic().mutate(bad({ type: "set", key: undefined, value: 1 }))
+        .enqueue("v", { delay: bad("x") }).commit(),
+  ],
+  [
+    "a check key part of no key type and a delay of the wrong type",
+    (kv) =>
+      kv.atomic().check({ key: [bad({})], versionstamp: null }).enqueue("v", { delay: bad("x") })
+        .commit(),
+  ],
+  [
+    "an empty check key and a resizable dead-letter key part",
+    (kv) =>
+      kv.atomic().check({ key: [], versionstamp: null })
+        .enqueue("v", { keysIfUndelivered: [["a", resizable(Uint8Array)]] }).commit(),
+  ],
+  [
+    "a too-large expireIn and a dead-letter key part of no key type",
+    (kv) =>
+      kv.atomic().set(["a"], 1, { expireIn: 2 ** 60 })
+        .enqueue("v", { keysIfUndelivered: [[bad({})]] }).commit(),
+  ],
+  [
+    "a growable SharedArrayBuffer value",
+    (kv) => kv.set(["v"], new Uint8Array(new SharedArrayBuffer(4, { maxByteLength: 8 }))),
+  ],
   ["negative expireIn", (kv) => kv.set(["e"], 1, { expireIn: -1 })],
   ["fractional expireIn", (kv) => kv.set(["e"], 1, { expireIn: 1.5 })],
   ["expireIn too large", (kv) => kv.set(["e"], 1, { expireIn: 2 ** 60 })],

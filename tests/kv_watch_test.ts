@@ -213,3 +213,24 @@ Deno.test("a raw watch reports a delete of an absent watched key, as Deno KV's d
     }
   });
 });
+
+Deno.test("a watch woken by its expiry timer with nothing expired still reports every later write", async () => {
+  // A clock that stands still: the timer fires each 200 ms of real time and the
+  // store finds nothing expired; each such wake once left a read of the feed
+  // behind, which took the next change from the stream.
+  const now = Date.now();
+  await using kv = await openKv(":memory:", { clock: () => now });
+  await kv.set(["a"], 0, { expireIn: 200 });
+  const reader = kv.watch([["a"]]).getReader();
+  await reader.read();
+  let pending = reader.read();
+  await new Promise((r) => setTimeout(r, 700));
+  for (let i = 1; i <= 4; i++) {
+    await kv.set(["a"], i);
+    const got = await within(pending, 1000);
+    assert.notEqual(got, "timeout", `set ${i} not reported`);
+    assert.equal((got as { value: Deno.KvEntryMaybe<number>[] }).value[0].value, i);
+    pending = reader.read();
+  }
+  await reader.cancel();
+});

@@ -412,6 +412,20 @@ Deno.test("watch: next() called again before an earlier one settles is answered 
     const waiting = [live.next(), live.next(), live.next()];
     for (let i = 7; i <= 9; i++) await db.set(`a${i}`, "v");
     assert.deepEqual((await Promise.all(waiting)).map((r) => r.value.sequence), [7, 8, 9]);
+    // Calls made while the replay's last ones still wait for live changes
+    // come after them.
+    const handover = db.watch({ prefix: "c", since: db.sequence });
+    await db.set("other", "x");
+    const [h1, h2] = [handover.next(), handover.next()];
+    await new Promise((r) => setTimeout(r, 50));
+    const h3 = handover.next();
+    for (const k of ["c1", "c2", "c3"]) await db.set(k, "v");
+    assert.deepEqual((await Promise.all([h1, h2, h3])).map((r) => text(r.value.key)), [
+      "c1",
+      "c2",
+      "c3",
+    ]);
+    await handover.return?.();
     // A close answers every call still waiting.
     const more = [live.next(), live.next()];
     await db.close();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type Cask, open, type OpenOptions } from "../mod.ts";
-import { text, withDir } from "./helpers.ts";
+import { stillRunning, text, withDir } from "./helpers.ts";
 import { type Reply, WorkerChild } from "./children/worker_driver.ts";
 import { type Acks, COUNTERS, LAST_WRITER, PAIRS, workload } from "./children/workers_workload.ts";
 
@@ -491,4 +491,32 @@ Deno.test("a Worker's watch resumed from an overflow's resumeFrom misses nothing
     const seqs = await watched;
     const want = Array.from({ length: db.sequence - start }, (_, i) => start + 1 + i);
     assert.deepEqual([...new Set(seqs)].sort((a, b) => a - b), want);
+  }));
+
+Deno.test("an attached feed left waiting does not hold the process once its owner Worker is gone", () =>
+  withDir(async (dir) => {
+    const mod = JSON.stringify(new URL("../mod.ts", import.meta.url).href);
+    await Deno.writeTextFile(
+      `${dir}/owner.ts`,
+      `import { open } from ${mod};
+self.onmessage = async (e) => {
+  const shared = (await open(e.data, { sync: "never" })).share();
+  self.postMessage(shared, [shared.port]);
+};
+`,
+    );
+    const run = await stillRunning(dir, (mod) =>
+      `import { attach } from ${mod};
+const w = new Worker(new URL("./owner.ts", import.meta.url).href, { type: "module" });
+const shared = await new Promise((r) => { w.onmessage = (e) => r(e.data); w.postMessage(${
+        JSON.stringify(`${dir}/store`)
+      }); });
+w.onmessage = null;
+const db = await attach(shared);
+db.watch({ prefix: "a" }).next();
+w.terminate();
+console.log("owner gone");
+`);
+    assert.equal(run.first, "owner gone\n");
+    assert.notEqual(run.after, "running");
   }));

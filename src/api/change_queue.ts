@@ -39,8 +39,12 @@ export class ChangeQueue {
   #error?: Error;
   #done = false;
 
-  /** `from`: the sequence number the consumer has every change up to. */
-  constructor(from: number) {
+  /**
+   * `from`: the sequence number the consumer has every change up to;
+   * `keepAlive`: whether a waiting consumer holds the process alive (not for a
+   * Worker's feed, whose owner may go without telling it).
+   */
+  constructor(from: number, readonly keepAlive = true) {
     this.#delivered = from;
   }
 
@@ -122,7 +126,7 @@ export class ChangeQueue {
     }
     if (this.#error) return Promise.reject(this.#error);
     if (this.#done) return Promise.resolve({ value: undefined, done: true });
-    this.#alive ??= setTimeout(() => this.#alive = undefined, 2 ** 31 - 1);
+    if (this.keepAlive) this.#alive ??= setTimeout(() => this.#alive = undefined, 2 ** 31 - 1);
     return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
   }
 

@@ -36,9 +36,12 @@ export class Watch implements AsyncIterableIterator<Change> {
   readonly #queue: ChangeQueue;
   #unsubscribe: () => void;
   #history?: AsyncIterator<LoggedKeyChange>;
-  // The last next() call's answer: a replay answers one call at a time, or a
-  // call made during another's walk past unwanted changes would overtake it.
+  // The last next() call's answer, and how many calls are still to be
+  // answered in that chain: a replay answers one call at a time, or a call made
+  // during another's walk past unwanted changes would overtake it; calls made
+  // after the replay ended go on through the chain until it has drained.
   #turn: Promise<unknown> = Promise.resolve();
+  #chained = 0;
 
   /**
    * `subscribe` registers the listener and returns how to unregister it; `from`
@@ -83,9 +86,11 @@ export class Watch implements AsyncIterableIterator<Change> {
 
   /** The next change, waiting for one when none is buffered. */
   next(): Promise<IteratorResult<Change>> {
-    if (!this.#history) return this.#queue.next();
+    if (!this.#history && this.#chained === 0) return this.#queue.next();
     const answer = this.#turn.then(() => this.#history ? this.#fromHistory() : this.#queue.next());
-    this.#turn = answer.catch(() => {});
+    this.#chained++;
+    const answered = () => void this.#chained--;
+    this.#turn = answer.then(answered, answered);
     return answer;
   }
 

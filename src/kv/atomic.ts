@@ -13,6 +13,7 @@ import {
   type KvMutation,
   pendingEnqueue,
   pendingMutation,
+  refusal,
 } from "./mutation.ts";
 import { KvU64 } from "./u64.ts";
 import { encodeValue } from "./value_codec.ts";
@@ -44,10 +45,6 @@ export let newAtomicOperation: (committer: Committer) => AtomicOperation;
 export class AtomicOperation {
   readonly #committer: Committer;
   readonly #plan: CommitPlan = { checks: [], mutations: [], enqueues: [] };
-  // The first error that Deno KV raises at commit rather than when the
-  // operation is built; commit() rejects with it.
-  #atCommit?: Error;
-  readonly #defer = (e: Error) => void (this.#atCommit ??= e);
 
   static {
     newAtomicOperation = (committer) => new AtomicOperation(committer);
@@ -91,7 +88,13 @@ export class AtomicOperation {
   /** Stores `value` at `key`, optionally expiring `expireIn` ms after the commit. */
   set(key: KvKey, value: unknown, options?: { expireIn?: number }): this {
     const expireIn = checkExpireIn(options?.expireIn);
-    this.#plan.mutations.push({ type: "set", key, value: encodeValue(value), expireIn });
+    this.#plan.mutations.push({
+      type: "set",
+      key,
+      value: encodeValue(value),
+      expireIn,
+      refused: refusal(value),
+    });
     return this;
   }
 
@@ -103,13 +106,12 @@ export class AtomicOperation {
 
   /** Queues `value` for `listenQueue` handlers, as part of this commit. */
   enqueue(value: unknown, options?: EnqueueOptions): this {
-    this.#plan.enqueues.push(pendingEnqueue(value, options, this.#defer));
+    this.#plan.enqueues.push(pendingEnqueue(value, options));
     return this;
   }
 
   /** Applies the operation: `{ ok: true, versionstamp }`, or `{ ok: false }` when a check failed. */
   commit(): Promise<KvCommitResult | KvCommitError> {
-    if (this.#atCommit) return Promise.reject(this.#atCommit);
     return this.#committer.commit(this.#plan);
   }
 

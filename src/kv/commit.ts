@@ -92,6 +92,8 @@ export class Committer {
 
   /** Applies `plan` atomically; `{ ok: false }` when a check fails. */
   async commit(plan: CommitPlan): Promise<KvCommitResult | KvCommitError> {
+    readArguments(plan);
+    // After the arguments, as Deno KV finds a closed store only once it has read them.
     this.#gate.check();
     const limits = this.#limits;
     const writeKey = (part: "check" | "mutation" | "enqueue", key: KvKey): Uint8Array => {
@@ -102,25 +104,8 @@ export class Committer {
       checkWriteKey(limits, bytes);
       return bytes;
     };
-    // Deno KV's order: the errors of its JavaScript side (a missing mutation key),
-    // then of reading the arguments in order (each check's key, then its stamp's
-    // type; each mutation's key; each dead-letter list), then a malformed stamp,
-    // then a too-large expireIn, then the keys' encoding and sizes.
-    for (const m of plan.mutations) {
-      // Deno KV's words: it reads the key's length (for a versionstamp suffix) first.
-      if (m.key === null || m.key === undefined) {
-        throw new TypeError(`Cannot read properties of ${m.key} (reading 'length')`);
-      }
-    }
-    for (const c of plan.checks) {
-      checkKeyShape(c.key);
-      const stamp: unknown = c.versionstamp;
-      if (stamp !== null && typeof stamp !== "string") throw serdeError("string", stamp);
-    }
-    for (const m of plan.mutations) checkKeyShape(m.key);
-    for (const e of plan.enqueues) {
-      if (!isSerdeArray(e.keysIfUndelivered)) throw serdeError("array", e.keysIfUndelivered);
-    }
+    // Then, as Deno KV goes on: a malformed stamp, a too-large expireIn, the
+    // keys' encoding and sizes.
     const sequences = plan.checks.map((c) =>
       c.versionstamp === null ? null : sequenceOf(c.versionstamp)
     );
@@ -281,6 +266,37 @@ export class Committer {
 
 // A key a commit cannot encode: Deno KV names the part of the commit it was in
 // when a bigint part is too long.
+/**
+ * Throws the first error Deno KV raises before its commit runs: of its
+ * JavaScript side (a missing mutation key), then of reading the arguments in
+ * order (each check's key, then its stamp's type; each mutation's key, then
+ * its value's bytes; each enqueue's delay, dead-letter keys and backoff
+ * schedule).
+ */
+function readArguments(plan: CommitPlan): void {
+  for (const m of plan.mutations) {
+    // Deno KV's words: it reads the key's length (for a versionstamp suffix) first.
+    if (m.key === null || m.key === undefined) {
+      throw new TypeError(`Cannot read properties of ${m.key} (reading 'length')`);
+    }
+  }
+  for (const c of plan.checks) {
+    checkKeyShape(c.key);
+    const stamp: unknown = c.versionstamp;
+    if (stamp !== null && typeof stamp !== "string") throw serdeError("string", stamp);
+  }
+  for (const m of plan.mutations) {
+    checkKeyShape(m.key);
+    if (m.type !== "delete" && m.refused) throw m.refused;
+  }
+  for (const e of plan.enqueues) {
+    if (e.delayRefused) throw e.delayRefused;
+    if (!isSerdeArray(e.keysIfUndelivered)) throw serdeError("array", e.keysIfUndelivered);
+    for (const k of e.keysIfUndelivered) checkKeyShape(k);
+    if (e.backoffRefused) throw e.backoffRefused;
+  }
+}
+
 function encodeFor(part: "check" | "mutation" | "enqueue", encode: () => Uint8Array): Uint8Array {
   try {
     return encode();

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { checkSliceable, isSerdeArray, serdeError } from "./serde.ts";
+import { isSerdeArray, serdeError, sliceError } from "./serde.ts";
 
 /**
  * One part of a {@link KvKey}. A `symbol` is accepted only by the type, for
@@ -165,7 +165,8 @@ function checkPartShape(part: unknown): void {
   if (t === "string" || t === "number" || t === "bigint" || t === "boolean") return;
   if (part === COMMIT_VERSIONSTAMP) return;
   if (!ArrayBuffer.isView(part)) throw new TypeError(PART_TYPES);
-  checkSliceable(part);
+  const refused = sliceError(part);
+  if (refused) throw refused;
 }
 
 /**

@@ -128,14 +128,22 @@ export class KvListIterator<T> implements AsyncIterableIterator<KvEntry<T>> {
     // that, as a get does.
     const held = this.#plan.issued();
     if (held) await held;
-    const batch: { entry: KvEntry<T>; key: Uint8Array }[] = [];
     const scan = engine.scanEntries({
       start: range.start,
       end: range.end,
       reverse,
       limit: batchSize,
     });
-    for await (const e of scan) batch.push({ entry: entryOf<T>(e.key, e), key: e.key });
+    // Each step of a scan reads at its call: all of them asked before any is
+    // awaited read the batch at one point, as Deno KV reads one, with no write
+    // called after the pull let in between two steps.
+    const steps = Array.from({ length: batchSize }, () => scan.next());
+    const batch: { entry: KvEntry<T>; key: Uint8Array }[] = [];
+    for (const step of await Promise.all(steps)) {
+      if (step.done) break;
+      const e = step.value;
+      batch.push({ entry: entryOf<T>(e.key, e), key: e.key });
+    }
     return batch;
   }
 

@@ -5,7 +5,7 @@
  */
 
 import type { KvKey } from "./key_codec.ts";
-import { isSerdeArray, serdeError } from "./serde.ts";
+import { isSerdeArray, serdeError, sliceError } from "./serde.ts";
 import { encodeMessage, encodeValue } from "./value_codec.ts";
 import type { KvU64 } from "./u64.ts";
 
@@ -58,9 +58,9 @@ export type KvMutation =
 
 /** A mutation with its value encoded. */
 export type PendingMutation =
-  | { type: "set"; key: KvKey; value: Uint8Array; expireIn?: number }
+  | { type: "set"; key: KvKey; value: Uint8Array; expireIn?: number; refused?: TypeError }
   | { type: "delete"; key: KvKey }
-  | { type: "sum" | "min" | "max"; key: KvKey; value: Uint8Array };
+  | { type: "sum" | "min" | "max"; key: KvKey; value: Uint8Array; refused?: TypeError };
 
 /**
  * Options of an enqueue.
@@ -87,12 +87,18 @@ export interface EnqueueOptions {
   backoffSchedule?: number[];
 }
 
-/** An enqueue with its message encoded. */
+/**
+ * An enqueue with its message encoded, and the errors Deno KV raises only as
+ * its commit reads the delay and the backoff schedule (of a type its integer
+ * conversion refuses).
+ */
 export interface PendingEnqueue {
   payload: Uint8Array;
   delay: number;
   keysIfUndelivered: KvKey[];
   backoffSchedule: number[] | null;
+  delayRefused?: TypeError;
+  backoffRefused?: TypeError;
 }
 
 const MAX_DELAY = 30 * 24 * 60 * 60 * 1000;
@@ -146,9 +152,15 @@ export function pendingMutation(m: KvMutation): PendingMutation {
       }
       if (m.type === "set") {
         const expireIn = typeof m.expireIn === "number" ? checkExpireIn(m.expireIn) : undefined;
-        return { type: "set", key, value: encodeValue(m.value), expireIn };
+        return {
+          type: "set",
+          key,
+          value: encodeValue(m.value),
+          expireIn,
+          refused: refusal(m.value),
+        };
       }
-      return { type: m.type, key, value: encodeValue(m.value) };
+      return { type: m.type, key, value: encodeValue(m.value), refused: refusal(m.value) };
   }
   throw new TypeError("Invalid mutation type");
 }
@@ -161,7 +173,6 @@ export function pendingMutation(m: KvMutation): PendingMutation {
 export function pendingEnqueue(
   message: unknown,
   options: EnqueueOptions | undefined,
-  atCommit: (e: Error) => void,
 ): PendingEnqueue {
   const delay = options?.delay ?? 0;
   // Deno KV's checks, comparisons that coerce what they are given included.
@@ -185,25 +196,35 @@ export function pendingEnqueue(
       }
     }
   }
+  let refused: TypeError | undefined;
   const integer = (v: unknown): number => {
     if (typeof v === "number") return v;
     if (typeof v === "bigint") return Number(v);
-    atCommit(serdeError("integer", v));
+    refused ??= serdeError("integer", v);
     return 0;
   };
   const payload = encodeMessage(message);
   // In the order Deno KV converts them, so the first wrong one is the one reported.
   const delayMs = integer(delay);
+  const delayRefused = refused;
+  refused = undefined;
   let backoffSchedule: number[] | null = null;
   if (schedule !== undefined) {
     // A number or object passed the checks above (its length is not a number): refused here.
     if (isSerdeArray(schedule)) backoffSchedule = Array.from(schedule, integer);
-    else atCommit(serdeError("array", schedule));
+    else refused = serdeError("array", schedule);
   }
   return {
     payload,
     delay: delayMs,
     keysIfUndelivered: options?.keysIfUndelivered ?? [],
     backoffSchedule,
+    delayRefused,
+    backoffRefused: refused,
   };
+}
+
+/** The error Deno KV raises as its commit reads `value`: bytes it takes no slice of. */
+export function refusal(value: unknown): TypeError | undefined {
+  return value instanceof Uint8Array ? sliceError(value) : undefined;
 }

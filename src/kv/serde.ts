@@ -88,12 +88,13 @@ export function serdeError(expected: string, v: unknown): TypeError {
   return new TypeError(`serde_v8 error: invalid type; expected: ${expected}, got: ${serdeType(v)}`);
 }
 
-/** Throws serde_v8's error for bytes it takes no slice of: those of a shared or a resizable buffer. */
-export function checkSliceable(view: ArrayBufferView): void {
-  if (view.buffer instanceof SharedArrayBuffer) throw serdeError("buffer", view);
-  if ((view.buffer as ArrayBuffer).resizable) {
-    throw new TypeError("serde_v8 error: can't create slice from resizable ArrayBuffer");
+/** serde_v8's error for bytes it takes no slice of (a resizable or shared buffer's); undefined for others. */
+export function sliceError(view: ArrayBufferView): TypeError | undefined {
+  const b = view.buffer as ArrayBuffer & { growable?: boolean };
+  if (b.resizable || b.growable) {
+    return new TypeError("serde_v8 error: can't create slice from resizable ArrayBuffer");
   }
+  if (b instanceof SharedArrayBuffer) return serdeError("buffer", view);
 }
 
 /**

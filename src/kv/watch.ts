@@ -71,15 +71,23 @@ export function watchStream(
   // The store notices an expiry only when the key is read: read it then.
   let nextExpiry = Infinity;
 
+  // The feed's next() still waiting when a timer woke the stream first: it is
+  // the feed's next answer, so it is raced again rather than asked anew (each
+  // abandoned call would take a change no one reads).
+  let asked: Promise<IteratorResult<EngineChange>> | undefined;
+
   /** The next reason to read again; false when the stream is over. */
   async function wake(feed: AsyncIterator<EngineChange>): Promise<{ stale: boolean } | false> {
     for (;;) {
       const timer = expiryTimer(nextExpiry, clock);
       let woke: Wake;
       try {
+        asked ??= feed.next();
         // Both raced promises end with this wait; the gate's signal lives as long as the store.
-        woke = await gate.closed.race(Promise.race([feed.next(), timer.fired]), ended);
+        woke = await gate.closed.race(Promise.race([asked, timer.fired]), ended);
+        if (woke !== "expired") asked = undefined;
       } catch (e) {
+        asked = undefined;
         // The store ends a feed that fell too far behind (nobody read the stream):
         // subscribe again and read the keys afresh, which covers what was missed.
         if ((e as { code?: string }).code !== "WATCH_OVERFLOW") throw e;

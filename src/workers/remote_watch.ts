@@ -18,7 +18,7 @@ export class RemoteWatch implements AsyncIterableIterator<Change> {
 
   /** `from`: the sequence number the consumer has every change up to; `stop` asks the owner to end the watch. */
   constructor(from: number, stop: () => void) {
-    this.#queue = new ChangeQueue(from);
+    this.#queue = new ChangeQueue(from, false);
     this.#stop = stop;
   }
 
