@@ -201,6 +201,16 @@ Deno.test("kv: a list's batch sees the writes called before it that wait behind 
   }
 });
 
+Deno.test("kv: a list batch costs what it reads, whatever its batchSize", async () => {
+  await using kv = await openKv(":memory:");
+  for (let i = 0; i < 3; i++) await kv.set(["k", i], i);
+  const keys = [];
+  for await (const e of kv.list({ prefix: ["k"] }, { batchSize: 2 ** 32, limit: 2 })) {
+    keys.push(e.key);
+  }
+  assert.deepEqual(keys, [["k", 0], ["k", 1]]);
+});
+
 Deno.test("kv: a read answers as of its call, not with writes called after it", async () => {
   for (const sync of ["always", "never", { intervalMs: 5 }] as const) {
     await withDir(async (dir) => {

@@ -7,12 +7,13 @@
  * @module
  */
 
+import { SYNC_STEPS } from "../base/sync_steps.ts";
 import { settled } from "./loop_turns.ts";
 
 /** `it` as an AsyncGenerator: each step runs synchronously, its result (or throw) in a settled promise. */
 export function stepAsync<T>(
   it: Generator<T, void, undefined>,
-): AsyncGenerator<T, void, undefined> {
+): AsyncGenerator<T, void, undefined> & { [SYNC_STEPS]: Generator<T, void, undefined> } {
   const settle = (step: () => IteratorResult<T, void>): Promise<IteratorResult<T, void>> => {
     try {
       return settled(step());
@@ -20,12 +21,14 @@ export function stepAsync<T>(
       return Promise.reject(e);
     }
   };
-  const gen: AsyncGenerator<T, void, undefined> = {
-    next: () => settle(() => it.next()),
-    return: () => settle(() => it.return()),
-    throw: (e: unknown) => settle(() => it.throw(e)),
-    [Symbol.asyncIterator]: () => gen,
-    [Symbol.asyncDispose]: () => settle(() => it.return()).then(() => {}),
-  };
+  const gen: AsyncGenerator<T, void, undefined> & { [SYNC_STEPS]: Generator<T, void, undefined> } =
+    {
+      [SYNC_STEPS]: it,
+      next: () => settle(() => it.next()),
+      return: () => settle(() => it.return()),
+      throw: (e: unknown) => settle(() => it.throw(e)),
+      [Symbol.asyncIterator]: () => gen,
+      [Symbol.asyncDispose]: () => settle(() => it.return()).then(() => {}),
+    };
   return gen;
 }

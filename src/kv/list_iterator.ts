@@ -6,7 +6,8 @@
 
 import type { CloseGate } from "./close_gate.ts";
 import { checkConsistency, type KvConsistencyLevel } from "./consistency.ts";
-import type { KvEngine } from "./engine.ts";
+import type { EngineScanEntry, KvEngine } from "./engine.ts";
+import { SYNC_STEPS } from "../base/sync_steps.ts";
 import { checkReadBound, type KvLimits } from "./limits.ts";
 import { entryOf, type KvEntry } from "./entry.ts";
 import {
@@ -134,16 +135,16 @@ export class KvListIterator<T> implements AsyncIterableIterator<KvEntry<T>> {
       reverse,
       limit: batchSize,
     });
-    // Each step of a scan reads at its call: all of them asked before any is
-    // awaited read the batch at one point, as Deno KV reads one, with no write
-    // called after the pull let in between two steps.
-    const steps = Array.from({ length: batchSize }, () => scan.next());
     const batch: { entry: KvEntry<T>; key: Uint8Array }[] = [];
-    for (const step of await Promise.all(steps)) {
-      if (step.done) break;
-      const e = step.value;
-      batch.push({ entry: entryOf<T>(e.key, e), key: e.key });
-    }
+    const add = (e: EngineScanEntry) => batch.push({ entry: entryOf<T>(e.key, e), key: e.key });
+    // The store's scan steps synchronously: the batch is read at one point, as
+    // Deno KV reads one, with no write called after the pull let in between two
+    // steps (an awaited step lets the commits queued behind a sum through).
+    const steps = (scan as { [SYNC_STEPS]?: Generator<EngineScanEntry, void, undefined> })[
+      SYNC_STEPS
+    ];
+    if (steps) { for (const e of steps) add(e); }
+    else for await (const e of scan) add(e);
     return batch;
   }
 
