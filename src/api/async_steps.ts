@@ -10,10 +10,13 @@
 import { SYNC_STEPS } from "../base/sync_steps.ts";
 import { settled } from "./loop_turns.ts";
 
+/** An AsyncGenerator over synchronous steps, which it also offers under {@link SYNC_STEPS}. */
+type Stepped<T> = AsyncGenerator<T, void, undefined> & {
+  [SYNC_STEPS]: Generator<T, void, undefined>;
+};
+
 /** `it` as an AsyncGenerator: each step runs synchronously, its result (or throw) in a settled promise. */
-export function stepAsync<T>(
-  it: Generator<T, void, undefined>,
-): AsyncGenerator<T, void, undefined> & { [SYNC_STEPS]: Generator<T, void, undefined> } {
+export function stepAsync<T>(it: Generator<T, void, undefined>): Stepped<T> {
   const settle = (step: () => IteratorResult<T, void>): Promise<IteratorResult<T, void>> => {
     try {
       return settled(step());
@@ -21,14 +24,13 @@ export function stepAsync<T>(
       return Promise.reject(e);
     }
   };
-  const gen: AsyncGenerator<T, void, undefined> & { [SYNC_STEPS]: Generator<T, void, undefined> } =
-    {
-      [SYNC_STEPS]: it,
-      next: () => settle(() => it.next()),
-      return: () => settle(() => it.return()),
-      throw: (e: unknown) => settle(() => it.throw(e)),
-      [Symbol.asyncIterator]: () => gen,
-      [Symbol.asyncDispose]: () => settle(() => it.return()).then(() => {}),
-    };
+  const gen: Stepped<T> = {
+    [SYNC_STEPS]: it,
+    next: () => settle(() => it.next()),
+    return: () => settle(() => it.return()),
+    throw: (e: unknown) => settle(() => it.throw(e)),
+    [Symbol.asyncIterator]: () => gen,
+    [Symbol.asyncDispose]: () => settle(() => it.return()).then(() => {}),
+  };
   return gen;
 }

@@ -7,13 +7,12 @@ import type { CommitPlan, Committer } from "./commit.ts";
 import type { KvCommitError, KvCommitResult } from "./entry.ts";
 import type { KvKey } from "./key_codec.ts";
 import {
-  checkExpireIn,
   type EnqueueOptions,
   type KvAtomicCheck,
   type KvMutation,
   pendingEnqueue,
   pendingMutation,
-  refusal,
+  pendingSet,
 } from "./mutation.ts";
 import { KvU64 } from "./u64.ts";
 import { encodeValue } from "./value_codec.ts";
@@ -87,14 +86,7 @@ export class AtomicOperation {
 
   /** Stores `value` at `key`, optionally expiring `expireIn` ms after the commit. */
   set(key: KvKey, value: unknown, options?: { expireIn?: number }): this {
-    const expireIn = checkExpireIn(options?.expireIn);
-    this.#plan.mutations.push({
-      type: "set",
-      key,
-      value: encodeValue(value),
-      expireIn,
-      refused: refusal(value),
-    });
+    this.#plan.mutations.push(pendingSet(key, value, options?.expireIn));
     return this;
   }
 

@@ -264,8 +264,6 @@ export class Committer {
   }
 }
 
-// A key a commit cannot encode: Deno KV names the part of the commit it was in
-// when a bigint part is too long.
 /**
  * Throws the first error Deno KV raises before its commit runs: of its
  * JavaScript side (a missing mutation key), then of reading the arguments in
@@ -297,6 +295,8 @@ function readArguments(plan: CommitPlan): void {
   }
 }
 
+// A key a commit cannot encode: Deno KV names the part of the commit it was in
+// when a bigint part is too long.
 function encodeFor(part: "check" | "mutation" | "enqueue", encode: () => Uint8Array): Uint8Array {
   try {
     return encode();

@@ -151,14 +151,7 @@ export function pendingMutation(m: KvMutation): PendingMutation {
         throw new TypeError(`Invalid mutation '${m.type}' without value`);
       }
       if (m.type === "set") {
-        const expireIn = typeof m.expireIn === "number" ? checkExpireIn(m.expireIn) : undefined;
-        return {
-          type: "set",
-          key,
-          value: encodeValue(m.value),
-          expireIn,
-          refused: refusal(m.value),
-        };
+        return pendingSet(key, m.value, typeof m.expireIn === "number" ? m.expireIn : undefined);
       }
       return { type: m.type, key, value: encodeValue(m.value), refused: refusal(m.value) };
   }
@@ -224,7 +217,20 @@ export function pendingEnqueue(
   };
 }
 
-/** The error Deno KV raises as its commit reads `value`: bytes it takes no slice of. */
-export function refusal(value: unknown): TypeError | undefined {
+/** A set of `key` to `value`, its `expireIn` checked; for `atomic().set()` and `mutate()`. */
+export function pendingSet(key: KvKey, value: unknown, expireIn: unknown): PendingMutation {
+  // The expiry first: Deno KV refuses a bad one before it clones the value.
+  const checked = checkExpireIn(expireIn);
+  return {
+    type: "set",
+    key,
+    value: encodeValue(value),
+    expireIn: checked,
+    refused: refusal(value),
+  };
+}
+
+// The error Deno KV raises as its commit reads `value`: bytes it takes no slice of.
+function refusal(value: unknown): TypeError | undefined {
   return value instanceof Uint8Array ? sliceError(value) : undefined;
 }
