@@ -549,3 +549,39 @@ Deno.test("what a joining caller's onProgress throws fails that call alone, not 
     assert.ok(heard.includes("cleanup"), heard.join(","));
     assert.equal(await db.getString("k1999"), "v2-1999");
   }));
+
+Deno.test({
+  name: "a compaction into many output files holds two descriptors for them, not two per output",
+  ignore: Deno.build.os !== "linux",
+  fn: () =>
+    withDir(async (dir) => {
+      const files = 120;
+      {
+        await using db = await open(dir, { maxFileSize: 1024, sync: "never" });
+        for (let i = 0; i < files; i++) await db.set(`k${i}`, `${i}`.padEnd(900, "v"));
+      }
+      // Reading the inputs opens each once; two descriptors an output on top
+      // would need 360 and more, past this limit.
+      const script = `${dir}/compact.ts`;
+      await Deno.writeTextFile(
+        script,
+        `import { open } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};
+        await using db = await open(${JSON.stringify(dir)}, { maxFileSize: 1024 });
+        const r = await db.compact();
+        console.log(r.filesOut);`,
+      );
+      const out = await new Deno.Command("bash", {
+        args: ["-c", 'ulimit -n 200 && exec "$@"', "bash", Deno.execPath(), "run", "-A", script],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const dec = new TextDecoder();
+      assert.equal(out.code, 0, dec.decode(out.stderr));
+      assert.ok(Number(dec.decode(out.stdout)) >= files, dec.decode(out.stdout));
+      await Deno.remove(script);
+      await using db = await open(dir, { maxFileSize: 1024 });
+      for (let i = 0; i < files; i++) {
+        assert.equal(await db.getString(`k${i}`), `${i}`.padEnd(900, "v"));
+      }
+    }),
+});

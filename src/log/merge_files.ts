@@ -122,11 +122,15 @@ class Output {
   readonly hint: HintWriter;
   /** Records appended so far. */
   records = 0;
+  // Open until the output is complete: a merge of many files holds two
+  // descriptors, not two per output (see seal()).
+  #data?: Deno.FsFile;
+  #hintFile?: Deno.FsFile;
   constructor(
     plan: MergePlan,
     readonly id: number,
-    readonly data: Deno.FsFile,
-    readonly hintFile: Deno.FsFile,
+    readonly path: string,
+    readonly hintPath: string,
     readonly moves: MergeMoves,
   ) {
     this.header = {
@@ -142,6 +146,14 @@ class Output {
       parts: 0,
     };
     this.fmt = formatV2(this.header.salt);
+    const opts = { write: true, create: true, truncate: true };
+    this.#data = Deno.openSync(path, opts);
+    try {
+      this.#hintFile = Deno.openSync(hintPath, opts);
+    } catch (e) {
+      this.close();
+      throw e;
+    }
     this.hint = new HintWriter(this.header, [takeBuffer(HINT_BUFFER), takeBuffer(HINT_BUFFER)]);
     this.push(encodeFileHeader(this.header));
   }
@@ -204,10 +216,15 @@ class Output {
     this.push(batch.records.subarray(at[from], end));
   }
 
-  /** Writes the header again, now that the merge knows how many outputs it has. */
+  /**
+   * Writes the header again, now that the merge knows how many outputs it
+   * has, and fsyncs the file: through a descriptor of its own, as the one that
+   * wrote it was closed when the output was complete.
+   */
   async seal(parts: number): Promise<void> {
-    await this.data.seek(0, Deno.SeekMode.Start);
-    await writeAll(this.data, encodeFileHeader({ ...this.header, parts }));
+    using file = await Deno.open(this.path, { write: true });
+    await writeAll(file, encodeFileHeader({ ...this.header, parts }));
+    await file.syncData();
   }
 
   /**
@@ -220,12 +237,13 @@ class Output {
     const data = this.buf.subarray(0, this.used), hint = this.hint.take();
     [this.buf, this.#spare] = [this.#spare, this.buf];
     this.used = 0;
-    this.#writing = writePieces(this.data, data).then(() => writeAll(this.hintFile, hint)).then(
+    const file = this.#data!, hintFile = this.#hintFile!;
+    this.#writing = writePieces(file, data).then(() => writeAll(hintFile, hint)).then(
       () => {
         this.#unsynced += data.length;
         if (this.#unsynced < EARLY_SYNC_BYTES) return;
         this.#unsynced = 0;
-        this.#syncing = this.#syncing.then(() => this.data.syncData());
+        this.#syncing = this.#syncing.then(() => file.syncData());
         this.#syncing.catch(() => {});
       },
     );
@@ -240,16 +258,26 @@ class Output {
   }
 
   /**
-   * Writes out the rest of the records and the whole hint, and gives the
-   * buffers back for the next output (this merge's or a later one's). What is
-   * left is {@link Output.seal} and the syncs.
+   * Writes out the rest of the records and the whole hint, fsyncs the hint,
+   * closes both files and gives the buffers back for the next output (this
+   * merge's or a later one's). What is left is {@link Output.seal}.
    */
   async complete(): Promise<void> {
     await this.flush();
     await this.#writing;
-    await writeAll(this.hintFile, this.hint.finish());
+    await writeAll(this.#hintFile!, this.hint.finish());
+    await this.drain();
+    await this.#hintFile!.syncData();
+    this.close();
     for (const b of [this.buf, this.#spare, ...this.hint.buffers]) giveBack(b);
     this.buf = this.#spare = new Uint8Array(0);
+  }
+
+  /** Closes the files if still open (after a failure, complete() has not). */
+  close(): void {
+    this.#data?.close();
+    this.#hintFile?.close();
+    this.#data = this.#hintFile = undefined;
   }
 }
 
@@ -503,10 +531,7 @@ export async function writeMerged(plan: MergePlan): Promise<MergeResult> {
     await outs[outs.length - 1].complete();
     live.release();
     for (const o of outs) {
-      await o.drain();
       await o.seal(outs.length);
-      await o.data.syncData();
-      await o.hintFile.syncData();
       plan.onProgress({ phase: "sync", bytesDone: done, bytesTotal: plan.bytesTotal });
     }
   } catch (e) {
@@ -514,14 +539,11 @@ export async function writeMerged(plan: MergePlan): Promise<MergeResult> {
     // with the same suffix, which cleanupMerge (for an open) would remove.
     for (const o of outs) {
       await o.drain().catch(() => {});
-      closeOutput(o);
-      for (const path of [dataPath(plan.dir, o.id), hintPath(plan.dir, o.id)]) {
-        await Deno.remove(path + TEMP).catch(() => {});
-      }
+      o.close();
+      for (const path of [o.path, o.hintPath]) await Deno.remove(path).catch(() => {});
     }
     throw e;
   }
-  for (const o of outs) closeOutput(o);
   gather?.release();
   return {
     outputs: outs.map((o) => ({
@@ -618,23 +640,8 @@ function copyAlone(plan: MergePlan, o: Output, seg: Segment): void {
 }
 
 function openOutput(plan: MergePlan, id: number, moves: MergeMoves): Output {
-  const opts = { write: true, create: true, truncate: true };
-  const data = Deno.openSync(dataPath(plan.dir, id) + TEMP, opts);
-  try {
-    return new Output(plan, id, data, Deno.openSync(hintPath(plan.dir, id) + TEMP, opts), moves);
-  } catch (e) {
-    data.close();
-    throw e;
-  }
-}
-
-function closeOutput(o: Output): void {
-  try {
-    o.data.close();
-    o.hintFile.close();
-  } catch {
-    // Already closed.
-  }
+  const path = dataPath(plan.dir, id) + TEMP;
+  return new Output(plan, id, path, hintPath(plan.dir, id) + TEMP, moves);
 }
 
 /** Renames the outputs into place (data files first, so a hint never lacks its data) and makes that durable. */
