@@ -205,6 +205,49 @@ Deno.test("calls made right after close() reject: BadResource in Deno KV, Closed
   });
 });
 
+Deno.test("reads after close() with bad arguments: Deno KV's type errors first, its checks of values after the closed store's", async () => {
+  const big = "x".repeat(70_000);
+  const calls: [string, (kv: AnyKv) => unknown][] = [
+    ["get of a bad key", (kv) => kv.get([{}] as never)],
+    ["get with a bad consistency", (kv) => kv.get(["a"], { consistency: "x" as never })],
+    ["get of null", (kv) => kv.get(null as never)],
+    ["get of a key too large", (kv) => kv.get([big])],
+    ["getMany of a bad key", (kv) => kv.getMany([["a"], [{}]] as never)],
+    ["getMany of a string", (kv) => kv.getMany("ab" as never)],
+    ["getMany of a key too large", (kv) => kv.getMany([[big]])],
+    ["watch of a bad key", (kv) => kv.watch([[{}]] as never)],
+    ["watch of a key too large", (kv) => kv.watch([[big]])],
+    ["list of a bad prefix", (kv) => kv.list({ prefix: [{}] } as never).next()],
+    [
+      "list with a cursor not a string",
+      (kv) => kv.list({ prefix: [] }, { cursor: 5 as never }).next(),
+    ],
+    ["list with a bad cursor", (kv) => kv.list({ prefix: [] }, { cursor: "!!" }).next()],
+    [
+      "list with a bad consistency",
+      (kv) => kv.list({ prefix: [] }, { consistency: "x" as never }).next(),
+    ],
+    ["list of reversed bounds", (kv) => kv.list({ start: ["b"], end: ["a"] }).next()],
+    ["list of a start outside its prefix", (kv) => kv.list({ prefix: ["a"], start: ["b"] }).next()],
+  ];
+  await withBoth(async (stores) => {
+    const [deno, cask] = await Promise.all(stores.map(async (kv) => {
+      kv.close();
+      const classes: string[] = [];
+      for (const [, call] of calls) {
+        const o = await outcome(() => call(kv));
+        classes.push("error" in o ? o.error.split(":")[0] : "accepted");
+      }
+      return classes;
+    }));
+    calls.forEach(([name], i) => {
+      assert.equal(cask[i], deno[i] === "BadResource" ? "ClosedError" : deno[i], name);
+    });
+    // Both kinds are among the cases, so the order is what is compared.
+    assert.ok(deno.includes("TypeError") && deno.includes("BadResource"), deno.join());
+  });
+});
+
 Deno.test("leaving a using block closes the store for the calls that follow", async () => {
   await withDir(async (dir) => {
     let escaped: Awaited<ReturnType<typeof openKv>>;

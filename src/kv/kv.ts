@@ -62,6 +62,13 @@ function positiveInteger(name: string, n: number | undefined): void {
  */
 export let newKv: (engine: KvEngine, limits: KvLimits, clock: () => number) => Kv;
 
+// A key to read, encoded as Deno KV reads its request: a key's type errors
+// come before a closed store's error, and a missing key (undefined here) is
+// reported after it (see Kv.#boundKey).
+function readArgument(key: KvKey): Uint8Array | undefined {
+  return key === null || key === undefined ? undefined : encodeKey(key);
+}
+
 /**
  * A Deno KV-compatible database over a Cask store: typed tuple keys,
  * structured-clone values, versionstamps, checked atomics, sum/min/max,
@@ -106,9 +113,10 @@ export class Kv {
     key: KvKey,
     options?: { consistency?: KvConsistencyLevel },
   ): Promise<KvEntryMaybe<T>> {
-    this.#gate.check();
+    const encoded = readArgument(key);
     checkConsistency(options?.consistency);
-    const kb = this.#readKey(key);
+    this.#gate.check();
+    const kb = this.#boundKey(encoded);
     // Read at the call unless commits called before it are held: a hop here
     // let a write called after it in first.
     const held = this.#committer.issued();
@@ -196,8 +204,6 @@ export class Kv {
   ): ReadableStream<{ [K in keyof T]: KvEntryMaybe<T[K]> }> {
     // Read first, as Deno KV reads it: null options throw the TypeError of reading `raw`.
     const raw = options.raw ?? false;
-    // After close() it throws at once, as Deno KV's does (there a BadResource).
-    this.#gate.check();
     return watchStream(
       this.#engine,
       keys,
@@ -248,10 +254,10 @@ export class Kv {
     return this.close();
   }
 
-  // The bytes of a key to read; Deno KV's words for a missing one.
-  #readKey(key: KvKey): Uint8Array {
-    if (key === null || key === undefined) throw new TypeError("Invalid range");
-    const kb = encodeKey(key);
+  // A key read by readArgument, checked as Deno KV checks it once it has found
+  // the store open; Deno KV's words for a missing one.
+  #boundKey(kb: Uint8Array | undefined): Uint8Array {
+    if (kb === undefined) throw new TypeError("Invalid range");
     checkReadBound(this.#limits, kb.length + 1);
     return kb;
   }
@@ -260,15 +266,16 @@ export class Kv {
     keys: readonly KvKey[],
     consistency: KvConsistencyLevel | undefined,
   ): Promise<KvEntryMaybe<unknown>[]> {
-    this.#gate.check();
-    checkConsistency(consistency);
     // Deno KV maps over whatever it is given (a string maps over its characters),
     // and the holes the map leaves (a sparse list, an array-like) fail as its
     // request is read.
-    const encoded = Array.prototype.map.call(keys, (k: KvKey) => this.#readKey(k)) as Uint8Array[];
-    for (let i = 0; i < encoded.length; i++) {
-      if (!(i in encoded)) throw serdeError("object", undefined);
+    const args = Array.prototype.map.call(keys, readArgument) as (Uint8Array | undefined)[];
+    for (let i = 0; i < args.length; i++) {
+      if (!(i in args)) throw serdeError("object", undefined);
     }
+    checkConsistency(consistency);
+    this.#gate.check();
+    const encoded = args.map((k) => this.#boundKey(k));
     const held = this.#committer.issued();
     if (held) await held;
     const records = await readAtOnce(this.#engine, encoded);

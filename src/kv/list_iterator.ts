@@ -10,10 +10,12 @@ import type { EngineScanEntry, KvEngine } from "./engine.ts";
 import { SYNC_STEPS } from "../base/sync_steps.ts";
 import { checkReadBound, type KvLimits } from "./limits.ts";
 import { entryOf, type KvEntry } from "./entry.ts";
+import { serdeError } from "./serde.ts";
 import {
   type ByteRange,
   byteRange,
   encodeCursor,
+  encodeParts,
   resumeRange,
   type SelectorParts,
 } from "./selector.ts";
@@ -112,8 +114,12 @@ export class KvListIterator<T> implements AsyncIterableIterator<KvEntry<T>> {
 
   async #pull(cursor: string | undefined): Promise<{ entry: KvEntry<T>; key: Uint8Array }[]> {
     const { engine, gate, reverse, batchSize } = this.#plan;
-    gate.check();
+    // Deno KV reads the arguments first: their type errors come before a
+    // closed store's error, the checks of their values after it.
+    const parts = this.#range ? undefined : encodeParts(this.#plan.parts);
+    if (cursor !== undefined && typeof cursor !== "string") throw serdeError("string", cursor);
     checkConsistency(this.#plan.consistency);
+    gate.check();
     // The bounds of the range read are checked as Deno KV checks them: the
     // selector's, and again once a cursor moves one of them.
     const checked = (r: ByteRange) => {
@@ -121,7 +127,7 @@ export class KvListIterator<T> implements AsyncIterableIterator<KvEntry<T>> {
       checkReadBound(this.#plan.limits, r.end.length);
       return r;
     };
-    this.#range ??= checked(byteRange(this.#plan.parts));
+    this.#range ??= checked(byteRange(parts!));
     const range = cursor === undefined
       ? this.#range
       : checked(resumeRange(this.#range, cursor, reverse));

@@ -7,7 +7,6 @@
 
 import { compareBytes, concatBytes, startsWith } from "./bytes.ts";
 import { encodeKey, type KvKey } from "./key_codec.ts";
-import { serdeError } from "./serde.ts";
 
 /**
  * Which keys `list()` visits: all keys under a prefix (optionally from a start
@@ -71,10 +70,27 @@ export function selectorParts(selector: KvListSelector): SelectorParts {
   throw new TypeError("Selector must specify either 'prefix' or both 'start' and 'end' key");
 }
 
-/** Encodes the selector's keys; throws TypeError for keys outside the prefix or reversed bounds. */
-export function byteRange(parts: SelectorParts): ByteRange {
+/** A selector's keys, encoded. */
+export interface EncodedParts {
+  prefix?: Uint8Array;
+  start?: Uint8Array;
+  end?: Uint8Array;
+}
+
+/** Encodes the selector's keys; throws the TypeError of a key that is not one. */
+export function encodeParts(parts: SelectorParts): EncodedParts {
+  const encoded: EncodedParts = {};
+  for (const which of ["prefix", "start", "end"] as const) {
+    const key = parts[which];
+    if (key !== undefined) encoded[which] = encodeKey(key);
+  }
+  return encoded;
+}
+
+/** The range of encoded selector keys; throws TypeError for keys outside the prefix or reversed bounds. */
+export function byteRange(parts: EncodedParts): ByteRange {
   if (parts.prefix !== undefined) {
-    const prefix = encodeKey(parts.prefix);
+    const prefix = parts.prefix;
     // Under a prefix, every key continues with a tag byte in [0x01, 0x27]; [0x00, 0xff) spans
     // them all, and the empty prefix never reaches the 0xff range Cask reserves for queues.
     const range: ByteRange = {
@@ -83,14 +99,14 @@ export function byteRange(parts: SelectorParts): ByteRange {
       common: prefix,
     };
     if (parts.start !== undefined) {
-      const start = encodeKey(parts.start);
+      const start = parts.start;
       if (!startsWith(start, prefix) || start.length === prefix.length) {
         throw new TypeError("Start key is not in the keyspace defined by prefix");
       }
       range.start = range.lower = start;
     }
     if (parts.end !== undefined) {
-      const end = encodeKey(parts.end);
+      const end = parts.end;
       if (!startsWith(end, prefix) || end.length === prefix.length) {
         throw new TypeError("End key is not in the keyspace defined by prefix");
       }
@@ -98,7 +114,7 @@ export function byteRange(parts: SelectorParts): ByteRange {
     }
     return range;
   }
-  const start = encodeKey(parts.start!), end = encodeKey(parts.end!);
+  const start = parts.start!, end = parts.end!;
   if (compareBytes(start, end) > 0) throw new TypeError("Start key is greater than end key");
   let n = 0;
   while (n < start.length && n < end.length && start[n] === end[n]) n++;
@@ -114,7 +130,6 @@ export function encodeCursor(range: ByteRange, lastKey: Uint8Array): string {
 
 /** The part of `range` still to visit after the key `cursor` names, in the given direction. */
 export function resumeRange(range: ByteRange, cursor: string, reverse: boolean): ByteRange {
-  if (typeof cursor !== "string") throw serdeError("string", cursor);
   let bytes: Uint8Array;
   try {
     // Padded base64url only, with zero padding bits and no whitespace, as Deno KV

@@ -52,12 +52,12 @@ export function watchStream(
   limits: KvLimits,
 ): ReadableStream<KvEntryMaybe<unknown>[]> {
   if (!isSerdeArray(keys)) throw serdeError("array", keys);
+  const encoded = keys.map(encodeKey);
+  // Closed, it throws at once, as Deno KV's does (there a BadResource): after
+  // the type errors of its arguments, before the checks of their values.
+  gate.check();
   // Each key is read (now, and at every change), so each must fit a read, as in Deno KV.
-  const encoded = keys.map((k) => {
-    const kb = encodeKey(k);
-    checkReadBound(limits, kb.length);
-    return kb;
-  });
+  for (const kb of encoded) checkReadBound(limits, kb.length);
   // The empty key is never written (the store refuses it), so it is not subscribed to.
   const written = encoded.filter((k) => k.length > 0);
   // Subscribed at the first pull, before the first read, so no commit falls between the two
