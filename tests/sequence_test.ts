@@ -573,6 +573,34 @@ Deno.test("sequence: writes in flight decide deletes and absent-key checks by th
     assert.equal(text(await db.get("k")), "newer");
   }));
 
+Deno.test("sequence: a set in flight judged by its expiry: past it, deletes and absent-key checks find nothing; before it, a delete deletes", async () => {
+  for (const sync of ["always", "never"] as const) {
+    await withDir(async (dir) => {
+      let now = 1_000_000;
+      const db = await open(dir, { clock: () => now, sync });
+      // Expired before the calls after it are made, whether applied yet or not.
+      const set = db.set("gone", "v", { ttl: 10 });
+      now += 20;
+      const del = db.delete("gone");
+      const checked = db.atomic([{ type: "set", key: "x", value: "1" }], {
+        checks: [{ key: "gone", sequence: null }],
+      });
+      await set;
+      assert.equal(await del, false, sync);
+      assert.deepEqual(await checked, { ok: true, sequence: 2 }, sync);
+      // Present when the delete is called; expired, perhaps, by the time it is applied.
+      const live = db.set("live", "v", { ttl: 10 });
+      now += 5;
+      const deleted = db.delete("live");
+      now += 20;
+      await live;
+      assert.equal(await deleted, true, sync);
+      assert.equal(db.sequence, 4, sync);
+      await db.close();
+    });
+  }
+});
+
 Deno.test("sequence: a range delete applied no longer decides the writes of its keys called after it", () =>
   inEachSyncMode(async (db, mode) => {
     // Called together: the set after the range delete makes the key present

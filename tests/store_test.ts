@@ -213,6 +213,7 @@ Deno.test("use after close is rejected with ClosedError; close is idempotent", (
     await assert.rejects(() => db.keys().next(), ClosedError);
     await assert.rejects(() => db.sync(), ClosedError);
     assert.throws(() => db.stats(), ClosedError);
+    assert.throws(() => db.size, ClosedError);
     const again = await open(dir);
     assert.equal(await again.getString("k"), "v");
     await again.close();

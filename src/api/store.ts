@@ -142,8 +142,9 @@ export class Cask {
     return new Cask(await Catalog.open(at, o), at, o);
   }
 
-  /** Number of live keys in the store: expired keys are not counted. */
+  /** Number of live keys in the store: expired keys are not counted. Throws ClosedError once closed. */
   get size(): number {
+    this.#checkOpen();
     return this.#catalog.liveSize();
   }
 
@@ -406,6 +407,10 @@ export class Cask {
    * the key is absent); otherwise it resolves `{ ok: false }` and writes
    * nothing. A key's "current record" includes a write still waiting for its
    * fsync, so two checked commits on one key can never both succeed.
+   *
+   * With no ops (checks only, or none), nothing is written: it resolves
+   * `{ ok: true, sequence }` with the newest sequence number handed out, whose
+   * write may still be waiting for its fsync.
    *
    * @example
    * ```ts

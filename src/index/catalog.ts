@@ -86,6 +86,13 @@ export interface KeyedCheck {
   seq: number | null;
 }
 
+// A write of a key appended and not yet applied: its sequence number, negated
+// for a delete, and the expiry of a set (0: none).
+interface InFlight {
+  seq: number;
+  expireAt: number;
+}
+
 /** One key's change as a commit applies it; `value` undefined for a delete or an expiry. */
 export interface KeyChange {
   k: string;
@@ -156,9 +163,9 @@ export class Catalog {
   #storeId = "";
   #seq = 0;
   // Keys with a write appended but not yet applied (under sync "always" a write
-  // is applied after its fsync), with that write's sequence number, negated for
-  // a delete: a checked commit judges a key by its newest write, applied or not.
-  readonly #inflight = new Map<string, number>();
+  // is applied after its fsync), with that write: a checked commit, and a
+  // delete, judge a key by its newest write, applied or not.
+  readonly #inflight = new Map<string, InFlight>();
   // The backups asked for so far, settled once the last has, and how many are unsettled.
   #backups: Promise<void> = Promise.resolve();
   #backupsQueued = 0;
@@ -559,8 +566,8 @@ export class Catalog {
    * tells a new write from a dropped one of the same number.
    */
   inFlightSeq(k: string): number | undefined {
-    const seq = this.#inflight.get(k);
-    return seq === undefined ? undefined : Math.abs(seq);
+    const pending = this.#inflight.get(k);
+    return pending === undefined ? undefined : Math.abs(pending.seq);
   }
 
   /** The sequence number of the newest write appended, applied or not. */
@@ -576,7 +583,7 @@ export class Catalog {
   /** The sequence number of `k`'s newest write, applied or in flight; null when absent. */
   seqOf(k: string): number | null {
     const pending = this.#inflight.get(k);
-    if (pending !== undefined) return pending > 0 ? pending : null;
+    if (pending !== undefined) return this.#goneInFlight(k) ? null : pending.seq;
     const e = this.lookup(k);
     return e ? this.readRecord(k, e).seq : null;
   }
@@ -693,24 +700,28 @@ export class Catalog {
     if (op.tombstone && this.#absentAfterInflight(op.k)) {
       return this.#writer.busy ? this.#writer.commit(() => false) : Promise.resolve(false);
     }
-    return this.#append([op], false, (n) => n > 0);
+    // A delete that gets here deletes a key present now. It is applied after
+    // the writes before it, perhaps once the key has expired (a short TTL, an
+    // fsync): it took its number as a delete that deletes, and says so.
+    return this.#append([op], false, () => op.tombstone);
   }
 
   // Whether `k` is absent once the writes of it in flight are applied: the
   // newest of them decides (a delete or a range delete deletes it, so a
   // second delete finds nothing), or with none, the index.
   #absentAfterInflight(k: string): boolean {
-    return this.#deletedInFlight(k) || (!this.#inflight.has(k) && !this.lookup(k));
+    return this.#goneInFlight(k) || (!this.#inflight.has(k) && !this.lookup(k));
   }
 
-  // Whether the newest write of `k` in flight deletes it: a delete, or a range
-  // delete over it called after the key's newest set or delete in flight
-  // (#inflight holds that one).
-  #deletedInFlight(k: string): boolean {
+  // Whether the newest write of `k` in flight leaves it absent: a delete, a set
+  // whose expiry has passed, or a range delete over it called after the key's
+  // newest set or delete in flight (#inflight holds that one).
+  #goneInFlight(k: string): boolean {
     const newest = this.#inflight.get(k);
     const range = this.#rangeInFlight(k);
     if (newest === undefined) return range > 0;
-    return range > Math.abs(newest) || newest < 0;
+    return range > Math.abs(newest.seq) || newest.seq < 0 ||
+      (newest.expireAt !== 0 && newest.expireAt <= this.#opts.clock());
   }
 
   /**
@@ -822,10 +833,10 @@ export class Catalog {
       throw e;
     }
     const recordSize = at.headerSize + op.kb.length + v.length;
-    this.#inflight.set(op.k, at.seq);
+    this.#inflight.set(op.k, { seq: at.seq, expireAt: op.expireAt });
     await this.#writer.commit(
       () => {
-        if (this.#inflight.get(op.k) === at.seq) this.#inflight.delete(op.k);
+        this.#landed(op.k, at.seq);
         this.#put(op.k, {
           fileId: at.file.id,
           offset: at.offset,
@@ -876,10 +887,10 @@ export class Catalog {
     for (const c of checks) {
       const pending = this.#inflight.has(c.k) || this.#rangeInFlight(c.k) > 0;
       if (!pending && this.seqOf(c.k) === c.seq) continue;
-      // A key whose newest write in flight deletes it (a delete, or a range
-      // delete with no write of it in flight) is absent when this commit
-      // applies, after them.
-      if (pending && c.seq === null && this.#deletedInFlight(c.k)) continue;
+      // A key whose newest write in flight leaves it absent (a delete, a set
+      // that has expired, or a range delete with no write of it in flight) is
+      // absent when this commit applies, after them.
+      if (pending && c.seq === null && this.#goneInFlight(c.k)) continue;
       // Lost to a write still waiting for its fsync: answer once it is applied,
       // so a caller that reads and retries sees it rather than spin.
       if (pending) return this.#writer.sync().then(() => null);
@@ -890,6 +901,12 @@ export class Catalog {
     // no commit record (which cost a read-modify-write of `cask serve` a
     // second encoding and 48 bytes of log).
     return this.#append(ops, ops.length > 1, (_, seq) => seq);
+  }
+
+  // Write `seq` of `k` is applied, or never will be: unless a newer write of
+  // `k` is in flight, `k` has none.
+  #landed(k: string, seq: number): void {
+    if (Math.abs(this.#inflight.get(k)?.seq ?? 0) === seq) this.#inflight.delete(k);
   }
 
   // The sequence number of the newest range delete in flight over `k` (0: none).
@@ -918,7 +935,11 @@ export class Catalog {
     const deferred = durable || this.#writer.deferred;
     // A range delete is not a write of its start key: #inflightRanges has it.
     if (deferred) {
-      for (const o of ops) if (!o.range) this.#inflight.set(o.k, o.tombstone ? -seq : seq);
+      for (const o of ops) {
+        if (!o.range) {
+          this.#inflight.set(o.k, { seq: o.tombstone ? -seq : seq, expireAt: o.expireAt });
+        }
+      }
     }
     // Applied after the call returns: by then the caller may have reused its
     // value buffers, and the feeds must get the bytes written. They are copied
@@ -946,7 +967,7 @@ export class Catalog {
           this.#put(o.k, e);
           if (places) places[i] = e;
         }
-        if (deferred && Math.abs(this.#inflight.get(o.k)!) === seq) this.#inflight.delete(o.k);
+        if (deferred) this.#landed(o.k, seq);
         at += size;
       }
       this.#seq = seq;
@@ -971,7 +992,7 @@ export class Catalog {
       done.catch(() => {
         if (this.#writer.drops !== drops) return;
         for (const o of ops) {
-          if (Math.abs(this.#inflight.get(o.k) ?? 0) === seq) this.#inflight.delete(o.k);
+          this.#landed(o.k, seq);
         }
       });
     }
