@@ -219,6 +219,36 @@ Deno.test("checkpoint: with every data file and the lock file lost, the checkpoi
     assert.ok((await verify(dir)).issues.some((i) => i.kind === "missing-file"));
   }));
 
+Deno.test("checkpoint: every data file replaced by another store's (a wrong backup restored over them) is reported, not served", () =>
+  withDir(async (dir) => {
+    const own = `${dir}/own`, other = `${dir}/other`;
+    await build(own, 7, 300);
+    // The other store has more files than this one, so every file of this one is overwritten.
+    {
+      await using db = await open(other, { ...OPTS, maxFileSize: 1024 });
+      for (let i = 0; i < 200; i++) await db.set(`other:${i}`, "x".repeat(100));
+    }
+    const ours = (await Array.fromAsync(Deno.readDir(own))).filter((e) =>
+      e.name.startsWith("data.")
+    );
+    const theirs = (await Array.fromAsync(Deno.readDir(other))).filter((e) =>
+      e.name.startsWith("data.")
+    );
+    assert.ok(theirs.length > ours.length, `${theirs.length} > ${ours.length}`);
+    for (const e of theirs) await Deno.copyFile(`${other}/${e.name}`, `${own}/${e.name}`);
+    await assert.rejects(open(own, { ...OPTS, strict: true }), CorruptionError);
+    const kinds = new Set((await verify(own)).issues.map((i) => i.kind));
+    assert.deepEqual([...kinds].sort(), ["foreign-file", "missing-file"]);
+    const warnings: string[] = [];
+    await using db = await open(own, { ...OPTS, onWarning: (w) => warnings.push(w.kind) });
+    assert.equal(await db.get("other:1"), undefined);
+    assert.equal(db.size, 0);
+    assert.ok(
+      warnings.includes("missing-file") && warnings.includes("foreign-file"),
+      warnings.join(),
+    );
+  }));
+
 Deno.test("checkpoint: a lost file that held no record lost nothing, and is not reported", () =>
   withDir(async (dir) => {
     {

@@ -463,9 +463,21 @@ function pickStoreId(probes: Probe[], dir: string): string {
     // the checkpoint is the only trace of the store, and says so itself.
     return named?.storeId ?? lockedStoreId(dir) ?? readCheckpoint(dir)?.storeId ?? newStoreId();
   }
-  if (stores.size === 1) return stores.keys().next().value!;
-  const ck = readCheckpoint(dir);
   const locked = lockedStoreId(dir);
+  if (stores.size === 1) {
+    const only = stores.keys().next().value!;
+    if (locked === only) return only;
+    // Every data file is another store's while the lock file (or, with none,
+    // the checkpoint) names a store whose checkpoint holds keys: that store's
+    // files were all replaced (a backup of another store copied over them).
+    // It stays the store, so its lost files are reported and the copies skipped.
+    const ck = readCheckpoint(dir);
+    const named = locked ?? ck?.storeId;
+    return ck !== undefined && ck.storeId === named && named !== only && ck.count > 0
+      ? named
+      : only;
+  }
+  const ck = readCheckpoint(dir);
   // Whether store `id` has any record: an empty store's files are headers alone.
   const holdsRecords = (id: string) =>
     probes.some((p) => p.header?.storeId === id && p.size > FILE_HEADER_SIZE);
