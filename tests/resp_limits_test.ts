@@ -440,3 +440,34 @@ Deno.test("limits: accepts failing for their own connection do not hold up the n
     Object.assign(Deno, { listen });
   }
 });
+
+Deno.test("limits: keys up to --max-key-size are taken (64 KiB by default), longer ones refused with the store's error", async () => {
+  for (const [flags, limit] of [[[], 64 * KiB], [["--max-key-size", "100000"], 100_000]] as const) {
+    await withDir(async (dir) => {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: serveArgs(0, dir, ...flags),
+        stdout: "piped",
+        stderr: "null",
+      }).spawn();
+      const reader = child.stdout.getReader();
+      const first = new TextDecoder().decode((await reader.read()).value);
+      reader.releaseLock();
+      const port = Number(/listening on .*:(\d+)/.exec(first)![1]);
+      const c = await Client.connect(port);
+      try {
+        const atLimit = "k".repeat(limit), past = "k".repeat(limit + 1);
+        assert.equal(await c.call("SET", atLimit, "v"), "OK");
+        assert.equal(await c.call("GET", atLimit), "v");
+        assert.deepEqual(await c.call("SET", past, "v"), {
+          err: `ERR key is ${limit + 1} bytes; maxKeySize is ${limit}`,
+        });
+        assert.equal(await c.call("EXISTS", past), 0);
+      } finally {
+        c.close();
+        child.kill("SIGTERM");
+        await child.status;
+        await child.stdout.cancel();
+      }
+    });
+  }
+});

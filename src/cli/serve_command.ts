@@ -70,6 +70,11 @@ export const serveCommand: Command = {
       value: "bytes",
       description: "most request bytes all clients may have buffered (default 1 GiB)",
     },
+    "max-key-size": {
+      type: "string",
+      value: "bytes",
+      description: `largest key accepted, at most 16 MiB (default ${DEFAULT_MAX_KEY_SIZE})`,
+    },
     "max-value-size": {
       type: "string",
       value: "bytes",
@@ -112,8 +117,9 @@ export const serveCommand: Command = {
     }
     const maxValueSize = integerFlag(args, "max-value-size", 0, 1024 * MiB) ??
       DEFAULT_MAX_VALUE_SIZE;
+    const maxKeySize = integerFlag(args, "max-key-size", 1, 16 * MiB) ?? DEFAULT_MAX_KEY_SIZE;
     const maxBulk = Math.min(
-      Math.max(maxValueSize, DEFAULT_MAX_KEY_SIZE),
+      Math.max(maxValueSize, maxKeySize),
       DEFAULT_LIMITS.maxBulkLength,
     );
     // One client must be able to send the largest value the store accepts.
@@ -152,7 +158,13 @@ export const serveCommand: Command = {
     // SETs 25.9-34.3k against 21.7-26.0k a second; GETs wait for the fsync,
     // as they do in redis-server).
     const inlineFsync = !booleanFlag(args, "no-inline-fsync");
-    await using db = await openStore(args, { maxValueSize, autoCompact, pointCache, inlineFsync });
+    await using db = await openStore(args, {
+      maxKeySize,
+      maxValueSize,
+      autoCompact,
+      pointCache,
+      inlineFsync,
+    });
     const server = new RespServer(db, options);
     const stop = Promise.withResolvers<Deno.Signal>();
     let stopping = false;
