@@ -249,6 +249,11 @@ const SCRIPT: string[][] = [
   ["CLIENT", "SETNAME", "a b"],
   ["CLIENT", "SETNAME", "worker-1"],
   ["CLIENT", "GETNAME"],
+  // Redis 7.0 sets a name as it reads the option: the first stays when a later one fails.
+  ["HELLO", "2", "SETNAME", "first", "SETNAME", "a b"],
+  ["CLIENT", "GETNAME"],
+  ["HELLO", "2", "SETNAME", "", "BOGUS"],
+  ["CLIENT", "GETNAME"],
   ["CLIENT", "NOSUCH"],
   ["AUTH", "pw"],
   ["AUTH", "default", "pw"],

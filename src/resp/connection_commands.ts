@@ -80,14 +80,15 @@ export function hello(s: Session, args: Uint8Array[]): Reply {
     }
     protocol = Number(version) as 2 | 3;
   }
-  let name: string | undefined;
+  // Each option takes effect as it is read, as in Redis 7.0: a name set before
+  // a failing option (or a refused AUTH) stays set.
   for (let i = 2; i < args.length; i++) {
     const word = asciiUpper(args[i]);
     if (word === "AUTH" && i + 2 < args.length) {
       authenticate(s, args[i + 1], args[i + 2]);
       i += 2;
     } else if (word === "SETNAME" && i + 1 < args.length) {
-      name = clientName(args[++i]);
+      setName(s, args[++i]);
     } else {
       throw new CommandError(`ERR Syntax error in HELLO option '${quoted(args[i])}'`);
     }
@@ -100,8 +101,6 @@ export function hello(s: Session, args: Uint8Array[]): Reply {
     );
   }
   s.protocol = protocol;
-  // An empty name clears it, as CLIENT SETNAME "" does.
-  if (name !== undefined) s.name = name === "" ? undefined : name;
   return {
     map: [
       ["server", "redis"],
@@ -121,8 +120,7 @@ export function client(s: Session, args: Uint8Array[]): Reply {
   if (sub === "ID" && args.length === 2) return s.id;
   if (sub === "GETNAME" && args.length === 2) return s.name ?? null;
   if (sub === "SETNAME" && args.length === 3) {
-    const name = clientName(args[2]);
-    s.name = name === "" ? undefined : name;
+    setName(s, args[2]);
     return OK;
   }
   // Sent by newer client libraries on connect; checked as Redis 7.2 checks
@@ -152,13 +150,14 @@ const CLIENT_HELP = [
   "    * LIB-VER: the client lib version.",
 ];
 
-function clientName(arg: Uint8Array): string {
+// CLIENT SETNAME's and HELLO's: an empty name clears it.
+function setName(s: Session, arg: Uint8Array): void {
   if (!printable(arg)) {
     throw new CommandError(
       "ERR Client names cannot contain spaces, newlines or special characters.",
     );
   }
-  return byteString(arg);
+  s.name = arg.length === 0 ? undefined : byteString(arg);
 }
 
 // CLIENT SETINFO LIB-NAME | LIB-VER value, in Redis 7.2's words.
