@@ -571,3 +571,71 @@ Deno.test("backup: a following reader's backups succeed while the writer compact
     }
   });
 });
+
+Deno.test("a backup cut short at any step keeps what the earlier backup in the target held", () =>
+  withDir(async (dir) => {
+    const target = `${dir}/target`, src = `${dir}/src`;
+    await using db = await open(src, { maxFileSize: 4096, checkpoint: false });
+    for (let i = 0; i < 10; i++) await db.set(`first${i}`, `v${i}`);
+    // The target's data.0 is a copy of the file still being appended.
+    await db.backup(target);
+    const before = new Map<string, Uint8Array>();
+    for await (const e of Deno.readDir(target)) {
+      before.set(e.name, await Deno.readFile(`${target}/${e.name}`));
+    }
+    for (let i = 0; i < 200; i++) await db.set(`later${i}`, "x".repeat(50));
+    // Each call that changes the target's files is a step; at `crashAt` the
+    // backup stops as a killed process would, leaving the target as it is.
+    const calls = ["remove", "link", "rename", "copyFile", "open"] as const;
+    const real = calls.map((name) => Deno[name]);
+    let steps = 0, crashAt = Infinity, armed = false;
+    calls.forEach((name, i) => {
+      // deno-lint-ignore no-explicit-any
+      (Deno as any)[name] = (...args: unknown[]) => {
+        const into = args.find((a) => String(a).startsWith(target));
+        if (armed && into !== undefined && ++steps > crashAt) {
+          return Promise.reject(new Error(`killed before ${name} ${into}`));
+        }
+        // deno-lint-ignore no-explicit-any
+        return (real[i] as any)(...args);
+      };
+    });
+    const reset = async () => {
+      await Deno.remove(target, { recursive: true });
+      await Deno.mkdir(target);
+      for (const [name, bytes] of before) await Deno.writeFile(`${target}/${name}`, bytes);
+    };
+    const backup = async () => {
+      armed = true;
+      try {
+        return await db.backup(target);
+      } finally {
+        armed = false;
+      }
+    };
+    try {
+      await reset();
+      await backup();
+      const total = steps;
+      assert.ok(total >= 4, `${total} steps`);
+      for (crashAt = 0; crashAt < total; crashAt++) {
+        await reset();
+        steps = 0;
+        await assert.rejects(backup());
+        const warnings: string[] = [];
+        await using copy = await open(target, {
+          strict: true,
+          onWarning: (w) => warnings.push(w.kind),
+        });
+        for (let i = 0; i < 10; i++) {
+          assert.equal(await copy.getString(`first${i}`), `v${i}`, `killed at step ${crashAt}`);
+        }
+        assert.deepEqual(warnings, [], `killed at step ${crashAt}`);
+      }
+    } finally {
+      calls.forEach((name, i) => {
+        // deno-lint-ignore no-explicit-any
+        (Deno as any)[name] = real[i];
+      });
+    }
+  }));

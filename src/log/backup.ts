@@ -15,6 +15,7 @@ import { FILE_HEADER_SIZE, KIND_CHECKPOINT, KIND_DATA, KIND_HINT } from "../code
 import { DataFile } from "./datafile.ts";
 import { dataPath, hintPath, LOG_FILE, syncDir, writeAll } from "./fsutil.ts";
 import { lockWhileWriting } from "./lock.ts";
+import { cleanupMerge } from "./merge_files.ts";
 import { CHECKPOINT_NAMES, removeCheckpoint, removeCheckpointTemp } from "./checkpoint.ts";
 import { replayFile } from "./replay.ts";
 import { statOrUndefined } from "./tail.ts";
@@ -39,6 +40,11 @@ export interface BackupCounts {
 }
 
 const COPY_CHUNK = 4 * 1024 * 1024;
+
+// A file being written: renamed into place once whole. One left by a backup cut
+// short is removed by the next backup, or by an open (cleanupMerge), as what a
+// merge cut short leaves is.
+const TEMP = ".merging";
 
 /**
  * Writes the snapshot `files` of the store in `source`, whose id is `storeId`,
@@ -131,12 +137,20 @@ async function writeFiles(target: string, files: readonly SnapshotFile[]): Promi
   // an open would take it over the log and report the files it names as short.
   await removeCheckpoint(target);
   await removeCheckpointTemp(target);
+  // Files a backup cut short left half-written.
+  await cleanupMerge(target);
   const wanted = new Set<string>();
   for (const s of files) {
     const to = dataPath(target, s.file.id);
     wanted.add(`data.${s.file.id}`);
     if (s.sealed) {
-      await placeSealed(s.file.path, to, s.size, c, () => copyRange(s.file, to, 0, s.size, c));
+      await placeSealed(
+        s.file.path,
+        to,
+        s.size,
+        c,
+        (into) => copyRange(s.file, into, 0, s.size, c),
+      );
     } else {
       await placeOpen(s, to, c);
       c.openSeq = await lastSeqOf(s, target);
@@ -148,9 +162,9 @@ async function writeFiles(target: string, files: readonly SnapshotFile[]): Promi
     // Hints are optional: a file without one is scanned on open.
     if (size === undefined) continue;
     const hintTo = hintPath(target, s.file.id);
-    await placeSealed(hint, hintTo, size, c, async () => {
-      await Deno.copyFile(hint, hintTo);
-      await fsync(hintTo);
+    await placeSealed(hint, hintTo, size, c, async (into) => {
+      await Deno.copyFile(hint, into);
+      await fsync(into);
       c.bytesCopied += size;
     });
     wanted.add(`hint.${s.file.id}`);
@@ -176,13 +190,16 @@ async function writeFiles(target: string, files: readonly SnapshotFile[]): Promi
 
 // A sealed file: kept when the target has it already (the same inode, or the
 // same bytes: a store opened in the target since may have appended its own
-// records to a copy, up to the very size), else linked, else copied.
+// records to a copy, up to the very size), else linked, else copied (`copy`
+// writes the file at the path it is given, and fsyncs it). A new file is made
+// under a temporary name and renamed over the target's copy: a backup cut
+// short keeps the earlier backup's file until its replacement is whole.
 async function placeSealed(
   from: string,
   to: string,
   size: number,
   c: BackupCounts,
-  copy: () => Promise<void>,
+  copy: (into: string) => Promise<void>,
 ): Promise<void> {
   const [src, dst] = [await statOrUndefined(from), await statOrUndefined(to)];
   // A source a compaction just unlinked cannot be compared by name: copy it
@@ -193,17 +210,18 @@ async function placeSealed(
     c.filesKept++;
     return;
   }
-  if (dst) await Deno.remove(to);
-  try {
-    await Deno.link(from, to);
-    c.filesLinked++;
-    await fsync(to);
-    return;
-  } catch {
+  const tmp = to + TEMP;
+  let linked = true;
+  await Deno.link(from, tmp).catch(() => {
     // Another file system (EXDEV), links not allowed, or the file unlinked by
     // a compaction (a reader still holds it open): copy instead.
-  }
-  await copy();
+    linked = false;
+  });
+  if (linked) {
+    c.filesLinked++;
+    await fsync(tmp);
+  } else await copy(tmp);
+  await Deno.rename(tmp, to);
 }
 
 // The file still being appended: the target's copy is extended when it is a
@@ -219,9 +237,10 @@ async function placeOpen(s: SnapshotFile, to: string, c: BackupCounts): Promise<
     c.filesKept++;
     return;
   }
-  const from = prefix ? dst.size : 0;
-  if (dst && from === 0) await Deno.remove(to);
-  await copyRange(s.file, to, from, s.size, c, prefix ? dst.ino : undefined);
+  if (prefix) return await copyRange(s.file, to, dst.size, s.size, c, dst.ino);
+  // Written afresh beside the old copy, which it replaces once whole (as placeSealed does).
+  await copyRange(s.file, to + TEMP, 0, s.size, c);
+  await Deno.rename(to + TEMP, to);
 }
 
 // Copies bytes [from, size) of `file`, read through its held descriptor (which
