@@ -419,6 +419,43 @@ Deno.test("cli: dump then load round-trips binary data and expiry", async () => 
   });
 });
 
+Deno.test("cli: a key that load wrote past the default maxKeySize is deleted by del, as get and has read it", async () => {
+  await withDir(async (dir) => {
+    const key = btoa("k".repeat(70_000));
+    ok(
+      await cask(["load", "--dir", dir], `${JSON.stringify({ key, value: btoa("v") })}\n`),
+      "load",
+    );
+    assert.equal(ok(await cask(["has", "--dir", dir, "--base64", key]), "has").stdout, "true\n");
+    assert.equal(ok(await cask(["del", "--dir", dir, "--base64", key]), "del").stdout, "true\n");
+    assert.equal((await cask(["has", "--dir", dir, "--base64", key])).code, 1);
+  });
+});
+
+Deno.test({
+  name:
+    "cli: an argument with bytes that are not UTF-8 is refused (exit 2), never folded into U+FFFD",
+  ignore: Deno.build.os === "windows",
+  async fn() {
+    await withDir(async (dir) => {
+      // Only a shell can pass such bytes: Deno's own arguments are strings.
+      const run = (key: string) =>
+        new Deno.Command("bash", {
+          args: ["-c", `"$0" run -A "$1" set --dir "$2" $'${key}' v`, Deno.execPath(), CLI, dir],
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+      for (const key of ["k\\xff", "k\\xfe"]) {
+        const out = await run(key);
+        assert.equal(out.code, 2, dec.decode(out.stderr));
+        assert.match(dec.decode(out.stderr), /--hex or --base64/);
+      }
+      // Nothing was stored, nor a store made.
+      assert.deepEqual([...Deno.readDirSync(dir)], []);
+    });
+  },
+});
+
 Deno.test("cli: load refuses a malformed dump line with its number (exit 2)", async () => {
   await withDir(async (dir) => {
     const good = JSON.stringify({ key: btoa("a"), value: btoa("1") });

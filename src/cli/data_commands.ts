@@ -16,7 +16,7 @@ import type { Command } from "./command.ts";
 import { decodeArg, encodeOutput, type Encoding, ENCODING_FLAGS, encodingOf } from "./encoding.ts";
 import { EXIT_NOT_FOUND, EXIT_OK } from "./exit_codes.ts";
 import { Output } from "./output.ts";
-import { openExisting, openForReading, openStore, STORE_FLAGS } from "./store.ts";
+import { LARGEST_LIMITS, openExisting, openForReading, openStore, STORE_FLAGS } from "./store.ts";
 
 const DATA_FLAGS = { ...STORE_FLAGS, ...ENCODING_FLAGS };
 
@@ -36,6 +36,9 @@ function checkKeySize(key: Uint8Array): void {
     throw new UsageError(`key is ${key.length} bytes; maxKeySize is ${DEFAULT_MAX_KEY_SIZE}`);
   }
 }
+
+// Bytes of a streamed value read at a time.
+const STREAM_CHUNK = 1024 * 1024;
 
 /** `cask get <key>` */
 export const getCommand: Command = {
@@ -57,11 +60,20 @@ export const getCommand: Command = {
     }
     // Raw bytes go out as they are, so `cask get k > file` gives back what was
     // stored; a terminal still gets its line end.
+    const out = new Output();
     if (stream) {
-      await stream.pipeTo(Deno.stdout.writable, { preventClose: true });
+      // Read into one buffer, written out before it is read into again: a fresh
+      // buffer per chunk let V8 pile up some 64 MiB of spent ones (a 400 MB
+      // value: 130 MB of RSS, against 57 for a 1-byte one).
+      const reader = stream.getReader({ mode: "byob" });
+      let room = new Uint8Array(STREAM_CHUNK);
+      for (let r = await reader.read(room); !r.done; r = await reader.read(room)) {
+        await out.write([r.value]);
+        await out.flush();
+        room = new Uint8Array(r.value.buffer);
+      }
       if (!Deno.stdout.isTerminal()) return EXIT_OK;
     }
-    const out = new Output();
     if (value) await out.write(encodeOutput(value, encoding));
     await out.line();
     await out.flush();
@@ -116,7 +128,8 @@ export const delCommand: Command = {
     expectPositionals(args, 1, 1, "<key>");
     // Checked before the open: a bad key must not leave a new store behind.
     const key = keyArg(args, encodingOf(args));
-    await using db = await openExisting(args);
+    // Any key get and has read: one `cask load` wrote past the default limit too.
+    await using db = await openExisting(args, { maxKeySize: LARGEST_LIMITS.maxKeySize });
     console.log(await db.delete(key));
     return EXIT_OK;
   },

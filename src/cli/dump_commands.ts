@@ -14,18 +14,12 @@ import { EXIT_OK } from "./exit_codes.ts";
 import { readLines, withoutBom } from "./lines.ts";
 import { LoadError } from "./load_error.ts";
 import { Output } from "./output.ts";
-import { openForReading, openIfPresent, openStore, STORE_FLAGS } from "./store.ts";
+import { LARGEST_LIMITS, openForReading, openIfPresent, openStore, STORE_FLAGS } from "./store.ts";
 
 const DEFAULT_BATCH = 1000;
 // A batch is also cut at this many bytes, so a dump of big values is not
 // held in memory a thousand values at a time.
 const BATCH_BYTES = 16 * 1024 * 1024;
-
-// Whatever dump wrote must load back: `cask set` streams values past the
-// default maxValueSize, and a store opened through the API may have taken keys
-// past the default maxKeySize, so load opens the store with the largest
-// limits it accepts (16 MiB keys, 1 GiB values).
-const LOAD_LIMITS = { maxKeySize: 16 * 1024 * 1024, maxValueSize: 1024 * 1024 * 1024 };
 
 /** `cask dump` */
 export const dumpCommand: Command = {
@@ -83,13 +77,13 @@ export const loadCommand: Command = {
     }
     const path = args.positionals[0];
     const file = path === undefined || path === "-" ? undefined : await Deno.open(path);
-    let db = await openIfPresent(args, LOAD_LIMITS);
+    let db = await openIfPresent(args, LARGEST_LIMITS);
     const limits = atomic
       ? { keys: Infinity, bytes: Infinity }
       : { keys: batchSize ?? DEFAULT_BATCH, bytes: BATCH_BYTES };
     const tally = { loaded: 0, expired: 0 };
     try {
-      const store = async () => db ??= await openStore(args, LOAD_LIMITS);
+      const store = async () => db ??= await openStore(args, LARGEST_LIMITS);
       await loadLines(store, readLines((file ?? Deno.stdin).readable), limits, tally);
     } catch (e) {
       throw new LoadError(e, tally.loaded, atomic);
@@ -130,8 +124,8 @@ async function loadLines(
     // Checked here, not left to the store, which refuses a whole batch without naming the line.
     for (
       const [what, bytes, max] of [
-        ["key", key, LOAD_LIMITS.maxKeySize],
-        ["value", value, LOAD_LIMITS.maxValueSize],
+        ["key", key, LARGEST_LIMITS.maxKeySize],
+        ["value", value, LARGEST_LIMITS.maxValueSize],
       ] as const
     ) {
       if (bytes.length > max) {

@@ -33,6 +33,13 @@ export function decodeArg(text: string, encoding: Encoding, what: string): Uint8
   } catch {
     throw new UsageError(`${what} is not valid ${encoding}: '${text}'`);
   }
+  // Bytes of an argument that are not UTF-8 reach the program as U+FFFD, each
+  // the same: taken so, different keys would be one key.
+  if (text.includes("\uFFFD")) {
+    throw new UsageError(
+      `${what} holds U+FFFD, which stands for bytes that are not UTF-8: give it with --hex or --base64`,
+    );
+  }
   return utf8.encode(text);
 }
 

@@ -24,6 +24,14 @@ import {
 } from "./args.ts";
 
 /** Store directory when neither `--dir` nor `CASK_DIR` names one (relative to the working dir). */
+/**
+ * The largest limits a store takes (16 MiB keys, 1 GiB values): what commands
+ * that must handle any stored key or value open it with. `cask set` streams
+ * values past the default maxValueSize, and a store opened through the API may
+ * have taken keys past the default maxKeySize.
+ */
+export const LARGEST_LIMITS = { maxKeySize: 16 * 1024 * 1024, maxValueSize: 1024 * 1024 * 1024 };
+
 export const DEFAULT_DIR = "./cask-data";
 
 /** The environment variable that sets the store directory when `--dir` is absent. */
