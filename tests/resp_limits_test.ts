@@ -471,3 +471,39 @@ Deno.test("limits: keys up to --max-key-size are taken (64 KiB by default), long
     });
   }
 });
+
+Deno.test("limits: commands that read a key's expiry answer for a key of a MiB (the largest keys --max-key-size allows)", async () => {
+  await withDir(async (dir) => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: serveArgs(0, dir, "--max-key-size", String(2 * MiB)),
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const reader = child.stdout.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    reader.releaseLock();
+    const port = Number(/listening on .*:(\d+)/.exec(first)![1]);
+    const c = await Client.connect(port);
+    const call = async (...args: string[]) => {
+      await c.send(args);
+      return await replyWithin(c);
+    };
+    try {
+      const key = "k".repeat(MiB), counter = "n".repeat(MiB);
+      assert.equal(await call("SET", key, "v"), "OK");
+      assert.equal(await call("EXPIRE", key, "100"), 1);
+      assert.equal(await call("TTL", key), 100);
+      assert.equal(await call("APPEND", key, "w"), 2);
+      assert.equal(await call("TTL", key), 100);
+      assert.equal(await call("SET", counter, "5"), "OK");
+      assert.equal(await call("INCR", counter), 6);
+      assert.equal(await call("PERSIST", counter), 0);
+    } finally {
+      c.close();
+      // A server stuck in a command does not stop on SIGTERM.
+      child.kill("SIGKILL");
+      await child.status;
+      await child.stdout.cancel();
+    }
+  });
+});

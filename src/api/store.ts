@@ -50,6 +50,8 @@ const utf8 = new TextDecoder();
 const EMPTY = new Uint8Array(0);
 
 let catalogOf: (db: Cask) => Catalog;
+// The same, throwing ClosedError once the store is closed, as its methods do.
+let openCatalogOf: (db: Cask) => Catalog;
 
 /**
  * A write appended and waiting for its fsync; see {@link inFlightWrite}.
@@ -72,6 +74,17 @@ export function inFlightWrite(db: Cask, key: Uint8Array): InFlightWrite | undefi
   const catalog = catalogOf(db);
   const seq = catalog.inFlightSeq(lookupKey(key));
   return seq === undefined ? undefined : { seq, drops: catalog.writeDrops };
+}
+
+/**
+ * The absolute expiry of `key` by the store's clock (Infinity: none), or
+ * undefined when it is absent or expired. Not part of the public surface:
+ * `ttl()` is relative to a clock read inside the call, and `cask serve` needs
+ * the exact time, which adding its own clock read to that cannot give.
+ */
+export function expiryAt(db: Cask, key: Bytes): number | undefined {
+  const e = openCatalogOf(db).lookup(lookupKey(key));
+  return e && (e.expireAt === 0 ? Infinity : e.expireAt);
 }
 
 /**
@@ -119,6 +132,10 @@ export class Cask {
 
   static {
     catalogOf = (db) => db.#catalog;
+    openCatalogOf = (db) => {
+      db.#checkOpen();
+      return db.#catalog;
+    };
   }
 
   /** @ignore Use {@link open}. */

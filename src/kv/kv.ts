@@ -16,7 +16,7 @@ import { type KvListIterator, newListIterator } from "./list_iterator.ts";
 import type { EnqueueOptions } from "./mutation.ts";
 import { QueueDispatcher, Wakeup } from "./queue.ts";
 import { readAtOnce, readEntry } from "./read.ts";
-import { serdeError } from "./serde.ts";
+import { checkDense } from "./serde.ts";
 import { type KvListSelector, selectorParts } from "./selector.ts";
 import { watchStream } from "./watch.ts";
 
@@ -270,9 +270,7 @@ export class Kv {
     // and the holes the map leaves (a sparse list, an array-like) fail as its
     // request is read.
     const args = Array.prototype.map.call(keys, readArgument) as (Uint8Array | undefined)[];
-    for (let i = 0; i < args.length; i++) {
-      if (!(i in args)) throw serdeError("object", undefined);
-    }
+    checkDense(args, "object");
     checkConsistency(consistency);
     this.#gate.check();
     const encoded = args.map((k) => this.#boundKey(k));

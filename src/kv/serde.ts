@@ -84,6 +84,14 @@ export function isSerdeArray(v: unknown): v is unknown[] {
 }
 
 /** serde_v8's TypeError for `v` where a value of type `expected` was wanted. */
+/**
+ * Throws for a hole in `list`, as Deno KV does reading its request: a sparse
+ * list's holes are never visited by `map`, so the caller checks its result.
+ */
+export function checkDense(list: readonly unknown[], expected: string): void {
+  for (let i = 0; i < list.length; i++) if (!(i in list)) throw serdeError(expected, undefined);
+}
+
 export function serdeError(expected: string, v: unknown): TypeError {
   return new TypeError(`serde_v8 error: invalid type; expected: ${expected}, got: ${serdeType(v)}`);
 }

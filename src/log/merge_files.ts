@@ -650,17 +650,29 @@ export async function installMerged(
   outputs: MergeOutput[],
   progress: () => void,
 ): Promise<void> {
-  for (const o of outputs) {
-    await Deno.rename(dataPath(dir, o.id) + TEMP, dataPath(dir, o.id));
-    progress();
+  const paths = [
+    ...outputs.map((o) => dataPath(dir, o.id)),
+    ...outputs.map((o) => hintPath(dir, o.id)),
+  ];
+  try {
+    // One directory sync for both: a hint whose rename lasts without its data
+    // file's is an orphan, which cleanupMerge removes on the next open.
+    for (const path of paths) {
+      await Deno.rename(path + TEMP, path);
+      progress();
+    }
+    await syncDir(dir);
+  } catch (e) {
+    // The store goes on with the inputs, which hold the same records: outputs
+    // left in place, which it does not know, would be taken for stale copies
+    // once a later compaction merged past them (warnings at every open).
+    for (const path of paths) {
+      await Deno.remove(path).catch(() => {});
+      await Deno.remove(path + TEMP).catch(() => {});
+    }
+    await syncDir(dir).catch(() => {});
+    throw e;
   }
-  // One directory sync for both: a hint whose rename lasts without its data
-  // file's is an orphan, which cleanupMerge removes on the next open.
-  for (const o of outputs) {
-    await Deno.rename(hintPath(dir, o.id) + TEMP, hintPath(dir, o.id));
-    progress();
-  }
-  await syncDir(dir);
 }
 
 /** Removes the inputs oldest first, each removal durable before the next (see the module doc). */

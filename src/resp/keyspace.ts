@@ -60,28 +60,11 @@ export interface KeyRange {
   reverse?: boolean;
 }
 
-/**
- * The store's absolute expiry of `key`: undefined when absent, Infinity when
- * it never expires. `db.ttl()` is relative to a clock read inside it; reading
- * ours on both sides and retrying across a millisecond tick makes the sum exact.
- */
-export async function expiryOf(db: Cask, key: Uint8Array): Promise<number | undefined> {
-  for (;;) {
-    const before = Date.now();
-    const pending = db.ttl(key);
-    const after = Date.now();
-    const ttl = await pending;
-    if (before === after) return ttl === undefined ? undefined : before + ttl;
-  }
-}
-
+// A key's value and expiry, read at one point.
 async function readEntry(db: Cask, key: Uint8Array): Promise<Entry | undefined> {
-  const value = await db.get(key);
-  if (value === undefined) return undefined;
-  const at = await expiryOf(db, key);
-  // Expired between the two reads: absent, as a later read would say.
-  if (at === undefined) return undefined;
-  return at === Infinity ? { value } : { value, expireAt: at };
+  const e = await db.getEntry(key);
+  if (e === undefined) return undefined;
+  return e.expireAt === 0 ? { value: e.value } : { value: e.value, expireAt: e.expireAt };
 }
 
 /** Reads the store, through the server's value cache; for commands that only read. */

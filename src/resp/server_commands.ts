@@ -9,7 +9,8 @@ import type { ServerState, Session } from "./context.ts";
 import { OK, type Reply } from "./encoder.ts";
 import { globMatch } from "./glob.ts";
 import { helpReply } from "./help.ts";
-import { expiryOf, type KeyView } from "./keyspace.ts";
+import { expiryAt } from "../api/store.ts";
+import type { KeyView } from "./keyspace.ts";
 import { asciiUpper, byteString } from "./words.ts";
 import { formatBytes } from "../base/human.ts";
 
@@ -185,7 +186,7 @@ const SECTIONS: Record<string, (st: ServerState) => string[] | Promise<string[]>
     let ttlSum = 0;
     const now = Date.now();
     for await (const key of st.db.keys()) {
-      const at = await expiryOf(st.db, key);
+      const at = expiryAt(st.db, key);
       if (at === undefined) continue;
       keys++;
       if (at !== Infinity) {

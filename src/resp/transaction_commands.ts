@@ -12,7 +12,8 @@ import type { QueuedCommand, Session } from "./context.ts";
 import { NULL_ARRAY, OK, type Reply } from "./encoder.ts";
 import { commit, errorReply } from "./execute.ts";
 import type { LockScope } from "./key_locks.ts";
-import { expiryOf, Overlay } from "./keyspace.ts";
+import { expiryAt } from "../api/store.ts";
+import { Overlay } from "./keyspace.ts";
 import { byteString } from "./words.ts";
 
 /** MULTI */
@@ -49,7 +50,7 @@ function endTransaction(s: Session): void {
  * present at WATCH that expires before EXEC counts as changed, one already
  * gone does not.
  */
-export async function watch(s: Session, args: Uint8Array[]): Promise<Reply> {
+export function watch(s: Session, args: Uint8Array[]): Reply {
   if (s.transaction !== undefined) throw new CommandError("ERR WATCH inside MULTI is not allowed");
   const st = s.server;
   // A WATCH that answers an error watches none of its keys.
@@ -58,13 +59,12 @@ export async function watch(s: Session, args: Uint8Array[]): Promise<Reply> {
     for (const key of args.slice(1)) {
       const id = byteString(key);
       if (s.watched.has(id)) continue;
-      // Watched before the expiry is read: a write in between changes the
-      // version, so whatever expiry the read sees, EXEC cannot miss it.
+      // Watched, and its expiry read, in one step: no write comes between.
       const w = { key: key.slice(), version: st.watches.watch(id), expiresAt: Infinity };
       s.watched.set(id, w);
       s.watchedCost += key.length + WATCHED_KEY_OVERHEAD;
       added.push(id);
-      w.expiresAt = await expiryOf(st.db, key) ?? Infinity;
+      w.expiresAt = expiryAt(st.db, key) ?? Infinity;
     }
   } catch (e) {
     for (const id of added) {
