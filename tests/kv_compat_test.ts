@@ -294,6 +294,9 @@ Deno.test("option and argument edge cases are accepted or refused as in Deno KV"
         ["watch of no keys", (kv) => nextWithin(kv.watch([]).getReader(), 200)],
         ["watch of a sparse list", (kv) => kv.watch(new Array(2) as never)],
         ["getMany of a sparse list", (kv) => kv.getMany(new Array(2) as never)],
+        // Elements are read in order: the hole fails first.
+        ["watch of a hole before a bad key", (kv) => kv.watch([, [{}]] as never)],
+        ["getMany of a hole before a bad key", (kv) => kv.getMany([, [{}]] as never)],
       ]),
       [],
     );

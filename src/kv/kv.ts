@@ -16,7 +16,7 @@ import { type KvListIterator, newListIterator } from "./list_iterator.ts";
 import type { EnqueueOptions } from "./mutation.ts";
 import { QueueDispatcher, Wakeup } from "./queue.ts";
 import { readAtOnce, readEntry } from "./read.ts";
-import { checkDense } from "./serde.ts";
+import { readEach } from "./serde.ts";
 import { type KvListSelector, selectorParts } from "./selector.ts";
 import { watchStream } from "./watch.ts";
 
@@ -266,11 +266,8 @@ export class Kv {
     keys: readonly KvKey[],
     consistency: KvConsistencyLevel | undefined,
   ): Promise<KvEntryMaybe<unknown>[]> {
-    // Deno KV maps over whatever it is given (a string maps over its characters),
-    // and the holes the map leaves (a sparse list, an array-like) fail as its
-    // request is read.
-    const args = Array.prototype.map.call(keys, readArgument) as (Uint8Array | undefined)[];
-    checkDense(args, "object");
+    // Deno KV maps over whatever it is given (a string maps over its characters).
+    const args = readEach(keys, (k) => readArgument(k as KvKey), "object");
     checkConsistency(consistency);
     this.#gate.check();
     const encoded = args.map((k) => this.#boundKey(k));

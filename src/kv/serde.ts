@@ -83,15 +83,31 @@ export function isSerdeArray(v: unknown): v is unknown[] {
   return Array.isArray(v) && !types.isProxy(v);
 }
 
-/** serde_v8's TypeError for `v` where a value of type `expected` was wanted. */
 /**
- * Throws for a hole in `list`, as Deno KV does reading its request: a sparse
- * list's holes are never visited by `map`, so the caller checks its result.
+ * `read` of each element of `list` (an array, or any array-like, as `map`
+ * takes it), in order, as Deno KV reads its request: the first hole fails
+ * with serde_v8's TypeError for `expected` before any later element is read.
  */
-export function checkDense(list: readonly unknown[], expected: string): void {
-  for (let i = 0; i < list.length; i++) if (!(i in list)) throw serdeError(expected, undefined);
+export function readEach<T>(
+  list: ArrayLike<unknown>,
+  read: (v: unknown) => T,
+  expected: string,
+): T[] {
+  // Deno KV's getMany calls map on it, which throws so for these.
+  if (list === null || list === undefined) {
+    throw new TypeError("Array.prototype.map called on null or undefined");
+  }
+  const o = Object(list) as ArrayLike<unknown>;
+  const n = Math.min(Math.max(Math.trunc(Number(o.length)) || 0, 0), Number.MAX_SAFE_INTEGER);
+  const out: T[] = [];
+  for (let i = 0; i < n; i++) {
+    if (!(i in o)) throw serdeError(expected, undefined);
+    out.push(read(o[i]));
+  }
+  return out;
 }
 
+/** serde_v8's TypeError for `v` where a value of type `expected` was wanted. */
 export function serdeError(expected: string, v: unknown): TypeError {
   return new TypeError(`serde_v8 error: invalid type; expected: ${expected}, got: ${serdeType(v)}`);
 }

@@ -9,7 +9,7 @@ import type { EngineChange, KvEngine } from "./engine.ts";
 import { absentEntry, entryOf, type KvEntryMaybe } from "./entry.ts";
 import { encodeKey, type KvKey } from "./key_codec.ts";
 import { checkReadBound, type KvLimits } from "./limits.ts";
-import { checkDense, isSerdeArray, serdeError } from "./serde.ts";
+import { isSerdeArray, readEach, serdeError } from "./serde.ts";
 import { readAtOnce } from "./read.ts";
 
 type Wake = IteratorResult<EngineChange> | "expired";
@@ -52,8 +52,7 @@ export function watchStream(
   limits: KvLimits,
 ): ReadableStream<KvEntryMaybe<unknown>[]> {
   if (!isSerdeArray(keys)) throw serdeError("array", keys);
-  const encoded = keys.map(encodeKey);
-  checkDense(encoded, "array");
+  const encoded = readEach(keys, (k) => encodeKey(k as KvKey), "array");
   // Closed, it throws at once, as Deno KV's does (there a BadResource): after
   // the type errors of its arguments, before the checks of their values.
   gate.check();
