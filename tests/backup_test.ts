@@ -639,3 +639,54 @@ Deno.test("a backup cut short at any step keeps what the earlier backup in the t
       });
     }
   }));
+
+Deno.test("a target holding only links to the source's sealed files (a backup cut short) opened and written never writes into the source", () =>
+  withDir(async (dir) => {
+    const src = `${dir}/src`, target = `${dir}/target`;
+    {
+      await using db = await open(src, { maxFileSize: 2048 });
+      for (let i = 0; i < 100; i++) await db.set(`k${i}`, "v".repeat(40));
+    }
+    const names = (await Array.fromAsync(Deno.readDir(src)))
+      .map((e) => e.name).filter((n) => /^data\.\d+$/.test(n))
+      .sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)));
+    // The sealed files linked, as a backup does, and the one being appended not yet copied.
+    await Deno.mkdir(target);
+    const sealed = names.slice(0, -1);
+    const before = new Map<string, Uint8Array>();
+    for (const n of sealed) {
+      await Deno.link(`${src}/${n}`, `${target}/${n}`);
+      before.set(n, await Deno.readFile(`${src}/${n}`));
+    }
+    {
+      await using copy = await open(target, { onWarning: () => {} });
+      await copy.set("written", "in the target");
+      assert.equal(await copy.getString("written"), "in the target");
+    }
+    for (const n of sealed) assert.deepEqual(await Deno.readFile(`${src}/${n}`), before.get(n), n);
+    assert.deepEqual((await verify(src)).issues, []);
+  }));
+
+Deno.test("a torn tail of a file with another name (a hard link into another store) is left in place, not cut", () =>
+  withDir(async (dir) => {
+    const src = `${dir}/src`, copy = `${dir}/copy`;
+    {
+      await using db = await open(src);
+      for (let i = 0; i < 10; i++) await db.set(`k${i}`, "v".repeat(40));
+    }
+    await Deno.mkdir(copy);
+    await Deno.link(`${src}/data.0`, `${copy}/data.0`);
+    // A torn write at the end of the shared file, as a crash of the source's writer leaves.
+    const torn = await Deno.open(`${src}/data.0`, { append: true });
+    await torn.write(new Uint8Array(20).fill(7));
+    torn.close();
+    const before = await Deno.readFile(`${src}/data.0`);
+    const warnings: string[] = [];
+    {
+      await using db = await open(copy, { onWarning: (w) => warnings.push(w.kind) });
+      assert.equal(await db.getString("k9"), "v".repeat(40));
+      await db.set("new", "1");
+    }
+    assert.deepEqual(warnings, ["torn-tail"]);
+    assert.deepEqual(await Deno.readFile(`${src}/data.0`), before);
+  }));

@@ -283,8 +283,11 @@ export async function recoverLog(
     const newest = logs[logs.length - 1];
     const top = ids[ids.length - 1];
     // After lost files a new file starts: its header's base sequence keeps the gap on record.
+    // So it does after a file with another name (a hard link: a backup cut short
+    // before it copied the file being appended leaves links to the source's
+    // sealed files), which an append would write into the other store.
     const appendable = newest && newest.header?.version === 2 && newest.id === top &&
-      !newest.blob && lost === 0;
+      !newest.blob && lost === 0 && (Deno.statSync(newest.path).nlink ?? 1) === 1;
     if (appendable) newest.lastSeq = undefined;
     return {
       files,

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { closeSync, fdatasyncSync, ftruncateSync, openSync } from "node:fs";
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync } from "node:fs";
 import { CorruptionError, IOError } from "../base/errors.ts";
 import { bytesToKey } from "../base/keys.ts";
 import type { ProblemKind, RecoveryWarning } from "../base/types.ts";
@@ -133,7 +133,10 @@ export async function replayFile(
   const cut = r.finish();
   if (cut < 0) file.size = size;
   else if (opts.liveTail && last) file.size = cut;
-  else if (opts.readOnly) {
+  // A file with another name (a hard link: into a store a backup was taken
+  // from, say) is never written to, its tail left as a reader leaves it; the
+  // store goes on in a new file (see recovery's appendable).
+  else if (opts.readOnly || fstatSync(fd).nlink > 1) {
     r.warn("torn-tail", cut, size - cut, `${size - cut} bytes of torn tail at ${cut}`);
     file.size = cut;
   } else {
