@@ -450,6 +450,13 @@ Deno.test({
         assert.equal(out.code, 2, dec.decode(out.stderr));
         assert.match(dec.decode(out.stderr), /--hex or --base64/);
       }
+      // Nor a directory named so: two such names would be one store.
+      const bad = await new Deno.Command("bash", {
+        args: ["-c", `"$0" run -A "$1" set --dir "$2"/$'a\\xff' k v`, Deno.execPath(), CLI, dir],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(bad.code, 2, dec.decode(bad.stderr));
       // Nothing was stored, nor a store made.
       assert.deepEqual([...Deno.readDirSync(dir)], []);
     });

@@ -28,6 +28,9 @@ const EXCEPTIONS = new Set([
   // the writes still in flight (inFlightWrite): a seam for it alone, kept out
   // of the public surface.
   "src/resp/pending_writes.ts -> src/api/store.ts",
+  // And it needs a key's absolute expiry exactly (expiryAt), which ttl(), relative to a
+  // clock read inside the call, cannot give: a waiting loop on it hung the server.
+  "src/resp/keyspace.ts -> src/api/store.ts",
 ]);
 
 const ROOT = new URL("../", import.meta.url).href;

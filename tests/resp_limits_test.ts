@@ -492,9 +492,10 @@ Deno.test("limits: commands that read a key's expiry answer for a key of a MiB (
       const key = "k".repeat(MiB), counter = "n".repeat(MiB);
       assert.equal(await call("SET", key, "v"), "OK");
       assert.equal(await call("EXPIRE", key, "100"), 1);
-      assert.equal(await call("TTL", key), 100);
+      // Rounded as Redis rounds it: 99 once half a second has passed.
+      assert.ok([99, 100].includes(await call("TTL", key) as number));
       assert.equal(await call("APPEND", key, "w"), 2);
-      assert.equal(await call("TTL", key), 100);
+      assert.ok([99, 100].includes(await call("TTL", key) as number));
       assert.equal(await call("SET", counter, "5"), "OK");
       assert.equal(await call("INCR", counter), 6);
       assert.equal(await call("PERSIST", counter), 0);

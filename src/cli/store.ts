@@ -57,7 +57,13 @@ export const STORE_FLAGS: FlagDefs = {
 /** The directory the command line names: `--dir`, else `$CASK_DIR`, else {@link DEFAULT_DIR}. */
 export function storeDir(args: ParsedArgs): string {
   // An empty CASK_DIR (`CASK_DIR= cask ...`) means unset, not the working directory.
-  return stringFlag(args, "dir") ?? (Deno.env.get(DIR_ENV) || DEFAULT_DIR);
+  const dir = stringFlag(args, "dir") ?? (Deno.env.get(DIR_ENV) || DEFAULT_DIR);
+  // Bytes of a path that are not UTF-8 reach the program as U+FFFD: two such
+  // paths would name one directory.
+  if (dir.includes("\uFFFD")) {
+    throw new UsageError("--dir holds U+FFFD, which stands for bytes that are not UTF-8");
+  }
+  return dir;
 }
 
 /** Parses a `--sync` value. */

@@ -7,6 +7,11 @@
  */
 
 import type { BatchOp, Cask } from "../../mod.ts";
+import { expiryAt } from "../api/store.ts";
+
+// A key's absolute expiry, exact (`db.ttl()` is relative to a clock read inside
+// the call): a seam into the store for `cask serve` alone, kept out of the public surface.
+export { expiryAt };
 import type { ValueCache } from "./value_cache.ts";
 import { byteString } from "./words.ts";
 

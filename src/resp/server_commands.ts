@@ -9,8 +9,7 @@ import type { ServerState, Session } from "./context.ts";
 import { OK, type Reply } from "./encoder.ts";
 import { globMatch } from "./glob.ts";
 import { helpReply } from "./help.ts";
-import { expiryAt } from "../api/store.ts";
-import type { KeyView } from "./keyspace.ts";
+import { expiryAt, type KeyView } from "./keyspace.ts";
 import { asciiUpper, byteString } from "./words.ts";
 import { formatBytes } from "../base/human.ts";
 

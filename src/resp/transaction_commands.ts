@@ -12,8 +12,7 @@ import type { QueuedCommand, Session } from "./context.ts";
 import { NULL_ARRAY, OK, type Reply } from "./encoder.ts";
 import { commit, errorReply } from "./execute.ts";
 import type { LockScope } from "./key_locks.ts";
-import { expiryAt } from "../api/store.ts";
-import { Overlay } from "./keyspace.ts";
+import { expiryAt, Overlay } from "./keyspace.ts";
 import { byteString } from "./words.ts";
 
 /** MULTI */
