@@ -457,8 +457,30 @@ Deno.test({
         stderr: "piped",
       }).output();
       assert.equal(bad.code, 2, dec.decode(bad.stderr));
+      // Nor a backup target or a load file named so, nor $CASK_DIR (which Deno refuses to read).
+      const shell = (script: string) =>
+        new Deno.Command("bash", {
+          args: ["-c", script, Deno.execPath(), CLI, dir],
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+      for (
+        const script of [
+          `"$0" run -A "$1" load --dir "$2" "$2"/$'f\\xff'`,
+          `CASK_DIR="$2"/$'e\\xff' "$0" run -A "$1" set k v`,
+        ]
+      ) {
+        const out = await shell(script);
+        assert.equal(out.code, 2, `${script}: ${dec.decode(out.stderr)}`);
+      }
       // Nothing was stored, nor a store made.
       assert.deepEqual([...Deno.readDirSync(dir)], []);
+      await withDir(async (src) => {
+        await (await open(src)).close();
+        const out = await shell(`"$0" run -A "$1" backup --dir "${src}" "$2"/$'t\\xff'`);
+        assert.equal(out.code, 2, dec.decode(out.stderr));
+        assert.deepEqual([...Deno.readDirSync(dir)], []);
+      });
     });
   },
 });

@@ -8,7 +8,7 @@ import { expectPositionals } from "./args.ts";
 import type { Command } from "./command.ts";
 import { EXIT_OK } from "./exit_codes.ts";
 import { count, formatBytes } from "../base/human.ts";
-import { openForReading, STORE_FLAGS } from "./store.ts";
+import { openForReading, pathArg, STORE_FLAGS } from "./store.ts";
 
 /** `cask backup <target>` */
 export const backupCommand: Command = {
@@ -21,10 +21,11 @@ export const backupCommand: Command = {
   flags: STORE_FLAGS,
   async run(args) {
     expectPositionals(args, 1, 1, "<target>");
+    const target = pathArg(args.positionals[0], "<target>");
     await using db = await openForReading(args);
-    const r = await db.backup(args.positionals[0]);
+    const r = await db.backup(target);
     console.log(
-      `backed up sequence ${r.sequence} into ${args.positionals[0]}: ${count(r.files, "file")} ` +
+      `backed up sequence ${r.sequence} into ${target}: ${count(r.files, "file")} ` +
         `(${r.filesLinked} linked, ${r.filesKept} unchanged), ${
           formatBytes(r.bytesCopied)
         } copied` +

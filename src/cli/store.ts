@@ -56,14 +56,28 @@ export const STORE_FLAGS: FlagDefs = {
 
 /** The directory the command line names: `--dir`, else `$CASK_DIR`, else {@link DEFAULT_DIR}. */
 export function storeDir(args: ParsedArgs): string {
-  // An empty CASK_DIR (`CASK_DIR= cask ...`) means unset, not the working directory.
-  const dir = stringFlag(args, "dir") ?? (Deno.env.get(DIR_ENV) || DEFAULT_DIR);
-  // Bytes of a path that are not UTF-8 reach the program as U+FFFD: two such
-  // paths would name one directory.
-  if (dir.includes("\uFFFD")) {
-    throw new UsageError("--dir holds U+FFFD, which stands for bytes that are not UTF-8");
+  const flag = stringFlag(args, "dir");
+  if (flag !== undefined) return pathArg(flag, "--dir");
+  let env: string | undefined;
+  try {
+    env = Deno.env.get(DIR_ENV);
+  } catch {
+    // Deno refuses a variable that is not UTF-8.
+    throw new UsageError(`$${DIR_ENV} holds bytes that are not UTF-8`);
   }
-  return dir;
+  // An empty CASK_DIR (`CASK_DIR= cask ...`) means unset, not the working directory.
+  return env ? pathArg(env, `$${DIR_ENV}`) : DEFAULT_DIR;
+}
+
+/**
+ * A path from the command line. Bytes of it that are not UTF-8 reach the
+ * program as U+FFFD, each the same: two such paths would name one file.
+ */
+export function pathArg(path: string, what: string): string {
+  if (path.includes("\uFFFD")) {
+    throw new UsageError(`${what} holds U+FFFD, which stands for bytes that are not UTF-8`);
+  }
+  return path;
 }
 
 /** Parses a `--sync` value. */

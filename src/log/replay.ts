@@ -9,7 +9,15 @@
  * @module
  */
 
-import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync } from "node:fs";
+import {
+  closeSync,
+  fdatasyncSync,
+  fstatSync,
+  ftruncateSync,
+  openSync,
+  renameSync,
+  writeSync,
+} from "node:fs";
 import { CorruptionError, IOError } from "../base/errors.ts";
 import { bytesToKey } from "../base/keys.ts";
 import type { ProblemKind, RecoveryWarning } from "../base/types.ts";
@@ -17,6 +25,7 @@ import { type RecordHeader, recordSize } from "../codec/codec.ts";
 import { FLAG_BATCH, FLAG_COMMIT, FLAG_RANGE, FLAG_TOMBSTONE } from "../codec/format.ts";
 import { commitCount } from "../codec/framing.ts";
 import type { DataFile } from "./datafile.ts";
+import { readFullAt, syncDir } from "./fsutil.ts";
 import { walkLog } from "./logscan.ts";
 
 /** Receives the records recovery finds, in log order. */
@@ -133,27 +142,25 @@ export async function replayFile(
   const cut = r.finish();
   if (cut < 0) file.size = size;
   else if (opts.liveTail && last) file.size = cut;
-  // A file with another name (a hard link: into a store a backup was taken
-  // from, say) is never written to, its tail left as a reader leaves it; the
-  // store goes on in a new file (see recovery's appendable).
-  else if (opts.readOnly || fstatSync(fd).nlink > 1) {
+  else if (opts.readOnly) {
     r.warn("torn-tail", cut, size - cut, `${size - cut} bytes of torn tail at ${cut}`);
     file.size = cut;
   } else {
-    const cutTail = (fd: number) => {
+    const cutTail = async (fd: number) => {
       r.warn("torn-tail", cut, size - cut, `cut ${size - cut} bytes of torn tail at ${cut}`);
-      truncate(fd, file, cut);
+      if (fstatSync(fd).nlink > 1) await unshare(fd, file, cut);
+      else truncate(fd, file, cut);
     };
     if (opts.fixes) {
       file.size = cut;
       // The descriptor is closed by then: the fix opens the file again.
-      opts.fixes.push(() => Promise.resolve(withFile(file, cutTail)));
-    } else cutTail(fd);
+      opts.fixes.push(() => withFile(file, cutTail));
+    } else await cutTail(fd);
   }
   return r.lastSeq;
 }
 
-function withFile(file: DataFile, fn: (fd: number) => void): void {
+async function withFile(file: DataFile, fn: (fd: number) => Promise<void>): Promise<void> {
   let fd: number;
   try {
     fd = openSync(file.path, "r+");
@@ -161,7 +168,7 @@ function withFile(file: DataFile, fn: (fd: number) => void): void {
     throw new IOError(`cannot truncate the torn tail of ${file.path}`, { cause: e });
   }
   try {
-    fn(fd);
+    await fn(fd);
   } finally {
     closeSync(fd);
   }
@@ -266,6 +273,38 @@ class Replay {
     this.#batchStart = -1;
   }
 }
+
+// A file with another name (a hard link: a backup's, or that of a store a
+// backup was taken from) is not cut, which would cut the other store's file
+// too: this store gets a copy of the file's valid bytes under its name, and
+// the other name keeps the file as it was.
+async function unshare(fd: number, file: DataFile, at: number): Promise<void> {
+  const tmp = `${file.path}.merging`;
+  try {
+    const out = openSync(tmp, "w");
+    try {
+      const buf = new Uint8Array(Math.min(at, COPY_CHUNK));
+      for (let pos = 0; pos < at;) {
+        const n = readFullAt(fd, pos, buf.subarray(0, Math.min(buf.length, at - pos)));
+        if (n === 0) throw new Error(`${file.path} ends at ${pos}, before ${at}`);
+        for (let done = 0; done < n;) done += writeSync(out, buf, done, n - done);
+        pos += n;
+      }
+      fdatasyncSync(out);
+    } finally {
+      closeSync(out);
+    }
+    renameSync(tmp, file.path);
+  } catch (e) {
+    throw new IOError(`cannot cut the torn tail of ${file.path}`, { cause: e });
+  }
+  await syncDir(file.dir);
+  // Its reads go to the copy from now on.
+  file.close();
+  file.size = at;
+}
+
+const COPY_CHUNK = 1024 * 1024;
 
 function truncate(fd: number, file: DataFile, at: number): void {
   try {
