@@ -842,3 +842,40 @@ Deno.test("another store's file in place of the newest: verify reports it foreig
     await db.close();
     assert.deepEqual(kinds(warnings), want);
   }));
+
+Deno.test("a merge's missing outputs stay reported after writes: new files never take their numbers", () =>
+  withDir(async (dir) => {
+    const src = `${dir}/src`, part = `${dir}/part`;
+    {
+      await using db = await open(src, { maxFileSize: 2048, checkpoint: false });
+      for (let i = 0; i < 100; i++) await db.set(`k${i}`, "v".repeat(40));
+      await db.compact();
+    }
+    // Only the first output of the merge (a backup cut short, say).
+    const outputs: number[] = [];
+    for await (const e of Deno.readDir(src)) {
+      const m = /^hint\.(\d+)$/.exec(e.name);
+      if (m) outputs.push(Number(m[1]));
+    }
+    outputs.sort((a, b) => a - b);
+    assert.ok(outputs.length >= 3, `${outputs.length} outputs`);
+    await Deno.mkdir(part);
+    for (const name of [`data.${outputs[0]}`, `hint.${outputs[0]}`]) {
+      await Deno.copyFile(`${src}/${name}`, `${part}/${name}`);
+    }
+    let first: string[] | undefined;
+    for (let round = 0; round < 3; round++) {
+      const missing: string[] = [];
+      {
+        await using db = await open(part, {
+          maxFileSize: 2048,
+          onWarning: (w) => w.kind === "missing-file" && missing.push(w.message),
+        });
+        for (let i = 0; i < 20; i++) await db.set(`new${round}-${i}`, "w".repeat(40));
+      }
+      first ??= missing;
+      assert.equal(missing.length, outputs.length - 1, missing.join("\n"));
+      assert.deepEqual(missing, first, `open ${round}`);
+      await assert.rejects(open(part, { strict: true }), CorruptionError);
+    }
+  }));

@@ -274,7 +274,8 @@ export async function recoverLog(
       held = Math.max(held, lastSeq);
     }
     if (merge && !load()) return { ...empty(storeId), checkpoint: "contradicted" };
-    for (const b of checkChain(links)) {
+    const breaks = checkChain(links);
+    for (const b of breaks) {
       const path = dataPath(dir, b.id);
       if (opts.strict) throw new CorruptionError(`${path}: ${b.message}`, path, 0);
       opts.onWarning({ kind: "missing-file", file: path, offset: 0, bytes: 0, message: b.message });
@@ -294,8 +295,10 @@ export async function recoverLog(
       storeId,
       seq: Math.max(seq, lost),
       append: appendable ? newest : undefined,
-      // Past a lost file's number too: a copy of it restored later must not meet a new file.
-      nextId: Math.max(top ?? -1, ...missing.map((g) => g.id)) + 1,
+      // Past a lost file's number too (one the checkpoint names, or a merge's
+      // missing output): a copy of it restored later must not meet a new file,
+      // and a new file under its number would hide the loss from later opens.
+      nextId: Math.max(top ?? -1, ...missing.map((g) => g.id), ...breaks.map((b) => b.id)) + 1,
       // With no log file left, the new one follows the newest lost file: its
       // header then keeps the gap on record (one following -1 starts a log).
       follows: newest?.id ?? Math.max(-1, ...lostRecords.map((g) => g.id)),
