@@ -8,12 +8,12 @@
 
 import type { BatchOp, Cask } from "../../mod.ts";
 import { expiryAt } from "../api/store.ts";
+import type { ValueCache } from "./value_cache.ts";
+import { byteString } from "./words.ts";
 
 // A key's absolute expiry, exact (`db.ttl()` is relative to a clock read inside
 // the call): a seam into the store for `cask serve` alone, kept out of the public surface.
 export { expiryAt };
-import type { ValueCache } from "./value_cache.ts";
-import { byteString } from "./words.ts";
 
 /** A key's value and its absolute expiry (ms since the epoch; undefined: none). */
 export interface Entry {
