@@ -31,3 +31,23 @@ const CLI = new URL("../cli.ts", import.meta.url).pathname;
 export function serveArgs(port: number, dir: string, ...more: string[]): string[] {
   return ["run", "-A", CLI, "serve", "--port", String(port), "--dir", dir, ...more];
 }
+
+/**
+ * `cask serve` over the store in `dir` on a free port, with `more` options,
+ * once it listens: the child (its stdout past the first line is left unread;
+ * cancel it after the child ends) and the port it printed.
+ */
+export async function startServe(
+  dir: string,
+  ...more: string[]
+): Promise<{ child: Deno.ChildProcess; port: number }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: serveArgs(0, dir, ...more),
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  const line = new TextDecoder().decode((await reader.read()).value);
+  reader.releaseLock();
+  return { child, port: Number(/listening on [^:]+:(\d+)/.exec(line)![1]) };
+}

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { DEFAULT_LIMITS } from "../src/resp/parser.ts";
 import { Client, type Reply, withServer } from "./resp_client.ts";
+import { startServe } from "./ports.ts";
 import { installed } from "./redis_tools.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -358,26 +359,8 @@ Deno.test({
 
 async function serveInfo(flags: string[], section = "persistence"): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "cask-serve-" });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("../cli.ts", import.meta.url).pathname,
-      "serve",
-      "--port",
-      "0",
-      "--dir",
-      dir,
-      ...flags,
-    ],
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
+  const { child, port } = await startServe(dir, ...flags);
   try {
-    const reader = child.stdout.getReader();
-    const line = new TextDecoder().decode((await reader.read()).value);
-    reader.releaseLock();
-    const port = Number(/listening on [^:]+:(\d+)/.exec(line)![1]);
     const c = await Client.connect(port);
     const info = String(await c.call("INFO", section));
     c.close();

@@ -5,22 +5,14 @@ import assert from "node:assert/strict";
 import { open } from "../mod.ts";
 import { text, withDir } from "./helpers.ts";
 import { Client } from "./resp_client.ts";
-import { serveArgs } from "./ports.ts";
+import { startServe } from "./ports.ts";
 
 const KEYS_PER_TX = 4;
 
 for (const sync of ["never", "always"]) {
   Deno.test(`crash: SIGKILL during MULTI/EXEC streams (--sync ${sync}) leaves whole transactions`, async () => {
     await withDir(async (dir) => {
-      const child = new Deno.Command(Deno.execPath(), {
-        args: serveArgs(0, dir, "--sync", sync),
-        stdout: "piped",
-        stderr: "null",
-      }).spawn();
-      const reader = child.stdout.getReader();
-      const line = new TextDecoder().decode((await reader.read()).value);
-      reader.releaseLock();
-      const port = Number(/listening on [^:]+:(\d+)/.exec(line)![1]);
+      const { child, port } = await startServe(dir, "--sync", sync);
       const clients = await Promise.all([1, 2, 3].map(() => Client.connect(port)));
       let acknowledged = 0;
       const streams = clients.map(async (c, n) => {

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import type { Cask } from "../mod.ts";
 import { withDir } from "./helpers.ts";
 import { Client, concat, frame, type Reply, withServer } from "./resp_client.ts";
-import { serveArgs } from "./ports.ts";
+import { serveArgs, startServe } from "./ports.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -444,15 +444,7 @@ Deno.test("limits: accepts failing for their own connection do not hold up the n
 Deno.test("limits: keys up to --max-key-size are taken (64 KiB by default), longer ones refused with the store's error", async () => {
   for (const [flags, limit] of [[[], 64 * KiB], [["--max-key-size", "100000"], 100_000]] as const) {
     await withDir(async (dir) => {
-      const child = new Deno.Command(Deno.execPath(), {
-        args: serveArgs(0, dir, ...flags),
-        stdout: "piped",
-        stderr: "null",
-      }).spawn();
-      const reader = child.stdout.getReader();
-      const first = new TextDecoder().decode((await reader.read()).value);
-      reader.releaseLock();
-      const port = Number(/listening on .*:(\d+)/.exec(first)![1]);
+      const { child, port } = await startServe(dir, ...flags);
       const c = await Client.connect(port);
       try {
         const atLimit = "k".repeat(limit), past = "k".repeat(limit + 1);
@@ -474,15 +466,7 @@ Deno.test("limits: keys up to --max-key-size are taken (64 KiB by default), long
 
 Deno.test("limits: commands that read a key's expiry answer for a key of a MiB (the largest keys --max-key-size allows)", async () => {
   await withDir(async (dir) => {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: serveArgs(0, dir, "--max-key-size", String(2 * MiB)),
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
-    const reader = child.stdout.getReader();
-    const first = new TextDecoder().decode((await reader.read()).value);
-    reader.releaseLock();
-    const port = Number(/listening on .*:(\d+)/.exec(first)![1]);
+    const { child, port } = await startServe(dir, "--max-key-size", String(2 * MiB));
     const c = await Client.connect(port);
     const call = async (...args: string[]) => {
       await c.send(args);

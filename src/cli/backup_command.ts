@@ -8,7 +8,8 @@ import { expectPositionals } from "./args.ts";
 import type { Command } from "./command.ts";
 import { EXIT_OK } from "./exit_codes.ts";
 import { count, formatBytes } from "../base/human.ts";
-import { openForReading, pathArg, STORE_FLAGS } from "./store.ts";
+import { wholeText } from "./encoding.ts";
+import { openForReading, STORE_FLAGS } from "./store.ts";
 
 /** `cask backup <target>` */
 export const backupCommand: Command = {
@@ -21,7 +22,7 @@ export const backupCommand: Command = {
   flags: STORE_FLAGS,
   async run(args) {
     expectPositionals(args, 1, 1, "<target>");
-    const target = pathArg(args.positionals[0], "<target>");
+    const target = wholeText(args.positionals[0], "<target>");
     await using db = await openForReading(args);
     const r = await db.backup(target);
     console.log(

@@ -10,18 +10,12 @@ import { booleanFlag, expectPositionals, integerFlag, UsageError } from "./args.
 import type { Command } from "./command.ts";
 import { DumpFormatError } from "./dump_error.ts";
 import { type DumpRecord, formatDumpLine, readDumpLine } from "./dump_format.ts";
+import { wholeText } from "./encoding.ts";
 import { EXIT_OK } from "./exit_codes.ts";
 import { readLines, withoutBom } from "./lines.ts";
 import { LoadError } from "./load_error.ts";
 import { Output } from "./output.ts";
-import {
-  LARGEST_LIMITS,
-  openForReading,
-  openIfPresent,
-  openStore,
-  pathArg,
-  STORE_FLAGS,
-} from "./store.ts";
+import { LARGEST_LIMITS, openForReading, openIfPresent, openStore, STORE_FLAGS } from "./store.ts";
 
 const DEFAULT_BATCH = 1000;
 // A batch is also cut at this many bytes, so a dump of big values is not
@@ -82,7 +76,7 @@ export const loadCommand: Command = {
     if (atomic && batchSize !== undefined) {
       throw new UsageError("--atomic and --batch exclude each other (--atomic is one batch)");
     }
-    const path = args.positionals[0] && pathArg(args.positionals[0], "[file]");
+    const path = args.positionals[0] && wholeText(args.positionals[0], "[file]");
     const file = path === undefined || path === "-" ? undefined : await Deno.open(path);
     let db = await openIfPresent(args, LARGEST_LIMITS);
     const limits = atomic

@@ -33,14 +33,21 @@ export function decodeArg(text: string, encoding: Encoding, what: string): Uint8
   } catch {
     throw new UsageError(`${what} is not valid ${encoding}: '${text}'`);
   }
-  // Bytes of an argument that are not UTF-8 reach the program as U+FFFD, each
-  // the same: taken so, different keys would be one key.
+  return utf8.encode(wholeText(text, what, ": give it with --hex or --base64"));
+}
+
+/**
+ * `text` from the command line or the environment, refused when it holds
+ * U+FFFD: bytes that are not UTF-8 reach the program so, each the same, and
+ * two different keys or paths would be one. `advice` ends the message.
+ */
+export function wholeText(text: string, what: string, advice = ""): string {
   if (text.includes("\uFFFD")) {
     throw new UsageError(
-      `${what} holds U+FFFD, which stands for bytes that are not UTF-8: give it with --hex or --base64`,
+      `${what} holds U+FFFD, which stands for bytes that are not UTF-8${advice}`,
     );
   }
-  return utf8.encode(text);
+  return text;
 }
 
 // Bytes spelled per piece of output: a whole 300 MiB value spelled at once

@@ -22,8 +22,8 @@ import {
   stringFlag,
   UsageError,
 } from "./args.ts";
+import { wholeText } from "./encoding.ts";
 
-/** Store directory when neither `--dir` nor `CASK_DIR` names one (relative to the working dir). */
 /**
  * The largest limits a store takes (16 MiB keys, 1 GiB values): what commands
  * that must handle any stored key or value open it with. `cask set` streams
@@ -32,6 +32,7 @@ import {
  */
 export const LARGEST_LIMITS = { maxKeySize: 16 * 1024 * 1024, maxValueSize: 1024 * 1024 * 1024 };
 
+/** Store directory when neither `--dir` nor `CASK_DIR` names one (relative to the working dir). */
 export const DEFAULT_DIR = "./cask-data";
 
 /** The environment variable that sets the store directory when `--dir` is absent. */
@@ -57,7 +58,7 @@ export const STORE_FLAGS: FlagDefs = {
 /** The directory the command line names: `--dir`, else `$CASK_DIR`, else {@link DEFAULT_DIR}. */
 export function storeDir(args: ParsedArgs): string {
   const flag = stringFlag(args, "dir");
-  if (flag !== undefined) return pathArg(flag, "--dir");
+  if (flag !== undefined) return wholeText(flag, "--dir");
   let env: string | undefined;
   try {
     env = Deno.env.get(DIR_ENV);
@@ -66,18 +67,7 @@ export function storeDir(args: ParsedArgs): string {
     throw new UsageError(`$${DIR_ENV} holds bytes that are not UTF-8`);
   }
   // An empty CASK_DIR (`CASK_DIR= cask ...`) means unset, not the working directory.
-  return env ? pathArg(env, `$${DIR_ENV}`) : DEFAULT_DIR;
-}
-
-/**
- * A path from the command line. Bytes of it that are not UTF-8 reach the
- * program as U+FFFD, each the same: two such paths would name one file.
- */
-export function pathArg(path: string, what: string): string {
-  if (path.includes("\uFFFD")) {
-    throw new UsageError(`${what} holds U+FFFD, which stands for bytes that are not UTF-8`);
-  }
-  return path;
+  return env ? wholeText(env, `$${DIR_ENV}`) : DEFAULT_DIR;
 }
 
 /** Parses a `--sync` value. */

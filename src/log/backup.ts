@@ -13,7 +13,7 @@ import { InvalidArgumentError, IOError } from "../base/errors.ts";
 import { decodeFileHeader } from "../codec/file_header.ts";
 import { FILE_HEADER_SIZE, KIND_CHECKPOINT, KIND_DATA, KIND_HINT } from "../codec/format.ts";
 import { DataFile } from "./datafile.ts";
-import { dataPath, hintPath, LOG_FILE, syncDir, writeAll } from "./fsutil.ts";
+import { dataPath, hintPath, LOG_FILE, syncDir, TEMP, writeAll } from "./fsutil.ts";
 import { lockWhileWriting } from "./lock.ts";
 import { cleanupMerge } from "./merge_files.ts";
 import { CHECKPOINT_NAMES, removeCheckpoint, removeCheckpointTemp } from "./checkpoint.ts";
@@ -40,11 +40,6 @@ export interface BackupCounts {
 }
 
 const COPY_CHUNK = 4 * 1024 * 1024;
-
-// A file being written: renamed into place once whole. One left by a backup cut
-// short is removed by the next backup, or by an open (cleanupMerge), as what a
-// merge cut short leaves is.
-const TEMP = ".merging";
 
 /**
  * Writes the snapshot `files` of the store in `source`, whose id is `storeId`,

@@ -8,6 +8,13 @@ import { readSync } from "node:fs";
 import { join } from "node:path";
 import { IOError } from "../base/errors.ts";
 
+/**
+ * The suffix of a file being written, renamed into place once whole (a merge
+ * output, a hint, a backup's copy, a streamed value's spool): an open removes
+ * any it finds, left by a process cut short (cleanupMerge).
+ */
+export const TEMP = ".merging";
+
 /** The names of a store's log files: data files and their hints. */
 export const LOG_FILE = /^(data|hint)\.\d+$/;
 

@@ -25,7 +25,7 @@ import {
 import { KIND_HINT } from "../codec/format.ts";
 import { bytesToKey } from "../base/keys.ts";
 import type { DataFile } from "./datafile.ts";
-import { hintPath, syncDir, writeAll } from "./fsutil.ts";
+import { hintPath, syncDir, TEMP, writeAll } from "./fsutil.ts";
 
 const ENTRY_V1 = 32;
 const ENTRY = 44;
@@ -128,7 +128,7 @@ export class HintWriter {
 /** Writes the finished hint `bytes` of data file `id` durably: to a temporary name, fsynced, renamed. */
 export async function writeHint(dir: string, id: number, bytes: Uint8Array): Promise<void> {
   const path = hintPath(dir, id);
-  const tmp = `${path}.merging`;
+  const tmp = path + TEMP;
   const f = await Deno.open(tmp, { write: true, create: true, truncate: true });
   try {
     await writeAll(f, bytes);

@@ -28,7 +28,7 @@ import type { SealBatch } from "../codec/merge_codec.ts";
 import { encodeFileHeader, type FileHeader, newSalt } from "../codec/file_header.ts";
 import { FILE_FLAG_COMPACTED, FLAG_BATCH, KIND_DATA } from "../codec/format.ts";
 import type { DataFile } from "./datafile.ts";
-import { dataPath, hintPath, syncDir, writeAll } from "./fsutil.ts";
+import { dataPath, hintPath, syncDir, TEMP, writeAll } from "./fsutil.ts";
 import {
   BLOCK,
   bucketCounts,
@@ -105,8 +105,6 @@ export interface MergeResult {
   outputs: MergeOutput[];
   moves: MergeMoves;
 }
-
-const TEMP = ".merging";
 
 class Output {
   size = 0;

@@ -25,7 +25,7 @@ import { type RecordHeader, recordSize } from "../codec/codec.ts";
 import { FLAG_BATCH, FLAG_COMMIT, FLAG_RANGE, FLAG_TOMBSTONE } from "../codec/format.ts";
 import { commitCount } from "../codec/framing.ts";
 import type { DataFile } from "./datafile.ts";
-import { readFullAt, syncDir } from "./fsutil.ts";
+import { readFullAt, syncDir, TEMP } from "./fsutil.ts";
 import { walkLog } from "./logscan.ts";
 
 /** Receives the records recovery finds, in log order. */
@@ -279,7 +279,7 @@ class Replay {
 // too: this store gets a copy of the file's valid bytes under its name, and
 // the other name keeps the file as it was.
 async function unshare(fd: number, file: DataFile, at: number): Promise<void> {
-  const tmp = `${file.path}.merging`;
+  const tmp = file.path + TEMP;
   try {
     const out = openSync(tmp, "w");
     try {

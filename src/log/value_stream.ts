@@ -14,7 +14,7 @@ import { crc32, readHeader, recordSize } from "../codec/codec.ts";
 import { MAX_STREAMED_VALUE, RecordCrc } from "../codec/stream_record.ts";
 import { FILE_HEADER_SIZE, HEADER_SIZE } from "../codec/format.ts";
 import type { DataFile } from "./datafile.ts";
-import { readFullAt, writeAll } from "./fsutil.ts";
+import { readFullAt, TEMP, writeAll } from "./fsutil.ts";
 import { readValue, type RecordPlace } from "./reader.ts";
 import type { Writer } from "./writer.ts";
 import { closeSync } from "node:fs";
@@ -52,7 +52,7 @@ export async function spoolValue(
     );
   }
   const limit = size ?? max;
-  const tmp = `${dir}/blob.${crypto.randomUUID()}.merging`;
+  const tmp = `${dir}/blob.${crypto.randomUUID()}${TEMP}`;
   // The file's own failures (a full disk) are IOErrors; the source's pass as they are.
   const io = <T>(p: Promise<T>): Promise<T> =>
     p.catch((e) => {

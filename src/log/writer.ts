@@ -20,7 +20,7 @@ import { encodeOps, framedSize } from "../codec/framing.ts";
 import { DataFile } from "./datafile.ts";
 import { faults } from "./faults.ts";
 import { HintWriter, writeHint } from "./hint.ts";
-import { hintPath, syncDir, writeAll, writeAllSync } from "./fsutil.ts";
+import { hintPath, syncDir, TEMP, writeAll, writeAllSync } from "./fsutil.ts";
 import { clearImmediate, setImmediate } from "node:timers";
 
 // Chunk size for buffered appends: large enough for efficient writes, small
@@ -657,7 +657,7 @@ export class Writer {
     try {
       await writeHint(this.dir, file.id, b.hint);
     } catch {
-      await Deno.remove(`${hintPath(this.dir, file.id)}.merging`).catch(() => {});
+      await Deno.remove(hintPath(this.dir, file.id) + TEMP).catch(() => {});
     }
   }
 
