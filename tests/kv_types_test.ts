@@ -154,3 +154,42 @@ Deno.test("Deno KV counter code type-checks on openKv's result unchanged: mutate
     }
   });
 });
+
+Deno.test("bytes of a transferred buffer, as a value or a key part, are empty bytes, as in Deno KV", async () => {
+  await withDir(async (dir) => {
+    const kv = await openKv(`${dir}/cask`);
+    const denoKv = await openDenoKv(`${dir}/deno.sqlite`);
+    const gone = <T extends ArrayBufferView>(make: (b: ArrayBuffer) => T): T => {
+      const b = new ArrayBuffer(8);
+      const view = make(b);
+      b.transfer();
+      return view;
+    };
+    try {
+      for (const store of [kv, denoKv] as Deno.Kv[]) {
+        assert.equal((await store.set(["v"], gone((b) => new Uint8Array(b)))).ok, true);
+        assert.deepEqual((await store.get(["v"])).value, new Uint8Array(0));
+        // Any view is taken as its bytes (a DataView too, which the key type does not name).
+        const parts = [gone((b) => new Uint8Array(b)), gone((b) => new DataView(b))];
+        for (const part of parts as unknown as Uint8Array[]) {
+          assert.equal((await store.set(["p", part], 1)).ok, true);
+          const e = await store.get(["p", new Uint8Array(0)]);
+          assert.equal(e.value, 1);
+          assert.deepEqual(e.key, ["p", new Uint8Array(0)]);
+          await store.delete(["p", part]);
+          assert.equal((await store.get(["p", new Uint8Array(0)])).value, null);
+        }
+        // A DataView is no Uint8Array: its bytes go through the structured clone, which refuses them.
+        await assert.rejects(
+          () => store.set(["d"], gone((b) => new DataView(b))),
+          (e: Error) =>
+            e instanceof TypeError &&
+            e.message === "An ArrayBuffer is detached and could not be cloned.",
+        );
+      }
+    } finally {
+      await kv.close();
+      denoKv.close();
+    }
+  });
+});

@@ -151,7 +151,11 @@ function pushPart(out: ByteSink, part: unknown): void {
   if (ArrayBuffer.isView(part)) {
     checkPartShape(part);
     out.push(BYTES);
-    return pushEscaped(out, new Uint8Array(part.buffer, part.byteOffset, part.byteLength));
+    // A view of a transferred buffer is empty bytes to Deno KV; no view can be made on it.
+    const bytes = (part.buffer as ArrayBuffer).detached
+      ? new Uint8Array(0)
+      : new Uint8Array(part.buffer, part.byteOffset, part.byteLength);
+    return pushEscaped(out, bytes);
   }
   throw new TypeError(PART_TYPES);
 }

@@ -58,6 +58,10 @@ class KvSerializer extends (DefaultSerializer as unknown as SerializerHooks) {
     if (view.buffer instanceof SharedArrayBuffer) {
       throw new Error("#<SharedArrayBuffer> could not be cloned.");
     }
+    // node:v8 reads the view's length, which throws for a DataView of one.
+    if ((view.buffer as ArrayBuffer).detached) {
+      throw new TypeError("An ArrayBuffer is detached and could not be cloned.");
+    }
     super._writeHostObject(view);
   }
 }
@@ -159,6 +163,7 @@ function refuseHostObjects(value: object): void {
 function tagged(tag: number, body: Uint8Array): Uint8Array {
   const out = new Uint8Array(body.length + 1);
   out[0] = tag;
-  out.set(body, 1);
+  // A view of a transferred buffer is empty and cannot be copied from: Deno KV stores no bytes.
+  if (body.length > 0) out.set(body, 1);
   return out;
 }
