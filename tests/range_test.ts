@@ -184,6 +184,9 @@ Deno.test("maxIndexBytes: keys deleted give their room back to new keys, without
           await db.set(k, "v");
         } catch (e) {
           assert.ok(e instanceof IndexFullError, String(e));
+          // The refusal names the bound that refused it.
+          const heldBound = db.stats().index.bytes >= 1.25 * 256 * 1024;
+          assert.match(e.message, heldBound ? /uses \d+ bytes|over 1.25 times/ : /uses \d+ bytes/);
           break;
         }
       }
@@ -219,4 +222,27 @@ Deno.test("a deleteRange or watch whose bound is undefined is refused and delete
     }
     await using db = await open(dir);
     assert.equal(await db.count(), 10, "all ten keys after a reopen");
+  }));
+
+Deno.test("maxIndexBytes: a refusal by what the index holds says so, not that it uses the budget", () =>
+  withDir(async (dir) => {
+    await using db = await open(dir, { sync: "never", maxIndexBytes: 20_000 });
+    for (let n = 0;; n++) {
+      try {
+        await db.set(`key${n}`, "v");
+      } catch (e) {
+        assert.ok(e instanceof IndexFullError, String(e));
+        assert.match(e.message, /^the index (uses|holds) \d+ bytes/);
+        break;
+      }
+    }
+    // A delete frees less than the storage the nodes keep past the budget (the
+    // old message said the index used 17404 of its 20000 bytes here).
+    assert.equal(await db.delete("key1"), true);
+    const err = await db.set("new1", "v").catch((e) => e);
+    assert.ok(err instanceof IndexFullError, String(err));
+    assert.match(
+      err.message,
+      /^the index holds \d+ bytes \(freed storage kept for new nodes included\), over 1.25 times its 20000-byte budget; new keys are refused/,
+    );
   }));

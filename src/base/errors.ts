@@ -213,9 +213,12 @@ export class ReadOnlyError extends CaskError {
  * @example
  * ```ts
  * import { open, WatchOverflowError } from "@cask/cask";
- * await using db = await open("./data");
+ * await using db = await open("./data", { sync: "never" });
+ * const feed = db.watch({ prefix: "" });
+ * // More changes than a feed buffers, made before it is read.
+ * await Promise.all(Array.from({ length: 10_001 }, (_, i) => db.set(`k${i}`, "v")));
  * try {
- *   for await (const c of db.watch({ prefix: "" })) await new Promise((r) => setTimeout(r, 10));
+ *   for await (const _change of feed);
  * } catch (e) {
  *   if (e instanceof WatchOverflowError) console.log("resume after", e.resumeFrom);
  * }

@@ -1017,10 +1017,14 @@ export class Catalog {
     if (used < budget && held < budget * HELD_PAST_BUDGET) return;
     for (const o of ops) {
       if (o.tombstone || o.range || this.#index.get(o.k) || this.#inflight.has(o.k)) continue;
-      throw new IndexFullError(
-        `the index uses ${Math.round(used)} bytes (and holds ${
+      const over = used >= budget
+        ? `the index uses ${Math.round(used)} bytes of its ${budget}-byte budget`
+        : `the index holds ${
           Math.round(held)
-        }) of its ${budget}-byte budget; new keys are refused (overwrites and deletes still work)`,
+        } bytes (freed storage kept for new nodes included), ` +
+          `over ${HELD_PAST_BUDGET} times its ${budget}-byte budget`;
+      throw new IndexFullError(
+        `${over}; new keys are refused (overwrites and deletes still work)`,
       );
     }
   }
