@@ -326,3 +326,60 @@ Deno.test("a reader streams values out of files the writer's compaction removed,
     await r.refresh();
     assert.equal(new TextDecoder().decode(await read("small")), "hello again");
   }));
+
+Deno.test("readers: a follower beside a writer rotating small files fast never skips a file it did not list", async () => {
+  await withDir(async (dir) => {
+    // Files of 2 KiB: a new one every dozen writes, many created while a refresh lists the directory.
+    const code = `import { open } from ${
+      JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+    };
+      const db = await open(${JSON.stringify(dir)}, { maxFileSize: 2048, sync: "never" });
+      const end = Date.now() + 4000;
+      for (let i = 0; Date.now() < end; i++) {
+        await db.set("once" + String(i).padStart(7, "0"), "x".repeat(50));
+        await db.set("counter", String(i));
+        if (i % 20 === 0) await new Promise((r) => setTimeout(r, 1));
+      }
+      await db.close();`;
+    const child = new Deno.Command(Deno.execPath(), { args: ["eval", code], stderr: "inherit" })
+      .spawn();
+    const done = child.status;
+    let running = true;
+    done.finally(() => running = false);
+    while (!(await Deno.stat(`${dir}/data.0`).then(() => true, () => false))) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const warnings: string[] = [];
+    const r = await open(dir, {
+      readOnly: true,
+      follow: { intervalMs: 5 },
+      onWarning: (w) => warnings.push(w.message),
+    });
+    const once = (i: number) => r.getSync(`once${String(i).padStart(7, "0")}`) !== undefined;
+    let checked = -1, polls = 0;
+    try {
+      while (running) {
+        await new Promise((res) => setTimeout(res, 2));
+        const v = r.getSync("counter");
+        const counter = v === undefined ? -1 : Number(dec.decode(v));
+        // Keys written once are never removed: each one up to the counter must be
+        // there (those checked before, too: the view never goes back).
+        assert.ok(counter >= checked, `counter ${counter} after ${checked}`);
+        for (let i = checked + 1; i <= counter; i++) {
+          assert.ok(once(i), `poll ${polls}: counter ${counter}, but once${i} is missing`);
+        }
+        for (let k = 0; k < 50 && checked > 0; k++) {
+          const i = Math.floor(Math.random() * checked);
+          assert.ok(once(i), `poll ${polls}: once${i}, seen before, is missing`);
+        }
+        checked = counter;
+        polls++;
+      }
+      assert.ok(polls > 20 && checked > 1000, `${polls} polls, counter ${checked}`);
+      assert.deepEqual(warnings, []);
+    } finally {
+      await done;
+      await r.close();
+    }
+  });
+});

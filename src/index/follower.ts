@@ -193,6 +193,13 @@ export class Follower {
         const f = openNewFile(t.dir, id, this.#storeId);
         if (f === "pending") break;
         if (f === "unknown") return false;
+        // A listing taken while the writer creates files can miss some of them:
+        // a file that does not continue the tail has a gap before it, which
+        // only a full load can judge (the files in it may just not be listed).
+        if (f.header!.follows !== (this.#tail?.id ?? -1)) {
+          f.close();
+          return false;
+        }
         t.files.set(id, f);
         this.#seen.add(id);
         this.#storeId ||= f.header!.storeId;
