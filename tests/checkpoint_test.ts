@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { type Cask, CorruptionError, open, type OpenOptions, verify } from "../mod.ts";
 import { readCheckpoint, writeCheckpoint } from "../src/log/checkpoint.ts";
 import { TimeSlicer } from "../src/log/time_slice.ts";
+import { FILE_HEADER_SIZE } from "../src/codec/format.ts";
 import { prng, randomBytes, tempDir, withDir } from "./helpers.ts";
 
 const OPTS: OpenOptions = {
@@ -762,5 +763,44 @@ Deno.test("checkpoint: a background one ends a piece of entries once its time sl
     } finally {
       Object.defineProperty(proto, "due", due);
       proto.yield = yieldOnce;
+    }
+  }));
+
+Deno.test("a compaction's output cut short is reported missing-file by the checkpoint that names it, hint or not", () =>
+  withDir(async (dir) => {
+    {
+      await using db = await open(dir, { checkpoint: { minKeys: 0 } });
+      // Records of one size, so that a cut can fall between two.
+      for (let i = 0; i < 20; i++) {
+        await db.set(`k${String(i).padStart(2, "0")}`, `v${String(i).padStart(2, "0")}`);
+      }
+      await db.compact();
+      await db.set("after", "x");
+    }
+    const names = [...Deno.readDirSync(dir)].map((e) => e.name);
+    const output = `${dir}/${names.find((n) => n.startsWith("hint."))!.replace("hint.", "data.")}`;
+    const size = (await Deno.stat(output)).size;
+    const copy = `${dir}.copy`;
+    try {
+      for (const dropHint of [false, true]) {
+        // At a record boundary: half of the 20 records of equal size kept.
+        await Deno.remove(copy, { recursive: true }).catch(() => {});
+        await Deno.mkdir(copy);
+        for (const n of names) await Deno.copyFile(`${dir}/${n}`, `${copy}/${n}`);
+        const cut = output.replace(dir, copy);
+        const record = (size - FILE_HEADER_SIZE) / 20;
+        assert.ok(Number.isInteger(record));
+        await Deno.truncate(cut, FILE_HEADER_SIZE + 10 * record);
+        if (dropHint) await Deno.remove(cut.replace("data.", "hint."));
+        const kinds = (await verify(copy)).issues.map((i) => `${i.kind}@${i.file === cut}`);
+        assert.ok(kinds.includes("missing-file@true"), `hint dropped ${dropHint}: verify ${kinds}`);
+        await assert.rejects(() => open(copy, { strict: true }), CorruptionError);
+        const warned: string[] = [];
+        await using db = await open(copy, { onWarning: (w) => warned.push(w.kind) });
+        assert.ok(warned.includes("missing-file"), `hint dropped ${dropHint}: warnings ${warned}`);
+        assert.equal(await db.count(), 11);
+      }
+    } finally {
+      await Deno.remove(copy, { recursive: true }).catch(() => {});
     }
   }));
