@@ -1019,10 +1019,8 @@ export class Catalog {
       if (o.tombstone || o.range || this.#index.get(o.k) || this.#inflight.has(o.k)) continue;
       const over = used >= budget
         ? `the index uses ${Math.round(used)} bytes of its ${budget}-byte budget`
-        : `the index holds ${
-          Math.round(held)
-        } bytes (freed storage kept for new nodes included), ` +
-          `over ${HELD_PAST_BUDGET} times its ${budget}-byte budget`;
+        : `the index holds ${Math.round(held)} bytes (freed storage kept for new nodes ` +
+          `included), over ${HELD_PAST_BUDGET} times its ${budget}-byte budget`;
       throw new IndexFullError(
         `${over}; new keys are refused (overwrites and deletes still work)`,
       );
