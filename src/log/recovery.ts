@@ -163,7 +163,11 @@ export async function recoverLog(
     // must not report files missing, nor number new files past its ids, so it
     // is checked first, when it would.
     const claimed = ck ? namedMissing(ck, files) : [];
-    const missing = ck && claimed.length > 0 && loadCheckpoint(ck, () => {}) ? claimed : [];
+    // Whether the whole checkpoint holds (its CRC): one read of it, made only
+    // when a finding rests on its file table.
+    let whole: boolean | undefined;
+    const trusted = () => whole ??= !!ck && loadCheckpoint(ck, () => {});
+    const missing = claimed.length > 0 && trusted() ? claimed : [];
     // The last sequence number before lost file `gone`.
     const named = ck ? [...ck.files].sort((a, b) => a.id - b.id) : [];
     const before = (gone: CheckpointFile) =>
@@ -195,10 +199,14 @@ export async function recoverLog(
     // A merge output it names that ends short of the size it had: no later
     // header names what an output holds, so nothing else tells (the newest
     // file is judged after its replay, below; a sealed log file by the chain).
-    const cut = ck ? files.filter((f) => f.compacted && endsShort(ck, f)) : [];
-    if (ck && cut.length > 0 && loadCheckpoint(ck, () => {})) {
-      for (const f of cut) {
-        const want = endsShort(ck, f)!.size;
+    const cut = ck
+      ? files.flatMap((f) => {
+        const row = f.compacted ? endsShort(ck, f) : undefined;
+        return row ? [{ f, want: row.size }] : [];
+      })
+      : [];
+    if (cut.length > 0 && trusted()) {
+      for (const { f, want } of cut) {
         report(
           "missing-file",
           f.path,
@@ -264,7 +272,7 @@ export async function recoverLog(
         // The log cut off part of what the checkpoint covers: its entries may point there.
         if (named && f.size < named.size) return { ...empty(storeId), checkpoint: "contradicted" };
         const short = last && ck ? endsShort(ck, f) : undefined;
-        if (short && ck && loadCheckpoint(ck, () => {})) {
+        if (short && trusted()) {
           lost = Math.max(lost, short.lastSeq);
           report(
             "missing-file",
