@@ -303,6 +303,17 @@ Deno.test("commands: INFO reports true counts", async () => {
       assert.match(info, /total_net_input_bytes:[1-9]\d+\r\n/);
       const reply: Reply = await c.call("INFO", "keyspace", "stats");
       assert.ok(String(reply).startsWith("# Stats\r\n"), String(reply));
+      // Expired keys, whichever command finds them expired, count once each.
+      assert.match(info, /expired_keys:0\r\n/);
+      await c.call("SET", "gone1", "v", "PX", "20");
+      await c.call("SET", "gone2", "v", "PX", "20");
+      await c.call("SET", "gone3", "v", "PX", "20");
+      await sleep(60);
+      assert.equal(await c.call("GET", "gone1"), null);
+      assert.equal(await c.call("EXISTS", "gone1"), 0);
+      assert.equal(await c.call("DEL", "gone2"), 0);
+      assert.equal(await c.call("SET", "gone3", "again"), "OK");
+      assert.match(String(await c.call("INFO", "stats")), /expired_keys:3\r\n/);
     } finally {
       c.close();
     }

@@ -377,3 +377,46 @@ Deno.test("keys that expire during a scan are not yielded after that; limits cou
     assert.deepEqual(await keyList(db, true, 2), ["k9", "k7"]);
     assert.deepEqual(await scanList(db), ["k1=v", "k3=v", "k5=v", "k7=v", "k9=v"]);
   }));
+
+Deno.test("stats().expiredKeys counts keys dropped as expired since the open, each once", () =>
+  withDir(async (dir) => {
+    const clock = { now: T0 };
+    let db = await openAt(dir, clock);
+    for (const k of ["read", "deleted", "overwritten", "listed", "compacted", "live"]) {
+      await db.set(k, "v", { ttl: k === "live" ? 1_000 : 100 });
+    }
+    await db.set("forever", "v");
+    assert.equal(db.stats().expiredKeys, 0);
+    clock.now = T0 + 100;
+    assert.equal(await db.get("read"), undefined);
+    assert.equal(await db.get("read"), undefined);
+    assert.equal(db.stats().expiredKeys, 1);
+    assert.equal(await db.delete("deleted"), false);
+    await db.set("overwritten", "new");
+    assert.equal(db.stats().expiredKeys, 3);
+    // A delete or overwrite of a key that never expired counts nothing.
+    await db.delete("forever");
+    await db.set("live", "v2", { ttl: 1_000 });
+    assert.equal(db.stats().expiredKeys, 3);
+    // A listing skips expired keys and leaves them to a compaction, which drops them.
+    assert.deepEqual(await keyList(db), ["live", "overwritten"]);
+    assert.equal(db.stats().expiredKeys, 3);
+    await db.compact();
+    assert.equal(db.stats().expiredKeys, 5);
+    assert.equal(await db.get("listed"), undefined);
+    assert.equal(db.stats().expiredKeys, 5);
+    await db.close();
+
+    // Keys the open finds expired are dropped as the log is replayed: not counted.
+    db = await openAt(dir, clock);
+    await db.set("soon", "v", { ttl: 10 });
+    await db.set("later", "v", { ttl: 50 });
+    await db.close();
+    clock.now = T0 + 120;
+    db = await openAt(dir, clock);
+    assert.equal(db.stats().expiredKeys, 0);
+    clock.now = T0 + 200;
+    assert.equal(await db.has("later"), false);
+    assert.equal(db.stats().expiredKeys, 1);
+    await db.close();
+  }));

@@ -113,6 +113,12 @@ export interface Stats {
   files: FileStats[];
   /** The last compaction of this open store, if any. */
   lastCompaction?: CompactResult;
+  /**
+   * Keys dropped because their expiry passed, since the store opened: by a
+   * read that found them expired, a write or delete of the key, a compaction,
+   * or `size` (as Redis' `expired_keys`, which `cask serve` reports from it).
+   */
+  expiredKeys: number;
   /** Memory of the in-memory index (an estimate; see `maxIndexBytes`). */
   index: {
     /** Bytes in use. */

@@ -175,6 +175,7 @@ const SECTIONS: Record<string, (st: ServerState) => string[] | Promise<string[]>
     `rejected_connections:${st.stats.rejectedConnections}`,
     `keyspace_hits:${st.stats.keyspaceHits}`,
     `keyspace_misses:${st.stats.keyspaceMisses}`,
+    `expired_keys:${st.db.stats().expiredKeys}`,
     // Nothing is ever evicted: the store is not a cache.
     "evicted_keys:0",
   ],
