@@ -255,6 +255,51 @@ Deno.test("watch({ since }) whose replay a compaction cuts short ends with Histo
     assert.match(error.message, new RegExp(`changes after sequence ${seen.at(-1)};`));
   }));
 
+Deno.test("watch({ since }) started as a compaction finishes is refused or replays from since + 1, never with a gap", () =>
+  withDir(async (dir) => {
+    await using db = await open(dir, { sync: "never", maxFileSize: 2048 });
+    // Writes and compactions in a loop; feeds start from a recent number
+    // meanwhile, some while a compaction installs its outputs and drops the
+    // files it merged, which a feed's start waits out in a sync.
+    let stop = false;
+    const writer = (async () => {
+      for (let i = 0; !stop; i++) {
+        await Promise.all(
+          Array.from({ length: 10 }, (_, j) => db.set(`k${(i * 10 + j) % 50}`, `${i}`)),
+        );
+        await new Promise((r) => setTimeout(r, 0));
+      }
+    })();
+    const compactor = (async () => {
+      while (!stop) {
+        await db.compact();
+        await new Promise((r) => setTimeout(r, 3));
+      }
+    })();
+    const gaps: string[] = [];
+    let refused = 0;
+    try {
+      for (let t = 0; t < 150; t++) {
+        await new Promise((r) => setTimeout(r, 5 + (t % 7)));
+        const since = Math.max(0, db.sequence - 30 - (t % 11) * 7);
+        try {
+          for await (const c of db.watch({ prefix: "", since })) {
+            if (c.sequence !== since + 1) gaps.push(`since ${since}: first ${c.sequence}`);
+            break;
+          }
+        } catch (e) {
+          if (!(e instanceof HistoryGoneError)) throw e;
+          refused++;
+        }
+      }
+    } finally {
+      stop = true;
+      await writer;
+      await compactor;
+    }
+    assert.deepEqual(gaps, [], `${refused} refused`);
+  }));
+
 Deno.test("delete() of a key that expired unnoticed takes no sequence number", () =>
   withDir(async (dir) => {
     let now = 1_000_000;
@@ -571,6 +616,34 @@ Deno.test("sequence: writes in flight decide deletes and absent-key checks by th
     ]);
     assert.equal(afterSet.ok, false, `${mode}: check behind a set`);
     assert.equal(text(await db.get("k")), "newer");
+  }));
+
+Deno.test("sequence: a checked commit behind a set in flight holds when it checks that set's number", () =>
+  inEachSyncMode(async (db, mode) => {
+    await db.set("k", "old");
+    const old = db.sequence;
+    // Not awaited: under "always" still waiting for its fsync when the check runs.
+    const inFlight = db.set("k", "new");
+    const next = old + 1;
+    const [held, stale] = await Promise.all([
+      db.atomic([{ type: "set", key: "k", value: "newer" }], {
+        checks: [{ key: "k", sequence: next }],
+      }),
+      db.atomic([{ type: "set", key: "k", value: "lost" }], {
+        checks: [{ key: "k", sequence: old }],
+      }),
+      inFlight,
+    ]);
+    assert.deepEqual(held, { ok: true, sequence: next + 1 }, `${mode}: check of the set in flight`);
+    assert.equal(stale.ok, false, `${mode}: check of the number before it`);
+    assert.equal(text(await db.get("k")), "newer", mode);
+    // Behind a range delete in flight over the key, its number no longer holds.
+    const range = db.deleteRange({ start: "k", end: "l" });
+    const afterRange = await db.atomic([{ type: "set", key: "k", value: "x" }], {
+      checks: [{ key: "k", sequence: next + 1 }],
+    });
+    await range;
+    assert.equal(afterRange.ok, false, `${mode}: check behind a range delete`);
   }));
 
 Deno.test("sequence: a set in flight judged by its expiry: past it, deletes and absent-key checks find nothing; before it, a delete deletes", async () => {

@@ -586,10 +586,14 @@ export class Catalog {
     return this.#writer.drops;
   }
 
-  /** The sequence number of `k`'s newest write, applied or in flight; null when absent. */
+  /**
+   * The sequence number of `k`'s newest write, applied or in flight (a range
+   * delete over it included); null when that leaves it absent.
+   */
   seqOf(k: string): number | null {
+    if (this.#goneInFlight(k)) return null;
     const pending = this.#inflight.get(k);
-    if (pending !== undefined) return this.#goneInFlight(k) ? null : pending.seq;
+    if (pending !== undefined) return pending.seq;
     const e = this.lookup(k);
     return e ? this.readRecord(k, e).seq : null;
   }
@@ -603,11 +607,13 @@ export class Catalog {
     since: number,
     upTo: number,
   ): AsyncGenerator<KeyChange & { rangeEnd?: string; isRange?: boolean; commitEnd: boolean }> {
-    const oldest = historyStart([...this.#files.values()]);
-    if (since < oldest) throw new HistoryGoneError(since, oldest);
     // Everything committed up to now must be on disk to be read back.
     await this.#writer.sync();
+    // Judged on the files read, as they are after the sync: a compaction that
+    // finished during it merged log files, which a replay would skip silently.
     const files = [...this.#files.values()].sort((a, b) => a.id - b.id);
+    const oldest = historyStart(files);
+    if (since < oldest) throw new HistoryGoneError(since, oldest);
     // The last commit handed over whole: where a replay cut short resumes.
     let delivered = since;
     try {
@@ -891,12 +897,10 @@ export class Catalog {
   #atomic(ops: readonly KeyedOp[], checks: readonly KeyedCheck[]): Promise<number | null> {
     this.#writable();
     for (const c of checks) {
+      // This commit applies after the writes in flight, so a key is judged by
+      // its newest write, which may be one of them.
+      if (this.seqOf(c.k) === c.seq) continue;
       const pending = this.#inflight.has(c.k) || this.#rangeInFlight(c.k) > 0;
-      if (!pending && this.seqOf(c.k) === c.seq) continue;
-      // A key whose newest write in flight leaves it absent (a delete, a set
-      // that has expired, or a range delete with no write of it in flight) is
-      // absent when this commit applies, after them.
-      if (pending && c.seq === null && this.#goneInFlight(c.k)) continue;
       // Lost to a write still waiting for its fsync: answer once it is applied,
       // so a caller that reads and retries sees it rather than spin.
       if (pending) return this.#writer.sync().then(() => null);
