@@ -5,6 +5,8 @@
 // against Debian's redis-server and against cask, and the raw replies must be
 // the same bytes.
 import assert from "node:assert/strict";
+import { withDir } from "./helpers.ts";
+import { startServe } from "./ports.ts";
 import { installed } from "./redis_tools.ts";
 import { Client, withServer } from "./resp_client.ts";
 import { assertSameAsRedis, type Step } from "./resp_steps.ts";
@@ -74,6 +76,67 @@ Deno.test("cask: a pipelined batch of SETs the store refuses for one empty key i
       assert.deepEqual(replies, ["OK", { err: "ERR key must not be empty" }, 2, "2"]);
     } finally {
       c.close();
+    }
+  });
+});
+
+Deno.test("order: EXISTS, TOUCH, KEYS and DBSIZE in MULTI see a RENAME or an EXEC whole, under fsync", async () => {
+  await withDir(async (dir) => {
+    // `cask serve` in a process of its own (sync "always", commits applied as
+    // their inline fsync returns), its clients here.
+    const { child, port } = await startServe(dir);
+    // Three clients rename a key back and forth, a fourth moves one between two
+    // names in transactions: the store always holds one of each pair.
+    const pairs = [["x0", "y0"], ["x1", "y1"], ["x2", "y2"], ["p", "q"]];
+    const writers = await Promise.all(pairs.map(() => Client.connect(port)));
+    const reader = await Client.connect(port);
+    let stop = false;
+    try {
+      for (const [a] of pairs) await reader.call("SET", a, "1");
+      const writes = writers.map(async (w, i) => {
+        const [a, b] = pairs[i];
+        while (!stop) {
+          for (const [from, to] of [[a, b], [b, a]]) {
+            if (i < 3) await w.call("RENAME", from, to);
+            else {
+              await w.call("MULTI");
+              await w.call("SET", to, "1");
+              await w.call("DEL", from);
+              await w.call("EXEC");
+            }
+          }
+        }
+      });
+      const torn: string[] = [];
+      const all = pairs.flat();
+      const until = Date.now() + 2000;
+      let reads = 0;
+      try {
+        while (Date.now() < until) {
+          reads++;
+          for (const command of ["EXISTS", "TOUCH"]) {
+            const n = await reader.call(command, ...all);
+            if (n !== pairs.length) torn.push(`${command}: ${n}`);
+          }
+          const keys = await reader.call("KEYS", "*") as string[];
+          if (!pairs.every((pair) => pair.filter((k) => keys.includes(k)).length === 1)) {
+            torn.push(`KEYS: ${keys.sort().join(" ")}`);
+          }
+          await reader.call("MULTI");
+          await reader.call("DBSIZE");
+          const [size] = await reader.call("EXEC") as number[];
+          if (size !== pairs.length) torn.push(`DBSIZE in MULTI: ${size}`);
+        }
+      } finally {
+        stop = true;
+        await Promise.all(writes);
+      }
+      assert.deepEqual(torn.slice(0, 5), [], `${torn.length} torn views in ${reads} rounds`);
+    } finally {
+      for (const c of [...writers, reader]) c.close();
+      child.kill("SIGTERM");
+      await child.stdout.cancel();
+      await child.status;
     }
   });
 });

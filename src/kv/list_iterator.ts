@@ -7,7 +7,7 @@
 import type { CloseGate } from "./close_gate.ts";
 import { checkConsistency, type KvConsistencyLevel } from "./consistency.ts";
 import type { EngineScanEntry, KvEngine } from "./engine.ts";
-import { SYNC_STEPS } from "../base/sync_steps.ts";
+import { syncSteps } from "../base/sync_steps.ts";
 import { checkReadBound, type KvLimits } from "./limits.ts";
 import { entryOf, type KvEntry } from "./entry.ts";
 import { serdeError } from "./serde.ts";
@@ -146,9 +146,7 @@ export class KvListIterator<T> implements AsyncIterableIterator<KvEntry<T>> {
     // The store's scan steps synchronously: the batch is read at one point, as
     // Deno KV reads one, with no write called after the pull let in between two
     // steps (an awaited step lets the commits queued behind a sum through).
-    const steps = (scan as { [SYNC_STEPS]?: Generator<EngineScanEntry, void, undefined> })[
-      SYNC_STEPS
-    ];
+    const steps = syncSteps(scan);
     if (steps) { for (const e of steps) add(e); }
     else for await (const e of scan) add(e);
     return batch;

@@ -31,9 +31,10 @@ export async function del(v: KeyView, args: Uint8Array[]): Promise<Reply> {
  * repeated keys count each time, as in Redis.
  */
 export async function exists(v: ReadView, args: Uint8Array[]): Promise<Reply> {
-  let n = 0;
-  for (const key of args.slice(1)) if (await v.has(key)) n++;
-  return n;
+  // Every has() is called before any is awaited: the keys are read at one
+  // point, with no commit (a RENAME's, an EXEC's) applied between two of them.
+  const present = await Promise.all(args.slice(1).map((key) => v.has(key)));
+  return present.filter((p) => p).length;
 }
 
 /** TYPE key: every value is a string. */

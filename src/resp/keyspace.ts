@@ -7,7 +7,9 @@
  */
 
 import type { BatchOp, Cask } from "../../mod.ts";
+import { stepAsync } from "../api/async_steps.ts";
 import { expiryAt } from "../api/store.ts";
+import { syncSteps } from "../base/sync_steps.ts";
 import type { ValueCache } from "./value_cache.ts";
 import { byteString } from "./words.ts";
 
@@ -203,7 +205,12 @@ export class Overlay implements KeyView {
     for await (const key of this.#db.keys()) this.remove(key);
   }
 
-  async *keys(range: KeyRange): AsyncGenerator<Uint8Array> {
+  // In steps of its own, as the store's: KEYS reads them all at one point.
+  keys(range: KeyRange): AsyncIterable<Uint8Array> {
+    return stepAsync(this.#keysNow(range));
+  }
+
+  *#keysNow(range: KeyRange): Generator<Uint8Array, void, undefined> {
     const head = range.prefix === undefined ? "" : byteString(range.prefix);
     const first = range.start === undefined ? "" : byteString(range.start);
     // Byte strings order as their bytes, so both sides merge in key order.
@@ -214,7 +221,8 @@ export class Overlay implements KeyView {
     const pending = [...this.#changes].filter(([id]) => id.startsWith(head) && id >= first)
       .sort(([a], [b]) => before(a, b) ? -1 : 1);
     let j = 0;
-    for await (const key of this.#db.keys(range)) {
+    // The store's keys() always steps synchronously (api/async_steps.ts).
+    for (const key of syncSteps(this.#db.keys(range))!) {
       const id = byteString(key);
       for (; j < pending.length && before(pending[j][0], id); j++) {
         if (this.#live(pending[j][1].entry)) yield pending[j][1].key;
@@ -227,10 +235,12 @@ export class Overlay implements KeyView {
   }
 
   async size(): Promise<number> {
+    const changes = [...this.#changes.values()];
+    // Every has() is called before any is awaited: the store is read at one
+    // point, with no commit applied between two keys.
+    const had = await Promise.all(changes.map(({ key }) => this.#db.has(key)));
     let n = this.#db.size;
-    for (const { key, entry } of this.#changes.values()) {
-      n += (this.#live(entry) ? 1 : 0) - (await this.#db.has(key) ? 1 : 0);
-    }
+    changes.forEach(({ entry }, i) => n += (this.#live(entry) ? 1 : 0) - (had[i] ? 1 : 0));
     return n;
   }
 

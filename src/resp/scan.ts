@@ -5,6 +5,7 @@
  * @module
  */
 
+import { syncSteps } from "../base/sync_steps.ts";
 import { CommandError } from "./command_error.ts";
 import type { Session } from "./context.ts";
 import type { Reply } from "./encoder.ts";
@@ -21,10 +22,13 @@ const CURSOR = /^([+-]?\d+)?$/;
 const UINT64 = 2n ** 64n;
 
 /** KEYS pattern: every matching key at once, as in Redis; inside EXEC, as `view` has them. */
-export async function keys(s: Session, args: Uint8Array[], view?: KeyView): Promise<Reply> {
+export function keys(s: Session, args: Uint8Array[], view?: KeyView): Reply {
   const glob = compileGlob(args[1]);
   const found: Uint8Array[] = [];
-  for await (const key of keysIn(s, view, { prefix: glob.prefix })) {
+  // Walked in one step, as Redis' KEYS runs: no commit applies between two
+  // keys, so a RENAME or an EXEC is seen whole or not at all. The store's
+  // keys(), and a view's, always step synchronously (api/async_steps.ts).
+  for (const key of syncSteps(keysIn(s, view, { prefix: glob.prefix }))!) {
     if (glob.prefixOnly || glob.matches(key)) found.push(key);
   }
   return found;
