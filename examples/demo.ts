@@ -29,7 +29,8 @@ const td = new TextDecoder();
     { type: "set", key: "account:alice", value: "90" },
     { type: "set", key: "account:bob", value: "110" },
   ]);
-  await db.set("session:xyz", "short-lived", { ttl: 50 });
+  // Long enough that a busy machine still prints time left, not an expired key.
+  await db.set("session:xyz", "short-lived", { ttl: 300 });
   console.log("account:alice =", await db.getString("account:alice"));
   console.log("session:xyz ttl ms =", await db.ttl("session:xyz"));
 
@@ -45,7 +46,7 @@ const td = new TextDecoder();
   console.log("last users:", last.join(", "));
 }
 
-await new Promise((r) => setTimeout(r, 60));
+await new Promise((r) => setTimeout(r, 350));
 {
   const t0 = performance.now();
   await using db = await open(dir);

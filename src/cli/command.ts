@@ -17,6 +17,8 @@ export interface Command {
   details?: string;
   /** Accepted flags (`--help` is added for every command). */
   flags: FlagDefs;
+  /** What the command did with data its store reported lost, said after that report. */
+  lossNote?: string;
   /** Runs the command; resolves to the process exit code. */
   run(args: ParsedArgs): Promise<number>;
 }

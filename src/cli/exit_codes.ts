@@ -29,8 +29,12 @@ export function exitCodeFor(e: unknown): number {
 /** One line for stderr; unexpected errors keep their stack, since they are bugs. */
 export function describeError(e: unknown): string {
   if (e instanceof LoadError) return `${describeError(e.cause)}; ${e.message}`;
-  if (e instanceof CorruptionError && e.file !== undefined) {
+  if (e instanceof CorruptionError && e.file !== undefined && !e.message.includes(e.file)) {
     return `${e.message} (${e.file}${e.offset === undefined ? "" : ` at offset ${e.offset}`})`;
+  }
+  // The store's own errors say what failed, their cause (EACCES, EROFS...) why.
+  if (e instanceof CaskError && e.cause instanceof Error && !e.message.includes(e.cause.message)) {
+    return `${e.message}: ${e.cause.message}`;
   }
   // Operating-system errors (missing file, port in use, disk full...) explain
   // themselves; those Deno has no class for (ENOSPC) end in their errno.

@@ -10,10 +10,12 @@ import { backupCommand } from "./backup_command.ts";
 import { compactCommand } from "./compact_command.ts";
 import { delCommand, getCommand, hasCommand, scanCommand, setCommand } from "./data_commands.ts";
 import { dumpCommand, loadCommand } from "./dump_commands.ts";
-import { describeError, EXIT_OK, EXIT_USAGE, exitCodeFor } from "./exit_codes.ts";
+import { describeError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, exitCodeFor } from "./exit_codes.ts";
 import { commandHelp, HELP_FLAGS, mainHelp } from "./help.ts";
 import { serveCommand } from "./serve_command.ts";
 import { statsCommand } from "./stats_command.ts";
+import { takeLosses } from "./store.ts";
+import { count } from "../base/human.ts";
 import { verifyCommand } from "./verify_command.ts";
 import { VERSION } from "./version.ts";
 
@@ -62,8 +64,17 @@ export async function main(argv: readonly string[]): Promise<number> {
     console.log(commandHelp(command));
     return EXIT_OK;
   }
+  takeLosses();
   try {
-    return await command.run(parseArgs(rest, { ...command.flags, ...HELP_FLAGS }));
+    const code = await command.run(parseArgs(rest, { ...command.flags, ...HELP_FLAGS }));
+    const lost = takeLosses();
+    if (lost === 0 || code === EXIT_FAILURE) return code;
+    console.error(
+      `cask ${command.name}: the store reported lost or damaged data (${
+        count(lost, "warning")
+      } above)${command.lossNote ? `; ${command.lossNote}` : ""}`,
+    );
+    return EXIT_FAILURE;
   } catch (e) {
     // `cask scan | head` closing the pipe early is not a failure of cask.
     if (e instanceof Deno.errors.BrokenPipe) return EXIT_OK;

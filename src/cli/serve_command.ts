@@ -11,7 +11,7 @@ import { DEFAULT_MAX_KEY_SIZE, DEFAULT_MAX_VALUE_SIZE, IOError } from "../../mod
 import { booleanFlag, expectPositionals, integerFlag, stringFlag, UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
 import { EXIT_FAILURE, EXIT_OK } from "./exit_codes.ts";
-import { openStore, STORE_FLAGS } from "./store.ts";
+import { openStore, STORE_FLAGS, takeLosses } from "./store.ts";
 import { VERSION } from "./version.ts";
 
 const DEFAULT_PORT = 6380;
@@ -165,6 +165,9 @@ export const serveCommand: Command = {
       pointCache,
       inlineFsync,
     });
+    // What the open reported lost was said on stderr; the server serves the
+    // rest, and its exit code tells how it stopped.
+    takeLosses();
     const server = new RespServer(db, options);
     const stop = Promise.withResolvers<Deno.Signal>();
     let stopping = false;

@@ -12,6 +12,8 @@ import {
   LockedError,
   open,
   type OpenOptions,
+  type ProblemKind,
+  type RecoveryWarning,
   type SyncMode,
 } from "../../mod.ts";
 import {
@@ -80,16 +82,48 @@ export function parseSync(text: string): SyncMode {
 /** Opens the store the command line names; `options` adds command-specific settings. */
 export async function openStore(args: ParsedArgs, options: OpenOptions = {}): Promise<Cask> {
   const dir = storeDir(args);
-  // A mistyped --dir, as read commands treat one (exit 2), not an I/O failure.
+  await refuseFile(dir);
+  return await open(dir, storeOptions(args, options));
+}
+
+// A mistyped --dir, as read commands treat one (exit 2), not an I/O failure.
+async function refuseFile(dir: string): Promise<void> {
   if ((await Deno.stat(dir).catch(() => undefined))?.isFile) {
     throw new InvalidArgumentError(`${dir} is a file, not a store directory`);
   }
-  return await open(dir, storeOptions(args, options));
 }
 
 function storeOptions(args: ParsedArgs, options: OpenOptions): OpenOptions {
   const sync = stringFlag(args, "sync");
-  return { ...options, ...(sync === undefined ? {} : { sync: parseSync(sync) }) };
+  return {
+    onWarning: printWarning,
+    ...options,
+    ...(sync === undefined ? {} : { sync: parseSync(sync) }),
+  };
+}
+
+// Warnings that data of the store is gone or cannot be read. A torn tail or a
+// batch cut short is what any crash leaves (nothing acknowledged is lost), a
+// bad hint is read past (its data file is scanned), and a foreign file is not
+// the store's.
+const LOSSES: ReadonlySet<ProblemKind> = new Set(["damaged", "missing-file", "bad-file-header"]);
+
+// How many such warnings the stores opened by this run gave: the command's
+// output may lack what they name, so the run ends with the corruption exit
+// code (see main.ts), as verify's does.
+let losses = 0;
+
+/** Prints a store's warning on stderr, counting those that say data is lost. */
+export function printWarning(w: RecoveryWarning): void {
+  console.warn(`cask: ${w.message}`);
+  if (LOSSES.has(w.kind)) losses++;
+}
+
+/** How many warnings of lost data the stores opened since the last call gave. */
+export function takeLosses(): number {
+  const n = losses;
+  losses = 0;
+  return n;
 }
 
 /**
@@ -113,8 +147,9 @@ export async function openIfPresent(
   args: ParsedArgs,
   options: OpenOptions = {},
 ): Promise<Cask | undefined> {
-  // Its options are checked now either way: a mistake is a usage error at once.
+  // Its options and directory are checked now either way: a mistake is a usage error at once.
   const resolved = storeOptions(args, options);
+  await refuseFile(storeDir(args));
   return await holdsStore(storeDir(args)) ? await open(storeDir(args), resolved) : undefined;
 }
 
@@ -139,15 +174,18 @@ export async function openForReading(args: ParsedArgs): Promise<Cask> {
     else throw e;
   }
   console.error(`cask: ${dir} ${why}; reading it read-only`);
-  return await open(dir, { readOnly: true });
+  return await open(dir, { onWarning: printWarning, readOnly: true });
 }
 
-// Whether `e`, or an error it was caused by, says the process may not write.
+// Whether `e`, or an error it was caused by, says the process may not write:
+// file modes, Deno's permissions, or a read-only file system (EROFS, which
+// Deno gives no class of its own).
 function writeDenied(e: unknown): boolean {
   for (let c = e; c instanceof Error; c = c.cause) {
-    if (c instanceof Deno.errors.PermissionDenied || c instanceof Deno.errors.NotCapable) {
-      return true;
-    }
+    if (
+      c instanceof Deno.errors.PermissionDenied || c instanceof Deno.errors.NotCapable ||
+      (c as { code?: unknown }).code === "EROFS"
+    ) return true;
   }
   return false;
 }

@@ -17,8 +17,9 @@ export const verifyCommand: Command = {
   synopsis: "",
   summary: "check every record's checksum; exit 3 and list the damage if any",
   details: "Reads only: nothing is repaired or truncated and the store is not locked.\n" +
-    "Each problem is printed as <kind> <file> at offset <n> (<bytes> bytes). A torn tail\n" +
-    "of the newest file is what an interrupted write leaves; open() cuts it off.",
+    "Each problem is printed as <kind> <file> at offset <n> (<bytes> bytes), then what it\n" +
+    "means on an indented line (a missing file is named there: <file> is the one after it). A\n" +
+    "torn tail of the newest file is what an interrupted write leaves; open() cuts it off.",
   flags: {
     dir: DIR_FLAG,
     json: { type: "boolean", description: "print the report as one JSON object" },
@@ -39,6 +40,9 @@ function formatReport(r: VerifyReport): string {
     (r.issues.length === 0 ? "no problems" : count(r.issues.length, "problem"));
   return [
     summary,
-    ...r.issues.map((i) => `${i.kind} ${i.file} at offset ${i.offset} (${i.bytes} bytes)`),
+    ...r.issues.flatMap((i) => [
+      `${i.kind} ${i.file} at offset ${i.offset} (${i.bytes} bytes)`,
+      `  ${i.message}`,
+    ]),
   ].join("\n");
 }

@@ -19,6 +19,7 @@ import {
   writeSync,
 } from "node:fs";
 import { CorruptionError, IOError } from "../base/errors.ts";
+import { count } from "../base/human.ts";
 import { bytesToKey } from "../base/keys.ts";
 import type { ProblemKind, RecoveryWarning } from "../base/types.ts";
 import { type RecordHeader, recordSize } from "../codec/codec.ts";
@@ -267,7 +268,7 @@ class Replay {
       "incomplete-batch",
       this.#batchStart,
       bytes,
-      `dropped a batch of ${n} records (${why})`,
+      `dropped a batch of ${count(n, "record")} (${why})`,
     );
     this.#pending = [];
     this.#batchStart = -1;
