@@ -17,8 +17,8 @@ export interface Command {
   details?: string;
   /** Accepted flags (`--help` is added for every command). */
   flags: FlagDefs;
-  /** What the command did with data its store reported lost, said after that report. */
-  lossNote?: string;
+  /** What to say of the `n` warnings of lost data its store gave (see main.ts). */
+  lossMessage?: (n: number) => string;
   /** Runs the command; resolves to the process exit code. */
   run(args: ParsedArgs): Promise<number>;
 }

@@ -20,7 +20,7 @@ export const compactCommand: Command = {
     "records, and records of missing files, are dropped for good and reported, and the command\n" +
     "then exits 3.",
   flags: STORE_FLAGS,
-  lossNote: "the compaction dropped it for good",
+  lossMessage: (n) => `damaged data was dropped for good (${count(n, "warning")} above)`,
   async run(args) {
     expectPositionals(args, 0, 0, "no arguments");
     await using db = await openExisting(args);

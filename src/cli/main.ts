@@ -69,11 +69,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     const code = await command.run(parseArgs(rest, { ...command.flags, ...HELP_FLAGS }));
     const lost = takeLosses();
     if (lost === 0 || code === EXIT_FAILURE) return code;
-    console.error(
-      `cask ${command.name}: the store reported lost or damaged data (${
-        count(lost, "warning")
-      } above)${command.lossNote ? `; ${command.lossNote}` : ""}`,
-    );
+    const said = command.lossMessage?.(lost) ??
+      `the store reported lost or damaged data (${count(lost, "warning")} above)`;
+    console.error(`cask ${command.name}: ${said}`);
     return EXIT_FAILURE;
   } catch (e) {
     // `cask scan | head` closing the pipe early is not a failure of cask.
