@@ -7,9 +7,8 @@
  */
 
 import type { BatchOp, Cask } from "../../mod.ts";
-import { stepAsync } from "../api/async_steps.ts";
 import { expiryAt } from "../api/store.ts";
-import { syncSteps } from "../base/sync_steps.ts";
+import { offerSteps, syncSteps } from "../base/sync_steps.ts";
 import type { ValueCache } from "./value_cache.ts";
 import { byteString } from "./words.ts";
 
@@ -207,7 +206,7 @@ export class Overlay implements KeyView {
 
   // In steps of its own, as the store's: KEYS reads them all at one point.
   keys(range: KeyRange): AsyncIterable<Uint8Array> {
-    return stepAsync(this.#keysNow(range));
+    return offerSteps(this.#keysNow(range));
   }
 
   *#keysNow(range: KeyRange): Generator<Uint8Array, void, undefined> {
