@@ -3,6 +3,7 @@ import { InvalidArgumentError, LockedError, open, verify } from "../mod.ts";
 import { modelAt } from "./children/reader_load_model.ts";
 import { contents, startWriter } from "./reader_load.ts";
 import { withDir } from "./helpers.ts";
+import { faults } from "../src/log/faults.ts";
 
 Deno.test("backup: taken by the writer child mid-load, with 4 writers and compactions, it reopens equal to the model at its sequence", async () => {
   await withDir(async (dir) => {
@@ -698,3 +699,64 @@ Deno.test("a torn tail of a file with another name (a hard link into another sto
     assert.equal((await Deno.stat(`${copy}/data.0`)).nlink, 1);
     assert.deepEqual((await verify(copy)).issues, []);
   }));
+
+for (const elsewhere of [false, true]) {
+  Deno.test({
+    name:
+      `backup: writes called as its sync ends, which fill files and begin new ones, stay out of it whole (${
+        elsewhere ? "copied onto another file system" : "linked"
+      })`,
+    ignore: elsewhere && !shm,
+    fn: () =>
+      withDir(async (dir) => {
+        const src = `${dir}/src`;
+        const target = elsewhere
+          ? await Deno.makeTempDir({ dir: "/dev/shm", prefix: "cask-backup-" })
+          : `${dir}/bk`;
+        const db = await open(src, { sync: "never", maxFileSize: 1024 });
+        try {
+          const model = new Map<string, string>();
+          for (let i = 0; i < 40; i++) {
+            await db.set(`k${i}`, `v${i}`.padEnd(60, "."));
+            model.set(`k${i}`, `v${i}`.padEnd(60, "."));
+          }
+          // Once, during the backup's fsync: writes that go past it, not awaited,
+          // enough to fill the active file and begin two more.
+          let late: Promise<void>[] = [];
+          faults.beforeSync = () => {
+            faults.beforeSync = undefined;
+            late = Array.from({ length: 30 }, (_, i) => db.set(`late${i}`, "x".repeat(60)));
+          };
+          const r = await db.backup(target);
+          await Promise.all(late);
+          assert.equal(late.length, 30, "the hook ran");
+          assert.equal(
+            (await verify(target)).issues.length,
+            0,
+            JSON.stringify(await verify(target)),
+          );
+          const warnings: string[] = [];
+          await using copy = await open(target, {
+            readOnly: true,
+            onWarning: (w) => warnings.push(w.message),
+          });
+          assert.deepEqual(warnings, []);
+          assert.equal(copy.sequence, r.sequence);
+          const got = new Map<string, string>();
+          for await (const [k, v] of copy.scan()) {
+            got.set(new TextDecoder().decode(k), new TextDecoder().decode(v));
+          }
+          // What the backup holds is the source at its sequence: the first 40 keys
+          // and the late writes up to that number, in call order.
+          const lateHeld = r.sequence - 40;
+          assert.ok(lateHeld >= 0 && lateHeld <= 30, `sequence ${r.sequence}`);
+          for (let i = 0; i < lateHeld; i++) model.set(`late${i}`, "x".repeat(60));
+          assert.deepEqual(got, model);
+        } finally {
+          faults.beforeSync = undefined;
+          await db.close();
+          if (elsewhere) await Deno.remove(target, { recursive: true });
+        }
+      }),
+  });
+}

@@ -336,9 +336,15 @@ export class Catalog {
     // A streamed value not yet in place would be copied as an empty file, with
     // the file after it claiming its sequence number: the snapshot waits.
     do await this.#writer?.sync(); while (this.#writer?.installing);
-    let open: DataFile | undefined = this.#writer?.active ?? this.#follower?.tail;
+    // Writes called since the sync ended (not awaited, under "never" or the
+    // interval mode) may have filled files and begun new ones, their bytes
+    // still in the writer's buffer: the snapshot ends with the file the oldest
+    // of them go to, copied as far as it is written.
+    const pending = this.#writer?.unwrittenFile;
+    let open: DataFile | undefined = pending ?? this.#writer?.active ?? this.#follower?.tail;
     const seq = this.#seq;
-    let all = [...this.#files.values()].sort((a, b) => a.id - b.id);
+    let all = [...this.#files.values()].filter((f) => !pending || f.id <= pending.id)
+      .sort((a, b) => a.id - b.id);
     // A file just begun holds nothing yet (its header is still in the writer's
     // buffer): the snapshot ends with the file before it.
     if (open && open.size === 0) {

@@ -248,6 +248,14 @@ export class Writer {
     return this.#chunks.some((c) => c.blob !== undefined);
   }
 
+  /**
+   * The file the oldest bytes still in the buffer go to (undefined when none
+   * are): they, and every file begun after it, are not in the files yet.
+   */
+  get unwrittenFile(): DataFile | undefined {
+    return this.#chunks[0]?.file;
+  }
+
   /** Whether writes are appended but not yet applied (waiting for their fsync). */
   get busy(): boolean {
     return this.#waiters.length > 0;
