@@ -3,7 +3,8 @@ import { open } from "../mod.ts";
 import { formatDumpLine, parseDumpLine, readDumpLine } from "../src/cli/dump_format.ts";
 import { encodeOutput } from "../src/cli/encoding.ts";
 import { dataFiles, prng, randomBytes, text, withDir } from "./helpers.ts";
-import { serveArgs } from "./ports.ts";
+import { serveArgs, startServe } from "./ports.ts";
+import { Client } from "./resp_client.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const dec = new TextDecoder();
@@ -1318,3 +1319,28 @@ Deno.test({
       }
     }),
 });
+
+Deno.test("cli: serve stopped by SIGTERM exits 0 though a compaction while it served dropped a damaged record", () =>
+  withDir(async (dir) => {
+    const { child, port } = await startServe(dir);
+    const c = await Client.connect(port);
+    try {
+      for (let i = 0; i < 20; i++) assert.equal(await c.call("SET", `k${i}`, "x".repeat(40)), "OK");
+      const [first] = await dataFiles(dir);
+      const b = await Deno.readFile(first);
+      b[b.lastIndexOf("x".charCodeAt(0)) - 100] ^= 1;
+      await Deno.writeFile(first, b);
+      await c.call("BGREWRITEAOF");
+      // The compaction runs in the background: it has run once INFO says so.
+      for (let i = 0; i < 200; i++) {
+        if (/cask_last_compaction:/.test(String(await c.call("INFO", "persistence")))) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.match(String(await c.call("INFO", "persistence")), /cask_last_compaction:/);
+    } finally {
+      c.close();
+      child.kill("SIGTERM");
+    }
+    await child.stdout.cancel();
+    assert.equal((await child.status).code, 0);
+  }));

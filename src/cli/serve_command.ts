@@ -165,9 +165,6 @@ export const serveCommand: Command = {
       pointCache,
       inlineFsync,
     });
-    // What the open reported lost was said on stderr; the server serves the
-    // rest, and its exit code tells how it stopped.
-    takeLosses();
     const server = new RespServer(db, options);
     const stop = Promise.withResolvers<Deno.Signal>();
     let stopping = false;
@@ -193,6 +190,10 @@ export const serveCommand: Command = {
     console.error(`cask serve: ${signal}, shutting down`);
     await server.shutdown();
     for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
+    // What the store reported lost, at the open or in a compaction while it
+    // served, was said on stderr as it came: the exit code tells how the
+    // server stopped, as a supervisor restarting it on failure reads it.
+    takeLosses();
     return EXIT_OK;
   },
 };
