@@ -148,9 +148,9 @@ export async function openIfPresent(
   options: OpenOptions = {},
 ): Promise<Cask | undefined> {
   // Its options and directory are checked now either way: a mistake is a usage error at once.
-  const resolved = storeOptions(args, options);
-  await refuseFile(storeDir(args));
-  return await holdsStore(storeDir(args)) ? await open(storeDir(args), resolved) : undefined;
+  const resolved = storeOptions(args, options), dir = storeDir(args);
+  await refuseFile(dir);
+  return await holdsStore(dir) ? await open(dir, resolved) : undefined;
 }
 
 /**

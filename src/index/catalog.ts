@@ -184,10 +184,10 @@ export class Catalog {
   // Set while a backup links files: a compaction waits for it, since it would remove them.
   #pinned?: Promise<void>;
   #lastCompaction?: CompactResult;
-  // Keys dropped because their expiry passed, counted once the open loaded
-  // the index (what the log it replays dropped is history, not this run's).
+  // Keys dropped because their expiry passed, counted from the moment the
+  // open loaded the index (what the log it replays dropped is history, not
+  // this run's).
   #expiredKeys = 0;
-  #counting = false;
   #closing = false;
   readonly #checkpoints: Checkpointer;
   // Only a writable store maps files: a reader's files belong to another
@@ -234,7 +234,7 @@ export class Catalog {
         await removeCheckpointTemp(dir);
       }
       await c.#recover();
-      c.#counting = true;
+      c.#expiredKeys = 0;
       recordStoreId(c.#lock!, dir, c.#storeId);
     } catch (e) {
       c.#dropFiles([...c.#files.values()]);
@@ -258,7 +258,7 @@ export class Catalog {
       throw userErrorOr(e, `cannot open the store in ${dir} read-only`);
     }
     c.#follower = follower;
-    c.#counting = true;
+    c.#expiredKeys = 0;
     if (opts.followMs) follower.follow(opts.followMs, opts.onBackgroundError);
     return c;
   }
@@ -1262,7 +1262,7 @@ export class Catalog {
     if (old) this.#addLive(old.fileId, -old.size);
     this.#addLive(e.fileId, e.size);
     // An overwrite of a key whose expiry passed replaced an expired key.
-    if (old && old.expireAt !== 0) this.#stillLive(old);
+    if (old && old.expireAt !== 0) this.#countIfExpired(old);
   }
 
   // Drops `k`; true when it was present and not expired.
@@ -1270,15 +1270,15 @@ export class Catalog {
     const old = this.#index.delete(k);
     if (!old) return false;
     this.#addLive(old.fileId, -old.size);
-    return old.expireAt === 0 || this.#stillLive(old);
+    return old.expireAt === 0 || !this.#countIfExpired(old);
   }
 
-  // Whether `old`, an entry with an expiry that just left the index, was
-  // still live; one that was not counts as expired.
-  #stillLive(old: Entry): boolean {
-    if (old.expireAt > this.#opts.clock()) return true;
-    if (this.#counting) this.#expiredKeys++;
-    return false;
+  // Whether `old`, an entry with an expiry that just left the index, had
+  // expired; counted if so.
+  #countIfExpired(old: Entry): boolean {
+    if (old.expireAt > this.#opts.clock()) return false;
+    this.#expiredKeys++;
+    return true;
   }
 
   // Points each of `keys` (ascending) whose record is still in a file of `from`

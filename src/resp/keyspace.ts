@@ -235,10 +235,10 @@ export class Overlay implements KeyView {
 
   async size(): Promise<number> {
     const changes = [...this.#changes.values()];
-    // Every has() is called before any is awaited: the store is read at one
-    // point, with no commit applied between two keys.
-    const had = await Promise.all(changes.map(({ key }) => this.#db.has(key)));
+    // The size and every has() are read before any await: the store is read
+    // at one point, with no commit applied in between.
     let n = this.#db.size;
+    const had = await Promise.all(changes.map(({ key }) => this.#db.has(key)));
     changes.forEach(({ entry }, i) => n += (this.#live(entry) ? 1 : 0) - (had[i] ? 1 : 0));
     return n;
   }
