@@ -804,3 +804,55 @@ Deno.test("a compaction's output cut short is reported missing-file by the check
       await Deno.remove(copy, { recursive: true }).catch(() => {});
     }
   }));
+
+Deno.test("checkpoint: a newest file found short stays on record at later opens; its numbers are never reused", () =>
+  withDir(async (dir) => {
+    for (const how of ["older copy", "cut mid-record"]) {
+      const store = `${dir}/${how.replaceAll(" ", "-")}`;
+      const newest = () =>
+        Math.max(
+          ...[...Deno.readDirSync(store)].filter((e) => /^data\.\d+$/.test(e.name))
+            .map((e) => Number(e.name.slice(5))),
+        );
+      let older: Uint8Array, id: number, last: number;
+      {
+        await using db = await open(store, { maxFileSize: 4096, checkpoint: { minKeys: 1 } });
+        for (let i = 0; i < 112; i++) await db.set(`k${i}`, "v".repeat(60));
+        id = newest();
+        older = await Deno.readFile(`${store}/data.${id}`);
+        for (let i = 112; i < 120; i++) await db.set(`k${i}`, "v".repeat(60));
+        assert.equal(newest(), id, `${how}: the last writes went to the same file`);
+        last = db.sequence;
+      }
+      if (how === "older copy") await Deno.writeFile(`${store}/data.${id}`, older);
+      else await Deno.truncate(`${store}/data.${id}`, older.length + 30);
+      // The first open learns of the loss from the checkpoint and removes it,
+      // then its process ends without a close (a crash); the next ones have
+      // only the log.
+      const child = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "eval",
+          `import { open } from "${new URL("../mod.ts", import.meta.url)}";
+          await open(${JSON.stringify(store)}, { onWarning: () => {} }); Deno.exit(0);`,
+        ],
+      }).output();
+      assert.ok(child.success, new TextDecoder().decode(child.stderr));
+      for (let round = 1; round <= 3; round++) {
+        const warnings: string[] = [];
+        {
+          await using db = await open(store, { onWarning: (w) => warnings.push(w.kind) });
+          assert.equal(db.sequence, last, `${how}, open ${round}: the lost numbers stay taken`);
+        }
+        assert.ok(
+          warnings.includes("missing-file"),
+          `${how}, open ${round}: ${warnings.join(" ")}`,
+        );
+      }
+      await assert.rejects(open(store, { strict: true }), /are (missing|lost)/, how);
+      {
+        await using db = await open(store, { onWarning: () => {} });
+        await db.set("after", "loss");
+        assert.equal(db.sequence, last + 1, `${how}: the next write takes a new number`);
+      }
+    }
+  }));

@@ -76,6 +76,13 @@ export const FILE_FLAG_COMPACTED = 1;
  * copied (or held in memory) by a merge.
  */
 export const FILE_FLAG_BLOB = 2;
+/**
+ * File flag of a log file an open began, not a rotation: the file before it
+ * was whole by then, so a base sequence past that file's last record is a
+ * loss the open reported (kept on record for later opens), never the torn
+ * end a crash leaves behind a rotation.
+ */
+export const FILE_FLAG_OPENED = 4;
 /** ASCII "CASK". */
 export const FILE_MAGIC = 0x4b534143;
 /** Current on-disk format version. */

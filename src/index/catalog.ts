@@ -425,8 +425,10 @@ export class Catalog {
     // A checkpoint that was not used (damaged, another store's, naming files
     // the store no longer has as they were, or not read at all under
     // `checkpoint: false`) goes before any new write: a cut torn tail followed
-    // by appends could make a file it covers look as it was again.
-    if (typeof log.checkpoint !== "object") await removeCheckpoint(this.#dir);
+    // by appends could make a file it covers look as it was again. One that
+    // told of a loss goes once the new file's header keeps it on record.
+    const stale = typeof log.checkpoint !== "object";
+    if (stale && !log.lost) await removeCheckpoint(this.#dir);
     const loaded = typeof log.checkpoint === "object" ? log.checkpoint : undefined;
     this.#checkpoints.opened(loaded, log.seq - (loaded?.seq ?? 0));
     for (const f of log.files) this.#files.set(f.id, f);
@@ -456,6 +458,10 @@ export class Catalog {
         });
       },
     });
+    if (stale && log.lost) {
+      await this.#writer.sync();
+      await removeCheckpoint(this.#dir);
+    }
   }
 
   /** The sequence number of the last commit that is visible (applied to the index). */

@@ -9,7 +9,7 @@ import { closeSync, openSync } from "node:fs";
 import { CorruptionError, IOError } from "../base/errors.ts";
 import { FORMAT_V1, type RecordFormat } from "../codec/codec.ts";
 import { type FileHeader, fileHeaderSize, recordFormat } from "../codec/file_header.ts";
-import { FILE_FLAG_BLOB, FILE_FLAG_COMPACTED } from "../codec/format.ts";
+import { FILE_FLAG_BLOB, FILE_FLAG_COMPACTED, FILE_FLAG_OPENED } from "../codec/format.ts";
 import { dataPath, readFullAt } from "./fsutil.ts";
 import { MappedFile } from "./mapped_file.ts";
 
@@ -56,6 +56,11 @@ export class DataFile {
   /** Whether the file holds one streamed value (see FILE_FLAG_BLOB). */
   get blob(): boolean {
     return ((this.header?.flags ?? 0) & FILE_FLAG_BLOB) !== 0;
+  }
+
+  /** Whether an open began the file (see FILE_FLAG_OPENED). */
+  get opened(): boolean {
+    return ((this.header?.flags ?? 0) & FILE_FLAG_OPENED) !== 0;
   }
 
   /** Fills `buf` from `offset`; a short read means the index and the file disagree. */

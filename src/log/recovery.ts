@@ -66,6 +66,12 @@ export interface RecoveredLog {
   /** Id of the newest log file, which a new file continues; -1 for none. */
   follows: number;
   /**
+   * Whether sequence numbers were found lost (`seq` is past them): the new
+   * file's header then keeps the loss on record, and no evidence of it may go
+   * before that header is durable.
+   */
+  lost: boolean;
+  /**
    * The index checkpoint the replay started from, if one was used.
    * "contradicted": one was loaded, but its entries did not hold up, or the
    * log then cut a file it covers shorter; what went to the sink is wrong, and
@@ -327,6 +333,7 @@ export async function recoverLog(
       // With no log file left, the new one follows the newest lost file: its
       // header then keeps the gap on record (one following -1 starts a log).
       follows: newest?.id ?? Math.max(-1, ...lostRecords.map((g) => g.id)),
+      lost: lost > 0,
       checkpoint: used,
     };
   } finally {
@@ -347,16 +354,16 @@ function logHolds(e: CheckedEntry, files: DataFile[], probes: Probe[]): boolean 
 // their headers. The writer begins the next file before the fsync of the file
 // it leaves completes, so a power cut can tear that file's last writes (none of
 // them acknowledged) and keep the new file's header. Only a rotation does that:
-// a compaction's seal (an id gap), a streamed value's file, a file after a lost
-// one, or a version-1 file an upgrade left were all durable before the next
-// file began, and damage in them is damage. Beside a live writer such files are
+// a compaction's seal (an id gap), a streamed value's file, a file an open
+// began (after a loss, say), or a version-1 file an upgrade left were all
+// durable before the next file began, and damage in them is damage. Beside a live writer such files are
 // being written, and are not.
 function endsLog(files: DataFile[], i: number, liveTail: boolean): boolean {
   const f = files[i];
   if (f.compacted) return false;
   if (i === files.length - 1) return true;
   const rotated = (g: DataFile, from: DataFile) =>
-    g.header?.version === 2 && !g.compacted && !g.blob && g.size === g.headerSize &&
+    g.header?.version === 2 && !g.compacted && !g.blob && !g.opened && g.size === g.headerSize &&
     g.id === from.id + 1 && g.header.follows === from.id;
   return !liveTail && !f.blob && f.header?.version === 2 &&
     files.slice(i + 1).every((g, j) => rotated(g, files[i + j]));
@@ -656,7 +663,7 @@ function tailBytes(c: Checkpoint, files: DataFile[]): number {
 
 // What recovery from a contradicted checkpoint returns: nothing of it may be used.
 function empty(storeId: string): RecoveredLog {
-  return { files: [], storeId, seq: 0, nextId: 0, follows: -1 };
+  return { files: [], storeId, seq: 0, nextId: 0, follows: -1, lost: false };
 }
 
 async function replayOne(

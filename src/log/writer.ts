@@ -14,7 +14,7 @@
 import { ClosedError, IOError } from "../base/errors.ts";
 import type { SyncMode, WriteOp } from "../base/types.ts";
 import { encodeFileHeader, newSalt } from "../codec/file_header.ts";
-import { FILE_FLAG_BLOB, KIND_DATA } from "../codec/format.ts";
+import { FILE_FLAG_BLOB, FILE_FLAG_OPENED, KIND_DATA } from "../codec/format.ts";
 import { sealStreamedHead } from "../codec/stream_record.ts";
 import { encodeOps, framedSize } from "../codec/framing.ts";
 import { DataFile } from "./datafile.ts";
@@ -190,7 +190,7 @@ export class Writer {
     if (options.append) {
       this.active = options.append;
       this.#end = options.append.size;
-    } else this.active = this.#newFile(options.follows);
+    } else this.active = this.#newFile(options.follows, FILE_FLAG_OPENED);
     const s = options.sync;
     if (typeof s === "object") {
       const timer = setInterval(() => this.sync().catch(() => {}), s.intervalMs);
@@ -462,10 +462,10 @@ export class Writer {
   }
 
   // Starts the next data file, continuing the log after file `follows`.
-  #newFile(follows: number): DataFile {
+  #newFile(follows: number, flags = 0): DataFile {
     const header = {
       kind: KIND_DATA,
-      flags: 0,
+      flags,
       salt: newSalt(),
       storeId: this.options.storeId,
       fileId: this.nextId++,
