@@ -148,6 +148,17 @@ Deno.test("bad input is rejected with InvalidArgumentError and writes nothing", 
         ],
         ["atomic not array", () => db.atomic("x" as unknown as [])],
         ["scan bad limit", () => db.keys({ limit: -1 }).next()],
+        // No UTF-8 form: encoded, each would be U+FFFD, one key with "a\uFFFD".
+        ["key with a lone surrogate", () => db.set("a\uD800", "v")],
+        ["value with a lone surrogate", () => db.set("k", "x\uDC00")],
+        ["get of a key with a lone surrogate", () => db.get("a\uDC00")],
+        ["delete of a key with a lone surrogate", () => db.delete("a\uD800")],
+        ["scan prefix with a lone surrogate", () => db.keys({ prefix: "\uD800" }).next()],
+        ["batch with a lone surrogate", () =>
+          db.atomic([
+            { type: "set", key: "b1", value: "v" },
+            { type: "set", key: "b2\uDBFF", value: "v" },
+          ])],
         ["detached value", () => db.set("k", detached())],
         ["shrunk value", () => db.set("k", shrunk())],
         ["detached key", () => db.set(detached(), "v")],
@@ -173,6 +184,10 @@ Deno.test("bad input is rejected with InvalidArgumentError and writes nothing", 
       assert.equal(await db.get("b1"), undefined, "no part of a rejected batch was applied");
       assert.equal(db.size, 1);
       await db.set("after", "still works");
+      // A surrogate pair is well formed: its UTF-8 is four bytes.
+      await db.set("\u{1F600}", "\u{1F600}");
+      assert.equal(await db.getString("\u{1F600}"), "\u{1F600}");
+      assert.equal(await db.delete("\u{1F600}"), true);
     }
     const { db, warnings } = await openQuiet(dir);
     assert.deepEqual(warnings, []);

@@ -28,12 +28,24 @@ const ASCII = /^[\x00-\x7f]*$/;
 // String.fromCharCode.apply has an argument-count limit; stay well below it.
 const APPLY_CHUNK = 8192;
 
-/** UTF-8 bytes of `x`, or `x` itself when it already is bytes; `what` names it in errors. */
+/**
+ * UTF-8 bytes of `x`, or `x` itself when it already is bytes; `what` names it in errors.
+ * @throws {InvalidArgumentError} `x` is neither, or a string with no UTF-8 form.
+ */
 export function toBytes(x: unknown, what: string): Uint8Array {
   if (x instanceof Uint8Array) return readable(x, what);
   // TextEncoder costs a runtime call; short ASCII strings (most keys) convert faster in JS.
   if (typeof x === "string") {
-    return x.length <= 64 && ASCII.test(x) ? keyToBytes(x) : utf8.encode(x);
+    if (x.length <= 64 && ASCII.test(x)) return keyToBytes(x);
+    // TextEncoder writes a lone surrogate as U+FFFD: "a\uD800", "a\uDC00" and
+    // "a\uFFFD" would all be one key.
+    if (!x.isWellFormed()) {
+      throw new InvalidArgumentError(
+        `${what} is a string with a lone surrogate, which has no UTF-8 form (it would be ` +
+          `stored as U+FFFD, like other strings): pass its bytes as a Uint8Array`,
+      );
+    }
+    return utf8.encode(x);
   }
   throw new InvalidArgumentError(
     `${what} must be a Uint8Array or a string, got ${x === null ? "null" : typeof x}`,
