@@ -373,3 +373,49 @@ Deno.test("security: a client not yet authenticated that reads none of its repli
     }
   }, { password: "s3cret" });
 });
+
+Deno.test("security: at maxclients, a client dropped with an error or gone of itself gives its slot back at once", async () => {
+  await withServer(async (port) => {
+    const a = await Client.connect(port);
+    const b = await Client.connect(port);
+    try {
+      assert.equal(await a.call("PING"), "PONG");
+      assert.equal(await b.call("PING"), "PONG");
+      for (let round = 0; round < 20; round++) {
+        // Dropped for a protocol error: the server shuts its side and lingers
+        // a while for the client to read the error, a second at most.
+        const bad = await Client.connect(port);
+        await bad.write("*1\r\n$-5\r\n");
+        assert.deepEqual(await bad.reply(), { err: "ERR Protocol error: invalid bulk length" });
+        assert.ok(await bad.closedByServer());
+        bad.close();
+        const next = await Client.connect(port);
+        assert.equal(await next.call("PING"), "PONG", `round ${round}: after a drop`);
+        // Gone of itself: its end comes in with the next client's connect.
+        next.close();
+        const again = await Client.connect(port);
+        assert.equal(await again.call("PING"), "PONG", `round ${round}: after a close`);
+        again.close();
+      }
+    } finally {
+      a.close();
+      b.close();
+    }
+  }, { maxClients: 3 });
+});
+
+Deno.test("security: a client not yet authenticated that reads its replies is kept", async () => {
+  await withServer(async (port) => {
+    const c = await Client.connect(port);
+    try {
+      // 160 KiB of PING echoes in one go, each PING within the limits before AUTH.
+      const pings = Array.from({ length: 10 }, () => frame("PING", "x".repeat(16_384)));
+      await c.write(concat(pings));
+      for (let i = 0; i < 10; i++) assert.equal(await c.reply(), "x".repeat(16_384), `ping ${i}`);
+      assert.equal(await c.call("AUTH", "s3cret"), "OK");
+      assert.equal(await c.call("PING"), "PONG");
+    } finally {
+      c.close();
+    }
+  }, { password: "s3cret" });
+});

@@ -30,21 +30,22 @@ export interface Connection {
   linger: boolean;
   /** The last reply write queued; each starts once the one before it is done. */
   writing?: Promise<void>;
-  /** Reply bytes queued and not yet written. */
+  /** Reply bytes queued and not yet taken by the socket. */
   unsent: number;
   /** Why a reply write failed; the connection ends at its next flush. */
   writeError?: unknown;
 }
 
-/** Writes all of `bytes`; `progress` is called after each write that took some. */
+/** Writes all of `bytes`; `progress` gets the bytes each write that took some took. */
 export async function writeAll(
   conn: Deno.Conn,
   bytes: Uint8Array,
-  progress?: () => void,
+  progress?: (n: number) => void,
 ): Promise<void> {
   for (let at = 0; at < bytes.length;) {
-    at += await conn.write(bytes.subarray(at));
-    progress?.();
+    const n = await conn.write(bytes.subarray(at));
+    at += n;
+    progress?.(n);
   }
 }
 

@@ -240,14 +240,30 @@ export class RespServer {
         continue;
       }
       failing = false;
-      if (this.#connections.size >= this.#state.maxClients) {
-        this.#state.stats.rejectedConnections++;
-        this.#refuse(conn, "ERR max number of clients reached");
+      if (this.#connections.size < this.#state.maxClients) {
+        this.#admit(conn);
         continue;
       }
-      const handler = this.#serve(conn).finally(() => this.#handlers.delete(handler));
-      this.#handlers.add(handler);
+      // A client that closed its socket just now and connects again may come
+      // before its old connection's end is read (in the same turn of the
+      // event loop): it was told "max number of clients reached" for its own
+      // slot. The verdict waits for that turn.
+      const later: Promise<void> = new Promise((resolve) => setTimeout(resolve, 0)).then(() => {
+        this.#handlers.delete(later);
+        if (this.#closing) conn.close();
+        else if (this.#connections.size < this.#state.maxClients) this.#admit(conn);
+        else {
+          this.#state.stats.rejectedConnections++;
+          this.#refuse(conn, "ERR max number of clients reached");
+        }
+      });
+      this.#handlers.add(later);
     }
+  }
+
+  #admit(conn: Deno.TcpConn): void {
+    const handler = this.#serve(conn).finally(() => this.#handlers.delete(handler));
+    this.#handlers.add(handler);
   }
 
   // Tells a client why it is turned away, then closes; a client that does not
@@ -307,6 +323,17 @@ export class RespServer {
         if (n === null) break;
         c.lastActive = Date.now();
         st.stats.netInputBytes += n;
+        if (!session.authenticated && c.unsent > MAX_UNSENT_UNAUTHENTICATED) {
+          // It sends more but reads no replies, so none is sent: the socket
+          // closes at once. (Counted here, not once its commands have run:
+          // the replies they just made are not yet unread.)
+          console.error(
+            `cask serve: client ${session.id}: unauthenticated client left more than ` +
+              `${MAX_UNSENT_UNAUTHENTICATED} bytes of replies unread; closing the connection`,
+          );
+          close(c);
+          break;
+        }
         parser.push(input.subarray(0, n));
         const over = this.#overLimit(c, parser, session);
         if (over !== undefined) {
@@ -319,15 +346,6 @@ export class RespServer {
         c.busy = false;
         c.lastActive = Date.now();
         if (!healthy) break;
-        if (!session.authenticated && c.unsent > MAX_UNSENT_UNAUTHENTICATED) {
-          // It reads no replies, so none is sent: the socket closes at once.
-          console.error(
-            `cask serve: client ${session.id}: unauthenticated client left more than ` +
-              `${MAX_UNSENT_UNAUTHENTICATED} bytes of replies unread; closing the connection`,
-          );
-          close(c);
-          break;
-        }
         const held = this.#strangersOver(c);
         if (held !== undefined) {
           await this.#send(c, out, this.#dropping(c, session, held));
@@ -345,11 +363,14 @@ export class RespServer {
       // The last replies go out before the socket closes (a failure here is
       // the peer's going away, which needs no report).
       await c.writing?.catch(() => {});
-      if (c.linger && !c.closed) await lingerClose(c, input);
-      close(c);
-      unwatchAll(session);
+      // Its slot is free from here: a client dropped with an error may keep
+      // its socket up to LINGER_MS, and one that reconnected at once after it
+      // was told "max number of clients reached" (not so with Redis).
       this.#connections.delete(c);
       st.stats.connectedClients--;
+      unwatchAll(session);
+      if (c.linger && !c.closed) await lingerClose(c, input);
+      close(c);
     }
   }
 
@@ -429,9 +450,14 @@ export class RespServer {
     const bytes = c.unsent > 0 ? out.take() : out.drain();
     this.#state.stats.netOutputBytes += bytes.length;
     c.unsent += bytes.length;
-    const progress = () => c.lastActive = Date.now();
+    let left = bytes.length;
+    const progress = (n: number) => {
+      c.lastActive = Date.now();
+      c.unsent -= n;
+      left -= n;
+    };
     const writing = (c.writing ?? Promise.resolve()).then(() => writeAll(c.conn, bytes, progress))
-      .finally(() => c.unsent -= bytes.length);
+      .finally(() => c.unsent -= left);
     // Surfaced by the next flush or the close; never an unhandled rejection.
     writing.catch((e) => c.writeError ??= e);
     c.writing = writing;
