@@ -353,7 +353,13 @@ export class Catalog {
     }
     const files = all.map((file) => ({ file, size: file.size, sealed: file !== open }));
     const storeId = this.#follower?.storeId ?? this.#storeId;
-    const { openSeq, ...counts } = await writeBackup(this.#dir, storeId, target, files);
+    // Whether the store holds a key no more (deleted, or expired): the judge of
+    // the target's old files of streamed values the snapshot lacks.
+    const gone = (k: string) => {
+      const e = this.#index.get(k);
+      return e === undefined || (e.expireAt !== 0 && e.expireAt <= this.#opts.clock());
+    };
+    const { openSeq, ...counts } = await writeBackup(this.#dir, storeId, target, files, gone);
     // What the copy of the open file holds, not what is applied: a writer
     // applies writes still in its buffer (sync "never"), and the copy may
     // hold writes not yet applied (waiting for their fsync).

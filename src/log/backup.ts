@@ -10,6 +10,8 @@
  */
 
 import { InvalidArgumentError, IOError } from "../base/errors.ts";
+import { bytesToKey } from "../base/keys.ts";
+import { readHeader } from "../codec/codec.ts";
 import { decodeFileHeader } from "../codec/file_header.ts";
 import { FILE_HEADER_SIZE, KIND_CHECKPOINT, KIND_DATA, KIND_HINT } from "../codec/format.ts";
 import { DataFile } from "./datafile.ts";
@@ -49,12 +51,14 @@ const COPY_CHUNK = 4 * 1024 * 1024;
  * refused with InvalidArgumentError before anything in it changes. A file
  * removed from the source meanwhile (by a compaction) makes it throw an error
  * isGone (tail.ts) recognises: the caller takes a new snapshot and calls again.
+ * `gone(key)` tells whether the store holds `key` no more (see removeDeadValues).
  */
 export async function writeBackup(
   source: string,
   storeId: string,
   target: string,
   files: readonly SnapshotFile[],
+  gone: (key: string) => boolean,
 ): Promise<BackupCounts> {
   const existing = await statOrUndefined(target);
   if (existing && !existing.isDirectory) {
@@ -70,7 +74,7 @@ export async function writeBackup(
   const unlock = await lockWhileWriting(target);
   try {
     await checkTarget(target, storeId, files);
-    return await writeFiles(target, files);
+    return await writeFiles(target, files, gone);
   } finally {
     unlock();
   }
@@ -119,7 +123,11 @@ async function checkTarget(
   }
 }
 
-async function writeFiles(target: string, files: readonly SnapshotFile[]): Promise<BackupCounts> {
+async function writeFiles(
+  target: string,
+  files: readonly SnapshotFile[],
+  gone: (key: string) => boolean,
+): Promise<BackupCounts> {
   const c: BackupCounts = {
     openSeq: 0,
     files: 0,
@@ -134,6 +142,7 @@ async function writeFiles(target: string, files: readonly SnapshotFile[]): Promi
   await removeCheckpointTemp(target);
   // Files a backup cut short left half-written.
   await cleanupMerge(target);
+  await removeDeadValues(target, files, gone, c);
   const wanted = new Set<string>();
   for (const s of files) {
     const to = dataPath(target, s.file.id);
@@ -181,6 +190,63 @@ async function writeFiles(target: string, files: readonly SnapshotFile[]): Promi
     c.filesRemoved++;
   }
   return c;
+}
+
+// Removes the target's files of streamed values that the snapshot lacks and
+// whose keys the store no longer holds, before any new file is placed. Their
+// deletes are in the target's old log files, or were merged away: once the new
+// merge outputs are in place, those old files are skipped as stale copies,
+// and a streamed value's file cannot be told from one a merge kept (see
+// recovery.ts), so a backup cut short from there on brought the value back.
+// Gone now, its key is one the store deleted, before or after the earlier
+// backup: a later state of it either way. A value overwritten instead stays
+// until the end, as the files holding the new value may not be placed yet.
+async function removeDeadValues(
+  target: string,
+  files: readonly SnapshotFile[],
+  gone: (key: string) => boolean,
+  c: BackupCounts,
+): Promise<void> {
+  const kept = new Set(files.map((s) => s.file.id));
+  const dead: number[] = [];
+  for await (const e of Deno.readDir(target)) {
+    const id = Number(/^data\.(\d+)$/.exec(e.name)?.[1]);
+    if (!e.isFile || Number.isNaN(id) || kept.has(id)) continue;
+    const key = await valueFileKey(target, id);
+    if (key !== undefined && gone(key)) dead.push(id);
+  }
+  for (const id of dead) {
+    // Its hint first, as every removal here goes: a hint never outlives its file.
+    const hint = hintPath(target, id);
+    if (await statOrUndefined(hint)) {
+      await Deno.remove(hint);
+      c.filesRemoved++;
+    }
+    await Deno.remove(dataPath(target, id));
+    c.filesRemoved++;
+  }
+  if (dead.length > 0) await syncDir(target);
+}
+
+// The key of the record in data file `id` of `dir` when it is a streamed
+// value's file (one record after the header) that reads whole enough to say.
+async function valueFileKey(dir: string, id: number): Promise<string | undefined> {
+  using f = await Deno.open(dataPath(dir, id), { read: true });
+  const header = decodeFileHeader(await readAt(f, 0, FILE_HEADER_SIZE), KIND_DATA);
+  if (header?.version !== 2) return undefined;
+  const file = new DataFile(dir, id, 0, header);
+  if (!file.blob) return undefined;
+  const h = readHeader(file.fmt, await readAt(f, file.headerSize, file.fmt.headerSize), 0);
+  if (h === undefined) return undefined;
+  const key = await readAt(f, file.headerSize + file.fmt.headerSize, h.keyLen);
+  return key.length === h.keyLen ? bytesToKey(key) : undefined;
+}
+
+// Up to `n` bytes of `f` from `offset` (fewer where the file ends).
+async function readAt(f: Deno.FsFile, offset: number, n: number): Promise<Uint8Array> {
+  await f.seek(offset, Deno.SeekMode.Start);
+  const buf = new Uint8Array(n);
+  return buf.subarray(0, await readFull(f, buf));
 }
 
 // A sealed file: kept when the target has it already (the same inode, or the
@@ -321,8 +387,7 @@ function equalBytes(x: Uint8Array, y: Uint8Array): boolean {
 
 async function head(path: string): Promise<Uint8Array> {
   using f = await Deno.open(path, { read: true });
-  const buf = new Uint8Array(FILE_HEADER_SIZE);
-  return buf.subarray(0, await readFull(f, buf));
+  return await readAt(f, 0, FILE_HEADER_SIZE);
 }
 
 // Reads into `buf` from the file's position until it is full or the file ends; returns the bytes read.
