@@ -280,7 +280,11 @@ Deno.test("checkpoint: a streamed value's file a compaction kept, lost later, is
       .find((n) => n.startsWith("data.") && Deno.statSync(`${dir}/${n}`).size > 2 << 20)!;
     await Deno.remove(`${dir}/${blob}`);
     await Deno.remove(`${dir}/hint.${blob.slice(5)}`).catch(() => {});
-    await assert.rejects(open(dir, { strict: true }), /is missing: the index checkpoint names it/);
+    // "b" took sequence 2, the only one its file held.
+    await assert.rejects(
+      open(dir, { strict: true }),
+      /is missing: the index checkpoint names it, a streamed value's file with sequence 2, which is lost/,
+    );
     assert.ok((await verify(dir)).issues.some((i) => i.kind === "missing-file"));
   }));
 

@@ -243,6 +243,8 @@ export class Checkpointer {
   // merge output covers its base.
   #lastSeqOf(f: DataFile, files: DataFile[]): number {
     if (f.compacted) return f.header!.baseSeq;
+    // Its one record took the number after its base.
+    if (f.blob) return f.header!.baseSeq + 1;
     if (f.lastSeq !== undefined) return f.lastSeq;
     const next = files.find((g) => !g.compacted && g.header!.follows === f.id);
     if (next) return next.header!.baseSeq;

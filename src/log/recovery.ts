@@ -22,7 +22,13 @@ import {
   fileHeaderSize,
   newStoreId,
 } from "../codec/file_header.ts";
-import { FILE_FLAG_COMPACTED, FILE_HEADER_SIZE, FILE_MAGIC, KIND_DATA } from "../codec/format.ts";
+import {
+  FILE_FLAG_BLOB,
+  FILE_FLAG_COMPACTED,
+  FILE_HEADER_SIZE,
+  FILE_MAGIC,
+  KIND_DATA,
+} from "../codec/format.ts";
 import { checkChain } from "./chain.ts";
 import {
   type Checkpoint,
@@ -193,12 +199,14 @@ export async function recoverLog(
           ((await statOrUndefined(path))?.size ?? -1) >= gone.size
         ) continue;
         lost = Math.max(lost, gone.lastSeq);
+        const held = (gone.flags & FILE_FLAG_BLOB) !== 0
+          ? `a streamed value's file with sequence ${gone.lastSeq}, which is lost`
+          : `with sequences ${before(gone) + 1}..${gone.lastSeq}, which are lost`;
         report(
           "missing-file",
           path,
           gone.size,
-          `data.${gone.id} is missing: the index checkpoint names it, with sequences ` +
-            `${before(gone) + 1}..${gone.lastSeq}, which are lost`,
+          `data.${gone.id} is missing: the index checkpoint names it, ${held}`,
         );
       }
     }
