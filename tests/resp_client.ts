@@ -209,7 +209,8 @@ function renderArgument(a: DocMap): string {
     : a.type === "pure-token"
     ? String(a.token)
     : (a.token ? `${a.token} ` : "") + String(a.name);
-  if (a.type === "block" && a.token) base = `${a.token} ${base}`;
+  // A token leads its group (COMMAND LIST's `FILTERBY MODULE ...|ACLCAT ...`).
+  if ((a.type === "block" || a.type === "oneof") && a.token) base = `${a.token} ${base}`;
   if (flags.includes("multiple")) base = `${base} [${base} ...]`;
   return flags.includes("optional") ? `[${base}]` : base;
 }

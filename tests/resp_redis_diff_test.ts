@@ -519,19 +519,22 @@ Deno.test({
   },
 });
 
-// What redis-cli shows as the hint after a command name comes from COMMAND
-// DOCS; for the commands both servers have, the hints must read the same.
-const OWN_SYNTAX = new Set(["scan", "config", "command", "client"]);
-
+// What redis-cli shows as the hint after a command name (or a container's
+// sub-command: `config get`) comes from COMMAND DOCS; for the commands both
+// servers have, the hints must read the same.
 async function hints(port: number): Promise<Map<string, string>> {
   const c = await Client.connect(port);
   try {
-    const names = (await c.call("COMMAND", "LIST") as string[]).filter((n) => !OWN_SYNTAX.has(n));
+    const names = await c.call("COMMAND", "LIST") as string[];
     const docs = await c.call("COMMAND", "DOCS", ...names) as Reply[];
     const out = new Map<string, string>();
-    for (let i = 0; i < docs.length; i += 2) {
-      out.set(docs[i] as string, renderArguments(toMap(docs[i + 1]).arguments));
-    }
+    const add = (name: Reply, doc: Reply) => {
+      const d = toMap(doc);
+      out.set(name as string, renderArguments(d.arguments));
+      const subs = (d.subcommands ?? []) as Reply[];
+      for (let i = 0; i < subs.length; i += 2) add(subs[i], subs[i + 1]);
+    };
+    for (let i = 0; i < docs.length; i += 2) add(docs[i], docs[i + 1]);
     return out;
   } finally {
     c.close();
@@ -549,7 +552,11 @@ Deno.test({
     assert.ok(ours.size >= 45, `only ${ours.size} commands documented`);
     await withRedis(async (port) => {
       const theirs = await hints(port);
-      for (const [name, hint] of ours) assert.equal(hint, theirs.get(name), name);
+      for (const [name, hint] of ours) {
+        // Redis 7.2 added it; the 7.0 of Debian's redis-server lacks it.
+        if (name === "client|setinfo") continue;
+        assert.equal(hint, theirs.get(name), name);
+      }
     });
   },
 });

@@ -30,19 +30,31 @@ export function commandReply(table: ReadonlyMap<string, CommandSpec>, args: Uint
     for (const name of named) {
       const spec = table.get(name);
       if (spec === undefined) continue;
-      docs.push([name.toLowerCase(), {
-        map: [
-          ["summary", spec.summary],
-          ["since", "1.0.0"],
-          ["group", spec.group],
-          ["arguments", syntaxArguments(spec.syntax)],
-        ],
-      }]);
+      const doc = docFields(spec.summary, spec.group);
+      const subs = spec.subcommands;
+      if (subs === undefined) doc.push(["arguments", syntaxArguments(spec.syntax)]);
+      else {
+        // A container, as in Redis: each sub-command is documented apart.
+        const lower = name.toLowerCase();
+        doc.push(["subcommands", {
+          map: Object.entries(subs).map(([sub, s]): [Reply, Reply] => {
+            const fields = docFields(s.summary, spec.group);
+            if (s.syntax !== "") fields.push(["arguments", syntaxArguments(s.syntax)]);
+            return [`${lower}|${sub.toLowerCase()}`, { map: fields }];
+          }),
+        }]);
+      }
+      docs.push([name.toLowerCase(), { map: doc }]);
     }
     return { map: docs };
   }
   if (sub === "HELP" && args.length === 2) return helpReply("COMMAND", COMMAND_HELP);
   throw subcommandError("COMMAND", args, ["COUNT", "LIST", "INFO", "DOCS", "HELP"]);
+}
+
+// The fields COMMAND DOCS gives every command and sub-command.
+function docFields(summary: string, group: string): [Reply, Reply][] {
+  return [["summary", summary], ["since", "1.0.0"], ["group", group]];
 }
 
 // Redis 7.0's words for the sub-commands Cask has, in its order.

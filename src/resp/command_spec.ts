@@ -42,13 +42,24 @@ interface Common {
   /** Redis command group for COMMAND DOCS. */
   group: string;
   /**
-   * Sub-commands by name with their arity (the whole command counted, as
-   * `arity`): an unknown one, or a wrong count, is refused before the command
-   * runs, so inside MULTI it dooms the EXEC, as in Redis.
+   * Sub-commands by name: an unknown one, or a wrong count, is refused before
+   * the command runs, so inside MULTI it dooms the EXEC, as in Redis. A command
+   * with them is documented as a container of them (COMMAND DOCS), as Redis'
+   * are: redis-cli hints each sub-command's arguments.
    */
-  subcommands?: Readonly<Record<string, number>>;
+  subcommands?: Readonly<Record<string, SubcommandSpec>>;
   /** Refused inside MULTI ("Command not allowed inside a transaction"), as in Redis. */
   notInMulti?: true;
+}
+
+/** A sub-command of a container command (CONFIG GET). */
+export interface SubcommandSpec {
+  /** As Redis counts it: the whole command, its name and the sub-command's included. */
+  arity: number;
+  /** Its arguments after the sub-command's name, as Redis' docs write them. */
+  syntax: string;
+  /** One line for COMMAND DOCS. */
+  summary: string;
 }
 
 /**

@@ -12,6 +12,7 @@ import type {
   ReadSpec,
   ServerSpec,
   SessionHandler,
+  SubcommandSpec,
   WriteSpec,
 } from "./command_spec.ts";
 import { commandReply } from "./command_info.ts";
@@ -126,6 +127,13 @@ const G = "generic";
 const C = "connection";
 const T = "transactions";
 const A = "server";
+
+// Every container command's HELP.
+const HELP: SubcommandSpec = {
+  arity: 2,
+  syntax: "",
+  summary: "Show helpful text about the different subcommands",
+};
 
 /** The command table. */
 export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map<string, CommandSpec>([
@@ -482,11 +490,18 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map<string, Comman
         -2,
         ["admin"],
         A,
-        "GET parameter [parameter ...]",
-        "Returns the effective values of configuration parameters.",
+        "",
+        "A container for server configuration commands",
         config,
       ),
-      subcommands: { GET: -3, HELP: 2 },
+      subcommands: {
+        GET: {
+          arity: -3,
+          syntax: "parameter [parameter ...]",
+          summary: "Get the values of configuration parameters",
+        },
+        HELP,
+      },
     },
   ],
   [
@@ -530,11 +545,29 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map<string, Comman
         -1,
         ["loading", "stale"],
         A,
-        "[COUNT|LIST|INFO|DOCS|HELP]",
-        "Returns detailed information about all commands.",
+        "",
+        "Get array of Redis command details",
         (_, a) => commandReply(COMMANDS, a),
       ),
-      subcommands: { COUNT: 2, LIST: -2, INFO: -2, DOCS: -2, HELP: 2 },
+      subcommands: {
+        COUNT: { arity: 2, syntax: "", summary: "Get total number of Redis commands" },
+        LIST: {
+          arity: -2,
+          syntax: "[FILTERBY MODULE module-name|ACLCAT category|PATTERN pattern]",
+          summary: "Get an array of Redis command names",
+        },
+        INFO: {
+          arity: -2,
+          syntax: "[command-name [command-name ...]]",
+          summary: "Get array of specific Redis command details, or all when no argument is given.",
+        },
+        DOCS: {
+          arity: -2,
+          syntax: "[command-name [command-name ...]]",
+          summary: "Get array of specific Redis command documentation",
+        },
+        HELP,
+      },
     },
   ],
   [
@@ -583,11 +616,31 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map<string, Comman
         -2,
         ["admin"],
         C,
-        "ID|GETNAME|SETNAME|SETINFO|INFO|HELP",
-        "Client connection commands.",
+        "",
+        "A container for client connection commands",
         client,
       ),
-      subcommands: { ID: 2, GETNAME: 2, SETNAME: 3, SETINFO: 4, INFO: 2, HELP: 2 },
+      subcommands: {
+        ID: { arity: 2, syntax: "", summary: "Returns the client ID for the current connection" },
+        GETNAME: { arity: 2, syntax: "", summary: "Get the current connection name" },
+        SETNAME: {
+          arity: 3,
+          syntax: "connection-name",
+          summary: "Set the current connection name",
+        },
+        // Redis 7.2's, which client libraries send on connect.
+        SETINFO: {
+          arity: 4,
+          syntax: "LIB-NAME libname|LIB-VER libver",
+          summary: "Set client or connection specific info",
+        },
+        INFO: {
+          arity: 2,
+          syntax: "",
+          summary: "Returns information about the current client connection.",
+        },
+        HELP,
+      },
     },
   ],
   ["MULTI", server(1, ["fast", "no-multi"], T, "", "Starts a transaction.", multi)],

@@ -144,7 +144,7 @@ export function prepare(s: Session, args: Uint8Array[]): PreparedCommand | undef
   const subs = spec.subcommands;
   if (subs !== undefined && args.length > 1) {
     const sub = asciiUpper(args[1]);
-    const arity = Object.hasOwn(subs, sub) ? subs[sub] : undefined;
+    const arity = Object.hasOwn(subs, sub) ? subs[sub].arity : undefined;
     const fits = arity !== undefined &&
       (arity > 0 ? args.length === arity : args.length >= -arity);
     if (!fits) return failed(s, name, subcommandError(name, args, Object.keys(subs)).message);
