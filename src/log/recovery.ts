@@ -364,8 +364,8 @@ function logHolds(e: CheckedEntry, files: DataFile[], probes: Probe[]): boolean 
 // them acknowledged) and keep the new file's header. Only a rotation does that:
 // a compaction's seal (an id gap), a streamed value's file, a file an open
 // began (after a loss, say), or a version-1 file an upgrade left were all
-// durable before the next file began, and damage in them is damage. Beside a live writer such files are
-// being written, and are not.
+// durable before the next file began, and damage in them is damage. Beside a
+// live writer such files are being written, and are not.
 function endsLog(files: DataFile[], i: number, liveTail: boolean): boolean {
   const f = files[i];
   if (f.compacted) return false;
