@@ -69,8 +69,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     const code = await command.run(parseArgs(rest, { ...command.flags, ...HELP_FLAGS }));
     const lost = takeLosses();
     if (lost === 0 || code === EXIT_FAILURE) return code;
+    // A damaged record or a gap stays on disk, and on record, until a
+    // compaction drops it: a rerun would exit 3 again, for no new loss.
     const said = command.lossMessage?.(lost) ??
-      `the store reported lost or damaged data (${count(lost, "warning")} above)`;
+      `the store reported lost or damaged data (${count(lost, "warning")} above); every open ` +
+        "reports it until `cask compact` drops it for good";
     console.error(`cask ${command.name}: ${said}`);
     return EXIT_FAILURE;
   } catch (e) {
