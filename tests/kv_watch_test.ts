@@ -234,3 +234,29 @@ Deno.test("a watch woken by its expiry timer with nothing expired still reports 
   }
   await reader.cancel();
 });
+
+Deno.test("watch: an absent key's entry has a key array of its own in every array, as in Deno KV", async () => {
+  await withDir(async (dir) => {
+    const run = async (kv: Deno.Kv) => {
+      const watched: Deno.KvKey = ["a"];
+      const reader = kv.watch([watched]).getReader();
+      const first = (await reader.read()).value![0];
+      await kv.set(["a"], 1);
+      await reader.read();
+      await kv.delete(["a"]);
+      const again = (await reader.read()).value![0];
+      await reader.cancel();
+      return {
+        callersKey: first.key === watched,
+        shared: first.key === again.key,
+        keys: [first.key, again.key],
+      };
+    };
+    const denoKv = await openDenoKv(`${dir}/deno.sqlite3`);
+    const expected = await run(denoKv).finally(() => denoKv.close());
+    const kv = await openKv(`${dir}/cask`);
+    const got = await run(kv).finally(() => kv.close());
+    assert.deepEqual(got, expected);
+    assert.deepEqual(got, { callersKey: false, shared: false, keys: [["a"], ["a"]] });
+  });
+});

@@ -126,8 +126,11 @@ export function watchStream(
         readAt = engine.sequence;
         const records = await readAtOnce(engine, encoded);
         nextExpiry = Math.min(Infinity, ...records.map((r) => r?.expireAt || Infinity));
+        // An absent key's entry gets a copy of the key in each array, as in
+        // Deno KV: a consumer changing one must not change the caller's or
+        // the next array's.
         const entries = records.map((r, i) =>
-          r === undefined ? absentEntry(keys[i]) : entryOf(encoded[i], r)
+          r === undefined ? absentEntry([...keys[i]]) : entryOf(encoded[i], r)
         );
         const stamps = entries.map((e) => e.versionstamp);
         const changed = last === undefined || stamps.some((s, i) => s !== last![i]);
