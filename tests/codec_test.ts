@@ -398,3 +398,12 @@ Deno.test("crc32Combine joins the CRCs of two parts, from any seed", async () =>
     }
   }
 });
+
+Deno.test("crc32Seed tells the seed a CRC was computed from", async () => {
+  const { crc32Seed } = await import("../src/codec/crc_combine.ts");
+  for (let t = 0; t < 300; t++) {
+    const data = crypto.getRandomValues(new Uint8Array(1 + (t % 97)));
+    const seed = crypto.getRandomValues(new Uint32Array(1))[0];
+    assert.equal(crc32Seed(crc32(data, seed), crc32(data), data.length), seed, `${data.length}`);
+  }
+});

@@ -41,3 +41,33 @@ export function crc32Combine(crc1: number, crc2: number, len2: number): number {
   }
   return (crc ^ crc2) >>> 0;
 }
+
+/**
+ * The seed s for which crc32(data, s) === `crc`, given crc0 = crc32(data, 0)
+ * and len = |data|: crc32(data, s) is crc0 xor s times x^(8 len), a linear
+ * map of s that has an inverse, solved here over GF(2). A record's header
+ * checksum so tells the salt of the file it was written in.
+ */
+export function crc32Seed(crc: number, crc0: number, len: number): number {
+  // Column i of the map: where it takes bit i (crc32Combine(s, 0, len) is s times x^(8 len)).
+  const cols = Array.from({ length: 32 }, (_, i) => crc32Combine((1 << i) >>> 0, 0, len));
+  // Rows of the augmented system, bit j of each column, and the target's bit j.
+  const rows = Array.from({ length: 32 }, (_, j) => {
+    let row = 0;
+    for (let i = 0; i < 32; i++) row |= ((cols[i] >>> j) & 1) << i;
+    return { row: row >>> 0, rhs: ((crc ^ crc0) >>> j) & 1 };
+  });
+  for (let i = 0; i < 32; i++) {
+    const p = rows.findIndex((r, k) => k >= i && ((r.row >>> i) & 1) === 1);
+    [rows[i], rows[p]] = [rows[p], rows[i]];
+    for (let k = 0; k < 32; k++) {
+      if (k !== i && ((rows[k].row >>> i) & 1) === 1) {
+        rows[k].row = (rows[k].row ^ rows[i].row) >>> 0;
+        rows[k].rhs ^= rows[i].rhs;
+      }
+    }
+  }
+  let s = 0;
+  for (let i = 0; i < 32; i++) s |= rows[i].rhs << i;
+  return s >>> 0;
+}

@@ -14,7 +14,8 @@
 import { closeSync, fstatSync, openSync } from "node:fs";
 import { CorruptionError, IOError } from "../base/errors.ts";
 import type { ProblemKind } from "../base/types.ts";
-import { FORMAT_V1, formatV2, readHeader, type RecordFormat } from "../codec/codec.ts";
+import { crc32, FORMAT_V1, formatV2, readHeader, type RecordFormat } from "../codec/codec.ts";
+import { crc32Seed } from "../codec/crc_combine.ts";
 import {
   decodeFileHeader,
   fieldsOfDamaged,
@@ -28,6 +29,8 @@ import {
   FILE_HEADER_SIZE,
   FILE_MAGIC,
   KIND_DATA,
+  OFF_FLAGS,
+  OFF_HCRC,
 } from "../codec/format.ts";
 import { checkChain } from "./chain.ts";
 import {
@@ -576,12 +579,16 @@ function cutAtCreation(p: Probe): boolean {
 // salt it holds (or, for version 1, with no salt); else why it is not.
 async function formatOfDamaged(p: Probe, storeId: string): Promise<RecordFormat | string> {
   const fields = fieldsOfDamaged(p.head);
+  // The file id must be the file's own: ids are small numbers, and one of
+  // another file a few bits away is a copy of it (a stale one, say).
   if (fields && (!nearlySameId(fields.storeId, storeId) || fields.fileId !== p.id)) {
     // A copy of another file (this store's or another's) validates under its own salt.
     const whose = fields.storeId !== storeId ? `store ${fields.storeId}` : `data.${fields.fileId}`;
     return `its header is damaged, and says it is ${whose}`;
   }
-  const candidates = fields === undefined ? [FORMAT_V1] : [formatV2(fields.salt), FORMAT_V1];
+  const candidates = fields === undefined
+    ? [FORMAT_V1]
+    : [formatV2(fields.salt), ...saltOfFirstRecord(p, fields.salt), FORMAT_V1];
   for (const fmt of candidates) {
     let found = false;
     const start = fileHeaderSize(fmt.version);
@@ -596,16 +603,39 @@ async function formatOfDamaged(p: Probe, storeId: string): Promise<RecordFormat 
   return "not a Cask data file";
 }
 
+// The format of the salt the first record's header checksum was made with,
+// when a byte's worth of bits or fewer set it apart from `field`, the damaged
+// header's: the salt field itself took the damage. Its records must then
+// validate under it, as under any candidate.
+function saltOfFirstRecord(p: Probe, field: number): RecordFormat[] {
+  const hs = formatV2(0).headerSize, at = fileHeaderSize(2);
+  if (p.size < at + hs) return [];
+  const head = new Uint8Array(hs);
+  readFullAt(p.fd, at, head);
+  const hcrc = new DataView(head.buffer).getUint32(OFF_HCRC, true);
+  const salt = crc32Seed(hcrc, crc32(head.subarray(OFF_FLAGS), 0), hs - OFF_FLAGS);
+  return salt !== field && ones(salt ^ field) <= BYTE_OF_DAMAGE ? [formatV2(salt)] : [];
+}
+
+// The bits set in the low 32 bits of `x`.
+function ones(x: number): number {
+  let bits = 0;
+  for (let y = x >>> 0; y !== 0; y &= y - 1) bits++;
+  return bits;
+}
+
+// The most bits damage to one field may flip and leave it the store's own.
+const BYTE_OF_DAMAGE = 8;
+
 // Whether store id `a` is `b` with at most one byte's worth of bits flipped:
 // damage to the store's own header. Two stores' random 64-bit ids come this
 // close about once in three billion pairs.
 function nearlySameId(a: string, b: string): boolean {
   let bits = 0;
   for (let i = 0; i < a.length; i += 8) {
-    let x = (parseInt(a.slice(i, i + 8), 16) ^ parseInt(b.slice(i, i + 8), 16)) >>> 0;
-    for (; x !== 0; x &= x - 1) bits++;
+    bits += ones(parseInt(a.slice(i, i + 8), 16) ^ parseInt(b.slice(i, i + 8), 16));
   }
-  return a.length === b.length && bits <= 8;
+  return a.length === b.length && bits <= BYTE_OF_DAMAGE;
 }
 
 /**
