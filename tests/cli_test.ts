@@ -55,6 +55,9 @@ Deno.test("cli: --version, --help, -V, -h and every command's --help", async () 
   assert.equal(ok(await cask(["-V"]), "-V").stdout, version);
   const help = ok(await cask(["--help"]), "help").stdout;
   assert.equal(ok(await cask(["-h"]), "-h").stdout, help);
+  for (const args of [["help"], ["help", "--help"], ["help", "-h"]]) {
+    assert.equal(ok(await cask(args), args.join(" ")).stdout, help, args.join(" "));
+  }
   // The overview names the options several commands share, and which take them.
   for (const flag of ["--dir <path>", "--sync <always|never|<ms>>", "--base64", "--hex"]) {
     assert.ok(help.includes(`\n  ${flag} `), `cask --help lists ${flag}:\n${help}`);
@@ -577,8 +580,13 @@ Deno.test("cli: usage errors exit 2 and say what is wrong", async () => {
       [["get", ...d], /missing argument: expected <key>/],
       [["get", "a", "b", ...d], /unexpected argument 'b'/],
       [["get", "k", "--bogus", ...d], /unknown option '--bogus'/],
-      [["set", "k", "v", "--ttl", "soon", ...d], /--ttl must be an integer in \[1, \d+\]/],
-      [["set", "k", "v", "--ttl", "0", ...d], /--ttl must be an integer in \[1, \d+\]/],
+      [["set", "k", "v", "--ttl", "soon", ...d], /--ttl must be an integer >= 1, got 'soon'/],
+      [["set", "k", "v", "--ttl", "0", ...d], /--ttl must be an integer >= 1, got '0'/],
+      [
+        ["set", "k", "v", "--ttl", "9007199254740000", ...d],
+        /--ttl 9007199254740000 puts the expiry past the largest timestamp/,
+      ],
+      [["get", "k", "--sync", "0", ...d], /--sync \(always, never or ms\) must be an integer in/],
       [["get", "k", "--hex", "--base64", ...d], /--base64 and --hex exclude each other/],
       [["get", "zz", "--hex", ...d], /key is not valid hex/],
       [["scan", "--limit", "-1", ...d], /--limit must be an integer >= 0/],

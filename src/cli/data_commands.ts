@@ -95,8 +95,11 @@ export const setCommand: Command = {
     expectPositionals(args, 1, 2, "<key> [value]");
     // Every argument is checked before the open: a bad one must not leave a new store behind.
     const encoding = encodingOf(args);
+    const ttl = integerFlag(args, "ttl", 1, Number.MAX_SAFE_INTEGER);
     // The store refuses a ttl whose expiry passes the largest safe timestamp.
-    const ttl = integerFlag(args, "ttl", 1, Number.MAX_SAFE_INTEGER - Date.now());
+    if (ttl !== undefined && ttl > Number.MAX_SAFE_INTEGER - Date.now()) {
+      throw new UsageError(`--ttl ${ttl} puts the expiry past the largest timestamp (2^53 - 1 ms)`);
+    }
     const key = keyArg(args, encoding);
     checkKeySize(key);
     const given = args.positionals[1];

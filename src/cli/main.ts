@@ -39,7 +39,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
   // -V only stands alone: after a command, a one-dash word is a value ("-5"),
   // but -h is that command's help, as the main help says (a key "-h" goes after --).
-  if (name === "--help" || name === "-h" || (name === "help" && rest.length === 0)) {
+  // `cask help --help` asks for the same.
+  const helpOfHelp = name === "help" &&
+    (rest.length === 0 || rest[0] === "--help" || rest[0] === "-h");
+  if (name === "--help" || name === "-h" || helpOfHelp) {
     console.log(mainHelp(COMMANDS));
     return EXIT_OK;
   }

@@ -75,7 +75,9 @@ export function storeDir(args: ParsedArgs): string {
 /** Parses a `--sync` value. */
 export function parseSync(text: string): SyncMode {
   if (text === "always" || text === "never") return text;
-  if (/^\d+$/.test(text)) return { intervalMs: parseInteger(text, "--sync", 1, 3_600_000) };
+  if (/^\d+$/.test(text)) {
+    return { intervalMs: parseInteger(text, "--sync (always, never or ms)", 1, 3_600_000) };
+  }
   throw new UsageError(`--sync must be always, never or a number of ms, got '${text}'`);
 }
 
