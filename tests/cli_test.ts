@@ -286,7 +286,7 @@ Deno.test("cli: compact keeps the data and prints no progress when not on a term
   });
 });
 
-Deno.test("cli: scan and dump that meet a damaged record print every line before it, then exit 3", async () => {
+Deno.test("cli: scan that meets a damaged record prints every line before it, dump every key but it; both exit 3", async () => {
   await withDir(async (dir) => {
     {
       // With an index checkpoint the open trusts the records; the scan meets the damage.
@@ -307,8 +307,21 @@ Deno.test("cli: scan and dump that meet a damaged record print every line before
       assert.equal(run.code, 3, run.stderr);
       assert.match(run.stderr, /checksum|damaged/, command);
       const lines = run.stdout.split("\n").filter((l) => l !== "");
-      assert.equal(lines.length, 50, `${command}: ${lines.length} lines before: ${run.stderr}`);
+      // A dump goes on past the damaged key, and names it.
+      const want = command === "dump" ? 99 : 50;
+      assert.equal(lines.length, want, `${command}: ${lines.length} lines: ${run.stderr}`);
     }
+    const dump = await cask(["dump", "--dir", dir]);
+    const k50 = new TextEncoder().encode("k50").toHex();
+    assert.match(dump.stderr, new RegExp(`cask dump: key ${k50} \\(hex\\) left out: `));
+    assert.match(dump.stderr, /cask dump: 1 damaged key left out; every other key is dumped\n$/);
+    const keys = dump.stdout.trim().split("\n").map((l) => atob(JSON.parse(l).key));
+    assert.deepEqual(
+      keys,
+      Array.from({ length: 100 }, (_, i) => `k${String(i).padStart(2, "0")}`).filter((k) =>
+        k !== "k50"
+      ),
+    );
   });
 });
 

@@ -5,13 +5,13 @@
  */
 
 import { count } from "../base/human.ts";
-import type { BatchOp, Cask } from "../../mod.ts";
+import { type BatchOp, type Cask, CorruptionError, type VersionedEntry } from "../../mod.ts";
 import { booleanFlag, expectPositionals, integerFlag, UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
 import { DumpFormatError } from "./dump_error.ts";
 import { type DumpRecord, formatDumpLine, readDumpLine } from "./dump_format.ts";
 import { wholeText } from "./encoding.ts";
-import { EXIT_OK } from "./exit_codes.ts";
+import { EXIT_FAILURE, EXIT_OK } from "./exit_codes.ts";
 import { readLines, withoutBom } from "./lines.ts";
 import { LoadError } from "./load_error.ts";
 import { Output } from "./output.ts";
@@ -36,20 +36,55 @@ export const dumpCommand: Command = {
     const out = new Output();
     // The entries carry each key's exact expiry: one computed from ttl() and the
     // clock moved up to a millisecond later at every dump and load.
-    // A damaged record ends the dump with an error; the lines before it still go out.
+    const write = async ({ key, value, expireAt }: VersionedEntry) => {
+      const record: DumpRecord = { key, value };
+      if (expireAt !== 0) record.expireAt = expireAt;
+      await out.write(formatDumpLine(record));
+      await out.line();
+    };
+    // A damaged record stops the scan: the key after the last line is read
+    // alone, written if it reads, named on stderr if it does not, and the
+    // scan goes on after it. A dump is what saves a damaged store's data.
+    let from: Uint8Array | undefined, skipped = 0;
     try {
-      for await (const { key, value, expireAt } of db.scanEntries()) {
-        const record: DumpRecord = { key, value };
-        if (expireAt !== 0) record.expireAt = expireAt;
-        await out.write(formatDumpLine(record));
-        await out.line();
+      for (;;) {
+        let last = from;
+        try {
+          for await (const entry of db.scanEntries(from && { start: from })) {
+            await write(entry);
+            last = after(entry.key);
+          }
+          break;
+        } catch (e) {
+          if (!(e instanceof CorruptionError)) throw e;
+          const [next] = await Array.fromAsync(db.keys({ start: last, limit: 1 }));
+          if (next === undefined) throw e;
+          const entry = await db.getEntry(next).catch((e) => e);
+          if (entry instanceof CorruptionError) {
+            console.error(`cask dump: key ${next.toHex()} (hex) left out: ${entry.message}`);
+            skipped++;
+          } else if (entry instanceof Error) throw entry;
+          else if (entry !== undefined) await write(entry);
+          from = after(next);
+        }
       }
     } finally {
       await out.flush();
     }
-    return EXIT_OK;
+    if (skipped === 0) return EXIT_OK;
+    console.error(
+      `cask dump: ${count(skipped, "damaged key")} left out; every other key is dumped`,
+    );
+    return EXIT_FAILURE;
   },
 };
+
+// The least key after `key` in byte order.
+function after(key: Uint8Array): Uint8Array {
+  const k = new Uint8Array(key.length + 1);
+  k.set(key);
+  return k;
+}
 
 /** `cask load [file] [--batch N | --atomic]` */
 export const loadCommand: Command = {
