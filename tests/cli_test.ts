@@ -599,6 +599,10 @@ Deno.test("cli: usage errors exit 2 and say what is wrong", async () => {
         ["set", "k", "v", "--ttl", "9007199254740000", ...d],
         /--ttl 9007199254740000 puts the expiry past the largest timestamp/,
       ],
+      [
+        ["set", "k", "v", "--ttl", "9007199254740992", ...d],
+        /--ttl must be an integer <= 9007199254740991, got '9007199254740992'/,
+      ],
       [["get", "k", "--sync", "0", ...d], /--sync \(always, never or ms\) must be an integer in/],
       [["get", "k", "--hex", "--base64", ...d], /--base64 and --hex exclude each other/],
       [["get", "zz", "--hex", ...d], /key is not valid hex/],

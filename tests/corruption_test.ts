@@ -133,31 +133,45 @@ Deno.test("a file with a damaged header is reported; its records are still recov
 Deno.test("a damaged salt in the only data file's header: its records are still recovered", () =>
   withDir(async (dir) => {
     // Bytes 12-15 hold the salt, which every record's checksums start from.
-    // The first record's header checksum tells it.
-    for (const at of [12, 13, 14, 15]) {
-      for (const bit of [0, 7]) {
-        const store = `${dir}/${at}-${bit}`;
-        const file = await writeRecords(store);
-        const b = await Deno.readFile(file);
-        b[at] ^= 1 << bit;
-        await Deno.writeFile(file, b);
-        const { db, warnings } = await openQuiet(store);
-        try {
-          assert.deepEqual(warnings, ["bad-file-header"], `byte ${at} bit ${bit}`);
-          assert.equal(db.size, N, `byte ${at} bit ${bit}`);
-          for (let i = 0; i < N; i++) assert.equal(await db.getString(`k${i}`), value(i));
-          await db.set("after", "1");
-          await db.compact();
-        } finally {
-          await db.close();
-        }
-        // The compaction rewrote the file: nothing is left to report.
-        const again = await openQuiet(store);
-        assert.deepEqual(again.warnings, [], `byte ${at} bit ${bit}: after the compaction`);
-        assert.equal(again.db.size, N + 1);
-        await again.db.close();
+    // The first record's header checksum tells it, however many bits flipped.
+    const flips: [number, number][][] = [12, 13, 14, 15].flatMap((at) => [[[at, 1]], [[at, 0x80]]]);
+    flips.push([[12, 0xff], [13, 0xff]]);
+    for (const flip of flips) {
+      const what = flip.map(([at, mask]) => `byte ${at} ^ ${mask}`).join(", ");
+      const store = `${dir}/${flip.join("-")}`;
+      const file = await writeRecords(store);
+      const b = await Deno.readFile(file);
+      for (const [at, mask] of flip) b[at] ^= mask;
+      await Deno.writeFile(file, b);
+      const { db, warnings } = await openQuiet(store);
+      try {
+        assert.deepEqual(warnings, ["bad-file-header"], what);
+        assert.equal(db.size, N, what);
+        for (let i = 0; i < N; i++) assert.equal(await db.getString(`k${i}`), value(i));
+        await db.set("after", "1");
+        await db.compact();
+      } finally {
+        await db.close();
       }
+      // The compaction rewrote the file: nothing is left to report.
+      const again = await openQuiet(store);
+      assert.deepEqual(again.warnings, [], `${what}: after the compaction`);
+      assert.equal(again.db.size, N + 1);
+      await again.db.close();
     }
+  }));
+
+Deno.test("a damaged salt and first record: the store's own file, unreadable, is reported as damage, not foreign", () =>
+  withDir(async (dir) => {
+    const file = await writeRecords(dir);
+    const b = await Deno.readFile(file);
+    b[12] ^= 1;
+    b[FILE_HEADER_SIZE + 20] ^= 0xff;
+    await Deno.writeFile(file, b);
+    await assert.rejects(open(dir, { strict: true }), /its records are lost/);
+    const { db, warnings } = await openQuiet(dir);
+    await db.close();
+    assert.deepEqual(warnings, ["bad-file-header"]);
   }));
 
 Deno.test("a scan detects a flipped byte too, forward and reverse, whatever it read ahead", () =>

@@ -419,3 +419,26 @@ Deno.test("security: a client not yet authenticated that reads its replies is ke
     }
   }, { password: "s3cret" });
 });
+
+Deno.test("security: clients dropped with an error hold at most maxclients lingering sockets", async () => {
+  await withServer(async (port) => {
+    const fds = () => [...Deno.readDirSync("/proc/self/fd")].length;
+    const before = fds();
+    const bad: Client[] = [];
+    try {
+      // Each reads its error and keeps its socket open, so the server's side
+      // would linger for it a second.
+      for (let i = 0; i < 40; i++) {
+        const c = await Client.connect(port);
+        bad.push(c);
+        await c.write("*1\r\n$-5\r\n");
+        assert.deepEqual(await c.reply(), { err: "ERR Protocol error: invalid bulk length" });
+      }
+      // The 40 clients' own sockets, and at most 2 of the server's.
+      const held = fds() - before;
+      assert.ok(held <= 40 + 2 + 4, `${held} descriptors held for 40 dropped clients`);
+    } finally {
+      for (const c of bad) c.close();
+    }
+  }, { maxClients: 2 });
+});

@@ -102,7 +102,11 @@ export function integerFlag(
 export function parseInteger(text: string, what: string, min: number, max: number): number {
   const n = /^-?\d+$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(n) || n < min || n > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in [${min}, ${max}]`;
+    const range = max !== Number.MAX_SAFE_INTEGER
+      ? `in [${min}, ${max}]`
+      : n > max
+      ? `<= ${max}`
+      : `>= ${min}`;
     throw new UsageError(`${what} must be an integer ${range}, got '${text}'`);
   }
   return n;

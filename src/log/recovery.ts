@@ -151,8 +151,8 @@ export async function recoverLog(
         continue;
       }
       const fmt = await formatOfDamaged(p, storeId);
-      if (typeof fmt === "string") {
-        report("foreign-file", path, p.size, `skipped: ${fmt}`);
+      if ("why" in fmt) {
+        report(fmt.kind, path, p.size, `skipped: ${fmt.why}`);
         continue;
       }
       report("bad-file-header", path, FILE_HEADER_SIZE, "file header is damaged");
@@ -577,14 +577,17 @@ function cutAtCreation(p: Probe): boolean {
 // A file whose header fails its checks is still the store's if what the header
 // says of its store and its number is right and records validate under the
 // salt it holds (or, for version 1, with no salt); else why it is not.
-async function formatOfDamaged(p: Probe, storeId: string): Promise<RecordFormat | string> {
+async function formatOfDamaged(
+  p: Probe,
+  storeId: string,
+): Promise<RecordFormat | { kind: ProblemKind; why: string }> {
   const fields = fieldsOfDamaged(p.head);
   // The file id must be the file's own: ids are small numbers, and one of
   // another file a few bits away is a copy of it (a stale one, say).
   if (fields && (!nearlySameId(fields.storeId, storeId) || fields.fileId !== p.id)) {
     // A copy of another file (this store's or another's) validates under its own salt.
     const whose = fields.storeId !== storeId ? `store ${fields.storeId}` : `data.${fields.fileId}`;
-    return `its header is damaged, and says it is ${whose}`;
+    return { kind: "foreign-file", why: `its header is damaged, and says it is ${whose}` };
   }
   const candidates = fields === undefined
     ? [FORMAT_V1]
@@ -600,13 +603,22 @@ async function formatOfDamaged(p: Probe, storeId: string): Promise<RecordFormat 
     });
     if (found) return fmt;
   }
-  return "not a Cask data file";
+  // The store's own file by its header's ids, its records unreadable: lost.
+  if (fields) {
+    return {
+      kind: "bad-file-header",
+      why: "its header is damaged (it names this store and this file), and no record reads " +
+        "under the salt it holds or the one its first record tells: its records are lost",
+    };
+  }
+  return { kind: "foreign-file", why: "not a Cask data file" };
 }
 
 // The format of the salt the first record's header checksum was made with,
-// when a byte's worth of bits or fewer set it apart from `field`, the damaged
-// header's: the salt field itself took the damage. Its records must then
-// validate under it, as under any candidate.
+// when it is not `field`, the damaged header's: the salt field itself took the
+// damage. The records must then validate under it in full, as under any
+// candidate (the header checksum holds by construction; the record's own
+// checksum is the proof).
 function saltOfFirstRecord(p: Probe, field: number): RecordFormat[] {
   const hs = formatV2(0).headerSize, at = fileHeaderSize(2);
   if (p.size < at + hs) return [];
@@ -614,7 +626,7 @@ function saltOfFirstRecord(p: Probe, field: number): RecordFormat[] {
   readFullAt(p.fd, at, head);
   const hcrc = new DataView(head.buffer).getUint32(OFF_HCRC, true);
   const salt = crc32Seed(hcrc, crc32(head.subarray(OFF_FLAGS), 0), hs - OFF_FLAGS);
-  return salt !== field && ones(salt ^ field) <= BYTE_OF_DAMAGE ? [formatV2(salt)] : [];
+  return salt !== field ? [formatV2(salt)] : [];
 }
 
 // The bits set in the low 32 bits of `x`.

@@ -122,6 +122,9 @@ export class RespServer {
   // What strangers hold, a part of ServerStats.bufferedBytes.
   #strangerBytes = 0;
   readonly #connections = new Set<Connection>();
+  // Sockets of dropped clients waiting for them to read the error (see
+  // lingerClose): no client's slot, but file descriptors all the same.
+  #lingering = 0;
   readonly #handlers = new Set<Promise<void>>();
   readonly #accepting: Promise<void>;
   readonly #sweeper?: ReturnType<typeof setInterval>;
@@ -369,7 +372,12 @@ export class RespServer {
       this.#connections.delete(c);
       st.stats.connectedClients--;
       unwatchAll(session);
-      if (c.linger && !c.closed) await lingerClose(c, input);
+      // At most maxclients of them linger, so the sockets held stay within
+      // twice maxclients: past that a dropped client's socket closes at once.
+      if (c.linger && !c.closed && this.#lingering < st.maxClients) {
+        this.#lingering++;
+        await lingerClose(c, input).finally(() => this.#lingering--);
+      }
       close(c);
     }
   }
