@@ -1369,3 +1369,45 @@ Deno.test("cli: serve stopped by SIGTERM exits 0 though a compaction while it se
     await child.stdout.cancel();
     assert.equal((await child.status).code, 0);
   }));
+
+Deno.test("cli: the exit-3 message counts every warning printed above it, the batches a damaged record cut short included", () =>
+  withDir(async (dir) => {
+    {
+      await using db = await open(dir, { checkpoint: false });
+      await db.atomic(
+        Array.from({ length: 20 }, (_, i) => ({ type: "set" as const, key: `k${i}`, value: "v" })),
+      );
+      await db.set("after", "1");
+    }
+    const file = (await dataFiles(dir))[0];
+    const b = await Deno.readFile(file);
+    // A byte inside the batch's tenth record: the record is damage, and the
+    // batch around it is dropped whole (in two pieces around the damage).
+    const at = new TextDecoder("latin1").decode(b).indexOf("k9v");
+    b[at + 2] ^= 1;
+    await Deno.writeFile(file, b);
+    const run = await cask(["has", "--dir", dir, "after"]);
+    assert.equal(run.code, 3, run.stderr);
+    const printed = run.stderr.split("\n").filter((l) => l.startsWith("cask: ")).length;
+    assert.ok(printed >= 2, run.stderr);
+    assert.match(
+      run.stderr,
+      new RegExp(
+        `cask has: the store reported lost or damaged data \\(${printed} warnings above\\)`,
+      ),
+    );
+  }));
+
+Deno.test("cli: set with a directory for stdin exits 2 and leaves no store", () =>
+  withDir(async (dir) => {
+    const store = `${dir}/store`;
+    const out = await new Deno.Command("sh", {
+      args: ["-c", `"$0" run -A "$1" set k --dir "$2" < "$3"`, Deno.execPath(), CLI, store, dir],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 2, stderr);
+    assert.match(stderr, /stdin is a directory/);
+    assert.equal(await Deno.stat(store).catch(() => undefined), undefined, "no store was made");
+  }));

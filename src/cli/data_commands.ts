@@ -3,6 +3,7 @@
  * @module
  */
 
+import { fstatSync } from "node:fs";
 import {
   booleanFlag,
   expectPositionals,
@@ -113,6 +114,9 @@ export const setCommand: Command = {
     // Someone who typed `cask set k` at a terminal would otherwise face a silent wait.
     if (Deno.stdin.isTerminal()) {
       console.error("cask set: reading the value from stdin; end it with Ctrl-D");
+    } else if (stdinIsDirectory()) {
+      // Found before the open: the read would fail with the store made.
+      throw new UsageError("stdin is a directory, not the value (`cask set KEY < FILE`)");
     }
     await using db = await openStore(args);
     // The raw bytes of stdin, streamed: a value of any size (up to 4 GiB) never sits whole in memory.
@@ -207,3 +211,12 @@ export const scanCommand: Command = {
     return EXIT_OK;
   },
 };
+
+// Whether stdin is a directory (`cask set k < /tmp`); a closed stdin fails later, as a read.
+function stdinIsDirectory(): boolean {
+  try {
+    return fstatSync(0).isDirectory();
+  } catch {
+    return false;
+  }
+}

@@ -110,21 +110,27 @@ function storeOptions(args: ParsedArgs, options: OpenOptions): OpenOptions {
 // the store's.
 const LOSSES: ReadonlySet<ProblemKind> = new Set(["damaged", "missing-file", "bad-file-header"]);
 
-// How many such warnings the stores opened by this run gave: the command's
+// How many such warnings the stores opened by this run gave (the command's
 // output may lack what they name, so the run ends with the corruption exit
-// code (see main.ts), as verify's does.
+// code, see main.ts, as verify's does), and how many warnings in all.
 let losses = 0;
+let printed = 0;
 
 /** Prints a store's warning on stderr, counting those that say data is lost. */
 export function printWarning(w: RecoveryWarning): void {
   console.warn(`cask: ${w.message}`);
+  printed++;
   if (LOSSES.has(w.kind)) losses++;
 }
 
-/** How many warnings of lost data the stores opened since the last call gave. */
+/**
+ * How many warnings the stores opened since the last call printed, when any
+ * of them told of lost data (0 when none did): the exit message counts them
+ * all, the batches a damaged record cut short included.
+ */
 export function takeLosses(): number {
-  const n = losses;
-  losses = 0;
+  const n = losses > 0 ? printed : 0;
+  losses = printed = 0;
   return n;
 }
 
