@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { InvalidArgumentError, LockedError, open, verify } from "../mod.ts";
+import { type Cask, InvalidArgumentError, LockedError, open, verify } from "../mod.ts";
 import { modelAt } from "./children/reader_load_model.ts";
 import { contents, startWriter } from "./reader_load.ts";
 import { withDir } from "./helpers.ts";
@@ -573,6 +573,70 @@ Deno.test("backup: a following reader's backups succeed while the writer compact
   });
 });
 
+/**
+ * Backs `db` up into `target`, which holds an earlier backup, cut short at
+ * each step in turn, then whole, with the target put back as it was before
+ * each run; `check` looks at the target after each run, `at` naming it.
+ * Each call that changes the target's files is a step: at the cut the backup
+ * stops as a killed process would, leaving the target as it is. Resolves to
+ * the number of steps.
+ */
+async function cutEverywhere(
+  db: Cask,
+  target: string,
+  check: (at: string) => Promise<void>,
+): Promise<number> {
+  const before = new Map<string, Uint8Array>();
+  for await (const e of Deno.readDir(target)) {
+    before.set(e.name, await Deno.readFile(`${target}/${e.name}`));
+  }
+  const calls = ["remove", "link", "rename", "copyFile", "open"] as const;
+  const real = calls.map((name) => Deno[name]);
+  let steps = 0, crashAt = Infinity, armed = false;
+  calls.forEach((name, i) => {
+    // deno-lint-ignore no-explicit-any
+    (Deno as any)[name] = (...args: unknown[]) => {
+      const into = args.find((a) => String(a).startsWith(target));
+      if (armed && into !== undefined && ++steps > crashAt) {
+        return Promise.reject(new Error(`killed before ${name} ${into}`));
+      }
+      // deno-lint-ignore no-explicit-any
+      return (real[i] as any)(...args);
+    };
+  });
+  const reset = async () => {
+    await Deno.remove(target, { recursive: true });
+    await Deno.mkdir(target);
+    for (const [name, bytes] of before) await Deno.writeFile(`${target}/${name}`, bytes);
+    steps = 0;
+  };
+  const backup = async () => {
+    armed = true;
+    try {
+      return await db.backup(target);
+    } finally {
+      armed = false;
+    }
+  };
+  try {
+    await reset();
+    await backup();
+    const total = steps;
+    for (crashAt = 0; crashAt <= total; crashAt++) {
+      await reset();
+      if (crashAt < total) await assert.rejects(backup());
+      else await backup();
+      await check(`killed at step ${crashAt} of ${total}`);
+    }
+    return total;
+  } finally {
+    calls.forEach((name, i) => {
+      // deno-lint-ignore no-explicit-any
+      (Deno as any)[name] = real[i];
+    });
+  }
+}
+
 Deno.test("a backup cut short at any step keeps what the earlier backup in the target held", () =>
   withDir(async (dir) => {
     const target = `${dir}/target`, src = `${dir}/src`;
@@ -580,65 +644,19 @@ Deno.test("a backup cut short at any step keeps what the earlier backup in the t
     for (let i = 0; i < 10; i++) await db.set(`first${i}`, `v${i}`);
     // The target's data.0 is a copy of the file still being appended.
     await db.backup(target);
-    const before = new Map<string, Uint8Array>();
-    for await (const e of Deno.readDir(target)) {
-      before.set(e.name, await Deno.readFile(`${target}/${e.name}`));
-    }
     for (let i = 0; i < 200; i++) await db.set(`later${i}`, "x".repeat(50));
-    // Each call that changes the target's files is a step; at `crashAt` the
-    // backup stops as a killed process would, leaving the target as it is.
-    const calls = ["remove", "link", "rename", "copyFile", "open"] as const;
-    const real = calls.map((name) => Deno[name]);
-    let steps = 0, crashAt = Infinity, armed = false;
-    calls.forEach((name, i) => {
-      // deno-lint-ignore no-explicit-any
-      (Deno as any)[name] = (...args: unknown[]) => {
-        const into = args.find((a) => String(a).startsWith(target));
-        if (armed && into !== undefined && ++steps > crashAt) {
-          return Promise.reject(new Error(`killed before ${name} ${into}`));
-        }
-        // deno-lint-ignore no-explicit-any
-        return (real[i] as any)(...args);
-      };
-    });
-    const reset = async () => {
-      await Deno.remove(target, { recursive: true });
-      await Deno.mkdir(target);
-      for (const [name, bytes] of before) await Deno.writeFile(`${target}/${name}`, bytes);
-    };
-    const backup = async () => {
-      armed = true;
-      try {
-        return await db.backup(target);
-      } finally {
-        armed = false;
-      }
-    };
-    try {
-      await reset();
-      await backup();
-      const total = steps;
-      assert.ok(total >= 4, `${total} steps`);
-      for (crashAt = 0; crashAt < total; crashAt++) {
-        await reset();
-        steps = 0;
-        await assert.rejects(backup());
-        const warnings: string[] = [];
-        await using copy = await open(target, {
-          strict: true,
-          onWarning: (w) => warnings.push(w.kind),
-        });
-        for (let i = 0; i < 10; i++) {
-          assert.equal(await copy.getString(`first${i}`), `v${i}`, `killed at step ${crashAt}`);
-        }
-        assert.deepEqual(warnings, [], `killed at step ${crashAt}`);
-      }
-    } finally {
-      calls.forEach((name, i) => {
-        // deno-lint-ignore no-explicit-any
-        (Deno as any)[name] = real[i];
+    const total = await cutEverywhere(db, target, async (at) => {
+      const warnings: string[] = [];
+      await using copy = await open(target, {
+        strict: true,
+        onWarning: (w) => warnings.push(w.kind),
       });
-    }
+      for (let i = 0; i < 10; i++) {
+        assert.equal(await copy.getString(`first${i}`), `v${i}`, at);
+      }
+      assert.deepEqual(warnings, [], at);
+    });
+    assert.ok(total >= 4, `${total} steps`);
   }));
 
 Deno.test("a target holding only links to the source's sealed files (a backup cut short) opened and written never writes into the source", () =>
@@ -775,72 +793,26 @@ Deno.test("a backup cut short at any step after the source compacted never bring
     for (let i = 0; i < 30; i++) await db.set(`k${i}`, `v2-${i}-${"x".repeat(50)}`);
     await db.delete("gone");
     await db.backup(target);
-    const before = new Map<string, Uint8Array>();
-    for await (const e of Deno.readDir(target)) {
-      before.set(e.name, await Deno.readFile(`${target}/${e.name}`));
-    }
     await db.delete("dropped");
     await db.set("replaced", "small");
     for (let i = 0; i < 30; i++) await db.set(`k${i}`, `v3-${i}-${"w".repeat(50)}`);
     // The merge drops the three streamed values' files and the deletes.
     await db.compact();
     for (let i = 30; i < 60; i++) await db.set(`k${i}`, `v4-${i}`);
-    const calls = ["remove", "link", "rename", "copyFile", "open"] as const;
-    const real = calls.map((name) => Deno[name]);
-    let steps = 0, crashAt = Infinity, armed = false;
-    calls.forEach((name, i) => {
-      // deno-lint-ignore no-explicit-any
-      (Deno as any)[name] = (...args: unknown[]) => {
-        const into = args.find((a) => String(a).startsWith(target));
-        if (armed && into !== undefined && ++steps > crashAt) {
-          return Promise.reject(new Error(`killed before ${name} ${into}`));
-        }
-        // deno-lint-ignore no-explicit-any
-        return (real[i] as any)(...args);
-      };
+    await cutEverywhere(db, target, async (at) => {
+      await using copy = await open(target, { onWarning: () => {} });
+      // (Lengths only: a failed comparison of megabyte values takes minutes to print.)
+      const gone = await copy.get("gone");
+      assert.equal(gone?.length, undefined, `${at}: deleted before the earlier backup`);
+      const dropped = await copy.getString("dropped");
+      assert.ok(dropped === undefined || dropped === big, `${at}: dropped is ${dropped?.length}`);
+      const replaced = await copy.getString("replaced");
+      assert.ok(
+        replaced === "small" || replaced === big,
+        `${at}: replaced is ${replaced?.length}`,
+      );
+      for (let i = 0; i < 30; i++) {
+        assert.match((await copy.getString(`k${i}`))!, /^v[23]-/, `${at}: k${i}`);
+      }
     });
-    const reset = async () => {
-      await Deno.remove(target, { recursive: true });
-      await Deno.mkdir(target);
-      for (const [name, bytes] of before) await Deno.writeFile(`${target}/${name}`, bytes);
-    };
-    const backup = async () => {
-      armed = true;
-      try {
-        return await db.backup(target);
-      } finally {
-        armed = false;
-      }
-    };
-    try {
-      await reset();
-      await backup();
-      const total = steps;
-      for (crashAt = 0; crashAt <= total; crashAt++) {
-        await reset();
-        steps = 0;
-        if (crashAt < total) await assert.rejects(backup());
-        else await backup();
-        const at = `killed at step ${crashAt} of ${total}`;
-        await using copy = await open(target, { onWarning: () => {} });
-        // (Lengths only: a failed comparison of megabyte values takes minutes to print.)
-        const gone = await copy.get("gone");
-        assert.equal(gone?.length, undefined, `${at}: deleted before the earlier backup`);
-        const dropped = await copy.getString("dropped");
-        assert.ok(dropped === undefined || dropped === big, `${at}: dropped is ${dropped?.length}`);
-        const replaced = await copy.getString("replaced");
-        assert.ok(
-          replaced === "small" || replaced === big,
-          `${at}: replaced is ${replaced?.length}`,
-        );
-        for (let i = 0; i < 30; i++) {
-          assert.match((await copy.getString(`k${i}`))!, /^v[23]-/, `${at}: k${i}`);
-        }
-      }
-    } finally {
-      calls.forEach((name, i) => {
-        // deno-lint-ignore no-explicit-any
-        (Deno as any)[name] = real[i];
-      });
-    }
   }));

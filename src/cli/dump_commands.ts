@@ -48,16 +48,17 @@ export const dumpCommand: Command = {
     let from: Uint8Array | undefined, skipped = 0;
     try {
       for (;;) {
-        let last = from;
+        let last: Uint8Array | undefined;
         try {
           for await (const entry of db.scanEntries(from && { start: from })) {
             await write(entry);
-            last = after(entry.key);
+            last = entry.key;
           }
           break;
         } catch (e) {
           if (!(e instanceof CorruptionError)) throw e;
-          const [next] = await Array.fromAsync(db.keys({ start: last, limit: 1 }));
+          const start = last === undefined ? from : after(last);
+          const [next] = await Array.fromAsync(db.keys({ start, limit: 1 }));
           if (next === undefined) throw e;
           const entry = await db.getEntry(next).catch((e) => e);
           if (entry instanceof CorruptionError) {

@@ -50,17 +50,21 @@ export class DataFile {
 
   /** Whether compaction wrote the file: every record in it is committed, none is a batch member. */
   get compacted(): boolean {
-    return ((this.header?.flags ?? 0) & FILE_FLAG_COMPACTED) !== 0;
+    return this.#flag(FILE_FLAG_COMPACTED);
   }
 
   /** Whether the file holds one streamed value (see FILE_FLAG_BLOB). */
   get blob(): boolean {
-    return ((this.header?.flags ?? 0) & FILE_FLAG_BLOB) !== 0;
+    return this.#flag(FILE_FLAG_BLOB);
   }
 
   /** Whether an open began the file (see FILE_FLAG_OPENED). */
   get opened(): boolean {
-    return ((this.header?.flags ?? 0) & FILE_FLAG_OPENED) !== 0;
+    return this.#flag(FILE_FLAG_OPENED);
+  }
+
+  #flag(bit: number): boolean {
+    return ((this.header?.flags ?? 0) & bit) !== 0;
   }
 
   /** Fills `buf` from `offset`; a short read means the index and the file disagree. */

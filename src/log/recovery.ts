@@ -576,7 +576,8 @@ function cutAtCreation(p: Probe): boolean {
 
 // A file whose header fails its checks is still the store's if what the header
 // says of its store and its number is right and records validate under the
-// salt it holds (or, for version 1, with no salt); else why it is not.
+// salt it holds, or the one its first record was written with (or, for
+// version 1, with no salt); else what to report of it, and why.
 async function formatOfDamaged(
   p: Probe,
   storeId: string,
@@ -629,25 +630,16 @@ function saltOfFirstRecord(p: Probe, field: number): RecordFormat[] {
   return salt !== field ? [formatV2(salt)] : [];
 }
 
-// The bits set in the low 32 bits of `x`.
-function ones(x: number): number {
-  let bits = 0;
-  for (let y = x >>> 0; y !== 0; y &= y - 1) bits++;
-  return bits;
-}
-
-// The most bits damage to one field may flip and leave it the store's own.
-const BYTE_OF_DAMAGE = 8;
-
 // Whether store id `a` is `b` with at most one byte's worth of bits flipped:
 // damage to the store's own header. Two stores' random 64-bit ids come this
 // close about once in three billion pairs.
 function nearlySameId(a: string, b: string): boolean {
   let bits = 0;
   for (let i = 0; i < a.length; i += 8) {
-    bits += ones(parseInt(a.slice(i, i + 8), 16) ^ parseInt(b.slice(i, i + 8), 16));
+    let x = (parseInt(a.slice(i, i + 8), 16) ^ parseInt(b.slice(i, i + 8), 16)) >>> 0;
+    for (; x !== 0; x &= x - 1) bits++;
   }
-  return a.length === b.length && bits <= BYTE_OF_DAMAGE;
+  return a.length === b.length && bits <= 8;
 }
 
 /**
