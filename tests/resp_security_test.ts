@@ -161,10 +161,11 @@ Deno.test("security: every spelling of a loopback address counts as loopback, an
     "127.1.2.3",
     "localhost",
     "::1",
+    "[::1]",
     "0:0:0:0:0:0:0:1",
     "::ffff:127.0.0.1",
   ];
-  const other = ["0.0.0.0", "0", "::", "::2", "1::1", "::ffff:10.0.0.1", "128.0.0.1"];
+  const other = ["0.0.0.0", "0", "::", "[::]", "::2", "1::1", "::ffff:10.0.0.1", "128.0.0.1"];
   const runs = await Promise.all([...loopback, ...other].map((h) => serve(["--host", h])));
   runs.forEach((run, i) => {
     const host = [...loopback, ...other][i];

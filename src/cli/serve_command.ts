@@ -104,7 +104,8 @@ export const serveCommand: Command = {
   },
   async run(args) {
     expectPositionals(args, 0, 0, "no arguments");
-    const hostname = stringFlag(args, "host", "127.0.0.1");
+    // "[::1]" is how the server prints an IPv6 address; binding takes it bare.
+    const hostname = stringFlag(args, "host", "127.0.0.1").replace(/^\[(.*)\]$/, "$1");
     const port = integerFlag(args, "port", 0, 65535) ?? DEFAULT_PORT;
     const password = stringFlag(args, "requirepass") ?? (Deno.env.get(PASSWORD_ENV) || undefined);
     if (password === "") throw new UsageError("--requirepass must not be empty");
