@@ -274,6 +274,9 @@ const SCRIPT: string[][] = [
   ["GETRANGE", "r", "10", "20"],
   ["GETRANGE", "r", "-100", "100"],
   ["GETRANGE", "r", "0", "9223372036854775807"],
+  // Apart as 64-bit integers, one double apart: still start > end.
+  ["GETRANGE", "r", "-9223372036854775807", "-9223372036854775808"],
+  ["SUBSTR", "r", "-9007199254740995", "-9007199254740996"],
   ["GETRANGE", "r", "a", "1"],
   ["GETRANGE", "nope", "0", "-1"],
   ["SUBSTR", "r", "1", "2"],

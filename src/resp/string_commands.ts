@@ -49,11 +49,13 @@ function count(s: Session, value: Uint8Array | undefined): void {
 
 /** GETRANGE key start end (and SUBSTR): bytes start..end, both included; negative ones count from the end. */
 export async function getrange(v: ReadView, args: Uint8Array[]): Promise<Reply> {
-  let start = Number(parseInt64(args[2])), end = Number(parseInt64(args[3]));
+  const from = parseInt64(args[2]), to = parseInt64(args[3]);
   const value = await v.get(args[1]) ?? EMPTY;
   const len = value.length;
   // Redis' rules: a range wholly before the start is empty, the rest is clamped.
-  if (start < 0 && end < 0 && start > end) return EMPTY;
+  // Compared as 64-bit integers: two of them can round to one double.
+  if (from < 0n && to < 0n && from > to) return EMPTY;
+  let start = Number(from), end = Number(to);
   if (start < 0) start = Math.max(len + start, 0);
   if (end < 0) end = Math.max(len + end, 0);
   end = Math.min(end, len - 1);
