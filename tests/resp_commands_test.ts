@@ -279,6 +279,37 @@ Deno.test("commands: BGREWRITEAOF compacts in the background", async () => {
   });
 });
 
+Deno.test("commands: INFO keyspace inside EXEC counts the writes queued before it, as DBSIZE does", async () => {
+  await withServer(async (port) => {
+    const c = await Client.connect(port);
+    try {
+      await c.call("SET", "x", "1");
+      assert.equal(await c.call("MULTI"), "OK");
+      for (
+        const cmd of [
+          ["SET", "a", "1"],
+          ["SET", "b", "2", "EX", "100"],
+          ["INFO", "keyspace"],
+          ["DBSIZE"],
+          ["DEL", "x"],
+          ["PERSIST", "b"],
+          ["INFO", "keyspace"],
+          ["FLUSHALL"],
+          ["INFO", "keyspace"],
+        ]
+      ) assert.equal(await c.call(...cmd), "QUEUED");
+      const replies = await c.call("EXEC") as Reply[];
+      assert.match(String(replies[2]), /^# Keyspace\r\ndb0:keys=3,expires=1,avg_ttl=\d+\r\n$/);
+      assert.equal(replies[3], 3);
+      assert.equal(String(replies[6]), "# Keyspace\r\ndb0:keys=2,expires=0,avg_ttl=0\r\n");
+      assert.equal(String(replies[8]), "# Keyspace\r\n");
+      assert.equal(String(await c.call("INFO", "keyspace")), "# Keyspace\r\n");
+    } finally {
+      c.close();
+    }
+  });
+});
+
 Deno.test("commands: INFO reports true counts", async () => {
   await withServer(async (port) => {
     const c = await Client.connect(port);

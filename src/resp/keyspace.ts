@@ -54,6 +54,8 @@ export interface KeyView extends ReadView {
   keys(range: KeyRange): AsyncIterable<Uint8Array>;
   /** How many keys this view has. */
   size(): Promise<number>;
+  /** `key`'s absolute expiry as this view has it (Infinity: none), undefined when absent. */
+  expiryAt(key: Uint8Array): number | undefined;
 }
 
 /** Which keys {@link KeyView.keys} yields, in what order: as the store's `keys()` takes them. */
@@ -241,6 +243,13 @@ export class Overlay implements KeyView {
     const had = await Promise.all(changes.map(({ key }) => this.#db.has(key)));
     changes.forEach(({ entry }, i) => n += (this.#live(entry) ? 1 : 0) - (had[i] ? 1 : 0));
     return n;
+  }
+
+  expiryAt(key: Uint8Array): number | undefined {
+    const known = this.#known(key, byteString(key));
+    if (known === undefined) return expiryAt(this.#db, key);
+    const live = this.#live(known);
+    return live && (live.expireAt ?? Infinity);
   }
 
   /** Keys this view wrote or deleted. */

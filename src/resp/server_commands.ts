@@ -106,20 +106,23 @@ export function time(): Reply {
   return [String(us / 1_000_000n), String(us % 1_000_000n)];
 }
 
-/** INFO [section ...]: Redis' layout, with Cask's own figures. */
-export async function info(s: Session, args: Uint8Array[]): Promise<Reply> {
+/** INFO [section ...]: Redis' layout, with Cask's own figures; inside EXEC, as `view` has the keyspace. */
+export async function info(s: Session, args: Uint8Array[], view?: KeyView): Promise<Reply> {
   const wanted = new Set(args.slice(1).map((a) => asciiUpper(a)));
   const all = wanted.size === 0 || ["ALL", "EVERYTHING", "DEFAULT"].some((w) => wanted.has(w));
   const sections: string[] = [];
   for (const [name, lines] of Object.entries(SECTIONS)) {
     if (all || wanted.has(name.toUpperCase())) {
-      sections.push([`# ${name}`, ...await lines(s.server)].join("\r\n") + "\r\n");
+      sections.push([`# ${name}`, ...await lines(s.server, view)].join("\r\n") + "\r\n");
     }
   }
   return utf8.encode(sections.join("\r\n"));
 }
 
-const SECTIONS: Record<string, (st: ServerState) => string[] | Promise<string[]>> = {
+const SECTIONS: Record<
+  string,
+  (st: ServerState, view?: KeyView) => string[] | Promise<string[]>
+> = {
   Server: (st) => {
     const uptime = Math.floor((Date.now() - st.startedAt) / 1000);
     return [
@@ -179,14 +182,14 @@ const SECTIONS: Record<string, (st: ServerState) => string[] | Promise<string[]>
     // Nothing is ever evicted: the store is not a cache.
     "evicted_keys:0",
   ],
-  Keyspace: async (st) => {
+  Keyspace: async (st, view) => {
     // Expiries live in the index only, so counting them walks every key.
     let keys = 0;
     let expires = 0;
     let ttlSum = 0;
     const now = Date.now();
-    for await (const key of st.db.keys()) {
-      const at = expiryAt(st.db, key);
+    for await (const key of view ? view.keys({}) : st.db.keys()) {
+      const at = view ? view.expiryAt(key) : expiryAt(st.db, key);
       if (at === undefined) continue;
       keys++;
       if (at !== Infinity) {
