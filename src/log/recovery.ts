@@ -28,6 +28,7 @@ import {
   FILE_FLAG_COMPACTED,
   FILE_HEADER_SIZE,
   FILE_MAGIC,
+  HEADER_SIZE,
   KIND_DATA,
   OFF_FLAGS,
   OFF_HCRC,
@@ -59,6 +60,10 @@ import {
 } from "./replay.ts";
 
 export type { RecoveryOptions, RecoverySink } from "./replay.ts";
+
+// The most sequence numbers one data file can hold: its largest size (2^32
+// bytes, maxFileSize's cap) in records of a header and a byte of key.
+const MAX_RECORDS_PER_FILE = Math.floor(2 ** 32 / (HEADER_SIZE + 1));
 
 /** What recovery leaves for the writer and the catalog. */
 export interface RecoveredLog {
@@ -187,8 +192,14 @@ export async function recoverLog(
     const named = ck ? [...ck.files].sort((a, b) => a.id - b.id) : [];
     const before = (gone: CheckpointFile) =>
       named.filter((n) => n.id < gone.id).at(-1)?.lastSeq ?? 0;
-    // A lost file that held no record (a store closed empty) lost nothing.
-    const lostRecords = missing.filter((gone) => gone.lastSeq > before(gone));
+    // A lost file that held no record lost nothing, unless the log resumes
+    // in it: the writes after the checkpoint went there, how many nothing
+    // tells. (One whose records are of a batch that began in the file before
+    // it holds no number of its own, and lost them all the same.)
+    const resumedIn = (gone: CheckpointFile) => ck && gone.id === ck.fileId;
+    const lostRecords = missing.filter((gone) =>
+      gone.lastSeq > before(gone) || gone.size > FILE_HEADER_SIZE || resumedIn(gone)
+    );
     if (ck && lostRecords.length > 0) {
       for (const gone of lostRecords) {
         const path = dataPath(dir, gone.id);
@@ -201,10 +212,17 @@ export async function recoverLog(
           opts.readOnly && !listedAlready &&
           ((await statOrUndefined(path))?.size ?? -1) >= gone.size
         ) continue;
-        lost = Math.max(lost, gone.lastSeq);
+        // Past every number the resume file can have held since: so many
+        // records (of at least a header and a byte of key) fill the largest file.
+        lost = Math.max(lost, gone.lastSeq + (resumedIn(gone) ? MAX_RECORDS_PER_FILE : 0));
         const held = (gone.flags & FILE_FLAG_BLOB) !== 0
           ? `a streamed value's file with sequence ${gone.lastSeq}, which is lost`
-          : `with sequences ${before(gone) + 1}..${gone.lastSeq}, which are lost`;
+          : resumedIn(gone)
+          ? `the file the log went on in after sequence ${gone.lastSeq}: every write after ` +
+            `that is lost (how many, nothing tells; no number up to ${lost} is handed out again)`
+          : gone.lastSeq > before(gone)
+          ? `with sequences ${before(gone) + 1}..${gone.lastSeq}, which are lost`
+          : `with the end of the batch of sequence ${gone.lastSeq}, which is lost`;
         report(
           "missing-file",
           path,
