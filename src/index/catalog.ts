@@ -754,6 +754,17 @@ export class Catalog {
       (newest.expireAt !== 0 && newest.expireAt <= this.#opts.clock());
   }
 
+  // Whether no key in [start, end) is live once the writes in flight are applied.
+  #noneInRange(start: string, end: string | undefined): boolean {
+    for (const [k] of this.range(start, end)) if (!this.#goneInFlight(k)) return false;
+    for (const k of this.#inflight.keys()) {
+      if (k >= start && (end === undefined || k < end) && !this.#absentAfterInflight(k)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   /**
    * Deletes every key in [start, end) (`end` undefined: no end) with one range
    * record in the log; resolves to how many live keys it deleted.
@@ -767,6 +778,14 @@ export class Catalog {
   }
 
   #deleteRange(start: string, end: string | undefined): Promise<number> {
+    this.#writable();
+    // Nothing to delete, as for a delete of an absent key: no record, and no
+    // sequence number, which a change feed would have nothing to hand out for
+    // (a consumer resuming at its last change would find the log's history
+    // begun past it once a compaction dropped the record).
+    if (this.#noneInRange(start, end)) {
+      return this.#writer.busy ? this.#writer.commit(() => 0) : Promise.resolve(0);
+    }
     const op: KeyedOp = {
       k: start,
       kb: keyToBytes(start),
