@@ -135,11 +135,34 @@ export async function recoverLog(
     const ids = await probeAll(dir, listed.ids, opts.readOnly === true, probes);
     const storeId = pickStoreId(probes, dir);
     const files: DataFile[] = [];
+    // This store's newest file under its own name. One of its files under
+    // another's name, numbered past it (the newest files swapped, say), holds
+    // the newest of the log, lost to this open; one numbered below is a copy,
+    // or leaves a gap the header chain reports.
+    const topOwn = Math.max(
+      -1,
+      ...probes.filter((p) => p.header?.storeId === storeId && p.header.fileId === p.id)
+        .map((p) => p.id),
+    );
+    // The highest sequence number in the files numbered past it: none of
+    // those numbers is handed out again.
+    let misplaced = 0;
     for (let i = 0; i < probes.length; i++) {
       const p = probes[i];
       const path = dataPath(dir, p.id);
       const h = p.header;
       if (h?.version === 2 && (h.storeId !== storeId || h.fileId !== p.id)) {
+        if (h.storeId === storeId && h.fileId > topOwn) {
+          misplaced = Math.max(misplaced, h.baseSeq, await highestSeq(p, h));
+          report(
+            "missing-file",
+            path,
+            p.size,
+            `skipped: its header says it is data.${h.fileId}, this store's newest file under ` +
+              `another name: its records are not applied (put it back as data.${h.fileId})`,
+          );
+          continue;
+        }
         const whose = h.storeId !== storeId ? `store ${h.storeId}` : `data.${h.fileId}`;
         report("foreign-file", path, p.size, `skipped: its header says it is ${whose}`);
         continue;
@@ -178,7 +201,7 @@ export async function recoverLog(
     }
     const ck = (checkpoint || opts.checkpointEvidence) && readCheckpoint(dir, storeId);
     // Sequence numbers the lost files held are never handed out again.
-    let lost = 0;
+    let lost = misplaced;
     // Its file table is checked only with the whole checkpoint: a damaged one
     // must not report files missing, nor number new files past its ids, so it
     // is checked first, when it would.
@@ -217,17 +240,20 @@ export async function recoverLog(
         lost = Math.max(lost, gone.lastSeq + (resumedIn(gone) ? MAX_RECORDS_PER_FILE : 0));
         const held = (gone.flags & FILE_FLAG_BLOB) !== 0
           ? `a streamed value's file with sequence ${gone.lastSeq}, which is lost`
-          : resumedIn(gone)
-          ? `the file the log went on in after sequence ${gone.lastSeq}: every write after ` +
-            `that is lost (how many, nothing tells; no number up to ${lost} is handed out again)`
           : gone.lastSeq > before(gone)
           ? `with sequences ${before(gone) + 1}..${gone.lastSeq}, which are lost`
-          : `with the end of the batch of sequence ${gone.lastSeq}, which is lost`;
+          : gone.size > FILE_HEADER_SIZE
+          ? `with the end of the batch of sequence ${gone.lastSeq}, which is lost`
+          : "with no record then";
+        const after = resumedIn(gone)
+          ? `; the log went on in it, and every write after sequence ${gone.lastSeq} is lost ` +
+            `too (how many, nothing tells; no number up to ${lost} is handed out again)`
+          : "";
         report(
           "missing-file",
           path,
           gone.size,
-          `data.${gone.id} is missing: the index checkpoint names it, ${held}`,
+          `data.${gone.id} is missing: the index checkpoint names it, ${held}${after}`,
         );
       }
     }
@@ -631,6 +657,15 @@ async function formatOfDamaged(
     };
   }
   return { kind: "foreign-file", why: "not a Cask data file" };
+}
+
+// The highest sequence number among the records of `p`, read under the salt
+// of its header `h`.
+async function highestSeq(p: Probe, h: FileHeader): Promise<number> {
+  let top = 0;
+  const log = { fd: p.fd, size: p.size, fmt: formatV2(h.salt), start: FILE_HEADER_SIZE };
+  await walkLog(log, (_, r) => top = Math.max(top, r.seq), () => true);
+  return top;
 }
 
 // The format of the salt the first record's header checksum was made with,
