@@ -44,6 +44,7 @@ import { type CompactionContext, runCompaction, wantsCompaction } from "./compac
 import { BulkLoader, loadingSink, type LoadTarget } from "./bulk_load.ts";
 import { TailMerge } from "./tail_merge.ts";
 import { Checkpointer } from "./checkpointer.ts";
+import { InFlightWrites } from "./inflight.ts";
 import { Follower, type FollowTarget } from "./follower.ts";
 import { type Entry, KeyDir } from "./keydir.ts";
 import { type Claim, type KeyRange, WriteOrder } from "./write_order.ts";
@@ -88,11 +89,6 @@ export interface KeyedCheck {
 
 // A write of a key appended and not yet applied: its sequence number, negated
 // for a delete, and the expiry of a set (0: none).
-interface InFlight {
-  seq: number;
-  expireAt: number;
-}
-
 /** One key's change as a commit applies it; `value` undefined for a delete or an expiry. */
 export interface KeyChange {
   k: string;
@@ -162,10 +158,8 @@ export class Catalog {
   #follower?: Follower;
   #storeId = "";
   #seq = 0;
-  // Keys with a write appended but not yet applied (under sync "always" a write
-  // is applied after its fsync), with that write: a checked commit, and a
-  // delete, judge a key by its newest write, applied or not.
-  readonly #inflight = new Map<string, InFlight>();
+  // Keys with a write appended but not yet applied, with that write.
+  readonly #inflight = new InFlightWrites();
   // The backups asked for so far, settled once the last has, and how many are unsettled.
   #backups: Promise<void> = Promise.resolve();
   #backupsQueued = 0;
@@ -882,10 +876,11 @@ export class Catalog {
       throw e;
     }
     const recordSize = at.headerSize + op.kb.length + v.length;
-    this.#inflight.set(op.k, { seq: at.seq, expireAt: op.expireAt });
+    const written = [op];
+    this.#inflight.add(written, at.seq);
     await this.#writer.commit(
       () => {
-        this.#landed(op.k, at.seq);
+        this.#inflight.landed(written, at.seq);
         this.#put(op.k, {
           fileId: at.file.id,
           offset: at.offset,
@@ -950,12 +945,6 @@ export class Catalog {
     return this.#append(ops, ops.length > 1, (_, seq) => seq);
   }
 
-  // Write `seq` of `k` is applied, or never will be: unless a newer write of
-  // `k` is in flight, `k` has none.
-  #landed(k: string, seq: number): void {
-    if (Math.abs(this.#inflight.get(k)?.seq ?? 0) === seq) this.#inflight.delete(k);
-  }
-
   // The sequence number of the newest range delete in flight over `k` (0: none).
   #rangeInFlight(k: string): number {
     let newest = 0;
@@ -981,13 +970,7 @@ export class Catalog {
     this.#checkpoints.appended(ops.length);
     const deferred = durable || this.#writer.deferred;
     // A range delete is not a write of its start key: #inflightRanges has it.
-    if (deferred) {
-      for (const o of ops) {
-        if (!o.range) {
-          this.#inflight.set(o.k, { seq: o.tombstone ? -seq : seq, expireAt: o.expireAt });
-        }
-      }
-    }
+    if (deferred) this.#inflight.add(ops, seq);
     // Applied after the call returns: by then the caller may have reused its
     // value buffers, and the feeds must get the bytes written. They are copied
     // now only when a feed listens (a copy of every value cost durable
@@ -1014,9 +997,9 @@ export class Catalog {
           this.#put(o.k, e);
           if (places) places[i] = e;
         }
-        if (deferred) this.#landed(o.k, seq);
         at += size;
       }
+      if (deferred) this.#inflight.landed(ops, seq);
       this.#seq = seq;
       if (changes) {
         ops.forEach((o, i) => {
@@ -1037,10 +1020,7 @@ export class Catalog {
     if (deferred) {
       const drops = this.#writer.drops;
       done.catch(() => {
-        if (this.#writer.drops !== drops) return;
-        for (const o of ops) {
-          this.#landed(o.k, seq);
-        }
+        if (this.#writer.drops === drops) this.#inflight.landed(ops, seq);
       });
     }
     return done;
