@@ -2,6 +2,11 @@
 // run, with the same durability on both sides:
 //   fsync every write:  cask --sync always  vs  redis appendonly yes, appendfsync always
 //   no fsync:           cask --sync never   vs  redis appendonly yes, appendfsync no
+// and, for the rows without fsync, against redis-server as it comes (no AOF,
+// RDB snapshots now and then), the baseline issue 14 names: it writes nothing
+// per write at all, so it does less than either.
+// The servers of a durability run side by side, and each run of a workload
+// goes to each of them in turn: drift of a shared machine lands on both sides.
 // Workloads: SET and GET with 16-deep pipelines (-P 16, 50 clients), and
 // unpipelined with 50 clients (-c 50); INCR of one key (redis-benchmark's own
 // INCR test, which has no -r), where every command reads what the one before
@@ -66,11 +71,13 @@ async function cask(sync: "always" | "never"): Promise<Server> {
   );
 }
 
-async function redis(fsync: "always" | "no"): Promise<Server> {
+// redis-server with an AOF fsynced as `fsync` says, or with its defaults.
+async function redis(fsync: "always" | "no" | "defaults"): Promise<Server> {
   const dir = await Deno.makeTempDir({ prefix: "resp-bench-redis-" });
   const port = freePort();
+  const aof = ["--save", "", "--appendonly", "yes", "--appendfsync", fsync];
   return await start(
-    `redis AOF appendfsync ${fsync}`,
+    fsync === "defaults" ? "redis defaults (no AOF, RDB snapshots)" : `appendfsync ${fsync}`,
     "redis-server",
     [
       "--port",
@@ -79,12 +86,7 @@ async function redis(fsync: "always" | "no"): Promise<Server> {
       "127.0.0.1",
       "--dir",
       dir,
-      "--save",
-      "",
-      "--appendonly",
-      "yes",
-      "--appendfsync",
-      fsync,
+      ...(fsync === "defaults" ? [] : aof),
     ],
     dir,
     port,
@@ -166,42 +168,52 @@ async function run(server: Server, w: Workload): Promise<Result> {
 
 const median = (xs: number[]) => xs.toSorted((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function measure(server: Server): Promise<Map<string, Result[]>> {
-  const results = new Map<string, Result[]>();
+// Each workload's runs on every server, run i of each in turn; by server, then workload.
+async function measure(servers: Server[]): Promise<Map<string, Result[]>[]> {
+  const results = servers.map(() => new Map<string, Result[]>());
   try {
-    // An unmeasured first run of each workload, for both servers alike: it
-    // warms Cask's JIT for that path (a cold first run measured 0.4x of a warm
-    // one), and the first fills the keyspace, so GETs find their keys.
     for (const w of WORKLOADS) {
-      await run(server, w);
-      const runs: Result[] = [];
-      for (let i = 0; i < RUNS; i++) runs.push(await run(server, w));
-      results.set(w.name, runs);
+      // An unmeasured first run of each workload, for every server alike: it
+      // warms Cask's JIT for that path (a cold first run measured 0.4x of a
+      // warm one), and the first fills the keyspace, so GETs find their keys.
+      for (const s of servers) await run(s, w);
+      for (const r of results) r.set(w.name, []);
+      for (let i = 0; i < RUNS; i++) {
+        for (const [j, s] of servers.entries()) results[j].get(w.name)!.push(await run(s, w));
+      }
     }
   } finally {
-    await server.stop();
+    for (const s of servers) await s.stop();
   }
   return results;
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
-const pairs: ["always" | "never", "always" | "no"][] = [["always", "always"], ["never", "no"]];
+const groups: { sync: "always" | "never"; redis: ("always" | "no" | "defaults")[] }[] = [
+  { sync: "always", redis: ["always"] },
+  { sync: "never", redis: ["no", "defaults"] },
+];
 const rows: string[] = [];
-for (const [sync, fsync] of pairs) {
+for (const { sync, redis: kinds } of groups) {
   if (values.only !== undefined && values.only !== sync) continue;
-  const c = await measure(await cask(sync));
-  const r = await measure(await redis(fsync));
+  const servers = [await cask(sync)];
+  for (const kind of kinds) servers.push(await redis(kind));
+  const [c, ...others] = await measure(servers);
   for (const w of WORKLOADS) {
-    const cr = c.get(w.name)!;
-    const rr = r.get(w.name)!;
-    const rps = [median(cr.map((x) => x.rps)), median(rr.map((x) => x.rps))];
-    const cpu = [median(cr.map((x) => x.cpuUs)), median(rr.map((x) => x.cpuUs))];
-    rows.push(
-      `| ${w.name} | --sync ${sync} / appendfsync ${fsync} | ${fmt(rps[0])} | ${fmt(rps[1])} | ` +
-        `${(rps[0] / rps[1]).toFixed(2)}x | ${cpu[0].toFixed(1)} | ${cpu[1].toFixed(1)} | ` +
-        `${(cpu[1] / cpu[0]).toFixed(2)}x | ${cr.map((x) => fmt(x.rps)).join(" / ")} | ` +
-        `${rr.map((x) => fmt(x.rps)).join(" / ")} |`,
-    );
+    for (const [j, r] of others.entries()) {
+      const cr = c.get(w.name)!;
+      const rr = r.get(w.name)!;
+      const rps = [median(cr.map((x) => x.rps)), median(rr.map((x) => x.rps))];
+      const cpu = [median(cr.map((x) => x.cpuUs)), median(rr.map((x) => x.cpuUs))];
+      rows.push(
+        `| ${w.name} | --sync ${sync} / ${servers[j + 1].name} | ${fmt(rps[0])} | ${
+          fmt(rps[1])
+        } | ` +
+          `${(rps[0] / rps[1]).toFixed(2)}x | ${cpu[0].toFixed(1)} | ${cpu[1].toFixed(1)} | ` +
+          `${(cpu[1] / cpu[0]).toFixed(2)}x | ${cr.map((x) => fmt(x.rps)).join(" / ")} | ` +
+          `${rr.map((x) => fmt(x.rps)).join(" / ")} |`,
+      );
+    }
   }
 }
 const load = (await Deno.readTextFile("/proc/loadavg").catch(() => "?")).split(" ")[0];
