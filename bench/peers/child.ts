@@ -24,6 +24,8 @@ export interface ChildReport {
   /** YCSB operations per workload actually used. */
   ycsbOps?: number;
   notes: string[];
+  /** Copied from the engine: its fsync-off rows fsync anyway. */
+  fsyncsEveryCommit?: boolean;
   results: Result[];
   /** 1-minute load average before → after the run, filled in by the parent. */
   load?: string;
@@ -40,6 +42,7 @@ try {
   } else {
     const { engine } = await ADAPTERS[name]();
     report.notes = engine.notes;
+    report.fsyncsEveryCommit = engine.fsyncsEveryCommit;
     const cap = engine.maxN ?? Infinity;
     report.n = Math.min(opts.n, cap);
     report.records = Math.min(opts.records, cap);

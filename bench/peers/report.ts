@@ -4,41 +4,43 @@ import type { ChildReport } from "./child.ts";
 import type { LatencySummary, Result } from "./measure.ts";
 import type { EngineName, Options, Workload } from "./options.ts";
 import { PIPELINE } from "./store.ts";
-import { SPECS, type YcsbName } from "./ycsb/workloads.ts";
+import { INSERT, READ_MODIFY_WRITE, SPECS, UPDATE, type YcsbName } from "./ycsb/workloads.ts";
 
-const OFF = "fsync off";
 const SYNCED = "each write fsynced before it is acknowledged";
 
-/** What each row measures, and with what durability. */
-const DESCRIPTIONS: Record<Workload, string> = {
-  "fillseq": `N writes, keys ascending, fresh store, pipelined (${PIPELINE} in flight); ${OFF}`,
-  "fillrandom": `N writes, keys shuffled, fresh store, pipelined; ${OFF}`,
-  "fillrandom-1":
-    `the first min(N, 100,000) writes of fillrandom's order, fresh store, one write awaited at a time; ${OFF}`,
-  "overwrite": `N writes of existing keys, shuffled, pipelined; ${OFF}`,
-  "overwrite-1":
-    `min(N, 100,000) writes of existing keys of the N-key store, shuffled, one write awaited at a time; ${OFF}`,
+/**
+ * What each row measures. A function gets the count of writes each engine made, for rows
+ * that cap it (at n, or at an engine's `maxOneAtATimeWrites`).
+ */
+const DESCRIPTIONS: Record<Workload, string | ((count: string) => string)> = {
+  "fillseq": `N writes, keys ascending, fresh store, pipelined (${PIPELINE} in flight)`,
+  "fillrandom": "N writes, keys shuffled, fresh store, pipelined",
+  "fillrandom-1": (count) =>
+    `the first ${count} writes of fillrandom's order, fresh store, one write awaited at a time`,
+  "overwrite": "N writes of existing keys, shuffled, pipelined",
+  "overwrite-1": (count) =>
+    `${count} writes of existing keys of the N-key store, shuffled, one write awaited at a time`,
   "readrandom": "N point reads of present keys, uniform random, one at a time",
   "readmissing": "N point reads of absent keys, one at a time",
   "scan": "full ordered scan of N keys",
-  "delete-all": `delete all N keys, shuffled, pipelined; ${OFF}`,
-  "durable-1": `2000 writes, one awaited at a time; ${SYNCED}`,
-  "durable-pipelined": `20,000 writes, pipelined (${PIPELINE} in flight); ${SYNCED}`,
-  "durable-64": `2000 writes from 64 concurrent writers; ${SYNCED}`,
-  "big-write": `256 × 1 MiB values, pipelined; ${OFF}`,
+  "delete-all": "delete all N keys, shuffled, pipelined",
+  "durable-1": (count) => `${count} writes, one awaited at a time; ${SYNCED}`,
+  "durable-pipelined": (count) => `${count} writes, pipelined (${PIPELINE} in flight); ${SYNCED}`,
+  "durable-64": (count) => `${count} writes from 64 concurrent writers; ${SYNCED}`,
+  "big-write": "256 × 1 MiB values, pipelined",
   "big-read": "read back the 256 × 1 MiB values",
   "reopen":
     "close + open + one read of the N-key store (Cask: the close writes an index checkpoint, the open loads it)",
   "reopen-compacted": "same after compaction (Cask: the checkpoint written by the close after it)",
   "compact":
-    "compaction after overwrite, overwrite-1 and one more shuffled overwrite of all N keys; live data rate",
+    "compaction after overwrite, overwrite-1 and one more shuffled overwrite of all N keys; live data rate; each engine makes the result durable",
   "compact-reclaimed": "disk space given back by that compaction",
   "rss-per-key": "RSS growth / N after fillseq (3 s for background work to end, then GC)",
   "rss-margin-per-key":
     "RSS(2N keys) − RSS(N keys), / N, each 3 s after its load and after GC, in a process of its own: whole-process bytes per key at the margin",
   "index-bytes-per-key":
     "the engine's own index memory estimate per key (Cask: stats().index.bytesPerKey) at N",
-  "ycsb-load": `load the YCSB records, pipelined; ${OFF}`,
+  "ycsb-load": "load the YCSB records, pipelined",
   "ycsb-a": "",
   "ycsb-b": "",
   "ycsb-c": "",
@@ -50,6 +52,70 @@ const DESCRIPTIONS: Record<Workload, string> = {
     "workload A at the same pace, repeated while a compaction of the whole store runs",
 };
 
+/** Rows besides YCSB A-F whose timed work includes writes to a store opened with fsync off. */
+const UNSYNCED = new Set<Workload>([
+  "fillseq",
+  "fillrandom",
+  "fillrandom-1",
+  "overwrite",
+  "overwrite-1",
+  "delete-all",
+  "big-write",
+  "ycsb-load",
+  "ycsb-a-paced",
+  "ycsb-a-compacting",
+]);
+
+/**
+ * Rows run at a fixed rate: their ops/s is the pace, so it is no win or loss (an engine
+ * that falls short of the pace still shows in the table).
+ */
+const PACED: Workload[] = ["ycsb-a-paced", "ycsb-a-compacting"];
+
+const isYcsb = (w: string) => w.startsWith("ycsb-") && w !== "ycsb-load";
+
+/** Whether the row times writes made with fsync off (YCSB A-F: every workload that writes). */
+function writesUnsynced(w: Workload): boolean {
+  const spec: { mix: number[] } | undefined = SPECS[w.replace("ycsb-", "") as YcsbName];
+  return spec
+    ? spec.mix[UPDATE] + spec.mix[INSERT] + spec.mix[READ_MODIFY_WRITE] > 0
+    : UNSYNCED.has(w);
+}
+
+/** Cask with fsync off against a peer that fsyncs anyway: a ratio would not be like for like. */
+const unlike = (peer: ChildReport, w: Workload) => !!peer.fsyncsEveryCommit && writesUnsynced(w);
+
+const UNLIKE_MARK = "–†";
+
+/** The note under a table that has UNLIKE_MARK cells. */
+function unlikeNote(peers: ChildReport[], rows: Workload[]): string[] {
+  const named = peers.filter((p) => rows.some((w) => unlike(p, w))).map((p) => p.engine);
+  if (!named.length) return [];
+  return [
+    `${UNLIKE_MARK}: ${
+      named.join(" and ")
+    } fsyncs every commit and has no setting to stop it, while Cask runs these rows with fsync off: not the same work, so no ratio; the figures measured stay in the engine's column.`,
+    "",
+  ];
+}
+
+/** A row's description, given the writes each engine made in it. */
+function describe(w: Workload, counts: [EngineName, number][]): string {
+  const d = DESCRIPTIONS[w];
+  const text = typeof d === "string" ? d : d(countText(counts));
+  return writesUnsynced(w) ? `${text}; fsync off` : text;
+}
+
+/** The writes each engine made in a row, e.g. "100,000 (denokv: 5,000)". */
+function countText(counts: [EngineName, number][]): string {
+  if (!counts.length) return "?";
+  const [, first] = counts[0];
+  const others = counts.filter(([, c]) => c !== first).map(([e, c]) =>
+    `${e}: ${c.toLocaleString("en-US")}`
+  );
+  return first.toLocaleString("en-US") + (others.length ? ` (${others.join(", ")})` : "");
+}
+
 const RAW_DESCRIPTIONS: Record<string, string> = {
   "raw-seq-write": "FsFile.write of 1 MiB chunks, 256 MiB, page cache",
   "raw-seq-write-synced": "same plus one fdatasync at the end",
@@ -58,8 +124,6 @@ const RAW_DESCRIPTIONS: Record<string, string> = {
   "raw-pread-node": "node:fs readSync(fd, buf, 0, 100, pos): one pread(2), same file",
   "raw-pread-async": "await seek + await read of 100 bytes, same file",
 };
-
-const isYcsb = (w: string) => w.startsWith("ycsb-") && w !== "ycsb-load";
 
 function fmt(v: number): string {
   if (Math.abs(v) >= 100) return Math.round(v).toLocaleString("en-US");
@@ -142,10 +206,18 @@ export function renderReport(opts: Options, info: RunInfo, reports: ChildReport[
     return own === size ? e.engine : `${e.engine} (${own.toLocaleString("en-US")})`;
   };
   const ratioHeader = hasCask ? peers.map((p) => `cask vs ${p.engine}`) : [];
-  const ratioCells = (w: string, pick: (r: Result | undefined) => Result | undefined) =>
+  const ratioCells = (w: Workload, pick: (r: Result | undefined) => Result | undefined) =>
     hasCask
-      ? peers.map((p) => showRatio(ratioOf(pick(find("cask", w)), pick(find(p.engine, w)))))
+      ? peers.map((p) => {
+        const x = ratioOf(pick(find("cask", w)), pick(find(p.engine, w)));
+        return x !== null && unlike(p, w) ? UNLIKE_MARK : showRatio(x);
+      })
       : [];
+  const counts = (w: Workload) =>
+    engines.flatMap((e): [EngineName, number][] => {
+      const ops = find(e.engine, w)?.ops;
+      return ops === undefined ? [] : [[e.engine, ops]];
+    });
 
   const plain = opts.workloads.filter((w) => !isYcsb(w) && present(w));
   if (plain.length) {
@@ -153,7 +225,7 @@ export function renderReport(opts: Options, info: RunInfo, reports: ChildReport[
       const unit = engines.map((e) => find(e.engine, w)?.unit).find((u) => u) ?? "";
       return [
         w,
-        DESCRIPTIONS[w],
+        describe(w, counts(w)),
         unit,
         ...engines.map((e) => cell(find(e.engine, w))),
         ...ratioCells(w, (r) => r),
@@ -166,7 +238,7 @@ export function renderReport(opts: Options, info: RunInfo, reports: ChildReport[
       ...engines.map((e) => label(e, opts.n, (x) => x.n)),
       ...ratioHeader,
     ];
-    out.push(table(header, rows), "");
+    out.push(table(header, rows), "", ...unlikeNote(peers, plain));
     if (hasCask && peers.length) {
       out.push(
         "Ratios are oriented so that >1× means Cask did better (faster, or smaller for ms, µs and B/key); <1× means Cask did worse. Space reclaimed gets no ratio.",
@@ -193,7 +265,7 @@ export function renderReport(opts: Options, info: RunInfo, reports: ChildReport[
     const rows: string[][] = [];
     for (const w of ycsb) {
       const name = w.replace("ycsb-", "") as YcsbName;
-      const what = name in SPECS ? SPECS[name].what : DESCRIPTIONS[w];
+      const what = name in SPECS ? SPECS[name].what : describe(w, counts(w));
       rows.push([
         w,
         what,
@@ -218,7 +290,7 @@ export function renderReport(opts: Options, info: RunInfo, reports: ChildReport[
       ...engines.map((e) => label(e, opts.records, (x) => x.records)),
       ...ratioHeader,
     ];
-    out.push(table(header, rows), "");
+    out.push(table(header, rows), "", ...unlikeNote(peers, ycsb));
     const quiet = find("cask", "ycsb-a-paced")?.latency;
     const busy = find("cask", "ycsb-a-compacting");
     if (quiet && busy?.latency) {
@@ -259,36 +331,55 @@ export function renderReport(opts: Options, info: RunInfo, reports: ChildReport[
   return out.join("\n") + "\n";
 }
 
-/** Every ratio of the run sorted into wins and losses per peer, losses first. */
+/**
+ * Every ratio of the run sorted into wins and losses per peer, losses first; the rows with
+ * no like-for-like ratio and the paced rates are named apart, so nothing drops out unseen.
+ */
 function winsAndLosses(
   opts: Options,
   peers: ChildReport[],
   find: (engine: EngineName, w: string) => Result | undefined,
 ): string[] {
   const out = ["## Where Cask wins and loses (ratios from this run, >1× = Cask better)", ""];
+  const list = (xs: [string, number][]) =>
+    xs.map(([w, x]) => `${w} ${showRatio(x)}`).join(", ") || "none";
   for (const p of peers) {
     const scored: [string, number][] = [];
+    const unlikeRows: Workload[] = [];
     for (const w of opts.workloads) {
       const x = ratioOf(find("cask", w), find(p.engine, w));
-      if (x !== null) scored.push([isYcsb(w) ? `${w} ops/s` : w, x]);
-      if (isYcsb(w)) {
-        const tail = ratioOf(
-          latencyResult(find("cask", w), "p999"),
-          latencyResult(find(p.engine, w), "p999"),
-        );
-        if (tail !== null) scored.push([`${w} p99.9`, tail]);
+      if (x !== null && unlike(p, w)) {
+        unlikeRows.push(w);
+        continue;
+      }
+      if (x !== null && !PACED.includes(w)) scored.push([isYcsb(w) ? `${w} ops/s` : w, x]);
+      if (!isYcsb(w)) continue;
+      for (const [q, shown] of LATENCIES) {
+        const y = ratioOf(latencyResult(find("cask", w), q), latencyResult(find(p.engine, w), q));
+        if (y !== null) scored.push([`${w} ${shown}`, y]);
       }
     }
     scored.sort((a, b) => a[1] - b[1]);
-    const list = (xs: [string, number][]) =>
-      xs.map(([w, x]) => `${w} ${showRatio(x)}`).join(", ") || "none";
+    const losses = scored.filter(([, x]) => x < 1);
+    const wins = scored.filter(([, x]) => x >= 1).reverse();
+    const apart = unlikeRows.length
+      ? `; **no ratio** (${unlikeRows.length}, ${p.engine} fsyncs every commit where Cask runs with fsync off): ${
+        unlikeRows.join(", ")
+      }`
+      : "";
     out.push(
-      `- vs ${p.engine}: **loses** (${scored.filter(([, x]) => x < 1).length}): ${
-        list(scored.filter(([, x]) => x < 1))
-      }; ` +
-        `**wins** (${scored.filter(([, x]) => x >= 1).length}): ${
-          list(scored.filter(([, x]) => x >= 1).reverse())
-        }`,
+      `- vs ${p.engine}: **loses** (${losses.length}): ${
+        list(losses)
+      }; **wins** (${wins.length}): ${list(wins)}${apart}`,
+    );
+  }
+  const paced = PACED.filter((w) => opts.workloads.includes(w) && find("cask", w)?.value);
+  if (paced.length) {
+    out.push(
+      "",
+      `The ops/s of ${
+        paced.join(" and ")
+      } are left out: those rows run at a fixed rate, so their throughput is the pace, not a contest (an engine short of the pace shows in the table); their latencies count.`,
     );
   }
   return out;

@@ -62,4 +62,10 @@ export interface Engine {
   open(dir: string, durable: boolean, valueSize?: number): Promise<Store>;
   /** Caps the one-write-awaited-at-a-time rows, for peers where each such write costs an fsync. */
   readonly maxOneAtATimeWrites?: number;
+  /**
+   * True for an engine that fsyncs every commit whatever `open` asks, having no setting
+   * to stop it: in the rows Cask runs with fsync off it does other work, so the report
+   * gives those rows no ratio against it.
+   */
+  readonly fsyncsEveryCommit?: boolean;
 }
