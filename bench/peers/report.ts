@@ -145,8 +145,12 @@ function ratioOf(cask: Result | undefined, peer: Result | undefined): number | n
 
 function showRatio(x: number | null): string {
   if (x === null) return "–";
-  // Significant digits below 1, so a 1000× gap does not print as "0.00×".
-  return `${x >= 1 ? x.toFixed(2) : x.toPrecision(2)}×`;
+  if (x >= 1) return `${x.toFixed(2)}×`;
+  // Significant digits below 1, so a 1000× gap does not print as "0.00×", and as many as it
+  // takes for a loss by a hair (0.996) not to print as "1.0×".
+  let digits = 2;
+  while (Number(x.toPrecision(digits)) >= 1) digits++;
+  return `${x.toPrecision(digits)}×`;
 }
 
 function table(header: string[], rows: string[][]): string {
