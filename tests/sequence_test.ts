@@ -341,6 +341,33 @@ Deno.test("deleteRange() over no live key takes no number, so a consumer of ever
     await resumed.return?.();
   }));
 
+Deno.test('deleteRange() over a key that expires while it waits for its fsync deletes it, as delete() would (sync "always")', () =>
+  withDir(async (dir) => {
+    let now = 1_000_000;
+    await using db = await open(dir, { sync: "always", clock: () => now });
+    const feed = db.watch({ prefix: "" });
+    await db.set("a", "1");
+    await db.set("t", "v", { ttl: 10 });
+    const called = db.deleteRange({ start: "t", end: "u" });
+    now += 20;
+    assert.equal(await called, 1, "live when called: it took its number as a delete that deletes");
+    assert.equal(db.sequence, 3);
+    let last = 0;
+    for await (const c of feed) {
+      last = c.sequence;
+      if (last === 3) {
+        assert.equal(new TextDecoder().decode(c.key), "t");
+        assert.equal(c.value, undefined);
+        break;
+      }
+    }
+    await db.compact();
+    const resumed = db.watch({ prefix: "", since: last });
+    await db.set("b", "2");
+    assert.equal((await resumed.next()).value!.sequence, 4);
+    await resumed.return?.();
+  }));
+
 Deno.test("delete() of an absent key takes no sequence number while other writes wait for their fsync", () =>
   withDir(async (dir) => {
     await using db = await open(dir, { sync: "always" });

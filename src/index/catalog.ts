@@ -990,6 +990,7 @@ export class Catalog {
             o.vb.length ? bytesToKey(o.vb) : undefined,
             seq,
             changes,
+            ts,
           );
         } else if (o.tombstone) deleted += this.#remove(o.k) ? 1 : 0;
         else {
@@ -1327,12 +1328,22 @@ export class Catalog {
   // Drops every key in [start, end); returns how many were live. With `changes`,
   // records each live key dropped as a change of commit `seq`: one that had
   // expired leaves unreported, as when a compaction drops it.
-  #removeRange(start: string, end: string | undefined, seq = 0, changes?: KeyChange[]): number {
-    const keys: string[] = [];
-    for (const [k] of this.#index.range(start, end)) keys.push(k);
+  // Removes the keys in [start, end); counts (and reports to `changes`) those
+  // live now, or live at `calledAt`: a key that expired while the range delete
+  // waited for its fsync is deleted by it, as by a delete of the key, since
+  // the range delete took its number as one that deletes.
+  #removeRange(
+    start: string,
+    end: string | undefined,
+    seq = 0,
+    changes?: KeyChange[],
+    calledAt = Infinity,
+  ): number {
+    const keys: [string, number][] = [];
+    for (const [k, e] of this.#index.range(start, end)) keys.push([k, e.expireAt]);
     let live = 0;
-    for (const k of keys) {
-      if (!this.#remove(k)) continue;
+    for (const [k, expireAt] of keys) {
+      if (!this.#remove(k) && !(expireAt > calledAt)) continue;
       live++;
       changes?.push({ k, value: undefined, seq });
     }
