@@ -494,15 +494,24 @@ export class Catalog {
 
   /** Live keys: the expired ones are dropped from the index first. */
   liveSize(): number {
-    this.#expire(this.#index.expired(this.#opts.clock()));
-    return this.#index.size;
+    const expired = this.#index.expired(this.#opts.clock());
+    return this.#index.size - (expired.length - this.#expire(expired));
   }
 
-  // Drops expired keys from the index; their records stay on disk, dead, until a compaction.
-  #expire(keys: readonly string[]): void {
-    if (keys.length === 0) return;
-    for (const k of keys) this.#remove(k);
-    this.#notify(keys.map((k) => ({ k, value: undefined, seq: this.#seq, expired: true })));
+  // Drops expired keys from the index (their records stay on disk, dead, until
+  // a compaction) but those #heldByRange; returns how many it dropped.
+  #expire(keys: readonly string[]): number {
+    const gone = this.#inflightRanges.size === 0 ? keys : keys.filter((k) => !this.#heldByRange(k));
+    if (gone.length === 0) return 0;
+    for (const k of gone) this.#remove(k);
+    this.#notify(gone.map((k) => ({ k, value: undefined, seq: this.#seq, expired: true })));
+    return gone.length;
+  }
+
+  // Whether expired `k` stays in the index until a range delete in flight over
+  // it is applied, which then reports it if it expired after the call.
+  #heldByRange(k: string): boolean {
+    return this.#inflightRanges.size > 0 && this.#rangeInFlight(k) > 0;
   }
 
   /**
@@ -1164,7 +1173,9 @@ export class Catalog {
   // bytes). They leave it here without a change to feeds, as a compaction drops
   // them (a feed reports an expiry a read noticed).
   #dropExpired(): void {
-    for (const k of this.#index.expired(this.#opts.clock())) this.#remove(k);
+    for (const k of this.#index.expired(this.#opts.clock())) {
+      if (!this.#heldByRange(k)) this.#remove(k);
+    }
   }
 
   get #compaction(): CompactionContext {
@@ -1182,6 +1193,7 @@ export class Catalog {
       entries: () => this.#index.range(),
       walk: (after, visit) => this.#index.walk(after, visit),
       remove: (k) => this.#remove(k),
+      heldByRange: (k) => this.#heldByRange(k),
       moveAll: (keys, fileIds, offsets, from) => this.#moveAll(keys, fileIds, offsets, from),
       dropFiles: (files) => this.#dropFiles(files),
       checkOpen: () => {
@@ -1325,13 +1337,12 @@ export class Catalog {
     settle(into, -1, 1);
   }
 
-  // Drops every key in [start, end); returns how many were live. With `changes`,
-  // records each live key dropped as a change of commit `seq`: one that had
-  // expired leaves unreported, as when a compaction drops it.
-  // Removes the keys in [start, end); counts (and reports to `changes`) those
-  // live now, or live at `calledAt`: a key that expired while the range delete
-  // waited for its fsync is deleted by it, as by a delete of the key, since
-  // the range delete took its number as one that deletes.
+  // Drops every key in [start, end); returns how many were live, now or at
+  // `calledAt`, and records each as a change of commit `seq` in `changes`. A
+  // key that expired while the range delete waited for its fsync is deleted
+  // by it, as by a delete of the key: the range delete took its number as one
+  // that deletes (and such a key stayed in the index meanwhile, see #heldByRange).
+  // One that had expired before leaves unreported, as when a compaction drops it.
   #removeRange(
     start: string,
     end: string | undefined,

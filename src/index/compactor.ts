@@ -50,6 +50,8 @@ export interface CompactionContext {
   /** The index's keys after a key, in order, with their entries' fields; see KeyDir.walk. */
   walk: KeyDir["walk"];
   remove(k: string): void;
+  /** Whether expired `k` must stay in the index (a range delete in flight reports it). */
+  heldByRange(k: string): boolean;
   /**
    * Points each of `keys` (ascending) still served by a file in `from` at its
    * copy: offset `offsets[i]` of file `fileIds[i]` (none when negative), larger
@@ -173,7 +175,7 @@ function liveIn(ctx: CompactionContext, inputIds: Set<number>): MergePlan["live"
     const now = ctx.clock(), expired: string[] = [];
     ctx.walk(after, (key, fileId, offset, size, _timestamp, expireAt) => {
       if (!inputIds.has(fileId)) return true;
-      if (expireAt !== 0 && expireAt <= now) {
+      if (expireAt !== 0 && expireAt <= now && !ctx.heldByRange(key)) {
         expired.push(key);
         return true;
       }
