@@ -883,6 +883,38 @@ Deno.test("the two newest data files swapped: reported as this store's files out
     } finally {
       await db.close();
     }
+    // The loss stays on record once new files are past the misplaced ones' numbers.
+    assert.ok((await verify(dir)).issues.some((i) => i.kind === "missing-file"));
+  }));
+
+Deno.test("the newest data file moved to a free lower name after a compaction: the loss stays on record after new writes", () =>
+  withDir(async (dir) => {
+    {
+      await using db = await open(dir, { maxFileSize: 1024 });
+      for (let i = 0; i < 20; i++) await db.set(`k${i}`, `v${i}`.padEnd(100, "."));
+      await db.compact();
+      for (let i = 0; i < 6; i++) await db.set(`new${i}`, `n${i}`.padEnd(100, "."));
+    }
+    const ids = (await dataFiles(dir)).map((f) => Number(f.split(".").pop()));
+    const newest = Math.max(...ids);
+    const free = [...Array(newest).keys()].find((i) => !ids.includes(i))!;
+    await Deno.rename(`${dir}/data.${newest}`, `${dir}/data.${free}`);
+    {
+      const warnings: string[] = [];
+      await using db = await open(dir, {
+        maxFileSize: 1024,
+        onWarning: (w) => warnings.push(w.kind),
+      });
+      assert.deepEqual(warnings, ["missing-file"]);
+      // Enough files that new ones reach the moved file's own number.
+      for (let i = 0; i < 30; i++) await db.set(`more${i}`, "m".repeat(100));
+    }
+    assert.ok(
+      !(await dataFiles(dir)).includes(`${dir}/data.${newest}`),
+      "no new file took its number",
+    );
+    assert.ok((await verify(dir)).issues.some((i) => i.kind === "missing-file"));
+    await assert.rejects(open(dir, { strict: true }), CorruptionError);
   }));
 
 Deno.test("a merge's missing outputs stay reported after writes: new files never take their numbers", () =>

@@ -147,6 +147,9 @@ export async function recoverLog(
     // The highest sequence number in the files numbered past it: none of
     // those numbers is handed out again.
     let misplaced = 0;
+    // Their own numbers: new files must not take them (a file put back under
+    // its number would meet a new one).
+    const misplacedIds: number[] = [];
     for (let i = 0; i < probes.length; i++) {
       const p = probes[i];
       const path = dataPath(dir, p.id);
@@ -154,6 +157,7 @@ export async function recoverLog(
       if (h?.version === 2 && (h.storeId !== storeId || h.fileId !== p.id)) {
         if (h.storeId === storeId && h.fileId > topOwn) {
           misplaced = Math.max(misplaced, h.baseSeq, await highestSeq(p, h));
+          misplacedIds.push(h.fileId);
           report(
             "missing-file",
             path,
@@ -217,11 +221,13 @@ export async function recoverLog(
       named.filter((n) => n.id < gone.id).at(-1)?.lastSeq ?? 0;
     // A lost file that held no record lost nothing, unless the log resumes
     // in it: the writes after the checkpoint went there, how many nothing
-    // tells. (One whose records are of a batch that began in the file before
-    // it holds no number of its own, and lost them all the same.)
+    // tells. (A log file with records but no number past the file before it
+    // lost them all the same; a merge output's loss is the chain's to report.)
     const resumedIn = (gone: CheckpointFile) => ck && gone.id === ck.fileId;
+    const logRecords = (gone: CheckpointFile) =>
+      gone.size > FILE_HEADER_SIZE && (gone.flags & FILE_FLAG_COMPACTED) === 0;
     const lostRecords = missing.filter((gone) =>
-      gone.lastSeq > before(gone) || gone.size > FILE_HEADER_SIZE || resumedIn(gone)
+      gone.lastSeq > before(gone) || logRecords(gone) || resumedIn(gone)
     );
     if (ck && lostRecords.length > 0) {
       for (const gone of lostRecords) {
@@ -242,8 +248,8 @@ export async function recoverLog(
           ? `a streamed value's file with sequence ${gone.lastSeq}, which is lost`
           : gone.lastSeq > before(gone)
           ? `with sequences ${before(gone) + 1}..${gone.lastSeq}, which are lost`
-          : gone.size > FILE_HEADER_SIZE
-          ? `with the end of the batch of sequence ${gone.lastSeq}, which is lost`
+          : logRecords(gone)
+          ? `with records up to sequence ${gone.lastSeq}, which are lost`
           : "with no record then";
         const after = resumedIn(gone)
           ? `; the log went on in it, and every write after sequence ${gone.lastSeq} is lost ` +
@@ -384,10 +390,15 @@ export async function recoverLog(
       // Past a lost file's number too (one the checkpoint names, or a merge's
       // missing output): a copy of it restored later must not meet a new file,
       // and a new file under its number would hide the loss from later opens.
-      nextId: Math.max(top ?? -1, ...missing.map((g) => g.id), ...breaks.map((b) => b.id)) + 1,
+      nextId: Math.max(
+        top ?? -1,
+        ...missing.map((g) => g.id),
+        ...breaks.map((b) => b.id),
+        ...misplacedIds,
+      ) + 1,
       // With no log file left, the new one follows the newest lost file: its
       // header then keeps the gap on record (one following -1 starts a log).
-      follows: newest?.id ?? Math.max(-1, ...lostRecords.map((g) => g.id)),
+      follows: newest?.id ?? Math.max(-1, ...lostRecords.map((g) => g.id), ...misplacedIds),
       lost: lost > 0,
       checkpoint: used,
     };
