@@ -149,6 +149,8 @@ Deno.test("list reads its first batch as Deno KV does (default size, limit, batc
       { limit: 300 },
       { limit: 700 },
       { limit: 700, batchSize: 600 },
+      // null: batches of `limit`, with no cap of 500.
+      { limit: 700, batchSize: null as unknown as number },
       { batchSize: 30 },
     ];
     assert.deepEqual(

@@ -150,9 +150,11 @@ export class Kv {
   /** The entries a selector covers, in key order (or reversed). */
   list<T = unknown>(selector: KvListSelector, options: KvListOptions = {}): KvListIterator<T> {
     positiveInteger("Limit", options.limit);
-    // Deno KV takes a null batchSize for the default, and lists forward for
-    // any reverse but true.
-    const asked = options.batchSize ?? undefined;
+    // Deno KV takes a null batchSize for batches of `limit` (uncapped), and
+    // lists forward for any reverse but true.
+    const asked = (options.batchSize as number | null | undefined) === null
+      ? options.limit ?? DEFAULT_BATCH
+      : options.batchSize;
     positiveInteger("batchSize", asked);
     // Batch bounds decide which writes made during the iteration it sees, so they are Deno KV's.
     const batchSize = asked ?? Math.min(options.limit ?? DEFAULT_BATCH, MAX_LIMIT_BATCH);
