@@ -310,6 +310,39 @@ Deno.test("commands: INFO keyspace inside EXEC counts the writes queued before i
   });
 });
 
+Deno.test("commands: inside EXEC, INFO keyspace and DBSIZE agree while another client's writes wait for their fsync", async () => {
+  await withServer(
+    async (port) => {
+      const a = await Client.connect(port), b = await Client.connect(port);
+      try {
+        const differ: string[] = [];
+        for (let t = 0; t < 40; t++) {
+          await a.call("SET", "x", "1");
+          const cmds = [...Array.from({ length: 50 }, (_, i) => ["SET", `p${i}`, "v"]), [
+            "DEL",
+            "x",
+          ]];
+          const sent = a.send(...cmds);
+          await new Promise((r) => setTimeout(r, t % 4));
+          await b.send(["MULTI"], ["DBSIZE"], ["INFO", "keyspace"], ["EXEC"]);
+          for (let i = 0; i < 3; i++) await b.reply();
+          const ex = await b.reply() as Reply[];
+          await sent;
+          for (let i = 0; i < cmds.length; i++) await a.reply();
+          const keys = Number(/keys=(\d+)/.exec(String(ex[1]))?.[1] ?? 0);
+          if (ex[0] !== keys) differ.push(`DBSIZE ${ex[0]}, INFO keys=${keys}`);
+        }
+        assert.deepEqual(differ, []);
+      } finally {
+        a.close();
+        b.close();
+      }
+    },
+    {},
+    "always",
+  );
+});
+
 Deno.test("commands: INFO reports true counts", async () => {
   await withServer(async (port) => {
     const c = await Client.connect(port);

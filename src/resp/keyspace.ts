@@ -246,9 +246,11 @@ export class Overlay implements KeyView {
   }
 
   expiryAt(key: Uint8Array): number | undefined {
-    const known = this.#known(key, byteString(key));
-    if (known === undefined) return expiryAt(this.#db, key);
-    const live = this.#live(known);
+    // This view's own writes only, as size() and keys() count them: other
+    // clients' writes still in flight are not the store's yet.
+    const change = this.#changes.get(byteString(key));
+    if (change === undefined) return expiryAt(this.#db, key);
+    const live = this.#live(change.entry);
     return live && (live.expireAt ?? Infinity);
   }
 
