@@ -495,7 +495,8 @@ export class Catalog {
   /** Live keys: the expired ones are dropped from the index first. */
   liveSize(): number {
     const expired = this.#index.expired(this.#opts.clock());
-    return this.#index.size - (expired.length - this.#expire(expired));
+    const held = expired.length - this.#expire(expired);
+    return this.#index.size - held;
   }
 
   // Drops expired keys from the index (their records stay on disk, dead, until
