@@ -372,6 +372,33 @@ Deno.test('deleteRange() over a key that expires while it waits for its fsync de
     await resumed.return?.();
   }));
 
+Deno.test('deleteRange() in flight: size stays exact on every read, and an expiry noticed before it is reported (sync "always")', () =>
+  withDir(async (dir) => {
+    let now = 1_000_000;
+    await using db = await open(dir, { sync: "always", clock: () => now });
+    await db.set("a:1", "v", { ttl: 10 });
+    await db.set("a:2", "v", { ttl: 50 });
+    await db.set("b:1", "v");
+    now += 20;
+    const feed = db.watch({ prefix: "a:" });
+    // a:1 expired before the call; a:2 expires while the range delete waits for its fsync.
+    const called = db.deleteRange({ prefix: "a:" });
+    now += 40;
+    assert.equal(await db.get("a:1"), undefined);
+    assert.deepEqual([db.size, db.size, db.size], [1, 1, 1]);
+    assert.equal(await db.count(), 1);
+    assert.equal(db.size, 1);
+    assert.equal(await called, 1, "a:2 was live when it was called");
+    assert.equal(db.size, 1);
+    const seen: string[] = [];
+    for await (const c of feed) {
+      seen.push(`${new TextDecoder().decode(c.key)}@${c.sequence}`);
+      if (seen.length === 2) break;
+    }
+    // The read reported a:1's expiry; the range delete deleted a:2.
+    assert.deepEqual(seen, ["a:1@3", "a:2@4"]);
+  }));
+
 Deno.test("delete() of an absent key takes no sequence number while other writes wait for their fsync", () =>
   withDir(async (dir) => {
     await using db = await open(dir, { sync: "always" });

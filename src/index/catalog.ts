@@ -165,8 +165,11 @@ export class Catalog {
   #backupsQueued = 0;
   // The onProgress of every compact() call the running compaction answers.
   readonly #progress = new Set<(p: CompactProgress) => void>();
-  // Range deletes appended but not yet applied, with their sequence numbers.
-  readonly #inflightRanges = new Set<KeyRange & { seq: number }>();
+  // Range deletes appended but not yet applied, with their sequence numbers
+  // and the clock when they were called.
+  readonly #inflightRanges = new Set<KeyRange & { seq: number; calledAt: number }>();
+  // Expired keys left in the index for a range delete in flight (#holds).
+  readonly #held = new Set<string>();
   // Streams in flight and the writes of their keys waiting behind them.
   readonly #order = new WriteOrder();
   readonly #listeners = new Set<(changes: KeyChange[]) => void>();
@@ -494,25 +497,51 @@ export class Catalog {
 
   /** Live keys: the expired ones are dropped from the index first. */
   liveSize(): number {
-    const expired = this.#index.expired(this.#opts.clock());
-    const held = expired.length - this.#expire(expired);
-    return this.#index.size - held;
+    this.#expire(this.#index.expired(this.#opts.clock()));
+    return this.#index.size - this.#held.size;
   }
 
   // Drops expired keys from the index (their records stay on disk, dead, until
-  // a compaction) but those #heldByRange; returns how many it dropped.
-  #expire(keys: readonly string[]): number {
-    const gone = this.#inflightRanges.size === 0 ? keys : keys.filter((k) => !this.#heldByRange(k));
-    if (gone.length === 0) return 0;
+  // a compaction) and reports them, but those #holds keeps.
+  #expire(keys: readonly string[]): void {
+    const gone = this.#inflightRanges.size === 0 ? keys : keys.filter((k) => !this.#holds(k));
+    if (gone.length === 0) return;
     for (const k of gone) this.#remove(k);
     this.#notify(gone.map((k) => ({ k, value: undefined, seq: this.#seq, expired: true })));
-    return gone.length;
   }
 
-  // Whether expired `k` stays in the index until a range delete in flight over
-  // it is applied, which then reports it if it expired after the call.
-  #heldByRange(k: string): boolean {
-    return this.#inflightRanges.size > 0 && this.#rangeInFlight(k) > 0;
+  // Whether expired `k` stays in the index (counted in #held) until a range
+  // delete in flight over it is applied: one called before `k` expired, which
+  // deletes it and reports it (see #removeRange), as a delete of `k` would.
+  #holds(k: string): boolean {
+    if (this.#held.has(k)) return true;
+    const at = this.#index.get(k)?.expireAt ?? 0;
+    for (const r of this.#inflightRanges) {
+      if (k >= r.start && (r.end === undefined || k < r.end) && at > r.calledAt) {
+        this.#held.add(k);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // When range delete `seq` in flight was called: what #holds judged by.
+  #calledAt(seq: number): number | undefined {
+    for (const r of this.#inflightRanges) if (r.seq === seq) return r.calledAt;
+    return undefined;
+  }
+
+  // Once a range delete is applied or rejected, the expired keys it held that
+  // are still there (it was rejected) leave as any expired key does.
+  #release(): void {
+    if (this.#held.size === 0) return;
+    const keys = [...this.#held];
+    this.#held.clear();
+    const now = this.#opts.clock();
+    this.#expire(keys.filter((k) => {
+      const at = this.#index.get(k)?.expireAt ?? 0;
+      return at !== 0 && at <= now;
+    }));
   }
 
   /**
@@ -798,7 +827,7 @@ export class Catalog {
       tombstone: false,
       range: true,
     };
-    const range = { start, end, seq: 0 };
+    const range = { start, end, seq: 0, calledAt: this.#opts.clock() };
     this.#inflightRanges.add(range);
     // In flight until applied: under "never" that is at once, and writes
     // called next must not be judged by it. A rejected one never applies.
@@ -810,7 +839,10 @@ export class Catalog {
       const done = this.#append([op], false, applied);
       // Appended by now (the number is the writer's newest); applied, perhaps, too.
       range.seq = this.#writer.seq;
-      return done.finally(() => this.#inflightRanges.delete(range));
+      return done.finally(() => {
+        this.#inflightRanges.delete(range);
+        this.#release();
+      });
     } catch (e) {
       // Refused at once (a stalled writer): no range is in flight to hold checks up.
       this.#inflightRanges.delete(range);
@@ -1000,7 +1032,7 @@ export class Catalog {
             o.vb.length ? bytesToKey(o.vb) : undefined,
             seq,
             changes,
-            ts,
+            this.#calledAt(seq) ?? ts,
           );
         } else if (o.tombstone) deleted += this.#remove(o.k) ? 1 : 0;
         else {
@@ -1175,7 +1207,7 @@ export class Catalog {
   // them (a feed reports an expiry a read noticed).
   #dropExpired(): void {
     for (const k of this.#index.expired(this.#opts.clock())) {
-      if (!this.#heldByRange(k)) this.#remove(k);
+      if (!this.#holds(k)) this.#remove(k);
     }
   }
 
@@ -1194,7 +1226,7 @@ export class Catalog {
       entries: () => this.#index.range(),
       walk: (after, visit) => this.#index.walk(after, visit),
       remove: (k) => this.#remove(k),
-      heldByRange: (k) => this.#heldByRange(k),
+      heldByRange: (k) => this.#holds(k),
       moveAll: (keys, fileIds, offsets, from) => this.#moveAll(keys, fileIds, offsets, from),
       dropFiles: (files) => this.#dropFiles(files),
       checkOpen: () => {
@@ -1283,6 +1315,7 @@ export class Catalog {
   }
 
   #put(k: string, e: Entry): void {
+    if (this.#held.size > 0) this.#held.delete(k);
     const old = this.#index.set(k, e);
     if (old) this.#addLive(old.fileId, -old.size);
     this.#addLive(e.fileId, e.size);
@@ -1292,6 +1325,7 @@ export class Catalog {
 
   // Drops `k`; true when it was present and not expired.
   #remove(k: string): boolean {
+    if (this.#held.size > 0) this.#held.delete(k);
     const old = this.#index.delete(k);
     if (!old) return false;
     this.#addLive(old.fileId, -old.size);
@@ -1342,7 +1376,7 @@ export class Catalog {
   // `calledAt`, and records each as a change of commit `seq` in `changes`. A
   // key that expired while the range delete waited for its fsync is deleted
   // by it, as by a delete of the key: the range delete took its number as one
-  // that deletes (and such a key stayed in the index meanwhile, see #heldByRange).
+  // that deletes (and such a key stayed in the index meanwhile, see #holds).
   // One that had expired before leaves unreported, as when a compaction drops it.
   #removeRange(
     start: string,
