@@ -47,7 +47,7 @@ import { Checkpointer } from "./checkpointer.ts";
 import { InFlightWrites } from "./inflight.ts";
 import { Follower, type FollowTarget } from "./follower.ts";
 import { type Entry, KeyDir } from "./keydir.ts";
-import { type Claim, type KeyRange, WriteOrder } from "./write_order.ts";
+import { type Claim, inRange, type KeyRange, WriteOrder } from "./write_order.ts";
 
 /** What a catalog is opened with (validated by the API layer). */
 export interface CatalogOptions extends RecoveryOptions {
@@ -87,8 +87,6 @@ export interface KeyedCheck {
   seq: number | null;
 }
 
-// A write of a key appended and not yet applied: its sequence number, negated
-// for a delete, and the expiry of a set (0: none).
 /** One key's change as a commit applies it; `value` undefined for a delete or an expiry. */
 export interface KeyChange {
   k: string;
@@ -517,7 +515,7 @@ export class Catalog {
     if (this.#held.has(k)) return true;
     const at = this.#index.get(k)?.expireAt ?? 0;
     for (const r of this.#inflightRanges) {
-      if (k >= r.start && (r.end === undefined || k < r.end) && at > r.calledAt) {
+      if (inRange(k, r) && at > r.calledAt) {
         this.#held.add(k);
         return true;
       }
@@ -790,10 +788,9 @@ export class Catalog {
   // Whether no key in [start, end) is live once the writes in flight are applied.
   #noneInRange(start: string, end: string | undefined): boolean {
     for (const [k] of this.range(start, end)) if (!this.#goneInFlight(k)) return false;
+    const range = { start, end };
     for (const k of this.#inflight.keys()) {
-      if (k >= start && (end === undefined || k < end) && !this.#absentAfterInflight(k)) {
-        return false;
-      }
+      if (inRange(k, range) && !this.#absentAfterInflight(k)) return false;
     }
     return true;
   }
@@ -991,7 +988,7 @@ export class Catalog {
   #rangeInFlight(k: string): number {
     let newest = 0;
     for (const r of this.#inflightRanges) {
-      if (k >= r.start && (r.end === undefined || k < r.end)) newest = Math.max(newest, r.seq);
+      if (inRange(k, r)) newest = Math.max(newest, r.seq);
     }
     return newest;
   }

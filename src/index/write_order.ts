@@ -151,5 +151,10 @@ function overlaps(a: Claim, b: Claim): boolean {
 }
 
 function inRanges(k: string, ranges: readonly KeyRange[] | undefined): boolean {
-  return ranges?.some((r) => k >= r.start && (r.end === undefined || k < r.end)) ?? false;
+  return ranges?.some((r) => inRange(k, r)) ?? false;
+}
+
+/** Whether `k` lies in [r.start, r.end) (`end` undefined: no end). */
+export function inRange(k: string, r: KeyRange): boolean {
+  return k >= r.start && (r.end === undefined || k < r.end);
 }
