@@ -11,7 +11,7 @@ import type { CommandSpec } from "./command_spec.ts";
 import { COMMANDS } from "./command_table.ts";
 import type { Session } from "./context.ts";
 import type { Reply } from "./encoder.ts";
-import { lockKeys, runCommand, runInView } from "./execute.ts";
+import { type LockedCommand, lockKeys, runCommand, runInView } from "./execute.ts";
 import { refusedExec } from "./transaction_commands.ts";
 import { asciiUpper, byteString, quoted, sameBytes, subcommandError } from "./words.ts";
 
@@ -39,6 +39,12 @@ export interface PreparedCommand {
    * its neighbours (counted as run); undefined when it must {@link run}.
    */
   blind(): BatchOp[] | undefined;
+  /**
+   * A read-modify-write of known keys, which may run under one lock with the
+   * ones next to it (counted as run then); undefined when it must
+   * {@link run}. Ask only after {@link blind} gave undefined.
+   */
+  locked(): LockedCommand | undefined;
   /** Whether its reply may hold a stored value (a read, GETDEL, SET ... GET). */
   holdsValue(): boolean;
 }
@@ -60,6 +66,9 @@ class Answered implements PreparedCommand {
   blind(): undefined {
     return undefined;
   }
+  locked(): undefined {
+    return undefined;
+  }
   holdsValue(): boolean {
     return false;
   }
@@ -70,6 +79,8 @@ class Runnable implements PreparedCommand {
   readonly #spec: CommandSpec;
   readonly #s: Session;
   readonly #args: Uint8Array[];
+  // Whether blind() found bad options: run() must give the error reply.
+  #refused = false;
   constructor(spec: CommandSpec, s: Session, args: Uint8Array[]) {
     this.overlap = spec.kind === "server" ? "barrier" : spec.kind;
     this.#spec = spec;
@@ -94,10 +105,17 @@ class Runnable implements PreparedCommand {
       ops = spec.blind(this.#args);
     } catch {
       // Bad options: run() gives the error reply.
+      this.#refused = true;
       return undefined;
     }
     if (ops !== undefined) this.#s.server.stats.totalCommands++;
     return ops;
+  }
+  locked(): LockedCommand | undefined {
+    const spec = this.#spec;
+    if (spec.kind !== "write" || this.#refused) return undefined;
+    const keys = lockKeys(spec, this.#args);
+    return keys === "all" ? undefined : { spec, args: this.#args, keys };
   }
   holdsValue(): boolean {
     const spec = this.#spec;

@@ -106,37 +106,100 @@ class Rebuild extends Error {}
 // writes in flight: it waits for them to complete. The others read the
 // writes in flight before them (see commit()).
 async function lockedWrite(spec: WriteSpec, s: Session, args: Uint8Array[]): Promise<Reply> {
-  const st = s.server;
   const keys = lockKeys(spec, args);
-  return await st.locks.exclusive(keys, async (readable) => {
-    for (;;) {
-      const view = new Overlay(st.db, st.pending);
-      let reply: Reply;
-      try {
-        reply = await spec.run(view, args, s);
-      } catch (e) {
-        // An error found in a value that was dropped is no answer either.
-        if (await view.answeredFromDropped()) continue;
-        throw e;
-      }
-      // A reply with no write of its own to wait for goes out at once: first
-      // make sure the writes it read were not dropped.
-      if (!view.writes()) {
-        if (await view.answeredFromDropped()) continue;
-        return reply;
-      }
-      try {
-        await commit(st, view, readable);
-      } catch (e) {
-        if (e instanceof Rebuild) continue;
-        // A refusal (a value grown past maxValueSize) may rest on a dropped
-        // value too; a failure of the command's own write is its answer.
-        if (!(e instanceof IOError) && await view.answeredFromDropped()) continue;
-        throw e;
-      }
-      return reply;
+  return await s.server.locks.exclusive(
+    keys,
+    (readable) => runLocked(s, [{ spec, args }], readable).then((r) => r[0]),
+    keys !== "all",
+  );
+}
+
+/** A read-modify-write of known keys, as {@link lockedWrites} takes it. */
+export interface LockedCommand {
+  spec: WriteSpec;
+  args: Uint8Array[];
+  keys: readonly Uint8Array[];
+}
+
+/**
+ * Runs consecutive read-modify-writes of one pipeline under one lock of all
+ * their keys, in order on one {@link Overlay}, and commits what they wrote
+ * as one atomic batch: one turn of the key locks and one commit where each
+ * would take its own (a pipeline of INCRs of one key spent most of its time
+ * there). No other command runs among them, and none of their replies goes
+ * out before the batch is readable, so no client can tell the difference.
+ * One that fails, or a batch the store refuses, sends them back to run one
+ * by one, still under the lock: a failing command writes nothing.
+ */
+export function lockedWrites(s: Session, commands: LockedCommand[]): Promise<Reply[]> {
+  for (const _ of commands) s.server.stats.totalCommands++;
+  return s.server.locks.exclusive(
+    commands.flatMap((c) => c.keys),
+    (readable) => runLocked(s, commands, readable),
+    true,
+  ).catch((e) => commands.map(() => errorReply(e)));
+}
+
+// The body of a read-modify-write once its keys are locked: `commands` run on
+// one view, and what they wrote is committed as one batch. A view built on a
+// write in flight that was dropped since is thrown away and built again. With
+// more than one command, one that throws, or a batch the store refuses,
+// makes them run one by one; `readable` then waits for the last of them, as
+// every write before it must be readable first.
+async function runLocked(
+  s: Session,
+  commands: { spec: WriteSpec; args: Uint8Array[] }[],
+  readable: () => void,
+): Promise<Reply[]> {
+  const st = s.server;
+  for (;;) {
+    const view = new Overlay(st.db, st.pending);
+    const replies: Reply[] = [];
+    try {
+      for (const c of commands) replies.push(await c.spec.run(view, c.args, s));
+    } catch (e) {
+      // An error found in a value that was dropped is no answer either.
+      if (await view.answeredFromDropped()) continue;
+      if (commands.length > 1) return await oneByOne(s, commands, readable);
+      throw e;
     }
-  }, keys !== "all");
+    // A reply with no write of its own to wait for goes out at once: first
+    // make sure the writes it read were not dropped.
+    if (!view.writes()) {
+      if (await view.answeredFromDropped()) continue;
+      return replies;
+    }
+    try {
+      await commit(st, view, readable);
+    } catch (e) {
+      if (e instanceof Rebuild) continue;
+      // A refusal (a value grown past maxValueSize) may rest on a dropped
+      // value too; a failure of the command's own write is its answer.
+      if (!(e instanceof IOError) && await view.answeredFromDropped()) continue;
+      if (!(e instanceof IOError) && commands.length > 1) {
+        return await oneByOne(s, commands, readable);
+      }
+      throw e;
+    }
+    return replies;
+  }
+}
+
+async function oneByOne(
+  s: Session,
+  commands: { spec: WriteSpec; args: Uint8Array[] }[],
+  readable: () => void,
+): Promise<Reply[]> {
+  const replies: Reply[] = [];
+  for (let i = 0; i < commands.length; i++) {
+    const last = i === commands.length - 1;
+    try {
+      replies.push((await runLocked(s, [commands[i]], last ? readable : () => {}))[0]);
+    } catch (e) {
+      replies.push(errorReply(e));
+    }
+  }
+  return replies;
 }
 
 /**

@@ -32,7 +32,7 @@ import { fitOpenFiles } from "./open_files.ts";
 import { ScanCursors } from "./scan_cursors.ts";
 import { unwatchAll } from "./transaction_commands.ts";
 import { ValueCache } from "./value_cache.ts";
-import { WriteBatch } from "./write_batch.ts";
+import { GatheredWrites, LockedBatch, WriteBatch } from "./write_batch.ts";
 import { Watches } from "./watches.ts";
 
 /** How to run a {@link RespServer}. */
@@ -97,6 +97,9 @@ const SHUTDOWN_GRACE_MS = 5000;
 // counted: their replies are small, and settling them would wait for a commit
 // every few commands where a whole pipeline shares a few (group commit).
 const MAX_HOLDING_VALUES = 16;
+// Read-modify-writes run under one lock at most this many at a time: other
+// clients' commands on their keys wait for the whole batch.
+const MAX_LOCKED_BATCH = 1024;
 // With a password, clients not yet authenticated share this fraction of the
 // total query buffer limit, and authenticated ones the rest: strangers filling
 // theirs are dropped, and can never get authenticated clients dropped.
@@ -496,12 +499,12 @@ export class RespServer {
   ): Promise<boolean> {
     // Replies not yet encoded, in request order: known ones (from memory) as
     // they are, the others as the promise of a command running, or as the
-    // batch of consecutive blind writes they were issued in.
-    const inFlight: (Reply | Promise<Reply> | WriteBatch)[] = [];
+    // batch of consecutive writes of one kind they were issued in.
+    const inFlight: (Reply | Promise<Reply> | GatheredWrites)[] = [];
     let flying: Overlap | undefined;
     // Of inFlight, the entries whose reply may hold a stored value.
     let holding = 0;
-    let gathering: WriteBatch | undefined;
+    let gathering: WriteBatch | LockedBatch | undefined;
     // The batch being gathered is always the last entry of inFlight.
     const issue = () => {
       if (gathering === undefined) return;
@@ -514,7 +517,7 @@ export class RespServer {
     const settle = async () => {
       issue();
       for (const pending of inFlight) {
-        if (pending instanceof WriteBatch) {
+        if (pending instanceof GatheredWrites) {
           for (const r of await pending.replies()) out.reply(r);
         } else {
           const r = pending instanceof Promise ? await pending : pending;
@@ -552,9 +555,23 @@ export class RespServer {
         }
         const ops = command.blind();
         if (ops !== undefined) {
-          if (gathering === undefined) inFlight.push(gathering = new WriteBatch());
+          if (!(gathering instanceof WriteBatch)) {
+            issue();
+            inFlight.push(gathering = new WriteBatch());
+          }
           gathering.add(ops);
           flying = "write";
+          continue;
+        }
+        const locked = command.locked();
+        if (locked !== undefined) {
+          if (!(gathering instanceof LockedBatch) || gathering.size === MAX_LOCKED_BATCH) {
+            issue();
+            inFlight.push(gathering = new LockedBatch(session));
+          }
+          gathering.add(locked);
+          flying = "write";
+          if (command.holdsValue()) holding++;
           continue;
         }
         // Whatever comes next must find the gathered writes issued.
