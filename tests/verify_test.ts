@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { open, verify } from "../mod.ts";
+import { InvalidArgumentError, open, verify } from "../mod.ts";
 import { dataFiles, withDir } from "./helpers.ts";
 
 Deno.test("verify reports an intact store as clean, and finds flipped bytes and torn tails", () =>
@@ -69,4 +69,33 @@ Deno.test("verify reports the newest file cut below its header as missing when a
     await (await open(dir, { onWarning: (w) => warnings.push([w.kind, w.file]) })).close();
     assert.ok(warnings.some(([k, f]) => k === "missing-file" && f === newest), String(warnings));
     assert.deepEqual(kinds, warnings.map(([k, f]) => [k, f]));
+  }));
+
+Deno.test("verify refuses a bad path, and a directory that holds no store, with InvalidArgumentError", () =>
+  withDir(async (dir) => {
+    for (const bad of [undefined, "", 5]) {
+      await assert.rejects(
+        () => verify(bad as unknown as string),
+        (e) => e instanceof InvalidArgumentError && /non-empty string/.test(e.message),
+      );
+    }
+    for (const none of [dir, `${dir}/nothing-here`]) {
+      await assert.rejects(
+        () => verify(none),
+        (e) => e instanceof InvalidArgumentError && e.message === `no Cask store at ${none}`,
+      );
+    }
+  }));
+
+Deno.test("verify reports the files a store lost when only its index checkpoint is left", () =>
+  withDir(async (dir) => {
+    {
+      await using db = await open(dir, { checkpoint: { minKeys: 1 } });
+      for (let i = 0; i < 20; i++) await db.set(`k${i}`, "v");
+    }
+    for (const e of Deno.readDirSync(dir)) {
+      if (e.name !== "checkpoint") Deno.removeSync(`${dir}/${e.name}`);
+    }
+    const report = await verify(dir);
+    assert.ok(report.issues.some((i) => i.kind === "missing-file"), JSON.stringify(report.issues));
   }));

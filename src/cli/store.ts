@@ -16,6 +16,7 @@ import {
   type RecoveryWarning,
   type SyncMode,
 } from "../../mod.ts";
+import { holdsStore, requireStore } from "../log/fsutil.ts";
 import {
   type FlagDef,
   type FlagDefs,
@@ -194,29 +195,6 @@ function writeDenied(e: unknown): boolean {
       c instanceof Deno.errors.PermissionDenied || c instanceof Deno.errors.NotCapable ||
       (c as { code?: unknown }).code === "EROFS"
     ) return true;
-  }
-  return false;
-}
-
-/**
- * Throws when `dir` holds no store, so that a command that only reads neither
- * creates one nor reports an empty store where the user mistyped a path.
- * @throws {InvalidArgumentError} the directory holds no store.
- */
-export async function requireStore(dir: string): Promise<void> {
-  if (!(await holdsStore(dir))) throw new InvalidArgumentError(`no Cask store at ${dir}`);
-}
-
-// A store directory has its lock file or a data file; a fresh store may have
-// only the lock (its first data file is written with its first record).
-async function holdsStore(dir: string): Promise<boolean> {
-  try {
-    for await (const e of Deno.readDir(dir)) {
-      if (e.name === "LOCK" || /^data\.\d+$/.test(e.name)) return true;
-    }
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) return false;
-    throw e;
   }
   return false;
 }

@@ -9,7 +9,7 @@ import { booleanFlag, expectPositionals } from "./args.ts";
 import type { Command } from "./command.ts";
 import { EXIT_FAILURE, EXIT_OK } from "./exit_codes.ts";
 import { count, formatBytes } from "../base/human.ts";
-import { DIR_FLAG, requireStore, storeDir } from "./store.ts";
+import { DIR_FLAG, storeDir } from "./store.ts";
 
 /** `cask verify [--json]` */
 export const verifyCommand: Command = {
@@ -27,7 +27,6 @@ export const verifyCommand: Command = {
   async run(args) {
     expectPositionals(args, 0, 0, "no arguments");
     const dir = storeDir(args);
-    await requireStore(dir);
     const report = await verify(dir);
     console.log(booleanFlag(args, "json") ? JSON.stringify(report) : formatReport(report));
     return report.issues.length === 0 ? EXIT_OK : EXIT_FAILURE;

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { asCaskError } from "../base/errors.ts";
+import { asCaskError, InvalidArgumentError } from "../base/errors.ts";
 import { keyToBytes } from "../base/keys.ts";
 import type { VerifyReport } from "../base/types.ts";
 import {
@@ -18,7 +18,7 @@ import {
   verifyRecord,
 } from "../codec/codec.ts";
 import type { DataFile } from "./datafile.ts";
-import { hintPath, LOG_FILE } from "./fsutil.ts";
+import { hintPath, LOG_FILE, requireStore } from "./fsutil.ts";
 import { readHint } from "./hint.ts";
 import { recoverLog } from "./recovery.ts";
 import { statOrUndefined } from "./tail.ts";
@@ -27,6 +27,7 @@ import { statOrUndefined } from "./tail.ts";
  * Checks every data and hint file of the store in `dir`: damage, torn tails,
  * missing and foreign files, and hint entries that disagree with their records.
  *
+ * @throws {InvalidArgumentError} `dir` is not a non-empty string, or holds no store.
  * @example
  * ```ts
  * import { verify } from "@cask/cask";
@@ -36,6 +37,11 @@ import { statOrUndefined } from "./tail.ts";
  * ```
  */
 export async function verify(dir: string): Promise<VerifyReport> {
+  if (typeof dir !== "string" || dir === "") {
+    throw new InvalidArgumentError("dir must be a non-empty string");
+  }
+  // A mistyped path is not an empty store that checks clean.
+  await requireStore(dir);
   try {
     for (let attempt = 1;; attempt++) {
       const before = await logFiles(dir);
