@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { open } from "../mod.ts";
 import { faults } from "../src/log/faults.ts";
-import { Client, type Reply, withServer } from "./resp_client.ts";
+import { checkFailingIncrs, Client, failOnce, type Reply, withServer } from "./resp_client.ts";
 import { withDir } from "./helpers.ts";
 import { RespServer } from "../src/resp/server.ts";
 
@@ -55,39 +55,10 @@ Deno.test('INCRs of one key from many clients share fsyncs under sync "always", 
 // A rare interleaving (a drop between an INCR's read and its write) is what
 // this catches, so the run is repeated.
 Deno.test("INCRs built on writes that fail: exactly the acknowledged increments stay, and survive a reopen", async () => {
-  for (let round = 0; round < 6; round++) await failingIncrs();
+  for (let round = 0; round < 6; round++) {
+    await checkFailingIncrs(Array.from({ length: 20 }, () => (port) => incrs(port, "n", 20)));
+  }
 });
-
-function failingIncrs(): Promise<void> {
-  return withDir(async (dir) => {
-    const db = await open(dir, { sync: "always" });
-    const server = new RespServer(db, { port: 0, version: "test" });
-    const port = server.addr.port;
-    let replies: Reply[][];
-    let writes = 0;
-    // Every third write of the log fails: the INCRs in flight with it, and
-    // those built on them, must fail with it.
-    faults.beforeWrite = () => {
-      if (++writes % 3 === 0) throw new Error("ENOSPC (injected)");
-    };
-    try {
-      replies = await Promise.all(Array.from({ length: 20 }, () => incrs(port, "n", 20)));
-    } finally {
-      faults.beforeWrite = undefined;
-      await server.shutdown();
-      await db.close();
-    }
-    const failed = replies.flat().filter((r) => typeof r === "object");
-    const counted = replies.flat().filter((r) => typeof r !== "object").map(Number);
-    assert.ok(failed.length > 0, "some INCRs failed");
-    assert.ok(counted.length > 0, "some INCRs succeeded");
-    // Each success saw every success before it and no failure.
-    counted.sort((a, b) => a - b);
-    assert.deepEqual(counted, Array.from({ length: counted.length }, (_, i) => i + 1));
-    await using again = await open(dir);
-    assert.equal(await again.getString("n"), String(counted.length));
-  });
-}
 
 Deno.test("a read-modify-write the store refuses at once leaves the record of the write in flight before it", () =>
   withServer(
@@ -120,13 +91,7 @@ Deno.test("a command that answers from a write in flight, and writes nothing, ne
     async (port) => {
       const c = await Client.connect(port);
       await c.call("SET", "b", "5");
-      let fail = true;
-      faults.beforeWrite = () => {
-        if (fail) {
-          fail = false;
-          throw new Error("ENOSPC (injected)");
-        }
-      };
+      faults.beforeWrite = failOnce();
       let replies: Reply[];
       try {
         // One pipeline: the SETNX and GETDEL whose write fails are in flight
@@ -165,13 +130,7 @@ Deno.test("a write the store refuses on the strength of a dropped value runs aga
     const db = await open(dir, { sync: "always", maxValueSize: 100 });
     const server = new RespServer(db, { port: 0, version: "test" });
     const c = await Client.connect(server.addr.port);
-    let fail = true;
-    faults.beforeWrite = () => {
-      if (fail) {
-        fail = false;
-        throw new Error("ENOSPC (injected)");
-      }
-    };
+    faults.beforeWrite = failOnce();
     try {
       const x60 = "x".repeat(60);
       // The second APPEND reads the first's 60 bytes in flight; 120 would be

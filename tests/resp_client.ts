@@ -1,6 +1,8 @@
 /** A minimal RESP client and a server fixture for the RESP server tests. */
 
+import assert from "node:assert/strict";
 import { type Cask, open, type SyncMode } from "../mod.ts";
+import { faults } from "../src/log/faults.ts";
 import { RespServer, type RespServerOptions } from "../src/resp/server.ts";
 import { withDir } from "./helpers.ts";
 
@@ -178,6 +180,51 @@ export async function withServer(
       await server.shutdown();
       await db.close();
     }
+  });
+}
+
+/** A `faults.beforeWrite` hook that fails the next write of the log, and no other. */
+export function failOnce(): () => void {
+  let fail = true;
+  return () => {
+    if (fail) {
+      fail = false;
+      throw new Error("ENOSPC (injected)");
+    }
+  };
+}
+
+/**
+ * Runs `clients` (each a client's INCRs of key "n", its replies in order)
+ * against a server under sync "always" while every third write of the log
+ * fails: the INCRs in flight with it, and those built on them, must fail with
+ * it. Checks that exactly the acknowledged increments stay, across a reopen.
+ */
+export function checkFailingIncrs(clients: ((port: number) => Promise<Reply[]>)[]): Promise<void> {
+  return withDir(async (dir) => {
+    const db = await open(dir, { sync: "always" });
+    const server = new RespServer(db, { port: 0, version: "test" });
+    let replies: Reply[][];
+    let writes = 0;
+    faults.beforeWrite = () => {
+      if (++writes % 3 === 0) throw new Error("ENOSPC (injected)");
+    };
+    try {
+      replies = await Promise.all(clients.map((run) => run(server.addr.port)));
+    } finally {
+      faults.beforeWrite = undefined;
+      await server.shutdown();
+      await db.close();
+    }
+    const failed = replies.flat().filter((r) => typeof r === "object");
+    const counted = replies.flat().filter((r) => typeof r !== "object").map(Number);
+    assert.ok(failed.length > 0, "some INCRs failed");
+    assert.ok(counted.length > 0, "some INCRs succeeded");
+    // Each success saw every success before it and no failure.
+    counted.sort((a, b) => a - b);
+    assert.deepEqual(counted, Array.from({ length: counted.length }, (_, i) => i + 1));
+    await using again = await open(dir);
+    assert.equal(await again.getString("n"), String(counted.length));
   });
 }
 

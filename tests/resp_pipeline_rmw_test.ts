@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { open } from "../mod.ts";
 import { faults } from "../src/log/faults.ts";
 import { RespServer } from "../src/resp/server.ts";
-import { Client, type Reply, withServer } from "./resp_client.ts";
+import { checkFailingIncrs, Client, failOnce, type Reply, withServer } from "./resp_client.ts";
 import { withDir } from "./helpers.ts";
 
 async function pipeline(c: Client, ...commands: string[][]): Promise<Reply[]> {
@@ -176,47 +176,20 @@ Deno.test("a WATCHed key changed by a pipelined read-modify-write makes EXEC fai
 // A rare interleaving (a drop between a batch's reads and its write) is what
 // this catches, so the run is repeated.
 Deno.test("pipelined INCRs built on writes that fail: exactly the acknowledged increments stay, and survive a reopen", async () => {
-  for (let round = 0; round < 4; round++) {
-    await withDir(async (dir) => {
-      const db = await open(dir, { sync: "always" });
-      const server = new RespServer(db, { port: 0, version: "test" });
-      const port = server.addr.port;
-      const client = async () => {
-        const c = await Client.connect(port);
-        try {
-          const replies: Reply[] = [];
-          for (let r = 0; r < 5; r++) {
-            replies.push(...await pipeline(c, ...Array.from({ length: 8 }, () => ["INCR", "n"])));
-          }
-          return replies;
-        } finally {
-          c.close();
-        }
-      };
-      let replies: Reply[][];
-      let writes = 0;
-      // Every third write of the log fails: the INCRs in flight with it, and
-      // those built on them, must fail with it.
-      faults.beforeWrite = () => {
-        if (++writes % 3 === 0) throw new Error("ENOSPC (injected)");
-      };
-      try {
-        replies = await Promise.all(Array.from({ length: 12 }, client));
-      } finally {
-        faults.beforeWrite = undefined;
-        await server.shutdown();
-        await db.close();
+  const client = async (port: number) => {
+    const c = await Client.connect(port);
+    try {
+      const replies: Reply[] = [];
+      for (let r = 0; r < 5; r++) {
+        replies.push(...await pipeline(c, ...Array.from({ length: 8 }, () => ["INCR", "n"])));
       }
-      const failed = replies.flat().filter((r) => typeof r === "object");
-      const counted = replies.flat().filter((r) => typeof r !== "object").map(Number);
-      assert.ok(failed.length > 0, "some INCRs failed");
-      assert.ok(counted.length > 0, "some INCRs succeeded");
-      // Each success saw every success before it and no failure.
-      counted.sort((a, b) => a - b);
-      assert.deepEqual(counted, Array.from({ length: counted.length }, (_, i) => i + 1));
-      await using again = await open(dir);
-      assert.equal(await again.getString("n"), String(counted.length));
-    });
+      return replies;
+    } finally {
+      c.close();
+    }
+  };
+  for (let round = 0; round < 4; round++) {
+    await checkFailingIncrs(Array.from({ length: 12 }, () => client));
   }
 });
 
@@ -226,13 +199,7 @@ Deno.test("a batch of pipelined read-modify-writes whose write fails fails whole
       const c = await Client.connect(port);
       try {
         await c.call("SET", "x", "10");
-        let fail = true;
-        faults.beforeWrite = () => {
-          if (fail) {
-            fail = false;
-            throw new Error("ENOSPC (injected)");
-          }
-        };
+        faults.beforeWrite = failOnce();
         let replies: Reply[];
         try {
           replies = await pipeline(c, ["INCR", "x"], ["APPEND", "y", "ab"], ["INCR", "x"]);
