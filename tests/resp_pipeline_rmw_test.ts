@@ -6,6 +6,8 @@ import assert from "node:assert/strict";
 import { open } from "../mod.ts";
 import { faults } from "../src/log/faults.ts";
 import { RespServer } from "../src/resp/server.ts";
+import { Overlay } from "../src/resp/keyspace.ts";
+import { PendingWrites } from "../src/resp/pending_writes.ts";
 import { checkFailingIncrs, Client, failOnce, type Reply, withServer } from "./resp_client.ts";
 import { withDir } from "./helpers.ts";
 
@@ -219,3 +221,101 @@ Deno.test("a batch of pipelined read-modify-writes whose write fails fails whole
     {},
     "always",
   ));
+
+Deno.test("a value the store refuses is refused in a pipeline even when a later command overwrites or deletes it", async () => {
+  await withDir(async (dir) => {
+    const db = await open(dir, { maxValueSize: 10 });
+    const server = new RespServer(db, { port: 0, version: "test" });
+    const c = await Client.connect(server.addr.port);
+    const refused = (r: Reply) => typeof r === "object" && r !== null && "err" in r;
+    try {
+      let r = await pipeline(c, ["SET", "k", "x".repeat(11), "NX"], ["GETDEL", "k"]);
+      assert.ok(refused(r[0]), String(r));
+      assert.equal(r[1], null);
+      r = await pipeline(c, ["MSETNX", "p", "x".repeat(11), "q", "1"], ["DEL", "p"], [
+        "EXISTS",
+        "q",
+      ]);
+      assert.ok(refused(r[0]), String(r));
+      assert.deepEqual(r.slice(1), [0, 0]);
+      r = await pipeline(c, ["APPEND", "a", "123456"], ["APPEND", "a", "789ab"], ["GETDEL", "a"]);
+      assert.equal(r[0], 6);
+      assert.ok(refused(r[1]), String(r));
+      assert.equal(r[2], "123456");
+    } finally {
+      c.close();
+      await server.shutdown();
+      await db.close();
+    }
+  });
+});
+
+Deno.test('a failing command in a pipeline of read-modify-writes does not cost the others an fsync each (sync "always")', () =>
+  withServer(
+    async (port) => {
+      const c = await Client.connect(port);
+      try {
+        await c.call("SET", "text", "abc");
+        let fsyncs = 0;
+        faults.beforeSync = () => void fsyncs++;
+        let replies: Reply[];
+        try {
+          const cmds = Array.from(
+            { length: 200 },
+            (_, i) => i === 100 ? ["INCR", "text"] : ["INCR", "n"],
+          );
+          replies = await pipeline(c, ...cmds);
+        } finally {
+          faults.beforeSync = undefined;
+        }
+        assert.deepEqual(replies[100], { err: "ERR value is not an integer or out of range" });
+        const counts = replies.filter((_, i) => i !== 100);
+        assert.deepEqual(counts, Array.from({ length: 199 }, (_, i) => i + 1));
+        // One at a time, each INCR would wait for an fsync of its own.
+        assert.ok(fsyncs < 20, `${fsyncs} fsyncs for 200 INCRs`);
+      } finally {
+        c.close();
+      }
+    },
+    {},
+    "always",
+  ));
+
+Deno.test("a command undone in a batch's view leaves the writes of the commands before it", () =>
+  withDir(async (dir) => {
+    await using db = await open(dir);
+    await db.set("k", "stored");
+    const view = new Overlay(db, new PendingWrites());
+    const b = (t: string) => new TextEncoder().encode(t);
+    view.steps();
+    view.put(b("k"), { value: b("first") });
+    view.step();
+    view.put(b("k"), { value: b("second") });
+    view.put(b("other"), { value: b("x") });
+    view.undo();
+    assert.deepEqual(await view.get(b("k")), b("first"));
+    assert.equal(await view.get(b("other")), undefined);
+    view.remove(b("k"));
+    view.step();
+    assert.deepEqual(view.ops(), [
+      { type: "set", key: b("k"), value: b("first") },
+      { type: "delete", key: b("k") },
+    ]);
+  }));
+
+Deno.test("in a batch's view, a key's write gives way to a later one of it only when no shorter", () =>
+  withDir(async (dir) => {
+    await using db = await open(dir);
+    const view = new Overlay(db, new PendingWrites());
+    const b = (t: string) => new TextEncoder().encode(t);
+    view.steps();
+    for (const v of ["9", "10", "11", "5"]) {
+      view.put(b("n"), { value: b(v) });
+      view.step();
+    }
+    // "10" and "11" replace "9" and "10"; "5" could not stand for "11", which the store must see.
+    assert.deepEqual(view.ops(), [
+      { type: "set", key: b("n"), value: b("11") },
+      { type: "set", key: b("n"), value: b("5") },
+    ]);
+  }));

@@ -127,9 +127,10 @@ export interface LockedCommand {
  * as one atomic batch: one turn of the key locks and one commit where each
  * would take its own (a pipeline of INCRs of one key spent most of its time
  * there). No other command runs among them, and none of their replies goes
- * out before the batch is readable, so no client can tell the difference.
- * One that fails, or a batch the store refuses, sends them back to run one
- * by one, still under the lock: a failing command writes nothing.
+ * out before the batch is readable, so no client can tell the difference. A
+ * command that fails writes nothing and answers its error, as alone; a batch
+ * the store refuses (a value past maxValueSize) sends them back to run one
+ * by one, still under the lock, so that only the culprit fails.
  */
 export function lockedWrites(s: Session, commands: LockedCommand[]): Promise<Reply[]> {
   for (const _ of commands) s.server.stats.totalCommands++;
@@ -142,26 +143,32 @@ export function lockedWrites(s: Session, commands: LockedCommand[]): Promise<Rep
 
 // The body of a read-modify-write once its keys are locked: `commands` run on
 // one view, and what they wrote is committed as one batch. A view built on a
-// write in flight that was dropped since is thrown away and built again. With
-// more than one command, one that throws, or a batch the store refuses,
-// makes them run one by one; `readable` then waits for the last of them, as
-// every write before it must be readable first.
+// write in flight that was dropped since is thrown away and built again. In a
+// batch of several, one that throws writes nothing and answers its error, as
+// alone; a batch the store refuses makes them run one by one, and `readable`
+// then waits for the last of them, as every write before it must be readable
+// first.
 async function runLocked(
   s: Session,
   commands: { spec: WriteSpec; args: Uint8Array[] }[],
   readable: () => void,
 ): Promise<Reply[]> {
-  const st = s.server;
-  for (;;) {
+  const st = s.server, batch = commands.length > 1;
+  rebuild: for (;;) {
     const view = new Overlay(st.db, st.pending);
+    if (batch) view.steps();
     const replies: Reply[] = [];
-    try {
-      for (const c of commands) replies.push(await c.spec.run(view, c.args, s));
-    } catch (e) {
-      // An error found in a value that was dropped is no answer either.
-      if (await view.answeredFromDropped()) continue;
-      if (commands.length > 1) return await oneByOne(s, commands, readable);
-      throw e;
+    for (const c of commands) {
+      try {
+        replies.push(await c.spec.run(view, c.args, s));
+        if (batch) view.step();
+      } catch (e) {
+        // An error found in a value that was dropped is no answer either.
+        if (await view.answeredFromDropped()) continue rebuild;
+        if (!batch) throw e;
+        view.undo();
+        replies.push(errorReply(e));
+      }
     }
     // A reply with no write of its own to wait for goes out at once: first
     // make sure the writes it read were not dropped.

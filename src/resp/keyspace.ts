@@ -115,12 +115,42 @@ export class StoreView implements ReadView {
   }
 }
 
+// A buffered write: the entry the key holds after it, or null when deleted.
+interface Change {
+  key: Uint8Array;
+  entry: Entry | null;
+}
+
+// A buffered write as the store takes it (a BatchOp).
+type ViewOp =
+  | { type: "set"; key: Uint8Array; value: Uint8Array; expireAt?: number }
+  | { type: "delete"; key: Uint8Array };
+
+function toOp({ key, entry }: Change): ViewOp {
+  if (entry === null) return { type: "delete", key };
+  if (entry.expireAt === undefined) return { type: "set", key, value: entry.value };
+  return { type: "set", key, value: entry.value, expireAt: entry.expireAt };
+}
+
+// Whether the store, checking `later`, checks all it would check of
+// `earlier`, a write of the same key: its key, and a value no longer.
+function coveredBy(earlier: ViewOp, later: ViewOp): boolean {
+  return earlier.type === "set" && earlier.expireAt === undefined && later.type === "set" &&
+    earlier.value.length <= later.value.length;
+}
+
 /** Buffers writes over the store; later reads of the same view see them. */
 export class Overlay implements KeyView {
   readonly #db: Cask;
   readonly #pending: InFlightEntries;
   // By byteString(key): the pending entry, or null for a pending delete.
-  readonly #changes = new Map<string, { key: Uint8Array; entry: Entry | null }>();
+  readonly #changes = new Map<string, Change>();
+  // In steps (see steps()): the ops of the commands done, in order, where
+  // each key's last op is, and what the running command changed, with what
+  // each key held before it.
+  #stepped?: ViewOp[];
+  #lastOp?: Map<string, number>;
+  #before?: Map<string, Change | undefined>;
   // The writer's drop count when a record of a write in flight was read (the
   // same for every record valid at once); -1 once records of two counts were.
   #basedOn?: number;
@@ -194,11 +224,59 @@ export class Overlay implements KeyView {
   put(key: Uint8Array, entry: Entry): void {
     // An expiry already past is a delete, as in Redis (EXPIRE k -1, PEXPIREAT k 1).
     const live = entry.expireAt === undefined || entry.expireAt > this.now();
-    this.#changes.set(byteString(key), { key, entry: live ? entry : null });
+    this.#change(byteString(key), { key, entry: live ? entry : null });
   }
 
   remove(key: Uint8Array): void {
-    this.#changes.set(byteString(key), { key, entry: null });
+    this.#change(byteString(key), { key, entry: null });
+  }
+
+  #change(id: string, change: Change): void {
+    if (this.#before !== undefined && !this.#before.has(id)) {
+      this.#before.set(id, this.#changes.get(id));
+    }
+    this.#changes.set(id, change);
+  }
+
+  /**
+   * Runs the commands of a batch in steps, one per command ({@link step} after
+   * each): {@link ops} then holds each command's own writes, in order, rather
+   * than each key's last, so the store checks every value a command wrote (a
+   * value it refuses, overwritten by a later command, would pass unseen), and
+   * a command that fails can be taken back ({@link undo}).
+   */
+  steps(): void {
+    this.#stepped = [];
+    this.#lastOp = new Map();
+    this.#before = new Map();
+  }
+
+  /**
+   * Ends the running command's step: its writes become ops. One replaces the
+   * key's op before it where the store would refuse the earlier one only if
+   * it refused the later one too (a shorter value, no expiry to check), so a
+   * pipeline of INCRs of one key still writes one record.
+   */
+  step(): void {
+    const ops = this.#stepped!, last = this.#lastOp!;
+    for (const id of this.#before!.keys()) {
+      const op = toOp(this.#changes.get(id)!), at = last.get(id);
+      if (at !== undefined && coveredBy(ops[at], op)) ops[at] = op;
+      else {
+        last.set(id, ops.length);
+        ops.push(op);
+      }
+    }
+    this.#before!.clear();
+  }
+
+  /** Takes back what the running command wrote (it failed, so it writes nothing). */
+  undo(): void {
+    for (const [id, prior] of this.#before!) {
+      if (prior === undefined) this.#changes.delete(id);
+      else this.#changes.set(id, prior);
+    }
+    this.#before!.clear();
   }
 
   async clear(): Promise<void> {
@@ -269,15 +347,9 @@ export class Overlay implements KeyView {
     return this.#changes.values();
   }
 
-  /** The buffered writes as one atomic batch. */
+  /** The buffered writes as one atomic batch: each key's last, or in steps each command's own. */
   ops(): BatchOp[] {
-    const ops: BatchOp[] = [];
-    for (const { key, entry } of this.#changes.values()) {
-      if (entry === null) ops.push({ type: "delete", key });
-      else if (entry.expireAt === undefined) ops.push({ type: "set", key, value: entry.value });
-      else ops.push({ type: "set", key, value: entry.value, expireAt: entry.expireAt });
-    }
-    return ops;
+    return this.#stepped ?? Array.from(this.#changes.values(), toOp);
   }
 
   #live(entry: Entry | null): Entry | undefined {
