@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { open, ReadOnlyError } from "../mod.ts";
+import { IOError, open, ReadOnlyError } from "../mod.ts";
 import { type LoggedOp, modelAt } from "./children/reader_load_model.ts";
 import { contents, startWriter } from "./reader_load.ts";
 import { text, withDir } from "./helpers.ts";
@@ -382,4 +382,28 @@ Deno.test("readers: a follower beside a writer rotating small files fast never s
       await r.close();
     }
   });
+});
+
+Deno.test("a reader whose directory is removed gets IOError from refresh(), backup() and its follow", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "cask-gone-" });
+  {
+    await using w = await open(dir);
+    await w.set("a", "1");
+  }
+  const background: unknown[] = [];
+  const r = await open(dir, {
+    readOnly: true,
+    follow: { intervalMs: 5 },
+    onBackgroundError: (e) => background.push(e),
+  });
+  try {
+    await Deno.remove(dir, { recursive: true });
+    await assert.rejects(() => r.refresh(), IOError);
+    await assert.rejects(() => r.backup(`${dir}.backup`), IOError);
+    while (background.length === 0) await new Promise((f) => setTimeout(f, 5));
+    assert.ok(background.every((e) => e instanceof IOError), String(background[0]));
+  } finally {
+    await r.close();
+    await Deno.remove(`${dir}.backup`, { recursive: true }).catch(() => {});
+  }
 });

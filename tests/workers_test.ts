@@ -453,6 +453,13 @@ Deno.test("a Worker's watch gets the change of a set made just before its detach
     assert.deepEqual(await w.value({ cmd: "setThenDetach" }), ["detach:a"]);
   }));
 
+for (const sync of ["always", "never"] as const) {
+  Deno.test(`a Worker's reads and refresh() made before its detach() complete (sync ${sync})`, () =>
+    withAttached({ sync }, async (_db, w) => {
+      assert.deepEqual(await w.value({ cmd: "readsThenDetach" }), ["mine", "ok", "ok"]);
+    }));
+}
+
 Deno.test("Worker writes racing the owner's close under sync always: acknowledged ones kept, refused ones absent", () =>
   withAttached({ sync: "always" }, async (db, w, dir) => {
     const racing = w.value<string[]>({ cmd: "racingSets", count: 2000 });

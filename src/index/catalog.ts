@@ -293,9 +293,11 @@ export class Catalog {
     // One at a time: a second backup into the same target must not run beside
     // the first (the target's lock would refuse it), so calls queue. The first
     // starts at once, holding off a compaction asked for right after it.
-    const run = this.#backupsQueued === 0
-      ? this.#backupRetrying(target)
-      : this.#backups.then(() => this.#backupRetrying(target));
+    const attempt = () =>
+      this.#backupRetrying(target).catch((e) => {
+        throw asCaskError(e, `backup of ${this.#dir} to ${target} failed`);
+      });
+    const run = this.#backupsQueued === 0 ? attempt() : this.#backups.then(attempt);
     this.#backupsQueued++;
     this.#backups = run.then(nothing, nothing).finally(() => this.#backupsQueued--);
     return run;

@@ -125,7 +125,12 @@ export class Follower {
 
   /** Catches up with the writer; calls run one after another. */
   refresh(): Promise<void> {
-    return this.exclusive(() => this.#refresh());
+    return this.exclusive(() =>
+      this.#refresh().catch((e) => {
+        // A directory removed under it, say: typed, as open() reports it.
+        throw asCaskError(e, `cannot refresh from ${this.#t.dir}`);
+      })
+    );
   }
 
   /** Runs `work` once no refresh runs, and starts none until it has settled. */

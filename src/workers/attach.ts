@@ -91,7 +91,13 @@ export class AttachedCask {
   // A background refresh failed: the next read refreshes and waits, and so reports a lasting failure.
   #stale = false;
   #ownerClosed = false;
+  // detach() was called: later calls reject. #detached: its message went out,
+  // after every call made before it completed.
+  #detaching = false;
   #detached = false;
+  // Calls this thread answers itself that may still be waiting (to catch up):
+  // a detach, or the owner's close, lets them complete first.
+  readonly #ops = new Set<Promise<unknown>>();
 
   /** @ignore Use {@link attach}. */
   private constructor(shared: SharedCask) {
@@ -276,10 +282,12 @@ export class AttachedCask {
    * another thread's write by other means (say a `postMessage`). Resolves to
    * the sequence number reached.
    */
-  async refresh(): Promise<number> {
-    await this.#call("refresh", []);
-    await this.#read(() => Promise.resolve());
-    return this.sequence;
+  refresh(): Promise<number> {
+    return this.#track((async () => {
+      await this.#call("refresh", []);
+      await this.#read(() => Promise.resolve(), false);
+      return this.sequence;
+    })());
   }
 
   /**
@@ -288,33 +296,50 @@ export class AttachedCask {
    * end.
    */
   async detach(): Promise<void> {
-    if (this.#detached || this.#ownerClosed) return;
-    const last = this.#call("detach", []);
-    this.#detached = true;
+    if (this.#detaching || this.#ownerClosed) return;
+    this.#detaching = true;
     attachments.set(this.#port, "detached");
+    // A read waiting to catch up may still ask the owner for a refresh.
+    await this.#settled();
+    const last = this.#call("detach", [], true);
+    this.#detached = true;
     await last;
     this.#endWatches();
     await this.#reader.close();
   }
 
+  // Resolves once every call tracked so far has settled.
+  async #settled(): Promise<void> {
+    while (this.#ops.size > 0) await Promise.allSettled([...this.#ops]);
+  }
+
+  #track<T>(p: Promise<T>): Promise<T> {
+    this.#ops.add(p);
+    p.then(() => this.#ops.delete(p), () => this.#ops.delete(p));
+    return p;
+  }
+
   // Runs the read `f` on the follower once it is current enough (see the
   // module doc). Not an async function: when the follower is current, the read
   // costs no more than the promise `f` returns.
-  #read<T>(f: () => Promise<T>): Promise<T> {
-    const wait = this.#wait();
+  #read<T>(f: () => Promise<T>, check = true): Promise<T> {
+    const wait = this.#wait(check);
     return wait ? wait.then(f) : f();
   }
 
   // Undefined when this thread's follower may answer a read now; else what to
-  // wait for first (a catch-up, or the rejection of a closed store).
-  #wait(): Promise<void> | undefined {
-    try {
-      this.#checkOpen();
-    } catch (e) {
-      return Promise.reject(e);
+  // wait for first (a catch-up, or the rejection of a closed store). `check`:
+  // a call made now, refused once the attachment or the store closed.
+  #wait(check = true): Promise<void> | undefined {
+    if (check) {
+      try {
+        this.#checkOpen();
+      } catch (e) {
+        return Promise.reject(e);
+      }
     }
     const seq = this.#reader.sequence;
-    if (seq < this.#need || this.#stale) return this.#catchUp();
+    if (seq < this.#need || this.#stale) return this.#track(this.#catchUp());
     if (((Atomics.load(this.#ints, SEQ_LOW) - seq) | 0) > 0) this.#refreshSoon();
     return undefined;
   }
@@ -330,12 +355,15 @@ export class AttachedCask {
     const target = this.#need;
     const deadline = performance.now() + CATCH_UP_MS;
     for (let attempt = 0;; attempt++) {
+      // A call made before a detach or the owner's close completes: the
+      // files hold every commit the owner acknowledged.
       await this.#reader.refresh();
       this.#stale = false;
-      this.#checkOpen();
       if (this.#reader.sequence >= target) return;
       if (attempt === 0) {
-        await this.#call("refresh", []);
+        await this.#call("refresh", [], true).catch((e) => {
+          if (!(e instanceof ClosedError)) throw e;
+        });
         continue;
       }
       if (performance.now() > deadline) {
@@ -354,13 +382,16 @@ export class AttachedCask {
   }
 
   #checkOpen(): void {
-    if (this.#detached) throw new ClosedError("this attachment was detached");
+    if (this.#detaching) throw new ClosedError("this attachment was detached");
     if (this.#ownerClosed || Atomics.load(this.#ints, CLOSED_FLAG) === 1) throw new ClosedError();
   }
 
-  #call(op: Op, args: unknown[]): Promise<unknown> {
+  // `internal`: a call of this side's own (a catch-up's refresh, the detach)
+  // goes out while detach() waits for the calls made before it.
+  #call(op: Op, args: unknown[], internal = false): Promise<unknown> {
     try {
-      this.#checkOpen();
+      if (!internal) this.#checkOpen();
+      else if (this.#detached || this.#ownerClosed) throw new ClosedError();
     } catch (e) {
       return Promise.reject(e);
     }
@@ -409,7 +440,8 @@ export class AttachedCask {
         for (const id of [...this.#calls.keys()]) this.#settle(id, undefined, new ClosedError());
         this.#endWatches();
         // Undefined while attach() still opens it (which then closes it).
-        this.#reader?.close().catch(() => {});
+        // Reads waiting to catch up finish first, from the files.
+        this.#settled().then(() => this.#reader?.close()).catch(() => {});
         break;
     }
     // The owner closes its end once it has answered everything; so does this side.

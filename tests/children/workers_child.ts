@@ -24,6 +24,7 @@ type Command =
   | { cmd: "mutateAfterCalls" }
   | { cmd: "setInheritedTtl" }
   | { cmd: "setThenDetach" }
+  | { cmd: "readsThenDetach" }
   | { cmd: "racingSets"; count: number }
   | { cmd: "setLater"; ms: number }
   | { cmd: "watchLate"; prefix: string; last: string; ms: number }
@@ -277,6 +278,16 @@ async function run(c: Command): Promise<unknown> {
       await detached;
       attached = undefined;
       return await got;
+    }
+    case "readsThenDetach": {
+      // After its own set, a get and a refresh (both must catch up), then a
+      // detach in the same turn: how each settled.
+      await db.set("rd:a", "mine");
+      const end = (p: Promise<unknown>) =>
+        p.then((v) => v instanceof Uint8Array ? utf8.decode(v) : "ok", (e) => describe(e).name);
+      const out = [end(db.get("rd:a")), end(db.refresh()), end(db.detach())];
+      attached = undefined;
+      return await Promise.all(out);
     }
     case "setLater": {
       // A set posted after `ms`; how it settled, or "pending" after 3 s.
