@@ -492,3 +492,34 @@ Deno.test("limits: commands that read a key's expiry answer for a key of a MiB (
     }
   });
 });
+
+Deno.test("serve: small --max-value-size and --max-key-size still take a password, a timestamp and a config name", async () => {
+  await withDir(async (dir) => {
+    const password = "secretpassword1";
+    const { child, port } = await startServe(
+      dir,
+      "--max-value-size",
+      "10",
+      "--max-key-size",
+      "8",
+      "--requirepass",
+      password,
+    );
+    const c = await Client.connect(port);
+    try {
+      const call = async (...args: string[]) => {
+        await c.send(args);
+        return await replyWithin(c);
+      };
+      assert.equal(await call("AUTH", password), "OK");
+      assert.deepEqual(await call("CONFIG", "GET", "appendfsync"), ["appendfsync", "always"]);
+      assert.equal(await call("SET", "k", "v"), "OK");
+      assert.equal(await call("PEXPIREAT", "k", String(Date.now() + 60_000)), 1);
+    } finally {
+      c.close();
+      child.kill("SIGTERM");
+      await child.status;
+      await child.stdout.cancel();
+    }
+  });
+});

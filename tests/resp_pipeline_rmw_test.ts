@@ -319,3 +319,29 @@ Deno.test("in a batch's view, a key's write gives way to a later one of it only 
       { type: "set", key: b("n"), value: b("5") },
     ]);
   }));
+
+Deno.test("a SET the store refuses in a pipeline never lets an earlier SET land over a later one", async () => {
+  await withDir(async (dir) => {
+    const db = await open(dir, { maxValueSize: 10 });
+    const server = new RespServer(db, { port: 0, version: "test" });
+    const c = await Client.connect(server.addr.port);
+    try {
+      for (const refused of [["SET", "", "v"], ["SET", "big", "x".repeat(11)]]) {
+        const r = await pipeline(c, refused, ["SET", "b", "y"], ["INCR", "c"], ["SET", "b", "z"], [
+          "GET",
+          "b",
+        ]);
+        assert.ok(typeof r[0] === "object" && r[0] !== null && "err" in r[0], String(r));
+        assert.deepEqual(r.slice(1, 4), ["OK", r[2], "OK"]);
+        assert.equal(r[4], "z");
+      }
+      assert.equal(await c.call("GET", "b"), "z");
+    } finally {
+      c.close();
+      await server.shutdown();
+      await db.close();
+    }
+    await using again = await open(dir);
+    assert.equal(await again.getString("b"), "z");
+  });
+});

@@ -166,6 +166,22 @@ export class Cask {
   }
 
   /**
+   * The size limits the store was opened with (`maxKeySize`, `maxValueSize`):
+   * a write past either is refused with `InvalidArgumentError`.
+   *
+   * @example
+   * ```ts
+   * import { open } from "@cask/cask";
+   * await using db = await open("./data", { maxValueSize: 1024 });
+   * const value = new Uint8Array(2048);
+   * if (value.length > db.limits.maxValueSize) console.log("too large to store");
+   * ```
+   */
+  get limits(): { readonly maxKeySize: number; readonly maxValueSize: number } {
+    return { maxKeySize: this.#options.maxKeySize, maxValueSize: this.#options.maxValueSize };
+  }
+
+  /**
    * The sequence number of the last commit visible to reads. Every commit (a
    * `set`, a `delete` that deletes, an `atomic` batch) takes the next number,
    * store-wide, and numbers keep growing across restarts and compactions.

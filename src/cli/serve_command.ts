@@ -119,8 +119,9 @@ export const serveCommand: Command = {
     const maxValueSize = integerFlag(args, "max-value-size", 0, 1024 * MiB) ??
       DEFAULT_MAX_VALUE_SIZE;
     const maxKeySize = integerFlag(args, "max-key-size", 1, 16 * MiB) ?? DEFAULT_MAX_KEY_SIZE;
+    // At least 64 KiB, room for a key, a password or a timestamp whatever the store's limits.
     const maxBulk = Math.min(
-      Math.max(maxValueSize, maxKeySize),
+      Math.max(maxValueSize, maxKeySize, 64 * 1024),
       DEFAULT_LIMITS.maxBulkLength,
     );
     // One client must be able to send the largest value the store accepts.

@@ -55,6 +55,8 @@ export interface ServerState {
    * the parser takes, Redis' proto-max-bulk-len.
    */
   readonly maxString: number;
+  /** The store's size limits (see WriteBatch.alone). */
+  readonly limits: { readonly maxKeySize: number; readonly maxValueSize: number };
   /** Password AUTH must present; undefined: none required. */
   readonly password?: Uint8Array;
   readonly startedAt: number;

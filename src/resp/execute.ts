@@ -220,11 +220,12 @@ export function blindWrite(st: ServerState, ops: BatchOp[]): Promise<Reply> {
 }
 
 /**
- * Blind writes issued as one atomic batch, with a reply each. When the store
- * refuses the batch (one empty key refuses it all), nothing of it was applied
- * and each write is issued alone, in order, so only the bad one fails; that
- * happens inside the batch's turn, so no command queued after the batch runs
- * before them.
+ * Blind writes issued as one atomic batch, with a reply each. A write the
+ * store would refuse for its sizes never joins one (WriteBatch.alone). When
+ * the store refuses a batch anyway (a closed store refuses every write),
+ * nothing of it was applied and each write is issued alone, in order, so only
+ * the bad one fails; writes issued behind the batch may have gone to the
+ * store before them by then.
  */
 export function blindWrites(st: ServerState, writes: BatchOp[][]): Promise<Reply[]> {
   const all = writes.flat();

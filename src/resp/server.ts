@@ -166,6 +166,7 @@ export class RespServer {
       maxClients: fitOpenFiles(options.maxClients ?? 10_000),
       idleTimeoutMs: options.idleTimeoutMs ?? 0,
       maxString: this.#limits.maxBulkLength,
+      limits: db.limits,
       password: options.password === undefined ? undefined : encoder.encode(options.password),
       startedAt: Date.now(),
       lastSave: Date.now(),
@@ -555,11 +556,13 @@ export class RespServer {
         }
         const ops = command.blind();
         if (ops !== undefined) {
-          if (!(gathering instanceof WriteBatch)) {
+          const alone = WriteBatch.alone(this.#state, ops);
+          if (!(gathering instanceof WriteBatch) || alone) {
             issue();
             inFlight.push(gathering = new WriteBatch());
           }
           gathering.add(ops);
+          if (alone) issue();
           flying = "write";
           continue;
         }

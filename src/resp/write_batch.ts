@@ -49,6 +49,23 @@ export abstract class GatheredWrites {
 export class WriteBatch extends GatheredWrites {
   readonly #writes: BatchOp[][] = [];
 
+  /**
+   * Whether the store refuses `ops` for their sizes (an empty key, a key or a
+   * value past its limits): such a write goes alone. A batch the store
+   * refuses is retried write by write once the refusal is known, after the
+   * writes issued behind it went to the store, which then applied a retried
+   * SET over a later one (an audit lost an acknowledged SET that way).
+   */
+  static alone(st: ServerState, ops: readonly BatchOp[]): boolean {
+    const { maxKeySize, maxValueSize } = st.limits;
+    for (const op of ops) {
+      const key = op.key as Uint8Array;
+      if (key.length === 0 || key.length > maxKeySize) return true;
+      if (op.type === "set" && (op.value as Uint8Array).length > maxValueSize) return true;
+    }
+    return false;
+  }
+
   /** Adds the next write's ops. */
   add(ops: BatchOp[]): void {
     this.#writes.push(ops);
