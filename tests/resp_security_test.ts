@@ -435,9 +435,11 @@ Deno.test("security: clients dropped with an error hold at most maxclients linge
         await c.write("*1\r\n$-5\r\n");
         assert.deepEqual(await c.reply(), { err: "ERR Protocol error: invalid bulk length" });
       }
-      // The 40 clients' own sockets, and at most 2 of the server's.
+      // The 40 clients' own sockets, and at most 2 of the server's, with room
+      // for the runtime's own (a full suite's run on a loaded machine once saw
+      // 49); lingering sockets unbounded would hold about 80.
       const held = fds() - before;
-      assert.ok(held <= 40 + 2 + 4, `${held} descriptors held for 40 dropped clients`);
+      assert.ok(held <= 40 + 2 + 10, `${held} descriptors held for 40 dropped clients`);
     } finally {
       for (const c of bad) c.close();
     }

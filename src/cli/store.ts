@@ -16,7 +16,7 @@ import {
   type RecoveryWarning,
   type SyncMode,
 } from "../../mod.ts";
-import { holdsStore, requireStore } from "../log/fsutil.ts";
+import { holdsStore, requireStore } from "../base/store_dir.ts";
 import {
   type FlagDef,
   type FlagDefs,

@@ -10,6 +10,7 @@ import type { Command } from "./command.ts";
 import { EXIT_FAILURE, EXIT_OK } from "./exit_codes.ts";
 import { count, formatBytes } from "../base/human.ts";
 import { DIR_FLAG, storeDir } from "./store.ts";
+import { requireStore } from "../base/store_dir.ts";
 
 /** `cask verify [--json]` */
 export const verifyCommand: Command = {
@@ -27,6 +28,8 @@ export const verifyCommand: Command = {
   async run(args) {
     expectPositionals(args, 0, 0, "no arguments");
     const dir = storeDir(args);
+    // A mistyped path, missing or not, is a usage error here (exit 2).
+    await requireStore(dir);
     const report = await verify(dir);
     console.log(booleanFlag(args, "json") ? JSON.stringify(report) : formatReport(report));
     return report.issues.length === 0 ? EXIT_OK : EXIT_FAILURE;

@@ -6,7 +6,7 @@
 
 import { readSync } from "node:fs";
 import { join } from "node:path";
-import { InvalidArgumentError, IOError } from "../base/errors.ts";
+import { IOError } from "../base/errors.ts";
 
 /**
  * The suffix of a file being written, renamed into place once whole (a merge
@@ -15,8 +15,7 @@ import { InvalidArgumentError, IOError } from "../base/errors.ts";
  */
 export const TEMP = ".merging";
 
-/** The names of a store's log files: data files and their hints. */
-export const LOG_FILE = /^(data|hint)\.\d+$/;
+export { LOG_FILE } from "../base/store_dir.ts";
 
 /** Path of data file `id` in `dir`. */
 export function dataPath(dir: string, id: number): string {
@@ -95,30 +94,4 @@ export async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<voi
 export function writeAllSync(file: Deno.FsFile, data: Uint8Array): void {
   let done = 0;
   while (done < data.length) done += file.writeSync(data.subarray(done));
-}
-
-/**
- * Throws when `dir` holds no store, so that a command that only reads neither
- * creates one nor reports an empty store where the user mistyped a path.
- * @throws {InvalidArgumentError} the directory holds no store.
- */
-export async function requireStore(dir: string): Promise<void> {
-  if (!(await holdsStore(dir))) throw new InvalidArgumentError(`no Cask store at ${dir}`);
-}
-
-/**
- * Whether `dir` holds a store: its lock file, a data or hint file, or its
- * index checkpoint (a fresh store may have only the lock, and one that lost
- * its lock and every data file still has its damage to report).
- */
-export async function holdsStore(dir: string): Promise<boolean> {
-  try {
-    for await (const e of Deno.readDir(dir)) {
-      if (e.name === "LOCK" || e.name === "checkpoint" || LOG_FILE.test(e.name)) return true;
-    }
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) return false;
-    throw e;
-  }
-  return false;
 }

@@ -18,7 +18,8 @@ import {
   verifyRecord,
 } from "../codec/codec.ts";
 import type { DataFile } from "./datafile.ts";
-import { hintPath, LOG_FILE, requireStore } from "./fsutil.ts";
+import { hintPath, LOG_FILE } from "./fsutil.ts";
+import { requireStore } from "../base/store_dir.ts";
 import { readHint } from "./hint.ts";
 import { recoverLog } from "./recovery.ts";
 import { statOrUndefined } from "./tail.ts";
@@ -28,6 +29,7 @@ import { statOrUndefined } from "./tail.ts";
  * missing and foreign files, and hint entries that disagree with their records.
  *
  * @throws {InvalidArgumentError} `dir` is not a non-empty string, or holds no store.
+ * @throws {IOError} `dir` cannot be read (it does not exist, say).
  * @example
  * ```ts
  * import { verify } from "@cask/cask";
@@ -40,7 +42,13 @@ export async function verify(dir: string): Promise<VerifyReport> {
   if (typeof dir !== "string" || dir === "") {
     throw new InvalidArgumentError("dir must be a non-empty string");
   }
-  // A mistyped path is not an empty store that checks clean.
+  // A directory that cannot be read is an IOError; one that holds no store
+  // (a mistyped path) is not an empty store that checks clean.
+  try {
+    await Deno.stat(dir);
+  } catch (e) {
+    throw asCaskError(e, `cannot verify ${dir}`);
+  }
   await requireStore(dir);
   try {
     for (let attempt = 1;; attempt++) {
