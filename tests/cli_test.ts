@@ -1411,3 +1411,12 @@ Deno.test("cli: set with a directory for stdin exits 2 and leaves no store", () 
     assert.match(stderr, /stdin is a directory/);
     assert.equal(await Deno.stat(store).catch(() => undefined), undefined, "no store was made");
   }));
+
+Deno.test("cli: load of a directory exits 2 naming it, and leaves no store", () =>
+  withDir(async (dir) => {
+    const store = `${dir}/store`;
+    const run = await cask(["load", dir, "--dir", store]);
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stderr, new RegExp(`${dir} is a directory, not a dump`));
+    assert.equal(await Deno.stat(store).catch(() => undefined), undefined, "no store was made");
+  }));

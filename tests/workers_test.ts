@@ -460,6 +460,25 @@ for (const sync of ["always", "never"] as const) {
     }));
 }
 
+Deno.test("a Worker's second detach() resolves with the first, once its watch has ended", () =>
+  withAttached({}, async (_db, w) => {
+    assert.deepEqual(await w.value({ cmd: "detachTwice" }), {
+      firstSettled: true,
+      watchEnded: true,
+    });
+  }));
+
+Deno.test("a Worker's detach() racing the owner's close resolves, and its watch ends", async () => {
+  for (const ms of [0, 1, 2, 5, 10]) {
+    await withAttached({ sync: "never" }, async (db, w) => {
+      const racing = w.value({ cmd: "watchThenDetach", ms });
+      await new Promise((r) => setTimeout(r, ms));
+      await db.close();
+      assert.deepEqual(await racing, { detached: "ok", watchEnded: true }, `after ${ms} ms`);
+    });
+  }
+});
+
 Deno.test("Worker writes racing the owner's close under sync always: acknowledged ones kept, refused ones absent", () =>
   withAttached({ sync: "always" }, async (db, w, dir) => {
     const racing = w.value<string[]>({ cmd: "racingSets", count: 2000 });

@@ -114,6 +114,10 @@ export const loadCommand: Command = {
     }
     const path = args.positionals[0] && wholeText(args.positionals[0], "[file]");
     const file = path === undefined || path === "-" ? undefined : await Deno.open(path);
+    if (file && (await file.stat()).isDirectory) {
+      file.close();
+      throw new UsageError(`${path} is a directory, not a dump`);
+    }
     let db = await openIfPresent(args, LARGEST_LIMITS);
     const limits = atomic
       ? { keys: Infinity, bytes: Infinity }

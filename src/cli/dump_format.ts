@@ -92,7 +92,10 @@ function recordOf(fields: Record<string, unknown>, lineNumber: number): DumpReco
   if (fields.expireAt !== undefined) {
     const expireAt = fields.expireAt;
     if (typeof expireAt !== "number" || !Number.isSafeInteger(expireAt) || expireAt <= 0) {
-      throw new DumpFormatError(lineNumber, "expireAt must be a positive integer (ms since epoch)");
+      throw new DumpFormatError(
+        lineNumber,
+        "expireAt must be a positive integer up to 2^53 - 1 (ms since epoch)",
+      );
     }
     record.expireAt = expireAt;
   }

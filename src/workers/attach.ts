@@ -95,6 +95,7 @@ export class AttachedCask {
   // after every call made before it completed.
   #detaching = false;
   #detached = false;
+  #detachment?: Promise<void>;
   // Calls this thread answers itself that may still be waiting (to catch up):
   // a detach, or the owner's close, lets them complete first.
   readonly #ops = new Set<Promise<unknown>>();
@@ -295,17 +296,29 @@ export class AttachedCask {
    * before it still complete; later calls reject with ClosedError, and watches
    * end.
    */
-  async detach(): Promise<void> {
-    if (this.#detaching || this.#ownerClosed) return;
+  detach(): Promise<void> {
+    if (this.#ownerClosed) return Promise.resolve();
+    // A second call gets the first's promise: resolved, the attachment is gone.
+    return this.#detachment ??= this.#detach();
+  }
+
+  async #detach(): Promise<void> {
     this.#detaching = true;
     attachments.set(this.#port, "detached");
-    // A read waiting to catch up may still ask the owner for a refresh.
-    await this.#settled();
-    const last = this.#call("detach", [], true);
-    this.#detached = true;
-    await last;
-    this.#endWatches();
-    await this.#reader.close();
+    try {
+      // A read waiting to catch up may still ask the owner for a refresh.
+      await this.#settled();
+      const last = this.#call("detach", [], true);
+      this.#detached = true;
+      // An owner that closed meanwhile gave the attachment up as well.
+      await last.catch((e) => {
+        if (!(e instanceof ClosedError)) throw e;
+      });
+    } finally {
+      // The port may close before the owner's notices come: end here.
+      this.#endWatches();
+      await this.#reader.close();
+    }
   }
 
   // Resolves once every call tracked so far has settled.

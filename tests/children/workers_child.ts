@@ -25,6 +25,8 @@ type Command =
   | { cmd: "setInheritedTtl" }
   | { cmd: "setThenDetach" }
   | { cmd: "readsThenDetach" }
+  | { cmd: "detachTwice" }
+  | { cmd: "watchThenDetach"; ms: number }
   | { cmd: "racingSets"; count: number }
   | { cmd: "setLater"; ms: number }
   | { cmd: "watchLate"; prefix: string; last: string; ms: number }
@@ -41,6 +43,7 @@ let attached: AttachedCask | undefined;
 // What the last attach was given: attaching it again must be refused.
 let lastShared: SharedCask | undefined;
 const utf8 = new TextDecoder();
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function describe(e: unknown) {
   return {
@@ -288,6 +291,38 @@ async function run(c: Command): Promise<unknown> {
       const out = [end(db.get("rd:a")), end(db.refresh()), end(db.detach())];
       attached = undefined;
       return await Promise.all(out);
+    }
+    case "detachTwice": {
+      // A watch and a refresh() in flight, then two detach() calls, the second awaited:
+      // whether the first had settled, and the watch ended, by then.
+      const feed = db.watch({ prefix: "twice:" });
+      const ended = (async () => {
+        for await (const _ of feed) { /* none */ }
+        return true;
+      })();
+      let firstSettled = false;
+      db.refresh().catch(() => {});
+      const first = db.detach().finally(() => firstSettled = true);
+      await db.detach();
+      const out = { firstSettled, watchEnded: await Promise.race([ended, sleep(2000)]) === true };
+      await first;
+      attached = undefined;
+      return out;
+    }
+    case "watchThenDetach": {
+      // A watch, then a detach after `ms` (the owner may close meanwhile): how the
+      // detach settled, and whether the watch ended within 2 s of it.
+      const feed = db.watch({ prefix: "race:" });
+      const ended = (async () => {
+        try {
+          for await (const _ of feed) { /* none */ }
+        } catch { /* ended by an error */ }
+        return true;
+      })();
+      await sleep(c.ms);
+      const detached = await db.detach().then(() => "ok", (e) => describe(e).name);
+      attached = undefined;
+      return { detached, watchEnded: await Promise.race([ended, sleep(2000)]) === true };
     }
     case "setLater": {
       // A set posted after `ms`; how it settled, or "pending" after 3 s.
