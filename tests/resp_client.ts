@@ -1,7 +1,7 @@
 /** A minimal RESP client and a server fixture for the RESP server tests. */
 
 import assert from "node:assert/strict";
-import { type Cask, open, type SyncMode } from "../mod.ts";
+import { type Cask, open, type OpenOptions, type SyncMode } from "../mod.ts";
 import { faults } from "../src/log/faults.ts";
 import { RespServer, type RespServerOptions } from "../src/resp/server.ts";
 import { withDir } from "./helpers.ts";
@@ -167,15 +167,16 @@ function parseReply(b: Uint8Array, at: number): [Reply, number] | undefined {
 
 /** Runs `fn` against a server on a fresh store (sync "never" unless said). */
 export async function withServer(
-  fn: (port: number, db: Cask, server: RespServer) => Promise<void>,
+  fn: (port: number, db: Cask, server: RespServer, dir: string) => Promise<void>,
   options: Partial<RespServerOptions> = {},
   sync: SyncMode = "never",
+  storeOptions: OpenOptions = {},
 ): Promise<void> {
   await withDir(async (dir) => {
-    const db = await open(dir, { sync });
+    const db = await open(dir, { ...storeOptions, sync });
     const server = new RespServer(db, { port: 0, version: "test", ...options });
     try {
-      await fn(server.addr.port, db, server);
+      await fn(server.addr.port, db, server, dir);
     } finally {
       await server.shutdown();
       await db.close();

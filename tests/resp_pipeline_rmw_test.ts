@@ -5,7 +5,6 @@
 import assert from "node:assert/strict";
 import { open } from "../mod.ts";
 import { faults } from "../src/log/faults.ts";
-import { RespServer } from "../src/resp/server.ts";
 import { Overlay } from "../src/resp/keyspace.ts";
 import { PendingWrites } from "../src/resp/pending_writes.ts";
 import { checkFailingIncrs, Client, failOnce, type Reply, withServer } from "./resp_client.ts";
@@ -110,31 +109,31 @@ Deno.test("a failing read-modify-write in a pipeline fails alone, and writes not
     }
   }));
 
-Deno.test("a read-modify-write the store refuses in a pipeline fails alone: the ones around it are applied", async () => {
-  await withDir(async (dir) => {
-    const db = await open(dir, { maxValueSize: 8 });
-    const server = new RespServer(db, { port: 0, version: "test" });
-    const c = await Client.connect(server.addr.port);
-    try {
-      await c.call("SET", "s", "1234567");
-      const replies = await pipeline(
-        c,
-        ["INCR", "n"],
-        ["APPEND", "s", "89"],
-        ["INCR", "n"],
-        ["APPEND", "s", "8"],
-      );
-      assert.equal(replies[0], 1);
-      assert.ok(typeof replies[1] === "object" && replies[1] !== null && "err" in replies[1]);
-      assert.deepEqual(replies.slice(2), [2, 8]);
-      assert.deepEqual(await pipeline(c, ["GET", "s"], ["GET", "n"]), ["12345678", "2"]);
-    } finally {
-      c.close();
-      await server.shutdown();
-      await db.close();
-    }
-  });
-});
+Deno.test("a read-modify-write the store refuses in a pipeline fails alone: the ones around it are applied", () =>
+  withServer(
+    async (port) => {
+      const c = await Client.connect(port);
+      try {
+        await c.call("SET", "s", "1234567");
+        const replies = await pipeline(
+          c,
+          ["INCR", "n"],
+          ["APPEND", "s", "89"],
+          ["INCR", "n"],
+          ["APPEND", "s", "8"],
+        );
+        assert.equal(replies[0], 1);
+        assert.ok(typeof replies[1] === "object" && replies[1] !== null && "err" in replies[1]);
+        assert.deepEqual(replies.slice(2), [2, 8]);
+        assert.deepEqual(await pipeline(c, ["GET", "s"], ["GET", "n"]), ["12345678", "2"]);
+      } finally {
+        c.close();
+      }
+    },
+    {},
+    "never",
+    { maxValueSize: 8 },
+  ));
 
 Deno.test("pipelined read-modify-writes keep their order with the blind writes and reads around them", () =>
   withServer(async (port) => {
@@ -222,33 +221,33 @@ Deno.test("a batch of pipelined read-modify-writes whose write fails fails whole
     "always",
   ));
 
-Deno.test("a value the store refuses is refused in a pipeline even when a later command overwrites or deletes it", async () => {
-  await withDir(async (dir) => {
-    const db = await open(dir, { maxValueSize: 10 });
-    const server = new RespServer(db, { port: 0, version: "test" });
-    const c = await Client.connect(server.addr.port);
-    const refused = (r: Reply) => typeof r === "object" && r !== null && "err" in r;
-    try {
-      let r = await pipeline(c, ["SET", "k", "x".repeat(11), "NX"], ["GETDEL", "k"]);
-      assert.ok(refused(r[0]), String(r));
-      assert.equal(r[1], null);
-      r = await pipeline(c, ["MSETNX", "p", "x".repeat(11), "q", "1"], ["DEL", "p"], [
-        "EXISTS",
-        "q",
-      ]);
-      assert.ok(refused(r[0]), String(r));
-      assert.deepEqual(r.slice(1), [0, 0]);
-      r = await pipeline(c, ["APPEND", "a", "123456"], ["APPEND", "a", "789ab"], ["GETDEL", "a"]);
-      assert.equal(r[0], 6);
-      assert.ok(refused(r[1]), String(r));
-      assert.equal(r[2], "123456");
-    } finally {
-      c.close();
-      await server.shutdown();
-      await db.close();
-    }
-  });
-});
+Deno.test("a value the store refuses is refused in a pipeline even when a later command overwrites or deletes it", () =>
+  withServer(
+    async (port) => {
+      const c = await Client.connect(port);
+      const refused = (r: Reply) => typeof r === "object" && r !== null && "err" in r;
+      try {
+        let r = await pipeline(c, ["SET", "k", "x".repeat(11), "NX"], ["GETDEL", "k"]);
+        assert.ok(refused(r[0]), String(r));
+        assert.equal(r[1], null);
+        r = await pipeline(c, ["MSETNX", "p", "x".repeat(11), "q", "1"], ["DEL", "p"], [
+          "EXISTS",
+          "q",
+        ]);
+        assert.ok(refused(r[0]), String(r));
+        assert.deepEqual(r.slice(1), [0, 0]);
+        r = await pipeline(c, ["APPEND", "a", "123456"], ["APPEND", "a", "789ab"], ["GETDEL", "a"]);
+        assert.equal(r[0], 6);
+        assert.ok(refused(r[1]), String(r));
+        assert.equal(r[2], "123456");
+      } finally {
+        c.close();
+      }
+    },
+    {},
+    "never",
+    { maxValueSize: 10 },
+  ));
 
 Deno.test('a failing command in a pipeline of read-modify-writes does not cost the others an fsync each (sync "always")', () =>
   withServer(
@@ -320,28 +319,38 @@ Deno.test("in a batch's view, a key's write gives way to a later one of it only 
     ]);
   }));
 
-Deno.test("a SET the store refuses in a pipeline never lets an earlier SET land over a later one", async () => {
-  await withDir(async (dir) => {
-    const db = await open(dir, { maxValueSize: 10 });
-    const server = new RespServer(db, { port: 0, version: "test" });
-    const c = await Client.connect(server.addr.port);
-    try {
-      for (const refused of [["SET", "", "v"], ["SET", "big", "x".repeat(11)]]) {
-        const r = await pipeline(c, refused, ["SET", "b", "y"], ["INCR", "c"], ["SET", "b", "z"], [
-          "GET",
-          "b",
-        ]);
-        assert.ok(typeof r[0] === "object" && r[0] !== null && "err" in r[0], String(r));
-        assert.deepEqual(r.slice(1, 4), ["OK", r[2], "OK"]);
-        assert.equal(r[4], "z");
+Deno.test("a SET the store refuses in a pipeline never lets an earlier SET land over a later one", () =>
+  withServer(
+    async (port, db, server, dir) => {
+      const c = await Client.connect(port);
+      try {
+        for (const refused of [["SET", "", "v"], ["SET", "big", "x".repeat(11)]]) {
+          const r = await pipeline(
+            c,
+            refused,
+            ["SET", "b", "y"],
+            ["INCR", "c"],
+            ["SET", "b", "z"],
+            [
+              "GET",
+              "b",
+            ],
+          );
+          assert.ok(typeof r[0] === "object" && r[0] !== null && "err" in r[0], String(r));
+          assert.deepEqual(r.slice(1, 4), ["OK", r[2], "OK"]);
+          assert.equal(r[4], "z");
+        }
+        assert.equal(await c.call("GET", "b"), "z");
+      } finally {
+        c.close();
       }
-      assert.equal(await c.call("GET", "b"), "z");
-    } finally {
-      c.close();
+      // What the log holds, in its order: a reopen replays it.
       await server.shutdown();
       await db.close();
-    }
-    await using again = await open(dir);
-    assert.equal(await again.getString("b"), "z");
-  });
-});
+      await using again = await open(dir);
+      assert.equal(await again.getString("b"), "z");
+    },
+    {},
+    "never",
+    { maxValueSize: 10 },
+  ));
