@@ -311,11 +311,17 @@ async function run(c: Command): Promise<unknown> {
     }
     case "watchThenDetach": {
       // A watch, then a detach after `ms` (the owner may close meanwhile): how the
-      // detach settled, and whether the watch ended within 2 s of it.
-      const feed = db.watch({ prefix: "race:" });
+      // detach settled, and whether the watch ended within 2 s of it. A close
+      // that came before this command refuses the watch itself: none to end.
+      let feed: AsyncIterableIterator<unknown> | undefined;
+      try {
+        feed = db.watch({ prefix: "race:" });
+      } catch (e) {
+        if (!(e instanceof ClosedError)) throw e;
+      }
       const ended = (async () => {
         try {
-          for await (const _ of feed) { /* none */ }
+          if (feed) { for await (const _ of feed) { /* none */ } }
         } catch { /* ended by an error */ }
         return true;
       })();
