@@ -8,6 +8,10 @@ import { InvalidArgumentError } from "./errors.ts";
 
 /** The names of a store's log files: data files and their hints. */
 export const LOG_FILE = /^(data|hint)\.\d+$/;
+/** The name of the lock file, which names the store. */
+export const LOCK_FILE = "LOCK";
+/** The name of the index checkpoint. */
+export const CHECKPOINT_FILE = "checkpoint";
 
 /**
  * Throws when `dir` holds no store, so that a command that only reads neither
@@ -26,7 +30,7 @@ export async function requireStore(dir: string): Promise<void> {
 export async function holdsStore(dir: string): Promise<boolean> {
   try {
     for await (const e of Deno.readDir(dir)) {
-      if (e.name === "LOCK" || e.name === "checkpoint" || LOG_FILE.test(e.name)) return true;
+      if (e.name === LOCK_FILE || e.name === CHECKPOINT_FILE || LOG_FILE.test(e.name)) return true;
     }
   } catch (e) {
     if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) return false;

@@ -35,11 +35,11 @@ import {
 } from "../codec/file_header.ts";
 import { FILE_HEADER_SIZE, KIND_CHECKPOINT } from "../codec/format.ts";
 import { bytesToKey } from "../base/keys.ts";
+import { CHECKPOINT_FILE as NAME } from "../base/store_dir.ts";
 import type { DataFile } from "./datafile.ts";
 import { readFullAt, syncDir, writeAllSync } from "./fsutil.ts";
 import type { TimeSlicer } from "./time_slice.ts";
 
-const NAME = "checkpoint";
 const TEMP = "checkpoint.writing";
 /** The names a checkpoint, finished or being written, has in a store's directory. */
 export const CHECKPOINT_NAMES: readonly string[] = [NAME, TEMP];

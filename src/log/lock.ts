@@ -7,9 +7,7 @@
 
 import { join } from "node:path";
 import { IOError, LockedError } from "../base/errors.ts";
-
-// Name of the lock file inside a store directory.
-const LOCK_FILE = "LOCK";
+import { LOCK_FILE } from "../base/store_dir.ts";
 // Total wait is about twice this before a held lock is reported.
 const LOCK_PATIENCE_MS = 256;
 

@@ -114,10 +114,14 @@ async function lockedWrite(spec: WriteSpec, s: Session, args: Uint8Array[]): Pro
   );
 }
 
-/** A read-modify-write of known keys, as {@link lockedWrites} takes it. */
-export interface LockedCommand {
+// A read-modify-write to run once its keys are locked.
+interface LockedRun {
   spec: WriteSpec;
   args: Uint8Array[];
+}
+
+/** A read-modify-write of known keys, as {@link lockedWrites} takes it. */
+export interface LockedCommand extends LockedRun {
   keys: readonly Uint8Array[];
 }
 
@@ -133,7 +137,7 @@ export interface LockedCommand {
  * by one, still under the lock, so that only the culprit fails.
  */
 export function lockedWrites(s: Session, commands: LockedCommand[]): Promise<Reply[]> {
-  for (const _ of commands) s.server.stats.totalCommands++;
+  s.server.stats.totalCommands += commands.length;
   return s.server.locks.exclusive(
     commands.flatMap((c) => c.keys),
     (readable) => runLocked(s, commands, readable),
@@ -150,7 +154,7 @@ export function lockedWrites(s: Session, commands: LockedCommand[]): Promise<Rep
 // first.
 async function runLocked(
   s: Session,
-  commands: { spec: WriteSpec; args: Uint8Array[] }[],
+  commands: LockedRun[],
   readable: () => void,
 ): Promise<Reply[]> {
   const st = s.server, batch = commands.length > 1;
@@ -183,7 +187,7 @@ async function runLocked(
       // A refusal (a value grown past maxValueSize) may rest on a dropped
       // value too; a failure of the command's own write is its answer.
       if (!(e instanceof IOError) && await view.answeredFromDropped()) continue;
-      if (!(e instanceof IOError) && commands.length > 1) {
+      if (!(e instanceof IOError) && batch) {
         return await oneByOne(s, commands, readable);
       }
       throw e;
@@ -194,7 +198,7 @@ async function runLocked(
 
 async function oneByOne(
   s: Session,
-  commands: { spec: WriteSpec; args: Uint8Array[] }[],
+  commands: LockedRun[],
   readable: () => void,
 ): Promise<Reply[]> {
   const replies: Reply[] = [];

@@ -91,11 +91,10 @@ export class AttachedCask {
   // A background refresh failed: the next read refreshes and waits, and so reports a lasting failure.
   #stale = false;
   #ownerClosed = false;
-  // detach() was called: later calls reject. #detached: its message went out,
-  // after every call made before it completed.
-  #detaching = false;
-  #detached = false;
+  // Set once detach() is called (later calls reject); #detached once its
+  // message went out, after every call made before it completed.
   #detachment?: Promise<void>;
+  #detached = false;
   // Calls this thread answers itself that may still be waiting (to catch up):
   // a detach, or the owner's close, lets them complete first.
   readonly #ops = new Set<Promise<unknown>>();
@@ -303,7 +302,6 @@ export class AttachedCask {
   }
 
   async #detach(): Promise<void> {
-    this.#detaching = true;
     attachments.set(this.#port, "detached");
     try {
       // A read waiting to catch up may still ask the owner for a refresh.
@@ -395,7 +393,7 @@ export class AttachedCask {
   }
 
   #checkOpen(): void {
-    if (this.#detaching) throw new ClosedError("this attachment was detached");
+    if (this.#detachment) throw new ClosedError("this attachment was detached");
     if (this.#ownerClosed || Atomics.load(this.#ints, CLOSED_FLAG) === 1) throw new ClosedError();
   }
 
